@@ -1,0 +1,132 @@
+"""The SQLite connection helper: pragmas at open, one ``transaction()``, serialized writes.
+
+Writes go through one connection guarded by a lock (SQLite allows one writer anyway; serializing in
+Python turns "database is locked" into waiting). Reads use one connection per thread, which WAL lets run
+beside the writer. A database that fails ``PRAGMA quick_check`` at open is never written: the caller is
+told to rebuild (which sets the corrupt file aside first).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import CatalogCorrupt, CatalogLocked
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA temp_store = MEMORY")
+
+
+class Database:
+    """One catalog file. Thread-safe: any thread may read; writes are serialized."""
+
+    def __init__(self, path: str | Path, *, check: bool = True) -> None:
+        self.path = Path(path)
+        self._write_lock = threading.RLock()
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._closed = False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._writer = self._connect()
+            mode = self._writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                # Some filesystems (network shares) refuse WAL; the catalog still works, with less
+                # concurrency.
+                self._writer.execute("PRAGMA journal_mode = DELETE")
+            if check:
+                row = self._writer.execute("PRAGMA quick_check").fetchone()
+                if row is None or row[0] != "ok":
+                    raise CatalogCorrupt(
+                        f"The catalog {self.path} is damaged ({row[0] if row else 'no answer'}). "
+                        "Run `model-library rebuild`: it sets the damaged file aside and rebuilds the "
+                        "catalog from the library's metadata.json files."
+                    )
+        except sqlite3.DatabaseError as exc:
+            if "locked" in str(exc):
+                raise CatalogLocked(
+                    f"The catalog {self.path} is locked by another process; try again when it finishes."
+                ) from exc
+            raise CatalogCorrupt(
+                f"The catalog {self.path} cannot be opened ({exc}). Run `model-library rebuild` to set it "
+                "aside and rebuild it from the library's metadata.json files."
+            ) from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        _configure(conn)
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``), committed on success, rolled back on error.
+
+        Re-entrant within one thread: an inner ``transaction()`` joins the outer one.
+        """
+        with self._write_lock:
+            conn = self._writer
+            if conn.in_transaction:
+                yield conn
+                return
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise CatalogLocked(
+                    f"The catalog {self.path} is locked by another process ({exc}); try again shortly."
+                ) from exc
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A connection for reads, private to the calling thread.
+
+        Inside a write transaction on this thread, the writer is returned so reads see uncommitted rows.
+        """
+        if self._write_lock_owned() and self._writer.in_transaction:
+            yield self._writer
+            return
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        yield conn
+
+    def _write_lock_owned(self) -> bool:
+        return bool(self._write_lock._is_owned())  # type: ignore[attr-defined]
+
+    def execute_read(self, sql: str, params: tuple[object, ...] | dict[str, object] = ()) -> list[sqlite3.Row]:
+        with self.read() as conn:
+            return list(conn.execute(sql, params).fetchall())
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass

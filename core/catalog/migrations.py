@@ -1,0 +1,270 @@
+"""Named schema migrations, each recorded in the same transaction that runs it.
+
+Before any pending migration runs on an existing catalog, the database is copied aside with SQLite's
+online backup API (``catalog.sqlite.bak-<name>``), so a failed upgrade never costs the user the index.
+Add a migration by appending to ``MIGRATIONS``; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .db import Database
+
+
+@dataclass(frozen=True)
+class Migration:
+    name: str
+    sql: str
+
+
+_INITIAL = """
+CREATE TABLE models (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    base_model TEXT NOT NULL,
+    format TEXT NOT NULL,
+    file_format TEXT NOT NULL,
+    security TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    location TEXT NOT NULL DEFAULT 'library',
+    rel_dir TEXT NOT NULL DEFAULT '',
+    blake3 TEXT NOT NULL UNIQUE,
+    sha256 TEXT NOT NULL,
+    source_json TEXT NOT NULL DEFAULT '{}',
+    repo_id TEXT NOT NULL DEFAULT '',
+    tags_text TEXT NOT NULL DEFAULT '',
+    notes TEXT NOT NULL DEFAULT '',
+    manual_fields TEXT NOT NULL DEFAULT '[]',
+    metadata_json TEXT NOT NULL DEFAULT '{}',
+    warnings_json TEXT NOT NULL DEFAULT '[]',
+    state TEXT NOT NULL DEFAULT 'ready',
+    added_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX models_type ON models(type);
+CREATE INDEX models_base ON models(base_model);
+CREATE INDEX models_sha256 ON models(sha256);
+CREATE INDEX models_name ON models(name COLLATE NOCASE);
+CREATE INDEX models_added ON models(added_at);
+CREATE INDEX models_size ON models(size);
+
+CREATE TABLE model_files (
+    model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE ON UPDATE CASCADE,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    blake3 TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (model_id, path)
+);
+CREATE INDEX model_files_blake3 ON model_files(blake3);
+CREATE INDEX model_files_sha256 ON model_files(sha256);
+
+CREATE TABLE tags (
+    model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE ON UPDATE CASCADE,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (model_id, tag)
+);
+CREATE INDEX tags_tag ON tags(tag);
+
+-- Every place a model's bytes were seen coming from (the first import and later duplicates).
+CREATE TABLE model_origins (
+    id INTEGER PRIMARY KEY,
+    model_id TEXT NOT NULL REFERENCES models(id) ON DELETE CASCADE ON UPDATE CASCADE,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,            -- import | download | upload | adopt
+    recorded_at TEXT NOT NULL,
+    UNIQUE (model_id, path)
+);
+
+-- External-content FTS5 index kept in sync by triggers (sqlite-utils' pattern).
+CREATE VIRTUAL TABLE models_fts USING fts5(
+    name, tags_text, type, base_model, repo_id, notes,
+    content='models', content_rowid='rowid',
+    tokenize="unicode61 remove_diacritics 2",
+    prefix='1 2 3 4'
+);
+CREATE TRIGGER models_ai AFTER INSERT ON models BEGIN
+    INSERT INTO models_fts(rowid, name, tags_text, type, base_model, repo_id, notes)
+    VALUES (new.rowid, new.name, new.tags_text, new.type, new.base_model, new.repo_id, new.notes);
+END;
+CREATE TRIGGER models_ad AFTER DELETE ON models BEGIN
+    INSERT INTO models_fts(models_fts, rowid, name, tags_text, type, base_model, repo_id, notes)
+    VALUES ('delete', old.rowid, old.name, old.tags_text, old.type, old.base_model, old.repo_id, old.notes);
+END;
+CREATE TRIGGER models_au AFTER UPDATE OF name, tags_text, type, base_model, repo_id, notes ON models BEGIN
+    INSERT INTO models_fts(models_fts, rowid, name, tags_text, type, base_model, repo_id, notes)
+    VALUES ('delete', old.rowid, old.name, old.tags_text, old.type, old.base_model, old.repo_id, old.notes);
+    INSERT INTO models_fts(rowid, name, tags_text, type, base_model, repo_id, notes)
+    VALUES (new.rowid, new.name, new.tags_text, new.type, new.base_model, new.repo_id, new.notes);
+END;
+
+-- App installs we map models into (a ComfyUI folder).
+CREATE TABLE apps (
+    id TEXT PRIMARY KEY,           -- short stable id derived from the install's resolved root
+    kind TEXT NOT NULL DEFAULT 'comfyui',
+    root TEXT NOT NULL UNIQUE,
+    version TEXT NOT NULL DEFAULT '',
+    mode TEXT NOT NULL DEFAULT 'view',   -- view (links in the library's views/) | direct (into models/)
+    created_at TEXT NOT NULL
+);
+
+-- Every link we created. Nothing is removed unless it is registered here, lies in link_root, and still
+-- points at our file (symlink target, or the same inode for a hardlink).
+CREATE TABLE links (
+    id INTEGER PRIMARY KEY,
+    model_id TEXT NOT NULL,
+    file_path TEXT NOT NULL,       -- the model file it points at, relative to the model folder
+    link_path TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,            -- symlink | hardlink | copy
+    relative INTEGER NOT NULL DEFAULT 0,
+    target TEXT NOT NULL,          -- absolute path of the library file at creation
+    inode INTEGER,                 -- for hardlinks and copies' identity
+    device INTEGER,
+    app_id TEXT REFERENCES apps(id) ON DELETE CASCADE,
+    link_root TEXT NOT NULL,       -- the folder the link may live in
+    category TEXT NOT NULL DEFAULT '',
+    purpose TEXT NOT NULL DEFAULT 'mapping',   -- mapping | adopt
+    created_at TEXT NOT NULL
+);
+CREATE INDEX links_model ON links(model_id);
+CREATE INDEX links_app ON links(app_id);
+
+-- Folders catalogued in place (never written to).
+CREATE TABLE sources (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    read_only INTEGER NOT NULL DEFAULT 1,
+    auto INTEGER NOT NULL DEFAULT 0,     -- added automatically from a ComfyUI install
+    app_id TEXT,
+    added_at TEXT NOT NULL,
+    last_scan_at TEXT,
+    state TEXT NOT NULL DEFAULT 'ok'     -- ok | unavailable
+);
+CREATE TABLE source_files (
+    id INTEGER PRIMARY KEY,
+    source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+    path TEXT NOT NULL UNIQUE,           -- absolute
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    device INTEGER NOT NULL,
+    model_id TEXT,                       -- the model these bytes belong to (after hashing or header id)
+    state TEXT NOT NULL DEFAULT 'present',  -- present | missing
+    blake3 TEXT,
+    sha256 TEXT,
+    hashed_at TEXT,
+    seen_at TEXT NOT NULL
+);
+CREATE INDEX source_files_model ON source_files(model_id);
+CREATE INDEX source_files_inode ON source_files(device, inode);
+
+-- Persisted job state, so a restart shows interrupted work.
+CREATE TABLE jobs (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    params_json TEXT NOT NULL DEFAULT '{}',
+    progress_json TEXT NOT NULL DEFAULT '{}',
+    result_json TEXT,
+    error_json TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+
+-- HTTP metadata cache (TTL + ETag) and per-host network state.
+CREATE TABLE http_cache (
+    key TEXT PRIMARY KEY,
+    etag TEXT,
+    body BLOB NOT NULL,
+    status INTEGER NOT NULL,
+    fetched_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+
+-- Lookups that could not run (offline) and wait for the Hub.
+CREATE TABLE pending_lookups (
+    model_id TEXT PRIMARY KEY REFERENCES models(id) ON DELETE CASCADE ON UPDATE CASCADE,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at TEXT NOT NULL
+);
+
+-- Journals for crash-safe multi-step operations (remove, adopt, mapping apply).
+CREATE TABLE journal (
+    id INTEGER PRIMARY KEY,
+    op TEXT NOT NULL,
+    key TEXT NOT NULL,
+    step TEXT NOT NULL,
+    data_json TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    UNIQUE (op, key)
+);
+
+CREATE TABLE kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+MIGRATIONS: Sequence[Migration] = (Migration("0001_initial", _INITIAL),)
+
+
+def applied_migrations(conn: sqlite3.Connection) -> set[str]:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+
+
+def migrate(db: Database) -> list[str]:
+    """Run pending migrations; return their names. Backs the database up first when it has data."""
+    with db.transaction() as conn:
+        done = applied_migrations(conn)
+    pending = [m for m in MIGRATIONS if m.name not in done]
+    if not pending:
+        return []
+    if done:
+        _backup(db, pending[0].name)
+    ran: list[str] = []
+    for migration in pending:
+        with db.transaction() as conn:
+            # executescript would COMMIT our transaction; run statement by statement instead.
+            for statement in _split_sql(migration.sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO _migrations(name, applied_at) VALUES (?, datetime('now'))", (migration.name,)
+            )
+        ran.append(migration.name)
+    return ran
+
+
+def _backup(db: Database, name: str) -> None:
+    target = db.path.with_name(f"{db.path.name}.bak-{name}")
+    dest = sqlite3.connect(target)
+    try:
+        with db.read() as conn:
+            conn.backup(dest)
+    finally:
+        dest.close()
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a script into statements, keeping trigger bodies whole (``sqlite3.complete_statement``)."""
+    statements: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        stripped = line.strip()
+        if not buf and (not stripped or stripped.startswith("--")):
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements

@@ -1,0 +1,107 @@
+"""Settings and the library's on-disk layout.
+
+The library root resolves as CONTRACT.md says: ``--library DIR``, else ``MODEL_LIBRARY_ROOT``, else a
+per-user data folder (platformdirs). Everything the library owns lives below that root::
+
+    <root>/
+      catalog.sqlite          the index (rebuildable from the metadata.json files)
+      library.json            the library's identity (tells a moved library from an empty folder)
+      mapping.json            mapping rules
+      models/<type>/<base>/<name>/   one folder per model: its files + metadata.json
+      inbox/                  a folder users may drop files into (an import root)
+      views/<install-id>/<category>/ links ComfyUI sees
+      .tmp/                   partial copies, uploads and downloads (same filesystem as models/)
+      .trash/                 deleted models, kept ``trash_retention_days``
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_ROOT = "MODEL_LIBRARY_ROOT"
+APP_NAME = "comfyui-model-library"
+
+
+def default_library_root() -> Path:
+    """The per-user default library folder, used when neither ``--library`` nor the env var is given."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "library"
+
+
+def resolve_library_root(explicit: str | os.PathLike[str] | None = None) -> Path:
+    if explicit:
+        return Path(explicit).expanduser().absolute()
+    env = os.environ.get(ENV_ROOT)
+    if env:
+        return Path(env).expanduser().absolute()
+    return default_library_root()
+
+
+@dataclass(frozen=True)
+class LibraryConfig:
+    root: Path
+    # Folders an import may read from (besides the library's own inbox and temp folder). Paths given on
+    # the CLI are trusted (the user typed them); paths from HTTP requests must resolve inside these.
+    import_roots: tuple[Path, ...] = ()
+    trash_retention_days: int = 30
+    free_space_margin: int = 256 * 1024 * 1024
+    # None: decided per drive (SSD 2, HDD 1). An int overrides every drive.
+    io_concurrency: int | None = None
+    hf_endpoint: str | None = None
+    hf_token: str | None = field(default=None, repr=False)
+    extra_allowed_hosts: tuple[str, ...] = ()
+    max_concurrent_downloads: int = 2
+    lookup_after_import: bool = True
+
+    def replace(self, **changes: Any) -> LibraryConfig:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / "catalog.sqlite"
+
+    @property
+    def identity_path(self) -> Path:
+        return self.root / "library.json"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def views_dir(self) -> Path:
+        return self.root / "views"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.root / ".tmp"
+
+    @property
+    def trash_dir(self) -> Path:
+        return self.root / ".trash"
+
+    @property
+    def mapping_path(self) -> Path:
+        return self.root / "mapping.json"
+
+    def all_import_roots(self) -> tuple[Path, ...]:
+        return (self.inbox_dir, self.tmp_dir / "uploads", *self.import_roots)
+
+
+def load_config(root: str | os.PathLike[str] | None = None, **overrides: Any) -> LibraryConfig:
+    """Build the config from the root and the environment (``HF_ENDPOINT``, ``HF_TOKEN``)."""
+    base = LibraryConfig(
+        root=resolve_library_root(root),
+        hf_endpoint=os.environ.get("HF_ENDPOINT") or None,
+        hf_token=os.environ.get("HF_TOKEN") or None,
+    )
+    return base.replace(**overrides) if overrides else base

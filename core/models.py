@@ -1,0 +1,258 @@
+"""Value objects shared by every part of the core.
+
+All are frozen dataclasses; ``to_dict`` gives the JSON shapes fixed in CONTRACT.md. Enumerations are plain
+string constants (tuples below) so that JSON, SQL and Python agree without conversion code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+MODEL_TYPES = (
+    "checkpoint",
+    "lora",
+    "vae",
+    "text_encoder",
+    "diffusion_model",
+    "controlnet",
+    "clip_vision",
+    "upscaler",
+    "embedding",
+    "style_model",
+    "hypernetwork",
+    "photomaker",
+    "gligen",
+    "unknown",
+)
+
+BASE_MODELS = (
+    "sd15",
+    "sd2",
+    "sdxl",
+    "sdxl_refiner",
+    "sd3",
+    "sd35",
+    "flux1",
+    "flux2",
+    "auraflow",
+    "pixart",
+    "hunyuan_dit",
+    "hunyuan_video",
+    "ltxv",
+    "mochi",
+    "wan",
+    "cosmos",
+    "lumina2",
+    "hidream",
+    "chroma",
+    "qwen_image",
+    "stable_cascade",
+    "kolors",
+    "unknown",
+)
+
+MODEL_FORMATS = ("single-file", "diffusion-folder", "sharded-set")
+FILE_FORMATS = ("safetensors", "gguf", "pickle", "zip-pickle", "onnx", "diffusers", "unknown")
+SECURITY_LEVELS = ("safe", "unknown", "pickle")
+LOCATIONS = ("library", "source")
+MATCH_KINDS = ("hash", "filename_exact", "filename_fuzzy", "manual", "none")
+LINK_KINDS = ("symlink", "hardlink", "copy")
+JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
+
+# Fields a user may edit; once edited they are recorded in ``Model.manual_fields`` and automatic
+# enrichment (HF lookup, re-detection) never overwrites them.
+EDITABLE_FIELDS = ("name", "type", "base_model", "tags", "notes")
+
+
+def utcnow() -> str:
+    """Now as ISO-8601 with a ``Z``-free explicit UTC offset, second precision."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def model_id_from_blake3(blake3_hex: str) -> str:
+    """The stable model id: the first 16 hex digits of the content BLAKE3 (64 bits).
+
+    Derived from content only, so a rebuild from disk or another machine gives the same id.
+    """
+    return blake3_hex[:16]
+
+
+@dataclass(frozen=True)
+class Hashes:
+    blake3: str
+    sha256: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"blake3": self.blake3, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One file of a model. ``path`` is POSIX, relative to the model's folder."""
+
+    path: str
+    size: int
+    blake3: str
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "size": self.size, "blake3": self.blake3, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model came from."""
+
+    kind: str = "local"  # local | huggingface
+    repo_id: str | None = None
+    revision: str | None = None
+    filename: str | None = None
+    match: str = "none"  # one of MATCH_KINDS
+    confidence: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": self.kind, "match": self.match, "confidence": self.confidence}
+        for key in ("repo_id", "revision", "filename"):
+            value = getattr(self, key)
+            if value is not None:
+                d[key] = value
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ModelSource:
+        return cls(
+            kind=str(d.get("kind", "local")),
+            repo_id=d.get("repo_id"),
+            revision=d.get("revision"),
+            filename=d.get("filename"),
+            match=str(d.get("match", "none")),
+            confidence=float(d.get("confidence", 0.0)),
+        )
+
+
+@dataclass(frozen=True)
+class Link:
+    path: str
+    kind: str  # symlink | hardlink | copy
+    app: str = "comfyui"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "kind": self.kind, "app": self.app}
+
+
+@dataclass(frozen=True)
+class Model:
+    """A model in the catalog: one file, a Diffusers folder, or a sharded set.
+
+    ``rel_dir`` is the model's folder relative to the library root (POSIX) for ``location == "library"``.
+    ``metadata`` keeps a small, string-only subset of the file's own header metadata (modelspec, ss_*)
+    used for detection, lookup and display. ``manual_fields`` lists fields a user edited.
+    """
+
+    id: str
+    name: str
+    type: str
+    base_model: str
+    format: str
+    file_format: str
+    security: str
+    size: int
+    hashes: Hashes
+    files: tuple[ModelFile, ...]
+    location: str = "library"
+    rel_dir: str = ""
+    source: ModelSource = field(default_factory=ModelSource)
+    tags: tuple[str, ...] = ()
+    notes: str = ""
+    added_at: str = ""
+    updated_at: str = ""
+    manual_fields: frozenset[str] = frozenset()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    state: str = "ready"  # ready | missing
+
+    def replace(self, **changes: Any) -> Model:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self, *, library_root: str | None = None, links: tuple[Link, ...] | None = None) -> dict[str, Any]:
+        """The CONTRACT.md JSON shape. ``library_root`` and ``links`` add the detail-view fields."""
+        d: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "base_model": self.base_model,
+            "format": self.format,
+            "file_format": self.file_format,
+            "security": self.security,
+            "size": self.size,
+            "location": self.location,
+            "state": self.state,
+            "hashes": self.hashes.to_dict(),
+            "files": [f.to_dict() for f in self.files],
+            "source": self.source.to_dict(),
+            "tags": list(self.tags),
+            "notes": self.notes,
+            "added_at": self.added_at,
+            "updated_at": self.updated_at,
+            "manual_fields": sorted(self.manual_fields),
+            "metadata": dict(self.metadata),
+            "warnings": list(self.warnings),
+        }
+        if library_root is not None:
+            if self.location == "library":
+                d["dir"] = str(_join(library_root, self.rel_dir))
+            else:
+                d["dir"] = self.rel_dir
+        if links is not None:
+            d["links"] = [link.to_dict() for link in links]
+        return d
+
+
+def _join(root: str, rel: str) -> str:
+    import os
+
+    return os.path.join(root, *rel.split("/")) if rel else root
+
+
+@dataclass(frozen=True)
+class ImportItem:
+    """One outcome of an import: CONTRACT.md's ``import --json`` item."""
+
+    source_path: str
+    status: str  # imported | duplicate | failed
+    model: Model | None = None
+    error: str | None = None
+    error_code: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"source_path": self.source_path, "status": self.status}
+        if self.model is not None:
+            d.update(
+                id=self.model.id,
+                name=self.model.name,
+                type=self.model.type,
+                base_model=self.model.base_model,
+                hashes=self.model.hashes.to_dict(),
+                security=self.model.security,
+            )
+        if self.error is not None:
+            d["error"] = self.error
+            d["error_code"] = self.error_code or "model_library_error"
+        if self.warnings:
+            d["warnings"] = list(self.warnings)
+        return d
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    stage: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"done": self.done, "total": self.total, "stage": self.stage}
