@@ -256,3 +256,36 @@ class Progress:
 
     def to_dict(self) -> dict[str, Any]:
         return {"done": self.done, "total": self.total, "stage": self.stage}
+
+
+SORT_KEYS = ("relevance", "name", "-name", "added", "-added", "size", "-size", "type", "-type")
+
+
+@dataclass(frozen=True)
+class ModelQuery:
+    """A catalog query: full-text ``q`` plus filters, sort and page. Validated by the search module."""
+
+    q: str = ""
+    type: str | None = None
+    base_model: str | None = None
+    tag: str | None = None
+    location: str | None = None
+    security: str | None = None
+    file_format: str | None = None
+    sort: str = "relevance"
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Page:
+    items: tuple[Model, ...]
+    total: int
+    took_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "items": [m.to_dict() for m in self.items],
+            "total": self.total,
+            "took_ms": round(self.took_ms, 3),
+        }
