@@ -1,2 +1,151 @@
-def main(argv=None) -> int:
-    raise SystemExit("not yet")
+"""``model-library``: the command line over ``core.library.Library``.
+
+Every command takes ``--library DIR`` and ``--json``. Exit 0 on success, 1 on an error (the message on
+stderr says what to do), 2 on bad usage (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..core.config import load_config
+from ..core.errors import ModelLibraryError
+from ..core.models import ModelQuery
+from .output import ProgressBar, emit_json, model_line, print_model_detail
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--library", metavar="DIR", help="library root (default: $MODEL_LIBRARY_ROOT or per-user)")
+    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="model-library", description="One central, de-duplicated library of AI model files."
+    )
+    _common(parser)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _common(p)
+        return p
+
+    p = add("import", "import files, Diffusers folders, sharded sets or folders of models")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--move", action="store_true", help="move instead of copy (O(1) on one filesystem)")
+    p.add_argument("--no-lookup", action="store_true", help="skip the HuggingFace lookup after importing")
+
+    p = add("list", "list models")
+    p.add_argument("--type")
+    p.add_argument("--base")
+    p.add_argument("--tag")
+    p.add_argument("--sort", default="name")
+    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--offset", type=int, default=0)
+
+    p = add("search", "search models by name, tags, type, base model, repo id and notes")
+    p.add_argument("query")
+    p.add_argument("--type")
+    p.add_argument("--base")
+    p.add_argument("--limit", type=int, default=20)
+
+    p = add("show", "show one model")
+    p.add_argument("id")
+
+    p = add("edit", "edit a model's metadata (marks the edited fields manual)")
+    p.add_argument("id")
+    p.add_argument("--name")
+    p.add_argument("--type")
+    p.add_argument("--base")
+    p.add_argument("--tag", action="append", default=[], metavar="+t|-t", help="add (+t) or remove (-t) a tag")
+    p.add_argument("--notes")
+
+    p = add("remove", "remove a model: our links, then its files to the trash")
+    p.add_argument("id")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    p = add("lookup", "find a model's origin on HuggingFace")
+    p.add_argument("id")
+
+    p = add("download", "download a model from a HuggingFace repo")
+    p.add_argument("repo_id")
+    p.add_argument("filenames", nargs="*", metavar="FILENAME")
+    p.add_argument("--revision")
+
+    p = add("map", "place library models into a ComfyUI install")
+    map_sub = p.add_subparsers(dest="map_command", required=True)
+    for name in ("preview", "apply"):
+        mp = map_sub.add_parser(name)
+        _common(mp)
+        mp.add_argument("--comfyui", required=True, metavar="DIR")
+        if name == "apply":
+            mp.add_argument("--on-conflict", choices=("skip", "overwrite", "rename"), default="skip")
+
+    p = add("health", "check links, files and catalog")
+    p.add_argument("--repair", action="store_true")
+
+    add("rebuild", "rebuild the catalog from the library's metadata.json files")
+
+    p = add("adopt", "bring an existing ComfyUI install into the library (or give it back)")
+    p.add_argument("--comfyui", required=True, metavar="DIR")
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--undo", action="store_true")
+
+    p = add("sources", "folders catalogued in place")
+    src_sub = p.add_subparsers(dest="sources_command", required=True)
+    sp = src_sub.add_parser("add")
+    _common(sp)
+    sp.add_argument("dir")
+    sp.add_argument("--read-only", action="store_true", default=True)
+    sp = src_sub.add_parser("list")
+    _common(sp)
+    sp = src_sub.add_parser("remove")
+    _common(sp)
+    sp.add_argument("dir")
+
+    add("scan", "rescan the sources now")
+
+    p = add("trash", "empty the library's trash")
+    p.add_argument("--older-than-days", type=float, default=None)
+
+    p = add("serve", "serve the API and the panel without ComfyUI")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8189)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ModelLibraryError as exc:
+        if getattr(args, "json", False):
+            emit_json(exc.to_dict())
+        print(f"model-library: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("model-library: interrupted; nothing half-done was kept.", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from . import commands
+
+    handler: Handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
+    return handler(args)
+
+
+def open_library(args: argparse.Namespace) -> Any:
+    from ..core.library import Library
+
+    return Library.open(load_config(args.library))
+
+
+__all__ = ["ModelQuery", "ProgressBar", "build_parser", "emit_json", "main", "model_line", "print_model_detail"]

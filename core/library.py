@@ -15,10 +15,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import __version__
 from .catalog.db import Database
 from .catalog.migrations import migrate
+from .catalog.repository import ModelRepository
+from .catalog.sidecar import rebuild_catalog, set_aside_corrupt, write_sidecar
 from .config import LibraryConfig
-from .models import ImportItem, Model, ModelQuery, Page
+from .errors import CatalogCorrupt, InvalidInput
+from .importer import Importer, recover
+from .io.fileops import empty_trash, move_to_trash
+from .models import BASE_MODELS, MODEL_TYPES, ImportItem, Link, Model, ModelQuery, Page, utcnow
 
 EventListener = Callable[[str, dict[str, Any]], None]
 ProgressFn = Callable[[int, int, str], None]  # (done, total, stage)
@@ -31,17 +37,50 @@ class Library:
     def __init__(self, config: LibraryConfig, db: Database) -> None:
         self.config = config
         self.db = db
+        self.repo = ModelRepository(db)
+        self.importer = Importer(config, db, self.repo)
         self._listeners: list[EventListener] = []
         self._listeners_lock = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------------------
     @classmethod
-    def open(cls, config: LibraryConfig) -> Library:
+    def open(cls, config: LibraryConfig, *, recover_interrupted: bool = True) -> Library:
+        """Open (creating if needed) the library at ``config.root``.
+
+        A catalog that was deleted is rebuilt from the models' metadata.json files at once; a damaged one
+        raises CatalogCorrupt (``model-library rebuild`` sets it aside). Imports a crash interrupted are
+        finished or undone.
+        """
         for folder in (config.root, config.models_dir, config.tmp_dir, config.trash_dir, config.inbox_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        fresh = not config.catalog_path.exists()
         db = Database(config.catalog_path)
         migrate(db)
-        return cls(config, db)
+        library = cls(config, db)
+        if fresh and any(config.models_dir.iterdir()):
+            library.rebuild()
+        if recover_interrupted:
+            library.recovered = recover(config.root, config.tmp_dir, db, library.repo)
+        return library
+
+    @classmethod
+    def rebuild_at(cls, config: LibraryConfig) -> tuple[Library, dict[str, Any]]:
+        """Rebuild the catalog from disk, setting a damaged database aside first (never overwriting it)."""
+        set_aside: str | None = None
+        try:
+            db = Database(config.catalog_path)
+        except CatalogCorrupt:
+            moved = set_aside_corrupt(config.catalog_path)
+            set_aside = str(moved) if moved else None
+            db = Database(config.catalog_path)
+        migrate(db)
+        library = cls(config, db)
+        report = library.rebuild()
+        if set_aside:
+            report["set_aside"] = set_aside
+        return library, report
+
+    recovered: list[str] = []
 
     def close(self) -> None:
         self.db.close()
@@ -75,15 +114,43 @@ class Library:
 
     # -- catalog -------------------------------------------------------------------------------------
     def list_models(self, query: ModelQuery) -> Page:
-        raise NotImplementedError
+        return self.repo.list(query)
 
     def get_model(self, ref: str) -> Model:
-        """By id, unique id prefix, or ``blake3:<hex>`` / ``sha256:<hex>``. Raises ModelNotFound."""
-        raise NotImplementedError
+        """By id, unique id prefix, ``blake3:<hex>`` / ``sha256:<hex>``, or a unique name."""
+        return self.repo.resolve(ref)
+
+    def model_dir(self, model: Model) -> Path:
+        if model.location == "library":
+            return self.config.root.joinpath(*model.rel_dir.split("/"))
+        return Path(model.rel_dir)
+
+    def model_links(self, model_id: str) -> tuple[Link, ...]:
+        rows = self.db.execute_read(
+            "SELECT link_path, kind FROM links WHERE model_id = ? ORDER BY link_path", (model_id,)
+        )
+        return tuple(Link(path=r["link_path"], kind=r["kind"]) for r in rows)
 
     def model_detail(self, ref: str) -> dict[str, Any]:
-        """The detail JSON: the model plus ``dir`` and ``links``."""
-        raise NotImplementedError
+        """The detail JSON: the model plus ``dir``, ``links``, absolute file paths and origins."""
+        model = self.get_model(ref)
+        detail = model.to_dict(library_root=str(self.config.root), links=self.model_links(model.id))
+        folder = self.model_dir(model)
+        for entry in detail["files"]:
+            entry["abs_path"] = str(folder.joinpath(*entry["path"].split("/")))
+        detail["origins"] = [
+            {"path": p, "kind": k, "recorded_at": at} for p, k, at in self.repo.origins(model.id)
+        ]
+        return detail
+
+    def model_file_path(self, ref: str) -> Path:
+        """The absolute path of a model's main file (its folder for a Diffusers model)."""
+        model = self.get_model(ref)
+        folder = self.model_dir(model)
+        if model.format == "diffusion-folder":
+            return folder
+        weights = [f for f in model.files if not f.path.endswith(".json")]
+        return folder.joinpath(*(weights or list(model.files))[0].path.split("/"))
 
     def edit_model(
         self,
@@ -98,14 +165,72 @@ class Library:
         notes: str | None = None,
     ) -> Model:
         """Edit metadata; every edited field is marked manual (never overwritten by enrichment)."""
-        raise NotImplementedError
+        model = self.get_model(ref)
+        changes: dict[str, Any] = {}
+        if name is not None:
+            clean = name.strip()
+            if not clean or len(clean) > 200 or any(ord(c) < 32 for c in clean):
+                raise InvalidInput(f"Name {name!r} is not usable: give 1-200 printable characters.")
+            changes["name"] = clean
+        if type is not None:
+            if type not in MODEL_TYPES:
+                raise InvalidInput(f"Unknown type {type!r}; use one of: {', '.join(MODEL_TYPES)}.")
+            changes["type"] = type
+        if base_model is not None:
+            if base_model not in BASE_MODELS:
+                raise InvalidInput(f"Unknown base model {base_model!r}; use one of: {', '.join(BASE_MODELS)}.")
+            changes["base_model"] = base_model
+        if tags is not None or add_tags or remove_tags:
+            current = list(model.tags) if tags is None else []
+            for tag in (*(tags or ()), *add_tags):
+                clean_tag = _clean_tag(tag)
+                if clean_tag not in current:
+                    current.append(clean_tag)
+            removed = {_clean_tag(t) for t in remove_tags}
+            changes["tags"] = tuple(t for t in current if t not in removed)
+        if notes is not None:
+            if len(notes) > 20_000:
+                raise InvalidInput("Notes are limited to 20,000 characters.")
+            changes["notes"] = notes
+        if not changes:
+            return model
+        changes["manual_fields"] = frozenset(model.manual_fields | set(changes))
+        updated = self.repo.update(model.id, **changes)
+        if updated.location == "library":
+            write_sidecar(self.model_dir(updated), updated, origins=self.repo.origins(updated.id))
+        self.publish("changed", {"ids": [updated.id], "reason": "edited"})
+        return updated
 
     def remove_model(self, ref: str) -> dict[str, Any]:
-        """Cascade: our links, then files to the trash, then the row. -> {removed_links, not_ours, trashed}"""
-        raise NotImplementedError
+        """Cascade: our links, then the files to the trash, then the row.
+
+        Source models (catalogued in place) are only forgotten: their files are the user's.
+        """
+        model = self.get_model(ref)
+        removed_links, not_ours = self._remove_links(model.id)
+        trashed: str | None = None
+        if model.location == "library":
+            folder = self.model_dir(model)
+            if folder.exists():
+                trashed = str(move_to_trash(folder, self.config.trash_dir, model.id))
+        self.repo.delete(model.id)
+        self.publish("changed", {"ids": [model.id], "reason": "removed"})
+        return {"id": model.id, "removed_links": removed_links, "not_ours": not_ours, "trashed": trashed}
+
+    def _remove_links(self, model_id: str) -> tuple[list[str], list[str]]:
+        return [], []
+
+    def empty_trash(self, older_than_days: float | None = None) -> list[str]:
+        days = self.config.trash_retention_days if older_than_days is None else older_than_days
+        return [str(p) for p in empty_trash(self.config.trash_dir, days)]
 
     def rebuild(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """Recreate the model rows from the library's metadata.json files (links and sources stay)."""
+        with self.db.transaction():
+            self.repo.delete_all(location="library")
+            report = rebuild_catalog(self.db, self.config.models_dir, self.config.root)
+        self.publish("changed", {"ids": [], "reason": "rebuilt"})
+        return report.to_dict()
 
     # -- import --------------------------------------------------------------------------------------
     def import_paths(
@@ -114,6 +239,7 @@ class Library:
         *,
         move: bool = False,
         confine: bool = False,
+        allow_pickle: bool = True,
         progress: ProgressFn | None = None,
         cancelled: CancelledFn | None = None,
     ) -> list[ImportItem]:
@@ -121,4 +247,57 @@ class Library:
 
         ``confine=True`` (HTTP callers) requires every path to resolve inside the configured import roots.
         """
-        raise NotImplementedError
+        items = self.importer.run(
+            paths, move=move, confine=confine, allow_pickle=allow_pickle, progress=progress, cancelled=cancelled
+        )
+        self._after_import(items)
+        return items
+
+    def import_uploaded(
+        self,
+        path: Path,
+        filename: str,
+        *,
+        allow_pickle: bool = True,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+    ) -> list[ImportItem]:
+        """Import a finished upload (a file in the library's uploads folder), moving it in (O(1))."""
+        items = self.importer.run(
+            [path],
+            move=True,
+            confine=True,
+            allow_pickle=allow_pickle,
+            progress=progress,
+            cancelled=cancelled,
+            origin_kind="upload",
+            name=_stem(filename),
+        )
+        self._after_import(items)
+        return items
+
+    def _after_import(self, items: Sequence[ImportItem]) -> None:
+        ids = [i.model.id for i in items if i.model is not None and i.status == "imported"]
+        if ids:
+            self.publish("changed", {"ids": ids, "reason": "imported"})
+
+    # -- status --------------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        return {
+            "version": __version__,
+            "library_root": str(self.config.root),
+            "models": self.repo.count(),
+        }
+
+
+def _clean_tag(tag: str) -> str:
+    clean = " ".join(str(tag).strip().split()).lower()
+    if not clean or len(clean) > 64 or any(ord(c) < 32 for c in clean):
+        raise InvalidInput(f"Tag {tag!r} is not usable: give 1-64 printable characters.")
+    return clean
+
+
+def _stem(filename: str) -> str:
+    from .importer.plan import _model_name
+
+    return _model_name(Path(filename).name)

@@ -1,0 +1,260 @@
+"""One function per CLI command: parse nothing, call the facade, print the result."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..core.config import load_config
+from ..core.errors import InvalidInput
+from ..core.models import ModelQuery
+from .main import open_library
+from .output import ProgressBar, emit_json, human_size, model_line, print_model_detail
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        bar = ProgressBar("import")
+        try:
+            items = lib.import_paths(args.paths, move=args.move, progress=bar)
+        finally:
+            bar.close()
+        if not args.no_lookup and hasattr(lib, "schedule_lookups"):
+            lib.schedule_lookups([i.model.id for i in items if i.model is not None and i.status == "imported"])
+        if args.json:
+            emit_json({"items": [i.to_dict() for i in items]})
+        else:
+            for item in items:
+                if item.model is not None:
+                    m = item.model
+                    print(f"{item.status:<9} {m.id}  {m.type}/{m.base_model}  {m.name}  ({human_size(m.size)})")
+                else:
+                    print(f"{item.status:<9} {item.source_path}: {item.error}")
+                for warning in item.warnings:
+                    print(f"          warning: {warning}")
+        return 1 if any(i.status == "failed" for i in items) else 0
+
+
+def _print_page(args: argparse.Namespace, page: Any) -> int:
+    if args.json:
+        emit_json(page.to_dict())
+    else:
+        for model in page.items:
+            print(model_line(model.to_dict()))
+        shown = len(page.items)
+        print(f"{shown} of {page.total} models", file=sys.stderr)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        query = ModelQuery(type=args.type, base_model=args.base, tag=args.tag, sort=args.sort,
+                           limit=args.limit, offset=args.offset)
+        return _print_page(args, lib.list_models(query))
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        query = ModelQuery(q=args.query, type=args.type, base_model=args.base, limit=args.limit)
+        return _print_page(args, lib.list_models(query))
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        detail = lib.model_detail(args.id)
+        if args.json:
+            emit_json(detail)
+        else:
+            print_model_detail(detail)
+        return 0
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    add_tags = [t[1:] for t in args.tag if t.startswith("+")]
+    remove_tags = [t[1:] for t in args.tag if t.startswith("-")]
+    bare = [t for t in args.tag if not t.startswith(("+", "-"))]
+    if bare:
+        raise InvalidInput(f"Tags must be given as +tag (add) or -tag (remove); got {', '.join(bare)}.")
+    with open_library(args) as lib:
+        model = lib.edit_model(args.id, name=args.name, type=args.type, base_model=args.base,
+                               add_tags=add_tags, remove_tags=remove_tags, notes=args.notes)
+        detail = lib.model_detail(model.id)
+        if args.json:
+            emit_json(detail)
+        else:
+            print_model_detail(detail)
+        return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        detail = lib.model_detail(args.id)
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise InvalidInput("Removing needs confirmation: run again with --yes.")
+            print(f"This removes {detail['name']} ({detail['id']}):")
+            for link in detail.get("links", []):
+                print(f"  link  {link['path']}")
+            for f in detail["files"]:
+                print(f"  file  {f.get('abs_path', f['path'])} -> trash")
+            if input("Proceed? [y/N] ").strip().lower() not in ("y", "yes"):
+                print("Nothing was removed.")
+                return 1
+        report = lib.remove_model(detail["id"])
+        if args.json:
+            emit_json(report)
+        else:
+            print(f"removed {detail['name']}: {len(report['removed_links'])} links removed, files in "
+                  f"{report['trashed'] or 'place (catalogued in place: not ours to delete)'}")
+            for path in report.get("not_ours", []):
+                print(f"  left alone (not ours): {path}")
+        return 0
+
+
+def cmd_lookup(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        candidates = lib.lookup(args.id)
+        docs = [c.to_dict() for c in candidates]
+        if args.json:
+            emit_json({"candidates": docs})
+        else:
+            if not docs:
+                print("no candidates found")
+            for c in docs:
+                print(f"{c['match']:<15} {c['confidence']:.2f}  {c['repo_id']}/{c.get('filename', '')}")
+        return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        bar = ProgressBar("download")
+        try:
+            items = lib.download(args.repo_id, args.filenames, args.revision, progress=bar)
+        finally:
+            bar.close()
+        if args.json:
+            emit_json({"items": [i.to_dict() for i in items]})
+        else:
+            for item in items:
+                label = item.model.name if item.model else item.source_path
+                print(f"{item.status:<9} {label}{': ' + item.error if item.error else ''}")
+        return 1 if any(i.status == "failed" for i in items) else 0
+
+
+def cmd_map(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        if args.map_command == "preview":
+            doc = lib.map_preview(args.comfyui).to_dict()
+        else:
+            doc = lib.map_apply(args.comfyui, on_conflict=args.on_conflict).to_dict()
+        if args.json:
+            emit_json(doc)
+        else:
+            for key, value in doc.items():
+                count = len(value) if isinstance(value, list) else value
+                print(f"{key:<10} {count}")
+                if isinstance(value, list):
+                    for entry in value[:50]:
+                        print(f"  {entry.get('link_path') or entry.get('path') or entry}")
+        return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        doc = (lib.repair() if args.repair else lib.health()).to_dict()
+        if args.json:
+            emit_json(doc)
+        else:
+            for key, value in doc.items():
+                shown = len(value) if isinstance(value, list) else value
+                print(f"{key:<12} {shown}")
+        if args.repair:
+            return 1 if doc.get("failed") else 0
+        return 1 if doc.get("status") == "errors" else 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from ..core.library import Library
+
+    lib, report = Library.rebuild_at(load_config(args.library))
+    with lib:
+        if args.json:
+            emit_json(report)
+        else:
+            print(f"rebuilt {report['models']} models ({report['missing']} with missing files) "
+                  f"in {report['took_s']} s")
+            for skipped in report.get("skipped", []):
+                print(f"  skipped {skipped['path']}: {skipped['reason']}")
+            if report.get("set_aside"):
+                print(f"  the damaged catalog was kept as {report['set_aside']}")
+        return 0
+
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        bar = ProgressBar("adopt")
+        try:
+            if args.undo:
+                report = lib.undo_adopt(args.comfyui, progress=bar)
+            else:
+                report = lib.adopt(args.comfyui, dry_run=args.dry_run, progress=bar)
+        finally:
+            bar.close()
+        doc = report.to_dict()
+        if args.json:
+            emit_json(doc)
+        else:
+            for key, value in doc.items():
+                shown = len(value) if isinstance(value, list) else value
+                print(f"{key:<14} {shown}")
+        return 1 if doc.get("failed") else 0
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        if args.sources_command == "add":
+            doc: Any = lib.add_source(args.dir, read_only=args.read_only)
+        elif args.sources_command == "remove":
+            doc = lib.remove_source(args.dir)
+        else:
+            doc = {"items": lib.list_sources()}
+        if args.json:
+            emit_json(doc)
+        else:
+            for entry in doc.get("items", [doc]) if isinstance(doc, dict) else doc:
+                print(entry)
+        return 0
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        bar = ProgressBar("scan")
+        try:
+            doc = lib.scan(progress=bar)
+        finally:
+            bar.close()
+        if args.json:
+            emit_json(doc)
+        else:
+            for key, value in doc.items():
+                print(f"{key:<12} {value}")
+        return 0
+
+
+def cmd_trash(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        removed = lib.empty_trash(args.older_than_days)
+        if args.json:
+            emit_json({"removed": removed})
+        else:
+            print(f"removed {len(removed)} entries from the trash")
+        return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ..server_routes.app import run_server
+
+    config = load_config(args.library)
+    run_server(config, host=args.host, port=args.port)
+    return 0

@@ -1,0 +1,215 @@
+"""Commit a staged model into the library, crash-safe.
+
+Order (each step durable before the next):
+1. de-duplicate by BLAKE3 against the catalog (a duplicate records its origin and discards the stage);
+2. write ``metadata.json`` into the stage;
+3. a journal row names the stage and its final folder;
+4. one ``rename`` of the staged folder to ``models/<type>/<base>/<name>/`` (fsync of both parents);
+5. the catalog row is inserted and the journal row deleted in one transaction.
+
+``recover(...)`` finishes or undoes whatever a crash interrupted: a journalled folder already in place gets
+its row from its ``metadata.json``; moved sources still in a stage go back to where the user had them.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..catalog.db import Database
+from ..catalog.repository import ModelRepository
+from ..catalog.sidecar import SIDECAR_NAME, read_sidecar, write_sidecar
+from ..errors import Conflict
+from ..io.fileops import fsync_dir, move_to_trash, recover_moves
+from ..io.paths import sanitize_component
+from ..models import Model, ModelSource, model_id_from_blake3, utcnow
+from .stage import StagedModel
+
+JOURNAL_OP = "import"
+STALE_STAGE_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    model: Model
+    duplicate: bool
+
+
+def model_folder_rel(model_type: str, base_model: str, name: str) -> str:
+    return "/".join(
+        (
+            "models",
+            sanitize_component(model_type, fallback="unknown"),
+            sanitize_component(base_model, fallback="unknown"),
+            sanitize_component(name, fallback="model"),
+        )
+    )
+
+
+def commit_staged(
+    staged: StagedModel,
+    *,
+    library_root: Path,
+    db: Database,
+    repo: ModelRepository,
+    trash_dir: Path,
+    origin_kind: str = "import",
+    source: ModelSource | None = None,
+    name: str | None = None,
+) -> CommitResult:
+    existing = repo.by_blake3(staged.hashes.blake3)
+    if existing is not None:
+        _discard_duplicate(staged, trash_dir, existing.id)
+        repo.add_origin(existing.id, str(staged.plan.origin), origin_kind)
+        return CommitResult(existing, True)
+
+    now = utcnow()
+    model_name = name or staged.plan.name
+    detection = staged.detection
+    base_rel = model_folder_rel(detection.type, detection.base_model, model_name)
+    model = Model(
+        id=model_id_from_blake3(staged.hashes.blake3),
+        name=model_name,
+        type=detection.type,
+        base_model=detection.base_model,
+        format=staged.plan.format,
+        file_format=staged.file_format,
+        security=staged.security,
+        size=staged.size,
+        hashes=staged.hashes,
+        files=staged.model_files(),
+        location="library",
+        rel_dir=base_rel,
+        source=source or ModelSource(kind="local"),
+        added_at=now,
+        updated_at=now,
+        metadata=staged.metadata,
+        warnings=staged.warnings,
+    )
+    final_rel = _place(staged, model, library_root, db)
+    model = model.replace(rel_dir=final_rel)
+    try:
+        with db.transaction() as conn:
+            repo.add(model, origin=(str(staged.plan.origin), origin_kind))
+            conn.execute("DELETE FROM journal WHERE op = ? AND key = ?", (JOURNAL_OP, staged.stage_dir.name))
+    except Conflict:
+        # Another process committed the same bytes between our check and our insert: one model stays.
+        winner = repo.by_blake3(staged.hashes.blake3)
+        _unplace(library_root / final_rel, staged, trash_dir)
+        with db.transaction() as conn:
+            conn.execute("DELETE FROM journal WHERE op = ? AND key = ?", (JOURNAL_OP, staged.stage_dir.name))
+        if winner is None:
+            raise
+        repo.add_origin(winner.id, str(staged.plan.origin), origin_kind)
+        return CommitResult(winner, True)
+    _finish_moves(staged)
+    shutil.rmtree(staged.stage_dir, ignore_errors=True)
+    return CommitResult(model, False)
+
+
+def _place(staged: StagedModel, model: Model, library_root: Path, db: Database) -> str:
+    """Rename the staged folder into its final place, under a unique name; returns the final rel_dir."""
+    files_dir = staged.files_dir
+    base_rel = model.rel_dir
+    parent = library_root / base_rel.rsplit("/", 1)[0]
+    parent.mkdir(parents=True, exist_ok=True)
+    leaf = base_rel.rsplit("/", 1)[1]
+    for attempt in range(1, 1000):
+        candidate_leaf = leaf if attempt == 1 else f"{leaf}-{attempt}"
+        final_rel = f"{base_rel.rsplit('/', 1)[0]}/{candidate_leaf}"
+        final = library_root / final_rel
+        if os.path.lexists(final):
+            continue
+        write_sidecar(files_dir, model.replace(rel_dir=final_rel))
+        with db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO journal(op, key, step, data_json, created_at) VALUES (?, ?, ?, ?, ?)",
+                (
+                    JOURNAL_OP,
+                    staged.stage_dir.name,
+                    "placing",
+                    json.dumps({"stage": str(staged.stage_dir), "final_rel": final_rel}),
+                    utcnow(),
+                ),
+            )
+        try:
+            os.rename(files_dir, final)
+        except OSError as exc:
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                continue  # lost a race for this name: take the next
+            raise
+        fsync_dir(final.parent)
+        fsync_dir(staged.stage_dir)
+        return final_rel
+    raise Conflict(f"Could not find a free folder name for {base_rel} after 999 tries; rename some models.")
+
+
+def _unplace(final: Path, staged: StagedModel, trash_dir: Path) -> None:
+    """Undo a placement we made (a lost race): our folder goes back to the stage, then is discarded."""
+    os.rename(final, staged.files_dir)
+    _discard_duplicate(staged, trash_dir, "race")
+
+
+def _discard_duplicate(staged: StagedModel, trash_dir: Path, label: str) -> None:
+    moved = [f for f in staged.files if f.moved]
+    if moved:
+        # The user asked to move these bytes into the library, which holds them already. Keep them in the
+        # trash (recoverable) rather than delete them.
+        move_to_trash(staged.files_dir, trash_dir, f"duplicate-of-{label}")
+    _finish_moves(staged)
+    shutil.rmtree(staged.stage_dir, ignore_errors=True)
+
+
+def _finish_moves(staged: StagedModel) -> None:
+    for f in staged.files:
+        if f.move_journal is not None:
+            try:
+                f.move_journal.unlink()
+            except FileNotFoundError:
+                pass
+
+
+def recover(library_root: Path, tmp_dir: Path, db: Database, repo: ModelRepository) -> list[str]:
+    """Finish or undo imports a crash interrupted. Returns a line per action taken (for logs/health)."""
+    actions: list[str] = []
+    rows = db.execute_read("SELECT key, data_json FROM journal WHERE op = ?", (JOURNAL_OP,))
+    for row in rows:
+        data = json.loads(row["data_json"])
+        final = library_root / data["final_rel"]
+        stage = Path(data["stage"])
+        if (final / SIDECAR_NAME).is_file() and repo.find(_id_from_sidecar(final)) is None:
+            model = read_sidecar(final, data["final_rel"])
+            if repo.by_blake3(model.hashes.blake3) is None:
+                repo.add(model, origin=None)
+                actions.append(f"committed interrupted import {data['final_rel']}")
+        with db.transaction() as conn:
+            conn.execute("DELETE FROM journal WHERE op = ? AND key = ?", (JOURNAL_OP, row["key"]))
+        if stage.exists():
+            for journal in stage.rglob("*.move.json"):
+                journal.unlink()
+            shutil.rmtree(stage, ignore_errors=True)
+    # Moves interrupted before their commit: the bytes go back to the user's folder.
+    for restored in recover_moves(tmp_dir):
+        actions.append(f"moved back {restored}")
+    now = time.time()
+    for entry in tmp_dir.glob("stage-*"):
+        try:
+            if now - entry.stat().st_mtime > STALE_STAGE_SECONDS and not any(entry.rglob("*.move.json")):
+                shutil.rmtree(entry, ignore_errors=True)
+                actions.append(f"removed stale stage {entry.name}")
+        except OSError:
+            continue
+    return actions
+
+
+def _id_from_sidecar(folder: Path) -> str:
+    try:
+        data = json.loads((folder / SIDECAR_NAME).read_text(encoding="utf-8"))
+        return str(data.get("id") or data.get("model", {}).get("id", ""))
+    except (OSError, ValueError):
+        return ""

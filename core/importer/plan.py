@@ -1,0 +1,272 @@
+"""What an import will bring in: files, Diffusers folders, sharded sets, or folders of models.
+
+Planning only looks at names and the directory tree (plus small index JSON files); formats are checked
+from magic bytes when each file is opened. A sharded set is grouped as one model and its completeness
+checked: an incomplete set still imports, with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InvalidInput
+
+MODEL_EXTENSIONS = frozenset(
+    {".safetensors", ".sft", ".gguf", ".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle", ".onnx"}
+)
+# Large index files that travel with sharded sets (and are part of the model).
+INDEX_SUFFIX = ".index.json"
+MAX_INDEX_BYTES = 16 * 1024 * 1024
+SKIP_DIRS = frozenset({"__pycache__", ".git", ".cache", ".trash", ".tmp", "node_modules"})
+
+_HF_SHARD = re.compile(r"^(?P<stem>.+)-(?P<idx>\d{5})-of-(?P<total>\d{5})(?P<ext>\.[A-Za-z0-9]+)$")
+_PART_SHARD = re.compile(r"^(?P<stem>.+(?P<ext>\.(?:safetensors|gguf|bin|ckpt|pt|pth)))\.part(?P<idx>\d+)$")
+_UNDERSCORE_SHARD = re.compile(r"^(?P<stem>.+)_(?P<idx>\d{5})(?P<ext>\.(?:safetensors|gguf|bin))$")
+
+
+@dataclass(frozen=True)
+class PlannedModel:
+    """One model to import. ``files`` are absolute source paths; ``rel_paths`` their paths in the model folder."""
+
+    format: str  # single-file | diffusion-folder | sharded-set
+    origin: Path  # the file or folder the user named (or found in a walk)
+    files: tuple[Path, ...]
+    rel_paths: tuple[str, ...]
+    name: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def main_file(self) -> Path:
+        return self.files[0]
+
+
+@dataclass(frozen=True)
+class PlanFailure:
+    path: Path
+    reason: str
+    code: str = "invalid_input"
+
+
+@dataclass(frozen=True)
+class ShardKey:
+    folder: Path
+    stem: str
+    ext: str
+    style: str
+
+
+def shard_of(name: str) -> tuple[str, str, int, int | None, str] | None:
+    """(stem, ext, index, total or None, style) when ``name`` looks like one shard of a set."""
+    m = _HF_SHARD.match(name)
+    if m:
+        return m["stem"], m["ext"], int(m["idx"]), int(m["total"]), "hf"
+    m = _PART_SHARD.match(name)
+    if m:
+        return m["stem"], m["ext"], int(m["idx"]), None, "part"
+    m = _UNDERSCORE_SHARD.match(name)
+    if m:
+        return m["stem"], m["ext"], int(m["idx"]), None, "underscore"
+    return None
+
+
+def is_model_file(name: str) -> bool:
+    lower = name.lower()
+    if shard_of(name) is not None:
+        return True
+    return os.path.splitext(lower)[1] in MODEL_EXTENSIONS
+
+
+def plan_paths(paths: Sequence[Path]) -> tuple[list[PlannedModel], list[PlanFailure]]:
+    """Plan an import of the paths a user named. Never raises for one bad path: it becomes a failure."""
+    planned: list[PlannedModel] = []
+    failures: list[PlanFailure] = []
+    seen: set[Path] = set()
+    for path in paths:
+        try:
+            for item in _plan_one(path):
+                key = item.files[0]
+                if key in seen:
+                    continue
+                seen.update(item.files)
+                planned.append(item)
+        except InvalidInput as exc:
+            failures.append(PlanFailure(path, exc.message, exc.code))
+        except OSError as exc:
+            failures.append(PlanFailure(path, f"{path}: {exc.strerror or exc}", "storage_error"))
+    return planned, failures
+
+
+def _plan_one(path: Path) -> Iterator[PlannedModel]:
+    st = os.lstat(path)
+    import stat as _stat
+
+    if _stat.S_ISLNK(st.st_mode):
+        target = path.resolve(strict=True)
+        st = os.stat(target)
+    if _stat.S_ISDIR(st.st_mode):
+        if (path / "model_index.json").is_file():
+            yield _plan_diffusers(path)
+        else:
+            yield from _plan_folder(path)
+        return
+    if not _stat.S_ISREG(st.st_mode):
+        raise InvalidInput(f"{path} is not a regular file or folder; only model files can be imported.")
+    shard = shard_of(path.name)
+    if shard is not None:
+        stem, ext, _idx, _total, style = shard
+        siblings = [p for p in _safe_listdir(path.parent) if _same_set(p.name, stem, ext, style)]
+        yield _plan_shards(path.parent, stem, ext, style, siblings)
+        return
+    yield PlannedModel("single-file", path, (path,), (path.name,), _model_name(path.name))
+
+
+def _plan_folder(folder: Path) -> Iterator[PlannedModel]:
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        diffusers = [d for d in dirnames if (here / d / "model_index.json").is_file()]
+        for d in diffusers:
+            yield _plan_diffusers(here / d)
+        dirnames[:] = [d for d in dirnames if d not in diffusers]
+        groups: dict[ShardKey, list[Path]] = {}
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            full = here / name
+            shard = shard_of(name)
+            if shard is not None:
+                stem, ext, _i, _t, style = shard
+                groups.setdefault(ShardKey(here, stem, ext, style), []).append(full)
+            elif is_model_file(name) and (full.is_file() and not full.is_symlink() or _is_file_link(full)):
+                yield PlannedModel("single-file", full, (full,), (name,), _model_name(name))
+        for key, members in groups.items():
+            yield _plan_shards(key.folder, key.stem, key.ext, key.style, members)
+
+
+def _is_file_link(path: Path) -> bool:
+    try:
+        return path.is_symlink() and path.resolve(strict=True).is_file()
+    except OSError:
+        return False
+
+
+def _same_set(name: str, stem: str, ext: str, style: str) -> bool:
+    shard = shard_of(name)
+    return shard is not None and shard[0] == stem and shard[1] == ext and shard[4] == style
+
+
+def _plan_shards(folder: Path, stem: str, ext: str, style: str, members: Iterable[Path]) -> PlannedModel:
+    indexed: dict[int, Path] = {}
+    totals: set[int] = set()
+    for member in members:
+        shard = shard_of(member.name)
+        assert shard is not None
+        indexed[shard[2]] = member
+        if shard[3] is not None:
+            totals.add(shard[3])
+    warnings: list[str] = []
+    order = sorted(indexed)
+    files = [indexed[i] for i in order]
+    extra: list[Path] = []
+    index_file = _find_index(folder, stem, ext, style)
+    expected_names: set[str] | None = None
+    if index_file is not None:
+        extra.append(index_file)
+        expected_names = _index_shards(index_file)
+    if expected_names is not None:
+        present = {p.name for p in files}
+        missing = sorted(expected_names - present)
+        if missing:
+            warnings.append(f"incomplete sharded set: missing {', '.join(missing[:5])}"
+                            + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
+    elif totals:
+        total = max(totals)
+        missing_idx = [i for i in range(1, total + 1) if i not in indexed]
+        if missing_idx:
+            warnings.append(f"incomplete sharded set: {len(missing_idx)} of {total} shards missing "
+                            f"(first missing: {missing_idx[0]:05d})")
+    else:
+        first = 0 if 0 in indexed else 1
+        gaps = [i for i in range(first, max(order) + 1) if i not in indexed]
+        if gaps:
+            warnings.append(f"incomplete sharded set: shard {gaps[0]} missing")
+    all_files = tuple(files + extra)
+    base = stem[: -len(ext)] if style == "part" and stem.endswith(ext) else stem
+    return PlannedModel(
+        "sharded-set",
+        folder,
+        all_files,
+        tuple(p.name for p in all_files),
+        _model_name(base),
+        tuple(warnings),
+    )
+
+
+def _find_index(folder: Path, stem: str, ext: str, style: str) -> Path | None:
+    candidates = [folder / f"{stem}{ext}{INDEX_SUFFIX}"]
+    if style == "part":
+        candidates.append(folder / f"{stem}{INDEX_SUFFIX}")
+    for candidate in candidates:
+        if candidate.is_file() and not candidate.is_symlink():
+            return candidate
+    return None
+
+
+def _index_shards(index_file: Path) -> set[str] | None:
+    try:
+        if index_file.stat().st_size > MAX_INDEX_BYTES:
+            return None
+        data = json.loads(index_file.read_text(encoding="utf-8"))
+        weight_map = data.get("weight_map") if isinstance(data, dict) else None
+        if isinstance(weight_map, dict):
+            return {str(v) for v in weight_map.values() if isinstance(v, str) and "/" not in v}
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _plan_diffusers(folder: Path) -> PlannedModel:
+    files: list[Path] = []
+    rels: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            full = here / name
+            if full.is_symlink() and not _is_file_link(full):
+                continue
+            files.append(full)
+            rels.append(full.relative_to(folder).as_posix())
+    if not files:
+        raise InvalidInput(f"{folder} looks like a Diffusers folder but holds no files.")
+    # model_index.json first: it identifies the model.
+    order = sorted(range(len(files)), key=lambda i: (rels[i] != "model_index.json", rels[i]))
+    return PlannedModel(
+        "diffusion-folder",
+        folder,
+        tuple(files[i] for i in order),
+        tuple(rels[i] for i in order),
+        _model_name(folder.name),
+    )
+
+
+def _safe_listdir(folder: Path) -> list[Path]:
+    return [folder / name for name in sorted(os.listdir(folder))]
+
+
+def _model_name(filename: str) -> str:
+    """A readable model name from a file name: the stem, without model extensions."""
+    name = filename
+    while True:
+        stem, ext = os.path.splitext(name)
+        if ext.lower() in MODEL_EXTENSIONS and stem:
+            name = stem
+            continue
+        return name
