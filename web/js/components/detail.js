@@ -1,0 +1,223 @@
+// The detail pane of one model, with edit (PATCH, then the fields are marked manual) and delete (after a
+// confirmation listing exactly the links and files that will go, read fresh from GET /models/{id}).
+
+import { append, clear, h, safeHttpUrl } from "../dom.js";
+import { BASE_MODELS, MODEL_TYPES, errorText, formatBytes } from "../format.js";
+import { securityBadgeEl, tagBadgeEl, trustBadgeEl } from "./badges.js";
+import { openDialog } from "./dialog.js";
+
+/**
+ * @typedef {import("../api.js").Model} Model
+ * @typedef {import("../api.js").LibraryApi} LibraryApi
+ * @typedef {{api: LibraryApi, host: HTMLElement, toast: (m: import("./toast.js").ToastMessage) => void,
+ *            onChanged: () => void}} DetailContext
+ */
+
+/**
+ * @param {string} label
+ * @param {Node | string | null | undefined} value
+ */
+function field(label, value) {
+  if (value === null || value === undefined || value === "") return null;
+  return h("div", { className: "mlib-field" }, [h("span", { className: "mlib-field-label", text: label }), h("span", { className: "mlib-field-value" }, [value])]);
+}
+
+/** @param {string} title @param {(Node | null)[]} children */
+function section(title, children) {
+  const items = children.filter(Boolean);
+  if (!items.length) return null;
+  return h("section", { className: "mlib-section" }, [h("h4", { text: title }), ...items]);
+}
+
+/** @param {string | undefined} repoId */
+function hubLink(repoId) {
+  if (!repoId || !/^[\w.-]+(\/[\w.-]+)?$/.test(repoId)) return repoId || "";
+  const url = safeHttpUrl(`https://huggingface.co/${repoId}`);
+  return url ? h("a", { href: url, text: repoId }) : repoId;
+}
+
+export class DetailPane {
+  /** @param {DetailContext} ctx */
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.element = h("div", { className: "mlib-detail", attrs: { "data-testid": "detail" } }, [
+      h("div", { className: "mlib-empty", text: "Select a model to see its details." }),
+    ]);
+    /** @type {Model | null} */
+    this.model = null;
+    this.seq = 0;
+  }
+
+  /** @param {string | null} id */
+  async show(id) {
+    const seq = ++this.seq;
+    if (!id) {
+      this.model = null;
+      clear(this.element);
+      this.element.appendChild(h("div", { className: "mlib-empty", text: "Select a model to see its details." }));
+      return;
+    }
+    try {
+      const model = await this.ctx.api.getModel(id);
+      if (seq !== this.seq) return;
+      this.model = model;
+      this.render(model);
+    } catch (error) {
+      if (seq !== this.seq) return;
+      clear(this.element);
+      this.element.appendChild(h("div", { className: "mlib-error", text: `Could not load the model: ${errorText(error)}` }));
+    }
+  }
+
+  /** @param {Model} m */
+  render(m) {
+    clear(this.element);
+    const source = m.source || { kind: "local", match: "none", confidence: 0 };
+    const manual = new Set(m.manual_fields || []);
+    const files = (m.files || []).map((f) =>
+      h("li", {}, [h("span", { className: "mlib-mono", text: f.path }), ` · ${formatBytes(f.size)}`]),
+    );
+    const links = (m.links || []).map((l) => h("li", {}, [h("span", { className: "mlib-mono", text: l.path }), ` (${l.kind})`]));
+    const meta = Object.entries(m.metadata || {}).slice(0, 50).map(([key, value]) => field(key, String(value).slice(0, 2000)));
+    append(this.element, [
+      h("div", { className: "mlib-detail-head" }, [
+        h("h3", { className: "mlib-detail-name", text: m.name, title: m.name, attrs: { "data-testid": "detail-name" } }),
+        h("div", { className: "mlib-badges" }, [
+          tagBadgeEl(m.type, "type"),
+          tagBadgeEl(m.base_model, "base model"),
+          securityBadgeEl(m.security),
+          trustBadgeEl(source.match, source.confidence),
+          manual.size ? tagBadgeEl("edited", `Edited by hand: ${[...manual].join(", ")}`) : null,
+        ]),
+      ]),
+      h("div", { className: "mlib-detail-actions" }, [
+        h("button", { className: "mlib-btn", text: "Edit", attrs: { "data-testid": "edit" }, on: { click: () => this.edit(m) } }),
+        h("button", { className: "mlib-btn mlib-btn-danger", text: "Delete…", attrs: { "data-testid": "delete" }, on: { click: () => this.confirmDelete(m.id) } }),
+      ]),
+      m.security === "pickle"
+        ? h("div", { className: "mlib-warning", text: "Pickle format: loading this file can run code. Use it only if you trust where it came from." })
+        : null,
+      ...(m.warnings || []).map((w) => h("div", { className: "mlib-warning", text: w })),
+      section("Model", [
+        field("ID", h("span", { className: "mlib-mono", text: m.id })),
+        field("Size", formatBytes(m.size)),
+        field("Format", `${m.format || "?"} · ${m.file_format || "?"}`),
+        field("Location", m.location || ""),
+        field("Folder", m.dir ? h("span", { className: "mlib-mono", text: m.dir }) : null),
+        field("Added", m.added_at || ""),
+        field("Tags", (m.tags || []).length ? h("span", { className: "mlib-badges" }, (m.tags || []).map((t) => tagBadgeEl(t))) : null),
+        field("Notes", m.notes ? h("span", { className: "mlib-notes", text: m.notes }) : null),
+      ]),
+      section("Hashes", [
+        field("BLAKE3", h("span", { className: "mlib-mono mlib-hash", text: m.hashes?.blake3 || "" })),
+        field("SHA-256", h("span", { className: "mlib-mono mlib-hash", text: m.hashes?.sha256 || "" })),
+      ]),
+      section("Source", [
+        field("Kind", source.kind),
+        field("Repository", source.repo_id ? hubLink(source.repo_id) : null),
+        field("File", source.filename || ""),
+        field("Revision", source.revision || ""),
+        field("Match", trustBadgeEl(source.match, source.confidence)),
+      ]),
+      section(`Files (${files.length})`, [files.length ? h("ul", { className: "mlib-list" }, files) : null]),
+      section(`Links (${links.length})`, [links.length ? h("ul", { className: "mlib-list" }, links) : h("div", { className: "mlib-muted", text: "Not linked into any app yet." })]),
+      section("File metadata", meta),
+    ]);
+  }
+
+  /** @param {Model} m */
+  edit(m) {
+    const name = h("input", { type: "text", value: m.name, attrs: { "data-testid": "edit-name" } });
+    const type = selectOf(MODEL_TYPES, m.type);
+    const base = selectOf(BASE_MODELS, m.base_model);
+    const tags = h("input", { type: "text", value: (m.tags || []).join(", "), placeholder: "comma, separated" });
+    const notes = h("textarea", { value: m.notes || "" });
+    notes.value = m.notes || "";
+    openDialog(this.ctx.host, {
+      title: `Edit ${m.name}`,
+      testId: "edit-dialog",
+      body: [
+        labelled("Name", name), labelled("Type", type), labelled("Base model", base), labelled("Tags", tags), labelled("Notes", notes),
+        h("div", { className: "mlib-muted", text: "Edited fields are marked manual: automatic lookups never overwrite them." }),
+      ],
+      actions: [
+        { label: "Cancel" },
+        {
+          label: "Save",
+          kind: "primary",
+          testId: "edit-save",
+          onClick: async () => {
+            const updated = await this.ctx.api.editModel(m.id, {
+              name: name.value.trim(),
+              type: type.value,
+              base_model: base.value,
+              tags: splitTags(tags.value),
+              notes: notes.value,
+            });
+            this.ctx.toast({ severity: "success", summary: "Saved", detail: updated.name });
+            this.ctx.onChanged();
+            await this.show(m.id);
+          },
+        },
+      ],
+    });
+  }
+
+  /** @param {string} id */
+  async confirmDelete(id) {
+    let m;
+    try {
+      m = await this.ctx.api.getModel(id);
+    } catch (error) {
+      this.ctx.toast({ severity: "error", summary: "Could not read the model", detail: errorText(error) });
+      return;
+    }
+    const links = (m.links || []).map((l) => h("li", { className: "mlib-mono", text: `${l.path} (${l.kind})` }));
+    const dir = m.dir || "";
+    const files = (m.files || []).map((f) => h("li", { className: "mlib-mono", text: dir ? `${dir}/${f.path}` : f.path }));
+    openDialog(this.ctx.host, {
+      title: `Delete ${m.name}?`,
+      testId: "delete-dialog",
+      body: [
+        h("p", { text: m.location === "source" ? "These links will be removed; the files stay where they are (the folder is only catalogued)." : "These links will be removed, and these files moved to the library's trash:" }),
+        h("h4", { text: `Links (${links.length})` }),
+        links.length ? h("ul", { className: "mlib-list", attrs: { "data-testid": "delete-links" } }, links) : h("div", { className: "mlib-muted", text: "No links.", attrs: { "data-testid": "delete-links" } }),
+        h("h4", { text: `Files (${files.length}, ${formatBytes(m.size)})` }),
+        h("ul", { className: "mlib-list", attrs: { "data-testid": "delete-files" } }, files),
+      ],
+      actions: [
+        { label: "Cancel" },
+        {
+          label: "Delete",
+          kind: "danger",
+          testId: "delete-confirm",
+          onClick: async () => {
+            const result = await this.ctx.api.deleteModel(m.id);
+            const removed = Array.isArray(result.removed_links) ? result.removed_links.length : Number(result.removed_links) || 0;
+            this.ctx.toast({ severity: "success", summary: "Deleted", detail: `${m.name}: ${removed} link(s) removed, files moved to trash` });
+            this.ctx.onChanged();
+            await this.show(null);
+          },
+        },
+      ],
+    });
+  }
+}
+
+/** @param {string[]} options @param {string} value */
+export function selectOf(options, value) {
+  const select = h("select", {}, options.map((o) => h("option", { value: o, text: o })));
+  if (value && !options.includes(value)) select.appendChild(h("option", { value, text: value }));
+  select.value = value || "unknown";
+  return select;
+}
+
+/** @param {string} label @param {HTMLElement} control */
+export function labelled(label, control) {
+  return h("label", { className: "mlib-form-row" }, [h("span", { text: label }), control]);
+}
+
+/** @param {string} text */
+export function splitTags(text) {
+  return [...new Set(text.split(",").map((t) => t.trim()).filter(Boolean))];
+}

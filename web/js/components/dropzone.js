@@ -1,0 +1,146 @@
+// Drop-to-import: files and folders dropped on the panel (or on the canvas, when they are model files) are
+// uploaded resumably with per-file progress, grouped (sharded sets, folders) and then shown in the import
+// dialog.
+
+import { h } from "../dom.js";
+import { errorText, groupShards, isModelFileName } from "../format.js";
+import { uploadFile } from "../upload.js";
+
+/**
+ * @typedef {import("../api.js").LibraryApi} LibraryApi
+ * @typedef {import("../api.js").Job} Job
+ * @typedef {{file: File, name: string}} DroppedFile  name: the path relative to the drop (folder/file)
+ * @typedef {{api: LibraryApi, jobs: import("./jobs.js").JobsView,
+ *            toast: (m: import("./toast.js").ToastMessage) => void,
+ *            onImported: (jobs: Job[], label: string) => void, chunkSize?: number}} DropContext
+ */
+
+/** @param {FileSystemEntry} entry @param {string} prefix @param {DroppedFile[]} out */
+async function walk(entry, prefix, out) {
+  if (entry.isFile) {
+    const file = await new Promise((resolve, reject) => /** @type {FileSystemFileEntry} */ (entry).file(resolve, reject));
+    out.push({ file: /** @type {File} */ (file), name: prefix + entry.name });
+  } else if (entry.isDirectory) {
+    const reader = /** @type {FileSystemDirectoryEntry} */ (entry).createReader();
+    for (;;) {
+      /** @type {FileSystemEntry[]} */
+      const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+      if (!batch.length) break;
+      for (const child of batch) await walk(child, `${prefix}${entry.name}/`, out);
+    }
+  }
+}
+
+/**
+ * The files of a drop, folders walked (webkitGetAsEntry) when the browser allows it.
+ * @param {DataTransfer} dt
+ * @returns {Promise<DroppedFile[]>}
+ */
+export async function filesOfDrop(dt) {
+  /** @type {DroppedFile[]} */
+  const out = [];
+  const entries = [...(dt.items || [])]
+    .filter((item) => item.kind === "file")
+    .map((item) => (typeof item.webkitGetAsEntry === "function" ? item.webkitGetAsEntry() : null));
+  if (entries.length && entries.every(Boolean)) {
+    for (const entry of entries) if (entry) await walk(entry, "", out);
+    if (out.length) return out;
+  }
+  for (const file of [...(dt.files || [])]) out.push({ file, name: file.name });
+  return out;
+}
+
+/** @param {DataTransfer | null} dt */
+export function hasFiles(dt) {
+  return !!dt && [...(dt.types || [])].includes("Files");
+}
+
+/** @param {DataTransfer | null} dt  Whether every file of a drop is a model file (canvas drops). */
+export function isModelDrop(dt) {
+  if (!dt || !hasFiles(dt)) return false;
+  const files = [...(dt.files || [])];
+  return files.length > 0 && files.every((f) => isModelFileName(f.name));
+}
+
+function randomId() {
+  return typeof crypto !== "undefined" && "randomUUID" in crypto ? crypto.randomUUID() : `g${Date.now()}${Math.random().toString(16).slice(2)}`;
+}
+
+export class DropZone {
+  /** @param {DropContext} ctx @param {HTMLElement} target */
+  constructor(ctx, target) {
+    this.ctx = ctx;
+    this.overlay = h("div", { className: "mlib-drop-overlay", hidden: true }, [h("div", { text: "Drop model files to import them" })]);
+    target.appendChild(this.overlay);
+    let depth = 0;
+    target.addEventListener("dragenter", (event) => {
+      if (!hasFiles(event.dataTransfer)) return;
+      depth += 1;
+      this.overlay.hidden = false;
+    });
+    target.addEventListener("dragleave", () => {
+      depth = Math.max(0, depth - 1);
+      if (!depth) this.overlay.hidden = true;
+    });
+    target.addEventListener("dragover", (event) => {
+      if (!hasFiles(event.dataTransfer)) return;
+      event.preventDefault();
+      if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
+    });
+    target.addEventListener("drop", (event) => {
+      depth = 0;
+      this.overlay.hidden = true;
+      if (!event.dataTransfer || !hasFiles(event.dataTransfer)) return;
+      event.preventDefault();
+      event.stopPropagation();
+      void this.handleDrop(event.dataTransfer);
+    });
+  }
+
+  /** @param {DataTransfer} dt */
+  async handleDrop(dt) {
+    try {
+      await this.importFiles(await filesOfDrop(dt));
+    } catch (error) {
+      this.ctx.toast({ severity: "error", summary: "Drop failed", detail: errorText(error) });
+    }
+  }
+
+  /** Uploads each group (in parallel across groups, files of a group one after another). */
+  /** @param {DroppedFile[]} files */
+  async importFiles(files) {
+    if (!files.length) return;
+    await Promise.all(groupShards(files).map((group) => this.uploadGroup(group.label, group.files)));
+  }
+
+  /** @param {string} label @param {DroppedFile[]} files */
+  async uploadGroup(label, files) {
+    const group = files.length > 1 ? randomId() : undefined;
+    /** @type {Job[]} */
+    const started = [];
+    for (const item of files) {
+      const key = `upload:${randomId()}`;
+      const controller = new AbortController();
+      this.ctx.jobs.row(key, `Upload ${item.name}`, () => controller.abort());
+      try {
+        const { job } = await uploadFile(this.ctx.api, item.file, {
+          signal: controller.signal,
+          chunkSize: this.ctx.chunkSize,
+          relativePath: item.name !== item.file.name ? item.name : undefined,
+          group,
+          groupSize: files.length,
+          onProgress: (sent, total) => this.ctx.jobs.progress(key, sent, total, "upload"),
+        });
+        this.ctx.jobs.finish(key, "done", "uploaded");
+        if (job) started.push(job);
+      } catch (error) {
+        const cancelled = controller.signal.aborted;
+        this.ctx.jobs.finish(key, cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : errorText(error));
+        if (!cancelled) this.ctx.toast({ severity: "error", summary: `Upload of ${item.name} failed`, detail: errorText(error) });
+        return;
+      }
+    }
+    const finished = await Promise.all(started.map((job) => this.ctx.jobs.track(job, `Import ${label}`)));
+    this.ctx.onImported(finished, label);
+  }
+}

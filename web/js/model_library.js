@@ -1,0 +1,144 @@
+// The ComfyUI extension entry: registers the sidebar tab, the settings, and the canvas drop handlers.
+// The only module that imports ComfyUI's frontend; every other module is host-agnostic.
+
+// @ts-ignore - served by ComfyUI's frontend; absent when type-checking
+import { app } from "../../scripts/app.js";
+// @ts-ignore - served by ComfyUI's frontend; absent when type-checking
+import { api } from "../../scripts/api.js";
+import { createApi } from "./api.js";
+import { dropModelOnGraph } from "./canvas.js";
+import { DRAG_MIME } from "./components/library_view.js";
+import { filesOfDrop, isModelDrop } from "./components/dropzone.js";
+import { h } from "./dom.js";
+import { mountPanel } from "./panel.js";
+
+const TAB_ID = "model-library-central";
+const EVENTS = ["model-library.job", "model-library.changed"];
+
+/** @type {import("./panel.js").Panel | null} */
+let panel = null;
+const holder = h("div", { style: { height: "100%" } });
+
+/** The panel, mounted once and moved into the sidebar whenever its tab renders. */
+function ensurePanel() {
+  if (panel) return panel;
+  const libraryApi = createApi((path, init) => api.fetchApi(path, init));
+  panel = mountPanel(holder, {
+    api: libraryApi,
+    events: {
+      subscribe(fn) {
+        /** @type {[string, (e: any) => void][]} */
+        const handlers = EVENTS.map((name) => [name, (/** @type {any} */ e) => fn(name, e.detail)]);
+        for (const [name, handler] of handlers) api.addEventListener(name, handler);
+        return () => {
+          for (const [name, handler] of handlers) api.removeEventListener(name, handler);
+        };
+      },
+    },
+    toast: (message) => app.extensionManager?.toast?.add({ life: 5000, ...message }),
+  });
+  return panel;
+}
+
+function openTab() {
+  const sidebar = app.extensionManager?.sidebarTab;
+  if (sidebar && sidebar.activeSidebarTabId !== TAB_ID && typeof sidebar.toggleSidebarTab === "function") {
+    sidebar.toggleSidebarTab(TAB_ID);
+  }
+}
+
+/** @param {DragEvent} event */
+function onCanvas(event) {
+  const canvasEl = app.canvas?.canvas;
+  return !!canvasEl && event.target === canvasEl;
+}
+
+/** @param {DragEvent} event */
+function onDragOver(event) {
+  const dt = event.dataTransfer;
+  if (!dt || !onCanvas(event)) return;
+  if ([...dt.types].includes(DRAG_MIME)) {
+    event.preventDefault();
+    dt.dropEffect = "copy";
+  }
+}
+
+/**
+ * Capture phase, so it runs before ComfyUI's own handler (which would try to read a workflow from the
+ * file). Claims only drops of model files and drags of library models; everything else passes through.
+ * @param {DragEvent} event
+ */
+function onDrop(event) {
+  const dt = event.dataTransfer;
+  if (!dt || !onCanvas(event)) return;
+  if ([...dt.types].includes(DRAG_MIME)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    let model;
+    try {
+      model = JSON.parse(dt.getData(DRAG_MIME));
+    } catch {
+      return;
+    }
+    const pos = app.canvas.convertEventToCanvasOffset(event);
+    const LiteGraph = /** @type {any} */ (globalThis).LiteGraph;
+    const node = dropModelOnGraph(app.graph, LiteGraph, model, pos);
+    if (!node) {
+      app.extensionManager?.toast?.add({ severity: "error", summary: "No loader node for this model", detail: `The node for ${model.type} models is not installed`, life: 5000 });
+    }
+    return;
+  }
+  if (isModelDrop(dt)) {
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    const current = ensurePanel();
+    openTab();
+    void filesOfDrop(dt).then((files) => current.dropZone.importFiles(files));
+  }
+}
+
+if (app && typeof app.registerExtension === "function") {
+  app.registerExtension({
+    name: "ModelLibrary.Panel",
+    settings: [
+      {
+        id: "ModelLibrary.LibraryRoot",
+        name: "Library folder (restart to apply; the MODEL_LIBRARY_ROOT variable wins)",
+        type: "text",
+        defaultValue: "",
+        category: ["Model Library", "Library", "Root"],
+      },
+      {
+        id: "ModelLibrary.ImportRoots",
+        name: "Extra folders the panel may import from (one per line or separated by ;)",
+        type: "text",
+        defaultValue: "",
+        category: ["Model Library", "Library", "Import roots"],
+      },
+      {
+        id: "ModelLibrary.AllowRemoteChanges",
+        name: "Allow deletes, moves, downloads and mapping changes from other machines on the network",
+        type: "boolean",
+        defaultValue: false,
+        category: ["Model Library", "Security", "Remote changes"],
+      },
+    ],
+    async setup() {
+      app.extensionManager.registerSidebarTab({
+        id: TAB_ID,
+        icon: "pi pi-database",
+        title: "Library",
+        tooltip: "Model Library: your central model collection",
+        type: "custom",
+        render: (/** @type {HTMLElement} */ el) => {
+          ensurePanel();
+          el.appendChild(holder);
+          el.style.height = "100%";
+          panel?.view.list.schedule();
+        },
+      });
+      document.addEventListener("dragover", onDragOver, true);
+      document.addEventListener("drop", onDrop, true);
+    },
+  });
+}

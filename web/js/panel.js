@@ -1,0 +1,129 @@
+// The panel: one UI for the ComfyUI sidebar tab and the standalone page. It receives its host adapters
+// (API client, event source, toast) and never imports ComfyUI itself. No side effects at import.
+
+import { debounce, h } from "./dom.js";
+import { errorText } from "./format.js";
+import { openDownloadDialog, openPathImportDialog } from "./components/downloads.js";
+import { DetailPane } from "./components/detail.js";
+import { DropZone } from "./components/dropzone.js";
+import { HealthBadge, openMappingDialog } from "./components/health.js";
+import { openImportDialog } from "./components/import_dialog.js";
+import { JobsView, isFinal } from "./components/jobs.js";
+import { LibraryView } from "./components/library_view.js";
+import { ensureStyles } from "./styles.js";
+
+/**
+ * @typedef {import("./api.js").LibraryApi} LibraryApi
+ * @typedef {import("./api.js").Job} Job
+ * @typedef {(type: string, data: any) => void} EventHandler
+ * @typedef {{subscribe: (fn: EventHandler) => () => void}} EventSourceLike
+ *   Events are "job" (a Job) and "changed" ({ids, reason}); a "model-library." prefix is accepted.
+ * @typedef {{api: LibraryApi, events: EventSourceLike, toast: (m: import("./components/toast.js").ToastMessage) => void,
+ *            chunkSize?: number, statusIntervalMs?: number}} PanelOptions
+ */
+
+/**
+ * Whether the Hub looks unreachable from a /status `network` value (an open circuit breaker, or offline).
+ * @param {any} network
+ */
+export function hubOffline(network) {
+  if (!network || typeof network !== "object") return false;
+  if (network.online === false || network.offline === true) return true;
+  const states = [network.circuit, network.state, network.breaker];
+  for (const value of Object.values(network)) {
+    if (value && typeof value === "object") states.push(value.circuit, value.state, value.breaker);
+  }
+  return states.some((s) => s === "open");
+}
+
+/**
+ * Mounts the panel into `root`.
+ * @param {HTMLElement} root
+ * @param {PanelOptions} options
+ */
+export function mountPanel(root, options) {
+  ensureStyles(root.ownerDocument);
+  const { api, toast } = options;
+  const shell = h("div", { className: "mlib-root", attrs: { "data-testid": "model-library" } });
+  root.appendChild(shell);
+
+  const jobs = new JobsView({ api });
+  const refreshAll = debounce(() => {
+    void view.refresh();
+    if (view.selected) void detail.show(view.selected);
+    void health.refresh();
+  }, 200);
+  const detail = new DetailPane({ api, host: shell, toast, onChanged: () => refreshAll() });
+  const view = new LibraryView({
+    api,
+    onSelect: (id) => void detail.show(id),
+    onError: () => {},
+  });
+  const health = new HealthBadge({ api, host: shell, toast, onChanged: () => refreshAll() });
+  /** @param {Job[]} finished @param {string} label */
+  const onImported = (finished, label) => {
+    refreshAll();
+    void openImportDialog({ api, host: shell, toast, onChanged: () => refreshAll() }, finished, label);
+  };
+  jobs.onFinal = (job) => {
+    if (job.state === "done") toast({ severity: "success", summary: `${job.kind} finished`, life: 3000 });
+    else if (job.state === "failed") toast({ severity: "error", summary: `${job.kind} failed`, detail: errorText(job.error?.message ?? job.error ?? "unknown error") });
+    refreshAll();
+  };
+  const offline = h("div", { className: "mlib-offline", hidden: true, attrs: { role: "status", "data-testid": "offline" }, text: "Hugging Face is unreachable: lookups and downloads wait until it answers again." });
+  const ctx = { api, host: shell, jobs, toast, onImported };
+  const header = h("div", { className: "mlib-header" }, [
+    h("span", { className: "mlib-title", text: "Model Library" }),
+    health.element,
+    h("span", { className: "mlib-spacer" }),
+    h("button", { className: "mlib-btn", text: "Import path…", on: { click: () => openPathImportDialog(ctx) } }),
+    h("button", { className: "mlib-btn", text: "Download…", on: { click: () => openDownloadDialog(ctx) } }),
+    h("button", { className: "mlib-btn", text: "Mapping…", attrs: { "data-testid": "mapping" }, on: { click: () => void openMappingDialog({ api, host: shell, toast, onChanged: () => refreshAll() }) } }),
+  ]);
+  shell.append(
+    header,
+    offline,
+    h("div", { className: "mlib-main" }, [view.element, detail.element]),
+    jobs.element,
+    h("div", { className: "mlib-drop-hint", text: "Drop .safetensors / .gguf files or folders here to import them." }),
+  );
+  const dropZone = new DropZone({ api, jobs, toast, chunkSize: options.chunkSize, onImported }, shell);
+
+  const checkStatus = async () => {
+    try {
+      const status = await api.status();
+      offline.hidden = !hubOffline(status.network);
+    } catch {
+      // the list shows API errors; the banner is only about the Hub
+    }
+  };
+  const timer = setInterval(() => void checkStatus(), options.statusIntervalMs || 30000);
+  const unsubscribe = options.events.subscribe((type, data) => {
+    const kind = type.startsWith("model-library.") ? type.slice("model-library.".length) : type;
+    if (kind === "job") jobs.onJob(data);
+    else if (kind === "changed") refreshAll();
+  });
+
+  void view.runQuery();
+  void health.refresh();
+  void checkStatus();
+  api.listJobs().then(
+    (answer) => (answer.items || []).forEach((job) => (isFinal(job) ? jobs.finished.add(job.id) : jobs.onJob(job))),
+    () => {},
+  );
+
+  return {
+    element: shell,
+    view,
+    detail,
+    jobs,
+    dropZone,
+    destroy() {
+      clearInterval(timer);
+      unsubscribe();
+      shell.remove();
+    },
+  };
+}
+
+/** @typedef {ReturnType<typeof mountPanel>} Panel */
