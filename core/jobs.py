@@ -1,0 +1,473 @@
+"""The job runner: long work (imports, downloads, scans) off the caller's thread, with bounded queues.
+
+A job is a function ``fn(progress, cancelled) -> result`` submitted to a named queue; each queue has a
+fixed number of daemon worker threads (started on the first submit, never at import) and holds at most
+``max_queued`` waiting jobs, so a flood of requests gets :class:`~.errors.Busy` instead of an unbounded
+backlog (THREATS #13).
+
+Cancelling a queued job ends it at once; a running job sees ``cancelled()`` turn true and is expected to
+raise :class:`~.errors.Cancelled` at its next check. Progress updates are cheap for the job: listeners
+hear at most ``notify_hz`` updates a second per job (every state change is always heard), and the
+``jobs`` table is written at most once a second per job plus on every state change, so a restart shows
+what was running. Jobs found queued or running at start-up belong to a process that died: they are
+marked failed with error code ``interrupted``; those submitted as ``resumable`` (downloads, uploads) can
+be run again with :meth:`JobRunner.resume_interrupted`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+from .catalog.db import Database
+from .errors import Busy, Cancelled, InvalidInput, JobNotFound, ModelLibraryError
+from .models import Progress
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int, str], None]  # (done, total, stage)
+CancelledFn = Callable[[], bool]
+JobFn = Callable[[ProgressFn, CancelledFn], Any]
+JobListener = Callable[["Job"], None]
+# Given an interrupted resumable job, return the function that continues it (or None to leave it).
+ResumeFactory = Callable[["Job"], JobFn | None]
+
+DEFAULT_QUEUES: Mapping[str, int] = {"io": 2, "download": 2}
+FINISHED_STATES = frozenset({"done", "failed", "cancelled"})
+# Finished jobs kept in memory (and listed); older ones stay in the table until pruned.
+KEEP_FINISHED = 200
+PERSIST_INTERVAL_S = 1.0
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of long work as the API shows it (CONTRACT.md's Job shape, plus bookkeeping)."""
+
+    id: str
+    kind: str
+    state: str  # queued | running | done | failed | cancelled
+    progress: Progress
+    queue: str = "io"
+    params: Mapping[str, Any] = field(default_factory=dict)
+    result: Any = None
+    error: Mapping[str, str] | None = None
+    created_at: str = ""
+    updated_at: str = ""
+    resumable: bool = False
+
+    @property
+    def finished(self) -> bool:
+        return self.state in FINISHED_STATES
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "state": self.state,
+            "progress": self.progress.to_dict(),
+            "params": dict(self.params),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+        if self.result is not None:
+            d["result"] = self.result
+        if self.error is not None:
+            d["error"] = dict(self.error)
+        return d
+
+
+@dataclass
+class _Entry:
+    """The runner's mutable record of a job; ``job`` is the latest immutable snapshot."""
+
+    job: Job
+    fn: JobFn | None
+    seq: int
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    last_notify: float = 0.0
+    last_persist: float = 0.0
+
+
+def _error_of(exc: BaseException) -> dict[str, str]:
+    if isinstance(exc, ModelLibraryError):
+        return {"code": exc.code, "message": exc.message}
+    return {"code": "internal_error", "message": f"The job failed unexpectedly ({type(exc).__name__})."}
+
+
+def _jsonable(value: Any) -> Any:
+    """Results cross HTTP as JSON: anything with ``to_dict`` is converted, lists element by element."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+class JobRunner:
+    """Runs jobs on per-queue worker threads. Thread-safe; every method returns quickly."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        queues: Mapping[str, int] | None = None,
+        max_queued: int = 100,
+        notify_hz: float = 10.0,
+    ) -> None:
+        self._db = db
+        self._queue_sizes = dict(queues or DEFAULT_QUEUES)
+        for name, workers in self._queue_sizes.items():
+            if workers < 1:
+                raise InvalidInput(f"queue {name!r} needs at least one worker, got {workers}")
+        self._max_queued = max_queued
+        self._notify_interval = 1.0 / notify_hz if notify_hz > 0 else 0.0
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._entries: dict[str, _Entry] = {}
+        self._pending: dict[str, deque[str]] = {name: deque() for name in self._queue_sizes}
+        self._threads: list[threading.Thread] = []
+        self._listeners: list[JobListener] = []
+        self._seq = 0
+        self._stopping = False
+        self._interrupted = self._recover()
+
+    # -- start-up ------------------------------------------------------------------------------------
+    def _recover(self) -> list[Job]:
+        """Mark jobs left queued/running by a dead process as interrupted; load recent ones for listing."""
+        now = _now()
+        error = json.dumps({"code": "interrupted", "message": "The process stopped while this job ran."})
+        with self._db.transaction() as conn:
+            stale = [
+                row[0] for row in conn.execute("SELECT id FROM jobs WHERE state IN ('queued', 'running')")
+            ]
+            conn.execute(
+                "UPDATE jobs SET state = 'failed', error_json = ?, updated_at = ? "
+                "WHERE state IN ('queued', 'running')",
+                (error, now),
+            )
+        rows = self._db.execute_read(
+            "SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?", (KEEP_FINISHED,)
+        )
+        for row in reversed(rows):
+            job = self._job_from_row(row)
+            self._seq += 1
+            self._entries[job.id] = _Entry(job=job, fn=None, seq=self._seq)
+        stale_set = set(stale)
+        return [e.job for e in self._entries.values() if e.job.id in stale_set]
+
+    @staticmethod
+    def _job_from_row(row: Any) -> Job:
+        params = json.loads(row["params_json"] or "{}")
+        progress = json.loads(row["progress_json"] or "{}")
+        return Job(
+            id=row["id"],
+            kind=row["kind"],
+            state=row["state"],
+            progress=Progress(
+                int(progress.get("done", 0)), int(progress.get("total", 0)), str(progress.get("stage", ""))
+            ),
+            queue=str(params.pop("_queue", "io")),
+            resumable=bool(params.pop("_resumable", False)),
+            params=params,
+            result=json.loads(row["result_json"]) if row["result_json"] else None,
+            error=json.loads(row["error_json"]) if row["error_json"] else None,
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+        )
+
+    # -- listeners -----------------------------------------------------------------------------------
+    def subscribe(self, listener: JobListener) -> Callable[[], None]:
+        """``listener(job)`` hears every state change and throttled progress. Called on worker threads."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _notify(self, job: Job) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(job)
+            except Exception:
+                log.exception("job listener failed for job %s", job.id)
+
+    # -- submit / cancel -----------------------------------------------------------------------------
+    def submit(
+        self,
+        kind: str,
+        fn: JobFn,
+        *,
+        queue: str = "io",
+        params: Mapping[str, Any] | None = None,
+        resumable: bool = False,
+    ) -> Job:
+        """Queue ``fn``; raises Busy when the queue already holds ``max_queued`` waiting jobs."""
+        if queue not in self._pending:
+            raise InvalidInput(f"unknown job queue {queue!r}; known: {', '.join(sorted(self._pending))}")
+        now = _now()
+        job = Job(
+            id=secrets.token_hex(8),
+            kind=kind,
+            state="queued",
+            progress=Progress(0, 0, "queued"),
+            queue=queue,
+            params=dict(params or {}),
+            created_at=now,
+            updated_at=now,
+            resumable=resumable,
+        )
+        with self._lock:
+            if self._stopping:
+                raise Busy("The job runner is shutting down; try again after the restart.")
+            if len(self._pending[queue]) >= self._max_queued:
+                raise Busy(
+                    f"Too many {queue} jobs are waiting ({self._max_queued}); "
+                    "try again when some have finished, or cancel some."
+                )
+            self._seq += 1
+            self._entries[job.id] = _Entry(job=job, fn=fn, seq=self._seq)
+            self._pending[queue].append(job.id)
+            self._start_workers()
+            self._prune()
+        self._persist(job, insert=True)
+        with self._lock:
+            self._wake.notify_all()
+        self._notify(job)
+        return job
+
+    def _resubmit(self, job: Job, fn: JobFn) -> Job:
+        with self._lock:
+            entry = self._entries.get(job.id)
+            if entry is None or entry.job.state != "failed":
+                raise InvalidInput(f"job {job.id} is not an interrupted job")
+            fresh = replace(
+                entry.job, state="queued", error=None, updated_at=_now(), progress=Progress(0, 0, "queued")
+            )
+            entry.job, entry.fn = fresh, fn
+            entry.cancel_event.clear()
+            self._pending[fresh.queue].append(fresh.id)
+            self._start_workers()
+        self._persist(fresh)
+        with self._lock:
+            self._wake.notify_all()
+        self._notify(fresh)
+        return fresh
+
+    def resume_interrupted(self, factory: ResumeFactory) -> list[Job]:
+        """Run again the resumable jobs that a previous process left unfinished (same ids)."""
+        resumed: list[Job] = []
+        for job in self._interrupted:
+            if not job.resumable or job.queue not in self._pending:
+                continue
+            fn = factory(job)
+            if fn is not None:
+                resumed.append(self._resubmit(job, fn))
+        self._interrupted = []
+        return resumed
+
+    def interrupted(self) -> list[Job]:
+        """Jobs found unfinished at start-up (already marked failed/interrupted)."""
+        return list(self._interrupted)
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a job: at once when queued; a running job stops at its next ``cancelled()`` check."""
+        with self._lock:
+            entry = self._entries.get(job_id)
+            if entry is None:
+                raise JobNotFound(f"No job {job_id!r}; list jobs with GET /jobs.")
+            if entry.job.finished:
+                return entry.job
+            entry.cancel_event.set()
+            if entry.job.state != "queued":
+                return entry.job
+            try:
+                self._pending[entry.job.queue].remove(job_id)
+            except ValueError:
+                pass
+            job = self._set(entry, state="cancelled", progress=replace(entry.job.progress, stage="cancelled"))
+        self._persist(job)
+        self._notify(job)
+        return job
+
+    # -- queries -------------------------------------------------------------------------------------
+    def get(self, job_id: str) -> Job:
+        with self._lock:
+            entry = self._entries.get(job_id)
+            if entry is not None:
+                return entry.job
+        rows = self._db.execute_read("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        if not rows:
+            raise JobNotFound(f"No job {job_id!r}; list jobs with GET /jobs.")
+        return self._job_from_row(rows[0])
+
+    def list_jobs(self, *, limit: int = 100, states: Iterable[str] | None = None) -> list[Job]:
+        """Newest first, at most ``limit``."""
+        wanted = set(states) if states is not None else None
+        with self._lock:
+            entries = sorted(self._entries.values(), key=lambda e: e.seq, reverse=True)
+        jobs = [e.job for e in entries if wanted is None or e.job.state in wanted]
+        return jobs[: max(0, limit)]
+
+    def count(self, state: str) -> int:
+        with self._lock:
+            return sum(1 for e in self._entries.values() if e.job.state == state)
+
+    # -- workers -------------------------------------------------------------------------------------
+    def _start_workers(self) -> None:
+        """Start the worker threads on first use (caller holds the lock)."""
+        if self._threads:
+            return
+        for queue, workers in self._queue_sizes.items():
+            for n in range(workers):
+                thread = threading.Thread(
+                    target=self._work, args=(queue,), name=f"model-library-{queue}-{n}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+
+    def _work(self, queue: str) -> None:
+        while True:
+            with self._lock:
+                while not self._pending[queue] and not self._stopping:
+                    self._wake.wait()
+                if self._stopping:
+                    return
+                entry = self._entries[self._pending[queue].popleft()]
+                job = self._set(
+                    entry, state="running", progress=replace(entry.job.progress, stage="starting")
+                )
+                fn = entry.fn
+            self._persist(job)
+            self._notify(job)
+            self._run(entry, fn)
+
+    def _run(self, entry: _Entry, fn: JobFn | None) -> None:
+        def progress(done: int, total: int, stage: str) -> None:
+            self._progress(entry, done, total, stage)
+
+        def cancelled() -> bool:
+            return entry.cancel_event.is_set()
+
+        try:
+            if fn is None:
+                raise RuntimeError("job has no function")
+            result = _jsonable(fn(progress, cancelled))
+        except Cancelled as exc:
+            final: dict[str, Any] = {"state": "cancelled", "error": _error_of(exc)}
+        except Exception as exc:
+            if entry.cancel_event.is_set():
+                final = {"state": "cancelled", "error": _error_of(exc)}
+            else:
+                if not isinstance(exc, ModelLibraryError):
+                    log.exception("job %s (%s) failed", entry.job.id, entry.job.kind)
+                final = {"state": "failed", "error": _error_of(exc)}
+        else:
+            final = {"state": "done", "result": result}
+        with self._lock:
+            stage = final["state"]
+            job = self._set(entry, progress=replace(entry.job.progress, stage=str(stage)), **final)
+            entry.fn = None
+        self._persist(job)
+        self._notify(job)
+
+    def _progress(self, entry: _Entry, done: int, total: int, stage: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if entry.job.state != "running":
+                return
+            changed_stage = stage != entry.job.progress.stage
+            job = self._set(entry, progress=Progress(int(done), int(total), str(stage)))
+            notify = changed_stage or now - entry.last_notify >= self._notify_interval
+            persist = changed_stage or now - entry.last_persist >= PERSIST_INTERVAL_S
+            if notify:
+                entry.last_notify = now
+            if persist:
+                entry.last_persist = now
+        if persist:
+            self._persist(job)
+        if notify:
+            self._notify(job)
+
+    def _set(self, entry: _Entry, **changes: Any) -> Job:
+        """Replace the entry's snapshot (caller holds the lock)."""
+        entry.job = replace(entry.job, updated_at=_now(), **changes)
+        return entry.job
+
+    def _prune(self) -> None:
+        """Forget the oldest finished jobs beyond KEEP_FINISHED (caller holds the lock)."""
+        finished = [e for e in self._entries.values() if e.job.finished]
+        if len(finished) <= KEEP_FINISHED:
+            return
+        finished.sort(key=lambda e: e.seq)
+        for entry in finished[: len(finished) - KEEP_FINISHED]:
+            del self._entries[entry.job.id]
+
+    def _persist(self, job: Job, *, insert: bool = False) -> None:
+        params = {**job.params, "_queue": job.queue, "_resumable": job.resumable}
+        values = (
+            job.state,
+            json.dumps(params, default=str),
+            json.dumps(job.progress.to_dict()),
+            json.dumps(job.result, default=str) if job.result is not None else None,
+            json.dumps(dict(job.error)) if job.error is not None else None,
+            job.updated_at,
+        )
+        try:
+            with self._db.transaction() as conn:
+                if insert:
+                    conn.execute(
+                        "INSERT INTO jobs (state, params_json, progress_json, result_json, error_json, "
+                        "updated_at, id, kind, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (*values, job.id, job.kind, job.created_at),
+                    )
+                else:
+                    conn.execute(
+                        "UPDATE jobs SET state = ?, params_json = ?, progress_json = ?, result_json = ?, "
+                        "error_json = ?, updated_at = ? WHERE id = ?",
+                        (*values, job.id),
+                    )
+        except ModelLibraryError:
+            # A locked or broken catalog must not kill a worker: the in-memory state stays right.
+            log.warning("could not record job %s state %s", job.id, job.state, exc_info=True)
+
+    # -- shutdown ------------------------------------------------------------------------------------
+    def shutdown(self, *, wait: bool = True, timeout: float | None = 30.0) -> None:
+        """Cancel what is queued, ask running jobs to stop, and (optionally) wait for the workers."""
+        with self._lock:
+            self._stopping = True
+            queued = [self._entries[i] for q in self._pending.values() for i in q]
+            for q in self._pending.values():
+                q.clear()
+            jobs = [self._set(e, state="cancelled") for e in queued]
+            for entry in self._entries.values():
+                entry.cancel_event.set()
+            self._wake.notify_all()
+            threads = list(self._threads)
+        for job in jobs:
+            self._persist(job)
+            self._notify(job)
+        if wait:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            for thread in threads:
+                remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+                thread.join(remaining)

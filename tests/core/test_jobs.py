@@ -1,0 +1,178 @@
+"""The job runner on a real catalog file: queues, bounds, cancel, progress throttling, restart."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from comfyui_model_library.core.catalog.db import Database
+from comfyui_model_library.core.catalog.migrations import migrate
+from comfyui_model_library.core.errors import Busy, Cancelled, InvalidModelFile, JobNotFound
+from comfyui_model_library.core.jobs import Job, JobRunner
+
+
+@pytest.fixture
+def db(tmp_path: Path):
+    database = Database(tmp_path / "catalog.sqlite")
+    migrate(database)
+    yield database
+    database.close()
+
+
+def wait_for(runner: JobRunner, job_id: str, timeout: float = 10.0) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = runner.get(job_id)
+        if job.finished:
+            return job
+        time.sleep(0.01)
+    raise AssertionError(f"job {job_id} did not finish: {runner.get(job_id)}")
+
+
+def test_job_runs_and_result_is_recorded(db: Database) -> None:
+    runner = JobRunner(db)
+    job = runner.submit("demo", lambda progress, cancelled: {"answer": 42}, params={"x": 1})
+    assert job.state == "queued"
+    done = wait_for(runner, job.id)
+    assert done.state == "done"
+    assert done.result == {"answer": 42}
+    d = done.to_dict()
+    assert d["kind"] == "demo" and d["params"] == {"x": 1} and d["progress"]["stage"] == "done"
+    row = db.execute_read("SELECT state, result_json FROM jobs WHERE id = ?", (job.id,))[0]
+    assert row["state"] == "done" and '"answer": 42' in row["result_json"]
+    runner.shutdown()
+
+
+def test_no_threads_before_first_submit(db: Database) -> None:
+    before = {t.name for t in threading.enumerate()}
+    runner = JobRunner(db)
+    new = [t.name for t in threading.enumerate() if t.name not in before]
+    assert not any(name.startswith("model-library-io") for name in new)
+    runner.submit("demo", lambda p, c: None)
+    assert any(t.name.startswith("model-library-io") for t in threading.enumerate())
+    runner.shutdown()
+
+
+def test_failure_carries_error_code(db: Database) -> None:
+    runner = JobRunner(db)
+
+    def boom(progress, cancelled):
+        raise InvalidModelFile("bad header in x.safetensors")
+
+    job = wait_for(runner, runner.submit("demo", boom).id)
+    assert job.state == "failed"
+    assert job.error == {"code": "invalid_model_file", "message": "bad header in x.safetensors"}
+
+    def crash(progress, cancelled):
+        raise RuntimeError("secret internals /home/u")
+
+    job = wait_for(runner, runner.submit("demo", crash).id)
+    assert job.error is not None and job.error["code"] == "internal_error"
+    assert "secret" not in job.error["message"]
+    runner.shutdown()
+
+
+def test_bounded_queue_raises_busy(db: Database) -> None:
+    runner = JobRunner(db, queues={"io": 1}, max_queued=3)
+    gate = threading.Event()
+    first = runner.submit("block", lambda p, c: gate.wait(10))
+    while runner.get(first.id).state != "running":
+        time.sleep(0.005)
+    queued = [runner.submit("demo", lambda p, c: None) for _ in range(3)]
+    with pytest.raises(Busy):
+        runner.submit("demo", lambda p, c: None)
+    gate.set()
+    for job in queued:
+        assert wait_for(runner, job.id).state == "done"
+    runner.shutdown()
+
+
+def test_cancel_queued_and_running(db: Database) -> None:
+    runner = JobRunner(db, queues={"io": 1})
+    started = threading.Event()
+
+    def loop(progress, cancelled):
+        started.set()
+        while not cancelled():
+            time.sleep(0.005)
+        raise Cancelled("stopped by request")
+
+    running = runner.submit("loop", loop)
+    queued = runner.submit("never", lambda p, c: pytest.fail("a cancelled job ran"))
+    assert started.wait(5)
+    assert runner.cancel(queued.id).state == "cancelled"
+    runner.cancel(running.id)
+    assert wait_for(runner, running.id).state == "cancelled"
+    assert runner.get(queued.id).state == "cancelled"
+    with pytest.raises(JobNotFound):
+        runner.cancel("nope")
+    runner.shutdown()
+
+
+def test_progress_is_throttled_but_state_changes_always_heard(db: Database) -> None:
+    runner = JobRunner(db, notify_hz=10)
+    heard: list[Job] = []
+    runner.subscribe(heard.append)
+
+    def work(progress, cancelled):
+        for i in range(5000):
+            progress(i, 5000, "hashing")
+        return "ok"
+
+    job = wait_for(runner, runner.submit("demo", work).id)
+    deadline = time.monotonic() + 5
+    while not any(j.id == job.id and j.finished for j in heard) and time.monotonic() < deadline:
+        time.sleep(0.01)  # listeners hear "done" just after the state is set
+    mine = [j for j in heard if j.id == job.id]
+    assert [j.state for j in mine][:2] == ["queued", "running"]
+    assert mine[-1].state == "done"
+    # 5000 updates in far less than a second: a handful reach listeners, not thousands.
+    assert len(mine) < 50
+    runner.shutdown()
+
+
+def test_listing_is_newest_first_and_capped(db: Database) -> None:
+    runner = JobRunner(db)
+    ids = [runner.submit("demo", lambda p, c: None).id for _ in range(5)]
+    for job_id in ids:
+        wait_for(runner, job_id)
+    listed = [j.id for j in runner.list_jobs(limit=3)]
+    assert listed == list(reversed(ids))[:3]
+    runner.shutdown()
+
+
+def test_restart_marks_interrupted_and_resumes_resumable(db: Database, tmp_path: Path) -> None:
+    runner = JobRunner(db, queues={"io": 1})
+    gate = threading.Event()
+    blocking = runner.submit(
+        "download", lambda p, c: gate.wait(10), params={"repo_id": "a/b"}, resumable=True
+    )
+    plain = runner.submit("import", lambda p, c: None, params={"paths": ["/x"]})
+    while runner.get(blocking.id).state != "running":
+        time.sleep(0.005)
+    # A second runner on the same catalog sees what a crashed process left behind.
+    restarted = JobRunner(db)
+    for job_id in (blocking.id, plain.id):
+        job = restarted.get(job_id)
+        assert job.state == "failed" and job.error is not None and job.error["code"] == "interrupted"
+    resumed = restarted.resume_interrupted(lambda job: lambda p, c: {"resumed": job.params["repo_id"]})
+    assert [j.id for j in resumed] == [blocking.id]
+    assert wait_for(restarted, blocking.id).result == {"resumed": "a/b"}
+    assert restarted.get(plain.id).state == "failed"
+    gate.set()
+    runner.shutdown()
+    restarted.shutdown()
+
+
+def test_shutdown_cancels_queued(db: Database) -> None:
+    runner = JobRunner(db, queues={"io": 1})
+    gate = threading.Event()
+    first = runner.submit("block", lambda p, c: gate.wait(0.2))
+    second = runner.submit("demo", lambda p, c: None)
+    runner.shutdown(wait=True, timeout=5)
+    assert runner.get(second.id).state == "cancelled"
+    assert runner.get(first.id).finished
+    with pytest.raises(Busy):
+        runner.submit("demo", lambda p, c: None)
