@@ -1,0 +1,356 @@
+"""Resumable upload sessions on disk, for the browser's drop zone.
+
+A session is a folder ``<uploads>/<id>/`` holding ``session.json`` (filename, declared size, times) and
+``data.part`` (the bytes received so far). The size of ``data.part`` IS the session's offset, so a crash
+or a dropped connection never leaves the two disagreeing: the client asks for the offset and continues
+from there. Bytes are only ever appended at exactly the current offset; anything else is refused with
+the offset to resume from (:class:`UploadOffsetMismatch`).
+
+Both digests are computed while the bytes arrive (one :class:`~.io.hashing.DualHasher` per live
+session). A hasher's state cannot be saved, so after a restart (or when too many sessions are live) the
+prefix already on disk is hashed once more before new bytes are appended. On completion the data is
+fsynced and renamed to its validated filename, ready for ``Library.import_uploaded``. Sessions idle for
+longer than ``ttl_seconds`` are removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import Conflict, InsufficientSpace, InvalidInput, NotFound, StorageError
+from .io.fileops import atomic_write_bytes, fsync_dir
+from .io.hashing import DualHasher
+from .io.paths import validate_component
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+_READ_CHUNK = 8 * 1024 * 1024
+DEFAULT_MAX_SIZE = 1 << 40  # 1 TiB: larger than any model file published today
+DEFAULT_TTL_S = 7 * 24 * 3600
+
+
+class UploadOffsetMismatch(Conflict):
+    """Bytes were sent for another offset than the session's; ``offset`` says where to resume."""
+
+    code = "upload_offset_mismatch"
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.details = {"offset": offset}
+
+
+@dataclass(frozen=True)
+class UploadSession:
+    id: str
+    filename: str
+    size: int
+    offset: int
+    created_at: float
+    updated_at: float
+    complete: bool = False
+    job_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "upload_id": self.id,
+            "filename": self.filename,
+            "size": self.size,
+            "offset": self.offset,
+            "complete": self.complete,
+        }
+        if self.job_id is not None:
+            d["job_id"] = self.job_id
+        return d
+
+
+@dataclass(frozen=True)
+class CompletedUpload:
+    id: str
+    path: Path
+    filename: str
+    size: int
+    blake3: str
+    sha256: str
+
+
+class _LiveHash:
+    def __init__(self) -> None:
+        self.hasher = DualHasher()
+        self.offset = 0
+
+
+class UploadWriter:
+    """Appends one request's bytes to a session. Use as a context manager; returns via :meth:`close`."""
+
+    def __init__(self, store: UploadStore, session: UploadSession, live: _LiveHash, fd: int) -> None:
+        self._store = store
+        self.session = session
+        self._live = live
+        self._fd = fd
+        self.offset = session.offset
+        self._closed = False
+
+    def write(self, chunk: bytes) -> None:
+        if self.offset + len(chunk) > self.session.size:
+            raise InvalidInput(
+                f"upload {self.session.id} received more bytes than its declared size "
+                f"{self.session.size}; start a new upload with the right size"
+            )
+        view = memoryview(chunk)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as exc:
+            raise StorageError(
+                f"could not write upload {self.session.id} at offset {self.offset} ({exc.strerror}); "
+                "free some space and resume from GET /uploads/{id}"
+            ) from exc
+        self._live.hasher.update(chunk)
+        self.offset += len(chunk)
+        self._live.offset = self.offset
+
+    def close(self) -> UploadSession:
+        if not self._closed:
+            self._closed = True
+            try:
+                os.fsync(self._fd)
+            finally:
+                os.close(self._fd)
+                self._store._release(self.session.id)
+            self.session = self._store._touch(self.session, self.offset)
+        return self.session
+
+    def __enter__(self) -> UploadWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class UploadStore:
+    """Upload sessions under ``root``. Thread-safe; one writer per session at a time."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_size: int = DEFAULT_MAX_SIZE,
+        free_space_margin: int = 256 * 1024 * 1024,
+        ttl_seconds: float = DEFAULT_TTL_S,
+        max_live_hashers: int = 8,
+    ) -> None:
+        self.root = Path(root)
+        self.max_size = max_size
+        self.free_space_margin = free_space_margin
+        self.ttl_seconds = ttl_seconds
+        self._max_live = max_live_hashers
+        self._lock = threading.Lock()
+        self._busy: set[str] = set()
+        self._live: OrderedDict[str, _LiveHash] = OrderedDict()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    # -- sessions ------------------------------------------------------------------------------------
+    def create(self, filename: str, size: int) -> UploadSession:
+        if not isinstance(filename, str) or not filename:
+            raise InvalidInput("'filename' must be a non-empty string, e.g. \"model.safetensors\"")
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise InvalidInput(f"'size' must be a positive integer number of bytes, got {size!r}")
+        if size > self.max_size:
+            raise InvalidInput(f"upload of {size} bytes is larger than the limit of {self.max_size} bytes")
+        name = validate_component(filename)
+        self.cleanup_expired()
+        free = shutil.disk_usage(self.root).free
+        if size + self.free_space_margin > free:
+            raise InsufficientSpace(
+                f"not enough free space for {name} ({size} bytes, {free} free in {self.root}); "
+                "free some space and try again"
+            )
+        upload_id = secrets.token_urlsafe(24)
+        folder = self.root / upload_id
+        folder.mkdir()
+        (folder / "data.part").touch()
+        now = time.time()
+        session = UploadSession(upload_id, name, size, 0, now, now)
+        self._save(session)
+        return session
+
+    def get(self, upload_id: str) -> UploadSession:
+        folder = self._folder(upload_id)
+        try:
+            raw = json.loads((folder / "session.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise NotFound(f"no upload {upload_id!r}; it finished, expired or never existed") from exc
+        part = folder / "data.part"
+        complete = bool(raw.get("complete", False))
+        offset = int(raw["size"]) if complete else (part.stat().st_size if part.exists() else 0)
+        return UploadSession(
+            id=upload_id,
+            filename=str(raw["filename"]),
+            size=int(raw["size"]),
+            offset=offset,
+            created_at=float(raw["created_at"]),
+            updated_at=float(raw["updated_at"]),
+            complete=complete,
+            job_id=raw.get("job_id"),
+        )
+
+    def open_writer(self, upload_id: str, start: int) -> UploadWriter:
+        """Start appending at ``start``, which must equal the current offset."""
+        session = self.get(upload_id)
+        if session.complete:
+            raise Conflict(f"upload {upload_id} is already complete")
+        with self._lock:
+            if upload_id in self._busy:
+                raise Conflict(f"upload {upload_id} is already receiving data in another request")
+            self._busy.add(upload_id)
+        try:
+            session = self.get(upload_id)  # the offset may have moved while we waited for the lock
+            if start != session.offset:
+                raise UploadOffsetMismatch(
+                    f"upload {upload_id} is at offset {session.offset}, not {start}; "
+                    f"resume with Content-Range: bytes {session.offset}-.../{session.size}",
+                    session.offset,
+                )
+            live = self._hasher_at(session)
+            fd = os.open(self._folder(upload_id) / "data.part", os.O_WRONLY | getattr(os, "O_BINARY", 0))
+            os.lseek(fd, session.offset, os.SEEK_SET)
+        except BaseException:
+            self._release(upload_id)
+            raise
+        return UploadWriter(self, session, live, fd)
+
+    def complete(self, upload_id: str, *, job_id: str | None = None) -> CompletedUpload:
+        """Finish a fully received upload: digests, fsync, rename to its filename."""
+        session = self.get(upload_id)
+        if session.offset != session.size and not session.complete:
+            raise UploadOffsetMismatch(
+                f"upload {upload_id} has {session.offset} of {session.size} bytes", session.offset
+            )
+        folder = self._folder(upload_id)
+        # A subfolder, so that no filename (even "session.json") can collide with our own files.
+        (folder / "file").mkdir(exist_ok=True)
+        final = folder / "file" / session.filename
+        with self._lock:
+            live = self._live.pop(upload_id, None)
+        if session.complete:
+            raise Conflict(f"upload {upload_id} was already completed")
+        if live is None or live.offset != session.size:
+            if live is not None:
+                live.hasher.close()
+            live = self._rehash(folder / "data.part", session.size)
+        digests = live.hasher.finish()
+        part = folder / "data.part"
+        fd = os.open(part, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(part, final)
+        fsync_dir(final.parent)
+        self._save(replace(session, complete=True, job_id=job_id, updated_at=time.time()))
+        return CompletedUpload(
+            upload_id, final, session.filename, session.size, digests.blake3, digests.sha256
+        )
+
+    def set_job(self, upload_id: str, job_id: str) -> None:
+        self._save(replace(self.get(upload_id), job_id=job_id))
+
+    def discard(self, upload_id: str) -> None:
+        """Remove a session and its bytes (after its import, or when the user gives up)."""
+        folder = self._folder(upload_id)
+        with self._lock:
+            live = self._live.pop(upload_id, None)
+        if live is not None:
+            live.hasher.close()
+        # The folder is ours (a random id under our root, validated above) and holds only regular files.
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def cleanup_expired(self, now: float | None = None) -> list[str]:
+        now = time.time() if now is None else now
+        removed: list[str] = []
+        for folder in self.root.iterdir():
+            if not _ID_RE.match(folder.name) or not folder.is_dir() or folder.is_symlink():
+                continue
+            with self._lock:
+                if folder.name in self._busy:
+                    continue
+            try:
+                session = self.get(folder.name)
+                expired = session.updated_at + self.ttl_seconds < now
+            except NotFound:
+                expired = folder.stat().st_mtime + self.ttl_seconds < now
+            if expired:
+                self.discard(folder.name)
+                removed.append(folder.name)
+        return removed
+
+    # -- internals -----------------------------------------------------------------------------------
+    def _folder(self, upload_id: str) -> Path:
+        if not isinstance(upload_id, str) or not _ID_RE.match(upload_id):
+            raise NotFound(f"no upload {upload_id!r}; upload ids come from POST /uploads")
+        return self.root / upload_id
+
+    def _save(self, session: UploadSession) -> None:
+        data = {
+            "filename": session.filename,
+            "size": session.size,
+            "created_at": session.created_at,
+            "updated_at": session.updated_at,
+            "complete": session.complete,
+            "job_id": session.job_id,
+        }
+        atomic_write_bytes(self._folder(session.id) / "session.json", json.dumps(data).encode())
+
+    def _touch(self, session: UploadSession, offset: int) -> UploadSession:
+        updated = replace(session, offset=offset, updated_at=time.time())
+        self._save(updated)
+        return updated
+
+    def _release(self, upload_id: str) -> None:
+        with self._lock:
+            self._busy.discard(upload_id)
+
+    def _hasher_at(self, session: UploadSession) -> _LiveHash:
+        """The session's live hasher, fed up to ``session.offset`` (re-reading the prefix if needed)."""
+        with self._lock:
+            live = self._live.get(session.id)
+            if live is not None:
+                self._live.move_to_end(session.id)
+        if live is None or live.offset != session.offset:
+            if live is not None:
+                live.hasher.close()
+            live = self._rehash(self._folder(session.id) / "data.part", session.offset)
+        evicted: list[_LiveHash] = []
+        with self._lock:
+            self._live[session.id] = live
+            idle = [key for key in self._live if key not in self._busy]
+            while len(self._live) > self._max_live and idle:
+                evicted.append(self._live.pop(idle.pop(0)))
+        for old in evicted:
+            old.hasher.close()
+        return live
+
+    @staticmethod
+    def _rehash(part: Path, length: int) -> _LiveHash:
+        live = _LiveHash()
+        with open(part, "rb") as fh:
+            remaining = length
+            while remaining > 0:
+                chunk = fh.read(min(_READ_CHUNK, remaining))
+                if not chunk:
+                    break
+                live.hasher.update(chunk)
+                remaining -= len(chunk)
+                live.offset += len(chunk)
+        return live
