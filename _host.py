@@ -1,0 +1,393 @@
+"""The composition root inside ComfyUI: the only module that knows both the core and the host.
+
+ComfyUI imports the plugin while it starts and prints how long that took, so nothing here runs at import:
+
+* ``attach()`` (called by ``__init__``) registers the HTTP routes on ``PromptServer.instance.routes``
+  (ComfyUI adds them once, after every plugin loaded) and schedules the start-up work on the server's
+  event loop, to run in a daemon thread once the server is up.
+* ``get_library()`` builds the one ``core.library.Library`` on first use (thread-safe) from
+  ``MODEL_LIBRARY_ROOT``, else the ComfyUI setting ``ModelLibrary.LibraryRoot``, else the per-user default.
+* ``publish(event, data)`` forwards library and job events to the browser through ``send_sync``.
+
+Outside ComfyUI (pip-installed, the CLI, tests) ``get_library()`` still works from the environment and
+nothing of ComfyUI is ever imported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .core.library import Library
+    from .server_routes import GuardSettings, RouteContext
+
+log = logging.getLogger("comfyui_model_library")
+
+SETTING_LIBRARY_ROOT = "ModelLibrary.LibraryRoot"
+SETTING_IMPORT_ROOTS = "ModelLibrary.ImportRoots"
+SETTING_ALLOW_REMOTE = "ModelLibrary.AllowRemoteChanges"
+EVENT_PREFIX = "model-library."
+# Long enough for ComfyUI to finish loading the other plugins and open its port; the callback only runs
+# once the event loop is free again, i.e. while the server serves.
+STARTUP_DELAY_S = 1.0
+# ComfyUI categories that hold no models (or would make ComfyUI import Python).
+NON_MODEL_CATEGORIES = frozenset({"custom_nodes", "configs"})
+WILDCARD_BINDS = frozenset({"0.0.0.0", "::", "*"})  # noqa: S104 - names compared, nothing bound
+LOOPBACK_BINDS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+_library: Library | None = None
+_library_lock = threading.Lock()
+_view_categories: set[str] = set()
+_view_lock = threading.Lock()
+_routes: RouteContext | None = None
+
+
+# -- the host ---------------------------------------------------------------------------------------------
+def prompt_server() -> Any | None:
+    """ComfyUI's running ``PromptServer``, or None when not inside ComfyUI (never imports ComfyUI)."""
+    server_module = sys.modules.get("server")
+    server_class = getattr(server_module, "PromptServer", None)
+    return getattr(server_class, "instance", None)
+
+
+def _folder_paths() -> Any | None:
+    """ComfyUI's ``folder_paths`` module, only when ComfyUI already loaded it."""
+    return sys.modules.get("folder_paths") if prompt_server() is not None else None
+
+
+def comfyui_base_dir() -> Path | None:
+    """The running install's base folder (where ``models/``, ``input/`` and ``user/`` live)."""
+    fp = _folder_paths()
+    base = getattr(fp, "base_path", None)
+    return Path(base) if base else None
+
+
+def comfyui_settings() -> dict[str, Any]:
+    """The default user's ``comfy.settings.json`` (a small file, read fresh on every call)."""
+    fp = _folder_paths()
+    if fp is None:
+        return {}
+    path = Path(fp.get_user_directory()) / "default" / "comfy.settings.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("model-library: ignoring ComfyUI settings file %s (%s)", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _split_paths(value: Any) -> list[str]:
+    """A setting holding folders: a list, or one string with one folder per line (or ``os.pathsep``)."""
+    if isinstance(value, str):
+        parts = value.replace(os.pathsep, "\n").splitlines()
+    elif isinstance(value, (list, tuple)):
+        parts = [str(v) for v in value]
+    else:
+        return []
+    return [p.strip() for p in parts if p.strip()]
+
+
+def model_folders(*, include_views: bool = False) -> list[Path]:
+    """Every folder the running install searches for models (deduplicated, in ComfyUI's order)."""
+    fp = _folder_paths()
+    if fp is None:
+        return []
+    views = _views_dir()
+    seen: dict[str, Path] = {}
+    for category, (paths, _exts) in list(fp.folder_names_and_paths.items()):
+        if category in NON_MODEL_CATEGORIES:
+            continue
+        for raw in list(paths):
+            path = Path(raw)
+            if not include_views and views is not None and _is_within(path, views):
+                continue
+            seen.setdefault(os.path.normcase(os.path.abspath(path)), path)
+    return list(seen.values())
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    try:
+        Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
+    except ValueError:
+        return False
+    return True
+
+
+def _views_dir() -> Path | None:
+    return _library.config.views_dir if _library is not None else None
+
+
+# -- the library --------------------------------------------------------------------------------------------
+def library_root(settings: dict[str, Any] | None = None) -> Path:
+    """``MODEL_LIBRARY_ROOT``, else the ComfyUI setting, else the per-user default."""
+    from .core.config import ENV_ROOT, resolve_library_root
+
+    if os.environ.get(ENV_ROOT):  # the env var wins over the setting (CONTRACT.md)
+        return resolve_library_root()
+    configured = (settings if settings is not None else comfyui_settings()).get(SETTING_LIBRARY_ROOT)
+    if isinstance(configured, str) and configured.strip():
+        return resolve_library_root(configured.strip())
+    return resolve_library_root()
+
+
+def import_roots(settings: dict[str, Any] | None = None) -> tuple[Path, ...]:
+    """Folders HTTP imports may read from: ComfyUI's input and model folders plus configured ones."""
+    settings = settings if settings is not None else comfyui_settings()
+    roots: list[Path] = []
+    fp = _folder_paths()
+    if fp is not None:
+        roots.append(Path(fp.get_input_directory()))
+        roots.extend(model_folders())
+    roots.extend(Path(p).expanduser() for p in _split_paths(settings.get(SETTING_IMPORT_ROOTS)))
+    unique: dict[str, Path] = {}
+    for root in roots:
+        unique.setdefault(os.path.normcase(os.path.abspath(root)), Path(os.path.abspath(root)))
+    return tuple(unique.values())
+
+
+def get_library() -> Library:
+    """The one library of this process, built on first use."""
+    global _library
+    if _library is not None:
+        return _library
+    with _library_lock:
+        if _library is None:
+            from .core.config import load_config
+            from .core.library import Library
+
+            settings = comfyui_settings()
+            config = load_config(library_root(settings), import_roots=import_roots(settings))
+            library = Library.open(config)
+            if prompt_server() is not None:
+                library.subscribe(_on_library_event)
+            log.info("model-library: library at %s", config.root)
+            _library = library
+    return _library
+
+
+def reset_for_tests() -> None:
+    """Close and forget the library (tests build several in one process)."""
+    global _library
+    with _library_lock:
+        if _library is not None:
+            _library.close()
+        _library = None
+
+
+# -- events -------------------------------------------------------------------------------------------------
+def publish(event: str, data: dict[str, Any]) -> None:
+    """Send a library or job event to every browser tab; safe from any thread.
+
+    ``event`` is ``changed`` / ``job`` (the library's own names) or the full websocket name.
+    """
+    name = event if event.startswith(EVENT_PREFIX) else EVENT_PREFIX + event
+    server = prompt_server()
+    if server is None:
+        return
+    try:
+        server.send_sync(name, data)
+    except Exception:  # a closed socket must never fail a job
+        log.debug("model-library: could not send %s", name, exc_info=True)
+
+
+def _on_library_event(event: str, data: dict[str, Any]) -> None:
+    """Host-side reactions to catalog changes: keep the views mapped and ComfyUI's lists fresh.
+
+    (The browser hears of the change through the routes' own subscription, see ``publish``.)
+    """
+    if event != "changed":
+        return
+    reason = str(data.get("reason", ""))
+    if reason.startswith("map"):
+        refresh_filename_cache()
+        return
+    _remapper.request()
+
+
+# -- route registration (import time: must stay cheap) ------------------------------------------------------
+def guard_settings(settings: dict[str, Any] | None = None) -> GuardSettings:
+    """The routes' guard settings: ComfyUI's listen address(es) and the remote-changes opt-in.
+
+    ComfyUI may listen on several addresses (``--listen 0.0.0.0,::``); the guards take one bind address
+    (the widest one decides whether remote clients exist) and allow the others as Host names.
+    """
+    from .server_routes import GuardSettings
+
+    settings = settings if settings is not None else comfyui_settings()
+    args = getattr(sys.modules.get("comfy.cli_args"), "args", None)
+    listen = str(getattr(args, "listen", None) or "127.0.0.1")
+    hosts = [h.strip() for h in listen.split(",") if h.strip()] or ["127.0.0.1"]
+    widest = next((h for h in hosts if h in WILDCARD_BINDS), None) or next(
+        (h for h in hosts if h not in LOOPBACK_BINDS), hosts[0]
+    )
+    return GuardSettings.from_env(
+        listen_host=widest,
+        allowed_hosts=tuple(h for h in hosts if h != widest and h not in WILDCARD_BINDS),
+        allow_remote_changes=settings.get(SETTING_ALLOW_REMOTE) is True,
+    )
+
+
+def attach() -> bool:
+    """Wire the plugin into the running ComfyUI. Returns False (doing nothing) outside ComfyUI."""
+    global _routes
+    server = prompt_server()
+    if server is None or _routes is not None:
+        return False
+    try:
+        from .server_routes import register
+
+        _routes = register(server.routes, get_library, settings=guard_settings(), publish=publish)
+    except Exception:  # the plugin must never stop ComfyUI from starting
+        log.exception("model-library: could not register the HTTP routes; the panel will not work")
+    _schedule_startup(server)
+    return True
+
+
+def _schedule_startup(server: Any) -> None:
+    def spawn() -> None:
+        threading.Thread(target=startup, name="model-library-startup", daemon=True).start()
+
+    loop = getattr(server, "loop", None)
+    if loop is not None:
+        loop.call_later(STARTUP_DELAY_S, spawn)
+    else:
+        timer = threading.Timer(STARTUP_DELAY_S, spawn)
+        timer.daemon = True
+        timer.start()
+
+
+# -- start-up in the background -----------------------------------------------------------------------------
+def startup() -> None:
+    """Open the library, map it into the running install, make ComfyUI search the views, add sources."""
+    try:
+        library = get_library()
+    except Exception:
+        log.exception("model-library: could not open the library; set MODEL_LIBRARY_ROOT or the setting")
+        return
+    apply_mapping(library)
+    _add_install_sources(library)
+
+
+def apply_mapping(library: Library) -> None:
+    """Apply the mapping for the running install and add its view folders to ComfyUI's search paths."""
+    base = comfyui_base_dir()
+    if base is None:
+        return
+    result: Any = None
+    try:
+        result = library.map_apply(comfyui_dir=base)  # type: ignore[attr-defined]
+    except Exception:
+        log.exception("model-library: applying the mapping to %s failed", base)
+    add_view_folders(_view_folders(library, result))
+
+
+def _view_folders(library: Library, result: Any) -> dict[str, Path]:
+    """category -> view folder of this install: from the apply result, else found under ``views/``."""
+    folders: dict[str, Path] = {}
+    reported = result.get("folders") if isinstance(result, dict) else None
+    if isinstance(reported, dict):
+        for category, path in reported.items():
+            folders[str(category)] = Path(path)
+        return folders
+    views = library.config.views_dir
+    if not views.is_dir():
+        return folders
+    for install in sorted(p for p in views.iterdir() if p.is_dir()):
+        for category_dir in sorted(p for p in install.iterdir() if p.is_dir()):
+            folders.setdefault(category_dir.name, category_dir)
+    return folders
+
+
+def add_view_folders(folders: dict[str, Path]) -> list[str]:
+    """Add each folder to its ComfyUI category (after the install's own) and refresh the file lists."""
+    fp = _folder_paths()
+    if fp is None:
+        return []
+    added: list[str] = []
+    with _view_lock:
+        for category, path in folders.items():
+            if category in NON_MODEL_CATEGORIES:
+                continue
+            path.mkdir(parents=True, exist_ok=True)
+            fp.add_model_folder_path(category, str(path), is_default=False)
+            _view_categories.add(fp.map_legacy(category))
+            added.append(category)
+    refresh_filename_cache()
+    return added
+
+
+def refresh_filename_cache(categories: Iterable[str] | None = None) -> None:
+    fp = _folder_paths()
+    if fp is None:
+        return
+    with _view_lock:
+        names = list(categories if categories is not None else _view_categories)
+    for name in names:
+        fp.filename_list_cache.pop(name, None)
+
+
+def _add_install_sources(library: Library) -> None:
+    add_source = getattr(library, "add_source", None)
+    if add_source is None:
+        log.info("model-library: this library cannot catalogue folders in place yet; sources skipped")
+        return
+    for folder in _source_folders(library):
+        try:
+            add_source(folder, auto=True)
+        except Exception as exc:
+            log.warning("model-library: could not add %s as a source: %s", folder, exc)
+
+
+def _source_folders(library: Library) -> list[Path]:
+    """The install's model folders, with folders inside another (or inside the library) dropped."""
+    root = library.config.root
+    fp = _folder_paths()
+    candidates = [p for p in model_folders() if p.is_dir() and not _is_within(p, root)]
+    models_dir = Path(getattr(fp, "models_dir", "")) if fp is not None else None
+    if models_dir is not None and models_dir.is_dir() and not _is_within(models_dir, root):
+        candidates.insert(0, models_dir)
+    kept: list[Path] = []
+    for path in candidates:
+        if not any(_is_within(path, other) for other in kept):
+            kept.append(path)
+    return kept
+
+
+class _Remapper:
+    """Re-applies the mapping after catalog changes, in one daemon thread, coalescing bursts."""
+
+    def __init__(self) -> None:
+        self._wanted = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def request(self) -> None:
+        if _library is None or prompt_server() is None:
+            return
+        with self._lock:
+            self._wanted.set()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="model-library-remap", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                library = _library
+                if not self._wanted.is_set() or library is None:
+                    self._thread = None
+                    return
+                self._wanted.clear()
+            apply_mapping(library)
+
+
+_remapper = _Remapper()

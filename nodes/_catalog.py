@@ -1,0 +1,171 @@
+"""What the nodes need from the library: choice labels, resolution of a stored choice, file paths.
+
+A node stores two things in the workflow: the picked label (``"name [1a2b3c4d]"``, the bracket holding the
+start of the model id, itself the start of the content BLAKE3) and, in ``model_ref``, the full
+``blake3:<hex>`` (or an id). Another machine resolves the same bytes through either, whatever the model is
+called there. The library comes from a provider the composition root binds (``bind_library``), so this
+module never builds one itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..core.errors import ModelLibraryError, ModelNotFound
+
+if TYPE_CHECKING:
+    from ..core.library import Library
+    from ..core.models import Model
+
+log = logging.getLogger("comfyui_model_library")
+
+LIST_PAGE = 500
+LABEL_ID_CHARS = 8
+_LABEL_ID = re.compile(r"\[([0-9a-fA-F]{6,64})\]\s*$")
+_REF = re.compile(r"^(?:(?:blake3|sha256):[0-9a-fA-F]{8,64}|[0-9a-fA-F]{6,64})$")
+
+LibraryProvider = Callable[[], "Library"]
+_provider: LibraryProvider | None = None
+
+
+def bind_library(provider: LibraryProvider) -> None:
+    """Called once by the composition root: how the nodes reach the library."""
+    global _provider
+    _provider = provider
+
+
+def library() -> Library:
+    if _provider is None:
+        from .._host import get_library
+
+        return get_library()
+    return _provider()
+
+
+# -- labels -------------------------------------------------------------------------------------------------
+def label_for(model: Model, *, with_type: bool = False) -> str:
+    name = f"{model.type}/{model.name}" if with_type else model.name
+    return f"{name} [{model.id[:LABEL_ID_CHARS]}]"
+
+
+def choices(model_type: str | None) -> list[str]:
+    """Labels of every ready model of ``model_type`` (every model for None), sorted by name.
+
+    Never raises: a library that cannot open gives an empty list (and one log line), because ComfyUI
+    asks for these while it answers ``/object_info``.
+    """
+    from ..core.models import ModelQuery
+
+    try:
+        lib = library()
+        labels: list[str] = []
+        offset = 0
+        while True:
+            page = lib.list_models(ModelQuery(type=model_type, sort="name", limit=LIST_PAGE, offset=offset))
+            labels.extend(label_for(m, with_type=model_type is None) for m in page.items)
+            offset += len(page.items)
+            if not page.items or offset >= page.total:
+                break
+        return labels
+    except Exception as exc:  # a broken library must not break ComfyUI's node list
+        log.warning("model-library: cannot list library models for the nodes: %s", exc)
+        return []
+
+
+def name_from_label(label: str) -> str:
+    return _LABEL_ID.sub("", label or "").strip()
+
+
+# -- resolution ---------------------------------------------------------------------------------------------
+def _refs(label: str, model_ref: str) -> list[str]:
+    refs: list[str] = []
+    ref = (model_ref or "").strip()
+    if ref:
+        refs.append(ref.lower() if _REF.match(ref) else ref)
+    match = _LABEL_ID.search(label or "")
+    if match:
+        refs.append(match.group(1).lower())
+    return refs
+
+
+def resolve(label: str, model_ref: str = "") -> Model:
+    """The library model a node input points at: by ``model_ref`` first, else the label's id.
+
+    Raises ModelNotFound naming the model and its hash, and what to do.
+    """
+    refs = _refs(label, model_ref)
+    if not refs:
+        raise ModelNotFound(
+            f"The node names no library model ({label!r}); pick a model in the node, or import one first."
+        )
+    lib = library()
+    for ref in refs:
+        try:
+            return lib.get_model(ref)
+        except ModelNotFound:
+            continue
+    name = name_from_label(label) or "(unnamed)"
+    raise ModelNotFound(
+        f"Library model {name!r} ({refs[0]}) is not in the library at {lib.config.root}. Import the "
+        "file with that hash (`model-library import FILE`, or drop it on the Model Library panel), or "
+        "pick another model in the node."
+    )
+
+
+def validate(label: str, model_ref: str = "") -> bool | str:
+    """ComfyUI's VALIDATE_INPUTS answer: True, or the message shown to the user."""
+    try:
+        resolve(label, model_ref)
+    except ModelLibraryError as exc:
+        return exc.message
+    except Exception as exc:  # shown to the user instead of a traceback
+        return f"The model library could not be read: {exc}"
+    return True
+
+
+def fingerprint(label: str, model_ref: str = "") -> str:
+    """What ComfyUI compares to decide whether to re-run: the content hash (the ref if unresolved)."""
+    try:
+        return "blake3:" + resolve(label, model_ref).hashes.blake3
+    except Exception:  # validation reports the problem; this only keys the cache
+        return "unresolved:" + "|".join(_refs(label, model_ref))
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    model: Model
+    dir: str
+    path: str  # the file a loader opens (the folder itself for a Diffusers folder)
+    links: tuple[str, ...]
+
+
+def files_of(model: Model) -> ModelFiles:
+    detail = library().model_detail(model.id)
+    folder = str(detail["dir"])
+    files: list[dict[str, Any]] = list(detail.get("files") or [])
+    if model.format == "diffusion-folder" or not files:
+        path = folder
+    else:
+        path = os.path.join(folder, *str(files[0]["path"]).split("/"))
+    links = tuple(str(link["path"]) for link in detail.get("links") or () if link.get("path"))
+    return ModelFiles(model=model, dir=folder, path=path, links=links)
+
+
+def locate(label: str, model_ref: str = "") -> ModelFiles:
+    """The model's files, checked to exist (a clear error rather than a loader's traceback)."""
+    found = files_of(resolve(label, model_ref))
+    if not os.path.exists(found.path):
+        raise ModelNotFound(
+            f"Library model {found.model.name!r} (blake3:{found.model.hashes.blake3}) is in the catalog but "
+            f"its file {found.path} is missing. Run `model-library health --repair`, or import it again."
+        )
+    return found
+
+
+def loadable_path(label: str, model_ref: str = "") -> str:
+    return locate(label, model_ref).path

@@ -1,0 +1,137 @@
+"""A real ComfyUI with this plugin, started once per session (the host tier).
+
+Needs ``COMFYUI_PATH`` (a ComfyUI checkout) and ``COMFYUI_PYTHON`` (a Python that runs it, with this
+project installed: ``scripts/host-setup``); tests that need them skip otherwise. The server gets its own
+base, user and library folders under a temp dir, so the checkout and the user's files are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+PLUGIN_FOLDER = "comfyui-model-library"
+READY_TIMEOUT_S = 90.0
+PACKAGE_PARTS = ("__init__.py", "_host.py", "nodes", "core", "server_routes")
+GUARD_HEADERS = {"X-Model-Library": "1", "Content-Type": "application/json"}
+
+
+@dataclass(frozen=True)
+class ComfyUI:
+    url: str
+    base: Path  # --base-directory: models/, input/, custom_nodes/ (with our plugin symlinked in)
+    library: Path  # MODEL_LIBRARY_ROOT
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30.0)
+
+
+def host_paths() -> tuple[Path, Path]:
+    comfy, python = os.environ.get("COMFYUI_PATH"), os.environ.get("COMFYUI_PYTHON")
+    if not comfy or not python:
+        pytest.skip("host tier: set COMFYUI_PATH and COMFYUI_PYTHON (see docs/host.md)")
+    comfy_path, python_path = Path(comfy), Path(python)
+    if not (comfy_path / "main.py").is_file():
+        pytest.fail(f"COMFYUI_PATH={comfy} holds no main.py: point it at a ComfyUI checkout")
+    if not python_path.exists():
+        pytest.fail(f"COMFYUI_PYTHON={python} does not exist: run scripts/host-setup")
+    return comfy_path, python_path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-4000:]
+            pytest.fail(f"ComfyUI exited with {process.returncode} before it was ready:\n{tail}")
+        try:
+            if httpx.get(f"{url}/system_stats", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"ComfyUI was not ready after {READY_TIMEOUT_S:.0f} s:\n{log_path.read_text()[-4000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
+    comfy_path, python = host_paths()
+    root = tmp_path_factory.mktemp("comfyui-host")
+    base, user, library = root / "base", root / "user", root / "library"
+    for folder in (base / "custom_nodes", base / "input", base / "models" / "checkpoints", user, library):
+        folder.mkdir(parents=True, exist_ok=True)
+    (base / "custom_nodes" / PLUGIN_FOLDER).symlink_to(PROJECT, target_is_directory=True)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MODEL_LIBRARY_", "HF_TOKEN"))}
+    env.update(
+        MODEL_LIBRARY_ROOT=str(library),
+        HF_HUB_OFFLINE="1",
+        HF_HOME=str(root / "hf-home"),
+        PYTHONUNBUFFERED="1",
+    )
+    # As after `pip install`: bytecode exists, so the import time measured is the one users see on every
+    # start (the very first import after an update also compiles, once).
+    subprocess.run(
+        [str(python), "-m", "compileall", "-q", *(str(PROJECT / p) for p in PACKAGE_PARTS)],
+        check=True,
+        env=env,
+    )
+    log_path = root / "comfyui.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                str(python),
+                "main.py",
+                "--cpu",
+                "--listen",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--base-directory",
+                str(base),
+                "--user-directory",
+                str(user),
+                "--database-url",
+                "sqlite:///:memory:",
+            ],
+            cwd=comfy_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process, log_path)
+        yield ComfyUI(url=url, base=base, library=library, log_path=log_path, process=process)
+    finally:
+        _stop(process)
