@@ -239,20 +239,23 @@ def _stream(
                 if new_etag != etag or not have:
                     etag = new_etag
                     partial.record(etag)
-                for chunk in response.iter_raw(chunk_size):
-                    if cancelled is not None and cancelled():
-                        raise Cancelled(f"The {what} was cancelled; the partial file is kept for a resume.")
-                    fh.write(chunk)
-                    hasher.update(chunk)
-                    have += len(chunk)
-                    progressed = True
-                    if remote.size is not None and have > remote.size:
-                        raise HashMismatch(
-                            f"hash mismatch: {remote.relpath} is longer than the {remote.size} bytes the Hub "
-                            "announced; the download was discarded. Try again later."
-                        )
-                    if progress is not None:
-                        progress(have)
+                # Pieces arrive as the transport reads them (tens of KiB); they are gathered into large
+                # chunks so the hasher threads get few, big jobs. Whatever arrived before a drop is kept.
+                buffer = bytearray()
+                try:
+                    for piece in response.iter_raw():
+                        buffer += piece
+                        if cancelled is not None and cancelled():
+                            raise Cancelled(
+                                f"The {what} was cancelled; the partial file is kept for a resume."
+                            )
+                        if len(buffer) >= chunk_size:
+                            have = _flush(buffer, fh, hasher, have, remote, progress)
+                            progressed = True
+                finally:
+                    if buffer:
+                        have = _flush(buffer, fh, hasher, have, remote, progress)
+                        progressed = True
             return hasher, have
         except TransientError as exc:
             error: BaseException = exc
@@ -275,6 +278,24 @@ def _stream(
             ) from error
         fh.flush()
         hub.clock.sleep(wait)
+
+
+def _flush(
+    buffer: bytearray, fh: Any, hasher: DualHasher, have: int, remote: RemoteFile, progress: ProgressFn | None
+) -> int:
+    data = bytes(buffer)
+    buffer.clear()
+    fh.write(data)
+    hasher.update(data)
+    have += len(data)
+    if remote.size is not None and have > remote.size:
+        raise HashMismatch(
+            f"hash mismatch: {remote.relpath} is longer than the {remote.size} bytes the Hub announced; the "
+            "download was discarded. Try again later."
+        )
+    if progress is not None:
+        progress(have)
+    return have
 
 
 def _continues(response: httpx.Response, have: int, etag: str | None, new_etag: str | None) -> bool:
