@@ -292,6 +292,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
             **_prefixed("text_encoders.clip_l.transformer.", _CLIP_L),
             **_prefixed("text_encoders.clip_g.transformer.", _CLIP_G),
         },
+        subtype="medium",
     ),
     "sd35_large_diffusion": _family(
         "diffusion_model",
@@ -301,11 +302,13 @@ FAMILIES: dict[str, dict[str, Any]] = {
             "x_embedder.proj.weight": _f((2432, 16, 2, 2)),
             "joint_blocks.37.x_block.attn.qkv.weight": _f(),
         },
+        subtype="large",
     ),
     "sd35_medium_diffusion": _family(
         "diffusion_model",
         "sd35",
         {**_SD3_MMDIT, "joint_blocks.0.x_block.attn2.qkv.weight": _f()},
+        subtype="medium",
     ),
     "flux1_dev_diffusion": _family(
         "diffusion_model",
@@ -469,6 +472,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
             "blocks.block0.blocks.0.block.attn.to_q.0.weight": _f(),
             "x_embedder.proj.1.weight": _f(),
         },
+        subtype="predict1",
     ),
     "lumina2_diffusion": _family(
         "diffusion_model",
@@ -580,6 +584,27 @@ FAMILIES: dict[str, dict[str, Any]] = {
             "diffusion_model.double_blocks.0.img_attn.qkv.lora_A.weight": _f((16, 3072), "BF16"),
             "diffusion_model.double_blocks.0.img_attn.qkv.lora_B.weight": _f((1,), "BF16"),
             "diffusion_model.single_blocks.0.linear1.lora_A.weight": _f((16, 3072), "BF16"),
+            "diffusion_model.double_blocks.0.img_mlp.0.lora_A.weight": _f((16, 3072), "BF16"),
+        },
+        variant="bf16",
+    ),
+    # Flux and Hunyuan Video share double/single block attention names: without MLP/modulation keys or
+    # metadata the base must stay unknown.
+    "double_blocks_lora_ambiguous": _family(
+        "lora",
+        "unknown",
+        {
+            "diffusion_model.double_blocks.0.img_attn.qkv.lora_A.weight": _f((16, 3072), "BF16"),
+            "diffusion_model.single_blocks.0.linear1.lora_A.weight": _f((16, 3072), "BF16"),
+        },
+        variant="bf16",
+    ),
+    "hunyuan_video_lora": _family(
+        "lora",
+        "hunyuan_video",
+        {
+            "diffusion_model.double_blocks.0.img_attn_qkv.lora_A.weight": _f((16, 3072), "BF16"),
+            "diffusion_model.double_blocks.0.img_mlp.fc1.lora_A.weight": _f((16, 3072), "BF16"),
         },
         variant="bf16",
     ),
