@@ -1,0 +1,410 @@
+"""Every link the library makes or removes goes through this module.
+
+Kinds, in order of preference:
+
+1. a relative symlink, so a library moved together with its views keeps working;
+2. an absolute symlink when no relative path exists (a target on another Windows drive);
+3. a hardlink where symlinks are refused (Windows without Developer Mode answers ``WinError 1314``;
+   some filesystems answer ``EPERM``); the refusal is remembered per folder so it is probed once;
+4. a copy, only when the caller allows it (hardlinks fail across drives).
+
+Creation is atomic: the link is made at a temporary name in the destination folder, then renamed over the
+final name. Removal never follows a link and never removes a folder: a path is removed only when
+``is_our_link`` says it is still the link we made (a symlink resolving to our file, or a regular file with
+the inode we recorded). A user's file, a folder or a Windows junction in its place is "not ours".
+
+Windows behaviour (privilege errors, sharing violations of files in use, junctions, ``\\\\?\\`` long paths)
+is reached through ``OsOps``, which tests replace with a simulation so Linux CI exercises those paths.
+"""
+
+from __future__ import annotations
+
+import errno
+import ntpath
+import os
+import secrets
+import shutil
+import stat
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import DestinationNotWritable, LinkConflict, StorageError
+
+WINERROR_PRIVILEGE_NOT_HELD = 1314
+WINERROR_NOT_SAME_DEVICE = 17
+WINERROR_INVALID_FUNCTION = 1
+WINERROR_SHARING_VIOLATION = 32
+WINERROR_LOCK_VIOLATION = 33
+IO_REPARSE_TAG_MOUNT_POINT = 0xA0000003
+WINDOWS_MAX_PATH = 259
+TEMP_MARK = ".mlib-tmp"
+
+_SYMLINK_REFUSED_ERRNOS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
+_HARDLINK_REFUSED_ERRNOS = frozenset(
+    {errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK}
+)
+
+
+@dataclass(frozen=True)
+class CreatedLink:
+    """What was made. ``inode``/``device`` identify hardlinks and copies (the file's own identity)."""
+
+    kind: str  # symlink | hardlink | copy
+    relative: bool
+    inode: int | None
+    device: int | None
+    target: str  # the absolute path of the file linked to
+
+
+class OsOps:
+    """The operating-system calls links need. Subclass to simulate another platform or inject faults."""
+
+    is_windows: bool = os.name == "nt"
+
+    def symlink(self, target: str, link: str) -> None:
+        os.symlink(target, link)
+
+    def link(self, src: str, dst: str) -> None:
+        os.link(src, dst, follow_symlinks=False)
+
+    def copyfile(self, src: str, dst: str) -> None:
+        shutil.copyfile(src, dst)
+
+    def replace(self, src: str, dst: str) -> None:
+        os.replace(src, dst)
+
+    def unlink(self, path: str) -> None:
+        os.unlink(path)
+
+    def lstat(self, path: str) -> os.stat_result:
+        return os.lstat(path)
+
+    def stat(self, path: str) -> os.stat_result:
+        return os.stat(path)
+
+    def readlink(self, path: str) -> str:
+        return os.readlink(path)
+
+    def relpath(self, path: str, start: str) -> str:
+        # ntpath.relpath raises ValueError across drives, as os.path.relpath does on Windows.
+        return (ntpath if self.is_windows else os.path).relpath(path, start)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def long_path(path: str) -> str:
+    """The ``\\\\?\\`` form of an absolute Windows path longer than MAX_PATH; other paths unchanged."""
+    if len(path) <= WINDOWS_MAX_PATH or path.startswith("\\\\?\\"):
+        return path
+    path = path.replace("/", "\\")
+    if path.startswith("\\\\"):
+        return "\\\\?\\UNC\\" + path[2:]
+    return "\\\\?\\" + path
+
+
+def strip_long_prefix(path: str) -> str:
+    if path.startswith("\\\\?\\UNC\\"):
+        return "\\\\" + path[8:]
+    if path.startswith("\\\\?\\"):
+        return path[4:]
+    return path
+
+
+def is_junction(st: os.stat_result) -> bool:
+    return getattr(st, "st_reparse_tag", 0) == IO_REPARSE_TAG_MOUNT_POINT
+
+
+def _winerror(exc: OSError) -> int | None:
+    value = getattr(exc, "winerror", None)
+    return value if isinstance(value, int) else None
+
+
+def _symlink_refused(exc: OSError) -> bool:
+    return _winerror(exc) == WINERROR_PRIVILEGE_NOT_HELD or exc.errno in _SYMLINK_REFUSED_ERRNOS
+
+
+def _hardlink_refused(exc: OSError) -> bool:
+    return (
+        _winerror(exc) in (WINERROR_NOT_SAME_DEVICE, WINERROR_INVALID_FUNCTION)
+        or exc.errno in _HARDLINK_REFUSED_ERRNOS
+    )
+
+
+def _in_use(exc: OSError) -> bool:
+    return _winerror(exc) in (WINERROR_SHARING_VIOLATION, WINERROR_LOCK_VIOLATION) or exc.errno == errno.EBUSY
+
+
+def temp_name_for(link: Path) -> Path:
+    """A fresh temporary name beside ``link`` (hidden, never a model extension, so hosts ignore it)."""
+    return link.with_name(f".{link.name}.{secrets.token_hex(4)}{TEMP_MARK}")
+
+
+def inside_root(path: Path, root: Path) -> bool:
+    """``path`` lies below ``root``, both lexically and once the parent folders are resolved.
+
+    The parent is resolved (not the path itself: it may be a link) so a folder swapped for a symlink to
+    somewhere else (``views/x -> /home/u/Documents``) does not pass.
+    """
+    norm_path, norm_root = os.path.normpath(os.path.abspath(path)), os.path.normpath(os.path.abspath(root))
+    if os.path.commonpath([norm_path, norm_root]) != norm_root or norm_path == norm_root:
+        return False
+    real_parent = os.path.realpath(os.path.dirname(norm_path))
+    real_root = os.path.realpath(norm_root)
+    return os.path.commonpath([real_parent, real_root]) == real_root
+
+
+def prune_empty_dirs(folder: Path, link_root: Path) -> None:
+    """rmdir empty folders from ``folder`` up to (not including) ``link_root/<category>``."""
+    root = os.path.normpath(link_root)
+    current = os.path.normpath(folder)
+    while os.path.dirname(current) != root and inside_root(Path(current), Path(root)):
+        try:
+            os.rmdir(current)
+        except OSError:
+            return
+        current = os.path.dirname(current)
+
+
+class LinkMaker:
+    """Creates, checks and removes links through ``ops``. Thread-safe; remembers folders without symlinks."""
+
+    def __init__(self, ops: OsOps | None = None, *, retries: int = 5, retry_delay: float = 0.05) -> None:
+        self.ops = ops or OsOps()
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self._no_symlinks: set[str] = set()
+        self._lock = threading.Lock()
+
+    # -- paths -------------------------------------------------------------------------------------------
+    def _p(self, path: Path | str) -> str:
+        text = str(path)
+        return long_path(text) if self.ops.is_windows else text
+
+    def symlinks_refused_in(self, folder: Path) -> bool:
+        with self._lock:
+            return str(folder) in self._no_symlinks
+
+    # -- creation ----------------------------------------------------------------------------------------
+    def make_link_at(
+        self, target: Path, link: Path, *, allow_copy: bool = False, prefer_relative: bool = True
+    ) -> CreatedLink:
+        """Make a link at exactly ``link`` (which must not exist). Symlink, else hardlink, else copy."""
+        folder = link.parent
+        if not self.symlinks_refused_in(folder):
+            text, relative = self._symlink_text(target, folder, prefer_relative)
+            try:
+                self.ops.symlink(text if relative else self._p(text), self._p(link))
+                return CreatedLink("symlink", relative, None, None, str(target))
+            except OSError as exc:
+                if not _symlink_refused(exc):
+                    raise self._creation_error(link, exc) from exc
+                with self._lock:
+                    self._no_symlinks.add(str(folder))
+        try:
+            self.ops.link(self._p(target), self._p(link))
+            st = self.ops.stat(self._p(target))
+            return CreatedLink("hardlink", False, st.st_ino, st.st_dev, str(target))
+        except OSError as exc:
+            if not (_hardlink_refused(exc) and allow_copy):
+                if _hardlink_refused(exc):
+                    raise StorageError(
+                        f"Cannot link {link} to {target}: symlinks are not allowed there and hardlinks "
+                        f"failed ({exc.strerror or exc}). Enable Developer Mode (Windows), put the library "
+                        "on the same drive, or allow copies."
+                    ) from exc
+                raise self._creation_error(link, exc) from exc
+        try:
+            self.ops.copyfile(self._p(target), self._p(link))
+            st = self.ops.lstat(self._p(link))
+        except OSError as exc:
+            raise self._creation_error(link, exc) from exc
+        return CreatedLink("copy", False, st.st_ino, st.st_dev, str(target))
+
+    def _symlink_text(self, target: Path, folder: Path, prefer_relative: bool) -> tuple[str, bool]:
+        if prefer_relative:
+            try:
+                return self.ops.relpath(str(target), str(folder)), True
+            except ValueError:
+                pass  # another drive: only an absolute link can reach it
+        return str(target), False
+
+    @staticmethod
+    def _creation_error(link: Path, exc: OSError) -> StorageError:
+        if exc.errno in (errno.EACCES, errno.EROFS):
+            return DestinationNotWritable(
+                f"Cannot create the link {link}: the folder is not writable ({exc.strerror}). "
+                "Check its permissions or choose another place for the links."
+            )
+        return StorageError(f"Cannot create the link {link}: {exc}. Check the folder and retry.")
+
+    def create_link(
+        self,
+        target: Path,
+        link: Path,
+        *,
+        allow_copy: bool = False,
+        prefer_relative: bool = True,
+        replace_ours: bool = False,
+    ) -> CreatedLink:
+        """Make ``link`` point at ``target`` atomically (temp name + rename).
+
+        An existing path at ``link`` is replaced only with ``replace_ours=True``, and the caller must have
+        checked it is ours; anything else raises LinkConflict.
+        """
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not replace_ours and self.exists(link):
+            raise LinkConflict(
+                f"{link} already exists; it was left as it is. Rename or remove it, then retry."
+            )
+        temp = temp_name_for(link)
+        created = self.make_link_at(target, temp, allow_copy=allow_copy, prefer_relative=prefer_relative)
+        try:
+            self.commit(temp, link)
+        except BaseException:
+            self.discard_temp(temp)
+            raise
+        return created
+
+    def commit(self, temp: Path, link: Path) -> None:
+        """Rename a temporary link over its final name (retrying while Windows reports the file in use)."""
+        self._retry(lambda: self.ops.replace(self._p(temp), self._p(link)), link)
+
+    def discard_temp(self, temp: Path) -> None:
+        try:
+            self.ops.unlink(self._p(temp))
+        except FileNotFoundError:
+            pass
+
+    def _retry(self, action: Callable[[], None], path: Path) -> None:
+        for attempt in range(self.retries + 1):
+            try:
+                action()
+                return
+            except OSError as exc:
+                if not _in_use(exc):
+                    raise
+                if attempt == self.retries:
+                    raise StorageError(
+                        f"{path} is in use by another program (ComfyUI may be loading it). "
+                        "Close it or wait for the generation to finish, then retry."
+                    ) from exc
+                self.ops.sleep(self.retry_delay * (attempt + 1))
+
+    # -- identity ----------------------------------------------------------------------------------------
+    def exists(self, path: Path) -> bool:
+        try:
+            self.ops.lstat(self._p(path))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def symlink_destination(self, link: Path) -> str | None:
+        """Where a symlink points (absolute, normalised, not resolved further), or None if not a symlink."""
+        try:
+            st = self.ops.lstat(self._p(link))
+            if not stat.S_ISLNK(st.st_mode) or is_junction(st):
+                return None
+            text = strip_long_prefix(self.ops.readlink(self._p(link)))
+        except OSError:
+            return None
+        pathmod = ntpath if self.ops.is_windows else os.path
+        return pathmod.normpath(pathmod.join(str(link.parent), text))
+
+    def is_our_link(
+        self,
+        link: Path,
+        expected_target: Path,
+        kind: str,
+        inode: int | None = None,
+        device: int | None = None,
+    ) -> bool:
+        """True only for the link we made: never follows ``link`` itself; folders and junctions are never ours."""
+        try:
+            st = self.ops.lstat(self._p(link))
+        except OSError:
+            return False
+        if is_junction(st) or stat.S_ISDIR(st.st_mode):
+            return False
+        if kind == "symlink":
+            destination = self.symlink_destination(link)
+            return destination is not None and self._same_file_path(destination, str(expected_target))
+        if kind in ("hardlink", "copy"):
+            return (
+                stat.S_ISREG(st.st_mode) and inode is not None and (st.st_ino, st.st_dev) == (inode, device)
+            )
+        return False
+
+    def _same_file_path(self, a: str, b: str) -> bool:
+        pathmod = ntpath if self.ops.is_windows else os.path
+        if pathmod.normcase(pathmod.normpath(a)) == pathmod.normcase(pathmod.normpath(b)):
+            return True
+        # The same file reached through another spelling (a symlinked parent folder, a moved library
+        # whose relative links still resolve): compare real paths, only if both exist.
+        try:
+            sa, sb = self.ops.stat(self._p(a)), self.ops.stat(self._p(b))
+        except OSError:
+            return False
+        return (sa.st_ino, sa.st_dev) == (sb.st_ino, sb.st_dev)
+
+    def resolves(self, link: Path) -> bool:
+        """The link leads to an existing regular file (follows it; for health checks only)."""
+        try:
+            return stat.S_ISREG(self.ops.stat(self._p(link)).st_mode)
+        except OSError:
+            return False
+
+    # -- removal -----------------------------------------------------------------------------------------
+    def remove_link(
+        self,
+        link: Path,
+        expected_target: Path,
+        kind: str,
+        inode: int | None = None,
+        device: int | None = None,
+    ) -> str:
+        """Unlink ``link`` if it is still ours. -> ``"removed"``, ``"missing"`` or ``"not_ours"``."""
+        if not self.exists(link):
+            return "missing"
+        if not self.is_our_link(link, expected_target, kind, inode, device):
+            return "not_ours"
+        try:
+            self._retry(lambda: self.ops.unlink(self._p(link)), link)
+        except FileNotFoundError:
+            return "missing"
+        return "removed"
+
+
+_DEFAULT = LinkMaker()
+
+
+def default_maker() -> LinkMaker:
+    return _DEFAULT
+
+
+def create_link(
+    target: Path,
+    link: Path,
+    *,
+    allow_copy: bool = False,
+    prefer_relative: bool = True,
+    replace_ours: bool = False,
+) -> CreatedLink:
+    return _DEFAULT.create_link(
+        target, link, allow_copy=allow_copy, prefer_relative=prefer_relative, replace_ours=replace_ours
+    )
+
+
+def is_our_link(
+    link: Path, expected_target: Path, kind: str, inode: int | None = None, device: int | None = None
+) -> bool:
+    return _DEFAULT.is_our_link(link, expected_target, kind, inode, device)
+
+
+def remove_link(
+    link: Path, expected_target: Path, kind: str, inode: int | None = None, device: int | None = None
+) -> str:
+    return _DEFAULT.remove_link(link, expected_target, kind, inode, device)

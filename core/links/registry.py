@@ -1,0 +1,222 @@
+"""The record of every link we made (table ``links``) and of the app installs we map into (``apps``).
+
+Register and unregister inside the caller's transaction when the decision and the record must agree:
+``Database.transaction()`` is re-entrant on one thread, so these methods join an open transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..catalog.db import Database
+from ..models import utcnow
+
+_LINK_COLUMNS = (
+    "model_id, file_path, link_path, kind, relative, target, inode, device, app_id, link_root, category, "
+    "purpose, created_at"
+)
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    model_id: str
+    file_path: str  # the model file, relative to the model's folder
+    link_path: str  # absolute
+    kind: str  # symlink | hardlink | copy
+    relative: bool
+    target: str  # absolute path of the library file at creation
+    link_root: str
+    app_id: str | None = None
+    category: str = ""
+    inode: int | None = None
+    device: int | None = None
+    purpose: str = "mapping"
+    created_at: str = ""
+
+    def _params(self) -> tuple[Any, ...]:
+        return (
+            self.model_id,
+            self.file_path,
+            self.link_path,
+            self.kind,
+            int(self.relative),
+            self.target,
+            self.inode,
+            self.device,
+            self.app_id,
+            self.link_root,
+            self.category,
+            self.purpose,
+            self.created_at or utcnow(),
+        )
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> LinkRecord:
+        return cls(
+            model_id=row["model_id"],
+            file_path=row["file_path"],
+            link_path=row["link_path"],
+            kind=row["kind"],
+            relative=bool(row["relative"]),
+            target=row["target"],
+            link_root=row["link_root"],
+            app_id=row["app_id"],
+            category=row["category"],
+            inode=row["inode"],
+            device=row["device"],
+            purpose=row["purpose"],
+            created_at=row["created_at"],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_id": self.model_id,
+            "file_path": self.file_path,
+            "path": self.link_path,
+            "kind": self.kind,
+            "relative": self.relative,
+            "target": self.target,
+            "app_id": self.app_id,
+            "category": self.category,
+        }
+
+
+class LinkRegistry:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def register_many(self, records: Iterable[LinkRecord]) -> int:
+        rows = [r._params() for r in records]
+        if not rows:
+            return 0
+        with self.db.transaction() as conn:
+            conn.executemany(
+                f"INSERT INTO links({_LINK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(link_path) DO UPDATE SET model_id=excluded.model_id, file_path=excluded.file_path, "
+                "kind=excluded.kind, relative=excluded.relative, target=excluded.target, inode=excluded.inode, "
+                "device=excluded.device, app_id=excluded.app_id, link_root=excluded.link_root, "
+                "category=excluded.category, purpose=excluded.purpose, created_at=excluded.created_at",
+                rows,
+            )
+        return len(rows)
+
+    def register(self, record: LinkRecord) -> None:
+        self.register_many([record])
+
+    def unregister_many(self, link_paths: Iterable[str]) -> int:
+        rows = [(p,) for p in link_paths]
+        if not rows:
+            return 0
+        with self.db.transaction() as conn:
+            conn.executemany("DELETE FROM links WHERE link_path = ?", rows)
+        return len(rows)
+
+    def unregister(self, link_path: str) -> None:
+        self.unregister_many([link_path])
+
+    def find(self, link_path: str) -> LinkRecord | None:
+        rows = self.db.execute_read("SELECT * FROM links WHERE link_path = ?", (link_path,))
+        return LinkRecord.from_row(rows[0]) if rows else None
+
+    def find_many(self, link_paths: Sequence[str]) -> dict[str, LinkRecord]:
+        found: dict[str, LinkRecord] = {}
+        for start in range(0, len(link_paths), 500):
+            chunk = list(link_paths[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute_read(
+                f"SELECT * FROM links WHERE link_path IN ({marks})", tuple(chunk)
+            ):
+                record = LinkRecord.from_row(row)
+                found[record.link_path] = record
+        return found
+
+    def by_model(self, model_id: str) -> list[LinkRecord]:
+        rows = self.db.execute_read("SELECT * FROM links WHERE model_id = ? ORDER BY link_path", (model_id,))
+        return [LinkRecord.from_row(r) for r in rows]
+
+    def by_app(self, app_id: str) -> list[LinkRecord]:
+        rows = self.db.execute_read("SELECT * FROM links WHERE app_id = ? ORDER BY link_path", (app_id,))
+        return [LinkRecord.from_row(r) for r in rows]
+
+    def all(self) -> list[LinkRecord]:
+        return [
+            LinkRecord.from_row(r) for r in self.db.execute_read("SELECT * FROM links ORDER BY link_path")
+        ]
+
+    def rewrite_prefix(self, old: str, new: str) -> int:
+        """Replace the leading ``old`` in stored absolute paths by ``new`` (a moved library or drive)."""
+        old_dir = old.rstrip("/\\")
+        new_dir = new.rstrip("/\\")
+        n = len(old_dir)
+        changed = 0
+        with self.db.transaction() as conn:
+            for column in ("link_path", "target", "link_root"):
+                cur = conn.execute(
+                    f"UPDATE links SET {column} = ? || substr({column}, ?) "  # noqa: S608 - fixed column names
+                    f"WHERE {column} = ? OR substr({column}, 1, ?) IN (?, ?)",
+                    (new_dir, n + 1, old_dir, n + 1, old_dir + "/", old_dir + "\\"),
+                )
+                changed += cur.rowcount
+        return changed
+
+
+@dataclass(frozen=True)
+class AppRecord:
+    id: str
+    root: str
+    version: str
+    mode: str  # view | direct
+    kind: str = "comfyui"
+    created_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "root": self.root,
+            "version": self.version,
+            "mode": self.mode,
+        }
+
+
+class AppRegistry:
+    """App installs we map into: one row per ComfyUI folder."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def upsert(self, app: AppRecord) -> AppRecord:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO apps(id, kind, root, version, mode, created_at) VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT(id) DO UPDATE SET root=excluded.root, version=excluded.version, mode=excluded.mode",
+                (app.id, app.kind, app.root, app.version, app.mode, app.created_at or utcnow()),
+            )
+        found = self.get(app.id)
+        assert found is not None
+        return found
+
+    def get(self, app_id: str) -> AppRecord | None:
+        rows = self.db.execute_read("SELECT * FROM apps WHERE id = ?", (app_id,))
+        return _app(rows[0]) if rows else None
+
+    def all(self) -> list[AppRecord]:
+        return [_app(r) for r in self.db.execute_read("SELECT * FROM apps ORDER BY root")]
+
+    def remove(self, app_id: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM apps WHERE id = ?", (app_id,))
+
+
+def _app(row: sqlite3.Row) -> AppRecord:
+    return AppRecord(
+        id=row["id"],
+        root=row["root"],
+        version=row["version"],
+        mode=row["mode"],
+        kind=row["kind"],
+        created_at=row["created_at"],
+    )

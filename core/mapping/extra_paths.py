@@ -1,0 +1,217 @@
+"""Our section of a ComfyUI ``extra_model_paths.yaml``: write, read, check, remove.
+
+The user's file is parsed with ruamel.yaml but never re-serialised: our section is generated from a dict
+we build and spliced in as a marked block at the end. So the user's comments, quoting and indentation stay
+byte for byte, and removing the block gives back exactly the file they had (or no file, if we created it).
+An unmarked ``comfyui_model_library`` section (markers edited away) is taken out with a ruamel round-trip.
+
+Threats (THREATS.md #12): only known model categories are written, never ``custom_nodes`` (the host imports
+Python from it); names and paths with newlines or NULs are rejected; values are single strings (ComfyUI
+breaks on lists). Every write keeps a backup (``extra_model_paths.yaml.bak``) and is atomic.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from ..errors import InvalidConfig, StorageError, UnsafePath
+from ..io.fileops import atomic_write_bytes
+from .comfyui import MODEL_CATEGORIES, OUR_SECTION
+
+SECTION = OUR_SECTION
+_BEGIN = "# >>> " + SECTION + " managed by comfyui-model-library [{flag}] >>>"
+_END = "# <<< " + SECTION + " <<<"
+_BLOCK_RE = re.compile(
+    r"^# >>> " + SECTION + r" managed by comfyui-model-library \[(?P<flag>\w*)\] >>>\r?\n"
+    r"(?P<body>.*?)^# <<< " + SECTION + r" <<<(?:\r?\n)?",
+    re.MULTILINE | re.DOTALL,
+)
+_FORBIDDEN_CHARS = ("\n", "\r", "\x00")
+
+
+def _safe_yaml() -> YAML:
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.width = 1 << 16  # never fold a long path over two lines
+    yaml.allow_unicode = True
+    return yaml
+
+
+def _parse(text: str, path: Path) -> dict[str, Any]:
+    try:
+        data = _safe_yaml().load(text)
+    except YAMLError as exc:
+        raise InvalidConfig(
+            f"{path} is not valid YAML ({exc}); fix it (its backup may be {path.name}.bak) and retry."
+        ) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InvalidConfig(f"{path} must hold named sections at its top level; fix it and retry.")
+    return data
+
+
+def read_document(path: Path) -> dict[str, Any] | None:
+    """The parsed file (plain dicts), or None when there is no file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidConfig(f"Cannot read {path} ({exc}); check the file and retry.") from exc
+    return _parse(text, path)
+
+
+def build_section(base_path: Path, categories: Mapping[str, str]) -> dict[str, str]:
+    """Our section as plain strings, validated: known model categories only, no newlines anywhere."""
+    base = str(base_path)
+    if not Path(base).is_absolute():
+        raise UnsafePath(f"The view folder {base!r} must be an absolute path.")
+    section = {"base_path": base}
+    for category, folder in sorted(categories.items()):
+        if category not in MODEL_CATEGORIES:
+            raise InvalidConfig(
+                f"{category!r} is not a ComfyUI model category; use one of {', '.join(MODEL_CATEGORIES)}."
+            )
+        if not isinstance(folder, str) or not folder:
+            raise InvalidConfig(f"The folder for {category!r} must be a non-empty string.")
+        section[category] = folder
+    for key, value in section.items():
+        if any(c in key or c in value for c in _FORBIDDEN_CHARS):
+            raise UnsafePath(
+                f"Refusing to write {key!r}: names and paths in {SECTION} may not hold newlines."
+            )
+    return section
+
+
+def _render_block(section: Mapping[str, str], flag: str, newline: str) -> str:
+    buf = io.StringIO()
+    _safe_yaml().dump({SECTION: dict(section)}, buf)
+    body = buf.getvalue().replace("\r\n", "\n")
+    lines = [_BEGIN.format(flag=flag), *body.rstrip("\n").split("\n"), _END]
+    return newline.join(lines) + newline
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StorageError(f"Cannot read {path} ({exc}); check its permissions and retry.") from exc
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidConfig(f"{path} is not UTF-8 text; fix its encoding and retry.") from exc
+
+
+def read_section(path: Path) -> dict[str, str] | None:
+    """Our section as ComfyUI would read it, or None when absent."""
+    document = read_document(path)
+    if document is None:
+        return None
+    section = document.get(SECTION)
+    if not isinstance(section, dict):
+        return None
+    return {str(k): str(v) for k, v in section.items()}
+
+
+def section_matches(path: Path, base_path: Path, categories: Mapping[str, str]) -> bool:
+    try:
+        return read_section(path) == build_section(base_path, categories)
+    except InvalidConfig:
+        return False
+
+
+def _write(path: Path, old: bytes | None, new_text: str) -> None:
+    try:
+        if old is not None:
+            atomic_write_bytes(path.with_name(path.name + ".bak"), old)
+        atomic_write_bytes(path, new_text.encode("utf-8"))
+    except OSError as exc:
+        raise StorageError(f"Cannot write {path} ({exc}); check the folder's permissions and retry.") from exc
+
+
+def _without_unmarked_section(text: str, path: Path) -> str:
+    """Remove an unmarked top-level ``comfyui_model_library`` key with a ruamel round-trip."""
+    yaml = YAML()  # round-trip: keeps the user's comments and sections
+    yaml.width = 1 << 16
+    yaml.preserve_quotes = True
+    try:
+        data = yaml.load(text)
+    except YAMLError as exc:
+        raise InvalidConfig(f"{path} is not valid YAML ({exc}); fix it and retry.") from exc
+    del data[SECTION]
+    buf = io.StringIO()
+    yaml.dump(data, buf)
+    return buf.getvalue()
+
+
+def write_section(path: Path, base_path: Path, categories: Mapping[str, str]) -> bool:
+    """Add or update our section. Returns False when the file already says exactly this."""
+    section = build_section(base_path, categories)
+    raw = _read_bytes(path)
+    text = "" if raw is None else _decode(raw, path)
+    before = _parse(text, path)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    match = _BLOCK_RE.search(text)
+    if match:
+        if before.get(SECTION) == section:
+            return False
+        new_text = (
+            text[: match.start()] + _render_block(section, match["flag"], newline) + text[match.end() :]
+        )
+    else:
+        if SECTION in before:
+            text = _without_unmarked_section(text, path)
+        if raw is None:
+            flag, prefix = "created", ""
+        elif text and not text.endswith("\n"):
+            flag, prefix = "joined", newline
+        else:
+            flag, prefix = "", ""
+        new_text = text + prefix + _render_block(section, flag, newline)
+    after = _parse(new_text, path)
+    expected = {k: v for k, v in before.items() if k != SECTION}
+    if after.get(SECTION) != section or {k: v for k, v in after.items() if k != SECTION} != expected:
+        raise InvalidConfig(
+            f"Adding our section to {path} would change the meaning of the rest of the file (it may end "
+            "inside a flow mapping or block); nothing was written. Add a final newline or fix the file."
+        )
+    _write(path, raw, new_text)
+    return True
+
+
+def remove_section(path: Path) -> bool:
+    """Take our section out. The user's file becomes byte-identical to before we added it."""
+    raw = _read_bytes(path)
+    if raw is None:
+        return False
+    text = _decode(raw, path)
+    match = _BLOCK_RE.search(text)
+    if match:
+        start = match.start()
+        if match["flag"] == "joined":
+            start -= 2 if text[:start].endswith("\r\n") else 1
+        new_text = text[: max(start, 0)] + text[match.end() :]
+        if match["flag"] == "created" and not new_text.strip():
+            atomic_write_bytes(path.with_name(path.name + ".bak"), raw)
+            os.unlink(path)
+            return True
+    elif SECTION in _parse(text, path):
+        new_text = _without_unmarked_section(text, path)
+    else:
+        return False
+    _write(path, raw, new_text)
+    return True

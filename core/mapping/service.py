@@ -1,0 +1,143 @@
+"""Mapping an install end to end: read it, plan, apply, keep its extra_model_paths.yaml section true.
+
+The facade calls these; each takes the catalog through the small ``ModelCatalog`` protocol (the
+repository satisfies it) so mapping never imports the catalog's internals.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Protocol
+
+from ..catalog.db import Database
+from ..links.platform import LinkMaker
+from ..links.registry import AppRecord, AppRegistry, LinkRegistry
+from ..models import Model
+from .apply import ApplyReport, apply_plan
+from .comfyui import ComfyInstall, read_install
+from .config import MappingConfig
+from .extra_paths import remove_section, section_matches, write_section
+from .planner import LinkTarget, Plan, lstat_snapshot, plan_links
+
+
+class ModelCatalog(Protocol):
+    def find(self, model_id: str) -> Model | None: ...
+
+    def iter_all(self) -> Iterable[Model]: ...
+
+
+def view_root(library_root: Path, app_id: str) -> Path:
+    return library_root / "views" / app_id
+
+
+def link_target(app: AppRecord, library_root: Path) -> LinkTarget:
+    root = view_root(library_root, app.id) if app.mode == "view" else Path(app.root) / "models"
+    return LinkTarget(app.id, root, app.version)
+
+
+def register_install(db: Database, install: ComfyInstall, mode: str) -> AppRecord:
+    return AppRegistry(db).upsert(AppRecord(install.id, str(install.root), install.version, mode))
+
+
+def yaml_categories(config: MappingConfig) -> dict[str, str]:
+    return {c: c for c in config.used_categories()}
+
+
+def preview(
+    db: Database,
+    catalog: ModelCatalog,
+    library_root: Path,
+    comfy_root: str | os.PathLike[str],
+    config: MappingConfig,
+) -> Plan:
+    install = read_install(comfy_root)
+    app = AppRecord(install.id, str(install.root), install.version, config.mode)
+    existing = LinkRegistry(db).by_app(install.id)
+    return plan_links(
+        catalog.iter_all(), config, link_target(app, library_root), library_root, existing, lstat_snapshot
+    )
+
+
+def apply(
+    db: Database,
+    catalog: ModelCatalog,
+    library_root: Path,
+    comfy_root: str | os.PathLike[str],
+    config: MappingConfig,
+    *,
+    resolutions: Mapping[str, str] | None = None,
+    on_conflict: str = "skip",
+    maker: LinkMaker | None = None,
+) -> ApplyReport:
+    """Map every model into the install; in view mode also write its extra_model_paths.yaml section."""
+    install = read_install(comfy_root)
+    previous = AppRegistry(db).get(install.id)
+    app = register_install(db, install, config.mode)
+    target = link_target(app, library_root)
+    existing = LinkRegistry(db).by_app(install.id)
+    plan = plan_links(catalog.iter_all(), config, target, library_root, existing, lstat_snapshot)
+    report = apply_plan(
+        db, plan, resolutions=resolutions, on_conflict=on_conflict, maker=maker, allow_copy=config.allow_copy
+    )
+    if config.mode == "view":
+        for category in config.used_categories():
+            (target.link_root / category).mkdir(parents=True, exist_ok=True)
+        write_section(install.extra_paths_file, target.link_root, yaml_categories(config))
+    elif previous is not None and previous.mode == "view":
+        remove_section(install.extra_paths_file)
+    return report
+
+
+def sync_model(
+    db: Database,
+    catalog: ModelCatalog,
+    library_root: Path,
+    model_id: str,
+    config: MappingConfig,
+    *,
+    maker: LinkMaker | None = None,
+) -> ApplyReport:
+    """Bring every mapped install up to date for one model (after an import, edit or removal)."""
+    model = catalog.find(model_id)
+    models = [model] if model is not None else []
+    registry = LinkRegistry(db)
+    own = registry.by_model(model_id)
+    report = ApplyReport()
+    for app in AppRegistry(db).all():
+        target = link_target(app, library_root)
+        existing = [r for r in own if r.app_id == app.id]
+        plan = plan_links(models, config, target, library_root, existing, lstat_snapshot, scope={model_id})
+        wanted = [a.link_path for a in (*plan.create, *plan.conflicts) if a.link_path]
+        others = [r for r in registry.find_many(wanted).values() if r.model_id != model_id]
+        if others:  # names held by other models of ours: plan again knowing them
+            plan = plan_links(
+                models, config, target, library_root, existing + others, lstat_snapshot, scope={model_id}
+            )
+        if not plan.is_empty or any(a.reason == "unregistered" for a in plan.ok):
+            report = report.merge(apply_plan(db, plan, maker=maker, allow_copy=config.allow_copy))
+    return report
+
+
+def unmap(db: Database, library_root: Path, app_id: str, *, maker: LinkMaker | None = None) -> ApplyReport:
+    """Take every link and our yaml section away from one install (the user's file goes back as it was)."""
+    app = AppRegistry(db).get(app_id)
+    if app is None:
+        return ApplyReport()
+    target = link_target(app, library_root)
+    existing = LinkRegistry(db).by_app(app_id)
+    plan = plan_links([], MappingConfig(), target, library_root, existing, lstat_snapshot)
+    report = apply_plan(db, plan, maker=maker)
+    if app.mode == "view":
+        remove_section(Path(app.root) / "extra_model_paths.yaml")
+    AppRegistry(db).remove(app_id)
+    return report
+
+
+def yaml_ok(app: AppRecord, library_root: Path, config: MappingConfig) -> bool:
+    if app.mode != "view":
+        return True
+    return section_matches(
+        Path(app.root) / "extra_model_paths.yaml", view_root(library_root, app.id), yaml_categories(config)
+    )
