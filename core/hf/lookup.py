@@ -128,7 +128,7 @@ def match_listing(model: Model, listing: RepoListing) -> list[Candidate]:
         score = similarity(wanted_name, name)
         hash_differs = same_size and rf.sha256 is not None  # same size, other bytes
         if name.lower() == wanted_name.lower():
-            confidence = 0.8 if same_size and not hash_differs else 0.5
+            confidence = 0.85 if same_size and not hash_differs else 0.6
             reason = "same file name" + (", same size" if same_size else ", different size")
             if hash_differs:
                 reason += ", different SHA-256 (another revision?)"
@@ -138,7 +138,7 @@ def match_listing(model: Model, listing: RepoListing) -> list[Candidate]:
                 )
             )
         elif score >= FUZZY_THRESHOLD:
-            confidence = round(0.2 + 0.4 * score + (0.1 if same_size and not hash_differs else 0.0), 3)
+            confidence = round(0.2 + 0.35 * score + (0.05 if same_size and not hash_differs else 0.0), 3)
             reason = f"similar file name ({score:.0%})" + (", same size" if same_size else "")
             out.append(
                 _candidate(
@@ -148,7 +148,7 @@ def match_listing(model: Model, listing: RepoListing) -> list[Candidate]:
                     rf.sha256,
                     variant,
                     "filename_fuzzy",
-                    min(confidence, 0.7),
+                    min(confidence, 0.59),
                     reason,
                 )
             )

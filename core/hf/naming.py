@@ -207,6 +207,9 @@ def search_queries(filename: str, metadata: Mapping[str, str] | None = None, *, 
     words = [t for t in tokens(parts.base) if not re.fullmatch(r"v?\d+(\.\d+)*", t)]
     if words:
         add("-".join(words))
+        # "flux1-dev" is published as "FLUX.1-dev": also try the words without glued version digits.
+        unversioned = [re.sub(r"(?<=[a-z])\d+(\.\d+)?$", "", w) for w in words]
+        add("-".join(w for w in unversioned if w))
         if len(words) > 2:
             add("-".join(words[:2]))
     return queries[:limit]

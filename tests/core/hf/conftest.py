@@ -65,7 +65,12 @@ def make_hub(tmp_path):
         config = LibraryConfig(root=tmp_path / "lib", hf_endpoint=server.url, hf_token=token, **overrides)
         guard = NetworkGuard.from_config(config, clock=clock)
         guard.timeouts = Timeouts(connect=2.0, read=read_timeout, write=5.0, pool=5.0)
-        hub = HubClient(config, guard=guard, retrier=Retrier(RetryConfig(max_attempts=max_attempts), clock=clock), clock=clock)
+        hub = HubClient(
+            config,
+            guard=guard,
+            retrier=Retrier(RetryConfig(max_attempts=max_attempts), clock=clock),
+            clock=clock,
+        )
         clients.append(hub)
         return hub
 

@@ -174,7 +174,9 @@ def test_token_goes_to_the_hub_but_not_to_the_cdn(hub_server, make_hub, tmp_path
     assert "hf_secret" not in repr(hub) and "hf_secret" not in repr(hub.guard)
 
 
-@pytest.mark.parametrize("name", ["../../evil.py", "/etc/passwd", "a/../../b", "C:evil", "CON", "nul.txt", "x.", "a\\b"])
+@pytest.mark.parametrize(
+    "name", ["../../evil.py", "/etc/passwd", "a/../../b", "C:evil", "CON", "nul.txt", "x.", "a\\b"]
+)
 def test_unsafe_repo_names_refused_before_any_request(hub_server, make_hub, tmp_path, name):
     with pytest.raises(UnsafePath):
         fetch(make_hub(hub_server), tmp_path, files=[name])
@@ -219,12 +221,16 @@ def test_multi_file_failure_keeps_finished_parts(hub_server, make_hub, tmp_path)
     hub_server.faults.status_routes = ("cdn",)
     lfs = [f for f in files if f.endswith(".safetensors")]
     with pytest.raises(NetworkError):
-        download_files(make_hub(hub_server), "acme/flux-pipe", ["model_index.json", *lfs], None, tmp_path / "dl")
+        download_files(
+            make_hub(hub_server), "acme/flux-pipe", ["model_index.json", *lfs], None, tmp_path / "dl"
+        )
     assert (tmp_path / "dl" / "model_index.json").exists()
     manifest = json.loads((tmp_path / "dl.download.json").read_text())
     assert list(manifest["files"]) == ["model_index.json"]
     before = len(hub_server.requests)
-    result = download_files(make_hub(hub_server), "acme/flux-pipe", ["model_index.json", *lfs], None, tmp_path / "dl")
+    result = download_files(
+        make_hub(hub_server), "acme/flux-pipe", ["model_index.json", *lfs], None, tmp_path / "dl"
+    )
     assert [f.relpath for f in result.files] == ["model_index.json", *lfs]
     fetched = [p for m, p, _ in hub_server.requests[before:] if m == "GET"]
     assert not any("model_index.json" in p for p in fetched)

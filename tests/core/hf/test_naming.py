@@ -31,7 +31,9 @@ def test_precision_of():
 
 
 def test_search_queries_prefer_metadata_then_name():
-    queries = search_queries("my_lora_v2-000010.safetensors", {"ss_output_name": "CoolStyle", "modelspec.title": "Cool Style"})
+    queries = search_queries(
+        "my_lora_v2-000010.safetensors", {"ss_output_name": "CoolStyle", "modelspec.title": "Cool Style"}
+    )
     assert queries[:2] == ["Cool Style", "CoolStyle"]
     assert "my_lora_v2-000010" in queries
     assert search_queries("sd_xl_base_1.0.safetensors")[:2] == ["sd_xl_base_1.0", "sd-xl-base"]

@@ -43,7 +43,7 @@ def test_breaker_opens_after_three_failures_then_half_open_probe():
     state = breaker.state("hf.co")
     assert state.state == "open"
     assert state.open_until == pytest.approx(clock.time() + 60)
-    with pytest.raises(CircuitOpen, match="hf.co failed 3 times"):
+    with pytest.raises(CircuitOpen, match=r"hf\.co failed 3 times"):
         breaker.before_request("hf.co")
 
     clock.advance(60)
