@@ -21,14 +21,18 @@ def cmd_import(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         if not args.no_lookup and hasattr(lib, "schedule_lookups"):
-            lib.schedule_lookups([i.model.id for i in items if i.model is not None and i.status == "imported"])
+            lib.schedule_lookups(
+                [i.model.id for i in items if i.model is not None and i.status == "imported"]
+            )
         if args.json:
             emit_json({"items": [i.to_dict() for i in items]})
         else:
             for item in items:
                 if item.model is not None:
                     m = item.model
-                    print(f"{item.status:<9} {m.id}  {m.type}/{m.base_model}  {m.name}  ({human_size(m.size)})")
+                    print(
+                        f"{item.status:<9} {m.id}  {m.type}/{m.base_model}  {m.name}  ({human_size(m.size)})"
+                    )
                 else:
                     print(f"{item.status:<9} {item.source_path}: {item.error}")
                 for warning in item.warnings:
@@ -49,8 +53,14 @@ def _print_page(args: argparse.Namespace, page: Any) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
-        query = ModelQuery(type=args.type, base_model=args.base, tag=args.tag, sort=args.sort,
-                           limit=args.limit, offset=args.offset)
+        query = ModelQuery(
+            type=args.type,
+            base_model=args.base,
+            tag=args.tag,
+            sort=args.sort,
+            limit=args.limit,
+            offset=args.offset,
+        )
         return _print_page(args, lib.list_models(query))
 
 
@@ -77,8 +87,15 @@ def cmd_edit(args: argparse.Namespace) -> int:
     if bare:
         raise InvalidInput(f"Tags must be given as +tag (add) or -tag (remove); got {', '.join(bare)}.")
     with open_library(args) as lib:
-        model = lib.edit_model(args.id, name=args.name, type=args.type, base_model=args.base,
-                               add_tags=add_tags, remove_tags=remove_tags, notes=args.notes)
+        model = lib.edit_model(
+            args.id,
+            name=args.name,
+            type=args.type,
+            base_model=args.base,
+            add_tags=add_tags,
+            remove_tags=remove_tags,
+            notes=args.notes,
+        )
         detail = lib.model_detail(model.id)
         if args.json:
             emit_json(detail)
@@ -105,8 +122,10 @@ def cmd_remove(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(report)
         else:
-            print(f"removed {detail['name']}: {len(report['removed_links'])} links removed, files in "
-                  f"{report['trashed'] or 'place (catalogued in place: not ours to delete)'}")
+            print(
+                f"removed {detail['name']}: {len(report['removed_links'])} links removed, files in "
+                f"{report['trashed'] or 'place (catalogued in place: not ours to delete)'}"
+            )
             for path in report.get("not_ours", []):
                 print(f"  left alone (not ours): {path}")
         return 0
@@ -182,8 +201,10 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(report)
         else:
-            print(f"rebuilt {report['models']} models ({report['missing']} with missing files) "
-                  f"in {report['took_s']} s")
+            print(
+                f"rebuilt {report['models']} models ({report['missing']} with missing files) "
+                f"in {report['took_s']} s"
+            )
             for skipped in report.get("skipped", []):
                 print(f"  skipped {skipped['path']}: {skipped['reason']}")
             if report.get("set_aside"):

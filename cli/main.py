@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name")
     p.add_argument("--type")
     p.add_argument("--base")
-    p.add_argument("--tag", action="append", default=[], metavar="+t|-t", help="add (+t) or remove (-t) a tag")
+    p.add_argument(
+        "--tag", action="append", default=[], metavar="+t|-t", help="add (+t) or remove (-t) a tag"
+    )
     p.add_argument("--notes")
 
     p = add("remove", "remove a model: our links, then its files to the trash")
@@ -148,4 +150,12 @@ def open_library(args: argparse.Namespace) -> Any:
     return Library.open(load_config(args.library))
 
 
-__all__ = ["ModelQuery", "ProgressBar", "build_parser", "emit_json", "main", "model_line", "print_model_detail"]
+__all__ = [
+    "ModelQuery",
+    "ProgressBar",
+    "build_parser",
+    "emit_json",
+    "main",
+    "model_line",
+    "print_model_detail",
+]

@@ -1,4 +1,4 @@
-"""How the CLI speaks: one JSON document with ``--json``, readable lines otherwise, a progress bar on a TTY."""
+"""How the CLI speaks: one JSON document with ``--json``, readable lines otherwise, progress on a TTY."""
 
 from __future__ import annotations
 
@@ -76,8 +76,10 @@ def print_model_detail(m: dict[str, Any], write: Callable[[str], object] = print
         write(f"  {'dir':<12} {m['dir']}")
     src = m.get("source") or {}
     if src.get("repo_id"):
-        write(f"  {'source':<12} {src['repo_id']} {src.get('filename', '')} ({src.get('match')}, "
-              f"confidence {src.get('confidence')})")
+        write(
+            f"  {'source':<12} {src['repo_id']} {src.get('filename', '')} ({src.get('match')}, "
+            f"confidence {src.get('confidence')})"
+        )
     if m.get("tags"):
         write(f"  {'tags':<12} {', '.join(m['tags'])}")
     if m.get("notes"):

@@ -10,6 +10,7 @@ Events: ``subscribe(fn)`` registers ``fn(event: str, data: dict)``; the library 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,7 +25,10 @@ from .config import LibraryConfig
 from .errors import CatalogCorrupt, InvalidInput
 from .importer import Importer, recover
 from .io.fileops import empty_trash, move_to_trash
-from .models import BASE_MODELS, MODEL_TYPES, ImportItem, Link, Model, ModelQuery, Page, utcnow
+from .models import BASE_MODELS, MODEL_TYPES, ImportItem, Link, Model, ModelQuery, Page
+from .sources import SourceService
+
+log = logging.getLogger(__name__)
 
 EventListener = Callable[[str, dict[str, Any]], None]
 ProgressFn = Callable[[int, int, str], None]  # (done, total, stage)
@@ -39,7 +43,11 @@ class Library:
         self.db = db
         self.repo = ModelRepository(db)
         self.importer = Importer(config, db, self.repo)
+        self.sources = SourceService(
+            config, db, on_changed=lambda ids, reason: self.publish("changed", {"ids": ids, "reason": reason})
+        )
         self._listeners: list[EventListener] = []
+        self.recovered: list[str] = []
         self._listeners_lock = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -80,9 +88,8 @@ class Library:
             report["set_aside"] = set_aside
         return library, report
 
-    recovered: list[str] = []
-
     def close(self) -> None:
+        self.sources.stop_background()
         self.db.close()
 
     def __enter__(self) -> Library:
@@ -109,8 +116,8 @@ class Library:
         for listener in listeners:
             try:
                 listener(event, data)
-            except Exception:  # noqa: BLE001 - a broken listener must not break the library
-                pass
+            except Exception:  # a broken listener must not break the library
+                log.exception("model library: event listener failed")
 
     # -- catalog -------------------------------------------------------------------------------------
     def list_models(self, query: ModelQuery) -> Page:
@@ -141,6 +148,7 @@ class Library:
         detail["origins"] = [
             {"path": p, "kind": k, "recorded_at": at} for p, k, at in self.repo.origins(model.id)
         ]
+        detail["locations"] = self.sources.locations(model.id)
         return detail
 
     def model_file_path(self, ref: str) -> Path:
@@ -178,7 +186,9 @@ class Library:
             changes["type"] = type
         if base_model is not None:
             if base_model not in BASE_MODELS:
-                raise InvalidInput(f"Unknown base model {base_model!r}; use one of: {', '.join(BASE_MODELS)}.")
+                raise InvalidInput(
+                    f"Unknown base model {base_model!r}; use one of: {', '.join(BASE_MODELS)}."
+                )
             changes["base_model"] = base_model
         if tags is not None or add_tags or remove_tags:
             current = list(model.tags) if tags is None else []
@@ -213,7 +223,12 @@ class Library:
             folder = self.model_dir(model)
             if folder.exists():
                 trashed = str(move_to_trash(folder, self.config.trash_dir, model.id))
-        self.repo.delete(model.id)
+        with self.db.transaction() as conn:
+            # Files catalogued in place stay where they are; they are hidden until they change.
+            conn.execute(
+                "UPDATE source_files SET model_id = NULL, state = 'ignored' WHERE model_id = ?", (model.id,)
+            )
+            self.repo.delete(model.id)
         self.publish("changed", {"ids": [model.id], "reason": "removed"})
         return {"id": model.id, "removed_links": removed_links, "not_ours": not_ours, "trashed": trashed}
 
@@ -248,7 +263,12 @@ class Library:
         ``confine=True`` (HTTP callers) requires every path to resolve inside the configured import roots.
         """
         items = self.importer.run(
-            paths, move=move, confine=confine, allow_pickle=allow_pickle, progress=progress, cancelled=cancelled
+            paths,
+            move=move,
+            confine=confine,
+            allow_pickle=allow_pickle,
+            progress=progress,
+            cancelled=cancelled,
         )
         self._after_import(items)
         return items
@@ -281,6 +301,43 @@ class Library:
         if ids:
             self.publish("changed", {"ids": ids, "reason": "imported"})
 
+    # -- sources (catalogued in place) ----------------------------------------------------------------
+    def add_source(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = True,
+        auto: bool = False,
+        app_id: str | None = None,
+        scan: bool = True,
+    ) -> dict[str, Any]:
+        return self.sources.add(path, read_only=read_only, auto=auto, app_id=app_id, scan=scan)
+
+    def list_sources(self) -> list[dict[str, Any]]:
+        return self.sources.list_sources()
+
+    def remove_source(self, ref: str | int) -> dict[str, Any]:
+        return self.sources.remove(ref)
+
+    def scan(
+        self,
+        *,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+        hash_files: bool = False,
+    ) -> dict[str, Any]:
+        report = self.sources.scan(progress=progress, cancelled=cancelled)
+        if hash_files:
+            report["hashed"] = self.sources.hash_pending(cancelled=cancelled)
+        return report
+
+    def duplicates(self) -> dict[str, Any]:
+        return self.sources.duplicates()
+
+    def start_background(self, *, poll_seconds: float = 30.0) -> None:
+        """Watch and hash the sources in a daemon thread (ComfyUI and ``serve`` call this)."""
+        self.sources.start_background(poll_seconds=poll_seconds)
+
     # -- status --------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         return {
@@ -298,6 +355,6 @@ def _clean_tag(tag: str) -> str:
 
 
 def _stem(filename: str) -> str:
-    from .importer.plan import _model_name
+    from .importer.plan import model_name_from_file
 
-    return _model_name(Path(filename).name)
+    return model_name_from_file(Path(filename).name)

@@ -73,6 +73,10 @@ def utcnow() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
+# Source models are listed before they are hashed; until then their content hash is this placeholder.
+PENDING_PREFIX = "pending:"
+
+
 def model_id_from_blake3(blake3_hex: str) -> str:
     """The stable model id: the first 16 hex digits of the content BLAKE3 (64 bits).
 
@@ -100,7 +104,12 @@ class ModelFile:
     sha256: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "size": self.size, "blake3": self.blake3, "sha256": self.sha256}
+        return {
+            "path": self.path,
+            "size": self.size,
+            "blake3": self.blake3 or None,
+            "sha256": self.sha256 or None,
+        }
 
 
 @dataclass(frozen=True)
@@ -178,7 +187,14 @@ class Model:
     def replace(self, **changes: Any) -> Model:
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self, *, library_root: str | None = None, links: tuple[Link, ...] | None = None) -> dict[str, Any]:
+    @property
+    def hashed(self) -> bool:
+        """False for a source model whose bytes the background hasher has not read yet."""
+        return not self.hashes.blake3.startswith(PENDING_PREFIX)
+
+    def to_dict(
+        self, *, library_root: str | None = None, links: tuple[Link, ...] | None = None
+    ) -> dict[str, Any]:
         """The CONTRACT.md JSON shape. ``library_root`` and ``links`` add the detail-view fields."""
         d: dict[str, Any] = {
             "id": self.id,
@@ -191,7 +207,8 @@ class Model:
             "size": self.size,
             "location": self.location,
             "state": self.state,
-            "hashes": self.hashes.to_dict(),
+            "hashes": self.hashes.to_dict() if self.hashed else {"blake3": None, "sha256": None},
+            "hashed": self.hashed,
             "files": [f.to_dict() for f in self.files],
             "source": self.source.to_dict(),
             "tags": list(self.tags),

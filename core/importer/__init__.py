@@ -160,7 +160,9 @@ class Importer:
     ) -> ImportItem:
         try:
             with self.limiter.slot(plan.main_file):
-                staged = stage_model(plan, self.config.tmp_dir, move=move, progress=progress, cancelled=cancelled)
+                staged = stage_model(
+                    plan, self.config.tmp_dir, move=move, progress=progress, cancelled=cancelled
+                )
             if staged.security == "pickle" and not allow_pickle:
                 from .stage import undo_stage
 

@@ -25,13 +25,12 @@ from ..catalog.db import Database
 from ..catalog.repository import ModelRepository
 from ..catalog.sidecar import SIDECAR_NAME, read_sidecar, write_sidecar
 from ..errors import Conflict
-from ..io.fileops import fsync_dir, move_to_trash, recover_moves
+from ..io.fileops import fsync_dir, move_to_trash
 from ..io.paths import sanitize_component
 from ..models import Model, ModelSource, model_id_from_blake3, utcnow
-from .stage import StagedModel
+from .stage import StagedModel, put_moves_back, read_moves, stage_in_use
 
 JOURNAL_OP = "import"
-STALE_STAGE_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,22 @@ def commit_staged(
     origin_kind: str = "import",
     source: ModelSource | None = None,
     name: str | None = None,
+) -> CommitResult:
+    try:
+        return _commit(staged, library_root, db, repo, trash_dir, origin_kind, source, name)
+    finally:
+        staged.release()
+
+
+def _commit(
+    staged: StagedModel,
+    library_root: Path,
+    db: Database,
+    repo: ModelRepository,
+    trash_dir: Path,
+    origin_kind: str,
+    source: ModelSource | None,
+    name: str | None,
 ) -> CommitResult:
     existing = repo.by_blake3(staged.hashes.blake3)
     if existing is not None:
@@ -107,7 +122,7 @@ def commit_staged(
             raise
         repo.add_origin(winner.id, str(staged.plan.origin), origin_kind)
         return CommitResult(winner, True)
-    _finish_moves(staged)
+    # Committed: the moved sources now live in the library; the stage (and its move journal) goes.
     shutil.rmtree(staged.stage_dir, ignore_errors=True)
     return CommitResult(model, False)
 
@@ -161,49 +176,54 @@ def _discard_duplicate(staged: StagedModel, trash_dir: Path, label: str) -> None
         # The user asked to move these bytes into the library, which holds them already. Keep them in the
         # trash (recoverable) rather than delete them.
         move_to_trash(staged.files_dir, trash_dir, f"duplicate-of-{label}")
-    _finish_moves(staged)
     shutil.rmtree(staged.stage_dir, ignore_errors=True)
 
 
-def _finish_moves(staged: StagedModel) -> None:
-    for f in staged.files:
-        if f.move_journal is not None:
-            try:
-                f.move_journal.unlink()
-            except FileNotFoundError:
-                pass
-
-
 def recover(library_root: Path, tmp_dir: Path, db: Database, repo: ModelRepository) -> list[str]:
-    """Finish or undo imports a crash interrupted. Returns a line per action taken (for logs/health)."""
+    """Finish or undo imports a crash interrupted. Returns a line per action taken (for logs/health).
+
+    Stages a live process still holds (their lock is taken) are left alone.
+    """
     actions: list[str] = []
     rows = db.execute_read("SELECT key, data_json FROM journal WHERE op = ?", (JOURNAL_OP,))
+    placed: set[str] = set()
     for row in rows:
         data = json.loads(row["data_json"])
-        final = library_root / data["final_rel"]
         stage = Path(data["stage"])
-        if (final / SIDECAR_NAME).is_file() and repo.find(_id_from_sidecar(final)) is None:
-            model = read_sidecar(final, data["final_rel"])
-            if repo.by_blake3(model.hashes.blake3) is None:
-                repo.add(model, origin=None)
-                actions.append(f"committed interrupted import {data['final_rel']}")
+        if stage.exists() and stage_in_use(stage):
+            continue
+        final = library_root / data["final_rel"]
+        if (final / SIDECAR_NAME).is_file():
+            placed.add(stage.name)
+            if repo.find(_id_from_sidecar(final)) is None:
+                model = read_sidecar(final, data["final_rel"])
+                if repo.by_blake3(model.hashes.blake3) is None:
+                    repo.add(model, origin=None)
+                    actions.append(f"committed interrupted import {data['final_rel']}")
         with db.transaction() as conn:
             conn.execute("DELETE FROM journal WHERE op = ? AND key = ?", (JOURNAL_OP, row["key"]))
-        if stage.exists():
-            for journal in stage.rglob("*.move.json"):
-                journal.unlink()
-            shutil.rmtree(stage, ignore_errors=True)
-    # Moves interrupted before their commit: the bytes go back to the user's folder.
-    for restored in recover_moves(tmp_dir):
-        actions.append(f"moved back {restored}")
     now = time.time()
-    for entry in tmp_dir.glob("stage-*"):
+    for stage in sorted(tmp_dir.glob("stage-*")):
+        if not stage.is_dir() or stage_in_use(stage):
+            continue
+        if stage.name in placed:
+            shutil.rmtree(stage, ignore_errors=True)  # committed: its moves are done
+            continue
+        if read_moves(stage):
+            if put_moves_back(stage):
+                actions.append(f"moved back the sources of interrupted import {stage.name}")
+                shutil.rmtree(stage, ignore_errors=True)
+            else:
+                actions.append(f"kept {stage} (its source names are taken; nothing was deleted)")
+            continue
         try:
-            if now - entry.stat().st_mtime > STALE_STAGE_SECONDS and not any(entry.rglob("*.move.json")):
-                shutil.rmtree(entry, ignore_errors=True)
-                actions.append(f"removed stale stage {entry.name}")
+            age = now - stage.stat().st_mtime
         except OSError:
             continue
+        if age >= 0:
+            # An unlocked stage without moves holds only copies we made: discard it.
+            shutil.rmtree(stage, ignore_errors=True)
+            actions.append(f"removed interrupted copy {stage.name}")
     return actions
 
 

@@ -31,7 +31,7 @@ _UNDERSCORE_SHARD = re.compile(r"^(?P<stem>.+)_(?P<idx>\d{5})(?P<ext>\.(?:safete
 
 @dataclass(frozen=True)
 class PlannedModel:
-    """One model to import. ``files`` are absolute source paths; ``rel_paths`` their paths in the model folder."""
+    """One model to import: absolute source ``files`` and their ``rel_paths`` in the model folder."""
 
     format: str  # single-file | diffusion-folder | sharded-set
     origin: Path  # the file or folder the user named (or found in a walk)
@@ -122,7 +122,7 @@ def _plan_one(path: Path) -> Iterator[PlannedModel]:
         siblings = [p for p in _safe_listdir(path.parent) if _same_set(p.name, stem, ext, style)]
         yield _plan_shards(path.parent, stem, ext, style, siblings)
         return
-    yield PlannedModel("single-file", path, (path,), (path.name,), _model_name(path.name))
+    yield PlannedModel("single-file", path, (path,), (path.name,), model_name_from_file(path.name))
 
 
 def _plan_folder(folder: Path) -> Iterator[PlannedModel]:
@@ -142,8 +142,8 @@ def _plan_folder(folder: Path) -> Iterator[PlannedModel]:
             if shard is not None:
                 stem, ext, _i, _t, style = shard
                 groups.setdefault(ShardKey(here, stem, ext, style), []).append(full)
-            elif is_model_file(name) and (full.is_file() and not full.is_symlink() or _is_file_link(full)):
-                yield PlannedModel("single-file", full, (full,), (name,), _model_name(name))
+            elif is_model_file(name) and ((full.is_file() and not full.is_symlink()) or _is_file_link(full)):
+                yield PlannedModel("single-file", full, (full,), (name,), model_name_from_file(name))
         for key, members in groups.items():
             yield _plan_shards(key.folder, key.stem, key.ext, key.style, members)
 
@@ -182,14 +182,18 @@ def _plan_shards(folder: Path, stem: str, ext: str, style: str, members: Iterabl
         present = {p.name for p in files}
         missing = sorted(expected_names - present)
         if missing:
-            warnings.append(f"incomplete sharded set: missing {', '.join(missing[:5])}"
-                            + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
+            warnings.append(
+                f"incomplete sharded set: missing {', '.join(missing[:5])}"
+                + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            )
     elif totals:
         total = max(totals)
         missing_idx = [i for i in range(1, total + 1) if i not in indexed]
         if missing_idx:
-            warnings.append(f"incomplete sharded set: {len(missing_idx)} of {total} shards missing "
-                            f"(first missing: {missing_idx[0]:05d})")
+            warnings.append(
+                f"incomplete sharded set: {len(missing_idx)} of {total} shards missing "
+                f"(first missing: {missing_idx[0]:05d})"
+            )
     else:
         first = 0 if 0 in indexed else 1
         gaps = [i for i in range(first, max(order) + 1) if i not in indexed]
@@ -202,7 +206,7 @@ def _plan_shards(folder: Path, stem: str, ext: str, style: str, members: Iterabl
         folder,
         all_files,
         tuple(p.name for p in all_files),
-        _model_name(base),
+        model_name_from_file(base),
         tuple(warnings),
     )
 
@@ -253,7 +257,7 @@ def _plan_diffusers(folder: Path) -> PlannedModel:
         folder,
         tuple(files[i] for i in order),
         tuple(rels[i] for i in order),
-        _model_name(folder.name),
+        model_name_from_file(folder.name),
     )
 
 
@@ -261,7 +265,7 @@ def _safe_listdir(folder: Path) -> list[Path]:
     return [folder / name for name in sorted(os.listdir(folder))]
 
 
-def _model_name(filename: str) -> str:
+def model_name_from_file(filename: str) -> str:
     """A readable model name from a file name: the stem, without model extensions."""
     name = filename
     while True:

@@ -8,7 +8,9 @@ in one pass (or, for a move on one filesystem, renamed and hashed once). The sta
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -16,12 +18,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ..errors import Cancelled, InvalidInput, UnsafePath
+from filelock import FileLock, Timeout
+
+from ..errors import Cancelled, Conflict, InvalidInput, SourceChanged, UnsafePath
 from ..formats.detect import Detection, detect_diffusers_folder, detect_many
 from ..formats.inspect import FileInfo, inspect_fd
-from ..io.fileops import check_unchanged, copy_and_hash, move_and_hash, open_source
-from ..io.hashing import Digests
+from ..io.fileops import atomic_write_json, check_unchanged, copy_and_hash, fsync_dir, open_source
+from ..io.hashing import Digests, hash_fd
 from ..io.paths import validate_relpath
 from ..models import Hashes, ModelFile
 from .plan import MODEL_EXTENSIONS, PlannedModel, shard_of
@@ -32,6 +37,10 @@ CancelledFn = Callable[[], bool]
 _SECURITY_RANK = {"safe": 0, "unknown": 1, "pickle": 2}
 
 
+MOVES_FILE = "moves.json"
+LOCK_FILE = ".lock"
+
+
 @dataclass(frozen=True)
 class StagedFile:
     rel_path: str
@@ -40,7 +49,6 @@ class StagedFile:
     digests: Digests
     info: FileInfo | None
     moved: bool
-    move_journal: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,11 @@ class StagedModel:
     size: int
     metadata: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    lock: Any = None
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
 
     @property
     def files_dir(self) -> Path:
@@ -66,10 +79,23 @@ class StagedModel:
         )
 
 
-def new_stage_dir(tmp_dir: Path) -> Path:
+def new_stage_dir(tmp_dir: Path) -> tuple[Path, FileLock]:
+    """A fresh stage folder, locked for as long as this process works in it (recovery skips it)."""
     stage = tmp_dir / f"stage-{uuid.uuid4().hex}"
     (stage / "files").mkdir(parents=True)
-    return stage
+    lock = FileLock(str(stage / LOCK_FILE))
+    lock.acquire(timeout=0)
+    return stage, lock
+
+
+def stage_in_use(stage: Path) -> bool:
+    lock = FileLock(str(stage / LOCK_FILE))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
 
 
 def composite_hashes(files: tuple[ModelFile, ...]) -> Hashes:
@@ -99,7 +125,7 @@ def stage_model(
     cancelled: CancelledFn | None = None,
 ) -> StagedModel:
     """Stage ``plan`` under ``tmp_dir``. On any failure the stage is undone (moves put back) and re-raised."""
-    stage = new_stage_dir(tmp_dir)
+    stage, lock = new_stage_dir(tmp_dir)
     staged: list[StagedFile] = []
     try:
         tmp_dev = os.stat(tmp_dir).st_dev
@@ -109,11 +135,16 @@ def stage_model(
             validate_relpath(rel)
             dest = stage / "files" / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
-            staged.append(_stage_file(source, rel, dest, tmp_dev, move=move, progress=progress,
-                                      cancelled=cancelled))
-        return _describe(plan, stage, tuple(staged))
+            staged.append(
+                _stage_file(
+                    source, rel, dest, stage, tmp_dev, move=move, progress=progress, cancelled=cancelled
+                )
+            )
+        described = _describe(plan, stage, tuple(staged))
+        return StagedModel(**{**described.__dict__, "lock": lock})
     except BaseException:
         undo_stage(stage, tuple(staged))
+        lock.release()
         raise
 
 
@@ -121,6 +152,7 @@ def _stage_file(
     source: Path,
     rel: str,
     dest: Path,
+    stage: Path,
     tmp_dev: int,
     *,
     move: bool,
@@ -138,20 +170,88 @@ def _stage_file(
     try:
         info = _inspect(fd, src_stat.size, real.name, rel)
         if move and src_stat.device == tmp_dev:
-            os.close(fd)
-            fd = -1
-            digests = move_and_hash(real, dest, expected=src_stat, progress=progress, cancelled=cancelled)
-            return StagedFile(rel, real, dest, digests, info, True, _journal_for(dest))
-        digests = copy_and_hash(fd, src_stat, dest, progress=progress, cancelled=cancelled)
+            digests = _move_and_hash(fd, real, dest, stage, src_stat, progress, cancelled)
+            return StagedFile(rel, real, dest, digests, info, True)
+        digests = copy_and_hash(fd, src_stat, dest, progress=progress, cancelled=cancelled, src_path=real)
         check_unchanged(fd, real, src_stat)
         return StagedFile(rel, real, dest, digests, info, False)
     finally:
-        if fd >= 0:
-            os.close(fd)
+        os.close(fd)
 
 
-def _journal_for(dest: Path) -> Path:
-    return dest.with_name(dest.name + ".move.json")
+def _move_and_hash(
+    fd: int,
+    src: Path,
+    dest: Path,
+    stage: Path,
+    src_stat: Any,
+    progress: BytesProgress | None,
+    cancelled: CancelledFn | None,
+) -> Digests:
+    """Move by rename (O(1)), then one hashing read of the open file.
+
+    The move is journalled in the stage's ``moves.json`` before the rename, so after a crash recovery
+    puts the file back where the user had it (THREATS invariant 5) unless the stage was committed.
+    """
+    _record_move(stage, src, dest)
+    try:
+        os.link(src, dest, follow_symlinks=False)
+    except FileExistsError as exc:
+        raise Conflict(f"{dest} already exists; nothing was moved") from exc
+    except OSError:
+        os.rename(src, dest)  # filesystems without hard links
+    else:
+        os.unlink(src)
+    fsync_dir(dest.parent)
+    fsync_dir(src.parent)
+    digests = hash_fd(fd, progress=progress, cancelled=cancelled)
+    if digests.size != src_stat.size:
+        raise SourceChanged(f"{src} changed while it was read; nothing was imported; try again later")
+    check_unchanged(fd, dest, src_stat)
+    return digests
+
+
+def _record_move(stage: Path, src: Path, dest: Path) -> None:
+    journal = stage / MOVES_FILE
+    entries = read_moves(stage)
+    entries.append({"src": str(src), "dest": str(dest)})
+    atomic_write_json(journal, entries)
+
+
+def read_moves(stage: Path) -> list[dict[str, str]]:
+    try:
+        data = json.loads((stage / MOVES_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError):
+        return []
+    return [d for d in data if isinstance(d, dict) and "src" in d and "dest" in d]
+
+
+def put_moves_back(stage: Path) -> bool:
+    """Return moved files of an uncommitted stage to their sources. True if nothing of theirs remains."""
+    clean = True
+    for entry in read_moves(stage):
+        src, dest = Path(entry["src"]), Path(entry["dest"])
+        if stage not in dest.parents or not os.path.lexists(dest):
+            continue
+        if os.path.lexists(src):
+            try:
+                if os.path.samefile(src, dest):  # crashed between link and unlink
+                    os.unlink(dest)
+                    continue
+            except OSError:
+                pass
+            clean = False  # the name was taken meanwhile: keep the bytes, never delete them
+            continue
+        try:
+            src.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(dest, src)
+            fsync_dir(src.parent)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                clean = False
+    return clean
 
 
 def _inspect(fd: int, size: int, name: str, rel: str) -> FileInfo | None:
@@ -206,18 +306,7 @@ def _describe(plan: PlannedModel, stage: Path, files: tuple[StagedFile, ...]) ->
     )
 
 
-def undo_stage(stage: Path, files: tuple[StagedFile, ...]) -> None:
+def undo_stage(stage: Path, files: tuple[StagedFile, ...] = ()) -> None:
     """Put moved sources back where the user had them, then remove the stage (it is ours alone)."""
-    for f in files:
-        if f.moved and f.staged.exists() and not os.path.lexists(f.source):
-            os.rename(f.staged, f.source)
-        if f.move_journal is not None:
-            try:
-                f.move_journal.unlink()
-            except FileNotFoundError:
-                pass
-    remaining_moved = [f for f in files if f.moved and f.staged.exists()]
-    if remaining_moved:
-        # The source name was taken meanwhile: keep the bytes rather than delete a user's data.
-        return
-    shutil.rmtree(stage, ignore_errors=True)
+    if put_moves_back(stage):
+        shutil.rmtree(stage, ignore_errors=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -81,7 +80,9 @@ def test_kill_9_at_random_points_keeps_invariants(tmp_path: Path, move: bool) ->
         check_library_invariants(root, full_hash=True)
         if move:
             # Invariant 5: the source bytes exist in at least one place.
-            assert (src.exists() and src.read_bytes() == original) or in_library, f"round {round_no}: bytes lost"
+            assert (src.exists() and src.read_bytes() == original) or in_library, (
+                f"round {round_no}: bytes lost"
+            )
             if src.exists() and in_library:
                 pass  # both: a duplicate on the next round, harmless
         else:
@@ -105,7 +106,9 @@ def test_same_file_imported_by_two_processes_at_once_gives_one_model(tmp_path: P
     Library.open(load_config(root)).close()
     procs = [_run_import(root, src, False) for _ in range(2)]
     outputs = [p.communicate(timeout=120) for p in procs]
-    statuses = sorted(out.strip().splitlines()[-1].split('"status": "')[1].split('"')[0] for out, _ in outputs)
+    statuses = sorted(
+        out.strip().splitlines()[-1].split('"status": "')[1].split('"')[0] for out, _ in outputs
+    )
     assert statuses == ["duplicate", "imported"], outputs
     with Library.open(load_config(root)) as lib:
         assert lib.list_models(ModelQuery()).total == 1
@@ -133,7 +136,11 @@ def test_disk_full_mid_copy_fails_cleanly(tmp_path: Path) -> None:
     before = src.read_bytes()
     out = subprocess.run(
         [sys.executable, "-c", _FSIZE_SCRIPT, str(root), str(src)],
-        capture_output=True, text=True, cwd=REPO, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=True,
     ).stdout
     assert '"status": "failed"' in out and "insufficient_space" in out, out
     assert src.read_bytes() == before

@@ -44,14 +44,18 @@ def test_copy_import_single_file(library: Library, incoming: Path) -> None:
     stored = library.model_file_path(model.id)
     assert stored.name == "juggernautXL_v9.safetensors"
     assert stored.read_bytes() == before
-    assert stored.parent.relative_to(library.config.root).as_posix() == "models/checkpoint/sdxl/juggernautXL_v9"
+    assert (
+        stored.parent.relative_to(library.config.root).as_posix() == "models/checkpoint/sdxl/juggernautXL_v9"
+    )
     assert (stored.parent / "metadata.json").is_file()
     assert src.read_bytes() == before, "copy mode leaves the source alone"
     assert _stages(library) == []
     assert library.get_model(f"sha256:{sha}").id == model.id
 
 
-def test_second_import_is_duplicate_and_records_origin(library: Library, incoming: Path, tmp_path: Path) -> None:
+def test_second_import_is_duplicate_and_records_origin(
+    library: Library, incoming: Path, tmp_path: Path
+) -> None:
     src = synth.write_family(incoming / "a.safetensors", "sd15_lora_kohya")
     other_dir = incoming / "elsewhere"
     other_dir.mkdir()
@@ -173,7 +177,9 @@ def test_same_name_different_content_gets_distinct_folders(library: Library, inc
     assert len(set(dirs)) == 2
 
 
-def test_confined_import_refuses_paths_outside_roots(library: Library, incoming: Path, tmp_path: Path) -> None:
+def test_confined_import_refuses_paths_outside_roots(
+    library: Library, incoming: Path, tmp_path: Path
+) -> None:
     outside = tmp_path / "secret"
     outside.mkdir()
     secret = synth.write_family(outside / "x.safetensors", "vae_sd15")
@@ -254,4 +260,6 @@ def test_remove_moves_files_to_trash(library: Library, incoming: Path) -> None:
     assert not folder.exists()
     assert report["trashed"] and Path(report["trashed"]).is_dir()
     assert library.list_models(ModelQuery()).total == 0
-    assert os.path.commonpath([report["trashed"], str(library.config.trash_dir)]) == str(library.config.trash_dir)
+    assert os.path.commonpath([report["trashed"], str(library.config.trash_dir)]) == str(
+        library.config.trash_dir
+    )

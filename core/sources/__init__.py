@@ -1,0 +1,162 @@
+"""Folders catalogued in place: ComfyUI's model folders, NAS shares. Nothing is ever written into them.
+
+``SourceService`` adds, lists and removes sources, scans them (a listing complete as soon as the walk is
+done) and hashes their files in the background. The facade publishes what changed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..catalog.db import Database
+from ..config import LibraryConfig
+from ..errors import InvalidInput
+from ..models import ModelFile
+from .background import SourceWatcher, hash_pending
+from .registry import SourceRegistry, check_source_path
+from .scanner import ScanReport, scan_source
+
+__all__ = ["SourceRegistry", "SourceService"]
+
+ProgressFn = Callable[[int, int, str], None]
+CancelledFn = Callable[[], bool]
+ChangedFn = Callable[[list[str], str], None]
+
+
+def _composite(files: tuple[ModelFile, ...]) -> tuple[str, str]:
+    from ..importer.stage import composite_hashes
+
+    hashes = composite_hashes(files)
+    return hashes.blake3, hashes.sha256
+
+
+class SourceService:
+    def __init__(self, config: LibraryConfig, db: Database, on_changed: ChangedFn | None = None) -> None:
+        self.config = config
+        self.db = db
+        self.registry = SourceRegistry(db)
+        self._on_changed = on_changed
+        self._scan_lock = threading.Lock()
+        self._watcher: SourceWatcher | None = None
+
+    # -- management ------------------------------------------------------------------------------------
+    def add(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = True,
+        auto: bool = False,
+        app_id: str | None = None,
+        scan: bool = True,
+    ) -> dict[str, Any]:
+        folder = check_source_path(Path(path), self.config.root)
+        for existing in self.registry.all():
+            other = Path(existing.path)
+            if other != folder and (other in folder.parents or folder in other.parents):
+                raise InvalidInput(
+                    f"{folder} overlaps the source {other}; catalogue either the parent folder or its "
+                    "sub-folders, not both."
+                )
+        row = self.registry.add(folder, read_only=read_only, auto=auto, app_id=app_id)
+        result: dict[str, Any] = row.to_dict()
+        if scan:
+            result["scan"] = self._scan_one(row.id).to_dict()
+        return result
+
+    def list_sources(self) -> list[dict[str, Any]]:
+        stats = self.registry.stats()
+        out = []
+        for row in self.registry.all():
+            entry = row.to_dict()
+            entry.update(stats.get(row.id, {"files": 0, "missing": 0, "unhashed": 0, "bytes": 0}))
+            out.append(entry)
+        return out
+
+    def remove(self, ref: str | int) -> dict[str, Any]:
+        row = self.registry.get(_normalise_ref(ref))
+        dropped = self.registry.remove(row.id)
+        self._changed([], "source_removed")
+        return {"removed": row.to_dict(), "models_forgotten": dropped}
+
+    # -- scanning --------------------------------------------------------------------------------------
+    def scan(
+        self,
+        *,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+        only: set[Path] | None = None,
+    ) -> dict[str, Any]:
+        reports = []
+        for row in self.registry.all():
+            if only and not any(Path(row.path) == p or Path(row.path) in p.parents for p in only):
+                continue
+            reports.append(self._scan_one(row.id, progress=progress, cancelled=cancelled))
+        return {
+            "sources": [r.to_dict() for r in reports],
+            "added": sum(r.added for r in reports),
+            "changed": sum(r.changed for r in reports),
+            "missing": sum(r.missing for r in reports),
+            "renamed": sum(r.renamed for r in reports),
+        }
+
+    def _scan_one(
+        self, source_id: int, *, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None
+    ) -> ScanReport:
+        row = self.registry.get(source_id)
+        skip = (self.config.root.resolve(),)
+        with self._scan_lock:
+            report = scan_source(
+                row, self.db, self.registry, skip_roots=skip, progress=progress, cancelled=cancelled
+            )
+        if report.changed_ids or report.missing or report.renamed:
+            self._changed(report.changed_ids, "scanned")
+        return report
+
+    def hash_pending(self, *, cancelled: CancelledFn | None = None, limit: int | None = None) -> int:
+        return hash_pending(
+            self.registry,
+            composite=_composite,
+            cancelled=cancelled,
+            limit=limit,
+            on_settled=lambda model_id: self._changed([model_id], "hashed"),
+        )
+
+    def duplicates(self) -> dict[str, Any]:
+        return self.registry.duplicates()
+
+    def locations(self, model_id: str) -> list[dict[str, Any]]:
+        return self.registry.locations(model_id)
+
+    # -- background --------------------------------------------------------------------------------------
+    def start_background(self, *, poll_seconds: float = 30.0) -> None:
+        """Scan now, then watch for changes and hash new files, in one daemon thread."""
+        if self._watcher is not None:
+            return
+        self._watcher = SourceWatcher(
+            folders=lambda: [Path(r.path) for r in self.registry.all()],
+            on_change=lambda changed: self.scan(only=changed or None),
+            on_idle=lambda: self.hash_pending(),
+            poll_seconds=poll_seconds,
+        )
+        self._watcher.start()
+
+    def stop_background(self) -> None:
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+
+    def _changed(self, ids: list[str], reason: str) -> None:
+        if self._on_changed is not None:
+            self._on_changed(ids, reason)
+
+
+def _normalise_ref(ref: str | int) -> str | int:
+    if isinstance(ref, str) and not ref.isdigit():
+        try:
+            return str(Path(ref).expanduser().resolve())
+        except OSError:
+            return ref
+    return ref

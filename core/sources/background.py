@@ -1,0 +1,200 @@
+"""Background work on sources: hashing new or changed files, and noticing changes while running.
+
+Hashing is polite: one file at a time, the worker thread at idle I/O priority where the OS allows it
+(Linux: ``ioprio`` per thread via psutil), the page cache advised to drop what was read. It is resumable
+by construction: a file's hashes are stored only if its row still describes the same (size, mtime, inode,
+path), so a restart simply picks up the files still without hashes.
+
+Changes are picked up by ``watchfiles`` (inotify) when installed, else by periodic rescans.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import Cancelled, ModelLibraryError
+from ..io.hashing import hash_fd
+from ..models import ModelFile
+from .registry import FileRow, SourceRegistry
+
+log = logging.getLogger(__name__)
+
+CancelledFn = Callable[[], bool]
+
+
+def lower_io_priority() -> None:
+    """Put the calling thread at idle I/O priority (Linux) so hashing never competes with the user."""
+    try:
+        import psutil
+
+        proc = psutil.Process(threading.get_native_id())
+        if hasattr(psutil, "IOPRIO_CLASS_IDLE"):
+            proc.ionice(psutil.IOPRIO_CLASS_IDLE)
+    except Exception:
+        log.debug("could not lower the hashing thread's I/O priority", exc_info=True)
+
+
+def hash_pending(
+    registry: SourceRegistry,
+    *,
+    composite: Callable[[tuple[ModelFile, ...]], tuple[str, str]],
+    cancelled: CancelledFn | None = None,
+    limit: int | None = None,
+    on_settled: Callable[[str], None] | None = None,
+) -> int:
+    """Hash files that have no hashes yet; settle each model once all its files are hashed."""
+    hashed = 0
+    while limit is None or hashed < limit:
+        batch = registry.unhashed(limit=50)
+        if not batch:
+            break
+        progressed = False
+        for row in batch:
+            if cancelled is not None and cancelled():
+                raise Cancelled("Hashing of the sources was cancelled; it resumes where it stopped.")
+            if _hash_one(registry, row):
+                hashed += 1
+                progressed = True
+                if row.model_id:
+                    settled = _settle_if_complete(registry, row.model_id, composite)
+                    if settled and on_settled is not None:
+                        on_settled(settled)
+            if limit is not None and hashed >= limit:
+                break
+        if not progressed:
+            break
+    return hashed
+
+
+def _hash_one(registry: SourceRegistry, row: FileRow) -> bool:
+    try:
+        fd = os.open(row.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
+        if (st.st_size, st.st_mtime_ns, st.st_ino) != (row.size, row.mtime_ns, row.inode):
+            return False  # changed since the scan: the next scan resets it
+        digests = hash_fd(fd)
+        st2 = os.fstat(fd)
+        if (st2.st_size, st2.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+            return False
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        except (AttributeError, OSError):
+            pass
+    except (OSError, ModelLibraryError):
+        return False
+    finally:
+        os.close(fd)
+    return registry.record_hash(row.id, digests.blake3, digests.sha256, row)
+
+
+def _settle_if_complete(
+    registry: SourceRegistry, model_id: str, composite: Callable[[tuple[ModelFile, ...]], tuple[str, str]]
+) -> str | None:
+    if not model_id.startswith("p"):
+        return None
+    files = [f for f in registry.files_of_model(model_id) if f.state == "present"]
+    if not files or any(f.blake3 is None or f.sha256 is None for f in files):
+        return None
+    folder = _common_folder([Path(f.path) for f in files])
+    model_files = tuple(
+        ModelFile(Path(f.path).relative_to(folder).as_posix(), f.size, f.blake3 or "", f.sha256 or "")
+        for f in files
+    )
+    blake3, sha256 = composite(model_files)
+    file_hashes = {mf.path: (mf.blake3, mf.sha256) for mf in model_files}
+    return registry.settle_model(model_id, blake3, sha256, file_hashes)
+
+
+def _common_folder(paths: list[Path]) -> Path:
+    if len(paths) == 1:
+        return paths[0].parent
+    return Path(os.path.commonpath([str(p) for p in paths]))
+
+
+class SourceWatcher:
+    """A daemon thread: watches source folders and runs ``on_change(paths)``; hashes in between."""
+
+    def __init__(
+        self,
+        folders: Callable[[], list[Path]],
+        on_change: Callable[[set[Path]], object],
+        on_idle: Callable[[], object],
+        *,
+        poll_seconds: float = 30.0,
+    ) -> None:
+        self._folders = folders
+        self._on_change = on_change
+        self._on_idle = on_idle
+        self._poll = poll_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="model-library-sources", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        lower_io_priority()
+        try:
+            self._on_change(set())  # the first scan
+        except Exception:
+            log.exception("model library: source scan failed")
+        self._safe_idle()
+        watchfiles: Any
+        try:
+            import watchfiles
+        except ImportError:
+            watchfiles = None
+        while not self._stop.is_set():
+            folders = [f for f in self._folders() if f.is_dir()]
+            if watchfiles is not None and folders:
+                try:
+                    for changes in watchfiles.watch(
+                        *folders,
+                        stop_event=self._stop,
+                        rust_timeout=int(self._poll * 1000),
+                        yield_on_timeout=True,
+                        debounce=800,
+                        recursive=True,
+                        raise_interrupt=False,
+                    ):
+                        changed = {Path(p) for _kind, p in changes}
+                        self._safe_change(changed)
+                        self._safe_idle()
+                        if set(self._folders()) != set(folders):
+                            break  # sources changed: restart the watch with the new list
+                except Exception:
+                    log.exception("model library: watching sources failed; falling back to polling")
+                    watchfiles = None
+            else:
+                if self._stop.wait(self._poll):
+                    break
+                self._safe_change(set())
+                self._safe_idle()
+
+    def _safe_change(self, changed: set[Path]) -> None:
+        try:
+            self._on_change(changed)
+        except Exception:
+            log.exception("model library: source rescan failed")
+
+    def _safe_idle(self) -> None:
+        try:
+            self._on_idle()
+        except Exception:
+            log.exception("model library: background hashing failed")

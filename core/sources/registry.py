@@ -1,0 +1,359 @@
+"""SQL for folders catalogued in place: the ``sources`` and ``source_files`` tables.
+
+A source model appears in the catalog as soon as its file is walked, before any hashing: it gets a
+*provisional* id (``p`` + 15 hex digits derived from the file's device and inode, stable across renames)
+and a placeholder content hash ``pending:<id>``. When the background hasher has read every file of the
+model, the row is re-keyed to its content id (foreign keys cascade) or, when the same bytes are already a
+model (in the library or another source), merged into it: one model, several locations.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..catalog.db import Database
+from ..errors import InvalidInput, NotFound
+from ..models import PENDING_PREFIX, model_id_from_blake3, utcnow
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    id: int
+    path: str
+    read_only: bool
+    auto: bool
+    state: str
+    last_scan_at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "path": self.path,
+            "read_only": self.read_only,
+            "auto": self.auto,
+            "state": self.state,
+            "last_scan_at": self.last_scan_at,
+        }
+
+
+@dataclass(frozen=True)
+class FileRow:
+    id: int
+    source_id: int
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int
+    device: int
+    model_id: str | None
+    state: str
+    blake3: str | None
+    sha256: str | None
+
+
+def _source(row: sqlite3.Row) -> SourceRow:
+    return SourceRow(
+        row["id"], row["path"], bool(row["read_only"]), bool(row["auto"]), row["state"], row["last_scan_at"]
+    )
+
+
+def _file(row: sqlite3.Row) -> FileRow:
+    return FileRow(
+        row["id"],
+        row["source_id"],
+        row["path"],
+        row["size"],
+        row["mtime_ns"],
+        row["inode"],
+        row["device"],
+        row["model_id"],
+        row["state"],
+        row["blake3"],
+        row["sha256"],
+    )
+
+
+class SourceRegistry:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- sources ---------------------------------------------------------------------------------------
+    def add(self, path: Path, *, read_only: bool, auto: bool = False, app_id: str | None = None) -> SourceRow:
+        with self.db.transaction() as conn:
+            existing = conn.execute("SELECT * FROM sources WHERE path = ?", (str(path),)).fetchone()
+            if existing is not None:
+                return _source(existing)
+            conn.execute(
+                "INSERT INTO sources (path, read_only, auto, app_id, added_at) VALUES (?, ?, ?, ?, ?)",
+                (str(path), int(read_only), int(auto), app_id, utcnow()),
+            )
+            row = conn.execute("SELECT * FROM sources WHERE path = ?", (str(path),)).fetchone()
+            return _source(row)
+
+    def all(self) -> list[SourceRow]:
+        return [_source(r) for r in self.db.execute_read("SELECT * FROM sources ORDER BY path")]
+
+    def get(self, ref: str | int) -> SourceRow:
+        rows = self.db.execute_read(
+            "SELECT * FROM sources WHERE id = ? OR path = ?", (_as_int(ref), str(ref))
+        )
+        if not rows:
+            raise NotFound(f"No source {ref!r}; `model-library sources list` shows the catalogued folders.")
+        return _source(rows[0])
+
+    def stats(self) -> dict[int, dict[str, int]]:
+        rows = self.db.execute_read(
+            "SELECT source_id, COUNT(*) AS files, SUM(state = 'missing') AS missing, "
+            "SUM(blake3 IS NULL AND state = 'present') AS unhashed, SUM(size) AS bytes "
+            "FROM source_files GROUP BY source_id"
+        )
+        return {
+            r["source_id"]: {
+                "files": r["files"],
+                "missing": r["missing"] or 0,
+                "unhashed": r["unhashed"] or 0,
+                "bytes": r["bytes"] or 0,
+            }
+            for r in rows
+        }
+
+    def set_state(self, source_id: int, state: str, *, scanned: bool = False) -> None:
+        with self.db.transaction() as conn:
+            if scanned:
+                conn.execute(
+                    "UPDATE sources SET state = ?, last_scan_at = ? WHERE id = ?",
+                    (state, utcnow(), source_id),
+                )
+            else:
+                conn.execute("UPDATE sources SET state = ? WHERE id = ?", (state, source_id))
+
+    def remove(self, source_id: int) -> int:
+        """Forget a source: its file rows, and provisional/source-only models left without a location."""
+        with self.db.transaction() as conn:
+            model_ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT DISTINCT model_id FROM source_files WHERE source_id = ? AND model_id IS NOT NULL",
+                    (source_id,),
+                )
+            ]
+            conn.execute("DELETE FROM source_files WHERE source_id = ?", (source_id,))
+            conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+            return self._drop_orphans(conn, model_ids)
+
+    # -- files ---------------------------------------------------------------------------------------
+    def files(self, source_id: int) -> dict[str, FileRow]:
+        rows = self.db.execute_read("SELECT * FROM source_files WHERE source_id = ?", (source_id,))
+        return {r["path"]: _file(r) for r in rows}
+
+    def files_of_model(self, model_id: str) -> list[FileRow]:
+        rows = self.db.execute_read(
+            "SELECT * FROM source_files WHERE model_id = ? ORDER BY path", (model_id,)
+        )
+        return [_file(r) for r in rows]
+
+    def unhashed(self, limit: int = 100) -> list[FileRow]:
+        rows = self.db.execute_read(
+            "SELECT * FROM source_files WHERE blake3 IS NULL AND state = 'present' "
+            "ORDER BY device, id LIMIT ?",
+            (limit,),
+        )
+        return [_file(r) for r in rows]
+
+    def upsert_files(
+        self, conn: sqlite3.Connection, source_id: int, entries: Iterable[dict[str, Any]]
+    ) -> None:
+        now = utcnow()
+        conn.executemany(
+            "INSERT INTO source_files (source_id, path, size, mtime_ns, inode, device, model_id, state, "
+            "blake3, sha256, hashed_at, seen_at) VALUES (:source_id, :path, :size, :mtime_ns, :inode, "
+            ":device, :model_id, 'present', NULL, NULL, NULL, :seen_at) "
+            "ON CONFLICT(path) DO UPDATE SET source_id = excluded.source_id, size = excluded.size, "
+            "mtime_ns = excluded.mtime_ns, inode = excluded.inode, device = excluded.device, "
+            "model_id = excluded.model_id, state = 'present', blake3 = NULL, sha256 = NULL, "
+            "hashed_at = NULL, seen_at = excluded.seen_at",
+            [{**e, "source_id": source_id, "seen_at": now} for e in entries],
+        )
+
+    def rename_file(self, conn: sqlite3.Connection, file_id: int, new_path: str) -> None:
+        """A file renamed in its source: same model, new place (and a new name unless set by hand)."""
+        row = conn.execute("SELECT path, model_id FROM source_files WHERE id = ?", (file_id,)).fetchone()
+        conn.execute(
+            "UPDATE source_files SET path = ?, state = 'present', seen_at = ? WHERE id = ?",
+            (new_path, utcnow(), file_id),
+        )
+        if row is None or row["model_id"] is None:
+            return
+        model = conn.execute(
+            "SELECT location, format, manual_fields FROM models WHERE id = ?", (row["model_id"],)
+        ).fetchone()
+        if model is None or model["location"] != "source" or model["format"] != "single-file":
+            return
+        old, new = Path(row["path"]), Path(new_path)
+        conn.execute(
+            "UPDATE model_files SET path = ? WHERE model_id = ? AND path = ?",
+            (new.name, row["model_id"], old.name),
+        )
+        conn.execute("UPDATE models SET rel_dir = ? WHERE id = ?", (str(new.parent), row["model_id"]))
+        if "name" not in model["manual_fields"]:
+            from ..importer.plan import model_name_from_file
+
+            conn.execute(
+                "UPDATE models SET name = ? WHERE id = ?", (model_name_from_file(new.name), row["model_id"])
+            )
+
+    def mark_missing(self, conn: sqlite3.Connection, paths: Sequence[str]) -> list[str]:
+        """Mark files missing (never drop them: an unmounted share must not empty the catalog)."""
+        touched: set[str] = set()
+        for chunk_start in range(0, len(paths), 500):
+            chunk = list(paths[chunk_start : chunk_start + 500])
+            marks = ",".join("?" * len(chunk))
+            conn.execute(f"UPDATE source_files SET state = 'missing' WHERE path IN ({marks})", chunk)  # noqa: S608
+            touched.update(
+                r[0]
+                for r in conn.execute(
+                    f"SELECT DISTINCT model_id FROM source_files WHERE path IN ({marks}) "  # noqa: S608
+                    "AND model_id IS NOT NULL",
+                    chunk,
+                )
+            )
+        self.refresh_model_states(conn, touched)
+        return sorted(touched)
+
+    def refresh_model_states(self, conn: sqlite3.Connection, model_ids: Iterable[str]) -> None:
+        for model_id in model_ids:
+            conn.execute(
+                "UPDATE models SET state = CASE WHEN location = 'library' OR EXISTS (SELECT 1 FROM "
+                "source_files WHERE model_id = models.id AND state = 'present') THEN 'ready' ELSE 'missing' "
+                "END WHERE id = ?",
+                (model_id,),
+            )
+
+    def record_hash(self, file_id: int, blake3: str, sha256: str, expected: FileRow) -> bool:
+        """Store a file's hashes unless the row changed meanwhile (a rescan saw a new version)."""
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE source_files SET blake3 = ?, sha256 = ?, hashed_at = ? WHERE id = ? AND size = ? "
+                "AND mtime_ns = ? AND inode = ? AND path = ?",
+                (
+                    blake3,
+                    sha256,
+                    utcnow(),
+                    file_id,
+                    expected.size,
+                    expected.mtime_ns,
+                    expected.inode,
+                    expected.path,
+                ),
+            )
+            return cur.rowcount == 1
+
+    # -- provisional models ---------------------------------------------------------------------------
+    def settle_model(
+        self, provisional_id: str, blake3: str, sha256: str, file_hashes: dict[str, tuple[str, str]]
+    ) -> str:
+        """All files hashed: re-key the provisional model to its content id, or merge it into the model
+        that already holds these bytes. Returns the model id the files now belong to."""
+        content_id = model_id_from_blake3(blake3)
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT id, blake3 FROM models WHERE id = ?", (provisional_id,)).fetchone()
+            if row is None or not str(row["blake3"]).startswith(PENDING_PREFIX):
+                return provisional_id
+            same = conn.execute("SELECT id FROM models WHERE blake3 = ?", (blake3,)).fetchone()
+            if same is not None:
+                conn.execute(
+                    "UPDATE source_files SET model_id = ? WHERE model_id = ?", (same["id"], provisional_id)
+                )
+                conn.execute("UPDATE links SET model_id = ? WHERE model_id = ?", (same["id"], provisional_id))
+                conn.execute("DELETE FROM models WHERE id = ?", (provisional_id,))
+                self.refresh_model_states(conn, [same["id"]])
+                return str(same["id"])
+            target = content_id
+            if conn.execute("SELECT 1 FROM models WHERE id = ?", (target,)).fetchone() is not None:
+                target = content_id + "-" + blake3[16:20]  # a 64-bit prefix collision: keep both apart
+            conn.execute(
+                "UPDATE models SET id = ?, blake3 = ?, sha256 = ?, updated_at = ? WHERE id = ?",
+                (target, blake3, sha256, utcnow(), provisional_id),
+            )
+            for rel, (fb3, fsha) in file_hashes.items():
+                conn.execute(
+                    "UPDATE model_files SET blake3 = ?, sha256 = ? WHERE model_id = ? AND path = ?",
+                    (fb3, fsha, target, rel),
+                )
+            conn.execute("UPDATE source_files SET model_id = ? WHERE model_id = ?", (target, provisional_id))
+            conn.execute("UPDATE links SET model_id = ? WHERE model_id = ?", (target, provisional_id))
+            conn.execute(
+                "UPDATE pending_lookups SET model_id = ? WHERE model_id = ?", (target, provisional_id)
+            )
+            return target
+
+    def detach(self, conn: sqlite3.Connection, model_ids: Iterable[str]) -> int:
+        return self._drop_orphans(conn, list(model_ids))
+
+    def _drop_orphans(self, conn: sqlite3.Connection, model_ids: Sequence[str]) -> int:
+        dropped = 0
+        for model_id in model_ids:
+            cur = conn.execute(
+                "DELETE FROM models WHERE id = ? AND location = 'source' AND NOT EXISTS "
+                "(SELECT 1 FROM source_files WHERE model_id = ?)",
+                (model_id, model_id),
+            )
+            dropped += cur.rowcount
+        return dropped
+
+    def locations(self, model_id: str) -> list[dict[str, Any]]:
+        return [
+            {"path": f.path, "state": f.state, "hashed": f.blake3 is not None}
+            for f in self.files_of_model(model_id)
+        ]
+
+    def duplicates(self) -> dict[str, Any]:
+        """Bytes held more than once: what adoption would free."""
+        rows = self.db.execute_read(
+            "SELECT m.id, m.name, m.size, m.location, COUNT(f.id) AS copies FROM models m "
+            "JOIN source_files f ON f.model_id = m.id AND f.state = 'present' "
+            "WHERE m.blake3 NOT LIKE 'pending:%' GROUP BY m.id"
+        )
+        groups = []
+        freeable = 0
+        for r in rows:
+            extra = r["copies"] if r["location"] == "library" else r["copies"] - 1
+            if extra <= 0:
+                continue
+            paths = [f.path for f in self.files_of_model(r["id"]) if f.state == "present"]
+            groups.append(
+                {
+                    "id": r["id"],
+                    "name": r["name"],
+                    "size": r["size"],
+                    "copies": extra + 1,
+                    "paths": paths,
+                    "in_library": r["location"] == "library",
+                }
+            )
+            freeable += extra * r["size"]
+        return {"groups": groups, "bytes_freeable": freeable}
+
+
+def _as_int(ref: str | int) -> int:
+    try:
+        return int(ref)
+    except (TypeError, ValueError):
+        return -1
+
+
+def check_source_path(path: Path, library_root: Path) -> Path:
+    """A source must be an existing folder, and not the library itself (nor inside it)."""
+    resolved = path.expanduser().resolve()
+    if not resolved.is_dir():
+        raise InvalidInput(f"{path} is not a folder; give the folder that holds your models.")
+    root = library_root.resolve()
+    if resolved == root or root in resolved.parents:
+        raise InvalidInput(
+            f"{path} is inside the library ({root}); the library's own models are catalogued already."
+        )
+    return resolved

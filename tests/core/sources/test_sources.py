@@ -1,0 +1,176 @@
+"""Folders catalogued in place: listed at once from headers, hashed later, nothing written into them."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from comfyui_model_library.core.errors import InvalidInput
+from comfyui_model_library.core.library import Library
+from comfyui_model_library.core.models import ModelQuery
+from tests import synth
+
+
+def _tree_snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+@pytest.fixture
+def comfy_models(tmp_path: Path) -> Path:
+    root = tmp_path / "ComfyUI" / "models"
+    for family, rel in [
+        ("sdxl_checkpoint", "checkpoints/juggernautXL.safetensors"),
+        ("sdxl_lora_kohya", "loras/detail.safetensors"),
+        ("vae_flux", "vae/ae.safetensors"),
+    ]:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        synth.write_family(root / rel, family)
+    (root / "loras" / "notes.txt").write_text("not a model")
+    return root
+
+
+def _models(lib: Library) -> dict[str, object]:
+    return {m.name: m for m in lib.list_models(ModelQuery(limit=500)).items}
+
+
+def test_listing_is_complete_after_the_walk_without_hashing(library: Library, comfy_models: Path) -> None:
+    before = _tree_snapshot(comfy_models)
+    result = library.add_source(comfy_models)
+    assert result["scan"]["added"] == 3
+    models = _models(library)
+    assert set(models) == {"juggernautXL", "detail", "ae"}
+    ckpt = models["juggernautXL"]
+    assert (ckpt.type, ckpt.base_model, ckpt.location) == ("checkpoint", "sdxl", "source")
+    assert not ckpt.hashed and ckpt.to_dict()["hashes"] == {"blake3": None, "sha256": None}
+    assert library.list_models(ModelQuery(q="jugg")).total == 1
+    assert _tree_snapshot(comfy_models) == before, "nothing is written into a source"
+
+
+def test_background_hashing_rekeys_to_content_id(library: Library, comfy_models: Path) -> None:
+    library.add_source(comfy_models)
+    assert library.sources.hash_pending() == 3
+    ckpt = _models(library)["juggernautXL"]
+    data = (comfy_models / "checkpoints" / "juggernautXL.safetensors").read_bytes()
+    assert ckpt.hashed and ckpt.hashes.sha256 == hashlib.sha256(data).hexdigest()
+    assert ckpt.id == ckpt.hashes.blake3[:16]
+    assert library.model_file_path(ckpt.id) == comfy_models / "checkpoints" / "juggernautXL.safetensors"
+    # Nothing to hash again: unchanged files are never re-read.
+    assert library.sources.hash_pending() == 0
+    assert library.scan()["changed"] == 0
+
+
+def test_same_bytes_in_library_and_source_are_one_model(
+    library: Library, comfy_models: Path, incoming: Path
+) -> None:
+    src = incoming / "jugg-copy.safetensors"
+    shutil.copyfile(comfy_models / "checkpoints" / "juggernautXL.safetensors", src)
+    [item] = library.import_paths([src])
+    library.add_source(comfy_models)
+    library.sources.hash_pending()
+    models = library.list_models(ModelQuery(limit=50)).items
+    assert len(models) == 3
+    assert item.model is not None
+    detail = library.model_detail(item.model.id)
+    assert detail["location"] == "library"
+    assert [loc["path"] for loc in detail["locations"]] == [
+        str(comfy_models / "checkpoints" / "juggernautXL.safetensors")
+    ]
+    dups = library.duplicates()
+    assert dups["bytes_freeable"] == src.stat().st_size
+
+
+def test_new_changed_renamed_deleted_files(library: Library, comfy_models: Path) -> None:
+    library.add_source(comfy_models)
+    library.sources.hash_pending()
+    lora = _models(library)["detail"]
+    library.edit_model(lora.id, notes="keeps its metadata")
+
+    # renamed: same inode, same size and mtime -> the same model, metadata kept
+    os.rename(comfy_models / "loras" / "detail.safetensors", comfy_models / "loras" / "detail-v2.safetensors")
+    # new file
+    synth.write_family(comfy_models / "loras" / "new.safetensors", "sd15_lora_kohya")
+    # deleted file: marked missing, not dropped
+    (comfy_models / "vae" / "ae.safetensors").unlink()
+    report = library.scan()
+    assert report["renamed"] == 1 and report["added"] == 1 and report["missing"] == 1
+    renamed = library.get_model(lora.id)
+    assert renamed.notes == "keeps its metadata"
+    assert library.model_file_path(lora.id).name == "detail-v2.safetensors"
+    models = _models(library)
+    assert models["ae"].state == "missing"
+    assert "new" in models
+
+    # changed in place: a new version, hashed again
+    path = comfy_models / "checkpoints" / "juggernautXL.safetensors"
+    synth.write_family(path, "sd15_checkpoint")
+    os.utime(path, ns=(time.time_ns(), time.time_ns()))
+    assert library.scan()["changed"] == 1
+    changed = _models(library)["juggernautXL"]
+    assert changed.base_model == "sd15" and not changed.hashed
+
+
+def test_unmounted_source_keeps_its_models(library: Library, comfy_models: Path, tmp_path: Path) -> None:
+    library.add_source(comfy_models)
+    away = tmp_path / "unmounted"
+    os.rename(comfy_models, away)  # the share disappears
+    report = library.scan()
+    assert report["sources"][0]["state"] == "unavailable"
+    models = _models(library)
+    assert len(models) == 3 and all(m.state == "ready" for m in models.values())
+    os.rename(away, comfy_models)
+    report = library.scan()
+    assert report["sources"][0]["state"] == "ok" and report["missing"] == 0
+
+
+def test_bad_sources_refused(library: Library, tmp_path: Path, comfy_models: Path) -> None:
+    with pytest.raises(InvalidInput):
+        library.add_source(tmp_path / "nope")
+    with pytest.raises(InvalidInput):
+        library.add_source(library.config.root / "models")
+    library.add_source(comfy_models)
+    with pytest.raises(InvalidInput):
+        library.add_source(comfy_models / "loras")
+
+
+def test_remove_source_forgets_models_never_files(library: Library, comfy_models: Path) -> None:
+    before = _tree_snapshot(comfy_models)
+    library.add_source(comfy_models)
+    result = library.remove_source(str(comfy_models))
+    assert result["models_forgotten"] == 3
+    assert library.list_models(ModelQuery()).total == 0
+    assert _tree_snapshot(comfy_models) == before
+
+
+def test_removing_a_source_model_never_deletes_the_file(library: Library, comfy_models: Path) -> None:
+    library.add_source(comfy_models)
+    lora = _models(library)["detail"]
+    report = library.remove_model(lora.id)
+    assert report["trashed"] is None
+    assert (comfy_models / "loras" / "detail.safetensors").exists()
+    library.scan()
+    assert "detail" not in _models(library), "a removed source model stays hidden until it changes"
+
+
+def test_watcher_picks_up_a_new_file(library: Library, comfy_models: Path) -> None:
+    library.add_source(comfy_models, scan=False)
+    library.start_background(poll_seconds=0.5)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and library.list_models(ModelQuery()).total < 3:
+            time.sleep(0.1)
+        assert library.list_models(ModelQuery()).total == 3
+        synth.write_family(comfy_models / "loras" / "fresh.safetensors", "sdxl_lora_kohya")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "fresh" not in _models(library):
+            time.sleep(0.1)
+        assert "fresh" in _models(library)
+    finally:
+        library.sources.stop_background()
