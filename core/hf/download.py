@@ -13,16 +13,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..errors import Cancelled, InsufficientSpace, InvalidInput, UnsafePath
+from ..errors import Cancelled, InvalidInput, UnsafePath
+from ..io.drives import check_free_space
 from ..io.fileops import atomic_write_bytes
 from ..io.hashing import Digests
+from ..io.paths import is_within, validate_relpath
 from .client import HubClient, RepoFile, is_commit_sha, validate_repo_id
 from .naming import is_weight_file
 from .transfer import PARTIAL_SUFFIX, STATE_SUFFIX, RemoteFile, fetch_file, head_file
@@ -60,55 +61,11 @@ class DownloadResult:
 
 
 # -- names ---------------------------------------------------------------------------------------------
-_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
-_FORBIDDEN_CHARS = set('<>:"\\|?*')
-
-
-def validate_repo_path(name: str) -> PurePosixPath:
-    """A repo file path that is safe to create below our folder, on POSIX and Windows alike.
-
-    Stops THREATS #5 through names from a Hub repo: ``../../x``, ``/etc/x``, ``C:evil``, ``\\\\host\\x``,
-    ``CON``, ``nul.txt``, trailing dots or spaces, control characters and over-long components.
-    (Private stand-in for ``io.paths.validate_relpath`` until that lands.)
-    """
-    if not isinstance(name, str) or not name or len(name) > 4096:
-        raise UnsafePath(f"Refusing repo file name {name!r}: empty or too long.")
-    if name.startswith("/") or "\\" in name or re.match(r"^[A-Za-z]:", name):
-        raise UnsafePath(
-            f"Refusing repo file name {name!r}: absolute or Windows-style paths are not allowed."
-        )
-    parts = name.split("/")
-    for part in parts:
-        bad = (
-            part in ("", ".", "..")
-            or any(ord(c) < 32 or ord(c) == 127 or c in _FORBIDDEN_CHARS for c in part)
-            or part.endswith((".", " "))
-            or _WINDOWS_RESERVED.match(part)
-            or len(part.encode("utf-8")) > 255
-        )
-        if bad:
-            raise UnsafePath(
-                f"Refusing repo file name {name!r}: component {part!r} is not a portable file name "
-                "(traversal, reserved device name, control character or trailing dot/space)."
-            )
-    return PurePosixPath(*parts)
-
-
 def _inside(root: Path, rel: PurePosixPath) -> Path:
     target = root.joinpath(*rel.parts)
-    resolved_root = root.resolve()
-    if not target.resolve().is_relative_to(resolved_root):
+    if not is_within(target, root):
         raise UnsafePath(f"Refusing {rel}: it resolves outside the download folder {root}.")
     return target
-
-
-def _check_free_space(folder: Path, needed: int, margin: int) -> None:
-    free = shutil.disk_usage(folder).free
-    if needed + margin > free:
-        raise InsufficientSpace(
-            f"Not enough free space in {folder}: the download needs {needed:,} bytes (+{margin:,} margin) "
-            f"but only {free:,} are free. Free some space or move the library to a larger drive."
-        )
 
 
 # -- manifest ------------------------------------------------------------------------------------------
@@ -157,7 +114,7 @@ def download_files(
     config: object | None = None,
 ) -> DownloadResult:
     validate_repo_id(repo_id)
-    rels = list(dict.fromkeys(str(validate_repo_path(f)) for f in filenames))
+    rels = list(dict.fromkeys(str(validate_relpath(f)) for f in filenames))
     if not rels:
         raise InvalidInput(f"Nothing to download from {repo_id}: name at least one file.")
     dest_dir = Path(dest_dir)
@@ -185,7 +142,7 @@ def download_files(
             have = partial.stat().st_size if partial.exists() else 0
             needed += max(0, (remote.size or 0) - have)
     margin = int(getattr(config, "free_space_margin", DEFAULT_FREE_SPACE_MARGIN))
-    _check_free_space(dest_dir, needed, margin)
+    check_free_space(dest_dir, needed, margin)
 
     done_before = 0
     results: list[DownloadedFile] = []
