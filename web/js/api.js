@@ -13,7 +13,7 @@ export const GUARD_HEADER = "X-Model-Library";
  */
 
 /**
- * @typedef {{path: string, size: number, blake3?: string, sha256?: string}} ModelFile
+ * @typedef {{path: string, size: number, blake3?: string, sha256?: string, abs_path?: string}} ModelFile
  * @typedef {{kind: string, repo_id?: string, revision?: string, filename?: string,
  *            match: string, confidence: number}} ModelSource
  * @typedef {{path: string, kind: string, app: string}} ModelLink
@@ -138,8 +138,10 @@ export function createApi(fetchLike) {
      * @returns {Promise<{upload_id: string, offset: number}>}
      */
     createUpload: (info) => send("POST", "/uploads", info),
-    /** @param {string} uploadId @returns {Promise<{offset: number}>} */
+    /** @param {string} uploadId @returns {Promise<{offset: number, size?: number, complete?: boolean, job_id?: string}>} */
     getUpload: (uploadId) => send("GET", `/uploads/${seg(uploadId)}`),
+    /** @param {string} uploadId @returns {Promise<any>} */
+    discardUpload: (uploadId) => send("DELETE", `/uploads/${seg(uploadId)}`),
     /**
      * Sends bytes [start, start + chunk.size) of a file of `total` bytes.
      * @param {string} uploadId @param {Blob} chunk @param {number} start @param {number} total

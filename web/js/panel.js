@@ -8,7 +8,7 @@ import { DetailPane } from "./components/detail.js";
 import { DropZone } from "./components/dropzone.js";
 import { HealthBadge, openMappingDialog } from "./components/health.js";
 import { openImportDialog } from "./components/import_dialog.js";
-import { JobsView, isFinal } from "./components/jobs.js";
+import { JobsView, isFinal, jobTitle } from "./components/jobs.js";
 import { LibraryView } from "./components/library_view.js";
 import { ensureStyles } from "./styles.js";
 
@@ -66,8 +66,8 @@ export function mountPanel(root, options) {
     void openImportDialog({ api, host: shell, toast, onChanged: () => refreshAll() }, finished, label);
   };
   jobs.onFinal = (job) => {
-    if (job.state === "done") toast({ severity: "success", summary: `${job.kind} finished`, life: 3000 });
-    else if (job.state === "failed") toast({ severity: "error", summary: `${job.kind} failed`, detail: errorText(job.error?.message ?? job.error ?? "unknown error") });
+    if (job.state === "done") toast({ severity: "success", summary: `${jobTitle(job)}: done`, life: 3000 });
+    else if (job.state === "failed") toast({ severity: "error", summary: `${jobTitle(job)}: failed`, detail: errorText(job.error?.message ?? job.error ?? "unknown error") });
     refreshAll();
   };
   const offline = h("div", { className: "mlib-offline", hidden: true, attrs: { role: "status", "data-testid": "offline" }, text: "Hugging Face is unreachable: lookups and downloads wait until it answers again." });

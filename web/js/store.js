@@ -60,6 +60,8 @@ export class ModelPager {
     this.blocks = new Map();
     /** @type {Map<number, AbortController>} */
     this.pending = new Map();
+    /** Rows on screen belong to the previous run of the same query (refresh in flight). */
+    this.stale = false;
   }
 
   /**
@@ -67,18 +69,26 @@ export class ModelPager {
    * @param {ModelQuery} query
    */
   setQuery(query) {
+    return this.start(query, false);
+  }
+
+  /** Re-runs the current query (after a change event); the old rows stay until the new ones arrive. */
+  refresh() {
+    return this.start(this.query, true);
+  }
+
+  /** @param {ModelQuery} query @param {boolean} keepRows */
+  start(query, keepRows) {
     this.generation += 1;
     for (const controller of this.pending.values()) controller.abort();
     this.pending.clear();
-    this.blocks.clear();
+    if (!keepRows) {
+      this.blocks.clear();
+      this.ready = false;
+    }
+    this.stale = keepRows;
     this.query = { ...query };
-    this.ready = false;
     return this.fetchBlock(0);
-  }
-
-  /** Re-runs the current query (after a change event), keeping the scroll position. */
-  refresh() {
-    return this.setQuery(this.query);
   }
 
   /**
@@ -90,7 +100,7 @@ export class ModelPager {
     const block = Math.floor(index / PAGE_SIZE);
     const rows = this.blocks.get(block);
     if (!rows) {
-      if (!this.pending.has(block) && this.ready) void this.fetchBlock(block);
+      if (!this.pending.has(block) && this.ready && !this.stale) void this.fetchBlock(block);
       return undefined;
     }
     return rows[index - block * PAGE_SIZE];
@@ -107,6 +117,10 @@ export class ModelPager {
         controller.signal,
       );
       if (generation !== this.generation) return; // a newer query won
+      if (this.stale) {
+        this.blocks.clear();
+        this.stale = false;
+      }
       this.blocks.set(block, Array.isArray(page.items) ? page.items : []);
       this.total = typeof page.total === "number" ? page.total : page.items.length;
       this.tookMs = page.took_ms;

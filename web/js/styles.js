@@ -24,13 +24,13 @@ const CSS = `
 .mlib-root textarea { min-height: 60px; resize: vertical; width: 100%; }
 .mlib-offline { background: #5c3c00; color: #ffd180; padding: 6px 8px; font-size: 12px; }
 .mlib-main { flex: 1; min-height: 0; display: flex; flex-direction: column; }
-@container (min-width: 720px) { .mlib-main { flex-direction: row; } .mlib-library { flex: 1 1 55%; border-right: 1px solid var(--mlib-border); }
-  .mlib-detail { flex: 1 1 45%; max-height: none !important; border-top: none !important; } }
+@container (min-width: 720px) { .mlib-main { flex-direction: row; } .mlib-library { flex: 1 1 0; min-width: 0; border-right: 1px solid var(--mlib-border); }
+  .mlib-detail { flex: 1 1 0; min-width: 0; max-height: none !important; border-top: none !important; } }
 .mlib-library { display: flex; flex-direction: column; min-height: 0; flex: 1; }
 .mlib-toolbar { padding: 8px 8px 4px; }
 .mlib-toolbar input[type=search] { width: 100%; padding: 6px 8px; }
 .mlib-filters { display: flex; flex-wrap: wrap; gap: 4px; padding: 0 8px 6px; }
-.mlib-filters select, .mlib-filters input { flex: 1 1 90px; }
+.mlib-filters select, .mlib-filters input { flex: 1 1 120px; }
 .mlib-summary { padding: 2px 10px 4px; color: var(--mlib-muted); font-size: 11px; }
 .mlib-vlist { position: relative; flex: 1; min-height: 160px; overflow-y: auto; contain: strict; outline: none; }
 .mlib-vlist-spacer { width: 1px; }
@@ -91,6 +91,7 @@ const CSS = `
 .mlib-import-item { border: 1px solid var(--mlib-border); border-radius: 4px; padding: 8px; margin: 6px 0; }
 .mlib-file-picker { margin-top: 8px; max-height: 240px; overflow-y: auto; }
 .mlib-file-row { display: flex; gap: 6px; align-items: center; padding: 2px 0; }
+.mlib-conflict select { flex: 0 0 auto; }
 .mlib-conflict { display: flex; gap: 6px; align-items: center; justify-content: space-between; padding: 3px 0; }
 .mlib-health { border-radius: 9px; padding: 0 8px; font-size: 11px; cursor: pointer; border: 1px solid var(--mlib-border); background: transparent; color: var(--mlib-muted); }
 .mlib-health-healthy { border-color: #1e8e3e; color: #81c995; }

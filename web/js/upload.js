@@ -57,13 +57,22 @@ export async function uploadFile(api, file, options = {}) {
     info.group = options.group;
     info.group_size = options.groupSize || 1;
   }
-  const created = await api.createUpload(info);
+  let created;
+  try {
+    created = await api.createUpload(info);
+  } catch (error) {
+    // A server without group support refuses the extra fields: upload the file on its own instead.
+    if (!(error instanceof ApiError) || error.status !== 400 || Object.keys(info).length === 2) throw error;
+    created = await api.createUpload({ filename: file.name, size: total });
+  }
   const uploadId = created.upload_id;
   let offset = created.offset || 0;
   let failures = 0;
   /** @type {Job | null} */
   let job = null;
   options.onProgress?.(offset, total);
+  const onAbort = () => void api.discardUpload(uploadId).catch(() => {});
+  options.signal?.addEventListener("abort", onAbort);
   while (offset < total) {
     if (options.signal?.aborted) throw new DOMException("Upload cancelled", "AbortError");
     const end = Math.min(total, offset + chunkSize);
@@ -79,10 +88,10 @@ export async function uploadFile(api, file, options = {}) {
       await sleep((options.retryDelayMs ?? 500) * 2 ** (failures - 1), options.signal);
       const state = await api.getUpload(uploadId);
       offset = state.offset;
-      const anyState = /** @type {any} */ (state);
-      if (anyState.job) job = anyState.job;
+      if (!job && state.job_id && offset >= total) job = await api.getJob(state.job_id);
       options.onProgress?.(offset, total);
     }
   }
+  options.signal?.removeEventListener("abort", onAbort);
   return { uploadId, job };
 }

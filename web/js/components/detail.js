@@ -174,7 +174,7 @@ export class DetailPane {
     }
     const links = (m.links || []).map((l) => h("li", { className: "mlib-mono", text: `${l.path} (${l.kind})` }));
     const dir = m.dir || "";
-    const files = (m.files || []).map((f) => h("li", { className: "mlib-mono", text: dir ? `${dir}/${f.path}` : f.path }));
+    const files = (m.files || []).map((f) => h("li", { className: "mlib-mono", text: f.abs_path || (dir ? `${dir}/${f.path}` : f.path) }));
     openDialog(this.ctx.host, {
       title: `Delete ${m.name}?`,
       testId: "delete-dialog",

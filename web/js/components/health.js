@@ -125,9 +125,9 @@ export async function openMappingDialog(ctx) {
     for (const conflict of conflicts) {
       const path = typeof conflict === "object" && conflict ? String(conflict.path || conflict.link_path || "") : String(conflict);
       const select = h("select", { attrs: { "aria-label": `Resolution for ${path}` } }, [
-        h("option", { value: "skip", text: "skip (leave the existing file)" }),
-        h("option", { value: "rename", text: "rename (keep both)" }),
-        h("option", { value: "overwrite", text: "overwrite (replace with a link)" }),
+        h("option", { value: "skip", text: "skip", title: "Leave the existing file; no link" }),
+        h("option", { value: "rename", text: "rename", title: "Keep both: the link gets another name" }),
+        h("option", { value: "overwrite", text: "overwrite", title: "Replace what is there with a link" }),
       ]);
       resolutions.set(path, select);
       content.appendChild(h("div", { className: "mlib-conflict" }, [h("span", { className: "mlib-mono", text: describe(conflict) }), select]));

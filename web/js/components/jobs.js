@@ -12,6 +12,22 @@ import { errorText, formatBytes, percent } from "../format.js";
 
 const FINAL = new Set(["done", "failed", "cancelled"]);
 
+const KIND_TITLES = /** @type {Record<string, string>} */ ({
+  upload: "Import (upload)",
+  import: "Import",
+  download: "Download",
+  scan: "Scan",
+  lookup: "Hub lookup",
+});
+
+/** A readable title for a job: its kind, and the file it works on when the job says. @param {Job} job */
+export function jobTitle(job) {
+  const kind = KIND_TITLES[job.kind] || job.kind || "Job";
+  const params = /** @type {any} */ (job).params;
+  const subject = params && (params.filename || params.repo_id || (Array.isArray(params.paths) ? params.paths[0] : ""));
+  return typeof subject === "string" && subject ? `${kind} ${subject}` : kind;
+}
+
 /** @param {Job} job */
 export function isFinal(job) {
   return FINAL.has(job.state);
@@ -39,7 +55,14 @@ export class JobsView {
    */
   row(key, label, onCancel) {
     let row = this.rows.get(key);
-    if (row) return row;
+    if (row) {
+      const labelEl = row.element.querySelector(".mlib-job-label");
+      if (labelEl && label) {
+        labelEl.textContent = label;
+        labelEl.setAttribute("title", label);
+      }
+      return row;
+    }
     const bar = h("div", { className: "mlib-progress-bar" });
     const text = h("span", { className: "mlib-job-text" });
     const cancel = h("button", { className: "mlib-btn mlib-btn-small", text: "Cancel", hidden: !onCancel });
@@ -115,7 +138,7 @@ export class JobsView {
   onJob(job) {
     if (!job || typeof job.id !== "string") return;
     const key = `job:${job.id}`;
-    if (!this.rows.has(key) && !isFinal(job)) this.row(key, `${job.kind}`, () => void this.ctx.api.cancelJob(job.id).catch(() => {}));
+    if (!this.rows.has(key) && !isFinal(job)) this.row(key, jobTitle(job), () => void this.ctx.api.cancelJob(job.id).catch(() => {}));
     if (isFinal(job)) {
       if (this.finished.has(job.id)) return;
       this.finished.add(job.id);

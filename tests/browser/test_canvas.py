@@ -1,0 +1,73 @@
+"""Dragging a model from the panel to the canvas: the drag carries the model, and canvas.js turns it into
+the right loader node (or sets an existing loader's model). LiteGraph is a small stand-in with the same
+calls ComfyUI's frontend offers (createNode, registered_node_types, graph.add/getNodeOnPos)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import ServedLibrary, fake_model, open_panel, seed
+
+pytestmark = pytest.mark.browser
+
+FAKE_LITEGRAPH = """
+  const combo = (name, values) => ({ name, type: "combo", value: values[0], options: { values } });
+  class LoaderNode {
+    constructor(type, title, values) {
+      this.type = type; this.title = title; this.pos = [0, 0];
+      this.size = [200, 80]; this.widgets = [combo("model", values)];
+    }
+  }
+  const values = ["other.safetensors", "checkpoints/m1.safetensors", "lora-one.safetensors"];
+  const registered = {
+    LibraryCheckpointLoader: { title: "Library Checkpoint Loader" },
+    LibraryLoraLoader: { title: "Library LoRA Loader" },
+  };
+  const LiteGraph = {
+    registered_node_types: registered,
+    createNode: (type) => registered[type] ? new LoaderNode(type, registered[type].title, values) : null,
+  };
+  const graph = { nodes: [], add(n) { this.nodes.push(n); },
+    getNodeOnPos(x, y) { return this.nodes.find((n) => x >= n.pos[0] && x <= n.pos[0] + n.size[0]
+      && y >= n.pos[1] && y <= n.pos[1] + n.size[1]) || null; } };
+"""
+
+
+def test_drag_payload_and_loader_node(served: ServedLibrary, page: Any) -> None:
+    checkpoint = fake_model(0, name="m1", type="checkpoint")
+    seed(served.library, [checkpoint])
+    open_panel(page, served)
+    page.wait_for_selector(".mlib-row[data-id]")
+    payload = page.evaluate(
+        """() => { const dt = new DataTransfer(); const row = document.querySelector('.mlib-row');
+                   row.dispatchEvent(new DragEvent('dragstart', { dataTransfer: dt, bubbles: true }));
+                   return JSON.parse(dt.getData('application/x-model-library')); }"""
+    )
+    assert payload["id"] == checkpoint.id and payload["type"] == "checkpoint"
+    result = page.evaluate(
+        "async (model) => {"
+        + FAKE_LITEGRAPH
+        + """
+          const { dropModelOnGraph } = await import('/model-library/js/canvas.js');
+          const ckpt = { ...model, files: ['checkpoints/m1.safetensors'] };
+          const created = dropModelOnGraph(graph, LiteGraph, ckpt, [10, 20]);
+          const first = created.widgets[0].value;
+          const lora = { id: 'x', name: 'lora-one', type: 'lora', files: ['lora-one.safetensors'] };
+          const onExisting = dropModelOnGraph(graph, LiteGraph, lora, [50, 50]);
+          const vae = dropModelOnGraph(graph, LiteGraph, { id: 'v', name: 'v', type: 'vae' }, [900, 900]);
+          return { title: created.title, pos: created.pos, value: first,
+                   same: onExisting === created, after: created.widgets[0].value, count: graph.nodes.length,
+                   vae: vae === null };
+        }""",
+        payload,
+    )
+    assert result["title"] == "Library Checkpoint Loader"
+    assert result["pos"] == [10, 20]
+    assert result["value"] == "checkpoints/m1.safetensors"
+    assert result["same"] is True, "a drop onto an existing loader must set its model, not add a node"
+    assert result["after"] == "lora-one.safetensors"
+    assert result["count"] == 1
+    assert result["vae"] is True  # no VAE loader registered in this graph: nothing is created
+    assert page.errors == []
