@@ -43,9 +43,6 @@ from .hashing import CHUNK_SIZE, RING_DEPTH, CancelledFn, Digests, DualHasher, P
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
-# Ask the kernel to start writing dirty pages back every this many bytes, so the final fsync has little
-# left to do and the disk works while the CPUs hash (a plain copy leaves it all to the fsync).
-_WRITEBACK_EVERY = 64 * 1024 * 1024
 MOVE_JOURNAL_SUFFIX = ".move.json"
 
 
@@ -172,15 +169,6 @@ def storage_error(exc: OSError, action: str, needed: int = 0) -> StorageError:
     return StorageError(f"failed while {action}: {exc.strerror or exc}")
 
 
-def _kick_writeback(fd: int, start: int, end: int) -> None:
-    # POSIX_FADV_DONTNEED starts asynchronous writeback of dirty pages in the range (Linux) and drops
-    # only pages already clean; it never blocks on the disk.
-    try:
-        os.posix_fadvise(fd, start, end - start, os.POSIX_FADV_DONTNEED)
-    except (AttributeError, OSError):
-        pass
-
-
 def _write_all(fd: int, view: memoryview) -> None:
     while view:
         written = os.write(fd, view)
@@ -243,7 +231,7 @@ def _copy_chunks(
     ring = [bytearray(CHUNK_SIZE) for _ in range(RING_DEPTH)]
     in_flight: list[list[Future[object]]] = [[] for _ in range(RING_DEPTH)]
     reader = io.FileIO(src_fd, "rb", closefd=False)
-    done = kicked = 0
+    done = 0
     slot = 0
     with reader, DualHasher() as hasher:
         while True:
@@ -257,9 +245,6 @@ def _copy_chunks(
             in_flight[slot] = list(hasher.update_shared(view))
             _write_all(dest_fd, view)
             done += count
-            if done - kicked >= _WRITEBACK_EVERY:
-                _kick_writeback(dest_fd, kicked, done)
-                kicked = done
             if progress is not None:
                 progress(done)
             slot = (slot + 1) % RING_DEPTH

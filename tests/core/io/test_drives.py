@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from comfyui_model_library.core.errors import DestinationNotWritable, InsufficientSpace, InvalidInput
 from comfyui_model_library.core.io.drives import (
     DriveLimiter,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import blake3
 import pytest
+
 from comfyui_model_library.core.errors import Cancelled
 from comfyui_model_library.core.io import hashing
 from comfyui_model_library.core.io.hashing import DualHasher, hash_bytes, hash_fd, hash_path

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+
 from comfyui_model_library.core.errors import Cancelled, Conflict, InvalidInput, UnsafePath
 from comfyui_model_library.core.io import fileops
 from comfyui_model_library.core.io.fileops import (

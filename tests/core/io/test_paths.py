@@ -6,6 +6,9 @@ import os
 from pathlib import Path, PurePosixPath
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from comfyui_model_library.core.errors import InvalidInput, UnsafePath
 from comfyui_model_library.core.io.paths import (
     confine,
@@ -15,8 +18,6 @@ from comfyui_model_library.core.io.paths import (
     validate_component,
     validate_relpath,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 HOSTILE_NAMES = [
     "",
