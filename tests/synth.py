@@ -853,7 +853,7 @@ def gguf_bytes(
         tensors = {
             "img_in.weight": (1, (3072, 64)),
             "double_blocks.0.img_attn.norm.key_norm.scale": (0, (128,)),
-            "double_blocks.0.img_attn.qkv.weight": (12, (9216, 3072)),
+            "double_blocks.0.img_attn.qkv.weight": (12, (512, 256)),
             "single_blocks.0.linear1.weight": (12, (256,)),
             "guidance_in.in_layer.weight": (8, (32,)),
         }
