@@ -62,11 +62,11 @@ def _folder_paths() -> Any | None:
     return sys.modules.get("folder_paths") if prompt_server() is not None else None
 
 
-def comfyui_base_dir() -> Path | None:
-    """The running install's base folder (where ``models/``, ``input/`` and ``user/`` live)."""
+def comfyui_install_dir() -> Path | None:
+    """The running install's folder (the one holding ``main.py`` and ``folder_paths.py``)."""
     fp = _folder_paths()
-    base = getattr(fp, "base_path", None)
-    return Path(base) if base else None
+    source = getattr(fp, "__file__", None)
+    return Path(os.path.abspath(source)).parent if source else None
 
 
 def comfyui_settings() -> dict[str, Any]:
@@ -279,32 +279,43 @@ def startup() -> None:
 
 def apply_mapping(library: Library) -> None:
     """Apply the mapping for the running install and add its view folders to ComfyUI's search paths."""
-    base = comfyui_base_dir()
-    if base is None:
+    install = comfyui_install_dir()
+    if install is None:
         return
+    map_apply = getattr(library, "map_apply", None)
     result: Any = None
-    try:
-        result = library.map_apply(comfyui_dir=base)  # type: ignore[attr-defined]
-    except Exception:
-        log.exception("model-library: applying the mapping to %s failed", base)
+    if map_apply is None:
+        log.info("model-library: this library cannot map models into ComfyUI yet; mapping skipped")
+    else:
+        try:
+            result = map_apply(comfyui_dir=install)
+        except Exception:
+            log.exception("model-library: applying the mapping to %s failed", install)
     add_view_folders(_view_folders(library, result))
 
 
 def _view_folders(library: Library, result: Any) -> dict[str, Path]:
-    """category -> view folder of this install: from the apply result, else found under ``views/``."""
-    folders: dict[str, Path] = {}
+    """category -> this install's view folder: from the apply result, else ``views/<install-id>/*``."""
     reported = result.get("folders") if isinstance(result, dict) else None
     if isinstance(reported, dict):
-        for category, path in reported.items():
-            folders[str(category)] = Path(path)
-        return folders
-    views = library.config.views_dir
-    if not views.is_dir():
-        return folders
-    for install in sorted(p for p in views.iterdir() if p.is_dir()):
-        for category_dir in sorted(p for p in install.iterdir() if p.is_dir()):
-            folders.setdefault(category_dir.name, category_dir)
-    return folders
+        return {str(category): Path(path) for category, path in reported.items()}
+    install = comfyui_install_dir()
+    app_id = install_id(install) if install is not None else None
+    view_root = library.config.views_dir / app_id if app_id else None
+    if view_root is None or not view_root.is_dir():
+        return {}
+    return {p.name: p for p in sorted(view_root.iterdir()) if p.is_dir()}
+
+
+def install_id(install: Path) -> str | None:
+    """The library's id for a ComfyUI install (its views live in ``views/<id>/``), None if not one."""
+    try:
+        from .core.mapping.comfyui import read_install
+
+        return read_install(install).id
+    except Exception as exc:
+        log.warning("model-library: %s is not recognised as a ComfyUI folder: %s", install, exc)
+        return None
 
 
 def add_view_folders(folders: dict[str, Path]) -> list[str]:
@@ -336,15 +347,18 @@ def refresh_filename_cache(categories: Iterable[str] | None = None) -> None:
 
 
 def _add_install_sources(library: Library) -> None:
-    add_source = getattr(library, "add_source", None)
-    if add_source is None:
-        log.info("model-library: this library cannot catalogue folders in place yet; sources skipped")
-        return
+    """Catalogue the install's own model folders in place, then keep watching and hashing them."""
+    install = comfyui_install_dir()
+    app_id = install_id(install) if install is not None else None
     for folder in _source_folders(library):
         try:
-            add_source(folder, auto=True)
+            library.add_source(folder, read_only=True, auto=True, app_id=app_id)
         except Exception as exc:
             log.warning("model-library: could not add %s as a source: %s", folder, exc)
+    try:
+        library.start_background()
+    except Exception:
+        log.exception("model-library: could not start watching the sources")
 
 
 def _source_folders(library: Library) -> list[Path]:

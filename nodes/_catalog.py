@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..core.errors import ModelLibraryError, ModelNotFound
 
@@ -90,11 +90,13 @@ def _refs(label: str, model_ref: str) -> list[str]:
     match = _LABEL_ID.search(label or "")
     if match:
         refs.append(match.group(1).lower())
+    elif (label or "").strip():
+        refs.append(label.strip())  # a hand-written workflow naming the model: a unique name resolves
     return refs
 
 
 def resolve(label: str, model_ref: str = "") -> Model:
-    """The library model a node input points at: by ``model_ref`` first, else the label's id.
+    """The library model a node input points at: by ``model_ref`` first, else the label's id (or name).
 
     Raises ModelNotFound naming the model and its hash, and what to do.
     """
@@ -139,21 +141,15 @@ def fingerprint(label: str, model_ref: str = "") -> str:
 @dataclass(frozen=True)
 class ModelFiles:
     model: Model
-    dir: str
     path: str  # the file a loader opens (the folder itself for a Diffusers folder)
-    links: tuple[str, ...]
+    links: tuple[str, ...]  # where the mapping made the model visible to ComfyUI
 
 
 def files_of(model: Model) -> ModelFiles:
-    detail = library().model_detail(model.id)
-    folder = str(detail["dir"])
-    files: list[dict[str, Any]] = list(detail.get("files") or [])
-    if model.format == "diffusion-folder" or not files:
-        path = folder
-    else:
-        path = os.path.join(folder, *str(files[0]["path"]).split("/"))
-    links = tuple(str(link["path"]) for link in detail.get("links") or () if link.get("path"))
-    return ModelFiles(model=model, dir=folder, path=path, links=links)
+    lib = library()
+    path = str(lib.model_file_path(model.id))
+    links = tuple(link.path for link in lib.model_links(model.id))
+    return ModelFiles(model=model, path=path, links=links)
 
 
 def locate(label: str, model_ref: str = "") -> ModelFiles:

@@ -1,13 +1,19 @@
 """A real ComfyUI with this plugin, started once per session (the host tier).
 
 Needs ``COMFYUI_PATH`` (a ComfyUI checkout) and ``COMFYUI_PYTHON`` (a Python that runs it, with this
-project installed: ``scripts/host-setup``); tests that need them skip otherwise. The server gets its own
-base, user and library folders under a temp dir, so the checkout and the user's files are never touched.
+project installed: ``scripts/host-setup``); tests that need them skip otherwise.
+
+The server runs from a *shadow install* in a temp folder: ComfyUI's top-level files copied, its code
+folders symlinked, and fresh ``models/``, ``custom_nodes/`` (holding a symlink to this project),
+``input/``, ``output/`` and ``user/``. ComfyUI then treats the temp folder as its own (it locates itself
+by ``realpath(__file__)``), so the mapping writes its links and ``extra_model_paths.yaml`` there and the
+checkout is never touched. The library lives in ``MODEL_LIBRARY_ROOT``, also under the temp folder.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -21,6 +27,7 @@ import pytest
 PROJECT = Path(__file__).resolve().parents[2]
 PLUGIN_FOLDER = "comfyui-model-library"
 READY_TIMEOUT_S = 90.0
+FRESH_FOLDERS = ("models", "custom_nodes", "input", "output", "user", "temp")
 PACKAGE_PARTS = ("__init__.py", "_host.py", "nodes", "core", "server_routes")
 GUARD_HEADERS = {"X-Model-Library": "1", "Content-Type": "application/json"}
 
@@ -28,7 +35,7 @@ GUARD_HEADERS = {"X-Model-Library": "1", "Content-Type": "application/json"}
 @dataclass(frozen=True)
 class ComfyUI:
     url: str
-    base: Path  # --base-directory: models/, input/, custom_nodes/ (with our plugin symlinked in)
+    install: Path  # the shadow install: models/, input/, custom_nodes/ (our plugin symlinked in), ...
     library: Path  # MODEL_LIBRARY_ROOT
     log_path: Path
     process: subprocess.Popen[bytes]
@@ -50,6 +57,26 @@ def host_paths() -> tuple[Path, Path]:
     if not python_path.exists():
         pytest.fail(f"COMFYUI_PYTHON={python} does not exist: run scripts/host-setup")
     return comfy_path, python_path
+
+
+def shadow_install(checkout: Path, target: Path) -> Path:
+    """A ComfyUI folder of its own that shares the checkout's code (see the module docstring)."""
+    target.mkdir()
+    for entry in checkout.iterdir():
+        if (
+            entry.name in FRESH_FOLDERS
+            or entry.name == "extra_model_paths.yaml"
+            or entry.name.startswith(".")
+        ):
+            continue
+        if entry.is_dir():
+            (target / entry.name).symlink_to(entry.resolve(), target_is_directory=True)
+        else:
+            shutil.copy2(entry, target / entry.name)
+    for name in FRESH_FOLDERS:
+        (target / name).mkdir()
+    (target / "models" / "checkpoints").mkdir()
+    return target
 
 
 def free_port() -> int:
@@ -87,10 +114,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
     comfy_path, python = host_paths()
     root = tmp_path_factory.mktemp("comfyui-host")
-    base, user, library = root / "base", root / "user", root / "library"
-    for folder in (base / "custom_nodes", base / "input", base / "models" / "checkpoints", user, library):
-        folder.mkdir(parents=True, exist_ok=True)
-    (base / "custom_nodes" / PLUGIN_FOLDER).symlink_to(PROJECT, target_is_directory=True)
+    install, library = shadow_install(comfy_path, root / "ComfyUI"), root / "library"
+    library.mkdir()
+    (install / "custom_nodes" / PLUGIN_FOLDER).symlink_to(PROJECT, target_is_directory=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODEL_LIBRARY_", "HF_TOKEN"))}
     env.update(
@@ -117,14 +143,10 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
                 "127.0.0.1",
                 "--port",
                 str(port),
-                "--base-directory",
-                str(base),
-                "--user-directory",
-                str(user),
                 "--database-url",
                 "sqlite:///:memory:",
             ],
-            cwd=comfy_path,
+            cwd=install,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -132,6 +154,6 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, log_path)
-        yield ComfyUI(url=url, base=base, library=library, log_path=log_path, process=process)
+        yield ComfyUI(url=url, install=install, library=library, log_path=log_path, process=process)
     finally:
         _stop(process)
