@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -446,8 +447,8 @@ class JobRunner:
                         "error_json = ?, updated_at = ? WHERE id = ?",
                         (*values, job.id),
                     )
-        except ModelLibraryError:
-            # A locked or broken catalog must not kill a worker: the in-memory state stays right.
+        except (ModelLibraryError, sqlite3.Error):
+            # A locked, broken or closed catalog must not kill a worker: the in-memory state stays right.
             log.warning("could not record job %s state %s", job.id, job.state, exc_info=True)
 
     # -- shutdown ------------------------------------------------------------------------------------

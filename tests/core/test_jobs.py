@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.catalog.migrations import migrate
 from comfyui_model_library.core.errors import Busy, Cancelled, InvalidModelFile, JobNotFound

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import blake3
 import pytest
+
 from comfyui_model_library.core.errors import (
     Conflict,
     InsufficientSpace,

@@ -1,0 +1,146 @@
+"""What the routes share: the library (built on first use), its job runner, upload store and events.
+
+Nothing is built when the routes are registered: ComfyUI imports the plugin at start-up and prints the
+time it took, so the library, its catalog and the runner's threads come to life on the first request
+(in a worker thread, never on the event loop).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..core.jobs import JobFn, JobRunner
+from ..core.uploads import UploadStore
+from ._http import run
+from .guards import GuardSettings
+
+if TYPE_CHECKING:
+    from ..core.jobs import Job
+    from ..core.library import Library
+
+log = logging.getLogger("model_library.http")
+
+Publish = Callable[[str, dict[str, Any]], None]
+EVENT_JOB = "model-library.job"
+EVENT_CHANGED = "model-library.changed"
+
+
+@dataclass(frozen=True)
+class RunnerOptions:
+    queues: Mapping[str, int] = field(default_factory=lambda: {"io": 2, "download": 2})
+    max_queued: int = 100
+
+
+@dataclass
+class _Parts:
+    library: Library
+    runner: JobRunner
+    uploads: UploadStore
+    unsubscribe: list[Callable[[], None]]
+
+
+class RouteContext:
+    def __init__(
+        self,
+        get_library: Callable[[], Library],
+        *,
+        settings: GuardSettings,
+        publish: Publish | None = None,
+        runner_options: RunnerOptions | None = None,
+    ) -> None:
+        self._get_library = get_library
+        self.settings = settings
+        self._publish = publish
+        self._runner_options = runner_options or RunnerOptions()
+        self._parts: _Parts | None = None
+        self._lock = threading.Lock()
+
+    # -- lazily built parts ----------------------------------------------------------------------------
+    def _build(self) -> _Parts:
+        with self._lock:
+            if self._parts is not None:
+                return self._parts
+            library = self._get_library()
+            runner = JobRunner(
+                library.db,
+                queues=self._runner_options.queues,
+                max_queued=self._runner_options.max_queued,
+            )
+            uploads = UploadStore(
+                Path(library.config.tmp_dir) / "uploads",
+                free_space_margin=library.config.free_space_margin,
+            )
+            unsubscribe = [
+                runner.subscribe(self._on_job),
+                library.subscribe(self._on_library_event),
+            ]
+            self._parts = _Parts(library, runner, uploads, unsubscribe)
+        from ._tasks import resume_factory
+
+        resumed = runner.resume_interrupted(resume_factory(library, uploads))
+        if resumed:
+            log.info("resumed %d interrupted job(s)", len(resumed))
+        return self._parts
+
+    def parts(self) -> _Parts:
+        """The parts, building them on first use. Blocking: call from a thread (see :meth:`ensure`)."""
+        parts = self._parts
+        return parts if parts is not None else self._build()
+
+    async def ensure(self) -> _Parts:
+        parts = self._parts
+        return parts if parts is not None else await run(self._build)
+
+    async def library(self) -> Library:
+        return (await self.ensure()).library
+
+    async def runner(self) -> JobRunner:
+        return (await self.ensure()).runner
+
+    async def uploads(self) -> UploadStore:
+        return (await self.ensure()).uploads
+
+    def built(self) -> bool:
+        return self._parts is not None
+
+    # -- events ----------------------------------------------------------------------------------------
+    def publish(self, event: str, data: dict[str, Any]) -> None:
+        if self._publish is None:
+            return
+        try:
+            self._publish(event, data)
+        except Exception:
+            log.exception("publishing %s failed", event)
+
+    def _on_job(self, job: Job) -> None:
+        self.publish(EVENT_JOB, job.to_dict())
+
+    def _on_library_event(self, event: str, data: dict[str, Any]) -> None:
+        self.publish(EVENT_CHANGED if event == "changed" else f"model-library.{event}", data)
+
+    # -- jobs ------------------------------------------------------------------------------------------
+    async def submit(
+        self,
+        kind: str,
+        fn: JobFn,
+        *,
+        queue: str = "io",
+        params: Mapping[str, Any] | None = None,
+        resumable: bool = False,
+    ) -> Job:
+        runner = await self.runner()
+        # submit() writes one row; quick, but still SQLite: off the loop.
+        return await run(runner.submit, kind, fn, queue=queue, params=params, resumable=resumable)
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        parts = self._parts
+        if parts is None:
+            return
+        for unsubscribe in parts.unsubscribe:
+            unsubscribe()
+        parts.runner.shutdown(wait=wait)

@@ -1,0 +1,81 @@
+"""The functions jobs run, shared by the routes that start them and by resume after a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..core.jobs import CancelledFn, Job, JobFn, ProgressFn
+from ..core.uploads import UploadStore
+
+if TYPE_CHECKING:
+    from ..core.library import Library
+
+
+def import_task(library: Library, paths: list[str], *, move: bool) -> JobFn:
+    def fn(progress: ProgressFn, cancelled: CancelledFn) -> dict[str, Any]:
+        items = library.import_paths(paths, move=move, confine=True, progress=progress, cancelled=cancelled)
+        return {"items": [item.to_dict() for item in items]}
+
+    return fn
+
+
+def upload_import_task(
+    library: Library,
+    uploads: UploadStore,
+    upload_id: str,
+    path: Path,
+    filename: str,
+    received: dict[str, Any],
+) -> JobFn:
+    """Import a finished upload, then drop the session (whatever the outcome: the bytes were copied or
+    refused, and a failed upload would otherwise hold its space until it expires)."""
+
+    def fn(progress: ProgressFn, cancelled: CancelledFn) -> dict[str, Any]:
+        try:
+            items = library.import_uploaded(path, filename, progress=progress, cancelled=cancelled)
+        finally:
+            uploads.discard(upload_id)
+        return {"items": [item.to_dict() for item in items], "received": received}
+
+    return fn
+
+
+def download_task(library: Library, repo_id: str, filenames: list[str], revision: str | None) -> JobFn:
+    def fn(progress: ProgressFn, cancelled: CancelledFn) -> dict[str, Any]:
+        items = library.download(repo_id, filenames, revision, progress=progress, cancelled=cancelled)
+        return {"items": [item.to_dict() for item in items]}
+
+    return fn
+
+
+def scan_task(library: Library) -> JobFn:
+    def fn(progress: ProgressFn, cancelled: CancelledFn) -> Any:
+        return library.scan(progress=progress, cancelled=cancelled)
+
+    return fn
+
+
+def resume_factory(library: Library, uploads: UploadStore) -> Any:
+    """For :meth:`JobRunner.resume_interrupted`: continue downloads and imports of finished uploads."""
+
+    def factory(job: Job) -> JobFn | None:
+        params = job.params
+        if job.kind == "download":
+            return download_task(
+                library, str(params["repo_id"]), list(params.get("filenames", [])), params.get("revision")
+            )
+        if job.kind == "upload":
+            path = Path(str(params.get("path", "")))
+            if path.is_file():
+                return upload_import_task(
+                    library,
+                    uploads,
+                    str(params["upload_id"]),
+                    path,
+                    str(params["filename"]),
+                    dict(params.get("received", {})),
+                )
+        return None
+
+    return factory

@@ -1,0 +1,240 @@
+"""Request guards: the protection ComfyUI does not give its plugins' routes (THREATS.md #1-#3, #13).
+
+ComfyUI has no authentication, and its only check (Origin vs Host) works only when the Host is a loopback
+name. So every route here decides for itself, from the request alone:
+
+* **Host allowlist (all routes).** DNS rebinding gives an attacker's page our address under the
+  attacker's name (``Host: evil.example``). Allowed: loopback names, names the user configured, the
+  address the server is bound to, and IP literals (a rebinding attack always arrives under a DNS name).
+* **Cross-site refusals (state-changing routes).** ``Origin: null`` (sandboxed frames, ``file:`` pages)
+  is refused; an Origin whose host:port differs from Host is refused.
+* **Content-Type + custom header (state-changing routes).** ``application/json`` (``PUT /uploads`` takes
+  ``application/octet-stream``) and ``X-Model-Library: 1``. A cross-site form can send neither, and a
+  script sending them triggers a CORS preflight which we never grant: no route answers OPTIONS with
+  ``Access-Control-Allow-*`` (and ComfyUI's ``--enable-cors-header`` only allows the headers
+  ``Content-Type, Authorization``, so our custom header still fails the preflight there).
+* **Remote clients (destructive routes).** When the server listens beyond loopback, a LAN client with no
+  Origin at all (curl) passes the checks above. Destructive routes (delete, move-import, downloads,
+  mapping/settings writes, source changes, repair) are refused to non-loopback clients unless the user
+  set ``ModelLibrary.AllowRemoteChanges`` (env ``MODEL_LIBRARY_ALLOW_REMOTE=1``). Reads still work.
+  Behind a reverse proxy on the same machine every client looks local: put authentication in the proxy.
+
+The decision is :func:`check` over a :class:`RequestFacts` value, so tests drive it directly as well as
+through a server.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ..core.errors import Forbidden
+from ._http import UnsupportedMediaType
+
+CUSTOM_HEADER = "X-Model-Library"
+ALLOW_REMOTE_ENV = "MODEL_LIBRARY_ALLOW_REMOTE"
+ALLOWED_HOSTS_ENV = "MODEL_LIBRARY_ALLOWED_HOSTS"
+ALLOW_REMOTE_SETTING = "ModelLibrary.AllowRemoteChanges"
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
+_WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "*"})  # noqa: S104 - names, not a bind
+
+
+class Policy(enum.Enum):
+    READ = "read"  # GET: Host allowlist only
+    CHANGE = "change"  # state-changing: + Origin, JSON Content-Type, custom header
+    UPLOAD = "upload"  # like CHANGE, with application/octet-stream bodies
+    DESTRUCTIVE = "destructive"  # like CHANGE, + refused to remote clients unless opted in
+
+
+class UntrustedHost(Forbidden):
+    code = "untrusted_host"
+
+
+class CrossSiteRequest(Forbidden):
+    code = "cross_site_request"
+
+
+class MissingClientHeader(Forbidden):
+    code = "missing_client_header"
+
+
+class RemoteChangesDisabled(Forbidden):
+    code = "remote_changes_disabled"
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """What the guards need to know about the server. ``listen_host`` is the address it is bound to."""
+
+    listen_host: str = "127.0.0.1"
+    allowed_hosts: tuple[str, ...] = ()
+    allow_remote_changes: bool = False
+
+    @classmethod
+    def from_env(
+        cls,
+        *,
+        listen_host: str = "127.0.0.1",
+        allowed_hosts: tuple[str, ...] = (),
+        allow_remote_changes: bool = False,
+        environ: Mapping[str, str] | None = None,
+    ) -> GuardSettings:
+        """Settings plus env overrides (``MODEL_LIBRARY_ALLOW_REMOTE=1``, ``MODEL_LIBRARY_ALLOWED_HOSTS``)."""
+        env = os.environ if environ is None else environ
+        extra = tuple(h.strip() for h in env.get(ALLOWED_HOSTS_ENV, "").split(",") if h.strip())
+        remote = allow_remote_changes or env.get(ALLOW_REMOTE_ENV, "").strip().lower() in {"1", "true", "yes"}
+        return cls(listen_host, (*allowed_hosts, *extra), remote)
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """The parts of a request the guards look at."""
+
+    method: str
+    host: str | None
+    origin: str | None = None
+    content_type: str | None = None
+    custom_header: str | None = None
+    remote: str | None = None
+
+    @classmethod
+    def of(cls, request: web.BaseRequest) -> RequestFacts:
+        headers = request.headers
+        return cls(
+            method=request.method.upper(),
+            host=headers.get("Host"),
+            origin=headers.get("Origin"),
+            content_type=headers.get("Content-Type"),
+            custom_header=headers.get(CUSTOM_HEADER),
+            remote=request.remote,
+        )
+
+
+def split_host(value: str) -> tuple[str, int | None]:
+    """``"Example.com:8188"`` -> ``("example.com", 8188)``; ``"[::1]:80"`` -> ``("::1", 80)``."""
+    value = value.strip()
+    port: int | None = None
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0:
+            return value.lower(), None
+        name, rest = value[1:end], value[end + 1 :]
+        if rest.startswith(":") and rest[1:].isdigit():
+            port = int(rest[1:])
+    elif value.count(":") == 1:
+        name, _, raw_port = value.partition(":")
+        port = int(raw_port) if raw_port.isdigit() else -1
+    else:
+        name = value
+    return name.lower().rstrip("."), port
+
+
+def _is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def is_loopback_client(remote: str | None) -> bool:
+    """True when the peer address is loopback (``127.0.0.0/8``, ``::1``, or IPv4-mapped loopback)."""
+    if not remote:
+        return False
+    try:
+        addr = ipaddress.ip_address(remote.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped.is_loopback
+    return addr.is_loopback
+
+
+def listens_beyond_loopback(settings: GuardSettings) -> bool:
+    host = settings.listen_host.strip("[]").lower()
+    if host in _WILDCARD_BINDS:
+        return True
+    if host in LOOPBACK_NAMES:
+        return False
+    return not is_loopback_client(host)
+
+
+def host_allowed(host_header: str | None, settings: GuardSettings) -> bool:
+    if not host_header:
+        return False
+    name, port = split_host(host_header)
+    if not name or port == -1:
+        return False
+    if name in LOOPBACK_NAMES or _is_ip_literal(name):
+        return True
+    configured = {split_host(h)[0] for h in settings.allowed_hosts}
+    configured.add(settings.listen_host.strip("[]").lower())
+    return name in configured
+
+
+def _origin_matches_host(origin: str, host_header: str) -> bool:
+    scheme, sep, rest = origin.partition("://")
+    if not sep or "/" in rest or scheme.lower() not in {"http", "https"}:
+        return False
+    default_port = 443 if scheme.lower() == "https" else 80
+    o_name, o_port = split_host(rest)
+    h_name, h_port = split_host(host_header)
+    return o_name == h_name and (o_port or default_port) == (h_port or default_port)
+
+
+def _media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def check(facts: RequestFacts, policy: Policy, settings: GuardSettings) -> None:
+    """Raise the refusal for a request that ``policy`` does not allow; return None when it may run."""
+    if not host_allowed(facts.host, settings):
+        raise UntrustedHost(
+            f"Host {facts.host!r} is not one this server answers to. Open the panel through localhost, "
+            f"an IP address, or add the name to {ALLOWED_HOSTS_ENV}."
+        )
+    if policy is Policy.READ:
+        return
+    check_origin(facts)
+    wanted = "application/octet-stream" if policy is Policy.UPLOAD else "application/json"
+    if _media_type(facts.content_type) != wanted:
+        raise UnsupportedMediaType(
+            f"this route takes Content-Type: {wanted}, not {facts.content_type or 'none'!r}"
+        )
+    if (facts.custom_header or "").strip() != "1":
+        raise MissingClientHeader(f"state-changing requests must carry the header '{CUSTOM_HEADER}: 1'")
+    if policy is Policy.DESTRUCTIVE:
+        require_remote_allowed(facts, settings)
+
+
+def check_origin(facts: RequestFacts) -> None:
+    """Refuse ``Origin: null`` and an Origin that is not the Host (browsers send Origin on changes)."""
+    if facts.origin is None:
+        return
+    if facts.origin.strip().lower() == "null":
+        raise CrossSiteRequest("Requests from an opaque origin (Origin: null) may not change anything.")
+    if not _origin_matches_host(facts.origin, facts.host or ""):
+        raise CrossSiteRequest(
+            f"Origin {facts.origin!r} is not this server ({facts.host}); cross-site requests are refused."
+        )
+
+
+def check_websocket(facts: RequestFacts, settings: GuardSettings) -> None:
+    """Websockets have no CORS: a page anywhere may open one, so only our own origin is let in."""
+    check(facts, Policy.READ, settings)
+    check_origin(facts)
+
+
+def require_remote_allowed(facts: RequestFacts, settings: GuardSettings) -> None:
+    """Refuse a destructive change from a non-loopback client unless the user opted in."""
+    if settings.allow_remote_changes or is_loopback_client(facts.remote):
+        return
+    raise RemoteChangesDisabled(
+        f"Changes that delete, move or download are refused to remote clients ({facts.remote}). To allow "
+        f"them, enable the setting {ALLOW_REMOTE_SETTING} or set {ALLOW_REMOTE_ENV}=1 on the server."
+    )

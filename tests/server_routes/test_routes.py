@@ -1,0 +1,267 @@
+"""Every route's happy path and its errors, on a bare app over a real library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from comfyui_model_library.core.library import Library
+from tests.server_routes.conftest import JSON_HEADERS, V1, model_file, wait_job
+
+NETWORK_CODES = ("network_error", "circuit_open", "rate_limited", "host_not_allowed")
+
+
+def skip_unless_facade(exc_text: str, method: str) -> None:
+    if "NotImplementedError" in exc_text:
+        pytest.skip(f"Library.{method} is not implemented yet")
+
+
+@pytest.fixture
+def imported(library: Library, incoming: Path) -> list[str]:
+    ids = []
+    for i in range(3):
+        items = library.import_paths([model_file(incoming, f"model-{i}.safetensors", seed=10 + i)])
+        assert items[0].status == "imported"
+        ids.append(items[0].model.id)  # type: ignore[union-attr]
+    return ids
+
+
+async def test_list_and_search_models(client: Any, imported: list[str]) -> None:
+    resp = await client.get(V1 + "/models")
+    assert resp.status == 200
+    page = await resp.json()
+    assert page["total"] == 3 and len(page["items"]) == 3 and "took_ms" in page
+    resp = await client.get(V1 + "/models", params={"limit": "1", "offset": "1", "sort": "name"})
+    page = await resp.json()
+    assert len(page["items"]) == 1 and page["total"] == 3
+    resp = await client.get(V1 + "/models", params={"q": "model-1"})
+    assert resp.status == 200
+    assert imported[1] in [m["id"] for m in (await resp.json())["items"]]
+    # The /api copy answers too (ComfyUI serves both).
+    assert (await client.get("/api" + V1 + "/models")).status == 200
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": "abc"},
+        {"limit": "0"},
+        {"limit": "100000"},
+        {"offset": "-1"},
+        {"sort": "evil"},
+        {"offset": "1e3"},
+    ],
+)
+async def test_list_rejects_junk_params(client: Any, params: dict[str, str]) -> None:
+    resp = await client.get(V1 + "/models", params=params)
+    assert resp.status == 400
+    assert (await resp.json())["error"]["code"] == "invalid_input"
+
+
+async def test_detail_edit_delete(client: Any, library: Library, imported: list[str]) -> None:
+    mid = imported[0]
+    resp = await client.get(f"{V1}/models/{mid}")
+    assert resp.status == 200
+    detail = await resp.json()
+    assert detail["id"] == mid and "links" in detail and "dir" in detail
+
+    resp = await client.patch(
+        f"{V1}/models/{mid}", json={"name": "Renamed", "tags": ["anime", "xl"]}, headers=JSON_HEADERS
+    )
+    assert resp.status == 200, await resp.text()
+    edited = await resp.json()
+    assert edited["name"] == "Renamed" and set(edited["tags"]) == {"anime", "xl"}
+    assert library.get_model(mid).name == "Renamed"
+
+    for bad in ({"tags": "x"}, {"name": 5}, {"evil": 1}, {}, {"name": "x" * 300}):
+        resp = await client.patch(f"{V1}/models/{mid}", json=bad, headers=JSON_HEADERS)
+        assert resp.status == 400, bad
+    resp = await client.patch(f"{V1}/models/{mid}", data=b"{not json", headers=JSON_HEADERS)
+    assert resp.status == 400
+    resp = await client.patch(f"{V1}/models/{mid}", data=b"[1, 2]", headers=JSON_HEADERS)
+    assert resp.status == 400
+
+    resp = await client.delete(f"{V1}/models/{mid}", headers=JSON_HEADERS)
+    assert resp.status == 200, await resp.text()
+    assert "trashed" in await resp.json()
+    resp = await client.get(f"{V1}/models/{mid}")
+    assert resp.status == 404
+    assert (await resp.json())["error"]["code"] == "model_not_found"
+    resp = await client.delete(f"{V1}/models/{mid}", headers=JSON_HEADERS)
+    assert resp.status == 404
+
+
+async def test_import_job_copy_and_move(client: Any, library: Library, incoming: Path) -> None:
+    src = model_file(incoming, "fresh.safetensors", seed=99)
+    resp = await client.post(V1 + "/imports", json={"paths": [str(src)]}, headers=JSON_HEADERS)
+    assert resp.status == 202
+    job = (await resp.json())["job"]
+    assert job["kind"] == "import" and job["state"] in ("queued", "running", "done")
+    done = await wait_job(client, job["id"])
+    assert done["state"] == "done", done
+    item = done["result"]["items"][0]
+    assert item["status"] == "imported" and src.exists()
+    assert library.get_model(item["id"]).name
+
+    moved = model_file(incoming, "moved.safetensors", seed=100)
+    resp = await client.post(
+        V1 + "/imports", json={"paths": [str(moved)], "mode": "move"}, headers=JSON_HEADERS
+    )
+    done = await wait_job(client, (await resp.json())["job"]["id"])
+    assert done["result"]["items"][0]["status"] == "imported"
+    assert not moved.exists()
+
+    listing = await (await client.get(V1 + "/jobs")).json()
+    assert [j["id"] for j in listing["items"]][:2] == [done["id"], job["id"]]
+
+
+async def test_import_outside_roots_is_refused(client: Any, library: Library, tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    target = model_file(secret, "id_ed25519.safetensors", seed=5)
+    for path in (str(target), "../../main.py", "/etc/passwd", "C:\\Users\\u\\x.safetensors"):
+        resp = await client.post(V1 + "/imports", json={"paths": [path]}, headers=JSON_HEADERS)
+        assert resp.status == 202
+        done = await wait_job(client, (await resp.json())["job"]["id"])
+        if done["state"] == "done":
+            assert all(i["status"] == "failed" for i in done["result"]["items"]), done
+        else:
+            assert done["state"] == "failed" and done["error"]["code"] in (
+                "unsafe_path",
+                "invalid_input",
+                "not_found",
+            )
+    assert library.db.execute_read("SELECT count(*) FROM models")[0][0] == 0
+    assert target.exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"paths": "x"},
+        {"paths": []},
+        {"paths": [1]},
+        {"paths": ["a"] * 1001},
+        {"paths": ["a" * 5000]},
+        {"paths": ["a"], "mode": "rename"},
+        {"paths": ["a"], "extra": 1},
+    ],
+)
+async def test_import_rejects_bad_bodies(client: Any, library: Library, body: dict[str, Any]) -> None:
+    resp = await client.post(V1 + "/imports", json=body, headers=JSON_HEADERS)
+    assert resp.status == 400
+    assert library.db.execute_read("SELECT count(*) FROM jobs")[0][0] == 0
+
+
+async def test_job_cancel_and_not_found(client: Any) -> None:
+    runner = await client.ctx.runner()
+    import threading
+    import time
+
+    started = threading.Event()
+
+    def slow(progress, cancelled):
+        started.set()
+        while not cancelled():
+            progress(1, 2, "waiting")
+            time.sleep(0.01)
+        from comfyui_model_library.core.errors import Cancelled
+
+        raise Cancelled("cancelled by the user")
+
+    job = runner.submit("slow", slow)
+    assert started.wait(5)
+    resp = await client.delete(f"{V1}/jobs/{job.id}", headers=JSON_HEADERS)
+    assert resp.status == 200
+    done = await wait_job(client, job.id)
+    assert done["state"] == "cancelled"
+    assert (await client.get(f"{V1}/jobs/nope")).status == 404
+    assert (await client.delete(f"{V1}/jobs/nope", headers=JSON_HEADERS)).status == 404
+    assert (await client.get(V1 + "/jobs", params={"state": "bogus"})).status == 400
+    cancelled = await (await client.get(V1 + "/jobs", params={"state": "cancelled"})).json()
+    assert [j["id"] for j in cancelled["items"]] == [job.id]
+
+
+async def test_status(client: Any, library: Library, imported: list[str]) -> None:
+    resp = await client.get(V1 + "/status")
+    text = await resp.text()
+    skip_unless_facade(text, "network_status")
+    assert resp.status == 200, text
+    data = await resp.json()
+    assert data["models"] == 3 and data["library_root"] == str(library.config.root)
+    assert {"version", "jobs_running", "network"} <= set(data)
+
+
+async def test_unknown_errors_are_generic_500(client: Any, library: Library, monkeypatch: Any) -> None:
+    def broken(query: Any) -> Any:
+        raise RuntimeError("/home/secret/path leaked")
+
+    monkeypatch.setattr(library, "list_models", broken)
+    resp = await client.get(V1 + "/models")
+    assert resp.status == 500
+    body = await resp.json()
+    assert body["error"]["code"] == "internal_error" and "secret" not in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "facade"),
+    [
+        ("GET", "/health", None, "health"),
+        ("POST", "/health/repair", {}, "repair"),
+        ("GET", "/mapping", None, "mapping_config"),
+        ("POST", "/mapping/preview", {}, "map_preview"),
+        ("GET", "/sources", None, "list_sources"),
+        ("POST", "/hf/lookup", {"model_id": "abc"}, "lookup"),
+    ],
+)
+async def test_facade_backed_routes(
+    client: Any, method: str, path: str, body: Any, facade: str, imported: list[str]
+) -> None:
+    if not hasattr(Library, facade):
+        pytest.skip(f"Library.{facade} is not implemented yet")
+    if path == "/hf/lookup":
+        body = {"model_id": imported[0]}
+    resp = await client.request(
+        method, V1 + path, json=body, headers=JSON_HEADERS if body is not None else {}
+    )
+    text = await resp.text()
+    skip_unless_facade(text, facade)
+    body = await resp.json()
+    if resp.status >= 500:
+        # No network here: the Hub answers through the error shape, never a bare 500.
+        assert path == "/hf/lookup" and body["error"]["code"] in NETWORK_CODES, text
+    assert isinstance(body, dict)
+
+
+async def test_sources_and_scan(client: Any, library: Library, tmp_path: Path) -> None:
+    if not hasattr(Library, "add_source"):
+        pytest.skip("Library.add_source is not implemented yet")
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    model_file(folder, "in-place.safetensors", seed=7)
+    resp = await client.post(
+        V1 + "/sources", json={"path": str(folder), "read_only": True}, headers=JSON_HEADERS
+    )
+    skip_unless_facade(await resp.text(), "add_source")
+    assert resp.status == 201, await resp.text()
+    listed = await (await client.get(V1 + "/sources")).json()
+    assert len(listed["items"]) == 1
+    resp = await client.post(V1 + "/scan", json={}, headers=JSON_HEADERS)
+    assert resp.status == 202
+    done = await wait_job(client, (await resp.json())["job"]["id"])
+    assert done["state"] == "done", done
+    assert (await client.post(V1 + "/sources", json={"path": 5}, headers=JSON_HEADERS)).status == 400
+
+
+async def test_download_validation(client: Any, library: Library) -> None:
+    for bad in (
+        {"repo_id": "../../x"},
+        {"repo_id": "a/b", "filenames": "x"},
+        {},
+        {"repo_id": "a/b", "evil": 1},
+    ):
+        resp = await client.post(V1 + "/hf/downloads", json=bad, headers=JSON_HEADERS)
+        assert resp.status == 400, bad
+    assert library.db.execute_read("SELECT count(*) FROM jobs")[0][0] == 0
