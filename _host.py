@@ -174,15 +174,6 @@ def get_library() -> Library:
     return _library
 
 
-def reset_for_tests() -> None:
-    """Close and forget the library (tests build several in one process)."""
-    global _library
-    with _library_lock:
-        if _library is not None:
-            _library.close()
-        _library = None
-
-
 # -- events -------------------------------------------------------------------------------------------------
 def publish(event: str, data: dict[str, Any]) -> None:
     """Send a library or job event to every browser tab; safe from any thread.
