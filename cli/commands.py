@@ -17,13 +17,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         bar = ProgressBar("import")
         try:
-            items = lib.import_paths(args.paths, move=args.move, progress=bar)
+            items = lib.import_paths(args.paths, move=args.move, lookup=not args.no_lookup, progress=bar)
         finally:
             bar.close()
-        if not args.no_lookup and hasattr(lib, "schedule_lookups"):
-            lib.schedule_lookups(
-                [i.model.id for i in items if i.model is not None and i.status == "imported"]
-            )
         if args.json:
             emit_json({"items": [i.to_dict() for i in items]})
         else:

@@ -23,9 +23,10 @@ from .catalog.repository import ModelRepository
 from .catalog.sidecar import rebuild_catalog, set_aside_corrupt, write_sidecar
 from .config import LibraryConfig
 from .errors import CatalogCorrupt, InvalidInput
+from .hub_service import HubService
 from .importer import Importer, recover
 from .io.fileops import empty_trash, move_to_trash
-from .models import BASE_MODELS, MODEL_TYPES, ImportItem, Link, Model, ModelQuery, Page
+from .models import BASE_MODELS, MODEL_TYPES, ImportItem, Link, Model, ModelQuery, Page, utcnow
 from .sources import SourceService
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,8 @@ class Library:
         self.db = db
         self.repo = ModelRepository(db)
         self.importer = Importer(config, db, self.repo)
-        self.sources = SourceService(
-            config, db, on_changed=lambda ids, reason: self.publish("changed", {"ids": ids, "reason": reason})
-        )
+        self.sources = SourceService(config, db, on_changed=self._changed)
+        self.hub = HubService(config, db, self.repo, on_changed=self._changed)
         self._listeners: list[EventListener] = []
         self.recovered: list[str] = []
         self._listeners_lock = threading.Lock()
@@ -90,6 +90,7 @@ class Library:
 
     def close(self) -> None:
         self.sources.stop_background()
+        self.hub.close()
         self.db.close()
 
     def __enter__(self) -> Library:
@@ -118,6 +119,9 @@ class Library:
                 listener(event, data)
             except Exception:  # a broken listener must not break the library
                 log.exception("model library: event listener failed")
+
+    def _changed(self, ids: list[str], reason: str) -> None:
+        self.publish("changed", {"ids": ids, "reason": reason})
 
     # -- catalog -------------------------------------------------------------------------------------
     def list_models(self, query: ModelQuery) -> Page:
@@ -255,12 +259,14 @@ class Library:
         move: bool = False,
         confine: bool = False,
         allow_pickle: bool = True,
+        lookup: bool = True,
         progress: ProgressFn | None = None,
         cancelled: CancelledFn | None = None,
     ) -> list[ImportItem]:
         """Import files, Diffusers folders, sharded sets, or folders of models.
 
-        ``confine=True`` (HTTP callers) requires every path to resolve inside the configured import roots.
+        ``confine=True`` (HTTP callers) requires every path to resolve inside the configured import roots;
+        ``lookup`` queues a HuggingFace origin lookup for each new model.
         """
         items = self.importer.run(
             paths,
@@ -270,7 +276,7 @@ class Library:
             progress=progress,
             cancelled=cancelled,
         )
-        self._after_import(items)
+        self._after_import(items, lookup=lookup)
         return items
 
     def import_uploaded(
@@ -296,10 +302,44 @@ class Library:
         self._after_import(items)
         return items
 
-    def _after_import(self, items: Sequence[ImportItem]) -> None:
+    def _after_import(self, items: Sequence[ImportItem], *, lookup: bool = True) -> None:
         ids = [i.model.id for i in items if i.model is not None and i.status == "imported"]
         if ids:
             self.publish("changed", {"ids": ids, "reason": "imported"})
+            if lookup and self.config.lookup_after_import:
+                self.queue_lookups(ids)
+
+    # -- HuggingFace ---------------------------------------------------------------------------------
+    def lookup(self, ref: str) -> list[Any]:
+        """HuggingFace candidates for a model's origin; a hash match is recorded as its source."""
+        return self.hub.lookup(self.get_model(ref))
+
+    def queue_lookups(self, ids: Sequence[str]) -> None:
+        """Record lookups to run in the background (now, when a server runs; else on the next start)."""
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO pending_lookups (model_id, reason, attempts, next_at) "
+                "VALUES (?, 'after import', 0, ?)",
+                [(i, utcnow()) for i in ids],
+            )
+
+    def download(
+        self,
+        repo_id: str,
+        filenames: Sequence[str] = (),
+        revision: str | None = None,
+        *,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+    ) -> list[ImportItem]:
+        """Download a model (a file, a sharded set or a Diffusers folder) from a Hub repo."""
+        return self.hub.download(repo_id, filenames, revision, progress=progress, cancelled=cancelled)
+
+    def repo_files(self, repo_id: str, revision: str | None = None) -> dict[str, Any]:
+        return self.hub.repo_files(repo_id, revision)
+
+    def network_status(self) -> dict[str, Any]:
+        return self.hub.network_status()
 
     # -- sources (catalogued in place) ----------------------------------------------------------------
     def add_source(
@@ -334,9 +374,11 @@ class Library:
     def duplicates(self) -> dict[str, Any]:
         return self.sources.duplicates()
 
-    def start_background(self, *, poll_seconds: float = 30.0) -> None:
-        """Watch and hash the sources in a daemon thread (ComfyUI and ``serve`` call this)."""
+    def start_background(self, *, poll_seconds: float = 30.0, lookups: bool = True) -> None:
+        """Watch and hash the sources, and run pending Hub lookups, in daemon threads (ComfyUI, ``serve``)."""
         self.sources.start_background(poll_seconds=poll_seconds)
+        if lookups:
+            self.hub.retry_pending()
 
     # -- status --------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -344,6 +386,7 @@ class Library:
             "version": __version__,
             "library_root": str(self.config.root),
             "models": self.repo.count(),
+            "network": self.network_status(),
         }
 
 

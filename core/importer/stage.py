@@ -140,7 +140,7 @@ def stage_model(
                     source, rel, dest, stage, tmp_dev, move=move, progress=progress, cancelled=cancelled
                 )
             )
-        described = _describe(plan, stage, tuple(staged))
+        described = describe_staged(plan, stage, tuple(staged))
         return StagedModel(**{**described.__dict__, "lock": lock})
     except BaseException:
         undo_stage(stage, tuple(staged))
@@ -266,7 +266,7 @@ def _inspect(fd: int, size: int, name: str, rel: str) -> FileInfo | None:
     return None
 
 
-def _describe(plan: PlannedModel, stage: Path, files: tuple[StagedFile, ...]) -> StagedModel:
+def describe_staged(plan: PlannedModel, stage: Path, files: tuple[StagedFile, ...]) -> StagedModel:
     infos = [f.info for f in files if f.info is not None]
     names = [f.rel_path for f in files if f.info is not None]
     warnings = list(plan.warnings)
