@@ -26,6 +26,7 @@ MODEL_TYPES = (
     "hypernetwork",
     "photomaker",
     "gligen",
+    "ipadapter",
     "unknown",
 )
 
@@ -52,6 +53,8 @@ BASE_MODELS = (
     "qwen_image",
     "stable_cascade",
     "kolors",
+    "z_image",
+    "svd",
     "unknown",
 )
 

@@ -211,13 +211,20 @@ CREATE TABLE kv (
 );
 """
 
-MIGRATIONS: Sequence[Migration] = (Migration("0001_initial", _INITIAL),)
+# Source files are listed from the walk at once; their headers are read in a second pass.
+_SOURCE_INSPECTED = """
+ALTER TABLE source_files ADD COLUMN inspected INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX source_files_uninspected ON source_files(inspected) WHERE inspected = 0;
+"""
+
+MIGRATIONS: Sequence[Migration] = (
+    Migration("0001_initial", _INITIAL),
+    Migration("0002_source_inspected", _SOURCE_INSPECTED),
+)
 
 
 def applied_migrations(conn: sqlite3.Connection) -> set[str]:
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-    )
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
 
 

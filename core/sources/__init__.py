@@ -17,7 +17,7 @@ from ..errors import InvalidInput
 from ..models import ModelFile
 from .background import SourceWatcher, hash_pending
 from .registry import SourceRegistry, check_source_path
-from .scanner import ScanReport, scan_source
+from .scanner import ScanReport, inspect_pending, scan_source
 
 __all__ = ["SourceRegistry", "SourceService"]
 
@@ -64,6 +64,7 @@ class SourceService:
         result: dict[str, Any] = row.to_dict()
         if scan:
             result["scan"] = self._scan_one(row.id).to_dict()
+            result["scan"]["inspected"] = self.inspect_pending()
         return result
 
     def list_sources(self) -> list[dict[str, Any]]:
@@ -88,13 +89,17 @@ class SourceService:
         progress: ProgressFn | None = None,
         cancelled: CancelledFn | None = None,
         only: set[Path] | None = None,
+        inspect: bool = True,
     ) -> dict[str, Any]:
+        """Walk the sources (the listing is complete after this), then read the new headers."""
         reports = []
         for row in self.registry.all():
             if only and not any(Path(row.path) == p or Path(row.path) in p.parents for p in only):
                 continue
             reports.append(self._scan_one(row.id, progress=progress, cancelled=cancelled))
+        inspected = self.inspect_pending(cancelled=cancelled) if inspect else 0
         return {
+            "inspected": inspected,
             "sources": [r.to_dict() for r in reports],
             "added": sum(r.added for r in reports),
             "changed": sum(r.changed for r in reports),
@@ -114,6 +119,17 @@ class SourceService:
         if report.changed_ids or report.missing or report.renamed:
             self._changed(report.changed_ids, "scanned")
         return report
+
+    def inspect_pending(self, *, cancelled: CancelledFn | None = None) -> int:
+        """Read the headers the walk has not read yet (type, base model, format); returns how many."""
+        total = 0
+        while True:
+            done = inspect_pending(self.db, self.registry, cancelled=cancelled)
+            total += done
+            if done == 0 or (cancelled is not None and cancelled()):
+                break
+            self._changed([], "inspected")
+        return total
 
     def hash_pending(self, *, cancelled: CancelledFn | None = None, limit: int | None = None) -> int:
         return hash_pending(

@@ -170,12 +170,12 @@ class SourceRegistry:
         now = utcnow()
         conn.executemany(
             "INSERT INTO source_files (source_id, path, size, mtime_ns, inode, device, model_id, state, "
-            "blake3, sha256, hashed_at, seen_at) VALUES (:source_id, :path, :size, :mtime_ns, :inode, "
-            ":device, :model_id, 'present', NULL, NULL, NULL, :seen_at) "
+            "blake3, sha256, hashed_at, seen_at, inspected) VALUES (:source_id, :path, :size, :mtime_ns, "
+            ":inode, :device, :model_id, 'present', NULL, NULL, NULL, :seen_at, 0) "
             "ON CONFLICT(path) DO UPDATE SET source_id = excluded.source_id, size = excluded.size, "
             "mtime_ns = excluded.mtime_ns, inode = excluded.inode, device = excluded.device, "
             "model_id = excluded.model_id, state = 'present', blake3 = NULL, sha256 = NULL, "
-            "hashed_at = NULL, seen_at = excluded.seen_at",
+            "hashed_at = NULL, seen_at = excluded.seen_at, inspected = 0",
             [{**e, "source_id": source_id, "seen_at": now} for e in entries],
         )
 

@@ -1,7 +1,8 @@
 """Walk a source folder and bring the catalog up to date with it, without writing into the folder.
 
-Only files whose (size, mtime, inode) changed since the last scan are looked at: their header is read
-(a few KB, for type and base model) and their hashes cleared for the background hasher. A file that
+Only files whose (size, mtime, inode) changed since the last scan are looked at. The walk alone makes
+the listing complete (type from the folder name, ComfyUI's categories); ``inspect_pending`` then reads
+each new header (a few KB: format, type, base model) and the background hasher reads the bytes. A file that
 vanished is marked missing, never dropped; a file that reappears under another name with the same inode,
 size and mtime is a rename and keeps its model and metadata. A source folder that cannot be read (an
 unmounted share) marks the source unavailable and leaves its files as they were.
@@ -10,6 +11,7 @@ unmounted share) marks the source unavailable and leaves its files as they were.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import stat
 import time
@@ -240,24 +242,8 @@ def _commit(
 def _provisional_model(plan: PlannedModel, entries: list[dict[str, Any]]) -> Model | None:
     main = entries[0]
     model_id = provisional_id(main["device"], main["inode"])
-    detection_type, base, file_format, security, metadata = "unknown", "unknown", "unknown", "unknown", {}
-    try:
-        if plan.format == "diffusion-folder":
-            from ..formats.detect import detect_diffusers_folder
-
-            det = detect_diffusers_folder(plan.origin)
-            detection_type, base, file_format, security = det.type, det.base_model, "diffusers", "unknown"
-        else:
-            info = inspect_path(plan.files[0])
-            detection_type, base = info.detection.type, info.detection.base_model
-            file_format, security, metadata = info.file_format, info.security, dict(info.metadata)
-    except ModelLibraryError:
-        if plan.format == "single-file":
-            return None
-    except OSError:
-        return None
-    if detection_type == "unknown":
-        detection_type = _type_from_folder(plan.files[0])
+    detection_type = _type_from_folder(plan.files[0])
+    file_format = "diffusers" if plan.format == "diffusion-folder" else "unknown"
     folder = plan.origin if plan.format == "diffusion-folder" else plan.files[0].parent
     files = tuple(
         ModelFile(Path(e["path"]).relative_to(folder).as_posix(), e["size"], "", "") for e in entries
@@ -267,10 +253,10 @@ def _provisional_model(plan: PlannedModel, entries: list[dict[str, Any]]) -> Mod
         id=model_id,
         name=plan.name,
         type=detection_type,
-        base_model=base,
+        base_model="unknown",
         format=plan.format,
         file_format=file_format,
-        security=security,
+        security="unknown",
         size=sum(e["size"] for e in entries),
         hashes=Hashes(PENDING_PREFIX + model_id, ""),
         files=files,
@@ -278,9 +264,92 @@ def _provisional_model(plan: PlannedModel, entries: list[dict[str, Any]]) -> Mod
         rel_dir=str(folder),
         added_at=now,
         updated_at=now,
-        metadata=metadata,
         warnings=plan.warnings,
     )
+
+
+def inspect_pending(
+    db: Database, registry: SourceRegistry, *, limit: int = 500, cancelled: CancelledFn | None = None
+) -> int:
+    """Read the header of files the walk listed but nobody has looked into yet; refine their models."""
+    rows = db.execute_read(
+        "SELECT f.id, f.path, f.model_id, m.format, m.rel_dir, m.manual_fields FROM source_files f "
+        "JOIN models m ON m.id = f.model_id WHERE f.inspected = 0 AND f.state = 'present' LIMIT ?",
+        (limit,),
+    )
+    updates: list[tuple[Any, ...]] = []
+    done_ids: list[int] = []
+    for row in rows:
+        if cancelled is not None and cancelled():
+            break
+        done_ids.append(row["id"])
+        path = Path(row["path"])
+        try:
+            if row["format"] == "diffusion-folder":
+                from ..formats.detect import detect_diffusers_folder
+
+                det = detect_diffusers_folder(Path(row["rel_dir"]))
+                found = (det.type, det.base_model, "diffusers", "unknown", {})
+            elif row["format"] == "sharded-set" and not is_first_weight(path):
+                continue
+            else:
+                info = inspect_path(path)
+                found = (
+                    info.detection.type,
+                    info.detection.base_model,
+                    info.file_format,
+                    info.security,
+                    dict(info.metadata),
+                )
+        except (ModelLibraryError, OSError) as exc:
+            updates.append(
+                (
+                    "unknown",
+                    "unknown",
+                    "unknown",
+                    "unknown",
+                    "{}",
+                    json.dumps([f"unreadable header: {exc}"[:300]]),
+                    row["model_id"],
+                    row["model_id"],
+                )
+            )
+            continue
+        det_type, base, file_format, security, metadata = found
+        manual = set(json.loads(row["manual_fields"] or "[]"))
+        updates.append(
+            (
+                det_type,
+                base,
+                file_format,
+                security,
+                json.dumps(metadata, ensure_ascii=False),
+                "[]",
+                row["model_id"],
+                row["model_id"],
+            )
+        )
+        if det_type == "unknown" or "type" in manual:
+            # Keep the folder's hint (or the user's choice) rather than a header that tells nothing.
+            updates[-1] = (None, *updates[-1][1:])
+        if "base_model" in manual:
+            updates[-1] = (updates[-1][0], None, *updates[-1][2:])
+    with db.transaction() as conn:
+        conn.executemany(
+            "UPDATE models SET type = COALESCE(?, type), base_model = COALESCE(?, base_model), "
+            "file_format = ?, security = ?, metadata_json = ?, warnings_json = ?, "
+            "updated_at = datetime('now') WHERE id = ? AND location = 'source' AND id = ?",
+            updates,
+        )
+        conn.executemany("UPDATE source_files SET inspected = 1 WHERE id = ?", [(i,) for i in done_ids])
+    return len(done_ids)
+
+
+def is_first_weight(path: Path) -> bool:
+    from ..importer.plan import shard_of
+
+    shard = shard_of(path.name)
+    return shard is None or shard[2] in (0, 1)
 
 
 def _type_from_folder(path: Path) -> str:
