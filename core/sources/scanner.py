@@ -284,6 +284,7 @@ def inspect_pending(
             break
         done_ids.append(row["id"])
         path = Path(row["path"])
+        found: tuple[str, str, str, str, dict[str, str]]
         try:
             if row["format"] == "diffusion-folder":
                 from ..formats.detect import detect_diffusers_folder
