@@ -70,6 +70,7 @@ class Importer:
         paths: Sequence[str | os.PathLike[str]],
         *,
         move: bool = False,
+        hardlink: bool = False,
         confine: bool = False,
         allow_pickle: bool = True,
         progress: ProgressFn | None = None,
@@ -97,12 +98,13 @@ class Importer:
         total = sum(_size(f) for p in planned for f in p.files)
         tracker = _Progress(total, progress)
         tracker.stage("planning")
-        self._preflight(planned, move=move)
+        self._preflight(planned, move=move or hardlink)
 
         def work(plan: PlannedModel) -> ImportItem:
             return self._import_one(
                 plan,
                 move=move,
+                hardlink=hardlink,
                 allow_pickle=allow_pickle,
                 progress=tracker.bytes_for(plan.name),
                 cancelled=cancelled,
@@ -151,6 +153,7 @@ class Importer:
         plan: PlannedModel,
         *,
         move: bool,
+        hardlink: bool = False,
         allow_pickle: bool,
         progress: Callable[[int], None],
         cancelled: CancelledFn | None,
@@ -161,7 +164,12 @@ class Importer:
         try:
             with self.limiter.slot(plan.main_file):
                 staged = stage_model(
-                    plan, self.config.tmp_dir, move=move, progress=progress, cancelled=cancelled
+                    plan,
+                    self.config.tmp_dir,
+                    move=move,
+                    hardlink=hardlink,
+                    progress=progress,
+                    cancelled=cancelled,
                 )
             if staged.security == "pickle" and not allow_pickle:
                 from .stage import undo_stage

@@ -121,10 +121,15 @@ def stage_model(
     tmp_dir: Path,
     *,
     move: bool,
+    hardlink: bool = False,
     progress: BytesProgress | None = None,
     cancelled: CancelledFn | None = None,
 ) -> StagedModel:
-    """Stage ``plan`` under ``tmp_dir``. On any failure the stage is undone (moves put back) and re-raised."""
+    """Stage ``plan`` under ``tmp_dir``. On any failure the stage is undone (moves put back) and re-raised.
+
+    ``hardlink`` (same filesystem only; else a copy): the stage gets a second name for the source's inode,
+    O(1) and leaving the source untouched; adoption uses it so an original name never stops resolving.
+    """
     stage, lock = new_stage_dir(tmp_dir)
     staged: list[StagedFile] = []
     try:
@@ -137,7 +142,15 @@ def stage_model(
             dest.parent.mkdir(parents=True, exist_ok=True)
             staged.append(
                 _stage_file(
-                    source, rel, dest, stage, tmp_dev, move=move, progress=progress, cancelled=cancelled
+                    source,
+                    rel,
+                    dest,
+                    stage,
+                    tmp_dev,
+                    move=move,
+                    hardlink=hardlink,
+                    progress=progress,
+                    cancelled=cancelled,
                 )
             )
         described = describe_staged(plan, stage, tuple(staged))
@@ -156,6 +169,7 @@ def _stage_file(
     tmp_dev: int,
     *,
     move: bool,
+    hardlink: bool,
     progress: BytesProgress | None,
     cancelled: CancelledFn | None,
 ) -> StagedFile:
@@ -172,6 +186,10 @@ def _stage_file(
         if move and src_stat.device == tmp_dev:
             digests = _move_and_hash(fd, real, dest, stage, src_stat, progress, cancelled)
             return StagedFile(rel, real, dest, digests, info, True)
+        if hardlink and src_stat.device == tmp_dev and _try_link(real, dest):
+            digests = hash_fd(fd, progress=progress, cancelled=cancelled)
+            check_unchanged(fd, real, src_stat)
+            return StagedFile(rel, real, dest, digests, info, False)
         digests = copy_and_hash(fd, src_stat, dest, progress=progress, cancelled=cancelled, src_path=real)
         check_unchanged(fd, real, src_stat)
         return StagedFile(rel, real, dest, digests, info, False)
@@ -209,6 +227,14 @@ def _move_and_hash(
         raise SourceChanged(f"{src} changed while it was read; nothing was imported; try again later")
     check_unchanged(fd, dest, src_stat)
     return digests
+
+
+def _try_link(src: Path, dest: Path) -> bool:
+    try:
+        os.link(src, dest, follow_symlinks=False)
+    except OSError:
+        return False  # no hard links here (FAT, some shares): the caller copies instead
+    return True
 
 
 def _record_move(stage: Path, src: Path, dest: Path) -> None:

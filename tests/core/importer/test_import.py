@@ -263,3 +263,14 @@ def test_remove_moves_files_to_trash(library: Library, incoming: Path) -> None:
     assert os.path.commonpath([report["trashed"], str(library.config.trash_dir)]) == str(
         library.config.trash_dir
     )
+
+
+def test_hardlink_import_leaves_source_and_shares_inode(library: Library, incoming: Path) -> None:
+    src = synth.write_family(incoming / "keep-me.safetensors", "sdxl_lora_kohya")
+    data = src.read_bytes()
+    [item] = library.importer.run([src], hardlink=True)
+    assert item.status == "imported" and item.model is not None
+    stored = library.model_file_path(item.model.id)
+    assert src.read_bytes() == data
+    assert os.stat(stored).st_ino == os.stat(src).st_ino, "O(1): a second name for the same bytes"
+    assert item.model.hashes.sha256 == hashlib.sha256(data).hexdigest()
