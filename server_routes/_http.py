@@ -62,6 +62,20 @@ def json_response(data: Any, *, status: int = 200) -> web.Response:
     )
 
 
+def dumps(data: Any) -> str:
+    return json.dumps(to_json(data), default=str)
+
+
+def json_text_response(text: str, *, status: int = 200) -> web.Response:
+    """A response from JSON already serialized (in a worker thread, for large pages)."""
+    return web.Response(
+        text=text,
+        status=status,
+        content_type="application/json",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+    )
+
+
 def error_response(exc: BaseException) -> web.Response:
     if isinstance(exc, ModelLibraryError):
         body: dict[str, Any] = exc.to_dict()
