@@ -167,7 +167,7 @@ def test_watcher_picks_up_a_new_file(library: Library, comfy_models: Path) -> No
         while time.monotonic() < deadline and library.list_models(ModelQuery()).total < 3:
             time.sleep(0.1)
         assert library.list_models(ModelQuery()).total == 3
-        synth.write_family(comfy_models / "loras" / "fresh.safetensors", "sdxl_lora_kohya")
+        synth.write_family(comfy_models / "loras" / "fresh.safetensors", "sd15_loha")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and "fresh" not in _models(library):
             time.sleep(0.1)
