@@ -12,6 +12,7 @@ from ._router import Router
 from ._tasks import download_task
 from .guards import Policy
 
+_REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]*$")
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 
 
@@ -49,5 +50,17 @@ def add_routes(router: Router) -> None:
         )
         return json_response({"job": job.to_dict()}, status=202)
 
+    async def repo_files(request: web.Request) -> web.Response:
+        repo_id = request.match_info["repo_id"]
+        if not _REPO_ID.match(repo_id):
+            raise InvalidInput(f"'repo_id' must look like owner/name, got {repo_id[:80]!r}")
+        revision = request.query.get("revision") or None
+        if revision is not None and (len(revision) > 128 or not _REVISION.match(revision)):
+            raise InvalidInput("'revision' must be a branch, tag or commit name of at most 128 characters")
+        library = await ctx.library()
+        listing = await run(library.repo_files, repo_id, revision)
+        return json_response(listing)
+
+    router.add("GET", "/hf/repos/{repo_id:[^/]+/[^/]+}/files", Policy.READ, repo_files)
     router.add("POST", "/hf/lookup", Policy.CHANGE, lookup)
     router.add("POST", "/hf/downloads", Policy.DESTRUCTIVE, download)
