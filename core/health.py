@@ -19,11 +19,11 @@ from typing import Any
 from .catalog.db import Database
 from .errors import ModelLibraryError
 from .identity import check_identity, confirm_relocation, rewrite_prefix
-from .links.platform import LinkMaker, default_maker, inside_root
+from .links.platform import LinkMaker, OsOps, default_maker, inside_root
 from .links.registry import AppRegistry, LinkRecord, LinkRegistry
 from .mapping.config import MappingConfig
 from .mapping.extra_paths import write_section
-from .mapping.planner import model_file_path
+from .mapping.planner import model_file_path, model_file_str
 from .mapping.service import ModelCatalog, view_root, yaml_categories, yaml_ok
 from .models import Model, ModelFile, utcnow
 
@@ -81,10 +81,29 @@ def link_problem(record: LinkRecord, maker: LinkMaker, roots: _RootCache | None 
     roots = roots or _RootCache()
     if not roots.inside(record.link_path, record.link_root):
         return "outside_link_root"
-    path = Path(record.link_path)
-    if not os.path.lexists(path):
+    path = record.link_path
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
         return "missing"
-    if not maker.is_our_link(path, Path(record.target), record.kind, record.inode, record.device):
+    except OSError:
+        return "replaced"
+    if (
+        stat.S_ISLNK(st.st_mode)
+        and record.kind == "symlink"
+        and type(maker.ops) is OsOps
+        and not OsOps.is_windows
+    ):
+        # Fast path for the common case (a POSIX symlink): one readlink, no second lstat.
+        try:
+            destination = os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))
+        except OSError:
+            return "replaced"
+        if destination != os.path.normpath(record.target) and not maker.is_our_link(
+            path, record.target, "symlink"
+        ):
+            return "replaced"
+    elif not maker.is_our_link(path, record.target, record.kind, record.inode, record.device):
         return "replaced"
     if record.kind == "symlink" and not maker.resolves(path):
         return "dangling"
@@ -93,7 +112,7 @@ def link_problem(record: LinkRecord, maker: LinkMaker, roots: _RootCache | None 
 
 def _file_problem(model: Model, file: ModelFile, library_root: Path) -> str | None:
     try:
-        st = os.stat(model_file_path(model, file, library_root))
+        st = os.stat(model_file_str(model, file, os.fspath(library_root)))
     except OSError:
         return "missing"
     if not stat.S_ISREG(st.st_mode):
@@ -137,7 +156,11 @@ def _metadata_without_row(models_dir: Path, known_dirs: set[str]) -> list[str]:
         except OSError:
             continue
         for entry in entries:
-            if entry.name == METADATA_FILE and folder not in known_dirs and entry.is_file(follow_symlinks=False):
+            if (
+                entry.name == METADATA_FILE
+                and folder not in known_dirs
+                and entry.is_file(follow_symlinks=False)
+            ):
                 found.append(entry.path)
             elif entry.is_dir(follow_symlinks=False) and entry.path not in known_dirs:
                 stack.append(entry.path)
@@ -176,7 +199,11 @@ def check(
     orphaned = _orphans(library_root / "views", library_root, registered)
     metadata = _metadata_without_row(library_root / "models", known_dirs)
     yaml_issues = [
-        {"app_id": app.id, "path": str(Path(app.root) / "extra_model_paths.yaml"), "reason": "section_missing_or_wrong"}
+        {
+            "app_id": app.id,
+            "path": str(Path(app.root) / "extra_model_paths.yaml"),
+            "reason": "section_missing_or_wrong",
+        }
         for app in AppRegistry(db).all()
         if not _yaml_ok(app, library_root, config)
     ]
@@ -188,9 +215,15 @@ def check(
     else:
         status = "healthy"
     return HealthReport(
-        status, tuple(broken), tuple(orphaned), tuple(missing), tuple(metadata), tuple(yaml_issues),
-        relocation, (time.perf_counter() - start) * 1000,
-    )  # fmt: skip
+        status,
+        tuple(broken),
+        tuple(orphaned),
+        tuple(missing),
+        tuple(metadata),
+        tuple(yaml_issues),
+        relocation,
+        (time.perf_counter() - start) * 1000,
+    )
 
 
 def _yaml_ok(app: Any, library_root: Path, config: MappingConfig) -> bool:
@@ -215,16 +248,22 @@ def repair(
     if identity.relocated:
         counts = rewrite_prefix(db, identity.identity.root, identity.current_root, sources=False)
         confirm_relocation(library_root)
-        repaired.append({"kind": "relocated", "from": identity.identity.root, "to": identity.current_root,
-                         "paths": sum(counts.values())})  # fmt: skip
+        repaired.append(
+            {
+                "kind": "relocated",
+                "from": identity.identity.root,
+                "to": identity.current_root,
+                "paths": sum(counts.values()),
+            }
+        )
     models = list(catalog.iter_all())
     by_id = {m.id: m for m in models}
     by_path: dict[str, tuple[Model, ModelFile]] = {}
-    by_hash: dict[str, tuple[Model, ModelFile]] = {}
+    by_hash: dict[str, list[tuple[Model, ModelFile]]] = {}
     for model in models:
         for file in model.files:
             by_path[os.path.normpath(model_file_path(model, file, library_root))] = (model, file)
-            by_hash.setdefault(file.blake3, (model, file))
+            by_hash.setdefault(file.blake3, []).append((model, file))
     registry = LinkRegistry(db)
     roots = _RootCache()
     moved = (identity.identity.root, identity.current_root) if identity.relocated else None
@@ -267,7 +306,7 @@ def _repair_link(
     record: LinkRecord,
     problem: str,
     by_id: dict[str, Model],
-    by_hash: dict[str, tuple[Model, ModelFile]],
+    by_hash: dict[str, list[tuple[Model, ModelFile]]],
     library_root: Path,
     maker: LinkMaker,
     registry: LinkRegistry,
@@ -290,10 +329,22 @@ def _repair_link(
     except (OSError, ModelLibraryError) as exc:
         return {**result, "ok": False, "reason": str(exc)}
     registry.register(
-        LinkRecord(model.id, file.path, record.link_path, link.kind, link.relative, str(target),
-                   record.link_root, record.app_id, record.category, link.inode, link.device,
-                   record.purpose, utcnow())
-    )  # fmt: skip
+        LinkRecord(
+            model.id,
+            file.path,
+            record.link_path,
+            link.kind,
+            link.relative,
+            str(target),
+            record.link_root,
+            record.app_id,
+            record.category,
+            link.inode,
+            link.device,
+            record.purpose,
+            utcnow(),
+        )
+    )
     return {**result, "ok": True, "action": "relinked", "model_id": model.id}
 
 
@@ -309,7 +360,10 @@ def _unlink_symlink(path: Path) -> bool:
 
 
 def _find_source(
-    record: LinkRecord, by_id: dict[str, Model], by_hash: dict[str, tuple[Model, ModelFile]], library_root: Path
+    record: LinkRecord,
+    by_id: dict[str, Model],
+    by_hash: dict[str, list[tuple[Model, ModelFile]]],
+    library_root: Path,
 ) -> tuple[Model, ModelFile] | None:
     model = by_id.get(record.model_id)
     candidates: list[tuple[Model, ModelFile]] = []
@@ -317,8 +371,7 @@ def _find_source(
         own = next((f for f in model.files if f.path == record.file_path), None)
         if own is not None:
             candidates.append((model, own))
-            if own.blake3 in by_hash:
-                candidates.append(by_hash[own.blake3])
+            candidates += by_hash.get(own.blake3, [])
     for m, f in candidates:
         if _file_problem(m, f, library_root) is None:
             return m, f
@@ -340,7 +393,20 @@ def _adopt_orphan(
     model, file = known
     relative = not os.path.isabs(os.readlink(orphan["path"]))
     registry.register(
-        LinkRecord(model.id, file.path, orphan["path"], "symlink", relative, orphan["target"],
-                   str(view_root(library_root, rel[0])), rel[0], rel[1], None, None, "mapping", utcnow())
-    )  # fmt: skip
+        LinkRecord(
+            model.id,
+            file.path,
+            orphan["path"],
+            "symlink",
+            relative,
+            orphan["target"],
+            str(view_root(library_root, rel[0])),
+            rel[0],
+            rel[1],
+            None,
+            None,
+            "mapping",
+            utcnow(),
+        )
+    )
     return {**result, "ok": True, "action": "registered", "model_id": model.id}

@@ -70,8 +70,14 @@ def read_identity(root: Path) -> LibraryIdentity | None:
             f"The library identity file {path} is unreadable ({exc}). Move it aside and run "
             "`model-library health --repair` to write a new one."
         ) from exc
-    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not isinstance(data.get("root"), str):
-        raise CatalogError(f"The library identity file {path} is malformed; move it aside and run health --repair.")
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("id"), str)
+        or not isinstance(data.get("root"), str)
+    ):
+        raise CatalogError(
+            f"The library identity file {path} is malformed; move it aside and run health --repair."
+        )
     return LibraryIdentity(data["id"], data["root"], str(data.get("created_at", "")))
 
 

@@ -42,6 +42,7 @@ IO_REPARSE_TAG_MOUNT_POINT = 0xA0000003
 WINDOWS_MAX_PATH = 259
 TEMP_MARK = ".mlib-tmp"
 
+StrPath = str | os.PathLike[str]
 _SYMLINK_REFUSED_ERRNOS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS})
 _HARDLINK_REFUSED_ERRNOS = frozenset(
     {errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK}
@@ -90,10 +91,26 @@ class OsOps:
 
     def relpath(self, path: str, start: str) -> str:
         # ntpath.relpath raises ValueError across drives, as os.path.relpath does on Windows.
-        return (ntpath if self.is_windows else os.path).relpath(path, start)
+        if self.is_windows:
+            return ntpath.relpath(path, start)
+        return fast_relpath(path, start)
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+
+def fast_relpath(path: str, start: str) -> str:
+    """posixpath.relpath for absolute paths, without its abspath/normpath work on every call."""
+    if not (path.startswith("/") and start.startswith("/")):
+        return os.path.relpath(path, start)
+    p = [c for c in path.split("/") if c and c != "."]
+    s = [c for c in start.split("/") if c and c != "."]
+    if ".." in p or ".." in s:
+        return os.path.relpath(path, start)
+    i = 0
+    while i < len(p) and i < len(s) and p[i] == s[i]:
+        i += 1
+    return "/".join([".."] * (len(s) - i) + p[i:]) or "."
 
 
 def long_path(path: str) -> str:
@@ -138,12 +155,13 @@ def _in_use(exc: OSError) -> bool:
     return _winerror(exc) in (WINERROR_SHARING_VIOLATION, WINERROR_LOCK_VIOLATION) or exc.errno == errno.EBUSY
 
 
-def temp_name_for(link: Path) -> Path:
+def temp_name_for(link: str | os.PathLike[str]) -> str:
     """A fresh temporary name beside ``link`` (hidden, never a model extension, so hosts ignore it)."""
-    return link.with_name(f".{link.name}.{secrets.token_hex(4)}{TEMP_MARK}")
+    folder, name = os.path.split(os.fspath(link))
+    return os.path.join(folder, f".{name}.{secrets.token_hex(4)}{TEMP_MARK}")
 
 
-def inside_root(path: Path, root: Path) -> bool:
+def inside_root(path: StrPath, root: StrPath) -> bool:
     """``path`` lies below ``root``, both lexically and once the parent folders are resolved.
 
     The parent is resolved (not the path itself: it may be a link) so a folder swapped for a symlink to
@@ -157,7 +175,7 @@ def inside_root(path: Path, root: Path) -> bool:
     return os.path.commonpath([real_parent, real_root]) == real_root
 
 
-def prune_empty_dirs(folder: Path, link_root: Path) -> None:
+def prune_empty_dirs(folder: StrPath, link_root: StrPath) -> None:
     """rmdir empty folders from ``folder`` up to (not including) ``link_root/<category>``."""
     root = os.path.normpath(link_root)
     current = os.path.normpath(folder)
@@ -180,34 +198,35 @@ class LinkMaker:
         self._lock = threading.Lock()
 
     # -- paths -------------------------------------------------------------------------------------------
-    def _p(self, path: Path | str) -> str:
-        text = str(path)
+    def _p(self, path: StrPath) -> str:
+        text = os.fspath(path)
         return long_path(text) if self.ops.is_windows else text
 
-    def symlinks_refused_in(self, folder: Path) -> bool:
+    def symlinks_refused_in(self, folder: StrPath) -> bool:
         with self._lock:
-            return str(folder) in self._no_symlinks
+            return os.fspath(folder) in self._no_symlinks
 
     # -- creation ----------------------------------------------------------------------------------------
     def make_link_at(
-        self, target: Path, link: Path, *, allow_copy: bool = False, prefer_relative: bool = True
+        self, target: StrPath, link: StrPath, *, allow_copy: bool = False, prefer_relative: bool = True
     ) -> CreatedLink:
         """Make a link at exactly ``link`` (which must not exist). Symlink, else hardlink, else copy."""
-        folder = link.parent
+        target, link = os.fspath(target), os.fspath(link)
+        folder = os.path.dirname(link)
         if not self.symlinks_refused_in(folder):
             text, relative = self._symlink_text(target, folder, prefer_relative)
             try:
                 self.ops.symlink(text if relative else self._p(text), self._p(link))
-                return CreatedLink("symlink", relative, None, None, str(target))
+                return CreatedLink("symlink", relative, None, None, target)
             except OSError as exc:
                 if not _symlink_refused(exc):
                     raise self._creation_error(link, exc) from exc
                 with self._lock:
-                    self._no_symlinks.add(str(folder))
+                    self._no_symlinks.add(folder)
         try:
             self.ops.link(self._p(target), self._p(link))
             st = self.ops.stat(self._p(target))
-            return CreatedLink("hardlink", False, st.st_ino, st.st_dev, str(target))
+            return CreatedLink("hardlink", False, st.st_ino, st.st_dev, target)
         except OSError as exc:
             if not (_hardlink_refused(exc) and allow_copy):
                 if _hardlink_refused(exc):
@@ -222,18 +241,18 @@ class LinkMaker:
             st = self.ops.lstat(self._p(link))
         except OSError as exc:
             raise self._creation_error(link, exc) from exc
-        return CreatedLink("copy", False, st.st_ino, st.st_dev, str(target))
+        return CreatedLink("copy", False, st.st_ino, st.st_dev, target)
 
-    def _symlink_text(self, target: Path, folder: Path, prefer_relative: bool) -> tuple[str, bool]:
+    def _symlink_text(self, target: str, folder: str, prefer_relative: bool) -> tuple[str, bool]:
         if prefer_relative:
             try:
-                return self.ops.relpath(str(target), str(folder)), True
+                return self.ops.relpath(target, folder), True
             except ValueError:
                 pass  # another drive: only an absolute link can reach it
         return str(target), False
 
     @staticmethod
-    def _creation_error(link: Path, exc: OSError) -> StorageError:
+    def _creation_error(link: StrPath, exc: OSError) -> StorageError:
         if exc.errno in (errno.EACCES, errno.EROFS):
             return DestinationNotWritable(
                 f"Cannot create the link {link}: the folder is not writable ({exc.strerror}). "
@@ -260,7 +279,7 @@ class LinkMaker:
             raise LinkConflict(
                 f"{link} already exists; it was left as it is. Rename or remove it, then retry."
             )
-        temp = temp_name_for(link)
+        temp = Path(temp_name_for(link))
         created = self.make_link_at(target, temp, allow_copy=allow_copy, prefer_relative=prefer_relative)
         try:
             self.commit(temp, link)
@@ -269,17 +288,17 @@ class LinkMaker:
             raise
         return created
 
-    def commit(self, temp: Path, link: Path) -> None:
+    def commit(self, temp: StrPath, link: StrPath) -> None:
         """Rename a temporary link over its final name (retrying while Windows reports the file in use)."""
         self._retry(lambda: self.ops.replace(self._p(temp), self._p(link)), link)
 
-    def discard_temp(self, temp: Path) -> None:
+    def discard_temp(self, temp: StrPath) -> None:
         try:
             self.ops.unlink(self._p(temp))
         except FileNotFoundError:
             pass
 
-    def _retry(self, action: Callable[[], None], path: Path) -> None:
+    def _retry(self, action: Callable[[], None], path: StrPath) -> None:
         for attempt in range(self.retries + 1):
             try:
                 action()
@@ -295,14 +314,14 @@ class LinkMaker:
                 self.ops.sleep(self.retry_delay * (attempt + 1))
 
     # -- identity ----------------------------------------------------------------------------------------
-    def exists(self, path: Path) -> bool:
+    def exists(self, path: StrPath) -> bool:
         try:
             self.ops.lstat(self._p(path))
         except FileNotFoundError:
             return False
         return True
 
-    def symlink_destination(self, link: Path) -> str | None:
+    def symlink_destination(self, link: StrPath) -> str | None:
         """Where a symlink points (absolute, normalised, not resolved further), or None if not a symlink."""
         try:
             st = self.ops.lstat(self._p(link))
@@ -312,17 +331,17 @@ class LinkMaker:
         except OSError:
             return None
         pathmod = ntpath if self.ops.is_windows else os.path
-        return pathmod.normpath(pathmod.join(str(link.parent), text))
+        return str(pathmod.normpath(pathmod.join(pathmod.dirname(os.fspath(link)), text)))
 
     def is_our_link(
         self,
-        link: Path,
-        expected_target: Path,
+        link: StrPath,
+        expected_target: StrPath,
         kind: str,
         inode: int | None = None,
         device: int | None = None,
     ) -> bool:
-        """True only for the link we made: never follows ``link`` itself; folders and junctions are never ours."""
+        """True only for the link we made. Never follows ``link``; folders and junctions are never ours."""
         try:
             st = self.ops.lstat(self._p(link))
         except OSError:
@@ -331,7 +350,7 @@ class LinkMaker:
             return False
         if kind == "symlink":
             destination = self.symlink_destination(link)
-            return destination is not None and self._same_file_path(destination, str(expected_target))
+            return destination is not None and self._same_file_path(destination, os.fspath(expected_target))
         if kind in ("hardlink", "copy"):
             return (
                 stat.S_ISREG(st.st_mode) and inode is not None and (st.st_ino, st.st_dev) == (inode, device)
@@ -350,7 +369,7 @@ class LinkMaker:
             return False
         return (sa.st_ino, sa.st_dev) == (sb.st_ino, sb.st_dev)
 
-    def resolves(self, link: Path) -> bool:
+    def resolves(self, link: StrPath) -> bool:
         """The link leads to an existing regular file (follows it; for health checks only)."""
         try:
             return stat.S_ISREG(self.ops.stat(self._p(link)).st_mode)
@@ -360,8 +379,8 @@ class LinkMaker:
     # -- removal -----------------------------------------------------------------------------------------
     def remove_link(
         self,
-        link: Path,
-        expected_target: Path,
+        link: StrPath,
+        expected_target: StrPath,
         kind: str,
         inode: int | None = None,
         device: int | None = None,

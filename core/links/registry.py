@@ -19,6 +19,15 @@ _LINK_COLUMNS = (
     "purpose, created_at"
 )
 
+_UPSERT_LINK = (
+    f"INSERT INTO links({_LINK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "  # noqa: S608 - constant columns
+    "ON CONFLICT(link_path) DO UPDATE SET model_id=excluded.model_id, file_path=excluded.file_path, "
+    "kind=excluded.kind, relative=excluded.relative, target=excluded.target, "
+    "inode=excluded.inode, device=excluded.device, app_id=excluded.app_id, "
+    "link_root=excluded.link_root, category=excluded.category, purpose=excluded.purpose, "
+    "created_at=excluded.created_at"
+)
+
 
 @dataclass(frozen=True)
 class LinkRecord:
@@ -94,11 +103,7 @@ class LinkRegistry:
             return 0
         with self.db.transaction() as conn:
             conn.executemany(
-                f"INSERT INTO links({_LINK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(link_path) DO UPDATE SET model_id=excluded.model_id, file_path=excluded.file_path, "
-                "kind=excluded.kind, relative=excluded.relative, target=excluded.target, inode=excluded.inode, "
-                "device=excluded.device, app_id=excluded.app_id, link_root=excluded.link_root, "
-                "category=excluded.category, purpose=excluded.purpose, created_at=excluded.created_at",
+                _UPSERT_LINK,
                 rows,
             )
         return len(rows)
@@ -127,7 +132,8 @@ class LinkRegistry:
             chunk = list(link_paths[start : start + 500])
             marks = ",".join("?" * len(chunk))
             for row in self.db.execute_read(
-                f"SELECT * FROM links WHERE link_path IN ({marks})", tuple(chunk)
+                f"SELECT * FROM links WHERE link_path IN ({marks})",  # noqa: S608 - only placeholders
+                tuple(chunk),
             ):
                 record = LinkRecord.from_row(row)
                 found[record.link_path] = record
@@ -145,22 +151,6 @@ class LinkRegistry:
         return [
             LinkRecord.from_row(r) for r in self.db.execute_read("SELECT * FROM links ORDER BY link_path")
         ]
-
-    def rewrite_prefix(self, old: str, new: str) -> int:
-        """Replace the leading ``old`` in stored absolute paths by ``new`` (a moved library or drive)."""
-        old_dir = old.rstrip("/\\")
-        new_dir = new.rstrip("/\\")
-        n = len(old_dir)
-        changed = 0
-        with self.db.transaction() as conn:
-            for column in ("link_path", "target", "link_root"):
-                cur = conn.execute(
-                    f"UPDATE links SET {column} = ? || substr({column}, ?) "  # noqa: S608 - fixed column names
-                    f"WHERE {column} = ? OR substr({column}, 1, ?) IN (?, ?)",
-                    (new_dir, n + 1, old_dir, n + 1, old_dir + "/", old_dir + "\\"),
-                )
-                changed += cur.rowcount
-        return changed
 
 
 @dataclass(frozen=True)
@@ -192,7 +182,8 @@ class AppRegistry:
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO apps(id, kind, root, version, mode, created_at) VALUES (?,?,?,?,?,?) "
-                "ON CONFLICT(id) DO UPDATE SET root=excluded.root, version=excluded.version, mode=excluded.mode",
+                "ON CONFLICT(id) DO UPDATE SET root=excluded.root, version=excluded.version, "
+                "mode=excluded.mode",
                 (app.id, app.kind, app.root, app.version, app.mode, app.created_at or utcnow()),
             )
         found = self.get(app.id)

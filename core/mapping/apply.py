@@ -118,6 +118,12 @@ def _remove(
     actions: Sequence[Action], link_root: Path, maker: LinkMaker, registry: LinkRegistry, run: _Run
 ) -> None:
     gone: list[str] = []
+    doomed = [a.link_path for a in actions if a.record is not None]
+    if not doomed:
+        return
+    # Journalled so a crash between unlink and unregister is finished by resume_pending.
+    key = f"remove:{secrets.token_hex(8)}"
+    _journal(registry.db, key, "removing", {"paths": doomed})
     for action in actions:
         record = action.record
         if record is None:
@@ -138,7 +144,9 @@ def _remove(
             run.removed.append(action.link_path)
             prune_empty_dirs(path.parent, Path(record.link_root))
         gone.append(action.link_path)
-    registry.unregister_many(gone)
+    with registry.db.transaction():
+        registry.unregister_many(gone)
+        _journal(registry.db, key, "", None)
 
 
 def move_aside(path: Path) -> Path:
@@ -281,9 +289,13 @@ def _create_batch(
 ) -> None:
     key = f"{plan.app_id}:{secrets.token_hex(8)}"
     items = []
+    folders: set[str] = set()
     for c in batch:
-        Path(c.link_path).parent.mkdir(parents=True, exist_ok=True)
-        items.append((str(temp_name_for(Path(c.link_path))), c))
+        folder = os.path.dirname(c.link_path)
+        if folder not in folders:
+            os.makedirs(folder, exist_ok=True)
+            folders.add(folder)
+        items.append((temp_name_for(c.link_path), c))
     pending = {
         "app_id": plan.app_id,
         "link_root": plan.link_root,
@@ -294,7 +306,7 @@ def _create_batch(
     records: list[LinkRecord] = []
     for temp, c in items:
         try:
-            link = maker.make_link_at(Path(c.target), Path(temp), allow_copy=allow_copy)
+            link = maker.make_link_at(c.target, temp, allow_copy=allow_copy)
         except (OSError, ModelLibraryError) as exc:
             run.failed.append({"path": c.link_path, "reason": str(exc)})
             continue
@@ -325,14 +337,14 @@ def _create_batch(
     for temp, c in made:
         if not c.replace and os.path.lexists(c.link_path):
             # Something appeared at the final name since planning: it is not ours to replace.
-            maker.discard_temp(Path(temp))
+            maker.discard_temp(temp)
             lost.append(c.link_path)
             run.skipped.append({"path": c.link_path, "reason": "file_exists"})
             continue
         try:
-            maker.commit(Path(temp), Path(c.link_path))
+            maker.commit(temp, c.link_path)
         except (OSError, ModelLibraryError) as exc:
-            maker.discard_temp(Path(temp))
+            maker.discard_temp(temp)
             lost.append(c.link_path)
             run.failed.append({"path": c.link_path, "reason": str(exc)})
             continue
@@ -351,6 +363,13 @@ def resume_pending(db: Database, maker: LinkMaker | None = None) -> dict[str, in
     for row in rows:
         data = json.loads(row["data_json"])
         lost: list[str] = []
+        for path in data.get("paths", []):  # an interrupted removal: finish it
+            record = registry.find(path)
+            if record is not None:
+                if inside_root(path, record.link_root):
+                    maker.remove_link(path, record.target, record.kind, record.inode, record.device)
+                lost.append(path)
+                counts["finished"] += 1
         for temp, final, target, replace in data.get("items", []):
             temp_path, final_path = Path(temp), Path(final)
             temp_there = _is_temp_link(temp_path)

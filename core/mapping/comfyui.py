@@ -84,8 +84,8 @@ def read_install(root: str | os.PathLike[str]) -> ComfyInstall:
     markers = ("main.py", "comfyui_version.py", "folder_paths.py")
     if not any((path / m).is_file() for m in markers):
         raise InvalidInput(
-            f"{path} does not look like a ComfyUI folder (no main.py, folder_paths.py or comfyui_version.py); "
-            "pass the folder that holds main.py."
+            f"{path} does not look like a ComfyUI folder (no main.py, folder_paths.py or "
+            "comfyui_version.py); pass the folder that holds main.py."
         )
     return ComfyInstall(root=path, version=read_version(path), id=install_id(path))
 

@@ -33,10 +33,10 @@ class DiskEntry:
     nlink: int = 1
 
 
-Snapshot = Callable[[Path], "DiskEntry | None"]
+Snapshot = Callable[[str], "DiskEntry | None"]
 
 
-def lstat_snapshot(path: Path) -> DiskEntry | None:
+def lstat_snapshot(path: str) -> DiskEntry | None:
     """What is at ``path``, without following it."""
     try:
         st = os.lstat(path)
@@ -55,12 +55,14 @@ def lstat_snapshot(path: Path) -> DiskEntry | None:
 
 def model_file_path(model: Model, file: ModelFile, library_root: Path) -> Path:
     """Where a model's file lives: below the library for ``library`` models, in place for ``source`` ones."""
-    parts = file.path.split("/")
+    return Path(model_file_str(model, file, os.fspath(library_root)))
+
+
+def model_file_str(model: Model, file: ModelFile, library_root: str) -> str:
+    """``model_file_path`` as a string (the planner's hot loop avoids pathlib)."""
     if model.location == "source":
-        return Path(model.rel_dir, *parts)
-    return (
-        Path(library_root, *model.rel_dir.split("/"), *parts) if model.rel_dir else Path(library_root, *parts)
-    )
+        return os.path.join(model.rel_dir, *file.path.split("/"))
+    return os.path.join(library_root, *model.rel_dir.split("/"), *file.path.split("/"))
 
 
 @dataclass(frozen=True)
@@ -151,17 +153,23 @@ def wanted_links(
     model: Model, placement: Placement, link_root: Path, library_root: Path
 ) -> list[tuple[ModelFile, str, str, str]]:
     """(file, link path, target, alternative path) for each file of ``model``. Raises UnsafePath."""
-    base = [placement.category]
     if not model.files:
         return []
+    root, lib = os.fspath(link_root), os.fspath(library_root)
+    base = [placement.category]
     single = len(model.files) == 1 and "/" not in model.files[0].path
     if single:
         file = model.files[0]
-        values = template_values(model, file.path)
-        base += expand(placement.subfolder, values)
-        name = expand(placement.link_name, values)[-1] if placement.link_name else check_component(file.path)
-        path = link_root.joinpath(*base, name)
-        return [(file, str(path), str(model_file_path(model, file, library_root)), str(_alt(path, model)))]
+        if placement.subfolder or placement.link_name:
+            values = template_values(model, file.path)
+            base += expand(placement.subfolder, values)
+            name = (
+                expand(placement.link_name, values)[-1] if placement.link_name else check_component(file.path)
+            )
+        else:
+            name = check_component(file.path)
+        path = os.path.join(root, *base, name)
+        return [(file, path, model_file_str(model, file, lib), _alt(path, model))]
     folder_default = model.rel_dir.rstrip("/").rsplit("/", 1)[-1] if model.rel_dir else model.name
     values = template_values(model, folder_default)
     base += expand(placement.subfolder, values)
@@ -171,17 +179,18 @@ def wanted_links(
     out = []
     for file in model.files:
         parts = [check_component(p) for p in file.path.split("/")]
-        path = link_root.joinpath(*base, folder, *parts)
-        alt = link_root.joinpath(*base, f"{folder}.{model.id[:8]}", *parts)
-        out.append((file, str(path), str(model_file_path(model, file, library_root)), str(alt)))
+        path = os.path.join(root, *base, folder, *parts)
+        alt = os.path.join(root, *base, f"{folder}.{model.id[:8]}", *parts)
+        out.append((file, path, model_file_str(model, file, lib), alt))
     return out
 
 
-def _alt(path: Path, model: Model) -> Path:
-    stem, dot, ext = path.name.rpartition(".")
+def _alt(path: str, model: Model) -> str:
+    folder, name = os.path.split(path)
+    stem, dot, ext = name.rpartition(".")
     if not dot:
-        return path.with_name(f"{path.name}.{model.id[:8]}")
-    return path.with_name(f"{stem}.{model.id[:8]}.{ext}")
+        return os.path.join(folder, f"{name}.{model.id[:8]}")
+    return os.path.join(folder, f"{stem}.{model.id[:8]}.{ext}")
 
 
 def plan_links(
@@ -240,10 +249,10 @@ def plan_links(
     for link_path, record in registered.items():
         if link_path in wanted or (scope is not None and record.model_id not in scope):
             continue
-        entry = snapshot(Path(link_path))
+        entry = snapshot(link_path)
         if record.model_id not in model_ids:
             reason = "model_gone"
-        elif entry is None or (entry.kind == "symlink" and snapshot(Path(record.target)) is None):
+        elif entry is None or (entry.kind == "symlink" and snapshot(record.target) is None):
             reason = "broken"
         else:
             reason = "unmatched"
@@ -265,7 +274,7 @@ def plan_links(
 
 
 def _decide(w: _Wanted, record: LinkRecord | None, snapshot: Snapshot) -> Action:
-    entry = snapshot(Path(w.link_path))
+    entry = snapshot(w.link_path)
 
     def make(op: str, **kw: Any) -> Action:
         return Action(
@@ -304,12 +313,12 @@ def _decide(w: _Wanted, record: LinkRecord | None, snapshot: Snapshot) -> Action
                 record.device,
             )
         ):
-            target_entry = snapshot(Path(w.target))
+            target_entry = snapshot(w.target)
             if record.kind == "copy" or (target_entry is not None and target_entry.inode == entry.inode):
                 return make("ok")
             return make("create", reason="retarget", replace=True)
         if entry.nlink > 1:
-            target_entry = snapshot(Path(w.target))
+            target_entry = snapshot(w.target)
             if target_entry is not None and (target_entry.inode, target_entry.device) == (
                 entry.inode,
                 entry.device,

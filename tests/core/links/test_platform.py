@@ -109,7 +109,9 @@ def test_absolute_symlink_when_no_relative_path_exists(tmp_path: Path, target: P
     assert os.readlink(tmp_path / "v" / "m.safetensors") == str(target)
 
 
-def test_winerror_1314_falls_back_to_hardlink_and_probes_once_per_folder(tmp_path: Path, target: Path) -> None:
+def test_winerror_1314_falls_back_to_hardlink_and_probes_once_per_folder(
+    tmp_path: Path, target: Path
+) -> None:
     ops = NoSymlinks()
     maker = LinkMaker(ops)
     first = maker.create_link(target, tmp_path / "v" / "a.safetensors")

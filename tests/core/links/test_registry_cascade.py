@@ -24,8 +24,16 @@ def db(tmp_path: Path) -> Iterator[Database]:
 
 
 def record(link: Path, target: Path, root: Path, model: str = "m1", **kw: object) -> LinkRecord:
-    return LinkRecord(model, target.name, str(link), kw.pop("kind", "symlink"), True, str(target), str(root),  # type: ignore[arg-type]
-                      **kw)  # type: ignore[arg-type]
+    return LinkRecord(
+        model,
+        target.name,
+        str(link),
+        kw.pop("kind", "symlink"),
+        True,
+        str(target),
+        str(root),  # type: ignore[arg-type]
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 def test_register_find_list_unregister(db: Database, tmp_path: Path) -> None:
@@ -33,8 +41,12 @@ def test_register_find_list_unregister(db: Database, tmp_path: Path) -> None:
     apps.upsert(AppRecord("app1", str(tmp_path / "ComfyUI"), "0.3.64", "view"))
     reg = LinkRegistry(db)
     t = tmp_path / "t.safetensors"
-    reg.register_many([record(tmp_path / "v" / "a", t, tmp_path / "v", app_id="app1"),
-                       record(tmp_path / "v" / "b", t, tmp_path / "v", model="m2", app_id="app1")])
+    reg.register_many(
+        [
+            record(tmp_path / "v" / "a", t, tmp_path / "v", app_id="app1"),
+            record(tmp_path / "v" / "b", t, tmp_path / "v", model="m2", app_id="app1"),
+        ]
+    )
     found = reg.find(str(tmp_path / "v" / "a"))
     assert found is not None and found.model_id == "m1" and found.relative and found.app_id == "app1"
     assert [r.link_path for r in reg.by_model("m2")] == [str(tmp_path / "v" / "b")]
@@ -65,16 +77,20 @@ def test_cascade_removes_only_our_links(db: Database, tmp_path: Path) -> None:
     documents.mkdir(parents=True)
     (documents / "thesis.docx").write_text("precious")
     reg = LinkRegistry(db)
-    reg.register_many([
-        record(ours, target, views, kind=made.kind),
-        record(replaced, target, views),
-        record(folder, target, views),
-        record(documents, target, views),  # a hostile entry: outside its link root
-        record(documents / "thesis.docx", target, documents.parent),  # inside "its root" but not a link
-    ])
+    reg.register_many(
+        [
+            record(ours, target, views, kind=made.kind),
+            record(replaced, target, views),
+            record(folder, target, views),
+            record(documents, target, views),  # a hostile entry: outside its link root
+            record(documents / "thesis.docx", target, documents.parent),  # inside "its root" but not a link
+        ]
+    )
     removed, not_ours = remove_model_links(db, "m1")
     assert removed == [str(ours)]
-    assert sorted(not_ours) == sorted([str(replaced), str(folder), str(documents), str(documents / "thesis.docx")])
+    assert sorted(not_ours) == sorted(
+        [str(replaced), str(folder), str(documents), str(documents / "thesis.docx")]
+    )
     assert not os.path.lexists(ours) and not (views / "loras" / "sub").exists()  # empty folder pruned
     assert replaced.read_bytes() == b"the user's own file"
     assert (folder / "keep.txt").read_text() == "keep"

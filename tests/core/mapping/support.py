@@ -37,14 +37,14 @@ class Env:
         folder = self.root / rel_dir
         entries = []
         for i, rel in enumerate(files):
-            data = payload if payload is not None else f"{name}:{rel}:{i}".encode()
+            data = payload if payload is not None else f"{name}:{type}:{base}:{rel}:{i}".encode()
             path = folder / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
             entries.append(
                 ModelFile(rel, len(data), blake3.blake3(data).hexdigest(), hashlib.sha256(data).hexdigest())
             )
-        whole = blake3.blake3(("|".join(f.blake3 for f in entries) + name).encode()).hexdigest()
+        whole = blake3.blake3(("|".join(f.blake3 for f in entries) + rel_dir).encode()).hexdigest()
         model = Model(
             id=model_id_from_blake3(whole),
             name=name,

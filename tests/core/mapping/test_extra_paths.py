@@ -42,7 +42,11 @@ def test_add_then_remove_gives_back_the_users_bytes(tmp_path: Path) -> None:
     text = path.read_text()
     assert text.startswith(USER_YAML)  # the user's part is untouched, comments included
     parsed = pyyaml.safe_load(text)
-    assert parsed["comfyui_model_library"] == {"base_path": str(VIEW), "checkpoints": "checkpoints", "loras": "loras"}
+    assert parsed["comfyui_model_library"] == {
+        "base_path": str(VIEW),
+        "checkpoints": "checkpoints",
+        "loras": "loras",
+    }
     assert parsed["a111"]["custom_nodes"] == "/home/u/my_nodes"
     assert "custom_nodes" not in parsed["comfyui_model_library"]
     assert (tmp_path / "extra_model_paths.yaml.bak").read_bytes() == original
@@ -82,13 +86,18 @@ def test_unmarked_section_is_replaced_keeping_the_rest(tmp_path: Path) -> None:
     assert pyyaml.safe_load(text)["other"] == {"base_path": "/o"}
 
 
-@pytest.mark.parametrize("categories, error", [
-    ({"custom_nodes": "x"}, InvalidConfig),
-    ({"configs": "x"}, InvalidConfig),
-    ({"loras": "a\nb"}, UnsafePath),
-    ({"loras": "a\x00"}, UnsafePath),
-])
-def test_injection_is_refused_and_nothing_written(tmp_path: Path, categories: dict[str, str], error: type) -> None:
+@pytest.mark.parametrize(
+    "categories, error",
+    [
+        ({"custom_nodes": "x"}, InvalidConfig),
+        ({"configs": "x"}, InvalidConfig),
+        ({"loras": "a\nb"}, UnsafePath),
+        ({"loras": "a\x00"}, UnsafePath),
+    ],
+)
+def test_injection_is_refused_and_nothing_written(
+    tmp_path: Path, categories: dict[str, str], error: type
+) -> None:
     path = tmp_path / "extra_model_paths.yaml"
     path.write_text(USER_YAML)
     with pytest.raises(error):
@@ -117,8 +126,10 @@ def test_reading_an_install(tmp_path: Path) -> None:
     assert read_install(comfy).id == install.id
     write_section(install.extra_paths_file, tmp_path / "views", {"loras": "loras"})
     folders = extra_paths_folders(install)
-    assert folders["loras"] == [Path("/home/u/stable-diffusion-webui/models/Lora"),
-                                Path("/home/u/stable-diffusion-webui/models/LyCORIS")]
+    assert folders["loras"] == [
+        Path("/home/u/stable-diffusion-webui/models/Lora"),
+        Path("/home/u/stable-diffusion-webui/models/LyCORIS"),
+    ]
     assert "custom_nodes" not in folders
     with pytest.raises(Exception, match="does not look like a ComfyUI"):
         read_install(tmp_path)
