@@ -49,6 +49,15 @@ _view_lock = threading.Lock()
 _routes: RouteContext | None = None
 
 
+_logged_once: set[str] = set()
+
+
+def _log_once(key: str, message: str) -> None:
+    if key not in _logged_once:
+        _logged_once.add(key)
+        log.info(message)
+
+
 # -- the host ---------------------------------------------------------------------------------------------
 def prompt_server() -> Any | None:
     """ComfyUI's running ``PromptServer``, or None when not inside ComfyUI (never imports ComfyUI)."""
@@ -276,12 +285,14 @@ def apply_mapping(library: Library) -> None:
     map_apply = getattr(library, "map_apply", None)
     result: Any = None
     if map_apply is None:
-        log.info("model-library: this library cannot map models into ComfyUI yet; mapping skipped")
+        _log_once("no-mapping", "model-library: this library cannot map models into ComfyUI yet; skipped")
     else:
         try:
-            result = map_apply(comfyui_dir=install)
+            result = map_apply(install)
         except Exception:
             log.exception("model-library: applying the mapping to %s failed", install)
+        to_dict = getattr(result, "to_dict", None)
+        result = to_dict() if callable(to_dict) else result
     add_view_folders(_view_folders(library, result))
 
 
