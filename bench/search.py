@@ -1,0 +1,236 @@
+"""Search and rebuild benchmark for the catalog.
+
+Fills a fresh catalog with synthetic models (realistic names, tags, types, bases, repo ids), then times
+queries of four kinds through ``ModelRepository.list`` (page of 50 + total, rows hydrated into Models):
+
+    prefix      "jugg"                      one word prefix
+    two-term    "flux lora"                 two words, the last as a prefix
+    type-ahead  "j", "ju", "jug", ...       successive prefixes of a real name
+    filtered    type=lora + a prefix
+
+The baseline, measured in the same run on the same rows, is what a catalog without FTS would do: a
+``name LIKE '%q%'`` full scan for the same page and its count. Then it writes one metadata.json per model
+(plus a sparse model file) and times ``rebuild_catalog`` over them.
+
+    python bench/search.py                 # 100,000 rows (about two minutes)
+    python bench/search.py --rows 1000000 --rebuild-rows 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from comfyui_model_library.core.catalog.db import Database
+from comfyui_model_library.core.catalog.migrations import migrate
+from comfyui_model_library.core.catalog.repository import ModelRepository
+from comfyui_model_library.core.catalog.sidecar import SIDECAR_NAME, rebuild_catalog, sidecar_dict
+from comfyui_model_library.core.models import Hashes, Model, ModelFile, ModelQuery, ModelSource
+
+GOAL_P99_MS = 10.0
+GOAL_REBUILD_S = 30.0
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+WORDS = _words(
+    "juggernaut realvis dreamshaper pony animagine epicrealism flux photon deliberate revanimated "
+    "absolutereality majicmix chilloutmix counterfeit anything meina cyberrealistic zavychroma "
+    "copax crystal clarity detail tweaker add more lighting portrait anime style cinematic film "
+    "pixel art watercolor sketch lineart ghibli cyberpunk fantasy landscape architecture interior "
+    "product food vintage analog polaroid neon noir hyper real skin texture eyes hands body pose "
+    "turbo lightning hyper schnell dev pro ultra rundiffusion photo diffusion unet refiner vae "
+    "controlnet canny depth openpose tile inpaint upscaler esrgan ultrasharp remacri siax"
+)
+TAGS = _words(
+    "style character concept clothing pose background anime realistic photo art nsfw sfw detail "
+    "lighting portrait landscape architecture vehicle animal food fantasy scifi horror cute "
+    "painting sketch 3d pixel slider tool"
+)
+TYPES = ("lora",) * 12 + ("checkpoint",) * 4 + ("vae", "controlnet", "upscaler", "embedding", "text_encoder")
+BASES = ("sdxl",) * 6 + ("sd15",) * 5 + ("flux1",) * 4 + ("sd35", "wan", "chroma")
+AUTHORS = _words(
+    "alice bob civitai runwayml stabilityai black-forest-labs lykon rundiffusion xlabs-ai city96"
+)
+
+
+def _camel(word: str, rng: random.Random) -> str:
+    return word.capitalize() if rng.random() < 0.5 else word
+
+
+def synthetic_name(rng: random.Random) -> str:
+    """Names shaped like real ones: 'juggernautXL_v9_RunDiffusionPhoto2', 'add-detail-xl', 'flux_lora'."""
+    first = rng.choice(WORDS)
+    parts = [first + rng.choice(("", "", "XL", "SD", "Pony", "Flux", str(rng.randint(1, 9))))]
+    for _ in range(rng.randint(0, 2)):
+        parts.append(_camel(rng.choice(WORDS), rng) + rng.choice(("", "", str(rng.randint(1, 20)))))
+    parts.append(rng.choice(("v", "V", "v1.", "")) + str(rng.randint(1, 12)))
+    return rng.choice(("_", "-", "_", " ")).join(parts)
+
+
+def synthetic_models(n: int, seed: int = 7) -> Iterator[Model]:
+    rng = random.Random(seed)
+    for i in range(n):
+        blake3 = hashlib.blake2b(f"b{seed}-{i}".encode(), digest_size=32).hexdigest()
+        sha256 = hashlib.blake2b(f"s{seed}-{i}".encode(), digest_size=32).hexdigest()
+        name = synthetic_name(rng)
+        mtype, base = rng.choice(TYPES), rng.choice(BASES)
+        size = rng.randint(10_000_000, 7_000_000_000)
+        folder = f"models/{mtype}/{base}/{name.replace(' ', '_')}-{blake3[:8]}"
+        repo = (
+            f"{rng.choice(AUTHORS)}/{rng.choice(WORDS)}-{rng.choice(WORDS)}" if rng.random() < 0.6 else None
+        )
+        yield Model(
+            id=blake3[:16],
+            name=name,
+            type=mtype,
+            base_model=base,
+            format="single-file",
+            file_format="safetensors",
+            security="safe",
+            size=size,
+            hashes=Hashes(blake3, sha256),
+            files=(ModelFile(f"{name.replace(' ', '_')}.safetensors", size, blake3, sha256),),
+            rel_dir=folder,
+            source=ModelSource(kind="huggingface" if repo else "local", repo_id=repo, match="hash"),
+            tags=tuple(rng.sample(TAGS, rng.randint(0, 4))),
+            notes=rng.choice(("", "", "", "trigger word: " + rng.choice(WORDS))),
+            added_at=f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T12:00:00+00:00",
+            metadata={"ss_network_dim": str(rng.choice((8, 16, 32, 64)))},
+        )
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def time_calls(fn: Callable[[str, str | None], object], inputs: list[tuple[str, str | None]]) -> list[float]:
+    out = []
+    for text, mtype in inputs:
+        started = time.perf_counter()
+        fn(text, mtype)
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def query_sets(rng: random.Random, names: list[str], n: int) -> dict[str, list[tuple[str, str | None]]]:
+    long_words = [w for w in WORDS if len(w) >= 5]
+    prefix = [(rng.choice(long_words)[: rng.randint(3, 5)], None) for _ in range(n)]
+    two = [(f"{rng.choice(WORDS)} {rng.choice(WORDS)[: rng.randint(2, 6)]}", None) for _ in range(n)]
+    ahead: list[tuple[str, str | None]] = []
+    while len(ahead) < n:
+        name = rng.choice(names)
+        ahead += [(name[:k], None) for k in range(1, min(len(name), 14) + 1)]
+    filtered = [(rng.choice(long_words)[: rng.randint(2, 5)], "lora") for _ in range(n)]
+    return {"prefix": prefix, "two-term": two, "type-ahead": ahead[:n], "filtered": filtered}
+
+
+def run_search_bench(rows: int, queries: int, workdir: Path) -> bool:
+    db = Database(workdir / "catalog.sqlite")
+    migrate(db)
+    repo = ModelRepository(db)
+    started = time.perf_counter()
+    repo.add_many(synthetic_models(rows))
+    print(f"inserted {rows:,} models in {time.perf_counter() - started:.1f} s (add_many)")
+    names = [r[0] for r in db.execute_read("SELECT name FROM models ORDER BY random() LIMIT 2000")]
+    sets = query_sets(random.Random(11), names, queries)
+
+    def baseline(text: str, mtype: str | None) -> None:
+        like = f"%{text}%"
+        extra = " AND type = ?" if mtype else ""
+        params = (like, mtype) if mtype else (like,)
+        with db.read() as conn:
+            conn.execute(
+                f"SELECT * FROM models WHERE name LIKE ?{extra} ORDER BY name COLLATE NOCASE LIMIT 50", params
+            ).fetchall()
+            conn.execute(f"SELECT count(*) FROM models WHERE name LIKE ?{extra}", params).fetchone()
+
+    print(
+        f"\n{'kind':<11} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'base p50':>9} {'base p99':>9} "
+        f"{'p50 x':>7} {'p99 x':>7}  goal p99<{GOAL_P99_MS:g}ms"
+    )
+    ok = True
+    for kind, items in sets.items():
+        ours = time_calls(lambda t, m: repo.list(ModelQuery(q=t, type=m)), items)
+        base = time_calls(baseline, items[: max(50, len(items) // 5)])  # a slow full scan: a fifth will do
+        p50, p99, b50, b99 = (
+            percentile(ours, 50),
+            percentile(ours, 99),
+            percentile(base, 50),
+            percentile(base, 99),
+        )
+        verdict = "PASS" if p99 < GOAL_P99_MS else "FAIL"
+        ok &= verdict == "PASS"
+        print(
+            f"{kind:<11} {len(ours):>5} {p50:>8.2f} {p99:>8.2f} {b50:>9.2f} {b99:>9.2f} "
+            f"{b50 / p50:>6.1f}x {b99 / p99:>6.1f}x  {verdict}"
+        )
+    sample = repo.list(ModelQuery(q="jugg"))
+    print(f"\n'jugg': total={sample.total} first={[m.name for m in sample.items[:3]]}")
+    db.close()
+    return ok
+
+
+def run_rebuild_bench(rows: int, workdir: Path) -> bool:
+    root = workdir / "library"
+    started = time.perf_counter()
+    for model in synthetic_models(rows, seed=13):
+        folder = root / model.rel_dir
+        folder.mkdir(parents=True)
+        (folder / SIDECAR_NAME).write_text(json.dumps(sidecar_dict(model), indent=2), encoding="utf-8")
+        if int(model.id[:4], 16) % 10:  # one in ten models has lost its file
+            with open(folder / model.files[0].path, "wb") as fh:
+                fh.truncate(model.files[0].size)  # sparse
+    print(f"\nwrote {rows:,} sidecars + sparse files in {time.perf_counter() - started:.1f} s")
+    db = Database(workdir / "rebuilt.sqlite")
+    migrate(db)
+    report = rebuild_catalog(db, root / "models", root)
+    # Baseline in the same run: just reading and parsing every sidecar, no validation, no SQL.
+    started = time.perf_counter()
+    for dirpath, _dirs, files in os.walk(root / "models"):
+        if SIDECAR_NAME in files:
+            json.loads(Path(dirpath, SIDECAR_NAME).read_bytes())
+    walk_s = time.perf_counter() - started
+    verdict = "PASS" if report.took_s < GOAL_REBUILD_S else "FAIL"
+    print(
+        f"rebuild_catalog: {report.models:,} models ({report.missing:,} missing, "
+        f"{len(report.skipped)} skipped) in {report.took_s:.1f} s; walk+json.loads only: {walk_s:.1f} s "
+        f"(ratio {report.took_s / walk_s:.1f}x); goal < {GOAL_REBUILD_S:g} s: {verdict}"
+    )
+    db.close()
+    return verdict == "PASS"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=500, help="queries per kind")
+    parser.add_argument("--rebuild-rows", type=int, default=100_000, help="0 skips the rebuild bench")
+    parser.add_argument("--dir", type=Path, default=None, help="work folder (default: a temp folder)")
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-search-", dir=args.dir))
+    try:
+        ok = run_search_bench(args.rows, args.queries, workdir)
+        if args.rebuild_rows:
+            ok &= run_rebuild_bench(args.rebuild_rows, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""Catalog search: user text -> a safe FTS5 expression, filters, sort, pagination, capped counts.
+
+User text never reaches SQLite as syntax (THREATS #11). It is split into tokens the way the ``unicode61``
+tokenizer splits it (letters, digits and combining marks form tokens; everything else separates), each
+token becomes a double-quoted FTS5 string, tokens are ANDed, and the last one gets a prefix ``*`` so the
+list narrows as the user types. Operators (``AND``, ``NEAR(``, ``col:``, ``^``) therefore become plain
+words. Values are always bound as parameters; column names come from the fixed tables below.
+
+Names typed as one run of letters ("juggernautXL") are one token, so "jugger" finds them by prefix. A
+word from the middle of such a name ("xl") is found by a capped substring scan of names, used only when
+the index finds nothing for a single token.
+
+Counting every hit of a broad match costs as much as ranking it, so totals stop at ``COUNT_CAP``:
+``SearchResult.total_capped`` tells the caller that "10,000" means "10,000 or more".
+"""
+
+# SQL here is assembled only from fixed fragments (column names, ORDER BY clauses); values are bound.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import sqlite3
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import InvalidInput
+from ..models import (
+    BASE_MODELS,
+    FILE_FORMATS,
+    LOCATIONS,
+    MODEL_TYPES,
+    SECURITY_LEVELS,
+    SORT_KEYS,
+    ModelQuery,
+)
+
+MAX_QUERY_CHARS = 256
+MAX_QUERY_TOKENS = 16
+MAX_LIMIT = 500
+MAX_TAG_CHARS = 128
+COUNT_CAP = 10_000
+# Matches with more hits than this are not ranked whole (bm25 costs about a microsecond per hit).
+RANK_CAP = 2_500
+# Substring fallback: only for one token at least this long.
+SUBSTRING_MIN_CHARS = 2
+
+# bm25 weights in models_fts column order: name, tags_text, type, base_model, repo_id, notes.
+_BM25 = "bm25(models_fts, 10.0, 5.0, 2.0, 2.0, 3.0, 1.0)"
+
+_ORDER_BY = {
+    "name": "m.name COLLATE NOCASE, m.id",
+    "-name": "m.name COLLATE NOCASE DESC, m.id DESC",
+    "added": "m.added_at, m.id",
+    "-added": "m.added_at DESC, m.id DESC",
+    "size": "m.size, m.id",
+    "-size": "m.size DESC, m.id DESC",
+    "type": "m.type, m.name COLLATE NOCASE, m.id",
+    "-type": "m.type DESC, m.name COLLATE NOCASE DESC, m.id DESC",
+}
+
+# (ModelQuery attribute, column, allowed values or None for free text)
+_FILTERS: tuple[tuple[str, str, Sequence[str] | None], ...] = (
+    ("type", "m.type", MODEL_TYPES),
+    ("base_model", "m.base_model", BASE_MODELS),
+    ("location", "m.location", LOCATIONS),
+    ("security", "m.security", SECURITY_LEVELS),
+    ("file_format", "m.file_format", FILE_FORMATS),
+)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The rows of ``models`` for one page, in order, and the (possibly capped) total."""
+
+    rows: tuple[sqlite3.Row, ...]
+    total: int
+    total_capped: bool
+    strategy: str  # all | fts | substring
+
+
+def _is_token_char(ch: str) -> bool:
+    # unicode61's default token classes are L* N* Co; combining marks stay inside the token (they are
+    # folded away by remove_diacritics), so "a" + U+0301 + "b" stays one word as it is in the index.
+    category = unicodedata.category(ch)
+    return category[0] in "LNM" or category == "Co"
+
+
+def tokenize(text: str) -> list[str]:
+    """Split ``text`` into words the way the index's tokenizer does (case is left to SQLite)."""
+    tokens: list[str] = []
+    current: list[str] = []
+    for ch in unicodedata.normalize("NFC", text):
+        if _is_token_char(ch):
+            current.append(ch)
+        elif current:
+            tokens.append("".join(current))
+            current = []
+    if current:
+        tokens.append("".join(current))
+    return tokens
+
+
+def _check_length(text: str) -> None:
+    if len(text) > MAX_QUERY_CHARS:
+        raise InvalidInput(
+            f"The search text is {len(text)} characters long; the limit is {MAX_QUERY_CHARS}. "
+            "Search for a shorter part of the name."
+        )
+
+
+def build_match(text: str) -> str | None:
+    """User text -> an FTS5 MATCH expression SQLite always accepts, or None when it holds no words.
+
+    >>> build_match('flux lora')
+    '"flux" "lora"*'
+    >>> build_match('NEAR( col:* "') is None
+    False
+    """
+    _check_length(text)
+    tokens = tokenize(text)
+    if not tokens:
+        return None
+    if len(tokens) > MAX_QUERY_TOKENS:
+        raise InvalidInput(
+            f"The search text has {len(tokens)} words; the limit is {MAX_QUERY_TOKENS}. Use fewer words."
+        )
+    quoted = ['"' + token.replace('"', '""') + '"' for token in tokens]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+def validate_query(query: ModelQuery) -> None:
+    """Raise InvalidInput naming the first bad value of ``query``."""
+    if not isinstance(query.q, str):
+        raise InvalidInput(f"The search text must be a string, not {type(query.q).__name__}.")
+    _check_length(query.q)
+    if query.sort not in SORT_KEYS:
+        raise InvalidInput(f"Unknown sort {query.sort!r}; use one of: {', '.join(SORT_KEYS)}.")
+    for attr, _column, allowed in _FILTERS:
+        value = getattr(query, attr)
+        if value is not None and (not isinstance(value, str) or (allowed and value not in allowed)):
+            raise InvalidInput(f"Unknown {attr} {value!r}; use one of: {', '.join(allowed or ())}.")
+    if query.tag is not None and (not isinstance(query.tag, str) or len(query.tag) > MAX_TAG_CHARS):
+        raise InvalidInput(f"The tag filter must be a string of at most {MAX_TAG_CHARS} characters.")
+    for attr, low, high in (("limit", 1, MAX_LIMIT), ("offset", 0, None)):
+        value = getattr(query, attr)
+        if not isinstance(value, int) or isinstance(value, bool) or value < low or (high and value > high):
+            bounds = f"{low}..{high}" if high else f">= {low}"
+            raise InvalidInput(f"{attr} must be an integer {bounds}, not {value!r}.")
+
+
+def _filters(query: ModelQuery, *, fts_driven: bool) -> tuple[list[str], list[object]]:
+    # A unary ``+`` keeps SQLite from driving the query off a models index when the FTS index should.
+    plus = "+" if fts_driven else ""
+    clauses: list[str] = []
+    params: list[object] = []
+    for attr, column, _allowed in _FILTERS:
+        value = getattr(query, attr)
+        if value is not None:
+            clauses.append(f"{plus}{column} = ?")
+            params.append(value)
+    if query.tag is not None:
+        clauses.append("EXISTS (SELECT 1 FROM tags t WHERE t.model_id = m.id AND t.tag = ?)")
+        params.append(query.tag)
+    return clauses, params
+
+
+def _where(clauses: Sequence[str]) -> str:
+    return " WHERE " + " AND ".join(clauses) if clauses else ""
+
+
+def _phrase(value: str) -> str:
+    return '"' + " ".join(tokenize(value)) + '"'
+
+
+def _is_exact(value: str, allowed: Sequence[str]) -> bool:
+    """True when ``^"value"`` in its FTS column matches that value only (no other starts with its words)."""
+    words = tokenize(value.lower())
+    return not any(other != value and tokenize(other.lower())[: len(words)] == words for other in allowed)
+
+
+def _prefilter(query: ModelQuery) -> tuple[list[str], bool]:
+    """FTS clauses narrowing hits by the filters the index also holds, and whether they are exact.
+
+    Inexact ones (a tag, "sdxl" also matching "sdxl_refiner") still narrow the scan; the SQL filters on
+    ``models`` decide. Exact ones let the total come from the index alone.
+    """
+    parts: list[str] = []
+    exact = all(getattr(query, a) is None for a in ("location", "security", "file_format"))
+    for attr, allowed in (("type", MODEL_TYPES), ("base_model", BASE_MODELS)):
+        value = getattr(query, attr)
+        if value is not None:
+            parts.append(f"{attr} : ^{_phrase(value)}")
+            exact = exact and _is_exact(value, allowed)
+    if query.tag is not None:
+        exact = False
+        if tokenize(query.tag):
+            parts.append(f"tags_text : {_phrase(query.tag)}")
+    return parts, exact
+
+
+def _and(*parts: str) -> str:
+    return " AND ".join(f"({p})" for p in parts)
+
+
+def run_search(conn: sqlite3.Connection, query: ModelQuery) -> SearchResult:
+    """Validate ``query`` and run it: one page of ``models`` rows and the total."""
+    validate_query(query)
+    match = build_match(query.q)
+    if match is None:
+        return _search_all(conn, query)
+    result = _search_fts(conn, query, match)
+    if result.total == 0:
+        tokens = tokenize(query.q)
+        if len(tokens) == 1 and len(tokens[0]) >= SUBSTRING_MIN_CHARS:
+            return _search_substring(conn, query, tokens[0])
+    return result
+
+
+def _search_all(conn: sqlite3.Connection, query: ModelQuery) -> SearchResult:
+    clauses, params = _filters(query, fts_driven=False)
+    order = _ORDER_BY.get(query.sort, _ORDER_BY["name"])  # relevance without text: by name
+    rows = conn.execute(
+        f"SELECT m.* FROM models m{_where(clauses)} ORDER BY {order} LIMIT ? OFFSET ?",
+        (*params, query.limit, query.offset),
+    ).fetchall()
+    # Without text the count walks an index (about a millisecond per 100,000 rows): exact.
+    (total,) = conn.execute(f"SELECT count(*) FROM models m{_where(clauses)}", params).fetchone()
+    return SearchResult(tuple(rows), int(total), False, "all")
+
+
+class _Fts:
+    """One FTS query's SQL pieces: the expression, the SQL filters and their parameters."""
+
+    def __init__(self, conn: sqlite3.Connection, clauses: list[str], params: list[object]) -> None:
+        self.conn, self.clauses, self.params = conn, clauses, params
+        self.source = "models_fts f" + (" JOIN models m ON m.rowid = f.rowid" if clauses else "")
+        self.where = _where(["models_fts MATCH ?", *clauses])
+
+    def count(self, expr: str, cap: int, *, filtered: bool) -> tuple[int, bool]:
+        """Hits of ``expr`` up to ``cap`` (True when there are more). ``filtered`` applies the SQL filters
+        to the first ``cap`` index hits only, so a count never costs more than ``cap`` row lookups."""
+        hits_sql = f"SELECT rowid AS rid FROM models_fts WHERE models_fts MATCH ? LIMIT {cap + 1}"
+        (hits,) = self.conn.execute(f"SELECT count(*) FROM ({hits_sql})", (expr,)).fetchone()
+        if not (filtered and self.clauses) or hits == 0:
+            return min(int(hits), cap), hits > cap
+        joined = f"SELECT 1 FROM ({hits_sql}) h JOIN models m ON m.rowid = h.rid{_where(self.clauses)}"
+        (total,) = self.conn.execute(f"SELECT count(*) FROM ({joined})", (expr, *self.params)).fetchone()
+        return min(int(total), cap), hits > cap
+
+    def page(self, expr: str, order: str, limit: int, offset: int) -> list[sqlite3.Row]:
+        if order == "rank":
+            # Rank inside the FTS scan carrying only (rowid, score); fetch whole rows for the page only.
+            sql = (
+                f"SELECT m.* FROM (SELECT f.rowid AS rid, {_BM25} AS score FROM {self.source}{self.where} "
+                "ORDER BY score, f.rowid LIMIT ? OFFSET ?) hit JOIN models m ON m.rowid = hit.rid "
+                "ORDER BY hit.score, hit.rid"
+            )
+        else:
+            source = "models_fts f JOIN models m ON m.rowid = f.rowid"
+            sql = f"SELECT m.* FROM {source}{self.where} ORDER BY {order} LIMIT ? OFFSET ?"
+        return list(self.conn.execute(sql, (expr, *self.params, limit, offset)).fetchall())
+
+
+def _search_fts(conn: sqlite3.Connection, query: ModelQuery, match: str) -> SearchResult:
+    clauses, params = _filters(query, fts_driven=True)
+    prefilter, exact = _prefilter(query)
+    fts = _Fts(conn, clauses, params)
+    hits, hits_capped = fts.count(match, COUNT_CAP, filtered=False)
+    if not clauses or hits == 0:
+        total, capped = hits, hits_capped
+    else:
+        # Filters the index holds narrow the count without touching rows; the rest need the join.
+        total, capped = fts.count(_and(match, *prefilter), COUNT_CAP, filtered=not exact)
+    if total == 0:
+        rows: list[sqlite3.Row] = []
+    elif query.sort != "relevance":
+        rows = fts.page(match, _ORDER_BY[query.sort], query.limit, query.offset)
+    elif not hits_capped and hits <= RANK_CAP and _phrases_narrow(fts, match):
+        rows = fts.page(match, "rank", query.limit, query.offset)
+    else:
+        rows = _broad_page(fts, query, match)
+    return SearchResult(tuple(rows), total, capped, "fts")
+
+
+def _phrases_narrow(fts: _Fts, match: str) -> bool:
+    """bm25 first scans every hit of each word alone (for its rarity), so rank only when each is rare."""
+    phrases = match.split(" ")
+    if len(phrases) == 1:
+        return True
+    return all(not fts.count(phrase, RANK_CAP, filtered=False)[1] for phrase in phrases)
+
+
+def _broad_page(fts: _Fts, query: ModelQuery, match: str) -> list[sqlite3.Row]:
+    """A page of a match too broad to rank by bm25: hits in the name first, shortest name first (the
+    closest to what was typed) while they are few enough, then the other hits newest first."""
+    in_name = f"name : ({match})"
+    named, named_capped = fts.count(in_name, RANK_CAP, filtered=True)
+    if named_capped:
+        return fts.page(match, "f.rowid DESC", query.limit, query.offset)
+    rows: list[sqlite3.Row] = []
+    if query.offset < named:
+        rows = fts.page(in_name, "length(m.name), m.name COLLATE NOCASE, m.id", query.limit, query.offset)
+    if len(rows) < query.limit:
+        rest = f"({match}) NOT ({in_name})"
+        rows += fts.page(rest, "f.rowid DESC", query.limit - len(rows), max(0, query.offset - named))
+    return rows
+
+
+def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -> SearchResult:
+    clauses, params = _filters(query, fts_driven=False)
+    pattern = "%" + token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    where = _where(["m.name LIKE ? ESCAPE '\\'", *clauses])
+    order = _ORDER_BY.get(query.sort, _ORDER_BY["name"])
+    rows = conn.execute(
+        f"SELECT m.* FROM models m{where} ORDER BY {order} LIMIT ? OFFSET ?",
+        (pattern, *params, query.limit, query.offset),
+    ).fetchall()
+    (total,) = conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM models m{where} LIMIT {COUNT_CAP + 1})",
+        (pattern, *params),
+    ).fetchone()
+    return SearchResult(tuple(rows), min(int(total), COUNT_CAP), total > COUNT_CAP, "substring")

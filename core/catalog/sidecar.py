@@ -1,0 +1,335 @@
+"""``metadata.json`` beside every model, and rebuilding the catalog from those files.
+
+The files on disk are the truth; ``catalog.sqlite`` is an index that can always be rebuilt from the
+sidecars. A sidecar holds everything the catalog knows about its model except where it lives: the model's
+folder (``rel_dir``) always comes from where the sidecar was found, never from inside it, so a copied or
+hostile sidecar cannot point the catalog at another folder. File paths inside it must be plain relative
+POSIX paths below the model folder.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import stat
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInput, InvalidModelFile
+from ..io.fileops import atomic_write_bytes
+from ..models import (
+    BASE_MODELS,
+    EDITABLE_FIELDS,
+    FILE_FORMATS,
+    MODEL_FORMATS,
+    MODEL_TYPES,
+    SECURITY_LEVELS,
+    Hashes,
+    Model,
+    ModelFile,
+    ModelSource,
+    model_id_from_blake3,
+)
+from .db import Database
+from .repository import ORIGIN_KINDS, ModelRepository, Origin
+
+SIDECAR_NAME = "metadata.json"
+SCHEMA_VERSION = 1
+LIBRARY_FORMAT = "comfyui-model-library"
+MAX_SIDECAR_BYTES = 4 * 1024 * 1024
+_BATCH = 2000
+_HEX = frozenset("0123456789abcdef")
+
+
+@dataclass(frozen=True)
+class RebuildReport:
+    models: int
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (sidecar path, reason)
+    missing: int = 0  # models whose files are gone or changed size (state "missing")
+    took_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "models": self.models,
+            "missing": self.missing,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "took_s": round(self.took_s, 3),
+        }
+
+
+# -- write ---------------------------------------------------------------------------------------------
+def sidecar_dict(model: Model, *, origins: Sequence[Origin] = ()) -> dict[str, Any]:
+    """The sidecar JSON of ``model``: its CONTRACT shape without folder, state or links."""
+    d = model.to_dict()
+    d.pop("state", None)
+    d["schema"] = SCHEMA_VERSION
+    d["library_format"] = LIBRARY_FORMAT
+    if origins:
+        d["origins"] = [{"path": p, "kind": k, "recorded_at": at} for p, k, at in origins]
+    return d
+
+
+def write_sidecar(model_dir: Path, model: Model, *, origins: Sequence[Origin] = ()) -> None:
+    """Write ``model_dir/metadata.json`` atomically (a reader sees the old or the new file, never half)."""
+    data = json.dumps(sidecar_dict(model, origins=origins), ensure_ascii=False, indent=2, sort_keys=True)
+    atomic_write_bytes(Path(model_dir) / SIDECAR_NAME, (data + "\n").encode("utf-8"))
+
+
+# -- read ----------------------------------------------------------------------------------------------
+def read_sidecar(model_dir: Path, rel_dir: str) -> Model:
+    """The Model described by ``model_dir/metadata.json``, at ``rel_dir`` (where it was found).
+
+    Raises InvalidModelFile for a file that is not a sidecar or breaks a rule, InvalidInput if unreadable.
+    """
+    return _read(Path(model_dir) / SIDECAR_NAME, rel_dir)[0]
+
+
+def _read(path: Path, rel_dir: str) -> tuple[Model, list[Origin]]:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise InvalidInput(
+            f"Cannot open the sidecar {path} ({exc.strerror}); check it exists and is readable."
+        ) from exc
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise InvalidModelFile(f"The sidecar {path} is not a regular file; remove or replace it.")
+        raw = fh.read(MAX_SIDECAR_BYTES + 1)
+    if len(raw) > MAX_SIDECAR_BYTES:
+        raise InvalidModelFile(
+            f"The sidecar {path} is larger than {MAX_SIDECAR_BYTES} bytes; it is not ours."
+        )
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidModelFile(
+            f"The sidecar {path} is not valid JSON ({exc}); restore it or re-import."
+        ) from exc
+    try:
+        return _parse(data, rel_dir)
+    except _Bad as exc:
+        raise InvalidModelFile(
+            f"The sidecar {path} is invalid: {exc}. Restore it or re-import the model."
+        ) from exc
+
+
+class _Bad(Exception):
+    pass
+
+
+def _get(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+    value = d.get(key, default)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise _Bad(f"{key!r} must be {getattr(kind, '__name__', kind)}, not {type(value).__name__}")
+    return value
+
+
+def _hex(d: Mapping[str, Any], key: str) -> str:
+    value = _get(d, key, str).lower()
+    if len(value) != 64 or not set(value) <= _HEX:
+        raise _Bad(f"{key!r} must be 64 hex digits")
+    return str(value)
+
+
+def _one_of(d: Mapping[str, Any], key: str, allowed: Sequence[str], default: str | None = None) -> str:
+    value = _get(d, key, str, default)
+    if value not in allowed:
+        raise _Bad(f"{key!r} is {value!r}, expected one of {', '.join(allowed)}")
+    return str(value)
+
+
+def _safe_rel_path(value: str) -> str:
+    parts = value.split("/")
+    if (
+        not value
+        or len(value) > 4096
+        or "\\" in value
+        or any(ord(c) < 32 for c in value)
+        or any(p in ("", ".", "..") for p in parts)
+        or (len(parts[0]) >= 2 and parts[0][1] == ":")
+    ):
+        raise _Bad(f"file path {value!r} is not a plain relative path inside the model folder")
+    return value
+
+
+def _strings(value: Any, key: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Bad(f"{key!r} must be a list of strings")
+    return value
+
+
+def _parse(data: Any, rel_dir: str) -> tuple[Model, list[Origin]]:
+    if not isinstance(data, dict):
+        raise _Bad("the top level is not an object")
+    if data.get("library_format") != LIBRARY_FORMAT:
+        raise _Bad(f"'library_format' is not {LIBRARY_FORMAT!r}")
+    if data.get("schema") != SCHEMA_VERSION:
+        raise _Bad(f"schema {data.get('schema')!r} is not supported (this version reads {SCHEMA_VERSION})")
+    hashes = _get(data, "hashes", dict)
+    blake3, sha256 = _hex(hashes, "blake3"), _hex(hashes, "sha256")
+    model_id = _get(data, "id", str)
+    if model_id != model_id_from_blake3(blake3):
+        raise _Bad(f"id {model_id!r} does not match its blake3 hash")
+    files = []
+    for entry in _get(data, "files", list):
+        if not isinstance(entry, dict):
+            raise _Bad("a 'files' entry is not an object")
+        size = _get(entry, "size", int)
+        if size < 0:
+            raise _Bad("a file size is negative")
+        path = _safe_rel_path(_get(entry, "path", str))
+        files.append(ModelFile(path, size, _hex(entry, "blake3"), _hex(entry, "sha256")))
+    if not files:
+        raise _Bad("'files' is empty")
+    source_data = _get(data, "source", dict, {})
+    try:
+        source = ModelSource.from_dict(source_data)
+    except (TypeError, ValueError) as exc:
+        raise _Bad(f"'source' is invalid ({exc})") from exc
+    for key in ("repo_id", "revision", "filename"):
+        if not isinstance(getattr(source, key), (str, type(None))):
+            raise _Bad(f"'source.{key}' must be a string")
+    metadata = _get(data, "metadata", dict, {})
+    if not all(isinstance(v, str) for v in metadata.values()):
+        raise _Bad("'metadata' values must be strings")
+    size = _get(data, "size", int)
+    if size < 0:
+        raise _Bad("'size' is negative")
+    origins: list[Origin] = []
+    for o in _get(data, "origins", list, []):
+        if not isinstance(o, dict):
+            raise _Bad("an 'origins' entry is not an object")
+        origins.append((_get(o, "path", str), _get(o, "kind", str), _get(o, "recorded_at", str, "")))
+    model = Model(
+        id=model_id,
+        name=_get(data, "name", str),
+        type=_one_of(data, "type", MODEL_TYPES),
+        base_model=_one_of(data, "base_model", BASE_MODELS),
+        format=_one_of(data, "format", MODEL_FORMATS),
+        file_format=_one_of(data, "file_format", FILE_FORMATS),
+        security=_one_of(data, "security", SECURITY_LEVELS),
+        size=size,
+        hashes=Hashes(blake3, sha256),
+        files=tuple(files),
+        location="library",
+        rel_dir=rel_dir,
+        source=source,
+        tags=tuple(_strings(data.get("tags", []), "tags")),
+        notes=_get(data, "notes", str, ""),
+        added_at=_get(data, "added_at", str, ""),
+        updated_at=_get(data, "updated_at", str, ""),
+        manual_fields=frozenset(
+            f for f in _strings(data.get("manual_fields", []), "manual_fields") if f in EDITABLE_FIELDS
+        ),
+        metadata=dict(metadata),
+        warnings=tuple(_strings(data.get("warnings", []), "warnings")),
+    )
+    return model, origins
+
+
+def files_present(model_dir: Path, model: Model) -> bool:
+    """True when every file of ``model`` exists under ``model_dir`` with its recorded size (stat only)."""
+    for f in model.files:
+        try:
+            st = os.stat(os.path.join(model_dir, *f.path.split("/")), follow_symlinks=False)
+        except OSError:
+            return False
+        if not stat.S_ISREG(st.st_mode) or st.st_size != f.size:
+            return False
+    return True
+
+
+# -- rebuild -------------------------------------------------------------------------------------------
+def iter_sidecar_dirs(models_dir: Path) -> Iterator[Path]:
+    """Every folder under ``models_dir`` holding a metadata.json; symlinks are never followed, and a
+    model folder is not searched further (its subfolders are the model's own)."""
+    stack = [str(models_dir)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                subdirs: list[str] = []
+                found = False
+                for entry in entries:
+                    if entry.name == SIDECAR_NAME and not entry.is_dir(follow_symlinks=False):
+                        found = True
+                    elif entry.is_dir(follow_symlinks=False):
+                        subdirs.append(entry.path)
+        except OSError:
+            continue
+        if found:
+            yield Path(folder)
+        else:
+            stack.extend(sorted(subdirs, reverse=True))
+
+
+def rebuild_catalog(db: Database, models_dir: Path, library_root: Path) -> RebuildReport:
+    """Replace every library model row with what the sidecars under ``models_dir`` say.
+
+    Runs in one write transaction: readers see the old catalog until the new one is complete. Models
+    catalogued in place (location "source") are kept. Unreadable sidecars and duplicates are skipped with
+    a reason; a model whose files are gone or changed size is kept with state "missing".
+    """
+    started = time.perf_counter()
+    repo = ModelRepository(db)
+    skipped: list[tuple[str, str]] = []
+    seen: dict[str, str] = {}
+    count = missing = 0
+    root, models_dir = Path(library_root), Path(models_dir)
+    if not models_dir.is_relative_to(root):
+        raise InvalidInput(f"The models folder {models_dir} is not inside the library root {root}.")
+    with repo.bulk():
+        repo.delete_all(location="library")
+        folders = iter_sidecar_dirs(models_dir)
+        while chunk := list(itertools.islice(folders, _BATCH)):
+            batch: list[Model] = []
+            origins: dict[str, list[Origin]] = {}
+            for folder in chunk:
+                sidecar = folder / SIDECAR_NAME
+                try:
+                    rel_dir = folder.relative_to(root).as_posix()
+                    model, model_origins = _read(sidecar, rel_dir)
+                except InvalidInput as exc:
+                    skipped.append((str(sidecar), str(exc)))
+                    continue
+                if model.hashes.blake3 in seen or model.id in seen:
+                    first = seen.get(model.hashes.blake3) or seen[model.id]
+                    skipped.append((str(sidecar), f"the same model is already catalogued from {first}"))
+                    continue
+                seen[model.hashes.blake3] = seen[model.id] = rel_dir
+                if not files_present(folder, model):
+                    model = model.replace(state="missing")
+                    missing += 1
+                batch.append(model)
+                origins[model.id] = [o for o in model_origins if o[1] in ORIGIN_KINDS]
+            count += repo.add_many(batch, origins=origins)
+    return RebuildReport(count, skipped, missing, time.perf_counter() - started)
+
+
+def set_aside_corrupt(db_path: Path) -> Path | None:
+    """Rename a damaged catalog (and its -wal/-shm) to ``<name>.corrupt-<stamp>``; never delete it.
+
+    Returns the new path of the main file, or None when there was no catalog. Close every connection
+    to it first.
+    """
+    db_path = Path(db_path)
+    if not db_path.exists():
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = db_path.with_name(f"{db_path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = db_path.with_name(f"{db_path.name}.corrupt-{stamp}-{n}")
+    for suffix in ("-wal", "-shm"):
+        companion = db_path.with_name(db_path.name + suffix)
+        if companion.exists():
+            os.replace(companion, target.with_name(target.name + suffix))
+    os.replace(db_path, target)
+    return target
