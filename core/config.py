@@ -57,6 +57,8 @@ class LibraryConfig:
     extra_allowed_hosts: tuple[str, ...] = ()
     max_concurrent_downloads: int = 2
     lookup_after_import: bool = True
+    # The ComfyUI install the library runs in (set by the host); the default target of mapping.
+    comfyui_root: Path | None = None
 
     def replace(self, **changes: Any) -> LibraryConfig:
         return dataclasses.replace(self, **changes)

@@ -22,11 +22,15 @@ from .catalog.migrations import migrate
 from .catalog.repository import ModelRepository
 from .catalog.sidecar import rebuild_catalog, set_aside_corrupt, write_sidecar
 from .config import LibraryConfig
-from .errors import CatalogCorrupt, InvalidInput
+from .editing import edit_changes
+from .errors import CatalogCorrupt
 from .hub_service import HubService
+from .identity import ensure_identity
 from .importer import Importer, recover
 from .io.fileops import empty_trash, move_to_trash
-from .models import BASE_MODELS, MODEL_TYPES, ImportItem, Link, Model, ModelQuery, Page, utcnow
+from .library_links import MappingPart
+from .mapping.apply import resume_pending
+from .models import ImportItem, Link, Model, ModelQuery, Page, utcnow
 from .sources import SourceService
 
 log = logging.getLogger(__name__)
@@ -36,8 +40,11 @@ ProgressFn = Callable[[int, int, str], None]  # (done, total, stage)
 CancelledFn = Callable[[], bool]
 
 
-class Library:
-    """A model library rooted at ``config.root``. Open with ``Library.open(config)``."""
+class Library(MappingPart):
+    """A model library rooted at ``config.root``. Open with ``Library.open(config)``.
+
+    Mapping, health and relocation live in ``MappingPart`` (core/library_links.py).
+    """
 
     def __init__(self, config: LibraryConfig, db: Database) -> None:
         self.config = config
@@ -64,11 +71,15 @@ class Library:
         fresh = not config.catalog_path.exists()
         db = Database(config.catalog_path)
         migrate(db)
+        ensure_identity(config.root)
         library = cls(config, db)
         if fresh and any(config.models_dir.iterdir()):
             library.rebuild()
         if recover_interrupted:
             library.recovered = recover(config.root, config.tmp_dir, db, library.repo)
+            resumed = resume_pending(db)
+            if any(resumed.values()):
+                library.recovered.append(f"finished interrupted link changes: {resumed}")
         return library
 
     @classmethod
@@ -178,40 +189,24 @@ class Library:
     ) -> Model:
         """Edit metadata; every edited field is marked manual (never overwritten by enrichment)."""
         model = self.get_model(ref)
-        changes: dict[str, Any] = {}
-        if name is not None:
-            clean = name.strip()
-            if not clean or len(clean) > 200 or any(ord(c) < 32 for c in clean):
-                raise InvalidInput(f"Name {name!r} is not usable: give 1-200 printable characters.")
-            changes["name"] = clean
-        if type is not None:
-            if type not in MODEL_TYPES:
-                raise InvalidInput(f"Unknown type {type!r}; use one of: {', '.join(MODEL_TYPES)}.")
-            changes["type"] = type
-        if base_model is not None:
-            if base_model not in BASE_MODELS:
-                raise InvalidInput(
-                    f"Unknown base model {base_model!r}; use one of: {', '.join(BASE_MODELS)}."
-                )
-            changes["base_model"] = base_model
-        if tags is not None or add_tags or remove_tags:
-            current = list(model.tags) if tags is None else []
-            for tag in (*(tags or ()), *add_tags):
-                clean_tag = _clean_tag(tag)
-                if clean_tag not in current:
-                    current.append(clean_tag)
-            removed = {_clean_tag(t) for t in remove_tags}
-            changes["tags"] = tuple(t for t in current if t not in removed)
-        if notes is not None:
-            if len(notes) > 20_000:
-                raise InvalidInput("Notes are limited to 20,000 characters.")
-            changes["notes"] = notes
+        changes = edit_changes(
+            model,
+            name=name,
+            type=type,
+            base_model=base_model,
+            tags=tags,
+            add_tags=add_tags,
+            remove_tags=remove_tags,
+            notes=notes,
+        )
         if not changes:
             return model
-        changes["manual_fields"] = frozenset(model.manual_fields | set(changes))
+        self._writable()
         updated = self.repo.update(model.id, **changes)
         if updated.location == "library":
             write_sidecar(self.model_dir(updated), updated, origins=self.repo.origins(updated.id))
+        if {"type", "base_model", "tags", "name"} & set(changes):
+            self.sync_models([updated.id])  # a rule may now place it elsewhere
         self.publish("changed", {"ids": [updated.id], "reason": "edited"})
         return updated
 
@@ -221,6 +216,7 @@ class Library:
         Source models (catalogued in place) are only forgotten: their files are the user's.
         """
         model = self.get_model(ref)
+        self._writable()
         removed_links, not_ours = self._remove_links(model.id)
         trashed: str | None = None
         if model.location == "library":
@@ -235,9 +231,6 @@ class Library:
             self.repo.delete(model.id)
         self.publish("changed", {"ids": [model.id], "reason": "removed"})
         return {"id": model.id, "removed_links": removed_links, "not_ours": not_ours, "trashed": trashed}
-
-    def _remove_links(self, model_id: str) -> tuple[list[str], list[str]]:
-        return [], []
 
     def empty_trash(self, older_than_days: float | None = None) -> list[str]:
         days = self.config.trash_retention_days if older_than_days is None else older_than_days
@@ -268,6 +261,7 @@ class Library:
         ``confine=True`` (HTTP callers) requires every path to resolve inside the configured import roots;
         ``lookup`` queues a HuggingFace origin lookup for each new model.
         """
+        self._writable()
         items = self.importer.run(
             paths,
             move=move,
@@ -289,6 +283,7 @@ class Library:
         cancelled: CancelledFn | None = None,
     ) -> list[ImportItem]:
         """Import a finished upload (a file in the library's uploads folder), moving it in (O(1))."""
+        self._writable()
         items = self.importer.run(
             [path],
             move=True,
@@ -305,6 +300,7 @@ class Library:
     def _after_import(self, items: Sequence[ImportItem], *, lookup: bool = True) -> None:
         ids = [i.model.id for i in items if i.model is not None and i.status == "imported"]
         if ids:
+            self.sync_models(ids)
             self.publish("changed", {"ids": ids, "reason": "imported"})
             if lookup and self.config.lookup_after_import:
                 self.queue_lookups(ids)
@@ -333,7 +329,10 @@ class Library:
         cancelled: CancelledFn | None = None,
     ) -> list[ImportItem]:
         """Download a model (a file, a sharded set or a Diffusers folder) from a Hub repo."""
-        return self.hub.download(repo_id, filenames, revision, progress=progress, cancelled=cancelled)
+        self._writable()
+        items = self.hub.download(repo_id, filenames, revision, progress=progress, cancelled=cancelled)
+        self.sync_models([i.model.id for i in items if i.model is not None and i.status == "imported"])
+        return items
 
     def repo_files(self, repo_id: str, revision: str | None = None) -> dict[str, Any]:
         return self.hub.repo_files(repo_id, revision)
@@ -388,13 +387,6 @@ class Library:
             "models": self.repo.count(),
             "network": self.network_status(),
         }
-
-
-def _clean_tag(tag: str) -> str:
-    clean = " ".join(str(tag).strip().split()).lower()
-    if not clean or len(clean) > 64 or any(ord(c) < 32 for c in clean):
-        raise InvalidInput(f"Tag {tag!r} is not usable: give 1-64 printable characters.")
-    return clean
 
 
 def _stem(filename: str) -> str:

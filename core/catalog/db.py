@@ -115,7 +115,9 @@ class Database:
     def _write_lock_owned(self) -> bool:
         return bool(self._write_lock._is_owned())  # type: ignore[attr-defined]
 
-    def execute_read(self, sql: str, params: tuple[object, ...] | dict[str, object] = ()) -> list[sqlite3.Row]:
+    def execute_read(
+        self, sql: str, params: tuple[object, ...] | dict[str, object] = ()
+    ) -> list[sqlite3.Row]:
         with self.read() as conn:
             return list(conn.execute(sql, params).fetchall())
 

@@ -1,0 +1,67 @@
+"""Validating a user's metadata edit: what may change, and how text is cleaned before it is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import InvalidInput
+from .models import BASE_MODELS, MODEL_TYPES, Model
+
+MAX_NAME = 200
+MAX_TAG = 64
+MAX_TAGS = 100
+MAX_NOTES = 20_000
+
+
+def clean_tag(tag: str) -> str:
+    clean = " ".join(str(tag).strip().split()).lower()
+    if not clean or len(clean) > MAX_TAG or any(ord(c) < 32 for c in clean):
+        raise InvalidInput(f"Tag {tag!r} is not usable: give 1-{MAX_TAG} printable characters.")
+    return clean
+
+
+def edit_changes(
+    model: Model,
+    *,
+    name: str | None = None,
+    type: str | None = None,
+    base_model: str | None = None,
+    tags: Sequence[str] | None = None,
+    add_tags: Sequence[str] = (),
+    remove_tags: Sequence[str] = (),
+    notes: str | None = None,
+) -> dict[str, Any]:
+    """The repository updates an edit implies (empty when nothing changes), edited fields marked manual."""
+    changes: dict[str, Any] = {}
+    if name is not None:
+        clean = name.strip()
+        if not clean or len(clean) > MAX_NAME or any(ord(c) < 32 for c in clean):
+            raise InvalidInput(f"Name {name!r} is not usable: give 1-{MAX_NAME} printable characters.")
+        changes["name"] = clean
+    if type is not None:
+        if type not in MODEL_TYPES:
+            raise InvalidInput(f"Unknown type {type!r}; use one of: {', '.join(MODEL_TYPES)}.")
+        changes["type"] = type
+    if base_model is not None:
+        if base_model not in BASE_MODELS:
+            raise InvalidInput(f"Unknown base model {base_model!r}; use one of: {', '.join(BASE_MODELS)}.")
+        changes["base_model"] = base_model
+    if tags is not None or add_tags or remove_tags:
+        current = list(model.tags) if tags is None else []
+        for tag in (*(tags or ()), *add_tags):
+            cleaned = clean_tag(tag)
+            if cleaned not in current:
+                current.append(cleaned)
+        removed = {clean_tag(t) for t in remove_tags}
+        final = tuple(t for t in current if t not in removed)
+        if len(final) > MAX_TAGS:
+            raise InvalidInput(f"A model may have at most {MAX_TAGS} tags.")
+        changes["tags"] = final
+    if notes is not None:
+        if len(notes) > MAX_NOTES:
+            raise InvalidInput(f"Notes are limited to {MAX_NOTES:,} characters.")
+        changes["notes"] = notes
+    if changes:
+        changes["manual_fields"] = frozenset(model.manual_fields | set(changes))
+    return changes

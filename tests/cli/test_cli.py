@@ -1,0 +1,108 @@
+"""The model-library command through its real entry point: JSON output, exit codes, every command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import synth
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(library: Path, *args: str, check_code: int | None = 0) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "comfyui_model_library", *args, "--library", str(library)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    if check_code is not None:
+        assert proc.returncode == check_code, (proc.returncode, proc.stdout, proc.stderr)
+    return proc
+
+
+@pytest.fixture
+def lib_dir(tmp_path: Path) -> Path:
+    return tmp_path / "lib"
+
+
+def test_import_list_search_show_edit_remove(lib_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    synth.write_family(src / "juggernautXL_v9.safetensors", "sdxl_checkpoint")
+    synth.write_family(src / "zz-copy.safetensors", "sdxl_checkpoint")
+    synth.write_family(src / "detail.safetensors", "sdxl_lora_kohya")
+    out = json.loads(run(lib_dir, "import", str(src), "--json", "--no-lookup").stdout)
+    statuses = sorted(i["status"] for i in out["items"])
+    assert statuses == ["duplicate", "imported", "imported"]
+    item = next(i for i in out["items"] if i["type"] == "checkpoint")
+    assert set(item["hashes"]) == {"blake3", "sha256"} and item["base_model"] == "sdxl"
+
+    listing = json.loads(run(lib_dir, "list", "--json").stdout)
+    assert listing["total"] == 2
+    assert json.loads(run(lib_dir, "list", "--type", "lora", "--json").stdout)["total"] == 1
+    found = json.loads(run(lib_dir, "search", "jugg", "--json").stdout)
+    assert [m["name"] for m in found["items"]] == ["juggernautXL_v9"]
+
+    model_id = found["items"][0]["id"]
+    shown = json.loads(run(lib_dir, "show", model_id[:8], "--json").stdout)
+    assert shown["id"] == model_id and shown["dir"].startswith(str(lib_dir))
+    edited = json.loads(
+        run(lib_dir, "edit", model_id, "--name", "Juggernaut", "--tag", "+photo", "--json").stdout
+    )
+    assert edited["name"] == "Juggernaut" and edited["tags"] == ["photo"]
+    assert "name" in edited["manual_fields"]
+
+    refused = run(lib_dir, "remove", model_id, check_code=1)
+    assert "--yes" in refused.stderr
+    removed = json.loads(run(lib_dir, "remove", model_id, "--yes", "--json").stdout)
+    assert removed["trashed"]
+    assert json.loads(run(lib_dir, "list", "--json").stdout)["total"] == 1
+
+
+def test_errors_exit_1_with_a_message_and_bad_usage_exits_2(lib_dir: Path) -> None:
+    missing = run(lib_dir, "show", "deadbeefdeadbeef", check_code=1)
+    assert "deadbeef" in missing.stderr
+    as_json = run(lib_dir, "show", "deadbeefdeadbeef", "--json", check_code=1)
+    assert json.loads(as_json.stdout)["error"]["code"] == "model_not_found"
+    run(lib_dir, "frobnicate", check_code=2)
+    run(lib_dir, "list", "--limit", "many", check_code=2)
+    bad = run(lib_dir, "import", "/nonexistent/file.safetensors", "--json", check_code=1)
+    assert json.loads(bad.stdout)["items"][0]["status"] == "failed"
+
+
+def test_rebuild_after_catalog_deleted(lib_dir: Path, tmp_path: Path) -> None:
+    src = synth.write_family(tmp_path / "vae.safetensors", "vae_sdxl")
+    model_id = json.loads(run(lib_dir, "import", str(src), "--json").stdout)["items"][0]["id"]
+    for f in lib_dir.glob("catalog.sqlite*"):
+        f.unlink()
+    report = json.loads(run(lib_dir, "rebuild", "--json").stdout)
+    assert report["models"] == 1
+    assert json.loads(run(lib_dir, "show", model_id, "--json").stdout)["id"] == model_id
+
+
+def test_map_health_sources_scan(lib_dir: Path, tmp_path: Path) -> None:
+    comfy = tmp_path / "ComfyUI"
+    (comfy / "models" / "loras").mkdir(parents=True)
+    (comfy / "comfyui_version.py").write_text('__version__ = "0.3.64"\n')
+    synth.write_family(comfy / "models" / "loras" / "in-place.safetensors", "sd15_lora_kohya")
+    src = synth.write_family(tmp_path / "ckpt.safetensors", "sd15_checkpoint")
+    run(lib_dir, "import", str(src))
+    preview = json.loads(run(lib_dir, "map", "preview", "--comfyui", str(comfy), "--json").stdout)
+    assert len(preview["create"]) == 1
+    applied = json.loads(run(lib_dir, "map", "apply", "--comfyui", str(comfy), "--json").stdout)
+    assert len(applied["created"]) == 1
+    assert json.loads(run(lib_dir, "health", "--json").stdout)["status"] == "healthy"
+    added = json.loads(run(lib_dir, "sources", "add", str(comfy / "models"), "--json").stdout)
+    assert added["scan"]["added"] == 1
+    listed = json.loads(run(lib_dir, "sources", "list", "--json").stdout)
+    assert listed["items"][0]["files"] == 1
+    assert json.loads(run(lib_dir, "scan", "--json").stdout)["added"] == 0
+    found = json.loads(run(lib_dir, "search", "in-place", "--json").stdout)
+    assert found["items"][0]["location"] == "source"
