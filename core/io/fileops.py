@@ -195,7 +195,7 @@ def copy_and_hash(
     action = f"copying {src_path or 'the source'} to {dest_tmp}"
     try:
         dest_fd = os.open(
-            dest_tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY, 0o644
+            dest_tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY, 0o644
         )
     except OSError as exc:
         raise storage_error(exc, action, src_stat.size) from exc
@@ -220,14 +220,48 @@ def copy_and_hash(
         raise
 
 
+# copy_file_range is refused across filesystems on old kernels, by some filesystems and for some files.
+_KERNEL_COPY_UNSUPPORTED = {errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EBADF}
+
+
+def _kernel_copy(src_fd: int, dest_fd: int, offset: int) -> int:
+    """Copy up to one chunk at ``offset`` inside the kernel; return the bytes copied (0 at EOF)."""
+    copied = 0
+    while copied < CHUNK_SIZE:
+        count = os.copy_file_range(src_fd, dest_fd, CHUNK_SIZE - copied, offset + copied, offset + copied)
+        if count == 0:
+            break
+        copied += count
+    return copied
+
+
+def _read_back(dest_fd: int, buffer: bytearray, offset: int, count: int) -> memoryview:
+    view = memoryview(buffer)[:count]
+    got = 0
+    while got < count:
+        n = os.preadv(dest_fd, [view[got:]], offset + got)
+        if n == 0:
+            raise StorageError(f"the new file shrank while it was written (at byte {offset + got:,})")
+        got += n
+    return view
+
+
 def _copy_chunks(
     src_fd: int, dest_fd: int, progress: ProgressFn | None, cancelled: CancelledFn | None
 ) -> tuple[Digests, int]:
+    """Copy and hash chunk by chunk; the hashers run one chunk behind the copy.
+
+    Measured on Linux/ext4 (bench/import.py): a user-space read+write of 2 GiB took 3-10 s where
+    ``copy_file_range`` took ~1 s, so the kernel copies, and each chunk is read back from the destination
+    (still in the page cache) to be hashed: the digests are of the bytes actually written. Where the
+    kernel copy is unsupported, chunks are read into the buffer, written and hashed from it.
+    """
     os.lseek(src_fd, 0, os.SEEK_SET)
     try:
         os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
     except (AttributeError, OSError):
         pass
+    kernel_copy = hasattr(os, "copy_file_range") and hasattr(os, "preadv")
     ring = [bytearray(CHUNK_SIZE) for _ in range(RING_DEPTH)]
     in_flight: list[list[Future[object]]] = [[] for _ in range(RING_DEPTH)]
     reader = io.FileIO(src_fd, "rb", closefd=False)
@@ -238,12 +272,23 @@ def _copy_chunks(
             if cancelled is not None and cancelled():
                 raise Cancelled("the import was cancelled; nothing was imported")
             wait_all(in_flight[slot])
-            count = reader.readinto(ring[slot]) or 0
+            count = 0
+            if kernel_copy:
+                try:
+                    count = _kernel_copy(src_fd, dest_fd, done)
+                except OSError as exc:
+                    if done or exc.errno not in _KERNEL_COPY_UNSUPPORTED:
+                        raise
+                    kernel_copy = False
+            if kernel_copy:
+                view = _read_back(dest_fd, ring[slot], done, count)
+            else:
+                count = reader.readinto(ring[slot]) or 0
+                view = memoryview(ring[slot])[:count]
+                _write_all(dest_fd, view)
             if count == 0:
                 break
-            view = memoryview(ring[slot])[:count]
             in_flight[slot] = list(hasher.update_shared(view))
-            _write_all(dest_fd, view)
             done += count
             if progress is not None:
                 progress(done)

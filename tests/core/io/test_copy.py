@@ -244,3 +244,16 @@ def test_check_unchanged_accepts_an_untouched_file(source: tuple[Path, bytes]) -
             fileops.check_unchanged(fd, source[0], st)
     finally:
         os.close(fd)
+
+
+def test_copy_falls_back_to_read_write_where_the_kernel_copy_is_refused(
+    source: tuple[Path, bytes], tmp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object) -> int:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse, raising=False)
+    src, data = source
+    digests = _copy(src, tmp_dir / "a.part")
+    assert digests.sha256 == hashlib.sha256(data).hexdigest()
+    assert (tmp_dir / "a.part").read_bytes() == data
