@@ -1,0 +1,327 @@
+"""Adopting one unit, crash-safe, and finishing what a killed run left in the journal.
+
+Per unit, each step durable before the next:
+
+1. the journal row (``importing``) names the original files and their identity;
+2. the importer stores the unit with ``hardlink=True``: on the library's filesystem the library gets a
+   second name for the original's inode (O(1), the original untouched); elsewhere a durable, hashed copy.
+   The importer de-duplicates by BLAKE3, so bytes the library holds already return the existing model;
+3. the library's files are checked against the originals (same inode, or the size of the bytes the
+   importer hashed from the original);
+4. the journal row moves to ``linking`` with the temp names about to be made;
+5. per file: a link to the library file at the temp name, then ``os.replace`` over the original, so the
+   name always resolves, to the old bytes or to the library's identical bytes;
+6. the links are registered (purpose ``adopt``) and the journal row deleted, in one transaction.
+
+A file whose size, mtime or inode differ from the plan is left as it is and reported.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..catalog.db import Database
+from ..catalog.repository import ModelRepository
+from ..config import LibraryConfig
+from ..errors import ModelLibraryError
+from ..importer import Importer
+from ..io.fileops import fsync_dir, move_to_trash
+from ..links.platform import LinkMaker, temp_name_for
+from ..links.registry import LinkRecord, LinkRegistry
+from ..mapping.comfyui import ComfyInstall
+from ..models import ImportItem, Model, utcnow
+from .journal import ADOPT_OP, AdoptJournal, discard_temp
+from .plan import AdoptUnit, FileState
+from .report import Tally
+
+StageFn = Callable[[str, str], None]  # (stage, path): tells the caller where a unit is
+
+
+@dataclass
+class AdoptContext:
+    config: LibraryConfig
+    db: Database
+    repo: ModelRepository
+    importer: Importer
+    registry: LinkRegistry
+    maker: LinkMaker
+    journal: AdoptJournal
+    install: ComfyInstall
+    tally: Tally
+    stage: StageFn
+    cancelled: Callable[[], bool] | None = None
+    counted_inodes: set[tuple[int, int]] | None = None
+
+
+_SKIP_CODES = {
+    "invalid_model_file": "not a model file the library can read ({msg}); left as it is",
+    "source_changed": "changed while it was read; left as it is (run adopt again when it is not written)",
+    "pickle_needs_confirmation": "{msg}",
+    "unsafe_path": "{msg}",
+}
+
+
+def adopt_unit(ctx: AdoptContext, unit: AdoptUnit) -> None:
+    tally = ctx.tally
+    changed = _changed(unit)
+    if changed is not None:
+        tally.skip(changed, "changed since adoption was planned; left as it is (run adopt again)")
+        return
+    data: dict[str, Any] = {
+        "install": ctx.install.id,
+        "files": [f.to_dict() for f in unit.files],
+        "folder": unit.folder,
+        "category": unit.category,
+    }
+    ctx.journal.write(ADOPT_OP, unit.key, "importing", data)
+    ctx.stage("importing", unit.key)
+    item = _import(ctx, unit)
+    if item is None or item.model is None:
+        ctx.journal.delete(ADOPT_OP, unit.key)
+        return
+    model, duplicate = item.model, item.status == "duplicate"
+    if _left_alone_if_changed(ctx, unit, model, duplicate):
+        return
+    try:
+        targets = library_targets(ctx.config, model, unit)
+        _verify(unit, targets)
+    except ModelLibraryError as exc:
+        ctx.journal.delete(ADOPT_OP, unit.key)
+        tally.fail(unit.key, exc.message)
+        return
+    temps = [temp_name_for(f.path) for f in unit.files]
+    data.update(model_id=model.id, targets=[str(t) for t in targets], temps=temps)
+    ctx.journal.write(ADOPT_OP, unit.key, "linking", data)
+    ctx.stage("linking", unit.key)
+    if _left_alone_if_changed(ctx, unit, model, duplicate):
+        return
+    records = _link_files(ctx, unit, model, targets, temps)
+    with ctx.db.transaction():
+        ctx.registry.register_many(records)
+        ctx.journal.delete(ADOPT_OP, unit.key)
+    if len(records) + sum(unit.linked) == len(unit.files):
+        tally.adopted += 1
+        tally.links_created += len(records)
+        if duplicate:
+            tally.duplicates += 1
+            tally.bytes_freed += _freed(ctx, unit, targets)
+        elif unit.files[0].device != os.stat(targets[0]).st_dev:
+            tally.bytes_copied += unit.size
+    ctx.stage("adopted", unit.key)
+
+
+def _left_alone_if_changed(ctx: AdoptContext, unit: AdoptUnit, model: Model, duplicate: bool) -> bool:
+    changed = _changed(unit)
+    if changed is None:
+        return False
+    _forget_if_shared(ctx, model, duplicate, unit)
+    ctx.journal.delete(ADOPT_OP, unit.key)
+    ctx.tally.skip(changed, "changed during adoption; left as it is (run adopt again)")
+    return True
+
+
+def _import(ctx: AdoptContext, unit: AdoptUnit) -> ImportItem | None:
+    try:
+        items = ctx.importer.run(
+            [unit.import_path], hardlink=True, allow_pickle=True, origin_kind="adopt", cancelled=ctx.cancelled
+        )
+    except ModelLibraryError as exc:
+        ctx.tally.fail(unit.key, exc.message)
+        return None
+    if len(items) != 1:
+        ctx.tally.fail(unit.key, f"the importer saw {len(items)} models where one was planned; left as it is")
+        return None
+    item = items[0]
+    if item.status == "failed" or item.model is None:
+        code, msg = item.error_code or "", item.error or "import failed"
+        if code in _SKIP_CODES:
+            ctx.tally.skip(unit.key, _SKIP_CODES[code].format(msg=msg))
+        elif code == "cancelled":
+            ctx.tally.skip(unit.key, "cancelled before it was adopted; run adopt again to continue")
+        else:
+            ctx.tally.fail(unit.key, msg)
+        return None
+    if item.model.location != "library":
+        ctx.tally.skip(
+            unit.key,
+            f"its bytes are catalogued in place (model {item.model.id}, a source folder) and not stored in "
+            "the library; left as it is",
+        )
+        return None
+    return item
+
+
+def library_targets(config: LibraryConfig, model: Model, unit: AdoptUnit) -> list[Path]:
+    """The library file each original becomes a link to."""
+    folder = config.root.joinpath(*model.rel_dir.split("/"))
+    if unit.format == "single-file" and len(model.files) == 1:
+        return [folder.joinpath(*model.files[0].path.split("/"))]
+    known = {f.path for f in model.files}
+    missing = [r for r in unit.rel_paths if r not in known]
+    if missing:
+        raise ModelLibraryError(
+            f"the library model {model.id} has no file {missing[0]!r} matching {unit.key}; left as it is"
+        )
+    return [folder.joinpath(*rel.split("/")) for rel in unit.rel_paths]
+
+
+def _verify(unit: AdoptUnit, targets: list[Path]) -> None:
+    """The library file holds the original's bytes: the importer hashed them from the original and found
+    them stored (a duplicate: the catalog's BLAKE3 is the original's), hardlinked them (the same inode) or
+    copied them while hashing. What is left to check is that the file is there, whole."""
+    for state, target in zip(unit.files, targets):
+        try:
+            st = os.stat(target)
+        except OSError as exc:
+            raise ModelLibraryError(
+                f"the library file {target} cannot be read ({exc}); {state.path} left as it is"
+            ) from exc
+        if not stat.S_ISREG(st.st_mode) or st.st_size != state.size:
+            raise ModelLibraryError(
+                f"the library file {target} does not match {state.path} (size {st.st_size:,} vs "
+                f"{state.size:,}); left as it is; run `model-library health`"
+            )
+
+
+def _link_files(
+    ctx: AdoptContext, unit: AdoptUnit, model: Model, targets: list[Path], temps: list[str]
+) -> list[LinkRecord]:
+    records: list[LinkRecord] = []
+    for state, rel, target, temp, linked in zip(unit.files, unit.rel_paths, targets, temps, unit.linked):
+        if linked:
+            continue
+        try:
+            created = ctx.maker.make_link_at(target, temp, allow_copy=False)
+        except (OSError, ModelLibraryError) as exc:
+            discard_temp(temp)
+            message = exc.message if isinstance(exc, ModelLibraryError) else str(exc)
+            ctx.tally.skip(state.path, f"no link can be made here ({message}); left as it is")
+            break
+        try:
+            current = os.lstat(state.path)
+        except OSError:
+            current = None
+        if current is None or not state.same_as(current):
+            discard_temp(temp)
+            ctx.tally.skip(state.path, "changed during adoption; left as it is (run adopt again)")
+            break
+        try:
+            ctx.maker.commit(temp, state.path)
+        except (OSError, ModelLibraryError) as exc:
+            discard_temp(temp)
+            ctx.tally.fail(state.path, exc.message if isinstance(exc, ModelLibraryError) else str(exc))
+            break
+        fsync_dir(Path(state.path).parent)
+        file_rel = _model_file_rel(model, unit, rel)
+        records.append(
+            LinkRecord(model.id, file_rel, state.path, created.kind, created.relative, str(target),
+                       unit.folder, ctx.install.id, unit.category, created.inode, created.device, "adopt",
+                       utcnow())
+        )  # fmt: skip
+    return records
+
+
+def _model_file_rel(model: Model, unit: AdoptUnit, rel: str) -> str:
+    if unit.format == "single-file" and len(model.files) == 1:
+        return model.files[0].path
+    return rel
+
+
+def _changed(unit: AdoptUnit) -> str | None:
+    for state, linked in zip(unit.files, unit.linked):
+        try:
+            st = os.lstat(state.path)
+        except OSError:
+            return state.path
+        if not linked and not state.same_as(st):
+            return state.path
+    return None
+
+
+def _forget_if_shared(ctx: AdoptContext, model: Model, duplicate: bool, unit: AdoptUnit) -> None:
+    """A new model that still shares its inode with an original that changed holds changed bytes: the
+    library must not keep it (its hash is wrong). It goes to the library's trash and out of the catalog."""
+    if duplicate or ctx.registry.by_model(model.id):
+        return
+    folder = ctx.config.root.joinpath(*model.rel_dir.split("/"))
+    for state in unit.files:
+        try:
+            st = os.lstat(state.path)
+        except OSError:
+            continue
+        for f in model.files:
+            try:
+                lib = os.stat(folder.joinpath(*f.path.split("/")))
+            except OSError:
+                continue
+            if (lib.st_ino, lib.st_dev) == (st.st_ino, st.st_dev):
+                move_to_trash(folder, ctx.config.trash_dir, f"adopt-changed-{model.id}")
+                ctx.repo.delete(model.id)
+                return
+
+
+def _freed(ctx: AdoptContext, unit: AdoptUnit, targets: list[Path]) -> int:
+    """Bytes of a duplicate's originals no other name keeps (a hardlinked original is counted once)."""
+    counted = ctx.counted_inodes if ctx.counted_inodes is not None else set()
+    freed = 0
+    for state, target, linked in zip(unit.files, targets, unit.linked):
+        key = (state.device, state.inode)
+        if linked or key in counted:
+            continue
+        counted.add(key)
+        try:
+            lib = os.stat(target)
+        except OSError:
+            continue
+        if (lib.st_dev, lib.st_ino) != key:
+            freed += state.size
+    return freed
+
+
+def recover_adopt(ctx: AdoptContext) -> None:
+    """Finish what a killed run left: register originals already replaced by our link, drop temp names.
+
+    Originals still regular files are left for this run's plan, which adopts them again (the library
+    de-duplicates, so nothing is stored twice).
+    """
+    for entry in ctx.journal.entries(ADOPT_OP, ctx.install.id):
+        records: list[LinkRecord] = []
+        data = entry.data
+        files = [FileState.from_dict(f) for f in data.get("files", [])]
+        model = ctx.repo.find(str(data.get("model_id", ""))) if entry.step == "linking" else None
+        if model is not None:
+            for state, target in zip(files, data.get("targets", [])):
+                if ctx.maker.is_our_link(state.path, target, "symlink"):
+                    relative = not os.path.isabs(os.readlink(state.path))
+                    folder, category = _folder_of(data, state.path)
+                    records.append(
+                        LinkRecord(model.id, _rel_in_model(ctx.config, model, target), state.path, "symlink",
+                                   relative, target, folder, ctx.install.id, category, None, None, "adopt",
+                                   utcnow())
+                    )  # fmt: skip
+        for temp in data.get("temps", []):
+            discard_temp(str(temp))
+        with ctx.db.transaction():
+            ctx.registry.register_many(records)
+            ctx.journal.delete(ADOPT_OP, entry.key)
+        ctx.tally.recovered.append(
+            f"{entry.key}: {len(records)} link(s) finished" if records else f"{entry.key}: rolled back"
+        )
+
+
+def _folder_of(data: dict[str, Any], path: str) -> tuple[str, str]:
+    folder = str(data.get("folder") or os.path.dirname(path))
+    return folder, str(data.get("category", ""))
+
+
+def _rel_in_model(config: LibraryConfig, model: Model, target: str) -> str:
+    folder = config.root.joinpath(*model.rel_dir.split("/"))
+    try:
+        return Path(target).relative_to(folder).as_posix()
+    except ValueError:
+        return model.files[0].path
