@@ -19,16 +19,24 @@ from .output import ProgressBar, emit_json, model_line, print_model_detail
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--library", metavar="DIR", help="library root (default: $MODEL_LIBRARY_ROOT or per-user)")
-    p.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+def _common(p: argparse.ArgumentParser, *, top: bool = False) -> None:
+    # Sub-commands use SUPPRESS so that `model-library --json import f` keeps the --json given first.
+    default_dir = None if top else argparse.SUPPRESS
+    default_json = False if top else argparse.SUPPRESS
+    p.add_argument(
+        "--library",
+        metavar="DIR",
+        default=default_dir,
+        help="library root (default: $MODEL_LIBRARY_ROOT or per-user)",
+    )
+    p.add_argument("--json", action="store_true", default=default_json, help="print one JSON document")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="model-library", description="One central, de-duplicated library of AI model files."
     )
-    _common(parser)
+    _common(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:

@@ -14,9 +14,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import CatalogCorrupt, CatalogLocked
+from ..errors import CatalogCorrupt, CatalogLocked, InsufficientSpace
 
 BUSY_TIMEOUT_MS = 10_000
+
+
+def _mapped(exc: sqlite3.OperationalError, path: Path) -> Exception:
+    text = str(exc).lower()
+    if "full" in text:
+        return InsufficientSpace(
+            f"The disk holding the catalog {path} is full; free some space and try again."
+        )
+    if "locked" in text or "busy" in text:
+        return CatalogLocked(f"The catalog {path} is locked by another process; try again shortly.")
+    return exc
 
 
 def _configure(conn: sqlite3.Connection) -> None:
@@ -91,11 +102,21 @@ class Database:
                 ) from exc
             try:
                 yield conn
+            except sqlite3.OperationalError as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise _mapped(exc, self.path) from exc
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite may have rolled back already (disk full, I/O error)
+                    conn.execute("ROLLBACK")
                 raise
             else:
-                conn.execute("COMMIT")
+                try:
+                    conn.execute("COMMIT")
+                except sqlite3.OperationalError as exc:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise _mapped(exc, self.path) from exc
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

@@ -17,13 +17,15 @@ from pathlib import Path
 from ..catalog.db import Database
 from ..catalog.repository import ModelRepository
 from ..config import LibraryConfig
-from ..errors import Cancelled, ModelLibraryError, UnsafePath
+from ..errors import Cancelled, InvalidInput, ModelLibraryError, UnsafePath
 from ..io.drives import DriveLimiter, check_free_space, check_writable
+from ..io.fileops import SourceStat
 from ..io.paths import confine as confine_path
+from ..io.paths import is_within
 from ..models import ImportItem, ModelSource
 from .commit import CommitResult, commit_staged, recover
 from .plan import PlannedModel, plan_paths
-from .stage import StagedModel, stage_model
+from .stage import StagedModel, stage_model, undo_stage
 
 ProgressFn = Callable[[int, int, str], None]
 CancelledFn = Callable[[], bool]
@@ -93,6 +95,15 @@ class Importer:
                 items.append(ImportItem(str(raw), "failed", error=exc.message, error_code=exc.code))
         planned, failures = plan_paths(accepted)
         items.extend(ImportItem(str(f.path), "failed", error=f.reason, error_code=f.code) for f in failures)
+        roots = self._roots() if confine else None
+        checked: list[PlannedModel] = []
+        for plan in planned:
+            try:
+                self._check_files(plan, roots)
+                checked.append(plan)
+            except ModelLibraryError as exc:
+                items.append(ImportItem(str(plan.origin), "failed", error=exc.message, error_code=exc.code))
+        planned = checked
         if not planned:
             return items
         total = sum(_size(f) for p in planned for f in p.files)
@@ -105,6 +116,7 @@ class Importer:
                 plan,
                 move=move,
                 hardlink=hardlink,
+                roots=roots,
                 allow_pickle=allow_pickle,
                 progress=tracker.bytes_for(plan.name),
                 cancelled=cancelled,
@@ -122,8 +134,22 @@ class Importer:
         tracker.stage("done")
         return items
 
+    def _roots(self) -> list[Path]:
+        return [r for r in self.config.all_import_roots() if r.exists()]
+
+    def _check_files(self, plan: PlannedModel, roots: list[Path] | None) -> None:
+        """Every file of a plan (not only the named path: a walk meets symlinks) must be inside the import
+        roots when confined, and none may already be one of the library's own files."""
+        own = [self.config.models_dir, self.config.views_dir, self.config.trash_dir]
+        for f in plan.files:
+            real = confine_path(f, roots) if roots is not None else f.resolve()
+            if any(is_within(real, r) for r in own if r.exists()):
+                raise InvalidInput(
+                    f"{f} is already in the library ({real}); import files from outside the library."
+                )
+
     def _confined(self, path: Path) -> Path:
-        roots = [r for r in self.config.all_import_roots() if r.exists()]
+        roots = self._roots()
         if not roots:
             raise UnsafePath(
                 f"{path} is outside the import roots (none are configured). Add the folder to the import "
@@ -154,6 +180,7 @@ class Importer:
         *,
         move: bool,
         hardlink: bool = False,
+        roots: list[Path] | None = None,
         allow_pickle: bool,
         progress: Callable[[int], None],
         cancelled: CancelledFn | None,
@@ -168,12 +195,11 @@ class Importer:
                     self.config.tmp_dir,
                     move=move,
                     hardlink=hardlink,
+                    roots=roots,
                     progress=progress,
                     cancelled=cancelled,
                 )
             if staged.security == "pickle" and not allow_pickle:
-                from .stage import undo_stage
-
                 undo_stage(staged.stage_dir, staged.files)
                 return ImportItem(
                     str(plan.origin),
@@ -184,7 +210,12 @@ class Importer:
                     ),
                     error_code="pickle_needs_confirmation",
                 )
-            result = self._commit(staged, origin_kind, source, name)
+            try:
+                result = self._commit(staged, origin_kind, source, name)
+            except BaseException:
+                if staged.files_dir.exists():  # not placed: moved sources go back at once
+                    undo_stage(staged.stage_dir, staged.files)
+                raise
             if move:
                 self._remove_copied_sources(staged)
             status = "duplicate" if result.duplicate else "imported"
@@ -218,13 +249,13 @@ class Importer:
     def _remove_copied_sources(self, staged: StagedModel) -> None:
         """Move across filesystems: the source goes only after the copy is durable, verified and committed."""
         for f in staged.files:
-            if f.moved:
+            if f.moved or f.source_stat is None:
                 continue
             try:
-                st = os.lstat(f.source)
+                now = SourceStat.of(os.lstat(f.source))
             except FileNotFoundError:
                 continue
-            if st.st_size == f.digests.size:
+            if now == f.source_stat:  # the very file we copied: not a new version saved meanwhile
                 os.unlink(f.source)
         _remove_emptied_dirs(staged)
 

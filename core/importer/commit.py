@@ -193,7 +193,9 @@ def recover(library_root: Path, tmp_dir: Path, db: Database, repo: ModelReposito
         if stage.exists() and stage_in_use(stage):
             continue
         final = library_root / data["final_rel"]
-        if (final / SIDECAR_NAME).is_file():
+        # Placed means *this* stage's folder was renamed there: its files/ is gone. (Another import
+        # may have taken the same name first; then our bytes are still in the stage.)
+        if (final / SIDECAR_NAME).is_file() and not (stage / "files").exists():
             placed.add(stage.name)
             if repo.find(_id_from_sidecar(final)) is None:
                 model = read_sidecar(final, data["final_rel"])

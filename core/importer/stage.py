@@ -25,9 +25,16 @@ from filelock import FileLock, Timeout
 from ..errors import Cancelled, Conflict, InvalidInput, SourceChanged, UnsafePath
 from ..formats.detect import Detection, detect_diffusers_folder, detect_many
 from ..formats.inspect import FileInfo, inspect_fd
-from ..io.fileops import atomic_write_json, check_unchanged, copy_and_hash, fsync_dir, open_source
+from ..io.fileops import (
+    SourceStat,
+    atomic_write_json,
+    check_unchanged,
+    copy_and_hash,
+    fsync_dir,
+    open_source,
+)
 from ..io.hashing import Digests, hash_fd
-from ..io.paths import validate_relpath
+from ..io.paths import is_within, validate_relpath
 from ..models import Hashes, ModelFile
 from .plan import MODEL_EXTENSIONS, PlannedModel, shard_of
 
@@ -49,6 +56,7 @@ class StagedFile:
     digests: Digests
     info: FileInfo | None
     moved: bool
+    source_stat: SourceStat | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,7 @@ def stage_model(
     *,
     move: bool,
     hardlink: bool = False,
+    roots: list[Path] | None = None,
     progress: BytesProgress | None = None,
     cancelled: CancelledFn | None = None,
 ) -> StagedModel:
@@ -149,6 +158,7 @@ def stage_model(
                     tmp_dev,
                     move=move,
                     hardlink=hardlink,
+                    roots=roots,
                     progress=progress,
                     cancelled=cancelled,
                 )
@@ -170,6 +180,7 @@ def _stage_file(
     *,
     move: bool,
     hardlink: bool,
+    roots: list[Path] | None,
     progress: BytesProgress | None,
     cancelled: CancelledFn | None,
 ) -> StagedFile:
@@ -182,6 +193,8 @@ def _stage_file(
     real = source.resolve(strict=True) if is_link else source
     fd, src_stat = open_source(real)
     try:
+        if roots is not None:
+            _check_opened(fd, real, roots)
         info = _inspect(fd, src_stat.size, real.name, rel)
         if move and src_stat.device == tmp_dev:
             digests = _move_and_hash(fd, real, dest, stage, src_stat, progress, cancelled)
@@ -192,7 +205,7 @@ def _stage_file(
             return StagedFile(rel, real, dest, digests, info, False)
         digests = copy_and_hash(fd, src_stat, dest, progress=progress, cancelled=cancelled, src_path=real)
         check_unchanged(fd, real, src_stat)
-        return StagedFile(rel, real, dest, digests, info, False)
+        return StagedFile(rel, real, dest, digests, info, False, src_stat)
     finally:
         os.close(fd)
 
@@ -227,6 +240,36 @@ def _move_and_hash(
         raise SourceChanged(f"{src} changed while it was read; nothing was imported; try again later")
     check_unchanged(fd, dest, src_stat)
     return digests
+
+
+def _check_opened(fd: int, path: Path, roots: list[Path]) -> None:
+    """The file actually opened must be inside the roots: a folder swapped for a symlink between the
+    path check and the open (O_NOFOLLOW guards only the last component) is caught here."""
+    opened = _fd_path(fd)
+    if opened is None:
+        return
+    if not any(is_within(opened, root.resolve()) for root in roots):
+        raise UnsafePath(
+            f"{path} resolved outside the import roots while it was opened; nothing was imported."
+        )
+
+
+def _fd_path(fd: int) -> Path | None:
+    proc = Path(f"/proc/self/fd/{fd}")
+    try:
+        return Path(os.readlink(proc))
+    except OSError:
+        pass
+    try:
+        import fcntl
+
+        get_path = getattr(fcntl, "F_GETPATH", None)  # macOS
+        if get_path is not None:
+            raw = fcntl.fcntl(fd, get_path, b"\0" * 1024)
+            return Path(raw.split(b"\0", 1)[0].decode())
+    except OSError:
+        pass
+    return None
 
 
 def _try_link(src: Path, dest: Path) -> bool:

@@ -1,0 +1,86 @@
+"""Regressions found in review: each reproduces an attack or a data-loss path, now closed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from comfyui_model_library.core.config import load_config
+from comfyui_model_library.core.importer.commit import recover
+from comfyui_model_library.core.library import Library
+from tests import synth
+
+
+def test_confined_folder_import_refuses_symlinks_found_in_the_walk(
+    library: Library, incoming: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "home" / ".ssh"
+    secret.mkdir(parents=True)
+    (secret / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----")
+    synth.write_family(secret / "outside.safetensors", "vae_sd15")
+    pack = incoming / "pack"
+    pack.mkdir()
+    (pack / "x.safetensors").symlink_to(secret / "outside.safetensors")
+    pipe = synth.write_diffusers_folder(incoming / "pipe", "StableDiffusionXLPipeline")
+    (pipe / "secret.txt").symlink_to(secret / "id_ed25519")
+    items = library.import_paths([pack, pipe], confine=True)
+    assert [i.status for i in items] == ["failed", "failed"]
+    assert all(i.error_code == "unsafe_path" for i in items)
+    assert not list(library.config.models_dir.rglob("*"))
+
+
+def test_importing_the_librarys_own_file_is_refused(library: Library, incoming: Path) -> None:
+    [item] = library.import_paths([synth.write_family(incoming / "m.safetensors", "clip_l")])
+    own = library.model_file_path(item.model.id)
+    [again] = library.import_paths([own], move=True)
+    assert again.status == "failed" and "already in the library" in (again.error or "")
+    assert own.exists()
+
+
+def test_cli_options_before_the_command_are_kept(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    src = synth.write_family(tmp_path / "a.safetensors", "vae_sdxl")
+    lib = tmp_path / "L"
+    out = subprocess.run(
+        [sys.executable, "-m", "comfyui_model_library", "--library", str(lib), "--json", "import", str(src)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[3],
+        timeout=60,
+        env={**os.environ, "MODEL_LIBRARY_ROOT": str(tmp_path / "DEFAULT")},
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.lstrip().startswith("{")
+    assert (lib / "models").is_dir() and not (tmp_path / "DEFAULT").exists()
+
+
+def test_recovery_keeps_bytes_of_a_stage_that_lost_the_folder_name_race(
+    library_config, incoming: Path
+) -> None:
+    import json
+
+    from comfyui_model_library.core.importer.plan import plan_paths
+    from comfyui_model_library.core.importer.stage import stage_model
+    from comfyui_model_library.core.models import utcnow
+
+    with Library.open(library_config) as lib:
+        [winner] = lib.import_paths([synth.write_family(incoming / "w" / "model.safetensors", "vae_sdxl")])
+        loser_src = synth.write_family(incoming / "l" / "model.safetensors", "clip_l")
+        [plan], _ = plan_paths([loser_src])
+        staged = stage_model(plan, library_config.tmp_dir, move=True)
+        staged.release()  # as if the process died before its rename
+        with lib.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO journal(op, key, step, data_json, created_at) VALUES ('import', ?, 'placing', ?, ?)",
+                (
+                    staged.stage_dir.name,
+                    json.dumps({"stage": str(staged.stage_dir), "final_rel": winner.model.rel_dir}),
+                    utcnow(),
+                ),
+            )
+        assert not loser_src.exists()
+        recover(library_config.root, library_config.tmp_dir, lib.db, lib.repo)
+        assert loser_src.exists(), "the moved bytes went back to the user"
+    assert load_config(library_config.root)
