@@ -73,7 +73,8 @@ def test_recovery_keeps_bytes_of_a_stage_that_lost_the_folder_name_race(
         staged.release()  # as if the process died before its rename
         with lib.db.transaction() as conn:
             conn.execute(
-                "INSERT INTO journal(op, key, step, data_json, created_at) VALUES ('import', ?, 'placing', ?, ?)",
+                "INSERT INTO journal(op, key, step, data_json, created_at) "
+                "VALUES ('import', ?, 'placing', ?, ?)",
                 (
                     staged.stage_dir.name,
                     json.dumps({"stage": str(staged.stage_dir), "final_rel": winner.model.rel_dir}),
