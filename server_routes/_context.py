@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.jobs import JobFn, JobRunner
-from ..core.uploads import UploadStore
 from ._http import run
 from .guards import GuardSettings
 
 if TYPE_CHECKING:
-    from ..core.jobs import Job
+    # Imported for real only when the first request builds the parts: registering routes happens while
+    # ComfyUI starts, and these pull in sqlite3, blake3 and psutil.
+    from ..core.jobs import Job, JobFn, JobRunner
     from ..core.library import Library
+    from ..core.uploads import UploadStore
 
 log = logging.getLogger("model_library.http")
 
@@ -65,6 +66,9 @@ class RouteContext:
         with self._lock:
             if self._parts is not None:
                 return self._parts
+            from ..core.jobs import JobRunner
+            from ..core.uploads import UploadStore
+
             library = self._get_library()
             runner = JobRunner(
                 library.db,
