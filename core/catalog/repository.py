@@ -38,6 +38,7 @@ ORIGIN_KINDS = ("import", "download", "upload", "adopt")
 MODEL_STATES = ("ready", "missing")
 MIN_ID_PREFIX = 6
 BULK_CACHE_KIB = 256 * 1024
+READ_CACHE_KIB = 32 * 1024
 Origin = tuple[str, str, str]  # (path, kind, recorded_at)
 
 
@@ -363,9 +364,18 @@ class ModelRepository:
     def list(self, query: ModelQuery) -> Page:
         started = time.perf_counter()
         with self.db.read() as conn:
+            _ensure_read_cache(conn)
             result = run_search(conn, query)
             items = _hydrate(conn, result.rows)
         return Page(tuple(items), result.total, (time.perf_counter() - started) * 1000)
+
+
+def _ensure_read_cache(conn: sqlite3.Connection) -> None:
+    # Search joins FTS hits to wide model rows; SQLite's default 2 MiB page cache makes every other
+    # lookup a read from the OS. Pages are allocated only as used.
+    (size,) = conn.execute("PRAGMA cache_size").fetchone()
+    if -READ_CACHE_KIB < size < 0 or 0 <= size < READ_CACHE_KIB // 4:
+        conn.execute(f"PRAGMA cache_size = {-READ_CACHE_KIB}")
 
 
 def _hydrate(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[Model]:

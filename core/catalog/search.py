@@ -250,17 +250,26 @@ class _Fts:
         return min(int(total), cap), hits > cap
 
     def page(self, expr: str, order: str, limit: int, offset: int) -> list[sqlite3.Row]:
+        """One page of hits of ``expr``: ``order`` is "rank" (bm25) or an ORDER BY over ``m``/``f``.
+
+        Sorting carries only (rowid, key); whole rows are read for the page alone, so wide rows
+        never pass through the sorter."""
         if order == "rank":
-            # Rank inside the FTS scan carrying only (rowid, score); fetch whole rows for the page only.
-            sql = (
-                f"SELECT m.* FROM (SELECT f.rowid AS rid, {_BM25} AS score FROM {self.source}{self.where} "
-                "ORDER BY score, f.rowid LIMIT ? OFFSET ?) hit JOIN models m ON m.rowid = hit.rid "
-                "ORDER BY hit.score, hit.rid"
-            )
+            sql = f"SELECT f.rowid FROM {self.source}{self.where} ORDER BY {_BM25}, f.rowid LIMIT ? OFFSET ?"
         else:
-            source = "models_fts f JOIN models m ON m.rowid = f.rowid"
-            sql = f"SELECT m.* FROM {source}{self.where} ORDER BY {order} LIMIT ? OFFSET ?"
-        return list(self.conn.execute(sql, (expr, *self.params, limit, offset)).fetchall())
+            sql = (
+                f"SELECT f.rowid FROM models_fts f JOIN models m ON m.rowid = f.rowid{self.where} "
+                f"ORDER BY {order} LIMIT ? OFFSET ?"
+            )
+        rowids = [r[0] for r in self.conn.execute(sql, (expr, *self.params, limit, offset))]
+        if not rowids:
+            return []
+        marks = ",".join("?" * len(rowids))
+        by_rowid = {
+            r[0]: r
+            for r in self.conn.execute(f"SELECT rowid AS rid, * FROM models WHERE rowid IN ({marks})", rowids)
+        }
+        return [by_rowid[rowid] for rowid in rowids if rowid in by_rowid]
 
 
 def _search_fts(conn: sqlite3.Connection, query: ModelQuery, match: str) -> SearchResult:
@@ -280,30 +289,37 @@ def _search_fts(conn: sqlite3.Connection, query: ModelQuery, match: str) -> Sear
     elif not hits_capped and hits <= RANK_CAP and _phrases_narrow(fts, match):
         rows = fts.page(match, "rank", query.limit, query.offset)
     else:
-        rows = _broad_page(fts, query, match)
+        rows = _broad_page(fts, query, match, prefilter, exact)
     return SearchResult(tuple(rows), total, capped, "fts")
 
 
 def _phrases_narrow(fts: _Fts, match: str) -> bool:
     """bm25 first scans every hit of each word alone (for its rarity), so rank only when each is rare."""
-    phrases = match.split(" ")
+    phrases = match.split(" ")  # tokens hold no spaces
     if len(phrases) == 1:
         return True
+    if len(phrases) > 4:
+        return False  # checking each would cost more than the ranking saves
     return all(not fts.count(phrase, RANK_CAP, filtered=False)[1] for phrase in phrases)
 
 
-def _broad_page(fts: _Fts, query: ModelQuery, match: str) -> list[sqlite3.Row]:
+def _broad_page(
+    fts: _Fts, query: ModelQuery, match: str, prefilter: list[str], exact: bool
+) -> list[sqlite3.Row]:
     """A page of a match too broad to rank by bm25: hits in the name first, shortest name first (the
-    closest to what was typed) while they are few enough, then the other hits newest first."""
+    closest to what was typed) while they are few enough, then the other hits newest first.
+
+    No bm25 here, so the index-side filters can narrow every step without costing a rarity scan."""
     in_name = f"name : ({match})"
-    named, named_capped = fts.count(in_name, RANK_CAP, filtered=True)
+    named, named_capped = fts.count(_and(in_name, *prefilter), RANK_CAP, filtered=not exact)
     if named_capped:
-        return fts.page(match, "f.rowid DESC", query.limit, query.offset)
+        return fts.page(_and(match, *prefilter), "f.rowid DESC", query.limit, query.offset)
     rows: list[sqlite3.Row] = []
     if query.offset < named:
-        rows = fts.page(in_name, "length(m.name), m.name COLLATE NOCASE, m.id", query.limit, query.offset)
+        order = "length(m.name), m.name COLLATE NOCASE, m.id"
+        rows = fts.page(_and(in_name, *prefilter), order, query.limit, query.offset)
     if len(rows) < query.limit:
-        rest = f"({match}) NOT ({in_name})"
+        rest = _and(f"({match}) NOT ({in_name})", *prefilter)
         rows += fts.page(rest, "f.rowid DESC", query.limit - len(rows), max(0, query.offset - named))
     return rows
 

@@ -20,8 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidInput, InvalidModelFile
+from ..errors import InvalidInput, InvalidModelFile, UnsafePath
 from ..io.fileops import atomic_write_bytes
+from ..io.paths import validate_relpath
 from ..models import (
     BASE_MODELS,
     EDITABLE_FIELDS,
@@ -89,24 +90,30 @@ def read_sidecar(model_dir: Path, rel_dir: str) -> Model:
     return _read(Path(model_dir) / SIDECAR_NAME, rel_dir)[0]
 
 
-def _read(path: Path, rel_dir: str) -> tuple[Model, list[Origin]]:
+def _read(path: str | Path, rel_dir: str) -> tuple[Model, list[Origin]]:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
     except OSError as exc:
         raise InvalidInput(
             f"Cannot open the sidecar {path} ({exc.strerror}); check it exists and is readable."
         ) from exc
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
+    try:
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise InvalidModelFile(f"The sidecar {path} is not a regular file; remove or replace it.")
-        raw = fh.read(MAX_SIDECAR_BYTES + 1)
-    if len(raw) > MAX_SIDECAR_BYTES:
-        raise InvalidModelFile(
-            f"The sidecar {path} is larger than {MAX_SIDECAR_BYTES} bytes; it is not ours."
-        )
+        if st.st_size > MAX_SIDECAR_BYTES:
+            raise InvalidModelFile(
+                f"The sidecar {path} is larger than {MAX_SIDECAR_BYTES} bytes; it is not ours."
+            )
+        chunks = []
+        while chunk := os.read(fd, MAX_SIDECAR_BYTES + 1):  # the file may grow while we read
+            chunks.append(chunk)
+            if sum(map(len, chunks)) > MAX_SIDECAR_BYTES:
+                raise InvalidModelFile(f"The sidecar {path} grew past {MAX_SIDECAR_BYTES} bytes while read.")
+    finally:
+        os.close(fd)
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(b"".join(chunks))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidModelFile(
             f"The sidecar {path} is not valid JSON ({exc}); restore it or re-import."
@@ -145,16 +152,12 @@ def _one_of(d: Mapping[str, Any], key: str, allowed: Sequence[str], default: str
 
 
 def _safe_rel_path(value: str) -> str:
-    parts = value.split("/")
-    if (
-        not value
-        or len(value) > 4096
-        or "\\" in value
-        or any(ord(c) < 32 for c in value)
-        or any(p in ("", ".", "..") for p in parts)
-        or (len(parts[0]) >= 2 and parts[0][1] == ":")
-    ):
-        raise _Bad(f"file path {value!r} is not a plain relative path inside the model folder")
+    try:
+        validate_relpath(value)
+    except UnsafePath as exc:
+        raise _Bad(
+            f"file path {value[:200]!r} is not a plain relative path inside the model folder ({exc})"
+        ) from exc
     return value
 
 
@@ -233,7 +236,7 @@ def _parse(data: Any, rel_dir: str) -> tuple[Model, list[Origin]]:
     return model, origins
 
 
-def files_present(model_dir: Path, model: Model) -> bool:
+def files_present(model_dir: str | Path, model: Model) -> bool:
     """True when every file of ``model`` exists under ``model_dir`` with its recorded size (stat only)."""
     for f in model.files:
         try:
@@ -246,7 +249,7 @@ def files_present(model_dir: Path, model: Model) -> bool:
 
 
 # -- rebuild -------------------------------------------------------------------------------------------
-def iter_sidecar_dirs(models_dir: Path) -> Iterator[Path]:
+def iter_sidecar_dirs(models_dir: str | Path) -> Iterator[str]:
     """Every folder under ``models_dir`` holding a metadata.json; symlinks are never followed, and a
     model folder is not searched further (its subfolders are the model's own)."""
     stack = [str(models_dir)]
@@ -264,7 +267,7 @@ def iter_sidecar_dirs(models_dir: Path) -> Iterator[Path]:
         except OSError:
             continue
         if found:
-            yield Path(folder)
+            yield folder
         else:
             stack.extend(sorted(subdirs, reverse=True))
 
@@ -284,6 +287,7 @@ def rebuild_catalog(db: Database, models_dir: Path, library_root: Path) -> Rebui
     root, models_dir = Path(library_root), Path(models_dir)
     if not models_dir.is_relative_to(root):
         raise InvalidInput(f"The models folder {models_dir} is not inside the library root {root}.")
+    prefix = os.path.join(str(root), "")
     with repo.bulk():
         repo.delete_all(location="library")
         folders = iter_sidecar_dirs(models_dir)
@@ -291,16 +295,16 @@ def rebuild_catalog(db: Database, models_dir: Path, library_root: Path) -> Rebui
             batch: list[Model] = []
             origins: dict[str, list[Origin]] = {}
             for folder in chunk:
-                sidecar = folder / SIDECAR_NAME
+                sidecar = os.path.join(folder, SIDECAR_NAME)
+                rel_dir = folder[len(prefix) :].replace(os.sep, "/")
                 try:
-                    rel_dir = folder.relative_to(root).as_posix()
                     model, model_origins = _read(sidecar, rel_dir)
                 except InvalidInput as exc:
-                    skipped.append((str(sidecar), str(exc)))
+                    skipped.append((sidecar, str(exc)))
                     continue
                 if model.hashes.blake3 in seen or model.id in seen:
                     first = seen.get(model.hashes.blake3) or seen[model.id]
-                    skipped.append((str(sidecar), f"the same model is already catalogued from {first}"))
+                    skipped.append((sidecar, f"the same model is already catalogued from {first}"))
                     continue
                 seen[model.hashes.blake3] = seen[model.id] = rel_dir
                 if not files_present(folder, model):
