@@ -217,9 +217,21 @@ ALTER TABLE source_files ADD COLUMN inspected INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX source_files_uninspected ON source_files(inspected) WHERE inspected = 0;
 """
 
+# Bulk writers (a source's first scan) index their rows in one INSERT ... SELECT, about six times faster
+# than the per-row trigger: inside their transaction a kv flag makes the trigger stand aside.
+_FTS_DEFERRABLE = """
+DROP TRIGGER models_ai;
+CREATE TRIGGER models_ai AFTER INSERT ON models
+WHEN NOT EXISTS (SELECT 1 FROM kv WHERE key = 'fts_deferred') BEGIN
+    INSERT INTO models_fts(rowid, name, tags_text, type, base_model, repo_id, notes)
+    VALUES (new.rowid, new.name, new.tags_text, new.type, new.base_model, new.repo_id, new.notes);
+END;
+"""
+
 MIGRATIONS: Sequence[Migration] = (
     Migration("0001_initial", _INITIAL),
     Migration("0002_source_inspected", _SOURCE_INSPECTED),
+    Migration("0003_fts_deferrable", _FTS_DEFERRABLE),
 )
 
 

@@ -179,6 +179,37 @@ class SourceRegistry:
             [{**e, "source_id": source_id, "seen_at": now} for e in entries],
         )
 
+    def insert_provisional(
+        self, conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]], files: Sequence[tuple[str, str, int]]
+    ) -> None:
+        """Insert models the walk found, not yet inspected nor hashed.
+
+        ``rows``: (id, name, type, format, file_format, size, folder, placeholder blake3, added, updated);
+        ``files``: (model id, path in the model folder, size).
+        """
+        if not rows:
+            return
+        (last_rowid,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM models").fetchone()
+        conn.execute("INSERT OR REPLACE INTO kv (key, value) VALUES ('fts_deferred', '1')")
+        try:
+            conn.executemany(
+                "INSERT INTO models (id, name, type, base_model, format, file_format, security, size, "
+                "location, rel_dir, blake3, sha256, state, added_at, updated_at) "
+                "VALUES (?, ?, ?, 'unknown', ?, ?, 'unknown', ?, 'source', ?, ?, '', 'ready', ?, ?)",
+                rows,
+            )
+        finally:
+            conn.execute("DELETE FROM kv WHERE key = 'fts_deferred'")
+        # Writes are serialized, so every row above last_rowid is one of ours: index them at once.
+        conn.execute(
+            "INSERT INTO models_fts (rowid, name, tags_text, type, base_model, repo_id, notes) "
+            "SELECT rowid, name, tags_text, type, base_model, repo_id, notes FROM models WHERE rowid > ?",
+            (last_rowid,),
+        )
+        conn.executemany(
+            "INSERT INTO model_files (model_id, path, size, blake3, sha256) VALUES (?, ?, ?, '', '')", files
+        )
+
     def rename_file(self, conn: sqlite3.Connection, file_id: int, new_path: str) -> None:
         """A file renamed in its source: same model, new place (and a new name unless set by hand)."""
         row = conn.execute("SELECT path, model_id FROM source_files WHERE id = ?", (file_id,)).fetchone()

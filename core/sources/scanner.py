@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,9 +22,9 @@ from typing import Any
 from ..catalog.db import Database
 from ..errors import Cancelled, ModelLibraryError
 from ..formats.inspect import inspect_path
-from ..importer.plan import PlannedModel, plan_paths
-from ..models import PENDING_PREFIX, Hashes, Model, ModelFile, utcnow
+from ..models import PENDING_PREFIX, utcnow
 from .registry import FileRow, SourceRegistry, SourceRow
+from .walk import Found, walk_models
 
 ProgressFn = Callable[[int, int, str], None]
 CancelledFn = Callable[[], bool]
@@ -83,46 +82,42 @@ def scan_source(
     skip_roots: tuple[Path, ...] = (),
     progress: ProgressFn | None = None,
     cancelled: CancelledFn | None = None,
-    batch: int = 500,
+    batch: int = 2000,
 ) -> ScanReport:
     started = time.monotonic()
     report = ScanReport(source.path)
-    root = Path(source.path)
+    root = source.path
+    skip = tuple(str(r) for r in skip_roots)
+    known = registry.files(source.id)
+    seen_paths: set[str] = set()
+    pending: list[Found] = []
     try:
-        if not root.is_dir() or not os.access(root, os.R_OK | os.X_OK):
+        if not os.path.isdir(root) or not os.access(root, os.R_OK | os.X_OK):
             raise OSError(f"{root} cannot be read")
-        planned, failures = plan_paths([root])
+        for index, found in enumerate(walk_models(root, skip)):
+            if cancelled is not None and cancelled():
+                raise Cancelled(f"Scan of {root} was cancelled; what was scanned is kept.")
+            report.seen += 1
+            for e in found.entries:
+                seen_paths.add(e["path"])
+            if all(_unchanged(known.get(e["path"]), e) for e in found.entries):
+                report.unchanged += 1
+                continue
+            pending.append(found)
+            if len(pending) >= batch:
+                _commit(pending, known, source, db, registry, report)
+                pending = []
+            if progress is not None and index % 500 == 0:
+                progress(index, 0, f"scanning {os.path.basename(root)}")
     except OSError as exc:
         registry.set_state(source.id, "unavailable")
         report.state = "unavailable"
         report.errors.append(f"{root}: {exc}; its models are kept as they were until it is back")
         report.took_s = time.monotonic() - started
         return report
-    report.errors.extend(f"{f.path}: {f.reason}" for f in failures)
-    known = registry.files(source.id)
-    seen_paths: set[str] = set()
-    pending: list[tuple[PlannedModel, list[dict[str, Any]]]] = []
-    total = len(planned)
-    for index, plan in enumerate(planned):
-        if cancelled is not None and cancelled():
-            raise Cancelled(f"Scan of {root} was cancelled; what was scanned is kept.")
-        entries = _stat_files(plan, skip_roots)
-        if entries is None:
-            continue
-        report.seen += 1
-        seen_paths.update(e["path"] for e in entries)
-        if all(_unchanged(known.get(e["path"]), e) for e in entries):
-            report.unchanged += 1
-            continue
-        pending.append((plan, entries))
-        if len(pending) >= batch:
-            _commit(pending, known, source, db, registry, report)
-            pending = []
-        if progress is not None and index % 200 == 0:
-            progress(index, total, f"scanning {root.name}")
     _commit(pending, known, source, db, registry, report)
-    # Re-read: renames matched during commit moved their rows to the new path.
-    current = registry.files(source.id) if (pending or report.renamed or known) else {}
+    # Re-read only when something moved: renames matched during commit moved their rows.
+    current = registry.files(source.id) if report.renamed else known
     vanished = [p for p, row in current.items() if p not in seen_paths and row.state == "present"]
     if vanished:
         with db.transaction() as conn:
@@ -130,35 +125,9 @@ def scan_source(
         report.missing = len(vanished)
     registry.set_state(source.id, "ok", scanned=True)
     if progress is not None:
-        progress(total, total, f"scanned {root.name}")
+        progress(report.seen, report.seen, f"scanned {os.path.basename(root)}")
     report.took_s = time.monotonic() - started
     return report
-
-
-def _stat_files(plan: PlannedModel, skip_roots: tuple[Path, ...]) -> list[dict[str, Any]] | None:
-    entries: list[dict[str, Any]] = []
-    for path in plan.files:
-        try:
-            lst = os.lstat(path)
-            if stat.S_ISLNK(lst.st_mode):
-                target = path.resolve(strict=True)
-                if any(r == target or r in target.parents for r in skip_roots):
-                    return None  # one of our own links: the library already holds the model
-            st = os.stat(path)
-        except OSError:
-            return None
-        if not stat.S_ISREG(st.st_mode):
-            return None
-        entries.append(
-            {
-                "path": str(path),
-                "size": st.st_size,
-                "mtime_ns": st.st_mtime_ns,
-                "inode": st.st_ino,
-                "device": st.st_dev,
-            }
-        )
-    return entries
 
 
 def _unchanged(row: FileRow | None, entry: dict[str, Any]) -> bool:
@@ -172,7 +141,7 @@ def _unchanged(row: FileRow | None, entry: dict[str, Any]) -> bool:
 
 
 def _commit(
-    pending: list[tuple[PlannedModel, list[dict[str, Any]]]],
+    pending: list[Found],
     known: dict[str, FileRow],
     source: SourceRow,
     db: Database,
@@ -181,91 +150,74 @@ def _commit(
 ) -> None:
     if not pending:
         return
-    by_identity = {(r.device, r.inode, r.size, r.mtime_ns): r for r in known.values()}
-    new_models: list[Model] = []
+    by_identity = {(r.device, r.inode, r.size, r.mtime_ns): r for r in known.values()} if known else {}
+    rows: list[tuple[Any, ...]] = []
+    files: list[tuple[str, str, int]] = []
     file_entries: list[dict[str, Any]] = []
     renames: list[tuple[int, str]] = []
     stale_models: set[str] = set()
-    for plan, entries in pending:
-        main = entries[0]
+    now = utcnow()
+    for found in pending:
+        main = found.entries[0]
         old = known.get(main["path"])
-        moved_from = None
-        if old is None:
+        if old is None and by_identity and len(found.entries) == 1:
             candidate = by_identity.get((main["device"], main["inode"], main["size"], main["mtime_ns"]))
             if (
                 candidate is not None
-                and candidate.path not in {e["path"] for e in entries}
+                and candidate.path != main["path"]
                 and not os.path.lexists(candidate.path)
             ):
-                moved_from = candidate
-        if moved_from is not None and len(entries) == 1:
-            renames.append((moved_from.id, main["path"]))
-            report.renamed += 1
-            continue
+                renames.append((candidate.id, main["path"]))
+                report.renamed += 1
+                continue
         if old is not None and old.model_id:
             stale_models.add(old.model_id)
             report.changed += 1
         else:
             report.added += 1
-        model = _provisional_model(plan, entries)
-        if model is None:
-            report.errors.append(f"{plan.origin}: not a readable model file")
-            continue
-        new_models.append(model)
-        for e in entries:
-            file_entries.append({**e, "model_id": model.id})
+        model_id = provisional_id(main["device"], main["inode"])
+        fmt = "diffusers" if found.format == "diffusion-folder" else "unknown"
+        size = sum(e["size"] for e in found.entries)
+        rows.append(
+            (
+                model_id,
+                found.name,
+                _type_from_folder(found.folder),
+                found.format,
+                fmt,
+                size,
+                found.folder,
+                PENDING_PREFIX + model_id,
+                now,
+                now,
+            )
+        )
+        prefix = len(found.folder) + 1
+        for e in found.entries:
+            files.append((model_id, e["path"][prefix:].replace(os.sep, "/"), e["size"]))
+            file_entries.append({**e, "model_id": model_id})
     with db.transaction() as conn:
         for file_id, new_path in renames:
             registry.rename_file(conn, file_id, new_path)
-        # A changed file is a new version: its old provisional/source-only model goes unless other
-        # locations still hold it.
-        ids = [m.id for m in new_models]
-        if ids:
-            marks = ",".join("?" * len(ids))
-            existing = {r[0] for r in conn.execute(f"SELECT id FROM models WHERE id IN ({marks})", ids)}  # noqa: S608
-        else:
-            existing = set()
-        fresh = [m for m in new_models if m.id not in existing]
-        _insert_models(conn, fresh)
-        for m in new_models:
-            if m.id in existing:
-                conn.execute(
-                    "UPDATE models SET type = ?, base_model = ?, size = ?, state = 'ready', updated_at = ? "
-                    "WHERE id = ? AND blake3 LIKE 'pending:%'",
-                    (m.type, m.base_model, m.size, utcnow(), m.id),
-                )
+        ids = [r[0] for r in rows]
+        existing: set[str] = set()
+        for start in range(0, len(ids), 900):
+            chunk = ids[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            existing.update(r[0] for r in conn.execute(f"SELECT id FROM models WHERE id IN ({marks})", chunk))  # noqa: S608
+        registry.insert_provisional(
+            conn, [r for r in rows if r[0] not in existing], [f for f in files if f[0] not in existing]
+        )
+        refreshed = [(r[2], r[5], now, r[0]) for r in rows if r[0] in existing]
+        if refreshed:
+            conn.executemany(
+                "UPDATE models SET type = ?, size = ?, state = 'ready', updated_at = ? "
+                "WHERE id = ? AND blake3 LIKE 'pending:%'",
+                refreshed,
+            )
         registry.upsert_files(conn, source.id, file_entries)
         registry.detach(conn, sorted(stale_models - set(ids)))
-    report.changed_ids.extend(m.id for m in new_models)
-
-
-def _provisional_model(plan: PlannedModel, entries: list[dict[str, Any]]) -> Model | None:
-    main = entries[0]
-    model_id = provisional_id(main["device"], main["inode"])
-    detection_type = _type_from_folder(plan.files[0])
-    file_format = "diffusers" if plan.format == "diffusion-folder" else "unknown"
-    folder = plan.origin if plan.format == "diffusion-folder" else plan.files[0].parent
-    files = tuple(
-        ModelFile(Path(e["path"]).relative_to(folder).as_posix(), e["size"], "", "") for e in entries
-    )
-    now = utcnow()
-    return Model(
-        id=model_id,
-        name=plan.name,
-        type=detection_type,
-        base_model="unknown",
-        format=plan.format,
-        file_format=file_format,
-        security="unknown",
-        size=sum(e["size"] for e in entries),
-        hashes=Hashes(PENDING_PREFIX + model_id, ""),
-        files=files,
-        location="source",
-        rel_dir=str(folder),
-        added_at=now,
-        updated_at=now,
-        warnings=plan.warnings,
-    )
+    report.changed_ids.extend(ids)
 
 
 def inspect_pending(
@@ -353,21 +305,9 @@ def is_first_weight(path: Path) -> bool:
     return shard is None or shard[2] in (0, 1)
 
 
-def _type_from_folder(path: Path) -> str:
-    for parent in path.parents:
-        found = CATEGORY_TYPES.get(parent.name.lower())
+def _type_from_folder(folder: str) -> str:
+    for part in reversed(folder.replace("\\", "/").split("/")):
+        found = CATEGORY_TYPES.get(part.lower())
         if found:
             return found
     return "unknown"
-
-
-def _insert_models(conn: Any, models: list[Model]) -> None:
-    from ..catalog.repository import _INSERT_MODEL, _model_params
-
-    if not models:
-        return
-    conn.executemany(_INSERT_MODEL, [_model_params(m) for m in models])
-    conn.executemany(
-        "INSERT INTO model_files (model_id, path, size, blake3, sha256) VALUES (?,?,?,?,?)",
-        [(m.id, f.path, f.size, f.blake3, f.sha256) for m in models for f in m.files],
-    )

@@ -52,6 +52,10 @@ def test_listing_is_complete_after_the_walk_without_hashing(library: Library, co
     assert not ckpt.hashed and ckpt.to_dict()["hashes"] == {"blake3": None, "sha256": None}
     assert library.list_models(ModelQuery(q="jugg")).total == 1
     assert _tree_snapshot(comfy_models) == before, "nothing is written into a source"
+    with library.db.transaction() as conn:  # the bulk-indexed rows are in the FTS index, exactly
+        conn.execute("INSERT INTO models_fts(models_fts) VALUES('integrity-check')")
+        assert conn.execute("SELECT count(*) FROM kv WHERE key = 'fts_deferred'").fetchone()[0] == 0
+    assert library.list_models(ModelQuery(q="detail")).total == 1
 
 
 def test_background_hashing_rekeys_to_content_id(library: Library, comfy_models: Path) -> None:

@@ -1,0 +1,129 @@
+"""One fast pass over a source folder: every model found, with one ``stat`` per file.
+
+The listing of a source must be complete as soon as this walk ends, so it avoids everything a walk can
+avoid: ``os.scandir`` gives the entry type without a syscall, each file is stat-ed once, paths stay
+strings. Grouping is the importer's (``core/importer/plan.py``): a folder with ``model_index.json`` is one
+Diffusers model, shards of a set are one model, every other model file is one model.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..importer.plan import SKIP_DIRS, is_model_file, model_name_from_file, shard_of
+
+
+@dataclass
+class Found:
+    format: str  # single-file | sharded-set | diffusion-folder
+    folder: str  # the model's folder (rel_dir of a source model)
+    name: str
+    entries: list[dict[str, Any]] = field(default_factory=list)  # path, size, mtime_ns, inode, device
+
+
+def walk_models(root: str, skip_roots: tuple[str, ...] = ()) -> Iterator[Found]:
+    """Yield every model under ``root``. Unreadable folders are passed over (an ``OSError`` on ``root``
+    itself propagates, so the caller can tell an unmounted share from an empty one)."""
+    stack = [root]
+    first = True
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError:
+            if first:
+                raise
+            continue
+        first = False
+        names = {e.name for e in entries}
+        if "model_index.json" in names and folder != root:
+            found = _diffusers(folder, skip_roots)
+            if found is not None:
+                yield found
+            continue
+        shards: dict[tuple[str, str, str], list[os.DirEntry[str]]] = {}
+        for entry in sorted(entries, key=lambda e: e.name):
+            name = entry.name
+            if name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_dir:
+                if name not in SKIP_DIRS:
+                    stack.append(entry.path)
+                continue
+            if not is_model_file(name):
+                continue
+            shard = shard_of(name)
+            if shard is not None:
+                shards.setdefault((shard[0], shard[1], shard[4]), []).append(entry)
+                continue
+            stat_entry = _stat(entry, skip_roots)
+            if stat_entry is not None:
+                yield Found("single-file", folder, model_name_from_file(name), [stat_entry])
+        for (stem, ext, style), members in shards.items():
+            stats = [s for s in (_stat(m, skip_roots) for m in members) if s is not None]
+            if stats:
+                base = stem[: -len(ext)] if style == "part" and stem.endswith(ext) else stem
+                yield Found("sharded-set", folder, model_name_from_file(base), stats)
+
+
+def _diffusers(folder: str, skip_roots: tuple[str, ...]) -> Found | None:
+    stats: list[dict[str, Any]] = []
+    index: dict[str, Any] | None = None
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            entry = _stat_path(os.path.join(dirpath, name), skip_roots)
+            if entry is None:
+                continue
+            if dirpath == folder and name == "model_index.json":
+                index = entry
+            else:
+                stats.append(entry)
+    if index is None:
+        return None
+    return Found("diffusion-folder", folder, os.path.basename(folder), [index, *stats])
+
+
+def _stat(entry: os.DirEntry[str], skip_roots: tuple[str, ...]) -> dict[str, Any] | None:
+    try:
+        if entry.is_symlink():
+            return _stat_path(entry.path, skip_roots)
+        st = entry.stat(follow_symlinks=False)
+    except OSError:
+        return None
+    return _row(entry.path, st)
+
+
+def _stat_path(path: str, skip_roots: tuple[str, ...]) -> dict[str, Any] | None:
+    try:
+        if os.path.islink(path):
+            target = os.path.realpath(path)
+            if any(target == r or target.startswith(r + os.sep) for r in skip_roots):
+                return None  # one of our own links: the library already holds the model
+        st = os.stat(path)
+    except OSError:
+        return None
+    return _row(path, st)
+
+
+def _row(path: str, st: os.stat_result) -> dict[str, Any] | None:
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return {
+        "path": path,
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "inode": st.st_ino,
+        "device": st.st_dev,
+    }
