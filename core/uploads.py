@@ -11,6 +11,10 @@ session). A hasher's state cannot be saved, so after a restart (or when too many
 prefix already on disk is hashed once more before new bytes are appended. On completion the data is
 fsynced and renamed to its validated filename, ready for ``Library.import_uploaded``. Sessions idle for
 longer than ``ttl_seconds`` are removed.
+
+A session may belong to a group (the files of one drop, :mod:`.upload_groups`): its bytes are then
+received in its own folder as usual, and on completion moved to ``files/<relative_path>`` in the
+group's folder, so that the finished group is laid out as the user's folder.
 """
 
 from __future__ import annotations
@@ -31,11 +35,19 @@ from .errors import Conflict, InsufficientSpace, InvalidInput, NotFound, Storage
 from .io.fileops import atomic_write_bytes, fsync_dir
 from .io.hashing import DualHasher
 from .io.paths import validate_component
+from .upload_groups import (
+    GroupState,
+    UploadGroups,
+    validate_group_id,
+    validate_group_size,
+    validate_relative_path,
+)
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _READ_CHUNK = 8 * 1024 * 1024
 DEFAULT_MAX_SIZE = 1 << 40  # 1 TiB: larger than any model file published today
 DEFAULT_TTL_S = 7 * 24 * 3600
+CLEANUP_INTERVAL_S = 60.0
 
 
 class UploadOffsetMismatch(Conflict):
@@ -59,6 +71,9 @@ class UploadSession:
     updated_at: float
     complete: bool = False
     job_id: str | None = None
+    relative_path: str | None = None
+    group: str | None = None  # the client's group id
+    group_folder: str | None = None  # the server's folder for it (never shown to clients)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -70,6 +85,10 @@ class UploadSession:
         }
         if self.job_id is not None:
             d["job_id"] = self.job_id
+        if self.relative_path is not None:
+            d["relative_path"] = self.relative_path
+        if self.group is not None:
+            d["group"] = self.group
         return d
 
 
@@ -81,6 +100,7 @@ class CompletedUpload:
     size: int
     blake3: str
     sha256: str
+    group: GroupState | None = None
 
 
 class _LiveHash:
@@ -159,9 +179,21 @@ class UploadStore:
         self._busy: set[str] = set()
         self._live: OrderedDict[str, _LiveHash] = OrderedDict()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.groups = UploadGroups(self.root)
+        self._next_cleanup = 0.0
 
     # -- sessions ------------------------------------------------------------------------------------
-    def create(self, filename: str, size: int) -> UploadSession:
+    def create(
+        self,
+        filename: str,
+        size: int,
+        *,
+        relative_path: str | None = None,
+        group: str | None = None,
+        group_size: int | None = None,
+    ) -> UploadSession:
+        """A new session. With ``group`` (and ``group_size``), the file joins the files of one drop,
+        stored at ``relative_path`` (default: its filename) inside the group's folder."""
         if not isinstance(filename, str) or not filename:
             raise InvalidInput("'filename' must be a non-empty string, e.g. \"model.safetensors\"")
         if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
@@ -169,7 +201,16 @@ class UploadStore:
         if size > self.max_size:
             raise InvalidInput(f"upload of {size} bytes is larger than the limit of {self.max_size} bytes")
         name = validate_component(filename)
-        self.cleanup_expired()
+        rel = validate_relative_path(relative_path, name) if relative_path is not None else None
+        if (group is None) != (group_size is None):
+            raise InvalidInput("'group' and 'group_size' go together: send both for a drop of several files")
+        if group is not None:
+            group = validate_group_id(group)
+            group_size = validate_group_size(group_size)
+        # At most once a minute: a drop of 10,000 files must not read every session 10,000 times.
+        if time.monotonic() >= self._next_cleanup:
+            self._next_cleanup = time.monotonic() + CLEANUP_INTERVAL_S
+            self.cleanup_expired()
         free = shutil.disk_usage(self.root).free
         if size + self.free_space_margin > free:
             raise InsufficientSpace(
@@ -177,12 +218,21 @@ class UploadStore:
                 "free some space and try again"
             )
         upload_id = secrets.token_urlsafe(24)
-        folder = self.root / upload_id
-        folder.mkdir()
-        (folder / "data.part").touch()
-        now = time.time()
-        session = UploadSession(upload_id, name, size, 0, now, now)
-        self._save(session)
+        group_folder = None
+        if group is not None and group_size is not None:
+            group_folder = self.groups.reserve(group, group_size, rel or name, upload_id)
+        try:
+            folder = self.root / upload_id
+            folder.mkdir()
+            (folder / "data.part").touch()
+            now = time.time()
+            session = UploadSession(upload_id, name, size, 0, now, now, False, None, rel, group, group_folder)
+            self._save(session)
+        except BaseException:
+            shutil.rmtree(self.root / upload_id, ignore_errors=True)
+            if group_folder is not None:
+                self.groups.release(group_folder, rel or name)
+            raise
         return session
 
     def get(self, upload_id: str) -> UploadSession:
@@ -203,7 +253,30 @@ class UploadStore:
             updated_at=float(raw["updated_at"]),
             complete=complete,
             job_id=raw.get("job_id"),
+            relative_path=raw.get("relative_path"),
+            group=raw.get("group"),
+            group_folder=raw.get("group_folder"),
         )
+
+    def describe(self, upload_id: str) -> dict[str, Any]:
+        """The session as the client sees it; a group member also says how many files of its group are
+        still missing (``group_pending``) and, once all are in, the group's import job."""
+        session = self.get(upload_id)
+        data = session.to_dict()
+        state = self.group_state(session)
+        if state is not None:
+            data["group_pending"] = state.pending
+            if state.job_id is not None:
+                data["job_id"] = state.job_id
+        return data
+
+    def group_state(self, session: UploadSession) -> GroupState | None:
+        if session.group_folder is None:
+            return None
+        try:
+            return self.groups.state(session.group_folder)
+        except NotFound:
+            return None
 
     def open_writer(self, upload_id: str, start: int) -> UploadWriter:
         """Start appending at ``start``, which must equal the current offset."""
@@ -238,9 +311,6 @@ class UploadStore:
                 f"upload {upload_id} has {session.offset} of {session.size} bytes", session.offset
             )
         folder = self._folder(upload_id)
-        # A subfolder, so that no filename (even "session.json") can collide with our own files.
-        (folder / "file").mkdir(exist_ok=True)
-        final = folder / "file" / session.filename
         with self._lock:
             live = self._live.pop(upload_id, None)
         if session.complete:
@@ -256,18 +326,48 @@ class UploadStore:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(part, final)
-        fsync_dir(final.parent)
+        group: GroupState | None = None
+        if session.group_folder is not None:
+            final, group = self.groups.place(
+                session.group_folder, session.relative_path or session.filename, part
+            )
+        else:
+            # A subfolder, so that no filename (even "session.json") can collide with our own files.
+            (folder / "file").mkdir(exist_ok=True)
+            final = folder / "file" / session.filename
+            os.replace(part, final)
+            fsync_dir(final.parent)
         self._save(replace(session, complete=True, job_id=job_id, updated_at=time.time()))
         return CompletedUpload(
-            upload_id, final, session.filename, session.size, digests.blake3, digests.sha256
+            upload_id, final, session.filename, session.size, digests.blake3, digests.sha256, group
         )
 
     def set_job(self, upload_id: str, job_id: str) -> None:
         self._save(replace(self.get(upload_id), job_id=job_id))
 
     def discard(self, upload_id: str) -> None:
-        """Remove a session and its bytes (after its import, or when the user gives up)."""
+        """Remove a session and its bytes (after its import, or when the user gives up). A member of a
+        group that is not importing yet leaves the group, which then waits for that path again."""
+        try:
+            session = self.get(upload_id)
+        except NotFound:
+            session = None
+        if session is not None and session.group_folder is not None:
+            self.groups.release(session.group_folder, session.relative_path or session.filename)
+        self._remove_session(upload_id)
+
+    def discard_group(self, group_folder: str) -> None:
+        """Remove a group (after its import, or when it expired): its member sessions and its folder."""
+        try:
+            members = self.groups.member_ids(group_folder)
+        except OSError:
+            members = []
+        for upload_id in members:
+            if _ID_RE.match(upload_id):
+                self._remove_session(upload_id)
+        self.groups.remove(group_folder)
+
+    def _remove_session(self, upload_id: str) -> None:
         folder = self._folder(upload_id)
         with self._lock:
             live = self._live.pop(upload_id, None)
@@ -277,22 +377,40 @@ class UploadStore:
         shutil.rmtree(folder, ignore_errors=True)
 
     def cleanup_expired(self, now: float | None = None) -> list[str]:
+        """Remove sessions idle for longer than the TTL, then groups with no live member left that saw no
+        activity for as long (a drop that never completed). Returns the removed session ids."""
         now = time.time() if now is None else now
         removed: list[str] = []
+        live_groups: set[str] = set()
         for folder in self.root.iterdir():
             if not _ID_RE.match(folder.name) or not folder.is_dir() or folder.is_symlink():
                 continue
-            with self._lock:
-                if folder.name in self._busy:
-                    continue
             try:
-                session = self.get(folder.name)
-                expired = session.updated_at + self.ttl_seconds < now
+                session: UploadSession | None = self.get(folder.name)
             except NotFound:
+                session = None
+            with self._lock:
+                busy = folder.name in self._busy
+            if session is not None:
+                expired = session.updated_at + self.ttl_seconds < now
+            else:
                 expired = folder.stat().st_mtime + self.ttl_seconds < now
-            if expired:
-                self.discard(folder.name)
-                removed.append(folder.name)
+            if busy or not expired:
+                if session is not None and session.group_folder is not None:
+                    live_groups.add(session.group_folder)
+                continue
+            # Not discard(): an expiring member must not refresh (or shrink) its group.
+            self._remove_session(folder.name)
+            removed.append(folder.name)
+        for group_folder in self.groups.folders():
+            if group_folder in live_groups:
+                continue
+            try:
+                idle = self.groups.last_activity(group_folder) + self.ttl_seconds < now
+            except OSError:
+                continue
+            if idle:
+                self.discard_group(group_folder)
         return removed
 
     # -- internals -----------------------------------------------------------------------------------
@@ -309,6 +427,9 @@ class UploadStore:
             "updated_at": session.updated_at,
             "complete": session.complete,
             "job_id": session.job_id,
+            "relative_path": session.relative_path,
+            "group": session.group,
+            "group_folder": session.group_folder,
         }
         atomic_write_bytes(self._folder(session.id) / "session.json", json.dumps(data).encode())
 

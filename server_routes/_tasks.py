@@ -41,6 +41,23 @@ def upload_import_task(
     return fn
 
 
+def upload_group_import_task(library: Library, uploads: UploadStore, group_folder: str, group: str) -> JobFn:
+    """Import the files of one drop as ``import <folder>`` would (sharded sets and Diffusers folders
+    become one model each), moving them in and confined to the import roots; then drop the group."""
+
+    def fn(progress: ProgressFn, cancelled: CancelledFn) -> dict[str, Any]:
+        try:
+            paths = uploads.groups.import_paths(group_folder)
+            items = library.import_paths(
+                paths, move=True, confine=True, allow_pickle=True, progress=progress, cancelled=cancelled
+            )
+        finally:
+            uploads.discard_group(group_folder)
+        return {"items": [item.to_dict() for item in items], "group": group}
+
+    return fn
+
+
 def download_task(library: Library, repo_id: str, filenames: list[str], revision: str | None) -> JobFn:
     def fn(progress: ProgressFn, cancelled: CancelledFn) -> dict[str, Any]:
         items = library.download(repo_id, filenames, revision, progress=progress, cancelled=cancelled)
@@ -65,7 +82,12 @@ def resume_factory(library: Library, uploads: UploadStore) -> Any:
             return download_task(
                 library, str(params["repo_id"]), list(params.get("filenames", [])), params.get("revision")
             )
-        if job.kind == "upload":
+        if job.kind == "upload" and params.get("group_folder"):
+            if Path(str(params.get("path", ""))).is_dir():
+                return upload_group_import_task(
+                    library, uploads, str(params["group_folder"]), str(params.get("group", ""))
+                )
+        elif job.kind == "upload":
             path = Path(str(params.get("path", "")))
             if path.is_file():
                 return upload_import_task(

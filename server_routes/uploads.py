@@ -4,6 +4,12 @@
 memory. That also keeps them outside ComfyUI's 100 MB ``client_max_size``: aiohttp enforces that limit
 only in ``BaseRequest.read()`` (which ``text()``, ``json()`` and ``post()`` call), not on the
 ``request.content`` stream (checked in aiohttp 3.8-3.14, ``web_request.py``).
+
+The files of one drop (a sharded set, a Diffusers folder, a folder of models) are sent as a group
+(``group``, ``group_size``, ``relative_path``): each file completing before the last answers 200 with
+``group_pending``; the last one starts ONE import of the group's folder, which plans it exactly as
+``model-library import <folder>`` does, and answers 202 with the job. Pickle files are imported like any
+upload (allowed); the panel's import dialog asks the user to acknowledge them afterwards.
 """
 
 from __future__ import annotations
@@ -16,11 +22,11 @@ from typing import Any
 from aiohttp import web
 
 from ..core.errors import InvalidInput, ModelLibraryError
-from ..core.uploads import UploadOffsetMismatch, UploadSession, UploadStore
+from ..core.uploads import CompletedUpload, UploadOffsetMismatch, UploadSession, UploadStore
 from ._context import RouteContext
 from ._http import json_response, opt_str, read_json, reject_unknown, run
 from ._router import Router
-from ._tasks import upload_import_task
+from ._tasks import upload_group_import_task, upload_import_task
 from .guards import Policy
 
 log = logging.getLogger("model_library.http")
@@ -96,15 +102,22 @@ def add_routes(router: Router) -> None:
 
     async def create_upload(request: web.Request) -> web.Response:
         body = await read_json(request)
-        reject_unknown(body, ("filename", "size"))
+        reject_unknown(body, ("filename", "size", "relative_path", "group", "group_size"))
         filename = opt_str(body, "filename", max_len=1024, required=True) or ""
         store = await ctx.uploads()
-        session = await run(store.create, filename, body.get("size"))
+        session = await run(
+            store.create,
+            filename,
+            body.get("size"),
+            relative_path=body.get("relative_path"),
+            group=body.get("group"),
+            group_size=body.get("group_size"),
+        )
         return json_response(session.to_dict(), status=201)
 
     async def get_upload(request: web.Request) -> web.Response:
         store = await ctx.uploads()
-        return json_response((await run(store.get, request.match_info["id"])).to_dict())
+        return json_response(await run(store.describe, request.match_info["id"]))
 
     async def put_upload(request: web.Request) -> web.Response:
         store = await ctx.uploads()
@@ -117,6 +130,8 @@ def add_routes(router: Router) -> None:
             raise UploadOffsetMismatch(
                 f"upload {session.id} is complete; its import is job {session.job_id}", session.offset
             )
+        if session.group_folder is not None:
+            return await _finish_group_member(ctx, store, session)
         return await _start_import(ctx, store, session)
 
     async def delete_upload(request: web.Request) -> web.Response:
@@ -151,3 +166,40 @@ async def _start_import(ctx: RouteContext, store: UploadStore, session: UploadSe
     )
     await run(store.set_job, session.id, job.id)
     return json_response({"job": job.to_dict(), "offset": session.size, "received": received}, status=202)
+
+
+def _received(done: CompletedUpload) -> dict[str, Any]:
+    return {"size": done.size, "blake3": done.blake3, "sha256": done.sha256}
+
+
+async def _finish_group_member(ctx: RouteContext, store: UploadStore, session: UploadSession) -> web.Response:
+    """A group member's bytes are all in: put the file in place; when it was the group's last file,
+    queue the group's one import (a full queue answers 429; a later PUT of any member tries again)."""
+    assert session.group_folder is not None
+    received: dict[str, Any] = {}
+    if not session.complete:
+        received = _received(await run(store.complete, session.id))
+    claimed, state = await run(store.groups.claim, session.group_folder)
+    if not claimed:
+        if state.job_id is not None:
+            raise UploadOffsetMismatch(
+                f"upload {session.id} is complete; its group's import is job {state.job_id}", session.size
+            )
+        answer = {**session.to_dict(), "complete": True, "offset": session.size}
+        return json_response({**answer, "group_pending": state.pending, "received": received})
+    library = await ctx.library()
+    folder = store.groups.path(state.folder)
+    params = {"group": state.group, "group_folder": state.folder, "path": str(folder), "files": state.size}
+    try:
+        job = await ctx.submit(
+            "upload",
+            upload_group_import_task(library, store, state.folder, state.group),
+            params=params,
+            resumable=True,
+        )
+    except BaseException:
+        await run(store.groups.unclaim, state.folder)
+        raise
+    await run(store.groups.set_job, state.folder, job.id)
+    body = {"job": job.to_dict(), "offset": session.size, "received": received, "group_pending": 0}
+    return json_response(body, status=202)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 
 import blake3
@@ -127,3 +128,126 @@ def test_filename_named_like_our_own_files(tmp_path: Path) -> None:
     done = store.complete(session.id)
     assert done.path.read_bytes() == b"abc"
     assert store.get(session.id).complete
+
+
+# -- groups: the files of one drop, laid out as the user's folder ------------------------------------------
+
+
+def grouped(store: UploadStore, rel: str, data: bytes, group: str = "drop-1", size: int = 2) -> str:
+    session = store.create(rel.rsplit("/", 1)[-1], len(data), relative_path=rel, group=group, group_size=size)
+    send(store, session.id, 0, data)
+    return session.id
+
+
+def test_group_laid_out_as_dropped_and_claimed_once(tmp_path: Path) -> None:
+    store = UploadStore(tmp_path / "uploads")
+    first = grouped(store, "set/a-00001-of-00002.safetensors", b"one")
+    done = store.complete(first)
+    assert done.group is not None and done.group.pending == 1
+    assert store.groups.claim(done.group.folder) == (False, store.groups.state(done.group.folder))
+    # A restarted server finds the same folder for the same group id, and counts from disk.
+    restarted = UploadStore(tmp_path / "uploads")
+    second = grouped(restarted, "set/a-00002-of-00002.safetensors", b"two")
+    last = restarted.complete(second)
+    assert last.group is not None and last.group.folder == done.group.folder and last.group.pending == 0
+    folder = last.group.folder
+    assert tree_of(restarted.groups.path(folder) / "files") == {
+        "set/a-00001-of-00002.safetensors": b"one",
+        "set/a-00002-of-00002.safetensors": b"two",
+    }
+    assert restarted.groups.import_paths(folder) == [restarted.groups.path(folder) / "files" / "set"]
+    claimed, state = restarted.groups.claim(folder)
+    assert claimed and state.claimed
+    assert restarted.groups.claim(folder)[0] is False  # exactly one import
+    assert restarted.describe(first)["group_pending"] == 0
+    restarted.groups.set_job(folder, "job1")
+    assert restarted.describe(first)["job_id"] == "job1"
+    # Joining a group that is importing is refused.
+    with pytest.raises(Conflict):
+        restarted.create("c.bin", 3, relative_path="set/c.bin", group="drop-1", group_size=2)
+    restarted.discard_group(folder)
+    assert sorted(p.name for p in (tmp_path / "uploads").iterdir()) == [".group-key"]
+    assert oct((tmp_path / "uploads" / ".group-key").stat().st_mode & 0o777) == "0o600"
+
+
+def tree_of(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_group_folder_is_not_the_client_id(tmp_path: Path) -> None:
+    store = UploadStore(tmp_path / "uploads")
+    other = UploadStore(tmp_path / "other")
+    session = store.create("a.bin", 3, group="drop-1", group_size=2)
+    assert session.group == "drop-1" and session.group_folder is not None
+    assert "drop-1" not in session.group_folder and "group_folder" not in session.to_dict()
+    # Another key (another install) gives another folder: names cannot be guessed from the id.
+    assert other.groups.folder_for("drop-1") != session.group_folder
+
+
+@pytest.mark.parametrize(
+    ("rel", "group", "size"),
+    [
+        ("../x.bin", "g", 2),
+        ("/etc/x.bin", "g", 2),
+        ("a\\x.bin", "g", 2),
+        ("CON/x.bin", "g", 2),
+        ("a/y.bin", "g", 2),
+        ("x.bin", "../g", 2),
+        ("x.bin", "g" * 65, 2),
+        ("x.bin", "g", 0),
+        ("x.bin", "g", 10_001),
+        ("x.bin", "g", None),
+        ("x.bin", None, 2),
+    ],
+)
+def test_hostile_group_fields_write_nothing(
+    tmp_path: Path, rel: str, group: str | None, size: int | None
+) -> None:
+    store = UploadStore(tmp_path / "uploads")
+    with pytest.raises(InvalidInput):
+        store.create("x.bin", 3, relative_path=rel, group=group, group_size=size)
+    assert list((tmp_path / "uploads").iterdir()) == []
+
+
+def test_group_path_conflicts(tmp_path: Path) -> None:
+    store = UploadStore(tmp_path / "uploads")
+    store.create("a.bin", 3, relative_path="m/a.bin", group="g", group_size=3)
+    for rel in ("m/a.bin", "M/A.BIN", "m/a.bin/b.bin"):
+        with pytest.raises(Conflict):
+            store.create(rel.rsplit("/", 1)[-1], 3, relative_path=rel, group="g", group_size=3)
+    with pytest.raises(Conflict):
+        store.create("m", 3, relative_path="m", group="g", group_size=3)
+    with pytest.raises(Conflict):
+        store.create("b.bin", 3, relative_path="m/b.bin", group="g", group_size=4)
+    # The refused ones left no session behind: only the one member and the group.
+    sessions = [p for p in (tmp_path / "uploads").iterdir() if p.is_dir() and not p.name.startswith("group.")]
+    assert len(sessions) == 1
+
+
+def test_discarded_member_leaves_the_group(tmp_path: Path) -> None:
+    store = UploadStore(tmp_path / "uploads")
+    uid = grouped(store, "m/a.bin", b"abc")
+    folder = store.complete(uid).group
+    assert folder is not None
+    store.discard(uid)
+    state = store.groups.state(folder.folder)
+    assert state.members == 0 and state.done == 0
+    assert not store.groups.file_path(folder.folder, "m/a.bin").exists()
+    again = grouped(store, "m/a.bin", b"abc")  # the path is free again
+    assert store.complete(again).group is not None
+
+
+def test_incomplete_group_expires(tmp_path: Path) -> None:
+    store = UploadStore(tmp_path / "uploads", ttl_seconds=60)
+    uid = grouped(store, "m/a.bin", b"abc")
+    done = store.complete(uid)
+    assert done.group is not None
+    pending = store.create("b.bin", 3, relative_path="m/b.bin", group="drop-1", group_size=2)
+    # Still live: nothing goes.
+    assert store.cleanup_expired() == []
+    assert store.groups.path(done.group.folder).exists()
+    removed = store.cleanup_expired(now=time.time() + 3600)
+    assert sorted(removed) == sorted([uid, pending.id])
+    assert not store.groups.path(done.group.folder).exists()
+    with pytest.raises(NotFound):
+        store.get(pending.id)

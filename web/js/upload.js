@@ -39,7 +39,9 @@ function retryable(error) {
 }
 
 /**
- * Uploads `file`; resolves with the import job the server started when the last byte arrived.
+ * Uploads `file`; resolves with the import job the server started when the last byte arrived. A file of
+ * a group (`group`, `groupSize`, `relativePath`) resolves with `job: null` until the group's last file,
+ * whose completion starts ONE import of the whole group (sharded sets, Diffusers folders).
  * @param {LibraryApi} api
  * @param {File} file
  * @param {UploadOptions} [options]
@@ -57,14 +59,9 @@ export async function uploadFile(api, file, options = {}) {
     info.group = options.group;
     info.group_size = options.groupSize || 1;
   }
-  let created;
-  try {
-    created = await api.createUpload(info);
-  } catch (error) {
-    // A server without group support refuses the extra fields: upload the file on its own instead.
-    if (!(error instanceof ApiError) || error.status !== 400 || Object.keys(info).length === 2) throw error;
-    created = await api.createUpload({ filename: file.name, size: total });
-  }
+  // No retry without the group fields: a file of a sharded set or Diffusers folder uploaded on its own
+  // would import as a broken model. A refused path (e.g. a folder named "CON") is shown to the user.
+  const created = await api.createUpload(info);
   const uploadId = created.upload_id;
   let offset = created.offset || 0;
   let failures = 0;

@@ -110,20 +110,34 @@ export class DropZone {
   /** @param {DroppedFile[]} files */
   async importFiles(files) {
     if (!files.length) return;
-    await Promise.all(groupShards(files).map((group) => this.uploadGroup(group.label, group.files)));
+    const groups = groupShards(files);
+    // A loose sharded set's index (`model.safetensors.index.json`) travels with its shards, as it does
+    // when their folder is imported.
+    for (const loose of groups) {
+      if (!loose.key.startsWith("file:") || !loose.key.endsWith(".index.json")) continue;
+      const set = groups.find((g) => g.key.startsWith(`shard:${loose.key.slice(5, -".index.json".length)}:`));
+      if (set) set.files.push(...loose.files.splice(0));
+    }
+    await Promise.all(groups.filter((g) => g.files.length).map((group) => this.uploadGroup(group.label, group.files)));
   }
 
-  /** @param {string} label @param {DroppedFile[]} files */
+  /**
+   * The files of a group go to the server as one group: it imports them together (one job) when the
+   * last one is in. If one fails, the ones already sent are discarded: alone they are a broken model.
+   * @param {string} label @param {DroppedFile[]} files
+   */
   async uploadGroup(label, files) {
     const group = files.length > 1 ? randomId() : undefined;
     /** @type {Job[]} */
     const started = [];
+    /** @type {string[]} */
+    const sent = [];
     for (const item of files) {
       const key = `upload:${randomId()}`;
       const controller = new AbortController();
       this.ctx.jobs.row(key, `Upload ${item.name}`, () => controller.abort());
       try {
-        const { job } = await uploadFile(this.ctx.api, item.file, {
+        const { uploadId, job } = await uploadFile(this.ctx.api, item.file, {
           signal: controller.signal,
           chunkSize: this.ctx.chunkSize,
           relativePath: item.name !== item.file.name ? item.name : undefined,
@@ -132,9 +146,11 @@ export class DropZone {
           onProgress: (sent, total) => this.ctx.jobs.progress(key, sent, total, "upload"),
         });
         this.ctx.jobs.finish(key, "done", "uploaded");
+        sent.push(uploadId);
         if (job) started.push(job);
       } catch (error) {
         const cancelled = controller.signal.aborted;
+        if (group) for (const id of sent) void this.ctx.api.discardUpload(id).catch(() => {});
         this.ctx.jobs.finish(key, cancelled ? "cancelled" : "failed", cancelled ? "cancelled" : errorText(error));
         if (!cancelled) this.ctx.toast({ severity: "error", summary: `Upload of ${item.name} failed`, detail: errorText(error) });
         return;
