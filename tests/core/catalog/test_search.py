@@ -97,7 +97,7 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize("text", [*HOSTILE, "x" * 1_000_000, "a " * 200])
+@pytest.mark.parametrize("text", [*HOSTILE, "x" * 1_000_000, "a " * 200], ids=lambda t: repr(t[:12]))
 @pytest.mark.parametrize("sort", ["relevance", "name", "-size"])
 def test_hostile_text_gives_results_or_invalid_input(filled: ModelRepository, text: str, sort: str) -> None:
     try:

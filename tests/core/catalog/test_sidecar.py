@@ -115,7 +115,9 @@ def test_hostile_sidecars_are_rejected(tmp_path: Path, change) -> None:  # type:
 
 
 @pytest.mark.parametrize(
-    "raw", [b"", b"not json", b"[1, 2]", b"\xff\xfe", b"[" * 100_000, b"{" + b" " * (5 * 1024 * 1024) + b"}"]
+    "raw",
+    [b"", b"not json", b"[1, 2]", b"\xff\xfe", b"[" * 100_000, b"{" + b" " * (5 * 1024 * 1024) + b"}"],
+    ids=["empty", "text", "list", "bom", "deep", "5MB"],
 )
 def test_junk_bytes_are_rejected(tmp_path: Path, raw: bytes) -> None:
     (tmp_path / SIDECAR_NAME).write_bytes(raw)
