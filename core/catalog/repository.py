@@ -48,7 +48,9 @@ class Catalog(Protocol):
     def add(self, model: Model, *, origin: tuple[str, str] | None = None) -> None:
         """Insert a model; Conflict if its blake3 (or id) is already catalogued."""
 
-    def add_many(self, models: Iterable[Model], *, origins: Mapping[str, Sequence[Origin]] = ...) -> int:
+    def add_many(
+        self, models: Iterable[Model], *, origins: Mapping[str, Sequence[Origin]] | None = None
+    ) -> int:
         """Insert many models in one transaction; Conflict (nothing inserted) on any duplicate."""
 
     def get(self, model_id: str) -> Model: ...
@@ -216,6 +218,8 @@ class ModelRepository:
                 _check_values(**{key: value})
                 columns[key] = value
             elif key == "tags":
+                if isinstance(value, str):
+                    raise InvalidInput("tags must be a list of strings, not one string.")
                 tags = _unique(str(t) for t in value)
                 columns["tags_text"] = " ".join(tags)
             elif key == "source":

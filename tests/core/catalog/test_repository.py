@@ -150,7 +150,14 @@ def test_update_keeps_tags_and_fts_in_sync(repo: ModelRepository, db: Database) 
 
 @pytest.mark.parametrize(
     "fields",
-    [{"size": 1}, {"id": "x"}, {"type": "nope"}, {"state": "gone"}, {"manual_fields": frozenset({"size"})}],
+    [
+        {"size": 1},
+        {"id": "x"},
+        {"type": "nope"},
+        {"state": "gone"},
+        {"manual_fields": frozenset({"size"})},
+        {"tags": "abc"},
+    ],
 )
 def test_update_rejects_bad_fields(repo: ModelRepository, fields: dict[str, object]) -> None:
     model = make_model("m")
