@@ -19,7 +19,8 @@ value, and what to do about it.
     ├── Conflict                                  409 conflict
     │   ├── SourceChanged                         409 source_changed
     │   ├── LibraryRelocated                      409 library_relocated
-    │   └── LinkConflict                          409 link_conflict
+    │   ├── LinkConflict                          409 link_conflict
+    │   └── UploadOffsetMismatch                  409 upload_offset_mismatch
     ├── StorageError (OSError)                    507 storage_error
     │   ├── InsufficientSpace                     507 insufficient_space
     │   └── DestinationNotWritable                507 destination_not_writable
@@ -116,6 +117,17 @@ class LibraryRelocated(Conflict):
 
 class LinkConflict(Conflict):
     code = "link_conflict"
+
+
+class UploadOffsetMismatch(Conflict):
+    """Bytes were sent for another offset than the session's; ``offset`` says where to resume."""
+
+    code = "upload_offset_mismatch"
+
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.details = {"offset": offset}
 
 
 class StorageError(ModelLibraryError, OSError):

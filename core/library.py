@@ -26,11 +26,14 @@ from .editing import edit_changes
 from .errors import CatalogCorrupt
 from .hub_service import HubService
 from .identity import ensure_identity
-from .importer import Importer, recover
+from .importer.commit import recover
+from .importer.pipeline import Importer
 from .io.fileops import empty_trash, move_to_trash
+from .library_adopt import AdoptPart
+from .library_hub import HubSourcesPart
 from .library_links import MappingPart
 from .mapping.apply import resume_pending
-from .models import ImportItem, Link, Model, ModelQuery, Page, utcnow
+from .models import ImportItem, Link, Model, ModelQuery, Page
 from .sources import SourceService
 
 log = logging.getLogger(__name__)
@@ -40,7 +43,7 @@ ProgressFn = Callable[[int, int, str], None]  # (done, total, stage)
 CancelledFn = Callable[[], bool]
 
 
-class Library(MappingPart):
+class Library(MappingPart, AdoptPart, HubSourcesPart):
     """A model library rooted at ``config.root``. Open with ``Library.open(config)``.
 
     Mapping, health and relocation live in ``MappingPart`` (core/library_links.py).
@@ -217,6 +220,7 @@ class Library(MappingPart):
         """
         model = self.get_model(ref)
         self._writable()
+        released = self._release_adopted(model.id)
         removed_links, not_ours = self._remove_links(model.id)
         trashed: str | None = None
         if model.location == "library":
@@ -230,7 +234,15 @@ class Library(MappingPart):
             )
             self.repo.delete(model.id)
         self.publish("changed", {"ids": [model.id], "reason": "removed"})
-        return {"id": model.id, "removed_links": removed_links, "not_ours": not_ours, "trashed": trashed}
+        report: dict[str, Any] = {
+            "id": model.id,
+            "removed_links": removed_links,
+            "not_ours": not_ours,
+            "trashed": trashed,
+        }
+        if released is not None:
+            report["restored_originals"] = released.to_dict()
+        return report
 
     def empty_trash(self, older_than_days: float | None = None) -> list[str]:
         days = self.config.trash_retention_days if older_than_days is None else older_than_days
@@ -262,7 +274,10 @@ class Library(MappingPart):
         ``lookup`` queues a HuggingFace origin lookup for each new model.
         """
         self._writable()
-        items = self.importer.run(
+        refused: list[ImportItem] = []
+        if move:
+            paths, refused = self.sources.split_read_only(paths)
+        items = refused + self.importer.run(
             paths,
             move=move,
             confine=confine,
@@ -297,6 +312,28 @@ class Library(MappingPart):
         self._after_import(items)
         return items
 
+    def import_uploaded_paths(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        allow_pickle: bool = True,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+    ) -> list[ImportItem]:
+        """Import a finished group of uploads (a dropped folder), moved in and confined, as ``upload``s."""
+        self._writable()
+        items = self.importer.run(
+            paths,
+            move=True,
+            confine=True,
+            allow_pickle=allow_pickle,
+            progress=progress,
+            cancelled=cancelled,
+            origin_kind="upload",
+        )
+        self._after_import(items)
+        return items
+
     def _after_import(self, items: Sequence[ImportItem], *, lookup: bool = True) -> None:
         ids = [i.model.id for i in items if i.model is not None and i.status == "imported"]
         if ids:
@@ -304,80 +341,6 @@ class Library(MappingPart):
             self.publish("changed", {"ids": ids, "reason": "imported"})
             if lookup and self.config.lookup_after_import:
                 self.queue_lookups(ids)
-
-    # -- HuggingFace ---------------------------------------------------------------------------------
-    def lookup(self, ref: str) -> list[Any]:
-        """HuggingFace candidates for a model's origin; a hash match is recorded as its source."""
-        return self.hub.lookup(self.get_model(ref))
-
-    def queue_lookups(self, ids: Sequence[str]) -> None:
-        """Record lookups to run in the background (now, when a server runs; else on the next start)."""
-        with self.db.transaction() as conn:
-            conn.executemany(
-                "INSERT OR IGNORE INTO pending_lookups (model_id, reason, attempts, next_at) "
-                "VALUES (?, 'after import', 0, ?)",
-                [(i, utcnow()) for i in ids],
-            )
-
-    def download(
-        self,
-        repo_id: str,
-        filenames: Sequence[str] = (),
-        revision: str | None = None,
-        *,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
-    ) -> list[ImportItem]:
-        """Download a model (a file, a sharded set or a Diffusers folder) from a Hub repo."""
-        self._writable()
-        items = self.hub.download(repo_id, filenames, revision, progress=progress, cancelled=cancelled)
-        self.sync_models([i.model.id for i in items if i.model is not None and i.status == "imported"])
-        return items
-
-    def repo_files(self, repo_id: str, revision: str | None = None) -> dict[str, Any]:
-        return self.hub.repo_files(repo_id, revision)
-
-    def network_status(self) -> dict[str, Any]:
-        return self.hub.network_status()
-
-    # -- sources (catalogued in place) ----------------------------------------------------------------
-    def add_source(
-        self,
-        path: str | Path,
-        *,
-        read_only: bool = True,
-        auto: bool = False,
-        app_id: str | None = None,
-        scan: bool = True,
-    ) -> dict[str, Any]:
-        return self.sources.add(path, read_only=read_only, auto=auto, app_id=app_id, scan=scan)
-
-    def list_sources(self) -> list[dict[str, Any]]:
-        return self.sources.list_sources()
-
-    def remove_source(self, ref: str | int) -> dict[str, Any]:
-        return self.sources.remove(ref)
-
-    def scan(
-        self,
-        *,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
-        hash_files: bool = False,
-    ) -> dict[str, Any]:
-        report = self.sources.scan(progress=progress, cancelled=cancelled)
-        if hash_files:
-            report["hashed"] = self.sources.hash_pending(cancelled=cancelled)
-        return report
-
-    def duplicates(self) -> dict[str, Any]:
-        return self.sources.duplicates()
-
-    def start_background(self, *, poll_seconds: float = 30.0, lookups: bool = True) -> None:
-        """Watch and hash the sources, and run pending Hub lookups, in daemon threads (ComfyUI, ``serve``)."""
-        self.sources.start_background(poll_seconds=poll_seconds)
-        if lookups:
-            self.hub.retry_pending()
 
     # -- status --------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -48,7 +48,7 @@ class MappingPart:
         config = mapping_from_dict(data)
         save_mapping(self.config.mapping_path, config)
         for app in AppRegistry(self.db).all():
-            if Path(app.root).is_dir():
+            if app.mode in mapping.MAPPING_MODES and Path(app.root).is_dir():
                 mapping.apply(self.db, self.repo, self.config.root, app.root, config)
         self.publish("changed", {"ids": [], "reason": "mapping"})
         return config.to_dict()
@@ -108,11 +108,12 @@ class MappingPart:
                 "views": str(mapping.view_root(self.config.root, a.id)) if a.mode == "view" else None,
             }
             for a in AppRegistry(self.db).all()
+            if a.mode in mapping.MAPPING_MODES
         ]
 
     def sync_models(self, model_ids: Sequence[str]) -> None:
         """Auto-sync: bring every mapped install up to date for these models alone."""
-        if not model_ids or not AppRegistry(self.db).all():
+        if not model_ids or not any(a.mode in mapping.MAPPING_MODES for a in AppRegistry(self.db).all()):
             return
         config = self.mapping()
         for model_id in model_ids:

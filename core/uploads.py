@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import Conflict, InsufficientSpace, InvalidInput, NotFound, StorageError
+from .errors import Conflict, InsufficientSpace, InvalidInput, NotFound, StorageError, UploadOffsetMismatch
 from .io.fileops import atomic_write_bytes, fsync_dir
 from .io.hashing import DualHasher
 from .io.paths import validate_component
@@ -48,17 +48,6 @@ _READ_CHUNK = 8 * 1024 * 1024
 DEFAULT_MAX_SIZE = 1 << 40  # 1 TiB: larger than any model file published today
 DEFAULT_TTL_S = 7 * 24 * 3600
 CLEANUP_INTERVAL_S = 60.0
-
-
-class UploadOffsetMismatch(Conflict):
-    """Bytes were sent for another offset than the session's; ``offset`` says where to resume."""
-
-    code = "upload_offset_mismatch"
-
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.offset = offset
-        self.details = {"offset": offset}
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.jobs import CancelledFn, Job, JobFn, ProgressFn
-from ..core.uploads import UploadStore
-
 if TYPE_CHECKING:
+    # Types only: the job and upload modules load when the first request builds the route context.
+    from ..core.jobs import CancelledFn, Job, JobFn, ProgressFn
     from ..core.library import Library
+    from ..core.uploads import UploadStore
 
 
 def import_task(library: Library, paths: list[str], *, move: bool) -> JobFn:
@@ -48,9 +48,7 @@ def upload_group_import_task(library: Library, uploads: UploadStore, group_folde
     def fn(progress: ProgressFn, cancelled: CancelledFn) -> dict[str, Any]:
         try:
             paths = uploads.groups.import_paths(group_folder)
-            items = library.import_paths(
-                paths, move=True, confine=True, allow_pickle=True, progress=progress, cancelled=cancelled
-            )
+            items = library.import_uploaded_paths(paths, progress=progress, cancelled=cancelled)
         finally:
             uploads.discard_group(group_folder)
         return {"items": [item.to_dict() for item in items], "group": group}

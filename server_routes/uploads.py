@@ -17,17 +17,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from ..core.errors import InvalidInput, ModelLibraryError
-from ..core.uploads import CompletedUpload, UploadOffsetMismatch, UploadSession, UploadStore
+from ..core.errors import InvalidInput, ModelLibraryError, UploadOffsetMismatch
 from ._context import RouteContext
 from ._http import json_response, opt_str, read_json, reject_unknown, run
 from ._router import Router
 from ._tasks import upload_group_import_task, upload_import_task
 from .guards import Policy
+
+if TYPE_CHECKING:
+    # Types only: core.uploads (hashing, disk) loads when the first request builds the route context.
+    from ..core.uploads import CompletedUpload, UploadSession, UploadStore
 
 log = logging.getLogger("model_library.http")
 

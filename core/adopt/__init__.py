@@ -24,7 +24,7 @@ from ..catalog.db import Database
 from ..catalog.repository import ModelRepository
 from ..config import LibraryConfig
 from ..errors import Busy
-from ..importer import Importer
+from ..importer.pipeline import Importer
 from ..importer.stage import composite_hashes
 from ..io.hashing import hash_path
 from ..links.platform import LinkMaker, default_maker

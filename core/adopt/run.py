@@ -29,7 +29,7 @@ from ..catalog.db import Database
 from ..catalog.repository import ModelRepository
 from ..config import LibraryConfig
 from ..errors import ModelLibraryError
-from ..importer import Importer
+from ..importer.pipeline import Importer
 from ..io.fileops import fsync_dir, move_to_trash
 from ..links.platform import LinkMaker, temp_name_for
 from ..links.registry import LinkRecord, LinkRegistry

@@ -79,9 +79,13 @@ def _commit(
 ) -> CommitResult:
     existing = repo.by_blake3(staged.hashes.blake3)
     if existing is not None:
-        _discard_duplicate(staged, trash_dir, existing.id)
-        repo.add_origin(existing.id, str(staged.plan.origin), origin_kind)
-        return CommitResult(existing, True)
+        if existing.location == "library" and _library_copy_intact(existing, library_root):
+            _discard_duplicate(staged, trash_dir, existing.id)
+            repo.add_origin(existing.id, str(staged.plan.origin), origin_kind)
+            return CommitResult(existing, True)
+        # Known only in place (a source), or its library copy is gone: these bytes become its library
+        # copy. Never discard them: in move mode they are the user's only copy.
+        return _attach(staged, existing, library_root, db, repo, trash_dir, origin_kind)
 
     now = utcnow()
     model_name = name or staged.plan.name
@@ -125,6 +129,49 @@ def _commit(
     # Committed: the moved sources now live in the library; the stage (and its move journal) goes.
     shutil.rmtree(staged.stage_dir, ignore_errors=True)
     return CommitResult(model, False)
+
+
+def _library_copy_intact(model: Model, library_root: Path) -> bool:
+    folder = library_root.joinpath(*model.rel_dir.split("/"))
+    for f in model.files:
+        try:
+            if folder.joinpath(*f.path.split("/")).stat().st_size != f.size:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _attach(
+    staged: StagedModel,
+    existing: Model,
+    library_root: Path,
+    db: Database,
+    repo: ModelRepository,
+    trash_dir: Path,
+    origin_kind: str,
+) -> CommitResult:
+    from ..sources.registry import SourceRegistry
+
+    old_folder = (
+        library_root.joinpath(*existing.rel_dir.split("/")) if existing.location == "library" else None
+    )
+    target = existing.replace(
+        location="library",
+        rel_dir=model_folder_rel(existing.type, existing.base_model, existing.name),
+        files=staged.model_files(),
+        state="ready",
+    )
+    final_rel = _place(staged, target, library_root, db)
+    files = [(f.path, f.size, f.blake3, f.sha256) for f in staged.model_files()]
+    SourceRegistry(db).attach_library_copy(existing.id, final_rel, files)
+    repo.add_origin(existing.id, str(staged.plan.origin), origin_kind)
+    with db.transaction() as conn:
+        conn.execute("DELETE FROM journal WHERE op = ? AND key = ?", (JOURNAL_OP, staged.stage_dir.name))
+    if old_folder is not None and old_folder.exists() and old_folder != library_root / final_rel:
+        move_to_trash(old_folder, trash_dir, f"{existing.id}-incomplete")  # ours, and broken
+    shutil.rmtree(staged.stage_dir, ignore_errors=True)
+    return CommitResult(repo.get(existing.id), False)
 
 
 def _place(staged: StagedModel, model: Model, library_root: Path, db: Database) -> str:
@@ -197,11 +244,19 @@ def recover(library_root: Path, tmp_dir: Path, db: Database, repo: ModelReposito
         # may have taken the same name first; then our bytes are still in the stage.)
         if (final / SIDECAR_NAME).is_file() and not (stage / "files").exists():
             placed.add(stage.name)
-            if repo.find(_id_from_sidecar(final)) is None:
+            known = repo.find(_id_from_sidecar(final))
+            if known is None:
                 model = read_sidecar(final, data["final_rel"])
                 if repo.by_blake3(model.hashes.blake3) is None:
                     repo.add(model, origin=None)
                     actions.append(f"committed interrupted import {data['final_rel']}")
+            elif known.rel_dir != data["final_rel"]:
+                from ..sources.registry import SourceRegistry
+
+                model = read_sidecar(final, data["final_rel"])
+                files = [(f.path, f.size, f.blake3, f.sha256) for f in model.files]
+                SourceRegistry(db).attach_library_copy(known.id, data["final_rel"], files)
+                actions.append(f"attached interrupted library copy {data['final_rel']}")
         with db.transaction() as conn:
             conn.execute("DELETE FROM journal WHERE op = ? AND key = ?", (JOURNAL_OP, row["key"]))
     now = time.time()

@@ -206,7 +206,9 @@ def plan_links(
     """Plan one install. ``existing``: registered links of this install (at least those of the models in
     scope and those at the paths they want). ``scope``: model ids considered for removal (None = all)."""
     rules = ordered_rules(config)
-    registered = {r.link_path: r for r in existing if r.app_id == target.app_id}
+    # Only mapping links are the planner's: an adopted install's links (purpose "adopt") keep its
+    # original names working and must never be planned away.
+    registered = {r.link_path: r for r in existing if r.app_id == target.app_id and r.purpose == "mapping"}
     wanted: dict[str, _Wanted] = {}
     create: list[Action] = []
     ok: list[Action] = []

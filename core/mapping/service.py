@@ -28,6 +28,9 @@ class ModelCatalog(Protocol):
     def iter_all(self) -> Iterable[Model]: ...
 
 
+MAPPING_MODES = ("view", "direct")
+
+
 def view_root(library_root: Path, app_id: str) -> Path:
     return library_root / "views" / app_id
 
@@ -106,6 +109,8 @@ def sync_model(
     own = registry.by_model(model_id)
     report = ApplyReport()
     for app in AppRegistry(db).all():
+        if app.mode not in MAPPING_MODES:
+            continue  # an install known only through adoption is not mapped
         target = link_target(app, library_root)
         existing = [r for r in own if r.app_id == app.id]
         plan = plan_links(models, config, target, library_root, existing, lstat_snapshot, scope={model_id})

@@ -7,14 +7,15 @@ done) and hashes their files in the background. The facade publishes what change
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..catalog.db import Database
 from ..config import LibraryConfig
 from ..errors import InvalidInput
-from ..models import ModelFile
+from ..io.paths import is_within
+from ..models import ImportItem, ModelFile
 from .background import SourceWatcher, hash_pending
 from .registry import SourceRegistry, check_source_path
 from .scanner import ScanReport, inspect_pending, scan_source
@@ -139,6 +140,36 @@ class SourceService:
             limit=limit,
             on_settled=lambda model_id: self._changed([model_id], "hashed"),
         )
+
+    def split_read_only(self, paths: Sequence[str | Path]) -> tuple[list[str | Path], list[ImportItem]]:
+        """Paths a move may take, and refusals for those inside (or holding) a read-only source."""
+        read_only = [Path(r.path) for r in self.registry.all() if r.read_only]
+        if not read_only:
+            return list(paths), []
+        allowed: list[str | Path] = []
+        refused: list[ImportItem] = []
+        for raw in paths:
+            try:
+                path = Path(raw).expanduser().resolve()
+            except OSError:
+                allowed.append(raw)  # the importer reports it
+                continue
+            hit = next((r for r in read_only if is_within(path, r) or is_within(r, path)), None)
+            if hit is None:
+                allowed.append(raw)
+                continue
+            refused.append(
+                ImportItem(
+                    str(raw),
+                    "failed",
+                    error=(
+                        f"{raw} is in the read-only source {hit}: a move would take it away from there. "
+                        "Import it as a copy, or adopt the folder (`model-library adopt`)."
+                    ),
+                    error_code="read_only_source",
+                )
+            )
+        return allowed, refused
 
     def duplicates(self) -> dict[str, Any]:
         return self.registry.duplicates()

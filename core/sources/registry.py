@@ -322,6 +322,23 @@ class SourceRegistry:
             )
             return target
 
+    def attach_library_copy(
+        self, model_id: str, rel_dir: str, files: Sequence[tuple[str, int, str, str]]
+    ) -> None:
+        """A model known only in place (or whose library copy was lost) now has its bytes in the library
+        at ``rel_dir``: it becomes a library model; its source locations stay recorded."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE models SET location = 'library', rel_dir = ?, state = 'ready', updated_at = ? "
+                "WHERE id = ?",
+                (rel_dir, utcnow(), model_id),
+            )
+            conn.execute("DELETE FROM model_files WHERE model_id = ?", (model_id,))
+            conn.executemany(
+                "INSERT INTO model_files (model_id, path, size, blake3, sha256) VALUES (?, ?, ?, ?, ?)",
+                [(model_id, *f) for f in files],
+            )
+
     def detach(self, conn: sqlite3.Connection, model_ids: Iterable[str]) -> int:
         return self._drop_orphans(conn, list(model_ids))
 

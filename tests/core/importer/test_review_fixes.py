@@ -85,3 +85,36 @@ def test_recovery_keeps_bytes_of_a_stage_that_lost_the_folder_name_race(
         recover(library_config.root, library_config.tmp_dir, lib.db, lib.repo)
         assert loser_src.exists(), "the moved bytes went back to the user"
     assert load_config(library_config.root)
+
+
+def test_move_of_bytes_known_only_in_place_gives_them_a_library_copy(
+    library: Library, tmp_path: Path
+) -> None:
+    comfy = tmp_path / "ComfyUI" / "models" / "loras"
+    comfy.mkdir(parents=True)
+    src = synth.write_family(comfy / "style.safetensors", "sdxl_lora_kohya")
+    data = src.read_bytes()
+    library.add_source(comfy.parent, read_only=False)  # a move out of a read-only source is refused
+    library.sources.hash_pending()
+    [known] = library.list_models(
+        __import__("comfyui_model_library.core.models", fromlist=["ModelQuery"]).ModelQuery()
+    ).items
+    assert known.location == "source"
+    [item] = library.import_paths([src], move=True)
+    assert item.status == "imported", item.error
+    assert item.model is not None and item.model.id == known.id, "the same model, now with a library copy"
+    assert item.model.location == "library"
+    assert library.model_file_path(known.id).read_bytes() == data
+    assert not src.exists()
+
+
+def test_library_copy_lost_behind_our_back_is_restored_by_a_new_import(
+    library: Library, incoming: Path
+) -> None:
+    src = synth.write_family(incoming / "m.safetensors", "vae_sdxl")
+    data = src.read_bytes()
+    [first] = library.import_paths([src])
+    library.model_file_path(first.model.id).unlink()
+    [again] = library.import_paths([src], move=True)
+    assert again.status == "imported" and again.model.id == first.model.id
+    assert library.model_file_path(first.model.id).read_bytes() == data

@@ -178,3 +178,13 @@ def test_watcher_picks_up_a_new_file(library: Library, comfy_models: Path) -> No
         assert "fresh" in _models(library)
     finally:
         library.sources.stop_background()
+
+
+def test_move_out_of_a_read_only_source_is_refused(library: Library, comfy_models: Path) -> None:
+    library.add_source(comfy_models)
+    src = comfy_models / "loras" / "detail.safetensors"
+    [item] = library.import_paths([src], move=True)
+    assert item.status == "failed" and item.error_code == "read_only_source"
+    assert src.exists()
+    [copied] = library.import_paths([src])  # a copy is fine: the source is only read
+    assert copied.status == "imported" and src.exists()

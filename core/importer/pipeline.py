@@ -1,0 +1,276 @@
+"""The import pipeline (``Importer``): plan -> open -> copy+hash or move+hash -> validate -> commit.
+
+``Importer.run(paths)`` never raises for one bad file: each planned model ends as an ``ImportItem`` with
+status ``imported``, ``duplicate`` or ``failed`` (with the error's code and message). Work runs on a small
+thread pool; each model takes a slot on its source drive (SSD 2 at once, HDD 1) so a spinning disk is
+never thrashed by parallel reads.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ..catalog.db import Database
+from ..catalog.repository import ModelRepository
+from ..config import LibraryConfig
+from ..errors import Cancelled, InvalidInput, ModelLibraryError, UnsafePath
+from ..io.drives import DriveLimiter, check_free_space, check_writable
+from ..io.fileops import SourceStat
+from ..io.paths import confine as confine_path
+from ..io.paths import is_within
+from ..models import ImportItem, ModelSource
+from .commit import CommitResult, commit_staged
+from .plan import PlannedModel, plan_paths
+from .stage import StagedModel, stage_model, undo_stage
+
+ProgressFn = Callable[[int, int, str], None]
+CancelledFn = Callable[[], bool]
+
+
+class _Progress:
+    """Sums bytes across parallel file copies into one (done, total, stage) callback."""
+
+    def __init__(self, total: int, callback: ProgressFn | None) -> None:
+        self.total = total
+        self.done = 0
+        self._lock = threading.Lock()
+        self._callback = callback
+
+    def stage(self, label: str) -> None:
+        if self._callback is not None:
+            self._callback(self.done, self.total, label)
+
+    def bytes_for(self, label: str) -> Callable[[int], None]:
+        last = [0]
+
+        def report(done_in_file: int) -> None:
+            with self._lock:
+                self.done += done_in_file - last[0]
+                last[0] = done_in_file
+                done = self.done
+            if self._callback is not None:
+                self._callback(done, self.total, label)
+
+        return report
+
+
+class Importer:
+    def __init__(self, config: LibraryConfig, db: Database, repo: ModelRepository) -> None:
+        self.config = config
+        self.db = db
+        self.repo = repo
+        self.limiter = DriveLimiter(config.io_concurrency)
+
+    def run(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        move: bool = False,
+        hardlink: bool = False,
+        confine: bool = False,
+        allow_pickle: bool = True,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+        origin_kind: str = "import",
+        source: ModelSource | None = None,
+        name: str | None = None,
+    ) -> list[ImportItem]:
+        items: list[ImportItem] = []
+        accepted: list[Path] = []
+        for raw in paths:
+            path = Path(os.fspath(raw)).expanduser()
+            try:
+                if confine:
+                    path = self._confined(path)
+                elif not path.is_absolute():
+                    path = path.absolute()
+                accepted.append(path)
+            except ModelLibraryError as exc:
+                items.append(ImportItem(str(raw), "failed", error=exc.message, error_code=exc.code))
+        planned, failures = plan_paths(accepted)
+        items.extend(ImportItem(str(f.path), "failed", error=f.reason, error_code=f.code) for f in failures)
+        roots = self._roots() if confine else None
+        checked: list[PlannedModel] = []
+        for plan in planned:
+            try:
+                self._check_files(plan, roots)
+                checked.append(plan)
+            except ModelLibraryError as exc:
+                items.append(ImportItem(str(plan.origin), "failed", error=exc.message, error_code=exc.code))
+        planned = checked
+        if not planned:
+            return items
+        total = sum(_size(f) for p in planned for f in p.files)
+        tracker = _Progress(total, progress)
+        tracker.stage("planning")
+        self._preflight(planned, move=move or hardlink)
+
+        def work(plan: PlannedModel) -> ImportItem:
+            return self._import_one(
+                plan,
+                move=move,
+                hardlink=hardlink,
+                roots=roots,
+                allow_pickle=allow_pickle,
+                progress=tracker.bytes_for(plan.name),
+                cancelled=cancelled,
+                origin_kind=origin_kind,
+                source=source,
+                name=name if len(planned) == 1 else None,
+            )
+
+        workers = max(1, min(len(planned), self.config.io_concurrency or 2))
+        if workers == 1:
+            items.extend(work(p) for p in planned)
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="model-library-import") as pool:
+                items.extend(pool.map(work, planned))
+        tracker.stage("done")
+        return items
+
+    def _roots(self) -> list[Path]:
+        return [r for r in self.config.all_import_roots() if r.exists()]
+
+    def _check_files(self, plan: PlannedModel, roots: list[Path] | None) -> None:
+        """Every file of a plan (not only the named path: a walk meets symlinks) must be inside the import
+        roots when confined, and none may already be one of the library's own files."""
+        own = [self.config.models_dir, self.config.views_dir, self.config.trash_dir]
+        for f in plan.files:
+            real = confine_path(f, roots) if roots is not None else f.resolve()
+            if any(is_within(real, r) for r in own if r.exists()):
+                raise InvalidInput(
+                    f"{f} is already in the library ({real}); import files from outside the library."
+                )
+
+    def _confined(self, path: Path) -> Path:
+        roots = self._roots()
+        if not roots:
+            raise UnsafePath(
+                f"{path} is outside the import roots (none are configured). Add the folder to the import "
+                "roots in the settings, or put the file in the library's inbox."
+            )
+        return confine_path(path, roots)
+
+    def _preflight(self, planned: Sequence[PlannedModel], *, move: bool) -> None:
+        """Fail before a byte is written: an unwritable library, or not enough free space for copies."""
+        self.config.tmp_dir.mkdir(parents=True, exist_ok=True)
+        check_writable(self.config.tmp_dir)
+        tmp_dev = os.stat(self.config.tmp_dir).st_dev
+        needed = 0
+        for plan in planned:
+            for f in plan.files:
+                try:
+                    st = f.stat()
+                except OSError:
+                    continue
+                if not (move and st.st_dev == tmp_dev):
+                    needed += st.st_size
+        if needed:
+            check_free_space(self.config.tmp_dir, needed, self.config.free_space_margin)
+
+    def _import_one(
+        self,
+        plan: PlannedModel,
+        *,
+        move: bool,
+        hardlink: bool = False,
+        roots: list[Path] | None = None,
+        allow_pickle: bool,
+        progress: Callable[[int], None],
+        cancelled: CancelledFn | None,
+        origin_kind: str,
+        source: ModelSource | None,
+        name: str | None,
+    ) -> ImportItem:
+        try:
+            with self.limiter.slot(plan.main_file):
+                staged = stage_model(
+                    plan,
+                    self.config.tmp_dir,
+                    move=move,
+                    hardlink=hardlink,
+                    roots=roots,
+                    progress=progress,
+                    cancelled=cancelled,
+                )
+            if staged.security == "pickle" and not allow_pickle:
+                undo_stage(staged.stage_dir, staged.files)
+                return ImportItem(
+                    str(plan.origin),
+                    "failed",
+                    error=(
+                        f"{plan.origin.name} is a pickle-format model, which can run code when loaded. "
+                        "Confirm the import explicitly (allow_pickle) if you trust its origin."
+                    ),
+                    error_code="pickle_needs_confirmation",
+                )
+            try:
+                result = self._commit(staged, origin_kind, source, name)
+            except BaseException:
+                if staged.files_dir.exists():  # not placed: moved sources go back at once
+                    undo_stage(staged.stage_dir, staged.files)
+                raise
+            if move:
+                self._remove_copied_sources(staged)
+            status = "duplicate" if result.duplicate else "imported"
+            return ImportItem(str(plan.origin), status, model=result.model, warnings=staged.warnings)
+        except Cancelled as exc:
+            return ImportItem(str(plan.origin), "failed", error=exc.message, error_code=exc.code)
+        except ModelLibraryError as exc:
+            return ImportItem(str(plan.origin), "failed", error=exc.message, error_code=exc.code)
+        except OSError as exc:
+            return ImportItem(
+                str(plan.origin),
+                "failed",
+                error=f"{plan.origin}: {exc.strerror or exc}; nothing was imported.",
+                error_code="storage_error",
+            )
+
+    def _commit(
+        self, staged: StagedModel, origin_kind: str, source: ModelSource | None, name: str | None
+    ) -> CommitResult:
+        return commit_staged(
+            staged,
+            library_root=self.config.root,
+            db=self.db,
+            repo=self.repo,
+            trash_dir=self.config.trash_dir,
+            origin_kind=origin_kind,
+            source=source,
+            name=name,
+        )
+
+    def _remove_copied_sources(self, staged: StagedModel) -> None:
+        """Move across filesystems: the source goes only after the copy is durable, verified and committed."""
+        for f in staged.files:
+            if f.moved or f.source_stat is None:
+                continue
+            try:
+                now = SourceStat.of(os.lstat(f.source))
+            except FileNotFoundError:
+                continue
+            if now == f.source_stat:  # the very file we copied: not a new version saved meanwhile
+                os.unlink(f.source)
+        _remove_emptied_dirs(staged)
+
+
+def _remove_emptied_dirs(staged: StagedModel) -> None:
+    if staged.plan.format != "diffusion-folder":
+        return
+    root = staged.plan.origin
+    for dirpath, _dirnames, _files in sorted(os.walk(root, topdown=False), key=lambda t: -len(t[0])):
+        try:
+            os.rmdir(dirpath)  # only empty folders; never rmtree a user's folder
+        except OSError:
+            pass
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0

@@ -1,0 +1,109 @@
+"""The facade's HuggingFace and sources part (mixed into ``Library``; delegation only)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .models import ImportItem, utcnow
+
+if TYPE_CHECKING:
+    from .catalog.db import Database
+    from .catalog.repository import ModelRepository
+    from .config import LibraryConfig
+    from .hub_service import HubService
+    from .models import Model
+    from .sources import SourceService
+
+ProgressFn = Callable[[int, int, str], None]
+CancelledFn = Callable[[], bool]
+
+
+class HubSourcesPart:
+    config: LibraryConfig
+    db: Database
+    repo: ModelRepository
+    hub: HubService
+    sources: SourceService
+
+    def get_model(self, ref: str) -> Model:
+        raise NotImplementedError  # provided by Library
+
+    def _writable(self) -> None: ...
+
+    def sync_models(self, model_ids: Sequence[str]) -> None: ...
+
+    # -- HuggingFace ---------------------------------------------------------------------------------
+    def lookup(self, ref: str) -> list[Any]:
+        """HuggingFace candidates for a model's origin; a hash match is recorded as its source."""
+        return self.hub.lookup(self.get_model(ref))
+
+    def queue_lookups(self, ids: Sequence[str]) -> None:
+        """Record lookups to run in the background (now, when a server runs; else on the next start)."""
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO pending_lookups (model_id, reason, attempts, next_at) "
+                "VALUES (?, 'after import', 0, ?)",
+                [(i, utcnow()) for i in ids],
+            )
+
+    def download(
+        self,
+        repo_id: str,
+        filenames: Sequence[str] = (),
+        revision: str | None = None,
+        *,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+    ) -> list[ImportItem]:
+        """Download a model (a file, a sharded set or a Diffusers folder) from a Hub repo."""
+        self._writable()
+        items = self.hub.download(repo_id, filenames, revision, progress=progress, cancelled=cancelled)
+        self.sync_models([i.model.id for i in items if i.model is not None and i.status == "imported"])
+        return items
+
+    def repo_files(self, repo_id: str, revision: str | None = None) -> dict[str, Any]:
+        return self.hub.repo_files(repo_id, revision)
+
+    def network_status(self) -> dict[str, Any]:
+        return self.hub.network_status()
+
+    # -- sources (catalogued in place) ----------------------------------------------------------------
+    def add_source(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = True,
+        auto: bool = False,
+        app_id: str | None = None,
+        scan: bool = True,
+    ) -> dict[str, Any]:
+        return self.sources.add(path, read_only=read_only, auto=auto, app_id=app_id, scan=scan)
+
+    def list_sources(self) -> list[dict[str, Any]]:
+        return self.sources.list_sources()
+
+    def remove_source(self, ref: str | int) -> dict[str, Any]:
+        return self.sources.remove(ref)
+
+    def scan(
+        self,
+        *,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+        hash_files: bool = False,
+    ) -> dict[str, Any]:
+        report = self.sources.scan(progress=progress, cancelled=cancelled)
+        if hash_files:
+            report["hashed"] = self.sources.hash_pending(cancelled=cancelled)
+        return report
+
+    def duplicates(self) -> dict[str, Any]:
+        return self.sources.duplicates()
+
+    def start_background(self, *, poll_seconds: float = 30.0, lookups: bool = True) -> None:
+        """Watch and hash the sources, and run pending Hub lookups, in daemon threads (ComfyUI, ``serve``)."""
+        self.sources.start_background(poll_seconds=poll_seconds)
+        if lookups:
+            self.hub.retry_pending()
