@@ -174,7 +174,11 @@ def get_library() -> Library:
             from .core.library import Library
 
             settings = comfyui_settings()
-            config = load_config(library_root(settings), import_roots=import_roots(settings))
+            config = load_config(
+                library_root(settings),
+                import_roots=import_roots(settings),
+                comfyui_root=comfyui_install_dir(),
+            )
             library = Library.open(config)
             if prompt_server() is not None:
                 library.subscribe(_on_library_event)

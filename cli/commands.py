@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..core.config import load_config
@@ -161,6 +163,8 @@ def cmd_map(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         if args.map_command == "preview":
             doc = lib.map_preview(args.comfyui).to_dict()
+        elif args.map_command == "remove":
+            doc = lib.unmap(args.comfyui).to_dict()
         else:
             doc = lib.map_apply(args.comfyui, on_conflict=args.on_conflict).to_dict()
         if args.json:
@@ -238,9 +242,15 @@ def cmd_sources(args: argparse.Namespace) -> int:
             doc = {"items": lib.list_sources()}
         if args.json:
             emit_json(doc)
+        elif args.sources_command == "list":
+            for s in doc["items"]:
+                flags = "read-only" if s["read_only"] else "writable"
+                print(
+                    f"{s['id']:>3}  {s['path']}  ({flags}, {s['state']}, {s['files']} files, "
+                    f"{s['missing']} missing, {s['unhashed']} not hashed yet)"
+                )
         else:
-            for entry in doc.get("items", [doc]) if isinstance(doc, dict) else doc:
-                print(entry)
+            print(json.dumps(doc, indent=2, default=str))
         return 0
 
 
@@ -248,7 +258,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         bar = ProgressBar("scan")
         try:
-            doc = lib.scan(progress=bar)
+            doc = lib.scan(progress=bar, hash_files=args.hash)
         finally:
             bar.close()
         if args.json:
@@ -272,6 +282,6 @@ def cmd_trash(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from ..server_routes.app import run_server
 
-    config = load_config(args.library)
+    config = load_config(args.library, comfyui_root=Path(args.comfyui).resolve() if args.comfyui else None)
     run_server(config, host=args.host, port=args.port)
     return 0

@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("map", "place library models into a ComfyUI install")
     map_sub = p.add_subparsers(dest="map_command", required=True)
-    for name in ("preview", "apply"):
+    for name in ("preview", "apply", "remove"):
         mp = map_sub.add_parser(name)
         _common(mp)
         mp.add_argument("--comfyui", required=True, metavar="DIR")
@@ -112,14 +112,30 @@ def build_parser() -> argparse.ArgumentParser:
     sp = src_sub.add_parser("add")
     _common(sp)
     sp.add_argument("dir")
-    sp.add_argument("--read-only", action="store_true", default=True)
+    mode = sp.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--read-only",
+        dest="read_only",
+        action="store_true",
+        default=True,
+        help="never write into the folder (the default)",
+    )
+    mode.add_argument(
+        "--writable",
+        dest="read_only",
+        action="store_false",
+        help="allow moving models out of it (import --move, adopt)",
+    )
     sp = src_sub.add_parser("list")
     _common(sp)
     sp = src_sub.add_parser("remove")
     _common(sp)
     sp.add_argument("dir")
 
-    add("scan", "rescan the sources now")
+    p = add("scan", "rescan the sources now")
+    p.add_argument(
+        "--hash", action="store_true", help="also hash new or changed files now (else in the background)"
+    )
 
     p = add("trash", "empty the library's trash")
     p.add_argument("--older-than-days", type=float, default=None)
@@ -127,12 +143,33 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("serve", "serve the API and the panel without ComfyUI")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8189)
+    p.add_argument("--comfyui", metavar="DIR", help="the ComfyUI install the mapping routes target")
     return parser
+
+
+def _glue_tag_values(argv: Sequence[str]) -> list[str]:
+    """``--tag -t`` would read ``-t`` as an option: glue it into ``--tag=-t`` before parsing."""
+    out: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        if (
+            items[i] == "--tag"
+            and i + 1 < len(items)
+            and items[i + 1].startswith("-")
+            and items[i + 1] != "-"
+        ):
+            out.append(f"--tag={items[i + 1]}")
+            i += 2
+            continue
+        out.append(items[i])
+        i += 1
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_glue_tag_values(sys.argv[1:] if argv is None else argv))
     try:
         return _dispatch(args)
     except ModelLibraryError as exc:
@@ -143,6 +180,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("model-library: interrupted; nothing half-done was kept.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader (`| head`) went away: not an error of ours.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _dispatch(args: argparse.Namespace) -> int:

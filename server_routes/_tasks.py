@@ -12,9 +12,14 @@ if TYPE_CHECKING:
     from ..core.uploads import UploadStore
 
 
-def import_task(library: Library, paths: list[str], *, move: bool) -> JobFn:
+def import_task(library: Library, paths: list[str], *, move: bool, allow_pickle: bool = False) -> JobFn:
+    """Pickle-format files (which can run code when loaded) import only with ``allow_pickle``: over HTTP
+    the user confirms them explicitly (THREATS #8); without it they fail with pickle_needs_confirmation."""
+
     def fn(progress: ProgressFn, cancelled: CancelledFn) -> dict[str, Any]:
-        items = library.import_paths(paths, move=move, confine=True, progress=progress, cancelled=cancelled)
+        items = library.import_paths(
+            paths, move=move, confine=True, allow_pickle=allow_pickle, progress=progress, cancelled=cancelled
+        )
         return {"items": [item.to_dict() for item in items]}
 
     return fn

@@ -228,7 +228,10 @@ def run_server(
         def library_factory() -> Library:
             from ..core.library import Library as LibraryClass
 
-            return LibraryClass.open(config)
+            library = LibraryClass.open(config)
+            # As inside ComfyUI: watch and hash the sources, run pending Hub lookups, in the background.
+            library.start_background()
+            return library
 
     settings = GuardSettings.from_env(
         listen_host=host, allowed_hosts=allowed_hosts, allow_remote_changes=allow_remote_changes

@@ -19,19 +19,24 @@ def add_routes(router: Router) -> None:
 
     async def create_import(request: web.Request) -> web.Response:
         body = await read_json(request)
-        reject_unknown(body, ("paths", "mode"))
+        reject_unknown(body, ("paths", "mode", "allow_pickle"))
         paths = str_list(body.get("paths"), "paths", max_items=MAX_PATHS, max_len=MAX_PATH_LEN)
         if not paths:
             raise InvalidInput("'paths' must name at least one file or folder")
         mode = body.get("mode", "copy")
         if mode not in ("copy", "move"):
             raise InvalidInput(f'\'mode\' must be "copy" or "move", got {mode!r}')
+        allow_pickle = body.get("allow_pickle", False)
+        if not isinstance(allow_pickle, bool):
+            raise InvalidInput("'allow_pickle' must be true or false")
         if mode == "move":
             # Moving takes files away from where they were: destructive, like a delete.
             require_remote_allowed(RequestFacts.of(request), ctx.settings)
         library = await ctx.library()
         job = await ctx.submit(
-            "import", import_task(library, paths, move=mode == "move"), params={"paths": paths, "mode": mode}
+            "import",
+            import_task(library, paths, move=mode == "move", allow_pickle=allow_pickle),
+            params={"paths": paths, "mode": mode, "allow_pickle": allow_pickle},
         )
         return json_response({"job": job.to_dict()}, status=202)
 

@@ -231,6 +231,7 @@ def inspect_pending(
     )
     updates: list[tuple[Any, ...]] = []
     done_ids: list[int] = []
+    now = utcnow()
     for row in rows:
         if cancelled is not None and cancelled():
             break
@@ -263,7 +264,7 @@ def inspect_pending(
                     "unknown",
                     "{}",
                     json.dumps([f"unreadable header: {exc}"[:300]]),
-                    row["model_id"],
+                    now,
                     row["model_id"],
                 )
             )
@@ -278,7 +279,7 @@ def inspect_pending(
                 security,
                 json.dumps(metadata, ensure_ascii=False),
                 "[]",
-                row["model_id"],
+                now,
                 row["model_id"],
             )
         )
@@ -291,7 +292,7 @@ def inspect_pending(
         conn.executemany(
             "UPDATE models SET type = COALESCE(?, type), base_model = COALESCE(?, base_model), "
             "file_format = ?, security = ?, metadata_json = ?, warnings_json = ?, "
-            "updated_at = datetime('now') WHERE id = ? AND location = 'source' AND id = ?",
+            "updated_at = ? WHERE id = ? AND location = 'source'",
             updates,
         )
         conn.executemany("UPDATE source_files SET inspected = 1 WHERE id = ?", [(i,) for i in done_ids])

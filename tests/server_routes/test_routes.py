@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from comfyui_model_library.core.library import Library
+from comfyui_model_library.core.models import ModelQuery
 from tests.server_routes.conftest import JSON_HEADERS, V1, model_file, wait_job
 
 NETWORK_CODES = ("network_error", "circuit_open", "rate_limited", "host_not_allowed")
@@ -265,3 +266,26 @@ async def test_download_validation(client: Any, library: Library) -> None:
         resp = await client.post(V1 + "/hf/downloads", json=bad, headers=JSON_HEADERS)
         assert resp.status == 400, bad
     assert library.db.execute_read("SELECT count(*) FROM jobs")[0][0] == 0
+
+
+async def test_pickle_import_needs_explicit_confirmation(
+    client: Any, library: Library, incoming: Path
+) -> None:
+    from tests import synth
+
+    ckpt = synth.write_pickle_ckpt(incoming / "old.ckpt")
+    resp = await client.post(f"{V1}/imports", json={"paths": [str(ckpt)]}, headers=JSON_HEADERS)
+    job = await wait_job(client, (await resp.json())["job"]["id"])
+    [item] = job["result"]["items"]
+    assert item["status"] == "failed" and item["error_code"] == "pickle_needs_confirmation"
+    assert ckpt.exists() and library.list_models(ModelQuery()).total == 0
+    resp = await client.post(
+        f"{V1}/imports", json={"paths": [str(ckpt)], "allow_pickle": True}, headers=JSON_HEADERS
+    )
+    job = await wait_job(client, (await resp.json())["job"]["id"])
+    [item] = job["result"]["items"]
+    assert item["status"] == "imported" and item["security"] == "pickle"
+    bad = await client.post(
+        f"{V1}/imports", json={"paths": [str(ckpt)], "allow_pickle": "yes"}, headers=JSON_HEADERS
+    )
+    assert bad.status == 400
