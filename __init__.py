@@ -6,14 +6,20 @@ from ``custom_nodes/`` (under a path-derived module name) it registers its route
 pip-installed ``comfyui_model_library`` it never touches ComfyUI.
 """
 
-from . import _host
-from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, bind_library
-
 WEB_DIRECTORY = "./web/js"
 PIP_PACKAGE_NAME = "comfyui_model_library"
 
-bind_library(_host.get_library)
-if __name__ != PIP_PACKAGE_NAME:
-    _host.attach()
+if __package__:
+    from . import _host
+    from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS, bind_library
+
+    bind_library(_host.get_library)
+    if __name__ != PIP_PACKAGE_NAME:
+        _host.attach()
+else:
+    # Imported as a bare module (a tool that loads the folder's __init__.py outside any package, such
+    # as pytest's importlib mode): relative imports are impossible, so there is nothing to offer.
+    NODE_CLASS_MAPPINGS: dict = {}  # type: ignore[no-redef]
+    NODE_DISPLAY_NAME_MAPPINGS: dict = {}  # type: ignore[no-redef]
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]
