@@ -308,18 +308,20 @@ def _broad_page(
 ) -> list[sqlite3.Row]:
     """A page of a match too broad to rank by bm25: hits in the name first, shortest name first (the
     closest to what was typed) while they are few enough, then the other hits newest first.
+    Past ``COUNT_CAP`` name hits, pages of the other hits may start a little off.
 
     No bm25 here, so the index-side filters can narrow every step without costing a rarity scan."""
-    in_name = f"name : ({match})"
-    named, named_capped = fts.count(_and(in_name, *prefilter), RANK_CAP, filtered=not exact)
-    if named_capped:
-        return fts.page(_and(match, *prefilter), "f.rowid DESC", query.limit, query.offset)
+    in_name = _and(f"name : ({match})", *prefilter)
+    named, named_capped = fts.count(in_name, RANK_CAP, filtered=not exact)
+    # Too many name hits to order by length: they still come first, newest first.
+    order = "f.rowid DESC" if named_capped else "length(m.name), m.name COLLATE NOCASE, m.id"
     rows: list[sqlite3.Row] = []
-    if query.offset < named:
-        order = "length(m.name), m.name COLLATE NOCASE, m.id"
-        rows = fts.page(_and(in_name, *prefilter), order, query.limit, query.offset)
+    if named_capped or query.offset < named:
+        rows = fts.page(in_name, order, query.limit, query.offset)
     if len(rows) < query.limit:
-        rest = _and(f"({match}) NOT ({in_name})", *prefilter)
+        if named_capped:  # past the end of the name hits (a deep page): where do the others start?
+            named, _ = fts.count(in_name, COUNT_CAP, filtered=not exact)
+        rest = _and(f"({match}) NOT (name : ({match}))", *prefilter)
         rows += fts.page(rest, "f.rowid DESC", query.limit - len(rows), max(0, query.offset - named))
     return rows
 

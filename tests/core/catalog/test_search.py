@@ -217,7 +217,11 @@ def test_broad_matches_list_name_hits_first_and_page_through_all(
     assert seen[:3] == first
     # Too many name hits to order: newest first, still complete.
     monkeypatch.setattr(search, "RANK_CAP", 1)
-    assert len(set(names(repo, q="neon", limit=50))) == 9
+    newest_first = names(repo, q="neon", limit=50)
+    assert len(set(newest_first)) == 9
+    assert newest_first[:3] == ["neon_xx", "neon_x", "neon_"]  # name hits first, newest first
+    paged = [n for offset in range(0, 9, 2) for n in names(repo, q="neon", limit=2, offset=offset)]
+    assert paged == newest_first
 
 
 def test_two_common_words_skip_bm25_but_still_match(
