@@ -34,9 +34,10 @@ SETTING_LIBRARY_ROOT = "ModelLibrary.LibraryRoot"
 SETTING_IMPORT_ROOTS = "ModelLibrary.ImportRoots"
 SETTING_ALLOW_REMOTE = "ModelLibrary.AllowRemoteChanges"
 EVENT_PREFIX = "model-library."
-# Long enough for ComfyUI to finish loading the other plugins and open its port; the callback only runs
-# once the event loop is free again, i.e. while the server serves.
-STARTUP_DELAY_S = 1.0
+# The start-up thread is spawned as soon as ComfyUI's event loop runs (it runs while the other plugins
+# load): the walk of the install's folders, which makes the listing complete, is then done by the time
+# the server answers. It is a daemon thread doing syscalls and SQLite (which release the GIL).
+STARTUP_DELAY_S = 0.0
 # ComfyUI categories that hold no models (or would make ComfyUI import Python).
 NON_MODEL_CATEGORIES = frozenset({"custom_nodes", "configs"})
 WILDCARD_BINDS = frozenset({"0.0.0.0", "::", "*"})  # noqa: S104 - names compared, nothing bound
@@ -277,8 +278,14 @@ def startup() -> None:
     except Exception:
         log.exception("model-library: could not open the library; set MODEL_LIBRARY_ROOT or the setting")
         return
-    apply_mapping(library)
+    # The install's own folders first: the listing is complete once they are walked (headers and hashes
+    # follow in the background), then the mapping and the views ComfyUI searches.
     _add_install_sources(library)
+    apply_mapping(library)
+    try:
+        library.start_background()
+    except Exception:
+        log.exception("model-library: could not start watching the sources")
 
 
 def apply_mapping(library: Library) -> None:
@@ -358,13 +365,13 @@ def _add_install_sources(library: Library) -> None:
     app_id = install_id(install) if install is not None else None
     for folder in _source_folders(library):
         try:
-            library.add_source(folder, read_only=True, auto=True, app_id=app_id)
+            library.add_source(folder, read_only=True, auto=True, app_id=app_id, scan=False)
         except Exception as exc:
             log.warning("model-library: could not add %s as a source: %s", folder, exc)
     try:
-        library.start_background()
+        library.sources.scan(inspect=False)
     except Exception:
-        log.exception("model-library: could not start watching the sources")
+        log.exception("model-library: scanning the install's model folders failed")
 
 
 def _source_folders(library: Library) -> list[Path]:

@@ -250,9 +250,8 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
 
     def rebuild(self) -> dict[str, Any]:
         """Recreate the model rows from the library's metadata.json files (links and sources stay)."""
-        with self.db.transaction():
-            self.repo.delete_all(location="library")
-            report = rebuild_catalog(self.db, self.config.models_dir, self.config.root)
+        report = rebuild_catalog(self.db, self.config.models_dir, self.config.root)  # one bulk transaction
+        self.db.checkpoint()
         self.publish("changed", {"ids": [], "reason": "rebuilt"})
         return report.to_dict()
 

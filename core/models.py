@@ -302,10 +302,12 @@ class Page:
     items: tuple[Model, ...]
     total: int
     took_ms: float
+    total_capped: bool = False  # a broad text match stops counting at the search's cap
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "items": [m.to_dict() for m in self.items],
             "total": self.total,
+            "total_capped": self.total_capped,
             "took_ms": round(self.took_ms, 3),
         }

@@ -371,7 +371,7 @@ class ModelRepository:
             _ensure_read_cache(conn)
             result = run_search(conn, query)
             items = _hydrate(conn, result.rows)
-        return Page(tuple(items), result.total, (time.perf_counter() - started) * 1000)
+        return Page(tuple(items), result.total, (time.perf_counter() - started) * 1000, result.total_capped)
 
 
 def _ensure_read_cache(conn: sqlite3.Connection) -> None:
