@@ -52,6 +52,8 @@ class HubService:
         self._worker: threading.Thread | None = None
         self._queue: list[str] = []
         self._queue_cv = threading.Condition()
+        self._stop = threading.Event()
+        self._retry_thread: threading.Thread | None = None
 
     @property
     def client(self) -> HubClient:
@@ -61,6 +63,7 @@ class HubService:
             return self._client
 
     def close(self) -> None:
+        self._stop.set()
         with self._queue_cv:
             self._queue.clear()
             self._queue.append("")  # wakes and stops the worker
@@ -119,6 +122,22 @@ class HubService:
         ids = [r["model_id"] for r in rows]
         self.schedule(ids)
         return len(ids)
+
+    def start_retry_loop(self, interval_s: float = 300.0) -> None:
+        """Retry due pending lookups now and every ``interval_s`` (a daemon thread; stops on close)."""
+        if self._retry_thread is not None:
+            return
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.retry_pending()
+                except Exception:
+                    log.exception("model library: retrying pending lookups failed")
+                self._stop.wait(interval_s)
+
+        self._retry_thread = threading.Thread(target=loop, name="model-library-lookup-retry", daemon=True)
+        self._retry_thread.start()
 
     def pending(self) -> list[dict[str, Any]]:
         rows = self.db.execute_read("SELECT model_id, reason, attempts, next_at FROM pending_lookups")

@@ -106,4 +106,4 @@ class HubSourcesPart:
         """Watch and hash the sources, and run pending Hub lookups, in daemon threads (ComfyUI, ``serve``)."""
         self.sources.start_background(poll_seconds=poll_seconds)
         if lookups:
-            self.hub.retry_pending()
+            self.hub.start_retry_loop()

@@ -105,3 +105,22 @@ def test_unreachable_hub_leaves_a_pending_lookup(tmp_path: Path) -> None:
         pending = library.hub.pending()
         assert pending and pending[0]["attempts"] >= 1
         assert library.list_models(ModelQuery()).total == 1
+
+
+def test_pending_lookups_are_retried_when_the_hub_answers_again(
+    tmp_path: Path, hub: HubServer, lora_bytes: bytes
+) -> None:
+    import time
+
+    src = tmp_path / "incoming" / "flux-style-lora_bf16.safetensors"
+    src.parent.mkdir()
+    src.write_bytes(lora_bytes)
+    with Library.open(load_config(tmp_path / "library", hf_endpoint=hub.url)) as library:
+        [item] = library.import_paths([src])  # queued as pending: no server loop ran yet
+        assert library.hub.pending()
+        library.hub.start_retry_loop(interval_s=0.2)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and library.get_model(item.model.id).source.match != "hash":
+            time.sleep(0.1)
+        assert library.get_model(item.model.id).source.repo_id == "acme/flux-style-lora"
+        assert library.hub.pending() == []
