@@ -22,19 +22,28 @@ def ratio_table(
     baseline: str,
     *,
     size_bytes: int | None = None,
+    cpu_seconds: Mapping[str, Sequence[float]] | None = None,
 ) -> str:
-    """A table of median seconds per row, its ratio to the baseline's median, and MiB/s if sized."""
+    """A table of median seconds per row, its ratio to the baseline's median, and MiB/s if sized.
+
+    ``cpu_seconds`` (per row, like ``samples``) adds the median CPU time the process used: with wall
+    time it tells a step that waited on the disk from one that was short of CPU on a busy machine.
+    """
     base = median(samples[baseline])
     width = max(len(name) for name in samples) + 2
     head = f"{'':<{width}}{'median s':>10}{'x baseline':>12}{'min s':>9}{'max s':>9}"
     if size_bytes:
         head += f"{'MiB/s':>9}"
+    if cpu_seconds:
+        head += f"{'cpu s':>8}"
     lines = [title, head, "-" * len(head)]
     for name, values in samples.items():
         mid = median(values)
         line = f"{name:<{width}}{mid:>10.3f}{mid / base:>11.2f}x{min(values):>9.3f}{max(values):>9.3f}"
         if size_bytes:
             line += f"{size_bytes / (1 << 20) / mid:>9.0f}"
+        if cpu_seconds:
+            line += f"{median(cpu_seconds[name]):>8.2f}"
         if name == baseline:
             line += "  (baseline)"
         lines.append(line)

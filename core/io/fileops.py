@@ -1,4 +1,7 @@
-"""Durable file operations: safe source opening, copy+hash, move+hash, commit, trash, atomic writes.
+"""Durable file operations: safe source opening, copy+hash, commit, atomic writes.
+
+Move mode (:mod:`.moves`) and the trash (:mod:`.trash`) build on these; their public names are
+re-exported here, so every file operation is imported from this module.
 
 The rules every write in the library follows:
 
@@ -11,22 +14,28 @@ The rules every write in the library follows:
 * In move mode a small journal is written before the rename, so after a crash :func:`recover_moves`
   puts the user's file back where it was (THREATS invariant 5).
 * Nothing outside the trash is ever removed recursively; the trash is emptied without following links.
+* Only files this library created are ever memory-mapped (a mapped file truncated by another process
+  kills the reader with SIGBUS); users' files are read with ``read``.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
+import importlib
 import io
 import json
+import mmap
 import os
-import shutil
 import stat
+import sys
 import tempfile
+from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import (
     Cancelled,
@@ -38,12 +47,15 @@ from ..errors import (
     StorageError,
     UnsafePath,
 )
-from .hashing import CHUNK_SIZE, RING_DEPTH, CancelledFn, Digests, DualHasher, ProgressFn, hash_fd, wait_all
+from .hashing import CHUNK_SIZE, RING_DEPTH, CancelledFn, Digests, DualHasher, ProgressFn, wait_all
 
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
-MOVE_JOURNAL_SUFFIX = ".move.json"
+# A read-only shared mapping whose pages are mapped at once (one call instead of a fault per page).
+_MAP_READ_SHARED: int = (
+    mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0) if hasattr(mmap, "MAP_SHARED") else 0
+)
 
 
 def fsync_dir(path: Path) -> None:
@@ -214,7 +226,7 @@ def copy_and_hash(
         check_unchanged(src_fd, src_path, src_stat)
         return digests
     except BaseException as exc:
-        _unlink_quietly(dest_tmp)
+        unlink_quietly(dest_tmp)
         if isinstance(exc, OSError) and not isinstance(exc, StorageError):
             raise storage_error(exc, action, src_stat.size - done) from exc
         raise
@@ -223,45 +235,128 @@ def copy_and_hash(
 # copy_file_range is refused across filesystems on old kernels, by some filesystems and for some files.
 _KERNEL_COPY_UNSUPPORTED = {errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EBADF}
 
+# The kernel copies this much per step, then both hashers read those freshly written pages through a
+# read-only mapping while the next step is copied. At most COPY_LEAD steps are copied ahead of the
+# slower hasher (SHA-256): that throttle keeps the copy and BLAKE3 on one core and SHA-256 alone on
+# the other, instead of three threads sharing two cores fairly and starving the critical one.
+COPY_STEP = 16 * 1024 * 1024
+COPY_LEAD = 3
 
-def _kernel_copy(src_fd: int, dest_fd: int, offset: int) -> int:
-    """Copy up to one chunk at ``offset`` inside the kernel; return the bytes copied (0 at EOF)."""
+
+def _kernel_copy(src_fd: int, dest_fd: int, offset: int, size: int = CHUNK_SIZE) -> int:
+    """Copy up to ``size`` bytes at ``offset`` inside the kernel; return the bytes copied (0 at EOF)."""
     copied = 0
-    while copied < CHUNK_SIZE:
-        count = os.copy_file_range(src_fd, dest_fd, CHUNK_SIZE - copied, offset + copied, offset + copied)
+    while copied < size:
+        count = os.copy_file_range(src_fd, dest_fd, size - copied, offset + copied, offset + copied)
         if count == 0:
             break
         copied += count
     return copied
 
 
-def _read_back(dest_fd: int, buffer: bytearray, offset: int, count: int) -> memoryview:
-    view = memoryview(buffer)[:count]
-    got = 0
-    while got < count:
-        n = os.preadv(dest_fd, [view[got:]], offset + got)
-        if n == 0:
-            raise StorageError(f"the new file shrank while it was written (at byte {offset + got:,})")
-        got += n
-    return view
-
-
 def _copy_chunks(
     src_fd: int, dest_fd: int, progress: ProgressFn | None, cancelled: CancelledFn | None
 ) -> tuple[Digests, int]:
-    """Copy and hash chunk by chunk; the hashers run one chunk behind the copy.
-
-    Measured on Linux/ext4 (bench/import.py): a user-space read+write of 2 GiB took 3-10 s where
-    ``copy_file_range`` took ~1 s, so the kernel copies, and each chunk is read back from the destination
-    (still in the page cache) to be hashed: the digests are of the bytes actually written. Where the
-    kernel copy is unsupported, chunks are read into the buffer, written and hashed from it.
-    """
+    """Copy and hash: in the kernel where it can, else through a user-space buffer."""
     os.lseek(src_fd, 0, os.SEEK_SET)
     try:
         os.posix_fadvise(src_fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
     except (AttributeError, OSError):
         pass
-    kernel_copy = hasattr(os, "copy_file_range") and hasattr(os, "preadv")
+    if hasattr(os, "copy_file_range") and _MAP_READ_SHARED:
+        result = _kernel_copy_chunks(src_fd, dest_fd, progress, cancelled)
+        if result is not None:
+            return result
+    return _buffer_copy_chunks(src_fd, dest_fd, progress, cancelled)
+
+
+def _kernel_copy_chunks(
+    src_fd: int, dest_fd: int, progress: ProgressFn | None, cancelled: CancelledFn | None
+) -> tuple[Digests, int] | None:
+    """Kernel copy with both hashes computed over the freshly written pages; None if refused at once.
+
+    Measured on Linux/ext4 (bench/import.py): ``copy_file_range`` is the fastest copy (a user-space
+    read+write costs two memory copies per byte), and hashing the destination through a mapping costs
+    no copy at all (reading it back into a buffer cost one more). Each step's writeback starts at once
+    (``sync_file_range``) so the final fsync has little left to wait for. The digests are of the
+    bytes in the new file, not of a buffer that was meant to be written.
+    """
+    done = 0
+    in_flight: deque[tuple[mmap.mmap, tuple[Future[object], Future[object]]]] = deque()
+    hasher = DualHasher()
+    try:
+        while True:
+            if cancelled is not None and cancelled():
+                raise Cancelled("the import was cancelled; nothing was imported")
+            try:
+                count = _kernel_copy(src_fd, dest_fd, done, COPY_STEP)
+            except OSError as exc:
+                if done or exc.errno not in _KERNEL_COPY_UNSUPPORTED:
+                    raise
+                return None
+            if count == 0:
+                if not done and os.fstat(src_fd).st_size:
+                    return None  # some filesystems copy nothing instead of refusing: read instead
+                break
+            _start_writeback(dest_fd, done, count)
+            try:
+                mapped = mmap.mmap(dest_fd, count, _MAP_READ_SHARED, mmap.PROT_READ, offset=done)
+            except OSError:
+                if done:
+                    raise
+                return None  # a filesystem that cannot map files: copy through a buffer
+            in_flight.append((mapped, hasher.update_shared(mapped)))
+            while len(in_flight) > COPY_LEAD:
+                _release(in_flight.popleft())
+            done += count
+            if progress is not None:
+                progress(done)
+        while in_flight:
+            _release(in_flight.popleft())
+        return hasher.finish(), done
+    finally:
+        hasher.close()  # waits for a hasher still reading a mapping before it is unmapped
+        for mapped, _ in in_flight:
+            mapped.close()
+
+
+def _release(entry: tuple[mmap.mmap, tuple[Future[object], Future[object]]]) -> None:
+    mapped, futures = entry
+    try:
+        wait_all(list(futures))
+    finally:
+        mapped.close()
+
+
+_SYNC_FILE_RANGE_WRITE = 2  # from <linux/fs.h>: start writeback of dirty pages, do not wait
+
+
+def _start_writeback(fd: int, offset: int, count: int) -> None:
+    """Start writing a range to disk now, without waiting (Linux ``sync_file_range``; else nothing)."""
+    function = _sync_file_range()
+    if function is not None:
+        function(fd, offset, count, _SYNC_FILE_RANGE_WRITE)  # a hint: a failure here is harmless
+
+
+@functools.cache
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return cast("Callable[[int, int, int, int], int]", function)
+
+
+def _buffer_copy_chunks(
+    src_fd: int, dest_fd: int, progress: ProgressFn | None, cancelled: CancelledFn | None
+) -> tuple[Digests, int]:
+    """Read each chunk into a buffer, write it and hash it from that buffer while the next is read."""
     ring = [bytearray(CHUNK_SIZE) for _ in range(RING_DEPTH)]
     in_flight: list[list[Future[object]]] = [[] for _ in range(RING_DEPTH)]
     reader = io.FileIO(src_fd, "rb", closefd=False)
@@ -272,22 +367,11 @@ def _copy_chunks(
             if cancelled is not None and cancelled():
                 raise Cancelled("the import was cancelled; nothing was imported")
             wait_all(in_flight[slot])
-            count = 0
-            if kernel_copy:
-                try:
-                    count = _kernel_copy(src_fd, dest_fd, done)
-                except OSError as exc:
-                    if done or exc.errno not in _KERNEL_COPY_UNSUPPORTED:
-                        raise
-                    kernel_copy = False
-            if kernel_copy:
-                view = _read_back(dest_fd, ring[slot], done, count)
-            else:
-                count = reader.readinto(ring[slot]) or 0
-                view = memoryview(ring[slot])[:count]
-                _write_all(dest_fd, view)
+            count = reader.readinto(ring[slot]) or 0
             if count == 0:
                 break
+            view = memoryview(ring[slot])[:count]
+            _write_all(dest_fd, view)
             in_flight[slot] = list(hasher.update_shared(view))
             done += count
             if progress is not None:
@@ -296,77 +380,19 @@ def _copy_chunks(
         return hasher.finish(), done
 
 
-def _unlink_quietly(path: Path) -> None:
+def unlink_quietly(path: Path) -> None:
+    """Remove a file of ours if it is still there (cleanup after a failure or once a move is done)."""
     try:
         os.unlink(path)
     except FileNotFoundError:
         pass
 
 
-# ----------------------------------------------------------------------------------------- move + hash
+# ------------------------------------------------------------------------------------------------ commit
 
 
-def same_filesystem(a: Path, b: Path) -> bool:
-    """True when ``a`` and ``b`` (existing paths) are on one filesystem, so a rename is O(1)."""
-    return os.stat(a).st_dev == os.stat(b).st_dev
-
-
-def move_journal(dest_tmp: Path) -> Path:
-    return Path(f"{dest_tmp}{MOVE_JOURNAL_SUFFIX}")
-
-
-def move_and_hash(
-    src_path: Path,
-    dest_tmp: Path,
-    *,
-    progress: ProgressFn | None = None,
-    cancelled: CancelledFn | None = None,
-) -> Digests:
-    """Move a file into the library's temp folder by rename (same filesystem) and hash it there.
-
-    A journal ``<dest_tmp>.move.json`` is written (fsynced) before the rename, so after a crash
-    :func:`recover_moves` returns the file to ``src_path``. On a hashing error or cancel the file is put
-    back at once. After committing, the caller removes the journal with :func:`finish_move`.
-    """
-    src_path, dest_tmp = Path(src_path), Path(dest_tmp)
-    fd, before = open_source(src_path)  # refuses links, folders, FIFOs; pins the identity we move
-    try:
-        if os.stat(dest_tmp.parent).st_dev != before.device:
-            raise InvalidInput(
-                f"{src_path} is on another drive than the library; a move there would be a copy and a "
-                "delete; import it in copy mode instead"
-            )
-        journal = move_journal(dest_tmp)
-        atomic_write_json(journal, {"src": os.fspath(src_path), "dest": os.fspath(dest_tmp)})
-        try:
-            _rename_no_replace(src_path, dest_tmp)
-        except BaseException:
-            _unlink_quietly(journal)
-            raise
-        fsync_dir(dest_tmp.parent)
-        fsync_dir(src_path.parent)
-        try:
-            digests = hash_fd(fd, progress=progress, cancelled=cancelled)
-            if digests.size != before.size:
-                raise SourceChanged(
-                    f"{src_path} changed while it was read; nothing was imported; try again when it is "
-                    "no longer being written"
-                )
-            check_unchanged(fd, dest_tmp, before)
-        except BaseException:
-            _undo_move(src_path, dest_tmp, journal)
-            raise
-        return digests
-    except OSError as exc:
-        if isinstance(exc, StorageError):
-            raise
-        raise storage_error(exc, f"moving {src_path} to {dest_tmp}") from exc
-    finally:
-        os.close(fd)
-
-
-def _rename_no_replace(src: Path, dest: Path) -> None:
-    # os.rename would silently replace an existing file on POSIX; a link+unlink cannot.
+def rename_no_replace(src: Path, dest: Path) -> None:
+    """Rename ``src`` to ``dest``, raising Conflict if ``dest`` exists (os.rename would replace it)."""
     try:
         os.link(src, dest, follow_symlinks=False)
     except FileExistsError as exc:
@@ -379,70 +405,12 @@ def _rename_no_replace(src: Path, dest: Path) -> None:
     os.unlink(src)
 
 
-def _undo_move(src: Path, dest: Path, journal: Path) -> None:
-    if not os.path.lexists(src) and os.path.lexists(dest):
-        os.rename(dest, src)
-        fsync_dir(src.parent)
-    _unlink_quietly(journal)
-
-
-def finish_move(journal: Path) -> None:
-    """Forget a move once its file is committed (the source no longer needs to come back)."""
-    _unlink_quietly(Path(journal))
-    fsync_dir(Path(journal).parent)
-
-
-def recover_moves(tmp_dir: Path) -> list[Path]:
-    """Undo moves interrupted by a crash; return the source paths whose file was put back.
-
-    For each leftover journal in ``tmp_dir``: if the moved file is still at its temp name (so it was not
-    committed), it is renamed back to its source path, unless something now occupies that path (then the
-    file stays in ``tmp_dir`` and the journal is kept, so nothing is lost and health can report it).
-    """
-    restored: list[Path] = []
-    tmp_dir = Path(tmp_dir)
-    if not tmp_dir.is_dir():
-        return restored
-    for journal in sorted(tmp_dir.glob(f"*{MOVE_JOURNAL_SUFFIX}")):
-        try:
-            entry = json.loads(journal.read_text(encoding="utf-8"))
-            src, dest = Path(entry["src"]), Path(entry["dest"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # unreadable: kept for a human to look at, never guessed at
-        if dest.parent != tmp_dir or move_journal(dest) != journal:
-            continue  # a journal naming a file outside this temp folder is not ours to act on
-        if not os.path.lexists(dest):
-            _unlink_quietly(journal)  # never renamed, or already committed
-            continue
-        if os.path.lexists(src):
-            if os.path.samefile(src, dest):  # crashed between link and unlink of the move itself
-                os.unlink(dest)
-                _unlink_quietly(journal)
-            continue  # else something new took the name: keep both, nothing is lost
-        if os.lstat(dest).st_nlink > 1:
-            # Crashed inside commit_file (link to the final name done, temp not yet unlinked): the bytes
-            # are committed in the library; putting them back too would leave two names for one inode.
-            os.unlink(dest)
-            _unlink_quietly(journal)
-            continue
-        src.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(dest, src)
-        fsync_dir(src.parent)
-        fsync_dir(tmp_dir)
-        _unlink_quietly(journal)
-        restored.append(src)
-    return restored
-
-
-# -------------------------------------------------------------------------------------- commit, trash
-
-
 def commit_file(tmp: Path, final: Path) -> None:
     """Give a finished temp file its final name, never replacing an existing file; fsync the folders."""
     tmp, final = Path(tmp), Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     try:
-        _rename_no_replace(tmp, final)
+        rename_no_replace(tmp, final)
     except Conflict:
         raise Conflict(f"{final} already exists; nothing was overwritten; choose another name") from None
     except OSError as exc:
@@ -452,60 +420,36 @@ def commit_file(tmp: Path, final: Path) -> None:
         fsync_dir(tmp.parent)
 
 
-def _utc_stamp(now: datetime | None = None) -> str:
-    return (now or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+# ------------------------------------------------------------------------------------------ re-exports
+
+# Moves and the trash live in their own modules, which build on this one; callers keep importing every
+# file operation from here. Resolved on first use, because those modules import this one.
+_REEXPORTED = {
+    "MOVE_JOURNAL_SUFFIX": "moves",
+    "finish_move": "moves",
+    "move_and_hash": "moves",
+    "move_journal": "moves",
+    "recover_moves": "moves",
+    "same_filesystem": "moves",
+    "empty_trash": "trash",
+    "move_to_trash": "trash",
+}
+
+if TYPE_CHECKING:
+    from .moves import MOVE_JOURNAL_SUFFIX as MOVE_JOURNAL_SUFFIX
+    from .moves import finish_move as finish_move
+    from .moves import move_and_hash as move_and_hash
+    from .moves import move_journal as move_journal
+    from .moves import recover_moves as recover_moves
+    from .moves import same_filesystem as same_filesystem
+    from .trash import empty_trash as empty_trash
+    from .trash import move_to_trash as move_to_trash
 
 
-def move_to_trash(path: Path, trash_dir: Path, label: str) -> Path:
-    """Rename ``path`` (file or folder) into ``<trash_dir>/<UTC stamp>-<label>/``; return its new path."""
-    from .paths import sanitize_component, unique_child
-
-    path, trash_dir = Path(path), Path(trash_dir)
-    trash_dir.mkdir(parents=True, exist_ok=True)
-    folder = unique_child(trash_dir, f"{_utc_stamp()}-{sanitize_component(label, fallback='item')}")
-    folder.mkdir()
-    target = folder / path.name
-    try:
-        os.rename(path, target)
-    except OSError as exc:
-        os.rmdir(folder)
-        if exc.errno == errno.EXDEV:
-            raise StorageError(
-                f"{path} is on another drive than the trash {trash_dir}; nothing was moved"
-            ) from exc
-        raise storage_error(exc, f"moving {path} to the trash") from exc
-    fsync_dir(folder)
-    fsync_dir(path.parent)
-    return target
-
-
-def _trashed_at(entry: Path) -> float:
-    try:
-        stamp = datetime.strptime(entry.name[:16], "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
-        return stamp.timestamp()
-    except ValueError:
-        return entry.lstat().st_mtime
-
-
-def empty_trash(trash_dir: Path, older_than_days: float, now: datetime | None = None) -> list[Path]:
-    """Delete trash entries older than ``older_than_days``; return what was removed.
-
-    Only direct entries of ``trash_dir`` are touched; a symlink is removed itself, never followed, and
-    folders are removed with ``shutil.rmtree``, which does not follow links inside them.
-    """
-    trash_dir = Path(trash_dir)
-    if not trash_dir.is_dir() or trash_dir.is_symlink():
-        return []
-    cutoff = (now or datetime.now(timezone.utc)).timestamp() - older_than_days * 86400
-    removed: list[Path] = []
-    for entry in sorted(trash_dir.iterdir()):
-        if _trashed_at(entry) > cutoff:
-            continue
-        if entry.is_symlink() or not entry.is_dir():
-            entry.unlink()
-        else:
-            shutil.rmtree(entry)
-        removed.append(entry)
-    if removed:
-        fsync_dir(trash_dir)
-    return removed
+def __getattr__(name: str) -> object:
+    module = _REEXPORTED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __package__), name)
+    globals()[name] = value
+    return value

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import mmap
 import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -43,7 +44,7 @@ CancelledFn = Callable[[], bool]
 
 
 class _Hash(Protocol):
-    def update(self, data: bytes | bytearray | memoryview, /) -> object: ...
+    def update(self, data: bytes | bytearray | memoryview | mmap.mmap, /) -> object: ...
 
     def hexdigest(self) -> str: ...
 
@@ -96,7 +97,9 @@ class DualHasher:
             self._pending.pop(0).result()
         self._pending.extend(self.update_shared(data))
 
-    def update_shared(self, view: bytes | bytearray | memoryview) -> tuple[Future[object], Future[object]]:
+    def update_shared(
+        self, view: bytes | bytearray | memoryview | mmap.mmap
+    ) -> tuple[Future[object], Future[object]]:
         """Queue ``view`` without copying; the caller must not change it until both futures are done."""
         if self._closed:
             raise RuntimeError("DualHasher used after finish() or close()")

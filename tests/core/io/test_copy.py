@@ -29,6 +29,13 @@ from comfyui_model_library.core.io.fileops import commit_file, copy_and_hash, op
 SIZE = 2 * hashing.CHUNK_SIZE + 12345
 
 
+@pytest.fixture(autouse=True)
+def small_copy_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The kernel copy works in large steps; with a step of one hashing chunk a small test file still
+    # goes through several steps, so changes and cancels between steps are exercised.
+    monkeypatch.setattr(fileops, "COPY_STEP", hashing.CHUNK_SIZE)
+
+
 @pytest.fixture
 def source(tmp_path: Path) -> tuple[Path, bytes]:
     data = os.urandom(SIZE)
