@@ -95,7 +95,9 @@ def served(tmp_path: Path) -> Iterator[ServedLibrary]:
         library.close()
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an asyncio loop running in this thread while it
+# lives, which would break every pytest-asyncio test collected after the browser tests.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.skip(
