@@ -6,10 +6,10 @@ import { app } from "../../scripts/app.js";
 // @ts-ignore - served by ComfyUI's frontend; absent when type-checking
 import { api } from "../../scripts/api.js";
 import { createApi } from "./api.js";
-import { dropModelOnGraph } from "./canvas.js";
+import { LIBRARY_NODES, dropModelOnGraph, libraryNodeClass, watchModelRef } from "./canvas.js";
 import { DRAG_MIME } from "./components/library_view.js";
 import { filesOfDrop, isModelDrop } from "./components/dropzone.js";
-import { h } from "./dom.js";
+import { debounce, h } from "./dom.js";
 import { mountPanel } from "./panel.js";
 
 const TAB_ID = "model-library-central";
@@ -18,13 +18,64 @@ const EVENTS = ["model-library.job", "model-library.changed"];
 /** @type {import("./panel.js").Panel | null} */
 let panel = null;
 const holder = h("div", { style: { height: "100%" } });
+/** @type {import("./api.js").LibraryApi | null} */
+let libraryApi = null;
+
+function getLibraryApi() {
+  if (!libraryApi) libraryApi = createApi((path, init) => api.fetchApi(path, init));
+  return libraryApi;
+}
+
+/** A model by id (or unique id prefix), for a library node whose list choice changed. */
+const lookupModel = (/** @type {string} */ id) => getLibraryApi().getModel(id);
+
+/** Every node of the open graph, subgraphs included when the host has them. */
+function graphNodes() {
+  const graph = app.graph;
+  /** @type {any[]} */
+  const nodes = [...(graph?._nodes || graph?.nodes || [])];
+  for (const sub of graph?.subgraphs?.values?.() || []) nodes.push(...(sub._nodes || sub.nodes || []));
+  return nodes;
+}
+
+/**
+ * The library nodes' lists after the catalog changed (an import, a delete), without ComfyUI's full
+ * refresh (which reloads every node definition and toasts twice): re-registers our four node definitions so
+ * new nodes list the models, and gives existing library nodes the new lists (their choice is kept).
+ */
+async function refreshLibraryLists() {
+  /** @type {Record<string, any>} */
+  const defs = {};
+  await Promise.all(
+    Object.keys(LIBRARY_NODES).map(async (cls) => {
+      const answer = await api.fetchApi(`/object_info/${encodeURIComponent(cls)}`);
+      if (!answer.ok) return;
+      const body = await answer.json();
+      if (body && body[cls]) defs[cls] = body[cls];
+    }),
+  );
+  for (const [cls, def] of Object.entries(defs)) {
+    if (typeof app.registerNodeDef === "function") await app.registerNodeDef(cls, def);
+  }
+  for (const node of graphNodes()) {
+    const cls = libraryNodeClass(node);
+    const def = cls ? defs[cls] : undefined;
+    if (!def) continue;
+    for (const widget of node.widgets || []) {
+      const spec = def.input?.required?.[widget.name];
+      if (widget.type === "combo" && Array.isArray(spec?.[0])) widget.options.values = spec[0];
+    }
+  }
+}
+const refreshLibraryListsSoon = debounce(() => {
+  refreshLibraryLists().catch((/** @type {unknown} */ error) => console.warn("model-library: could not refresh the library nodes' lists", error));
+}, 800);
 
 /** The panel, mounted once and moved into the sidebar whenever its tab renders. */
 function ensurePanel() {
   if (panel) return panel;
-  const libraryApi = createApi((path, init) => api.fetchApi(path, init));
   panel = mountPanel(holder, {
-    api: libraryApi,
+    api: getLibraryApi(),
     events: {
       subscribe(fn) {
         /** @type {[string, (e: any) => void][]} */
@@ -123,6 +174,10 @@ if (app && typeof app.registerExtension === "function") {
         category: ["Model Library", "Security", "Remote changes"],
       },
     ],
+    /** @param {any} node */
+    nodeCreated(node) {
+      watchModelRef(node, lookupModel);
+    },
     async setup() {
       app.extensionManager.registerSidebarTab({
         id: TAB_ID,
@@ -139,6 +194,7 @@ if (app && typeof app.registerExtension === "function") {
       });
       document.addEventListener("dragover", onDragOver, true);
       document.addEventListener("drop", onDrop, true);
+      api.addEventListener("model-library.changed", refreshLibraryListsSoon);
     },
   });
 }

@@ -30,7 +30,8 @@ const CSS = `
 .mlib-toolbar { padding: 8px 8px 4px; }
 .mlib-toolbar input[type=search] { width: 100%; padding: 6px 8px; }
 .mlib-filters { display: flex; flex-wrap: wrap; gap: 4px; padding: 0 8px 6px; }
-.mlib-filters select, .mlib-filters input { flex: 1 1 120px; }
+.mlib-filters select, .mlib-filters input { flex: 1 1 90px; }
+@container (max-width: 320px) { .mlib-header .mlib-btn { padding: 3px 7px; font-size: 12px; } .mlib-field-label { flex-basis: 64px; } }
 .mlib-summary { padding: 2px 10px 4px; color: var(--mlib-muted); font-size: 11px; }
 .mlib-vlist { position: relative; flex: 1; min-height: 160px; overflow-y: auto; contain: strict; outline: none; }
 .mlib-vlist-spacer { width: 1px; }

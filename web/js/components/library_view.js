@@ -31,7 +31,7 @@ export class LibraryView {
     this.selected = null;
     this.search = h("input", {
       type: "search",
-      placeholder: "Search models (name, tag, repo, notes)…",
+      placeholder: "Search name, tag, repo, notes…",
       attrs: { "aria-label": "Search models", "data-testid": "search", maxlength: "500" },
     });
     this.type = filterSelect("Type", MODEL_TYPES);
@@ -178,7 +178,7 @@ export class LibraryView {
     const model = row && row.dataset.index ? this.pager.at(Number(row.dataset.index)) : undefined;
     if (!model || !event.dataTransfer) return;
     event.dataTransfer.effectAllowed = "copy";
-    event.dataTransfer.setData(DRAG_MIME, JSON.stringify({ id: model.id, name: model.name, type: model.type, files: (model.files || []).map((f) => f.path), sha256: model.hashes?.sha256 }));
+    event.dataTransfer.setData(DRAG_MIME, JSON.stringify({ id: model.id, name: model.name, type: model.type, files: (model.files || []).map((f) => f.path), sha256: model.hashes?.sha256, blake3: model.hashes?.blake3 }));
     event.dataTransfer.setData("text/plain", model.name);
   }
 }
