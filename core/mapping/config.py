@@ -30,6 +30,8 @@ from packaging.version import InvalidVersion, Version
 
 from ..errors import InvalidConfig, UnsafePath
 from ..io.fileops import atomic_write_bytes
+from ..io.paths import sanitize_component as sanitize_name
+from ..io.paths import validate_component
 from ..models import MODEL_FORMATS, MODEL_TYPES, Model
 from .comfyui import MODEL_CATEGORIES
 
@@ -52,8 +54,6 @@ DIFFUSERS_CATEGORY = "diffusers"
 MODES = ("view", "direct")
 TEMPLATE_FIELDS = ("base_model", "type", "name", "file_name", "stem", "ext", "id")
 _FIELD_RE = re.compile(r"\{([^{}]*)\}")
-_WINDOWS_RESERVED = re.compile(r"^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])(\..*)?$", re.IGNORECASE)
-_BAD_CHARS = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 
 
 @dataclass(frozen=True)
@@ -199,30 +199,16 @@ def resolve(ordered: tuple[Rule, ...], model: Model, comfyui_version: str = "") 
 
 # -- templates -------------------------------------------------------------------------------------------
 def check_component(name: str, *, what: str = "name") -> str:
-    """A single path component, portable to POSIX and Windows. Raises UnsafePath with the reason."""
-    if not name or name in (".", ".."):
-        raise UnsafePath(f"The {what} {name!r} is empty or a relative step; give a real name.")
-    if _BAD_CHARS.search(name):
-        raise UnsafePath(f"The {what} {name!r} holds a separator or a control/reserved character.")
-    if name[-1] in " .":
-        raise UnsafePath(f"The {what} {name!r} ends with a dot or space (Windows drops them).")
-    if _WINDOWS_RESERVED.match(name):
-        raise UnsafePath(f"The {what} {name!r} is a reserved device name on Windows.")
-    if len(name.encode("utf-8")) > 255:
-        raise UnsafePath(f"The {what} {name[:40]!r}... is longer than 255 bytes.")
-    return name
+    """A single path component, portable to POSIX and Windows (the library's one validator)."""
+    try:
+        return validate_component(name)
+    except UnsafePath as exc:
+        raise UnsafePath(f"The {what} {name[:80]!r} cannot be used: {exc.message}") from exc
 
 
 def sanitize_component(value: str) -> str:
     """Make a model field usable as one path component (values come from files and the Hub)."""
-    cleaned = _BAD_CHARS.sub("_", value).strip().rstrip(". ")
-    if not cleaned or cleaned in (".", ".."):
-        cleaned = "_"
-    if _WINDOWS_RESERVED.match(cleaned):
-        cleaned = "_" + cleaned
-    while len(cleaned.encode("utf-8")) > 200:
-        cleaned = cleaned[:-1]
-    return cleaned
+    return sanitize_name(value, fallback="_", max_bytes=200)
 
 
 def template_values(model: Model, file_name: str) -> dict[str, str]:
