@@ -238,6 +238,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
             doc: Any = lib.add_source(args.dir, read_only=args.read_only)
         elif args.sources_command == "remove":
             doc = lib.remove_source(args.dir)
+        elif args.sources_command == "move":
+            doc = lib.move_source(args.old, args.new)
         else:
             doc = {"items": lib.list_sources()}
         if args.json:

@@ -131,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = src_sub.add_parser("remove")
     _common(sp)
     sp.add_argument("dir")
+    sp = src_sub.add_parser(
+        "move", help="a source folder now lives elsewhere (a drive mounted at another place)"
+    )
+    _common(sp)
+    sp.add_argument("old")
+    sp.add_argument("new")
 
     p = add("scan", "rescan the sources now")
     p.add_argument(

@@ -87,6 +87,24 @@ class HubSourcesPart:
     def remove_source(self, ref: str | int) -> dict[str, Any]:
         return self.sources.remove(ref)
 
+    def move_source(self, old: str | Path, new: str | Path) -> dict[str, Any]:
+        """A source folder now lives elsewhere (a drive mounted at another place): every stored path under
+        it moves to the new place in one transaction, so its models keep their metadata and edits."""
+        from .errors import InvalidInput, NotFound
+        from .identity import rewrite_prefix
+        from .sources.registry import check_source_path
+
+        self._writable()
+        source = next((s for s in self.sources.list_sources() if Path(s["path"]) == Path(old)), None)
+        if source is None:
+            raise NotFound(f"No source at {old}; `model-library sources list` shows the catalogued folders.")
+        target = check_source_path(Path(new), self.config.root)
+        if any(Path(s["path"]) == target for s in self.sources.list_sources()):
+            raise InvalidInput(f"{target} is already a source.")
+        counts = rewrite_prefix(self.db, str(Path(old)), str(target), sources=True)
+        report = self.sources.scan()
+        return {"moved": counts, "scan": report}
+
     def scan(
         self,
         *,

@@ -188,3 +188,22 @@ def test_move_out_of_a_read_only_source_is_refused(library: Library, comfy_model
     assert src.exists()
     [copied] = library.import_paths([src])  # a copy is fine: the source is only read
     assert copied.status == "imported" and src.exists()
+
+
+def test_drive_mounted_elsewhere_keeps_models_and_edits(
+    library: Library, comfy_models: Path, tmp_path: Path
+) -> None:
+    library.add_source(comfy_models)
+    library.sources.hash_pending()
+    lora = _models(library)["detail"]
+    library.edit_model(lora.id, notes="mine")
+    mounted = tmp_path / "mnt" / "nas"
+    mounted.parent.mkdir()
+    os.rename(comfy_models, mounted)
+    library.scan()  # unavailable: nothing lost
+    report = library.move_source(comfy_models, mounted)
+    assert report["scan"]["missing"] == 0 and report["scan"]["added"] == 0
+    moved = library.get_model(lora.id)
+    assert moved.notes == "mine"
+    assert library.model_file_path(lora.id) == mounted / "loras" / "detail.safetensors"
+    assert [s["path"] for s in library.list_sources()] == [str(mounted.resolve())]
