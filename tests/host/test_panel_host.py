@@ -222,6 +222,15 @@ def test_picking_another_model_in_the_node_list_updates_model_ref(
     widgets = page.evaluate(GRAPH_NODES)[0]["widgets"]
     assert widgets["checkpoint"] == label(sdxl)
     assert widgets["model_ref"] == ref(sdxl)
+
+    # Saved and loaded again (a shared workflow): the choice and its hash come back as they were.
+    page.evaluate(
+        "async () => { const saved = structuredClone(app.graph.serialize()); app.graph.clear();"
+        " await app.loadGraphData(saved); }"
+    )
+    page.wait_for_function("() => app.graph.nodes.length === 1")
+    page.wait_for_timeout(500)  # a lookup started by the load (none should be) would land by now
+    assert page.evaluate(GRAPH_NODES)[0]["widgets"] == widgets
     assert page.our_errors == []
 
 
