@@ -33,6 +33,7 @@ log = logging.getLogger("comfyui_model_library")
 SETTING_LIBRARY_ROOT = "ModelLibrary.LibraryRoot"
 SETTING_IMPORT_ROOTS = "ModelLibrary.ImportRoots"
 SETTING_ALLOW_REMOTE = "ModelLibrary.AllowRemoteChanges"
+SETTING_CATALOG_INSTALL = "ModelLibrary.CatalogInstallFolders"
 EVENT_PREFIX = "model-library."
 # The start-up thread is spawned as soon as ComfyUI's event loop runs (it runs while the other plugins
 # load): the walk of the install's folders, which makes the listing complete, is then done by the time
@@ -280,7 +281,8 @@ def startup() -> None:
         return
     # The install's own folders first: the listing is complete once they are walked (headers and hashes
     # follow in the background), then the mapping and the views ComfyUI searches.
-    _add_install_sources(library)
+    if comfyui_settings().get(SETTING_CATALOG_INSTALL, True) is not False:
+        _add_install_sources(library)
     apply_mapping(library)
     try:
         library.start_background()

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from .models import Model
     from .sources import SourceService
 
+# A partial download is kept this long for a resume (a job resumed after a restart picks it up).
+PARTIAL_RETENTION_DAYS = 7.0
+
 ProgressFn = Callable[[int, int, str], None]
 CancelledFn = Callable[[], bool]
 
@@ -122,6 +125,16 @@ class HubSourcesPart:
 
     def start_background(self, *, poll_seconds: float = 30.0, lookups: bool = True) -> None:
         """Watch and hash the sources, and run pending Hub lookups, in daemon threads (ComfyUI, ``serve``)."""
+        self.housekeeping()
         self.sources.start_background(poll_seconds=poll_seconds)
         if lookups:
             self.hub.start_retry_loop()
+
+    def housekeeping(self) -> dict[str, Any]:
+        """Empty the trash past its retention period and drop partial downloads nobody resumed."""
+        from .hf.download import cleanup_stale_partials
+        from .io.fileops import empty_trash
+
+        trashed = empty_trash(self.config.trash_dir, self.config.trash_retention_days)
+        partials = cleanup_stale_partials(self.config.tmp_dir / "downloads", PARTIAL_RETENTION_DAYS)
+        return {"trash_emptied": [str(p) for p in trashed], "partials_removed": [str(p) for p in partials]}

@@ -161,10 +161,17 @@ if (app && typeof app.registerExtension === "function") {
       },
       {
         id: "ModelLibrary.ImportRoots",
-        name: "Extra folders the panel may import from (one per line or separated by ;)",
+        name: "Extra folders the panel may import from (one per line; restart to apply)",
         type: "text",
         defaultValue: "",
         category: ["Model Library", "Library", "Import roots"],
+      },
+      {
+        id: "ModelLibrary.CatalogInstallFolders",
+        name: "List this ComfyUI's own model folders in the library, in place (read-only; restart to apply)",
+        type: "boolean",
+        defaultValue: true,
+        category: ["Model Library", "Library", "Catalogue in place"],
       },
       {
         id: "ModelLibrary.AllowRemoteChanges",
