@@ -175,7 +175,10 @@ def cmd_map(args: argparse.Namespace) -> int:
                 print(f"{key:<10} {count}")
                 if isinstance(value, list):
                     for entry in value[:50]:
-                        print(f"  {entry.get('link_path') or entry.get('path') or entry}")
+                        shown = (
+                            entry.get("link_path") or entry.get("path") if isinstance(entry, dict) else entry
+                        )
+                        print(f"  {shown or entry}")
         return 0
 
 

@@ -106,3 +106,16 @@ def test_map_health_sources_scan(lib_dir: Path, tmp_path: Path) -> None:
     assert json.loads(run(lib_dir, "scan", "--json").stdout)["added"] == 0
     found = json.loads(run(lib_dir, "search", "in-place", "--json").stdout)
     assert found["items"][0]["location"] == "source"
+
+
+def test_map_apply_and_remove_print_readably(lib_dir: Path, tmp_path: Path) -> None:
+    comfy = tmp_path / "ComfyUI"
+    (comfy / "models").mkdir(parents=True)
+    (comfy / "comfyui_version.py").write_text('__version__ = "0.3.64"\n')
+    run(lib_dir, "import", str(synth.write_family(tmp_path / "v.safetensors", "vae_sdxl")))
+    applied = run(lib_dir, "map", "apply", "--comfyui", str(comfy)).stdout
+    assert "created" in applied and "v.safetensors" in applied
+    assert "comfyui_model_library" in (comfy / "extra_model_paths.yaml").read_text()
+    removed = json.loads(run(lib_dir, "map", "remove", "--comfyui", str(comfy), "--json").stdout)
+    assert len(removed["removed"]) == 1
+    assert not (comfy / "extra_model_paths.yaml").exists(), "we created it, so it goes with our section"
