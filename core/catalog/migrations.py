@@ -228,10 +228,48 @@ WHEN NOT EXISTS (SELECT 1 FROM kv WHERE key = 'fts_deferred') BEGIN
 END;
 """
 
+# Other file names a model's bytes were seen under (duplicates imported later, copies in sources) are
+# searchable: a user looking for "juggernautXL_v9" finds the model first imported as "copy-of-juggernaut".
+_FTS_ALIASES = """
+ALTER TABLE models ADD COLUMN aliases TEXT NOT NULL DEFAULT '';
+DROP TRIGGER models_ai;
+DROP TRIGGER models_ad;
+DROP TRIGGER models_au;
+DROP TABLE models_fts;
+CREATE VIRTUAL TABLE models_fts USING fts5(
+    name, tags_text, type, base_model, repo_id, notes, aliases,
+    content='models', content_rowid='rowid',
+    tokenize="unicode61 remove_diacritics 2",
+    prefix='1 2 3 4'
+);
+CREATE TRIGGER models_ai AFTER INSERT ON models
+WHEN NOT EXISTS (SELECT 1 FROM kv WHERE key = 'fts_deferred') BEGIN
+    INSERT INTO models_fts(rowid, name, tags_text, type, base_model, repo_id, notes, aliases)
+    VALUES (new.rowid, new.name, new.tags_text, new.type, new.base_model, new.repo_id, new.notes,
+            new.aliases);
+END;
+CREATE TRIGGER models_ad AFTER DELETE ON models BEGIN
+    INSERT INTO models_fts(models_fts, rowid, name, tags_text, type, base_model, repo_id, notes, aliases)
+    VALUES ('delete', old.rowid, old.name, old.tags_text, old.type, old.base_model, old.repo_id, old.notes,
+            old.aliases);
+END;
+CREATE TRIGGER models_au AFTER UPDATE OF name, tags_text, type, base_model, repo_id, notes, aliases
+ON models BEGIN
+    INSERT INTO models_fts(models_fts, rowid, name, tags_text, type, base_model, repo_id, notes, aliases)
+    VALUES ('delete', old.rowid, old.name, old.tags_text, old.type, old.base_model, old.repo_id, old.notes,
+            old.aliases);
+    INSERT INTO models_fts(rowid, name, tags_text, type, base_model, repo_id, notes, aliases)
+    VALUES (new.rowid, new.name, new.tags_text, new.type, new.base_model, new.repo_id, new.notes,
+            new.aliases);
+END;
+INSERT INTO models_fts(models_fts) VALUES ('rebuild');
+"""
+
 MIGRATIONS: Sequence[Migration] = (
     Migration("0001_initial", _INITIAL),
     Migration("0002_source_inspected", _SOURCE_INSPECTED),
     Migration("0003_fts_deferrable", _FTS_DEFERRABLE),
+    Migration("0004_fts_aliases", _FTS_ALIASES),
 )
 
 

@@ -83,8 +83,41 @@ _INSERT_MODEL = (
     "rel_dir, blake3, sha256, source_json, repo_id, tags_text, notes, manual_fields, metadata_json, "
     "warnings_json, state, added_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
-_FTS_TRIGGERS = ("models_ai", "models_ad")
+# All three: an update during a bulk load (aliases, say) must not touch index rows never written.
+_FTS_TRIGGERS = ("models_ai", "models_ad", "models_au")
 _FACETS = ("type", "base_model", "file_format", "security", "location")
+
+
+_MODEL_SUFFIXES = (".safetensors", ".sft", ".gguf", ".ckpt", ".pt", ".pth", ".bin", ".pkl", ".onnx")
+
+
+def file_alias(path: str) -> str:
+    """The name a file gives its model: its base name without model extensions."""
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
+    lowered = name.lower()
+    for suffix in _MODEL_SUFFIXES:
+        if lowered.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def refresh_aliases(conn: sqlite3.Connection, model_ids: Iterable[str]) -> None:
+    """Recompute ``aliases`` (the other names the model's bytes were seen under) from its origins."""
+    for model_id in model_ids:
+        row = conn.execute("SELECT name, aliases FROM models WHERE id = ?", (model_id,)).fetchone()
+        if row is None:
+            continue
+        names = dict.fromkeys(
+            file_alias(r[0])
+            for r in conn.execute(
+                "SELECT path FROM model_origins WHERE model_id = ? "
+                "UNION ALL SELECT path FROM source_files WHERE model_id = ?",
+                (model_id, model_id),
+            )
+        )
+        aliases = " ".join(n for n in names if n and n.lower() != str(row["name"]).lower())[:4000]
+        if aliases != row["aliases"]:
+            conn.execute("UPDATE models SET aliases = ? WHERE id = ?", (aliases, model_id))
 
 
 def _dumps(value: object) -> str:
@@ -163,6 +196,8 @@ class ModelRepository:
                 for _model_id, _path, kind, _at in rows:
                     _check_origin_kind(kind)
                 conn.executemany(_INSERT_ORIGIN, rows)
+                if rows:
+                    refresh_aliases(conn, {r[0] for r in rows})
                 count += len(chunk)
         return count
 
@@ -193,7 +228,8 @@ class ModelRepository:
             saved = [
                 row[0]
                 for row in conn.execute(
-                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?)", _FTS_TRIGGERS
+                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)",
+                    _FTS_TRIGGERS,
                 )
             ]
             (cache,) = conn.execute("PRAGMA cache_size").fetchone()
@@ -273,6 +309,7 @@ class ModelRepository:
             if conn.execute("SELECT 1 FROM models WHERE id = ?", (model_id,)).fetchone() is None:
                 raise _not_found(model_id)
             conn.execute(_INSERT_ORIGIN, (model_id, path, kind, utcnow()))
+            refresh_aliases(conn, {model_id})
 
     # -- reads -----------------------------------------------------------------------------------------
     def origins(self, model_id: str) -> list[Origin]:

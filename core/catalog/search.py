@@ -45,8 +45,8 @@ RANK_CAP = 2_500
 # Substring fallback: only for one token at least this long.
 SUBSTRING_MIN_CHARS = 2
 
-# bm25 weights in models_fts column order: name, tags_text, type, base_model, repo_id, notes.
-_BM25 = "bm25(models_fts, 10.0, 5.0, 2.0, 2.0, 3.0, 1.0)"
+# bm25 weights in models_fts column order: name, tags_text, type, base_model, repo_id, notes, aliases.
+_BM25 = "bm25(models_fts, 10.0, 5.0, 2.0, 2.0, 3.0, 1.0, 4.0)"
 
 _ORDER_BY = {
     "name": "m.name COLLATE NOCASE, m.id",

@@ -81,7 +81,7 @@ def _commit(
     if existing is not None:
         if existing.location == "library" and _library_copy_intact(existing, library_root):
             _discard_duplicate(staged, trash_dir, existing.id)
-            repo.add_origin(existing.id, str(staged.plan.origin), origin_kind)
+            _record_origin(repo, existing, str(staged.plan.origin), origin_kind, library_root)
             return CommitResult(existing, True)
         # Known only in place (a source), or its library copy is gone: these bytes become its library
         # copy. Never discard them: in move mode they are the user's only copy.
@@ -110,7 +110,7 @@ def _commit(
         metadata=staged.metadata,
         warnings=staged.warnings,
     )
-    final_rel = _place(staged, model, library_root, db)
+    final_rel = _place(staged, model, library_root, db, origin_kind)
     model = model.replace(rel_dir=final_rel)
     try:
         with db.transaction() as conn:
@@ -124,11 +124,21 @@ def _commit(
             conn.execute("DELETE FROM journal WHERE op = ? AND key = ?", (JOURNAL_OP, staged.stage_dir.name))
         if winner is None:
             raise
-        repo.add_origin(winner.id, str(staged.plan.origin), origin_kind)
+        _record_origin(repo, winner, str(staged.plan.origin), origin_kind, library_root)
         return CommitResult(winner, True)
     # Committed: the moved sources now live in the library; the stage (and its move journal) goes.
     shutil.rmtree(staged.stage_dir, ignore_errors=True)
     return CommitResult(model, False)
+
+
+def _record_origin(repo: ModelRepository, model: Model, path: str, kind: str, library_root: Path) -> None:
+    """Another place these bytes came from: in the catalog, and in the model's metadata.json (the disk is
+    the truth a rebuild reads; the origins' file names make the model findable by them)."""
+    repo.add_origin(model.id, path, kind)
+    if model.location == "library":
+        folder = library_root.joinpath(*model.rel_dir.split("/"))
+        if folder.is_dir():
+            write_sidecar(folder, model, origins=repo.origins(model.id))
 
 
 def _library_copy_intact(model: Model, library_root: Path) -> bool:
@@ -162,10 +172,10 @@ def _attach(
         files=staged.model_files(),
         state="ready",
     )
-    final_rel = _place(staged, target, library_root, db)
+    final_rel = _place(staged, target, library_root, db, origin_kind)
     files = [(f.path, f.size, f.blake3, f.sha256) for f in staged.model_files()]
     SourceRegistry(db).attach_library_copy(existing.id, final_rel, files)
-    repo.add_origin(existing.id, str(staged.plan.origin), origin_kind)
+    _record_origin(repo, repo.get(existing.id), str(staged.plan.origin), origin_kind, library_root)
     with db.transaction() as conn:
         conn.execute("DELETE FROM journal WHERE op = ? AND key = ?", (JOURNAL_OP, staged.stage_dir.name))
     if old_folder is not None and old_folder.exists() and old_folder != library_root / final_rel:
@@ -174,7 +184,9 @@ def _attach(
     return CommitResult(repo.get(existing.id), False)
 
 
-def _place(staged: StagedModel, model: Model, library_root: Path, db: Database) -> str:
+def _place(
+    staged: StagedModel, model: Model, library_root: Path, db: Database, origin_kind: str = "import"
+) -> str:
     """Rename the staged folder into its final place, under a unique name; returns the final rel_dir."""
     files_dir = staged.files_dir
     base_rel = model.rel_dir
@@ -187,7 +199,8 @@ def _place(staged: StagedModel, model: Model, library_root: Path, db: Database) 
         final = library_root / final_rel
         if os.path.lexists(final):
             continue
-        write_sidecar(files_dir, model.replace(rel_dir=final_rel))
+        first_origin = [(str(staged.plan.origin), origin_kind, utcnow())]
+        write_sidecar(files_dir, model.replace(rel_dir=final_rel), origins=first_origin)
         with db.transaction() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO journal(op, key, step, data_json, created_at) VALUES (?, ?, ?, ?, ?)",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.db import Database
+from ..catalog.repository import refresh_aliases
 from ..errors import InvalidInput, NotFound
 from ..models import PENDING_PREFIX, model_id_from_blake3, utcnow
 
@@ -202,8 +203,9 @@ class SourceRegistry:
             conn.execute("DELETE FROM kv WHERE key = 'fts_deferred'")
         # Writes are serialized, so every row above last_rowid is one of ours: index them at once.
         conn.execute(
-            "INSERT INTO models_fts (rowid, name, tags_text, type, base_model, repo_id, notes) "
-            "SELECT rowid, name, tags_text, type, base_model, repo_id, notes FROM models WHERE rowid > ?",
+            "INSERT INTO models_fts (rowid, name, tags_text, type, base_model, repo_id, notes, aliases) "
+            "SELECT rowid, name, tags_text, type, base_model, repo_id, notes, aliases FROM models "
+            "WHERE rowid > ?",
             (last_rowid,),
         )
         conn.executemany(
@@ -302,6 +304,7 @@ class SourceRegistry:
                 conn.execute("UPDATE links SET model_id = ? WHERE model_id = ?", (same["id"], provisional_id))
                 conn.execute("DELETE FROM models WHERE id = ?", (provisional_id,))
                 self.refresh_model_states(conn, [same["id"]])
+                refresh_aliases(conn, [same["id"]])  # findable by the name of its copy here too
                 return str(same["id"])
             target = content_id
             if conn.execute("SELECT 1 FROM models WHERE id = ?", (target,)).fetchone() is not None:

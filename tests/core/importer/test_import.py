@@ -274,3 +274,19 @@ def test_hardlink_import_leaves_source_and_shares_inode(library: Library, incomi
     assert src.read_bytes() == data
     assert os.stat(stored).st_ino == os.stat(src).st_ino, "O(1): a second name for the same bytes"
     assert item.model.hashes.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_duplicates_file_name_finds_the_model(library: Library, incoming: Path) -> None:
+    first = synth.write_family(incoming / "copy-of-jugg.safetensors", "sdxl_checkpoint")
+    (incoming / "b").mkdir()
+    second = incoming / "b" / "juggernautXL_v9.safetensors"
+    second.write_bytes(first.read_bytes())
+    [one] = library.import_paths([first])
+    [two] = library.import_paths([second])
+    assert two.status == "duplicate" and one.model is not None
+    found = library.list_models(ModelQuery(q="juggernautXL_v9"))
+    assert [m.id for m in found.items] == [one.model.id]
+    assert library.list_models(ModelQuery(q="juggernautxl")).total == 1  # type-ahead on the alias too
+    # ...and it survives a rebuild from the metadata.json files.
+    library.rebuild()
+    assert library.list_models(ModelQuery(q="juggernautXL_v9")).total == 1

@@ -89,6 +89,7 @@ def test_same_bytes_in_library_and_source_are_one_model(
     ]
     dups = library.duplicates()
     assert dups["bytes_freeable"] == src.stat().st_size
+    assert [m.id for m in library.list_models(ModelQuery(q="juggernautXL")).items] == [item.model.id]
 
 
 def test_new_changed_renamed_deleted_files(library: Library, comfy_models: Path) -> None:
