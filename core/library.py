@@ -23,7 +23,7 @@ from .catalog.repository import ModelRepository
 from .catalog.sidecar import rebuild_catalog, set_aside_corrupt, write_sidecar
 from .config import LibraryConfig
 from .editing import edit_changes
-from .errors import CatalogCorrupt
+from .errors import CatalogCorrupt, Conflict
 from .hub_service import HubService
 from .identity import ensure_identity
 from .importer.commit import recover
@@ -221,6 +221,12 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
         model = self.get_model(ref)
         self._writable()
         released = self._release_adopted(model.id)
+        if released is not None and released.failed:
+            raise Conflict(
+                f"{model.name} was adopted and {len(released.failed)} of its original names could not get a "
+                f"real file back ({released.failed[0].get('error', '')}); nothing was removed. "
+                "Free space there and try again."
+            )
         removed_links, not_ours = self._remove_links(model.id)
         trashed: str | None = None
         if model.location == "library":

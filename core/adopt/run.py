@@ -31,6 +31,7 @@ from ..config import LibraryConfig
 from ..errors import ModelLibraryError
 from ..importer.pipeline import Importer
 from ..io.fileops import fsync_dir, move_to_trash
+from ..io.hashing import hash_path
 from ..links.platform import LinkMaker, temp_name_for
 from ..links.registry import LinkRecord, LinkRegistry
 from ..mapping.comfyui import ComfyInstall
@@ -89,7 +90,7 @@ def adopt_unit(ctx: AdoptContext, unit: AdoptUnit) -> None:
         return
     try:
         targets = library_targets(ctx.config, model, unit)
-        _verify(unit, targets)
+        _verify(unit, targets, model)
     except ModelLibraryError as exc:
         ctx.journal.delete(ADOPT_OP, unit.key)
         tally.fail(unit.key, exc.message)
@@ -170,11 +171,14 @@ def library_targets(config: LibraryConfig, model: Model, unit: AdoptUnit) -> lis
     return [folder.joinpath(*rel.split("/")) for rel in unit.rel_paths]
 
 
-def _verify(unit: AdoptUnit, targets: list[Path]) -> None:
-    """The library file holds the original's bytes: the importer hashed them from the original and found
-    them stored (a duplicate: the catalog's BLAKE3 is the original's), hardlinked them (the same inode) or
-    copied them while hashing. What is left to check is that the file is there, whole."""
-    for state, target in zip(unit.files, targets):
+def _verify(unit: AdoptUnit, targets: list[Path], model: Model) -> None:
+    """The library file must hold the original's bytes before the original's name points at it.
+
+    A hardlink (the same inode) is the original itself. Any other file (a duplicate found by the catalog's
+    BLAKE3, or a copy) is read and hashed: the catalog's hash says what the bytes were, not what they are
+    now (a file the user edited through a link or a hardlink keeps its size)."""
+    expected = {f.path: f.blake3 for f in model.files}
+    for state, rel, target in zip(unit.files, unit.rel_paths, targets):
         try:
             st = os.stat(target)
         except OSError as exc:
@@ -185,6 +189,15 @@ def _verify(unit: AdoptUnit, targets: list[Path]) -> None:
             raise ModelLibraryError(
                 f"the library file {target} does not match {state.path} (size {st.st_size:,} vs "
                 f"{state.size:,}); left as it is; run `model-library health`"
+            )
+        if (st.st_dev, st.st_ino) == (state.device, state.inode):
+            continue
+        want = expected.get(rel) or (model.files[0].blake3 if len(model.files) == 1 else "")
+        got = hash_path(target).blake3
+        if not want or got != want:
+            raise ModelLibraryError(
+                f"the library file {target} no longer holds the bytes recorded for it (changed behind our "
+                f"back); {state.path} left as it is; run `model-library health`"
             )
 
 

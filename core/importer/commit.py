@@ -24,8 +24,9 @@ from pathlib import Path
 from ..catalog.db import Database
 from ..catalog.repository import ModelRepository
 from ..catalog.sidecar import SIDECAR_NAME, read_sidecar, write_sidecar
-from ..errors import Conflict
+from ..errors import Conflict, ModelLibraryError
 from ..io.fileops import fsync_dir, move_to_trash
+from ..io.hashing import hash_path
 from ..io.paths import sanitize_component
 from ..models import Model, ModelSource, model_id_from_blake3, utcnow
 from .stage import StagedModel, put_moves_back, read_moves, stage_in_use
@@ -79,7 +80,9 @@ def _commit(
 ) -> CommitResult:
     existing = repo.by_blake3(staged.hashes.blake3)
     if existing is not None:
-        if existing.location == "library" and _library_copy_intact(existing, library_root):
+        # A moved file is the user's only copy: trust the library's copy only after reading it.
+        verify = any(f.moved for f in staged.files)
+        if existing.location == "library" and _library_copy_intact(existing, library_root, verify=verify):
             _discard_duplicate(staged, trash_dir, existing.id)
             _record_origin(repo, existing, str(staged.plan.origin), origin_kind, library_root)
             return CommitResult(existing, True)
@@ -141,13 +144,17 @@ def _record_origin(repo: ModelRepository, model: Model, path: str, kind: str, li
             write_sidecar(folder, model, origins=repo.origins(model.id))
 
 
-def _library_copy_intact(model: Model, library_root: Path) -> bool:
+def _library_copy_intact(model: Model, library_root: Path, *, verify: bool = False) -> bool:
+    """The library copy is there with its recorded sizes (and, with ``verify``, its recorded BLAKE3)."""
     folder = library_root.joinpath(*model.rel_dir.split("/"))
     for f in model.files:
+        path = folder.joinpath(*f.path.split("/"))
         try:
-            if folder.joinpath(*f.path.split("/")).stat().st_size != f.size:
+            if path.stat().st_size != f.size:
                 return False
-        except OSError:
+            if verify and hash_path(path).blake3 != f.blake3:
+                return False
+        except (OSError, ModelLibraryError):
             return False
     return True
 

@@ -296,10 +296,15 @@ def _create_batch(
             os.makedirs(folder, exist_ok=True)
             folders.add(folder)
         items.append((temp_name_for(c.link_path), c))
+    # What a retarget may replace: our old link there, as registered before this batch.
+    olds: dict[str, list[Any] | None] = {}
+    for _t, c in items:
+        old = registry.find(c.link_path) if c.replace else None
+        olds[c.link_path] = [old.target, old.kind, old.inode, old.device] if old is not None else None
     pending = {
         "app_id": plan.app_id,
         "link_root": plan.link_root,
-        "items": [[t, c.link_path, c.target, c.replace] for t, c in items],
+        "items": [[t, c.link_path, c.target, c.replace, olds[c.link_path]] for t, c in items],
     }
     _journal(db, key, "pending", pending)
     made: list[tuple[str, _Creation]] = []
@@ -331,12 +336,12 @@ def _create_batch(
             db,
             key,
             "registered",
-            {**pending, "items": [[t, c.link_path, c.target, c.replace] for t, c in made]},
+            {**pending, "items": [[t, c.link_path, c.target, c.replace, olds[c.link_path]] for t, c in made]},
         )
     lost: list[str] = []
     for temp, c in made:
-        if not c.replace and os.path.lexists(c.link_path):
-            # Something appeared at the final name since planning: it is not ours to replace.
+        if os.path.lexists(c.link_path) and not _replaceable(maker, c.link_path, olds[c.link_path]):
+            # Something that is not our old link is at the final name now: it is not ours to replace.
             maker.discard_temp(temp)
             lost.append(c.link_path)
             run.skipped.append({"path": c.link_path, "reason": "file_exists"})
@@ -370,7 +375,9 @@ def resume_pending(db: Database, maker: LinkMaker | None = None) -> dict[str, in
                     maker.remove_link(path, record.target, record.kind, record.inode, record.device)
                 lost.append(path)
                 counts["finished"] += 1
-        for temp, final, target, replace in data.get("items", []):
+        for item in data.get("items", []):
+            temp, final, target = item[0], item[1], item[2]
+            old = item[4] if len(item) > 4 else None
             temp_path, final_path = Path(temp), Path(final)
             temp_there = _is_temp_link(temp_path)
             if row["step"] != "registered":
@@ -384,7 +391,9 @@ def resume_pending(db: Database, maker: LinkMaker | None = None) -> dict[str, in
                     maker.discard_temp(temp_path)
                 continue
             final_ours = maker.is_our_link(final_path, Path(target), record.kind, record.inode, record.device)
-            if temp_there and (final_ours or replace or not os.path.lexists(final_path)):
+            if temp_there and (
+                final_ours or not os.path.lexists(final_path) or _replaceable(maker, final, old)
+            ):
                 maker.commit(temp_path, final_path)
                 counts["finished"] += 1
             elif not final_ours:
@@ -396,6 +405,15 @@ def resume_pending(db: Database, maker: LinkMaker | None = None) -> dict[str, in
             registry.unregister_many(lost)
             _journal(db, row["key"], "", None)
     return counts
+
+
+def _replaceable(maker: LinkMaker, path: str, old: list[Any] | None) -> bool:
+    """Only our own old link (the registered one a retarget replaces) may be replaced: never a file or
+    link the user put at that name meanwhile (THREATS #6)."""
+    if old is None:
+        return False
+    target, kind, inode, device = old
+    return maker.is_our_link(Path(path), Path(target), kind, inode, device)
 
 
 def _is_temp_link(path: Path) -> bool:
