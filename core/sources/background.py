@@ -72,8 +72,11 @@ def hash_pending(
 
 
 def _hash_one(registry: SourceRegistry, row: FileRow) -> bool:
+    path = _inside_source(registry, row)
+    if path is None:
+        return False
     try:
-        fd = os.open(row.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return False
     try:
@@ -93,6 +96,19 @@ def _hash_one(registry: SourceRegistry, row: FileRow) -> bool:
     finally:
         os.close(fd)
     return registry.record_hash(row.id, digests.blake3, digests.sha256, row)
+
+
+def _inside_source(registry: SourceRegistry, row: FileRow) -> str | None:
+    """The file to read: itself, or a symlink's target when that stays inside the source folder. A link out
+    of the source (to ~/.ssh, say) is never read: its size and hashes would reach the catalog."""
+    if not os.path.islink(row.path):
+        return row.path
+    try:
+        root = os.path.realpath(registry.get(row.source_id).path)
+    except ModelLibraryError:
+        return None
+    target = os.path.realpath(row.path)
+    return target if target.startswith(root + os.sep) else None
 
 
 def _settle_if_complete(

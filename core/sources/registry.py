@@ -257,6 +257,24 @@ class SourceRegistry:
         self.refresh_model_states(conn, touched)
         return sorted(touched)
 
+    def mark_present(self, conn: sqlite3.Connection, paths: Sequence[str]) -> list[str]:
+        """Files back where they were, unchanged (a share mounted again): present, their models ready."""
+        touched: set[str] = set()
+        for start in range(0, len(paths), 500):
+            chunk = list(paths[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            conn.execute(f"UPDATE source_files SET state = 'present' WHERE path IN ({marks})", chunk)  # noqa: S608
+            touched.update(
+                r[0]
+                for r in conn.execute(
+                    f"SELECT DISTINCT model_id FROM source_files WHERE path IN ({marks}) "  # noqa: S608
+                    "AND model_id IS NOT NULL",
+                    chunk,
+                )
+            )
+        self.refresh_model_states(conn, touched)
+        return sorted(touched)
+
     def refresh_model_states(self, conn: sqlite3.Connection, model_ids: Iterable[str]) -> None:
         for model_id in model_ids:
             conn.execute(

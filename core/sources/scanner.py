@@ -70,8 +70,10 @@ class ScanReport:
         return d
 
 
-def provisional_id(device: int, inode: int) -> str:
-    return "p" + hashlib.blake2b(f"{device}:{inode}".encode(), digest_size=8).hexdigest()[:15]
+def provisional_id(device: int, inode: int, mtime_ns: int) -> str:
+    """An id before hashing: stable across a rename (same inode and mtime), new for a new file that the
+    filesystem gave a freed inode."""
+    return "p" + hashlib.blake2b(f"{device}:{inode}:{mtime_ns}".encode(), digest_size=8).hexdigest()[:15]
 
 
 def scan_source(
@@ -116,6 +118,19 @@ def scan_source(
         report.took_s = time.monotonic() - started
         return report
     _commit(pending, known, source, db, registry, report)
+    present_before = sum(1 for r in known.values() if r.state == "present")
+    if report.seen == 0 and present_before:
+        # A mount point with nothing mounted is an empty, readable folder: that is a share gone away, not
+        # every model deleted. Keep them as they were until it is back.
+        registry.set_state(source.id, "unavailable")
+        report.state = "unavailable"
+        report.errors.append(f"{root} is empty now; its {present_before} models are kept until it is back")
+        report.took_s = time.monotonic() - started
+        return report
+    back = [p for p in seen_paths if (r := known.get(p)) is not None and r.state == "missing"]
+    if back:
+        with db.transaction() as conn:
+            report.changed_ids.extend(registry.mark_present(conn, back))
     # Re-read only when something moved: renames matched during commit moved their rows.
     current = registry.files(source.id) if report.renamed else known
     vanished = [p for p, row in current.items() if p not in seen_paths and row.state == "present"]
@@ -133,7 +148,7 @@ def scan_source(
 def _unchanged(row: FileRow | None, entry: dict[str, Any]) -> bool:
     return (
         row is not None
-        and row.state in ("present", "ignored")
+        and row.state in ("present", "ignored", "missing")
         and row.size == entry["size"]
         and row.mtime_ns == entry["mtime_ns"]
         and row.inode == entry["inode"]
@@ -156,6 +171,7 @@ def _commit(
     file_entries: list[dict[str, Any]] = []
     renames: list[tuple[int, str]] = []
     stale_models: set[str] = set()
+    batch_ids: set[str] = set()
     now = utcnow()
     for found in pending:
         main = found.entries[0]
@@ -175,7 +191,12 @@ def _commit(
             report.changed += 1
         else:
             report.added += 1
-        model_id = provisional_id(main["device"], main["inode"])
+        model_id = provisional_id(main["device"], main["inode"], main["mtime_ns"])
+        if model_id in batch_ids:
+            # Another name of the same inode (a hardlink) in this batch: one more location of that model.
+            file_entries.extend({**e, "model_id": model_id} for e in found.entries)
+            continue
+        batch_ids.add(model_id)
         fmt = "diffusers" if found.format == "diffusion-folder" else "unknown"
         size = sum(e["size"] for e in found.entries)
         rows.append(

@@ -208,3 +208,63 @@ def test_drive_mounted_elsewhere_keeps_models_and_edits(
     assert moved.notes == "mine"
     assert library.model_file_path(lora.id) == mounted / "loras" / "detail.safetensors"
     assert [s["path"] for s in library.list_sources()] == [str(mounted.resolve())]
+
+
+def test_hardlinked_copies_in_a_source_are_one_model_with_two_locations(
+    library: Library, comfy_models: Path
+) -> None:
+    os.link(
+        comfy_models / "loras" / "detail.safetensors", comfy_models / "loras" / "detail-again.safetensors"
+    )
+    report = library.add_source(comfy_models)
+    assert "error" not in str(report["scan"].get("errors", [])).lower()
+    models = _models(library)
+    assert len(models) == 3, "two names of one inode are one model"
+    lora = models.get("detail") or models["detail-again"]
+    assert len(library.model_detail(lora.id)["locations"]) == 2
+
+
+def test_empty_mount_point_keeps_models_and_remount_keeps_edits(
+    library: Library, comfy_models: Path, tmp_path: Path
+) -> None:
+    library.add_source(comfy_models)
+    library.sources.hash_pending()
+    lora = _models(library)["detail"]
+    library.edit_model(lora.id, notes="tuned at 0.7", add_tags=["keep"])
+    aside = tmp_path / "aside"
+    os.rename(comfy_models, aside)
+    comfy_models.mkdir()  # the mount point, with nothing mounted on it
+    report = library.scan()
+    assert report["sources"][0]["state"] == "unavailable" and report["missing"] == 0
+    comfy_models.rmdir()
+    os.rename(aside, comfy_models)  # mounted again
+    library.scan()
+    kept = library.get_model(lora.id)
+    assert (kept.notes, kept.tags, kept.state) == ("tuned at 0.7", ("keep",), "ready")
+
+
+def test_a_deleted_file_whose_inode_is_reused_does_not_pass_on_its_edits(
+    library: Library, comfy_models: Path
+) -> None:
+    library.add_source(comfy_models)
+    old = _models(library)["detail"]
+    library.edit_model(old.id, notes="broken hands")
+    st = (comfy_models / "loras" / "detail.safetensors").stat()
+    (comfy_models / "loras" / "detail.safetensors").unlink()
+    fresh = synth.write_family(comfy_models / "loras" / "photoreal.safetensors", "sd15_loha")
+    os.utime(fresh, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    library.scan()
+    assert _models(library)["photoreal"].notes == ""
+
+
+def test_background_hashing_never_reads_a_link_out_of_the_source(
+    library: Library, comfy_models: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "home" / "secret.safetensors"
+    secret.parent.mkdir()
+    synth.write_family(secret, "sd15_loha")
+    (comfy_models / "loras" / "sneaky.safetensors").symlink_to(secret)
+    library.add_source(comfy_models)
+    library.sources.hash_pending()
+    sneaky = _models(library)["sneaky"]
+    assert not sneaky.hashed
