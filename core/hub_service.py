@@ -26,7 +26,14 @@ from .hf import Candidate, HubClient, apply_candidate, download_files, finish_do
 from .hf.download import pick_model_files
 from .importer.commit import commit_staged
 from .importer.plan import PlannedModel, is_model_file, model_name_from_file
-from .importer.stage import StagedFile, StagedModel, describe_staged, new_stage_dir, undo_stage
+from .importer.stage import (
+    StagedFile,
+    StagedModel,
+    describe_staged,
+    new_stage_dir,
+    record_move,
+    undo_stage,
+)
 from .models import ImportItem, Model, ModelSource, utcnow
 from .net.cache import HttpCache
 
@@ -280,6 +287,7 @@ class HubService:
                 )
                 dest = stage / "files" / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
+                record_move(stage, Path(f.path), dest)  # a failed commit puts it back for the resume
                 os.rename(f.path, dest)
                 info = inspect_path(dest) if is_model_file(dest.name) else None
                 staged_files.append(

@@ -224,7 +224,7 @@ def _move_and_hash(
     The move is journalled in the stage's ``moves.json`` before the rename, so after a crash recovery
     puts the file back where the user had it (THREATS invariant 5) unless the stage was committed.
     """
-    _record_move(stage, src, dest)
+    record_move(stage, src, dest)
     try:
         os.link(src, dest, follow_symlinks=False)
     except FileExistsError as exc:
@@ -280,7 +280,7 @@ def _try_link(src: Path, dest: Path) -> bool:
     return True
 
 
-def _record_move(stage: Path, src: Path, dest: Path) -> None:
+def record_move(stage: Path, src: Path, dest: Path) -> None:
     journal = stage / MOVES_FILE
     entries = read_moves(stage)
     entries.append({"src": str(src), "dest": str(dest)})

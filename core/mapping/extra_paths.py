@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -135,12 +136,27 @@ def section_matches(path: Path, base_path: Path, categories: Mapping[str, str]) 
 
 
 def _write(path: Path, old: bytes | None, new_text: str) -> None:
+    # The user's file may be a symlink (a shared config): write where it points, never replace the link.
+    # And keep its mode and owner: a 0600 root-owned file (a `sudo` run) would lock ComfyUI out of it.
+    target = Path(os.path.realpath(path))
     try:
+        before = os.stat(target) if os.path.exists(target) else None
         if old is not None:
-            atomic_write_bytes(path.with_name(path.name + ".bak"), old)
-        atomic_write_bytes(path, new_text.encode("utf-8"))
+            atomic_write_bytes(target.with_name(target.name + ".bak"), old)
+        atomic_write_bytes(target, new_text.encode("utf-8"))
+        _keep_mode(target, before)
     except OSError as exc:
         raise StorageError(f"Cannot write {path} ({exc}); check the folder's permissions and retry.") from exc
+
+
+def _keep_mode(path: Path, before: os.stat_result | None) -> None:
+    mode = stat.S_IMODE(before.st_mode) if before is not None else 0o644
+    os.chmod(path, mode)
+    if before is not None and hasattr(os, "chown"):
+        try:
+            os.chown(path, before.st_uid, before.st_gid)
+        except OSError:
+            pass  # not ours to change (not root): the mode alone is kept
 
 
 def _without_unmarked_section(text: str, path: Path) -> str:
