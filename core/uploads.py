@@ -31,7 +31,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import Conflict, InsufficientSpace, InvalidInput, NotFound, StorageError, UploadOffsetMismatch
+from .errors import (
+    Busy,
+    Conflict,
+    InsufficientSpace,
+    InvalidInput,
+    NotFound,
+    StorageError,
+    UploadOffsetMismatch,
+)
 from .io.fileops import atomic_write_bytes, fsync_dir
 from .io.hashing import DualHasher
 from .io.paths import validate_component
@@ -48,6 +56,8 @@ _READ_CHUNK = 8 * 1024 * 1024
 DEFAULT_MAX_SIZE = 1 << 40  # 1 TiB: larger than any model file published today
 DEFAULT_TTL_S = 7 * 24 * 3600
 CLEANUP_INTERVAL_S = 60.0
+# Open upload sessions at once (a drop of a whole model folder stays far below this).
+MAX_OPEN_SESSIONS = 20_000
 
 
 @dataclass(frozen=True)
@@ -170,6 +180,9 @@ class UploadStore:
         self.root.mkdir(parents=True, exist_ok=True)
         self.groups = UploadGroups(self.root)
         self._next_cleanup = 0.0
+        # Bytes promised to open sessions (size - offset), rebuilt from disk by each cleanup pass and grown
+        # by every create in between: free space is never promised twice.
+        self._promised: dict[str, int] = {}
 
     # -- sessions ------------------------------------------------------------------------------------
     def create(
@@ -201,12 +214,20 @@ class UploadStore:
             self._next_cleanup = time.monotonic() + CLEANUP_INTERVAL_S
             self.cleanup_expired()
         free = shutil.disk_usage(self.root).free
-        if size + self.free_space_margin > free:
-            raise InsufficientSpace(
-                f"not enough free space for {name} ({size} bytes, {free} free in {self.root}); "
-                "free some space and try again"
-            )
-        upload_id = secrets.token_urlsafe(24)
+        with self._lock:
+            if len(self._promised) >= MAX_OPEN_SESSIONS:
+                raise Busy(
+                    f"{len(self._promised)} uploads are open already; finish or cancel some "
+                    "(DELETE /uploads/{id}) and try again"
+                )
+            promised = sum(self._promised.values())
+            if size + promised + self.free_space_margin > free:
+                raise InsufficientSpace(
+                    f"not enough free space for {name} ({size} bytes; {free} free in {self.root}, of which "
+                    f"{promised} are promised to uploads in progress); free some space and try again"
+                )
+            upload_id = secrets.token_urlsafe(24)
+            self._promised[upload_id] = size
         group_folder = None
         if group is not None and group_size is not None:
             group_folder = self.groups.reserve(group, group_size, rel or name, upload_id)
@@ -219,6 +240,8 @@ class UploadStore:
             self._save(session)
         except BaseException:
             shutil.rmtree(self.root / upload_id, ignore_errors=True)
+            with self._lock:
+                self._promised.pop(upload_id, None)
             if group_folder is not None:
                 self.groups.release(group_folder, rel or name)
             raise
@@ -344,6 +367,8 @@ class UploadStore:
         if session is not None and session.group_folder is not None:
             self.groups.release(session.group_folder, session.relative_path or session.filename)
         self._remove_session(upload_id)
+        with self._lock:
+            self._promised.pop(upload_id, None)
 
     def discard_group(self, group_folder: str) -> None:
         """Remove a group (after its import, or when it expired): its member sessions and its folder."""
@@ -371,6 +396,7 @@ class UploadStore:
         now = time.time() if now is None else now
         removed: list[str] = []
         live_groups: set[str] = set()
+        promised: dict[str, int] = {}
         for folder in self.root.iterdir():
             if not _ID_RE.match(folder.name) or not folder.is_dir() or folder.is_symlink():
                 continue
@@ -387,6 +413,8 @@ class UploadStore:
             if busy or not expired:
                 if session is not None and session.group_folder is not None:
                     live_groups.add(session.group_folder)
+                if session is not None and not session.complete:
+                    promised[session.id] = max(0, session.size - session.offset)
                 continue
             # Not discard(): an expiring member must not refresh (or shrink) its group.
             self._remove_session(folder.name)
@@ -400,6 +428,10 @@ class UploadStore:
                 continue
             if idle:
                 self.discard_group(group_folder)
+        with self._lock:
+            # Sessions created during this pass keep their promise until the next one.
+            recent = {k: v for k, v in self._promised.items() if k not in promised and k not in removed}
+            self._promised = {**promised, **{k: v for k, v in recent.items() if (self.root / k).is_dir()}}
         return removed
 
     # -- internals -----------------------------------------------------------------------------------

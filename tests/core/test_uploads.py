@@ -251,3 +251,29 @@ def test_incomplete_group_expires(tmp_path: Path) -> None:
     assert not store.groups.path(done.group.folder).exists()
     with pytest.raises(NotFound):
         store.get(pending.id)
+
+
+def test_free_space_is_never_promised_twice(tmp_path: Path) -> None:
+    import shutil
+
+    from comfyui_model_library.core.errors import InsufficientSpace as NoSpace
+
+    store = UploadStore(tmp_path / "uploads", free_space_margin=0)
+    free = shutil.disk_usage(tmp_path).free
+    first = store.create("big.safetensors", free * 6 // 10)
+    with pytest.raises(NoSpace):
+        store.create("second.safetensors", free * 6 // 10)
+    store.discard(first.id)
+    assert store.create("second.safetensors", free * 6 // 10).size == free * 6 // 10
+
+
+def test_open_sessions_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from comfyui_model_library.core import uploads
+    from comfyui_model_library.core.errors import Busy
+
+    monkeypatch.setattr(uploads, "MAX_OPEN_SESSIONS", 3)
+    store = UploadStore(tmp_path / "uploads")
+    for i in range(3):
+        store.create(f"m{i}.safetensors", 10)
+    with pytest.raises(Busy):
+        store.create("m4.safetensors", 10)
