@@ -298,13 +298,13 @@ def _kernel_copy_chunks(
                 if not done and os.fstat(src_fd).st_size:
                     return None  # some filesystems copy nothing instead of refusing: read instead
                 break
-            _start_writeback(dest_fd, done, count)
             try:
                 mapped = mmap.mmap(dest_fd, count, _MAP_READ_SHARED, mmap.PROT_READ, offset=done)
             except OSError:
                 if done:
                     raise
                 return None  # a filesystem that cannot map files: copy through a buffer
+            _start_writeback(dest_fd, done, count)
             in_flight.append((mapped, hasher.update_shared(mapped)))
             while len(in_flight) > COPY_LEAD:
                 _release(in_flight.popleft())
