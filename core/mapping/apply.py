@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,7 +296,10 @@ def _create_batch(
         if folder not in folders:
             os.makedirs(folder, exist_ok=True)
             folders.add(folder)
-        items.append((temp_name_for(c.link_path), c))
+        # A link whose name is free is made right there (one metadata operation; a crash before it is
+        # registered is rolled back by ``resume_pending``); only a replacement goes through a temp name.
+        direct = not c.replace and not os.path.lexists(c.link_path)
+        items.append((c.link_path if direct else temp_name_for(c.link_path), c))
     # What a retarget may replace: our old link there, as registered before this batch.
     olds: dict[str, list[Any] | None] = {}
     for _t, c in items:
@@ -304,7 +308,9 @@ def _create_batch(
     pending = {
         "app_id": plan.app_id,
         "link_root": plan.link_root,
-        "items": [[t, c.link_path, c.target, c.replace, olds[c.link_path]] for t, c in items],
+        "items": [
+            [t, c.link_path, c.target, c.replace, olds[c.link_path], t == c.link_path] for t, c in items
+        ],
     }
     _journal(db, key, "pending", pending)
     made: list[tuple[str, _Creation]] = []
@@ -312,7 +318,13 @@ def _create_batch(
     for temp, c in items:
         try:
             link = maker.make_link_at(c.target, temp, allow_copy=allow_copy)
+        except FileExistsError:
+            run.skipped.append({"path": c.link_path, "reason": "file_exists"})  # appeared since planning
+            continue
         except (OSError, ModelLibraryError) as exc:
+            if temp == c.link_path and isinstance(exc.__cause__, FileExistsError):
+                run.skipped.append({"path": c.link_path, "reason": "file_exists"})
+                continue
             run.failed.append({"path": c.link_path, "reason": str(exc)})
             continue
         made.append((temp, c))
@@ -336,10 +348,19 @@ def _create_batch(
             db,
             key,
             "registered",
-            {**pending, "items": [[t, c.link_path, c.target, c.replace, olds[c.link_path]] for t, c in made]},
+            {
+                **pending,
+                "items": [
+                    [t, c.link_path, c.target, c.replace, olds[c.link_path], t == c.link_path]
+                    for t, c in made
+                ],
+            },
         )
     lost: list[str] = []
     for temp, c in made:
+        if temp == c.link_path:  # made at its final name already
+            run.created.append(c.link_path)
+            continue
         if os.path.lexists(c.link_path) and not _replaceable(maker, c.link_path, olds[c.link_path]):
             # Something that is not our old link is at the final name now: it is not ours to replace.
             maker.discard_temp(temp)
@@ -378,6 +399,11 @@ def resume_pending(db: Database, maker: LinkMaker | None = None) -> dict[str, in
         for item in data.get("items", []):
             temp, final, target = item[0], item[1], item[2]
             old = item[4] if len(item) > 4 else None
+            if len(item) > 5 and item[5]:  # made at its final name
+                if row["step"] != "registered" and _made_by_us(maker, final, target):
+                    os.unlink(final)  # never registered: roll it back
+                    counts["rolled_back"] += 1
+                continue
             temp_path, final_path = Path(temp), Path(final)
             temp_there = _is_temp_link(temp_path)
             if row["step"] != "registered":
@@ -405,6 +431,18 @@ def resume_pending(db: Database, maker: LinkMaker | None = None) -> dict[str, in
             registry.unregister_many(lost)
             _journal(db, row["key"], "", None)
     return counts
+
+
+def _made_by_us(maker: LinkMaker, path: str, target: str) -> bool:
+    """An unregistered link at ``path`` is ours to roll back only if it is a symlink to ``target`` or a
+    hardlink of it (the fallback where symlinks are refused)."""
+    if maker.is_our_link(Path(path), Path(target), "symlink"):
+        return True
+    try:
+        st, tt = os.lstat(path), os.stat(target)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and (st.st_ino, st.st_dev) == (tt.st_ino, tt.st_dev)
 
 
 def _replaceable(maker: LinkMaker, path: str, old: list[Any] | None) -> bool:
