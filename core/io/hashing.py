@@ -22,6 +22,8 @@ import hashlib
 import io
 import mmap
 import os
+import stat
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -151,7 +153,9 @@ def hash_fd(fd: int, *, progress: ProgressFn | None = None, cancelled: Cancelled
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
     except (AttributeError, OSError):
         pass  # advisory only; not on every platform or file kind
-    ring = [bytearray(CHUNK_SIZE) for _ in range(RING_DEPTH)]
+    if _remaining(fd) <= SMALL_FILE:
+        return _hash_small(fd, progress, cancelled)
+    ring = _thread_ring()
     in_flight: list[list[Future[object]]] = [[] for _ in range(RING_DEPTH)]
     done = 0
     # FileIO.readinto fills a reusable buffer and releases the GIL on every platform (os.readv is POSIX).
@@ -171,6 +175,45 @@ def hash_fd(fd: int, *, progress: ProgressFn | None = None, cancelled: Cancelled
                 progress(done)
             slot = (slot + 1) % RING_DEPTH
         return hasher.finish()
+
+
+# At or below this size a file is read whole and hashed inline: for the many small files of an adoption,
+# handing chunks to threads costs more than it saves.
+SMALL_FILE = 4 * 1024 * 1024
+_local = threading.local()
+
+
+def _remaining(fd: int) -> int:
+    """Bytes from the offset to the end of a regular file; unbounded for pipes and devices."""
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return 1 << 62
+        return max(0, st.st_size - os.lseek(fd, 0, os.SEEK_CUR))
+    except OSError:
+        return 1 << 62
+
+
+def _hash_small(fd: int, progress: ProgressFn | None, cancelled: CancelledFn | None) -> Digests:
+    if cancelled is not None and cancelled():
+        raise Cancelled("hashing was cancelled; nothing was changed")
+    parts = []
+    while chunk := os.read(fd, SMALL_FILE + 1):  # until EOF: the file may have grown since fstat
+        parts.append(chunk)
+    data = b"".join(parts)
+    if progress is not None and data:
+        progress(len(data))
+    return hash_bytes(data)
+
+
+def _thread_ring() -> list[bytearray]:
+    """This thread's read buffers, allocated once: zeroing 12 MiB per file is a cost of its own. A call
+    returns only after every hasher has finished with them, so reuse is safe."""
+    ring: list[bytearray] | None = getattr(_local, "ring", None)
+    if ring is None:
+        ring = [bytearray(CHUNK_SIZE) for _ in range(RING_DEPTH)]
+        _local.ring = ring
+    return ring
 
 
 def hash_path(
