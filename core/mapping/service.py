@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..catalog.db import Database
+from ..errors import ModelLibraryError
 from ..links.platform import LinkMaker
 from ..links.registry import AppRecord, AppRegistry, LinkRegistry
 from ..models import Model
@@ -29,6 +30,35 @@ class ModelCatalog(Protocol):
 
 
 MAPPING_MODES = ("view", "direct")
+
+
+def already_seen_by(install_root: str | os.PathLike[str], library_root: Path) -> tuple[str, ...]:
+    """Folders the install searches on its own (its root, and its extra_model_paths.yaml folders other
+    than our views): a model catalogued in place there needs no link, or ComfyUI would list it twice."""
+    from .comfyui import extra_paths_folders, read_install
+
+    folders = [os.path.realpath(install_root)]
+    try:
+        install = read_install(install_root)
+        for paths in extra_paths_folders(install, exclude_under=library_root).values():
+            folders.extend(os.path.realpath(p) for p in paths)
+    except ModelLibraryError:
+        pass  # an unreadable yaml: the install's own root still counts
+    return tuple(dict.fromkeys(folders))
+
+
+def needs_link(model: Model, seen: tuple[str, ...]) -> bool:
+    if model.location != "source":
+        return True
+    folder = os.path.realpath(model.rel_dir)
+    return not any(folder == s or folder.startswith(s + os.sep) for s in seen)
+
+
+def _models_for(
+    catalog: ModelCatalog, install_root: str | os.PathLike[str], library_root: Path
+) -> list[Model]:
+    seen = already_seen_by(install_root, library_root)
+    return [m for m in catalog.iter_all() if needs_link(m, seen)]
 
 
 def view_root(library_root: Path, app_id: str) -> Path:
@@ -59,7 +89,12 @@ def preview(
     app = AppRecord(install.id, str(install.root), install.version, config.mode)
     existing = LinkRegistry(db).by_app(install.id)
     return plan_links(
-        catalog.iter_all(), config, link_target(app, library_root), library_root, existing, lstat_snapshot
+        _models_for(catalog, comfy_root, library_root),
+        config,
+        link_target(app, library_root),
+        library_root,
+        existing,
+        lstat_snapshot,
     )
 
 
@@ -80,7 +115,9 @@ def apply(
     app = register_install(db, install, config.mode)
     target = link_target(app, library_root)
     existing = LinkRegistry(db).by_app(install.id)
-    plan = plan_links(catalog.iter_all(), config, target, library_root, existing, lstat_snapshot)
+    plan = plan_links(
+        _models_for(catalog, comfy_root, library_root), config, target, library_root, existing, lstat_snapshot
+    )
     report = apply_plan(
         db, plan, resolutions=resolutions, on_conflict=on_conflict, maker=maker, allow_copy=config.allow_copy
     )
@@ -113,12 +150,22 @@ def sync_model(
             continue  # an install known only through adoption is not mapped
         target = link_target(app, library_root)
         existing = [r for r in own if r.app_id == app.id]
-        plan = plan_links(models, config, target, library_root, existing, lstat_snapshot, scope={model_id})
+        seen = already_seen_by(app.root, library_root)
+        wanted_models = [m for m in models if needs_link(m, seen)]
+        plan = plan_links(
+            wanted_models, config, target, library_root, existing, lstat_snapshot, scope={model_id}
+        )
         wanted = [a.link_path for a in (*plan.create, *plan.conflicts) if a.link_path]
         others = [r for r in registry.find_many(wanted).values() if r.model_id != model_id]
         if others:  # names held by other models of ours: plan again knowing them
             plan = plan_links(
-                models, config, target, library_root, existing + others, lstat_snapshot, scope={model_id}
+                wanted_models,
+                config,
+                target,
+                library_root,
+                existing + others,
+                lstat_snapshot,
+                scope={model_id},
             )
         if not plan.is_empty or any(a.reason == "unregistered" for a in plan.ok):
             report = report.merge(apply_plan(db, plan, maker=maker, allow_copy=config.allow_copy))

@@ -103,3 +103,18 @@ def test_moved_library_refuses_writes_until_repair(tmp_path: Path, incoming: Pat
         lib.repair()
         lib.edit_model(item.model.id, notes="x")
         assert os.path.exists(lib.model_file_path(item.model.id))
+
+
+def test_install_models_catalogued_in_place_are_not_linked_back_into_it(library: Library, comfy: Path,
+                                                                        tmp_path: Path) -> None:
+    lora = synth.write_family(comfy / "models" / "loras" / "own.safetensors", "sdxl_lora_kohya")
+    nas = tmp_path / "nas"
+    (nas / "loras").mkdir(parents=True)
+    synth.write_family(nas / "loras" / "shared.safetensors", "sd15_loha")
+    library.add_source(comfy / "models")
+    library.add_source(nas)
+    library.map_apply(comfy)
+    names = {p.name for p in _view_links(library)}
+    assert "own.safetensors" not in names, "ComfyUI sees it already: a link would list it twice"
+    assert "shared.safetensors" in names, "a NAS model is linked so the install sees it"
+    assert lora.exists() and not lora.is_symlink()
