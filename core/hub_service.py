@@ -15,15 +15,13 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .catalog.db import Database
 from .catalog.repository import ModelRepository
 from .config import LibraryConfig
 from .errors import CircuitOpen, InvalidInput, ModelLibraryError, NetworkError, RateLimited
 from .formats.inspect import inspect_path
-from .hf import Candidate, HubClient, apply_candidate, download_files, finish_download, lookup_model
-from .hf.download import pick_model_files
 from .importer.commit import commit_staged
 from .importer.plan import PlannedModel, is_model_file, model_name_from_file
 from .importer.stage import (
@@ -36,6 +34,10 @@ from .importer.stage import (
 )
 from .models import ImportItem, Model, ModelSource, utcnow
 from .net.cache import HttpCache
+
+if TYPE_CHECKING:
+    # The Hub client pulls in httpx and huggingface_hub: loaded on the first Hub call, not at start-up.
+    from .hf import Candidate, HubClient
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,8 @@ class HubService:
     def client(self) -> HubClient:
         with self._lock:
             if self._client is None:
+                from .hf import HubClient
+
                 self._client = HubClient(self.config, cache=HttpCache(self.db))
             return self._client
 
@@ -91,6 +95,8 @@ class HubService:
         """Candidates for ``model``'s origin; the best hash match is applied (never over manual edits)."""
         if not model.hashed:
             raise InvalidInput(f"{model.name} is still being hashed; look it up when hashing is done.")
+        from .hf import lookup_model
+
         try:
             candidates = lookup_model(model, self.client)
         except (CircuitOpen, RateLimited, NetworkError) as exc:
@@ -102,6 +108,8 @@ class HubService:
         return candidates
 
     def _apply(self, model: Model, candidate: Candidate) -> None:
+        from .hf import apply_candidate
+
         updates = apply_candidate(model, candidate)
         if updates:
             updated = self.repo.update(model.id, **updates)
@@ -196,6 +204,8 @@ class HubService:
         progress: ProgressFn | None = None,
         cancelled: CancelledFn | None = None,
     ) -> list[ImportItem]:
+        from .hf.download import pick_model_files
+
         listing = self.client.list_files(repo_id, revision)
         groups: list[list[str]] = []
         for name in filenames or [None]:  # type: ignore[list-item]
@@ -223,6 +233,8 @@ class HubService:
         progress: ProgressFn | None,
         cancelled: CancelledFn | None,
     ) -> ImportItem:
+        from .hf import download_files, finish_download
+
         key = hashlib.sha256("\n".join([repo_id, revision or "", *group]).encode()).hexdigest()[:20]
         dl_dir = self.config.tmp_dir / "downloads" / key
         result = download_files(

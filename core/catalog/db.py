@@ -19,6 +19,17 @@ from ..errors import CatalogCorrupt, CatalogLocked, InsufficientSpace
 BUSY_TIMEOUT_MS = 10_000
 
 
+def _quick_check(path: Path) -> tuple[str] | None:
+    """``quick_check`` reads every page: on a short-lived connection, so its cache goes with it."""
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+    try:
+        conn.execute("PRAGMA cache_size = -2048")
+        row = conn.execute("PRAGMA quick_check").fetchone()
+        return (str(row[0]),) if row is not None else None
+    finally:
+        conn.close()
+
+
 def _mapped(exc: sqlite3.OperationalError, path: Path) -> Exception:
     text = str(exc).lower()
     if "full" in text:
@@ -37,8 +48,8 @@ def _configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA temp_store = MEMORY")
     # Search joins FTS hits to wide model rows: the default 2 MiB page cache turns joins into OS reads.
-    # Pages are allocated only as used.
-    conn.execute("PRAGMA cache_size = -32768")
+    # Pages are allocated only as used; 8 MiB a connection keeps a host process's memory in bounds.
+    conn.execute("PRAGMA cache_size = -8192")
 
 
 class Database:
@@ -49,6 +60,7 @@ class Database:
         self._write_lock = threading.RLock()
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
+        self._owners: dict[int, threading.Thread] = {}
         self._all_lock = threading.Lock()
         self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,7 +72,7 @@ class Database:
                 # concurrency.
                 self._writer.execute("PRAGMA journal_mode = DELETE")
             if check:
-                row = self._writer.execute("PRAGMA quick_check").fetchone()
+                row = _quick_check(self.path)
                 if row is None or row[0] != "ok":
                     raise CatalogCorrupt(
                         f"The catalog {self.path} is damaged ({row[0] if row else 'no answer'}). "
@@ -132,9 +144,25 @@ class Database:
             return
         conn = getattr(self._local, "conn", None)
         if conn is None:
+            self._close_orphans()
             conn = self._connect()
             self._local.conn = conn
+            with self._all_lock:
+                self._owners[id(conn)] = threading.current_thread()
         yield conn
+
+    def _close_orphans(self) -> None:
+        """Readers of threads that have ended are closed: a long-running host starts many threads."""
+        with self._all_lock:
+            dead = [c for c in self._all if (t := self._owners.get(id(c))) is not None and not t.is_alive()]
+            for conn in dead:
+                self._all.remove(conn)
+                self._owners.pop(id(conn), None)
+        for conn in dead:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
 
     def _write_lock_owned(self) -> bool:
         return bool(self._write_lock._is_owned())  # type: ignore[attr-defined]

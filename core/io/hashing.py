@@ -155,7 +155,16 @@ def hash_fd(fd: int, *, progress: ProgressFn | None = None, cancelled: Cancelled
         pass  # advisory only; not on every platform or file kind
     if _remaining(fd) <= SMALL_FILE:
         return _hash_small(fd, progress, cancelled)
-    ring = _thread_ring()
+    ring = _take_ring()
+    try:
+        return _hash_ring(fd, ring, progress, cancelled)
+    finally:
+        _give_ring(ring)
+
+
+def _hash_ring(
+    fd: int, ring: list[bytearray], progress: ProgressFn | None, cancelled: CancelledFn | None
+) -> Digests:
     in_flight: list[list[Future[object]]] = [[] for _ in range(RING_DEPTH)]
     done = 0
     # FileIO.readinto fills a reusable buffer and releases the GIL on every platform (os.readv is POSIX).
@@ -180,7 +189,9 @@ def hash_fd(fd: int, *, progress: ProgressFn | None = None, cancelled: Cancelled
 # At or below this size a file is read whole and hashed inline: for the many small files of an adoption,
 # handing chunks to threads costs more than it saves.
 SMALL_FILE = 4 * 1024 * 1024
-_local = threading.local()
+KEPT_RINGS = 1
+_rings: list[list[bytearray]] = []
+_rings_lock = threading.Lock()
 
 
 def _remaining(fd: int) -> int:
@@ -206,14 +217,20 @@ def _hash_small(fd: int, progress: ProgressFn | None, cancelled: CancelledFn | N
     return hash_bytes(data)
 
 
-def _thread_ring() -> list[bytearray]:
-    """This thread's read buffers, allocated once: zeroing 12 MiB per file is a cost of its own. A call
-    returns only after every hasher has finished with them, so reuse is safe."""
-    ring: list[bytearray] | None = getattr(_local, "ring", None)
-    if ring is None:
-        ring = [bytearray(CHUNK_SIZE) for _ in range(RING_DEPTH)]
-        _local.ring = ring
-    return ring
+def _take_ring() -> list[bytearray]:
+    """Read buffers from a small shared pool: zeroing 12 MiB for every file is a cost of its own, and
+    keeping a ring per thread would hold that memory in every thread that ever hashed."""
+    with _rings_lock:
+        if _rings:
+            return _rings.pop()
+    return [bytearray(CHUNK_SIZE) for _ in range(RING_DEPTH)]
+
+
+def _give_ring(ring: list[bytearray]) -> None:
+    # Safe to reuse: hash_fd returns only after every hasher has finished with the ring.
+    with _rings_lock:
+        if len(_rings) < KEPT_RINGS:
+            _rings.append(ring)
 
 
 def hash_path(
