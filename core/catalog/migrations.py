@@ -265,11 +265,23 @@ END;
 INSERT INTO models_fts(models_fts) VALUES ('rebuild');
 """
 
+# Sort orders with their tie-breaker: paging walks these indexes alone, whatever the offset.
+_SORT_INDEXES = """
+CREATE INDEX models_name_id ON models(name COLLATE NOCASE, id);
+CREATE INDEX models_added_id ON models(added_at, id);
+CREATE INDEX models_size_id ON models(size, id);
+CREATE INDEX models_type_name_id ON models(type, name COLLATE NOCASE, id);
+DROP INDEX models_name;
+DROP INDEX models_added;
+DROP INDEX models_size;
+"""
+
 MIGRATIONS: Sequence[Migration] = (
     Migration("0001_initial", _INITIAL),
     Migration("0002_source_inspected", _SOURCE_INSPECTED),
     Migration("0003_fts_deferrable", _FTS_DEFERRABLE),
     Migration("0004_fts_aliases", _FTS_ALIASES),
+    Migration("0005_sort_indexes", _SORT_INDEXES),
 )
 
 
