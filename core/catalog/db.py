@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import CatalogCorrupt, CatalogLocked, InsufficientSpace
+from ..errors import CatalogCorrupt, CatalogError, CatalogLocked, InsufficientSpace
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -61,6 +61,8 @@ class Database:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._owners: dict[int, threading.Thread] = {}
+        self._active = 0  # reads in progress, so that close() waits for them
+        self._active_cv = threading.Condition()
         self._all_lock = threading.Lock()
         self._closed = False
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +107,7 @@ class Database:
         Re-entrant within one thread: an inner ``transaction()`` joins the outer one.
         """
         with self._write_lock:
+            self._check_open()
             conn = self._writer
             if conn.in_transaction:
                 yield conn
@@ -142,6 +145,21 @@ class Database:
         if self._write_lock_owned() and self._writer.in_transaction:
             yield self._writer
             return
+        with self._active_cv:
+            self._check_open()
+            self._active += 1
+        try:
+            yield self._reader()
+        finally:
+            with self._active_cv:
+                self._active -= 1
+                self._active_cv.notify_all()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise CatalogError(f"The catalog {self.path} was closed (the library is shutting down).")
+
+    def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             self._close_orphans()
@@ -149,7 +167,7 @@ class Database:
             self._local.conn = conn
             with self._all_lock:
                 self._owners[id(conn)] = threading.current_thread()
-        yield conn
+        return conn
 
     def _close_orphans(self) -> None:
         """Readers of threads that have ended are closed: a long-running host starts many threads."""
@@ -178,10 +196,22 @@ class Database:
         with self._write_lock:
             self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def close(self) -> None:
+    def close(self, timeout: float = 30.0) -> None:
+        """Close every connection once the reads and the write in progress are done (closing a
+        connection another thread is using crashes the process); new work is refused meanwhile."""
         if self._closed:
             return
         self._closed = True
+        with self._active_cv:
+            self._active_cv.wait_for(lambda: self._active == 0, timeout=timeout)
+        got_writer = self._write_lock.acquire(timeout=timeout)
+        try:
+            self._close_all()
+        finally:
+            if got_writer:
+                self._write_lock.release()
+
+    def _close_all(self) -> None:
         with self._all_lock:
             conns, self._all = self._all, []
         for conn in conns:
