@@ -407,7 +407,7 @@ class ModelRepository:
         with self.db.read() as conn:
             _ensure_read_cache(conn)
             result = run_search(conn, query)
-            items = _hydrate(conn, result.rows)
+            items = _hydrate(conn, result.rows, with_metadata=False)
         return Page(tuple(items), result.total, (time.perf_counter() - started) * 1000, result.total_capped)
 
 
@@ -419,8 +419,12 @@ def _ensure_read_cache(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA cache_size = {-READ_CACHE_KIB}")
 
 
-def _hydrate(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[Model]:
-    """Rows of ``models`` -> Models, with one query for all their files and one for all their tags."""
+def _hydrate(
+    conn: sqlite3.Connection, rows: Sequence[sqlite3.Row], *, with_metadata: bool = True
+) -> list[Model]:
+    """Rows of ``models`` -> Models, with one query for all their files and one for all their tags.
+
+    List pages leave out the header metadata (the largest field, shown only in a model's detail)."""
     if not rows:
         return []
     ids = [row["id"] for row in rows]
@@ -439,14 +443,16 @@ def _hydrate(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[Mode
             chunk,
         ):
             tags[t[0]].append(t[1])
-    return [_model_from_row(row, files[row["id"]], tags[row["id"]]) for row in rows]
+    return [_model_from_row(row, files[row["id"]], tags[row["id"]], with_metadata) for row in rows]
 
 
-def _model_from_row(row: sqlite3.Row, files: list[ModelFile], tags: list[str]) -> Model:
+def _model_from_row(
+    row: sqlite3.Row, files: list[ModelFile], tags: list[str], with_metadata: bool = True
+) -> Model:
     try:
         source = ModelSource.from_dict(json.loads(row["source_json"]))
         manual = frozenset(json.loads(row["manual_fields"]))
-        metadata = json.loads(row["metadata_json"])
+        metadata = json.loads(row["metadata_json"]) if with_metadata else {}
         warnings = tuple(json.loads(row["warnings_json"]))
     except (ValueError, TypeError, AttributeError) as exc:
         raise CatalogCorrupt(

@@ -279,12 +279,17 @@ def _search_fts(conn: sqlite3.Connection, query: ModelQuery, match: str) -> Sear
     clauses, params = _filters(query, fts_driven=True)
     prefilter, exact = _prefilter(query)
     fts = _Fts(conn, clauses, params)
-    hits, hits_capped = fts.count(match, COUNT_CAP, filtered=False)
-    if not clauses or hits == 0:
+    if not clauses:
+        hits, hits_capped = fts.count(match, COUNT_CAP, filtered=False)
         total, capped = hits, hits_capped
     else:
         # Filters the index holds narrow the count without touching rows; the rest need the join.
         total, capped = fts.count(_and(match, *prefilter), COUNT_CAP, filtered=not exact)
+        if total and not capped and total <= RANK_CAP:
+            # Ranking cost follows the unfiltered hits: count them, but only as far as the cap.
+            hits, hits_capped = fts.count(match, RANK_CAP, filtered=False)
+        else:
+            hits, hits_capped = total, True  # too broad to rank whole either way
     if total == 0:
         rows: list[sqlite3.Row] = []
     elif query.sort != "relevance":
