@@ -105,8 +105,9 @@ def test_moved_library_refuses_writes_until_repair(tmp_path: Path, incoming: Pat
         assert os.path.exists(lib.model_file_path(item.model.id))
 
 
-def test_install_models_catalogued_in_place_are_not_linked_back_into_it(library: Library, comfy: Path,
-                                                                        tmp_path: Path) -> None:
+def test_install_models_catalogued_in_place_are_not_linked_back_into_it(
+    library: Library, comfy: Path, tmp_path: Path
+) -> None:
     lora = synth.write_family(comfy / "models" / "loras" / "own.safetensors", "sdxl_lora_kohya")
     nas = tmp_path / "nas"
     (nas / "loras").mkdir(parents=True)
