@@ -241,29 +241,18 @@ class SourceRegistry:
 
     def mark_missing(self, conn: sqlite3.Connection, paths: Sequence[str]) -> list[str]:
         """Mark files missing (never drop them: an unmounted share must not empty the catalog)."""
-        touched: set[str] = set()
-        for chunk_start in range(0, len(paths), 500):
-            chunk = list(paths[chunk_start : chunk_start + 500])
-            marks = ",".join("?" * len(chunk))
-            conn.execute(f"UPDATE source_files SET state = 'missing' WHERE path IN ({marks})", chunk)  # noqa: S608
-            touched.update(
-                r[0]
-                for r in conn.execute(
-                    f"SELECT DISTINCT model_id FROM source_files WHERE path IN ({marks}) "  # noqa: S608
-                    "AND model_id IS NOT NULL",
-                    chunk,
-                )
-            )
-        self.refresh_model_states(conn, touched)
-        return sorted(touched)
+        return self._set_file_state(conn, paths, "missing")
 
     def mark_present(self, conn: sqlite3.Connection, paths: Sequence[str]) -> list[str]:
         """Files back where they were, unchanged (a share mounted again): present, their models ready."""
+        return self._set_file_state(conn, paths, "present")
+
+    def _set_file_state(self, conn: sqlite3.Connection, paths: Sequence[str], state: str) -> list[str]:
         touched: set[str] = set()
         for start in range(0, len(paths), 500):
             chunk = list(paths[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            conn.execute(f"UPDATE source_files SET state = 'present' WHERE path IN ({marks})", chunk)  # noqa: S608
+            conn.execute(f"UPDATE source_files SET state = ? WHERE path IN ({marks})", (state, *chunk))  # noqa: S608
             touched.update(
                 r[0]
                 for r in conn.execute(
