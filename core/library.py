@@ -234,10 +234,7 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
             if folder.exists():
                 trashed = str(move_to_trash(folder, self.config.trash_dir, model.id))
         with self.db.transaction() as conn:
-            # Files catalogued in place stay where they are; they are hidden until they change.
-            conn.execute(
-                "UPDATE source_files SET model_id = NULL, state = 'ignored' WHERE model_id = ?", (model.id,)
-            )
+            self.sources.registry.hide_model_files(conn, model.id)
             self.repo.delete(model.id)
         self.publish("changed", {"ids": [model.id], "reason": "removed"})
         report: dict[str, Any] = {

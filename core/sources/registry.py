@@ -239,6 +239,12 @@ class SourceRegistry:
                 "UPDATE models SET name = ? WHERE id = ?", (model_name_from_file(new.name), row["model_id"])
             )
 
+    def hide_model_files(self, conn: sqlite3.Connection, model_id: str) -> None:
+        """A removed model's files catalogued in place stay where they are, hidden until they change."""
+        conn.execute(
+            "UPDATE source_files SET model_id = NULL, state = 'ignored' WHERE model_id = ?", (model_id,)
+        )
+
     def mark_missing(self, conn: sqlite3.Connection, paths: Sequence[str]) -> list[str]:
         """Mark files missing (never drop them: an unmounted share must not empty the catalog)."""
         return self._set_file_state(conn, paths, "missing")
