@@ -283,6 +283,7 @@ def startup() -> None:
     # follow in the background), then the mapping and the views ComfyUI searches.
     if comfyui_settings().get(SETTING_CATALOG_INSTALL, True) is not False:
         _add_install_sources(library)
+        _release_memory()
     apply_mapping(library)
     try:
         library.start_background()
@@ -359,6 +360,20 @@ def refresh_filename_cache(categories: Iterable[str] | None = None) -> None:
         names = list(categories if categories is not None else _view_categories)
     for name in names:
         fp.filename_list_cache.pop(name, None)
+
+
+def _release_memory() -> None:
+    """A first walk of a large install allocates a lot briefly: hand it back to the OS (glibc keeps freed
+    memory in its arenas otherwise), so ComfyUI's resident size grows only by what the library keeps."""
+    import gc
+
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc (macOS, Windows, musl): nothing to do
 
 
 def _add_install_sources(library: Library) -> None:

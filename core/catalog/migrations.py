@@ -282,6 +282,8 @@ MIGRATIONS: Sequence[Migration] = (
     Migration("0003_fts_deferrable", _FTS_DEFERRABLE),
     Migration("0004_fts_aliases", _FTS_ALIASES),
     Migration("0005_sort_indexes", _SORT_INDEXES),
+    # models_type_name_id starts with type: the single-column index only cost every insert.
+    Migration("0006_drop_redundant_type_index", "DROP INDEX models_type;"),
 )
 
 
