@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,23 +16,8 @@ import pytest
 from comfyui_model_library.core.config import load_config
 from comfyui_model_library.core.library import Library
 from comfyui_model_library.core.models import Hashes, Model, ModelFile, ModelSource
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
-CHROMIUM = os.environ.get("MODEL_LIBRARY_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-# Screenshots for the docs are refreshed only on request (MODEL_LIBRARY_SCREENSHOTS=1): a test run must
-# not rewrite tracked files.
-SCREENSHOTS = (
-    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-    if os.environ.get("MODEL_LIBRARY_SCREENSHOTS") == "1"
-    else Path(tempfile.gettempdir()) / "model-library-screenshots"
-)
 SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
 

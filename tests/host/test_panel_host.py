@@ -9,14 +9,13 @@ Uses the session's ComfyUI (``comfyui`` from conftest.py) and ComfyUI's own fron
 from __future__ import annotations
 
 import base64
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 from tests.host.conftest import GUARD_HEADERS, ComfyUI
 from tests.host.test_comfyui import API, import_through_api, model_named, wait_for
 from tests.synth import write_family
@@ -25,22 +24,6 @@ pytestmark = [pytest.mark.host, pytest.mark.browser]
 
 TAB_ID = "model-library-central"
 CORE_TAB_ID = "model-library"
-CHROMIUM = os.environ.get("MODEL_LIBRARY_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-# Screenshots for the docs only on request (MODEL_LIBRARY_SCREENSHOTS=1): a test run must not rewrite
-# tracked files.
-SCREENSHOTS = (
-    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-    if os.environ.get("MODEL_LIBRARY_SCREENSHOTS") == "1"
-    else Path(tempfile.gettempdir()) / "model-library-screenshots"
-)
 APP_READY = "() => window.app && app.graph && app.canvas && window.LiteGraph"
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 GRAPH_NODES = """() => app.graph.nodes.filter((n) => n.type.startsWith('Library')).map((n) => ({
