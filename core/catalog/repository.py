@@ -31,6 +31,7 @@ from ..models import (
     Page,
     utcnow,
 )
+from .bulk import triggers_suspended
 from .db import Database
 from .search import run_search
 
@@ -224,24 +225,13 @@ class ModelRepository:
 
         The triggers and the index are restored even when the block fails, so an outer transaction
         that commits anyway still leaves the FTS index in step with the rows."""
-        with self.db.transaction() as conn:
-            saved = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name IN (?, ?, ?)",
-                    _FTS_TRIGGERS,
-                )
-            ]
+        with self.db.transaction() as conn, triggers_suspended(conn, _FTS_TRIGGERS):
             (cache,) = conn.execute("PRAGMA cache_size").fetchone()
             conn.execute(f"PRAGMA cache_size = {-BULK_CACHE_KIB}")
             try:
-                for name in _FTS_TRIGGERS:
-                    conn.execute(f"DROP TRIGGER IF EXISTS {name}")
                 yield
             finally:
                 conn.execute("INSERT INTO models_fts(models_fts) VALUES ('rebuild')")
-                for sql in saved:
-                    conn.execute(sql)
                 conn.execute(f"PRAGMA cache_size = {int(cache)}")
 
     def update(self, model_id: str, **fields: Any) -> Model:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..catalog.bulk import insert_rows, triggers_suspended
 from ..catalog.db import Database
 from ..catalog.repository import refresh_aliases
 from ..errors import InvalidInput, NotFound
@@ -166,18 +167,26 @@ class SourceRegistry:
         return [_file(r) for r in rows]
 
     def upsert_files(
-        self, conn: sqlite3.Connection, source_id: int, entries: Iterable[dict[str, Any]]
+        self,
+        conn: sqlite3.Connection,
+        source_id: int,
+        entries: Iterable[tuple[dict[str, Any], str | None]],
     ) -> None:
+        """Record each walked file (``entry``, the model it belongs to); a known path is reset to unhashed."""
         now = utcnow()
-        conn.executemany(
+        insert_rows(
+            conn,
             "INSERT INTO source_files (source_id, path, size, mtime_ns, inode, device, model_id, state, "
-            "blake3, sha256, hashed_at, seen_at, inspected) VALUES (:source_id, :path, :size, :mtime_ns, "
-            ":inode, :device, :model_id, 'present', NULL, NULL, NULL, :seen_at, 0) "
+            "blake3, sha256, hashed_at, seen_at, inspected)",
+            "(?, ?, ?, ?, ?, ?, ?, 'present', NULL, NULL, NULL, ?, 0)",
+            [
+                (source_id, e["path"], e["size"], e["mtime_ns"], e["inode"], e["device"], model_id, now)
+                for e, model_id in entries
+            ],
             "ON CONFLICT(path) DO UPDATE SET source_id = excluded.source_id, size = excluded.size, "
             "mtime_ns = excluded.mtime_ns, inode = excluded.inode, device = excluded.device, "
             "model_id = excluded.model_id, state = 'present', blake3 = NULL, sha256 = NULL, "
             "hashed_at = NULL, seen_at = excluded.seen_at, inspected = 0",
-            [{**e, "source_id": source_id, "seen_at": now} for e in entries],
         )
 
     def insert_provisional(
@@ -191,16 +200,15 @@ class SourceRegistry:
         if not rows:
             return
         (last_rowid,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM models").fetchone()
-        conn.execute("INSERT OR REPLACE INTO kv (key, value) VALUES ('fts_deferred', '1')")
-        try:
-            conn.executemany(
+        # Indexed all at once below: row by row through the trigger cost several times as much.
+        with triggers_suspended(conn, ("models_ai",)):
+            insert_rows(
+                conn,
                 "INSERT INTO models (id, name, type, base_model, format, file_format, security, size, "
-                "location, rel_dir, blake3, sha256, state, added_at, updated_at) "
-                "VALUES (?, ?, ?, 'unknown', ?, ?, 'unknown', ?, 'source', ?, ?, '', 'ready', ?, ?)",
+                "location, rel_dir, blake3, sha256, state, added_at, updated_at)",
+                "(?, ?, ?, 'unknown', ?, ?, 'unknown', ?, 'source', ?, ?, '', 'ready', ?, ?)",
                 rows,
             )
-        finally:
-            conn.execute("DELETE FROM kv WHERE key = 'fts_deferred'")
         # Writes are serialized, so every row above last_rowid is one of ours: index them at once.
         conn.execute(
             "INSERT INTO models_fts (rowid, name, tags_text, type, base_model, repo_id, notes, aliases) "
@@ -208,8 +216,11 @@ class SourceRegistry:
             "WHERE rowid > ?",
             (last_rowid,),
         )
-        conn.executemany(
-            "INSERT INTO model_files (model_id, path, size, blake3, sha256) VALUES (?, ?, ?, '', '')", files
+        insert_rows(
+            conn,
+            "INSERT INTO model_files (model_id, path, size, blake3, sha256)",
+            "(?, ?, ?, '', '')",
+            files,
         )
 
     def rename_file(self, conn: sqlite3.Connection, file_id: int, new_path: str) -> None:

@@ -10,6 +10,7 @@ unmounted share) marks the source unavailable and leaves its files as they were.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -168,11 +169,12 @@ def _commit(
     by_identity = {(r.device, r.inode, r.size, r.mtime_ns): r for r in known.values()} if known else {}
     rows: list[tuple[Any, ...]] = []
     files: list[tuple[str, str, int]] = []
-    file_entries: list[dict[str, Any]] = []
+    file_entries: list[tuple[dict[str, Any], str]] = []
     renames: list[tuple[int, str]] = []
     stale_models: set[str] = set()
     batch_ids: set[str] = set()
     now = utcnow()
+    folder_type = functools.lru_cache(maxsize=None)(_type_from_folder)  # one lookup per folder
     for found in pending:
         main = found.entries[0]
         old = known.get(main["path"])
@@ -194,7 +196,7 @@ def _commit(
         model_id = provisional_id(main["device"], main["inode"], main["mtime_ns"])
         if model_id in batch_ids:
             # Another name of the same inode (a hardlink) in this batch: one more location of that model.
-            file_entries.extend({**e, "model_id": model_id} for e in found.entries)
+            file_entries.extend((e, model_id) for e in found.entries)
             continue
         batch_ids.add(model_id)
         fmt = "diffusers" if found.format == "diffusion-folder" else "unknown"
@@ -203,7 +205,7 @@ def _commit(
             (
                 model_id,
                 found.name,
-                _type_from_folder(found.folder),
+                folder_type(found.folder),
                 found.format,
                 fmt,
                 size,
@@ -216,7 +218,7 @@ def _commit(
         prefix = len(found.folder) + 1
         for e in found.entries:
             files.append((model_id, e["path"][prefix:].replace(os.sep, "/"), e["size"]))
-            file_entries.append({**e, "model_id": model_id})
+            file_entries.append((e, model_id))
     with db.transaction() as conn:
         for file_id, new_path in renames:
             registry.rename_file(conn, file_id, new_path)

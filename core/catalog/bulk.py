@@ -1,0 +1,88 @@
+"""Many rows in few statements: bulk writes that do not stall behind the host's other Python threads.
+
+``executemany`` runs one SQLite step per row and gives up the GIL around each. When another thread of
+the process is running Python (ComfyUI starting its server, a workflow's nodes), taking the GIL back can
+wait a whole switch interval (5 ms) every time: 10,000 rows measured 33 s instead of 0.1 s with one busy
+thread beside them. A multi-row ``INSERT ... VALUES (...), (...)`` of a few hundred rows gives the GIL up
+once per statement, and costs no more without contention (bench/sources.py, tests/core/catalog).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+# Rows per statement: few enough that a statement's parameters stay far below SQLite's limit.
+ROWS_PER_STATEMENT = 250
+# SQLite before 3.32 allows 999 parameters a statement; later versions 32,766.
+_OLD_VARIABLE_LIMIT = 999
+
+
+def insert_rows(
+    conn: sqlite3.Connection,
+    head: str,
+    row: str,
+    rows: Sequence[Sequence[object]],
+    tail: str = "",
+) -> None:
+    """Run ``{head} VALUES {row}, {row}, ... {tail}`` over ``rows``, a few hundred rows a statement.
+
+    ``head`` is ``INSERT INTO t (a, b, c)``; ``row`` the parenthesised values of one row, with one
+    ``?`` per item of each row (constants may stand beside them: ``(?, ?, 'x')``); ``tail`` an optional
+    ``ON CONFLICT ...`` clause. Every row must have as many items as ``row`` has ``?``.
+    """
+    if not rows:
+        return
+    per_row = row.count("?")
+    if per_row == 0:
+        raise ValueError("insert_rows needs a row template with at least one '?'")
+    step = max(1, min(ROWS_PER_STATEMENT, _variable_limit(conn) // per_row))
+    full_sql: str | None = None
+    for start in range(0, len(rows), step):
+        chunk = rows[start : start + step]
+        if len(chunk) == step:
+            full_sql = full_sql or _statement(head, row, step, tail)
+            sql = full_sql
+        else:
+            sql = _statement(head, row, len(chunk), tail)
+        params = [value for item in chunk for value in item]
+        if len(params) != per_row * len(chunk):
+            raise ValueError(f"insert_rows: every row needs {per_row} values for {row}")
+        conn.execute(sql, params)
+
+
+def _statement(head: str, row: str, count: int, tail: str) -> str:
+    return f"{head} VALUES {', '.join([row] * count)} {tail}".rstrip()
+
+
+def _variable_limit(conn: sqlite3.Connection) -> int:
+    getlimit = getattr(conn, "getlimit", None)  # Python 3.11+
+    category = getattr(sqlite3, "SQLITE_LIMIT_VARIABLE_NUMBER", None)
+    if getlimit is not None and category is not None:
+        return int(getlimit(category))
+    return 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else _OLD_VARIABLE_LIMIT
+
+
+@contextmanager
+def triggers_suspended(conn: sqlite3.Connection, names: Sequence[str]) -> Iterator[None]:
+    """Drop the named triggers for the block and recreate them as they were, inside the caller's
+    transaction: other connections never see them missing, and a rollback restores them too.
+
+    For bulk loads that index rows themselves afterwards: even a trigger whose WHEN is false costs
+    about 10 us a row just to enter."""
+    marks = ", ".join("?" * len(names))
+    saved = [
+        row[0]
+        for row in conn.execute(
+            f"SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks})",  # noqa: S608
+            tuple(names),
+        )
+    ]
+    for name in names:
+        conn.execute(f'DROP TRIGGER IF EXISTS "{name}"')
+    try:
+        yield
+    finally:
+        for sql in saved:
+            conn.execute(sql)
