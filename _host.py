@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .core.library import Library
+    from .core.sources.child import FirstScan
     from .server_routes import GuardSettings, RouteContext
 
 log = logging.getLogger("comfyui_model_library")
@@ -39,6 +40,8 @@ EVENT_PREFIX = "model-library."
 # load): the walk of the install's folders, which makes the listing complete, is then done by the time
 # the server answers. It is a daemon thread doing syscalls and SQLite (which release the GIL).
 STARTUP_DELAY_S = 0.0
+# The child walk (core/sources/child.py) creates and migrates the catalog within this time, or is dropped.
+FIRST_SCAN_OPEN_TIMEOUT_S = 60.0
 # ComfyUI categories that hold no models (or would make ComfyUI import Python).
 NON_MODEL_CATEGORIES = frozenset({"custom_nodes", "configs"})
 WILDCARD_BINDS = frozenset({"0.0.0.0", "::", "*"})  # noqa: S104 - names compared, nothing bound
@@ -274,14 +277,23 @@ def _schedule_startup(server: Any) -> None:
 # -- start-up in the background -----------------------------------------------------------------------------
 def startup() -> None:
     """Open the library, map it into the running install, make ComfyUI search the views, add sources."""
+    catalog_install = comfyui_settings().get(SETTING_CATALOG_INSTALL, True) is not False
+    first_scan = None
+    if catalog_install:
+        try:
+            first_scan = _start_first_scan()
+        except Exception:
+            log.exception("model-library: could not start the walk of the install's folders")
     try:
         library = get_library()
     except Exception:
+        if first_scan is not None:
+            first_scan.kill()
         log.exception("model-library: could not open the library; set MODEL_LIBRARY_ROOT or the setting")
         return
     # The install's own folders first: the listing is complete once they are walked (headers and hashes
     # follow in the background), then the mapping and the views ComfyUI searches.
-    if comfyui_settings().get(SETTING_CATALOG_INSTALL, True) is not False:
+    if catalog_install and not _finish_first_scan(library, first_scan):
         _add_install_sources(library)
         _release_memory()
     apply_mapping(library)
@@ -376,11 +388,67 @@ def _release_memory() -> None:
         pass  # not glibc (macOS, Windows, musl): nothing to do
 
 
+def _start_first_scan() -> FirstScan | None:
+    """Start the walk of the install's model folders in a child process (core/sources/child.py) before
+    this process opens the library; None when the library is open already or the child cannot start.
+
+    Other threads wait on the library lock until the child has created and migrated the catalog, so
+    nobody migrates it twice at once."""
+    from .core.config import load_config
+    from .core.sources.child import FirstScan
+
+    with _library_lock:
+        if _library is not None:
+            return None
+        root = load_config(library_root(comfyui_settings())).root
+        folders = _source_folders(root)
+        if not folders:
+            return None
+        scan = FirstScan.start(root, folders, comfyui_dir=comfyui_install_dir())
+        from .core import library as _library_module  # noqa: F401 - imported while the child starts
+
+        if scan.wait_opened(FIRST_SCAN_OPEN_TIMEOUT_S):
+            return scan
+        scan.kill()
+        scan.result(timeout=5.0)
+        log.warning(
+            "model-library: the walk of the install's folders could not run in a child process (%s); "
+            "walking them in ComfyUI's process",
+            scan.error or "it did not start in time",
+        )
+        return None
+
+
+def _finish_first_scan(library: Library, scan: FirstScan | None) -> bool:
+    """Wait for the child walk; False (walk here instead) if there was none or it failed."""
+    if scan is None:
+        return False
+    result = scan.result()
+    if result is None:
+        log.warning(
+            "model-library: the walk of the install's folders failed in its child process (%s); "
+            "walking them in ComfyUI's process",
+            scan.error,
+        )
+        return False
+    for warning in result.get("warnings", []):
+        log.warning("model-library: %s", warning)
+    report = result.get("scan", {})
+    log.info(
+        "model-library: catalogued the install's folders in place (%s new, %s changed, %s missing)",
+        report.get("added", 0),
+        report.get("changed", 0),
+        report.get("missing", 0),
+    )
+    library.publish("changed", {"ids": [], "reason": "scanned"})
+    return True
+
+
 def _add_install_sources(library: Library) -> None:
     """Catalogue the install's own model folders in place, then keep watching and hashing them."""
     install = comfyui_install_dir()
     app_id = install_id(install) if install is not None else None
-    for folder in _source_folders(library):
+    for folder in _source_folders(library.config.root):
         try:
             library.add_source(folder, read_only=True, auto=True, app_id=app_id, scan=False)
         except Exception as exc:
@@ -391,9 +459,8 @@ def _add_install_sources(library: Library) -> None:
         log.exception("model-library: scanning the install's model folders failed")
 
 
-def _source_folders(library: Library) -> list[Path]:
-    """The install's model folders, with folders inside another (or inside the library) dropped."""
-    root = library.config.root
+def _source_folders(root: Path) -> list[Path]:
+    """The install's model folders, with folders inside another (or inside the library ``root``) dropped."""
     fp = _folder_paths()
     candidates = [p for p in model_folders() if p.is_dir() and not _is_within(p, root)]
     models_dir = Path(getattr(fp, "models_dir", "")) if fp is not None else None

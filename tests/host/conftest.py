@@ -24,8 +24,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.synth import write_family
+
 PROJECT = Path(__file__).resolve().parents[2]
 PLUGIN_FOLDER = "comfyui-model-library"
+PRE_EXISTING_LORA = "already-here-lora"
 READY_TIMEOUT_S = 90.0
 FRESH_FOLDERS = ("models", "custom_nodes", "input", "output", "user", "temp")
 PACKAGE_PARTS = ("__init__.py", "_host.py", "nodes", "core", "server_routes")
@@ -117,6 +120,8 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
     install, library = shadow_install(comfy_path, root / "ComfyUI"), root / "library"
     library.mkdir()
     (install / "custom_nodes" / PLUGIN_FOLDER).symlink_to(PROJECT, target_is_directory=True)
+    # A model the user had before installing the plugin: catalogued in place at the first start.
+    write_family(install / "models" / "loras" / f"{PRE_EXISTING_LORA}.safetensors", "sdxl_lora_kohya")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODEL_LIBRARY_", "HF_TOKEN"))}
     env.update(

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.host.conftest import GUARD_HEADERS, PLUGIN_FOLDER, ComfyUI
+from tests.host.conftest import GUARD_HEADERS, PLUGIN_FOLDER, PRE_EXISTING_LORA, ComfyUI
 from tests.synth import write_family
 
 pytestmark = pytest.mark.host
@@ -126,6 +126,26 @@ def test_start_up_logs_no_plugin_error(comfyui: ComfyUI) -> None:
     plugin_lines = [line for line in comfyui.log().splitlines() if "model-library:" in line]
     failures = [line for line in plugin_lines if "could not" in line or "failed" in line]
     assert failures == [], "\n".join(failures)
+
+
+def test_the_install_models_are_catalogued_in_place_by_the_child_walk(comfyui: ComfyUI) -> None:
+    folder = comfyui.install / "models" / "loras"
+    model = wait_for(
+        lambda: next(
+            (m for m in model_list(comfyui, PRE_EXISTING_LORA) if m["name"] == PRE_EXISTING_LORA), None
+        ),
+        "the install's own LoRA in the listing",
+    )
+    assert model["location"] == "source" and model["type"] == "lora"
+    assert sorted(p.name for p in folder.iterdir()) == [f"{PRE_EXISTING_LORA}.safetensors"], "nothing written"
+    log = comfyui.log_path.read_text(errors="replace")
+    assert "catalogued the install's folders in place" in log, "the walk ran in its child process"
+    assert "walking them in ComfyUI's process" not in log
+
+
+def model_list(comfyui: ComfyUI, q: str) -> list[dict[str, Any]]:
+    with comfyui.client() as client:
+        return list(client.get(f"{API}/models", params={"q": q}).json()["items"])
 
 
 def test_object_info_lists_the_four_nodes(comfyui: ComfyUI) -> None:

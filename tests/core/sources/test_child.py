@@ -1,0 +1,131 @@
+"""The first walk in a child process: same catalogue as a walk in-process, safe beside the host, clear
+failures that let the host walk the folders itself."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from comfyui_model_library.core.config import load_config
+from comfyui_model_library.core.library import Library
+from comfyui_model_library.core.models import ModelQuery
+from comfyui_model_library.core.sources.child import FirstScan
+from tests import synth
+
+FAMILIES = [
+    ("sdxl_checkpoint", "checkpoints/juggernautXL.safetensors"),
+    ("sdxl_lora_kohya", "loras/style/detail.safetensors"),
+    ("vae_flux", "vae/ae.safetensors"),
+]
+
+
+@pytest.fixture
+def install(tmp_path: Path) -> Path:
+    """A ComfyUI folder with three models of the user's (and a main.py, as ComfyUI has)."""
+    comfy = tmp_path / "ComfyUI"
+    for family, rel in FAMILIES:
+        (comfy / "models" / rel).parent.mkdir(parents=True, exist_ok=True)
+        synth.write_family(comfy / "models" / rel, family)
+    (comfy / "main.py").write_text("# ComfyUI\n")
+    (comfy / "nodes.py").write_text("# ComfyUI\n")
+    return comfy
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+def test_the_child_catalogues_like_an_in_process_walk(tmp_path: Path, install: Path) -> None:
+    before = _snapshot(install / "models")
+    root = tmp_path / "library"
+    scan = FirstScan.start(root, [install / "models"], comfyui_dir=install)
+    assert scan.wait_opened(60), scan.error
+    result = scan.result(timeout=120)
+    assert result is not None, scan.error
+    assert result["scan"]["added"] == 3 and result["warnings"] == []
+    assert _snapshot(install / "models") == before, "nothing is written into a source"
+
+    with Library.open(load_config(root)) as library:
+        models = {m.name: m for m in library.list_models(ModelQuery(limit=50)).items}
+        assert set(models) == {"juggernautXL", "detail", "ae"}
+        assert (models["juggernautXL"].type, models["juggernautXL"].location) == ("checkpoint", "source")
+        assert library.list_models(ModelQuery(q="jugg")).total == 1
+        (source,) = library.list_sources()
+        assert source["path"] == str((install / "models").resolve()) and source["auto"]
+        # The same walk in-process afterwards finds nothing new: the child recorded every file.
+        assert library.scan()["added"] == 0
+
+
+def test_the_host_opens_the_catalog_while_the_child_walks(tmp_path: Path, install: Path) -> None:
+    root = tmp_path / "library"
+    scan = FirstScan.start(root, [install / "models"])
+    assert scan.wait_opened(60), scan.error
+    with Library.open(load_config(root)) as library:  # migrated already: nothing to race
+        library.list_models(ModelQuery())
+        assert scan.result(timeout=120) is not None, scan.error
+        assert library.list_models(ModelQuery()).total == 3
+
+
+def test_a_folder_that_cannot_be_a_source_is_a_warning_and_the_others_are_walked(
+    tmp_path: Path, install: Path
+) -> None:
+    root = tmp_path / "library"
+    inside_library = root / "models"  # the library's own folder is never a source
+    scan = FirstScan.start(root, [inside_library, install / "models"])
+    result = scan.result(timeout=120)
+    assert result is not None, scan.error
+    assert result["scan"]["added"] == 3
+    assert len(result["warnings"]) == 1 and str(inside_library) in result["warnings"][0]
+
+
+def test_a_library_root_that_is_a_file_fails_with_the_reason(tmp_path: Path, install: Path) -> None:
+    root = tmp_path / "not-a-folder"
+    root.write_text("a file where the library should be")
+    scan = FirstScan.start(root, [install / "models"])
+    assert not scan.wait_opened(60)
+    assert scan.result(timeout=60) is None
+    assert "exited with" in scan.error and "not-a-folder" in scan.error
+    assert root.read_text() == "a file where the library should be"
+
+
+def test_a_python_that_cannot_start_is_reported(tmp_path: Path, install: Path) -> None:
+    scan = FirstScan.start(tmp_path / "library", [install / "models"], python=str(tmp_path / "no-python"))
+    assert not scan.wait_opened(1)
+    assert scan.result() is None and "could not start" in scan.error
+    assert not (tmp_path / "library").exists()
+
+
+def test_a_child_that_prints_no_report_is_a_failure(tmp_path: Path) -> None:
+    fake = tmp_path / "fake-python"
+    fake.write_text(f"#!{sys.executable}\nimport sys\nprint('opened', flush=True)\nprint('{{not json')\n")
+    fake.chmod(0o755)
+    scan = FirstScan.start(tmp_path / "library", [], python=str(fake))
+    assert scan.wait_opened(30)
+    assert scan.result(timeout=30) is None and "no report" in scan.error
+
+
+def test_a_walk_that_takes_too_long_is_stopped(tmp_path: Path) -> None:
+    slow = tmp_path / "slow-python"
+    slow.write_text(f"#!{sys.executable}\nimport time\nprint('opened', flush=True)\ntime.sleep(60)\n")
+    slow.chmod(0o755)
+    scan = FirstScan.start(tmp_path / "library", [], python=str(slow))
+    assert scan.wait_opened(30)
+    assert scan.result(timeout=0.5) is None and "longer than" in scan.error
+    assert scan.process is not None and scan.process.poll() is not None, "the child was stopped"
+
+
+def test_the_request_is_json_on_stdin(tmp_path: Path) -> None:
+    echo = tmp_path / "echo-python"
+    echo.write_text(
+        f"#!{sys.executable}\nimport json, sys\nrequest = json.loads(sys.stdin.read())\n"
+        "print('opened', flush=True)\nprint(json.dumps({'scan': request, 'warnings': []}))\n"
+    )
+    echo.chmod(0o755)
+    folder = tmp_path / "a folder with spaces, and ünïcode"
+    scan = FirstScan.start(tmp_path / "library", [folder], comfyui_dir=tmp_path, python=str(echo))
+    result = scan.result(timeout=30)
+    assert result is not None, scan.error
+    expected = {"root": str(tmp_path / "library"), "folders": [str(folder)], "comfyui_dir": str(tmp_path)}
+    assert result["scan"] == expected
