@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 OPENED = "opened"
+NEEDS_REBUILD = 3  # exit code: the catalog is missing beside stored models
 CHILD_PACKAGE = "_model_library_child"
 # Loads the package from its folder without running its __init__ (which is ComfyUI's entry point).
 BOOTSTRAP = (
@@ -159,7 +160,12 @@ def main() -> int:
     from ..library import Library
 
     request = json.loads(sys.stdin.read())
-    library = Library.open(load_config(request["root"]), recover_interrupted=False)
+    config = load_config(request["root"])
+    if not config.catalog_path.exists() and config.models_dir.is_dir() and any(config.models_dir.iterdir()):
+        # A rebuild from the models' metadata.json files is the host's to do (and may take a while).
+        print(f"the catalog of {config.root} must be rebuilt first; the host does that", file=sys.stderr)
+        return NEEDS_REBUILD
+    library = Library.open(config, recover_interrupted=False)
     print(OPENED, flush=True)
     warnings: list[str] = []
     app_id = _install_id(request.get("comfyui_dir"), warnings)

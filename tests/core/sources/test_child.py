@@ -90,6 +90,22 @@ def test_a_library_root_that_is_a_file_fails_with_the_reason(tmp_path: Path, ins
     assert root.read_text() == "a file where the library should be"
 
 
+def test_a_missing_catalog_beside_stored_models_is_left_to_the_host_to_rebuild(
+    tmp_path: Path, install: Path, incoming: Path
+) -> None:
+    root = tmp_path / "library"
+    synth.write_family(incoming / "kept.safetensors", "sdxl_lora_kohya")
+    with Library.open(load_config(root, import_roots=(incoming,))) as library:
+        library.import_paths([incoming / "kept.safetensors"])
+    (root / "catalog.sqlite").unlink()
+    scan = FirstScan.start(root, [install / "models"])
+    assert not scan.wait_opened(60)
+    assert scan.result(timeout=60) is None and "rebuilt first" in scan.error
+    assert not (root / "catalog.sqlite").exists(), "the child created no empty catalog"
+    with Library.open(load_config(root)) as library:  # the host's open rebuilds it
+        assert [m.name for m in library.list_models(ModelQuery()).items] == ["kept"]
+
+
 def test_a_python_that_cannot_start_is_reported(tmp_path: Path, install: Path) -> None:
     scan = FirstScan.start(tmp_path / "library", [install / "models"], python=str(tmp_path / "no-python"))
     assert not scan.wait_opened(1)
