@@ -375,17 +375,12 @@ def refresh_filename_cache(categories: Iterable[str] | None = None) -> None:
 
 
 def _release_memory() -> None:
-    """A first walk of a large install allocates a lot briefly: hand it back to the OS (glibc keeps freed
-    memory in its arenas otherwise), so ComfyUI's resident size grows only by what the library keeps."""
-    import gc
+    """A first walk of a large install allocates a lot briefly: hand it back to the OS, so ComfyUI's
+    resident size grows only by what the library keeps. (No ``gc.collect()``: the walk's objects hold
+    no cycles, and a full collection of ComfyUI's heap would hold the GIL for a tenth of a second.)"""
+    from .core.io.memory import trim_heap
 
-    gc.collect()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc (macOS, Windows, musl): nothing to do
+    trim_heap()
 
 
 def _start_first_scan() -> FirstScan | None:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import CatalogCorrupt, CatalogError, CatalogLocked, InsufficientSpace
+from ..io.memory import trim_heap
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -190,6 +191,23 @@ class Database:
     ) -> list[sqlite3.Row]:
         with self.read() as conn:
             return list(conn.execute(sql, params).fetchall())
+
+    def release_memory(self) -> None:
+        """Empty the page caches of the writer and of the calling thread's reader, then hand the freed
+        memory back to the OS. For background threads going idle after a burst of work: each cache
+        holds up to ``cache_size`` of pages, which a long-running host would otherwise keep for good."""
+        if self._closed:
+            return
+        if self._write_lock.acquire(timeout=0.5):  # never wait behind a long write for this
+            try:
+                if not self._writer.in_transaction:
+                    self._writer.execute("PRAGMA shrink_memory")
+            finally:
+                self._write_lock.release()
+        reader = getattr(self._local, "conn", None)
+        if reader is not None:
+            reader.execute("PRAGMA shrink_memory")
+        trim_heap()
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database (after a bulk write: a large WAL slows reads)."""

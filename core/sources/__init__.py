@@ -185,10 +185,17 @@ class SourceService:
         self._watcher = SourceWatcher(
             folders=lambda: [Path(r.path) for r in self.registry.all()],
             on_change=lambda changed: self.scan(only=changed or None),
-            on_idle=lambda: self.hash_pending(),
+            on_idle=self._idle_work,
             poll_seconds=poll_seconds,
         )
         self._watcher.start()
+
+    def _idle_work(self) -> None:
+        """Hash what is new, then give back the memory the burst used (the thread then sleeps)."""
+        try:
+            self.hash_pending()
+        finally:
+            self.db.release_memory()
 
     def stop_background(self) -> None:
         if self._watcher is not None:
