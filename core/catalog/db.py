@@ -1,9 +1,10 @@
 """The SQLite connection helper: pragmas at open, one ``transaction()``, serialized writes.
 
 Writes go through one connection guarded by a lock (SQLite allows one writer anyway; serializing in
-Python turns "database is locked" into waiting). Reads use one connection per thread, which WAL lets run
-beside the writer. A database that fails ``PRAGMA quick_check`` at open is never written: the caller is
-told to rebuild (which sets the corrupt file aside first).
+Python turns "database is locked" into waiting). Reads borrow one of a few pooled connections, which WAL
+lets run beside the writer: a host may call in from dozens of threads, and a connection per thread would
+keep a page cache per thread. A database that fails ``PRAGMA quick_check`` at open is never written:
+the caller is told to rebuild (which sets the corrupt file aside first).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from ..errors import CatalogCorrupt, CatalogError, CatalogLocked, InsufficientSp
 from ..io.memory import trim_heap
 
 BUSY_TIMEOUT_MS = 10_000
+# Reader connections at most, whatever the number of threads (each keeps up to cache_size of pages).
+MAX_READERS = 4
 
 
 def _quick_check(path: Path) -> tuple[str] | None:
@@ -61,7 +64,9 @@ class Database:
         self._write_lock = threading.RLock()
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
-        self._owners: dict[int, threading.Thread] = {}
+        self._idle: list[sqlite3.Connection] = []  # pooled readers not lent out
+        self._readers = 0
+        self._pool_cv = threading.Condition()
         self._active = 0  # reads in progress, so that close() waits for them
         self._active_cv = threading.Condition()
         self._all_lock = threading.Lock()
@@ -139,18 +144,30 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        """A connection for reads, private to the calling thread.
+        """A connection for reads, the calling thread's alone until the block ends.
 
-        Inside a write transaction on this thread, the writer is returned so reads see uncommitted rows.
+        Inside a write transaction on this thread, the writer is returned so reads see uncommitted rows;
+        a read inside a read on one thread gets the same connection. Keep blocks short and fetch the rows
+        inside them: the connection goes back to the pool at the end of the block.
         """
         if self._write_lock_owned() and self._writer.in_transaction:
             yield self._writer
+            return
+        held = getattr(self._local, "conn", None)
+        if held is not None:
+            yield held
             return
         with self._active_cv:
             self._check_open()
             self._active += 1
         try:
-            yield self._reader()
+            conn = self._borrow()
+            self._local.conn = conn
+            try:
+                yield conn
+            finally:
+                self._local.conn = None
+                self._give_back(conn)
         finally:
             with self._active_cv:
                 self._active -= 1
@@ -160,28 +177,27 @@ class Database:
         if self._closed:
             raise CatalogError(f"The catalog {self.path} was closed (the library is shutting down).")
 
-    def _reader(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            self._close_orphans()
-            conn = self._connect()
-            self._local.conn = conn
-            with self._all_lock:
-                self._owners[id(conn)] = threading.current_thread()
-        return conn
+    def _borrow(self) -> sqlite3.Connection:
+        with self._pool_cv:
+            while not self._idle and self._readers >= MAX_READERS:
+                self._pool_cv.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._readers += 1
+        try:
+            return self._connect()
+        except BaseException:
+            with self._pool_cv:
+                self._readers -= 1
+                self._pool_cv.notify()
+            raise
 
-    def _close_orphans(self) -> None:
-        """Readers of threads that have ended are closed: a long-running host starts many threads."""
-        with self._all_lock:
-            dead = [c for c in self._all if (t := self._owners.get(id(c))) is not None and not t.is_alive()]
-            for conn in dead:
-                self._all.remove(conn)
-                self._owners.pop(id(conn), None)
-        for conn in dead:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
+    def _give_back(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction:  # a reader left inside BEGIN would pin an old snapshot of the WAL
+            conn.execute("ROLLBACK")
+        with self._pool_cv:
+            self._idle.append(conn)
+            self._pool_cv.notify()
 
     def _write_lock_owned(self) -> bool:
         return bool(self._write_lock._is_owned())  # type: ignore[attr-defined]
@@ -193,7 +209,7 @@ class Database:
             return list(conn.execute(sql, params).fetchall())
 
     def release_memory(self) -> None:
-        """Empty the page caches of the writer and of the calling thread's reader, then hand the freed
+        """Empty the page caches of the writer and of the idle readers, then hand the freed
         memory back to the OS. For background threads going idle after a burst of work: each cache
         holds up to ``cache_size`` of pages, which a long-running host would otherwise keep for good."""
         if self._closed:
@@ -204,9 +220,9 @@ class Database:
                     self._writer.execute("PRAGMA shrink_memory")
             finally:
                 self._write_lock.release()
-        reader = getattr(self._local, "conn", None)
-        if reader is not None:
-            reader.execute("PRAGMA shrink_memory")
+        with self._pool_cv:  # idle readers only: nobody can borrow one while the lock is held
+            for reader in self._idle:
+                reader.execute("PRAGMA shrink_memory")
         trim_heap()
 
     def checkpoint(self) -> None:
