@@ -113,34 +113,31 @@ def test_a_python_that_cannot_start_is_reported(tmp_path: Path, install: Path) -
     assert not (tmp_path / "library").exists()
 
 
+def _stand_in(tmp_path: Path, body: str) -> str:
+    """A 'Python' that ignores the bootstrap, says it opened the catalog, then runs ``body``."""
+    script = tmp_path / "stand-in-python"
+    script.write_text(f"#!{sys.executable}\nimport json, sys, time\nprint('opened', flush=True)\n{body}\n")
+    script.chmod(0o755)
+    return str(script)
+
+
 def test_a_child_that_prints_no_report_is_a_failure(tmp_path: Path) -> None:
-    fake = tmp_path / "fake-python"
-    fake.write_text(f"#!{sys.executable}\nimport sys\nprint('opened', flush=True)\nprint('{{not json')\n")
-    fake.chmod(0o755)
-    scan = FirstScan.start(tmp_path / "library", [], python=str(fake))
+    scan = FirstScan.start(tmp_path / "library", [], python=_stand_in(tmp_path, "print('{not json')"))
     assert scan.wait_opened(30)
     assert scan.result(timeout=30) is None and "no report" in scan.error
 
 
 def test_a_walk_that_takes_too_long_is_stopped(tmp_path: Path) -> None:
-    slow = tmp_path / "slow-python"
-    slow.write_text(f"#!{sys.executable}\nimport time\nprint('opened', flush=True)\ntime.sleep(60)\n")
-    slow.chmod(0o755)
-    scan = FirstScan.start(tmp_path / "library", [], python=str(slow))
+    scan = FirstScan.start(tmp_path / "library", [], python=_stand_in(tmp_path, "time.sleep(60)"))
     assert scan.wait_opened(30)
     assert scan.result(timeout=0.5) is None and "longer than" in scan.error
     assert scan.process is not None and scan.process.poll() is not None, "the child was stopped"
 
 
 def test_the_request_is_json_on_stdin(tmp_path: Path) -> None:
-    echo = tmp_path / "echo-python"
-    echo.write_text(
-        f"#!{sys.executable}\nimport json, sys\nrequest = json.loads(sys.stdin.read())\n"
-        "print('opened', flush=True)\nprint(json.dumps({'scan': request, 'warnings': []}))\n"
-    )
-    echo.chmod(0o755)
+    echo = _stand_in(tmp_path, "print(json.dumps({'scan': json.loads(sys.stdin.read()), 'warnings': []}))")
     folder = tmp_path / "a folder with spaces, and ünïcode"
-    scan = FirstScan.start(tmp_path / "library", [folder], comfyui_dir=tmp_path, python=str(echo))
+    scan = FirstScan.start(tmp_path / "library", [folder], comfyui_dir=tmp_path, python=echo)
     result = scan.result(timeout=30)
     assert result is not None, scan.error
     expected = {"root": str(tmp_path / "library"), "folders": [str(folder)], "comfyui_dir": str(tmp_path)}
