@@ -139,6 +139,7 @@ class SourceService:
             cancelled=cancelled,
             limit=limit,
             on_settled=lambda model_id: self._changed([model_id], "hashed"),
+            guard=self._scan_lock,
         )
 
     def split_read_only(self, paths: Sequence[str | Path]) -> tuple[list[str | Path], list[ImportItem]]:

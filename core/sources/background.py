@@ -14,11 +14,12 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
 from ..errors import Cancelled, ModelLibraryError
-from ..io.hashing import hash_fd
+from ..io.hashing import Digests, hash_fd
 from ..models import ModelFile
 from .registry import FileRow, SourceRegistry
 
@@ -46,8 +47,12 @@ def hash_pending(
     cancelled: CancelledFn | None = None,
     limit: int | None = None,
     on_settled: Callable[[str], None] | None = None,
+    guard: AbstractContextManager[object] | None = None,
 ) -> int:
-    """Hash files that have no hashes yet; settle each model once all its files are hashed."""
+    """Hash files that have no hashes yet; settle each model once all its files are hashed.
+
+    The bytes are read outside ``guard``; each hash is stored and its model settled inside it (the
+    source service's scan lock), so a scan never works from a snapshot a settle changed under it."""
     hashed = 0
     while limit is None or hashed < limit:
         batch = registry.unhashed(limit=50)
@@ -57,13 +62,19 @@ def hash_pending(
         for row in batch:
             if cancelled is not None and cancelled():
                 raise Cancelled("Hashing of the sources was cancelled; it resumes where it stopped.")
-            if _hash_one(registry, row):
+            digests = _read_hashes(registry, row)
+            if digests is None:
+                continue
+            settled = None
+            with guard if guard is not None else nullcontext():
+                if not registry.record_hash(row.id, digests.blake3, digests.sha256, row):
+                    continue
                 hashed += 1
                 progressed = True
                 if row.model_id:
                     settled = _settle_if_complete(registry, row.model_id, composite)
-                    if settled and on_settled is not None:
-                        on_settled(settled)
+            if settled and on_settled is not None:
+                on_settled(settled)
             if limit is not None and hashed >= limit:
                 break
         if not progressed:
@@ -71,31 +82,32 @@ def hash_pending(
     return hashed
 
 
-def _hash_one(registry: SourceRegistry, row: FileRow) -> bool:
+def _read_hashes(registry: SourceRegistry, row: FileRow) -> Digests | None:
+    """Both digests of the file ``row`` describes; None if it cannot be read or is not that file now."""
     path = _inside_source(registry, row)
     if path is None:
-        return False
+        return None
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
-        return False
+        return None
     try:
         st = os.fstat(fd)
         if (st.st_size, st.st_mtime_ns, st.st_ino) != (row.size, row.mtime_ns, row.inode):
-            return False  # changed since the scan: the next scan resets it
+            return None  # changed since the scan: the next scan resets it
         digests = hash_fd(fd)
         st2 = os.fstat(fd)
         if (st2.st_size, st2.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
-            return False
+            return None
         try:
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
         except (AttributeError, OSError):
             pass
     except (OSError, ModelLibraryError):
-        return False
+        return None
     finally:
         os.close(fd)
-    return registry.record_hash(row.id, digests.blake3, digests.sha256, row)
+    return digests
 
 
 def _inside_source(registry: SourceRegistry, row: FileRow) -> str | None:
@@ -136,7 +148,9 @@ def _common_folder(paths: list[Path]) -> Path:
 
 
 class SourceWatcher:
-    """A daemon thread: watches source folders and runs ``on_change(paths)``; hashes in between."""
+    """Two daemon threads: one watches the source folders and runs ``on_change(paths)``; the other runs
+    ``on_idle()`` (hashing) after every change, so that a long first hashing never keeps new files out
+    of the listing: the watch starts at once and a file dropped in appears within seconds."""
 
     def __init__(
         self,
@@ -151,26 +165,28 @@ class SourceWatcher:
         self._on_idle = on_idle
         self._poll = poll_seconds
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._work = threading.Event()  # set after a scan: there may be files to hash
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._threads:
             return
-        self._thread = threading.Thread(target=self._run, name="model-library-sources", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._watch, name="model-library-sources", daemon=True),
+            threading.Thread(target=self._hash, name="model-library-hasher", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._work.set()
+        for thread in self._threads:
+            thread.join(timeout)
 
-    def _run(self) -> None:
+    def _watch(self) -> None:
         lower_io_priority()
-        try:
-            self._on_change(set())  # the first scan
-        except Exception:
-            log.exception("model library: source scan failed")
-        self._safe_idle()
+        self._safe_change(set())  # the first scan
         watchfiles: Any
         try:
             import watchfiles
@@ -189,9 +205,7 @@ class SourceWatcher:
                         recursive=True,
                         raise_interrupt=False,
                     ):
-                        changed = {Path(p) for _kind, p in changes}
-                        self._safe_change(changed)
-                        self._safe_idle()
+                        self._safe_change({Path(p) for _kind, p in changes})
                         if set(self._folders()) != set(folders):
                             break  # sources changed: restart the watch with the new list
                 except Exception:
@@ -201,16 +215,23 @@ class SourceWatcher:
                 if self._stop.wait(self._poll):
                     break
                 self._safe_change(set())
-                self._safe_idle()
+
+    def _hash(self) -> None:
+        lower_io_priority()  # per thread on Linux: this is the thread that reads the bytes
+        while True:
+            self._work.wait()
+            if self._stop.is_set():
+                return
+            self._work.clear()
+            try:
+                self._on_idle()
+            except Exception:
+                log.exception("model library: background hashing failed")
 
     def _safe_change(self, changed: set[Path]) -> None:
         try:
             self._on_change(changed)
         except Exception:
             log.exception("model library: source rescan failed")
-
-    def _safe_idle(self) -> None:
-        try:
-            self._on_idle()
-        except Exception:
-            log.exception("model library: background hashing failed")
+        finally:
+            self._work.set()

@@ -143,6 +143,18 @@ def test_the_install_models_are_catalogued_in_place_by_the_child_walk(comfyui: C
     assert "walking them in ComfyUI's process" not in log
 
 
+def test_a_file_dropped_into_the_install_is_listed_within_seconds(comfyui: ComfyUI) -> None:
+    wait_for(lambda: model_list(comfyui, PRE_EXISTING_LORA), "the first walk")
+    write_family(comfyui.install / "models" / "loras" / "dropped-later.safetensors", "sd15_loha")
+    started = time.monotonic()
+    wait_for(
+        lambda: any(m["name"] == "dropped-later" for m in model_list(comfyui, "dropped")),
+        "the dropped file in the listing (watched, not the 30 s rescan)",
+        timeout=10.0,
+    )
+    assert time.monotonic() - started < 10.0
+
+
 def model_list(comfyui: ComfyUI, q: str) -> list[dict[str, Any]]:
     with comfyui.client() as client:
         return list(client.get(f"{API}/models", params={"q": q}).json()["items"])

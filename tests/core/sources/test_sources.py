@@ -184,6 +184,30 @@ def test_watcher_picks_up_a_new_file(library: Library, comfy_models: Path) -> No
         library.sources.stop_background()
 
 
+def test_a_new_file_is_listed_while_the_first_hashing_still_runs(
+    library: Library, comfy_models: Path
+) -> None:
+    pytest.importorskip("watchfiles")
+    for i in range(4):  # sparse: seconds of hashing, no disk
+        with open(comfy_models / "checkpoints" / f"huge{i}.safetensors", "wb") as fh:
+            fh.truncate(1 << 30)
+    library.add_source(comfy_models, scan=False)
+    library.start_background(poll_seconds=60)  # only the watch can see the new file in time
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and library.list_models(ModelQuery()).total < 7:
+            time.sleep(0.05)
+        synth.write_family(comfy_models / "loras" / "fresh.safetensors", "sd15_loha")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "fresh" not in _models(library):
+            time.sleep(0.05)
+        huge = [m for m in _models(library).values() if m.name.startswith("huge")]
+        assert "fresh" in _models(library), "the new file was not listed while hashing ran"
+        assert len(huge) == 4 and not all(m.hashed for m in huge), "listed while hashing was running"
+    finally:
+        library.sources.stop_background()
+
+
 def test_move_out_of_a_read_only_source_is_refused(library: Library, comfy_models: Path) -> None:
     library.add_source(comfy_models)
     src = comfy_models / "loras" / "detail.safetensors"
