@@ -284,16 +284,17 @@ def startup() -> None:
             first_scan = _start_first_scan()
         except Exception:
             log.exception("model-library: could not start the walk of the install's folders")
+    # ComfyUI's own process stays out of the way while the child walks (its server is still starting):
+    # the library is opened here afterwards, or sooner by the first request that needs it.
+    walked = first_scan.result() if first_scan is not None else None
     try:
         library = get_library()
     except Exception:
-        if first_scan is not None:
-            first_scan.kill()
         log.exception("model-library: could not open the library; set MODEL_LIBRARY_ROOT or the setting")
         return
     # The install's own folders first: the listing is complete once they are walked (headers and hashes
     # follow in the background), then the mapping and the views ComfyUI searches.
-    if catalog_install and not _finish_first_scan(library, first_scan):
+    if catalog_install and not _finish_first_scan(library, first_scan, walked):
         _add_install_sources(library)
         _release_memory()
     apply_mapping(library)
@@ -400,8 +401,6 @@ def _start_first_scan() -> FirstScan | None:
         if not folders:
             return None
         scan = FirstScan.start(root, folders, comfyui_dir=comfyui_install_dir())
-        from .core import library as _library_module  # noqa: F401 - imported while the child starts
-
         if scan.wait_opened(FIRST_SCAN_OPEN_TIMEOUT_S):
             return scan
         scan.kill()
@@ -414,11 +413,10 @@ def _start_first_scan() -> FirstScan | None:
         return None
 
 
-def _finish_first_scan(library: Library, scan: FirstScan | None) -> bool:
-    """Wait for the child walk; False (walk here instead) if there was none or it failed."""
+def _finish_first_scan(library: Library, scan: FirstScan | None, result: dict[str, Any] | None) -> bool:
+    """Report the child walk's ``result``; False (walk here instead) if there was none or it failed."""
     if scan is None:
         return False
-    result = scan.result()
     if result is None:
         log.warning(
             "model-library: the walk of the install's folders failed in its child process (%s); "
