@@ -39,7 +39,9 @@ ORIGIN_KINDS = ("import", "download", "upload", "adopt")
 MODEL_STATES = ("ready", "missing")
 MIN_ID_PREFIX = 6
 BULK_CACHE_KIB = 256 * 1024
-READ_CACHE_KIB = 32 * 1024
+# Page cache of a reader that searches. 8 MiB measured as fast as 32 MiB at 100,000 models (misses are
+# served by the OS page cache), and a host keeps up to four readers (core/catalog/db.py).
+READ_CACHE_KIB = 8 * 1024
 Origin = tuple[str, str, str]  # (path, kind, recorded_at)
 
 
