@@ -42,6 +42,7 @@ class SourceService:
         self._on_changed = on_changed
         self._scan_lock = threading.Lock()
         self._watcher: SourceWatcher | None = None
+        self._released_once = False
 
     # -- management ------------------------------------------------------------------------------------
     def add(
@@ -192,11 +193,17 @@ class SourceService:
         self._watcher.start()
 
     def _idle_work(self) -> None:
-        """Hash what is new, then give back the memory the burst used (the thread then sleeps)."""
+        """Hash what is new, then give back the memory a burst used (the thread then sleeps).
+
+        Only after the first pass or real work: the 30 s rescans of an unchanged tree would otherwise
+        empty the readers' page caches each time, and the next search would read them back."""
+        hashed = 0
         try:
-            self.hash_pending()
+            hashed = self.hash_pending()
         finally:
-            self.db.release_memory()
+            if hashed or not self._released_once:
+                self._released_once = True
+                self.db.release_memory()
 
     def stop_background(self) -> None:
         if self._watcher is not None:
