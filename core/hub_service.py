@@ -28,10 +28,10 @@ from .importer.stage import (
     StagedFile,
     StagedModel,
     describe_staged,
-    new_stage_dir,
     record_move,
     undo_stage,
 )
+from .importer.stage_lock import new_stage_dir
 from .models import ImportItem, Model, ModelSource, utcnow
 from .net.cache import HttpCache
 

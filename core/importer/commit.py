@@ -29,9 +29,11 @@ from ..io.fileops import fsync_dir, move_to_trash
 from ..io.hashing import hash_path
 from ..io.paths import sanitize_component
 from ..models import Model, ModelSource, model_id_from_blake3, utcnow
-from .stage import StagedModel, put_moves_back, read_moves, stage_in_use
+from .stage import StagedModel, put_moves_back, read_moves
+from .stage_lock import LOCK_SUFFIX, STAGE_PREFIX, stage_in_use
 
 JOURNAL_OP = "import"
+ORPHANED_LOCK_AGE_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -280,7 +282,10 @@ def recover(library_root: Path, tmp_dir: Path, db: Database, repo: ModelReposito
         with db.transaction() as conn:
             conn.execute("DELETE FROM journal WHERE op = ? AND key = ?", (JOURNAL_OP, row["key"]))
     now = time.time()
-    for stage in sorted(tmp_dir.glob("stage-*")):
+    for stage in sorted(tmp_dir.glob(f"{STAGE_PREFIX}*")):
+        if stage.name.endswith(LOCK_SUFFIX):
+            _remove_orphaned_lock(stage, now)
+            continue
         if not stage.is_dir() or stage_in_use(stage):
             continue
         if stage.name in placed:
@@ -302,6 +307,20 @@ def recover(library_root: Path, tmp_dir: Path, db: Database, repo: ModelReposito
             shutil.rmtree(stage, ignore_errors=True)
             actions.append(f"removed interrupted copy {stage.name}")
     return actions
+
+
+def _remove_orphaned_lock(lock_path: Path, now: float) -> None:
+    """A stage lock left by a process killed before its folder was made (or after it was removed).
+
+    Only old ones: a lock file just created may not be locked yet by the import that is making it.
+    """
+    stage = lock_path.with_name(lock_path.name[: -len(LOCK_SUFFIX)])
+    try:
+        if stage.exists() or now - lock_path.stat().st_mtime < ORPHANED_LOCK_AGE_S:
+            return
+    except OSError:
+        return
+    stage_in_use(stage)  # a free lock is taken, released and removed; a held one is left alone
 
 
 def _id_from_sidecar(folder: Path) -> str:

@@ -226,7 +226,8 @@ class Importer:
             return ImportItem(
                 str(plan.origin),
                 "failed",
-                error=f"{plan.origin}: {exc.strerror or exc}; nothing was imported.",
+                # The path the OS named, which may be the library's own (not always the source's).
+                error=f"{exc.filename or plan.origin}: {exc.strerror or exc}; nothing was imported.",
                 error_code="storage_error",
             )
 

@@ -14,13 +14,10 @@ import json
 import os
 import shutil
 import stat
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from filelock import FileLock, Timeout
 
 from ..errors import Cancelled, Conflict, InvalidInput, SourceChanged, UnsafePath
 from ..formats.detect import Detection, detect_diffusers_folder, detect_many
@@ -37,6 +34,7 @@ from ..io.hashing import Digests, hash_fd
 from ..io.paths import is_within, validate_relpath
 from ..models import Hashes, ModelFile
 from .plan import MODEL_EXTENSIONS, PlannedModel, shard_of
+from .stage_lock import StageLock, new_stage_dir
 
 BytesProgress = Callable[[int], None]
 CancelledFn = Callable[[], bool]
@@ -45,7 +43,6 @@ _SECURITY_RANK = {"safe": 0, "unknown": 1, "pickle": 2}
 
 
 MOVES_FILE = "moves.json"
-LOCK_FILE = ".lock"
 
 
 @dataclass(frozen=True)
@@ -71,7 +68,7 @@ class StagedModel:
     size: int
     metadata: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
-    lock: Any = None
+    lock: StageLock | None = None
 
     def release(self) -> None:
         if self.lock is not None:
@@ -85,25 +82,6 @@ class StagedModel:
         return tuple(
             ModelFile(f.rel_path, f.digests.size, f.digests.blake3, f.digests.sha256) for f in self.files
         )
-
-
-def new_stage_dir(tmp_dir: Path) -> tuple[Path, FileLock]:
-    """A fresh stage folder, locked for as long as this process works in it (recovery skips it)."""
-    stage = tmp_dir / f"stage-{uuid.uuid4().hex}"
-    (stage / "files").mkdir(parents=True)
-    lock = FileLock(str(stage / LOCK_FILE))
-    lock.acquire(timeout=0)
-    return stage, lock
-
-
-def stage_in_use(stage: Path) -> bool:
-    lock = FileLock(str(stage / LOCK_FILE))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return True
-    lock.release()
-    return False
 
 
 def composite_hashes(files: tuple[ModelFile, ...]) -> Hashes:
