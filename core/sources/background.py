@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -26,6 +27,8 @@ from .registry import FileRow, SourceRegistry
 log = logging.getLogger(__name__)
 
 CancelledFn = Callable[[], bool]
+# How often the watch wakes without changes (to notice a stop, and to time the periodic rescan).
+WAKE_SECONDS = 1.0
 
 
 def lower_io_priority() -> None:
@@ -195,17 +198,27 @@ class SourceWatcher:
         while not self._stop.is_set():
             folders = [f for f in self._folders() if f.is_dir()]
             if watchfiles is not None and folders:
+                # The watch is set up inside the generator, after the scan above: a file made in between
+                # would wait for the next poll. So the first wake-up (a change, or the short timeout)
+                # rescans everything once, and later timeouts only every ``poll`` seconds.
+                caught_up = False
+                last_full = time.monotonic()
                 try:
                     for changes in watchfiles.watch(
                         *folders,
                         stop_event=self._stop,
-                        rust_timeout=int(self._poll * 1000),
+                        rust_timeout=int(min(self._poll, WAKE_SECONDS) * 1000),
                         yield_on_timeout=True,
                         debounce=800,
                         recursive=True,
                         raise_interrupt=False,
                     ):
-                        self._safe_change({Path(p) for _kind, p in changes})
+                        if not caught_up or (not changes and time.monotonic() - last_full >= self._poll):
+                            caught_up = True
+                            last_full = time.monotonic()
+                            self._safe_change(set())
+                        elif changes:
+                            self._safe_change({Path(p) for _kind, p in changes})
                         if set(self._folders()) != set(folders):
                             break  # sources changed: restart the watch with the new list
                 except Exception:

@@ -208,6 +208,34 @@ def test_a_new_file_is_listed_while_the_first_hashing_still_runs(
         library.sources.stop_background()
 
 
+def test_a_file_made_between_the_first_scan_and_the_watch_is_listed_within_seconds(
+    library: Library, comfy_models: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a busy machine the watch may be set up a while after the first scan: nothing made in between
+    waits for the next poll."""
+    pytest.importorskip("watchfiles")
+    library.add_source(comfy_models, scan=False)
+    scan = library.sources.scan
+    scans: list[object] = []
+
+    def scan_then_make_a_file(*args: object, **kwargs: object) -> object:
+        report = scan(*args, **kwargs)  # type: ignore[arg-type]
+        if not scans:  # after the first scan, before the watch exists
+            synth.write_family(comfy_models / "loras" / "between.safetensors", "sd15_loha")
+        scans.append(kwargs.get("only"))
+        return report
+
+    monkeypatch.setattr(library.sources, "scan", scan_then_make_a_file)
+    library.start_background(poll_seconds=60)  # the poll alone would take a minute
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and "between" not in _models(library):
+            time.sleep(0.05)
+        assert "between" in _models(library), f"not listed; scans: {scans}"
+    finally:
+        library.sources.stop_background()
+
+
 def test_move_out_of_a_read_only_source_is_refused(library: Library, comfy_models: Path) -> None:
     library.add_source(comfy_models)
     src = comfy_models / "loras" / "detail.safetensors"
