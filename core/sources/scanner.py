@@ -288,7 +288,7 @@ def inspect_pending(
                     "{}",
                     json.dumps([f"unreadable header: {exc}"[:300]]),
                     now,
-                    row["model_id"],
+                    row["id"],
                 )
             )
             continue
@@ -303,7 +303,7 @@ def inspect_pending(
                 json.dumps(metadata, ensure_ascii=False),
                 "[]",
                 now,
-                row["model_id"],
+                row["id"],
             )
         )
         if det_type == "unknown" or "type" in manual:
@@ -315,7 +315,9 @@ def inspect_pending(
         conn.executemany(
             "UPDATE models SET type = COALESCE(?, type), base_model = COALESCE(?, base_model), "
             "file_format = ?, security = ?, metadata_json = ?, warnings_json = ?, "
-            "updated_at = ? WHERE id = ? AND location = 'source'",
+            "updated_at = ? WHERE location = 'source' "
+            # The model the file belongs to now: hashing may have re-keyed it since the SELECT above.
+            "AND id = (SELECT model_id FROM source_files WHERE id = ?)",
             updates,
         )
         conn.executemany("UPDATE source_files SET inspected = 1 WHERE id = ?", [(i,) for i in done_ids])

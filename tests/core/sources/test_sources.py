@@ -236,6 +236,34 @@ def test_a_file_made_between_the_first_scan_and_the_watch_is_listed_within_secon
         library.sources.stop_background()
 
 
+def test_a_header_read_while_hashing_settles_the_model_still_lands_on_it(
+    library: Library, comfy_models: Path
+) -> None:
+    """Inspection works from a snapshot of model ids; the hasher may re-key a model to its content id in
+    between (the child process inspects while ComfyUI's process hashes). The header must not be lost."""
+    from comfyui_model_library.core.sources.scanner import inspect_pending
+
+    library.add_source(comfy_models, scan=False)
+    library.sources.scan(inspect=False)
+    assert {m.base_model for m in _models(library).values()} == {"unknown"}
+    settled: list[int] = []
+
+    def settle_everything_first() -> bool:
+        if not settled:
+            settled.append(library.sources.hash_pending())
+        return False
+
+    inspect_pending(library.db, library.sources.registry, cancelled=settle_everything_first)
+    assert settled == [3]
+    models = _models(library)
+    assert all(m.hashed for m in models.values())
+    assert {n: m.base_model for n, m in models.items()} == {
+        "juggernautXL": "sdxl",
+        "detail": "sdxl",
+        "ae": "flux1",
+    }
+
+
 def test_move_out_of_a_read_only_source_is_refused(library: Library, comfy_models: Path) -> None:
     library.add_source(comfy_models)
     src = comfy_models / "loras" / "detail.safetensors"
