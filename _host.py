@@ -297,6 +297,8 @@ def startup() -> None:
     if catalog_install and not _finish_first_scan(library, first_scan, walked):
         _add_install_sources(library)
         _release_memory()
+    elif first_scan is not None:
+        _leave_headers_to(library, first_scan)
     apply_mapping(library)
     try:
         library.start_background()
@@ -435,6 +437,21 @@ def _finish_first_scan(library: Library, scan: FirstScan | None, result: dict[st
     )
     library.publish("changed", {"ids": [], "reason": "scanned"})
     return True
+
+
+def _leave_headers_to(library: Library, scan: FirstScan) -> None:
+    """The child goes on to read the headers it listed: this process's scans leave them to it, the panel
+    hears of each batch, and whatever the child did not finish is read here once it has exited."""
+    library.sources.inspecting_elsewhere = scan.inspecting
+    scan.on_inspected = lambda _count: library.publish("changed", {"ids": [], "reason": "inspected"})
+
+    def finished() -> None:
+        library.sources.inspecting_elsewhere = lambda: False
+        if scan.process is not None and scan.process.returncode != 0:
+            log.warning("model-library: reading headers in the child process stopped; reading them here")
+        library.sources.inspect_pending()
+
+    scan.when_finished(finished)
 
 
 def _add_install_sources(library: Library) -> None:

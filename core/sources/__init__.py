@@ -43,6 +43,9 @@ class SourceService:
         self._scan_lock = threading.Lock()
         self._watcher: SourceWatcher | None = None
         self._released_once = False
+        # True while another process reads the headers (the host's first walk in a child): scans here
+        # leave them to it rather than read each header twice.
+        self.inspecting_elsewhere: Callable[[], bool] = lambda: False
 
     # -- management ------------------------------------------------------------------------------------
     def add(
@@ -99,6 +102,7 @@ class SourceService:
             if only and not any(Path(row.path) == p or Path(row.path) in p.parents for p in only):
                 continue
             reports.append(self._scan_one(row.id, progress=progress, cancelled=cancelled))
+        inspect = inspect and not self.inspecting_elsewhere()
         inspected = self.inspect_pending(cancelled=cancelled) if inspect else 0
         return {
             "inspected": inspected,

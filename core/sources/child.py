@@ -12,23 +12,33 @@ plugin as a package), running :func:`main`: open the library (no recovery: that 
 folders as read-only sources, walk them, and print a JSON report. It says ``opened`` as soon as the
 catalog exists and is migrated, so the host may open it too without racing the migrations.
 
+After the report the child reads the headers of the files it listed (type and base model), saying
+``inspected N`` after each batch: thousands of small reads that would each give up the host's GIL. The
+host meanwhile leaves inspection to it (:meth:`FirstScan.inspecting`). The child stops when the host
+goes: its stdin stays open until then.
+
     >>> child = FirstScan.start(root, [Path("/comfy/models")], comfyui_dir=Path("/comfy"))
     >>> child.wait_opened(60)     # True once the catalog is migrated
     >>> child.result()            # {"scan": {...}, "warnings": [...]} or None if it failed
+    >>> child.when_finished(fn)   # fn() once the child has exited (the headers are read)
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 OPENED = "opened"
+REPORT = "report "
+INSPECTED = "inspected "
 NEEDS_REBUILD = 3  # exit code: the catalog is missing beside stored models
 CHILD_PACKAGE = "_model_library_child"
 # Loads the package from its folder without running its __init__ (which is ComfyUI's entry point).
@@ -41,6 +51,8 @@ BOOTSTRAP = (
 )
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class FirstScan:
@@ -49,9 +61,15 @@ class FirstScan:
     process: subprocess.Popen[str] | None
     error: str = ""
     stderr: IO[str] | None = None
+    on_inspected: Callable[[int], object] | None = None
     _opened: threading.Event = field(default_factory=threading.Event)
-    _lines: list[str] = field(default_factory=list)
+    _reported: threading.Event = field(default_factory=threading.Event)
+    _finished: threading.Event = field(default_factory=threading.Event)
+    _report: str = ""
     _reader: threading.Thread | None = None
+    _stderr_tail: str = ""
+    _finish_lock: threading.Lock = field(default_factory=threading.Lock)
+    _on_finished: list[Callable[[], object]] = field(default_factory=list)
 
     @classmethod
     def start(
@@ -97,17 +115,49 @@ class FirstScan:
     def _read(self, process: subprocess.Popen[str], request: str) -> None:
         assert process.stdin is not None and process.stdout is not None
         try:
-            process.stdin.write(request)
-            process.stdin.close()
+            # One line; stdin then stays open: the child takes its end-of-file for the host's exit.
+            process.stdin.write(request + "\n")
+            process.stdin.flush()
         except OSError:
             pass  # the child died at once: its exit code and stderr say why
-        for line in process.stdout:
-            if line.strip() == OPENED:
-                self._opened.set()
-            else:
-                self._lines.append(line)
-        process.wait()
-        self._opened.set()  # also on failure: nobody waits for an open that will never come
+        try:
+            for raw in process.stdout:
+                line = raw.strip()
+                if line == OPENED:
+                    self._opened.set()
+                elif line.startswith(REPORT):
+                    self._report = line[len(REPORT) :]
+                    self._reported.set()
+                elif line.startswith(INSPECTED):
+                    self._inspected(line[len(INSPECTED) :])
+            process.wait()
+        finally:
+            self._close_stdin()
+            self._stderr_tail, self.stderr = _tail(self.stderr), None
+            # Also on failure: nobody waits for an open or a report that will never come.
+            self._opened.set()
+            self._reported.set()
+            with self._finish_lock:
+                self._finished.set()
+                callbacks, self._on_finished = self._on_finished, []
+            for callback in callbacks:
+                _quietly(callback)
+
+    def _inspected(self, count: str) -> None:
+        callback = self.on_inspected
+        if callback is not None and count.isdigit():
+            _quietly(lambda: callback(int(count)))
+
+    def stop(self) -> None:
+        """Close the child's stdin, as the host's exit does: it stops after the batch it is in."""
+        self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        if self.process is not None and self.process.stdin is not None:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass
 
     def wait_opened(self, timeout: float) -> bool:
         """True once the child has the catalog open and migrated; False if it failed or took too long."""
@@ -116,30 +166,58 @@ class FirstScan:
         return self._opened.wait(timeout) and self.process.poll() in (None, 0)
 
     def result(self, timeout: float | None = None) -> dict[str, Any] | None:
-        """The child's report once it has finished; None (and :attr:`error` set) if it failed."""
+        """The walk's report, as soon as the walk is done; None (and :attr:`error` set) if it failed.
+
+        The child goes on reading headers afterwards: see :meth:`inspecting` and :meth:`when_finished`."""
         if self.process is None:
             return None
-        assert self._reader is not None
-        self._reader.join(timeout)
-        if self._reader.is_alive():
+        if not self._reported.wait(timeout):
             self.kill()
             self.error = f"the walk took longer than {timeout} s and was stopped"
             return None
-        stderr, self.stderr = _tail(self.stderr), None
-        if self.process.returncode != 0:
-            self.error = f"the walk exited with {self.process.returncode}: {stderr}"
+        if not self._report:
+            self._finished.wait(10.0)  # the child exited: its code and stderr say why
+            code = self.process.poll()
+            if code not in (None, 0):
+                self.error = f"the walk exited with {code}: {self._stderr_tail}"
+            else:
+                self.error = f"the walk printed no report: {self._stderr_tail}"
             return None
         try:
-            report: dict[str, Any] = json.loads("".join(self._lines))
+            report: dict[str, Any] = json.loads(self._report)
         except ValueError:
-            self.error = f"the walk printed no report: {stderr}"
+            self.error = f"the walk printed an unreadable report: {self._report[:200]}"
             return None
         return report
+
+    def inspecting(self) -> bool:
+        """The child still runs (reading headers): the host leaves inspection to it."""
+        return self.process is not None and not self._finished.is_set()
+
+    def when_finished(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` (in the reader thread) once the child has exited; at once if it has."""
+        with self._finish_lock:
+            if not self._finished.is_set() and self.process is not None:
+                self._on_finished.append(callback)
+                return
+        _quietly(callback)
+
+    def wait_finished(self, timeout: float | None = None) -> bool:
+        return self.process is None or self._finished.wait(timeout)
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        if self._reader is not None and self._reader is not threading.current_thread():
+            self._reader.join(10.0)
+
+
+def _quietly(callback: Callable[[], object]) -> None:
+    try:
+        callback()
+    except Exception:
+        log.exception("model-library: a callback of the first walk failed")
 
 
 def _tail(stream: IO[str] | None) -> str:
@@ -155,11 +233,16 @@ def _tail(stream: IO[str] | None) -> str:
 
 
 def main() -> int:
-    """The child's side: read the request on stdin, open, add the sources, walk, print the report."""
+    """The child's side: read the request on stdin, open, add the sources, walk, print the report, then
+    read the headers the walk listed."""
     from ..config import load_config
+    from ..errors import Cancelled
     from ..library import Library
+    from .scanner import inspect_pending
 
-    request = json.loads(sys.stdin.read())
+    request = json.loads(sys.stdin.readline())
+    host_gone = threading.Event()
+    threading.Thread(target=_watch_stdin, args=(host_gone,), daemon=True).start()
     config = load_config(request["root"])
     if not config.catalog_path.exists() and config.models_dir.is_dir() and any(config.models_dir.iterdir()):
         # A rebuild from the models' metadata.json files is the host's to do (and may take a while).
@@ -174,11 +257,29 @@ def main() -> int:
             library.add_source(folder, read_only=True, auto=True, app_id=app_id, scan=False)
         except Exception as exc:  # one bad folder must not stop the others
             warnings.append(f"could not add {folder} as a source: {exc}")
-    report = library.sources.scan(inspect=False)
-    library.db.close()
-    sys.stdout.write(json.dumps({"scan": report, "warnings": warnings}))
-    sys.stdout.flush()
+    try:
+        report = library.sources.scan(inspect=False, cancelled=host_gone.is_set)
+        print(REPORT + json.dumps({"scan": report, "warnings": warnings}), flush=True)
+        while not host_gone.is_set():
+            done = inspect_pending(library.db, library.sources.registry, cancelled=host_gone.is_set)
+            if done == 0:
+                break
+            print(f"{INSPECTED}{done}", flush=True)
+    except Cancelled:
+        return 0  # the host went away; what is committed stays, the rest is found by the next start
+    finally:
+        library.db.close()
     return 0
+
+
+def _watch_stdin(host_gone: threading.Event) -> None:
+    """The host keeps our stdin open while it runs: end-of-file means it exited (or gave up on us)."""
+    try:
+        while sys.stdin.read(4096):
+            pass
+    except (OSError, ValueError):
+        pass
+    host_gone.set()
 
 
 def _install_id(comfyui_dir: str | None, warnings: list[str]) -> str | None:

@@ -137,10 +137,19 @@ def test_the_install_models_are_catalogued_in_place_by_the_child_walk(comfyui: C
         "the install's own LoRA in the listing",
     )
     assert model["location"] == "source" and model["type"] == "lora"
+    # Its header is read too (by the child, after the walk): the base model is the header's, not a guess.
+    wait_for(
+        lambda: any(
+            m["name"] == PRE_EXISTING_LORA and m["base_model"] == "sdxl"
+            for m in model_list(comfyui, PRE_EXISTING_LORA)
+        ),
+        "the install's own LoRA with its base model from the header",
+    )
     assert sorted(p.name for p in folder.iterdir()) == [f"{PRE_EXISTING_LORA}.safetensors"], "nothing written"
     log = comfyui.log_path.read_text(errors="replace")
     assert "catalogued the install's folders in place" in log, "the walk ran in its child process"
     assert "walking them in ComfyUI's process" not in log
+    assert "reading headers in the child process stopped" not in log
 
 
 def test_a_file_dropped_into_the_install_is_listed_within_seconds(comfyui: ComfyUI) -> None:

@@ -58,6 +58,44 @@ def test_the_child_catalogues_like_an_in_process_walk(tmp_path: Path, install: P
         assert library.scan()["added"] == 0
 
 
+def test_the_child_reads_the_headers_after_its_report(tmp_path: Path, install: Path) -> None:
+    root = tmp_path / "library"
+    batches: list[int] = []
+    scan = FirstScan.start(root, [install / "models"], comfyui_dir=install)
+    scan.on_inspected = batches.append
+    assert scan.result(timeout=120) is not None, scan.error
+    finished: list[bool] = []
+    scan.when_finished(lambda: finished.append(scan.inspecting()))
+    assert scan.wait_finished(120)
+    assert finished == [False] and not scan.inspecting()
+    assert sum(batches) == 3 and scan.process is not None and scan.process.returncode == 0
+    with Library.open(load_config(root)) as library:
+        models = {m.name: m for m in library.list_models(ModelQuery(limit=50)).items}
+        assert {n: m.base_model for n, m in models.items()} == {
+            "juggernautXL": "sdxl",
+            "detail": "sdxl",
+            "ae": "flux1",
+        }
+        assert library.list_models(ModelQuery(base_model="flux1")).total == 1
+    later: list[str] = []
+    scan.when_finished(lambda: later.append("ran at once"))
+    assert later == ["ran at once"]
+
+
+def test_the_child_stops_when_the_host_goes(tmp_path: Path) -> None:
+    """The host keeps the child's stdin open while it runs; its end (the host's exit) stops the child."""
+    waits = _stand_in(
+        tmp_path,
+        "sys.stdin.readline()\nprint('report ' + json.dumps({'scan': {}, 'warnings': []}), flush=True)\n"
+        "sys.stdin.read()\nsys.exit(0)",
+    )
+    scan = FirstScan.start(tmp_path / "library", [], python=waits)
+    assert scan.result(timeout=30) == {"scan": {}, "warnings": []}
+    assert not scan.wait_finished(0.5) and scan.inspecting(), "it runs as long as the host does"
+    scan.stop()
+    assert scan.wait_finished(30) and not scan.inspecting()
+
+
 def test_the_host_opens_the_catalog_while_the_child_walks(tmp_path: Path, install: Path) -> None:
     root = tmp_path / "library"
     scan = FirstScan.start(root, [install / "models"])
@@ -135,7 +173,9 @@ def test_a_walk_that_takes_too_long_is_stopped(tmp_path: Path) -> None:
 
 
 def test_the_request_is_json_on_stdin(tmp_path: Path) -> None:
-    echo = _stand_in(tmp_path, "print(json.dumps({'scan': json.loads(sys.stdin.read()), 'warnings': []}))")
+    echo = _stand_in(
+        tmp_path, "print('report ' + json.dumps({'scan': json.loads(sys.stdin.readline()), 'warnings': []}))"
+    )
     folder = tmp_path / "a folder with spaces, and ünïcode"
     scan = FirstScan.start(tmp_path / "library", [folder], comfyui_dir=tmp_path, python=echo)
     result = scan.result(timeout=30)
