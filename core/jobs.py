@@ -9,9 +9,11 @@ Cancelling a queued job ends it at once; a running job sees ``cancelled()`` turn
 raise :class:`~.errors.Cancelled` at its next check. Progress updates are cheap for the job: listeners
 hear at most ``notify_hz`` updates a second per job (every state change is always heard), and the
 ``jobs`` table is written at most once a second per job plus on every state change, so a restart shows
-what was running. Jobs found queued or running at start-up belong to a process that died: they are
-marked failed with error code ``interrupted``; those submitted as ``resumable`` (downloads, uploads) can
-be run again with :meth:`JobRunner.resume_interrupted`.
+what was running. Each row names the runner (host, pid, start time) that owns it: jobs found queued or
+running at start-up whose owner is gone are marked failed with error code ``interrupted``, and those
+submitted as ``resumable`` (downloads, uploads) can be run again with
+:meth:`JobRunner.resume_interrupted`. Jobs of a runner still alive (ComfyUI beside ``serve`` on one
+library) are left to it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any
 from .catalog.db import Database
 from .errors import Busy, Cancelled, InvalidInput, JobNotFound, ModelLibraryError
 from .models import Progress
+from .owner import ProcessOwner
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +49,32 @@ FINISHED_STATES = frozenset({"done", "failed", "cancelled"})
 # Finished jobs kept in memory (and listed); older ones stay in the table until pruned.
 KEEP_FINISHED = 200
 PERSIST_INTERVAL_S = 1.0
+
+
+# Runners of this process that have not been shut down: jobs of a live runner are never "interrupted".
+_LIVE_RUNNERS: set[str] = set()
+_THIS_PROCESS: list[ProcessOwner] = []
+
+
+def _this_process() -> ProcessOwner:
+    if not _THIS_PROCESS:
+        _THIS_PROCESS.append(ProcessOwner.current())
+    return _THIS_PROCESS[0]
+
+
+def _owner_alive(params_json: str | None) -> bool:
+    """The job's row names a runner that still runs, here or in another process (rows written before
+    owners were kept name none: interrupted, as before)."""
+    try:
+        data = json.loads(params_json or "{}").get("_owner")
+    except (ValueError, AttributeError):
+        return False
+    owner = ProcessOwner.from_json(data)
+    if owner is None:
+        return False
+    if owner == _this_process():
+        return str(data.get("runner")) in _LIVE_RUNNERS
+    return owner.alive()
 
 
 def _now() -> str:
@@ -144,26 +173,34 @@ class JobRunner:
         self._listeners: list[JobListener] = []
         self._seq = 0
         self._stopping = False
+        self._owner = {**_this_process().to_json(), "runner": secrets.token_hex(8)}
         self._interrupted = self._recover()
+        _LIVE_RUNNERS.add(self._owner["runner"])
 
     # -- start-up ------------------------------------------------------------------------------------
     def _recover(self) -> list[Job]:
-        """Mark jobs left queued/running by a dead process as interrupted; load recent ones for listing."""
+        """Mark jobs left queued/running by a dead process as interrupted; load recent ones for listing.
+
+        Jobs another live process runs on the same library (ComfyUI beside ``serve``) are left to it:
+        neither marked nor listed here."""
         now = _now()
         error = json.dumps({"code": "interrupted", "message": "The process stopped while this job ran."})
         with self._db.transaction() as conn:
-            stale = [
-                row[0] for row in conn.execute("SELECT id FROM jobs WHERE state IN ('queued', 'running')")
-            ]
-            conn.execute(
-                "UPDATE jobs SET state = 'failed', error_json = ?, updated_at = ? "
-                "WHERE state IN ('queued', 'running')",
-                (error, now),
+            unfinished = conn.execute(
+                "SELECT id, params_json FROM jobs WHERE state IN ('queued', 'running')"
+            ).fetchall()
+            elsewhere = {row[0] for row in unfinished if _owner_alive(row[1])}
+            stale = [row[0] for row in unfinished if row[0] not in elsewhere]
+            conn.executemany(
+                "UPDATE jobs SET state = 'failed', error_json = ?, updated_at = ? WHERE id = ?",
+                [(error, now, job_id) for job_id in stale],
             )
         rows = self._db.execute_read(
             "SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?", (KEEP_FINISHED,)
         )
         for row in reversed(rows):
+            if row["id"] in elsewhere:
+                continue
             job = self._job_from_row(row)
             self._seq += 1
             self._entries[job.id] = _Entry(job=job, fn=None, seq=self._seq)
@@ -173,6 +210,7 @@ class JobRunner:
     @staticmethod
     def _job_from_row(row: Any) -> Job:
         params = json.loads(row["params_json"] or "{}")
+        params.pop("_owner", None)
         progress = json.loads(row["progress_json"] or "{}")
         return Job(
             id=row["id"],
@@ -424,7 +462,7 @@ class JobRunner:
             del self._entries[entry.job.id]
 
     def _persist(self, job: Job, *, insert: bool = False) -> None:
-        params = {**job.params, "_queue": job.queue, "_resumable": job.resumable}
+        params = {**job.params, "_queue": job.queue, "_resumable": job.resumable, "_owner": self._owner}
         values = (
             job.state,
             json.dumps(params, default=str),
@@ -467,6 +505,7 @@ class JobRunner:
         for job in jobs:
             self._persist(job)
             self._notify(job)
+        _LIVE_RUNNERS.discard(self._owner["runner"])
         if wait:
             deadline = None if timeout is None else time.monotonic() + timeout
             for thread in threads:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -12,6 +14,8 @@ from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.catalog.migrations import migrate
 from comfyui_model_library.core.errors import Busy, Cancelled, InvalidModelFile, JobNotFound
 from comfyui_model_library.core.jobs import Job, JobRunner
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -144,27 +148,76 @@ def test_listing_is_newest_first_and_capped(db: Database) -> None:
     runner.shutdown()
 
 
-def test_restart_marks_interrupted_and_resumes_resumable(db: Database, tmp_path: Path) -> None:
-    runner = JobRunner(db, queues={"io": 1})
-    gate = threading.Event()
-    blocking = runner.submit(
-        "download", lambda p, c: gate.wait(10), params={"repo_id": "a/b"}, resumable=True
+_OTHER_PROCESS = """
+import sys, threading
+from comfyui_model_library.core.catalog.db import Database
+from comfyui_model_library.core.jobs import JobRunner
+runner = JobRunner(Database(sys.argv[1]), queues={"io": 1})
+gate = threading.Event()
+blocking = runner.submit("download", lambda p, c: gate.wait(60), params={"repo_id": "a/b"}, resumable=True)
+plain = runner.submit("import", lambda p, c: None, params={"paths": ["/x"]})
+while runner.get(blocking.id).state != "running":
+    gate.wait(0.005)
+print(blocking.id, plain.id, flush=True)
+gate.wait(60)
+"""
+
+
+def _runner_in_another_process(db: Database) -> tuple[subprocess.Popen[str], str, str]:
+    """A process with a resumable job running and a plain job queued behind it, on ``db``'s catalog."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _OTHER_PROCESS, str(db.path)], stdout=subprocess.PIPE, text=True, cwd=REPO
     )
-    plain = runner.submit("import", lambda p, c: None, params={"paths": ["/x"]})
-    while runner.get(blocking.id).state != "running":
-        time.sleep(0.005)
-    # A second runner on the same catalog sees what a crashed process left behind.
+    assert proc.stdout is not None
+    blocking_id, plain_id = proc.stdout.readline().split()
+    return proc, blocking_id, plain_id
+
+
+def test_restart_marks_interrupted_and_resumes_resumable(db: Database) -> None:
+    proc, blocking_id, plain_id = _runner_in_another_process(db)
+    proc.kill()  # the process dies with its jobs unfinished
+    proc.wait()
     restarted = JobRunner(db)
-    for job_id in (blocking.id, plain.id):
+    for job_id in (blocking_id, plain_id):
         job = restarted.get(job_id)
         assert job.state == "failed" and job.error is not None and job.error["code"] == "interrupted"
     resumed = restarted.resume_interrupted(lambda job: lambda p, c: {"resumed": job.params["repo_id"]})
-    assert [j.id for j in resumed] == [blocking.id]
-    assert wait_for(restarted, blocking.id).result == {"resumed": "a/b"}
-    assert restarted.get(plain.id).state == "failed"
-    gate.set()
-    runner.shutdown()
+    assert [j.id for j in resumed] == [blocking_id]
+    assert wait_for(restarted, blocking_id).result == {"resumed": "a/b"}
+    assert restarted.get(plain_id).state == "failed"
     restarted.shutdown()
+
+
+def test_jobs_of_another_live_process_are_left_to_it(db: Database) -> None:
+    """ComfyUI and ``model-library serve`` on one library: neither takes the other's running download
+    for an interrupted one (resuming it would make two writers of one partial file)."""
+    proc, blocking_id, plain_id = _runner_in_another_process(db)
+    try:
+        beside = JobRunner(db)
+        assert beside.interrupted() == []
+        assert beside.get(blocking_id).state == "running", "read from the catalog, as the owner left it"
+        assert blocking_id not in {j.id for j in beside.list_jobs()}
+        rows = dict(db.execute_read("SELECT id, state FROM jobs"))
+        assert rows == {blocking_id: "running", plain_id: "queued"}
+        beside.shutdown()
+    finally:
+        proc.kill()
+        proc.wait()
+    after = JobRunner(db)  # now the owner is gone
+    assert {j.id for j in after.interrupted()} == {blocking_id, plain_id}
+    after.shutdown()
+
+
+def test_a_runner_of_this_process_keeps_its_jobs_until_it_shuts_down(db: Database) -> None:
+    runner = JobRunner(db, queues={"io": 1})
+    gate = threading.Event()
+    blocking = runner.submit("download", lambda p, c: gate.wait(10), resumable=True)
+    while runner.get(blocking.id).state != "running":
+        time.sleep(0.005)
+    assert JobRunner(db).interrupted() == [], "a live runner's job is not interrupted"
+    gate.set()
+    wait_for(runner, blocking.id)
+    runner.shutdown()
 
 
 def test_shutdown_cancels_queued(db: Database) -> None:
