@@ -440,16 +440,17 @@ def _finish_first_scan(library: Library, scan: FirstScan | None, result: dict[st
 
 
 def _leave_headers_to(library: Library, scan: FirstScan) -> None:
-    """The child goes on to read the headers it listed: this process's scans leave them to it, the panel
-    hears of each batch, and whatever the child did not finish is read here once it has exited."""
+    """The child goes on to read the headers it listed: this process's scans leave them to it. Once it
+    has exited, whatever it did not finish is read here and the panel and the mapping hear of it once
+    (not after each batch: each "changed" re-applies the mapping and empties ComfyUI's file lists)."""
     library.sources.inspecting_elsewhere = scan.inspecting
-    scan.on_inspected = lambda _count: library.publish("changed", {"ids": [], "reason": "inspected"})
 
     def finished() -> None:
         library.sources.inspecting_elsewhere = lambda: False
         if scan.process is not None and scan.process.returncode != 0:
             log.warning("model-library: reading headers in the child process stopped; reading them here")
         library.sources.inspect_pending()
+        library.publish("changed", {"ids": [], "reason": "inspected"})
 
     scan.when_finished(finished)
 
