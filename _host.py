@@ -444,13 +444,15 @@ def _leave_headers_to(library: Library, scan: FirstScan) -> None:
     has exited, whatever it did not finish is read here and the panel and the mapping hear of it once
     (not after each batch: each "changed" re-applies the mapping and empties ComfyUI's file lists)."""
     library.sources.inspecting_elsewhere = scan.inspecting
+    read_there: list[int] = []
+    scan.on_inspected = read_there.append
 
     def finished() -> None:
         library.sources.inspecting_elsewhere = lambda: False
         if scan.process is not None and scan.process.returncode != 0:
             log.warning("model-library: reading headers in the child process stopped; reading them here")
-        library.sources.inspect_pending()
-        library.publish("changed", {"ids": [], "reason": "inspected"})
+        if library.sources.inspect_pending() == 0 and sum(read_there) > 0:
+            library.publish("changed", {"ids": [], "reason": "inspected"})  # else nothing changed
 
     scan.when_finished(finished)
 
@@ -507,9 +509,10 @@ class _Remapper:
                 library = _library
                 if not self._wanted.is_set() or library is None:
                     self._thread = None
-                    return
+                    break
                 self._wanted.clear()
             apply_mapping(library)
+        _release_memory()  # what the burst allocated: the thread ends here
 
 
 _remapper = _Remapper()
