@@ -20,6 +20,7 @@ from ..config import LibraryConfig
 from ..errors import Cancelled, InvalidInput, ModelLibraryError, UnsafePath
 from ..io.drives import DriveLimiter, check_free_space, check_writable
 from ..io.fileops import SourceStat
+from ..io.hashing import release_buffers
 from ..io.paths import confine as confine_path
 from ..io.paths import is_within
 from ..models import ImportItem, ModelSource
@@ -129,6 +130,7 @@ class Importer:
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="model-library-import") as pool:
                 items.extend(pool.map(work, planned))
+        release_buffers()
         tracker.stage("done")
         return items
 

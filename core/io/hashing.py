@@ -226,6 +226,19 @@ def _take_ring() -> list[bytearray]:
     return [bytearray(CHUNK_SIZE) for _ in range(RING_DEPTH)]
 
 
+def kept_buffer_bytes() -> int:
+    """Bytes of read buffers kept between hashes (0 after :func:`release_buffers`)."""
+    with _rings_lock:
+        return sum(len(buf) for ring in _rings for buf in ring)
+
+
+def release_buffers() -> None:
+    """Drop the kept read buffers (12 MiB): called when a burst of hashing is over, so a long-running host
+    does not hold them for good. The next hash allocates them again."""
+    with _rings_lock:
+        _rings.clear()
+
+
 def _give_ring(ring: list[bytearray]) -> None:
     # Safe to reuse: hash_fd returns only after every hasher has finished with the ring.
     with _rings_lock:

@@ -14,6 +14,7 @@ from typing import Any
 from ..catalog.db import Database
 from ..config import LibraryConfig
 from ..errors import InvalidInput
+from ..io.hashing import release_buffers
 from ..io.paths import is_within
 from ..models import ImportItem, ModelFile
 from .background import SourceWatcher, hash_pending
@@ -207,6 +208,7 @@ class SourceService:
         finally:
             if hashed or not self._released_once:
                 self._released_once = True
+                release_buffers()
                 self.db.release_memory()
 
     def stop_background(self) -> None:

@@ -290,3 +290,13 @@ def test_a_duplicates_file_name_finds_the_model(library: Library, incoming: Path
     # ...and it survives a rebuild from the metadata.json files.
     library.rebuild()
     assert library.list_models(ModelQuery(q="juggernautXL_v9")).total == 1
+
+
+def test_an_import_gives_the_hashing_buffers_back_when_it_ends(library: Library, incoming: Path) -> None:
+    from comfyui_model_library.core.io import hashing
+
+    tensors = dict(synth.FAMILIES["sdxl_lora_kohya"]["tensors"])
+    tensors["zz_padding"] = ("U8", (hashing.SMALL_FILE * 2,))  # read through the buffers
+    [item] = library.import_paths([synth.write_safetensors(incoming / "big.safetensors", tensors)])
+    assert item.status == "imported", item.error
+    assert hashing.kept_buffer_bytes() == 0

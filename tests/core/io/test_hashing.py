@@ -78,3 +78,16 @@ def test_cancel_stops_hashing_with_cancelled(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert calls == 2
+
+
+def test_read_buffers_are_kept_between_hashes_and_given_back_on_release(tmp_path: Path) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(os.urandom(hashing.SMALL_FILE + 123))
+    expected = hashlib.sha256(big.read_bytes()).hexdigest()
+    assert hash_path(big).sha256 == expected
+    kept = hashing.CHUNK_SIZE * hashing.RING_DEPTH
+    assert hashing.kept_buffer_bytes() == kept, "one ring kept: the next file needs no new buffers"
+    hashing.release_buffers()
+    assert hashing.kept_buffer_bytes() == 0
+    assert hash_path(big).sha256 == expected, "hashing allocates them again"
+    hashing.release_buffers()

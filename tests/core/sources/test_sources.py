@@ -264,6 +264,19 @@ def test_a_header_read_while_hashing_settles_the_model_still_lands_on_it(
     }
 
 
+def test_idle_background_work_gives_the_hashing_buffers_back(library: Library, comfy_models: Path) -> None:
+    """A host that hashed once must not hold the 12 MiB of read buffers for good."""
+    from comfyui_model_library.core.io import hashing
+
+    big = comfy_models / "checkpoints" / "big.safetensors"
+    with open(big, "wb") as fh:
+        fh.truncate(hashing.SMALL_FILE * 2)  # large enough to be read through the buffers
+    library.add_source(comfy_models)
+    library.sources._idle_work()
+    assert _models(library)["big"].hashed
+    assert hashing.kept_buffer_bytes() == 0
+
+
 def test_move_out_of_a_read_only_source_is_refused(library: Library, comfy_models: Path) -> None:
     library.add_source(comfy_models)
     src = comfy_models / "loras" / "detail.safetensors"
