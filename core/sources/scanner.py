@@ -248,17 +248,18 @@ def inspect_pending(
 ) -> int:
     """Read the header of files the walk listed but nobody has looked into yet; refine their models."""
     rows = db.execute_read(
-        "SELECT f.id, f.path, f.model_id, m.format, m.rel_dir, m.manual_fields FROM source_files f "
+        "SELECT f.id, f.path, f.size, f.mtime_ns, f.inode, m.format, m.rel_dir FROM source_files f "
         "JOIN models m ON m.id = f.model_id WHERE f.inspected = 0 AND f.state = 'present' LIMIT ?",
         (limit,),
     )
     updates: list[tuple[Any, ...]] = []
-    done_ids: list[int] = []
+    done: list[tuple[Any, ...]] = []  # (file id, size, mtime_ns, inode): the version whose header we read
     now = utcnow()
     for row in rows:
         if cancelled is not None and cancelled():
             break
-        done_ids.append(row["id"])
+        version = (row["id"], row["size"], row["mtime_ns"], row["inode"])
+        done.append(version)
         path = Path(row["path"])
         found: tuple[str, str, str, str, dict[str, str]]
         try:
@@ -288,40 +289,42 @@ def inspect_pending(
                     "{}",
                     json.dumps([f"unreadable header: {exc}"[:300]]),
                     now,
-                    row["id"],
+                    *version,
                 )
             )
             continue
         det_type, base, file_format, security, metadata = found
-        manual = set(json.loads(row["manual_fields"] or "[]"))
         updates.append(
             (
-                det_type,
+                None if det_type == "unknown" else det_type,  # else keep the folder's hint
                 base,
                 file_format,
                 security,
                 json.dumps(metadata, ensure_ascii=False),
                 "[]",
                 now,
-                row["id"],
+                *version,
             )
         )
-        if det_type == "unknown" or "type" in manual:
-            # Keep the folder's hint (or the user's choice) rather than a header that tells nothing.
-            updates[-1] = (None, *updates[-1][1:])
-        if "base_model" in manual:
-            updates[-1] = (updates[-1][0], None, *updates[-1][2:])
     with db.transaction() as conn:
+        # Read now, not from the SELECT above: hashing may have re-keyed the model (or merged it into one
+        # the user edited) meanwhile, and a rescan may have seen a new version of the file (its header
+        # is read next time). The user's own type and base model always stay.
         conn.executemany(
-            "UPDATE models SET type = COALESCE(?, type), base_model = COALESCE(?, base_model), "
-            "file_format = ?, security = ?, metadata_json = ?, warnings_json = ?, "
-            "updated_at = ? WHERE location = 'source' "
-            # The model the file belongs to now: hashing may have re-keyed it since the SELECT above.
-            "AND id = (SELECT model_id FROM source_files WHERE id = ?)",
+            "UPDATE models SET "
+            "type = CASE WHEN manual_fields LIKE '%\"type\"%' THEN type ELSE COALESCE(?, type) END, "
+            "base_model = CASE WHEN manual_fields LIKE '%\"base_model\"%' THEN base_model "
+            "ELSE COALESCE(?, base_model) END, "
+            "file_format = ?, security = ?, metadata_json = ?, warnings_json = ?, updated_at = ? "
+            "WHERE location = 'source' AND id = (SELECT model_id FROM source_files "
+            "WHERE id = ? AND size = ? AND mtime_ns = ? AND inode = ? AND inspected = 0)",
             updates,
         )
-        conn.executemany("UPDATE source_files SET inspected = 1 WHERE id = ?", [(i,) for i in done_ids])
-    return len(done_ids)
+        conn.executemany(
+            "UPDATE source_files SET inspected = 1 WHERE id = ? AND size = ? AND mtime_ns = ? AND inode = ?",
+            done,
+        )
+    return len(done)
 
 
 def is_first_weight(path: Path) -> bool:

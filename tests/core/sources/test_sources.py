@@ -277,6 +277,61 @@ def test_idle_background_work_gives_the_hashing_buffers_back(library: Library, c
     assert hashing.kept_buffer_bytes() == 0
 
 
+def test_a_header_read_while_a_copy_merges_into_an_edited_model_keeps_the_edit(
+    library: Library, tmp_path: Path
+) -> None:
+    from comfyui_model_library.core.sources.scanner import inspect_pending
+
+    first, second = tmp_path / "A" / "loras", tmp_path / "B" / "loras"
+    first.mkdir(parents=True)
+    second.mkdir(parents=True)
+    synth.write_family(first / "detail.safetensors", "sdxl_lora_kohya")
+    library.add_source(tmp_path / "A")
+    library.sources.hash_pending()
+    [model] = library.list_models(ModelQuery()).items
+    library.edit_model(model.id, type="checkpoint", base_model="sd15")
+    shutil.copy2(first / "detail.safetensors", second / "copy.safetensors")
+    library.add_source(tmp_path / "B", scan=False)
+    library.sources.scan(inspect=False)  # the copy: a provisional model, its header unread
+    hashed: list[int] = []
+
+    def merge_first() -> bool:  # hashing merges the copy into the edited model mid-batch
+        if not hashed:
+            hashed.append(library.sources.hash_pending())
+        return False
+
+    inspect_pending(library.db, library.sources.registry, cancelled=merge_first)
+    assert hashed == [1]
+    after = library.get_model(model.id)
+    assert (after.type, after.base_model) == ("checkpoint", "sd15"), "the user's edit stays"
+
+
+def test_a_header_read_before_the_file_was_replaced_is_not_kept(
+    library: Library, comfy_models: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from comfyui_model_library.core.sources import scanner
+
+    library.add_source(comfy_models, scan=False)
+    library.sources.scan(inspect=False)
+    target = comfy_models / "loras" / "detail.safetensors"
+    read_header = scanner.inspect_path
+
+    def read_then_replace(path: Path) -> object:
+        info = read_header(path)
+        if path == target:  # a download finishing under the same name; the watch rescans meanwhile
+            synth.write_family(comfy_models / "loras" / "new.tmp", "vae_flux")
+            os.replace(comfy_models / "loras" / "new.tmp", target)
+            library.sources.scan(inspect=False)
+        return info
+
+    monkeypatch.setattr(scanner, "inspect_path", read_then_replace)
+    scanner.inspect_pending(library.db, library.sources.registry)
+    monkeypatch.undo()
+    assert scanner.inspect_pending(library.db, library.sources.registry) == 1, "the new file is read"
+    replaced = _models(library)["detail"]
+    assert replaced.type == "vae" and replaced.base_model != "sdxl", "the new header, not the old one"
+
+
 def test_move_out_of_a_read_only_source_is_refused(library: Library, comfy_models: Path) -> None:
     library.add_source(comfy_models)
     src = comfy_models / "loras" / "detail.safetensors"
