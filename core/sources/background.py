@@ -196,7 +196,7 @@ class SourceWatcher:
         except ImportError:
             watchfiles = None
         while not self._stop.is_set():
-            folders = [f for f in self._folders() if f.is_dir()]
+            folders = self._present_folders()
             if watchfiles is not None and folders:
                 # The watch is set up inside the generator, after the scan above: a file made in between
                 # would wait for the next poll. So the first wake-up (a change, or the short timeout)
@@ -219,8 +219,8 @@ class SourceWatcher:
                             self._safe_change(set())
                         elif changes:
                             self._safe_change({Path(p) for _kind, p in changes})
-                        if set(self._folders()) != set(folders):
-                            break  # sources changed: restart the watch with the new list
+                        if set(self._present_folders()) != set(folders):
+                            break  # sources changed (or a share came back): watch the new list
                 except Exception:
                     log.exception("model library: watching sources failed; falling back to polling")
                     watchfiles = None
@@ -228,6 +228,10 @@ class SourceWatcher:
                 if self._stop.wait(self._poll):
                     break
                 self._safe_change(set())
+
+    def _present_folders(self) -> list[Path]:
+        """The sources to watch: those there now (an unmounted share is watched again when it is back)."""
+        return [f for f in self._folders() if f.is_dir()]
 
     def _hash(self) -> None:
         lower_io_priority()  # per thread on Linux: this is the thread that reads the bytes
