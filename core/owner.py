@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from dataclasses import dataclass
 from typing import Any
 
-# Two start times of one pid closer than this are the same process (create_time is rounded).
+# Two start times of one pid closer than this are the same process (psutil's create_time is rounded).
 SAME_START_S = 1.0
 
 
@@ -50,7 +51,20 @@ class ProcessOwner:
 
 
 def _start_time(pid: int) -> float | None:
-    """When process ``pid`` started (so a reused pid is not taken for the owner); None if it is gone."""
+    """When process ``pid`` started, as an identity stable for its whole life (so a reused pid is not
+    taken for the owner); None if it is gone.
+
+    On Linux the start in clock ticks since boot, from ``/proc/<pid>/stat``: psutil's ``create_time``
+    adds a boot time recomputed from the wall clock at each call, so an NTP or VM clock step would make a
+    live owner look like another process. Elsewhere psutil's ``create_time`` (fixed at creation)."""
+    if sys.platform.startswith("linux"):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                data = fh.read()
+            # Field 22, counted after the command name, which may itself hold spaces and parentheses.
+            return float(data[data.rindex(b")") + 2 :].split()[19])
+        except (OSError, ValueError, IndexError):
+            return None
     import psutil
 
     try:
