@@ -444,14 +444,12 @@ def _leave_headers_to(library: Library, scan: FirstScan) -> None:
     has exited, whatever it did not finish is read here and the panel and the mapping hear of it once
     (not after each batch: each "changed" re-applies the mapping and empties ComfyUI's file lists)."""
     library.sources.inspecting_elsewhere = scan.inspecting
-    read_there: list[int] = []
-    scan.on_inspected = read_there.append
 
     def finished() -> None:
         library.sources.inspecting_elsewhere = lambda: False
         if scan.process is not None and scan.process.returncode != 0:
             log.warning("model-library: reading headers in the child process stopped; reading them here")
-        if library.sources.inspect_pending() == 0 and sum(read_there) > 0:
+        if library.sources.inspect_pending() == 0 and scan.inspected > 0:
             library.publish("changed", {"ids": [], "reason": "inspected"})  # else nothing changed
 
     scan.when_finished(finished)

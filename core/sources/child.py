@@ -61,7 +61,7 @@ class FirstScan:
     process: subprocess.Popen[str] | None
     error: str = ""
     stderr: IO[str] | None = None
-    on_inspected: Callable[[int], object] | None = None
+    inspected: int = 0  # headers the child has read so far (its "inspected N" lines)
     _opened: threading.Event = field(default_factory=threading.Event)
     _reported: threading.Event = field(default_factory=threading.Event)
     _finished: threading.Event = field(default_factory=threading.Event)
@@ -128,8 +128,8 @@ class FirstScan:
                 elif line.startswith(REPORT):
                     self._report = line[len(REPORT) :]
                     self._reported.set()
-                elif line.startswith(INSPECTED):
-                    self._inspected(line[len(INSPECTED) :])
+                elif line.startswith(INSPECTED) and line[len(INSPECTED) :].isdigit():
+                    self.inspected += int(line[len(INSPECTED) :])
             process.wait()
         finally:
             self._close_stdin()
@@ -143,11 +143,6 @@ class FirstScan:
             for callback in callbacks:
                 _quietly(callback)
 
-    def _inspected(self, count: str) -> None:
-        callback = self.on_inspected
-        if callback is not None and count.isdigit():
-            _quietly(lambda: callback(int(count)))
-
     def stop(self) -> None:
         """Close the child's stdin, as the host's exit does: it stops after the batch it is in."""
         self._close_stdin()
@@ -156,8 +151,8 @@ class FirstScan:
         if self.process is not None and self.process.stdin is not None:
             try:
                 self.process.stdin.close()
-            except OSError:
-                pass
+            except (OSError, ValueError):
+                pass  # closed already, or by another thread at the same moment
 
     def wait_opened(self, timeout: float) -> bool:
         """True once the child has the catalog open and migrated; False if it failed or took too long."""

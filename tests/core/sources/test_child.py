@@ -60,15 +60,13 @@ def test_the_child_catalogues_like_an_in_process_walk(tmp_path: Path, install: P
 
 def test_the_child_reads_the_headers_after_its_report(tmp_path: Path, install: Path) -> None:
     root = tmp_path / "library"
-    batches: list[int] = []
     scan = FirstScan.start(root, [install / "models"], comfyui_dir=install)
-    scan.on_inspected = batches.append
     assert scan.result(timeout=120) is not None, scan.error
     finished: list[bool] = []
     scan.when_finished(lambda: finished.append(scan.inspecting()))
     assert scan.wait_finished(120)
     assert finished == [False] and not scan.inspecting()
-    assert sum(batches) == 3 and scan.process is not None and scan.process.returncode == 0
+    assert scan.inspected == 3 and scan.process is not None and scan.process.returncode == 0
     with Library.open(load_config(root)) as library:
         models = {m.name: m for m in library.list_models(ModelQuery(limit=50)).items}
         assert {n: m.base_model for n, m in models.items()} == {
