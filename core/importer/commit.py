@@ -64,10 +64,11 @@ def commit_staged(
     source: ModelSource | None = None,
     name: str | None = None,
 ) -> CommitResult:
-    try:
-        return _commit(staged, library_root, db, repo, trash_dir, origin_kind, source, name)
-    finally:
-        staged.release()
+    """Commit ``staged``; its lock is released on success. On failure the caller undoes the stage and
+    then releases it, so that a recovery in another process never finds it unlocked and half undone."""
+    result = _commit(staged, library_root, db, repo, trash_dir, origin_kind, source, name)
+    staged.release()
+    return result
 
 
 def _commit(

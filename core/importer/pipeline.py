@@ -201,6 +201,7 @@ class Importer:
                 )
             if staged.security == "pickle" and not allow_pickle:
                 undo_stage(staged.stage_dir, staged.files)
+                staged.release()
                 return ImportItem(
                     str(plan.origin),
                     "failed",
@@ -215,6 +216,7 @@ class Importer:
             except BaseException:
                 if staged.files_dir.exists():  # not placed: moved sources go back at once
                     undo_stage(staged.stage_dir, staged.files)
+                staged.release()
                 raise
             if move:
                 self._remove_copied_sources(staged)

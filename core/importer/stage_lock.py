@@ -14,6 +14,12 @@ LOCK_SUFFIX = ".lock"
 STAGE_PREFIX = "stage-"
 
 
+# Versions before the lock moved beside the stage locked ``<stage>/.lock`` only. A stage holds that lock
+# too, and recovery honours it, so a library shared by an older process (a CLI or ``serve`` not yet
+# upgraded, beside ComfyUI) never loses a live stage either way.
+INNER_LOCK = ".lock"
+
+
 class StageLock:
     """The lock a live import holds on its stage, kept *beside* the stage as ``<stage>.lock``.
 
@@ -26,18 +32,28 @@ class StageLock:
     def __init__(self, stage: Path) -> None:
         self.path = stage_lock_path(stage)
         self._lock = FileLock(str(self.path))
+        self._inner = FileLock(str(stage / INNER_LOCK))
 
     def acquire(self) -> bool:
-        try:
-            self._lock.acquire(timeout=0)
-        except Timeout:
-            return False
-        return True
+        return _try(self._lock)
+
+    def hold_inside(self) -> None:
+        """Also take the lock inside the (now existing) stage folder, the one older versions look at."""
+        _try(self._inner)
 
     def release(self) -> None:
+        self._inner.release()
         self._lock.release()
         with contextlib.suppress(OSError):
             self.path.unlink()
+
+
+def _try(lock: FileLock) -> bool:
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return False
+    return True
 
 
 def stage_lock_path(stage: Path) -> Path:
@@ -53,6 +69,7 @@ def new_stage_dir(tmp_dir: Path) -> tuple[Path, StageLock]:
         raise StorageError(f"The stage {stage} is locked by another process; try the import again.")
     try:
         (stage / "files").mkdir(parents=True)
+        lock.hold_inside()
     except BaseException:
         lock.release()
         raise
@@ -60,9 +77,19 @@ def new_stage_dir(tmp_dir: Path) -> tuple[Path, StageLock]:
 
 
 def stage_in_use(stage: Path) -> bool:
-    """A live process holds ``stage``. Taking the free lock for a moment is harmless: nobody waits on it."""
+    """A live process holds ``stage`` (this version's lock beside it, or an older one's inside it).
+    Taking a free lock for a moment is harmless: nobody waits on it."""
     lock = StageLock(stage)
     if not lock.acquire():
         return True
-    lock.release()
-    return False
+    try:
+        inner = stage / INNER_LOCK
+        if not inner.is_file():
+            return False
+        legacy = FileLock(str(inner))
+        if not _try(legacy):
+            return True
+        legacy.release()
+        return False
+    finally:
+        lock.release()

@@ -81,3 +81,51 @@ def test_recovery_removes_an_unlocked_stage_and_an_old_orphaned_lock_only(librar
         assert fresh_orphan.exists()
     finally:
         live_lock.release()
+
+
+def test_a_refused_pickle_and_a_failed_commit_leave_no_stage_lock(
+    library: Library, incoming: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tmp_dir = library.config.tmp_dir
+    [refused] = library.import_paths([synth.write_pickle_ckpt(incoming / "old.ckpt")], allow_pickle=False)
+    assert refused.error_code == "pickle_needs_confirmation"
+    assert list(tmp_dir.glob(f"{stage_lock.STAGE_PREFIX}*")) == []
+
+    from comfyui_model_library.core.importer import commit
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(commit, "write_sidecar", fail)
+    src = synth.write_family(incoming / "m.safetensors", "sdxl_lora_kohya")
+    [failed] = library.import_paths([src], move=True)
+    assert failed.status == "failed" and "No space left" in (failed.error or "")
+    assert src.is_file(), "the moved source is back"
+    assert list(tmp_dir.glob(f"{stage_lock.STAGE_PREFIX}*")) == []
+
+
+def test_stages_of_an_older_version_and_for_an_older_version_are_both_respected(library: Library) -> None:
+    """ComfyUI upgraded, a CLI not yet (or the reverse): the older kind locks ``<stage>/.lock`` only."""
+    from filelock import FileLock, Timeout
+
+    config = library.config
+    config.tmp_dir.mkdir(parents=True, exist_ok=True)
+    older = config.tmp_dir / f"{stage_lock.STAGE_PREFIX}older"
+    (older / "files").mkdir(parents=True)
+    held_by_older = FileLock(str(older / stage_lock.INNER_LOCK))
+    held_by_older.acquire(timeout=0)
+    try:
+        recover(config.root, config.tmp_dir, library.db, library.repo)
+        assert (older / "files").is_dir(), "an older process's live stage is left alone"
+    finally:
+        held_by_older.release()
+    recover(config.root, config.tmp_dir, library.db, library.repo)
+    assert not older.exists(), "and removed once nobody holds it"
+
+    ours, lock = new_stage_dir(config.tmp_dir)
+    try:
+        as_an_older_recovery_checks = FileLock(str(ours / stage_lock.INNER_LOCK))
+        with pytest.raises(Timeout):
+            as_an_older_recovery_checks.acquire(timeout=0)
+    finally:
+        lock.release()
