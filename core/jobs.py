@@ -18,6 +18,7 @@ library) are left to it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
@@ -53,13 +54,11 @@ PERSIST_INTERVAL_S = 1.0
 
 # Runners of this process that have not been shut down: jobs of a live runner are never "interrupted".
 _LIVE_RUNNERS: set[str] = set()
-_THIS_PROCESS: list[ProcessOwner] = []
 
 
+@functools.cache
 def _this_process() -> ProcessOwner:
-    if not _THIS_PROCESS:
-        _THIS_PROCESS.append(ProcessOwner.current())
-    return _THIS_PROCESS[0]
+    return ProcessOwner.current()
 
 
 def _owner_alive(params_json: str | None) -> bool:
