@@ -11,9 +11,7 @@ after a failure or a restart the same call skips them and resumes the partial on
 from __future__ import annotations
 
 import json
-import os
 import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -23,14 +21,15 @@ from ..errors import Cancelled, InvalidInput, UnsafePath
 from ..io.drives import check_free_space
 from ..io.fileops import atomic_write_bytes
 from ..io.hashing import Digests
+from ..io.partials import MANIFEST_SUFFIX, PARTIAL_SUFFIX
+from ..io.partials import cleanup_stale_partials as cleanup_stale_partials  # its old home
 from ..io.paths import is_within, validate_relpath
 from .client import HubClient, RepoFile, is_commit_sha, validate_repo_id
 from .naming import is_weight_file
-from .transfer import PARTIAL_SUFFIX, STATE_SUFFIX, RemoteFile, fetch_file, head_file
+from .transfer import RemoteFile, fetch_file, head_file
 
 ProgressFn = Callable[[int, int, str], None]  # (done_bytes, total_bytes, stage)
 CancelledFn = Callable[[], bool]
-MANIFEST_SUFFIX = ".download.json"
 DEFAULT_FREE_SPACE_MARGIN = 256 * 1024 * 1024
 
 
@@ -273,24 +272,3 @@ def _diffusers_files(paths: dict[str, RepoFile]) -> list[str]:
         plain = [p for p in safetensors if not re.search(r"\.(fp16|bf16|fp32|non_ema|ema)\.", p)]
         chosen.update(plain or safetensors)
     return sorted(chosen)
-
-
-def cleanup_stale_partials(tmp_dir: Path, older_than_days: float, *, now: float | None = None) -> list[Path]:
-    """Delete partial downloads (and their records) untouched for ``older_than_days``. Never follows links."""
-    cutoff = (time.time() if now is None else now) - older_than_days * 86400
-    removed: list[Path] = []
-    suffixes = (PARTIAL_SUFFIX, STATE_SUFFIX, MANIFEST_SUFFIX)
-    for dirpath, _dirs, names in os.walk(tmp_dir, followlinks=False):
-        for name in names:
-            if not name.endswith(suffixes):
-                continue
-            path = Path(dirpath) / name
-            try:
-                st = path.lstat()
-            except FileNotFoundError:
-                continue
-            if path.is_symlink() or st.st_mtime >= cutoff:
-                continue
-            path.unlink()
-            removed.append(path)
-    return removed

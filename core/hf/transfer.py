@@ -23,12 +23,11 @@ import httpx
 from ..errors import Cancelled, Forbidden, HashMismatch, NetworkError, NotFound
 from ..io.fileops import atomic_write_bytes, fsync_dir
 from ..io.hashing import Digests, DualHasher
+from ..io.partials import PARTIAL_SUFFIX, STATE_SUFFIX
 from ..net.retry import TransientError, is_transport_error, transient_for_status
 from .client import HubClient
 
 CHUNK_SIZE = 4 * 1024 * 1024
-PARTIAL_SUFFIX = ".incomplete"
-STATE_SUFFIX = ".incomplete.json"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 ProgressFn = Callable[[int], None]

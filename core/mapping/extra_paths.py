@@ -18,14 +18,14 @@ import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidConfig, StorageError, UnsafePath
 from ..io.fileops import atomic_write_bytes
 from .comfyui import MODEL_CATEGORIES, OUR_SECTION
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 SECTION = OUR_SECTION
 _BEGIN = "# >>> " + SECTION + " managed by comfyui-model-library [{flag}] >>>"
@@ -39,6 +39,9 @@ _FORBIDDEN_CHARS = ("\n", "\r", "\x00")
 
 
 def _safe_yaml() -> YAML:
+    # Imported when a file is read: ruamel is about 2 MiB of a host's memory, most starts never need it.
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = False
     yaml.width = 1 << 16  # never fold a long path over two lines
@@ -47,6 +50,8 @@ def _safe_yaml() -> YAML:
 
 
 def _parse(text: str, path: Path) -> dict[str, Any]:
+    from ruamel.yaml.error import YAMLError
+
     try:
         data = _safe_yaml().load(text)
     except YAMLError as exc:
@@ -161,6 +166,9 @@ def _keep_mode(path: Path, before: os.stat_result | None) -> None:
 
 def _without_unmarked_section(text: str, path: Path) -> str:
     """Remove an unmarked top-level ``comfyui_model_library`` key with a ruamel round-trip."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     yaml = YAML()  # round-trip: keeps the user's comments and sections
     yaml.width = 1 << 16
     yaml.preserve_quotes = True
