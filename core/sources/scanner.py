@@ -24,7 +24,7 @@ from ..catalog.db import Database
 from ..errors import Cancelled, ModelLibraryError
 from ..formats.inspect import inspect_path
 from ..models import PENDING_PREFIX, utcnow
-from .registry import FileRow, SourceRegistry, SourceRow
+from .registry import KnownFile, SourceRegistry, SourceRow
 from .walk import Found, walk_models
 
 ProgressFn = Callable[[int, int, str], None]
@@ -146,7 +146,7 @@ def scan_source(
     return report
 
 
-def _unchanged(row: FileRow | None, entry: dict[str, Any]) -> bool:
+def _unchanged(row: KnownFile | None, entry: dict[str, Any]) -> bool:
     return (
         row is not None
         and row.state in ("present", "ignored", "missing")
@@ -158,7 +158,7 @@ def _unchanged(row: FileRow | None, entry: dict[str, Any]) -> bool:
 
 def _commit(
     pending: list[Found],
-    known: dict[str, FileRow],
+    known: dict[str, KnownFile],
     source: SourceRow,
     db: Database,
     registry: SourceRegistry,
