@@ -5,7 +5,12 @@ Hashing is polite: one file at a time, the worker thread at idle I/O priority wh
 by construction: a file's hashes are stored only if its row still describes the same (size, mtime, inode,
 path), so a restart simply picks up the files still without hashes.
 
-Changes are picked up by ``watchfiles`` (inotify) when installed, else by periodic rescans.
+Changes are picked up by ``watchfiles`` (inotify) when installed, else by periodic rescans. A watch only
+sees changes made through this machine's kernel: sources on network filesystems (a NAS share another
+machine writes to) are still rescanned every ``poll_seconds``; local ones only every
+``WATCHED_RESCAN_SECONDS``, a safety net for events the kernel dropped. (A rescan of 10,000 files is a
+tenth of a second of CPU and megabytes of short-lived objects in the host's process: every 30 s, for
+nothing, would be a cost a long-running ComfyUI pays all day.)
 """
 
 from __future__ import annotations
@@ -29,6 +34,59 @@ log = logging.getLogger(__name__)
 CancelledFn = Callable[[], bool]
 # How often the watch wakes without changes (to notice a stop, and to time the periodic rescan).
 WAKE_SECONDS = 1.0
+# Full rescans of watched local folders: only for events the kernel may have dropped (queue overflow).
+WATCHED_RESCAN_SECONDS = 600.0
+# Filesystems whose changes by other machines no local watch reports: rescanned every poll.
+NETWORK_FILESYSTEMS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb",
+        "smb2",
+        "smb3",
+        "smbfs",
+        "afpfs",
+        "webdav",
+        "davfs",
+        "9p",
+        "ceph",
+        "glusterfs",
+        "lustre",
+        "gpfs",
+        "afs",
+        "ncpfs",
+        "sshfs",
+        "virtiofs",
+        "vboxsf",
+        "prl_fs",
+        "vmhgfs",
+    }
+)
+
+
+def sees_remote_changes(fstype: str) -> bool:
+    """False for filesystems other machines may write to behind the kernel's back (network, FUSE mounts
+    of remote stores). ``fuseblk`` is a local disk through FUSE (ntfs-3g, exFAT): every write to it
+    passes through this kernel."""
+    kind = fstype.lower()
+    if kind == "fuseblk":
+        return True
+    return not (kind in NETWORK_FILESYSTEMS or kind.startswith("fuse") or kind.endswith(".fuse"))
+
+
+def _watch_sees_everything(folders: list[Path]) -> bool:
+    """True when every folder is on a filesystem whose changes the local watch reports."""
+    from ..io.drives import drive_info
+
+    for folder in folders:
+        try:
+            fstype = drive_info(folder).fstype
+        except OSError:
+            return False
+        if not fstype or not sees_remote_changes(fstype):
+            return False
+    return True
 
 
 def lower_io_priority() -> None:
@@ -162,13 +220,16 @@ class SourceWatcher:
         on_idle: Callable[[], object],
         *,
         poll_seconds: float = 30.0,
+        watched_rescan_seconds: float = WATCHED_RESCAN_SECONDS,
     ) -> None:
         self._folders = folders
         self._on_change = on_change
         self._on_idle = on_idle
         self._poll = poll_seconds
+        self._watched_rescan = max(poll_seconds, watched_rescan_seconds)
         self._stop = threading.Event()
         self._work = threading.Event()  # set after a scan: there may be files to hash
+        self._scanned = False
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -189,7 +250,6 @@ class SourceWatcher:
 
     def _watch(self) -> None:
         lower_io_priority()
-        self._safe_change(set())  # the first scan
         watchfiles: Any
         try:
             import watchfiles
@@ -198,9 +258,10 @@ class SourceWatcher:
         while not self._stop.is_set():
             folders = self._present_folders()
             if watchfiles is not None and folders:
-                # The watch is set up inside the generator, after the scan above: a file made in between
-                # would wait for the next poll. So the first wake-up (a change, or the short timeout)
-                # rescans everything once, and later timeouts only every ``poll`` seconds.
+                # The watch is set up inside the generator: a file made before would be missed. So the
+                # first wake-up (a change, or the short timeout) scans everything once, and later
+                # timeouts only every ``rescan`` seconds.
+                rescan = self._watched_rescan if _watch_sees_everything(folders) else self._poll
                 caught_up = False
                 last_full = time.monotonic()
                 try:
@@ -213,7 +274,7 @@ class SourceWatcher:
                         recursive=True,
                         raise_interrupt=False,
                     ):
-                        if not caught_up or (not changes and time.monotonic() - last_full >= self._poll):
+                        if not caught_up or (not changes and time.monotonic() - last_full >= rescan):
                             caught_up = True
                             last_full = time.monotonic()
                             self._safe_change(set())
@@ -224,8 +285,8 @@ class SourceWatcher:
                 except Exception:
                     log.exception("model library: watching sources failed; falling back to polling")
                     watchfiles = None
-            else:
-                if self._stop.wait(self._poll):
+            else:  # polling; the first scan at once (with a watch, its first wake-up does it)
+                if self._scanned and self._stop.wait(self._poll):
                     break
                 self._safe_change(set())
 
@@ -246,6 +307,7 @@ class SourceWatcher:
                 log.exception("model library: background hashing failed")
 
     def _safe_change(self, changed: set[Path]) -> None:
+        self._scanned = True
         try:
             self._on_change(changed)
         except Exception:
