@@ -42,21 +42,6 @@ class SourceRow:
         }
 
 
-@dataclass(frozen=True)
-class FileRow:
-    id: int
-    source_id: int
-    path: str
-    size: int
-    mtime_ns: int
-    inode: int
-    device: int
-    model_id: str | None
-    state: str
-    blake3: str | None
-    sha256: str | None
-
-
 @dataclass(frozen=True, slots=True)
 class KnownFile:
     """What a rescan compares a walked file with: the row without its hashes, about a third of its
@@ -72,6 +57,15 @@ class KnownFile:
     state: str
 
 
+@dataclass(frozen=True, slots=True)
+class FileRow(KnownFile):
+    """A whole row: with its source and its hashes (None until the background hasher has read it)."""
+
+    source_id: int
+    blake3: str | None
+    sha256: str | None
+
+
 def _source(row: sqlite3.Row) -> SourceRow:
     return SourceRow(
         row["id"], row["path"], bool(row["read_only"]), bool(row["auto"]), row["state"], row["last_scan_at"]
@@ -79,19 +73,10 @@ def _source(row: sqlite3.Row) -> SourceRow:
 
 
 def _file(row: sqlite3.Row) -> FileRow:
-    return FileRow(
-        row["id"],
-        row["source_id"],
-        row["path"],
-        row["size"],
-        row["mtime_ns"],
-        row["inode"],
-        row["device"],
-        row["model_id"],
-        row["state"],
-        row["blake3"],
-        row["sha256"],
-    )
+    return FileRow(**{name: row[name] for name in _FILE_COLUMNS})
+
+
+_FILE_COLUMNS = tuple(FileRow.__dataclass_fields__)
 
 
 class SourceRegistry:

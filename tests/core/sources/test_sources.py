@@ -332,36 +332,6 @@ def test_a_header_read_before_the_file_was_replaced_is_not_kept(
     assert replaced.type == "vae" and replaced.base_model != "sdxl", "the new header, not the old one"
 
 
-def test_an_unmounted_source_does_not_make_the_watch_rescan_all_the_time(
-    library: Library, comfy_models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pytest.importorskip("watchfiles")
-    share = tmp_path / "nas" / "models"
-    synth.write_family(share / "loras" / "shared.safetensors", "sd15_loha")
-    library.add_source(comfy_models)
-    library.add_source(share)
-    shutil.rmtree(tmp_path / "nas")  # the share is unmounted
-    scans: list[object] = []
-    scan = library.sources.scan
-
-    def counted(*args: object, **kwargs: object) -> object:
-        scans.append(kwargs.get("only"))
-        return scan(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(library.sources, "scan", counted)
-    library.start_background(poll_seconds=30)
-    try:
-        time.sleep(4)
-        assert len(scans) <= 2, f"{len(scans)} full rescans in 4 s (the first, and one as the watch starts)"
-        synth.write_family(share / "loras" / "back.safetensors", "sd15_loha")  # mounted again
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and "back" not in _models(library):
-            time.sleep(0.05)
-        assert "back" in _models(library), "a share that comes back is watched again"
-    finally:
-        library.sources.stop_background()
-
-
 def test_move_out_of_a_read_only_source_is_refused(library: Library, comfy_models: Path) -> None:
     library.add_source(comfy_models)
     src = comfy_models / "loras" / "detail.safetensors"

@@ -3,6 +3,7 @@ are not walked again and again; folders on network filesystems (written by other
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -120,5 +121,25 @@ def test_without_watchfiles_the_first_scan_runs_at_once_and_polls_follow(
         synth.write_family(models / "loras" / "fresh.safetensors", "sd15_loha")
         assert _wait_for(lambda: "fresh" in _names(library)), "polling did not list a new file"
         assert all(only is None for only in scans)
+    finally:
+        library.sources.stop_background()
+
+
+def test_an_unmounted_source_does_not_make_the_watch_rescan_all_the_time(
+    library: Library, models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("watchfiles")
+    share = tmp_path / "nas" / "models"
+    synth.write_family(share / "loras" / "shared.safetensors", "sd15_loha")
+    library.add_source(models)
+    library.add_source(share)
+    shutil.rmtree(tmp_path / "nas")  # the share is unmounted
+    scans = _count_scans(library, monkeypatch)
+    library.start_background(poll_seconds=30)
+    try:
+        time.sleep(4)
+        assert len(scans) == 1, f"{len(scans)} full rescans in 4 s (only the watch's first)"
+        synth.write_family(share / "loras" / "back.safetensors", "sd15_loha")  # mounted again
+        assert _wait_for(lambda: "back" in _names(library)), "a share that comes back is watched again"
     finally:
         library.sources.stop_background()
