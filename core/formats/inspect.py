@@ -129,7 +129,11 @@ def _pickle_info(fd: int, size: int, fmt: str, head: bytes) -> FileInfo:
 def inspect_path(path: Path | str) -> FileInfo:
     """Open ``path`` without following a final symlink, check it is a regular file, and inspect it."""
     path = Path(path)
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    # O_NONBLOCK: a FIFO put where a model was (after a walk saw a file) would hang the open until a
+    # writer came; it is refused below, and the regular file's reads are made blocking again.
+    flags = (
+        os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    )
     try:
         fd = os.open(path, flags)
     except OSError as exc:
@@ -141,6 +145,8 @@ def inspect_path(path: Path | str) -> FileInfo:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise InvalidModelFile(f"{path} is not a regular file; only model files can be inspected")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
         return inspect_fd(fd, st.st_size, path.name)
     finally:
         os.close(fd)

@@ -148,14 +148,23 @@ def _read_hashes(registry: SourceRegistry, row: FileRow) -> Digests | None:
     path = _inside_source(registry, row)
     if path is None:
         return None
+    # O_NONBLOCK: a FIFO put in the file's place since the scan would hang the open (and all hashing).
+    flags = (
+        os.O_RDONLY
+        | getattr(os, "O_CLOEXEC", 0)
+        | getattr(os, "O_NOFOLLOW", 0)
+        | getattr(os, "O_NONBLOCK", 0)
+    )
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, flags)
     except OSError:
         return None
     try:
         st = os.fstat(fd)
         if (st.st_size, st.st_mtime_ns, st.st_ino) != (row.size, row.mtime_ns, row.inode):
-            return None  # changed since the scan: the next scan resets it
+            return None  # changed since the scan (or not a file now): the next scan resets it
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
         digests = hash_fd(fd)
         st2 = os.fstat(fd)
         if (st2.st_size, st2.st_mtime_ns) != (st.st_size, st.st_mtime_ns):

@@ -419,3 +419,36 @@ def test_background_hashing_never_reads_a_link_out_of_the_source(
     library.sources.hash_pending()
     sneaky = _models(library)["sneaky"]
     assert not sneaky.hashed
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_fifo_put_where_a_listed_file_was_hangs_neither_headers_nor_hashing(
+    library: Library, comfy_models: Path
+) -> None:
+    """Opening a FIFO for reading waits for a writer: one swapped in after the walk must be passed over,
+    not stop the header reading and the hashing of every other file for good."""
+    import threading
+
+    from comfyui_model_library.core.sources.scanner import inspect_pending
+
+    library.add_source(comfy_models, scan=False)
+    library.sources.scan(inspect=False)
+    lora = comfy_models / "loras" / "detail.safetensors"
+    lora.unlink()
+    os.mkfifo(lora)
+    results: dict[str, object] = {}
+
+    def work() -> None:
+        results["inspected"] = inspect_pending(library.db, library.sources.registry)
+        results["hashed"] = library.sources.hash_pending()
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(20)
+    if worker.is_alive():
+        with open(lora, "wb"):  # a writer releases the blocked open, so the test process can end
+            pass
+        pytest.fail("reading the FIFO blocked")
+    assert results == {"inspected": 3, "hashed": 2}, "the two files beside it are read and hashed"
+    models = _models(library)
+    assert models["juggernautXL"].hashed and models["ae"].hashed and not models["detail"].hashed
