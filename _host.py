@@ -295,7 +295,10 @@ def startup() -> None:
     # The install's own folders first: the listing is complete once they are walked (headers and hashes
     # follow in the background), then the mapping and the views ComfyUI searches.
     if catalog_install and not _finish_first_scan(library, first_scan, walked):
-        _add_install_sources(library)
+        # A child that stalled was stuck on a folder that does not answer: walking it here would stall
+        # this start-up thread the same way, so the watcher (a thread of its own) walks it instead.
+        stalled = first_scan is not None and first_scan.stalled
+        _add_install_sources(library, walk=not stalled)
         _release_memory()
     elif first_scan is not None:
         _leave_headers_to(library, first_scan)
@@ -455,8 +458,9 @@ def _leave_headers_to(library: Library, scan: FirstScan) -> None:
     scan.when_finished(finished)
 
 
-def _add_install_sources(library: Library) -> None:
-    """Catalogue the install's own model folders in place, then keep watching and hashing them."""
+def _add_install_sources(library: Library, *, walk: bool = True) -> None:
+    """Catalogue the install's own model folders in place (``walk``: now, else by the watcher's first
+    scan), then keep watching and hashing them."""
     install = comfyui_install_dir()
     app_id = install_id(install) if install is not None else None
     for folder in _source_folders(library.config.root):
@@ -464,6 +468,8 @@ def _add_install_sources(library: Library) -> None:
             library.add_source(folder, read_only=True, auto=True, app_id=app_id, scan=False)
         except Exception as exc:
             log.warning("model-library: could not add %s as a source: %s", folder, exc)
+    if not walk:
+        return
     try:
         library.sources.scan(inspect=False)
     except Exception:

@@ -17,6 +17,11 @@ After the report the child reads the headers of the files it listed (type and ba
 host meanwhile leaves inspection to it (:meth:`FirstScan.inspecting`). The child stops when the host
 goes: its stdin stays open until then.
 
+The child says something at least every few seconds while it works (``walked N`` every 500 files,
+``inspected N`` after each batch). One that says nothing for ``stall_seconds`` (a share that stopped
+answering, a process stopped by a debugger or the OOM killer's neighbour) is killed: the host then goes
+on without it instead of waiting for good.
+
     >>> child = FirstScan.start(root, [Path("/comfy/models")], comfyui_dir=Path("/comfy"))
     >>> child.wait_opened(60)     # True once the catalog is migrated
     >>> child.result()            # {"scan": {...}, "warnings": [...]} or None if it failed
@@ -31,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +45,10 @@ from typing import IO, Any
 OPENED = "opened"
 REPORT = "report "
 INSPECTED = "inspected "
+WALKED = "walked "
+INSPECT_BATCH = 100  # headers per "inspected N" line (a share at 0.2 s a header: a line every 20 s)
+# No line from the child for this long: it is stuck (a dead share, a stopped process) and is killed.
+STALL_SECONDS = 120.0
 NEEDS_REBUILD = 3  # exit code: the catalog is missing beside stored models
 CHILD_PACKAGE = "_model_library_child"
 # Loads the package from its folder without running its __init__ (which is ComfyUI's entry point).
@@ -62,6 +72,10 @@ class FirstScan:
     error: str = ""
     stderr: IO[str] | None = None
     inspected: int = 0  # headers the child has read so far (its "inspected N" lines)
+    walked: int = 0  # files walked in the folder being walked (its last "walked N" line)
+    stall_seconds: float = STALL_SECONDS
+    stalled: bool = False  # killed for saying nothing for stall_seconds
+    _progress_at: float = field(default_factory=time.monotonic)
     _opened: threading.Event = field(default_factory=threading.Event)
     _reported: threading.Event = field(default_factory=threading.Event)
     _finished: threading.Event = field(default_factory=threading.Event)
@@ -79,6 +93,7 @@ class FirstScan:
         *,
         comfyui_dir: Path | None = None,
         python: str | None = None,
+        stall_seconds: float = STALL_SECONDS,
     ) -> FirstScan:
         executable = python or sys.executable
         if not executable:
@@ -105,12 +120,34 @@ class FirstScan:
         except OSError as exc:
             stderr.close()
             return cls(None, f"could not start {executable}: {exc}")
-        scan = cls(process, stderr=stderr)
+        scan = cls(process, stderr=stderr, stall_seconds=stall_seconds)
         scan._reader = threading.Thread(
             target=scan._read, args=(process, request), name="model-library-first-scan", daemon=True
         )
         scan._reader.start()
+        threading.Thread(target=scan._watchdog, name="model-library-first-scan-watchdog", daemon=True).start()
         return scan
+
+    def _watchdog(self) -> None:
+        """Kill a child that has said nothing for ``stall_seconds``: its reader then sees the end."""
+        step = min(5.0, self.stall_seconds / 4)
+        while not self._finished.wait(step):
+            silent = time.monotonic() - self._progress_at
+            if silent < self.stall_seconds or self.process is None:
+                continue
+            self.stalled = True
+            log.warning(
+                "model-library: the walk of the install's folders said nothing for %.0f s (a share that "
+                "does not answer?); stopping it and going on without it",
+                silent,
+            )
+            try:
+                self.process.kill()
+            except OSError:
+                pass  # it has just exited
+            if not self._finished.wait(10.0):
+                self._finish()  # stuck in the kernel (a hard NFS mount): the kill lands when the I/O returns
+            return
 
     def _read(self, process: subprocess.Popen[str], request: str) -> None:
         assert process.stdin is not None and process.stdout is not None
@@ -122,6 +159,7 @@ class FirstScan:
             pass  # the child died at once: its exit code and stderr say why
         try:
             for raw in process.stdout:
+                self._progress_at = time.monotonic()
                 line = raw.strip()
                 if line == OPENED:
                     self._opened.set()
@@ -130,18 +168,26 @@ class FirstScan:
                     self._reported.set()
                 elif line.startswith(INSPECTED) and line[len(INSPECTED) :].isdigit():
                     self.inspected += int(line[len(INSPECTED) :])
+                elif line.startswith(WALKED) and line[len(WALKED) :].isdigit():
+                    self.walked = int(line[len(WALKED) :])
             process.wait()
         finally:
             self._close_stdin()
             self._stderr_tail, self.stderr = _tail(self.stderr), None
-            # Also on failure: nobody waits for an open or a report that will never come.
-            self._opened.set()
-            self._reported.set()
-            with self._finish_lock:
-                self._finished.set()
-                callbacks, self._on_finished = self._on_finished, []
-            for callback in callbacks:
-                _quietly(callback)
+            self._finish()
+
+    def _finish(self) -> None:
+        """The child is gone (or given up on): release every waiter, run the callbacks once."""
+        # Also on failure: nobody waits for an open or a report that will never come.
+        self._opened.set()
+        self._reported.set()
+        with self._finish_lock:
+            if self._finished.is_set():
+                return
+            self._finished.set()
+            callbacks, self._on_finished = self._on_finished, []
+        for callback in callbacks:
+            _quietly(callback)
 
     def stop(self) -> None:
         """Close the child's stdin, as the host's exit does: it stops after the batch it is in."""
@@ -158,7 +204,7 @@ class FirstScan:
         """True once the child has the catalog open and migrated; False if it failed or took too long."""
         if self.process is None:
             return False
-        return self._opened.wait(timeout) and self.process.poll() in (None, 0)
+        return self._opened.wait(timeout) and not self.stalled and self.process.poll() in (None, 0)
 
     def result(self, timeout: float | None = None) -> dict[str, Any] | None:
         """The walk's report, as soon as the walk is done; None (and :attr:`error` set) if it failed.
@@ -173,7 +219,9 @@ class FirstScan:
         if not self._report:
             self._finished.wait(10.0)  # the child exited: its code and stderr say why
             code = self.process.poll()
-            if code not in (None, 0):
+            if self.stalled:
+                self.error = f"the walk said nothing for {self.stall_seconds:.0f} s and was stopped"
+            elif code not in (None, 0):
                 self.error = f"the walk exited with {code}: {self._stderr_tail}"
             else:
                 self.error = f"the walk printed no report: {self._stderr_tail}"
@@ -253,10 +301,13 @@ def main() -> int:
         except Exception as exc:  # one bad folder must not stop the others
             warnings.append(f"could not add {folder} as a source: {exc}")
     try:
-        report = library.sources.scan(inspect=False, cancelled=host_gone.is_set)
+        report = library.sources.scan(inspect=False, cancelled=host_gone.is_set, progress=_say_walked)
         print(REPORT + json.dumps({"scan": report, "warnings": warnings}), flush=True)
         while not host_gone.is_set():
-            done = inspect_pending(library.db, library.sources.registry, cancelled=host_gone.is_set)
+            # Small batches: each ends with a line, and a slow share must not look like a stalled child.
+            done = inspect_pending(
+                library.db, library.sources.registry, limit=INSPECT_BATCH, cancelled=host_gone.is_set
+            )
             if done == 0:
                 break
             print(f"{INSPECTED}{done}", flush=True)
@@ -265,6 +316,10 @@ def main() -> int:
     finally:
         library.db.close()
     return 0
+
+
+def _say_walked(done: int, _total: int, _what: str) -> None:
+    print(f"{WALKED}{done}", flush=True)  # the host's watchdog hears the walk is alive
 
 
 def _watch_stdin(host_gone: threading.Event) -> None:
