@@ -44,6 +44,7 @@ class SourceService:
         self._scan_lock = threading.Lock()
         self._watcher: SourceWatcher | None = None
         self._released_once = False
+        self._links_out: dict[int, int] = {}  # source id -> files linked from outside it (last walk)
         # True while another process reads the headers (the host's first walk in a child): scans here
         # leave them to it rather than read each header twice.
         self.inspecting_elsewhere: Callable[[], bool] = lambda: False
@@ -85,6 +86,7 @@ class SourceService:
     def remove(self, ref: str | int) -> dict[str, Any]:
         row = self.registry.get(_normalise_ref(ref))
         dropped = self.registry.remove(row.id)
+        self._links_out.pop(row.id, None)
         self._changed([], "source_removed")
         return {"removed": row.to_dict(), "models_forgotten": dropped}
 
@@ -123,6 +125,8 @@ class SourceService:
             report = scan_source(
                 row, self.db, self.registry, skip_roots=skip, progress=progress, cancelled=cancelled
             )
+        if report.state == "ok":
+            self._links_out[source_id] = report.links_out
         if report.changed_ids or report.missing or report.renamed:
             self._changed(report.changed_ids, "scanned")
         return report
@@ -194,8 +198,13 @@ class SourceService:
             on_change=lambda changed: self.scan(only=changed or None),
             on_idle=self._idle_work,
             poll_seconds=poll_seconds,
+            links_out=self._has_links_out,
         )
         self._watcher.start()
+
+    def _has_links_out(self) -> bool:
+        """Some source (still registered) holds links to files outside it: only rescans see those change."""
+        return any(self._links_out.values())
 
     def _idle_work(self) -> None:
         """Hash what is new, then give back the memory a burst used (the thread then sleeps).

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -36,57 +37,17 @@ CancelledFn = Callable[[], bool]
 WAKE_SECONDS = 1.0
 # Full rescans of watched local folders: only for events the kernel may have dropped (queue overflow).
 WATCHED_RESCAN_SECONDS = 600.0
-# Filesystems whose changes by other machines no local watch reports: rescanned every poll.
-NETWORK_FILESYSTEMS = frozenset(
-    {
-        "nfs",
-        "nfs4",
-        "cifs",
-        "smb",
-        "smb2",
-        "smb3",
-        "smbfs",
-        "afpfs",
-        "webdav",
-        "davfs",
-        "9p",
-        "ceph",
-        "glusterfs",
-        "lustre",
-        "gpfs",
-        "afs",
-        "ncpfs",
-        "sshfs",
-        "virtiofs",
-        "vboxsf",
-        "prl_fs",
-        "vmhgfs",
-    }
-)
-
-
-def sees_remote_changes(fstype: str) -> bool:
-    """False for filesystems other machines may write to behind the kernel's back (network, FUSE mounts
-    of remote stores). ``fuseblk`` is a local disk through FUSE (ntfs-3g, exFAT): every write to it
-    passes through this kernel."""
-    kind = fstype.lower()
-    if kind == "fuseblk":
-        return True
-    return not (kind in NETWORK_FILESYSTEMS or kind.startswith("fuse") or kind.endswith(".fuse"))
 
 
 def _watch_sees_everything(folders: list[Path]) -> bool:
-    """True when every folder is on a filesystem whose changes the local watch reports."""
-    from ..io.drives import drive_info
+    """True when the kernel watch reports every change under ``folders`` (local filesystems only)."""
+    from ..io.mounts import tree_is_local
 
-    for folder in folders:
-        try:
-            fstype = drive_info(folder).fstype
-        except OSError:
-            return False
-        if not fstype or not sees_remote_changes(fstype):
-            return False
-    return True
+    try:
+        return all(tree_is_local(folder) for folder in folders)
+    except Exception:  # cannot tell: poll, as for a share
+        log.debug("could not tell where %s are mounted", folders, exc_info=True)
+        return False
 
 
 def lower_io_priority() -> None:
@@ -230,12 +191,15 @@ class SourceWatcher:
         *,
         poll_seconds: float = 30.0,
         watched_rescan_seconds: float = WATCHED_RESCAN_SECONDS,
+        links_out: Callable[[], bool] = lambda: False,
     ) -> None:
         self._folders = folders
         self._on_change = on_change
         self._on_idle = on_idle
         self._poll = poll_seconds
         self._watched_rescan = max(poll_seconds, watched_rescan_seconds)
+        # True when a source holds links to files outside it: the watch cannot see their targets change.
+        self._links_out = links_out
         self._stop = threading.Event()
         self._work = threading.Event()  # set after a scan: there may be files to hash
         self._scanned = False
@@ -265,12 +229,13 @@ class SourceWatcher:
         except ImportError:
             watchfiles = None
         while not self._stop.is_set():
-            folders = self._present_folders()
+            present = self._present()
+            folders = list(present)
             if watchfiles is not None and folders:
                 # The watch is set up inside the generator: a file made before would be missed. So the
                 # first wake-up (a change, or the short timeout) scans everything once, and later
                 # timeouts only every ``rescan`` seconds.
-                rescan = self._watched_rescan if _watch_sees_everything(folders) else self._poll
+                local = _watch_sees_everything(folders)
                 caught_up = False
                 last_full = time.monotonic()
                 try:
@@ -283,14 +248,15 @@ class SourceWatcher:
                         recursive=True,
                         raise_interrupt=False,
                     ):
+                        rescan = self._watched_rescan if local and not self._links_out() else self._poll
                         if not caught_up or (not changes and time.monotonic() - last_full >= rescan):
                             caught_up = True
                             last_full = time.monotonic()
                             self._safe_change(set())
                         elif changes:
                             self._safe_change({Path(p) for _kind, p in changes})
-                        if set(self._present_folders()) != set(folders):
-                            break  # sources changed (or a share came back): watch the new list
+                        if self._present() != present:
+                            break  # sources changed, a share came back or was mounted: watch anew
                 except Exception:
                     log.exception("model library: watching sources failed; falling back to polling")
                     watchfiles = None
@@ -299,9 +265,19 @@ class SourceWatcher:
                     break
                 self._safe_change(set())
 
-    def _present_folders(self) -> list[Path]:
-        """The sources to watch: those there now (an unmounted share is watched again when it is back)."""
-        return [f for f in self._folders() if f.is_dir()]
+    def _present(self) -> dict[Path, int]:
+        """The sources to watch, those there now, with their device numbers: an unmounted share is
+        watched again when it is back, and a share mounted on a watched empty folder is a new watch
+        (the old one watches the folder underneath, where nothing happens)."""
+        present: dict[Path, int] = {}
+        for folder in self._folders():
+            try:
+                st = folder.stat()
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                present[folder] = st.st_dev
+        return present
 
     def _hash(self) -> None:
         lower_io_priority()  # per thread on Linux: this is the thread that reads the bytes

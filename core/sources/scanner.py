@@ -61,6 +61,7 @@ class ScanReport:
     renamed: int = 0
     missing: int = 0
     unchanged: int = 0
+    links_out: int = 0  # files reached through a symlink to outside the source
     errors: list[str] = field(default_factory=list)
     took_s: float = 0.0
     changed_ids: list[str] = field(default_factory=list)
@@ -91,6 +92,7 @@ def scan_source(
     report = ScanReport(source.path)
     root = source.path
     skip = tuple(str(r) for r in skip_roots)
+    inside = os.path.realpath(root) + os.sep
     known = registry.files(source.id)
     seen_paths: set[str] = set()
     pending: list[Found] = []
@@ -103,6 +105,8 @@ def scan_source(
             report.seen += 1
             for e in found.entries:
                 seen_paths.add(e["path"])
+                if "target" in e and not e["target"].startswith(inside):
+                    report.links_out += 1
             if all(_unchanged(known.get(e["path"]), e) for e in found.entries):
                 report.unchanged += 1
                 continue

@@ -106,6 +106,7 @@ def _stat(entry: os.DirEntry[str], skip_roots: tuple[str, ...]) -> dict[str, Any
 
 
 def _stat_path(path: str, skip_roots: tuple[str, ...]) -> dict[str, Any] | None:
+    target = None
     try:
         if os.path.islink(path):
             target = os.path.realpath(path)
@@ -114,7 +115,10 @@ def _stat_path(path: str, skip_roots: tuple[str, ...]) -> dict[str, Any] | None:
         st = os.stat(path)
     except OSError:
         return None
-    return _row(path, st)
+    row = _row(path, st)
+    if row is not None and target is not None:
+        row["target"] = target  # a watch of the source does not see the target change
+    return row
 
 
 def _row(path: str, st: os.stat_result) -> dict[str, Any] | None:

@@ -3,18 +3,21 @@ are not walked again and again; folders on network filesystems (written by other
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from comfyui_model_library.core.io.drives import drive_info
 from comfyui_model_library.core.library import Library
 from comfyui_model_library.core.models import ModelQuery
-from comfyui_model_library.core.sources import background
 from tests import synth
+from tests.mount_table import declare
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a mount table to declare")
 
 
 @pytest.fixture
@@ -50,33 +53,12 @@ def _wait_for(predicate: object, seconds: float = 10.0) -> bool:
     return False
 
 
-@pytest.mark.parametrize(
-    ("fstype", "sees"),
-    [
-        ("ext4", True),
-        ("xfs", True),
-        ("btrfs", True),
-        ("tmpfs", True),
-        ("overlay", True),
-        ("apfs", True),
-        ("NTFS", True),
-        ("nfs4", False),
-        ("cifs", False),
-        ("smb3", False),
-        ("fuse.sshfs", False),
-        ("fuse.rclone", False),
-        ("fuseblk", True),  # ntfs-3g, exFAT: a local disk through FUSE, written only through this kernel
-        ("9p", False),
-    ],
-)
-def test_which_filesystems_a_local_watch_sees_completely(fstype: str, sees: bool) -> None:
-    assert background.sees_remote_changes(fstype) is sees
-
-
+@linux_only
 def test_a_watched_local_folder_is_not_rescanned_every_poll(
     library: Library, models: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("watchfiles")
+    declare(monkeypatch, models, "ext4")
     library.add_source(models, scan=False)
     scans = _count_scans(library, monkeypatch)
     library.start_background(poll_seconds=0.3)
@@ -91,13 +73,13 @@ def test_a_watched_local_folder_is_not_rescanned_every_poll(
         library.sources.stop_background()
 
 
+@linux_only
 def test_a_folder_on_a_network_filesystem_is_still_rescanned_every_poll(
     library: Library, models: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another machine writing to a NAS share raises no event here: only a rescan can see its files."""
     pytest.importorskip("watchfiles")
-    # This test's own filesystem, declared a network one: the real detection path runs on it.
-    monkeypatch.setattr(background, "NETWORK_FILESYSTEMS", frozenset({drive_info(models).fstype.lower()}))
+    declare(monkeypatch, models, "nfs4")
     library.add_source(models, scan=False)
     scans = _count_scans(library, monkeypatch)
     library.start_background(poll_seconds=0.5)
@@ -117,7 +99,9 @@ def test_without_watchfiles_the_first_scan_runs_at_once_and_polls_follow(
     try:
         assert _wait_for(lambda: "detail" in _names(library), 5.0), "the first scan waited for a poll"
         library.sources.stop_background()
+        before = len(scans)
         library.start_background(poll_seconds=0.3)
+        assert _wait_for(lambda: len(scans) > before), "no first scan after a restart"
         synth.write_family(models / "loras" / "fresh.safetensors", "sd15_loha")
         assert _wait_for(lambda: "fresh" in _names(library)), "polling did not list a new file"
         assert all(only is None for only in scans)
@@ -143,3 +127,78 @@ def test_an_unmounted_source_does_not_make_the_watch_rescan_all_the_time(
         assert _wait_for(lambda: "back" in _names(library)), "a share that comes back is watched again"
     finally:
         library.sources.stop_background()
+
+
+@linux_only
+def test_a_source_with_links_to_files_outside_it_is_rescanned_every_poll(
+    library: Library, models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watch sees the link, not its target: a target deleted on the other disk is noticed by rescans."""
+    pytest.importorskip("watchfiles")
+    declare(monkeypatch, models, "ext4")
+    target = synth.write_family(tmp_path / "ssd" / "big.safetensors", "sdxl_checkpoint")
+    (models / "checkpoints").mkdir()
+    (models / "checkpoints" / "big.safetensors").symlink_to(target)
+    library.add_source(models, scan=False)
+    library.start_background(poll_seconds=0.5)
+    try:
+        assert _wait_for(lambda: "big" in _names(library))
+        target.unlink()
+        missing = lambda: [m.state for m in library.list_models(ModelQuery(q="big")).items] == ["missing"]  # noqa: E731
+        assert _wait_for(missing), "a link whose target went away was not noticed"
+    finally:
+        library.sources.stop_background()
+
+
+@linux_only
+def test_a_share_mounted_on_a_watched_empty_folder_is_watched(tmp_path: Path) -> None:
+    """ComfyUI started before the NAS was mounted: the watch on the empty mount point sees nothing of the
+    share mounted over it, so a new device under a source is a new watch (and its first scan)."""
+    pytest.importorskip("watchfiles")
+    script = tmp_path / "late_mount.py"
+    script.write_text(LATE_MOUNT)
+    probe = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"no user and mount namespaces here: {probe.stderr.decode(errors='replace')[:200]}")
+    done = subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", sys.executable, str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert "listed" in done.stdout
+
+
+LATE_MOUNT = r"""
+import subprocess, sys, time
+from pathlib import Path
+from comfyui_model_library.core.config import load_config
+from comfyui_model_library.core.library import Library
+from comfyui_model_library.core.models import ModelQuery
+from tests import synth
+
+tmp = Path(sys.argv[1])
+share = tmp / "nas"
+share.mkdir()
+with Library.open(load_config(tmp / "library")) as library:
+    library.add_source(share, scan=False)
+    library.start_background(poll_seconds=30)  # a poll would be too late; the mount must be noticed
+    time.sleep(1.5)
+    subprocess.run(["mount", "-t", "tmpfs", "share", str(share)], check=True)
+    synth.write_family(share / "arrived.safetensors", "sd15_loha")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if library.list_models(ModelQuery(q="arrived")).total == 1:
+            print("listed")
+            break
+        time.sleep(0.05)
+    else:
+        print("not listed within 10 s")
+        sys.exit(1)
+    library.sources.stop_background()
+"""
