@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import InvalidModelFile
+from ..io.fileops import O_NONBLOCK, reads_block_again
 from . import gguf, safetensors
 from .detect import detect
 from .detect_common import UNKNOWN, Detection, TensorInfo
@@ -131,9 +132,7 @@ def inspect_path(path: Path | str) -> FileInfo:
     path = Path(path)
     # O_NONBLOCK: a FIFO put where a model was (after a walk saw a file) would hang the open until a
     # writer came; it is refused below, and the regular file's reads are made blocking again.
-    flags = (
-        os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
-    )
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0) | O_NONBLOCK
     try:
         fd = os.open(path, flags)
     except OSError as exc:
@@ -145,8 +144,7 @@ def inspect_path(path: Path | str) -> FileInfo:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise InvalidModelFile(f"{path} is not a regular file; only model files can be inspected")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
+        reads_block_again(fd)
         return inspect_fd(fd, st.st_size, path.name)
     finally:
         os.close(fd)

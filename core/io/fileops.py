@@ -52,6 +52,17 @@ from .hashing import CHUNK_SIZE, RING_DEPTH, CancelledFn, Digests, DualHasher, P
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_BINARY = getattr(os, "O_BINARY", 0)
+# Opening a FIFO for reading waits for a writer: opened non-blocking, a swapped-in FIFO is refused at once.
+O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+def reads_block_again(fd: int) -> None:
+    """Undo O_NONBLOCK on a regular file's fd. Only where O_NONBLOCK exists: Windows has none, and its
+    ``os.set_blocking`` (Python 3.12+) works on pipes only and raises on files."""
+    if O_NONBLOCK:
+        os.set_blocking(fd, True)
+
+
 # A read-only shared mapping whose pages are mapped at once (one call instead of a fault per page).
 _MAP_READ_SHARED: int = (
     mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0) if hasattr(mmap, "MAP_SHARED") else 0
@@ -117,8 +128,7 @@ class SourceStat:
 
 def open_source(path: Path | str) -> tuple[int, SourceStat]:
     """Open a file to import, refusing symlinks, folders, FIFOs and devices. The caller closes the fd."""
-    flags = os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY | getattr(os, "O_NONBLOCK", 0)
-    # O_NONBLOCK: opening a FIFO would otherwise hang until a writer appears; it is refused just below.
+    flags = os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY | O_NONBLOCK  # a FIFO is refused below
     try:
         fd = os.open(path, flags)
     except OSError as exc:
@@ -134,8 +144,7 @@ def open_source(path: Path | str) -> tuple[int, SourceStat]:
         if not stat.S_ISREG(st.st_mode):
             kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
             raise UnsafePath(f"{path} is {kind}; only regular files can be imported")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
+        reads_block_again(fd)
     except BaseException:
         os.close(fd)
         raise

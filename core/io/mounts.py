@@ -45,7 +45,7 @@ def is_local_fs(fstype: str, options: str = "") -> bool:
 def tree_is_local(folder: Path | str) -> bool:
     """True when ``folder`` and every filesystem mounted below it are local (see the module docstring).
     False when the mount table cannot tell."""
-    path = os.path.realpath(folder)
+    path = os.path.normcase(os.path.realpath(folder))  # Windows: psutil's mount points are normcased
     mounts = _mount_table()
     if not mounts:
         return False
@@ -54,6 +54,22 @@ def tree_is_local(folder: Path | str) -> bool:
         return False
     below = [m for m in mounts if _strictly_inside(m.mountpoint, path)]
     return all(is_local_fs(m.fstype, m.options) for m in below)
+
+
+def mounts_within(folders: list[Path]) -> tuple[Mount, ...] | None:
+    """The mounts at or below ``folders`` (to notice a share mounted into a watched tree later); None
+    where reading the table is not cheap (only Linux's is a file: psutil asks each drive elsewhere, and a
+    disconnected Windows network drive can take seconds to answer)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        table = parse_mountinfo(os.fsdecode(MOUNTINFO.read_bytes()))
+    except OSError:
+        return None
+    paths = [os.path.realpath(f) for f in folders]
+    return tuple(
+        m for m in table if any(m.mountpoint == p or _strictly_inside(m.mountpoint, p) for p in paths)
+    )
 
 
 def _own_mount(path: str, mounts: list[Mount]) -> Mount | None:
@@ -84,7 +100,8 @@ def _strictly_inside(path: str, folder: str) -> bool:
 def _mount_table() -> list[Mount]:
     if sys.platform.startswith("linux"):
         try:
-            return parse_mountinfo(MOUNTINFO.read_text(encoding="utf-8", errors="replace"))
+            # Bytes decoded as the OS decodes paths: a non-UTF-8 mount point still equals realpath's.
+            return parse_mountinfo(os.fsdecode(MOUNTINFO.read_bytes()))
         except OSError:
             pass
     try:

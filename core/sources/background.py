@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Cancelled, ModelLibraryError
+from ..io.fileops import O_NONBLOCK, reads_block_again
 from ..io.hashing import Digests, hash_fd
 from ..models import ModelFile
 from .registry import FileRow, SourceRegistry
@@ -37,6 +38,17 @@ CancelledFn = Callable[[], bool]
 WAKE_SECONDS = 1.0
 # Full rescans of watched local folders: only for events the kernel may have dropped (queue overflow).
 WATCHED_RESCAN_SECONDS = 600.0
+# Every this many wake-ups the mounts inside the watched folders are compared with the watch's (Linux).
+MOUNT_CHECK_WAKES = 5
+
+
+def _mounts_within(folders: list[Path]) -> object:
+    from ..io.mounts import mounts_within
+
+    try:
+        return mounts_within(folders)
+    except Exception:
+        return None
 
 
 def _watch_sees_everything(folders: list[Path]) -> bool:
@@ -110,12 +122,7 @@ def _read_hashes(registry: SourceRegistry, row: FileRow) -> Digests | None:
     if path is None:
         return None
     # O_NONBLOCK: a FIFO put in the file's place since the scan would hang the open (and all hashing).
-    flags = (
-        os.O_RDONLY
-        | getattr(os, "O_CLOEXEC", 0)
-        | getattr(os, "O_NOFOLLOW", 0)
-        | getattr(os, "O_NONBLOCK", 0)
-    )
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0) | O_NONBLOCK
     try:
         fd = os.open(path, flags)
     except OSError:
@@ -124,8 +131,7 @@ def _read_hashes(registry: SourceRegistry, row: FileRow) -> Digests | None:
         st = os.fstat(fd)
         if (st.st_size, st.st_mtime_ns, st.st_ino) != (row.size, row.mtime_ns, row.inode):
             return None  # changed since the scan (or not a file now): the next scan resets it
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
+        reads_block_again(fd)
         digests = hash_fd(fd)
         st2 = os.fstat(fd)
         if (st2.st_size, st2.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
@@ -236,6 +242,8 @@ class SourceWatcher:
                 # first wake-up (a change, or the short timeout) scans everything once, and later
                 # timeouts only every ``rescan`` seconds.
                 local = _watch_sees_everything(folders)
+                mounted = _mounts_within(folders)
+                wakes = 0
                 caught_up = False
                 last_full = time.monotonic()
                 try:
@@ -257,6 +265,9 @@ class SourceWatcher:
                             self._safe_change({Path(p) for _kind, p in changes})
                         if self._present() != present:
                             break  # sources changed, a share came back or was mounted: watch anew
+                        wakes += 1
+                        if wakes % MOUNT_CHECK_WAKES == 0 and _mounts_within(folders) != mounted:
+                            break  # a share mounted into (or out of) a watched tree: judge it anew
                 except Exception:
                     log.exception("model library: watching sources failed; falling back to polling")
                     watchfiles = None

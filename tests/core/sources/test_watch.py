@@ -153,7 +153,8 @@ def test_a_source_with_links_to_files_outside_it_is_rescanned_every_poll(
 @linux_only
 def test_a_share_mounted_on_a_watched_empty_folder_is_watched(tmp_path: Path) -> None:
     """ComfyUI started before the NAS was mounted: the watch on the empty mount point sees nothing of the
-    share mounted over it, so a new device under a source is a new watch (and its first scan)."""
+    share mounted over it, so a new device under a source is a new watch (and its first scan). The same
+    for a share mounted on a folder inside a source."""
     pytest.importorskip("watchfiles")
     script = tmp_path / "late_mount.py"
     script.write_text(LATE_MOUNT)
@@ -171,7 +172,7 @@ def test_a_share_mounted_on_a_watched_empty_folder_is_watched(tmp_path: Path) ->
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
-    assert "listed" in done.stdout
+    assert "listed arrived" in done.stdout and "listed below" in done.stdout
 
 
 LATE_MOUNT = r"""
@@ -191,14 +192,20 @@ with Library.open(load_config(tmp / "library")) as library:
     time.sleep(1.5)
     subprocess.run(["mount", "-t", "tmpfs", "share", str(share)], check=True)
     synth.write_family(share / "arrived.safetensors", "sd15_loha")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if library.list_models(ModelQuery(q="arrived")).total == 1:
-            print("listed")
-            break
-        time.sleep(0.05)
-    else:
-        print("not listed within 10 s")
-        sys.exit(1)
+    for name in ("arrived", "below"):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if library.list_models(ModelQuery(q=name)).total == 1:
+                print("listed", name)
+                break
+            time.sleep(0.05)
+        else:
+            print(name, "not listed within 20 s")
+            sys.exit(1)
+        if name == "arrived":  # and a second share mounted on a folder inside the first
+            (share / "loras").mkdir()
+            time.sleep(2.5)  # the rescan the new folder causes is over before the share is mounted on it
+            subprocess.run(["mount", "-t", "tmpfs", "below", str(share / "loras")], check=True)
+            synth.write_family(share / "loras" / "below.safetensors", "sd15_loha")
     library.sources.stop_background()
 """
