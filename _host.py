@@ -295,11 +295,20 @@ def startup() -> None:
     # The install's own folders first: the listing is complete once they are walked (headers and hashes
     # follow in the background), then the mapping and the views ComfyUI searches.
     if catalog_install and not _finish_first_scan(library, first_scan, walked):
-        # A child that stalled was stuck on a folder that does not answer: walking it here would stall
-        # this start-up thread the same way, so the watcher (a thread of its own) walks it instead.
-        stalled = first_scan is not None and first_scan.stalled
-        _add_install_sources(library, walk=not stalled)
-        _release_memory()
+        if first_scan is not None and first_scan.stalled:
+            # The child was stuck on a folder that does not answer: even a stat of it could stall this
+            # thread the same way, so the sources are added in a thread of their own and the watcher
+            # walks them; the mapping and the watch start now.
+            threading.Thread(
+                target=_add_install_sources,
+                args=(library,),
+                kwargs={"walk": False},
+                name="model-library-add-sources",
+                daemon=True,
+            ).start()
+        else:
+            _add_install_sources(library)
+            _release_memory()
     elif first_scan is not None:
         _leave_headers_to(library, first_scan)
     apply_mapping(library)

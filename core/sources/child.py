@@ -129,8 +129,12 @@ class FirstScan:
         return scan
 
     def _watchdog(self) -> None:
-        """Kill a child that has said nothing for ``stall_seconds``: its reader then sees the end."""
+        """Kill a child that has said nothing for ``stall_seconds`` since it opened the catalog (before,
+        the host's own wait for ``opened`` has a limit): its reader then sees the end."""
         step = min(5.0, self.stall_seconds / 4)
+        while not self._opened.wait(step):
+            if self._finished.is_set():
+                return
         while not self._finished.wait(step):
             silent = time.monotonic() - self._progress_at
             if silent < self.stall_seconds or self.process is None:
@@ -251,7 +255,10 @@ class FirstScan:
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
-            self.process.wait()
+            try:
+                self.process.wait(10.0)
+            except subprocess.TimeoutExpired:
+                pass  # stuck in the kernel (a hard NFS mount): it goes when the I/O returns
         if self._reader is not None and self._reader is not threading.current_thread():
             self._reader.join(10.0)
 

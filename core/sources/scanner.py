@@ -103,6 +103,8 @@ def scan_source(
             if cancelled is not None and cancelled():
                 raise Cancelled(f"Scan of {root} was cancelled; what was scanned is kept.")
             report.seen += 1
+            if progress is not None and index % 500 == 0:  # also over unchanged files: a sign of life
+                progress(index, 0, f"scanning {os.path.basename(root)}")
             for e in found.entries:
                 seen_paths.add(e["path"])
                 if "target" in e and not e["target"].startswith(inside):
@@ -114,8 +116,6 @@ def scan_source(
             if len(pending) >= batch:
                 _commit(pending, known, source, db, registry, report)
                 pending = []
-            if progress is not None and index % 500 == 0:
-                progress(index, 0, f"scanning {os.path.basename(root)}")
     except OSError as exc:
         registry.set_state(source.id, "unavailable")
         report.state = "unavailable"

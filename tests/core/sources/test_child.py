@@ -186,12 +186,12 @@ def test_the_request_is_json_on_stdin(tmp_path: Path) -> None:
 def test_a_child_that_says_nothing_for_too_long_is_stopped_and_the_host_goes_on(tmp_path: Path) -> None:
     """A walk stuck on a share that stopped answering: the host does not wait for it for good."""
     silent = _stand_in(tmp_path, "time.sleep(60)")
-    scan = FirstScan.start(tmp_path / "library", [], python=silent, stall_seconds=1.5)
+    scan = FirstScan.start(tmp_path / "library", [], python=silent, stall_seconds=3)
     assert scan.wait_opened(30)
     started = time.monotonic()
     assert scan.result() is None, "a stalled walk has no report"
     assert time.monotonic() - started < 20
-    assert scan.stalled and "said nothing for 2 s" in scan.error
+    assert scan.stalled and "said nothing for 3 s" in scan.error
     assert scan.process is not None and scan.process.wait(10) is not None, "the child was killed"
 
 
@@ -202,7 +202,7 @@ def test_a_slow_walk_that_keeps_saying_how_far_it_is_is_not_stopped(tmp_path: Pa
         "    time.sleep(0.4); print(f'walked {n * 500}', flush=True)\n"
         "print('report ' + json.dumps({'scan': {'added': 5000}, 'warnings': []}), flush=True)",
     )
-    scan = FirstScan.start(tmp_path / "library", [], python=slow, stall_seconds=1.5)
+    scan = FirstScan.start(tmp_path / "library", [], python=slow, stall_seconds=3)
     result = scan.result(timeout=60)
     assert result is not None and result["scan"]["added"] == 5000, scan.error
     assert not scan.stalled
@@ -215,7 +215,7 @@ def test_a_child_stuck_reading_headers_hands_them_back_to_the_host(tmp_path: Pat
         "print('inspected 500', flush=True)\n"
         "time.sleep(60)",
     )
-    scan = FirstScan.start(tmp_path / "library", [], python=stuck, stall_seconds=1.5)
+    scan = FirstScan.start(tmp_path / "library", [], python=stuck, stall_seconds=3)
     assert scan.result(timeout=30) is not None, scan.error
     finished: list[bool] = []
     scan.when_finished(lambda: finished.append(scan.inspecting()))
@@ -227,8 +227,9 @@ def test_a_child_stuck_reading_headers_hands_them_back_to_the_host(tmp_path: Pat
 def test_the_real_child_says_how_far_its_walk_is(tmp_path: Path, install: Path) -> None:
     for i in range(1200):  # more than two progress steps of 500
         synth.write_family(install / "models" / "loras" / "many" / f"m{i}.safetensors", "sd15_loha")
-    scan = FirstScan.start(tmp_path / "library", [install / "models"], stall_seconds=60)
-    result = scan.result(timeout=120)
-    assert result is not None, scan.error
-    assert scan.walked >= 1000, "walked lines keep the watchdog quiet on a long walk"
-    assert scan.wait_finished(120)
+    for start in ("first", "second"):  # the second walk finds every file unchanged, and says so too
+        scan = FirstScan.start(tmp_path / "library", [install / "models"], stall_seconds=60)
+        result = scan.result(timeout=120)
+        assert result is not None, scan.error
+        assert scan.walked >= 1000, f"{start} walk: walked lines keep the watchdog quiet on a long walk"
+        assert scan.wait_finished(120)
