@@ -52,8 +52,9 @@ def tree_is_local(folder: Path | str) -> bool:
     own = _own_mount(path, mounts)
     if own is None or not is_local_fs(own.fstype, own.options):
         return False
-    below = [m for m in mounts if _strictly_inside(m.mountpoint, path)]
-    return all(is_local_fs(m.fstype, m.options) for m in below)
+    # Also the entries on the folder itself: one stacked over another (a share over its autofs point).
+    within = [m for m in mounts if m.mountpoint == path or _strictly_inside(m.mountpoint, path)]
+    return all(is_local_fs(m.fstype, m.options) for m in within)
 
 
 def mounts_within(folders: list[Path]) -> tuple[Mount, ...] | None:

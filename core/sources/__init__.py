@@ -44,7 +44,7 @@ class SourceService:
         self._scan_lock = threading.Lock()
         self._watcher: SourceWatcher | None = None
         self._released_once = False
-        self._links_out: dict[int, int] = {}  # source id -> files linked from outside it (last walk)
+        self._links_out: dict[str, int] = {}  # source path -> files linked from outside it (last walk)
         # True while another process reads the headers (the host's first walk in a child): scans here
         # leave them to it rather than read each header twice.
         self.inspecting_elsewhere: Callable[[], bool] = lambda: False
@@ -86,7 +86,7 @@ class SourceService:
     def remove(self, ref: str | int) -> dict[str, Any]:
         row = self.registry.get(_normalise_ref(ref))
         dropped = self.registry.remove(row.id)
-        self._links_out.pop(row.id, None)
+        self._links_out.pop(row.path, None)
         self._changed([], "source_removed")
         return {"removed": row.to_dict(), "models_forgotten": dropped}
 
@@ -126,7 +126,7 @@ class SourceService:
                 row, self.db, self.registry, skip_roots=skip, progress=progress, cancelled=cancelled
             )
         if report.state == "ok":
-            self._links_out[source_id] = report.links_out
+            self._links_out[row.path] = report.links_out
         if report.changed_ids or report.missing or report.renamed:
             self._changed(report.changed_ids, "scanned")
         return report
@@ -198,13 +198,13 @@ class SourceService:
             on_change=lambda changed: self.scan(only=changed or None),
             on_idle=self._idle_work,
             poll_seconds=poll_seconds,
-            links_out=self._has_links_out,
+            links_out=self._sources_with_links_out,
         )
         self._watcher.start()
 
-    def _has_links_out(self) -> bool:
-        """Some source (still registered) holds links to files outside it: only rescans see those change."""
-        return any(self._links_out.values())
+    def _sources_with_links_out(self) -> set[Path]:
+        """Sources holding links to files outside them: only rescans see those targets change."""
+        return {Path(path) for path, count in self._links_out.items() if count}
 
     def _idle_work(self) -> None:
         """Hash what is new, then give back the memory a burst used (the thread then sleeps).

@@ -51,14 +51,14 @@ def _mounts_within(folders: list[Path]) -> object:
         return None
 
 
-def _watch_sees_everything(folders: list[Path]) -> bool:
-    """True when the kernel watch reports every change under ``folders`` (local filesystems only)."""
+def _watch_sees_everything(folder: Path) -> bool:
+    """True when the kernel watch reports every change under ``folder`` (local filesystems only)."""
     from ..io.mounts import tree_is_local
 
     try:
-        return all(tree_is_local(folder) for folder in folders)
+        return tree_is_local(folder)
     except Exception:  # cannot tell: poll, as for a share
-        log.debug("could not tell where %s are mounted", folders, exc_info=True)
+        log.debug("could not tell where %s is mounted", folder, exc_info=True)
         return False
 
 
@@ -197,14 +197,14 @@ class SourceWatcher:
         *,
         poll_seconds: float = 30.0,
         watched_rescan_seconds: float = WATCHED_RESCAN_SECONDS,
-        links_out: Callable[[], bool] = lambda: False,
+        links_out: Callable[[], set[Path]] = set,
     ) -> None:
         self._folders = folders
         self._on_change = on_change
         self._on_idle = on_idle
         self._poll = poll_seconds
         self._watched_rescan = max(poll_seconds, watched_rescan_seconds)
-        # True when a source holds links to files outside it: the watch cannot see their targets change.
+        # The sources holding links to files outside them: the watch cannot see their targets change.
         self._links_out = links_out
         self._stop = threading.Event()
         self._work = threading.Event()  # set after a scan: there may be files to hash
@@ -239,13 +239,13 @@ class SourceWatcher:
             folders = list(present)
             if watchfiles is not None and folders:
                 # The watch is set up inside the generator: a file made before would be missed. So the
-                # first wake-up (a change, or the short timeout) scans everything once, and later
-                # timeouts only every ``rescan`` seconds.
-                local = _watch_sees_everything(folders)
+                # first wake-up (a change, or the short timeout) scans everything once; later, the
+                # sources the watch cannot fully see every ``poll`` seconds, all of them rarely.
+                remote = {f for f in folders if not _watch_sees_everything(f)}
                 mounted = _mounts_within(folders)
                 wakes = 0
                 caught_up = False
-                last_full = time.monotonic()
+                last_full = last_poll = time.monotonic()
                 try:
                     for changes in watchfiles.watch(
                         *folders,
@@ -256,13 +256,19 @@ class SourceWatcher:
                         recursive=True,
                         raise_interrupt=False,
                     ):
-                        rescan = self._watched_rescan if local and not self._links_out() else self._poll
-                        if not caught_up or (not changes and time.monotonic() - last_full >= rescan):
+                        now = time.monotonic()
+                        if not caught_up or (not changes and now - last_full >= self._watched_rescan):
                             caught_up = True
-                            last_full = time.monotonic()
+                            last_full = last_poll = now
                             self._safe_change(set())
-                        elif changes:
-                            self._safe_change({Path(p) for _kind, p in changes})
+                        else:
+                            if changes:
+                                self._safe_change({Path(p) for _kind, p in changes})
+                            if now - last_poll >= self._poll:  # also while changes keep coming
+                                last_poll = now
+                                polled = (remote | self._links_out()) & set(folders)
+                                if polled:
+                                    self._safe_change(polled)
                         if self._present() != present:
                             break  # sources changed, a share came back or was mounted: watch anew
                         wakes += 1

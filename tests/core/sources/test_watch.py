@@ -15,7 +15,7 @@ import pytest
 from comfyui_model_library.core.library import Library
 from comfyui_model_library.core.models import ModelQuery
 from tests import synth
-from tests.mount_table import declare
+from tests.mount_table import declare, device_of, mountinfo_line, use_table
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a mount table to declare")
 
@@ -84,7 +84,34 @@ def test_a_folder_on_a_network_filesystem_is_still_rescanned_every_poll(
     scans = _count_scans(library, monkeypatch)
     library.start_background(poll_seconds=0.5)
     try:
-        assert _wait_for(lambda: scans.count(None) >= 3), f"rescans of a network folder: {scans}"
+        assert _wait_for(lambda: scans.count({models}) >= 3), f"rescans of a network folder: {scans}"
+        assert scans.count(None) == 1, "only the share is rescanned, not everything"
+    finally:
+        library.sources.stop_background()
+
+
+@linux_only
+def test_only_the_sources_a_watch_cannot_see_are_polled(
+    library: Library, models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A NAS share beside the install's 10,000 local files: polling the share must not walk the rest."""
+    pytest.importorskip("watchfiles")
+    nas = tmp_path / "nas"
+    synth.write_family(nas / "loras" / "shared.safetensors", "sd15_loha")
+    use_table(
+        monkeypatch,
+        tmp_path,
+        [mountinfo_line(1, device_of(models), "/", "ext4"), mountinfo_line(2, "0:999", str(nas), "cifs")],
+    )
+    library.add_source(models, scan=False)
+    library.add_source(nas, scan=False)
+    scans = _count_scans(library, monkeypatch)
+    library.start_background(poll_seconds=0.4)
+    try:
+        assert _wait_for(lambda: scans.count({nas}) >= 3), f"the share was not polled: {scans}"
+        assert scans.count(None) == 1 and all(only in (None, {nas}) for only in scans), scans
+        synth.write_family(nas / "loras" / "remote.safetensors", "vae_flux")
+        assert _wait_for(lambda: "remote" in _names(library))
     finally:
         library.sources.stop_background()
 
