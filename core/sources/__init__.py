@@ -120,7 +120,9 @@ class SourceService:
         self, source_id: int, *, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None
     ) -> ScanReport:
         row = self.registry.get(source_id)
-        skip = (self.config.root.resolve(),)
+        # Links into the library (its views) or into another source (walked there) are not followed.
+        others = tuple(Path(r.path) for r in self.registry.all() if r.id != source_id)
+        skip = (self.config.root.resolve(), *others)
         with self._scan_lock:
             report = scan_source(
                 row, self.db, self.registry, skip_roots=skip, progress=progress, cancelled=cancelled

@@ -30,6 +30,7 @@ from ..io.fileops import O_NONBLOCK, reads_block_again
 from ..io.hashing import Digests, hash_fd
 from ..models import ModelFile
 from .registry import FileRow, SourceRegistry
+from .walk import readable_target
 
 log = logging.getLogger(__name__)
 
@@ -148,16 +149,14 @@ def _read_hashes(registry: SourceRegistry, row: FileRow) -> Digests | None:
 
 
 def _inside_source(registry: SourceRegistry, row: FileRow) -> str | None:
-    """The file to read: itself, or a symlink's target when that stays inside the source folder. A link out
-    of the source (to ~/.ssh, say) is never read: its size and hashes would reach the catalog."""
+    """The file to read: itself, or a symlink's target (see ``walk.readable_target``)."""
     if not os.path.islink(row.path):
         return row.path
     try:
-        root = os.path.realpath(registry.get(row.source_id).path)
+        root = registry.get(row.source_id).path
     except ModelLibraryError:
         return None
-    target = os.path.realpath(row.path)
-    return target if target.startswith(root + os.sep) else None
+    return readable_target(row.path, root)
 
 
 def _settle_if_complete(

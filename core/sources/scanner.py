@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.db import Database
-from ..errors import Cancelled, ModelLibraryError
+from ..errors import Cancelled, InvalidInput, ModelLibraryError
 from ..formats.inspect import inspect_path
 from ..models import PENDING_PREFIX, utcnow
 from .registry import KnownFile, SourceRegistry, SourceRow
-from .walk import Found, walk_models
+from .walk import Found, readable_target, walk_models
 
 ProgressFn = Callable[[int, int, str], None]
 CancelledFn = Callable[[], bool]
@@ -252,8 +252,9 @@ def inspect_pending(
 ) -> int:
     """Read the header of files the walk listed but nobody has looked into yet; refine their models."""
     rows = db.execute_read(
-        "SELECT f.id, f.path, f.size, f.mtime_ns, f.inode, m.format, m.rel_dir FROM source_files f "
-        "JOIN models m ON m.id = f.model_id WHERE f.inspected = 0 AND f.state = 'present' LIMIT ?",
+        "SELECT f.id, f.path, f.size, f.mtime_ns, f.inode, m.format, m.rel_dir, s.path AS root "
+        "FROM source_files f JOIN models m ON m.id = f.model_id JOIN sources s ON s.id = f.source_id "
+        "WHERE f.inspected = 0 AND f.state = 'present' LIMIT ?",
         (limit,),
     )
     updates: list[tuple[Any, ...]] = []
@@ -275,7 +276,13 @@ def inspect_pending(
             elif row["format"] == "sharded-set" and not is_first_weight(path):
                 continue
             else:
-                info = inspect_path(path)
+                readable = readable_target(row["path"], row["root"])
+                if readable is None:
+                    raise InvalidInput(
+                        f"{path} links to a file outside its source whose name is not a model file's; "
+                        "it is not read"
+                    )
+                info = inspect_path(Path(readable))
                 found = (
                     info.detection.type,
                     info.detection.base_model,

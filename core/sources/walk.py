@@ -27,12 +27,22 @@ class Found:
 
 def walk_models(root: str, skip_roots: tuple[str, ...] = ()) -> Iterator[Found]:
     """Yield every model under ``root``. Unreadable folders are passed over (an ``OSError`` on ``root``
-    itself propagates, so the caller can tell an unmounted share from an empty one)."""
-    stack = [root]
+    itself propagates, so the caller can tell an unmounted share from an empty one).
+
+    Links to folders are followed, as ComfyUI follows them (a shared model folder linked in as
+    ``models/loras`` is the common case), each real folder once (a link to a parent ends no loop), never
+    into ``skip_roots`` (the library's own views). Files found through a link carry their real path as
+    ``target``."""
+    stack: list[tuple[str, str | None]] = [(root, None)]  # (folder, its real path if reached by a link)
+    visited: set[tuple[int, int]] = set()
     first = True
     while stack:
-        folder = stack.pop()
+        folder, real = stack.pop()
         try:
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in visited:
+                continue
+            visited.add((st.st_dev, st.st_ino))
             with os.scandir(folder) as it:
                 entries = list(it)
         except OSError:
@@ -44,6 +54,9 @@ def walk_models(root: str, skip_roots: tuple[str, ...] = ()) -> Iterator[Found]:
         if "model_index.json" in names and folder != root:
             found = _diffusers(folder, skip_roots)
             if found is not None:
+                if real is not None:
+                    for e in found.entries:
+                        e.setdefault("target", real + e["path"][len(folder) :])
                 yield found
             continue
         shards: dict[tuple[str, str, str], list[os.DirEntry[str]]] = {}
@@ -53,11 +66,18 @@ def walk_models(root: str, skip_roots: tuple[str, ...] = ()) -> Iterator[Found]:
                 continue
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
+                linked_dir = not is_dir and entry.is_symlink() and entry.is_dir()
             except OSError:
                 continue
-            if is_dir:
-                if name not in SKIP_DIRS:
-                    stack.append(entry.path)
+            if is_dir or linked_dir:
+                if name in SKIP_DIRS:
+                    continue
+                if linked_dir:
+                    target = os.path.realpath(entry.path)
+                    if not _within(target, skip_roots):
+                        stack.append((entry.path, target))
+                else:
+                    stack.append((entry.path, os.path.join(real, name) if real is not None else None))
                 continue
             if not is_model_file(name):
                 continue
@@ -65,11 +85,11 @@ def walk_models(root: str, skip_roots: tuple[str, ...] = ()) -> Iterator[Found]:
             if shard is not None:
                 shards.setdefault((shard[0], shard[1], shard[4]), []).append(entry)
                 continue
-            stat_entry = _stat(entry, skip_roots)
+            stat_entry = _stat(entry, skip_roots, real)
             if stat_entry is not None:
                 yield Found("single-file", folder, model_name_from_file(name), [stat_entry])
         for (stem, ext, style), members in shards.items():
-            stats = [s for s in (_stat(m, skip_roots) for m in members) if s is not None]
+            stats = [s for s in (_stat(m, skip_roots, real) for m in members) if s is not None]
             if stats:
                 base = stem[: -len(ext)] if style == "part" and stem.endswith(ext) else stem
                 yield Found("sharded-set", folder, model_name_from_file(base), stats)
@@ -95,14 +115,34 @@ def _diffusers(folder: str, skip_roots: tuple[str, ...]) -> Found | None:
     return Found("diffusion-folder", folder, os.path.basename(folder), [index, *stats])
 
 
-def _stat(entry: os.DirEntry[str], skip_roots: tuple[str, ...]) -> dict[str, Any] | None:
+def _stat(entry: os.DirEntry[str], skip_roots: tuple[str, ...], real: str | None) -> dict[str, Any] | None:
     try:
         if entry.is_symlink():
             return _stat_path(entry.path, skip_roots)
         st = entry.stat(follow_symlinks=False)
     except OSError:
         return None
-    return _row(entry.path, st)
+    row = _row(entry.path, st)
+    if row is not None and real is not None:
+        row["target"] = os.path.join(real, entry.name)  # in a folder reached through a link
+    return row
+
+
+def _within(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path == r or path.startswith(r + os.sep) for r in roots)
+
+
+def readable_target(path: str, source_root: str) -> str | None:
+    """The file to read for ``path``, a file of the source ``source_root``: itself, or a symlink's
+    target. A target outside the source is read only if its own name is a model file's: a link named
+    like a model but pointing at ``~/.ssh/id_ed25519`` must not get that file's header or hashes into the
+    catalog (where a remote client could see them)."""
+    if not os.path.islink(path):
+        return path
+    target = os.path.realpath(path)
+    if _within(target, (os.path.realpath(source_root),)) or is_model_file(os.path.basename(target)):
+        return target
+    return None
 
 
 def _stat_path(path: str, skip_roots: tuple[str, ...]) -> dict[str, Any] | None:
@@ -110,7 +150,7 @@ def _stat_path(path: str, skip_roots: tuple[str, ...]) -> dict[str, Any] | None:
     try:
         if os.path.islink(path):
             target = os.path.realpath(path)
-            if any(target == r or target.startswith(r + os.sep) for r in skip_roots):
+            if _within(target, skip_roots):
                 return None  # one of our own links: the library already holds the model
         st = os.stat(path)
     except OSError:

@@ -408,19 +408,6 @@ def test_a_deleted_file_whose_inode_is_reused_does_not_pass_on_its_edits(
     assert _models(library)["photoreal"].notes == ""
 
 
-def test_background_hashing_never_reads_a_link_out_of_the_source(
-    library: Library, comfy_models: Path, tmp_path: Path
-) -> None:
-    secret = tmp_path / "home" / "secret.safetensors"
-    secret.parent.mkdir()
-    synth.write_family(secret, "sd15_loha")
-    (comfy_models / "loras" / "sneaky.safetensors").symlink_to(secret)
-    library.add_source(comfy_models)
-    library.sources.hash_pending()
-    sneaky = _models(library)["sneaky"]
-    assert not sneaky.hashed
-
-
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
 def test_a_fifo_put_where_a_listed_file_was_hangs_neither_headers_nor_hashing(
     library: Library, comfy_models: Path
