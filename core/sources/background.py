@@ -89,11 +89,12 @@ def hash_pending(
     The bytes are read outside ``guard``; each hash is stored and its model settled inside it (the
     source service's scan lock), so a scan never works from a snapshot a settle changed under it."""
     hashed = 0
+    after = (-1, -1)  # files that could not be read are passed over, never fetched again in this pass
     while limit is None or hashed < limit:
-        batch = registry.unhashed(limit=50)
+        batch = registry.unhashed(limit=50, after=after)
         if not batch:
             break
-        progressed = False
+        after = (batch[-1].device, batch[-1].id)
         for row in batch:
             if cancelled is not None and cancelled():
                 raise Cancelled("Hashing of the sources was cancelled; it resumes where it stopped.")
@@ -105,15 +106,12 @@ def hash_pending(
                 if not registry.record_hash(row.id, digests.blake3, digests.sha256, row):
                     continue
                 hashed += 1
-                progressed = True
                 if row.model_id:
                     settled = _settle_if_complete(registry, row.model_id, composite)
             if settled and on_settled is not None:
                 on_settled(settled)
             if limit is not None and hashed >= limit:
                 break
-        if not progressed:
-            break
     return hashed
 
 

@@ -166,11 +166,13 @@ class SourceRegistry:
         )
         return [_file(r) for r in rows]
 
-    def unhashed(self, limit: int = 100) -> list[FileRow]:
+    def unhashed(self, limit: int = 100, *, after: tuple[int, int] = (-1, -1)) -> list[FileRow]:
+        """Files without hashes, by drive then id, from just past ``after`` (a row's (device, id)): a
+        pass pages over the files it could not read instead of fetching them again and again."""
         rows = self.db.execute_read(
-            "SELECT * FROM source_files WHERE blake3 IS NULL AND state = 'present' "
+            "SELECT * FROM source_files WHERE blake3 IS NULL AND state = 'present' AND (device, id) > (?, ?) "
             "ORDER BY device, id LIMIT ?",
-            (limit,),
+            (*after, limit),
         )
         return [_file(r) for r in rows]
 

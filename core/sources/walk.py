@@ -29,15 +29,18 @@ def walk_models(root: str, skip_roots: tuple[str, ...] = ()) -> Iterator[Found]:
     """Yield every model under ``root``. Unreadable folders are passed over (an ``OSError`` on ``root``
     itself propagates, so the caller can tell an unmounted share from an empty one).
 
-    Links to folders are followed, as ComfyUI follows them (a shared model folder linked in as
-    ``models/loras`` is the common case), each real folder once (a link to a parent ends no loop), never
-    into ``skip_roots`` (the library's own views). Files found through a link carry their real path as
-    ``target``."""
+    Links to folders (and Windows junctions) are followed, as ComfyUI follows them (a shared model folder
+    linked in as ``models/loras`` is the common case): see :func:`_follows`. Each real folder is walked
+    once, and no folder inside ``skip_roots`` (the library, other sources) is walked, however it was
+    reached. Files found through a link carry their real path as ``target``."""
+    root_real = os.path.realpath(root)
     stack: list[tuple[str, str | None]] = [(root, None)]  # (folder, its real path if reached by a link)
     visited: set[tuple[int, int]] = set()
     first = True
     while stack:
         folder, real = stack.pop()
+        if real is not None and _within(real, skip_roots):
+            continue
         try:
             st = os.stat(folder)
             if (st.st_dev, st.st_ino) in visited:
@@ -65,16 +68,16 @@ def walk_models(root: str, skip_roots: tuple[str, ...] = ()) -> Iterator[Found]:
             if name.startswith("."):
                 continue
             try:
-                is_dir = entry.is_dir(follow_symlinks=False)
-                linked_dir = not is_dir and entry.is_symlink() and entry.is_dir()
+                link = entry.is_symlink() or _is_junction(entry)
+                is_dir = entry.is_dir(follow_symlinks=link)  # a link: the kind of its target
             except OSError:
                 continue
-            if is_dir or linked_dir:
+            if is_dir:
                 if name in SKIP_DIRS:
                     continue
-                if linked_dir:
+                if link:
                     target = os.path.realpath(entry.path)
-                    if not _within(target, skip_roots):
+                    if _follows(target, root_real, skip_roots):
                         stack.append((entry.path, target))
                 else:
                     stack.append((entry.path, os.path.join(real, name) if real is not None else None))
@@ -130,6 +133,23 @@ def _stat(entry: os.DirEntry[str], skip_roots: tuple[str, ...], real: str | None
 
 def _within(path: str, roots: tuple[str, ...]) -> bool:
     return any(path == r or path.startswith(r + os.sep) for r in roots)
+
+
+def _is_junction(entry: os.DirEntry[str]) -> bool:
+    is_junction = getattr(entry, "is_junction", None)  # Python 3.12+; junctions exist on Windows only
+    return bool(is_junction()) if is_junction is not None else False
+
+
+def _follows(target: str, root_real: str, skip_roots: tuple[str, ...]) -> bool:
+    """Whether a link to the folder ``target`` is walked: not into the source itself (its real folder is
+    walked anyway, under its real name), not into the library or another source, and not to a folder
+    holding the source, the whole disk or the home folder (a link to ``~`` would list every model-named
+    file of the user's, every 30 seconds)."""
+    home = os.path.realpath(os.path.expanduser("~"))
+    top = os.path.splitdrive(target)[0] + os.sep
+    return not (
+        _within(target, (root_real, *skip_roots)) or _within(root_real, (target,)) or target in (top, home)
+    )
 
 
 def readable_target(path: str, source_root: str) -> str | None:

@@ -102,8 +102,71 @@ def test_a_linked_folder_that_is_another_source_is_walked_there_only(
     ]
 
 
-def test_a_link_into_the_library_is_not_followed(library: Library, models: Path) -> None:
+def test_a_link_into_the_library_is_not_followed(library: Library, models: Path, tmp_path: Path) -> None:
     """Our own views (direct mode puts them in the install's models folder) hold library models."""
+    synth.write_family(tmp_path / "incoming" / "owned.safetensors", "sd15_loha")
+    [item] = library.import_paths([tmp_path / "incoming" / "owned.safetensors"])
+    assert item.status == "imported"
     (models / "library_view").symlink_to(library.config.root, target_is_directory=True)
+    report = library.add_source(models)["scan"]
+    assert report["seen"] == 1, "the library's own files were walked as a source's"
+
+
+def test_a_linked_folder_holding_the_library_is_walked_around_it(tmp_path: Path, models: Path) -> None:
+    """A shared folder linked in that also holds the library: its models are listed, the library's not."""
+    from comfyui_model_library.core.config import load_config
+
+    shared = tmp_path / "shared"
+    synth.write_family(shared / "Lora" / "detail.safetensors", "sdxl_lora_kohya")
+    synth.write_family(tmp_path / "incoming" / "owned.safetensors", "sd15_loha")
+    with Library.open(load_config(shared / "library", import_roots=(tmp_path / "incoming",))) as library:
+        [item] = library.import_paths([tmp_path / "incoming" / "owned.safetensors"])
+        assert item.status == "imported"
+        (models / "loras").symlink_to(shared, target_is_directory=True)
+        report = library.add_source(models)["scan"]
+        assert report["seen"] == 2, "walked into the library through the link"
+        assert {
+            loc["path"] for m in _by_name(library).values() for loc in library.sources.locations(m.id)
+        } == {
+            str(models / "vae" / "ae.safetensors"),
+            str(models / "loras" / "Lora" / "detail.safetensors"),
+        }
+
+
+def test_links_to_the_folders_above_the_source_the_disk_or_home_are_not_walked(
+    library: Library, models: Path, tmp_path: Path
+) -> None:
+    synth.write_family(tmp_path / "stray.safetensors", "sd15_loha")  # in a folder above the source
+    (models / "up").symlink_to(tmp_path, target_is_directory=True)
+    (models / "disk").symlink_to("/", target_is_directory=True)
+    (models / "home").symlink_to(Path.home(), target_is_directory=True)
+    report = library.add_source(models)["scan"]
+    assert report["seen"] == 1 and report["links_out"] == 0
+
+
+def test_files_hashing_cannot_read_do_not_stop_the_hashing_of_the_rest(
+    library: Library, models: Path, tmp_path: Path
+) -> None:
+    private = tmp_path / "private" / "notes"
+    private.parent.mkdir()
+    private.write_bytes(b"not a model")
+    (models / "aaa").mkdir()
+    for i in range(60):  # more than a batch of unreadable files, all listed before the real model
+        (models / "aaa" / f"k{i:02d}.safetensors").symlink_to(private)
     library.add_source(models)
-    assert set(_by_name(library)) == {"ae"}
+    synth.write_family(models / "zzz" / "late.safetensors", "sd15_loha")
+    library.scan()
+    assert library.sources.hash_pending() == 2, "the readable files around them were not all hashed"
+    assert _by_name(library)["late"].hashed and _by_name(library)["ae"].hashed
+
+
+def test_a_link_between_folders_of_one_source_keeps_the_real_names(library: Library, models: Path) -> None:
+    """ComfyUI's ``unet`` linked to ``diffusion_models``: one model, listed under its real folder."""
+    synth.write_family(models / "diffusion_models" / "flux.safetensors", "sd15_loha")
+    (models / "unet").symlink_to(models / "diffusion_models", target_is_directory=True)
+    report = library.add_source(models)["scan"]
+    assert report["seen"] == 2 and report["links_out"] == 0
+    flux = _by_name(library)["flux"]
+    assert [loc["path"] for loc in library.sources.locations(flux.id)] == [
+        str(models / "diffusion_models" / "flux.safetensors")
+    ]
