@@ -18,6 +18,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .paths import at_or_under
+
 # Lower-case names as Linux, macOS (statfs) and Windows (psutil) report them.
 LOCAL_FILESYSTEMS = frozenset(
     {
@@ -53,7 +55,7 @@ def tree_is_local(folder: Path | str) -> bool:
     if own is None or not is_local_fs(own.fstype, own.options):
         return False
     # Also the entries on the folder itself: one stacked over another (a share over its autofs point).
-    within = [m for m in mounts if m.mountpoint == path or _strictly_inside(m.mountpoint, path)]
+    within = [m for m in mounts if at_or_under(m.mountpoint, path)]
     return all(is_local_fs(m.fstype, m.options) for m in within)
 
 
@@ -63,14 +65,11 @@ def mounts_within(folders: list[Path]) -> tuple[Mount, ...] | None:
     disconnected Windows network drive can take seconds to answer)."""
     if not sys.platform.startswith("linux"):
         return None
-    try:
-        table = parse_mountinfo(os.fsdecode(MOUNTINFO.read_bytes()))
-    except OSError:
+    table = _read_mountinfo()
+    if table is None:
         return None
     paths = [os.path.realpath(f) for f in folders]
-    return tuple(
-        m for m in table if any(m.mountpoint == p or _strictly_inside(m.mountpoint, p) for p in paths)
-    )
+    return tuple(m for m in table if any(at_or_under(m.mountpoint, p) for p in paths))
 
 
 def _own_mount(path: str, mounts: list[Mount]) -> Mount | None:
@@ -87,24 +86,18 @@ def _own_mount(path: str, mounts: list[Mount]) -> Mount | None:
     # The longest mount point containing the folder (the last listed, if mounted twice).
     best: Mount | None = None
     for mount in mounts:
-        contains = mount.mountpoint == path or _strictly_inside(path, mount.mountpoint)
-        if contains and (best is None or len(mount.mountpoint) >= len(best.mountpoint)):
+        if at_or_under(path, mount.mountpoint) and (
+            best is None or len(mount.mountpoint) >= len(best.mountpoint)
+        ):
             best = mount
     return best
 
 
-def _strictly_inside(path: str, folder: str) -> bool:
-    prefix = folder if folder.endswith(os.sep) else folder + os.sep
-    return path != folder and path.startswith(prefix)
-
-
 def _mount_table() -> list[Mount]:
     if sys.platform.startswith("linux"):
-        try:
-            # Bytes decoded as the OS decodes paths: a non-UTF-8 mount point still equals realpath's.
-            return parse_mountinfo(os.fsdecode(MOUNTINFO.read_bytes()))
-        except OSError:
-            pass
+        table = _read_mountinfo()
+        if table is not None:
+            return table
     try:
         import psutil
 
@@ -114,6 +107,14 @@ def _mount_table() -> list[Mount]:
         ]
     except Exception:  # psutil raises its own errors on odd systems: "cannot tell" is the answer
         return []
+
+
+def _read_mountinfo() -> list[Mount] | None:
+    try:
+        # Bytes decoded as the OS decodes paths: a non-UTF-8 mount point still equals realpath's.
+        return parse_mountinfo(os.fsdecode(MOUNTINFO.read_bytes()))
+    except OSError:
+        return None
 
 
 def parse_mountinfo(text: str) -> list[Mount]:

@@ -124,6 +124,14 @@ def validate_relpath(rel: str) -> PurePosixPath:
     return PurePosixPath(*parts)
 
 
+def at_or_under(path: str, folder: str) -> bool:
+    """``path`` is ``folder`` or lies below it, compared as already-resolved strings: no system call,
+    for loops over thousands of paths (``is_within`` resolves both sides)."""
+    if path == folder:
+        return True
+    return path.startswith(folder if folder.endswith(os.sep) else folder + os.sep)
+
+
 def is_within(path: Path | str, root: Path | str) -> bool:
     """True when ``path`` resolves (following links) to ``root`` or somewhere under it."""
     try:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..importer.plan import SKIP_DIRS, is_model_file, model_name_from_file, shard_of
+from ..io.paths import at_or_under
 
 
 @dataclass
@@ -132,7 +133,7 @@ def _stat(entry: os.DirEntry[str], skip_roots: tuple[str, ...], real: str | None
 
 
 def _within(path: str, roots: tuple[str, ...]) -> bool:
-    return any(path == r or path.startswith(r + os.sep) for r in roots)
+    return any(at_or_under(path, r) for r in roots)
 
 
 def _is_junction(entry: os.DirEntry[str]) -> bool:
