@@ -26,6 +26,7 @@ value, and what to do about it.
     │   └── DestinationNotWritable                507 destination_not_writable
     ├── CatalogError                              500 catalog_error
     │   ├── CatalogLocked                         503 catalog_locked
+    │   ├── CatalogUnavailable                    503 catalog_unavailable
     │   └── CatalogCorrupt                        500 catalog_corrupt
     ├── NetworkError (ConnectionError)            502 network_error
     │   ├── CircuitOpen                           503 circuit_open
@@ -150,6 +151,13 @@ class CatalogError(ModelLibraryError):
 
 class CatalogLocked(CatalogError):
     code = "catalog_locked"
+    http_status = 503
+
+
+class CatalogUnavailable(CatalogError):
+    """The catalog file cannot be read now (permissions, a failing drive), but it is not damaged."""
+
+    code = "catalog_unavailable"
     http_status = 503
 
 

@@ -17,13 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .catalog.backup import backup_due, backups_dir, take_backup
 from .catalog.db import Database
-from .catalog.migrations import migrate
+from .catalog.diagnose import space_message
+from .catalog.migrations import migrate, pending_migrations
+from .catalog.opening import holds_models, open_catalog, replace_damaged
 from .catalog.repository import ModelRepository
-from .catalog.sidecar import rebuild_catalog, set_aside_corrupt, write_sidecar
+from .catalog.sidecar import rebuild_catalog, write_sidecar
 from .config import LibraryConfig
 from .editing import edit_changes
-from .errors import CatalogCorrupt, Conflict
+from .errors import CatalogCorrupt, Conflict, InsufficientSpace
 from .hub_service import HubService
 from .identity import ensure_identity
 from .importer.commit import recover
@@ -65,41 +68,81 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
     def open(cls, config: LibraryConfig, *, recover_interrupted: bool = True) -> Library:
         """Open (creating if needed) the library at ``config.root``.
 
-        A catalog that was deleted is rebuilt from the models' metadata.json files at once; a damaged one
-        raises CatalogCorrupt (``model-library rebuild`` sets it aside). Imports a crash interrupted are
-        finished or undone.
+        A catalog that is missing, empty or damaged beside stored models is set aside and rebuilt (from
+        the newest good backup, then the models' metadata.json files); ``recovered`` says so. On a full
+        disk the library opens read-only: reads work, writes raise InsufficientSpace. Imports a crash
+        interrupted are finished or undone. A daily backup of the catalog is taken at most once a day.
         """
         for folder in (config.root, config.models_dir, config.tmp_dir, config.trash_dir, config.inbox_dir):
             folder.mkdir(parents=True, exist_ok=True)
-        fresh = not config.catalog_path.exists()
-        db = Database(config.catalog_path)
+        existed = config.catalog_path.exists()
+        opened = open_catalog(config.catalog_path, config.models_dir)
+        db = opened.db
+        if db.read_only:
+            if pending_migrations(db):
+                db.close()
+                raise InsufficientSpace(space_message(config.catalog_path, writing=False))
+            library = cls(config, db)
+            library.recovered = [
+                "The library's disk is full: opened read-only (listing, searching and showing work; "
+                "changes wait until space is freed)."
+            ]
+            log.warning("model-library: %s", library.recovered[0])
+            return library
         migrate(db)
         ensure_identity(config.root)
         library = cls(config, db)
-        if fresh and any(config.models_dir.iterdir()):
+        library.recovered = list(opened.notes)
+        if opened.rebuild or library._lost_rows():
+            if not opened.rebuild:
+                library.recovered.append(
+                    "The catalog listed no models although the library holds some: rebuilt it from the "
+                    "models' metadata.json files."
+                )
             library.rebuild()
         if recover_interrupted:
-            library.recovered = recover(config.root, config.tmp_dir, db, library.repo)
+            library.recovered += recover(config.root, config.tmp_dir, db, library.repo)
             resumed = resume_pending(db)
             if any(resumed.values()):
                 library.recovered.append(f"finished interrupted link changes: {resumed}")
+        if existed and not opened.rebuild:
+            library._daily_backup()
+        for note in library.recovered:
+            log.warning("model-library: %s", note)
         return library
+
+    def _lost_rows(self) -> bool:
+        """True when the catalog holds no library model but model folders exist (an emptied catalog)."""
+        if self.db.execute_read("SELECT 1 FROM models WHERE location = 'library' LIMIT 1"):
+            return False
+        return holds_models(self.config.models_dir)
+
+    def _daily_backup(self) -> None:
+        folder = backups_dir(self.config.catalog_path)
+        if backup_due(folder):
+            with self.db.read() as conn:
+                take_backup(conn, self.config.catalog_path, folder, "daily")
 
     @classmethod
     def rebuild_at(cls, config: LibraryConfig) -> tuple[Library, dict[str, Any]]:
-        """Rebuild the catalog from disk, setting a damaged database aside first (never overwriting it)."""
-        set_aside: str | None = None
+        """Rebuild the catalog from disk. A damaged catalog is set aside first (never overwritten) and
+        the newest good backup restored under the rebuild; a sound one is rebuilt in place; a full disk
+        or an unreadable file is reported, and nothing is set aside."""
+        notes: list[str] = []
+        moved: Path | None = None
         try:
             db = Database(config.catalog_path)
-        except CatalogCorrupt:
-            moved = set_aside_corrupt(config.catalog_path)
-            set_aside = str(moved) if moved else None
-            db = Database(config.catalog_path)
+        except CatalogCorrupt as exc:
+            db, notes, moved = replace_damaged(
+                config.catalog_path, f"the catalog was damaged ({exc.__cause__ or exc})"
+            )
         migrate(db)
         library = cls(config, db)
         report = library.rebuild()
-        if set_aside:
-            report["set_aside"] = set_aside
+        if notes:
+            report["notes"] = notes
+        if moved is not None:
+            report["set_aside"] = str(moved)
         return library, report
 
     def close(self) -> None:

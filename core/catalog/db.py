@@ -5,18 +5,28 @@ Python turns "database is locked" into waiting). Reads borrow one of a few poole
 lets run beside the writer: a host may call in from dozens of threads, and a connection per thread would
 keep a page cache per thread. A database that fails ``PRAGMA quick_check`` at open is never written:
 the caller is told to rebuild (which sets the corrupt file aside first).
+
+Not every failure to open is damage. A full disk (SQLite cannot grow the ``-shm`` or ``-wal`` file and
+says "disk I/O error"), a permission problem or a failing drive leave a sound file behind: those raise
+``InsufficientSpace`` or ``CatalogUnavailable``, never ``CatalogCorrupt``, so nothing sets a healthy
+catalog aside. With ``read_only_fallback`` a full disk opens the catalog read-only instead (reads work,
+every write raises ``InsufficientSpace``): the file itself when its write-ahead log is empty, else a
+private snapshot of file and log in the temporary folder (SQLite ignores the log of an immutable file).
 """
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import CatalogCorrupt, CatalogError, CatalogLocked, InsufficientSpace
+from ..errors import CatalogCorrupt, CatalogError, CatalogLocked, CatalogUnavailable, InsufficientSpace
 from ..io.memory import trim_heap
+from .diagnose import Problem, diagnose, space_message
 
 BUSY_TIMEOUT_MS = 10_000
 # Reader connections at most, whatever the number of threads (each keeps up to cache_size of pages).
@@ -36,12 +46,10 @@ def _quick_check(path: Path) -> tuple[str] | None:
 
 def _mapped(exc: sqlite3.OperationalError, path: Path) -> Exception:
     text = str(exc).lower()
-    if "full" in text:
-        return InsufficientSpace(
-            f"The disk holding the catalog {path} is full; free some space and try again."
-        )
     if "locked" in text or "busy" in text:
         return CatalogLocked(f"The catalog {path} is locked by another process; try again shortly.")
+    if diagnose(path, exc) is Problem.SPACE:
+        return InsufficientSpace(space_message(path, writing=True))
     return exc
 
 
@@ -59,7 +67,7 @@ def _configure(conn: sqlite3.Connection) -> None:
 class Database:
     """One catalog file. Thread-safe: any thread may read; writes are serialized."""
 
-    def __init__(self, path: str | Path, *, check: bool = True) -> None:
+    def __init__(self, path: str | Path, *, check: bool = True, read_only_fallback: bool = False) -> None:
         self.path = Path(path)
         self._write_lock = threading.RLock()
         self._local = threading.local()
@@ -71,6 +79,10 @@ class Database:
         self._active_cv = threading.Condition()
         self._all_lock = threading.Lock()
         self._closed = False
+        # Read-only (a full disk): every connection opens this URI instead of the path.
+        self.read_only = False
+        self._uri: str | None = None
+        self._snapshot: str | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._writer = self._connect()
@@ -88,18 +100,70 @@ class Database:
                         "catalog from the library's metadata.json files."
                     )
         except sqlite3.DatabaseError as exc:
-            if "locked" in str(exc):
-                raise CatalogLocked(
-                    f"The catalog {self.path} is locked by another process; try again when it finishes."
-                ) from exc
+            self._close_all()
+            self._opening_failed(exc, read_only_fallback)
+
+    def _opening_failed(self, exc: sqlite3.DatabaseError, read_only_fallback: bool) -> None:
+        """Tell a full disk, an unreadable file and real damage apart (only damage is CatalogCorrupt)."""
+        if "locked" in str(exc).lower():
+            raise CatalogLocked(
+                f"The catalog {self.path} is locked by another process; try again when it finishes."
+            ) from exc
+        problem = diagnose(self.path, exc)
+        if problem is Problem.SPACE:
+            if read_only_fallback and self._open_read_only():
+                return
+            raise InsufficientSpace(space_message(self.path, writing=True)) from exc
+        if problem is Problem.DAMAGED:
             raise CatalogCorrupt(
                 f"The catalog {self.path} cannot be opened ({exc}). Run `model-library rebuild` to set it "
                 "aside and rebuild it from the library's metadata.json files."
             ) from exc
+        raise CatalogUnavailable(
+            f"The catalog {self.path} cannot be read ({exc}), but the file is not damaged: check the "
+            "drive and the file's permissions (the user running this must be able to read and write "
+            "it and its folder), then try again. Do not rebuild: nothing would be gained."
+        ) from exc
+
+    def _open_read_only(self) -> bool:
+        """Open for reading on a full disk; False when not even that is possible."""
+        wal = self.path.with_name(self.path.name + "-wal")
+        try:
+            wal_size = wal.stat().st_size
+        except FileNotFoundError:
+            wal_size = 0
+        try:
+            if wal_size == 0:
+                self._uri = self.path.absolute().as_uri() + "?immutable=1"
+            else:  # the log holds committed rows: read a private copy of both
+                self._snapshot = tempfile.mkdtemp(prefix="model-library-readonly-")
+                copy = Path(self._snapshot) / self.path.name
+                shutil.copyfile(self.path, copy)
+                shutil.copyfile(wal, copy.with_name(copy.name + "-wal"))
+                self._uri = copy.as_uri()
+            self.read_only = True
+            self._writer = self._connect()
+            self._writer.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return True
+        except (OSError, sqlite3.DatabaseError):
+            self._close_all()
+            self._drop_snapshot()
+            self.read_only = False
+            return False
+
+    def _drop_snapshot(self) -> None:
+        if self._snapshot is not None:
+            shutil.rmtree(self._snapshot, ignore_errors=True)
+            self._snapshot = None
 
     def _connect(self) -> sqlite3.Connection:
+        target: str | Path = self._uri if self._uri is not None else self.path
         conn = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            target,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+            uri=self._uri is not None,
         )
         _configure(conn)
         with self._all_lock:
@@ -114,6 +178,8 @@ class Database:
         """
         with self._write_lock:
             self._check_open()
+            if self.read_only:
+                raise InsufficientSpace(space_message(self.path, writing=True))
             conn = self._writer
             if conn.in_transaction:
                 yield conn
@@ -227,6 +293,8 @@ class Database:
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database (after a bulk write: a large WAL slows reads)."""
+        if self.read_only:
+            return
         with self._write_lock:
             self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -241,6 +309,7 @@ class Database:
         got_writer = self._write_lock.acquire(timeout=timeout)
         try:
             self._close_all()
+            self._drop_snapshot()
         finally:
             if got_writer:
                 self._write_lock.release()

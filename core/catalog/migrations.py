@@ -1,7 +1,8 @@
 """Named schema migrations, each recorded in the same transaction that runs it.
 
 Before any pending migration runs on an existing catalog, the database is copied aside with SQLite's
-online backup API (``catalog.sqlite.bak-<name>``), so a failed upgrade never costs the user the index.
+online backup API (``.backups/catalog-<stamp>-before-<name>.sqlite``, see backup.py), so a failed upgrade
+never costs the user the index.
 Add a migration by appending to ``MIGRATIONS``; never edit one that has shipped.
 """
 
@@ -11,6 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .backup import backups_dir, take_backup
 from .db import Database
 
 
@@ -292,6 +294,16 @@ def applied_migrations(conn: sqlite3.Connection) -> set[str]:
     return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
 
 
+def pending_migrations(db: Database) -> list[str]:
+    """Names of the migrations not yet applied, read without writing (a read-only catalog)."""
+    with db.read() as conn:
+        has_table = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+        ).fetchone()
+        done = {row[0] for row in conn.execute("SELECT name FROM _migrations")} if has_table else set()
+    return [m.name for m in MIGRATIONS if m.name not in done]
+
+
 def migrate(db: Database) -> list[str]:
     """Run pending migrations; return their names. Backs the database up first when it has data."""
     with db.transaction() as conn:
@@ -315,13 +327,8 @@ def migrate(db: Database) -> list[str]:
 
 
 def _backup(db: Database, name: str) -> None:
-    target = db.path.with_name(f"{db.path.name}.bak-{name}")
-    dest = sqlite3.connect(target)
-    try:
-        with db.read() as conn:
-            conn.backup(dest)
-    finally:
-        dest.close()
+    with db.read() as conn:
+        take_backup(conn, db.path, backups_dir(db.path), f"before-{name}")
 
 
 def _split_sql(script: str) -> list[str]:

@@ -10,7 +10,6 @@ from pathlib import Path
 import blake3
 import pytest
 
-from comfyui_model_library.core.errors import CatalogCorrupt
 from comfyui_model_library.core.library import Library
 from comfyui_model_library.core.models import ModelQuery
 from tests import synth
@@ -231,8 +230,12 @@ def test_corrupt_catalog_is_set_aside_never_overwritten(library_config, incoming
         Path(str(library_config.catalog_path) + suffix).unlink(missing_ok=True)
     junk = b"this is not a database" * 1000
     library_config.catalog_path.write_bytes(junk)
-    with pytest.raises(CatalogCorrupt):
-        Library.open(library_config)
+    with Library.open(library_config) as lib:  # open repairs it by itself, keeping the damaged file
+        assert item.model is not None and lib.get_model(item.model.id)
+        assert "damaged" in lib.recovered[0]
+    [kept] = library_config.root.glob("catalog.sqlite.corrupt-*")
+    assert kept.read_bytes() == junk
+    library_config.catalog_path.write_bytes(junk)
     lib, report = Library.rebuild_at(library_config)
     with lib:
         assert report["models"] == 1

@@ -1,0 +1,94 @@
+"""Why a catalog could not be opened or written: a full disk, an unreadable file, or real damage.
+
+SQLite reports a full disk in two ways: "database or disk is full" when a page cannot be written, and
+"disk I/O error" when the shared-memory index (``-shm``) of a WAL database cannot grow. The second looks
+like a failing drive or a damaged file, and advising a rebuild for it would set a healthy catalog aside.
+So the answer here comes from the disk and the file themselves: free space on the catalog's drive, read
+access to the file, and an integrity check on an immutable read-only view of it (which writes nothing and
+needs no free space).
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+# Below this much free space an I/O error while opening or writing the catalog is taken for a full disk.
+LOW_SPACE = 4 * 1024 * 1024
+# What a user is asked to free: room for the write-ahead log, its index and a few rebuilds' worth of pages.
+CATALOG_HEADROOM = 64 * 1024 * 1024
+
+_DAMAGE_WORDS = ("not a database", "malformed", "file is encrypted", "corrupt")
+
+
+class Problem(str, enum.Enum):
+    SPACE = "space"  # the catalog's disk is full: the file is fine
+    DAMAGED = "damaged"  # the file fails SQLite's own checks
+    UNAVAILABLE = "unavailable"  # permissions, a failing or vanished drive: the file may be fine
+
+
+def free_bytes(path: Path) -> int | None:
+    folder = Path(path).parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def diagnose(path: Path, exc: BaseException) -> Problem:
+    text = str(exc).lower()
+    if "full" in text:
+        return Problem.SPACE
+    free = free_bytes(path)
+    if "i/o" in text and free is not None and free < LOW_SPACE:
+        return Problem.SPACE
+    if any(word in text for word in _DAMAGE_WORDS):
+        return Problem.DAMAGED
+    if not os.access(path, os.R_OK):
+        return Problem.UNAVAILABLE
+    return Problem.UNAVAILABLE if integrity_ok(path) is not False else Problem.DAMAGED
+
+
+def integrity_ok(path: Path) -> bool | None:
+    """True when ``path`` passes ``PRAGMA quick_check`` read as an immutable file (nothing is written,
+    a write-ahead log beside it is not read); False when SQLite finds damage; None when it cannot tell
+    (the file cannot be read at all)."""
+    if not Path(path).exists():
+        return None
+    try:
+        conn = sqlite3.connect(Path(path).absolute().as_uri() + "?immutable=1", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        conn.execute("PRAGMA cache_size = -2048")
+        row = conn.execute("PRAGMA quick_check").fetchone()
+        return row is not None and row[0] == "ok"
+    except sqlite3.DatabaseError as exc:
+        text = str(exc).lower()
+        return False if any(word in text for word in _DAMAGE_WORDS) else None
+    finally:
+        conn.close()
+
+
+def space_message(path: Path, *, writing: bool) -> str:
+    """Names the disk, what is free, and how much to free."""
+    from ..io.drives import drive_info  # psutil: only when a disk is really full
+
+    free = free_bytes(path)
+    where = str(Path(path).parent)
+    try:
+        mount = drive_info(path).mountpoint
+    except OSError:
+        mount = ""
+    disk = f"the disk mounted at {mount}" if mount else "its disk"
+    have = f"{free / 1048576:.1f} MiB free" if free is not None else "no free space"
+    need = max(CATALOG_HEADROOM - (free or 0), 1024 * 1024)
+    action = "This change was not made. " if writing else ""
+    return (
+        f"The library catalog in {where} cannot be written: {disk} is full ({have}). {action}"
+        f"Free at least {need / 1048576:.0f} MiB on it and try again; listing, searching and showing "
+        "models keep working meanwhile. The catalog is not damaged: do not rebuild it."
+    )
