@@ -34,6 +34,7 @@ from .library_hub import HubSourcesPart
 from .library_links import MappingPart
 from .mapping.apply import resume_pending
 from .models import ImportItem, Link, Model, ModelQuery, Page
+from .records.files import has_records
 from .sources import SourceService
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
         migrate(db)
         ensure_identity(config.root)
         library = cls(config, db)
-        if fresh and any(config.models_dir.iterdir()):
+        if fresh and (any(config.models_dir.iterdir()) or has_records(config.root)):
             library.rebuild()
         if recover_interrupted:
             library.recovered = recover(config.root, config.tmp_dir, db, library.repo)
@@ -252,7 +253,8 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
         return [str(p) for p in empty_trash(self.config.trash_dir, days)]
 
     def rebuild(self) -> dict[str, Any]:
-        """Recreate the model rows from the library's metadata.json files (links and sources stay)."""
+        """Recreate the model rows from the library's metadata.json files; what else the catalog lacks
+        (sources, installs, links, pending lookups) comes back from ``records/``."""
         report = rebuild_catalog(self.db, self.config.models_dir, self.config.root)  # one bulk transaction
         self.db.checkpoint()
         self.publish("changed", {"ids": [], "reason": "rebuilt"})

@@ -95,23 +95,30 @@ def hash_pending(
         if not batch:
             break
         after = (batch[-1].device, batch[-1].id)
-        for row in batch:
-            if cancelled is not None and cancelled():
-                raise Cancelled("Hashing of the sources was cancelled; it resumes where it stopped.")
-            digests = _read_hashes(registry, row)
-            if digests is None:
-                continue
-            settled = None
-            with guard if guard is not None else nullcontext():
-                if not registry.record_hash(row.id, digests.blake3, digests.sha256, row):
+        recorded: set[int] = set()  # sources whose record on disk gets this batch's hashes
+        try:
+            for row in batch:
+                if cancelled is not None and cancelled():
+                    raise Cancelled("Hashing of the sources was cancelled; it resumes where it stopped.")
+                digests = _read_hashes(registry, row)
+                if digests is None:
                     continue
-                hashed += 1
-                if row.model_id:
-                    settled = _settle_if_complete(registry, row.model_id, composite)
-            if settled and on_settled is not None:
-                on_settled(settled)
-            if limit is not None and hashed >= limit:
-                break
+                settled = None
+                with guard if guard is not None else nullcontext():
+                    if not registry.record_hash(row.id, digests.blake3, digests.sha256, row):
+                        continue
+                    hashed += 1
+                    recorded.add(row.source_id)
+                    if row.model_id:
+                        settled = settle_if_complete(registry, row.model_id, composite)
+                if settled and on_settled is not None:
+                    on_settled(settled)
+                if limit is not None and hashed >= limit:
+                    break
+        finally:
+            if recorded:  # once per batch: a rebuild then never hashes these files again
+                with guard if guard is not None else nullcontext():
+                    registry.save_file_records(recorded)
     return hashed
 
 
@@ -157,7 +164,7 @@ def _inside_source(registry: SourceRegistry, row: FileRow) -> str | None:
     return readable_target(row.path, root)
 
 
-def _settle_if_complete(
+def settle_if_complete(
     registry: SourceRegistry, model_id: str, composite: Callable[[tuple[ModelFile, ...]], tuple[str, str]]
 ) -> str | None:
     if not model_id.startswith("p"):

@@ -1,0 +1,110 @@
+"""The sources' records on disk (``records/sources.json``, ``records/sources/<key>.json``): written from
+the ``sources`` and ``source_files`` tables inside the transaction that changed them, and read back into
+them by a rebuild. Only ``SourceRegistry`` calls these (it owns both tables)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from ..catalog.db import Database
+from ..models import utcnow
+from ..records.files import (
+    SourceEntry,
+    SourceFileEntry,
+    SourceFilesRecord,
+    SourcesRecord,
+    records_dir,
+    source_files_path,
+    sources_path,
+    write_record,
+)
+
+
+def save_sources(db: Database, conn: sqlite3.Connection) -> None:
+    rows = conn.execute("SELECT * FROM sources ORDER BY id").fetchall()
+    entries = tuple(
+        SourceEntry(r["id"], r["path"], bool(r["read_only"]), bool(r["auto"]), r["app_id"], r["added_at"])
+        for r in rows
+    )
+    write_record(sources_path(records_dir(db.path)), SourcesRecord(entries))
+
+
+def save_file_records(db: Database, conn: sqlite3.Connection, source_ids: Iterable[int]) -> None:
+    """Per source: every hashed file (with its hashes) and every file of a removed model (``ignored``),
+    keyed by (path, size, mtime, inode). One file per source, rewritten whole."""
+    folder = records_dir(db.path)
+    for source_id in sorted(set(source_ids)):
+        source = conn.execute("SELECT path FROM sources WHERE id = ?", (source_id,)).fetchone()
+        if source is None:
+            continue
+        cursor = conn.cursor()
+        cursor.row_factory = None
+        cursor.execute(
+            "SELECT path, size, mtime_ns, inode, blake3, sha256, state = 'ignored' FROM source_files "
+            "WHERE source_id = ? AND (blake3 IS NOT NULL OR state = 'ignored') ORDER BY path",
+            (source_id,),
+        )
+        files = tuple(
+            SourceFileEntry(p, size, mtime, inode, b3, sha, bool(ignored))
+            for p, size, mtime, inode, b3, sha, ignored in cursor
+        )
+        write_record(source_files_path(folder, source[0]), SourceFilesRecord(source[0], files))
+
+
+def restore_sources(
+    db: Database, conn: sqlite3.Connection, entries: Iterable[SourceEntry]
+) -> list[sqlite3.Row]:
+    """Insert the sources the table lacks, with their recorded ids where free. -> the rows inserted."""
+    added: list[sqlite3.Row] = []
+    for e in entries:
+        taken = conn.execute("SELECT 1 FROM sources WHERE id = ?", (e.id,)).fetchone() is not None
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO sources (id, path, read_only, auto, app_id, added_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                None if taken else e.id,
+                e.path,
+                int(e.read_only),
+                int(e.auto),
+                e.app_id,
+                e.added_at or utcnow(),
+            ),
+        )
+        if cur.rowcount:
+            added.append(conn.execute("SELECT * FROM sources WHERE path = ?", (e.path,)).fetchone())
+    if added:
+        save_sources(db, conn)
+    return added
+
+
+def restore_files(conn: sqlite3.Connection, source_id: int, files: Iterable[SourceFileEntry]) -> list[str]:
+    """Hashes back onto the files unchanged since they were hashed; removed models' files hidden again.
+    -> the models whose files changed (to settle, or to drop when left without a file)."""
+    known = {f.key(): f for f in files}
+    if not known:
+        return []
+    hashed: list[tuple[str, str, str, int]] = []
+    ignored: list[tuple[int]] = []
+    touched: set[str] = set()
+    now = utcnow()
+    rows = conn.execute(
+        "SELECT id, path, size, mtime_ns, inode, model_id FROM source_files WHERE source_id = ? "
+        "AND state = 'present'",
+        (source_id,),
+    ).fetchall()
+    for row in rows:
+        entry = known.get((row["path"], row["size"], row["mtime_ns"], row["inode"]))
+        if entry is None:
+            continue
+        if entry.ignored:
+            ignored.append((row["id"],))
+        elif entry.blake3 and entry.sha256:
+            hashed.append((entry.blake3, entry.sha256, now, row["id"]))
+        else:
+            continue
+        if row["model_id"]:
+            touched.add(row["model_id"])
+    conn.executemany("UPDATE source_files SET blake3 = ?, sha256 = ?, hashed_at = ? WHERE id = ?", hashed)
+    conn.executemany("UPDATE source_files SET model_id = NULL, state = 'ignored' WHERE id = ?", ignored)
+    return sorted(touched)
