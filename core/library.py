@@ -35,6 +35,7 @@ from .library_links import MappingPart
 from .mapping.apply import resume_pending
 from .models import ImportItem, Link, Model, ModelQuery, Page
 from .records.files import has_records
+from .records.restore import ensure_records
 from .sources import SourceService
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
         db = Database(config.catalog_path)
         migrate(db)
         ensure_identity(config.root)
+        if not fresh:
+            ensure_records(db)  # a catalog from before records/: write them once
         library = cls(config, db)
         if fresh and (any(config.models_dir.iterdir()) or has_records(config.root)):
             library.rebuild()

@@ -307,6 +307,10 @@ class AppRegistry:
                 self._save(conn)
         return added
 
+    def save_records(self) -> None:
+        with self.db.transaction() as conn:
+            self._save(conn)
+
     def _save(self, conn: sqlite3.Connection) -> None:
         rows = conn.execute("SELECT * FROM apps ORDER BY id").fetchall()
         entries = tuple(

@@ -31,7 +31,7 @@ from typing import Any
 
 from ..catalog.db import Database
 from ..catalog.repository import ModelRepository
-from ..hub_service import restore_pending
+from ..hub_service import restore_pending, save_pending_record
 from ..importer.stage import composite_hashes
 from ..io.paths import at_or_under
 from ..links.platform import LinkMaker, default_maker, inside_root
@@ -90,6 +90,19 @@ def restore_records(db: Database, library_root: Path, *, maker: LinkMaker | None
     return report
 
 
+def ensure_records(db: Database) -> bool:
+    """Write every record once for a catalog from before records existed (no ``records/`` folder yet).
+    Never when the folder exists: a catalog that lost its rows must not overwrite what rebuild needs."""
+    if records_dir(db.path).exists():
+        return False
+    AppRegistry(db).save_records()
+    LinkRegistry(db).save_records()
+    SourceRegistry(db).save_records()
+    with db.transaction() as conn:
+        save_pending_record(db, conn)
+    return True
+
+
 def _composite(files: tuple[ModelFile, ...]) -> tuple[str, str]:
     hashes = composite_hashes(files)
     return hashes.blake3, hashes.sha256
@@ -126,6 +139,11 @@ def _restore_links(db: Database, library_root: Path, maker: LinkMaker, report: R
             if entry.link_path in known:
                 continue
             why = _refused(entry.link_path, entry.link_root, entry.target, owner)
+            app = apps.get(record.app_id or "")
+            if why is None and entry.purpose == "mapping" and app is not None:
+                roots = (str(library_root / "views" / app.id), os.path.join(app.root, "models"))
+                if os.path.normpath(entry.link_root) not in roots:
+                    why = "its link root is not where this install's links go"
             if (
                 why is None
                 and os.path.lexists(entry.link_path)

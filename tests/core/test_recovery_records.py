@@ -24,8 +24,16 @@ from comfyui_model_library.core.library import Library
 from comfyui_model_library.core.models import ModelQuery
 from tests import synth
 
-LIBRARY_FAMILIES = {"juggernautXL": "sdxl_checkpoint", "detail": "sdxl_lora_kohya", "canny": "controlnet_sd15"}
-SOURCE_FAMILIES = {"checkpoints/dreamshaper": "sd15_checkpoint", "vae/ae": "vae_flux", "vae/sdxl_vae": "vae_sdxl"}
+LIBRARY_FAMILIES = {
+    "juggernautXL": "sdxl_checkpoint",
+    "detail": "sdxl_lora_kohya",
+    "canny": "controlnet_sd15",
+}
+SOURCE_FAMILIES = {
+    "checkpoints/dreamshaper": "sd15_checkpoint",
+    "vae/ae": "vae_flux",
+    "vae/sdxl_vae": "vae_sdxl",
+}
 
 
 @pytest.fixture
@@ -49,7 +57,9 @@ def nas(tmp_path: Path) -> Path:
 def _session(lib: Library, incoming: Path, nas: Path, comfy: Path, mode: str) -> dict[str, str]:
     ids = {}
     for name, family in LIBRARY_FAMILIES.items():
-        [item] = lib.import_paths([synth.write_family(incoming / f"{name}.safetensors", family)], lookup=False)
+        [item] = lib.import_paths(
+            [synth.write_family(incoming / f"{name}.safetensors", family)], lookup=False
+        )
         assert item.model is not None
         ids[name] = item.model.id
     lib.add_source(nas)
@@ -173,3 +183,56 @@ def test_corrupt_and_newer_records_are_warned_about_and_skipped(
     with caplog.at_level(logging.WARNING), Library.open(library_config) as lib:  # opens, never crashes
         assert lib.list_sources() == []
     assert "installs.json" in caplog.text
+
+
+def test_a_library_from_before_records_writes_them_at_open(
+    library_config: LibraryConfig, incoming: Path, nas: Path, comfy: Path
+) -> None:
+    import shutil
+
+    with Library.open(library_config) as lib:
+        ids = _session(lib, incoming, nas, comfy, "view")
+        before = _state(lib, ids)
+    shutil.rmtree(library_config.root / "records")  # as an earlier release left the library
+    Library.open(library_config).close()
+    _lose_catalog(library_config)
+    with Library.open(library_config) as lib:
+        assert _state(lib, ids) == before
+
+
+def test_a_hostile_links_record_never_points_remove_at_a_users_file(
+    library_config: LibraryConfig, incoming: Path, comfy: Path, tmp_path: Path
+) -> None:
+    """THREATS #6 through a record: entries naming a user's file, outside their root or with a target
+    outside the library, are not taken back; a link the user replaced with a file is not ours."""
+    with Library.open(library_config) as lib:
+        [item] = lib.import_paths(
+            [synth.write_family(incoming / "d.safetensors", "sdxl_lora_kohya")], lookup=False
+        )
+        assert item.model is not None
+        lib.set_mapping_config({**lib.mapping_config(), "mode": "direct"})
+        lib.map_apply(comfy)
+        [ours] = [Path(link["path"]) for link in lib.model_detail(item.model.id)["links"]]
+    victim = tmp_path / "Documents" / "thesis.txt"
+    victim.parent.mkdir()
+    victim.write_text("years of work")
+    [links_file] = (library_config.root / "records" / "links").iterdir()
+    record = json.loads(links_file.read_text())
+    [entry] = record["data"]["links"]
+    record["data"]["links"] += [
+        {**entry, "link_path": str(victim)},  # outside its link root
+        {**entry, "link_path": str(tmp_path / "elsewhere" / "d.safetensors")},  # outside, not there
+        {**entry, "link_path": str(victim.parent / "d.safetensors"), "link_root": str(victim.parent)},
+        {**entry, "link_path": str(victim), "link_root": str(victim.parent)},  # a real file, not our link
+        {**entry, "link_path": str(comfy / "models" / "loras" / "x.safetensors"), "target": str(victim)},
+        {**entry, "kind": "not a kind"},
+    ]
+    links_file.write_text(json.dumps(record))
+    ours.unlink()
+    ours.write_text("the user's own file now")
+    _lose_catalog(library_config)
+    with Library.open(library_config) as lib:
+        assert lib.model_detail(item.model.id)["links"] == []
+        report = lib.remove_model(item.model.id)
+        assert report["removed_links"] == [] and report["not_ours"] == []
+    assert victim.read_text() == "years of work" and ours.read_text() == "the user's own file now"
