@@ -39,6 +39,9 @@ CancelledFn = Callable[[], bool]
 WAKE_SECONDS = 1.0
 # Full rescans of watched local folders: only for events the kernel may have dropped (queue overflow).
 WATCHED_RESCAN_SECONDS = 600.0
+# New hashes reach the sources' records on disk after a batch of files once this long since the last
+# write, and at the end of every pass (a source of 10,000 small files is not rewritten 200 times).
+RECORD_SECONDS = 10.0
 # Every this many wake-ups the mounts inside the watched folders are compared with the watch's (Linux).
 MOUNT_CHECK_WAKES = 5
 
@@ -90,13 +93,14 @@ def hash_pending(
     source service's scan lock), so a scan never works from a snapshot a settle changed under it."""
     hashed = 0
     after = (-1, -1)  # files that could not be read are passed over, never fetched again in this pass
-    while limit is None or hashed < limit:
-        batch = registry.unhashed(limit=50, after=after)
-        if not batch:
-            break
-        after = (batch[-1].device, batch[-1].id)
-        recorded: set[int] = set()  # sources whose record on disk gets this batch's hashes
-        try:
+    recorded: set[int] = set()  # sources whose record on disk lacks hashes stored since the last write
+    written = time.monotonic()
+    try:
+        while limit is None or hashed < limit:
+            batch = registry.unhashed(limit=50, after=after)
+            if not batch:
+                break
+            after = (batch[-1].device, batch[-1].id)
             for row in batch:
                 if cancelled is not None and cancelled():
                     raise Cancelled("Hashing of the sources was cancelled; it resumes where it stopped.")
@@ -115,11 +119,22 @@ def hash_pending(
                     on_settled(settled)
                 if limit is not None and hashed >= limit:
                     break
-        finally:
-            if recorded:  # once per batch: a rebuild then never hashes these files again
-                with guard if guard is not None else nullcontext():
-                    registry.save_file_records(recorded)
+            if recorded and time.monotonic() - written >= RECORD_SECONDS:
+                _save_records(registry, recorded, guard)
+                written = time.monotonic()
+    finally:
+        _save_records(registry, recorded, guard)  # and at the end of the pass, however it ends
     return hashed
+
+
+def _save_records(
+    registry: SourceRegistry, recorded: set[int], guard: AbstractContextManager[object] | None
+) -> None:
+    """Write the new hashes into the sources' records: a rebuild then never hashes these files again."""
+    if recorded:
+        with guard if guard is not None else nullcontext():
+            registry.save_file_records(recorded)
+        recorded.clear()
 
 
 def _read_hashes(registry: SourceRegistry, row: FileRow) -> Digests | None:

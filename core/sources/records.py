@@ -4,6 +4,7 @@ them by a rebuild. Only ``SourceRegistry`` calls these (it owns both tables)."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterable
 
@@ -15,6 +16,7 @@ from ..records.files import (
     SourceFilesRecord,
     SourcesRecord,
     records_dir,
+    remove_record,
     source_files_path,
     sources_path,
     write_record,
@@ -50,6 +52,19 @@ def save_file_records(db: Database, conn: sqlite3.Connection, source_ids: Iterab
             for p, size, mtime, inode, b3, sha, ignored in cursor
         )
         write_record(source_files_path(folder, source[0]), SourceFilesRecord(source[0], files))
+
+
+def prune_file_records(db: Database, conn: sqlite3.Connection) -> None:
+    """Remove the file records of folders that are no longer sources (a source moved to a new path)."""
+    folder = source_files_path(records_dir(db.path), "/x").parent
+    keep = {source_files_path(folder.parent, r[0]).name for r in conn.execute("SELECT path FROM sources")}
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if name.endswith(".json") and name not in keep:
+            remove_record(folder / name)
 
 
 def restore_sources(

@@ -177,6 +177,7 @@ class SourceRegistry:
         with self.db.transaction() as conn:
             records.save_sources(self.db, conn)
             records.save_file_records(self.db, conn, [r[0] for r in conn.execute("SELECT id FROM sources")])
+            records.prune_file_records(self.db, conn)
 
     def restore(self, entries: Iterable[SourceEntry]) -> list[SourceRow]:
         """Insert the sources the catalog does not know, with their ids (a rebuild); -> those inserted."""

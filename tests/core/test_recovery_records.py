@@ -236,3 +236,21 @@ def test_a_hostile_links_record_never_points_remove_at_a_users_file(
         report = lib.remove_model(item.model.id)
         assert report["removed_links"] == [] and report["not_ours"] == []
     assert victim.read_text() == "years of work" and ours.read_text() == "the user's own file now"
+
+
+def test_a_moved_source_keeps_its_hashes_in_its_record(library_config: LibraryConfig, nas: Path) -> None:
+    with Library.open(library_config) as lib:
+        lib.add_source(nas)
+        lib.scan(hash_files=True)
+        moved = nas.with_name("nas-mounted-elsewhere")
+        nas.rename(moved)
+        lib.move_source(nas, moved)
+        before = [{k: v for k, v in s.items() if k != "last_scan_at"} for s in lib.list_sources()]
+        ids = sorted(m.id for m in lib.list_models(ModelQuery(limit=100)).items)
+    assert before[0]["path"] == str(moved) and before[0]["unhashed"] == 0
+    assert len(list((library_config.root / "records" / "sources").iterdir())) == 1, "the old path's is gone"
+    _lose_catalog(library_config)
+    with Library.open(library_config) as lib:
+        assert [{k: v for k, v in s.items() if k != "last_scan_at"} for s in lib.list_sources()] == before
+        assert sorted(m.id for m in lib.list_models(ModelQuery(limit=100)).items) == ids
+        assert lib.sources.hash_pending() == 0
