@@ -9,8 +9,8 @@ model (in the library or another source), merged into it: one model, several loc
 What only this table knows is kept on disk too (``records/files.py``), so a lost catalog gets it back:
 the sources in ``records/sources.json`` (written when one is added, removed or moved), and per source
 the hashes of its files and the files whose model the user removed, keyed by (path, size, mtime, inode),
-in ``records/sources/<key>.json`` (written after each hashing batch and each removal): a rebuild rescans
-the folders and hashes nothing that did not change.
+in ``records/sources/<key>.json`` (written at most every 10 s while hashing, when a pass ends and at
+each removal): a rebuild rescans the folders and hashes nothing that did not change.
 """
 
 from __future__ import annotations
