@@ -163,7 +163,8 @@ class SourcesRecord:
 
 @dataclass(frozen=True)
 class SourceFileEntry:
-    """One file of a source, as it was when hashed (or when its model was removed: ``ignored``)."""
+    """One file of a source, as it was when hashed (or when its model was removed: ``ignored``), with
+    when its model was first listed and last changed (so a rebuilt list sorts and reads as before)."""
 
     path: str
     size: int
@@ -172,6 +173,8 @@ class SourceFileEntry:
     blake3: str | None = None
     sha256: str | None = None
     ignored: bool = False
+    added_at: str = ""
+    updated_at: str = ""
 
     def key(self) -> tuple[str, int, int, int]:
         return (self.path, self.size, self.mtime_ns, self.inode)
@@ -187,6 +190,8 @@ class SourceFileEntry:
             d["blake3"], d["sha256"] = self.blake3, self.sha256
         if self.ignored:
             d["ignored"] = True
+        if self.added_at:
+            d["added_at"], d["updated_at"] = self.added_at, self.updated_at
         return d
 
     @classmethod
@@ -205,6 +210,8 @@ class SourceFileEntry:
             blake3,
             sha256,
             _bool(d, "ignored"),
+            _str(d, "added_at", ""),
+            _str(d, "updated_at", ""),
         )
 
 

@@ -32,24 +32,20 @@ from typing import Any
 from ..catalog.db import Database
 from ..catalog.repository import ModelRepository
 from ..hub_service import restore_pending, save_pending_record
-from ..importer.stage import composite_hashes
 from ..io.paths import at_or_under
 from ..links.platform import LinkMaker, default_maker, inside_root
 from ..links.registry import AppRecord, AppRegistry, LinkRecord, LinkRegistry
-from ..models import ModelFile
-from ..sources.background import settle_if_complete
+from ..sources.records import restore_hashes
 from ..sources.registry import SourceRegistry, SourceRow
 from ..sources.scanner import inspect_pending, scan_source
 from .files import (
     InstallsRecord,
     LinksRecord,
-    SourceFilesRecord,
     SourcesRecord,
     installs_path,
     read_all,
     read_record,
     records_dir,
-    source_files_path,
     sources_path,
 )
 
@@ -61,7 +57,7 @@ class RestoreReport:
     installs: int = 0
     sources: int = 0
     source_models: int = 0
-    hashes: int = 0
+    hashes: int = 0  # models whose files got their recorded hashes back
     links: int = 0
     links_found: int = 0  # in the views, registered though no record named them
     pending_lookups: int = 0
@@ -103,11 +99,6 @@ def ensure_records(db: Database) -> bool:
     return True
 
 
-def _composite(files: tuple[ModelFile, ...]) -> tuple[str, str]:
-    hashes = composite_hashes(files)
-    return hashes.blake3, hashes.sha256
-
-
 def _restore_source(
     db: Database, registry: SourceRegistry, row: SourceRow, library_root: Path, report: RestoreReport
 ) -> None:
@@ -116,13 +107,8 @@ def _restore_source(
     report.source_models += scanned.added
     while inspect_pending(db, registry):
         pass
-    record = read_record(source_files_path(records_dir(db.path), row.path), SourceFilesRecord)
-    if record is None or record.source != row.path:
-        return
-    touched = registry.restore_files(row.id, record.files)
-    report.hashes += sum(1 for f in record.files if f.blake3)
-    for model_id in touched:
-        settle_if_complete(registry, model_id, _composite)
+    if scanned.state == "ok":  # else at its first walk once it is back (SourceService)
+        report.hashes += len(restore_hashes(registry, row.id, row.path))
 
 
 def _restore_links(db: Database, library_root: Path, maker: LinkMaker, report: RestoreReport) -> None:

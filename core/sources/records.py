@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ..catalog.db import Database
 from ..models import utcnow
@@ -15,12 +16,16 @@ from ..records.files import (
     SourceFileEntry,
     SourceFilesRecord,
     SourcesRecord,
+    read_record,
     records_dir,
     remove_record,
     source_files_path,
     sources_path,
     write_record,
 )
+
+if TYPE_CHECKING:
+    from .registry import SourceRegistry
 
 
 def save_sources(db: Database, conn: sqlite3.Connection) -> None:
@@ -43,13 +48,15 @@ def save_file_records(db: Database, conn: sqlite3.Connection, source_ids: Iterab
         cursor = conn.cursor()
         cursor.row_factory = None
         cursor.execute(
-            "SELECT path, size, mtime_ns, inode, blake3, sha256, state = 'ignored' FROM source_files "
-            "WHERE source_id = ? AND (blake3 IS NOT NULL OR state = 'ignored') ORDER BY path",
+            "SELECT f.path, f.size, f.mtime_ns, f.inode, f.blake3, f.sha256, f.state = 'ignored', "
+            "coalesce(m.added_at, ''), coalesce(m.updated_at, '') FROM source_files f "
+            "LEFT JOIN models m ON m.id = f.model_id AND m.location = 'source' "
+            "WHERE f.source_id = ? AND (f.blake3 IS NOT NULL OR f.state = 'ignored') ORDER BY f.path",
             (source_id,),
         )
         files = tuple(
-            SourceFileEntry(p, size, mtime, inode, b3, sha, bool(ignored))
-            for p, size, mtime, inode, b3, sha, ignored in cursor
+            SourceFileEntry(path, size, mtime, inode, b3, sha, bool(ignored), added, updated)
+            for path, size, mtime, inode, b3, sha, ignored, added, updated in cursor
         )
         write_record(source_files_path(folder, source[0]), SourceFilesRecord(source[0], files))
 
@@ -93,15 +100,18 @@ def restore_sources(
     return added
 
 
-def restore_files(conn: sqlite3.Connection, source_id: int, files: Iterable[SourceFileEntry]) -> list[str]:
+def restore_files(
+    conn: sqlite3.Connection, source_id: int, files: Iterable[SourceFileEntry]
+) -> dict[str, tuple[str, str]]:
     """Hashes back onto the files unchanged since they were hashed; removed models' files hidden again.
-    -> the models whose files changed (to settle, or to drop when left without a file)."""
+    -> the models whose files changed (to settle, or to drop when left without a file), with the
+    (added_at, updated_at) their files' record gives (empty when it gives none)."""
     known = {f.key(): f for f in files}
     if not known:
-        return []
+        return {}
     hashed: list[tuple[str, str, str, int]] = []
     ignored: list[tuple[int]] = []
-    touched: set[str] = set()
+    touched: dict[str, tuple[str, str]] = {}
     now = utcnow()
     rows = conn.execute(
         "SELECT id, path, size, mtime_ns, inode, model_id FROM source_files WHERE source_id = ? "
@@ -119,7 +129,35 @@ def restore_files(conn: sqlite3.Connection, source_id: int, files: Iterable[Sour
         else:
             continue
         if row["model_id"]:
-            touched.add(row["model_id"])
+            times = touched.get(row["model_id"], ("", ""))
+            if entry.added_at and not entry.ignored and (not times[0] or entry.added_at < times[0]):
+                times = (entry.added_at, entry.updated_at)
+            touched[row["model_id"]] = times
     conn.executemany("UPDATE source_files SET blake3 = ?, sha256 = ?, hashed_at = ? WHERE id = ?", hashed)
     conn.executemany("UPDATE source_files SET model_id = NULL, state = 'ignored' WHERE id = ?", ignored)
-    return sorted(touched)
+    return touched
+
+
+def restore_hashes(registry: SourceRegistry, source_id: int, source_path: str) -> list[str]:
+    """After the first walk of a source the catalog had lost: its files' recorded hashes back (those
+    unchanged since), its removed models hidden again, complete models settled to their content ids.
+    -> the ids the touched models have now."""
+    from ..importer.stage import composite_hashes
+    from ..models import ModelFile
+    from .background import settle_if_complete
+
+    record = read_record(source_files_path(records_dir(registry.db.path), source_path), SourceFilesRecord)
+    if record is None or record.source != source_path:
+        return []
+
+    def composite(files: tuple[ModelFile, ...]) -> tuple[str, str]:
+        hashes = composite_hashes(files)
+        return hashes.blake3, hashes.sha256
+
+    settled = []
+    for model_id, (added_at, updated_at) in registry.restore_files(source_id, record.files).items():
+        now_id = settle_if_complete(registry, model_id, composite) or model_id
+        if added_at:
+            registry.set_times(now_id, added_at, updated_at)
+        settled.append(now_id)
+    return settled

@@ -184,13 +184,22 @@ class SourceRegistry:
         with self.db.transaction() as conn:
             return [_source(row) for row in records.restore_sources(self.db, conn, entries)]
 
-    def restore_files(self, source_id: int, files: Iterable[SourceFileEntry]) -> list[str]:
+    def restore_files(self, source_id: int, files: Iterable[SourceFileEntry]) -> dict[str, tuple[str, str]]:
         """After a rebuild's rescan: put back the hashes of files unchanged since they were hashed, and
-        hide again the files whose model was removed. -> the models whose files changed."""
+        hide again the files whose model was removed. -> the models whose files changed, with their
+        recorded (added_at, updated_at)."""
         with self.db.transaction() as conn:
             touched = records.restore_files(conn, source_id, files)
-            self._drop_orphans(conn, touched)
+            self._drop_orphans(conn, sorted(touched))
             return touched
+
+    def set_times(self, model_id: str, added_at: str, updated_at: str) -> None:
+        """A source model listed again after a lost catalog keeps the times it was listed with before."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE models SET added_at = ?, updated_at = ? WHERE id = ? AND location = 'source'",
+                (added_at, updated_at or added_at, model_id),
+            )
 
     # -- files ---------------------------------------------------------------------------------------
     def files(self, source_id: int) -> dict[str, KnownFile]:

@@ -68,6 +68,12 @@ def _session(lib: Library, incoming: Path, nas: Path, comfy: Path, mode: str) ->
     assert all(by_name[n].hashed for n in ("dreamshaper", "ae", "sdxl_vae"))
     ids.update({n: by_name[n].id for n in ("dreamshaper", "ae", "sdxl_vae")})
     lib.remove_model(ids["sdxl_vae"])  # a source model the user removed stays hidden
+    with lib.db.transaction() as conn:  # listed long ago: a rebuild must not make them new
+        conn.execute(
+            "UPDATE models SET added_at = '2024-05-01T10:00:00+00:00', updated_at = "
+            "'2024-06-01T10:00:00+00:00' WHERE location = 'source'"
+        )
+        lib.sources.registry.save_file_records([s["id"] for s in lib.list_sources()], conn)
     lib.set_mapping_config({**lib.mapping_config(), "mode": mode})
     lib.map_apply(comfy)
     link = lib.model_detail(ids["canny"])["links"][0]["path"]
@@ -251,6 +257,27 @@ def test_a_moved_source_keeps_its_hashes_in_its_record(library_config: LibraryCo
     assert len(list((library_config.root / "records" / "sources").iterdir())) == 1, "the old path's is gone"
     _lose_catalog(library_config)
     with Library.open(library_config) as lib:
+        assert [{k: v for k, v in s.items() if k != "last_scan_at"} for s in lib.list_sources()] == before
+        assert sorted(m.id for m in lib.list_models(ModelQuery(limit=100)).items) == ids
+        assert lib.sources.hash_pending() == 0
+
+
+def test_a_source_unmounted_at_the_rebuild_gets_its_hashes_back_when_it_returns(
+    library_config: LibraryConfig, nas: Path
+) -> None:
+    with Library.open(library_config) as lib:
+        lib.add_source(nas)
+        lib.scan(hash_files=True)
+        before = [{k: v for k, v in s.items() if k != "last_scan_at"} for s in lib.list_sources()]
+        ids = sorted(m.id for m in lib.list_models(ModelQuery(limit=100)).items)
+    _lose_catalog(library_config)
+    away = nas.with_name("nas-unmounted")
+    nas.rename(away)
+    with Library.open(library_config) as lib:
+        [source] = lib.list_sources()
+        assert (source["path"], source["state"], source["files"]) == (str(nas), "unavailable", 0)
+        away.rename(nas)  # the share is back
+        lib.scan()
         assert [{k: v for k, v in s.items() if k != "last_scan_at"} for s in lib.list_sources()] == before
         assert sorted(m.id for m in lib.list_models(ModelQuery(limit=100)).items) == ids
         assert lib.sources.hash_pending() == 0
