@@ -11,8 +11,8 @@ step only adds what the catalog lacks, so a rebuild of a healthy catalog changes
 3. the links (``links/<install-id>.json``), each re-checked on disk first: it must lie inside its link
    root, point into the library or a source, belong to a known install, and be still our link or gone
    (then health reports it broken, as before). A link replaced by the user's own file is not taken back.
-   Links in the views that no record names (a crash between the link and its record, a library from
-   before records) are found by walking the views and registered;
+   An install in view mode whose links record is lost or unreadable gets its links back from its view
+   folder (ours alone): every symlink there that leads to a model is registered;
 4. pending Hub lookups of models that are back.
 
 Not restored, by design: job history (``jobs``), the HTTP cache, crash journals (each operation's own
@@ -59,7 +59,7 @@ class RestoreReport:
     source_models: int = 0
     hashes: int = 0  # models whose files got their recorded hashes back
     links: int = 0
-    links_found: int = 0  # in the views, registered though no record named them
+    links_found: int = 0  # found in the view folder of an install whose links record was lost
     pending_lookups: int = 0
     skipped: list[str] = field(default_factory=list)
 
@@ -115,7 +115,9 @@ def _restore_links(db: Database, library_root: Path, maker: LinkMaker, report: R
     apps = {a.id: a for a in AppRegistry(db).all()}
     links = LinkRegistry(db)
     owner = _Owners(db, library_root)
+    recorded: set[str | None] = set()
     for path, record in read_all(records_dir(db.path) / "links", LinksRecord):
+        recorded.add(record.app_id)
         if record.app_id is not None and record.app_id not in apps:
             report.skipped.append(f"{path}: the install {record.app_id} is not known")
             continue
@@ -152,7 +154,8 @@ def _restore_links(db: Database, library_root: Path, maker: LinkMaker, report: R
             )
         report.links += links.register_many(restored)
     for app in apps.values():
-        if app.mode == "view":
+        if app.mode == "view" and app.id not in recorded and not links.by_app(app.id):
+            # Its record is lost or unreadable: its view folder (ours alone) tells which links we made.
             report.links_found += _find_view_links(app, library_root, links, owner)
 
 

@@ -281,3 +281,21 @@ def test_a_source_unmounted_at_the_rebuild_gets_its_hashes_back_when_it_returns(
         assert [{k: v for k, v in s.items() if k != "last_scan_at"} for s in lib.list_sources()] == before
         assert sorted(m.id for m in lib.list_models(ModelQuery(limit=100)).items) == ids
         assert lib.sources.hash_pending() == 0
+
+
+def test_an_install_whose_links_record_is_lost_gets_its_view_links_back_from_its_views(
+    library_config: LibraryConfig, incoming: Path, nas: Path, comfy: Path
+) -> None:
+    with Library.open(library_config) as lib:
+        ids = _session(lib, incoming, nas, comfy, "view")
+        before = _state(lib, ids)
+    for record in (library_config.root / "records" / "links").iterdir():
+        record.unlink()
+    _lose_catalog(library_config)
+    with Library.open(library_config) as lib:
+        after = _state(lib, ids)
+        # The link deleted behind our back is the one thing the views cannot tell.
+        assert after["links"] == {**before["links"], "canny": []}
+        [link] = [Path(entry["path"]) for entry in after["links"]["detail"]]
+        assert lib.remove_model(ids["detail"])["removed_links"] == [str(link)]
+        assert not os.path.lexists(link)
