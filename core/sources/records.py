@@ -154,10 +154,17 @@ def restore_hashes(registry: SourceRegistry, source_id: int, source_path: str) -
         hashes = composite_hashes(files)
         return hashes.blake3, hashes.sha256
 
+    with registry.db.transaction() as conn:
+        touched = restore_files(conn, source_id, record.files)
+        registry.detach(conn, sorted(touched))  # a removed model's provisional row, left without files
     settled = []
-    for model_id, (added_at, updated_at) in registry.restore_files(source_id, record.files).items():
+    for model_id, (added_at, updated_at) in touched.items():
         now_id = settle_if_complete(registry, model_id, composite) or model_id
-        if added_at:
-            registry.set_times(now_id, added_at, updated_at)
+        if added_at:  # listed again with the times it was listed with before
+            with registry.db.transaction() as conn:
+                conn.execute(
+                    "UPDATE models SET added_at = ?, updated_at = ? WHERE id = ? AND location = 'source'",
+                    (added_at, updated_at or added_at, now_id),
+                )
         settled.append(now_id)
     return settled

@@ -26,7 +26,7 @@ from ..catalog.db import Database
 from ..catalog.repository import refresh_aliases
 from ..errors import InvalidInput, NotFound
 from ..models import PENDING_PREFIX, model_id_from_blake3, utcnow
-from ..records.files import SourceEntry, SourceFileEntry, records_dir, remove_record, source_files_path
+from ..records.files import SourceEntry, records_dir, remove_record, source_files_path
 from . import records
 
 
@@ -102,7 +102,7 @@ class SourceRegistry:
                 (str(path), int(read_only), int(auto), app_id, utcnow()),
             )
             row = conn.execute("SELECT * FROM sources WHERE path = ?", (str(path),)).fetchone()
-            self._save_sources(conn)
+            records.save_sources(self.db, conn)
             return _source(row)
 
     def all(self) -> list[SourceRow]:
@@ -155,15 +155,12 @@ class SourceRegistry:
             path = conn.execute("SELECT path FROM sources WHERE id = ?", (source_id,)).fetchone()
             conn.execute("DELETE FROM source_files WHERE source_id = ?", (source_id,))
             conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
-            self._save_sources(conn)
+            records.save_sources(self.db, conn)
             if path is not None:
                 remove_record(source_files_path(records_dir(self.db.path), path[0]))
             return self._drop_orphans(conn, model_ids)
 
     # -- records on disk (core/sources/records.py) ---------------------------------------------------
-    def _save_sources(self, conn: sqlite3.Connection) -> None:
-        records.save_sources(self.db, conn)
-
     def save_file_records(self, source_ids: Iterable[int], conn: sqlite3.Connection | None = None) -> None:
         """Rewrite the file record of each source: its hashed files and the files of removed models."""
         if conn is None:
@@ -183,23 +180,6 @@ class SourceRegistry:
         """Insert the sources the catalog does not know, with their ids (a rebuild); -> those inserted."""
         with self.db.transaction() as conn:
             return [_source(row) for row in records.restore_sources(self.db, conn, entries)]
-
-    def restore_files(self, source_id: int, files: Iterable[SourceFileEntry]) -> dict[str, tuple[str, str]]:
-        """After a rebuild's rescan: put back the hashes of files unchanged since they were hashed, and
-        hide again the files whose model was removed. -> the models whose files changed, with their
-        recorded (added_at, updated_at)."""
-        with self.db.transaction() as conn:
-            touched = records.restore_files(conn, source_id, files)
-            self._drop_orphans(conn, sorted(touched))
-            return touched
-
-    def set_times(self, model_id: str, added_at: str, updated_at: str) -> None:
-        """A source model listed again after a lost catalog keeps the times it was listed with before."""
-        with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE models SET added_at = ?, updated_at = ? WHERE id = ? AND location = 'source'",
-                (added_at, updated_at or added_at, model_id),
-            )
 
     # -- files ---------------------------------------------------------------------------------------
     def files(self, source_id: int) -> dict[str, KnownFile]:
