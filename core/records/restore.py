@@ -83,6 +83,8 @@ def restore_records(db: Database, library_root: Path, *, maker: LinkMaker | None
             _restore_source(db, registry, row, library_root, report)
     _restore_links(db, library_root, maker or default_maker(), report)
     report.pending_lookups = restore_pending(db)
+    for reason in report.skipped:
+        log.warning("model library: a recorded link was not taken back: %s", reason)
     return report
 
 
