@@ -102,7 +102,7 @@ def write_record(path: Path, record: Record) -> None:
         "written_at": utcnow(),
         "data": record.to_json(),
     }
-    data = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    data = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
     try:
         atomic_write_bytes(path, (data + "\n").encode("utf-8", "surrogatepass"))
     except OSError as exc:
