@@ -78,7 +78,7 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
         migrate(db)
         ensure_identity(config.root)
         if not fresh:
-            ensure_records(db)  # a catalog from before records/: write them once
+            ensure_records(db)  # a catalog from before records/: write the missing ones
         library = cls(config, db)
         if fresh and (any(config.models_dir.iterdir()) or has_records(config.root)):
             library.rebuild()

@@ -25,12 +25,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..catalog.db import Database
 from ..catalog.repository import ModelRepository
+from ..errors import ModelLibraryError
 from ..hub_service import restore_pending, save_pending_record
 from ..io.paths import at_or_under
 from ..links.platform import LinkMaker, default_maker, inside_root
@@ -43,6 +45,7 @@ from .files import (
     LinksRecord,
     SourcesRecord,
     installs_path,
+    pending_lookups_path,
     read_all,
     read_record,
     records_dir,
@@ -88,17 +91,36 @@ def restore_records(db: Database, library_root: Path, *, maker: LinkMaker | None
     return report
 
 
-def ensure_records(db: Database) -> bool:
-    """Write every record once for a catalog from before records existed (no ``records/`` folder yet).
-    Never when the folder exists: a catalog that lost its rows must not overwrite what rebuild needs."""
-    if records_dir(db.path).exists():
-        return False
-    AppRegistry(db).save_records()
-    LinkRegistry(db).save_records()
-    SourceRegistry(db).save_records()
+def ensure_records(db: Database) -> list[str]:
+    """Write the records a catalog from before them lacks (call it only for a catalog that was there
+    at open: a new, empty one must never overwrite what a rebuild needs). Only missing files are written;
+    a failure (a full disk) is logged, not raised: reads go on, and the next open tries again.
+    -> the records written."""
+    folder = records_dir(db.path)
+    steps: list[tuple[str, bool, Callable[[], None]]] = [
+        ("installs", installs_path(folder).exists(), AppRegistry(db).save_records),
+        ("links", (folder / "links").exists(), LinkRegistry(db).save_records),
+        ("sources", sources_path(folder).exists(), SourceRegistry(db).save_records),
+        ("pending_lookups", pending_lookups_path(folder).exists(), lambda: _save_pending(db)),
+    ]
+    written = []
+    for name, present, save in steps:
+        if present:
+            continue
+        try:
+            save()
+        except ModelLibraryError as exc:
+            log.warning("model library: could not write the %s record yet: %s", name, exc.message)
+            continue
+        written.append(name)
+    if written:  # a links folder even without links: written once, not looked for again
+        (folder / "links").mkdir(parents=True, exist_ok=True)
+    return written
+
+
+def _save_pending(db: Database) -> None:
     with db.transaction() as conn:
         save_pending_record(db, conn)
-    return True
 
 
 def _restore_source(

@@ -299,3 +299,18 @@ def test_an_install_whose_links_record_is_lost_gets_its_view_links_back_from_its
         [link] = [Path(entry["path"]) for entry in after["links"]["detail"]]
         assert lib.remove_model(ids["detail"])["removed_links"] == [str(link)]
         assert not os.path.lexists(link)
+
+
+def test_records_that_cannot_be_written_at_open_never_stop_the_library_opening(
+    library_config: LibraryConfig, nas: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import shutil
+
+    with Library.open(library_config) as lib:
+        lib.add_source(nas)
+    records = library_config.root / "records"
+    shutil.rmtree(records)
+    records.write_text("a file where the folder belongs: every write there fails")
+    with caplog.at_level(logging.WARNING), Library.open(library_config) as lib:
+        assert [s["path"] for s in lib.list_sources()] == [str(nas)]
+    assert "could not write the sources record yet" in caplog.text
