@@ -113,8 +113,11 @@ def ensure_records(db: Database) -> list[str]:
             log.warning("model library: could not write the %s record yet: %s", name, exc.message)
             continue
         written.append(name)
-    if written:  # a links folder even without links: written once, not looked for again
-        (folder / "links").mkdir(parents=True, exist_ok=True)
+    if "links" in written:  # a links folder even without links: written once, not looked for again
+        try:
+            (folder / "links").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            log.warning("model library: could not make %s yet: %s", folder / "links", exc)
     return written
 
 
