@@ -8,6 +8,7 @@ per-user data folder (platformdirs). Everything the library owns lives below tha
       library.json            the library's identity (tells a moved library from an empty folder)
       mapping.json            mapping rules
       models/<type>/<base>/<name>/   one folder per model: its files + metadata.json
+      records/                what else the catalog knows (sources, installs, links, lookups): core/records
       inbox/                  a folder users may drop files into (an import root)
       views/<install-id>/<category>/ links ComfyUI sees
       .tmp/                   partial copies, uploads and downloads (same filesystem as models/)

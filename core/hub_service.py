@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import shutil
+import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
@@ -34,6 +35,14 @@ from .importer.stage import (
 from .importer.stage_lock import new_stage_dir
 from .models import ImportItem, Model, ModelSource, utcnow
 from .net.cache import HttpCache
+from .records.files import (
+    PendingLookupEntry,
+    PendingLookupsRecord,
+    pending_lookups_path,
+    read_record,
+    records_dir,
+    write_record,
+)
 
 if TYPE_CHECKING:
     # The Hub client pulls in httpx and huggingface_hub: loaded on the first Hub call, not at start-up.
@@ -131,6 +140,16 @@ class HubService:
                 self._worker = threading.Thread(target=self._work, name="model-library-lookup", daemon=True)
                 self._worker.start()
 
+    def queue_pending(self, model_ids: Sequence[str], reason: str = "after import") -> None:
+        """Record lookups to run later (on the next start, or by the retry loop)."""
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO pending_lookups (model_id, reason, attempts, next_at) "
+                "VALUES (?, ?, 0, ?)",
+                [(i, reason, utcnow()) for i in model_ids],
+            )
+            save_pending_record(self.db, conn)
+
     def retry_pending(self) -> int:
         now = utcnow()
         rows = self.db.execute_read("SELECT model_id FROM pending_lookups WHERE next_at <= ?", (now,))
@@ -185,10 +204,12 @@ class HubService:
                 "next_at = excluded.next_at",
                 (model_id, reason[:500], later),
             )
+            save_pending_record(self.db, conn)
 
     def _clear_pending(self, model_id: str) -> None:
         with self.db.transaction() as conn:
-            conn.execute("DELETE FROM pending_lookups WHERE model_id = ?", (model_id,))
+            if conn.execute("DELETE FROM pending_lookups WHERE model_id = ?", (model_id,)).rowcount:
+                save_pending_record(self.db, conn)
 
     # -- downloads -------------------------------------------------------------------------------------
     def repo_files(self, repo_id: str, revision: str | None = None) -> dict[str, Any]:
@@ -323,3 +344,32 @@ class HubService:
     def _changed(self, ids: list[str], reason: str) -> None:
         if self._on_changed is not None:
             self._on_changed(ids, reason)
+
+
+# -- pending lookups on disk (records/pending_lookups.json) ---------------------------------------------
+def save_pending_record(db: Database, conn: sqlite3.Connection) -> None:
+    """Rewrite the pending lookups record from the table, inside the transaction that changed it."""
+    rows = conn.execute(
+        "SELECT model_id, reason, attempts, next_at FROM pending_lookups ORDER BY model_id"
+    ).fetchall()
+    entries = tuple(PendingLookupEntry(r[0], r[1], r[2], r[3]) for r in rows)
+    write_record(pending_lookups_path(records_dir(db.path)), PendingLookupsRecord(entries))
+
+
+def restore_pending(db: Database) -> int:
+    """Put back the recorded lookups of models the catalog knows (a rebuild). -> how many."""
+    record = read_record(pending_lookups_path(records_dir(db.path)), PendingLookupsRecord)
+    if record is None or not record.lookups:
+        return 0
+    with db.transaction() as conn:
+        added = 0
+        for e in record.lookups:
+            if conn.execute("SELECT 1 FROM models WHERE id = ?", (e.model_id,)).fetchone() is None:
+                continue  # removed since, or a source model not hashed again yet
+            added += conn.execute(
+                "INSERT OR IGNORE INTO pending_lookups (model_id, reason, attempts, next_at) "
+                "VALUES (?, ?, ?, ?)",
+                (e.model_id, e.reason[:500], e.attempts, e.next_at),
+            ).rowcount
+        save_pending_record(db, conn)
+    return added

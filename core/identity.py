@@ -147,4 +147,14 @@ def rewrite_prefix(db: Database, old: str, new: str, *, sources: bool = True) ->
         for table, column, where in targets:
             cur = conn.execute(_prefix_sql(table, column, where), params)
             counts[f"{table}.{column}"] = cur.rowcount
+        _save_records(db, sources=sources)  # the records on disk hold the same paths
     return counts
+
+
+def _save_records(db: Database, *, sources: bool) -> None:
+    from .links.registry import LinkRegistry
+    from .sources.registry import SourceRegistry
+
+    LinkRegistry(db).save_records()
+    if sources:
+        SourceRegistry(db).save_records()

@@ -37,6 +37,7 @@ from .library_hub import HubSourcesPart
 from .library_links import MappingPart
 from .mapping.apply import resume_pending
 from .models import ImportItem, Link, Model, ModelQuery, Page
+from .records.restore import ensure_records
 from .sources import SourceService
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
             return library
         migrate(db)
         ensure_identity(config.root)
+        if existed and not opened.rebuild:
+            ensure_records(db)  # a catalog from before records/: write the missing ones
         library = cls(config, db)
         library.recovered = list(opened.notes)
         if opened.rebuild or library._lost_rows():
@@ -295,7 +298,8 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
         return [str(p) for p in empty_trash(self.config.trash_dir, days)]
 
     def rebuild(self) -> dict[str, Any]:
-        """Recreate the model rows from the library's metadata.json files (links and sources stay)."""
+        """Recreate the model rows from the library's metadata.json files; what else the catalog lacks
+        (sources, installs, links, pending lookups) comes back from ``records/``."""
         report = rebuild_catalog(self.db, self.config.models_dir, self.config.root)  # one bulk transaction
         self.db.checkpoint()
         self.publish("changed", {"ids": [], "reason": "rebuilt"})

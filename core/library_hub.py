@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .models import ImportItem, utcnow
+from .models import ImportItem
 
 if TYPE_CHECKING:
     from .catalog.db import Database
@@ -44,12 +44,7 @@ class HubSourcesPart:
 
     def queue_lookups(self, ids: Sequence[str]) -> None:
         """Record lookups to run in the background (now, when a server runs; else on the next start)."""
-        with self.db.transaction() as conn:
-            conn.executemany(
-                "INSERT OR IGNORE INTO pending_lookups (model_id, reason, attempts, next_at) "
-                "VALUES (?, 'after import', 0, ?)",
-                [(i, utcnow()) for i in ids],
-            )
+        self.hub.queue_pending(ids)
 
     def download(
         self,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CatalogCorrupt
+from ..records.files import has_records
 from .backup import backups, backups_dir, newest_good, restore
 from .db import Database
 from .sidecar import iter_sidecar_dirs, set_aside_corrupt
@@ -36,7 +37,7 @@ def open_catalog(db_path: Path, models_dir: Path, *, read_only_fallback: bool = 
     db_path = Path(db_path)
     damage: str | None = None
     if not db_path.exists():
-        if holds_models(models_dir) or backups(backups_dir(db_path)):
+        if holds_models(models_dir) or backups(backups_dir(db_path)) or has_records(db_path.parent):
             damage = "the catalog file was missing"
     elif db_path.stat().st_size == 0 and holds_models(models_dir):
         damage = "the catalog file was empty (0 bytes)"

@@ -53,6 +53,7 @@ class RebuildReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (sidecar path, reason)
     missing: int = 0  # models whose files are gone or changed size (state "missing")
     took_s: float = 0.0
+    restored: dict[str, Any] = field(default_factory=dict)  # from records/ (see core/records/restore.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +61,7 @@ class RebuildReport:
             "missing": self.missing,
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "took_s": round(self.took_s, 3),
+            "restored": self.restored,
         }
 
 
@@ -313,7 +315,10 @@ def rebuild_catalog(db: Database, models_dir: Path, library_root: Path) -> Rebui
                 batch.append(model)
                 origins[model.id] = [o for o in model_origins if o[1] in ORIGIN_KINDS]
             count += repo.add_many(batch, origins=origins)
-    return RebuildReport(count, skipped, missing, time.perf_counter() - started)
+    from ..records.restore import restore_records  # sources, links, installs, lookups: below the catalog
+
+    restored = restore_records(db, root).to_dict()
+    return RebuildReport(count, skipped, missing, time.perf_counter() - started, restored)
 
 
 def set_aside_corrupt(db_path: Path) -> Path | None:

@@ -2,6 +2,10 @@
 
 Register and unregister inside the caller's transaction when the decision and the record must agree:
 ``Database.transaction()`` is re-entrant on one thread, so these methods join an open transaction.
+
+Both tables are also kept on disk (``records/files.py``), so a lost catalog gets them back: the installs
+in ``records/installs.json``, the links in one file per install, ``records/links/<install-id>.json``,
+rewritten from the table once per call (a mapping batch of 1,000 links writes one file, not 1,000).
 """
 
 from __future__ import annotations
@@ -13,6 +17,17 @@ from typing import Any
 
 from ..catalog.db import Database
 from ..models import utcnow
+from ..records.files import (
+    InstallEntry,
+    InstallsRecord,
+    LinkEntry,
+    LinksRecord,
+    installs_path,
+    links_path,
+    records_dir,
+    remove_record,
+    write_record,
+)
 
 _LINK_COLUMNS = (
     "model_id, file_path, link_path, kind, relative, target, inode, device, app_id, link_root, category, "
@@ -26,6 +41,13 @@ _UPSERT_LINK = (
     "inode=excluded.inode, device=excluded.device, app_id=excluded.app_id, "
     "link_root=excluded.link_root, category=excluded.category, purpose=excluded.purpose, "
     "created_at=excluded.created_at"
+)
+
+
+# The columns of a LinkEntry (records/kinds.py), in its field order.
+_ENTRY_COLUMNS = (
+    "model_id, file_path, link_path, kind, relative, target, link_root, category, inode, device, "
+    "purpose, created_at"
 )
 
 
@@ -80,6 +102,24 @@ class LinkRecord:
             created_at=row["created_at"],
         )
 
+    @classmethod
+    def from_entry(cls, entry: LinkEntry, app_id: str | None) -> LinkRecord:
+        return cls(
+            entry.model_id,
+            entry.file_path,
+            entry.link_path,
+            entry.kind,
+            entry.relative,
+            entry.target,
+            entry.link_root,
+            app_id,
+            entry.category,
+            entry.inode,
+            entry.device,
+            entry.purpose,
+            entry.created_at,
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "model_id": self.model_id,
@@ -98,15 +138,14 @@ class LinkRegistry:
         self.db = db
 
     def register_many(self, records: Iterable[LinkRecord]) -> int:
-        rows = [r._params() for r in records]
-        if not rows:
+        records = list(records)
+        if not records:
             return 0
         with self.db.transaction() as conn:
-            conn.executemany(
-                _UPSERT_LINK,
-                rows,
-            )
-        return len(rows)
+            apps = self._apps_of(conn, [r.link_path for r in records]) | {r.app_id for r in records}
+            conn.executemany(_UPSERT_LINK, [r._params() for r in records])
+            self._save(conn, apps)
+        return len(records)
 
     def register(self, record: LinkRecord) -> None:
         self.register_many([record])
@@ -116,7 +155,9 @@ class LinkRegistry:
         if not rows:
             return 0
         with self.db.transaction() as conn:
+            apps = self._apps_of(conn, [p for (p,) in rows])
             conn.executemany("DELETE FROM links WHERE link_path = ?", rows)
+            self._save(conn, apps)
         return len(rows)
 
     def unregister(self, link_path: str) -> None:
@@ -152,6 +193,49 @@ class LinkRegistry:
             LinkRecord.from_row(r) for r in self.db.execute_read("SELECT * FROM links ORDER BY link_path")
         ]
 
+    # -- records on disk -----------------------------------------------------------------------------
+    @staticmethod
+    def _apps_of(conn: sqlite3.Connection, link_paths: Sequence[str]) -> set[str | None]:
+        """The installs whose links these paths are (as registered now)."""
+        apps: set[str | None] = set()
+        for start in range(0, len(link_paths), 500):
+            chunk = list(link_paths[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            apps.update(
+                r[0]
+                for r in conn.execute(
+                    f"SELECT DISTINCT app_id FROM links WHERE link_path IN ({marks})",  # noqa: S608
+                    chunk,
+                )
+            )
+        return apps
+
+    def _save(self, conn: sqlite3.Connection, app_ids: Iterable[str | None]) -> None:
+        """Rewrite the links file of each install from the table, as this transaction leaves it."""
+        folder = records_dir(self.db.path)
+        for app_id in app_ids:
+            cursor = conn.cursor()
+            cursor.row_factory = None  # plain tuples in LinkEntry's field order: half the cost of rows
+            cursor.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM links WHERE app_id IS ? ORDER BY link_path",  # noqa: S608
+                (app_id,),
+            )
+            entries = tuple(
+                LinkEntry(model, file, link, kind, bool(rel), target, root, category, inode, dev, purpose, at)
+                for model, file, link, kind, rel, target, root, category, inode, dev, purpose, at in cursor
+            )
+            path = links_path(folder, app_id)
+            if entries:
+                write_record(path, LinksRecord(app_id, entries))
+            else:
+                remove_record(path)
+
+    def save_records(self) -> None:
+        """Rewrite every install's links file (after a bulk change of stored paths: a moved library)."""
+        with self.db.transaction() as conn:
+            apps = {r[0] for r in conn.execute("SELECT DISTINCT app_id FROM links")}
+            self._save(conn, apps)
+
 
 @dataclass(frozen=True)
 class AppRecord:
@@ -186,6 +270,7 @@ class AppRegistry:
                 "mode=excluded.mode",
                 (app.id, app.kind, app.root, app.version, app.mode, app.created_at or utcnow()),
             )
+            self._save(conn)
         found = self.get(app.id)
         assert found is not None
         return found
@@ -199,7 +284,37 @@ class AppRegistry:
 
     def remove(self, app_id: str) -> None:
         with self.db.transaction() as conn:
-            conn.execute("DELETE FROM apps WHERE id = ?", (app_id,))
+            conn.execute("DELETE FROM apps WHERE id = ?", (app_id,))  # its links go with it (cascade)
+            self._save(conn)
+            remove_record(links_path(records_dir(self.db.path), app_id))
+
+    def restore(self, apps: Iterable[AppRecord]) -> list[AppRecord]:
+        """Insert the installs the catalog does not know (a rebuild); -> those inserted."""
+        added: list[AppRecord] = []
+        with self.db.transaction() as conn:
+            for app in apps:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO apps(id, kind, root, version, mode, created_at) "
+                    "VALUES (?,?,?,?,?,?)",
+                    (app.id, app.kind, app.root, app.version, app.mode, app.created_at or utcnow()),
+                )
+                if cur.rowcount:
+                    added.append(app)
+            if added:
+                self._save(conn)
+        return added
+
+    def save_records(self) -> None:
+        with self.db.transaction() as conn:
+            self._save(conn)
+
+    def _save(self, conn: sqlite3.Connection) -> None:
+        rows = conn.execute("SELECT * FROM apps ORDER BY id").fetchall()
+        entries = tuple(
+            InstallEntry(r["id"], r["root"], r["version"], r["mode"], r["kind"], r["created_at"])
+            for r in rows
+        )
+        write_record(installs_path(records_dir(self.db.path)), InstallsRecord(entries))
 
 
 def _app(row: sqlite3.Row) -> AppRecord:

@@ -18,6 +18,7 @@ from ..io.hashing import release_buffers
 from ..io.paths import is_within
 from ..models import ImportItem, ModelFile
 from .background import SourceWatcher, hash_pending
+from .records import restore_hashes
 from .registry import SourceRegistry, check_source_path
 from .scanner import ScanReport, inspect_pending, scan_source
 
@@ -120,6 +121,7 @@ class SourceService:
         self, source_id: int, *, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None
     ) -> ScanReport:
         row = self.registry.get(source_id)
+        first = row.last_scan_at is None
         # Links into the library (its views) or into another source (walked there) are not followed.
         others = tuple(Path(r.path) for r in self.registry.all() if r.id != source_id)
         skip = (self.config.root.resolve(), *others)
@@ -127,6 +129,10 @@ class SourceService:
             report = scan_source(
                 row, self.db, self.registry, skip_roots=skip, progress=progress, cancelled=cancelled
             )
+            if first and report.state == "ok":
+                # A source the catalog had lost and could not walk at the rebuild (an unmounted share):
+                # the hashes recorded before come back now, so nothing unchanged is hashed again.
+                report.changed_ids.extend(restore_hashes(self.registry, row.id, row.path))
         if report.state == "ok":
             self._links_out[row.path] = report.links_out
         if report.changed_ids or report.missing or report.renamed:

@@ -39,6 +39,9 @@ CancelledFn = Callable[[], bool]
 WAKE_SECONDS = 1.0
 # Full rescans of watched local folders: only for events the kernel may have dropped (queue overflow).
 WATCHED_RESCAN_SECONDS = 600.0
+# New hashes reach the sources' records on disk after a batch of files once this long since the last
+# write, and at the end of every pass (a source of 10,000 small files is not rewritten 200 times).
+RECORD_SECONDS = 10.0
 # Every this many wake-ups the mounts inside the watched folders are compared with the watch's (Linux).
 MOUNT_CHECK_WAKES = 5
 
@@ -90,29 +93,48 @@ def hash_pending(
     source service's scan lock), so a scan never works from a snapshot a settle changed under it."""
     hashed = 0
     after = (-1, -1)  # files that could not be read are passed over, never fetched again in this pass
-    while limit is None or hashed < limit:
-        batch = registry.unhashed(limit=50, after=after)
-        if not batch:
-            break
-        after = (batch[-1].device, batch[-1].id)
-        for row in batch:
-            if cancelled is not None and cancelled():
-                raise Cancelled("Hashing of the sources was cancelled; it resumes where it stopped.")
-            digests = _read_hashes(registry, row)
-            if digests is None:
-                continue
-            settled = None
-            with guard if guard is not None else nullcontext():
-                if not registry.record_hash(row.id, digests.blake3, digests.sha256, row):
-                    continue
-                hashed += 1
-                if row.model_id:
-                    settled = _settle_if_complete(registry, row.model_id, composite)
-            if settled and on_settled is not None:
-                on_settled(settled)
-            if limit is not None and hashed >= limit:
+    recorded: set[int] = set()  # sources whose record on disk lacks hashes stored since the last write
+    written = time.monotonic()
+    try:
+        while limit is None or hashed < limit:
+            batch = registry.unhashed(limit=50, after=after)
+            if not batch:
                 break
+            after = (batch[-1].device, batch[-1].id)
+            for row in batch:
+                if cancelled is not None and cancelled():
+                    raise Cancelled("Hashing of the sources was cancelled; it resumes where it stopped.")
+                digests = _read_hashes(registry, row)
+                if digests is None:
+                    continue
+                settled = None
+                with guard if guard is not None else nullcontext():
+                    if not registry.record_hash(row.id, digests.blake3, digests.sha256, row):
+                        continue
+                    hashed += 1
+                    recorded.add(row.source_id)
+                    if row.model_id:
+                        settled = settle_if_complete(registry, row.model_id, composite)
+                if settled and on_settled is not None:
+                    on_settled(settled)
+                if limit is not None and hashed >= limit:
+                    break
+            if recorded and time.monotonic() - written >= RECORD_SECONDS:
+                _save_records(registry, recorded, guard)
+                written = time.monotonic()
+    finally:
+        _save_records(registry, recorded, guard)  # and at the end of the pass, however it ends
     return hashed
+
+
+def _save_records(
+    registry: SourceRegistry, recorded: set[int], guard: AbstractContextManager[object] | None
+) -> None:
+    """Write the new hashes into the sources' records: a rebuild then never hashes these files again."""
+    if recorded:
+        with guard if guard is not None else nullcontext():
+            registry.save_file_records(recorded)
+        recorded.clear()
 
 
 def _read_hashes(registry: SourceRegistry, row: FileRow) -> Digests | None:
@@ -157,7 +179,7 @@ def _inside_source(registry: SourceRegistry, row: FileRow) -> str | None:
     return readable_target(row.path, root)
 
 
-def _settle_if_complete(
+def settle_if_complete(
     registry: SourceRegistry, model_id: str, composite: Callable[[tuple[ModelFile, ...]], tuple[str, str]]
 ) -> str | None:
     if not model_id.startswith("p"):

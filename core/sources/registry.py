@@ -5,6 +5,12 @@ A source model appears in the catalog as soon as its file is walked, before any 
 and a placeholder content hash ``pending:<id>``. When the background hasher has read every file of the
 model, the row is re-keyed to its content id (foreign keys cascade) or, when the same bytes are already a
 model (in the library or another source), merged into it: one model, several locations.
+
+What only this table knows is kept on disk too (``records/files.py``), so a lost catalog gets it back:
+the sources in ``records/sources.json`` (written when one is added, removed or moved), and per source
+the hashes of its files and the files whose model the user removed, keyed by (path, size, mtime, inode),
+in ``records/sources/<key>.json`` (written at most every 10 s while hashing, when a pass ends and at
+each removal): a rebuild rescans the folders and hashes nothing that did not change.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from ..catalog.db import Database
 from ..catalog.repository import refresh_aliases
 from ..errors import InvalidInput, NotFound
 from ..models import PENDING_PREFIX, model_id_from_blake3, utcnow
+from ..records.files import SourceEntry, records_dir, remove_record, source_files_path
+from . import records
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,7 @@ class SourceRegistry:
                 (str(path), int(read_only), int(auto), app_id, utcnow()),
             )
             row = conn.execute("SELECT * FROM sources WHERE path = ?", (str(path),)).fetchone()
+            records.save_sources(self.db, conn)
             return _source(row)
 
     def all(self) -> list[SourceRow]:
@@ -143,9 +152,34 @@ class SourceRegistry:
                     (source_id,),
                 )
             ]
+            path = conn.execute("SELECT path FROM sources WHERE id = ?", (source_id,)).fetchone()
             conn.execute("DELETE FROM source_files WHERE source_id = ?", (source_id,))
             conn.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+            records.save_sources(self.db, conn)
+            if path is not None:
+                remove_record(source_files_path(records_dir(self.db.path), path[0]))
             return self._drop_orphans(conn, model_ids)
+
+    # -- records on disk (core/sources/records.py) ---------------------------------------------------
+    def save_file_records(self, source_ids: Iterable[int], conn: sqlite3.Connection | None = None) -> None:
+        """Rewrite the file record of each source: its hashed files and the files of removed models."""
+        if conn is None:
+            with self.db.transaction() as own:
+                records.save_file_records(self.db, own, source_ids)
+        else:
+            records.save_file_records(self.db, conn, source_ids)
+
+    def save_records(self) -> None:
+        """Rewrite every source record (after a bulk change of stored paths: a source moved)."""
+        with self.db.transaction() as conn:
+            records.save_sources(self.db, conn)
+            records.save_file_records(self.db, conn, [r[0] for r in conn.execute("SELECT id FROM sources")])
+            records.prune_file_records(self.db, conn)
+
+    def restore(self, entries: Iterable[SourceEntry]) -> list[SourceRow]:
+        """Insert the sources the catalog does not know, with their ids (a rebuild); -> those inserted."""
+        with self.db.transaction() as conn:
+            return [_source(row) for row in records.restore_sources(self.db, conn, entries)]
 
     # -- files ---------------------------------------------------------------------------------------
     def files(self, source_id: int) -> dict[str, KnownFile]:
@@ -262,9 +296,16 @@ class SourceRegistry:
 
     def hide_model_files(self, conn: sqlite3.Connection, model_id: str) -> None:
         """A removed model's files catalogued in place stay where they are, hidden until they change."""
+        sources = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT source_id FROM source_files WHERE model_id = ?", (model_id,)
+            )
+        ]
         conn.execute(
             "UPDATE source_files SET model_id = NULL, state = 'ignored' WHERE model_id = ?", (model_id,)
         )
+        self.save_file_records(sources, conn)
 
     def mark_missing(self, conn: sqlite3.Connection, paths: Sequence[str]) -> list[str]:
         """Mark files missing (never drop them: an unmounted share must not empty the catalog)."""
@@ -354,9 +395,13 @@ class SourceRegistry:
                 )
             conn.execute("UPDATE source_files SET model_id = ? WHERE model_id = ?", (target, provisional_id))
             conn.execute("UPDATE links SET model_id = ? WHERE model_id = ?", (target, provisional_id))
-            conn.execute(
+            moved = conn.execute(
                 "UPDATE pending_lookups SET model_id = ? WHERE model_id = ?", (target, provisional_id)
-            )
+            ).rowcount
+            if moved:
+                from ..hub_service import save_pending_record
+
+                save_pending_record(self.db, conn)
             return target
 
     def attach_library_copy(

@@ -165,12 +165,17 @@ def test_a_lost_or_damaged_catalog_beside_models_is_rebuilt_and_never_taken_for_
     tmp_path: Path, how: str
 ) -> None:
     root, ids = _library_with(tmp_path, ["epic", "other"])
-    for old in backups(backups_dir(root / "catalog.sqlite")):
-        old.unlink()  # no backup: the rebuild comes from the files alone
-    _damage(root / "catalog.sqlite", how)
     config = load_config(root, import_roots=(tmp_path / "incoming",))
+    source = tmp_path / "nas"
+    source.mkdir()
+    with Library.open(config) as library:
+        library.add_source(source)
+    for old in backups(backups_dir(root / "catalog.sqlite")):
+        old.unlink()  # no backup: the rebuild comes from the files alone (metadata.json and records/)
+    _damage(root / "catalog.sqlite", how)
     with Library.open(config) as library:
         assert sorted(m.id for m in library.list_models(ModelQuery()).items) == sorted(ids)
+        assert [s["path"] for s in library.list_sources()] == [str(source)]
         assert library.recovered and "Rebuilt" in library.recovered[0]
         again = library.import_paths([tmp_path / "incoming" / "epic.safetensors"], lookup=False)[0]
         assert again.status == "duplicate"  # never a second copy
