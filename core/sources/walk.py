@@ -81,7 +81,12 @@ def walk_models(root: str, skip_roots: tuple[str, ...] = ()) -> Iterator[Found]:
                     if _follows(target, root_real, skip_roots):
                         stack.append((entry.path, target))
                 else:
-                    stack.append((entry.path, os.path.join(real, name) if real is not None else None))
+                    child = os.path.join(real, name) if real is not None else None
+                    # A registered source holding the library (from before that was refused), or another
+                    # source nested in this one: their files are catalogued there, never twice.
+                    if _within(child or root_real + entry.path[len(root) :], skip_roots):
+                        continue
+                    stack.append((entry.path, child))
                 continue
             if not is_model_file(name):
                 continue
