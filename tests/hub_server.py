@@ -105,6 +105,7 @@ class Faults:
     drop_times: int = 1
     ignore_range: bool = False  # answer 200 with the whole file to a Range request
     changing_etag: bool = False  # a different ETag on every CDN answer
+    ignore_if_range: bool = False  # a broken CDN: 206 for any Range, even when If-Range no longer matches
     wrong_linked_etag: bool = False  # X-Linked-Etag that is not the file's sha256
     wrong_linked_size: bool = False
     statuses: list[int] = field(default_factory=list)  # answered (one each) before normal service
@@ -337,7 +338,8 @@ class HubServer:
         start, end, status = 0, f.size, 200
         range_header = request.headers.get("Range")
         if_range = request.headers.get("If-Range")
-        if range_header and not self.faults.ignore_range and (if_range is None or if_range == etag):
+        range_applies = if_range is None or if_range == etag or self.faults.ignore_if_range
+        if range_header and not self.faults.ignore_range and range_applies:
             spec = range_header.removeprefix("bytes=")
             a, _, b = spec.partition("-")
             start = int(a)

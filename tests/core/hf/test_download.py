@@ -85,6 +85,19 @@ def test_etag_change_between_attempts_restarts_from_zero(hub_server, make_hub, t
     assert len(cdn_gets(hub_server)) >= 2
 
 
+def test_a_206_with_a_changed_etag_restarts_from_zero(hub_server, make_hub, tmp_path):
+    """A CDN that answers 206 to a resume although the file's ETag changed (it ignores If-Range): the
+    partial bytes belong to another version, so the file starts over instead of splicing two."""
+    hub_server.faults.drop_after = 1_000_000
+    hub_server.faults.changing_etag = True
+    hub_server.faults.ignore_if_range = True
+    result = fetch(make_hub(hub_server), tmp_path)
+    assert_big_ok(result, hub_server, tmp_path)
+    headers = [h for _path, h in cdn_gets(hub_server)]
+    assert any("Range" in h for h in headers), "the download was never resumed"
+    assert "Range" not in headers[-1], headers  # after the 206 of another version: the whole file again
+
+
 def test_wrong_linked_etag_discards_the_file(hub_server, make_hub, tmp_path):
     hub_server.faults.wrong_linked_etag = True
     with pytest.raises(HashMismatch, match="hash mismatch"):
