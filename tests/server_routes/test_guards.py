@@ -54,6 +54,15 @@ def test_decision_allows_the_panel() -> None:
     assert refusal(facts(host="localhost:8188", origin="http://localhost:8188")) is None
     assert refusal(facts(host="[::1]:8188", origin="http://[::1]:8188", remote="::1")) is None
     assert refusal(facts(content_type="application/json; charset=utf-8")) is None
+    # The same origin written differently: default ports, case, a trailing dot.
+    assert refusal(facts(host="127.0.0.1", origin="http://127.0.0.1:80")) is None
+    assert refusal(facts(host="127.0.0.1:80", origin="http://127.0.0.1")) is None
+    assert refusal(facts(host="LocalHost:8188", origin="http://localhost.:8188")) is None
+    assert refusal(facts(origin="HTTP://127.0.0.1:8188")) is None
+    # A server speaking TLS itself: its https origin matches, with or without the default port.
+    assert refusal(facts(scheme="https", host="127.0.0.1", origin="https://127.0.0.1:443")) is None
+    assert refusal(facts(scheme="https", host="127.0.0.1:8443", origin="https://127.0.0.1:8443")) is None
+    assert refusal(facts(scheme="https", host="127.0.0.1:8443", origin="http://127.0.0.1:8443")) is not None
     assert refusal(facts(method="GET", content_type=None, custom_header=None), Policy.READ) is None
 
 
@@ -69,6 +78,16 @@ def test_decision_allows_the_panel() -> None:
         ({"origin": "null"}, "cross_site_request"),
         ({"origin": "http://evil.example"}, "cross_site_request"),
         ({"origin": "http://127.0.0.1:9999"}, "cross_site_request"),
+        # Same host and port, other scheme: another origin (issue 13).
+        ({"origin": "https://127.0.0.1:8188"}, "cross_site_request"),
+        ({"host": "127.0.0.1", "origin": "https://127.0.0.1"}, "cross_site_request"),
+        ({"host": "127.0.0.1:443", "origin": "https://127.0.0.1"}, "cross_site_request"),
+        ({"origin": "ws://127.0.0.1:8188"}, "cross_site_request"),
+        ({"origin": "http://127.0.0.1:"}, "cross_site_request"),
+        ({"origin": "http://user@127.0.0.1:8188"}, "cross_site_request"),
+        ({"origin": "http://localhost:8188"}, "cross_site_request"),
+        ({"host": "localhost:8188", "origin": "http://127.0.0.1:8188"}, "cross_site_request"),
+        ({"host": "[::1]:8188", "origin": "http://127.0.0.1:8188"}, "cross_site_request"),
         ({"host": "evil.example:8188", "origin": "http://evil.example:8188"}, "untrusted_host"),
         ({"host": "evil.example"}, "untrusted_host"),
         ({"host": None}, "untrusted_host"),
