@@ -104,7 +104,29 @@ def inspect_fd(fd: int, size: int, name: str = "") -> FileInfo:
         return _pickle_info(fd, size, fmt, head)
     if fmt == "onnx":
         return FileInfo("onnx", "safe", detection=replace(UNKNOWN, reason="ONNX model: graph not inspected"))
-    return FileInfo("unknown", "unknown", detection=replace(UNKNOWN, reason="not a known model file format"))
+    return FileInfo(
+        "unknown",
+        "unknown",
+        detection=replace(UNKNOWN, reason="not a known model file format"),
+        warnings=(_unknown_warning(name),),
+    )
+
+
+# Names under which pickles travel: a file so named that is no pickle is worth a word to the user.
+_PICKLE_NAMES = (".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle")
+
+
+def _unknown_warning(name: str) -> str:
+    if name.lower().endswith(_PICKLE_NAMES):
+        return (
+            f"format not recognised: {name or 'the file'} is named like a PyTorch file but is neither a "
+            "pickle, a torch zip or tar archive, safetensors nor GGUF; ComfyUI may not load it, and if it "
+            "came from somewhere you do not trust, delete it"
+        )
+    return (
+        "format not recognised (not safetensors, GGUF, ONNX or a pickle): ComfyUI may not load it; "
+        "check where it came from"
+    )
 
 
 def _pickle_info(fd: int, size: int, fmt: str, head: bytes) -> FileInfo:
@@ -114,7 +136,7 @@ def _pickle_info(fd: int, size: int, fmt: str, head: bytes) -> FileInfo:
         entry = next((e for n, e in members.items() if n == "data.pkl" or n.endswith("/data.pkl")), None)
         data = zip_member_bytes(fd, size, entry, MAX_PICKLE_BYTES) if entry else None
     else:
-        data = os.pread(fd, min(size, MAX_PICKLE_BYTES), 0) if head[:1] == b"\x80" else None
+        data = os.pread(fd, min(size, MAX_PICKLE_BYTES), 0)
     warnings = ["pickle format: loading it can run arbitrary code; it is never unpickled here"]
     if data is not None:
         imports, complete = pickle_globals(data)

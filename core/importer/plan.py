@@ -14,7 +14,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InvalidInput
+from ..errors import InvalidInput, UnsafePath
+from ..io.paths import at_or_under
 
 MODEL_EXTENSIONS = frozenset(
     {".safetensors", ".sft", ".gguf", ".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle", ".onnx"}
@@ -74,6 +75,40 @@ def shard_of(name: str) -> tuple[str, str, int, int | None, str] | None:
     return None
 
 
+def readable_link_target(path: str, top: str | None) -> str | None:
+    """The file to read for ``path``, found under the folder ``top``: itself, or a symlink's target.
+    (``top`` None: a link the user named by itself; its target is not inside anything of theirs.)
+
+    A link out of ``top`` is followed only to a file named like a model, or to a blob of the Hugging Face
+    cache repository that holds the link (``snapshots/<rev>/x -> ../../blobs/<etag>``). A link named like a
+    model but pointing at ``~/.ssh/id_ed25519`` or ``/etc/shadow`` is never read: its bytes would become
+    a library file, its header a catalog row a remote client can see. Sources and folder imports share
+    this rule."""
+    if not os.path.islink(path):
+        return path
+    target = os.path.realpath(path)
+    inside = top is not None and at_or_under(target, os.path.realpath(top))
+    if inside or is_model_file(os.path.basename(target)):
+        return target
+    return target if _hub_cache_blob(path, target) else None
+
+
+def _hub_cache_blob(link: str, target: str) -> bool:
+    parts = Path(os.path.abspath(link)).parts
+    for i in range(len(parts) - 2, 0, -1):
+        if parts[i].startswith(("models--", "datasets--", "spaces--")):
+            repo = os.path.realpath(os.path.join(*parts[: i + 1]))
+            return at_or_under(target, os.path.join(repo, "blobs"))
+    return False
+
+
+def _link_refused(path: Path) -> str:
+    return (
+        f"{path} is a link to {os.path.realpath(path)}, which is not named like a model file and lies "
+        "outside what was imported; it was not read (import the file itself if it really is a model)"
+    )
+
+
 def is_model_file(name: str) -> bool:
     lower = name.lower()
     if shard_of(name) is not None:
@@ -89,6 +124,9 @@ def plan_paths(paths: Sequence[Path]) -> tuple[list[PlannedModel], list[PlanFail
     for path in paths:
         try:
             for item in _plan_one(path):
+                if isinstance(item, PlanFailure):
+                    failures.append(item)
+                    continue
                 key = item.files[0]
                 if key in seen:
                     continue
@@ -101,13 +139,16 @@ def plan_paths(paths: Sequence[Path]) -> tuple[list[PlannedModel], list[PlanFail
     return planned, failures
 
 
-def _plan_one(path: Path) -> Iterator[PlannedModel]:
+def _plan_one(path: Path) -> Iterator[PlannedModel | PlanFailure]:
     st = os.lstat(path)
     import stat as _stat
 
     if _stat.S_ISLNK(st.st_mode):
         target = path.resolve(strict=True)
         st = os.stat(target)
+        if not _stat.S_ISDIR(st.st_mode) and readable_link_target(str(path), None) is None:
+            yield PlanFailure(path, _link_refused(path), "unsafe_path")
+            return
     if _stat.S_ISDIR(st.st_mode):
         if (path / "model_index.json").is_file():
             yield _plan_diffusers(path)
@@ -119,25 +160,35 @@ def _plan_one(path: Path) -> Iterator[PlannedModel]:
     shard = shard_of(path.name)
     if shard is not None:
         stem, ext, _idx, _total, style = shard
-        siblings = [p for p in _safe_listdir(path.parent) if _same_set(p.name, stem, ext, style)]
+        siblings = [
+            p
+            for p in _safe_listdir(path.parent)
+            if _same_set(p.name, stem, ext, style) and readable_link_target(str(p), str(path.parent))
+        ]
         yield _plan_shards(path.parent, stem, ext, style, siblings)
         return
     yield PlannedModel("single-file", path, (path,), (path.name,), model_name_from_file(path.name))
 
 
-def _plan_folder(folder: Path) -> Iterator[PlannedModel]:
+def _plan_folder(folder: Path) -> Iterator[PlannedModel | PlanFailure]:
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
         diffusers = [d for d in dirnames if (here / d / "model_index.json").is_file()]
         for d in diffusers:
-            yield _plan_diffusers(here / d)
+            try:
+                yield _plan_diffusers(here / d)
+            except InvalidInput as exc:
+                yield PlanFailure(here / d, exc.message, exc.code)
         dirnames[:] = [d for d in dirnames if d not in diffusers]
         groups: dict[ShardKey, list[Path]] = {}
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
             full = here / name
+            if is_model_file(name) and readable_link_target(str(full), str(folder)) is None:
+                yield PlanFailure(full, _link_refused(full), "unsafe_path")
+                continue
             shard = shard_of(name)
             if shard is not None:
                 stem, ext, _i, _t, style = shard
@@ -246,6 +297,8 @@ def _plan_diffusers(folder: Path) -> PlannedModel:
             full = here / name
             if full.is_symlink() and not _is_file_link(full):
                 continue
+            if readable_link_target(str(full), str(folder)) is None:
+                raise UnsafePath(_link_refused(full) + "; the Diffusers folder was not imported")
             files.append(full)
             rels.append(full.relative_to(folder).as_posix())
     if not files:

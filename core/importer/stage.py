@@ -335,6 +335,8 @@ def describe_staged(plan: PlannedModel, stage: Path, files: tuple[StagedFile, ..
         warnings.append(
             "pickle format: the file can run code when loaded by other tools; it was stored, never unpickled"
         )
+    for info in infos:  # what inspection found (risky pickle imports, an unrecognised format), once each
+        warnings.extend(w for w in info.warnings if w not in warnings and not w.startswith("pickle format:"))
     model_files = tuple(
         ModelFile(f.rel_path, f.digests.size, f.digests.blake3, f.digests.sha256) for f in files
     )

@@ -196,6 +196,12 @@ def _write_all(fd: int, view: memoryview) -> None:
         view = view[written:]
 
 
+def copy_mode(source_mode: int) -> int:
+    """The mode of a library copy: never more readable than its source (a 0600 file stays private),
+    always readable and writable by its owner; the umask applies on top, as for any new file."""
+    return 0o644 & (0o600 | (source_mode & 0o777))
+
+
 def copy_and_hash(
     src_fd: int,
     src_stat: SourceStat,
@@ -216,7 +222,9 @@ def copy_and_hash(
     action = f"copying {src_path or 'the source'} to {dest_tmp}"
     try:
         dest_fd = os.open(
-            dest_tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY, 0o644
+            dest_tmp,
+            os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY,
+            copy_mode(os.fstat(src_fd).st_mode),
         )
     except OSError as exc:
         raise storage_error(exc, action, src_stat.size) from exc

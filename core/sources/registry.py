@@ -477,7 +477,8 @@ def _as_int(ref: str | int) -> int:
 
 
 def check_source_path(path: Path, library_root: Path) -> Path:
-    """A source must be an existing folder, and not the library itself (nor inside it)."""
+    """A source must be an existing folder, neither the library, nor inside it, nor holding it (every
+    library model would be listed twice: once from the library, once found in the source)."""
     resolved = path.expanduser().resolve()
     if not resolved.is_dir():
         raise InvalidInput(f"{path} is not a folder; give the folder that holds your models.")
@@ -485,5 +486,10 @@ def check_source_path(path: Path, library_root: Path) -> Path:
     if resolved == root or root in resolved.parents:
         raise InvalidInput(
             f"{path} is inside the library ({root}); the library's own models are catalogued already."
+        )
+    if resolved in root.parents:
+        raise InvalidInput(
+            f"{path} holds the library ({root}), whose models are catalogued already; add the folders "
+            "beside the library as sources instead, or move the library out of this folder."
         )
     return resolved

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..importer.plan import SKIP_DIRS, is_model_file, model_name_from_file, shard_of
+from ..importer.plan import SKIP_DIRS, is_model_file, model_name_from_file, readable_link_target, shard_of
 from ..io.paths import at_or_under
 
 
@@ -81,7 +81,12 @@ def walk_models(root: str, skip_roots: tuple[str, ...] = ()) -> Iterator[Found]:
                     if _follows(target, root_real, skip_roots):
                         stack.append((entry.path, target))
                 else:
-                    stack.append((entry.path, os.path.join(real, name) if real is not None else None))
+                    child = os.path.join(real, name) if real is not None else None
+                    # A registered source holding the library (from before that was refused), or another
+                    # source nested in this one: their files are catalogued there, never twice.
+                    if _within(child or root_real + entry.path[len(root) :], skip_roots):
+                        continue
+                    stack.append((entry.path, child))
                 continue
             if not is_model_file(name):
                 continue
@@ -154,16 +159,9 @@ def _follows(target: str, root_real: str, skip_roots: tuple[str, ...]) -> bool:
 
 
 def readable_target(path: str, source_root: str) -> str | None:
-    """The file to read for ``path``, a file of the source ``source_root``: itself, or a symlink's
-    target. A target outside the source is read only if its own name is a model file's: a link named
-    like a model but pointing at ``~/.ssh/id_ed25519`` must not get that file's header or hashes into the
-    catalog (where a remote client could see them)."""
-    if not os.path.islink(path):
-        return path
-    target = os.path.realpath(path)
-    if _within(target, (os.path.realpath(source_root),)) or is_model_file(os.path.basename(target)):
-        return target
-    return None
+    """The file to read for ``path``, a file of the source ``source_root``: the importer's rule
+    (``readable_link_target``), so a folder import and a source read exactly the same files."""
+    return readable_link_target(path, source_root)
 
 
 def _stat_path(path: str, skip_roots: tuple[str, ...]) -> dict[str, Any] | None:
