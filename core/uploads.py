@@ -16,7 +16,9 @@ Limits, so that one client cannot hold the disk or the server (issue 13): at mos
 (64) unfinished sessions in total and ``max_sessions_per_client`` (16) per client address, else 429
 ``too_many_uploads``; a session's declared size must fit in the free space minus the library's margin and
 minus what open sessions already reserved, else 507 ``insufficient_space``. A finished session no longer
-reserves anything (its bytes are on disk) and no longer counts as open.
+reserves anything (its bytes are on disk) and no longer counts as open. A session that received nothing
+for ``reserve_idle_seconds`` (1 h) stops holding its space (it stays resumable until it expires): when it
+resumes, the space it still needs is checked again.
 
 A session may belong to a group (the files of one drop, :mod:`.upload_groups`): its bytes are then
 received in its own folder as usual, and on completion moved to ``files/<relative_path>`` in the
@@ -66,6 +68,7 @@ CLEANUP_INTERVAL_S = 60.0
 # too: each file's session finishes before the next opens), so these are far above what it needs.
 MAX_OPEN_SESSIONS = 64
 MAX_SESSIONS_PER_CLIENT = 16
+RESERVE_IDLE_S = 3600.0  # an upload idle this long stops holding free space (re-checked when it resumes)
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,7 @@ class UploadStore:
         max_live_hashers: int = 8,
         max_open_sessions: int = MAX_OPEN_SESSIONS,
         max_sessions_per_client: int = MAX_SESSIONS_PER_CLIENT,
+        reserve_idle_seconds: float = RESERVE_IDLE_S,
     ) -> None:
         self.root = Path(root)
         self.max_size = max_size
@@ -186,6 +190,7 @@ class UploadStore:
         self.ttl_seconds = ttl_seconds
         self.max_open_sessions = max_open_sessions
         self.max_sessions_per_client = max_sessions_per_client
+        self.reserve_idle_seconds = reserve_idle_seconds
         self._max_live = max_live_hashers
         self._lock = threading.Lock()
         self._busy: set[str] = set()
@@ -197,6 +202,7 @@ class UploadStore:
         # by every create in between: free space is never promised twice. Only unfinished sessions.
         self._promised: dict[str, int] = {}
         self._clients: dict[str, str] = {}  # unfinished session id -> the client address that opened it
+        self._lapsed: set[str] = set()  # unfinished sessions idle so long that they hold no space
 
     # -- sessions ------------------------------------------------------------------------------------
     def create(
@@ -336,6 +342,7 @@ class UploadStore:
                     f"resume with Content-Range: bytes {session.offset}-.../{session.size}",
                     session.offset,
                 )
+            self._hold_space_again(session)
             live = self._hasher_at(session)
             fd = os.open(self._folder(upload_id) / "data.part", os.O_WRONLY | getattr(os, "O_BINARY", 0))
             os.lseek(fd, session.offset, os.SEEK_SET)
@@ -431,6 +438,7 @@ class UploadStore:
         live_groups: set[str] = set()
         promised: dict[str, int] = {}
         clients: dict[str, str] = {}
+        lapsed: set[str] = set()
         for folder in self.root.iterdir():
             if not _ID_RE.match(folder.name) or not folder.is_dir() or folder.is_symlink():
                 continue
@@ -448,7 +456,10 @@ class UploadStore:
                 if session is not None and session.group_folder is not None:
                     live_groups.add(session.group_folder)
                 if session is not None and not session.complete:
-                    promised[session.id] = max(0, session.size - session.offset)
+                    held = busy or session.updated_at + self.reserve_idle_seconds >= now
+                    promised[session.id] = max(0, session.size - session.offset) if held else 0
+                    if not held:
+                        lapsed.add(session.id)
                     clients[session.id] = session.client or "unknown"
                 continue
             # Not discard(): an expiring member must not refresh (or shrink) its group.
@@ -468,6 +479,7 @@ class UploadStore:
             recent = {k: v for k, v in self._promised.items() if k not in promised and k not in removed}
             self._promised = {**promised, **{k: v for k, v in recent.items() if (self.root / k).is_dir()}}
             self._clients = {k: clients.get(k) or self._clients.get(k, "unknown") for k in self._promised}
+            self._lapsed = lapsed & set(self._promised)
         return removed
 
     # -- internals -----------------------------------------------------------------------------------
@@ -495,6 +507,23 @@ class UploadStore:
         updated = replace(session, offset=offset, updated_at=time.time())
         self._save(updated)
         return updated
+
+    def _hold_space_again(self, session: UploadSession) -> None:
+        """A session whose reservation lapsed (idle) resumes only if the space it still needs is free."""
+        with self._lock:
+            if session.id not in self._lapsed:
+                return
+            needed = session.size - session.offset
+            free = shutil.disk_usage(self.root).free
+            others = sum(v for k, v in self._promised.items() if k != session.id)
+            if needed + others + self.free_space_margin > free:
+                raise InsufficientSpace(
+                    f"upload {session.id} was idle, and the {needed} bytes it still needs are no longer free "
+                    f"({free} free in {self.root}, {others} reserved by other uploads, "
+                    f"{self.free_space_margin} kept free); free some space and resume"
+                )
+            self._lapsed.discard(session.id)
+            self._promised[session.id] = needed
 
     def _release(self, upload_id: str) -> None:
         with self._lock:

@@ -303,3 +303,26 @@ def test_sessions_per_client_are_capped_and_finished_ones_do_not_count(tmp_path:
     again = UploadStore(tmp_path / "uploads", max_sessions_per_client=2)
     with pytest.raises(TooManyUploads):
         again.create("d.safetensors", 4, client="10.0.0.1")
+
+
+def test_an_idle_reservation_stops_holding_space_and_is_checked_again_on_resume(tmp_path: Path) -> None:
+    import shutil
+    import time
+
+    from comfyui_model_library.core.errors import InsufficientSpace
+
+    store = UploadStore(tmp_path / "uploads", free_space_margin=0)
+    usable = shutil.disk_usage(store.root).free
+    idle = store.create("idle.safetensors", usable * 6 // 10, client="10.0.0.1")
+    with pytest.raises(InsufficientSpace):
+        store.create("other.safetensors", usable * 6 // 10, client="10.0.0.2")
+    store.cleanup_expired(now=time.time() + 2 * 3600)  # two hours without a byte: the hold lapses
+    other = store.create("other.safetensors", usable * 6 // 10, client="10.0.0.2")
+    assert store.get(idle.id).offset == 0  # still there, resumable
+    with pytest.raises(InsufficientSpace, match="no longer free"):
+        store.open_writer(idle.id, 0)
+    store.discard(other.id)
+    with store.open_writer(idle.id, 0) as writer:  # the space is free again: it resumes and holds it
+        writer.write(b"x")
+    with pytest.raises(InsufficientSpace):
+        store.create("third.safetensors", usable * 6 // 10, client="10.0.0.3")
