@@ -31,9 +31,11 @@ value, and what to do about it.
     ├── NetworkError (ConnectionError)            502 network_error
     │   ├── CircuitOpen                           503 circuit_open
     │   ├── RateLimited                           503 rate_limited
-    │   └── HashMismatch                          502 hash_mismatch
+    │   ├── HashMismatch                          502 hash_mismatch
+    │   └── UpstreamError                         502 upstream_error
     ├── Cancelled                                 409 cancelled
     └── Busy                                      429 busy
+        └── TooManyUploads                        429 too_many_uploads
 """
 
 from __future__ import annotations
@@ -184,6 +186,12 @@ class HashMismatch(NetworkError):
     code = "hash_mismatch"
 
 
+class UpstreamError(NetworkError):
+    """The Hub (or another server) answered, but not in the shape its API promises."""
+
+    code = "upstream_error"
+
+
 class Cancelled(ModelLibraryError):
     code = "cancelled"
     http_status = 409
@@ -194,3 +202,9 @@ class Busy(ModelLibraryError):
 
     code = "busy"
     http_status = 429
+
+
+class TooManyUploads(Busy):
+    """Too many upload sessions are open (in total or from one client); finish or cancel some first."""
+
+    code = "too_many_uploads"

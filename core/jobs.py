@@ -129,6 +129,16 @@ class _Entry:
     last_persist: float = 0.0
 
 
+class FailedWithResult(Exception):
+    """Raised by a job function to end ``failed`` and still keep its result (an import whose every item
+    failed: the panel must not show it as done, and the items say why each one failed)."""
+
+    def __init__(self, error: ModelLibraryError, result: Any) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.result = result
+
+
 def _error_of(exc: BaseException) -> dict[str, str]:
     if isinstance(exc, ModelLibraryError):
         return {"code": exc.code, "message": exc.message}
@@ -412,6 +422,8 @@ class JobRunner:
             result = _jsonable(fn(progress, cancelled))
         except Cancelled as exc:
             final: dict[str, Any] = {"state": "cancelled", "error": _error_of(exc)}
+        except FailedWithResult as exc:
+            final = {"state": "failed", "error": _error_of(exc.error), "result": _jsonable(exc.result)}
         except Exception as exc:
             if entry.cancel_event.is_set():
                 final = {"state": "cancelled", "error": _error_of(exc)}

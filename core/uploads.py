@@ -10,7 +10,15 @@ Both digests are computed while the bytes arrive (one :class:`~.io.hashing.DualH
 session). A hasher's state cannot be saved, so after a restart (or when too many sessions are live) the
 prefix already on disk is hashed once more before new bytes are appended. On completion the data is
 fsynced and renamed to its validated filename, ready for ``Library.import_uploaded``. Sessions idle for
-longer than ``ttl_seconds`` are removed.
+longer than ``ttl_seconds`` (24 h) are removed.
+
+Limits, so that one client cannot hold the disk or the server (issue 13): at most ``max_open_sessions``
+(64) unfinished sessions in total and ``max_sessions_per_client`` (16) per client address, else 429
+``too_many_uploads``; a session's declared size must fit in the free space minus the library's margin and
+minus what open sessions already reserved, else 507 ``insufficient_space``. A finished session no longer
+reserves anything (its bytes are on disk) and no longer counts as open. A session that received nothing
+for ``reserve_idle_seconds`` (1 h) stops holding its space (it stays resumable until it expires): when it
+resumes, the space it still needs is checked again.
 
 A session may belong to a group (the files of one drop, :mod:`.upload_groups`): its bytes are then
 received in its own folder as usual, and on completion moved to ``files/<relative_path>`` in the
@@ -32,12 +40,12 @@ from pathlib import Path
 from typing import Any
 
 from .errors import (
-    Busy,
     Conflict,
     InsufficientSpace,
     InvalidInput,
     NotFound,
     StorageError,
+    TooManyUploads,
     UploadOffsetMismatch,
 )
 from .io.fileops import atomic_write_bytes, fsync_dir
@@ -54,10 +62,13 @@ from .upload_groups import (
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _READ_CHUNK = 8 * 1024 * 1024
 DEFAULT_MAX_SIZE = 1 << 40  # 1 TiB: larger than any model file published today
-DEFAULT_TTL_S = 7 * 24 * 3600
+DEFAULT_TTL_S = 24 * 3600  # an upload idle for a day is given up (the panel resumes far sooner)
 CLEANUP_INTERVAL_S = 60.0
-# Open upload sessions at once (a drop of a whole model folder stays far below this).
-MAX_OPEN_SESSIONS = 20_000
+# Unfinished upload sessions at once. The panel sends one file at a time (a drop of a folder of models
+# too: each file's session finishes before the next opens), so these are far above what it needs.
+MAX_OPEN_SESSIONS = 64
+MAX_SESSIONS_PER_CLIENT = 16
+RESERVE_IDLE_S = 3600.0  # an upload idle this long stops holding free space (re-checked when it resumes)
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,7 @@ class UploadSession:
     relative_path: str | None = None
     group: str | None = None  # the client's group id
     group_folder: str | None = None  # the server's folder for it (never shown to clients)
+    client: str | None = None  # the address that opened it (never shown to clients)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -168,11 +180,17 @@ class UploadStore:
         free_space_margin: int = 256 * 1024 * 1024,
         ttl_seconds: float = DEFAULT_TTL_S,
         max_live_hashers: int = 8,
+        max_open_sessions: int = MAX_OPEN_SESSIONS,
+        max_sessions_per_client: int = MAX_SESSIONS_PER_CLIENT,
+        reserve_idle_seconds: float = RESERVE_IDLE_S,
     ) -> None:
         self.root = Path(root)
         self.max_size = max_size
         self.free_space_margin = free_space_margin
         self.ttl_seconds = ttl_seconds
+        self.max_open_sessions = max_open_sessions
+        self.max_sessions_per_client = max_sessions_per_client
+        self.reserve_idle_seconds = reserve_idle_seconds
         self._max_live = max_live_hashers
         self._lock = threading.Lock()
         self._busy: set[str] = set()
@@ -181,8 +199,10 @@ class UploadStore:
         self.groups = UploadGroups(self.root)
         self._next_cleanup = 0.0
         # Bytes promised to open sessions (size - offset), rebuilt from disk by each cleanup pass and grown
-        # by every create in between: free space is never promised twice.
+        # by every create in between: free space is never promised twice. Only unfinished sessions.
         self._promised: dict[str, int] = {}
+        self._clients: dict[str, str] = {}  # unfinished session id -> the client address that opened it
+        self._lapsed: set[str] = set()  # unfinished sessions idle so long that they hold no space
 
     # -- sessions ------------------------------------------------------------------------------------
     def create(
@@ -193,9 +213,11 @@ class UploadStore:
         relative_path: str | None = None,
         group: str | None = None,
         group_size: int | None = None,
+        client: str | None = None,
     ) -> UploadSession:
         """A new session. With ``group`` (and ``group_size``), the file joins the files of one drop,
-        stored at ``relative_path`` (default: its filename) inside the group's folder."""
+        stored at ``relative_path`` (default: its filename) inside the group's folder. ``client`` (the
+        peer address) is counted against the per-client limit."""
         if not isinstance(filename, str) or not filename:
             raise InvalidInput("'filename' must be a non-empty string, e.g. \"model.safetensors\"")
         if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
@@ -214,20 +236,29 @@ class UploadStore:
             self._next_cleanup = time.monotonic() + CLEANUP_INTERVAL_S
             self.cleanup_expired()
         free = shutil.disk_usage(self.root).free
+        client = client or "unknown"
         with self._lock:
-            if len(self._promised) >= MAX_OPEN_SESSIONS:
-                raise Busy(
-                    f"{len(self._promised)} uploads are open already; finish or cancel some "
-                    "(DELETE /uploads/{id}) and try again"
+            if len(self._promised) >= self.max_open_sessions:
+                raise TooManyUploads(
+                    f"{len(self._promised)} uploads are unfinished (at most {self.max_open_sessions} at "
+                    "once); finish or cancel some (DELETE /uploads/{id}), or wait a day for idle ones to end"
+                )
+            mine = sum(1 for c in self._clients.values() if c == client)
+            if mine >= self.max_sessions_per_client:
+                raise TooManyUploads(
+                    f"this client has {mine} unfinished uploads (at most {self.max_sessions_per_client}); "
+                    "finish or cancel one (DELETE /uploads/{id}) before starting another"
                 )
             promised = sum(self._promised.values())
             if size + promised + self.free_space_margin > free:
                 raise InsufficientSpace(
                     f"not enough free space for {name} ({size} bytes; {free} free in {self.root}, of which "
-                    f"{promised} are promised to uploads in progress); free some space and try again"
+                    f"{self.free_space_margin} are kept free and {promised} are reserved by unfinished "
+                    "uploads); free some space, or finish or cancel other uploads, and try again"
                 )
             upload_id = secrets.token_urlsafe(24)
             self._promised[upload_id] = size
+            self._clients[upload_id] = client
         group_folder = None
         if group is not None and group_size is not None:
             group_folder = self.groups.reserve(group, group_size, rel or name, upload_id)
@@ -236,12 +267,15 @@ class UploadStore:
             folder.mkdir()
             (folder / "data.part").touch()
             now = time.time()
-            session = UploadSession(upload_id, name, size, 0, now, now, False, None, rel, group, group_folder)
+            session = UploadSession(
+                upload_id, name, size, 0, now, now, False, None, rel, group, group_folder, client
+            )
             self._save(session)
         except BaseException:
             shutil.rmtree(self.root / upload_id, ignore_errors=True)
             with self._lock:
                 self._promised.pop(upload_id, None)
+                self._clients.pop(upload_id, None)
             if group_folder is not None:
                 self.groups.release(group_folder, rel or name)
             raise
@@ -268,6 +302,7 @@ class UploadStore:
             relative_path=raw.get("relative_path"),
             group=raw.get("group"),
             group_folder=raw.get("group_folder"),
+            client=raw.get("client"),
         )
 
     def describe(self, upload_id: str) -> dict[str, Any]:
@@ -307,6 +342,7 @@ class UploadStore:
                     f"resume with Content-Range: bytes {session.offset}-.../{session.size}",
                     session.offset,
                 )
+            self._hold_space_again(session)
             live = self._hasher_at(session)
             fd = os.open(self._folder(upload_id) / "data.part", os.O_WRONLY | getattr(os, "O_BINARY", 0))
             os.lseek(fd, session.offset, os.SEEK_SET)
@@ -350,6 +386,9 @@ class UploadStore:
             os.replace(part, final)
             fsync_dir(final.parent)
         self._save(replace(session, complete=True, job_id=job_id, updated_at=time.time()))
+        with self._lock:  # finished: its bytes are on disk, it reserves nothing and is no longer open
+            self._promised.pop(upload_id, None)
+            self._clients.pop(upload_id, None)
         return CompletedUpload(
             upload_id, final, session.filename, session.size, digests.blake3, digests.sha256, group
         )
@@ -369,6 +408,7 @@ class UploadStore:
         self._remove_session(upload_id)
         with self._lock:
             self._promised.pop(upload_id, None)
+            self._clients.pop(upload_id, None)
 
     def discard_group(self, group_folder: str) -> None:
         """Remove a group (after its import, or when it expired): its member sessions and its folder."""
@@ -397,6 +437,8 @@ class UploadStore:
         removed: list[str] = []
         live_groups: set[str] = set()
         promised: dict[str, int] = {}
+        clients: dict[str, str] = {}
+        lapsed: set[str] = set()
         for folder in self.root.iterdir():
             if not _ID_RE.match(folder.name) or not folder.is_dir() or folder.is_symlink():
                 continue
@@ -414,7 +456,11 @@ class UploadStore:
                 if session is not None and session.group_folder is not None:
                     live_groups.add(session.group_folder)
                 if session is not None and not session.complete:
-                    promised[session.id] = max(0, session.size - session.offset)
+                    held = busy or session.updated_at + self.reserve_idle_seconds >= now
+                    promised[session.id] = max(0, session.size - session.offset) if held else 0
+                    if not held:
+                        lapsed.add(session.id)
+                    clients[session.id] = session.client or "unknown"
                 continue
             # Not discard(): an expiring member must not refresh (or shrink) its group.
             self._remove_session(folder.name)
@@ -432,6 +478,8 @@ class UploadStore:
             # Sessions created during this pass keep their promise until the next one.
             recent = {k: v for k, v in self._promised.items() if k not in promised and k not in removed}
             self._promised = {**promised, **{k: v for k, v in recent.items() if (self.root / k).is_dir()}}
+            self._clients = {k: clients.get(k) or self._clients.get(k, "unknown") for k in self._promised}
+            self._lapsed = lapsed & set(self._promised)
         return removed
 
     # -- internals -----------------------------------------------------------------------------------
@@ -451,6 +499,7 @@ class UploadStore:
             "relative_path": session.relative_path,
             "group": session.group,
             "group_folder": session.group_folder,
+            "client": session.client,
         }
         atomic_write_bytes(self._folder(session.id) / "session.json", json.dumps(data).encode())
 
@@ -458,6 +507,23 @@ class UploadStore:
         updated = replace(session, offset=offset, updated_at=time.time())
         self._save(updated)
         return updated
+
+    def _hold_space_again(self, session: UploadSession) -> None:
+        """A session whose reservation lapsed (idle) resumes only if the space it still needs is free."""
+        with self._lock:
+            if session.id not in self._lapsed:
+                return
+            needed = session.size - session.offset
+            free = shutil.disk_usage(self.root).free
+            others = sum(v for k, v in self._promised.items() if k != session.id)
+            if needed + others + self.free_space_margin > free:
+                raise InsufficientSpace(
+                    f"upload {session.id} was idle, and the {needed} bytes it still needs are no longer free "
+                    f"({free} free in {self.root}, {others} reserved by other uploads, "
+                    f"{self.free_space_margin} kept free); free some space and resume"
+                )
+            self._lapsed.discard(session.id)
+            self._promised[session.id] = needed
 
     def _release(self, upload_id: str) -> None:
         with self._lock:

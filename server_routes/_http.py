@@ -126,6 +126,9 @@ async def read_json(request: web.Request, *, limit: int = JSON_BODY_LIMIT) -> di
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"request body is not valid JSON ({exc})") from exc
+    except RecursionError:
+        # Python's parser recurses per nesting level: a deep [[[[... must be a 400, not a traceback.
+        raise InvalidInput("request body is nested too deeply to be read; send a flat JSON object") from None
     if not isinstance(data, dict):
         raise InvalidInput('request body must be a JSON object, e.g. {"paths": [...]}')
     return data

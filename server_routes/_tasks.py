@@ -5,11 +5,39 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.errors import ModelLibraryError
+
 if TYPE_CHECKING:
     # Types only: the job and upload modules load when the first request builds the route context.
     from ..core.jobs import CancelledFn, Job, JobFn, ProgressFn
     from ..core.library import Library
+    from ..core.models import ImportItem
     from ..core.uploads import UploadStore
+
+
+class NothingImported(ModelLibraryError):
+    """Every item of an import failed: the job ends ``failed`` (never a green "done"), items kept."""
+
+    code = "import_failed"
+    http_status = 400
+
+
+def items_result(items: list[ImportItem], **extra: Any) -> dict[str, Any]:
+    """The result of an import-like job; raises (job failed, result kept) when every item failed."""
+    result = {"items": [item.to_dict() for item in items], **extra}
+    if items and all(item.status == "failed" for item in items):
+        from ..core.jobs import FailedWithResult
+
+        if len(items) == 1:
+            error = NothingImported(items[0].error or "The import failed.")
+            error.code = items[0].error_code or NothingImported.code
+        else:
+            error = NothingImported(
+                f"None of the {len(items)} items was imported; each item says why "
+                f"(first: {items[0].error or 'failed'})."
+            )
+        raise FailedWithResult(error, result)
+    return result
 
 
 def import_task(library: Library, paths: list[str], *, move: bool, allow_pickle: bool = False) -> JobFn:
@@ -20,7 +48,7 @@ def import_task(library: Library, paths: list[str], *, move: bool, allow_pickle:
         items = library.import_paths(
             paths, move=move, confine=True, allow_pickle=allow_pickle, progress=progress, cancelled=cancelled
         )
-        return {"items": [item.to_dict() for item in items]}
+        return items_result(items)
 
     return fn
 
@@ -41,7 +69,7 @@ def upload_import_task(
             items = library.import_uploaded(path, filename, progress=progress, cancelled=cancelled)
         finally:
             uploads.discard(upload_id)
-        return {"items": [item.to_dict() for item in items], "received": received}
+        return items_result(items, received=received)
 
     return fn
 
@@ -56,7 +84,7 @@ def upload_group_import_task(library: Library, uploads: UploadStore, group_folde
             items = library.import_uploaded_paths(paths, progress=progress, cancelled=cancelled)
         finally:
             uploads.discard_group(group_folder)
-        return {"items": [item.to_dict() for item in items], "group": group}
+        return items_result(items, group=group)
 
     return fn
 
@@ -64,7 +92,7 @@ def upload_group_import_task(library: Library, uploads: UploadStore, group_folde
 def download_task(library: Library, repo_id: str, filenames: list[str], revision: str | None) -> JobFn:
     def fn(progress: ProgressFn, cancelled: CancelledFn) -> dict[str, Any]:
         items = library.download(repo_id, filenames, revision, progress=progress, cancelled=cancelled)
-        return {"items": [item.to_dict() for item in items]}
+        return items_result(items)
 
     return fn
 

@@ -7,7 +7,8 @@ name. So every route here decides for itself, from the request alone:
   attacker's name (``Host: evil.example``). Allowed: loopback names, names the user configured, the
   address the server is bound to, and IP literals (a rebinding attack always arrives under a DNS name).
 * **Cross-site refusals (state-changing routes).** ``Origin: null`` (sandboxed frames, ``file:`` pages)
-  is refused; an Origin whose host:port differs from Host is refused.
+  is refused; an Origin whose scheme, host or port differs from this server's (the connection's scheme,
+  the Host header's name and port, default ports filled in) is refused.
 * **Content-Type + custom header (state-changing routes).** ``application/json`` (``PUT /uploads`` takes
   ``application/octet-stream``) and ``X-Model-Library: 1``. A cross-site form can send neither, and a
   script sending them triggers a CORS preflight which we never grant: no route answers OPTIONS with
@@ -101,6 +102,7 @@ class RequestFacts:
     content_type: str | None = None
     custom_header: str | None = None
     remote: str | None = None
+    scheme: str = "http"  # of the connection (https when the server itself speaks TLS)
 
     @classmethod
     def of(cls, request: web.BaseRequest) -> RequestFacts:
@@ -112,6 +114,7 @@ class RequestFacts:
             content_type=headers.get("Content-Type"),
             custom_header=headers.get(CUSTOM_HEADER),
             remote=request.remote,
+            scheme=request.scheme,
         )
 
 
@@ -177,13 +180,23 @@ def host_allowed(host_header: str | None, settings: GuardSettings) -> bool:
     return name in configured
 
 
-def _origin_matches_host(origin: str, host_header: str) -> bool:
-    scheme, sep, rest = origin.partition("://")
-    if not sep or "/" in rest or scheme.lower() not in {"http", "https"}:
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin_matches_host(origin: str, host_header: str, scheme: str = "http") -> bool:
+    """Same origin = same scheme, host and port. The host compares after normalising (case, brackets,
+    a trailing dot); a missing port is the scheme's default on both sides."""
+    o_scheme, sep, rest = origin.strip().partition("://")
+    o_scheme, scheme = o_scheme.lower(), scheme.lower()
+    if not sep or any(c in rest for c in "/@?#") or o_scheme not in _DEFAULT_PORTS:
         return False
-    default_port = 443 if scheme.lower() == "https" else 80
+    if o_scheme != scheme:
+        return False
+    default_port = _DEFAULT_PORTS[o_scheme]
     o_name, o_port = split_host(rest)
     h_name, h_port = split_host(host_header)
+    if o_port == -1 or h_port == -1:
+        return False
     return o_name == h_name and (o_port or default_port) == (h_port or default_port)
 
 
@@ -218,9 +231,10 @@ def check_origin(facts: RequestFacts) -> None:
         return
     if facts.origin.strip().lower() == "null":
         raise CrossSiteRequest("Requests from an opaque origin (Origin: null) may not change anything.")
-    if not _origin_matches_host(facts.origin, facts.host or ""):
+    if not _origin_matches_host(facts.origin, facts.host or "", facts.scheme):
         raise CrossSiteRequest(
-            f"Origin {facts.origin!r} is not this server ({facts.host}); cross-site requests are refused."
+            f"Origin {facts.origin!r} is not this server ({facts.scheme}://{facts.host}); scheme, host and "
+            "port must all match. Open the panel from this server's own address."
         )
 
 

@@ -1,17 +1,54 @@
-"""``POST /imports``: import files the server can read, confined to the import roots, as a job."""
+"""``POST /imports``: import files the server can read, confined to the import roots, as a job.
+
+Confinement is checked before the job is made, so a path outside the import roots is answered 400
+``unsafe_path`` at once. The answer never tells whether an outside path exists: each path is resolved
+without requiring it to exist (links followed as far as they go), then its containment is checked, so an
+existing file, a missing one and a link inside a root pointing out all get the same status and message.
+Relative paths and ``..`` are refused (``~`` is a plain character: never the home folder). The job keeps
+its own check on the real files (defence in depth).
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
 from aiohttp import web
 
-from ..core.errors import InvalidInput
-from ._http import json_response, read_json, reject_unknown, str_list
+from ..core.errors import InvalidInput, UnsafePath
+from ._http import json_response, read_json, reject_unknown, run, str_list
 from ._router import Router
 from ._tasks import import_task
 from .guards import Policy, RequestFacts, require_remote_allowed
 
 MAX_PATHS = 1000
 MAX_PATH_LEN = 4096
+
+
+def check_confined(paths: Sequence[str], roots: Sequence[Path]) -> None:
+    """Raise UnsafePath unless every path is absolute, has no ``..`` and resolves inside one of ``roots``.
+
+    The message depends only on the text given, never on what exists outside the roots.
+    """
+    real_roots = [Path(os.path.realpath(r)) for r in roots if r.is_dir()]
+    allowed = ", ".join(os.fspath(r) for r in roots if r.is_dir()) or "none configured"
+    for raw in paths:
+        shown = raw if len(raw) <= 200 else raw[:200] + "..."
+        path = Path(raw)
+        if not path.is_absolute():
+            raise UnsafePath(
+                f"{shown!r} is not an absolute path; give the full path of a file inside the import roots "
+                f"({allowed}). '~' is not expanded."
+            )
+        if ".." in PurePosixPath(raw).parts or ".." in PureWindowsPath(raw).parts:
+            raise UnsafePath(f"{shown!r} contains '..'; give the path without '..'.")
+        real = Path(os.path.realpath(path))  # not strict: a missing path resolves as far as it goes
+        if not any(real == root or real.is_relative_to(root) for root in real_roots):
+            raise UnsafePath(
+                f"{shown!r} is outside the import roots ({allowed}); add its folder to the import roots "
+                "in the settings, or move the file there."
+            )
 
 
 def add_routes(router: Router) -> None:
@@ -33,6 +70,7 @@ def add_routes(router: Router) -> None:
             # Moving takes files away from where they were: destructive, like a delete.
             require_remote_allowed(RequestFacts.of(request), ctx.settings)
         library = await ctx.library()
+        await run(check_confined, paths, library.config.all_import_roots())
         job = await ctx.submit(
             "import",
             import_task(library, paths, move=mode == "move", allow_pickle=allow_pickle),

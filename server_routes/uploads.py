@@ -115,6 +115,7 @@ def add_routes(router: Router) -> None:
             relative_path=body.get("relative_path"),
             group=body.get("group"),
             group_size=body.get("group_size"),
+            client=request.remote,
         )
         return json_response(session.to_dict(), status=201)
 

@@ -116,6 +116,9 @@ class Faults:
     hang_routes: tuple[str, ...] = ("resolve", "cdn", "api")
     redirect_to: str | None = None  # Location of the resolve redirect (e.g. a private address)
     cdn_host: str | None = None  # rewrite the CDN redirect's host (to test the token stays on the Hub)
+    # Unexpected shapes: handler name ("tree", "model_info", "paths_info", "search") -> (status, JSON body)
+    # answered instead of the real one, e.g. {"tree": (404, {})} or {"model_info": (200, [])}.
+    odd_answers: dict[str, tuple[int, Any]] = field(default_factory=dict)
 
 
 class HubServer:
@@ -198,6 +201,9 @@ class HubServer:
             if f.ratelimit is not None:
                 headers["RateLimit"] = f.ratelimit
             return web.json_response({"error": f"injected {status}"}, status=status, headers=headers)
+        odd = f.odd_answers.get(getattr(request.match_info.handler, "__name__", ""))
+        if odd is not None:
+            return web.json_response(odd[1], status=odd[0])
         result: web.StreamResponse = await handler(request)
         return result
 

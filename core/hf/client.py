@@ -6,6 +6,8 @@ client for file transfers, and the bound on concurrent downloads. Hub API calls 
 (``net.transport.install_hf_client_factory``). Errors come out as the library's own: ``NotFound`` for a
 missing repo, revision or file, ``Forbidden`` for a gated or private repo, ``NetworkError`` (and its
 ``CircuitOpen``/``RateLimited``) when the Hub cannot be reached -- callers record those as pending.
+An answer that is not in the shape the Hub's API promises (a dict where a list belongs, missing keys,
+wrong types) is ``UpstreamError`` (502 ``upstream_error``), checked at this boundary, never a TypeError.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ..errors import Forbidden, InvalidInput, NetworkError, NotFound
+from ..errors import Forbidden, InvalidInput, ModelLibraryError, NetworkError, NotFound, UpstreamError
 from ..net.cache import HttpCache
 from ..net.clock import SYSTEM_CLOCK, Clock
 from ..net.retry import Retrier, TransientError, transient_for_status
@@ -165,7 +167,9 @@ class HubClient:
             raise NetworkError(
                 f"The Hub did not give a commit for {repo_id}@{revision or 'main'}; try again."
             )
-        return str(sha)
+        if not isinstance(sha, str) or not _SHA1.match(sha):
+            raise _unexpected(f"model info of {repo_id}", f"the commit {str(sha)[:60]!r} is not a sha")
+        return sha
 
     def list_files(self, repo_id: str, revision: str | None = None) -> RepoListing:
         """Every file of the repo at ``revision`` (pinned to its commit sha) with sizes and LFS sha256."""
@@ -178,7 +182,8 @@ class HubClient:
                 f"file list of {repo_id}",
                 lambda: list(self.api.list_repo_tree(repo_id, revision=sha, recursive=True)),
             )
-            files = [_repo_file(e) for e in entries if hasattr(e, "size")]
+            what = f"file list of {repo_id}"
+            files = [_repo_file(e, what) for e in _entries(entries, what) if hasattr(e, "size")]
             return RepoListing(repo_id, sha, tuple(files)).to_dict()
 
         ttl = PINNED_TTL if is_commit_sha(revision) else LISTING_TTL
@@ -190,7 +195,8 @@ class HubClient:
             f"paths info of {repo_id}",
             lambda: self.api.get_paths_info(repo_id, paths, revision=revision),
         )
-        return [_repo_file(e) for e in entries if hasattr(e, "size")]
+        what = f"paths info of {repo_id}"
+        return [_repo_file(e, what) for e in _entries(entries, what) if hasattr(e, "size")]
 
     def search(self, query: str, *, limit: int = 10) -> list[str]:
         """Repo ids whose name matches ``query`` (the Hub's search), most downloaded first."""
@@ -203,16 +209,41 @@ class HubClient:
                 f"search for {query!r}",
                 lambda: list(self.api.list_models(search=query, sort="downloads", limit=limit)),
             )
-            return [str(m.id) for m in models]
+            ids = [getattr(m, "id", None) for m in _entries(models, f"search for {query!r}")]
+            if not all(isinstance(i, str) for i in ids):
+                raise _unexpected(f"search for {query!r}", "a result has no repo id")
+            return [str(i) for i in ids]
 
         result: list[str] = self._cached(f"search:{limit}:{query.lower()}", SEARCH_TTL, produce)
         return result
 
 
-def _repo_file(entry: Any) -> RepoFile:
+def _unexpected(what: str, detail: str) -> UpstreamError:
+    return UpstreamError(
+        f"{what}: the Hub answered in an unexpected shape ({detail}). Try again later; if it persists, "
+        "check the Hub endpoint setting (HF_ENDPOINT) points at a Hugging Face Hub."
+    )
+
+
+def _entries(entries: Any, what: str) -> list[Any]:
+    if not isinstance(entries, (list, tuple)):
+        raise _unexpected(what, f"a {type(entries).__name__} where a list belongs")
+    return list(entries)
+
+
+def _repo_file(entry: Any, what: str = "file list") -> RepoFile:
+    path, size = getattr(entry, "path", None), getattr(entry, "size", None)
+    if (
+        not isinstance(path, str)
+        or not path
+        or isinstance(size, bool)
+        or not isinstance(size, int)
+        or size < 0
+    ):
+        raise _unexpected(what, f"an entry without a path and size: {path!r:.60}, {size!r:.30}")
     lfs = getattr(entry, "lfs", None)
     sha = getattr(lfs, "sha256", None) if lfs is not None else None
-    return RepoFile(str(entry.path), int(entry.size), str(sha) if sha else None)
+    return RepoFile(path, size, str(sha) if sha else None)
 
 
 def _map_hf_error(exc: Exception, what: str, now: float) -> Exception:
@@ -245,7 +276,13 @@ def _map_hf_error(exc: Exception, what: str, now: float) -> Exception:
         if status == 404:
             return NotFound(f"{what}: not found on the Hub (HTTP 404).")
         return NetworkError(f"{what}: the Hub answered HTTP {status} ({_first_line(exc)}).")
+    if isinstance(exc, _SHAPE_ERRORS) and not isinstance(exc, ModelLibraryError):
+        # huggingface_hub parses answers as it reads them: a wrong shape surfaces as one of these.
+        return _unexpected(what, f"{type(exc).__name__}: {_first_line(exc)[:120]}")
     return exc  # transport errors: the retrier decides; our own errors pass through unchanged
+
+
+_SHAPE_ERRORS = (TypeError, KeyError, AttributeError, IndexError, ValueError)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -83,7 +83,7 @@ class Importer:
         items: list[ImportItem] = []
         accepted: list[Path] = []
         for raw in paths:
-            path = Path(os.fspath(raw)).expanduser()
+            path = Path(os.fspath(raw)) if confine else Path(os.fspath(raw)).expanduser()  # HTTP: no '~'
             try:
                 if confine:
                     path = self._confined(path)

@@ -267,13 +267,62 @@ def test_free_space_is_never_promised_twice(tmp_path: Path) -> None:
     assert store.create("second.safetensors", free * 6 // 10).size == free * 6 // 10
 
 
-def test_open_sessions_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from comfyui_model_library.core import uploads
-    from comfyui_model_library.core.errors import Busy
+def test_open_sessions_are_capped(tmp_path: Path) -> None:
+    from comfyui_model_library.core.errors import Busy, TooManyUploads
 
-    monkeypatch.setattr(uploads, "MAX_OPEN_SESSIONS", 3)
-    store = UploadStore(tmp_path / "uploads")
+    store = UploadStore(tmp_path / "uploads", max_open_sessions=3)
     for i in range(3):
-        store.create(f"m{i}.safetensors", 10)
-    with pytest.raises(Busy):
-        store.create("m4.safetensors", 10)
+        store.create(f"m{i}.safetensors", 10, client=f"10.0.0.{i}")
+    with pytest.raises(TooManyUploads) as caught:
+        store.create("m4.safetensors", 10, client="10.0.0.9")
+    assert isinstance(caught.value, Busy) and caught.value.http_status == 429
+    assert "DELETE /uploads" in caught.value.message
+
+
+def test_default_limits_are_the_documented_ones() -> None:
+    from comfyui_model_library.core import uploads
+
+    assert (uploads.MAX_OPEN_SESSIONS, uploads.MAX_SESSIONS_PER_CLIENT) == (64, 16)
+    assert uploads.DEFAULT_TTL_S == 24 * 3600
+
+
+def test_sessions_per_client_are_capped_and_finished_ones_do_not_count(tmp_path: Path) -> None:
+    from comfyui_model_library.core.errors import TooManyUploads
+
+    store = UploadStore(tmp_path / "uploads", max_sessions_per_client=2)
+    first = store.create("a.safetensors", 4, client="10.0.0.1")
+    store.create("b.safetensors", 4, client="10.0.0.1")
+    with pytest.raises(TooManyUploads):
+        store.create("c.safetensors", 4, client="10.0.0.1")
+    store.create("c.safetensors", 4, client="10.0.0.2")  # another client is not held up
+    with store.open_writer(first.id, 0) as writer:
+        writer.write(b"abcd")
+    store.complete(first.id)  # finished: no longer open
+    store.create("c.safetensors", 4, client="10.0.0.1")
+    # The limit holds after a restart (the client is stored with the session).
+    again = UploadStore(tmp_path / "uploads", max_sessions_per_client=2)
+    with pytest.raises(TooManyUploads):
+        again.create("d.safetensors", 4, client="10.0.0.1")
+
+
+def test_an_idle_reservation_stops_holding_space_and_is_checked_again_on_resume(tmp_path: Path) -> None:
+    import shutil
+    import time
+
+    from comfyui_model_library.core.errors import InsufficientSpace
+
+    store = UploadStore(tmp_path / "uploads", free_space_margin=0)
+    usable = shutil.disk_usage(store.root).free
+    idle = store.create("idle.safetensors", usable * 6 // 10, client="10.0.0.1")
+    with pytest.raises(InsufficientSpace):
+        store.create("other.safetensors", usable * 6 // 10, client="10.0.0.2")
+    store.cleanup_expired(now=time.time() + 2 * 3600)  # two hours without a byte: the hold lapses
+    other = store.create("other.safetensors", usable * 6 // 10, client="10.0.0.2")
+    assert store.get(idle.id).offset == 0  # still there, resumable
+    with pytest.raises(InsufficientSpace, match="no longer free"):
+        store.open_writer(idle.id, 0)
+    store.discard(other.id)
+    with store.open_writer(idle.id, 0) as writer:  # the space is free again: it resumes and holds it
+        writer.write(b"x")
+    with pytest.raises(InsufficientSpace):
+        store.create("third.safetensors", usable * 6 // 10, client="10.0.0.3")

@@ -42,10 +42,18 @@ async def test_repo_file_listing_for_the_picker(hub_client: Any) -> None:
     assert paths["detail.safetensors"]["sha256"]
 
 
-@pytest.mark.parametrize("repo", ["acme", "acme/x/../../etc", "a/b?x=1", "..%2F..%2Fetc/x"])
-async def test_repo_file_listing_rejects_bad_repo_ids(hub_client: Any, repo: str) -> None:
+@pytest.mark.parametrize(
+    ("repo", "status"),
+    [("acme", 404), ("acme/x/../../etc", 404), ("a/b?x=1", 404), ("..%2F..%2Fetc/x", 400)],
+)
+async def test_repo_file_listing_rejects_bad_repo_ids(
+    hub_client: Any, hub: HubServer, repo: str, status: int
+) -> None:
     resp = await hub_client.get(f"{V1}/hf/repos/{repo}/files")
-    assert resp.status in (400, 404)
+    assert resp.status == status  # 404: no route has that shape; 400: the route refuses the id
+    if status == 400:
+        assert (await resp.json())["error"]["code"] == "invalid_input"
+    assert hub.requests == []  # the Hub was never asked
 
 
 async def test_download_job_lands_in_the_catalog(hub_client: Any) -> None:
@@ -61,3 +69,41 @@ async def test_download_job_lands_in_the_catalog(hub_client: Any) -> None:
     assert listing["total"] == 1
     model = listing["items"][0]
     assert model["source"]["repo_id"] == "acme/detail-xl" and model["source"]["match"] == "hash"
+
+
+# -- a Hub answering in unexpected shapes (issue 13): a coded 502, never internal_error ------------------
+
+ODD_ANSWERS = [
+    {"tree": (200, [{"type": "file"}])},  # an entry without a path
+    {"tree": (200, [1, 2])},
+    {"tree": (200, "not a listing")},
+    {"tree": (200, [{"type": "file", "path": "a.safetensors", "size": "big", "oid": "x"}])},
+    {"model_info": (200, [])},  # a list where a dict is expected
+    {"model_info": (200, {})},  # missing keys
+    {"model_info": (200, {"id": "acme/detail-xl", "sha": 5})},
+    {"model_info": (200, {"id": "acme/detail-xl", "sha": "not-a-commit"})},
+]
+
+
+@pytest.mark.parametrize("odd", ODD_ANSWERS, ids=lambda o: f"{next(iter(o))}-{next(iter(o.values()))}")
+async def test_unexpected_hub_shapes_are_upstream_errors(hub_client: Any, hub: HubServer, odd: Any) -> None:
+    hub.faults.odd_answers = odd
+    resp = await hub_client.get(f"{V1}/hf/repos/acme/detail-xl/files")
+    assert resp.status == 502, await resp.text()
+    error = (await resp.json())["error"]
+    assert error["code"] == "upstream_error" and "unexpected shape" in error["message"]
+    resp = await hub_client.post(
+        f"{V1}/hf/downloads",
+        json={"repo_id": "acme/detail-xl", "filename": "detail.safetensors"},
+        headers=JSON_HEADERS,
+    )
+    assert resp.status == 202, await resp.text()
+    job = await wait_job(hub_client, (await resp.json())["job"]["id"])
+    assert job["state"] == "failed" and job["error"]["code"] == "upstream_error", job
+
+
+async def test_a_404_with_an_empty_body_on_a_tree_call_is_not_found(hub_client: Any, hub: HubServer) -> None:
+    hub.faults.odd_answers = {"tree": (404, {})}
+    resp = await hub_client.get(f"{V1}/hf/repos/acme/detail-xl/files")
+    assert resp.status == 404, await resp.text()
+    assert (await resp.json())["error"]["code"] == "not_found"

@@ -11,13 +11,6 @@ from comfyui_model_library.core.library import Library
 from comfyui_model_library.core.models import ModelQuery
 from tests.server_routes.conftest import JSON_HEADERS, V1, model_file, wait_job
 
-NETWORK_CODES = ("network_error", "circuit_open", "rate_limited", "host_not_allowed")
-
-
-def skip_unless_facade(exc_text: str, method: str) -> None:
-    if "NotImplementedError" in exc_text:
-        pytest.skip(f"Library.{method} is not implemented yet")
-
 
 @pytest.fixture
 def imported(library: Library, incoming: Path) -> list[str]:
@@ -118,26 +111,6 @@ async def test_import_job_copy_and_move(client: Any, library: Library, incoming:
     assert [j["id"] for j in listing["items"]][:2] == [done["id"], job["id"]]
 
 
-async def test_import_outside_roots_is_refused(client: Any, library: Library, tmp_path: Path) -> None:
-    secret = tmp_path / "secret"
-    secret.mkdir()
-    target = model_file(secret, "id_ed25519.safetensors", seed=5)
-    for path in (str(target), "../../main.py", "/etc/passwd", "C:\\Users\\u\\x.safetensors"):
-        resp = await client.post(V1 + "/imports", json={"paths": [path]}, headers=JSON_HEADERS)
-        assert resp.status == 202
-        done = await wait_job(client, (await resp.json())["job"]["id"])
-        if done["state"] == "done":
-            assert all(i["status"] == "failed" for i in done["result"]["items"]), done
-        else:
-            assert done["state"] == "failed" and done["error"]["code"] in (
-                "unsafe_path",
-                "invalid_input",
-                "not_found",
-            )
-    assert library.db.execute_read("SELECT count(*) FROM models")[0][0] == 0
-    assert target.exists()
-
-
 @pytest.mark.parametrize(
     "body",
     [
@@ -187,9 +160,7 @@ async def test_job_cancel_and_not_found(client: Any) -> None:
 
 async def test_status(client: Any, library: Library, imported: list[str]) -> None:
     resp = await client.get(V1 + "/status")
-    text = await resp.text()
-    skip_unless_facade(text, "network_status")
-    assert resp.status == 200, text
+    assert resp.status == 200, await resp.text()
     data = await resp.json()
     assert data["models"] == 3 and data["library_root"] == str(library.config.root)
     assert {"version", "jobs_running", "network"} <= set(data)
@@ -207,45 +178,36 @@ async def test_unknown_errors_are_generic_500(client: Any, library: Library, mon
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "body", "facade"),
+    ("method", "path", "body", "status", "keys"),
     [
-        ("GET", "/health", None, "health"),
-        ("POST", "/health/repair", {}, "repair"),
-        ("GET", "/mapping", None, "mapping_config"),
-        ("POST", "/mapping/preview", {}, "map_preview"),
-        ("GET", "/sources", None, "list_sources"),
-        ("POST", "/hf/lookup", {"model_id": "abc"}, "lookup"),
+        ("GET", "/health", None, 200, {"status", "broken", "orphaned", "missing"}),
+        ("POST", "/health/repair", {}, 200, {"repaired", "failed"}),
+        ("GET", "/mapping", None, 200, {"rules"}),
+        ("GET", "/sources", None, 200, {"items"}),
+        # No ComfyUI folder configured here: a clear 400, not a crash.
+        ("POST", "/mapping/preview", {}, 400, {"error"}),
     ],
 )
 async def test_facade_backed_routes(
-    client: Any, method: str, path: str, body: Any, facade: str, imported: list[str]
+    client: Any, method: str, path: str, body: Any, status: int, keys: set[str], imported: list[str]
 ) -> None:
-    if not hasattr(Library, facade):
-        pytest.skip(f"Library.{facade} is not implemented yet")
-    if path == "/hf/lookup":
-        body = {"model_id": imported[0]}
     resp = await client.request(
         method, V1 + path, json=body, headers=JSON_HEADERS if body is not None else {}
     )
-    text = await resp.text()
-    skip_unless_facade(text, facade)
-    body = await resp.json()
-    if resp.status >= 500:
-        # No network here: the Hub answers through the error shape, never a bare 500.
-        assert path == "/hf/lookup" and body["error"]["code"] in NETWORK_CODES, text
-    assert isinstance(body, dict)
+    assert resp.status == status, await resp.text()
+    answer = await resp.json()
+    assert keys <= set(answer), answer
+    if status == 400:
+        assert answer["error"]["code"] == "invalid_input" and "ComfyUI" in answer["error"]["message"]
 
 
 async def test_sources_and_scan(client: Any, library: Library, tmp_path: Path) -> None:
-    if not hasattr(Library, "add_source"):
-        pytest.skip("Library.add_source is not implemented yet")
     folder = tmp_path / "elsewhere"
     folder.mkdir()
     model_file(folder, "in-place.safetensors", seed=7)
     resp = await client.post(
         V1 + "/sources", json={"path": str(folder), "read_only": True}, headers=JSON_HEADERS
     )
-    skip_unless_facade(await resp.text(), "add_source")
     assert resp.status == 201, await resp.text()
     listed = await (await client.get(V1 + "/sources")).json()
     assert len(listed["items"]) == 1
