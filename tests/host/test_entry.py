@@ -119,18 +119,6 @@ def test_loading_pulls_in_no_heavy_module(plugin_folder: Path, tmp_path: Path) -
     assert not top_level & set(HEAVY), sorted(top_level & set(HEAVY))
 
 
-def test_loading_takes_well_under_the_tenth_of_a_second_comfyui_would_print(
-    plugin_folder: Path, tmp_path: Path
-) -> None:
-    # Warm the bytecode cache first, as an installed plugin has it.
-    run_python(LOAD_LIKE_COMFYUI, str(plugin_folder), library=tmp_path / "library")
-    best = min(
-        run_python(LOAD_LIKE_COMFYUI, str(plugin_folder), library=tmp_path / "library")["elapsed"]
-        for _ in range(3)
-    )
-    assert best < 0.05, f"the plugin took {best:.3f} s to import (ComfyUI prints 0.0 only under 0.05 s)"
-
-
 def test_pip_installed_import_never_touches_comfyui(tmp_path: Path) -> None:
     library = tmp_path / "library"
     out = run_python(PIP_IMPORT, library=library)

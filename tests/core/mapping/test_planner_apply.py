@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 from comfyui_model_library.core.links.registry import LinkRegistry
@@ -147,18 +146,15 @@ def test_view_mode_unmap_gives_back_the_yaml(env: Env) -> None:
     assert LinkRegistry(env.db).all() == []
 
 
-def test_sync_model_touches_one_model_only_and_is_fast(env: Env) -> None:
+def test_sync_model_touches_one_model_only(env: Env) -> None:
     env.add("first")
     service.apply(env.db, env.repo, env.root, env.comfy, DEFAULT)
     loras = view(env) / "loras"
     (loras / "first.safetensors").unlink()  # someone else's damage: sync of another model leaves it
     new = env.add("second")
-    start = time.perf_counter()
-    report = service.sync_model(env.db, env.repo, env.root, new.id, DEFAULT)
-    elapsed = time.perf_counter() - start
+    report = service.sync_model(env.db, env.repo, env.root, new.id, DEFAULT)  # bench/links times it
     assert report.created == (str(loras / "second.safetensors"),)
     assert not os.path.lexists(loras / "first.safetensors")
-    assert elapsed < 0.5  # the bench holds the real goal (20 ms); CI machines vary
     env.repo.delete(new.id)
     report = service.sync_model(env.db, env.repo, env.root, new.id, DEFAULT)
     assert report.removed == (str(loras / "second.safetensors"),)
