@@ -106,3 +106,22 @@ def test_a_copy_made_where_links_are_refused_keeps_a_private_models_mode(tmp_pat
     made = LinkMaker(_NoLinks()).make_link_at(model, view / "model.safetensors", allow_copy=True)
     assert made.kind == "copy"
     assert _mode(view / "model.safetensors") == 0o600
+
+
+def test_importing_the_home_folder_does_not_read_a_model_named_link_to_its_key(
+    library: Library, key: Path
+) -> None:
+    """Everything of home is 'inside the imported folder' then: a single model file's link must still
+    lead to a file named like a model."""
+    home = key.parent.parent
+    downloads = home / "Downloads"
+    downloads.mkdir()
+    synth.write_family(downloads / "real.safetensors", "vae_sd15")
+    (downloads / "model.safetensors").symlink_to(key)
+    items = {Path(i.source_path).name: i for i in library.import_paths([home])}
+    assert items["real.safetensors"].status == "imported"
+    assert (items["model.safetensors"].status, items["model.safetensors"].error_code) == (
+        "failed",
+        "unsafe_path",
+    )
+    assert not any(KEY in b for b in _stored(library))
