@@ -7,27 +7,19 @@ checked: an incomplete set still imports, with a warning.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InvalidInput, UnsafePath
 from ..io.paths import at_or_under
+from .shards import find_index, group_shards, index_shards, shard_of
 
 MODEL_EXTENSIONS = frozenset(
     {".safetensors", ".sft", ".gguf", ".ckpt", ".pt", ".pth", ".bin", ".pkl", ".pickle", ".onnx"}
 )
-# Large index files that travel with sharded sets (and are part of the model).
-INDEX_SUFFIX = ".index.json"
-MAX_INDEX_BYTES = 16 * 1024 * 1024
 SKIP_DIRS = frozenset({"__pycache__", ".git", ".cache", ".trash", ".tmp", "node_modules"})
-
-_HF_SHARD = re.compile(r"^(?P<stem>.+)-(?P<idx>\d{5})-of-(?P<total>\d{5})(?P<ext>\.[A-Za-z0-9]+)$")
-_PART_SHARD = re.compile(r"^(?P<stem>.+(?P<ext>\.(?:safetensors|gguf|bin|ckpt|pt|pth)))\.part(?P<idx>\d+)$")
-_UNDERSCORE_SHARD = re.compile(r"^(?P<stem>.+)_(?P<idx>\d{5})(?P<ext>\.(?:safetensors|gguf|bin))$")
 
 
 @dataclass(frozen=True)
@@ -59,20 +51,6 @@ class ShardKey:
     stem: str
     ext: str
     style: str
-
-
-def shard_of(name: str) -> tuple[str, str, int, int | None, str] | None:
-    """(stem, ext, index, total or None, style) when ``name`` looks like one shard of a set."""
-    m = _HF_SHARD.match(name)
-    if m:
-        return m["stem"], m["ext"], int(m["idx"]), int(m["total"]), "hf"
-    m = _PART_SHARD.match(name)
-    if m:
-        return m["stem"], m["ext"], int(m["idx"]), None, "part"
-    m = _UNDERSCORE_SHARD.match(name)
-    if m:
-        return m["stem"], m["ext"], int(m["idx"]), None, "underscore"
-    return None
 
 
 def readable_link_target(path: str, top: str | None) -> str | None:
@@ -160,13 +138,15 @@ def _plan_one(path: Path) -> Iterator[PlannedModel | PlanFailure]:
     shard = shard_of(path.name)
     if shard is not None:
         stem, ext, _idx, _total, style = shard
-        siblings = [
-            p
+        siblings = {
+            p.name: p
             for p in _safe_listdir(path.parent)
             if _same_set(p.name, stem, ext, style) and readable_link_target(str(p), str(path.parent))
-        ]
-        yield _plan_shards(path.parent, stem, ext, style, siblings)
-        return
+        }
+        in_set, _singles = group_shards(path.parent, list(siblings))
+        if path.name in in_set:
+            yield _plan_shards(path.parent, stem, ext, style, [siblings[n] for n in in_set])
+            return
     yield PlannedModel("single-file", path, (path,), (path.name,), model_name_from_file(path.name))
 
 
@@ -196,7 +176,13 @@ def _plan_folder(folder: Path) -> Iterator[PlannedModel | PlanFailure]:
             elif is_model_file(name) and ((full.is_file() and not full.is_symlink()) or _is_file_link(full)):
                 yield PlannedModel("single-file", full, (full,), (name,), model_name_from_file(name))
         for key, members in groups.items():
-            yield _plan_shards(key.folder, key.stem, key.ext, key.style, members)
+            by_name = {m.name: m for m in members}
+            in_set, singles = group_shards(key.folder, list(by_name))
+            if in_set:
+                yield _plan_shards(key.folder, key.stem, key.ext, key.style, [by_name[n] for n in in_set])
+            for name in singles:
+                full = by_name[name]
+                yield PlannedModel("single-file", full, (full,), (name,), model_name_from_file(name))
 
 
 def _is_file_link(path: Path) -> bool:
@@ -224,11 +210,11 @@ def _plan_shards(folder: Path, stem: str, ext: str, style: str, members: Iterabl
     order = sorted(indexed)
     files = [indexed[i] for i in order]
     extra: list[Path] = []
-    index_file = _find_index(folder, stem, ext, style)
+    index_file = find_index(folder, stem, ext, style)
     expected_names: set[str] | None = None
     if index_file is not None:
         extra.append(index_file)
-        expected_names = _index_shards(index_file)
+        expected_names = index_shards(index_file)
     if expected_names is not None:
         present = {p.name for p in files}
         missing = sorted(expected_names - present)
@@ -260,29 +246,6 @@ def _plan_shards(folder: Path, stem: str, ext: str, style: str, members: Iterabl
         model_name_from_file(base),
         tuple(warnings),
     )
-
-
-def _find_index(folder: Path, stem: str, ext: str, style: str) -> Path | None:
-    candidates = [folder / f"{stem}{ext}{INDEX_SUFFIX}"]
-    if style == "part":
-        candidates.append(folder / f"{stem}{INDEX_SUFFIX}")
-    for candidate in candidates:
-        if candidate.is_file() and not candidate.is_symlink():
-            return candidate
-    return None
-
-
-def _index_shards(index_file: Path) -> set[str] | None:
-    try:
-        if index_file.stat().st_size > MAX_INDEX_BYTES:
-            return None
-        data = json.loads(index_file.read_text(encoding="utf-8"))
-        weight_map = data.get("weight_map") if isinstance(data, dict) else None
-        if isinstance(weight_map, dict):
-            return {str(v) for v in weight_map.values() if isinstance(v, str) and "/" not in v}
-    except (OSError, ValueError):
-        return None
-    return None
 
 
 def _plan_diffusers(folder: Path) -> PlannedModel:

@@ -33,7 +33,8 @@ from ..io.fileops import (
 from ..io.hashing import Digests, hash_fd
 from ..io.paths import is_within, validate_relpath
 from ..models import Hashes, ModelFile
-from .plan import MODEL_EXTENSIONS, PlannedModel, readable_link_target, shard_of
+from .plan import MODEL_EXTENSIONS, PlannedModel, readable_link_target
+from .shards import shard_of
 from .stage_lock import StageLock, new_stage_dir
 
 BytesProgress = Callable[[int], None]

@@ -100,6 +100,16 @@ class OsOps:
         time.sleep(seconds)
 
 
+def link_destination(link: str, text: str, real_folder: str | None = None) -> str:
+    """Where a POSIX symlink at ``link`` whose content is ``text`` points, as the kernel resolves it: a
+    relative ``text`` starts from the real path of the link's folder (``real_folder`` when the caller
+    has it), not from the spelling ``link`` arrived with. Normalised, not resolved further."""
+    if os.path.isabs(text):
+        return os.path.normpath(text)
+    folder = real_folder if real_folder is not None else os.path.realpath(os.path.dirname(link))
+    return os.path.normpath(os.path.join(folder, text))
+
+
 def fast_relpath(path: str, start: str) -> str:
     """posixpath.relpath for absolute paths, without its abspath/normpath work on every call."""
     if not (path.startswith("/") and start.startswith("/")):
@@ -165,15 +175,27 @@ def temp_name_for(link: str | os.PathLike[str]) -> str:
 def inside_root(path: StrPath, root: StrPath) -> bool:
     """``path`` lies below ``root``, both lexically and once the parent folders are resolved.
 
-    The parent is resolved (not the path itself: it may be a link) so a folder swapped for a symlink to
-    somewhere else (``views/x -> /home/u/Documents``) does not pass.
+    The parent is resolved (not the path itself: it may be a link) so a folder deeper down swapped for a
+    symlink to somewhere else (``views/loras -> /home/u/Documents``) does not pass. One link is allowed
+    in an install's own ``models`` folder (the only root direct mapping links into; the library's views
+    are ours and never hold one): a category folder right below it that is itself a symlink
+    (``models/loras -> /mnt/big/loras``, how many users put a category on another disk, and ComfyUI
+    follows it); below it, the same rule holds from its real folder. Removals still touch only a link
+    that points at our file.
     """
     norm_path, norm_root = os.path.normpath(os.path.abspath(path)), os.path.normpath(os.path.abspath(root))
     if os.path.commonpath([norm_path, norm_root]) != norm_root or norm_path == norm_root:
         return False
     real_parent = os.path.realpath(os.path.dirname(norm_path))
     real_root = os.path.realpath(norm_root)
-    return os.path.commonpath([real_parent, real_root]) == real_root
+    if os.path.commonpath([real_parent, real_root]) == real_root:
+        return True
+    first = os.path.relpath(norm_path, norm_root).split(os.sep, 1)
+    category = os.path.join(norm_root, first[0])
+    if len(first) < 2 or os.path.basename(norm_root) != "models" or not os.path.islink(category):
+        return False
+    real_category = os.path.realpath(category)
+    return os.path.commonpath([real_parent, real_category]) == real_category
 
 
 def prune_empty_dirs(folder: StrPath, link_root: StrPath) -> None:
@@ -247,7 +269,10 @@ class LinkMaker:
     def _symlink_text(self, target: str, folder: str, prefer_relative: bool) -> tuple[str, bool]:
         if prefer_relative:
             try:
-                return self.ops.relpath(target, folder), True
+                # From the folder's real path: the kernel resolves a relative link from there, and a
+                # category folder is often a symlink to another disk (models/loras -> /mnt/big/loras).
+                start = folder if self.ops.is_windows else os.path.realpath(folder)
+                return self.ops.relpath(target, start), True
             except ValueError:
                 pass  # another drive: only an absolute link can reach it
         return str(target), False
@@ -331,8 +356,9 @@ class LinkMaker:
             text = strip_long_prefix(self.ops.readlink(self._p(link)))
         except OSError:
             return None
-        pathmod = ntpath if self.ops.is_windows else os.path
-        return str(pathmod.normpath(pathmod.join(pathmod.dirname(os.fspath(link)), text)))
+        if self.ops.is_windows:
+            return str(ntpath.normpath(ntpath.join(ntpath.dirname(os.fspath(link)), text)))
+        return link_destination(os.fspath(link), text)
 
     def is_our_link(
         self,

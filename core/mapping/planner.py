@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UnsafePath
+from ..links.platform import link_destination
 from ..links.registry import LinkRecord
 from ..models import Model, ModelFile
 from .config import MappingConfig, Placement, check_component, expand, ordered_rules, resolve, template_values
@@ -36,8 +37,20 @@ class DiskEntry:
 Snapshot = Callable[[str], "DiskEntry | None"]
 
 
-def lstat_snapshot(path: str) -> DiskEntry | None:
-    """What is at ``path``, without following it."""
+class LstatSnapshot:
+    """What is at a path, without following it; one per plan. A symlink's destination is resolved as the
+    kernel does, from the real path of its folder (each folder's resolved once per plan): a category
+    folder linked to another disk must not make our links look foreign, or dangling ones look fine."""
+
+    def __init__(self) -> None:
+        self._real: dict[str, str] = {}
+
+    def __call__(self, path: str) -> DiskEntry | None:
+        return lstat_snapshot(path, self._real)
+
+
+def lstat_snapshot(path: str, real_folders: dict[str, str] | None = None) -> DiskEntry | None:
+    """What is at ``path``, without following it (``real_folders``: a cache of resolved folders)."""
     try:
         st = os.lstat(path)
     except OSError:
@@ -47,7 +60,13 @@ def lstat_snapshot(path: str) -> DiskEntry | None:
             text = os.readlink(path)
         except OSError:
             text = ""
-        return DiskEntry("symlink", os.path.normpath(os.path.join(os.path.dirname(path), text)))
+        folder = os.path.dirname(path)
+        real = real_folders.get(folder) if real_folders is not None else None
+        if real is None:
+            real = os.path.realpath(folder)
+            if real_folders is not None:
+                real_folders[folder] = real
+        return DiskEntry("symlink", link_destination(path, text, real))
     if stat.S_ISREG(st.st_mode):
         return DiskEntry("file", None, st.st_ino, st.st_dev, st.st_nlink)
     return DiskEntry("dir" if stat.S_ISDIR(st.st_mode) else "other")

@@ -20,7 +20,7 @@ from .apply import ApplyReport, apply_plan
 from .comfyui import ComfyInstall, read_install
 from .config import MappingConfig
 from .extra_paths import remove_section, section_matches, write_section
-from .planner import LinkTarget, Plan, lstat_snapshot, plan_links
+from .planner import LinkTarget, LstatSnapshot, Plan, plan_links
 
 
 class ModelCatalog(Protocol):
@@ -94,7 +94,7 @@ def preview(
         link_target(app, library_root),
         library_root,
         existing,
-        lstat_snapshot,
+        LstatSnapshot(),
     )
 
 
@@ -116,7 +116,12 @@ def apply(
     target = link_target(app, library_root)
     existing = LinkRegistry(db).by_app(install.id)
     plan = plan_links(
-        _models_for(catalog, comfy_root, library_root), config, target, library_root, existing, lstat_snapshot
+        _models_for(catalog, comfy_root, library_root),
+        config,
+        target,
+        library_root,
+        existing,
+        LstatSnapshot(),
     )
     report = apply_plan(
         db, plan, resolutions=resolutions, on_conflict=on_conflict, maker=maker, allow_copy=config.allow_copy
@@ -153,7 +158,7 @@ def sync_model(
         seen = already_seen_by(app.root, library_root)
         wanted_models = [m for m in models if needs_link(m, seen)]
         plan = plan_links(
-            wanted_models, config, target, library_root, existing, lstat_snapshot, scope={model_id}
+            wanted_models, config, target, library_root, existing, LstatSnapshot(), scope={model_id}
         )
         wanted = [a.link_path for a in (*plan.create, *plan.conflicts) if a.link_path]
         others = [r for r in registry.find_many(wanted).values() if r.model_id != model_id]
@@ -164,7 +169,7 @@ def sync_model(
                 target,
                 library_root,
                 existing + others,
-                lstat_snapshot,
+                LstatSnapshot(),
                 scope={model_id},
             )
         if not plan.is_empty or any(a.reason == "unregistered" for a in plan.ok):
@@ -179,7 +184,7 @@ def unmap(db: Database, library_root: Path, app_id: str, *, maker: LinkMaker | N
         return ApplyReport()
     target = link_target(app, library_root)
     existing = LinkRegistry(db).by_app(app_id)
-    plan = plan_links([], MappingConfig(), target, library_root, existing, lstat_snapshot)
+    plan = plan_links([], MappingConfig(), target, library_root, existing, LstatSnapshot())
     report = apply_plan(db, plan, maker=maker)
     if app.mode == "view":
         remove_section(Path(app.root) / "extra_model_paths.yaml")

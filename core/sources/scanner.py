@@ -340,7 +340,7 @@ def inspect_pending(
 
 
 def is_first_weight(path: Path) -> bool:
-    from ..importer.plan import shard_of
+    from ..importer.shards import shard_of
 
     shard = shard_of(path.name)
     return shard is None or shard[2] in (0, 1)

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..importer.plan import SKIP_DIRS, is_model_file, model_name_from_file, readable_link_target, shard_of
+from ..importer.plan import SKIP_DIRS, is_model_file, model_name_from_file, readable_link_target
+from ..importer.shards import group_shards, shard_of
 from ..io.paths import at_or_under
 
 
@@ -98,10 +99,16 @@ def walk_models(root: str, skip_roots: tuple[str, ...] = ()) -> Iterator[Found]:
             if stat_entry is not None:
                 yield Found("single-file", folder, model_name_from_file(name), [stat_entry])
         for (stem, ext, style), members in shards.items():
-            stats = [s for s in (_stat(m, skip_roots, real) for m in members) if s is not None]
+            by_name = {m.name: m for m in members}
+            in_set, singles = group_shards(folder, list(by_name))
+            stats = [s for s in (_stat(by_name[n], skip_roots, real) for n in in_set) if s is not None]
             if stats:
                 base = stem[: -len(ext)] if style == "part" and stem.endswith(ext) else stem
                 yield Found("sharded-set", folder, model_name_from_file(base), stats)
+            for name in singles:
+                single = _stat(by_name[name], skip_roots, real)
+                if single is not None:
+                    yield Found("single-file", folder, model_name_from_file(name), [single])
 
 
 def _diffusers(folder: str, skip_roots: tuple[str, ...]) -> Found | None:

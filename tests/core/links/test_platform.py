@@ -230,3 +230,16 @@ def test_inside_root_refuses_a_parent_swapped_for_a_symlink(tmp_path: Path) -> N
     assert not inside_root(root / "loras" / "thesis.docx", root)
     assert not inside_root(tmp_path / "elsewhere", root)
     assert not inside_root(root, root)
+
+
+def test_inside_root_allows_a_category_of_an_installs_models_folder_linked_to_another_disk(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "ComfyUI" / "models"
+    root.mkdir(parents=True)
+    big = tmp_path / "big" / "loras"
+    (big / "sd15").mkdir(parents=True)
+    os.symlink(big, root / "loras")
+    assert inside_root(root / "loras" / "sd15" / "x.safetensors", root)
+    os.symlink(tmp_path / "Documents", big / "deeper")  # below the category, no further link passes
+    assert not inside_root(root / "loras" / "deeper" / "x.safetensors", root)
