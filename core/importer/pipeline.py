@@ -110,26 +110,32 @@ class Importer:
         tracker.stage("planning")
         self._preflight(planned, move=move or hardlink)
 
-        def work(plan: PlannedModel) -> ImportItem:
-            return self._import_one(
-                plan,
-                move=move,
-                hardlink=hardlink,
-                roots=roots,
-                allow_pickle=allow_pickle,
-                progress=tracker.bytes_for(plan.name),
-                cancelled=cancelled,
-                origin_kind=origin_kind,
-                source=source,
-                name=name if len(planned) == 1 else None,
-            )
+        order = CommitOrder()
+
+        def work(index: int, plan: PlannedModel) -> ImportItem:
+            try:
+                return self._import_one(
+                    plan,
+                    move=move,
+                    hardlink=hardlink,
+                    roots=roots,
+                    allow_pickle=allow_pickle,
+                    progress=tracker.bytes_for(plan.name),
+                    cancelled=cancelled,
+                    origin_kind=origin_kind,
+                    source=source,
+                    name=name if len(planned) == 1 else None,
+                    turn=lambda: order.wait(index),
+                )
+            finally:
+                order.done(index)
 
         workers = max(1, min(len(planned), self.config.io_concurrency or 2))
         if workers == 1:
-            items.extend(work(p) for p in planned)
+            items.extend(work(i, p) for i, p in enumerate(planned))
         else:
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="model-library-import") as pool:
-                items.extend(pool.map(work, planned))
+                items.extend(pool.map(work, range(len(planned)), planned))
         release_buffers()
         tracker.stage("done")
         return items
@@ -187,6 +193,7 @@ class Importer:
         origin_kind: str,
         source: ModelSource | None,
         name: str | None,
+        turn: Callable[[], None] = lambda: None,
     ) -> ImportItem:
         try:
             with self.limiter.slot(plan.main_file):
@@ -212,6 +219,7 @@ class Importer:
                     error_code="pickle_needs_confirmation",
                 )
             try:
+                turn()  # commits follow the order the models were given in
                 result = self._commit(staged, origin_kind, source, name)
             except BaseException:
                 if staged.files_dir.exists():  # not placed: moved sources go back at once
@@ -279,3 +287,26 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
+
+
+class CommitOrder:
+    """Lets models commit in the order they were given while they stage (copy and hash) in parallel, so
+    of two identical files the one given first always names the model, whichever finished copying first.
+
+    Model ``i`` commits after ``wait(i)``; ``done(i)`` (always called, also after a failure) passes the
+    turn on. Tasks start in index order (the pool's queue is FIFO), so a waiting task never holds up one
+    before it."""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._cv = threading.Condition()
+
+    def wait(self, index: int) -> None:
+        with self._cv:
+            self._cv.wait_for(lambda: self._next >= index)
+
+    def done(self, index: int) -> None:
+        with self._cv:
+            self._cv.wait_for(lambda: self._next >= index)
+            self._next = max(self._next, index + 1)
+            self._cv.notify_all()

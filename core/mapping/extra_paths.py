@@ -49,6 +49,15 @@ def _safe_yaml() -> YAML:
     return yaml
 
 
+def _yaml_problem(exc: Exception) -> str:
+    """ruamel's error as the user's editor shows it: the problem and the file's own line and column."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is None:
+        return str(problem)
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
 def _parse(text: str, path: Path) -> dict[str, Any]:
     from ruamel.yaml.error import YAMLError
 
@@ -56,7 +65,8 @@ def _parse(text: str, path: Path) -> dict[str, Any]:
         data = _safe_yaml().load(text)
     except YAMLError as exc:
         raise InvalidConfig(
-            f"{path} is not valid YAML ({exc}); fix it (its backup may be {path.name}.bak) and retry."
+            f"{path} is not valid YAML ({_yaml_problem(exc)}); fix it (its backup may be {path.name}.bak) "
+            "and retry."
         ) from exc
     if data is None:
         return {}
@@ -141,17 +151,42 @@ def section_matches(path: Path, base_path: Path, categories: Mapping[str, str]) 
 
 
 def _write(path: Path, old: bytes | None, new_text: str) -> None:
-    # The user's file may be a symlink (a shared config): write where it points, never replace the link.
-    # And keep its mode and owner: a 0600 root-owned file (a `sudo` run) would lock ComfyUI out of it.
-    target = Path(os.path.realpath(path))
+    # The user's file may be a symlink (a shared config): write where it points, never replace the link;
+    # the backup goes beside the file the user sees. And keep its mode and owner: a 0600 root-owned file
+    # (a `sudo` run) would lock ComfyUI out of it.
+    target = writable_target(path)
     try:
         before = os.stat(target) if os.path.exists(target) else None
         if old is not None:
-            atomic_write_bytes(target.with_name(target.name + ".bak"), old)
+            atomic_write_bytes(path.with_name(path.name + ".bak"), old)
         atomic_write_bytes(target, new_text.encode("utf-8"))
         _keep_mode(target, before)
     except OSError as exc:
         raise StorageError(f"Cannot write {path} ({exc}); check the folder's permissions and retry.") from exc
+
+
+def writable_target(path: Path) -> Path:
+    """Where writing ``path`` lands: itself, or the existing regular file a symlink points at. A link
+    that dangles, or points at something else or at a file the user cannot write, is refused: nothing
+    is ever created at a link's target (a folder or file the user never asked for)."""
+    if not os.path.islink(path):
+        return path
+    target = Path(os.path.realpath(path))
+    try:
+        st = os.stat(target)
+    except OSError:
+        raise StorageError(
+            f"{path} is a link to {target}, which does not exist; nothing was written. Create that file "
+            "(it may be empty), or replace the link with a file, and retry."
+        ) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise StorageError(f"{path} is a link to {target}, which is not a regular file; nothing was written.")
+    if not os.access(target, os.W_OK):
+        raise StorageError(
+            f"{path} is a link to {target}, which this user cannot write; nothing was written. Make it "
+            "writable, or map without the yaml (view folders are registered live inside ComfyUI)."
+        )
+    return target
 
 
 def _keep_mode(path: Path, before: os.stat_result | None) -> None:
@@ -164,8 +199,32 @@ def _keep_mode(path: Path, before: os.stat_result | None) -> None:
             pass  # not ours to change (not root): the mode alone is kept
 
 
+_UNMARKED_RE = re.compile(r"^" + SECTION + r"[ \t]*:.*(?:\r?\n|$)", re.MULTILINE)
+_TOP_LEVEL_RE = re.compile(r"^\S", re.MULTILINE)  # the next key, comment or marker at column 0
+
+
 def _without_unmarked_section(text: str, path: Path) -> str:
-    """Remove an unmarked top-level ``comfyui_model_library`` key with a ruamel round-trip."""
+    """Remove an unmarked top-level ``comfyui_model_library`` key (written by hand or by an old version).
+
+    Cut out as text, from its key to the next top-level line, so the rest of the file (comments,
+    quoting, indentation) stays byte for byte; checked by parsing, with a ruamel round-trip only when the
+    text is too unusual to cut (a flow mapping, an anchor)."""
+    before = _parse(text, path)
+    expected = {k: v for k, v in before.items() if k != SECTION}
+    match = _UNMARKED_RE.search(text)
+    if match:
+        following = _TOP_LEVEL_RE.search(text, match.end())
+        end = following.start() if following else len(text)
+        cut = text[: match.start()] + text[end:]
+        try:
+            if _parse(cut, path) == expected:
+                return cut
+        except InvalidConfig:
+            pass
+    return _round_trip_without_section(text, path)
+
+
+def _round_trip_without_section(text: str, path: Path) -> str:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
@@ -175,16 +234,21 @@ def _without_unmarked_section(text: str, path: Path) -> str:
     try:
         data = yaml.load(text)
     except YAMLError as exc:
-        raise InvalidConfig(f"{path} is not valid YAML ({exc}); fix it and retry.") from exc
+        raise InvalidConfig(f"{path} is not valid YAML ({_yaml_problem(exc)}); fix it and retry.") from exc
     del data[SECTION]
     buf = io.StringIO()
     yaml.dump(data, buf)
     return buf.getvalue()
 
 
+_END_MARKER_RE = re.compile(r"^\.\.\.[ \t]*(?:#.*)?(?:\r?\n)?(?:\s*(?:#.*)?(?:\r?\n)?)*\Z", re.MULTILINE)
+
+
 def write_section(path: Path, base_path: Path, categories: Mapping[str, str]) -> bool:
     """Add or update our section. Returns False when the file already says exactly this."""
     section = build_section(base_path, categories)
+    if os.path.islink(path):
+        writable_target(path)  # a dangling link: refused before anything is read or made
     raw = _read_bytes(path)
     text = "" if raw is None else _decode(raw, path)
     before = _parse(text, path)
@@ -199,14 +263,22 @@ def write_section(path: Path, base_path: Path, categories: Mapping[str, str]) ->
     else:
         if SECTION in before:
             text = _without_unmarked_section(text, path)
-        if raw is None:
-            flag, prefix = "created", ""
-        elif text and not text.endswith("\n"):
-            flag, prefix = "joined", newline
+        end_marker = _END_MARKER_RE.search(text)
+        if end_marker:  # a document closed by "...": our block goes inside it, before the marker
+            at = end_marker.start()
+            new_text = text[:at] + _render_block(section, "", newline) + text[at:]
         else:
-            flag, prefix = "", ""
-        new_text = text + prefix + _render_block(section, flag, newline)
-    after = _parse(new_text, path)
+            if raw is None:
+                flag, prefix = "created", ""
+            elif text and not text.endswith("\n"):
+                flag, prefix = "joined", newline
+            else:
+                flag, prefix = "", ""
+            new_text = text + prefix + _render_block(section, flag, newline)
+    try:
+        after = _parse(new_text, path)
+    except InvalidConfig:
+        after = {}  # reported below, in the user's terms: the file itself was valid
     expected = {k: v for k, v in before.items() if k != SECTION}
     if after.get(SECTION) != section or {k: v for k, v in after.items() if k != SECTION} != expected:
         raise InvalidConfig(
@@ -229,7 +301,7 @@ def remove_section(path: Path) -> bool:
         if match["flag"] == "joined":
             start -= 2 if text[:start].endswith("\r\n") else 1
         new_text = text[: max(start, 0)] + text[match.end() :]
-        if match["flag"] == "created" and not new_text.strip():
+        if match["flag"] == "created" and not new_text.strip() and not os.path.islink(path):
             atomic_write_bytes(path.with_name(path.name + ".bak"), raw)
             os.unlink(path)
             return True

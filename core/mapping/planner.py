@@ -22,7 +22,16 @@ from ..errors import UnsafePath
 from ..links.platform import link_destination
 from ..links.registry import LinkRecord
 from ..models import Model, ModelFile
-from .config import MappingConfig, Placement, check_component, expand, ordered_rules, resolve, template_values
+from .config import (
+    MappingConfig,
+    Placement,
+    check_component,
+    expand,
+    ordered_rules,
+    resolve,
+    sanitize_component,
+    template_values,
+)
 
 
 @dataclass(frozen=True)
@@ -168,6 +177,16 @@ class _Wanted:
     alternative: str
 
 
+def _renamed(model: Model, file_name: str) -> str:
+    """The link name of a single-file model: its file's name, or the name the user gave the model
+    (``edit --name``) with the file's extension, so ComfyUI lists it under that name."""
+    if "name" not in model.manual_fields:
+        return file_name
+    ext = os.path.splitext(file_name)[1]
+    stem = sanitize_component(model.name)
+    return stem if ext and stem.lower().endswith(ext.lower()) else f"{stem}{ext}"
+
+
 def wanted_links(
     model: Model, placement: Placement, link_root: Path, library_root: Path
 ) -> list[tuple[ModelFile, str, str, str]]:
@@ -186,10 +205,12 @@ def wanted_links(
                 expand(placement.link_name, values)[-1] if placement.link_name else check_component(file.path)
             )
         else:
-            name = check_component(file.path)
+            name = check_component(_renamed(model, file.path))
         path = os.path.join(root, *base, name)
         return [(file, path, model_file_str(model, file, lib), _alt(path, model))]
     folder_default = model.rel_dir.rstrip("/").rsplit("/", 1)[-1] if model.rel_dir else model.name
+    if "name" in model.manual_fields:
+        folder_default = sanitize_component(model.name)
     values = template_values(model, folder_default)
     base += expand(placement.subfolder, values)
     folder = (
