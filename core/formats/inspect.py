@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -17,8 +17,15 @@ from ..io.fileops import O_NONBLOCK, reads_block_again
 from . import gguf, safetensors
 from .detect import detect
 from .detect_common import UNKNOWN, Detection, TensorInfo
-from .pickle_scan import MAX_PICKLE_BYTES, pickle_globals, unsafe_globals, zip_member_bytes, zip_members
-from .sniff import SNIFF_BYTES, sniff_bytes, zip_has_pickle
+from .pickle_scan import (
+    MAX_PICKLE_BYTES,
+    pickle_globals,
+    tar_members,
+    unsafe_globals,
+    zip_member_bytes,
+    zip_members,
+)
+from .sniff import SNIFF_BYTES, pickle_by_structure, sniff_bytes, tar_has_pickle, zip_has_pickle
 
 __all__ = ["FileInfo", "TensorInfo", "inspect_fd", "inspect_path"]
 
@@ -80,6 +87,10 @@ def inspect_fd(fd: int, size: int, name: str = "") -> FileInfo:
         fmt = "gguf"
     elif fmt == "unknown" and head.startswith(b"PK\x03\x04"):
         fmt = "zip-pickle" if zip_has_pickle(list(zip_members(fd, size))) else "unknown"
+    elif fmt == "unknown" and head[257:262] == b"ustar":  # torch reads members by name, in any order
+        fmt = "pickle" if tar_has_pickle(list(tar_members(_reader(fd), size))) else "unknown"
+    elif fmt == "unknown" and size > len(head) and pickle_by_structure(_reader(fd), size):
+        fmt = "pickle"  # a pickle whose start hides behind a long argument
     if fmt == "safetensors":
         header = safetensors.read_header(fd, size)
         tensors = {k: TensorInfo(d, s) for k, (d, s) in header.tensors.items()}
@@ -129,12 +140,19 @@ def _unknown_warning(name: str) -> str:
     )
 
 
+def _reader(fd: int) -> Callable[[int, int], bytes]:
+    return lambda count, offset: os.pread(fd, count, offset)
+
+
 def _pickle_info(fd: int, size: int, fmt: str, head: bytes) -> FileInfo:
     data: bytes | None
     if fmt == "zip-pickle":
         members = zip_members(fd, size)
         entry = next((e for n, e in members.items() if n == "data.pkl" or n.endswith("/data.pkl")), None)
         data = zip_member_bytes(fd, size, entry, MAX_PICKLE_BYTES) if entry else None
+    elif head[257:262] == b"ustar":  # legacy torch tar: the object tree is the "pickle" member
+        member = tar_members(_reader(fd), size).get("pickle")
+        data = os.pread(fd, min(member[1], MAX_PICKLE_BYTES), member[0]) if member else None
     else:
         data = os.pread(fd, min(size, MAX_PICKLE_BYTES), 0)
     warnings = ["pickle format: loading it can run arbitrary code; it is never unpickled here"]

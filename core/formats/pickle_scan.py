@@ -13,11 +13,14 @@ import os
 import pickletools
 import struct
 import zlib
+from collections.abc import Callable
 
 MAX_PICKLE_BYTES = 64 * 1024 * 1024
 MAX_OPS = 2_000_000
 MAX_ZIP_DIRECTORY = 16 * 1024 * 1024
 MAX_ZIP_MEMBERS = 100_000
+MAX_TAR_MEMBERS = 64
+_TAR_BLOCK = 512
 
 # What a plain PyTorch state dict pickle imports; anything else is reported.
 SAFE_GLOBALS = frozenset(
@@ -91,6 +94,43 @@ def zip_members(fd: int, size: int) -> dict[str, tuple[int, int, int, int]]:
     return members
 
 
+def tar_members(read: Callable[[int, int], bytes], size: int) -> dict[str, tuple[int, int]]:
+    """name -> (data offset, data size) of a ustar/GNU/PAX tar's regular members, walking the headers.
+
+    ``read(count, offset)`` reads the file (or its head: the walk stops where the bytes end). Each
+    header's checksum must be right, so text that happens to say ``ustar`` is no tar. At most
+    ``MAX_TAR_MEMBERS`` headers are read; extended headers (PAX, GNU long names) are passed over.
+    """
+    members: dict[str, tuple[int, int]] = {}
+    pos = 0
+    for _ in range(MAX_TAR_MEMBERS):
+        if pos + _TAR_BLOCK > size:
+            break
+        header = read(_TAR_BLOCK, pos)
+        if len(header) < _TAR_BLOCK or header == bytes(_TAR_BLOCK) or header[257:262] != b"ustar":
+            break
+        length = _tar_number(header[124:136])
+        if length is None or _tar_number(header[148:156]) != _tar_checksum(header):
+            break
+        if header[156:157] in (b"0", b"\0"):
+            name = header[:100].split(b"\0", 1)[0].decode("utf-8", "replace")
+            members[name] = (pos + _TAR_BLOCK, length)
+        pos += _TAR_BLOCK + -(-length // _TAR_BLOCK) * _TAR_BLOCK
+    return members
+
+
+def _tar_number(field: bytes) -> int | None:
+    text = field.split(b"\0", 1)[0].strip()
+    try:
+        return int(text, 8) if text else 0
+    except ValueError:
+        return None
+
+
+def _tar_checksum(header: bytes) -> int:
+    return sum(header[:148]) + 8 * 0x20 + sum(header[156:])
+
+
 def zip_member_bytes(fd: int, size: int, entry: tuple[int, int, int, int], cap: int) -> bytes | None:
     """A member's bytes (stored or deflated), at most ``cap``; None when unreadable."""
     local, method, comp, _ = entry
@@ -129,7 +169,7 @@ def pickle_globals(data: bytes) -> tuple[list[str], bool]:
                 if count >= MAX_OPS:
                     return found, False
                 _step(op.name, arg, found, recent, memo)
-    except (ValueError, TypeError, struct.error, UnicodeDecodeError):
+    except (ValueError, TypeError, struct.error, UnicodeDecodeError, Warning):
         return found, False
     return found, stream.tell() >= len(data)
 

@@ -33,7 +33,7 @@ from ..io.fileops import (
 from ..io.hashing import Digests, hash_fd
 from ..io.paths import is_within, validate_relpath
 from ..models import Hashes, ModelFile
-from .plan import MODEL_EXTENSIONS, PlannedModel
+from .plan import MODEL_EXTENSIONS, PlannedModel, readable_link_target
 from .shards import shard_of
 from .stage_lock import StageLock, new_stage_dir
 
@@ -118,6 +118,8 @@ def stage_model(
     ``hardlink`` (same filesystem only; else a copy): the stage gets a second name for the source's inode,
     O(1) and leaving the source untouched; adoption uses it so an original name never stops resolving.
     """
+    # Links of a Diffusers folder or a set may lead anywhere inside it; a single file's only to a model.
+    top = str(plan.origin) if plan.format in ("diffusion-folder", "sharded-set") else None
     stage, lock = new_stage_dir(tmp_dir)
     staged: list[StagedFile] = []
     try:
@@ -135,6 +137,7 @@ def stage_model(
                     dest,
                     stage,
                     tmp_dev,
+                    top=top,
                     move=move,
                     hardlink=hardlink,
                     roots=roots,
@@ -150,6 +153,19 @@ def stage_model(
         raise
 
 
+def _link_target(source: Path, top: str | None) -> Path:
+    """The file a link found by the plan points to NOW, judged again by the plan's rule
+    (``readable_link_target``): the plan looked at it before earlier models were copied, minutes ago,
+    and a link swapped meanwhile for one to ``~/.ssh/id_ed25519`` must not be read."""
+    target = readable_link_target(str(source), top)
+    if target is None:
+        raise UnsafePath(
+            f"{source} now links to {os.path.realpath(source)}, which is not named like a model file and "
+            "lies outside what was imported; it was not read and nothing of this model was imported"
+        )
+    return Path(target)
+
+
 def _stage_file(
     source: Path,
     rel: str,
@@ -157,6 +173,7 @@ def _stage_file(
     stage: Path,
     tmp_dev: int,
     *,
+    top: str | None,
     move: bool,
     hardlink: bool,
     roots: list[Path] | None,
@@ -169,11 +186,13 @@ def _stage_file(
             f"{source} is a symbolic link; a move would leave the link dangling. Import it without --move, "
             "or move the file it points to."
         )
-    real = source.resolve(strict=True) if is_link else source
+    real = _link_target(source, top) if is_link else source
     fd, src_stat = open_source(real)
     try:
         if roots is not None:
             _check_opened(fd, real, roots)
+        elif is_link:
+            _check_opened(fd, real, [real])  # the target itself, not a folder swapped in on its way
         info = _inspect(fd, src_stat.size, real.name, rel)
         if move and src_stat.device == tmp_dev:
             digests = _move_and_hash(fd, real, dest, stage, src_stat, progress, cancelled)

@@ -202,6 +202,14 @@ def copy_mode(source_mode: int) -> int:
     return 0o644 & (0o600 | (source_mode & 0o777))
 
 
+def _no_wider_group(dest_fd: int, source: os.stat_result) -> None:
+    """Group read is kept only for the source's own group: a copy owned by another group (the library
+    user's, or a setgid folder's) would be readable by other people than the source was."""
+    now = os.fstat(dest_fd)
+    if now.st_gid != source.st_gid and now.st_mode & 0o070:
+        os.fchmod(dest_fd, stat.S_IMODE(now.st_mode) & ~0o070)
+
+
 def copy_and_hash(
     src_fd: int,
     src_stat: SourceStat,
@@ -220,17 +228,19 @@ def copy_and_hash(
     """
     dest_tmp = Path(dest_tmp)
     action = f"copying {src_path or 'the source'} to {dest_tmp}"
+    source = os.fstat(src_fd)
     try:
         dest_fd = os.open(
             dest_tmp,
             os.O_RDWR | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW | _O_CLOEXEC | _O_BINARY,
-            copy_mode(os.fstat(src_fd).st_mode),
+            copy_mode(source.st_mode),
         )
     except OSError as exc:
         raise storage_error(exc, action, src_stat.size) from exc
     done = 0
     try:
         try:
+            _no_wider_group(dest_fd, source)
             digests, done = _copy_chunks(src_fd, dest_fd, progress, cancelled)
             os.fsync(dest_fd)
         finally:

@@ -73,6 +73,7 @@ class OsOps:
 
     def copyfile(self, src: str, dst: str) -> None:
         shutil.copyfile(src, dst)
+        shutil.copymode(src, dst)  # a private (0600) model's copy stays private
 
     def replace(self, src: str, dst: str) -> None:
         os.replace(src, dst)

@@ -266,13 +266,13 @@ def inspect_pending(
         version = (row["id"], row["size"], row["mtime_ns"], row["inode"])
         done.append(version)
         path = Path(row["path"])
-        found: tuple[str, str, str, str, dict[str, str]]
+        found: tuple[str, str, str, str, dict[str, str], tuple[str, ...]]
         try:
             if row["format"] == "diffusion-folder":
                 from ..formats.detect import detect_diffusers_folder
 
                 det = detect_diffusers_folder(Path(row["rel_dir"]))
-                found = (det.type, det.base_model, "diffusers", "unknown", {})
+                found = (det.type, det.base_model, "diffusers", "unknown", {}, ())
             elif row["format"] == "sharded-set" and not is_first_weight(path):
                 continue
             else:
@@ -289,6 +289,7 @@ def inspect_pending(
                     info.file_format,
                     info.security,
                     dict(info.metadata),
+                    info.warnings,  # an unknown format, a pickle's imports: shown as for an import
                 )
         except (ModelLibraryError, OSError) as exc:
             updates.append(
@@ -304,7 +305,7 @@ def inspect_pending(
                 )
             )
             continue
-        det_type, base, file_format, security, metadata = found
+        det_type, base, file_format, security, metadata, warnings = found
         updates.append(
             (
                 None if det_type == "unknown" else det_type,  # else keep the folder's hint
@@ -312,7 +313,7 @@ def inspect_pending(
                 file_format,
                 security,
                 json.dumps(metadata, ensure_ascii=False),
-                "[]",
+                json.dumps(list(warnings), ensure_ascii=False),
                 now,
                 *version,
             )

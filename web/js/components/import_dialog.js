@@ -77,6 +77,7 @@ export async function openImportDialog(ctx, jobs, label) {
           securityBadgeEl(model.security),
         ]),
         h("div", { className: "mlib-muted", text: `Detected: ${model.type} · ${model.base_model} · ${model.file_format || "?"}${(model.files || []).length > 1 ? ` · ${(model.files || []).length} files` : ""}` }),
+        ...(model.warnings || []).map((w) => h("div", { className: "mlib-warning", attrs: { "data-testid": "import-warning" }, text: w })),
         h("div", { className: "mlib-field" }, [
           h("span", { className: "mlib-field-label", text: "Hub match" }),
           h("span", {}, [source.repo_id ? `${source.repo_id}${source.filename ? ` / ${source.filename}` : ""} ` : "none ", trustBadgeEl(source.match, source.confidence)]),
