@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -147,10 +146,8 @@ HOSTILE = {
 @pytest.mark.parametrize("kind", sorted(HOSTILE))
 def test_hostile_gguf_rejected(tmp_path, kind):
     data, reason = HOSTILE[kind]
-    start = time.perf_counter()
-    with pytest.raises(InvalidModelFile, match=reason) as info:
+    with pytest.raises(InvalidModelFile, match=reason) as info:  # bench/hostile.py times it
         _inspect_bytes(tmp_path, data)
-    assert time.perf_counter() - start < 1.0
     assert "GGUF" in info.value.message
 
 
