@@ -148,9 +148,47 @@ class Database:
         disk, DestinationNotWritable on a disk that refuses writes. Callers check before touching files."""
         if not self.read_only:
             return
+        with self._write_lock:
+            if self._leave_read_only():
+                return
         if self.read_only_problem is Problem.SPACE:
             raise InsufficientSpace(space_message(self.path, writing=True))
         raise DestinationNotWritable(read_only_message(self.path))
+
+    def _leave_read_only(self) -> bool:
+        """Under the write lock: reopen for writing when the disk takes writes again (a host that
+        started on a full disk must not stay read-only until restarted). False when it still refuses."""
+        if not self.read_only:
+            return True
+        try:
+            writer = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error:
+            return False
+        try:
+            _configure(writer)
+            mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                writer.execute("PRAGMA journal_mode = DELETE")
+            writer.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error:
+            writer.close()
+            return False
+        with self._active_cv:  # no read in progress: the read-only connections go, normal ones come
+            self._active_cv.wait_for(lambda: self._active == 0, timeout=30)
+            with self._pool_cv:
+                self._idle = []
+                self._readers = 0
+            self._close_all()
+            self._drop_snapshot()
+            self._uri = None
+            self.read_only = False
+            self.read_only_problem = None
+            with self._all_lock:
+                self._all.append(writer)
+            self._writer = writer
+        return True
 
     def _open_read_only(self) -> bool:
         """Open for reading on a full disk; False when not even that is possible."""

@@ -235,3 +235,23 @@ def test_the_catalog_lost_between_two_commands_loses_nothing(tmp_path: Path, how
         edited = lib.get_model(s.ids["a"])
         assert edited.notes == "kept" and "mine" in edited.tags
         _assert_records(lib, s, sources=before > SESSION.index("sources add"))
+
+
+@pytest.mark.parametrize("fault", ["enospc-0", "eio"])
+def test_a_library_opened_read_only_writes_again_once_the_disk_does(
+    small_disk: SmallDisk, tmp_path: Path, fault: str
+) -> None:
+    """A host started on a full (or read-only) disk must not stay read-only until it is restarted."""
+    s = _session(small_disk.path / "library", tmp_path)
+    _stocked(s)
+    small_disk.fill() if fault != "eio" else small_disk.read_only()
+    with Library.open(s.config) as lib:
+        assert lib.db.read_only
+        with pytest.raises(StorageError):
+            lib.edit_model(s.ids["a"], notes="refused")
+        small_disk.free() if fault != "eio" else small_disk.writable()
+        assert lib.edit_model(s.ids["a"], notes="accepted").notes == "accepted"
+        assert not lib.db.read_only
+        assert lib.get_model(s.ids["a"]).notes == "accepted"
+    with _check_library(s, removed=set()) as lib:
+        assert lib.get_model(s.ids["a"]).notes == "accepted"
