@@ -27,6 +27,7 @@ class ServedLibrary:
     url: str
     root: Path
     incoming: Path
+    comfy: Path | None = None
     _stop: Any = field(repr=False, default=None)
 
 
@@ -64,18 +65,34 @@ def _serve(library: Library) -> tuple[str, Any]:
     return f"http://127.0.0.1:{state['port']}", stop
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[ServedLibrary]:
+def _served(tmp_path: Path, comfy: Path | None) -> Iterator[ServedLibrary]:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
-    config = load_config(tmp_path / "library", import_roots=(incoming,))
+    config = load_config(tmp_path / "library", import_roots=(incoming,), comfyui_root=comfy)
     library = Library.open(config)
     url, stop = _serve(library)
     try:
-        yield ServedLibrary(library=library, url=url, root=config.root, incoming=incoming)
+        yield ServedLibrary(library=library, url=url, root=config.root, incoming=incoming, comfy=comfy)
     finally:
         stop()
         library.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[ServedLibrary]:
+    yield from _served(tmp_path, None)
+
+
+@pytest.fixture
+def served_mapped(tmp_path: Path) -> Iterator[ServedLibrary]:
+    """A served library whose host install is a real ComfyUI folder; its path holds markup, which the
+    panel must show as text."""
+    comfy = tmp_path / "<b>ComfyUI"
+    (comfy / "models" / "loras").mkdir(parents=True)
+    (comfy / "models" / "checkpoints").mkdir()
+    (comfy / "main.py").write_text("# ComfyUI\n")
+    (comfy / "comfyui_version.py").write_text('__version__ = "0.3.64"\n')
+    yield from _served(tmp_path, comfy)
 
 
 # Package scope, not session: Playwright's sync API keeps an asyncio loop running in this thread while it
