@@ -65,10 +65,10 @@ def _serve(library: Library) -> tuple[str, Any]:
     return f"http://127.0.0.1:{state['port']}", stop
 
 
-def _served(tmp_path: Path, comfy: Path | None) -> Iterator[ServedLibrary]:
+def _served(tmp_path: Path, comfy: Path | None, **overrides: Any) -> Iterator[ServedLibrary]:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
-    config = load_config(tmp_path / "library", import_roots=(incoming,), comfyui_root=comfy)
+    config = load_config(tmp_path / "library", import_roots=(incoming,), comfyui_root=comfy, **overrides)
     library = Library.open(config)
     url, stop = _serve(library)
     try:
@@ -93,6 +93,30 @@ def served_mapped(tmp_path: Path) -> Iterator[ServedLibrary]:
     (comfy / "main.py").write_text("# ComfyUI\n")
     (comfy / "comfyui_version.py").write_text('__version__ = "0.3.64"\n')
     yield from _served(tmp_path, comfy)
+
+
+@pytest.fixture
+def served_hub(tmp_path: Path) -> Iterator[ServedLibrary]:
+    """A served library whose Hub is ``tests/hub_server.py`` on 127.0.0.1 with ``org/sdxl-model``: a
+    weights file, a README and a VAE in a subfolder."""
+    from tests import synth
+    from tests.hub_server import make_repo, start_hub
+
+    weights = synth.safetensors_bytes({"w": ("F32", (600,))})
+    vae = synth.safetensors_bytes({"v": ("F32", (300,))})
+    repo = make_repo(
+        "org/sdxl-model",
+        {
+            "model.safetensors": weights,
+            "README.md": b"# a model\n",
+            "vae/diffusion_pytorch_model.safetensors": vae,
+        },
+    )
+    hub_url, stop_hub = start_hub([repo])
+    try:
+        yield from _served(tmp_path, None, hf_endpoint=hub_url)
+    finally:
+        stop_hub()
 
 
 # Package scope, not session: Playwright's sync API keeps an asyncio loop running in this thread while it

@@ -1,11 +1,11 @@
-"""Route-shaped JSON for the browser tests, made from the real objects through the routes' own serialiser.
+"""Real states for the browser tests, and route-shaped JSON made from real objects.
 
-Where a test cannot reach the real answer (the Hub, a tripped circuit breaker), its ``page.route`` body is
-built here from the core dataclasses (``RepoListing``, ``Job``, ``NetworkState``) and passed through
-``server_routes._http.to_json``, exactly as the handlers do, so renaming or dropping a field breaks the
-test instead of leaving it green against a shape the server no longer sends. Models, health and the
-mapping preview are not faked at all: the tests serve a real library (``conftest.served`` /
-``served_mapped``) and put it in the state they need with the helpers below.
+The browser tests do not hand-write the server's answers: models, health, the mapping preview, the Hub
+file listing and download jobs come from the real app over a real library (``conftest.served``,
+``served_mapped``, ``served_hub``), put in the state a test needs by the helpers below. The one answer a
+test cannot reach for real (a tripped circuit breaker in ``/status``) is built from ``NetworkState`` and
+the library's own ``status()`` through ``server_routes._http.to_json``, as the handler does, so a renamed
+or dropped field breaks the test instead of leaving it green against a shape the server no longer sends.
 """
 
 from __future__ import annotations
@@ -13,43 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from comfyui_model_library.core.hf.client import RepoFile, RepoListing
-from comfyui_model_library.core.jobs import Job
 from comfyui_model_library.core.library import Library
-from comfyui_model_library.core.models import Model, Progress
+from comfyui_model_library.core.models import Model
 from comfyui_model_library.core.net.breaker import NetworkState
 from comfyui_model_library.server_routes._http import to_json
 from tests import synth
-
-
-def model_json(model: Model) -> dict[str, Any]:
-    """A model as ``GET /models`` lists it."""
-    data: dict[str, Any] = to_json(model)
-    return data
-
-
-def repo_files_json(repo_id: str, files: list[tuple[str, int, str | None]]) -> dict[str, Any]:
-    """``GET /hf/repos/{repo_id}/files``: the handler returns ``RepoListing.to_dict()``."""
-    listing = RepoListing(repo_id, "0" * 40, tuple(RepoFile(p, size, sha) for p, size, sha in files))
-    data: dict[str, Any] = to_json(listing.to_dict())
-    return data
-
-
-def queued_job_json(kind: str, params: dict[str, Any]) -> dict[str, Any]:
-    """``POST /hf/downloads``: 202 with ``{"job": Job.to_dict()}``."""
-    job = Job(
-        id="j1",
-        kind=kind,
-        state="queued",
-        progress=Progress(0, 0, ""),
-        queue="download",
-        params=params,
-        created_at="2025-01-01T00:00:00.000+00:00",
-        updated_at="2025-01-01T00:00:00.000+00:00",
-        resumable=True,
-    )
-    data: dict[str, Any] = to_json({"job": job})
-    return data
 
 
 def status_json(library: Library, *, hub_open_circuit: bool) -> dict[str, Any]:

@@ -103,20 +103,13 @@ def test_mapping_preview_sends_one_resolution_per_conflict(served_mapped: Served
     assert page.errors == []
 
 
-def test_hub_download_picks_files_and_offline_banner(served: ServedLibrary, page: Any) -> None:
+def test_hub_download_picks_files_and_offline_banner(served_hub: ServedLibrary, page: Any) -> None:
+    served = served_hub
     calls: list[dict[str, Any]] = []
-    files = fixtures.repo_files_json(
-        "org/sdxl-model",
-        [
-            ("model.safetensors", 6_938_040_682, "a" * 64),
-            ("README.md", 100, None),
-            ("vae/diffusion_pytorch_model.safetensors", 334_643_268, "b" * 64),
-        ],
-    )
-    _fixed(page, "/hf/repos/org/sdxl-model/files?revision=main", files, calls)
-    params = {"repo_id": "org/sdxl-model", "filenames": ["model.safetensors"], "revision": "main"}
-    _fixed(page, "/hf/downloads", fixtures.queued_job_json("download", params), calls)
-    _fixed(page, "/status", fixtures.status_json(served.library, hub_open_circuit=True), calls)
+    _watch(page, calls)
+    # The listing and the download are the real routes over the loopback Hub; only /status is fixed, to
+    # show the banner of an open circuit (its body built from NetworkState by fixtures.status_json).
+    _fixed(page, "/status", fixtures.status_json(served.library, hub_open_circuit=True), [])
     open_panel(page, served)
     page.wait_for_selector("[data-testid=offline]:not([hidden])")
     page.click("button:has-text('Download…')")
@@ -131,6 +124,7 @@ def test_hub_download_picks_files_and_offline_banner(served: ServedLibrary, page
     page.click("[data-testid=download-dialog] button:has-text('Download selected')")
     page.wait_for_selector(".mlib-job-label:has-text('model.safetensors')")
     [download] = [c for c in calls if c["url"].endswith("/hf/downloads")]
+    page.wait_for_selector(".mlib-row-name:has-text('model')", timeout=30_000)  # the job ran: it is listed
     assert json.loads(download["body"]) == {
         "repo_id": "org/sdxl-model",
         "filename": "model.safetensors",
