@@ -199,7 +199,8 @@ def _keep_mode(path: Path, before: os.stat_result | None) -> None:
             pass  # not ours to change (not root): the mode alone is kept
 
 
-_UNMARKED_RE = re.compile(r"^" + SECTION + r"[ \t]*:.*(?:\r?\n|$)", re.MULTILINE)
+# At a line's start, or right after a byte-order mark opening the file (kept: it is not the section's).
+_UNMARKED_RE = re.compile(r"(?:^|(?<=\A\ufeff))" + SECTION + r"[ \t]*:.*(?:\r?\n|$)", re.MULTILINE)
 _TOP_LEVEL_RE = re.compile(r"^\S", re.MULTILINE)  # the next key, comment or marker at column 0
 
 
