@@ -19,7 +19,7 @@ from typing import Any
 from .catalog.db import Database
 from .errors import ModelLibraryError
 from .identity import check_identity, confirm_relocation, rewrite_prefix
-from .links.platform import LinkMaker, OsOps, default_maker, inside_root
+from .links.platform import LinkMaker, LinkReader, OsOps, default_maker, inside_root
 from .links.registry import AppRegistry, LinkRecord, LinkRegistry
 from .mapping.config import MappingConfig
 from .mapping.extra_paths import write_section
@@ -123,6 +123,7 @@ def _file_problem(model: Model, file: ModelFile, library_root: Path) -> str | No
 def _orphans(views: Path, library_root: Path, registered: set[str]) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     lib = os.path.normpath(library_root)
+    reader = LinkReader(library_root)
     stack = [str(views)]
     while stack:
         folder = stack.pop()
@@ -135,7 +136,7 @@ def _orphans(views: Path, library_root: Path, registered: set[str]) -> list[dict
                 if entry.path in registered:
                     continue
                 try:
-                    dest = os.path.normpath(os.path.join(folder, os.readlink(entry.path)))
+                    dest = reader.destination(entry.path, os.readlink(entry.path))
                 except OSError:
                     continue
                 if os.path.commonpath([dest, lib]) == lib:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import DestinationNotWritable, LinkConflict, StorageError
+from ..io.paths import at_or_under
 
 WINERROR_PRIVILEGE_NOT_HELD = 1314
 WINERROR_NOT_SAME_DEVICE = 17
@@ -108,6 +109,31 @@ def link_destination(link: str, text: str, real_folder: str | None = None) -> st
         return os.path.normpath(text)
     folder = real_folder if real_folder is not None else os.path.realpath(os.path.dirname(link))
     return os.path.normpath(os.path.join(folder, text))
+
+
+class LinkReader:
+    """Where the symlinks found in a walk point, spelled as the library spells its files. Each folder is
+    resolved once (a relative link starts from its folder's real path: the library may be reached through
+    a symlink, at another depth); a destination in the library's real folder gets the library's own
+    spelling back, so it can be compared with catalog paths."""
+
+    def __init__(self, library_root: StrPath) -> None:
+        self.lib = os.path.normpath(os.path.abspath(library_root))
+        self.real_lib = os.path.realpath(self.lib)
+        self._real: dict[str, str] = {}
+
+    def destination(self, link: str, text: str) -> str:
+        folder = os.path.dirname(link)
+        real = self._real.get(folder)
+        if real is None:
+            real = self._real[folder] = os.path.realpath(folder)
+        return self.in_library(link_destination(link, text, real))
+
+    def in_library(self, path: str) -> str:
+        """``path`` in the library's spelling when it lies in the library's real folder, else as it is."""
+        if self.real_lib == self.lib or at_or_under(path, self.lib) or not at_or_under(path, self.real_lib):
+            return path
+        return os.path.join(self.lib, os.path.relpath(path, self.real_lib))
 
 
 def fast_relpath(path: str, start: str) -> str:

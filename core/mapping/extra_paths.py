@@ -108,11 +108,11 @@ def build_section(base_path: Path, categories: Mapping[str, str]) -> dict[str, s
     return section
 
 
-def _render_block(section: Mapping[str, str], flag: str, newline: str) -> str:
+def _render_block(section: Mapping[str, str], flag: str, newline: str, indent: str = "") -> str:
     buf = io.StringIO()
     _safe_yaml().dump({SECTION: dict(section)}, buf)
     body = buf.getvalue().replace("\r\n", "\n")
-    lines = [_BEGIN.format(flag=flag), *body.rstrip("\n").split("\n"), _END]
+    lines = [_BEGIN.format(flag=flag), *(indent + b for b in body.rstrip("\n").split("\n")), _END]
     return newline.join(lines) + newline
 
 
@@ -199,7 +199,8 @@ def _keep_mode(path: Path, before: os.stat_result | None) -> None:
             pass  # not ours to change (not root): the mode alone is kept
 
 
-_UNMARKED_RE = re.compile(r"^" + SECTION + r"[ \t]*:.*(?:\r?\n|$)", re.MULTILINE)
+# At a line's start, or right after a byte-order mark opening the file (kept: it is not the section's).
+_UNMARKED_RE = re.compile(r"(?:^|(?<=\A\ufeff))" + SECTION + r"[ \t]*:.*(?:\r?\n|$)", re.MULTILINE)
 _TOP_LEVEL_RE = re.compile(r"^\S", re.MULTILINE)  # the next key, comment or marker at column 0
 
 
@@ -244,6 +245,22 @@ def _round_trip_without_section(text: str, path: Path) -> str:
 _END_MARKER_RE = re.compile(r"^\.\.\.[ \t]*(?:#.*)?(?:\r?\n)?(?:\s*(?:#.*)?(?:\r?\n)?)*\Z", re.MULTILINE)
 
 
+def _top_indent(text: str) -> str:
+    """The column of the document's top-level keys: a file may indent all of them (valid YAML, and
+    ComfyUI reads it); our keys must line up with them. Comments (our markers) may sit at any column."""
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.nodes import MappingNode
+
+    try:
+        node = _safe_yaml().compose(text)
+    except YAMLError:
+        return ""
+    if isinstance(node, MappingNode) and not node.flow_style and node.value:
+        column: int = node.value[0][0].start_mark.column
+        return " " * column
+    return ""
+
+
 def write_section(path: Path, base_path: Path, categories: Mapping[str, str]) -> bool:
     """Add or update our section. Returns False when the file already says exactly this."""
     section = build_section(base_path, categories)
@@ -257,16 +274,15 @@ def write_section(path: Path, base_path: Path, categories: Mapping[str, str]) ->
     if match:
         if before.get(SECTION) == section:
             return False
-        new_text = (
-            text[: match.start()] + _render_block(section, match["flag"], newline) + text[match.end() :]
-        )
+        block = _render_block(section, match["flag"], newline, _top_indent(text))
+        new_text = text[: match.start()] + block + text[match.end() :]
     else:
         if SECTION in before:
             text = _without_unmarked_section(text, path)
         end_marker = _END_MARKER_RE.search(text)
         if end_marker:  # a document closed by "...": our block goes inside it, before the marker
             at = end_marker.start()
-            new_text = text[:at] + _render_block(section, "", newline) + text[at:]
+            new_text = text[:at] + _render_block(section, "", newline, _top_indent(text)) + text[at:]
         else:
             if raw is None:
                 flag, prefix = "created", ""
@@ -274,7 +290,7 @@ def write_section(path: Path, base_path: Path, categories: Mapping[str, str]) ->
                 flag, prefix = "joined", newline
             else:
                 flag, prefix = "", ""
-            new_text = text + prefix + _render_block(section, flag, newline)
+            new_text = text + prefix + _render_block(section, flag, newline, _top_indent(text))
     try:
         after = _parse(new_text, path)
     except InvalidConfig:

@@ -35,7 +35,7 @@ from ..catalog.repository import ModelRepository
 from ..errors import ModelLibraryError
 from ..hub_service import restore_pending, save_pending_record
 from ..io.paths import at_or_under
-from ..links.platform import LinkMaker, default_maker, inside_root
+from ..links.platform import LinkMaker, LinkReader, default_maker, inside_root
 from ..links.registry import AppRecord, AppRegistry, LinkRecord, LinkRegistry
 from ..sources.records import restore_hashes
 from ..sources.registry import SourceRegistry, SourceRow
@@ -241,6 +241,7 @@ def _find_view_links(app: AppRecord, library_root: Path, links: LinkRegistry, ow
     """Register the symlinks in an install's view folder that lead to a model but no record named."""
     root = library_root / "views" / app.id
     found: list[LinkRecord] = []
+    reader = LinkReader(library_root)
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
         for name in filenames:
@@ -248,7 +249,7 @@ def _find_view_links(app: AppRecord, library_root: Path, links: LinkRegistry, ow
             if name.startswith(".") or not os.path.islink(path):
                 continue
             raw = os.readlink(path)
-            target = os.path.normpath(os.path.join(dirpath, raw))
+            target = reader.destination(path, raw)
             model_id = owner.model_of(target)
             if model_id is None:
                 continue
