@@ -290,3 +290,23 @@ def test_every_open_after_the_first_takes_at_most_one_backup_a_day(tmp_path: Pat
     for _ in range(3):
         Library.open(config).close()
     assert len(backups(backups_dir(config.catalog_path))) == 1
+
+
+@pytest.mark.parametrize("how", ["deleted", "zeroed"])
+def test_a_lost_catalog_of_a_library_holding_only_sources_is_rebuilt_from_its_records(
+    tmp_path: Path, how: str
+) -> None:
+    """No model was imported, only a folder catalogued in place: a zeroed catalog is as lost as a
+    deleted one (it was taken for a new library, the source vanished from view, and the next source
+    added overwrote records/sources.json)."""
+    root = tmp_path / "library"
+    config = load_config(root, import_roots=(tmp_path,))
+    source = tmp_path / "nas"
+    source.mkdir()
+    synth.write_family(source / "a.safetensors", "sd15_loha")
+    with Library.open(config) as library:
+        library.add_source(source)
+    _damage(root / "catalog.sqlite", how)
+    with Library.open(config) as library:
+        assert [s["path"] for s in library.list_sources()] == [str(source)]
+        assert library.recovered
