@@ -310,3 +310,27 @@ def test_a_lost_catalog_of_a_library_holding_only_sources_is_rebuilt_from_its_re
     with Library.open(config) as library:
         assert [s["path"] for s in library.list_sources()] == [str(source)]
         assert library.recovered
+
+
+def test_a_write_ahead_log_left_beside_a_deleted_catalog_is_kept_aside_not_replayed(tmp_path: Path) -> None:
+    """SQLite replays a -wal it finds beside a database onto that file, whatever file it is: left
+    beside a deleted catalog, it was replayed onto the restored backup (pages of another file)."""
+    root, ids = _library_with(tmp_path, ["epic"])
+    config = load_config(root, import_roots=(tmp_path / "incoming",))
+    with Library.open(config) as library, library.db.read() as conn:
+        take_backup(conn, library.db.path, backups_dir(library.db.path), "daily")
+    crash = (
+        "import os, sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_autocheckpoint = 0')\n"
+        "c.execute('CREATE TABLE intruder (x)'); c.commit(); os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", crash, str(root / "catalog.sqlite")], check=True)
+    wal = root / "catalog.sqlite-wal"
+    assert wal.stat().st_size > 0
+    (root / "catalog.sqlite").unlink()  # the main file only: its -wal and -shm stay
+    with Library.open(config) as library:
+        assert [m.id for m in library.list_models(ModelQuery()).items] == ids
+        with library.db.read() as conn:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert "intruder" not in tables
+    assert [p.name for p in root.glob("catalog.sqlite.corrupt-*-wal")]  # kept, never deleted
