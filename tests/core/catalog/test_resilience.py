@@ -334,3 +334,35 @@ def test_a_write_ahead_log_left_beside_a_deleted_catalog_is_kept_aside_not_repla
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert "intruder" not in tables
     assert [p.name for p in root.glob("catalog.sqlite.corrupt-*-wal")]  # kept, never deleted
+
+
+def test_a_write_on_a_read_only_library_drive_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    """A drive remounted read-only (as ext4 does after errors) with the catalog's -shm left there: the
+    catalog opens and reads, and a write raised a raw sqlite3.OperationalError."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(disk)], check=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("mounting a tmpfs is not permitted here")
+    try:
+        source = tmp_path / "nas"
+        source.mkdir()
+        synth.write_family(source / "a.safetensors", "sd15_loha")
+        config = load_config(disk / "library", import_roots=(tmp_path,))
+        with Library.open(config) as library:
+            library.add_source(source)
+        leave_shm = (
+            "import os, sqlite3, sys\n"
+            "sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM sqlite_master').fetchall()\n"
+            "os._exit(0)\n"
+        )
+        subprocess.run([sys.executable, "-c", leave_shm, str(config.catalog_path)], check=True)
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        with Library.open(config) as library:
+            [model] = library.list_models(ModelQuery()).items
+            with pytest.raises(CatalogUnavailable, match="read-only"):
+                library.edit_model(model.id, notes="x")
+            assert library.get_model(model.id).notes != "x"
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=False)  # even while a failed test holds it
