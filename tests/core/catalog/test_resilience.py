@@ -366,3 +366,27 @@ def test_a_write_on_a_read_only_library_drive_is_a_clear_error_not_a_traceback(t
             assert library.get_model(model.id).notes != "x"
     finally:
         subprocess.run(["umount", "--lazy", str(disk)], check=False)  # even while a failed test holds it
+
+
+def test_a_backup_skipped_for_space_says_what_it_wants_free(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It said '3948544 bytes free, the backup needs 229376' (the catalog's size, not what is wanted)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    try:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], check=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("mounting a tmpfs is not permitted here")
+    try:
+        db = Database(disk / "catalog.sqlite")
+        try:
+            with db.read() as conn, caplog.at_level("WARNING"):
+                assert take_backup(conn, db.path, backups_dir(db.path), "daily") is None
+        finally:
+            db.close()
+        [message] = [r.getMessage() for r in caplog.records if "backup skipped" in r.getMessage()]
+        free, wanted = (int(w) for w in message.split() if w.isdigit())
+        assert free < wanted
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=False)
