@@ -11,6 +11,7 @@ Events: ``subscribe(fn)`` registers ``fn(event: str, data: dict)``; the library 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 from . import __version__
 from .catalog.backup import backup_due, backups_dir, take_backup
 from .catalog.db import Database
-from .catalog.diagnose import space_message
+from .catalog.diagnose import Problem, space_message
 from .catalog.migrations import migrate, pending_migrations
 from .catalog.opening import holds_models, open_catalog, replace_damaged
 from .catalog.repository import ModelRepository
@@ -84,9 +85,11 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
                 db.close()
                 raise InsufficientSpace(space_message(config.catalog_path, writing=False))
             library = cls(config, db)
+            full = db.read_only_problem is Problem.SPACE
+            why = "is full" if full else "refuses writes (mounted read-only?)"
             library.recovered = [
-                "The library's disk is full: opened read-only (listing, searching and showing work; "
-                "changes wait until space is freed)."
+                f"The library's disk {why}: opened read-only (listing, searching and showing work; "
+                "changes wait until the disk takes writes again)."
             ]
             log.warning("model-library: %s", library.recovered[0])
             return library
@@ -279,9 +282,14 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
             folder = self.model_dir(model)
             if folder.exists():
                 trashed = str(move_to_trash(folder, self.config.trash_dir, model.id))
-        with self.db.transaction() as conn:
-            self.sources.registry.hide_model_files(conn, model.id)
-            self.repo.delete(model.id)
+        try:
+            with self.db.transaction() as conn:
+                self.sources.registry.hide_model_files(conn, model.id)
+                self.repo.delete(model.id)
+        except BaseException:
+            if trashed is not None:  # the row stays (a full disk): so do its files, never a row without
+                os.replace(trashed, self.model_dir(model))  # a rename back on the same disk: no space
+            raise
         self.publish("changed", {"ids": [model.id], "reason": "removed"})
         report: dict[str, Any] = {
             "id": model.id,

@@ -32,7 +32,9 @@ class MappingPart:
 
     # -- identity --------------------------------------------------------------------------------------
     def _writable(self) -> None:
-        """Writes wait while a moved library is unconfirmed (``health --repair`` confirms)."""
+        """Writes wait while a moved library is unconfirmed (``health --repair`` confirms), and fail
+        before any file is touched while the catalog is read-only (its disk is full or refuses writes)."""
+        self.db.refuse_if_read_only()
         identity.require_writable(self.config.root)
 
     # -- mapping config --------------------------------------------------------------------------------

@@ -10,7 +10,9 @@ Not every failure to open is damage. A full disk (SQLite cannot grow the ``-shm`
 says "disk I/O error"), a permission problem or a failing drive leave a sound file behind: those raise
 ``InsufficientSpace`` or ``CatalogUnavailable``, never ``CatalogCorrupt``, so nothing sets a healthy
 catalog aside. With ``read_only_fallback`` a full disk opens the catalog read-only instead (reads work,
-every write raises ``InsufficientSpace``): the file itself when its write-ahead log is empty, else a
+every write raises ``InsufficientSpace``), and so does a readable catalog on a disk that refuses writes
+(mounted read-only, as the kernel does after I/O errors; writes raise ``DestinationNotWritable``): the file
+itself when its write-ahead log is empty, else a
 private snapshot of file and log in the temporary folder (SQLite ignores the log of an immutable file).
 """
 
@@ -24,9 +26,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import CatalogCorrupt, CatalogError, CatalogLocked, CatalogUnavailable, InsufficientSpace
+from ..errors import (
+    CatalogCorrupt,
+    CatalogError,
+    CatalogLocked,
+    CatalogUnavailable,
+    DestinationNotWritable,
+    InsufficientSpace,
+)
 from ..io.memory import trim_heap
-from .diagnose import Problem, diagnose, space_message
+from .diagnose import Problem, diagnose, read_only_message, refuses_writes, space_message
 
 BUSY_TIMEOUT_MS = 10_000
 # Reader connections at most, whatever the number of threads (each keeps up to cache_size of pages).
@@ -91,6 +100,7 @@ class Database:
         self._closed = False
         # Read-only (a full disk): every connection opens this URI instead of the path.
         self.read_only = False
+        self.read_only_problem: Problem | None = None
         self._uri: str | None = None
         self._snapshot: str | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,8 +132,16 @@ class Database:
         problem = diagnose(self.path, exc)
         if problem is Problem.SPACE:
             if read_only_fallback and self._open_read_only():
+                self.read_only_problem = problem
                 return
             raise InsufficientSpace(space_message(self.path, writing=True)) from exc
+        if problem is Problem.UNAVAILABLE and refuses_writes(self.path):
+            # A readable file on a disk that takes no writes (mounted read-only, as the kernel does
+            # after I/O errors): reading works, writes say which disk refuses them.
+            if read_only_fallback and self._open_read_only():
+                self.read_only_problem = problem
+                return
+            raise DestinationNotWritable(read_only_message(self.path)) from exc
         if problem is Problem.DAMAGED:
             raise CatalogCorrupt(
                 f"The catalog {self.path} cannot be opened ({exc}). Run `model-library rebuild` to set it "
@@ -134,6 +152,53 @@ class Database:
             "drive and the file's permissions (the user running this must be able to read and write "
             "it and its folder), then try again. Do not rebuild: nothing would be gained."
         ) from exc
+
+    def refuse_if_read_only(self) -> None:
+        """Raise the error a write gets while the catalog is open read-only: InsufficientSpace on a full
+        disk, DestinationNotWritable on a disk that refuses writes. Callers check before touching files."""
+        if not self.read_only:
+            return
+        with self._write_lock:
+            if self._leave_read_only():
+                return
+        if self.read_only_problem is Problem.SPACE:
+            raise InsufficientSpace(space_message(self.path, writing=True))
+        raise DestinationNotWritable(read_only_message(self.path))
+
+    def _leave_read_only(self) -> bool:
+        """Under the write lock: reopen for writing when the disk takes writes again (a host that
+        started on a full disk must not stay read-only until restarted). False when it still refuses."""
+        if not self.read_only:
+            return True
+        try:
+            writer = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error:
+            return False
+        try:
+            _configure(writer)
+            mode = writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                writer.execute("PRAGMA journal_mode = DELETE")
+            writer.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error:
+            writer.close()
+            return False
+        with self._active_cv:  # no read in progress: the read-only connections go, normal ones come
+            self._active_cv.wait_for(lambda: self._active == 0, timeout=30)
+            with self._pool_cv:
+                self._idle = []
+                self._readers = 0
+            self._close_all()
+            self._drop_snapshot()
+            self._uri = None
+            self.read_only = False
+            self.read_only_problem = None
+            with self._all_lock:
+                self._all.append(writer)
+            self._writer = writer
+        return True
 
     def _open_read_only(self) -> bool:
         """Open for reading on a full disk; False when not even that is possible."""
@@ -188,8 +253,7 @@ class Database:
         """
         with self._write_lock:
             self._check_open()
-            if self.read_only:
-                raise InsufficientSpace(space_message(self.path, writing=True))
+            self.refuse_if_read_only()
             conn = self._writer
             if conn.in_transaction:
                 yield conn

@@ -92,3 +92,35 @@ def space_message(path: Path, *, writing: bool) -> str:
         f"Free at least {need / 1048576:.0f} MiB on it and try again; listing, searching and showing "
         "models keep working meanwhile. The catalog is not damaged: do not rebuild it."
     )
+
+
+def refuses_writes(path: Path) -> bool:
+    """True when ``path`` can be read but its disk takes no writes: mounted read-only (what the kernel
+    does to a disk after I/O errors, ``errors=remount-ro``) or the file or folder is not writable."""
+    path = Path(path)
+    if not os.access(path, os.R_OK):
+        return False
+    try:
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return True
+    except (OSError, AttributeError):  # no statvfs on Windows
+        pass
+    return not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK)
+
+
+def read_only_message(path: Path) -> str:
+    """Names the disk that refuses the catalog's writes and what to check."""
+    from ..io.drives import drive_info
+
+    try:
+        mount = drive_info(path).mountpoint
+    except OSError:
+        mount = ""
+    disk = f"the disk mounted at {mount}" if mount else "its disk"
+    return (
+        f"The library catalog in {Path(path).parent} cannot be written: {disk} refuses writes (mounted "
+        "read-only, or the file or its folder is not writable; a disk with I/O errors is often remounted "
+        "read-only by the system). This change was not made. Check the disk and remount it read-write; "
+        "listing, searching and showing models keep working meanwhile. The catalog is not damaged: do "
+        "not rebuild it."
+    )

@@ -10,6 +10,7 @@ rewritten from the table once per call (a mapping batch of 1,000 links writes on
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,9 @@ from ..records.files import (
     LinkEntry,
     LinksRecord,
     installs_path,
+    links_dir,
     links_path,
+    links_shard,
     records_dir,
     remove_record,
     write_record,
@@ -142,9 +145,10 @@ class LinkRegistry:
         if not records:
             return 0
         with self.db.transaction() as conn:
-            apps = self._apps_of(conn, [r.link_path for r in records]) | {r.app_id for r in records}
+            keys = self._keys_of(conn, [r.link_path for r in records])
+            keys |= {(r.app_id, links_shard(r.model_id)) for r in records}
             conn.executemany(_UPSERT_LINK, [r._params() for r in records])
-            self._save(conn, apps)
+            self._save(conn, keys)
         return len(records)
 
     def register(self, record: LinkRecord) -> None:
@@ -155,9 +159,9 @@ class LinkRegistry:
         if not rows:
             return 0
         with self.db.transaction() as conn:
-            apps = self._apps_of(conn, [p for (p,) in rows])
+            keys = self._keys_of(conn, [p for (p,) in rows])
             conn.executemany("DELETE FROM links WHERE link_path = ?", rows)
-            self._save(conn, apps)
+            self._save(conn, keys)
         return len(rows)
 
     def unregister(self, link_path: str) -> None:
@@ -195,46 +199,69 @@ class LinkRegistry:
 
     # -- records on disk -----------------------------------------------------------------------------
     @staticmethod
-    def _apps_of(conn: sqlite3.Connection, link_paths: Sequence[str]) -> set[str | None]:
-        """The installs whose links these paths are (as registered now)."""
-        apps: set[str | None] = set()
+    def _keys_of(conn: sqlite3.Connection, link_paths: Sequence[str]) -> set[tuple[str | None, str]]:
+        """The (install, shard) files these links are kept in (as registered now)."""
+        keys: set[tuple[str | None, str]] = set()
         for start in range(0, len(link_paths), 500):
             chunk = list(link_paths[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            apps.update(
-                r[0]
-                for r in conn.execute(
-                    f"SELECT DISTINCT app_id FROM links WHERE link_path IN ({marks})",  # noqa: S608
+            keys.update(
+                (app_id, links_shard(model_id))
+                for app_id, model_id in conn.execute(
+                    f"SELECT DISTINCT app_id, model_id FROM links WHERE link_path IN ({marks})",  # noqa: S608
                     chunk,
                 )
             )
-        return apps
+        return keys
 
-    def _save(self, conn: sqlite3.Connection, app_ids: Iterable[str | None]) -> None:
-        """Rewrite the links file of each install from the table, as this transaction leaves it."""
+    def _save(self, conn: sqlite3.Connection, keys: Iterable[tuple[str | None, str]]) -> None:
+        """Rewrite the given shard files of each install from the table, as this transaction leaves it.
+        An install still in version 1's single file is written out whole, in shards, once."""
         folder = records_dir(self.db.path)
-        for app_id in app_ids:
+        wanted = set(keys)
+        for app_id in {app for app, _ in wanted}:
+            legacy = links_path(folder, app_id)
+            if legacy.exists():
+                wanted |= self._shards_of(conn, app_id)
+        for app_id, shard in sorted(wanted, key=lambda k: (k[0] or "", k[1])):
             cursor = conn.cursor()
             cursor.row_factory = None  # plain tuples in LinkEntry's field order: half the cost of rows
-            cursor.execute(
-                f"SELECT {_ENTRY_COLUMNS} FROM links WHERE app_id IS ? ORDER BY link_path",  # noqa: S608
-                (app_id,),
-            )
+            if shard == "__":
+                cursor.execute(
+                    f"SELECT {_ENTRY_COLUMNS} FROM links WHERE app_id IS ? ORDER BY link_path",  # noqa: S608
+                    (app_id,),
+                )
+            else:  # the shard's rows only (filtered in SQLite: no Python object for the others)
+                cursor.execute(
+                    f"SELECT {_ENTRY_COLUMNS} FROM links WHERE app_id IS ? "  # noqa: S608
+                    "AND substr(lower(model_id), 1, 2) = ? ORDER BY link_path",
+                    (app_id, shard),
+                )
             entries = tuple(
                 LinkEntry(model, file, link, kind, bool(rel), target, root, category, inode, dev, purpose, at)
                 for model, file, link, kind, rel, target, root, category, inode, dev, purpose, at in cursor
+                if links_shard(model) == shard
             )
-            path = links_path(folder, app_id)
+            path = links_dir(folder, app_id) / f"{shard}.json"
             if entries:
                 write_record(path, LinksRecord(app_id, entries))
             else:
                 remove_record(path)
+        for app_id in {app for app, _ in wanted}:
+            remove_record(links_path(folder, app_id))  # version 1's single file, now in shards
+
+    @staticmethod
+    def _shards_of(conn: sqlite3.Connection, app_id: str | None) -> set[tuple[str | None, str]]:
+        rows = conn.execute("SELECT DISTINCT model_id FROM links WHERE app_id IS ?", (app_id,))
+        return {(app_id, links_shard(r[0])) for r in rows}
 
     def save_records(self) -> None:
-        """Rewrite every install's links file (after a bulk change of stored paths: a moved library)."""
+        """Rewrite every install's links files (after a bulk change of stored paths: a moved library)."""
         with self.db.transaction() as conn:
-            apps = {r[0] for r in conn.execute("SELECT DISTINCT app_id FROM links")}
-            self._save(conn, apps)
+            keys: set[tuple[str | None, str]] = set()
+            for (app_id,) in conn.execute("SELECT DISTINCT app_id FROM links").fetchall():
+                keys |= self._shards_of(conn, app_id)
+            self._save(conn, keys)
 
 
 @dataclass(frozen=True)
@@ -287,6 +314,7 @@ class AppRegistry:
             conn.execute("DELETE FROM apps WHERE id = ?", (app_id,))  # its links go with it (cascade)
             self._save(conn)
             remove_record(links_path(records_dir(self.db.path), app_id))
+            shutil.rmtree(links_dir(records_dir(self.db.path), app_id), ignore_errors=True)
 
     def restore(self, apps: Iterable[AppRecord]) -> list[AppRecord]:
         """Insert the installs the catalog does not know (a rebuild); -> those inserted."""

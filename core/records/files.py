@@ -84,7 +84,20 @@ def source_files_path(folder: Path, source: str) -> Path:
 
 
 def links_path(folder: Path, app_id: str | None) -> Path:
+    """The links file of an install as version 1 wrote it (one file for all its links); now only read."""
     return folder / "links" / f"{file_key(app_id) if app_id else '_none'}.json"
+
+
+def links_dir(folder: Path, app_id: str | None) -> Path:
+    """An install's links, one file per shard (``links_shard``): a one-model sync rewrites a few dozen
+    entries, not the install's ten thousand."""
+    return folder / "links" / (file_key(app_id) if app_id else "_none")
+
+
+def links_shard(model_id: str | None) -> str:
+    """Which links file an entry lives in: the first two hex digits of its model's id (256 files)."""
+    head = (model_id or "")[:2].lower()
+    return head if len(head) == 2 and all(c in "0123456789abcdef" for c in head) else "__"
 
 
 def pending_lookups_path(folder: Path) -> Path:
@@ -159,17 +172,23 @@ def read_record(path: Path, cls: type[R]) -> R | None:
         return None
 
 
-def read_all(folder: Path, cls: type[R]) -> list[tuple[Path, R]]:
-    """Every readable record of ``cls`` among the ``*.json`` files of ``folder`` (sorted by name)."""
+def read_all(folder: Path, cls: type[R], *, depth: int = 0) -> list[tuple[Path, R]]:
+    """Every readable record of ``cls`` among the ``*.json`` files of ``folder`` (sorted by name), and of
+    its sub-folders down to ``depth`` levels (links: one folder of shards per install)."""
     try:
-        names = sorted(n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith("."))
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError:
         return []
     out = []
-    for name in names:
-        record = read_record(folder / name, cls)
-        if record is not None:
-            out.append((folder / name, record))
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if depth > 0 and entry.is_dir(follow_symlinks=False):
+            out.extend(read_all(Path(entry.path), cls, depth=depth - 1))
+        elif entry.name.endswith(".json"):
+            record = read_record(Path(entry.path), cls)
+            if record is not None:
+                out.append((Path(entry.path), record))
     return out
 
 
@@ -191,6 +210,8 @@ __all__ = [
     "SourceFilesRecord",
     "SourcesRecord",
     "has_records",
+    "links_dir",
+    "links_shard",
     "read_all",
     "read_record",
     "records_dir",

@@ -143,7 +143,7 @@ def _restore_links(db: Database, library_root: Path, maker: LinkMaker, report: R
     links = LinkRegistry(db)
     owner = _Owners(db, library_root)
     recorded: set[str | None] = set()
-    for path, record in read_all(records_dir(db.path) / "links", LinksRecord):
+    for path, record in read_all(records_dir(db.path) / "links", LinksRecord, depth=1):
         recorded.add(record.app_id)
         if record.app_id is not None and record.app_id not in apps:
             report.skipped.append(f"{path}: the install {record.app_id} is not known")

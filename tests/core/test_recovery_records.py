@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -154,20 +155,35 @@ def test_rebuild_restores_into_an_empty_catalog_and_changes_nothing_on_a_full_on
         assert _state(lib, ids) == before
 
 
-def test_a_mapping_batch_writes_one_record_file_per_install(
+def test_a_mapping_batch_writes_one_folder_per_install_and_a_sync_rewrites_one_shard(
     library: Library, incoming: Path, comfy: Path
 ) -> None:
+    fam = synth.FAMILIES["sdxl_lora_kohya"]
     for n in range(5):
-        fam = synth.FAMILIES["sdxl_lora_kohya"]
         synth.write_safetensors(incoming / f"lora{n}.safetensors", fam["tensors"], {"n": str(n)})
     library.import_paths([incoming], lookup=False)
     links_dir = library.config.root / "records" / "links"
     library.map_apply(comfy)
-    files = list(links_dir.iterdir())
-    assert len(files) == 1, "one file for the install, not one per link"
-    data = json.loads(files[0].read_text())
-    assert (data["record"], data["version"]) == ("links", 1)
-    assert len(data["data"]["links"]) == 5
+    [install] = list(links_dir.iterdir())
+    files = sorted(install.iterdir())
+    assert 1 <= len(files) <= 5, "a file per shard of model ids, not one per link"
+    entries = []
+    for f in files:
+        data = json.loads(f.read_text())
+        assert (data["record"], data["version"]) == ("links", 1)
+        entries += data["data"]["links"]
+    assert len(entries) == 5
+    assert all(e["model_id"][:2] == f.stem for f in files for e in json.loads(f.read_text())["data"]["links"])
+    # One more model: its sync rewrites its own shard only, never the install's other files.
+    before = {f.name: f.stat().st_mtime_ns for f in files}
+    new = synth.write_safetensors(incoming / "extra.safetensors", fam["tensors"], {"n": "extra"})
+    [item] = library.import_paths([new], lookup=False)
+    assert item.model is not None
+    shard = install / f"{item.model.id[:2]}.json"
+    assert item.model.id in shard.read_text()
+    for f in sorted(install.iterdir()):
+        if f != shard and f.name in before:
+            assert f.stat().st_mtime_ns == before[f.name], f"{f.name} was rewritten for another model"
 
 
 def test_corrupt_and_newer_records_are_warned_about_and_skipped(
@@ -222,7 +238,7 @@ def test_a_hostile_links_record_never_points_remove_at_a_users_file(
     victim = tmp_path / "Documents" / "thesis.txt"
     victim.parent.mkdir()
     victim.write_text("years of work")
-    [links_file] = (library_config.root / "records" / "links").iterdir()
+    [links_file] = (library_config.root / "records" / "links").rglob("*.json")
     record = json.loads(links_file.read_text())
     [entry] = record["data"]["links"]
     record["data"]["links"] += [
@@ -290,7 +306,7 @@ def test_an_install_whose_links_record_is_lost_gets_its_view_links_back_from_its
         ids = _session(lib, incoming, nas, comfy, "view")
         before = _state(lib, ids)
     for record in (library_config.root / "records" / "links").iterdir():
-        record.unlink()
+        shutil.rmtree(record)
     _lose_catalog(library_config)
     with Library.open(library_config) as lib:
         after = _state(lib, ids)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from comfyui_model_library.core.errors import CatalogUnavailable
 from comfyui_model_library.core.library import Library
 from comfyui_model_library.core.models import ModelQuery
 from tests import synth
+from tests.namespaces import run_in_mount_namespace
 
 FULL_DISK = r"""
 import json, os, subprocess, sys
@@ -100,21 +100,7 @@ print(json.dumps(out))
 def test_a_full_disk_keeps_reads_working_and_refuses_writes_without_setting_anything_aside(
     tmp_path: Path,
 ) -> None:
-    script = tmp_path / "full_disk.py"
-    script.write_text(FULL_DISK)
-    probe = subprocess.run(
-        ["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True, check=False
-    )
-    if probe.returncode != 0:
-        pytest.skip(f"no user and mount namespaces here: {probe.stderr.decode(errors='replace')[:200]}")
-    done = subprocess.run(
-        ["unshare", "--user", "--map-root-user", "--mount", sys.executable, str(script), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )
+    done = run_in_mount_namespace(FULL_DISK, str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["read_only"] is True

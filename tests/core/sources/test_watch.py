@@ -3,9 +3,7 @@ are not walked again and again; folders on network filesystems (written by other
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,6 +14,7 @@ from comfyui_model_library.core.library import Library
 from comfyui_model_library.core.models import ModelQuery
 from tests import synth
 from tests.mount_table import declare, device_of, mountinfo_line, use_table
+from tests.namespaces import run_in_mount_namespace
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a mount table to declare")
 
@@ -183,21 +182,7 @@ def test_a_share_mounted_on_a_watched_empty_folder_is_watched(tmp_path: Path) ->
     share mounted over it, so a new device under a source is a new watch (and its first scan). The same
     for a share mounted on a folder inside a source."""
     pytest.importorskip("watchfiles")
-    script = tmp_path / "late_mount.py"
-    script.write_text(LATE_MOUNT)
-    probe = subprocess.run(
-        ["unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True, check=False
-    )
-    if probe.returncode != 0:
-        pytest.skip(f"no user and mount namespaces here: {probe.stderr.decode(errors='replace')[:200]}")
-    done = subprocess.run(
-        ["unshare", "--user", "--map-root-user", "--mount", sys.executable, str(script), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
-    )
+    done = run_in_mount_namespace(LATE_MOUNT, str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     assert "listed arrived" in done.stdout and "listed below" in done.stdout
 
