@@ -8,7 +8,10 @@ name. So every route here decides for itself, from the request alone:
   address the server is bound to, and IP literals (a rebinding attack always arrives under a DNS name).
 * **Cross-site refusals (state-changing routes).** ``Origin: null`` (sandboxed frames, ``file:`` pages)
   is refused; an Origin whose scheme, host or port differs from this server's (the connection's scheme,
-  the Host header's name and port, default ports filled in) is refused.
+  the Host header's name and port, default ports filled in) is refused. Behind a TLS-terminating proxy on
+  the same machine (a loopback peer) the scheme is the proxy's ``X-Forwarded-Proto``: the browser spoke
+  https to the proxy, which speaks http to us. A cross-site page cannot add that header without a
+  preflight (never granted), and a non-loopback peer's header is ignored.
 * **Content-Type + custom header (state-changing routes).** ``application/json`` (``PUT /uploads`` takes
   ``application/octet-stream``) and ``X-Model-Library: 1``. A cross-site form can send neither, and a
   script sending them triggers a CORS preflight which we never grant: no route answers OPTIONS with
@@ -102,7 +105,7 @@ class RequestFacts:
     content_type: str | None = None
     custom_header: str | None = None
     remote: str | None = None
-    scheme: str = "http"  # of the connection (https when the server itself speaks TLS)
+    scheme: str = "http"  # the client's: the connection's, or a local proxy's X-Forwarded-Proto
 
     @classmethod
     def of(cls, request: web.BaseRequest) -> RequestFacts:
@@ -114,8 +117,18 @@ class RequestFacts:
             content_type=headers.get("Content-Type"),
             custom_header=headers.get(CUSTOM_HEADER),
             remote=request.remote,
-            scheme=request.scheme,
+            scheme=client_scheme(request),
         )
+
+
+def client_scheme(request: web.BaseRequest) -> str:
+    """The scheme the browser used: the connection's, or ``X-Forwarded-Proto`` from a proxy on this
+    machine (``https`` to the proxy, ``http`` from it to us; without this the panel behind an https proxy
+    could change nothing)."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",", 1)[0].strip().lower()
+    if forwarded in ("http", "https") and is_loopback_client(request.remote):
+        return forwarded
+    return request.scheme.lower()
 
 
 def split_host(value: str) -> tuple[str, int | None]:

@@ -162,7 +162,7 @@ def _plan_folder(folder: Path) -> Iterator[PlannedModel | PlanFailure]:
                 yield PlanFailure(here / d, exc.message, exc.code)
         dirnames[:] = [d for d in dirnames if d not in diffusers]
         groups: dict[ShardKey, list[Path]] = {}
-        for name in sorted(filenames):
+        for name in sorted(filenames, key=given_order):
             if name.startswith("."):
                 continue
             full = here / name
@@ -275,6 +275,14 @@ def _plan_diffusers(folder: Path) -> PlannedModel:
         tuple(rels[i] for i in order),
         model_name_from_file(folder.name),
     )
+
+
+def given_order(file_name: str) -> tuple[str, str]:
+    """A folder's files in name order with the extension set aside, so an original comes before its
+    copies ('epic.safetensors' before 'epic (1).safetensors', which a plain sort puts first since ' ' sorts
+    before '.'): of identical files, the first one taken names the model."""
+    stem, ext = os.path.splitext(file_name)
+    return stem, ext
 
 
 def _safe_listdir(folder: Path) -> list[Path]:

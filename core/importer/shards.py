@@ -118,12 +118,19 @@ def _disjoint_tensors(folder: Path, names: list[str]) -> bool:
 
 def _tensor_names(path: Path) -> frozenset[str] | None:
     """The tensor names of a safetensors or GGUF file's header; None when it is neither (or unreadable).
-    Opened non-blocking and checked to be a regular file: a FIFO must not hang a walk."""
+    Opened non-blocking and checked to be a regular file: a FIFO must not hang a walk. A link is read
+    only when its target is named like a file this reads (the sources' link rule: a ``_00001`` link to
+    ``~/.ssh/id_ed25519`` is never opened; such a set is listed file by file)."""
     from ..formats import gguf, safetensors  # header parsers: only when a set must be told apart
 
-    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    target = os.path.realpath(path) if os.path.islink(path) else str(path)
+    if not target.lower().endswith((".safetensors", ".gguf")):
+        return None
+    flags = (
+        os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    )
     try:
-        fd = os.open(path, flags)
+        fd = os.open(target, flags)
     except OSError:
         return None
     try:

@@ -172,8 +172,19 @@ def sync_model(
                 LstatSnapshot(),
                 scope={model_id},
             )
+        # A name the user gave (edit --name) already linked for another model of ours: the model takes
+        # the alternative name (``<name>.<id8>.<ext>``) rather than vanishing from ComfyUI.
+        taken = {r.link_path for r in others}
+        renamed = model is not None and "name" in model.manual_fields
+        resolutions = {
+            a.link_path: "rename"
+            for a in plan.conflicts
+            if renamed and a.conflict == "already_linked" and a.link_path in taken
+        }
         if not plan.is_empty or any(a.reason == "unregistered" for a in plan.ok):
-            report = report.merge(apply_plan(db, plan, maker=maker, allow_copy=config.allow_copy))
+            report = report.merge(
+                apply_plan(db, plan, resolutions=resolutions, maker=maker, allow_copy=config.allow_copy)
+            )
     return report
 
 

@@ -27,6 +27,7 @@ class ServedLibrary:
     url: str
     root: Path
     incoming: Path
+    comfy: Path | None = None
     _stop: Any = field(repr=False, default=None)
 
 
@@ -64,18 +65,58 @@ def _serve(library: Library) -> tuple[str, Any]:
     return f"http://127.0.0.1:{state['port']}", stop
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[ServedLibrary]:
+def _served(tmp_path: Path, comfy: Path | None, **overrides: Any) -> Iterator[ServedLibrary]:
     incoming = tmp_path / "incoming"
     incoming.mkdir()
-    config = load_config(tmp_path / "library", import_roots=(incoming,))
+    config = load_config(tmp_path / "library", import_roots=(incoming,), comfyui_root=comfy, **overrides)
     library = Library.open(config)
     url, stop = _serve(library)
     try:
-        yield ServedLibrary(library=library, url=url, root=config.root, incoming=incoming)
+        yield ServedLibrary(library=library, url=url, root=config.root, incoming=incoming, comfy=comfy)
     finally:
         stop()
         library.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[ServedLibrary]:
+    yield from _served(tmp_path, None)
+
+
+@pytest.fixture
+def served_mapped(tmp_path: Path) -> Iterator[ServedLibrary]:
+    """A served library whose host install is a real ComfyUI folder; its path holds markup, which the
+    panel must show as text."""
+    comfy = tmp_path / "<b>ComfyUI"
+    (comfy / "models" / "loras").mkdir(parents=True)
+    (comfy / "models" / "checkpoints").mkdir()
+    (comfy / "main.py").write_text("# ComfyUI\n")
+    (comfy / "comfyui_version.py").write_text('__version__ = "0.3.64"\n')
+    yield from _served(tmp_path, comfy)
+
+
+@pytest.fixture
+def served_hub(tmp_path: Path) -> Iterator[ServedLibrary]:
+    """A served library whose Hub is ``tests/hub_server.py`` on 127.0.0.1 with ``org/sdxl-model``: a
+    weights file, a README and a VAE in a subfolder."""
+    from tests import synth
+    from tests.hub_server import make_repo, start_hub
+
+    weights = synth.safetensors_bytes({"w": ("F32", (600,))})
+    vae = synth.safetensors_bytes({"v": ("F32", (300,))})
+    repo = make_repo(
+        "org/sdxl-model",
+        {
+            "model.safetensors": weights,
+            "README.md": b"# a model\n",
+            "vae/diffusion_pytorch_model.safetensors": vae,
+        },
+    )
+    hub_url, stop_hub = start_hub([repo])
+    try:
+        yield from _served(tmp_path, None, hf_endpoint=hub_url)
+    finally:
+        stop_hub()
 
 
 # Package scope, not session: Playwright's sync API keeps an asyncio loop running in this thread while it

@@ -35,33 +35,41 @@ FAKE_LITEGRAPH = """
 """
 
 
+def _drag_payload(page: Any, model_id: str) -> Any:
+    """What dragging the panel's row of ``model_id`` carries (the panel builds it from GET /models)."""
+    return page.evaluate(
+        """(id) => { const dt = new DataTransfer();
+                     const row = document.querySelector(`.mlib-row[data-id="${id}"]`);
+                     row.dispatchEvent(new DragEvent('dragstart', { dataTransfer: dt, bubbles: true }));
+                     return JSON.parse(dt.getData('application/x-model-library')); }""",
+        model_id,
+    )
+
+
 def test_drag_payload_and_loader_node(served: ServedLibrary, page: Any) -> None:
     checkpoint = fake_model(0, name="m1", type="checkpoint")
-    seed(served.library, [checkpoint])
+    lora = fake_model(1, name="lora-one", type="lora")
+    vae = fake_model(2, name="v", type="vae")
+    seed(served.library, [checkpoint, lora, vae])
     open_panel(page, served)
-    page.wait_for_selector(".mlib-row[data-id]")
-    payload = page.evaluate(
-        """() => { const dt = new DataTransfer(); const row = document.querySelector('.mlib-row');
-                   row.dispatchEvent(new DragEvent('dragstart', { dataTransfer: dt, bubbles: true }));
-                   return JSON.parse(dt.getData('application/x-model-library')); }"""
-    )
-    assert payload["id"] == checkpoint.id and payload["type"] == "checkpoint"
+    page.wait_for_selector(f".mlib-row[data-id='{vae.id}']")
+    payloads = [_drag_payload(page, m.id) for m in (checkpoint, lora, vae)]
+    assert payloads[0]["id"] == checkpoint.id and payloads[0]["type"] == "checkpoint"
+    assert payloads[0]["files"] == ["m1.safetensors"]
     result = page.evaluate(
-        "async (model) => {"
+        "async ([ckpt, lora, vae]) => {"
         + FAKE_LITEGRAPH
         + """
           const { dropModelOnGraph } = await import('/model-library/js/canvas.js');
-          const ckpt = { ...model, files: ['checkpoints/m1.safetensors'] };
           const created = dropModelOnGraph(graph, LiteGraph, ckpt, [10, 20]);
           const first = created.widgets[0].value;
-          const lora = { id: 'x', name: 'lora-one', type: 'lora', files: ['lora-one.safetensors'] };
           const onExisting = dropModelOnGraph(graph, LiteGraph, lora, [50, 50]);
-          const vae = dropModelOnGraph(graph, LiteGraph, { id: 'v', name: 'v', type: 'vae' }, [900, 900]);
+          const none = dropModelOnGraph(graph, LiteGraph, vae, [900, 900]);
           return { title: created.title, pos: created.pos, value: first,
                    same: onExisting === created, after: created.widgets[0].value, count: graph.nodes.length,
-                   vae: vae === null };
+                   vae: none === null };
         }""",
-        payload,
+        payloads,
     )
     assert result["title"] == "Library Checkpoint Loader"
     assert result["pos"] == [10, 20]

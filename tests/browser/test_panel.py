@@ -35,17 +35,17 @@ def row_names(page: Any) -> list[str]:
 
 
 def test_search_as_you_type_updates_results(served: ServedLibrary, page: Any) -> None:
-    seed(
-        served.library,
-        [fake_model(i) for i in range(40)]
-        + [fake_model(1000, name="Juggernaut XL v9"), fake_model(1001, name="juggernaut lightning")],
-    )
+    juggernauts = [fake_model(1000, name="Juggernaut XL v9"), fake_model(1001, name="juggernaut lightning")]
+    seed(served.library, [fake_model(i) for i in range(40)] + juggernauts)
     open_panel(page, served)
     wait_total(page, 42)
     search = page.locator("input[type=search]")
     search.press_sequentially("jugg", delay=20)  # several requests in flight; only the last may win
     wait_total(page, 2)
     assert sorted(n.lower() for n in row_names(page)) == ["juggernaut lightning", "juggernaut xl v9"]
+    # Each row's second line is the served model's type, base model and tags (a renamed field shows).
+    subs = page.eval_on_selector_all(".mlib-row .mlib-row-sub", "els => els.map(e => e.textContent)")
+    assert sorted(subs) == sorted(f"{m.type} · {m.base_model} · {', '.join(m.tags)}" for m in juggernauts)
     search.fill("")
     wait_total(page, 42)
     page.select_option("select[aria-label=Type]", "vae")

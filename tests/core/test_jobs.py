@@ -45,7 +45,12 @@ def test_job_runs_and_result_is_recorded(db: Database) -> None:
     assert done.result == {"answer": 42}
     d = done.to_dict()
     assert d["kind"] == "demo" and d["params"] == {"x": 1} and d["progress"]["stage"] == "done"
+    # The finished state is visible in memory a moment before its row is written: wait for the row.
+    deadline = time.monotonic() + 10
     row = db.execute_read("SELECT state, result_json FROM jobs WHERE id = ?", (job.id,))[0]
+    while row["state"] != "done" and time.monotonic() < deadline:
+        time.sleep(0.01)
+        row = db.execute_read("SELECT state, result_json FROM jobs WHERE id = ?", (job.id,))[0]
     assert row["state"] == "done" and '"answer": 42' in row["result_json"]
     runner.shutdown()
 

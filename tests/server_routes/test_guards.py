@@ -321,3 +321,25 @@ async def test_megabyte_search_refused(client: Any) -> None:
     assert resp.status == 400
     huge = await client.get(V1 + "/models?q=" + "x" * 1_000_000)
     assert huge.status == 400  # refused by the HTTP parser (line over 8190 bytes), never read in full
+
+
+async def test_https_proxy_on_this_machine_passes_the_origin_check(client: Any, library: Library) -> None:
+    """nginx (https for the browser) -> ComfyUI (http, from 127.0.0.1) with `Host $host`: the browser's
+    Origin is https. Without X-Forwarded-Proto the panel behind such a proxy could change nothing."""
+    host = f"127.0.0.1:{client.port}"
+    body = {"paths": ["/nowhere/x.safetensors"]}  # refused after the guards: 400 unsafe_path
+    before = snapshot(library.config.root, library=library)
+    for origin, forwarded, status, code in (
+        (f"https://{host}", None, 403, "cross_site_request"),
+        (f"https://{host}", "https", 400, "unsafe_path"),
+        (f"http://{host}", "https", 403, "cross_site_request"),
+        (f"https://{host}", "ftp", 403, "cross_site_request"),
+        (f"http://{host}", None, 400, "unsafe_path"),
+    ):
+        headers = {**JSON_HEADERS, "Host": host, "Origin": origin}
+        if forwarded:
+            headers["X-Forwarded-Proto"] = forwarded
+        resp = await client.post(V1 + "/imports", json=body, headers=headers)
+        answer = await resp.json()
+        assert (resp.status, answer["error"]["code"]) == (status, code), (origin, forwarded, answer)
+    assert snapshot(library.config.root, library=library) == before

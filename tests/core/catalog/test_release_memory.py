@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 
 import pytest
 
@@ -42,9 +41,10 @@ def test_a_long_write_in_another_thread_is_not_waited_for(db: Database) -> None:
     thread.start()
     try:
         assert inside.wait(10)
-        started = time.monotonic()
         db.release_memory()
-        assert time.monotonic() - started < 2.0
+        # It came back while the writer still holds its transaction (waiting for it would return only
+        # once the writer let go, after `release` is set below).
+        assert thread.is_alive() and not release.is_set()
     finally:
         release.set()
         thread.join()

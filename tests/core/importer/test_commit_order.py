@@ -56,3 +56,20 @@ def test_a_failure_passes_the_turn_on() -> None:
     for t in threads:
         t.join(timeout=10)
     assert seen == [1, 2]
+
+
+@pytest.mark.parametrize("copy_name", ["epic_lora (1)", "epic_lora - Copy", "epic_lora_1", "epic_lora.1"])
+def test_a_folder_walk_gives_the_original_before_its_copies(tmp_path: Path, copy_name: str) -> None:
+    """A folder's files are taken in name order with the extension set aside: 'epic_lora.safetensors'
+    before 'epic_lora (1).safetensors' (a plain string sort puts ' ' and '-' before '.', so the browser's or
+    the file manager's copy named the model)."""
+    incoming = tmp_path / "incoming"
+    original = synth.write_family(incoming / "Downloads" / "epic_lora.safetensors", "sd15_loha")
+    shutil.copyfile(original, incoming / "Downloads" / f"{copy_name}.safetensors")
+    config = load_config(tmp_path / "library", import_roots=(incoming,), io_concurrency=2)
+    with Library.open(config) as library:
+        items = library.import_paths([incoming / "Downloads"], lookup=False)
+        assert sorted(i.status for i in items) == ["duplicate", "imported"]
+        [model] = {i.model.id: i.model for i in items if i.model is not None}.values()
+        assert model.name == "epic_lora"
+        assert Path(items[0].source_path).name == "epic_lora.safetensors"

@@ -2,12 +2,15 @@
 with os._exit right after the step, then the library is opened again (recovery) and THREATS.md's
 invariants hold, the user's bytes exist somewhere, and importing again makes no second copy.
 
-The steps, in order (core/importer/stage.py and commit.py):
-  moved        a move: the source is linked into the stage and unlinked (after its moves.json entry)
+The steps, in order (core/importer/stage.py, commit.py and pipeline.py):
+  journalled   a move: the source's entry written to the stage's moves.json (nothing moved yet)
+  linked       a move: the source hard-linked into the stage (both names hold the bytes)
+  moved        a move: the source unlinked (the stage holds the only name)
   sidecar      metadata.json written into the staged folder
   journal      the 'placing' journal row committed (just before the rename into models/)
   renamed      the staged folder renamed into models/ (no catalog row yet)
   row          the catalog row inserted and the journal row deleted (the stage not yet cleaned)
+  unlinked     a move across drives (copied, not renamed): the source removed after the commit
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +36,7 @@ import os, shutil, sys
 from pathlib import Path
 from comfyui_model_library.core.config import load_config
 from comfyui_model_library.core.importer import commit as commit_mod
+from comfyui_model_library.core.importer import stage as stage_mod
 from comfyui_model_library.core.library import Library
 
 root, src, move, point = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
@@ -40,7 +45,20 @@ models = str(Path(root) / "models")
 def stop():
     os._exit(137)
 
-if point == "moved":
+if point == "journalled":
+    real_record = stage_mod.record_move
+    def record_move(*a, **k):
+        real_record(*a, **k)
+        stop()
+    stage_mod.record_move = record_move
+elif point == "linked":
+    real_link = os.link
+    def link(a, b, *args, **k):
+        real_link(a, b, *args, **k)
+        if os.fspath(a) == src:
+            stop()
+    os.link = link
+elif point in ("moved", "unlinked"):
     real_unlink = os.unlink
     def unlink(path, *a, **k):
         real_unlink(path, *a, **k)
@@ -77,17 +95,39 @@ print("finished without reaching the crash point")
 """
 
 POINTS = ["sidecar", "journal", "renamed", "row"]
-
-
-@pytest.mark.parametrize(
-    ("move", "point"),
-    [(False, p) for p in POINTS] + [(True, p) for p in ["moved", *POINTS]],
-    ids=lambda v: {False: "copy", True: "move"}.get(v, v) if isinstance(v, bool) else v,
+CASES = (
+    [("copy", p) for p in POINTS]
+    + [("move", p) for p in ["journalled", "linked", "moved", *POINTS]]
+    + [("move-across", p) for p in [*POINTS, "unlinked"]]
 )
-def test_a_crash_right_after_each_commit_step_loses_nothing(tmp_path: Path, move: bool, point: str) -> None:
+
+
+@pytest.fixture
+def other_drive(tmp_path: Path) -> Iterator[Path]:
+    """A folder on another filesystem (a small tmpfs): a move from there is a copy, then a removal."""
+    folder = tmp_path / "other-drive"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(folder)], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.decode(errors='replace')}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.mark.parametrize(("mode", "point"), CASES, ids=[f"{m}-{p}" for m, p in CASES])
+def test_a_crash_right_after_each_commit_step_loses_nothing(
+    tmp_path: Path, request: pytest.FixtureRequest, mode: str, point: str
+) -> None:
     root = tmp_path / "lib"
-    incoming = tmp_path / "in"
+    incoming = request.getfixturevalue("other_drive") if mode == "move-across" else tmp_path / "in"
+    move = mode != "copy"
     src = synth.write_family(incoming / "epic.safetensors", "sdxl_lora_kohya")
+    if mode == "move-across":
+        assert src.stat().st_dev != tmp_path.stat().st_dev
     original = hashlib.sha256(src.read_bytes()).hexdigest()
     done = subprocess.run(
         [sys.executable, "-c", CRASH, str(root), str(src), "1" if move else "0", point],
@@ -102,7 +142,7 @@ def test_a_crash_right_after_each_commit_step_loses_nothing(tmp_path: Path, move
     config = load_config(root, import_roots=(incoming,))
     with Library.open(config) as library:  # recovery runs here
         models = library.list_models(ModelQuery()).items
-        placed = point in ("renamed", "row")
+        placed = point in ("renamed", "row", "unlinked")
         assert len(models) == (1 if placed else 0), (point, library.recovered)
         assert library.db.execute_read("PRAGMA quick_check")[0][0] == "ok"
         assert library.db.execute_read("SELECT count(*) FROM journal")[0][0] == 0
@@ -110,8 +150,10 @@ def test_a_crash_right_after_each_commit_step_loses_nothing(tmp_path: Path, move
         places = [src] if src.exists() else []
         places += [library.model_file_path(m.id) for m in models]
         assert places and all(hashlib.sha256(p.read_bytes()).hexdigest() == original for p in places)
-        if not move or point in ("sidecar", "journal", "moved"):
+        if not placed:
             assert src.exists(), "a move that was not committed put the source back"
+        if mode == "move" and placed:
+            assert not src.exists(), "a committed move (a rename) left a second name behind"
         # Importing again (the source if it is still there) makes no second copy.
         if src.exists():
             [again] = library.import_paths([src], lookup=False)

@@ -15,6 +15,7 @@ from comfyui_model_library.core.config import load_config
 from comfyui_model_library.core.importer.shards import group_shards
 from comfyui_model_library.core.library import Library
 from comfyui_model_library.core.models import ModelQuery
+from comfyui_model_library.core.sources.walk import walk_models
 from tests import synth
 
 LORA = {
@@ -120,3 +121,19 @@ def test_files_of_one_architecture_are_never_grouped(tmp_path: Path, indices: se
         names.append(_lora(folder / f"x_{i:05d}.safetensors", str(i)).name)
     in_set, singles = group_shards(folder, names)
     assert in_set == [] and sorted(singles) == sorted(names)
+
+
+def test_a_shard_named_link_to_a_key_is_never_read_to_group_a_set(tmp_path: Path) -> None:
+    """Telling shards apart reads headers; a link out of the folder is read only when its target is named
+    like a model (the sources' link rule), so a key behind ``model_00001.safetensors`` stays unread and
+    the two files are listed one by one."""
+    outside = tmp_path / "outside"
+    _part(outside / "id_ed25519", 1)  # would split the tensors with the real shard if it were read
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "model_00001.safetensors").symlink_to(outside / "id_ed25519")
+    _part(folder / "model_00002.safetensors", 2)
+    names = ["model_00001.safetensors", "model_00002.safetensors"]
+    assert group_shards(folder, names) == ([], names)
+    found = walk_models(str(folder))
+    assert sorted((f.format, len(f.entries)) for f in found) == [("single-file", 1)] * 2

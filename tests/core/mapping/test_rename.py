@@ -46,3 +46,27 @@ def test_edit_name_renames_the_links_comfyui_lists(
     assert report["models"] == 1
     assert library.get_model(item.model.id).name == "Epic LoRA v3"
     assert library.map_apply(comfy).to_dict()["created"] == []  # still the renamed link
+
+
+def test_a_name_another_model_is_linked_under_keeps_the_model_visible(
+    library: Library, incoming: Path, comfy: Path
+) -> None:
+    """Renaming a model to the name another model is linked under: its old link goes and it takes the
+    alternative name (<name>.<id8>.<ext>); it used to vanish from ComfyUI with no word."""
+    library.set_mapping_config({**library.mapping_config(), "mode": "direct"})
+    a, b = library.import_paths(
+        [
+            synth.write_family(incoming / "a.safetensors", "sd15_loha"),
+            synth.write_family(incoming / "b.safetensors", "sdxl_lora_kohya"),
+        ]
+    )
+    assert a.model is not None and b.model is not None
+    library.map_apply(comfy)
+    library.edit_model(a.model.id, name="detail")
+    library.edit_model(b.model.id, name="detail")
+    [la] = library.model_detail(a.model.id)["links"]
+    [lb] = library.model_detail(b.model.id)["links"]
+    assert os.path.basename(la["path"]) == "detail.safetensors"
+    assert os.path.basename(lb["path"]) == f"detail.{b.model.id[:8]}.safetensors"
+    assert Path(lb["path"]).resolve() == library.model_file_path(b.model.id).resolve()
+    assert not (comfy / "models" / "loras" / "b.safetensors").exists()

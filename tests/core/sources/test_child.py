@@ -4,7 +4,6 @@ failures that let the host walk the folders itself."""
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -188,11 +187,10 @@ def test_a_child_that_says_nothing_for_too_long_is_stopped_and_the_host_goes_on(
     silent = _stand_in(tmp_path, "time.sleep(60)")
     scan = FirstScan.start(tmp_path / "library", [], python=silent, stall_seconds=3)
     assert scan.wait_opened(30)
-    started = time.monotonic()
     assert scan.result() is None, "a stalled walk has no report"
-    assert time.monotonic() - started < 20
     assert scan.stalled and "said nothing for 3 s" in scan.error
-    assert scan.process is not None and scan.process.wait(10) is not None, "the child was killed"
+    assert scan.process is not None and scan.process.wait(10) is not None
+    assert scan.process.returncode < 0, "the child was killed, not waited for until its sleep ended"
 
 
 def test_a_slow_walk_that_keeps_saying_how_far_it_is_is_not_stopped(tmp_path: Path) -> None:

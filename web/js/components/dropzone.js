@@ -6,6 +6,9 @@ import { h } from "../dom.js";
 import { errorText, groupShards, isModelFileName } from "../format.js";
 import { uploadFile } from "../upload.js";
 
+/** Groups of a drop uploaded at once (each holds one unfinished upload on the server at a time). */
+const UPLOAD_GROUPS_AT_ONCE = 4;
+
 /**
  * @typedef {import("../api.js").LibraryApi} LibraryApi
  * @typedef {import("../api.js").Job} Job
@@ -106,7 +109,7 @@ export class DropZone {
     }
   }
 
-  /** Uploads each group (in parallel across groups, files of a group one after another). */
+  /** Uploads the groups, 4 at a time (the files of a group one after another). */
   /** @param {DroppedFile[]} files */
   async importFiles(files) {
     if (!files.length) return;
@@ -118,7 +121,13 @@ export class DropZone {
       const set = groups.find((g) => g.key.startsWith(`shard:${loose.key.slice(5, -".index.json".length)}:`));
       if (set) set.files.push(...loose.files.splice(0));
     }
-    await Promise.all(groups.filter((g) => g.files.length).map((group) => this.uploadGroup(group.label, group.files)));
+    // A few groups at a time: the server refuses a client's 17th unfinished upload (too_many_uploads),
+    // and a drop may hold hundreds of loose files.
+    const queue = groups.filter((g) => g.files.length);
+    const worker = async () => {
+      for (let group = queue.shift(); group; group = queue.shift()) await this.uploadGroup(group.label, group.files);
+    };
+    await Promise.all(Array.from({ length: Math.min(UPLOAD_GROUPS_AT_ONCE, queue.length) }, worker));
   }
 
   /**
