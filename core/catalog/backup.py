@@ -65,9 +65,10 @@ def take_backup(conn: sqlite3.Connection, db_path: Path, folder: Path, kind: str
         folder.mkdir(parents=True, exist_ok=True)
         size = _catalog_size(db_path)
         free = shutil.disk_usage(folder).free
-        if free < 2 * size + 16 * 1024 * 1024:
+        need = 2 * size + 16 * 1024 * 1024  # the copy, room for the catalog to grow, and headroom
+        if free < need:
             log.warning(
-                "catalog backup skipped: %s has %d bytes free, the backup needs %d", folder, free, size
+                "catalog backup skipped: %s has %d bytes free, a backup wants %d free", folder, free, need
             )
             return None
         lock = FileLock(str(folder / ".lock"), timeout=0)

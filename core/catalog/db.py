@@ -59,7 +59,17 @@ def _mapped(exc: sqlite3.OperationalError, path: Path) -> Exception:
         return CatalogLocked(f"The catalog {path} is locked by another process; try again shortly.")
     if diagnose(path, exc) is Problem.SPACE:
         return InsufficientSpace(space_message(path, writing=True))
+    if any(word in text for word in _UNWRITABLE_WORDS):
+        return CatalogUnavailable(
+            f"The catalog {path} cannot be written ({exc}): its folder or drive is read-only or failing. "
+            "This change was not made. Make the library folder writable (a drive remounted read-only "
+            "after errors needs checking first) and try again; the catalog is not damaged: do not rebuild."
+        )
     return exc
+
+
+# A write refused by the folder or the drive, not by the catalog's content (never a bug of ours).
+_UNWRITABLE_WORDS = ("readonly", "read-only", "disk i/o error", "unable to open")
 
 
 def _configure(conn: sqlite3.Connection) -> None:

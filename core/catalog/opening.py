@@ -33,13 +33,19 @@ def holds_models(models_dir: Path) -> bool:
     return next(iter_sidecar_dirs(models_dir), None) is not None
 
 
+def had_catalog(db_path: Path, models_dir: Path) -> bool:
+    """True when this library had a catalog worth rebuilding: models, backups or records/ exist (so a
+    missing or 0-byte catalog is a lost one, never a new library's)."""
+    return holds_models(models_dir) or bool(backups(backups_dir(db_path))) or has_records(db_path.parent)
+
+
 def open_catalog(db_path: Path, models_dir: Path, *, read_only_fallback: bool = True) -> OpenedCatalog:
     db_path = Path(db_path)
     damage: str | None = None
     if not db_path.exists():
-        if holds_models(models_dir) or backups(backups_dir(db_path)) or has_records(db_path.parent):
+        if had_catalog(db_path, models_dir):
             damage = "the catalog file was missing"
-    elif db_path.stat().st_size == 0 and holds_models(models_dir):
+    elif db_path.stat().st_size == 0 and had_catalog(db_path, models_dir):
         damage = "the catalog file was empty (0 bytes)"
     if damage is None:
         try:

@@ -324,11 +324,13 @@ def rebuild_catalog(db: Database, models_dir: Path, library_root: Path) -> Rebui
 def set_aside_corrupt(db_path: Path) -> Path | None:
     """Rename a damaged catalog (and its -wal/-shm) to ``<name>.corrupt-<stamp>``; never delete it.
 
-    Returns the new path of the main file, or None when there was no catalog. Close every connection
-    to it first.
+    Returns the new path of the main file, or None when there was no catalog. A -wal/-shm left beside a
+    missing catalog is set aside too: SQLite would replay it onto whatever file is put there next (a
+    restored backup, a new catalog). Close every connection to it first.
     """
     db_path = Path(db_path)
-    if not db_path.exists():
+    companions = [db_path.with_name(db_path.name + suffix) for suffix in ("-wal", "-shm")]
+    if not db_path.exists() and not any(c.exists() for c in companions):
         return None
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     target = db_path.with_name(f"{db_path.name}.corrupt-{stamp}")
@@ -336,9 +338,10 @@ def set_aside_corrupt(db_path: Path) -> Path | None:
     while target.exists():
         n += 1
         target = db_path.with_name(f"{db_path.name}.corrupt-{stamp}-{n}")
-    for suffix in ("-wal", "-shm"):
-        companion = db_path.with_name(db_path.name + suffix)
+    for suffix, companion in zip(("-wal", "-shm"), companions):
         if companion.exists():
             os.replace(companion, target.with_name(target.name + suffix))
+    if not db_path.exists():
+        return None
     os.replace(db_path, target)
     return target

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 
@@ -276,3 +277,131 @@ def test_every_open_after_the_first_takes_at_most_one_backup_a_day(tmp_path: Pat
     for _ in range(3):
         Library.open(config).close()
     assert len(backups(backups_dir(config.catalog_path))) == 1
+
+
+@pytest.mark.parametrize("how", ["deleted", "zeroed"])
+def test_a_lost_catalog_of_a_library_holding_only_sources_is_rebuilt_from_its_records(
+    tmp_path: Path, how: str
+) -> None:
+    """No model was imported, only a folder catalogued in place: a zeroed catalog is as lost as a
+    deleted one (it was taken for a new library, the source vanished from view, and the next source
+    added overwrote records/sources.json)."""
+    root = tmp_path / "library"
+    config = load_config(root, import_roots=(tmp_path,))
+    source = tmp_path / "nas"
+    source.mkdir()
+    synth.write_family(source / "a.safetensors", "sd15_loha")
+    with Library.open(config) as library:
+        library.add_source(source)
+    _damage(root / "catalog.sqlite", how)
+    with Library.open(config) as library:
+        assert [s["path"] for s in library.list_sources()] == [str(source)]
+        assert library.recovered
+
+
+def test_a_write_ahead_log_left_beside_a_deleted_catalog_is_kept_aside_not_replayed(tmp_path: Path) -> None:
+    """SQLite replays a -wal it finds beside a database onto that file, whatever file it is: left
+    beside a deleted catalog, it was replayed onto the restored backup (pages of another file)."""
+    root, ids = _library_with(tmp_path, ["epic"])
+    config = load_config(root, import_roots=(tmp_path / "incoming",))
+    with Library.open(config) as library, library.db.read() as conn:
+        take_backup(conn, library.db.path, backups_dir(library.db.path), "daily")
+    crash = (
+        "import os, sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_autocheckpoint = 0')\n"
+        "c.execute('CREATE TABLE intruder (x)'); c.commit(); os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", crash, str(root / "catalog.sqlite")], check=True)
+    wal = root / "catalog.sqlite-wal"
+    assert wal.stat().st_size > 0
+    (root / "catalog.sqlite").unlink()  # the main file only: its -wal and -shm stay
+    with Library.open(config) as library:
+        assert [m.id for m in library.list_models(ModelQuery()).items] == ids
+        with library.db.read() as conn:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert "intruder" not in tables
+    assert [p.name for p in root.glob("catalog.sqlite.corrupt-*-wal")]  # kept, never deleted
+
+
+READ_ONLY_DRIVE = r"""
+import json, os, subprocess, sys
+from pathlib import Path
+from comfyui_model_library.core.config import load_config
+from comfyui_model_library.core.errors import ModelLibraryError
+from comfyui_model_library.core.library import Library
+from comfyui_model_library.core.models import ModelQuery
+from tests import synth
+
+tmp = Path(sys.argv[1])
+disk = tmp / "disk"
+disk.mkdir()
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "small", str(disk)], check=True)
+source = tmp / "nas"
+source.mkdir()
+synth.write_family(source / "a.safetensors", "sd15_loha")
+config = load_config(disk / "library", import_roots=(tmp,))
+with Library.open(config) as library:
+    library.add_source(source)
+leave_shm = (
+    "import os, sqlite3, sys; "
+    "sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM sqlite_master'); os._exit(0)"
+)
+subprocess.run([sys.executable, "-c", leave_shm, str(config.catalog_path)], check=True)
+subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+out = {}
+with Library.open(config) as library:
+    [model] = library.list_models(ModelQuery()).items
+    try:
+        library.edit_model(model.id, notes="x")
+        out["edit"] = "made"
+    except ModelLibraryError as exc:
+        out["edit"] = [exc.code, exc.message]
+    except Exception as exc:
+        out["edit"] = ["raw", repr(exc)]
+    out["notes"] = library.get_model(model.id).notes
+print(json.dumps(out))
+"""
+
+
+def test_a_write_on_a_read_only_library_drive_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    """A drive remounted read-only (as ext4 does after errors) with the catalog's -shm left there: the
+    catalog opens and reads, and a write raised a raw sqlite3.OperationalError."""
+    done = run_in_mount_namespace(READ_ONLY_DRIVE, str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["edit"][0] == "catalog_unavailable", out["edit"]
+    assert "read-only" in out["edit"][1] and "do not rebuild" in out["edit"][1]
+    assert out["notes"] != "x"
+
+
+BACKUP_SHORT_OF_SPACE = r"""
+import json, logging, subprocess, sys
+from pathlib import Path
+from comfyui_model_library.core.catalog.backup import backups_dir, take_backup
+from comfyui_model_library.core.catalog.db import Database
+
+tmp = Path(sys.argv[1])
+disk = tmp / "disk"
+disk.mkdir()
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "small", str(disk)], check=True)
+said = []
+handler = logging.Handler()
+handler.emit = lambda record: said.append(record.getMessage())
+logging.getLogger("comfyui_model_library").addHandler(handler)
+db = Database(disk / "catalog.sqlite")
+with db.read() as conn:
+    made = take_backup(conn, db.path, backups_dir(db.path), "daily")
+db.close()
+print(json.dumps({"made": str(made) if made else None, "said": said}))
+"""
+
+
+def test_a_backup_skipped_for_space_says_what_it_wants_free(tmp_path: Path) -> None:
+    """It said '3948544 bytes free, the backup needs 229376' (the catalog's size, not what is wanted)."""
+    done = run_in_mount_namespace(BACKUP_SHORT_OF_SPACE, str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["made"] is None
+    [message] = [m for m in out["said"] if "backup skipped" in m]
+    free, wanted = (int(w) for w in message.split() if w.isdigit())
+    assert free < wanted, message
