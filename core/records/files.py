@@ -7,7 +7,8 @@ rest comes back from these files, under ``<library>/records/``::
     sources.json              the folders catalogued in place (table ``sources``)
     sources/<key>.json        per source: the hashes of its files and the files whose model was removed,
                               keyed by (path, size, mtime, inode) (table ``source_files``)
-    links/<install-id>.json   per install: every link we made there (table ``links``)
+    links/<install-id>/<xx>.json  per install, by the first two hex digits of the model id: the links
+                              we made there (table ``links``); ``<install-id>.json`` of version 1 is read
     pending_lookups.json      Hub lookups waiting for the network (table ``pending_lookups``)
 
 Each file is one named, versioned record: ``{"record": KIND, "version": N, "library_format": ..., "data":

@@ -8,9 +8,10 @@ step only adds what the catalog lacks, so a rebuild of a healthy catalog changes
    models are listed; then the hashes of every file unchanged since it was hashed (same path, size,
    mtime and inode) are put back and complete models re-keyed to their content ids: nothing unchanged is
    hashed again. Files whose model the user removed are hidden again;
-3. the links (``links/<install-id>.json``), each re-checked on disk first: it must lie inside its link
-   root, point into the library or a source, belong to a known install, and be still our link or gone
-   (then health reports it broken, as before). A link replaced by the user's own file is not taken back.
+3. the links (``links/<install-id>/<xx>.json``, or version 1's ``links/<install-id>.json``), each
+   re-checked on disk first: it must lie inside its link root, point into the library or a source,
+   belong to a known install, and be still our link or gone (then health reports it broken, as
+   before). A link replaced by the user's own file is not taken back.
    An install in view mode whose links record is lost or unreadable gets its links back from its view
    folder (ours alone): every symlink there that leads to a model is registered;
 4. pending Hub lookups of models that are back.
