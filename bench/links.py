@@ -12,6 +12,7 @@ Models come from the catalog (ModelRepository); "preloaded" rows time our part a
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import sys
@@ -54,9 +55,11 @@ def make_model(root: Path, i: int) -> Model:
     folder = root / rel_dir
     folder.mkdir(parents=True)
     (folder / name).write_bytes(b"x")
-    digest = f"{i:064x}"
+    # Ids are content hashes in real use: spread over the hex range as BLAKE3 prefixes are (the link
+    # records are kept in shards by the first two digits; counted ids would all fall into one).
+    digest = hashlib.sha256(str(i).encode()).hexdigest()
     return Model(
-        id=digest[-16:],
+        id=digest[:16],
         name=f"model {i}",
         type=type_,
         base_model="sdxl",

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..catalog.db import Database
@@ -136,6 +139,12 @@ class LinkRecord:
         }
 
 
+# Records files whose writing waits for the end of a ``records_at_end`` block, by catalog (one block at a
+# time per catalog: a mapping apply runs under the host's remap lock or a CLI command).
+_DEFERRED: dict[Path, set[tuple[str | None, str]]] = {}
+_DEFERRED_LOCK = threading.Lock()  # another thread's change during the block joins it, never gets lost
+
+
 class LinkRegistry:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -214,9 +223,36 @@ class LinkRegistry:
             )
         return keys
 
+    @contextmanager
+    def records_at_end(self) -> Iterator[None]:
+        """Within the block, the records files the registry's changes touch are written once, at its
+        end (a mapping apply of 10,000 links in batches touches every shard in every batch). A crash
+        inside the block leaves the records behind the table; a restore re-checks links on disk and
+        finds view links in their folders."""
+        with _DEFERRED_LOCK:
+            nested = self.db.path in _DEFERRED
+            if not nested:
+                _DEFERRED[self.db.path] = set()
+        if nested:
+            yield
+            return
+        try:
+            yield
+        finally:
+            with _DEFERRED_LOCK:
+                keys = _DEFERRED.pop(self.db.path)
+            if keys:
+                with self.db.transaction() as conn:
+                    self._save(conn, keys)
+
     def _save(self, conn: sqlite3.Connection, keys: Iterable[tuple[str | None, str]]) -> None:
         """Rewrite the given shard files of each install from the table, as this transaction leaves it.
         An install still in version 1's single file is written out whole, in shards, once."""
+        with _DEFERRED_LOCK:
+            deferred = _DEFERRED.get(self.db.path)
+            if deferred is not None:
+                deferred.update(keys)
+                return
         folder = records_dir(self.db.path)
         wanted = set(keys)
         for app_id in {app for app, _ in wanted}:

@@ -109,9 +109,10 @@ def apply_plan(
         resolved = _resolve(action, choice, maker, registry, run)
         if resolved is not None:
             creations.append(resolved)
-    _register_found(plan.ok, plan, maker, registry, run)
-    for start in range(0, len(creations), batch_size):
-        _create_batch(db, plan, creations[start : start + batch_size], maker, registry, allow_copy, run)
+    with registry.records_at_end():  # one write per touched records file, not one per batch
+        _register_found(plan.ok, plan, maker, registry, run)
+        for start in range(0, len(creations), batch_size):
+            _create_batch(db, plan, creations[start : start + batch_size], maker, registry, allow_copy, run)
     return run.report()
 
 
