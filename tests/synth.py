@@ -1143,3 +1143,15 @@ def zip_bytes(members: Mapping[str, bytes]) -> bytes:
         for name, data in members.items():
             zf.writestr(name, data)
     return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------------------ ComfyUI install
+
+
+def comfyui_install(root: Path | str, *categories: str, version: str = "0.3.64") -> Path:
+    """A ComfyUI install as the mapping reads one: ``comfyui_version.py`` and ``models/<category>/``."""
+    root = Path(root)
+    for category in categories or ("checkpoints",):
+        (root / "models" / category).mkdir(parents=True, exist_ok=True)
+    (root / "comfyui_version.py").write_text(f'__version__ = "{version}"\n')
+    return root

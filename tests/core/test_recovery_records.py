@@ -39,10 +39,7 @@ SOURCE_FAMILIES = {
 
 @pytest.fixture
 def comfy(tmp_path: Path) -> Path:
-    root = tmp_path / "ComfyUI"
-    (root / "models" / "checkpoints").mkdir(parents=True)
-    (root / "comfyui_version.py").write_text('__version__ = "0.3.64"\n')
-    return root
+    return synth.comfyui_install(tmp_path / "ComfyUI", "checkpoints")
 
 
 @pytest.fixture

@@ -19,9 +19,7 @@ from tests import synth
 def _session(tmp_path: Path) -> list[tuple[str, Callable[[Library], object]]]:
     incoming = tmp_path / "incoming"
     nas = tmp_path / "nas"
-    comfy = tmp_path / "ComfyUI"
-    (comfy / "models" / "loras").mkdir(parents=True)
-    (comfy / "comfyui_version.py").write_text('__version__ = "0.3.64"\n')
+    comfy = synth.comfyui_install(tmp_path / "ComfyUI", "loras")
     synth.write_family(incoming / "epic.safetensors", "sd15_loha")
     synth.write_family(incoming / "detail.safetensors", "sdxl_lora_kohya")
     synth.write_family(nas / "shared.safetensors", "flux_lora_kohya")

@@ -88,8 +88,7 @@ def _session(root: Path, tmp_path: Path) -> Session:
     for name, family in (("a", "sdxl_lora_kohya"), ("b", "sd15_lora_kohya"), ("c", "sdxl_checkpoint")):
         synth.write_family(incoming / f"{name}.safetensors", family)
     synth.write_family(share / "s.safetensors", "sd15_lora_kohya")
-    (comfy / "models" / "loras").mkdir(parents=True)
-    (comfy / "comfyui_version.py").write_text('__version__ = "0.3.64"\n')
+    synth.comfyui_install(comfy, "loras")
     config = load_config(root, free_space_margin=0, lookup_after_import=False, import_roots=(incoming,))
     return Session(config, incoming, comfy, share)
 

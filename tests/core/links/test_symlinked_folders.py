@@ -15,9 +15,7 @@ from tests import synth
 
 
 def _install(tmp_path: Path) -> Path:
-    root = tmp_path / "ComfyUI"
-    (root / "models" / "checkpoints").mkdir(parents=True)
-    (root / "comfyui_version.py").write_text('__version__ = "0.3.64"\n')
+    root = synth.comfyui_install(tmp_path / "ComfyUI", "checkpoints")
     big = tmp_path / "other-disk" / "loras"
     big.mkdir(parents=True)
     (root / "models" / "loras").symlink_to(big)  # the category folder lives on another disk

@@ -14,10 +14,7 @@ from tests import synth
 
 @pytest.fixture
 def comfy(tmp_path: Path) -> Path:
-    root = tmp_path / "ComfyUI"
-    (root / "models" / "loras").mkdir(parents=True)
-    (root / "comfyui_version.py").write_text('__version__ = "0.3.64"\n')
-    return root
+    return synth.comfyui_install(tmp_path / "ComfyUI", "loras")
 
 
 @pytest.mark.parametrize("mode", ["direct", "view"])
