@@ -186,7 +186,7 @@ def get_library() -> Library:
             )
             library = Library.open(config)
             if prompt_server() is not None:
-                library.subscribe(_on_library_event)
+                library.events.subscribe(_on_library_event)
             log.info("model-library: library at %s", config.root)
             _library = library
     return _library
@@ -447,7 +447,7 @@ def _finish_first_scan(library: Library, scan: FirstScan | None, result: dict[st
         report.get("changed", 0),
         report.get("missing", 0),
     )
-    library.publish("changed", {"ids": [], "reason": "scanned"})
+    library.events.publish("changed", {"ids": [], "reason": "scanned"})
     return True
 
 
@@ -462,7 +462,7 @@ def _leave_headers_to(library: Library, scan: FirstScan) -> None:
         if scan.process is not None and scan.process.returncode != 0:
             log.warning("model-library: reading headers in the child process stopped; reading them here")
         if library.sources.inspect_pending() == 0 and scan.inspected > 0:
-            library.publish("changed", {"ids": [], "reason": "inspected"})  # else nothing changed
+            library.events.publish("changed", {"ids": [], "reason": "inspected"})  # else nothing changed
 
     scan.when_finished(finished)
 
@@ -474,7 +474,7 @@ def _add_install_sources(library: Library, *, walk: bool = True) -> None:
     app_id = install_id(install) if install is not None else None
     for folder in _source_folders(library.config.root):
         try:
-            library.add_source(folder, read_only=True, auto=True, app_id=app_id, scan=False)
+            library.sources.add(folder, read_only=True, auto=True, app_id=app_id, scan=False)
         except Exception as exc:
             log.warning("model-library: could not add %s as a source: %s", folder, exc)
     if not walk:

@@ -110,17 +110,17 @@ def main() -> None:
         proc = psutil.Process()
         rss0 = proc.memory_info().rss
         lib = Library.open(load_config(work / "library"))
-        lib.add_source(tree, scan=False)
+        lib.sources.add(tree, scan=False)
         t = time.perf_counter()
         lib.sources.scan(inspect=False)
         first_scan = time.perf_counter() - t
-        total = lib.list_models(ModelQuery(limit=1)).total
+        total = lib.catalog.list_models(ModelQuery(limit=1)).total
         assert total == args.files, total
         t = time.perf_counter()
         lib.sources.inspect_pending()
         inspect = time.perf_counter() - t
         t = time.perf_counter()
-        lib.scan()
+        lib.sources.scan()
         rescan = time.perf_counter() - t
         rss1 = proc.memory_info().rss
 
@@ -128,10 +128,10 @@ def main() -> None:
         queries = ["detail", "anime port", "cinematic", "neon_film", "sketch", "ink v12", "real", "pix"]
         for i in range(400):
             t = time.perf_counter()
-            lib.list_models(ModelQuery(limit=50, offset=(i * 50) % 5000, sort="name"))
+            lib.catalog.list_models(ModelQuery(limit=50, offset=(i * 50) % 5000, sort="name"))
             list_times.append((time.perf_counter() - t) * 1000)
             t = time.perf_counter()
-            lib.list_models(ModelQuery(q=queries[i % len(queries)], limit=50))
+            lib.catalog.list_models(ModelQuery(q=queries[i % len(queries)], limit=50))
             search_times.append((time.perf_counter() - t) * 1000)
         lib.close()
 

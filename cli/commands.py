@@ -19,7 +19,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         bar = ProgressBar("import")
         try:
-            items = lib.import_paths(args.paths, move=args.move, lookup=not args.no_lookup, progress=bar)
+            items = lib.imports.import_paths(
+                args.paths, move=args.move, lookup=not args.no_lookup, progress=bar
+            )
         finally:
             bar.close()
         if args.json:
@@ -59,18 +61,18 @@ def cmd_list(args: argparse.Namespace) -> int:
             limit=args.limit,
             offset=args.offset,
         )
-        return _print_page(args, lib.list_models(query))
+        return _print_page(args, lib.catalog.list_models(query))
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         query = ModelQuery(q=args.query, type=args.type, base_model=args.base, limit=args.limit)
-        return _print_page(args, lib.list_models(query))
+        return _print_page(args, lib.catalog.list_models(query))
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
-        detail = lib.model_detail(args.id)
+        detail = lib.catalog.model_detail(args.id)
         if args.json:
             emit_json(detail)
         else:
@@ -85,7 +87,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     if bare:
         raise InvalidInput(f"Tags must be given as +tag (add) or -tag (remove); got {', '.join(bare)}.")
     with open_library(args) as lib:
-        model = lib.edit_model(
+        model = lib.catalog.edit_model(
             args.id,
             name=args.name,
             type=args.type,
@@ -94,7 +96,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
             remove_tags=remove_tags,
             notes=args.notes,
         )
-        detail = lib.model_detail(model.id)
+        detail = lib.catalog.model_detail(model.id)
         if args.json:
             emit_json(detail)
         else:
@@ -104,7 +106,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
-        detail = lib.model_detail(args.id)
+        detail = lib.catalog.model_detail(args.id)
         if not args.yes:
             if not sys.stdin.isatty():
                 raise InvalidInput("Removing needs confirmation: run again with --yes.")
@@ -116,7 +118,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
             if input("Proceed? [y/N] ").strip().lower() not in ("y", "yes"):
                 print("Nothing was removed.")
                 return 1
-        report = lib.remove_model(detail["id"])
+        report = lib.catalog.remove_model(detail["id"])
         if args.json:
             emit_json(report)
         else:
@@ -131,7 +133,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def cmd_lookup(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
-        candidates = lib.lookup(args.id)
+        candidates = lib.hub.lookup(lib.catalog.get_model(args.id))
         docs = [c.to_dict() for c in candidates]
         if args.json:
             emit_json({"candidates": docs})
@@ -147,7 +149,7 @@ def cmd_download(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         bar = ProgressBar("download")
         try:
-            items = lib.download(args.repo_id, args.filenames, args.revision, progress=bar)
+            items = lib.hub.download(args.repo_id, args.filenames, args.revision, progress=bar)
         finally:
             bar.close()
         if args.json:
@@ -162,11 +164,11 @@ def cmd_download(args: argparse.Namespace) -> int:
 def cmd_map(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         if args.map_command == "preview":
-            doc = lib.map_preview(args.comfyui).to_dict()
+            doc = lib.mapping.preview(args.comfyui).to_dict()
         elif args.map_command == "remove":
-            doc = lib.unmap(args.comfyui).to_dict()
+            doc = lib.mapping.unmap(args.comfyui).to_dict()
         else:
-            doc = lib.map_apply(args.comfyui, on_conflict=args.on_conflict).to_dict()
+            doc = lib.mapping.apply(args.comfyui, on_conflict=args.on_conflict).to_dict()
         if args.json:
             emit_json(doc)
         else:
@@ -184,7 +186,7 @@ def cmd_map(args: argparse.Namespace) -> int:
 
 def cmd_health(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
-        doc = (lib.repair() if args.repair else lib.health()).to_dict()
+        doc = (lib.health.repair() if args.repair else lib.health.check()).to_dict()
         if args.json:
             emit_json(doc)
         else:
@@ -220,9 +222,9 @@ def cmd_adopt(args: argparse.Namespace) -> int:
         bar = ProgressBar("adopt")
         try:
             if args.undo:
-                report = lib.undo_adopt(args.comfyui, progress=bar)
+                report = lib.adopt.undo(args.comfyui, progress=bar)
             else:
-                report = lib.adopt(args.comfyui, dry_run=args.dry_run, progress=bar)
+                report = lib.adopt.adopt(args.comfyui, dry_run=args.dry_run, progress=bar)
         finally:
             bar.close()
         doc = report.to_dict()
@@ -238,13 +240,13 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 def cmd_sources(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         if args.sources_command == "add":
-            doc: Any = lib.add_source(args.dir, read_only=args.read_only)
+            doc: Any = lib.sources.add(args.dir, read_only=args.read_only)
         elif args.sources_command == "remove":
-            doc = lib.remove_source(args.dir)
+            doc = lib.sources.remove(args.dir)
         elif args.sources_command == "move":
-            doc = lib.move_source(args.old, args.new)
+            doc = lib.sources.move(args.old, args.new)
         else:
-            doc = {"items": lib.list_sources()}
+            doc = {"items": lib.sources.list_sources()}
         if args.json:
             emit_json(doc)
         elif args.sources_command == "list":
@@ -263,7 +265,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         bar = ProgressBar("scan")
         try:
-            doc = lib.scan(progress=bar, hash_files=args.hash)
+            doc = lib.sources.scan(progress=bar, hash_files=args.hash)
         finally:
             bar.close()
         if args.json:
@@ -276,7 +278,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 def cmd_trash(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
-        removed = lib.empty_trash(args.older_than_days)
+        removed = lib.catalog.empty_trash(args.older_than_days)
         if args.json:
             emit_json({"removed": removed})
         else:

@@ -59,12 +59,21 @@ PENDING_RETRY = timedelta(minutes=10)
 
 class HubService:
     def __init__(
-        self, config: LibraryConfig, db: Database, repo: ModelRepository, on_changed: ChangedFn | None = None
+        self,
+        config: LibraryConfig,
+        db: Database,
+        repo: ModelRepository,
+        on_changed: ChangedFn | None = None,
+        *,
+        guard: Callable[[], None] | None = None,
+        sync_models: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self.config = config
         self.db = db
         self.repo = repo
         self._on_changed = on_changed
+        self._guard = guard  # raises when the library may not be written now
+        self._sync_models = sync_models  # brings mapped installs up to date for new models
         self._client: HubClient | None = None
         self._lock = threading.Lock()
         self._worker: threading.Thread | None = None
@@ -219,13 +228,17 @@ class HubService:
     def download(
         self,
         repo_id: str,
-        filenames: Sequence[str],
-        revision: str | None,
+        filenames: Sequence[str] = (),
+        revision: str | None = None,
         *,
         progress: ProgressFn | None = None,
         cancelled: CancelledFn | None = None,
     ) -> list[ImportItem]:
+        """Download a model (a file, a sharded set or a Diffusers folder) from a Hub repo."""
         from .hf.download import pick_model_files
+
+        if self._guard is not None:
+            self._guard()
 
         listing = self.client.list_files(repo_id, revision)
         groups: list[list[str]] = []
@@ -244,6 +257,8 @@ class HubService:
         ids = [i.model.id for i in items if i.model is not None and i.status == "imported"]
         if ids:
             self._changed(ids, "downloaded")
+            if self._sync_models is not None:
+                self._sync_models(ids)
         return items
 
     def _download_group(

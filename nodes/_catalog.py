@@ -66,7 +66,9 @@ def choices(model_type: str | None) -> list[str]:
         labels: list[str] = []
         offset = 0
         while True:
-            page = lib.list_models(ModelQuery(type=model_type, sort="name", limit=LIST_PAGE, offset=offset))
+            page = lib.catalog.list_models(
+                ModelQuery(type=model_type, sort="name", limit=LIST_PAGE, offset=offset)
+            )
             labels.extend(label_for(m, with_type=model_type is None) for m in page.items)
             offset += len(page.items)
             if not page.items or offset >= page.total:
@@ -108,7 +110,7 @@ def resolve(label: str, model_ref: str = "") -> Model:
     lib = library()
     for ref in refs:
         try:
-            return lib.get_model(ref)
+            return lib.catalog.get_model(ref)
         except ModelNotFound:
             continue
     name = name_from_label(label) or "(unnamed)"
@@ -147,8 +149,8 @@ class ModelFiles:
 
 def files_of(model: Model) -> ModelFiles:
     lib = library()
-    path = str(lib.model_file_path(model.id))
-    links = tuple(link.path for link in lib.model_links(model.id))
+    path = str(lib.catalog.model_file_path(model.id))
+    links = tuple(link.path for link in lib.catalog.model_links(model.id))
     return ModelFiles(model=model, path=path, links=links)
 
 

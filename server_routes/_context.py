@@ -81,7 +81,7 @@ class RouteContext:
             )
             unsubscribe = [
                 runner.subscribe(self._on_job),
-                library.subscribe(self._on_library_event),
+                library.events.subscribe(self._on_library_event),
             ]
             self._parts = _Parts(library, runner, uploads, unsubscribe)
         from ._tasks import resume_factory

@@ -45,7 +45,7 @@ def import_task(library: Library, paths: list[str], *, move: bool, allow_pickle:
     the user confirms them explicitly (THREATS #8); without it they fail with pickle_needs_confirmation."""
 
     def fn(progress: ProgressFn, cancelled: CancelledFn) -> dict[str, Any]:
-        items = library.import_paths(
+        items = library.imports.import_paths(
             paths, move=move, confine=True, allow_pickle=allow_pickle, progress=progress, cancelled=cancelled
         )
         return items_result(items)
@@ -66,7 +66,7 @@ def upload_import_task(
 
     def fn(progress: ProgressFn, cancelled: CancelledFn) -> dict[str, Any]:
         try:
-            items = library.import_uploaded(path, filename, progress=progress, cancelled=cancelled)
+            items = library.imports.import_uploaded(path, filename, progress=progress, cancelled=cancelled)
         finally:
             uploads.discard(upload_id)
         return items_result(items, received=received)
@@ -81,7 +81,7 @@ def upload_group_import_task(library: Library, uploads: UploadStore, group_folde
     def fn(progress: ProgressFn, cancelled: CancelledFn) -> dict[str, Any]:
         try:
             paths = uploads.groups.import_paths(group_folder)
-            items = library.import_uploaded_paths(paths, progress=progress, cancelled=cancelled)
+            items = library.imports.import_uploaded_paths(paths, progress=progress, cancelled=cancelled)
         finally:
             uploads.discard_group(group_folder)
         return items_result(items, group=group)
@@ -91,7 +91,7 @@ def upload_group_import_task(library: Library, uploads: UploadStore, group_folde
 
 def download_task(library: Library, repo_id: str, filenames: list[str], revision: str | None) -> JobFn:
     def fn(progress: ProgressFn, cancelled: CancelledFn) -> dict[str, Any]:
-        items = library.download(repo_id, filenames, revision, progress=progress, cancelled=cancelled)
+        items = library.hub.download(repo_id, filenames, revision, progress=progress, cancelled=cancelled)
         return items_result(items)
 
     return fn
@@ -99,7 +99,7 @@ def download_task(library: Library, repo_id: str, filenames: list[str], revision
 
 def scan_task(library: Library) -> JobFn:
     def fn(progress: ProgressFn, cancelled: CancelledFn) -> Any:
-        return library.scan(progress=progress, cancelled=cancelled)
+        return library.sources.scan(progress=progress, cancelled=cancelled)
 
     return fn
 

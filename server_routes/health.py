@@ -14,12 +14,12 @@ def add_routes(router: Router) -> None:
 
     async def health(request: web.Request) -> web.Response:
         library = await ctx.library()
-        return json_response(await run(library.health))
+        return json_response(await run(library.health.check))
 
     async def repair(request: web.Request) -> web.Response:
         reject_unknown(await read_json(request), ())
         library = await ctx.library()
-        return json_response(await run(library.repair))
+        return json_response(await run(library.health.repair))
 
     router.add("GET", "/health", Policy.READ, health)
     router.add("POST", "/health/repair", Policy.DESTRUCTIVE, repair)

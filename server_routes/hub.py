@@ -24,7 +24,7 @@ def add_routes(router: Router) -> None:
         reject_unknown(body, ("model_id",))
         ref = opt_str(body, "model_id", max_len=200, required=True)
         library = await ctx.library()
-        candidates = await run(library.lookup, ref)
+        candidates = await run(lambda: library.hub.lookup(library.catalog.get_model(ref)))
         return json_response({"candidates": [c.to_dict() for c in candidates]})
 
     async def download(request: web.Request) -> web.Response:
@@ -58,7 +58,7 @@ def add_routes(router: Router) -> None:
         if revision is not None and (len(revision) > 128 or not _REVISION.match(revision)):
             raise InvalidInput("'revision' must be a branch, tag or commit name of at most 128 characters")
         library = await ctx.library()
-        listing = await run(library.repo_files, repo_id, revision)
+        listing = await run(library.hub.repo_files, repo_id, revision)
         return json_response(listing)
 
     router.add("GET", "/hf/repos/{repo_id:[^/]+/[^/]+}/files", Policy.READ, repo_files)

@@ -19,17 +19,17 @@ def add_routes(router: Router) -> None:
 
     async def get_mapping(request: web.Request) -> web.Response:
         library = await ctx.library()
-        return json_response(await run(library.mapping_config))
+        return json_response(await run(library.mapping.get_config))
 
     async def put_mapping(request: web.Request) -> web.Response:
         body = await read_json(request)
         library = await ctx.library()
-        return json_response(await run(library.set_mapping_config, body))
+        return json_response(await run(library.mapping.set_config, body))
 
     async def preview(request: web.Request) -> web.Response:
         reject_unknown(await read_json(request), ())
         library = await ctx.library()
-        return json_response(await run(library.map_preview))
+        return json_response(await run(library.mapping.preview))
 
     async def apply(request: web.Request) -> web.Response:
         body = await read_json(request)
@@ -41,7 +41,7 @@ def add_routes(router: Router) -> None:
         ):
             raise InvalidInput("'resolutions' must map link paths to skip|overwrite|rename")
         library = await ctx.library()
-        return json_response(await run(library.map_apply, None, resolutions))
+        return json_response(await run(library.mapping.apply, None, resolutions))
 
     router.add("GET", "/mapping", Policy.READ, get_mapping)
     router.add("PUT", "/mapping", Policy.DESTRUCTIVE, put_mapping)

@@ -62,14 +62,14 @@ def add_routes(router: Router) -> None:
 
         def page_json() -> str:
             # Serialising 50 models is real CPU: done in the worker thread, not on the event loop.
-            return dumps(library.list_models(query))
+            return dumps(library.catalog.list_models(query))
 
         return json_text_response(await run(page_json))
 
     async def get_model(request: web.Request) -> web.Response:
         ref = _model_ref(request)
         library = await ctx.library()
-        return json_response(await run(library.model_detail, ref))
+        return json_response(await run(library.catalog.model_detail, ref))
 
     async def edit_model(request: web.Request) -> web.Response:
         ref = _model_ref(request)
@@ -86,13 +86,15 @@ def add_routes(router: Router) -> None:
         if body.get("tags") is not None:
             changes["tags"] = str_list(body["tags"], "tags", max_items=100, max_len=100)
         library = await ctx.library()
-        model = await run(library.edit_model, ref, **{k: v for k, v in changes.items() if v is not None})
+        model = await run(
+            library.catalog.edit_model, ref, **{k: v for k, v in changes.items() if v is not None}
+        )
         return json_response(model.to_dict())
 
     async def remove_model(request: web.Request) -> web.Response:
         ref = _model_ref(request)
         library = await ctx.library()
-        return json_response(await run(library.remove_model, ref))
+        return json_response(await run(library.catalog.remove_model, ref))
 
     router.add("GET", "/models", Policy.READ, list_models)
     router.add("GET", "/models/{id}", Policy.READ, get_model)

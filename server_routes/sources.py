@@ -16,7 +16,7 @@ def add_routes(router: Router) -> None:
 
     async def list_sources(request: web.Request) -> web.Response:
         library = await ctx.library()
-        return json_response({"items": await run(library.list_sources)})
+        return json_response({"items": await run(library.sources.list_sources)})
 
     async def add_source(request: web.Request) -> web.Response:
         body = await read_json(request)
@@ -27,7 +27,7 @@ def add_routes(router: Router) -> None:
             raise InvalidInput("'read_only' must be true or false")
         library = await ctx.library()
         # The folder is catalogued by a scan job, not inside the request: a big folder takes a while.
-        source = to_json(await run(library.add_source, path, read_only=read_only, scan=False))
+        source = to_json(await run(library.sources.add, path, read_only=read_only, scan=False))
         job = await ctx.submit("scan", scan_task(library), params={"source": path})
         return json_response({**source, "scan_job": job.to_dict()}, status=201)
 
@@ -35,7 +35,7 @@ def add_routes(router: Router) -> None:
         raw = request.match_info["id"]
         library = await ctx.library()
         source_id: int | str = int(raw) if raw.isdigit() else raw
-        return json_response(await run(library.remove_source, source_id))
+        return json_response(await run(library.sources.remove, source_id))
 
     async def scan(request: web.Request) -> web.Response:
         reject_unknown(await read_json(request), ())

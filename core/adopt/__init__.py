@@ -55,7 +55,11 @@ class AdoptService:
         registry: LinkRegistry | None = None,
         *,
         maker: LinkMaker | None = None,
+        guard: Callable[[], None] | None = None,
+        on_changed: Callable[[list[str], str], None] | None = None,
     ) -> None:
+        self._guard = guard  # raises when the library may not be written now
+        self._on_changed = on_changed  # publishes "changed" after an adoption or an undo
         self.config = config
         self.db = db
         self.repo = repo
@@ -86,9 +90,18 @@ class AdoptService:
         progress: ProgressFn | None = None,
         cancelled: CancelledFn | None = None,
     ) -> AdoptReport:
-        install = read_install(comfyui_dir)
         if dry_run:
-            return self._dry_run(self.plan(install.root), progress)
+            return self._dry_run(self.plan(read_install(comfyui_dir).root), progress)
+        if self._guard is not None:
+            self._guard()
+        report = self._adopt(read_install(comfyui_dir), progress, cancelled)
+        if self._on_changed is not None and (report.adopted or report.duplicates):
+            self._on_changed([], "adopted")
+        return report
+
+    def _adopt(
+        self, install: ComfyInstall, progress: ProgressFn | None, cancelled: CancelledFn | None
+    ) -> AdoptReport:
         tally = Tally()
         with self._locked(install):
             ctx = self._context(install, tally, cancelled)
@@ -182,7 +195,16 @@ class AdoptService:
         progress: ProgressFn | None = None,
         cancelled: CancelledFn | None = None,
     ) -> UndoReport:
-        install = read_install(comfyui_dir)
+        if self._guard is not None:
+            self._guard()
+        report = self._undo(read_install(comfyui_dir), progress, cancelled)
+        if self._on_changed is not None:
+            self._on_changed([], "unadopted")
+        return report
+
+    def _undo(
+        self, install: ComfyInstall, progress: ProgressFn | None, cancelled: CancelledFn | None
+    ) -> UndoReport:
         tally = Tally()
         with self._locked(install):
             # An adoption killed halfway first registers the links it made, so they are given back too.
@@ -219,6 +241,13 @@ class AdoptService:
             unreferenced=tuple(self._unreferenced(touched)),
             recovered=tuple(tally.recovered),
         )
+
+    def release_adopted(self, model_id: str) -> UndoReport | None:
+        """Before a model's files go: its adopted original names get real files back (None: it has none)."""
+        has_adopt_links = self.db.execute_read(
+            "SELECT 1 FROM links WHERE model_id = ? AND purpose = 'adopt' LIMIT 1", (model_id,)
+        )
+        return self.release_model(model_id) if has_adopt_links else None
 
     def release_model(self, model_id: str) -> UndoReport:
         """Real files back at every adopt link of one model, in every install (before it is removed)."""

@@ -37,11 +37,19 @@ def _composite(files: tuple[ModelFile, ...]) -> tuple[str, str]:
 
 
 class SourceService:
-    def __init__(self, config: LibraryConfig, db: Database, on_changed: ChangedFn | None = None) -> None:
+    def __init__(
+        self,
+        config: LibraryConfig,
+        db: Database,
+        on_changed: ChangedFn | None = None,
+        *,
+        guard: Callable[[], None] | None = None,
+    ) -> None:
         self.config = config
         self.db = db
         self.registry = SourceRegistry(db)
         self._on_changed = on_changed
+        self._guard = guard  # raises when the library may not be written now (the facade's write guard)
         self._scan_lock = threading.Lock()
         self._watcher: SourceWatcher | None = None
         self._released_once = False
@@ -91,6 +99,24 @@ class SourceService:
         self._changed([], "source_removed")
         return {"removed": row.to_dict(), "models_forgotten": dropped}
 
+    def move(self, old: str | Path, new: str | Path) -> dict[str, Any]:
+        """A source folder now lives elsewhere (a drive mounted at another place): every stored path under
+        it moves to the new place in one transaction, so its models keep their metadata and edits."""
+        from ..errors import NotFound
+        from ..identity import rewrite_prefix
+
+        if self._guard is not None:
+            self._guard()
+        source = next((s for s in self.list_sources() if Path(s["path"]) == Path(old)), None)
+        if source is None:
+            raise NotFound(f"No source at {old}; `model-library sources list` shows the catalogued folders.")
+        target = check_source_path(Path(new), self.config.root)
+        if any(Path(s["path"]) == target for s in self.list_sources()):
+            raise InvalidInput(f"{target} is already a source.")
+        counts = rewrite_prefix(self.db, str(Path(old)), str(target), sources=True)
+        report = self.scan()
+        return {"moved": counts, "scan": report}
+
     # -- scanning --------------------------------------------------------------------------------------
     def scan(
         self,
@@ -99,8 +125,10 @@ class SourceService:
         cancelled: CancelledFn | None = None,
         only: set[Path] | None = None,
         inspect: bool = True,
+        hash_files: bool = False,
     ) -> dict[str, Any]:
-        """Walk the sources (the listing is complete after this), then read the new headers."""
+        """Walk the sources (the listing is complete after this), then read the new headers; with
+        ``hash_files``, hash the files not hashed yet too (``hashed``: how many)."""
         reports = []
         for row in self.registry.all():
             if only and not any(Path(row.path) == p or Path(row.path) in p.parents for p in only):
@@ -108,7 +136,7 @@ class SourceService:
             reports.append(self._scan_one(row.id, progress=progress, cancelled=cancelled))
         inspect = inspect and not self.inspecting_elsewhere()
         inspected = self.inspect_pending(cancelled=cancelled) if inspect else 0
-        return {
+        report: dict[str, Any] = {
             "inspected": inspected,
             "sources": [r.to_dict() for r in reports],
             "added": sum(r.added for r in reports),
@@ -116,6 +144,9 @@ class SourceService:
             "missing": sum(r.missing for r in reports),
             "renamed": sum(r.renamed for r in reports),
         }
+        if hash_files:
+            report["hashed"] = self.hash_pending(cancelled=cancelled)
+        return report
 
     def _scan_one(
         self, source_id: int, *, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None

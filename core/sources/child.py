@@ -288,6 +288,7 @@ def main() -> int:
     from ..config import load_config
     from ..errors import Cancelled
     from ..library import Library
+    from .registry import SourceRegistry
     from .scanner import inspect_pending
 
     request = json.loads(sys.stdin.readline())
@@ -304,7 +305,7 @@ def main() -> int:
     app_id = _install_id(request.get("comfyui_dir"), warnings)
     for folder in request["folders"]:
         try:
-            library.add_source(folder, read_only=True, auto=True, app_id=app_id, scan=False)
+            library.sources.add(folder, read_only=True, auto=True, app_id=app_id, scan=False)
         except Exception as exc:  # one bad folder must not stop the others
             warnings.append(f"could not add {folder} as a source: {exc}")
     try:
@@ -313,7 +314,7 @@ def main() -> int:
         while not host_gone.is_set():
             # Small batches: each ends with a line, and a slow share must not look like a stalled child.
             done = inspect_pending(
-                library.db, library.sources.registry, limit=INSPECT_BATCH, cancelled=host_gone.is_set
+                library.db, SourceRegistry(library.db), limit=INSPECT_BATCH, cancelled=host_gone.is_set
             )
             if done == 0:
                 break

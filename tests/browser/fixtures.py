@@ -37,22 +37,24 @@ def status_json(library: Library, *, hub_open_circuit: bool) -> dict[str, Any]:
 
 def broken_library(library: Library, incoming: Path) -> Model:
     """A direct mapping with one link left dangling (its model's file gone): health reports it broken."""
-    library.set_mapping_config({**library.mapping_config(), "mode": "direct"})
-    [item] = library.import_paths([synth.write_family(incoming / "old.safetensors", "sd15_lora_kohya")])
+    library.mapping.set_config({**library.mapping.get_config(), "mode": "direct"})
+    [item] = library.imports.import_paths(
+        [synth.write_family(incoming / "old.safetensors", "sd15_lora_kohya")]
+    )
     assert item.model is not None, item.error
-    library.map_apply()
-    library.model_file_path(item.model.id).unlink()
+    library.mapping.apply()
+    library.catalog.model_file_path(item.model.id).unlink()
     return item.model
 
 
 def conflicting_library(library: Library, incoming: Path, comfy: Path) -> list[Path]:
     """A direct mapping where two models' link paths are taken (a foreign file, a folder): two conflicts."""
-    library.set_mapping_config({**library.mapping_config(), "mode": "direct"})
+    library.mapping.set_config({**library.mapping.get_config(), "mode": "direct"})
     loras = comfy / "models" / "loras"
     taken = [loras / "detail.safetensors", loras / "second.safetensors"]
     taken[0].write_bytes(b"someone else's file")
     taken[1].mkdir()
     for name, family in (("detail", "sdxl_lora_kohya"), ("second", "flux_lora_kohya")):
-        [item] = library.import_paths([synth.write_family(incoming / f"{name}.safetensors", family)])
+        [item] = library.imports.import_paths([synth.write_family(incoming / f"{name}.safetensors", family)])
         assert item.model is not None, item.error
     return taken

@@ -108,7 +108,7 @@ def test_drop_import_shows_progress_and_lands_in_the_list(served: ServedLibrary,
     page.click("[data-testid=import-keep]")
     wait_total(page, 1)
     page.wait_for_selector(".mlib-row-name:has-text('My dropped LoRA')")
-    [model] = served.library.list_models(ModelQuery()).items
+    [model] = served.library.catalog.list_models(ModelQuery()).items
     assert model.name == "My dropped LoRA"
     assert "name" in model.manual_fields
     assert page.errors == []
@@ -220,7 +220,7 @@ def test_ten_thousand_models_render_and_scroll(served: ServedLibrary, page: Any)
 
 def test_delete_confirmation_lists_links_and_files(served: ServedLibrary, page: Any) -> None:
     source = synth.write_family(served.incoming / "to-delete.safetensors", "sd15_lora_kohya")
-    [item] = served.library.import_paths([source])
+    [item] = served.library.imports.import_paths([source])
     assert item.model is not None
     model = item.model
     link_path = str(served.root / "views" / "x" / "loras" / "to-delete.safetensors")
@@ -234,7 +234,7 @@ def test_delete_confirmation_lists_links_and_files(served: ServedLibrary, page: 
     links = page.inner_text("[data-testid=delete-links]")
     files = page.inner_text("[data-testid=delete-files]")
     assert link_path in links
-    folder = served.library.model_dir(model)
+    folder = served.library.catalog.model_dir(model)
     for f in model.files:
         assert str(folder / f.path) in files
     page.click("[data-testid=delete-confirm]")

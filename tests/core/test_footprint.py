@@ -24,17 +24,17 @@ from comfyui_model_library.core.models import ModelQuery
 
 install = Path(sys.argv[1])
 with Library.open(load_config(Path(sys.argv[2]))) as library:
-    library.add_source(install / "models", read_only=True, auto=True, scan=False)
-    library.scan()
+    library.sources.add(install / "models", read_only=True, auto=True, scan=False)
+    library.sources.scan()
     library.start_background(poll_seconds=0.2)
     deadline = time.monotonic() + 60
-    while not all(m.hashed for m in library.list_models(ModelQuery(limit=10)).items):
+    while not all(m.hashed for m in library.catalog.list_models(ModelQuery(limit=10)).items):
         assert time.monotonic() < deadline, "hashing did not finish"
         time.sleep(0.05)
-    assert library.list_models(ModelQuery(limit=10)).total == 2
-    library.health()
+    assert library.catalog.list_models(ModelQuery(limit=10)).total == 2
+    library.health.check()
     before_mapping = sorted(set(sys.modules) - preloaded)
-    library.map_apply(install)  # view mode writes its yaml section: that needs ruamel
+    library.mapping.apply(install)  # view mode writes its yaml section: that needs ruamel
 print(json.dumps({"before_mapping": before_mapping, "at_end": sorted(set(sys.modules) - preloaded)}))
 """
 

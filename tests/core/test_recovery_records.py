@@ -55,44 +55,44 @@ def nas(tmp_path: Path) -> Path:
 def _session(lib: Library, incoming: Path, nas: Path, comfy: Path, mode: str) -> dict[str, str]:
     ids = {}
     for name, family in LIBRARY_FAMILIES.items():
-        [item] = lib.import_paths(
+        [item] = lib.imports.import_paths(
             [synth.write_family(incoming / f"{name}.safetensors", family)], lookup=False
         )
         assert item.model is not None
         ids[name] = item.model.id
-    lib.add_source(nas)
-    lib.scan(hash_files=True)
-    by_name = {m.name: m for m in lib.list_models(ModelQuery(limit=100)).items}
+    lib.sources.add(nas)
+    lib.sources.scan(hash_files=True)
+    by_name = {m.name: m for m in lib.catalog.list_models(ModelQuery(limit=100)).items}
     assert all(by_name[n].hashed for n in ("dreamshaper", "ae", "sdxl_vae"))
     ids.update({n: by_name[n].id for n in ("dreamshaper", "ae", "sdxl_vae")})
-    lib.remove_model(ids["sdxl_vae"])  # a source model the user removed stays hidden
+    lib.catalog.remove_model(ids["sdxl_vae"])  # a source model the user removed stays hidden
     with lib.db.transaction() as conn:  # listed long ago: a rebuild must not make them new
         conn.execute(
             "UPDATE models SET added_at = '2024-05-01T10:00:00+00:00', updated_at = "
             "'2024-06-01T10:00:00+00:00' WHERE location = 'source'"
         )
-        lib.sources.registry.save_file_records([s["id"] for s in lib.list_sources()], conn)
-    lib.set_mapping_config({**lib.mapping_config(), "mode": mode})
-    lib.map_apply(comfy)
-    link = lib.model_detail(ids["canny"])["links"][0]["path"]
+        lib.sources.registry.save_file_records([s["id"] for s in lib.sources.list_sources()], conn)
+    lib.mapping.set_config({**lib.mapping.get_config(), "mode": mode})
+    lib.mapping.apply(comfy)
+    link = lib.catalog.model_detail(ids["canny"])["links"][0]["path"]
     os.unlink(link)  # deleted behind our back: health reports it broken
     lib.hub._record_pending(ids["juggernautXL"], "the Hub is unreachable (offline)")
     return ids
 
 
 def _state(lib: Library, ids: dict[str, str]) -> dict[str, Any]:
-    page = lib.list_models(ModelQuery(limit=100))
-    health = lib.health().to_dict()
+    page = lib.catalog.list_models(ModelQuery(limit=100))
+    health = lib.health.check().to_dict()
     health.pop("took_ms")
-    sources = [{k: v for k, v in s.items() if k != "last_scan_at"} for s in lib.list_sources()]
+    sources = [{k: v for k, v in s.items() if k != "last_scan_at"} for s in lib.sources.list_sources()]
     return {
         "list": [m.to_dict() for m in page.items],
         "total": page.total,
         "sources": sources,
         "health": health,
-        "links": {n: lib.model_detail(i)["links"] for n, i in ids.items() if n != "sdxl_vae"},
+        "links": {n: lib.catalog.model_detail(i)["links"] for n, i in ids.items() if n != "sdxl_vae"},
         "pending": lib.hub.pending(),
-        "installs": lib.mapped_installs(),
+        "installs": lib.mapping.installs(),
     }
 
 
@@ -122,10 +122,10 @@ def test_a_lost_catalog_comes_back_whole_and_remove_still_takes_the_links(
         assert lib.sources.hash_pending() == 0, "nothing unchanged is hashed again"
         link = Path(detail_links[0]["path"])
         assert link.is_symlink()
-        report = lib.remove_model(ids["detail"])
+        report = lib.catalog.remove_model(ids["detail"])
         assert report["removed_links"] == [str(link)] and report["not_ours"] == []
         assert not os.path.lexists(link), "remove takes our link out of the install"
-        assert lib.health().to_dict()["status"] == before["health"]["status"]
+        assert lib.health.check().to_dict()["status"] == before["health"]["status"]
 
 
 def test_rebuild_restores_into_an_empty_catalog_and_changes_nothing_on_a_full_one(
@@ -134,7 +134,7 @@ def test_rebuild_restores_into_an_empty_catalog_and_changes_nothing_on_a_full_on
     with Library.open(library_config) as lib:
         ids = _session(lib, incoming, nas, comfy, "direct")
         before = _state(lib, ids)
-        again = lib.rebuild()  # a healthy catalog: every restore step finds everything there
+        again = lib.catalog.rebuild()  # a healthy catalog: every restore step finds everything there
         assert again["restored"]["sources"] == 0 and again["restored"]["links"] == 0
         assert _state(lib, ids) == before
     _lose_catalog(library_config)
@@ -158,9 +158,9 @@ def test_a_mapping_batch_writes_one_folder_per_install_and_a_sync_rewrites_one_s
     fam = synth.FAMILIES["sdxl_lora_kohya"]
     for n in range(5):
         synth.write_safetensors(incoming / f"lora{n}.safetensors", fam["tensors"], {"n": str(n)})
-    library.import_paths([incoming], lookup=False)
+    library.imports.import_paths([incoming], lookup=False)
     links_dir = library.config.root / "records" / "links"
-    library.map_apply(comfy)
+    library.mapping.apply(comfy)
     [install] = list(links_dir.iterdir())
     files = sorted(install.iterdir())
     assert 1 <= len(files) <= 5, "a file per shard of model ids, not one per link"
@@ -174,7 +174,7 @@ def test_a_mapping_batch_writes_one_folder_per_install_and_a_sync_rewrites_one_s
     # One more model: its sync rewrites its own shard only, never the install's other files.
     before = {f.name: f.stat().st_mtime_ns for f in files}
     new = synth.write_safetensors(incoming / "extra.safetensors", fam["tensors"], {"n": "extra"})
-    [item] = library.import_paths([new], lookup=False)
+    [item] = library.imports.import_paths([new], lookup=False)
     assert item.model is not None
     shard = install / f"{item.model.id[:2]}.json"
     assert item.model.id in shard.read_text()
@@ -189,7 +189,7 @@ def test_corrupt_and_newer_records_are_warned_about_and_skipped(
     from comfyui_model_library.core.records.files import SourcesRecord, read_record, sources_path
 
     with Library.open(library_config) as lib:
-        lib.add_source(nas)
+        lib.sources.add(nas)
     folder = library_config.root / "records"
     record = json.loads(sources_path(folder).read_text())
     record["version"] = 99
@@ -200,7 +200,7 @@ def test_corrupt_and_newer_records_are_warned_about_and_skipped(
     assert "newer release" in caplog.text
     _lose_catalog(library_config)
     with caplog.at_level(logging.WARNING), Library.open(library_config) as lib:  # opens, never crashes
-        assert lib.list_sources() == []
+        assert lib.sources.list_sources() == []
     assert "installs.json" in caplog.text
 
 
@@ -225,13 +225,13 @@ def test_a_hostile_links_record_never_points_remove_at_a_users_file(
     """THREATS #6 through a record: entries naming a user's file, outside their root or with a target
     outside the library, are not taken back; a link the user replaced with a file is not ours."""
     with Library.open(library_config) as lib:
-        [item] = lib.import_paths(
+        [item] = lib.imports.import_paths(
             [synth.write_family(incoming / "d.safetensors", "sdxl_lora_kohya")], lookup=False
         )
         assert item.model is not None
-        lib.set_mapping_config({**lib.mapping_config(), "mode": "direct"})
-        lib.map_apply(comfy)
-        [ours] = [Path(link["path"]) for link in lib.model_detail(item.model.id)["links"]]
+        lib.mapping.set_config({**lib.mapping.get_config(), "mode": "direct"})
+        lib.mapping.apply(comfy)
+        [ours] = [Path(link["path"]) for link in lib.catalog.model_detail(item.model.id)["links"]]
     victim = tmp_path / "Documents" / "thesis.txt"
     victim.parent.mkdir()
     victim.write_text("years of work")
@@ -251,27 +251,29 @@ def test_a_hostile_links_record_never_points_remove_at_a_users_file(
     ours.write_text("the user's own file now")
     _lose_catalog(library_config)
     with Library.open(library_config) as lib:
-        assert lib.model_detail(item.model.id)["links"] == []
-        report = lib.remove_model(item.model.id)
+        assert lib.catalog.model_detail(item.model.id)["links"] == []
+        report = lib.catalog.remove_model(item.model.id)
         assert report["removed_links"] == [] and report["not_ours"] == []
     assert victim.read_text() == "years of work" and ours.read_text() == "the user's own file now"
 
 
 def test_a_moved_source_keeps_its_hashes_in_its_record(library_config: LibraryConfig, nas: Path) -> None:
     with Library.open(library_config) as lib:
-        lib.add_source(nas)
-        lib.scan(hash_files=True)
+        lib.sources.add(nas)
+        lib.sources.scan(hash_files=True)
         moved = nas.with_name("nas-mounted-elsewhere")
         nas.rename(moved)
-        lib.move_source(nas, moved)
-        before = [{k: v for k, v in s.items() if k != "last_scan_at"} for s in lib.list_sources()]
-        ids = sorted(m.id for m in lib.list_models(ModelQuery(limit=100)).items)
+        lib.sources.move(nas, moved)
+        before = [{k: v for k, v in s.items() if k != "last_scan_at"} for s in lib.sources.list_sources()]
+        ids = sorted(m.id for m in lib.catalog.list_models(ModelQuery(limit=100)).items)
     assert before[0]["path"] == str(moved) and before[0]["unhashed"] == 0
     assert len(list((library_config.root / "records" / "sources").iterdir())) == 1, "the old path's is gone"
     _lose_catalog(library_config)
     with Library.open(library_config) as lib:
-        assert [{k: v for k, v in s.items() if k != "last_scan_at"} for s in lib.list_sources()] == before
-        assert sorted(m.id for m in lib.list_models(ModelQuery(limit=100)).items) == ids
+        assert [
+            {k: v for k, v in s.items() if k != "last_scan_at"} for s in lib.sources.list_sources()
+        ] == before
+        assert sorted(m.id for m in lib.catalog.list_models(ModelQuery(limit=100)).items) == ids
         assert lib.sources.hash_pending() == 0
 
 
@@ -279,20 +281,22 @@ def test_a_source_unmounted_at_the_rebuild_gets_its_hashes_back_when_it_returns(
     library_config: LibraryConfig, nas: Path
 ) -> None:
     with Library.open(library_config) as lib:
-        lib.add_source(nas)
-        lib.scan(hash_files=True)
-        before = [{k: v for k, v in s.items() if k != "last_scan_at"} for s in lib.list_sources()]
-        ids = sorted(m.id for m in lib.list_models(ModelQuery(limit=100)).items)
+        lib.sources.add(nas)
+        lib.sources.scan(hash_files=True)
+        before = [{k: v for k, v in s.items() if k != "last_scan_at"} for s in lib.sources.list_sources()]
+        ids = sorted(m.id for m in lib.catalog.list_models(ModelQuery(limit=100)).items)
     _lose_catalog(library_config)
     away = nas.with_name("nas-unmounted")
     nas.rename(away)
     with Library.open(library_config) as lib:
-        [source] = lib.list_sources()
+        [source] = lib.sources.list_sources()
         assert (source["path"], source["state"], source["files"]) == (str(nas), "unavailable", 0)
         away.rename(nas)  # the share is back
-        lib.scan()
-        assert [{k: v for k, v in s.items() if k != "last_scan_at"} for s in lib.list_sources()] == before
-        assert sorted(m.id for m in lib.list_models(ModelQuery(limit=100)).items) == ids
+        lib.sources.scan()
+        assert [
+            {k: v for k, v in s.items() if k != "last_scan_at"} for s in lib.sources.list_sources()
+        ] == before
+        assert sorted(m.id for m in lib.catalog.list_models(ModelQuery(limit=100)).items) == ids
         assert lib.sources.hash_pending() == 0
 
 
@@ -310,7 +314,7 @@ def test_an_install_whose_links_record_is_lost_gets_its_view_links_back_from_its
         # The link deleted behind our back is the one thing the views cannot tell.
         assert after["links"] == {**before["links"], "canny": []}
         [link] = [Path(entry["path"]) for entry in after["links"]["detail"]]
-        assert lib.remove_model(ids["detail"])["removed_links"] == [str(link)]
+        assert lib.catalog.remove_model(ids["detail"])["removed_links"] == [str(link)]
         assert not os.path.lexists(link)
 
 
@@ -320,10 +324,10 @@ def test_records_that_cannot_be_written_at_open_never_stop_the_library_opening(
     import shutil
 
     with Library.open(library_config) as lib:
-        lib.add_source(nas)
+        lib.sources.add(nas)
     records = library_config.root / "records"
     shutil.rmtree(records)
     records.write_text("a file where the folder belongs: every write there fails")
     with caplog.at_level(logging.WARNING), Library.open(library_config) as lib:
-        assert [s["path"] for s in lib.list_sources()] == [str(nas)]
+        assert [s["path"] for s in lib.sources.list_sources()] == [str(nas)]
     assert "could not write the sources record yet" in caplog.text

@@ -84,7 +84,7 @@ async def test_lan_client_on_a_real_socket(library: Library, incoming: Path, opt
     lan = _lan_address()
     if lan is None:
         pytest.skip("this machine has no non-loopback IPv4 address")
-    item = library.import_paths([model_file(incoming, "lan.safetensors", seed=77)])[0]
+    item = library.imports.import_paths([model_file(incoming, "lan.safetensors", seed=77)])[0]
     assert item.model is not None
     settings = GuardSettings(listen_host="0.0.0.0", allow_remote_changes=opted_in)
     runner = web.AppRunner(make_app(library, settings=settings))

@@ -98,7 +98,8 @@ async def test_every_contract_route_answers_its_status_and_keys(
     client: Any, library: Library, incoming: Path, tmp_path: Path
 ) -> None:
     ids = [
-        library.import_paths([model_file(incoming, f"m{i}.safetensors", seed=i)])[0].model.id for i in (1, 2)
+        library.imports.import_paths([model_file(incoming, f"m{i}.safetensors", seed=i)])[0].model.id
+        for i in (1, 2)
     ]  # type: ignore[union-attr]
     j = JSON_HEADERS
 

@@ -135,7 +135,7 @@ def test_settings_helpers() -> None:
 @pytest.fixture
 def world(library: Library, incoming: Path) -> dict[str, Any]:
     src = model_file(incoming, "victim.safetensors", seed=1)
-    items = library.import_paths([src])
+    items = library.imports.import_paths([src])
     assert items[0].status == "imported"
     return {"model_id": items[0].model.id, "src": src}  # type: ignore[union-attr]
 

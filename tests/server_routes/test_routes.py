@@ -16,7 +16,7 @@ from tests.server_routes.conftest import JSON_HEADERS, V1, model_file, wait_job
 def imported(library: Library, incoming: Path) -> list[str]:
     ids = []
     for i in range(3):
-        items = library.import_paths([model_file(incoming, f"model-{i}.safetensors", seed=10 + i)])
+        items = library.imports.import_paths([model_file(incoming, f"model-{i}.safetensors", seed=10 + i)])
         assert items[0].status == "imported"
         ids.append(items[0].model.id)  # type: ignore[union-attr]
     return ids
@@ -67,7 +67,7 @@ async def test_detail_edit_delete(client: Any, library: Library, imported: list[
     assert resp.status == 200, await resp.text()
     edited = await resp.json()
     assert edited["name"] == "Renamed" and set(edited["tags"]) == {"anime", "xl"}
-    assert library.get_model(mid).name == "Renamed"
+    assert library.catalog.get_model(mid).name == "Renamed"
 
     for bad in ({"tags": "x"}, {"name": 5}, {"evil": 1}, {}, {"name": "x" * 300}):
         resp = await client.patch(f"{V1}/models/{mid}", json=bad, headers=JSON_HEADERS)
@@ -97,7 +97,7 @@ async def test_import_job_copy_and_move(client: Any, library: Library, incoming:
     assert done["state"] == "done", done
     item = done["result"]["items"][0]
     assert item["status"] == "imported" and src.exists()
-    assert library.get_model(item["id"]).name
+    assert library.catalog.get_model(item["id"]).name
 
     moved = model_file(incoming, "moved.safetensors", seed=100)
     resp = await client.post(
@@ -170,7 +170,7 @@ async def test_unknown_errors_are_generic_500(client: Any, library: Library, mon
     def broken(query: Any) -> Any:
         raise RuntimeError("/home/secret/path leaked")
 
-    monkeypatch.setattr(library, "list_models", broken)
+    monkeypatch.setattr(library.catalog, "list_models", broken)
     resp = await client.get(V1 + "/models")
     assert resp.status == 500
     body = await resp.json()
@@ -240,7 +240,7 @@ async def test_pickle_import_needs_explicit_confirmation(
     job = await wait_job(client, (await resp.json())["job"]["id"])
     [item] = job["result"]["items"]
     assert item["status"] == "failed" and item["error_code"] == "pickle_needs_confirmation"
-    assert ckpt.exists() and library.list_models(ModelQuery()).total == 0
+    assert ckpt.exists() and library.catalog.list_models(ModelQuery()).total == 0
     resp = await client.post(
         f"{V1}/imports", json={"paths": [str(ckpt)], "allow_pickle": True}, headers=JSON_HEADERS
     )

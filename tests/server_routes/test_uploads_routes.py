@@ -58,7 +58,7 @@ async def test_upload_in_chunks_then_import(client: Any, library: Library) -> No
     assert done["state"] == "done", done
     item = done["result"]["items"][0]
     assert item["status"] == "imported", item
-    model = library.get_model(item["id"])
+    model = library.catalog.get_model(item["id"])
     assert model.hashes.sha256 == hashlib.sha256(data).hexdigest()
     assert model.name == "dropped"
     # The session is gone once imported; its bytes moved into the library.
@@ -269,10 +269,10 @@ async def test_sharded_set_dropped_as_group_is_one_model(
     assert done["state"] == "done", done
     items = done["result"]["items"]
     assert [i["status"] for i in items] == ["imported"], items
-    model = library.get_model(items[0]["id"])
+    model = library.catalog.get_model(items[0]["id"])
     assert model.format == "sharded-set"
     assert library.db.execute_read("SELECT count(*) FROM models")[0][0] == 1
-    folder = library.model_dir(model)
+    folder = library.catalog.model_dir(model)
     assert {p.name for p in folder.iterdir()} >= set(files)
     assert uploads_left(library) == []
 
@@ -284,7 +284,7 @@ async def test_diffusers_folder_dropped_as_group(client: Any, library: Library, 
     done = await wait_job(client, last["job"]["id"])
     items = done["result"]["items"]
     assert [i["status"] for i in items] == ["imported"], items
-    model = library.get_model(items[0]["id"])
+    model = library.catalog.get_model(items[0]["id"])
     assert model.format == "diffusion-folder"
     assert model.name == "tiny-sdxl"
     assert uploads_left(library) == []
@@ -298,7 +298,7 @@ async def test_folder_of_models_as_group_imports_each(client: Any, library: Libr
     last = await upload_group(client, files, "mixed")
     done = await wait_job(client, last["job"]["id"])
     items = done["result"]["items"]
-    formats = sorted(library.get_model(i["id"]).format for i in items if i["status"] == "imported")
+    formats = sorted(library.catalog.get_model(i["id"]).format for i in items if i["status"] == "imported")
     assert formats == ["sharded-set", "single-file"], items
     assert uploads_left(library) == []
 
@@ -441,7 +441,7 @@ async def test_two_groups_interleaved(client: Any, library: Library, tmp_path: P
         done = await wait_job(client, job_id)
         items = done["result"]["items"]
         assert [i["status"] for i in items] == ["imported"], items
-        model = library.get_model(items[0]["id"])
+        model = library.catalog.get_model(items[0]["id"])
         assert model.format == "sharded-set"
         names[which] = model.name
     assert names == {"one": "alpha", "two": "beta"}
@@ -468,7 +468,7 @@ async def test_interrupted_group_import_resumes(client: Any, library: Library, t
     assert fn is not None
     result = fn(lambda *_: None, lambda: False)
     [item] = result["items"]
-    assert item["status"] == "imported" and library.get_model(item["id"]).format == "sharded-set"
+    assert item["status"] == "imported" and library.catalog.get_model(item["id"]).format == "sharded-set"
     assert uploads_left(library) == []
     # Once the group is gone (imported before the restart), nothing is resumed.
     assert resume_factory(library, store)(job) is None

@@ -25,15 +25,18 @@ def _session(tmp_path: Path) -> list[tuple[str, Callable[[Library], object]]]:
     synth.write_family(nas / "shared.safetensors", "flux_lora_kohya")
 
     def id_of(lib: Library, name: str) -> str:
-        return next(m.id for m in lib.list_models(ModelQuery(q=name)).items if m.name == name)
+        return next(m.id for m in lib.catalog.list_models(ModelQuery(q=name)).items if m.name == name)
 
     return [
-        ("import", lambda lib: lib.import_paths([incoming / "epic.safetensors"], lookup=False)),
-        ("source", lambda lib: lib.add_source(nas)),
-        ("map", lambda lib: lib.map_apply(comfy)),
-        ("edit", lambda lib: lib.edit_model(id_of(lib, "epic"), notes="my favourite", add_tags=["style"])),
-        ("import2", lambda lib: lib.import_paths([incoming / "detail.safetensors"], lookup=False)),
-        ("remove", lambda lib: lib.remove_model(id_of(lib, "detail"))),
+        ("import", lambda lib: lib.imports.import_paths([incoming / "epic.safetensors"], lookup=False)),
+        ("source", lambda lib: lib.sources.add(nas)),
+        ("map", lambda lib: lib.mapping.apply(comfy)),
+        (
+            "edit",
+            lambda lib: lib.catalog.edit_model(id_of(lib, "epic"), notes="my favourite", add_tags=["style"]),
+        ),
+        ("import2", lambda lib: lib.imports.import_paths([incoming / "detail.safetensors"], lookup=False)),
+        ("remove", lambda lib: lib.catalog.remove_model(id_of(lib, "detail"))),
     ]
 
 
@@ -50,7 +53,8 @@ def _damage(catalog: Path, how: str) -> None:
 
 def _state(tmp_path: Path, lib: Library) -> dict[str, object]:
     models = sorted(
-        (m.name, m.location, m.notes, tuple(m.tags)) for m in lib.list_models(ModelQuery(limit=50)).items
+        (m.name, m.location, m.notes, tuple(m.tags))
+        for m in lib.catalog.list_models(ModelQuery(limit=50)).items
     )
     links = (
         sorted(str(p.relative_to(tmp_path)) for p in (tmp_path / "ComfyUI").rglob("*") if os.path.islink(p))
@@ -62,9 +66,9 @@ def _state(tmp_path: Path, lib: Library) -> dict[str, object]:
     )
     return {
         "models": models,
-        "sources": [str(Path(s["path"]).relative_to(tmp_path)) for s in lib.list_sources()],
+        "sources": [str(Path(s["path"]).relative_to(tmp_path)) for s in lib.sources.list_sources()],
         "links": links,
-        "health": lib.health().to_dict()["status"],
+        "health": lib.health.check().to_dict()["status"],
     }
 
 

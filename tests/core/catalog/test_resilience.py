@@ -46,8 +46,8 @@ src = tmp / "src"
 src.mkdir()
 synth.write_family(src / "b.safetensors", "sdxl_lora_kohya")
 with Library.open(config) as library:
-    model = library.import_paths([tmp / "a.safetensors"], lookup=False)[0].model
-    library.add_source(src)
+    model = library.imports.import_paths([tmp / "a.safetensors"], lookup=False)[0].model
+    library.sources.add(src)
     out["id"] = model.id
 
 def fill():
@@ -65,13 +65,13 @@ other.mkdir()
 fill()
 library = Library.open(config)
 out["read_only"] = library.db.read_only
-out["listed"] = library.list_models(ModelQuery()).total
-out["shown"] = library.get_model(out["id"]).name
-out["sources"] = len(library.list_sources())
+out["listed"] = library.catalog.list_models(ModelQuery()).total
+out["shown"] = library.catalog.get_model(out["id"]).name
+out["sources"] = len(library.sources.list_sources())
 for name, change in {
-    "edit": lambda: library.edit_model(out["id"], notes="x"),
-    "remove": lambda: library.remove_model(out["id"]),
-    "add_source": lambda: library.add_source(other),
+    "edit": lambda: library.catalog.edit_model(out["id"], notes="x"),
+    "remove": lambda: library.catalog.remove_model(out["id"]),
+    "add_source": lambda: library.sources.add(other),
 }.items():
     try:
         change()
@@ -88,10 +88,10 @@ out["files"] = sorted(p.name for p in config.root.iterdir())
 (disk / "fill").unlink()
 with Library.open(config) as library:
     out["after_read_only"] = library.db.read_only
-    library.edit_model(out["id"], notes="after")
-    out["after_notes"] = library.get_model(out["id"]).notes
-    out["after_listed"] = library.list_models(ModelQuery()).total
-    out["after_sources"] = len(library.list_sources())
+    library.catalog.edit_model(out["id"], notes="after")
+    out["after_notes"] = library.catalog.get_model(out["id"]).notes
+    out["after_listed"] = library.catalog.list_models(ModelQuery()).total
+    out["after_sources"] = len(library.sources.list_sources())
 subprocess.run(["umount", "-l", str(disk)], check=False)  # the namespace ends with us anyway
 print(json.dumps(out))
 """
@@ -123,7 +123,7 @@ def _library_with(tmp_path: Path, names: list[str]) -> tuple[Path, list[str]]:
         families = ("sd15_loha", "sdxl_lora_kohya", "flux_lora_kohya", "sd15_checkpoint")
         for name, family in zip(names, families):
             path = synth.write_family(incoming / f"{name}.safetensors", family)
-            ids.append(library.import_paths([path], lookup=False)[0].model.id)
+            ids.append(library.imports.import_paths([path], lookup=False)[0].model.id)
     return config.root, ids
 
 
@@ -156,15 +156,15 @@ def test_a_lost_or_damaged_catalog_beside_models_is_rebuilt_and_never_taken_for_
     source = tmp_path / "nas"
     source.mkdir()
     with Library.open(config) as library:
-        library.add_source(source)
+        library.sources.add(source)
     for old in backups(backups_dir(root / "catalog.sqlite")):
         old.unlink()  # no backup: the rebuild comes from the files alone (metadata.json and records/)
     _damage(root / "catalog.sqlite", how)
     with Library.open(config) as library:
-        assert sorted(m.id for m in library.list_models(ModelQuery()).items) == sorted(ids)
-        assert [s["path"] for s in library.list_sources()] == [str(source)]
+        assert sorted(m.id for m in library.catalog.list_models(ModelQuery()).items) == sorted(ids)
+        assert [s["path"] for s in library.sources.list_sources()] == [str(source)]
         assert library.recovered and "Rebuilt" in library.recovered[0]
-        again = library.import_paths([tmp_path / "incoming" / "epic.safetensors"], lookup=False)[0]
+        again = library.imports.import_paths([tmp_path / "incoming" / "epic.safetensors"], lookup=False)[0]
         assert again.status == "duplicate"  # never a second copy
     assert _model_dirs(root) == 2
     if how != "deleted":  # the damaged file is kept, never deleted
@@ -180,19 +180,19 @@ def test_the_newest_good_backup_comes_back_and_files_bring_it_up_to_date(tmp_pat
     source = tmp_path / "nas"
     source.mkdir()
     with Library.open(config) as library:  # the second open takes the daily backup, source included
-        library.add_source(source)
+        library.sources.add(source)
         with library.db.read() as conn:
             take_backup(conn, library.db.path, backups_dir(library.db.path), "daily")
         later = synth.write_family(incoming / "later.safetensors", "sdxl_lora_kohya")
-        ids.append(library.import_paths([later], lookup=False)[0].model.id)  # after the backup
-        library.edit_model(ids[0], notes="kept in metadata.json")
+        ids.append(library.imports.import_paths([later], lookup=False)[0].model.id)  # after the backup
+        library.catalog.edit_model(ids[0], notes="kept in metadata.json")
     newest = backups(backups_dir(root / "catalog.sqlite"))[0]
     newest_bytes = newest.read_bytes()
     _damage(root / "catalog.sqlite", how)
     with Library.open(config) as library:
-        assert sorted(m.id for m in library.list_models(ModelQuery()).items) == sorted(ids)
-        assert library.get_model(ids[0]).notes == "kept in metadata.json"
-        assert [s["path"] for s in library.list_sources()] == [str(source)]
+        assert sorted(m.id for m in library.catalog.list_models(ModelQuery()).items) == sorted(ids)
+        assert library.catalog.get_model(ids[0]).notes == "kept in metadata.json"
+        assert [s["path"] for s in library.sources.list_sources()] == [str(source)]
         assert newest.name in library.recovered[0]
     assert newest.read_bytes() == newest_bytes  # restored from a copy: the backup itself is kept
 
@@ -207,7 +207,7 @@ def test_a_damaged_backup_is_skipped_for_an_older_good_one(tmp_path: Path) -> No
     bad.write_bytes(os.urandom(8192))
     _damage(root / "catalog.sqlite", "garbage")
     with Library.open(config) as library:
-        assert [m.id for m in library.list_models(ModelQuery()).items] == ids
+        assert [m.id for m in library.catalog.list_models(ModelQuery()).items] == ids
         assert bad.name not in library.recovered[0] and "Restored the backup" in library.recovered[0]
     assert bad.exists()
 
@@ -218,11 +218,11 @@ def test_rebuild_rebuilds_a_sound_catalog_in_place(tmp_path: Path) -> None:
     source = tmp_path / "nas"
     source.mkdir()
     with Library.open(config) as library:
-        library.add_source(source)
+        library.sources.add(source)
     library, report = Library.rebuild_at(config)
     with library:
         assert report["models"] == 1 and "notes" not in report
-        assert [s["path"] for s in library.list_sources()] == [str(source)]
+        assert [s["path"] for s in library.sources.list_sources()] == [str(source)]
     assert not list(root.glob("catalog.sqlite.corrupt-*"))
 
 
@@ -292,10 +292,10 @@ def test_a_lost_catalog_of_a_library_holding_only_sources_is_rebuilt_from_its_re
     source.mkdir()
     synth.write_family(source / "a.safetensors", "sd15_loha")
     with Library.open(config) as library:
-        library.add_source(source)
+        library.sources.add(source)
     _damage(root / "catalog.sqlite", how)
     with Library.open(config) as library:
-        assert [s["path"] for s in library.list_sources()] == [str(source)]
+        assert [s["path"] for s in library.sources.list_sources()] == [str(source)]
         assert library.recovered
 
 
@@ -316,7 +316,7 @@ def test_a_write_ahead_log_left_beside_a_deleted_catalog_is_kept_aside_not_repla
     assert wal.stat().st_size > 0
     (root / "catalog.sqlite").unlink()  # the main file only: its -wal and -shm stay
     with Library.open(config) as library:
-        assert [m.id for m in library.list_models(ModelQuery()).items] == ids
+        assert [m.id for m in library.catalog.list_models(ModelQuery()).items] == ids
         with library.db.read() as conn:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert "intruder" not in tables
@@ -341,7 +341,7 @@ source.mkdir()
 synth.write_family(source / "a.safetensors", "sd15_loha")
 config = load_config(disk / "library", import_roots=(tmp,))
 with Library.open(config) as library:
-    library.add_source(source)
+    library.sources.add(source)
 leave_shm = (
     "import os, sqlite3, sys; "
     "sqlite3.connect(sys.argv[1]).execute('SELECT count(*) FROM sqlite_master'); os._exit(0)"
@@ -350,15 +350,15 @@ subprocess.run([sys.executable, "-c", leave_shm, str(config.catalog_path)], chec
 subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
 out = {}
 with Library.open(config) as library:
-    [model] = library.list_models(ModelQuery()).items
+    [model] = library.catalog.list_models(ModelQuery()).items
     try:
-        library.edit_model(model.id, notes="x")
+        library.catalog.edit_model(model.id, notes="x")
         out["edit"] = "made"
     except ModelLibraryError as exc:
         out["edit"] = [exc.code, exc.message]
     except Exception as exc:
         out["edit"] = ["raw", repr(exc)]
-    out["notes"] = library.get_model(model.id).notes
+    out["notes"] = library.catalog.get_model(model.id).notes
 print(json.dumps(out))
 """
 

@@ -94,7 +94,7 @@ def _session(root: Path, tmp_path: Path) -> Session:
 
 
 def _import(s: Session, lib: Library, name: str) -> None:
-    [item] = lib.import_paths([s.incoming / f"{name}.safetensors"], lookup=False)
+    [item] = lib.imports.import_paths([s.incoming / f"{name}.safetensors"], lookup=False)
     if item.status == "failed":
         raise StorageError(item.error or "import failed")
     assert item.model is not None
@@ -104,10 +104,10 @@ def _import(s: Session, lib: Library, name: str) -> None:
 Step = Callable[[Session, Library], None]
 STEPS: dict[str, Step] = {
     "import": lambda s, lib: _import(s, lib, "c"),
-    "edit": lambda s, lib: lib.edit_model(s.ids["a"], notes="kept", add_tags=["mine"]) and None,
-    "remove": lambda s, lib: lib.remove_model(s.ids["b"]) and None,
-    "sources add": lambda s, lib: lib.add_source(s.share) and None,
-    "map apply": lambda s, lib: lib.map_apply(s.comfy) and None,
+    "edit": lambda s, lib: lib.catalog.edit_model(s.ids["a"], notes="kept", add_tags=["mine"]) and None,
+    "remove": lambda s, lib: lib.catalog.remove_model(s.ids["b"]) and None,
+    "sources add": lambda s, lib: lib.sources.add(s.share) and None,
+    "map apply": lambda s, lib: lib.mapping.apply(s.comfy) and None,
 }
 
 
@@ -124,11 +124,13 @@ def _check_library(s: Session, *, removed: set[str], damaged: bool = False) -> L
     if not damaged:  # a refused write never sets the catalog aside (damage is kept aside, never deleted)
         assert [p.name for p in s.config.root.iterdir() if ".corrupt-" in p.name] == []
     assert sqlite3.connect(s.config.catalog_path).execute("PRAGMA quick_check").fetchone() == ("ok",)
-    models = {m.id: m for m in lib.list_models(ModelQuery(limit=500)).items if m.location == "library"}
+    models = {
+        m.id: m for m in lib.catalog.list_models(ModelQuery(limit=500)).items if m.location == "library"
+    }
     expected = {i for n, i in s.ids.items() if n not in removed}
     assert set(models) == expected
     for model in models.values():
-        assert files_present(lib.model_dir(model), model)
+        assert files_present(lib.catalog.model_dir(model), model)
     folders = list(iter_sidecar_dirs(s.config.models_dir))
     assert len(folders) == len(models)  # a row for every model folder, never a second copy
     return lib
@@ -137,7 +139,7 @@ def _check_library(s: Session, *, removed: set[str], damaged: bool = False) -> L
 def _assert_records(lib: Library, s: Session, *, sources: bool) -> None:
     """Records (sources, links, installs) kept beside the catalog survive too: extend here."""
     if sources:
-        assert str(s.share) in [src["path"] for src in lib.list_sources()]
+        assert str(s.share) in [src["path"] for src in lib.sources.list_sources()]
 
 
 def _leave_free(disk: SmallDisk, left: int) -> None:
@@ -169,7 +171,7 @@ def test_a_refused_catalog_write_loses_nothing(
     done = False
     try:
         with Library.open(s.config) as lib:  # opening needs no write
-            assert lib.list_models(ModelQuery()).total >= 2
+            assert lib.catalog.list_models(ModelQuery()).total >= 2
             try:
                 STEPS[command](s, lib)
                 done = True
@@ -201,10 +203,10 @@ def test_a_library_opened_read_only_writes_again_once_the_disk_does(
     with Library.open(s.config) as lib:
         assert lib.db.read_only
         with pytest.raises(StorageError):
-            lib.edit_model(s.ids["a"], notes="refused")
+            lib.catalog.edit_model(s.ids["a"], notes="refused")
         small_disk.free() if fault != "eio" else small_disk.writable()
-        assert lib.edit_model(s.ids["a"], notes="accepted").notes == "accepted"
+        assert lib.catalog.edit_model(s.ids["a"], notes="accepted").notes == "accepted"
         assert not lib.db.read_only
-        assert lib.get_model(s.ids["a"]).notes == "accepted"
+        assert lib.catalog.get_model(s.ids["a"]).notes == "accepted"
     with _check_library(s, removed=set()) as lib:
-        assert lib.get_model(s.ids["a"]).notes == "accepted"
+        assert lib.catalog.get_model(s.ids["a"]).notes == "accepted"

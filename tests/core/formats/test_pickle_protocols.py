@@ -39,11 +39,11 @@ def test_a_code_running_pickle_of_every_protocol_is_refused_without_the_confirma
     target = tmp_path / "pwned"
     src = incoming / "innocent.safetensors"  # a pickle wearing a safe name
     src.write_bytes(synth.malicious_pickle_bytes(target, protocol=protocol))
-    [refused] = library.import_paths([src], allow_pickle=False)
+    [refused] = library.imports.import_paths([src], allow_pickle=False)
     assert refused.status == "failed" and "pickle" in (refused.error or "")
     ckpt = incoming / "innocent.ckpt"
     ckpt.write_bytes(synth.malicious_pickle_bytes(target, protocol=protocol))
-    [stored] = library.import_paths([ckpt])
+    [stored] = library.imports.import_paths([ckpt])
     assert stored.model is not None and stored.model.security == "pickle"
     assert any("builtins" in w or "io.open" in w for w in stored.warnings), stored.warnings
     assert not target.exists()
@@ -64,7 +64,7 @@ def test_a_ckpt_that_is_no_known_format_imports_with_a_visible_warning(
 ) -> None:
     src = incoming / "mystery.ckpt"
     src.write_bytes(b"\x00\x01 not a pickle, not safetensors " + os.urandom(2048))
-    [item] = library.import_paths([src])
+    [item] = library.imports.import_paths([src])
     assert item.model is not None and item.model.security == "unknown"
     assert any("format not recognised" in w and "PyTorch" in w for w in item.warnings), item.warnings
 

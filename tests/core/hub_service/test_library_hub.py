@@ -52,7 +52,7 @@ def lib(tmp_path: Path, hub: HubServer):
 
 
 def test_download_single_file_enters_catalog_with_verified_source(lib: Library, lora_bytes: bytes) -> None:
-    [item] = lib.download("acme/flux-style-lora", ["style.safetensors"])
+    [item] = lib.hub.download("acme/flux-style-lora", ["style.safetensors"])
     assert item.status == "imported", item.error
     model = item.model
     assert model is not None
@@ -61,20 +61,20 @@ def test_download_single_file_enters_catalog_with_verified_source(lib: Library, 
     assert (model.type, model.base_model) == ("lora", "flux1")
     assert model.source.kind == "huggingface" and model.source.repo_id == "acme/flux-style-lora"
     assert model.source.match == "hash" and model.source.revision
-    assert lib.model_file_path(model.id).read_bytes() == lora_bytes
+    assert lib.catalog.model_file_path(model.id).read_bytes() == lora_bytes
     assert not list((lib.config.tmp_dir / "downloads").glob("*"))
     check_library_invariants(lib.config.root)
     # Downloading again: the same bytes are the same model.
-    [again] = lib.download("acme/flux-style-lora", ["style.safetensors"])
+    [again] = lib.hub.download("acme/flux-style-lora", ["style.safetensors"])
     assert again.status == "duplicate" and again.model is not None and again.model.id == model.id
 
 
 def test_download_sharded_set_and_diffusers_folder_as_one_model_each(lib: Library) -> None:
-    [shards] = lib.download("acme/t5", ["model-00001-of-00002.safetensors"])
+    [shards] = lib.hub.download("acme/t5", ["model-00001-of-00002.safetensors"])
     assert shards.status == "imported", shards.error
     assert shards.model is not None and shards.model.format == "sharded-set"
     assert len([f for f in shards.model.files if f.path.endswith(".safetensors")]) == 2
-    [pipe] = lib.download("acme/flux-pipe")
+    [pipe] = lib.hub.download("acme/flux-pipe")
     assert pipe.status == "imported", pipe.error
     assert pipe.model is not None and pipe.model.format == "diffusion-folder"
     assert pipe.model.base_model == "flux1"
@@ -85,11 +85,11 @@ def test_lookup_by_hash_records_origin(lib: Library, tmp_path: Path, lora_bytes:
     src = tmp_path / "incoming" / "flux-style-lora_bf16.safetensors"
     src.parent.mkdir()
     src.write_bytes(lora_bytes)
-    [item] = lib.import_paths([src])
+    [item] = lib.imports.import_paths([src])
     assert item.model is not None
-    candidates = lib.lookup(item.model.id)
+    candidates = lib.hub.lookup(lib.catalog.get_model(item.model.id))
     assert candidates and candidates[0].match == "hash" and candidates[0].confidence == 1.0
-    model = lib.get_model(item.model.id)
+    model = lib.catalog.get_model(item.model.id)
     assert model.source.repo_id == "acme/flux-style-lora" and model.source.match == "hash"
 
 
@@ -97,14 +97,14 @@ def test_unreachable_hub_leaves_a_pending_lookup(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{random.randint(20000, 30000)}"  # nothing listens there
     src = synth.write_family(tmp_path / "detail_tweaker_xl.safetensors", "sdxl_lora_kohya")
     with Library.open(load_config(tmp_path / "library", hf_endpoint=dead)) as library:
-        [item] = library.import_paths([src])
+        [item] = library.imports.import_paths([src])
         assert item.model is not None
         assert [p["model_id"] for p in library.hub.pending()] == [item.model.id]
         with pytest.raises(NetworkError):
-            library.lookup(item.model.id)
+            library.hub.lookup(library.catalog.get_model(item.model.id))
         pending = library.hub.pending()
         assert pending and pending[0]["attempts"] >= 1
-        assert library.list_models(ModelQuery()).total == 1
+        assert library.catalog.list_models(ModelQuery()).total == 1
 
 
 def test_pending_lookups_are_retried_when_the_hub_answers_again(
@@ -116,11 +116,11 @@ def test_pending_lookups_are_retried_when_the_hub_answers_again(
     src.parent.mkdir()
     src.write_bytes(lora_bytes)
     with Library.open(load_config(tmp_path / "library", hf_endpoint=hub.url)) as library:
-        [item] = library.import_paths([src])  # queued as pending: no server loop ran yet
+        [item] = library.imports.import_paths([src])  # queued as pending: no server loop ran yet
         assert library.hub.pending()
         library.hub.start_retry_loop(interval_s=0.2)
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and library.get_model(item.model.id).source.match != "hash":
+        while time.monotonic() < deadline and library.catalog.get_model(item.model.id).source.match != "hash":
             time.sleep(0.1)
-        assert library.get_model(item.model.id).source.repo_id == "acme/flux-style-lora"
+        assert library.catalog.get_model(item.model.id).source.repo_id == "acme/flux-style-lora"
         assert library.hub.pending() == []

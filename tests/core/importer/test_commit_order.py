@@ -34,7 +34,7 @@ def test_the_file_given_first_names_the_model_even_when_it_finishes_copying_last
     monkeypatch.setattr(pipeline, "stage_model", slow_first)
     config = load_config(tmp_path / "library", import_roots=(incoming,), io_concurrency=2)
     with Library.open(config) as library:
-        items = library.import_paths([first, second], lookup=False)
+        items = library.imports.import_paths([first, second], lookup=False)
         assert [i.status for i in items] == ["imported", "duplicate"]
         assert items[0].model is not None and items[0].model.name == "epic_lora"
         assert items[1].model is not None and items[1].model.id == items[0].model.id
@@ -68,7 +68,7 @@ def test_a_folder_walk_gives_the_original_before_its_copies(tmp_path: Path, copy
     shutil.copyfile(original, incoming / "Downloads" / f"{copy_name}.safetensors")
     config = load_config(tmp_path / "library", import_roots=(incoming,), io_concurrency=2)
     with Library.open(config) as library:
-        items = library.import_paths([incoming / "Downloads"], lookup=False)
+        items = library.imports.import_paths([incoming / "Downloads"], lookup=False)
         assert sorted(i.status for i in items) == ["duplicate", "imported"]
         [model] = {i.model.id: i.model for i in items if i.model is not None}.values()
         assert model.name == "epic_lora"

@@ -90,7 +90,7 @@ elif point == "row":
     commit_mod.shutil.rmtree = rmtree
 
 with Library.open(load_config(root)) as lib:
-    lib.import_paths([src], move=move, lookup=False)
+    lib.imports.import_paths([src], move=move, lookup=False)
 print("finished without reaching the crash point")
 """
 
@@ -141,14 +141,14 @@ def test_a_crash_right_after_each_commit_step_loses_nothing(
 
     config = load_config(root, import_roots=(incoming,))
     with Library.open(config) as library:  # recovery runs here
-        models = library.list_models(ModelQuery()).items
+        models = library.catalog.list_models(ModelQuery()).items
         placed = point in ("renamed", "row", "unlinked")
         assert len(models) == (1 if placed else 0), (point, library.recovered)
         assert library.db.execute_read("PRAGMA quick_check")[0][0] == "ok"
         assert library.db.execute_read("SELECT count(*) FROM journal")[0][0] == 0
         # The user's bytes exist in at least one place: the source, or the library's copy.
         places = [src] if src.exists() else []
-        places += [library.model_file_path(m.id) for m in models]
+        places += [library.catalog.model_file_path(m.id) for m in models]
         assert places and all(hashlib.sha256(p.read_bytes()).hexdigest() == original for p in places)
         if not placed:
             assert src.exists(), "a move that was not committed put the source back"
@@ -156,9 +156,9 @@ def test_a_crash_right_after_each_commit_step_loses_nothing(
             assert not src.exists(), "a committed move (a rename) left a second name behind"
         # Importing again (the source if it is still there) makes no second copy.
         if src.exists():
-            [again] = library.import_paths([src], lookup=False)
+            [again] = library.imports.import_paths([src], lookup=False)
             assert again.status in ("imported", "duplicate"), again.error
-        assert library.list_models(ModelQuery()).total == 1
+        assert library.catalog.list_models(ModelQuery()).total == 1
         assert len(list((root / "models").rglob("metadata.json"))) == 1
         leftovers = [p for p in (root / ".tmp").iterdir() if p.name.startswith("stage-")]
         assert leftovers == [], leftovers
@@ -174,8 +174,8 @@ def test_a_duplicate_imported_with_move_lands_in_the_trash(tmp_path: Path) -> No
     again.write_bytes(first.read_bytes())
     digest = hashlib.sha256(first.read_bytes()).hexdigest()
     with Library.open(load_config(tmp_path / "lib", import_roots=(incoming,))) as library:
-        [kept] = library.import_paths([first], lookup=False)
-        [dup] = library.import_paths([again], move=True, lookup=False)
+        [kept] = library.imports.import_paths([first], lookup=False)
+        [dup] = library.imports.import_paths([again], move=True, lookup=False)
         assert (kept.status, dup.status) == ("imported", "duplicate")
         assert not again.exists()
         trashed = [p for p in library.config.trash_dir.rglob("*") if p.is_file()]

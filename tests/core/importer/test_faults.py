@@ -26,7 +26,7 @@ from comfyui_model_library.core.library import Library
 root, src, move = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 with Library.open(load_config(root)) as lib:
     print("ready", flush=True)
-    items = lib.import_paths([src], move=move)
+    items = lib.imports.import_paths([src], move=move)
     print(json.dumps([i.to_dict() for i in items]), flush=True)
 """
 
@@ -75,7 +75,7 @@ def test_kill_9_at_random_points_keeps_invariants(tmp_path: Path, move: bool) ->
         proc.stderr.close()
         # Restart: recovery runs at open, then every invariant must hold.
         with Library.open(load_config(root)) as lib:
-            models = lib.list_models(ModelQuery()).items
+            models = lib.catalog.list_models(ModelQuery()).items
             in_library = [m for m in models if m.hashes.sha256]
         check_library_invariants(root, full_hash=True)
         if move:
@@ -92,9 +92,9 @@ def test_kill_9_at_random_points_keeps_invariants(tmp_path: Path, move: bool) ->
     if not src.exists():
         src.write_bytes(original)
     with Library.open(load_config(root)) as lib:
-        [item] = lib.import_paths([src], move=move)
+        [item] = lib.imports.import_paths([src], move=move)
         assert item.status in ("imported", "duplicate"), item.error
-        assert lib.list_models(ModelQuery()).total == 1
+        assert lib.catalog.list_models(ModelQuery()).total == 1
     check_library_invariants(root)
 
 
@@ -111,7 +111,7 @@ def test_same_file_imported_by_two_processes_at_once_gives_one_model(tmp_path: P
     )
     assert statuses == ["duplicate", "imported"], outputs
     with Library.open(load_config(root)) as lib:
-        assert lib.list_models(ModelQuery()).total == 1
+        assert lib.catalog.list_models(ModelQuery()).total == 1
     check_library_invariants(root)
 
 
@@ -123,7 +123,7 @@ from comfyui_model_library.core.library import Library
 root, src = sys.argv[1], sys.argv[2]
 lib = Library.open(load_config(root))
 resource.setrlimit(resource.RLIMIT_FSIZE, (4 * 1024 * 1024, resource.RLIM_INFINITY))
-items = lib.import_paths([src])
+items = lib.imports.import_paths([src])
 print(json.dumps([i.to_dict() for i in items]))
 """
 

@@ -40,7 +40,7 @@ def test_a_folder_import_never_follows_a_model_named_link_to_a_secret(
     synth.write_family(folder / "real.safetensors", "sd15_loha")
     (folder / "model.safetensors").symlink_to(secrets["key"])
     (folder / "shadow.ckpt").symlink_to(secrets["shadow"])
-    items = library.import_paths([folder], lookup=False)  # the CLI: no import roots to confine to
+    items = library.imports.import_paths([folder], lookup=False)  # the CLI: no import roots to confine to
     imported = [i for i in items if i.status == "imported"]
     refused = sorted(i.source_path for i in items if i.status == "failed")
     assert [i.model.name for i in imported if i.model] == ["real"]
@@ -57,7 +57,9 @@ def test_a_link_named_on_the_command_line_is_read_only_if_its_target_is_a_model(
     model = synth.write_family(elsewhere / "flux.safetensors", "flux_lora_kohya")
     (tmp_path / "a.safetensors").symlink_to(secrets["key"])
     (tmp_path / "b.safetensors").symlink_to(model)
-    bad, good = library.import_paths([tmp_path / "a.safetensors", tmp_path / "b.safetensors"], lookup=False)
+    bad, good = library.imports.import_paths(
+        [tmp_path / "a.safetensors", tmp_path / "b.safetensors"], lookup=False
+    )
     assert bad.status == "failed" and "not named like a model" in (bad.error or "")
     assert good.status == "imported"
     assert not any(SECRET in data for data in _library_bytes(library))
@@ -76,7 +78,7 @@ def test_links_to_model_files_and_to_the_hub_cache_blobs_are_followed(
     snapshot = repo / "snapshots" / "deadbeef"
     snapshot.mkdir(parents=True)
     (snapshot / "lora.safetensors").symlink_to(os.path.relpath(blob, snapshot))
-    items = library.import_paths([folder, snapshot], lookup=False)
+    items = library.imports.import_paths([folder, snapshot], lookup=False)
     assert sorted(i.model.name for i in items if i.model) == ["linked", "lora"], [i.error for i in items]
 
 
@@ -86,7 +88,7 @@ def test_a_diffusers_folder_holding_a_link_to_a_secret_is_not_imported(
     folder = synth.write_diffusers_folder(tmp_path / "pipe", "StableDiffusionPipeline")
     (folder / "tokenizer").mkdir(exist_ok=True)
     (folder / "tokenizer" / "vocab.json").symlink_to(secrets["key"])
-    [item] = library.import_paths([tmp_path], lookup=False)
+    [item] = library.imports.import_paths([tmp_path], lookup=False)
     assert item.status == "failed" and "not named like a model" in (item.error or "")
     assert not any(SECRET in data for data in _library_bytes(library))
 
@@ -102,8 +104,8 @@ def test_a_library_copy_is_never_more_readable_than_its_source(
     try:
         src = synth.write_family(incoming / f"m{source_mode:o}.safetensors", "sd15_loha")
         src.chmod(source_mode)
-        [item] = library.import_paths([src], lookup=False)
+        [item] = library.imports.import_paths([src], lookup=False)
     finally:
         os.umask(old)
     assert item.model is not None
-    assert library.model_file_path(item.model.id).stat().st_mode & 0o777 == expected
+    assert library.catalog.model_file_path(item.model.id).stat().st_mode & 0o777 == expected

@@ -31,7 +31,7 @@ def _stages(lib: Library) -> list[Path]:
 def test_copy_import_single_file(library: Library, incoming: Path) -> None:
     src = synth.write_family(incoming / "juggernautXL_v9.safetensors", "sdxl_checkpoint")
     before = src.read_bytes()
-    [item] = library.import_paths([src])
+    [item] = library.imports.import_paths([src])
     assert item.status == "imported", item.error
     model = item.model
     assert model is not None
@@ -40,7 +40,7 @@ def test_copy_import_single_file(library: Library, incoming: Path) -> None:
     b3, sha = _digests(src)
     assert (model.hashes.blake3, model.hashes.sha256) == (b3, sha)
     assert model.id == b3[:16]
-    stored = library.model_file_path(model.id)
+    stored = library.catalog.model_file_path(model.id)
     assert stored.name == "juggernautXL_v9.safetensors"
     assert stored.read_bytes() == before
     assert (
@@ -49,7 +49,7 @@ def test_copy_import_single_file(library: Library, incoming: Path) -> None:
     assert (stored.parent / "metadata.json").is_file()
     assert src.read_bytes() == before, "copy mode leaves the source alone"
     assert _stages(library) == []
-    assert library.get_model(f"sha256:{sha}").id == model.id
+    assert library.catalog.get_model(f"sha256:{sha}").id == model.id
 
 
 def test_second_import_is_duplicate_and_records_origin(
@@ -60,13 +60,13 @@ def test_second_import_is_duplicate_and_records_origin(
     other_dir.mkdir()
     copy = other_dir / "renamed.safetensors"
     copy.write_bytes(src.read_bytes())
-    [first] = library.import_paths([src])
-    [second] = library.import_paths([copy])
+    [first] = library.imports.import_paths([src])
+    [second] = library.imports.import_paths([copy])
     assert first.status == "imported" and second.status == "duplicate"
     assert first.model is not None and second.model is not None
     assert second.model.id == first.model.id
-    assert library.list_models(ModelQuery()).total == 1
-    origins = {o["path"] for o in library.model_detail(first.model.id)["origins"]}
+    assert library.catalog.list_models(ModelQuery()).total == 1
+    origins = {o["path"] for o in library.catalog.model_detail(first.model.id)["origins"]}
     assert origins == {str(src), str(copy)}
     assert len(_library_files(library)) == 2  # the file + metadata.json, once
 
@@ -74,11 +74,11 @@ def test_second_import_is_duplicate_and_records_origin(
 def test_move_import_same_filesystem(library: Library, incoming: Path) -> None:
     src = synth.write_family(incoming / "flux-dev.safetensors", "flux1_dev_diffusion")
     data = src.read_bytes()
-    [item] = library.import_paths([src], move=True)
+    [item] = library.imports.import_paths([src], move=True)
     assert item.status == "imported", item.error
     assert not src.exists()
     assert item.model is not None
-    assert library.model_file_path(item.model.id).read_bytes() == data
+    assert library.catalog.model_file_path(item.model.id).read_bytes() == data
     assert (item.model.type, item.model.base_model) == ("diffusion_model", "flux1")
     assert _stages(library) == []
     assert not list(library.config.tmp_dir.rglob("*.move.json"))
@@ -89,7 +89,7 @@ def test_hostile_safetensors_rejected_and_nothing_stored(library: Library, incom
     src = incoming / f"hostile-{kind}.safetensors"
     src.write_bytes(synth.hostile_safetensors(kind))
     before = src.read_bytes()
-    [item] = library.import_paths([src])
+    [item] = library.imports.import_paths([src])
     if item.status == "imported":
         # A ".safetensors" that is really a pickle imports as a pickle, flagged, never as safetensors.
         assert item.model is not None and item.model.security == "pickle", kind
@@ -104,10 +104,10 @@ def test_hostile_safetensors_rejected_and_nothing_stored(library: Library, incom
 def test_pickle_flagged_and_needs_confirmation_when_asked(library: Library, incoming: Path) -> None:
     marker = incoming / "pwned"
     src = synth.write_malicious_ckpt(incoming / "model.ckpt", marker)
-    [refused] = library.import_paths([src], allow_pickle=False)
+    [refused] = library.imports.import_paths([src], allow_pickle=False)
     assert refused.status == "failed" and refused.error_code == "pickle_needs_confirmation"
     assert src.exists() and _library_files(library) == []
-    [item] = library.import_paths([src])
+    [item] = library.imports.import_paths([src])
     assert item.status == "imported" and item.model is not None
     assert item.model.security == "pickle" and item.model.file_format in ("zip-pickle", "pickle")
     assert any("pickle" in w for w in item.warnings)
@@ -117,7 +117,7 @@ def test_pickle_flagged_and_needs_confirmation_when_asked(library: Library, inco
 def test_move_refused_for_pickle_keeps_source(library: Library, incoming: Path) -> None:
     src = synth.write_pickle_ckpt(incoming / "old.ckpt")
     data = src.read_bytes()
-    [item] = library.import_paths([src], move=True, allow_pickle=False)
+    [item] = library.imports.import_paths([src], move=True, allow_pickle=False)
     assert item.status == "failed"
     assert src.read_bytes() == data, "a refused move puts the source back"
 
@@ -125,7 +125,7 @@ def test_move_refused_for_pickle_keeps_source(library: Library, incoming: Path) 
 def test_sharded_set_is_one_model(library: Library, incoming: Path) -> None:
     folder = incoming / "t5"
     synth.write_sharded_set(folder, stem="model", n=3, style="hf")
-    [item] = library.import_paths([folder])
+    [item] = library.imports.import_paths([folder])
     assert item.status == "imported", item.error
     assert item.model is not None and item.model.format == "sharded-set"
     names = sorted(f.path for f in item.model.files)
@@ -137,20 +137,20 @@ def test_incomplete_sharded_set_warns(library: Library, incoming: Path) -> None:
     folder = incoming / "partial"
     synth.write_sharded_set(folder, stem="model", n=3, style="hf")
     (folder / "model-00002-of-00003.safetensors").unlink()
-    [item] = library.import_paths([folder / "model-00001-of-00003.safetensors"])
+    [item] = library.imports.import_paths([folder / "model-00001-of-00003.safetensors"])
     assert item.status == "imported"
     assert any("incomplete" in w for w in item.warnings)
 
 
 def test_diffusers_folder_is_one_model(library: Library, incoming: Path) -> None:
     folder = synth.write_diffusers_folder(incoming / "sdxl-base", "StableDiffusionXLPipeline")
-    [item] = library.import_paths([folder])
+    [item] = library.imports.import_paths([folder])
     assert item.status == "imported", item.error
     assert item.model is not None
     assert item.model.format == "diffusion-folder" and item.model.file_format == "diffusers"
     assert item.model.base_model == "sdxl"
     assert any(f.path == "model_index.json" for f in item.model.files)
-    assert library.model_file_path(item.model.id).is_dir()
+    assert library.catalog.model_file_path(item.model.id).is_dir()
 
 
 def test_folder_walk_imports_each_model_and_skips_other_files(library: Library, incoming: Path) -> None:
@@ -160,7 +160,7 @@ def test_folder_walk_imports_each_model_and_skips_other_files(library: Library, 
     synth.write_family(folder / "sub" / "lora.safetensors", "sdxl_lora_kohya")
     (folder / "readme.txt").write_text("not a model")
     (folder / "preview.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    items = library.import_paths([folder])
+    items = library.imports.import_paths([folder])
     assert sorted(i.status for i in items) == ["imported", "imported"]
     types = sorted(i.model.type for i in items if i.model)
     assert types == ["lora", "vae"]
@@ -171,8 +171,8 @@ def test_same_name_different_content_gets_distinct_folders(library: Library, inc
     (incoming / "b").mkdir()
     one = synth.write_family(incoming / "a" / "model.safetensors", "sd15_lora_kohya")
     two = synth.write_family(incoming / "b" / "model.safetensors", "sd15_loha")
-    items = library.import_paths([one, two])
-    dirs = sorted(library.model_file_path(i.model.id).parent.name for i in items if i.model)
+    items = library.imports.import_paths([one, two])
+    dirs = sorted(library.catalog.model_file_path(i.model.id).parent.name for i in items if i.model)
     assert len(set(dirs)) == 2
 
 
@@ -185,7 +185,7 @@ def test_confined_import_refuses_paths_outside_roots(
     link = incoming / "link.safetensors"
     link.symlink_to(secret)
     for path in (secret, link, incoming / ".." / "secret" / "x.safetensors", Path("/etc/passwd")):
-        [item] = library.import_paths([path], confine=True)
+        [item] = library.imports.import_paths([path], confine=True)
         assert item.status == "failed" and item.error_code == "unsafe_path", (path, item)
     assert _library_files(library) == []
 
@@ -194,7 +194,7 @@ def test_symlink_source_refused_for_move(library: Library, incoming: Path) -> No
     real = synth.write_family(incoming / "real.safetensors", "vae_sd15")
     link = incoming / "alias.safetensors"
     link.symlink_to(real)
-    [item] = library.import_paths([link], move=True)
+    [item] = library.imports.import_paths([link], move=True)
     assert item.status == "failed" and item.error_code == "unsafe_path"
     assert real.exists() and link.is_symlink()
 
@@ -202,7 +202,7 @@ def test_symlink_source_refused_for_move(library: Library, incoming: Path) -> No
 def test_missing_path_and_junk_report_clear_errors(library: Library, incoming: Path) -> None:
     junk = incoming / "notes.safetensors"
     junk.write_bytes(b"hello, I am not a model at all" * 10)
-    items = library.import_paths([incoming / "nope.safetensors", junk])
+    items = library.imports.import_paths([incoming / "nope.safetensors", junk])
     assert [i.status for i in items] == ["failed", "failed"]
     assert all(i.error for i in items)
 
@@ -210,14 +210,14 @@ def test_missing_path_and_junk_report_clear_errors(library: Library, incoming: P
 def test_rebuild_after_catalog_deleted_keeps_ids_and_manual_edits(library_config, incoming: Path) -> None:
     src = synth.write_family(incoming / "m.safetensors", "sdxl_lora_kohya")
     with Library.open(library_config) as lib:
-        [item] = lib.import_paths([src])
+        [item] = lib.imports.import_paths([src])
         assert item.model is not None
         model_id = item.model.id
-        lib.edit_model(model_id, name="My LoRA", add_tags=["style"])
+        lib.catalog.edit_model(model_id, name="My LoRA", add_tags=["style"])
     for suffix in ("", "-wal", "-shm"):
         Path(str(library_config.catalog_path) + suffix).unlink(missing_ok=True)
     with Library.open(library_config) as lib:
-        model = lib.get_model(model_id)
+        model = lib.catalog.get_model(model_id)
         assert model.name == "My LoRA" and model.tags == ("style",)
         assert {"name", "tags"} <= set(model.manual_fields)
 
@@ -225,13 +225,13 @@ def test_rebuild_after_catalog_deleted_keeps_ids_and_manual_edits(library_config
 def test_corrupt_catalog_is_set_aside_never_overwritten(library_config, incoming: Path) -> None:
     src = synth.write_family(incoming / "m.safetensors", "vae_sdxl")
     with Library.open(library_config) as lib:
-        [item] = lib.import_paths([src])
+        [item] = lib.imports.import_paths([src])
     for suffix in ("-wal", "-shm"):
         Path(str(library_config.catalog_path) + suffix).unlink(missing_ok=True)
     junk = b"this is not a database" * 1000
     library_config.catalog_path.write_bytes(junk)
     with Library.open(library_config) as lib:  # open repairs it by itself, keeping the damaged file
-        assert item.model is not None and lib.get_model(item.model.id)
+        assert item.model is not None and lib.catalog.get_model(item.model.id)
         assert "damaged" in lib.recovered[0]
     [kept] = library_config.root.glob("catalog.sqlite.corrupt-*")
     assert kept.read_bytes() == junk
@@ -240,29 +240,29 @@ def test_corrupt_catalog_is_set_aside_never_overwritten(library_config, incoming
     with lib:
         assert report["models"] == 1
         assert Path(report["set_aside"]).read_bytes() == junk
-        assert item.model is not None and lib.get_model(item.model.id)
+        assert item.model is not None and lib.catalog.get_model(item.model.id)
 
 
 def test_edit_marks_manual_and_updates_sidecar(library: Library, incoming: Path) -> None:
     src = synth.write_family(incoming / "m.safetensors", "clip_l")
-    [item] = library.import_paths([src])
+    [item] = library.imports.import_paths([src])
     assert item.model is not None
-    edited = library.edit_model(item.model.id, notes="from a friend", base_model="sd15")
+    edited = library.catalog.edit_model(item.model.id, notes="from a friend", base_model="sd15")
     assert edited.notes == "from a friend" and "notes" in edited.manual_fields
-    sidecar = json.loads((library.model_file_path(edited.id).parent / "metadata.json").read_text())
+    sidecar = json.loads((library.catalog.model_file_path(edited.id).parent / "metadata.json").read_text())
     assert sidecar["notes"] == "from a friend"
     assert "base_model" in sidecar["manual_fields"]
 
 
 def test_remove_moves_files_to_trash(library: Library, incoming: Path) -> None:
     src = synth.write_family(incoming / "m.safetensors", "esrgan_new")
-    [item] = library.import_paths([src])
+    [item] = library.imports.import_paths([src])
     assert item.model is not None
-    folder = library.model_file_path(item.model.id).parent
-    report = library.remove_model(item.model.id)
+    folder = library.catalog.model_file_path(item.model.id).parent
+    report = library.catalog.remove_model(item.model.id)
     assert not folder.exists()
     assert report["trashed"] and Path(report["trashed"]).is_dir()
-    assert library.list_models(ModelQuery()).total == 0
+    assert library.catalog.list_models(ModelQuery()).total == 0
     assert os.path.commonpath([report["trashed"], str(library.config.trash_dir)]) == str(
         library.config.trash_dir
     )
@@ -273,7 +273,7 @@ def test_hardlink_import_leaves_source_and_shares_inode(library: Library, incomi
     data = src.read_bytes()
     [item] = library.importer.run([src], hardlink=True)
     assert item.status == "imported" and item.model is not None
-    stored = library.model_file_path(item.model.id)
+    stored = library.catalog.model_file_path(item.model.id)
     assert src.read_bytes() == data
     assert os.stat(stored).st_ino == os.stat(src).st_ino, "O(1): a second name for the same bytes"
     assert item.model.hashes.sha256 == hashlib.sha256(data).hexdigest()
@@ -284,15 +284,15 @@ def test_a_duplicates_file_name_finds_the_model(library: Library, incoming: Path
     (incoming / "b").mkdir()
     second = incoming / "b" / "juggernautXL_v9.safetensors"
     second.write_bytes(first.read_bytes())
-    [one] = library.import_paths([first])
-    [two] = library.import_paths([second])
+    [one] = library.imports.import_paths([first])
+    [two] = library.imports.import_paths([second])
     assert two.status == "duplicate" and one.model is not None
-    found = library.list_models(ModelQuery(q="juggernautXL_v9"))
+    found = library.catalog.list_models(ModelQuery(q="juggernautXL_v9"))
     assert [m.id for m in found.items] == [one.model.id]
-    assert library.list_models(ModelQuery(q="juggernautxl")).total == 1  # type-ahead on the alias too
+    assert library.catalog.list_models(ModelQuery(q="juggernautxl")).total == 1  # type-ahead on the alias too
     # ...and it survives a rebuild from the metadata.json files.
-    library.rebuild()
-    assert library.list_models(ModelQuery(q="juggernautXL_v9")).total == 1
+    library.catalog.rebuild()
+    assert library.catalog.list_models(ModelQuery(q="juggernautXL_v9")).total == 1
 
 
 def test_an_import_gives_the_hashing_buffers_back_when_it_ends(library: Library, incoming: Path) -> None:
@@ -300,6 +300,6 @@ def test_an_import_gives_the_hashing_buffers_back_when_it_ends(library: Library,
 
     tensors = dict(synth.FAMILIES["sdxl_lora_kohya"]["tensors"])
     tensors["zz_padding"] = ("U8", (hashing.SMALL_FILE * 2,))  # read through the buffers
-    [item] = library.import_paths([synth.write_safetensors(incoming / "big.safetensors", tensors)])
+    [item] = library.imports.import_paths([synth.write_safetensors(incoming / "big.safetensors", tensors)])
     assert item.status == "imported", item.error
     assert hashing.kept_buffer_bytes() == 0

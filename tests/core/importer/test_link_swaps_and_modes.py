@@ -65,7 +65,7 @@ def test_a_link_swapped_after_the_plan_is_judged_again_when_read(
             link.unlink()
             link.symlink_to(key)
 
-    [item] = library.import_paths([folder], progress=swap)
+    [item] = library.imports.import_paths([folder], progress=swap)
     assert (item.status, item.error_code) == ("failed", "unsafe_path"), item
     assert not any(KEY in b for b in _stored(library))
 
@@ -78,9 +78,9 @@ def test_group_read_is_kept_only_for_the_sources_own_group(
     other_gid = os.getegid() + 4242
     os.chown(src, -1, other_gid)
     src.chmod(0o640)  # readable by the members of group 4242+, not by the library user's group
-    [item] = library.import_paths([src])
+    [item] = library.imports.import_paths([src])
     assert item.model is not None
-    stored = library.model_file_path(item.model.id)
+    stored = library.catalog.model_file_path(item.model.id)
     assert stored.stat().st_gid != other_gid
     assert _mode(stored) == 0o600
     assert _mode(stored.parent / "metadata.json") & 0o077 == 0, "its record is the owner's only too"
@@ -118,7 +118,7 @@ def test_importing_the_home_folder_does_not_read_a_model_named_link_to_its_key(
     downloads.mkdir()
     synth.write_family(downloads / "real.safetensors", "vae_sd15")
     (downloads / "model.safetensors").symlink_to(key)
-    items = {Path(i.source_path).name: i for i in library.import_paths([home])}
+    items = {Path(i.source_path).name: i for i in library.imports.import_paths([home])}
     assert items["real.safetensors"].status == "imported"
     assert (items["model.safetensors"].status, items["model.safetensors"].error_code) == (
         "failed",

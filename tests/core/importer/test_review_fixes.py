@@ -23,16 +23,16 @@ def test_confined_folder_import_refuses_symlinks_found_in_the_walk(
     (pack / "x.safetensors").symlink_to(secret / "outside.safetensors")
     pipe = synth.write_diffusers_folder(incoming / "pipe", "StableDiffusionXLPipeline")
     (pipe / "secret.txt").symlink_to(secret / "id_ed25519")
-    items = library.import_paths([pack, pipe], confine=True)
+    items = library.imports.import_paths([pack, pipe], confine=True)
     assert [i.status for i in items] == ["failed", "failed"]
     assert all(i.error_code == "unsafe_path" for i in items)
     assert not list(library.config.models_dir.rglob("*"))
 
 
 def test_importing_the_librarys_own_file_is_refused(library: Library, incoming: Path) -> None:
-    [item] = library.import_paths([synth.write_family(incoming / "m.safetensors", "clip_l")])
-    own = library.model_file_path(item.model.id)
-    [again] = library.import_paths([own], move=True)
+    [item] = library.imports.import_paths([synth.write_family(incoming / "m.safetensors", "clip_l")])
+    own = library.catalog.model_file_path(item.model.id)
+    [again] = library.imports.import_paths([own], move=True)
     assert again.status == "failed" and "already in the library" in (again.error or "")
     assert own.exists()
 
@@ -66,7 +66,9 @@ def test_recovery_keeps_bytes_of_a_stage_that_lost_the_folder_name_race(
     from comfyui_model_library.core.models import utcnow
 
     with Library.open(library_config) as lib:
-        [winner] = lib.import_paths([synth.write_family(incoming / "w" / "model.safetensors", "vae_sdxl")])
+        [winner] = lib.imports.import_paths(
+            [synth.write_family(incoming / "w" / "model.safetensors", "vae_sdxl")]
+        )
         loser_src = synth.write_family(incoming / "l" / "model.safetensors", "clip_l")
         [plan], _ = plan_paths([loser_src])
         staged = stage_model(plan, library_config.tmp_dir, move=True)
@@ -94,17 +96,17 @@ def test_move_of_bytes_known_only_in_place_gives_them_a_library_copy(
     comfy.mkdir(parents=True)
     src = synth.write_family(comfy / "style.safetensors", "sdxl_lora_kohya")
     data = src.read_bytes()
-    library.add_source(comfy.parent, read_only=False)  # a move out of a read-only source is refused
+    library.sources.add(comfy.parent, read_only=False)  # a move out of a read-only source is refused
     library.sources.hash_pending()
-    [known] = library.list_models(
+    [known] = library.catalog.list_models(
         __import__("comfyui_model_library.core.models", fromlist=["ModelQuery"]).ModelQuery()
     ).items
     assert known.location == "source"
-    [item] = library.import_paths([src], move=True)
+    [item] = library.imports.import_paths([src], move=True)
     assert item.status == "imported", item.error
     assert item.model is not None and item.model.id == known.id, "the same model, now with a library copy"
     assert item.model.location == "library"
-    assert library.model_file_path(known.id).read_bytes() == data
+    assert library.catalog.model_file_path(known.id).read_bytes() == data
     assert not src.exists()
 
 
@@ -113,8 +115,8 @@ def test_library_copy_lost_behind_our_back_is_restored_by_a_new_import(
 ) -> None:
     src = synth.write_family(incoming / "m.safetensors", "vae_sdxl")
     data = src.read_bytes()
-    [first] = library.import_paths([src])
-    library.model_file_path(first.model.id).unlink()
-    [again] = library.import_paths([src], move=True)
+    [first] = library.imports.import_paths([src])
+    library.catalog.model_file_path(first.model.id).unlink()
+    [again] = library.imports.import_paths([src], move=True)
     assert again.status == "imported" and again.model.id == first.model.id
-    assert library.model_file_path(first.model.id).read_bytes() == data
+    assert library.catalog.model_file_path(first.model.id).read_bytes() == data

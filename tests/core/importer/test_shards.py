@@ -37,12 +37,12 @@ def _part(path: Path, i: int) -> Path:
 def _counted(tmp_path: Path, folder: Path) -> tuple[int, int]:
     """(models after importing ``folder``, models after cataloguing it in place) in two fresh libraries."""
     with Library.open(load_config(tmp_path / "lib-import", import_roots=(folder,))) as library:
-        items = library.import_paths([folder], lookup=False)
+        items = library.imports.import_paths([folder], lookup=False)
         assert all(i.status == "imported" for i in items), [i.error for i in items]
-        imported = library.list_models(ModelQuery(limit=500)).total
+        imported = library.catalog.list_models(ModelQuery(limit=500)).total
     with Library.open(load_config(tmp_path / "lib-source")) as library:
-        library.add_source(folder)
-        catalogued = library.list_models(ModelQuery(limit=500)).total
+        library.sources.add(folder)
+        catalogued = library.catalog.list_models(ModelQuery(limit=500)).total
     return imported, catalogued
 
 

@@ -40,11 +40,11 @@ def test_a_recovery_while_the_stage_folder_is_made_leaves_it(
             survived.append(self.is_dir())
 
     monkeypatch.setattr(Path, "mkdir", mkdir_then_recover)
-    [item] = library.import_paths([synth.write_family(incoming / "m.safetensors", "sdxl_lora_kohya")])
+    [item] = library.imports.import_paths([synth.write_family(incoming / "m.safetensors", "sdxl_lora_kohya")])
     monkeypatch.undo()
     assert survived == [True], "the recovery left the new stage alone"
     assert item.status == "imported", item.error
-    assert library.model_file_path(item.model.id).is_file()
+    assert library.catalog.model_file_path(item.model.id).is_file()
 
 
 def test_the_lock_is_held_before_the_stage_exists_and_gone_after_release(tmp_path: Path) -> None:
@@ -87,7 +87,9 @@ def test_a_refused_pickle_and_a_failed_commit_leave_no_stage_lock(
     library: Library, incoming: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tmp_dir = library.config.tmp_dir
-    [refused] = library.import_paths([synth.write_pickle_ckpt(incoming / "old.ckpt")], allow_pickle=False)
+    [refused] = library.imports.import_paths(
+        [synth.write_pickle_ckpt(incoming / "old.ckpt")], allow_pickle=False
+    )
     assert refused.error_code == "pickle_needs_confirmation"
     assert list(tmp_dir.glob(f"{stage_lock.STAGE_PREFIX}*")) == []
 
@@ -98,7 +100,7 @@ def test_a_refused_pickle_and_a_failed_commit_leave_no_stage_lock(
 
     monkeypatch.setattr(commit, "write_sidecar", fail)
     src = synth.write_family(incoming / "m.safetensors", "sdxl_lora_kohya")
-    [failed] = library.import_paths([src], move=True)
+    [failed] = library.imports.import_paths([src], move=True)
     assert failed.status == "failed" and "No space left" in (failed.error or "")
     assert src.is_file(), "the moved source is back"
     assert list(tmp_dir.glob(f"{stage_lock.STAGE_PREFIX}*")) == []

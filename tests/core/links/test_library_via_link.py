@@ -38,26 +38,26 @@ def test_view_links_under_a_linked_library_survive_the_cycle_and_an_unregistered
 ) -> None:
     comfy, root, incoming = _setup(tmp_path)
     with Library.open(load_config(root, import_roots=(incoming,))) as lib:
-        assert lib.mapping_config()["mode"] == "view"
-        [item] = lib.import_paths([synth.write_family(incoming / "detail.safetensors", "sd15_loha")])
+        assert lib.mapping.get_config()["mode"] == "view"
+        [item] = lib.imports.import_paths([synth.write_family(incoming / "detail.safetensors", "sd15_loha")])
         assert item.model is not None
-        assert lib.map_apply(comfy).to_dict()["created"]
+        assert lib.mapping.apply(comfy).to_dict()["created"]
         link = _view_link(root)
-        target = lib.model_file_path(item.model.id).resolve()
+        target = lib.catalog.model_file_path(item.model.id).resolve()
         assert link.resolve() == target
-        assert lib.health().to_dict()["status"] == "healthy"
-        assert lib.repair().to_dict()["repaired"] == []
-        again = lib.map_apply(comfy).to_dict()
+        assert lib.health.check().to_dict()["status"] == "healthy"
+        assert lib.health.repair().to_dict()["repaired"] == []
+        again = lib.mapping.apply(comfy).to_dict()
         assert again["created"] == [] and again["removed"] == [] and not again["skipped"], again
 
         LinkRegistry(lib.db).unregister(str(link))  # a link of ours the catalog forgot
-        health = lib.health().to_dict()
+        health = lib.health.check().to_dict()
         assert [o["path"] for o in health["orphaned"]] == [str(link)], health
-        [fixed] = lib.repair().to_dict()["repaired"]
+        [fixed] = lib.health.repair().to_dict()["repaired"]
         assert fixed["action"] == "registered" and fixed["model_id"] == item.model.id
-        assert lib.health().to_dict()["status"] == "healthy"
+        assert lib.health.check().to_dict()["status"] == "healthy"
 
-        removed = lib.remove_model(item.model.id)
+        removed = lib.catalog.remove_model(item.model.id)
         assert removed["removed_links"] == [str(link)] and removed["not_ours"] == []
         assert not os.path.lexists(link)
 
@@ -66,15 +66,15 @@ def test_a_rebuild_finds_the_view_links_of_a_linked_library_again(tmp_path: Path
     comfy, root, incoming = _setup(tmp_path)
     config = load_config(root, import_roots=(incoming,))
     with Library.open(config) as lib:
-        [item] = lib.import_paths([synth.write_family(incoming / "detail.safetensors", "sd15_loha")])
+        [item] = lib.imports.import_paths([synth.write_family(incoming / "detail.safetensors", "sd15_loha")])
         assert item.model is not None
-        lib.map_apply(comfy)
+        lib.mapping.apply(comfy)
         link = _view_link(root)
     shutil.rmtree(root / "records" / "links")  # the links record lost with the catalog
     for p in root.glob("catalog.sqlite*"):
         p.unlink()
     with Library.open(config) as lib:
         assert [r.link_path for r in LinkRegistry(lib.db).all()] == [str(link)]
-        assert lib.health().to_dict()["status"] == "healthy"
-        assert lib.remove_model(item.model.id)["removed_links"] == [str(link)]
+        assert lib.health.check().to_dict()["status"] == "healthy"
+        assert lib.catalog.remove_model(item.model.id)["removed_links"] == [str(link)]
         assert not os.path.lexists(link)

@@ -36,22 +36,22 @@ def test_direct_links_in_a_symlinked_category_folder_work_and_are_ours(
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     with Library.open(load_config(root, import_roots=(incoming,))) as lib:
-        lib.set_mapping_config({**lib.mapping_config(), "mode": "direct"})
-        [item] = lib.import_paths([synth.write_family(incoming / "detail.safetensors", "sd15_loha")])
+        lib.mapping.set_config({**lib.mapping.get_config(), "mode": "direct"})
+        [item] = lib.imports.import_paths([synth.write_family(incoming / "detail.safetensors", "sd15_loha")])
         assert item.model is not None
-        first = lib.map_apply(comfy).to_dict()
+        first = lib.mapping.apply(comfy).to_dict()
         link = comfy / "models" / "loras" / "detail.safetensors"
-        assert os.path.islink(link) and link.resolve() == lib.model_file_path(item.model.id).resolve()
+        assert os.path.islink(link) and link.resolve() == lib.catalog.model_file_path(item.model.id).resolve()
         assert first["created"] and not first["skipped"] and not first["failed"]
 
-        health = lib.health().to_dict()
+        health = lib.health.check().to_dict()
         assert health["status"] == "healthy", health
-        assert lib.repair().to_dict()["repaired"] == []  # nothing to undo
-        second = lib.map_apply(comfy).to_dict()
+        assert lib.health.repair().to_dict()["repaired"] == []  # nothing to undo
+        second = lib.mapping.apply(comfy).to_dict()
         assert second["created"] == [] and second["removed"] == [] and not second["skipped"], second
-        assert link.resolve() == lib.model_file_path(item.model.id).resolve()
+        assert link.resolve() == lib.catalog.model_file_path(item.model.id).resolve()
 
-        removed = lib.remove_model(item.model.id)
+        removed = lib.catalog.remove_model(item.model.id)
         assert removed["not_ours"] == [] and len(removed["removed_links"]) == 1
         assert not os.path.lexists(link)
 
@@ -61,19 +61,19 @@ def test_a_dangling_link_an_older_version_made_in_a_symlinked_folder_is_repaired
     incoming = tmp_path / "incoming"
     incoming.mkdir()
     with Library.open(load_config(tmp_path / "library", import_roots=(incoming,))) as lib:
-        lib.set_mapping_config({**lib.mapping_config(), "mode": "direct"})
-        [item] = lib.import_paths([synth.write_family(incoming / "detail.safetensors", "sd15_loha")])
+        lib.mapping.set_config({**lib.mapping.get_config(), "mode": "direct"})
+        [item] = lib.imports.import_paths([synth.write_family(incoming / "detail.safetensors", "sd15_loha")])
         assert item.model is not None
-        lib.map_apply(comfy)
+        lib.mapping.apply(comfy)
         link = comfy / "models" / "loras" / "detail.safetensors"
-        target = lib.model_file_path(item.model.id)
+        target = lib.catalog.model_file_path(item.model.id)
         link.unlink()  # what earlier versions made: relative to the unresolved folder, so it dangles
         link.symlink_to(os.path.relpath(target, link.parent))
         assert not link.exists()
-        assert [b["reason"] for b in lib.health().to_dict()["broken"]] == ["dangling"]
-        assert lib.repair().to_dict()["repaired"]
+        assert [b["reason"] for b in lib.health.check().to_dict()["broken"]] == ["dangling"]
+        assert lib.health.repair().to_dict()["repaired"]
         assert link.resolve() == target.resolve()
-        assert lib.health().to_dict()["status"] == "healthy"
-        again = lib.map_apply(comfy).to_dict()
+        assert lib.health.check().to_dict()["status"] == "healthy"
+        again = lib.mapping.apply(comfy).to_dict()
         assert again["created"] == [] and again["removed"] == [] and not again["skipped"], again
         assert link.resolve() == target.resolve()

@@ -21,28 +21,28 @@ def comfy(tmp_path: Path) -> Path:
 def test_edit_name_renames_the_links_comfyui_lists(
     library: Library, incoming: Path, comfy: Path, mode: str
 ) -> None:
-    library.set_mapping_config({**library.mapping_config(), "mode": mode})
-    [item] = library.import_paths(
+    library.mapping.set_config({**library.mapping.get_config(), "mode": mode})
+    [item] = library.imports.import_paths(
         [synth.write_family(incoming / "epic_lora_v3_final.safetensors", "sd15_loha")]
     )
     assert item.model is not None
-    library.map_apply(comfy)
-    [old] = library.model_detail(item.model.id)["links"]
+    library.mapping.apply(comfy)
+    [old] = library.catalog.model_detail(item.model.id)["links"]
     assert os.path.basename(old["path"]) == "epic_lora_v3_final.safetensors"
 
-    library.edit_model(item.model.id, name="Epic LoRA v3")
-    [new] = library.model_detail(item.model.id)["links"]
+    library.catalog.edit_model(item.model.id, name="Epic LoRA v3")
+    [new] = library.catalog.model_detail(item.model.id)["links"]
     assert os.path.basename(new["path"]) == "Epic LoRA v3.safetensors"
     assert not os.path.lexists(old["path"])
-    assert Path(new["path"]).resolve() == library.model_file_path(item.model.id).resolve()
-    assert library.health().to_dict()["status"] == "healthy"
-    again = library.map_apply(comfy).to_dict()
+    assert Path(new["path"]).resolve() == library.catalog.model_file_path(item.model.id).resolve()
+    assert library.health.check().to_dict()["status"] == "healthy"
+    again = library.mapping.apply(comfy).to_dict()
     assert again["created"] == [] and again["removed"] == []
 
-    report = library.rebuild()
+    report = library.catalog.rebuild()
     assert report["models"] == 1
-    assert library.get_model(item.model.id).name == "Epic LoRA v3"
-    assert library.map_apply(comfy).to_dict()["created"] == []  # still the renamed link
+    assert library.catalog.get_model(item.model.id).name == "Epic LoRA v3"
+    assert library.mapping.apply(comfy).to_dict()["created"] == []  # still the renamed link
 
 
 def test_a_name_another_model_is_linked_under_keeps_the_model_visible(
@@ -50,20 +50,20 @@ def test_a_name_another_model_is_linked_under_keeps_the_model_visible(
 ) -> None:
     """Renaming a model to the name another model is linked under: its old link goes and it takes the
     alternative name (<name>.<id8>.<ext>); it used to vanish from ComfyUI with no word."""
-    library.set_mapping_config({**library.mapping_config(), "mode": "direct"})
-    a, b = library.import_paths(
+    library.mapping.set_config({**library.mapping.get_config(), "mode": "direct"})
+    a, b = library.imports.import_paths(
         [
             synth.write_family(incoming / "a.safetensors", "sd15_loha"),
             synth.write_family(incoming / "b.safetensors", "sdxl_lora_kohya"),
         ]
     )
     assert a.model is not None and b.model is not None
-    library.map_apply(comfy)
-    library.edit_model(a.model.id, name="detail")
-    library.edit_model(b.model.id, name="detail")
-    [la] = library.model_detail(a.model.id)["links"]
-    [lb] = library.model_detail(b.model.id)["links"]
+    library.mapping.apply(comfy)
+    library.catalog.edit_model(a.model.id, name="detail")
+    library.catalog.edit_model(b.model.id, name="detail")
+    [la] = library.catalog.model_detail(a.model.id)["links"]
+    [lb] = library.catalog.model_detail(b.model.id)["links"]
     assert os.path.basename(la["path"]) == "detail.safetensors"
     assert os.path.basename(lb["path"]) == f"detail.{b.model.id[:8]}.safetensors"
-    assert Path(lb["path"]).resolve() == library.model_file_path(b.model.id).resolve()
+    assert Path(lb["path"]).resolve() == library.catalog.model_file_path(b.model.id).resolve()
     assert not (comfy / "models" / "loras" / "b.safetensors").exists()

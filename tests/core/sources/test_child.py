@@ -48,14 +48,14 @@ def test_the_child_catalogues_like_an_in_process_walk(tmp_path: Path, install: P
     assert _snapshot(install / "models") == before, "nothing is written into a source"
 
     with Library.open(load_config(root)) as library:
-        models = {m.name: m for m in library.list_models(ModelQuery(limit=50)).items}
+        models = {m.name: m for m in library.catalog.list_models(ModelQuery(limit=50)).items}
         assert set(models) == {"juggernautXL", "detail", "ae"}
         assert (models["juggernautXL"].type, models["juggernautXL"].location) == ("checkpoint", "source")
-        assert library.list_models(ModelQuery(q="jugg")).total == 1
-        (source,) = library.list_sources()
+        assert library.catalog.list_models(ModelQuery(q="jugg")).total == 1
+        (source,) = library.sources.list_sources()
         assert source["path"] == str((install / "models").resolve()) and source["auto"]
         # The same walk in-process afterwards finds nothing new: the child recorded every file.
-        assert library.scan()["added"] == 0
+        assert library.sources.scan()["added"] == 0
 
 
 def test_the_child_reads_the_headers_after_its_report(tmp_path: Path, install: Path) -> None:
@@ -68,13 +68,13 @@ def test_the_child_reads_the_headers_after_its_report(tmp_path: Path, install: P
     assert finished == [False] and not scan.inspecting()
     assert scan.inspected == 3 and scan.process is not None and scan.process.returncode == 0
     with Library.open(load_config(root)) as library:
-        models = {m.name: m for m in library.list_models(ModelQuery(limit=50)).items}
+        models = {m.name: m for m in library.catalog.list_models(ModelQuery(limit=50)).items}
         assert {n: m.base_model for n, m in models.items()} == {
             "juggernautXL": "sdxl",
             "detail": "sdxl",
             "ae": "flux1",
         }
-        assert library.list_models(ModelQuery(base_model="flux1")).total == 1
+        assert library.catalog.list_models(ModelQuery(base_model="flux1")).total == 1
     later: list[str] = []
     scan.when_finished(lambda: later.append("ran at once"))
     assert later == ["ran at once"]
@@ -99,9 +99,9 @@ def test_the_host_opens_the_catalog_while_the_child_walks(tmp_path: Path, instal
     scan = FirstScan.start(root, [install / "models"])
     assert scan.wait_opened(60), scan.error
     with Library.open(load_config(root)) as library:  # migrated already: nothing to race
-        library.list_models(ModelQuery())
+        library.catalog.list_models(ModelQuery())
         assert scan.result(timeout=120) is not None, scan.error
-        assert library.list_models(ModelQuery()).total == 3
+        assert library.catalog.list_models(ModelQuery()).total == 3
 
 
 def test_a_folder_that_cannot_be_a_source_is_a_warning_and_the_others_are_walked(
@@ -132,14 +132,14 @@ def test_a_missing_catalog_beside_stored_models_is_left_to_the_host_to_rebuild(
     root = tmp_path / "library"
     synth.write_family(incoming / "kept.safetensors", "sdxl_lora_kohya")
     with Library.open(load_config(root, import_roots=(incoming,))) as library:
-        library.import_paths([incoming / "kept.safetensors"])
+        library.imports.import_paths([incoming / "kept.safetensors"])
     (root / "catalog.sqlite").unlink()
     scan = FirstScan.start(root, [install / "models"])
     assert not scan.wait_opened(60)
     assert scan.result(timeout=60) is None and "rebuilt first" in scan.error
     assert not (root / "catalog.sqlite").exists(), "the child created no empty catalog"
     with Library.open(load_config(root)) as library:  # the host's open rebuilds it
-        assert [m.name for m in library.list_models(ModelQuery()).items] == ["kept"]
+        assert [m.name for m in library.catalog.list_models(ModelQuery()).items] == ["kept"]
 
 
 def test_a_python_that_cannot_start_is_reported(tmp_path: Path, install: Path) -> None:

@@ -15,8 +15,8 @@ def test_source_models_are_sniffed_by_structure_and_warn(library: Library, tmp_p
     folder.mkdir(parents=True)
     (folder / "old.ckpt").write_bytes(pickle.dumps({"state_dict": {"w": [0.0] * 50}}, protocol=1))
     (folder / "mystery.pth").write_bytes(b"\x07\x00not any format we know" * 50)
-    library.add_source(folder.parent)
-    found = {m.name: m for m in library.list_models(ModelQuery(limit=10)).items}
+    library.sources.add(folder.parent)
+    found = {m.name: m for m in library.catalog.list_models(ModelQuery(limit=10)).items}
     assert (found["old"].file_format, found["old"].security) == ("pickle", "pickle")
     assert found["mystery"].security == "unknown"
     assert any("format not recognised" in w for w in found["mystery"].warnings), "shown, as for an import"

@@ -21,7 +21,7 @@ def nested(tmp_path: Path) -> Library:
     (stuff / "incoming").mkdir(parents=True)
     lib = Library.open(load_config(stuff / "library", import_roots=(stuff / "incoming",)))
     src = synth.write_family(tmp_path / "a.safetensors", "sd15_loha")
-    lib.import_paths([src], lookup=False)
+    lib.imports.import_paths([src], lookup=False)
     synth.write_family(stuff / "mine.safetensors", "sdxl_lora_kohya")
     return lib
 
@@ -30,13 +30,13 @@ def test_a_source_holding_the_library_is_refused(nested: Library, tmp_path: Path
     with nested:
         for given in (tmp_path / "stuff", tmp_path):
             with pytest.raises(InvalidInput, match="holds the library"):
-                nested.add_source(given)
+                nested.sources.add(given)
         (tmp_path / "alias").symlink_to(tmp_path / "stuff")
         with pytest.raises(InvalidInput, match="holds the library"):
-            nested.add_source(tmp_path / "alias")
+            nested.sources.add(tmp_path / "alias")
         with pytest.raises(InvalidInput, match="inside the library"):
-            nested.add_source(nested.config.models_dir)
-        assert nested.list_sources() == []
+            nested.sources.add(nested.config.models_dir)
+        assert nested.sources.list_sources() == []
 
 
 def test_a_source_registered_around_the_library_lists_each_model_once(
@@ -46,6 +46,6 @@ def test_a_source_registered_around_the_library_lists_each_model_once(
         nested.sources.registry.add(
             tmp_path / "stuff", read_only=True, auto=False, app_id=None
         )  # an older version
-        nested.scan()
-        names = sorted(m.name for m in nested.list_models(ModelQuery()).items)
+        nested.sources.scan()
+        names = sorted(m.name for m in nested.catalog.list_models(ModelQuery()).items)
         assert names == ["a", "mine"]

@@ -33,7 +33,7 @@ def models(tmp_path: Path) -> Path:
 
 
 def _by_name(library: Library) -> dict[str, Model]:
-    return {m.name: m for m in library.list_models(ModelQuery(limit=100)).items}
+    return {m.name: m for m in library.catalog.list_models(ModelQuery(limit=100)).items}
 
 
 def _settled(library: Library) -> dict[str, Model]:
@@ -45,7 +45,7 @@ def test_a_shared_folder_linked_in_as_a_category_is_catalogued(
     library: Library, models: Path, shared: Path
 ) -> None:
     (models / "loras").symlink_to(shared / "Lora", target_is_directory=True)
-    report = library.add_source(models)["scan"]
+    report = library.sources.add(models)["scan"]
     assert report["added"] == 2 and report["links_out"] == 1
     found = _settled(library)
     assert set(found) == {"ae", "detail"}
@@ -62,7 +62,7 @@ def test_a_model_file_linked_from_another_disk_is_read_and_hashed(
     (models / "checkpoints").mkdir()
     link = models / "checkpoints" / "jugg.safetensors"
     link.symlink_to(shared / "StableDiffusion" / "juggernaut.safetensors")
-    library.add_source(models)
+    library.sources.add(models)
     jugg = _settled(library)["jugg"]
     assert (jugg.type, jugg.base_model, jugg.hashed, jugg.warnings) == ("checkpoint", "sdxl", True, ())
 
@@ -76,7 +76,7 @@ def test_a_link_named_like_a_model_to_a_private_file_is_never_read(
     private.write_bytes((tmp_path / "ComfyUI" / "models" / "vae" / "ae.safetensors").read_bytes())
     (models / "loras").mkdir()
     (models / "loras" / "key.safetensors").symlink_to(private)
-    library.add_source(models)
+    library.sources.add(models)
     key = _settled(library)["key"]
     assert not key.hashed, "the private file was hashed"
     assert key.base_model == "unknown" and "not read" in " ".join(key.warnings)
@@ -85,7 +85,7 @@ def test_a_link_named_like_a_model_to_a_private_file_is_never_read(
 def test_a_link_back_up_the_tree_ends_and_each_file_is_listed_once(library: Library, models: Path) -> None:
     (models / "vae" / "again").symlink_to(models, target_is_directory=True)
     (models / "vae" / "loop").symlink_to(models / "vae", target_is_directory=True)
-    report = library.add_source(models)["scan"]
+    report = library.sources.add(models)["scan"]
     assert report["seen"] == 1 and set(_settled(library)) == {"ae"}
 
 
@@ -93,8 +93,8 @@ def test_a_linked_folder_that_is_another_source_is_walked_there_only(
     library: Library, models: Path, shared: Path
 ) -> None:
     (models / "loras").symlink_to(shared / "Lora", target_is_directory=True)
-    library.add_source(shared / "Lora")
-    report = library.add_source(models)["scan"]
+    library.sources.add(shared / "Lora")
+    report = library.sources.add(models)["scan"]
     assert report["seen"] == 1, "the other source's files are not walked twice"
     detail = _settled(library)["detail"]
     assert [loc["path"] for loc in library.sources.locations(detail.id)] == [
@@ -105,10 +105,10 @@ def test_a_linked_folder_that_is_another_source_is_walked_there_only(
 def test_a_link_into_the_library_is_not_followed(library: Library, models: Path, tmp_path: Path) -> None:
     """Our own views (direct mode puts them in the install's models folder) hold library models."""
     synth.write_family(tmp_path / "incoming" / "owned.safetensors", "sd15_loha")
-    [item] = library.import_paths([tmp_path / "incoming" / "owned.safetensors"])
+    [item] = library.imports.import_paths([tmp_path / "incoming" / "owned.safetensors"])
     assert item.status == "imported"
     (models / "library_view").symlink_to(library.config.root, target_is_directory=True)
-    report = library.add_source(models)["scan"]
+    report = library.sources.add(models)["scan"]
     assert report["seen"] == 1, "the library's own files were walked as a source's"
 
 
@@ -120,10 +120,10 @@ def test_a_linked_folder_holding_the_library_is_walked_around_it(tmp_path: Path,
     synth.write_family(shared / "Lora" / "detail.safetensors", "sdxl_lora_kohya")
     synth.write_family(tmp_path / "incoming" / "owned.safetensors", "sd15_loha")
     with Library.open(load_config(shared / "library", import_roots=(tmp_path / "incoming",))) as library:
-        [item] = library.import_paths([tmp_path / "incoming" / "owned.safetensors"])
+        [item] = library.imports.import_paths([tmp_path / "incoming" / "owned.safetensors"])
         assert item.status == "imported"
         (models / "loras").symlink_to(shared, target_is_directory=True)
-        report = library.add_source(models)["scan"]
+        report = library.sources.add(models)["scan"]
         assert report["seen"] == 2, "walked into the library through the link"
         assert {
             loc["path"] for m in _by_name(library).values() for loc in library.sources.locations(m.id)
@@ -140,7 +140,7 @@ def test_links_to_the_folders_above_the_source_the_disk_or_home_are_not_walked(
     (models / "up").symlink_to(tmp_path, target_is_directory=True)
     (models / "disk").symlink_to("/", target_is_directory=True)
     (models / "home").symlink_to(Path.home(), target_is_directory=True)
-    report = library.add_source(models)["scan"]
+    report = library.sources.add(models)["scan"]
     assert report["seen"] == 1 and report["links_out"] == 0
 
 
@@ -153,9 +153,9 @@ def test_files_hashing_cannot_read_do_not_stop_the_hashing_of_the_rest(
     (models / "aaa").mkdir()
     for i in range(60):  # more than a batch of unreadable files, all listed before the real model
         (models / "aaa" / f"k{i:02d}.safetensors").symlink_to(private)
-    library.add_source(models)
+    library.sources.add(models)
     synth.write_family(models / "zzz" / "late.safetensors", "sd15_loha")
-    library.scan()
+    library.sources.scan()
     assert library.sources.hash_pending() == 2, "the readable files around them were not all hashed"
     assert _by_name(library)["late"].hashed and _by_name(library)["ae"].hashed
 
@@ -164,7 +164,7 @@ def test_a_link_between_folders_of_one_source_keeps_the_real_names(library: Libr
     """ComfyUI's ``unet`` linked to ``diffusion_models``: one model, listed under its real folder."""
     synth.write_family(models / "diffusion_models" / "flux.safetensors", "sd15_loha")
     (models / "unet").symlink_to(models / "diffusion_models", target_is_directory=True)
-    report = library.add_source(models)["scan"]
+    report = library.sources.add(models)["scan"]
     assert report["seen"] == 2 and report["links_out"] == 0
     flux = _by_name(library)["flux"]
     assert [loc["path"] for loc in library.sources.locations(flux.id)] == [

@@ -38,19 +38,19 @@ def comfy_models(tmp_path: Path) -> Path:
 
 
 def _models(lib: Library) -> dict[str, object]:
-    return {m.name: m for m in lib.list_models(ModelQuery(limit=500)).items}
+    return {m.name: m for m in lib.catalog.list_models(ModelQuery(limit=500)).items}
 
 
 def test_listing_is_complete_after_the_walk_without_hashing(library: Library, comfy_models: Path) -> None:
     before = _tree_snapshot(comfy_models)
-    result = library.add_source(comfy_models)
+    result = library.sources.add(comfy_models)
     assert result["scan"]["added"] == 3
     models = _models(library)
     assert set(models) == {"juggernautXL", "detail", "ae"}
     ckpt = models["juggernautXL"]
     assert (ckpt.type, ckpt.base_model, ckpt.location) == ("checkpoint", "sdxl", "source")
     assert not ckpt.hashed and ckpt.to_dict()["hashes"] == {"blake3": None, "sha256": None}
-    assert library.list_models(ModelQuery(q="jugg")).total == 1
+    assert library.catalog.list_models(ModelQuery(q="jugg")).total == 1
     assert _tree_snapshot(comfy_models) == before, "nothing is written into a source"
     with library.db.transaction() as conn:  # the bulk-indexed rows are in the FTS index, exactly
         conn.execute("INSERT INTO models_fts(models_fts) VALUES('integrity-check')")
@@ -58,20 +58,22 @@ def test_listing_is_complete_after_the_walk_without_hashing(library: Library, co
         assert {"models_ai", "models_ad", "models_au"} <= triggers, (
             "the insert trigger is back after the walk"
         )
-    assert library.list_models(ModelQuery(q="detail")).total == 1
+    assert library.catalog.list_models(ModelQuery(q="detail")).total == 1
 
 
 def test_background_hashing_rekeys_to_content_id(library: Library, comfy_models: Path) -> None:
-    library.add_source(comfy_models)
+    library.sources.add(comfy_models)
     assert library.sources.hash_pending() == 3
     ckpt = _models(library)["juggernautXL"]
     data = (comfy_models / "checkpoints" / "juggernautXL.safetensors").read_bytes()
     assert ckpt.hashed and ckpt.hashes.sha256 == hashlib.sha256(data).hexdigest()
     assert ckpt.id == ckpt.hashes.blake3[:16]
-    assert library.model_file_path(ckpt.id) == comfy_models / "checkpoints" / "juggernautXL.safetensors"
+    assert (
+        library.catalog.model_file_path(ckpt.id) == comfy_models / "checkpoints" / "juggernautXL.safetensors"
+    )
     # Nothing to hash again: unchanged files are never re-read.
     assert library.sources.hash_pending() == 0
-    assert library.scan()["changed"] == 0
+    assert library.sources.scan()["changed"] == 0
 
 
 def test_same_bytes_in_library_and_source_are_one_model(
@@ -79,27 +81,27 @@ def test_same_bytes_in_library_and_source_are_one_model(
 ) -> None:
     src = incoming / "jugg-copy.safetensors"
     shutil.copyfile(comfy_models / "checkpoints" / "juggernautXL.safetensors", src)
-    [item] = library.import_paths([src])
-    library.add_source(comfy_models)
+    [item] = library.imports.import_paths([src])
+    library.sources.add(comfy_models)
     library.sources.hash_pending()
-    models = library.list_models(ModelQuery(limit=50)).items
+    models = library.catalog.list_models(ModelQuery(limit=50)).items
     assert len(models) == 3
     assert item.model is not None
-    detail = library.model_detail(item.model.id)
+    detail = library.catalog.model_detail(item.model.id)
     assert detail["location"] == "library"
     assert [loc["path"] for loc in detail["locations"]] == [
         str(comfy_models / "checkpoints" / "juggernautXL.safetensors")
     ]
-    dups = library.duplicates()
+    dups = library.sources.duplicates()
     assert dups["bytes_freeable"] == src.stat().st_size
-    assert [m.id for m in library.list_models(ModelQuery(q="juggernautXL")).items] == [item.model.id]
+    assert [m.id for m in library.catalog.list_models(ModelQuery(q="juggernautXL")).items] == [item.model.id]
 
 
 def test_new_changed_renamed_deleted_files(library: Library, comfy_models: Path) -> None:
-    library.add_source(comfy_models)
+    library.sources.add(comfy_models)
     library.sources.hash_pending()
     lora = _models(library)["detail"]
-    library.edit_model(lora.id, notes="keeps its metadata")
+    library.catalog.edit_model(lora.id, notes="keeps its metadata")
 
     # renamed: same inode, same size and mtime -> the same model, metadata kept
     os.rename(comfy_models / "loras" / "detail.safetensors", comfy_models / "loras" / "detail-v2.safetensors")
@@ -107,11 +109,11 @@ def test_new_changed_renamed_deleted_files(library: Library, comfy_models: Path)
     synth.write_family(comfy_models / "loras" / "new.safetensors", "sd15_lora_kohya")
     # deleted file: marked missing, not dropped
     (comfy_models / "vae" / "ae.safetensors").unlink()
-    report = library.scan()
+    report = library.sources.scan()
     assert report["renamed"] == 1 and report["added"] == 1 and report["missing"] == 1
-    renamed = library.get_model(lora.id)
+    renamed = library.catalog.get_model(lora.id)
     assert renamed.notes == "keeps its metadata"
-    assert library.model_file_path(lora.id).name == "detail-v2.safetensors"
+    assert library.catalog.model_file_path(lora.id).name == "detail-v2.safetensors"
     models = _models(library)
     assert models["ae"].state == "missing"
     assert "new" in models
@@ -120,61 +122,61 @@ def test_new_changed_renamed_deleted_files(library: Library, comfy_models: Path)
     path = comfy_models / "checkpoints" / "juggernautXL.safetensors"
     synth.write_family(path, "sd15_checkpoint")
     os.utime(path, ns=(time.time_ns(), time.time_ns()))
-    assert library.scan()["changed"] == 1
+    assert library.sources.scan()["changed"] == 1
     changed = _models(library)["juggernautXL"]
     assert changed.base_model == "sd15" and not changed.hashed
 
 
 def test_unmounted_source_keeps_its_models(library: Library, comfy_models: Path, tmp_path: Path) -> None:
-    library.add_source(comfy_models)
+    library.sources.add(comfy_models)
     away = tmp_path / "unmounted"
     os.rename(comfy_models, away)  # the share disappears
-    report = library.scan()
+    report = library.sources.scan()
     assert report["sources"][0]["state"] == "unavailable"
     models = _models(library)
     assert len(models) == 3 and all(m.state == "ready" for m in models.values())
     os.rename(away, comfy_models)
-    report = library.scan()
+    report = library.sources.scan()
     assert report["sources"][0]["state"] == "ok" and report["missing"] == 0
 
 
 def test_bad_sources_refused(library: Library, tmp_path: Path, comfy_models: Path) -> None:
     with pytest.raises(InvalidInput):
-        library.add_source(tmp_path / "nope")
+        library.sources.add(tmp_path / "nope")
     with pytest.raises(InvalidInput):
-        library.add_source(library.config.root / "models")
-    library.add_source(comfy_models)
+        library.sources.add(library.config.root / "models")
+    library.sources.add(comfy_models)
     with pytest.raises(InvalidInput):
-        library.add_source(comfy_models / "loras")
+        library.sources.add(comfy_models / "loras")
 
 
 def test_remove_source_forgets_models_never_files(library: Library, comfy_models: Path) -> None:
     before = _tree_snapshot(comfy_models)
-    library.add_source(comfy_models)
-    result = library.remove_source(str(comfy_models))
+    library.sources.add(comfy_models)
+    result = library.sources.remove(str(comfy_models))
     assert result["models_forgotten"] == 3
-    assert library.list_models(ModelQuery()).total == 0
+    assert library.catalog.list_models(ModelQuery()).total == 0
     assert _tree_snapshot(comfy_models) == before
 
 
 def test_removing_a_source_model_never_deletes_the_file(library: Library, comfy_models: Path) -> None:
-    library.add_source(comfy_models)
+    library.sources.add(comfy_models)
     lora = _models(library)["detail"]
-    report = library.remove_model(lora.id)
+    report = library.catalog.remove_model(lora.id)
     assert report["trashed"] is None
     assert (comfy_models / "loras" / "detail.safetensors").exists()
-    library.scan()
+    library.sources.scan()
     assert "detail" not in _models(library), "a removed source model stays hidden until it changes"
 
 
 def test_watcher_picks_up_a_new_file(library: Library, comfy_models: Path) -> None:
-    library.add_source(comfy_models, scan=False)
+    library.sources.add(comfy_models, scan=False)
     library.start_background(poll_seconds=0.5)
     try:
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and library.list_models(ModelQuery()).total < 3:
+        while time.monotonic() < deadline and library.catalog.list_models(ModelQuery()).total < 3:
             time.sleep(0.1)
-        assert library.list_models(ModelQuery()).total == 3
+        assert library.catalog.list_models(ModelQuery()).total == 3
         synth.write_family(comfy_models / "loras" / "fresh.safetensors", "sd15_loha")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and "fresh" not in _models(library):
@@ -191,11 +193,11 @@ def test_a_new_file_is_listed_while_the_first_hashing_still_runs(
     for i in range(4):  # sparse: seconds of hashing, no disk
         with open(comfy_models / "checkpoints" / f"huge{i}.safetensors", "wb") as fh:
             fh.truncate(1 << 30)
-    library.add_source(comfy_models, scan=False)
+    library.sources.add(comfy_models, scan=False)
     library.start_background(poll_seconds=60)  # only the watch can see the new file in time
     try:
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and library.list_models(ModelQuery()).total < 7:
+        while time.monotonic() < deadline and library.catalog.list_models(ModelQuery()).total < 7:
             time.sleep(0.05)
         synth.write_family(comfy_models / "loras" / "fresh.safetensors", "sd15_loha")
         deadline = time.monotonic() + 10
@@ -214,7 +216,7 @@ def test_a_file_made_between_the_first_scan_and_the_watch_is_listed_within_secon
     """On a busy machine the watch may be set up a while after the first scan: nothing made in between
     waits for the next poll."""
     pytest.importorskip("watchfiles")
-    library.add_source(comfy_models, scan=False)
+    library.sources.add(comfy_models, scan=False)
     scan = library.sources.scan
     scans: list[object] = []
 
@@ -243,7 +245,7 @@ def test_a_header_read_while_hashing_settles_the_model_still_lands_on_it(
     between (the child process inspects while ComfyUI's process hashes). The header must not be lost."""
     from comfyui_model_library.core.sources.scanner import inspect_pending
 
-    library.add_source(comfy_models, scan=False)
+    library.sources.add(comfy_models, scan=False)
     library.sources.scan(inspect=False)
     assert {m.base_model for m in _models(library).values()} == {"unknown"}
     settled: list[int] = []
@@ -271,7 +273,7 @@ def test_idle_background_work_gives_the_hashing_buffers_back(library: Library, c
     big = comfy_models / "checkpoints" / "big.safetensors"
     with open(big, "wb") as fh:
         fh.truncate(hashing.SMALL_FILE * 2)  # large enough to be read through the buffers
-    library.add_source(comfy_models)
+    library.sources.add(comfy_models)
     library.sources._idle_work()
     assert _models(library)["big"].hashed
     assert hashing.kept_buffer_bytes() == 0
@@ -286,12 +288,12 @@ def test_a_header_read_while_a_copy_merges_into_an_edited_model_keeps_the_edit(
     first.mkdir(parents=True)
     second.mkdir(parents=True)
     synth.write_family(first / "detail.safetensors", "sdxl_lora_kohya")
-    library.add_source(tmp_path / "A")
+    library.sources.add(tmp_path / "A")
     library.sources.hash_pending()
-    [model] = library.list_models(ModelQuery()).items
-    library.edit_model(model.id, type="checkpoint", base_model="sd15")
+    [model] = library.catalog.list_models(ModelQuery()).items
+    library.catalog.edit_model(model.id, type="checkpoint", base_model="sd15")
     shutil.copy2(first / "detail.safetensors", second / "copy.safetensors")
-    library.add_source(tmp_path / "B", scan=False)
+    library.sources.add(tmp_path / "B", scan=False)
     library.sources.scan(inspect=False)  # the copy: a provisional model, its header unread
     hashed: list[int] = []
 
@@ -302,7 +304,7 @@ def test_a_header_read_while_a_copy_merges_into_an_edited_model_keeps_the_edit(
 
     inspect_pending(library.db, library.sources.registry, cancelled=merge_first)
     assert hashed == [1]
-    after = library.get_model(model.id)
+    after = library.catalog.get_model(model.id)
     assert (after.type, after.base_model) == ("checkpoint", "sd15"), "the user's edit stays"
 
 
@@ -311,7 +313,7 @@ def test_a_header_read_before_the_file_was_replaced_is_not_kept(
 ) -> None:
     from comfyui_model_library.core.sources import scanner
 
-    library.add_source(comfy_models, scan=False)
+    library.sources.add(comfy_models, scan=False)
     library.sources.scan(inspect=False)
     target = comfy_models / "loras" / "detail.safetensors"
     read_header = scanner.inspect_path
@@ -333,32 +335,32 @@ def test_a_header_read_before_the_file_was_replaced_is_not_kept(
 
 
 def test_move_out_of_a_read_only_source_is_refused(library: Library, comfy_models: Path) -> None:
-    library.add_source(comfy_models)
+    library.sources.add(comfy_models)
     src = comfy_models / "loras" / "detail.safetensors"
-    [item] = library.import_paths([src], move=True)
+    [item] = library.imports.import_paths([src], move=True)
     assert item.status == "failed" and item.error_code == "read_only_source"
     assert src.exists()
-    [copied] = library.import_paths([src])  # a copy is fine: the source is only read
+    [copied] = library.imports.import_paths([src])  # a copy is fine: the source is only read
     assert copied.status == "imported" and src.exists()
 
 
 def test_drive_mounted_elsewhere_keeps_models_and_edits(
     library: Library, comfy_models: Path, tmp_path: Path
 ) -> None:
-    library.add_source(comfy_models)
+    library.sources.add(comfy_models)
     library.sources.hash_pending()
     lora = _models(library)["detail"]
-    library.edit_model(lora.id, notes="mine")
+    library.catalog.edit_model(lora.id, notes="mine")
     mounted = tmp_path / "mnt" / "nas"
     mounted.parent.mkdir()
     os.rename(comfy_models, mounted)
-    library.scan()  # unavailable: nothing lost
-    report = library.move_source(comfy_models, mounted)
+    library.sources.scan()  # unavailable: nothing lost
+    report = library.sources.move(comfy_models, mounted)
     assert report["scan"]["missing"] == 0 and report["scan"]["added"] == 0
-    moved = library.get_model(lora.id)
+    moved = library.catalog.get_model(lora.id)
     assert moved.notes == "mine"
-    assert library.model_file_path(lora.id) == mounted / "loras" / "detail.safetensors"
-    assert [s["path"] for s in library.list_sources()] == [str(mounted.resolve())]
+    assert library.catalog.model_file_path(lora.id) == mounted / "loras" / "detail.safetensors"
+    assert [s["path"] for s in library.sources.list_sources()] == [str(mounted.resolve())]
 
 
 def test_hardlinked_copies_in_a_source_are_one_model_with_two_locations(
@@ -367,44 +369,44 @@ def test_hardlinked_copies_in_a_source_are_one_model_with_two_locations(
     os.link(
         comfy_models / "loras" / "detail.safetensors", comfy_models / "loras" / "detail-again.safetensors"
     )
-    report = library.add_source(comfy_models)
+    report = library.sources.add(comfy_models)
     assert "error" not in str(report["scan"].get("errors", [])).lower()
     models = _models(library)
     assert len(models) == 3, "two names of one inode are one model"
     lora = models.get("detail") or models["detail-again"]
-    assert len(library.model_detail(lora.id)["locations"]) == 2
+    assert len(library.catalog.model_detail(lora.id)["locations"]) == 2
 
 
 def test_empty_mount_point_keeps_models_and_remount_keeps_edits(
     library: Library, comfy_models: Path, tmp_path: Path
 ) -> None:
-    library.add_source(comfy_models)
+    library.sources.add(comfy_models)
     library.sources.hash_pending()
     lora = _models(library)["detail"]
-    library.edit_model(lora.id, notes="tuned at 0.7", add_tags=["keep"])
+    library.catalog.edit_model(lora.id, notes="tuned at 0.7", add_tags=["keep"])
     aside = tmp_path / "aside"
     os.rename(comfy_models, aside)
     comfy_models.mkdir()  # the mount point, with nothing mounted on it
-    report = library.scan()
+    report = library.sources.scan()
     assert report["sources"][0]["state"] == "unavailable" and report["missing"] == 0
     comfy_models.rmdir()
     os.rename(aside, comfy_models)  # mounted again
-    library.scan()
-    kept = library.get_model(lora.id)
+    library.sources.scan()
+    kept = library.catalog.get_model(lora.id)
     assert (kept.notes, kept.tags, kept.state) == ("tuned at 0.7", ("keep",), "ready")
 
 
 def test_a_deleted_file_whose_inode_is_reused_does_not_pass_on_its_edits(
     library: Library, comfy_models: Path
 ) -> None:
-    library.add_source(comfy_models)
+    library.sources.add(comfy_models)
     old = _models(library)["detail"]
-    library.edit_model(old.id, notes="broken hands")
+    library.catalog.edit_model(old.id, notes="broken hands")
     st = (comfy_models / "loras" / "detail.safetensors").stat()
     (comfy_models / "loras" / "detail.safetensors").unlink()
     fresh = synth.write_family(comfy_models / "loras" / "photoreal.safetensors", "sd15_loha")
     os.utime(fresh, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-    library.scan()
+    library.sources.scan()
     assert _models(library)["photoreal"].notes == ""
 
 
@@ -418,7 +420,7 @@ def test_a_fifo_put_where_a_listed_file_was_hangs_neither_headers_nor_hashing(
 
     from comfyui_model_library.core.sources.scanner import inspect_pending
 
-    library.add_source(comfy_models, scan=False)
+    library.sources.add(comfy_models, scan=False)
     library.sources.scan(inspect=False)
     lora = comfy_models / "loras" / "detail.safetensors"
     lora.unlink()

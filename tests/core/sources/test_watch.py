@@ -40,7 +40,7 @@ def _count_scans(library: Library, monkeypatch: pytest.MonkeyPatch) -> list[obje
 
 
 def _names(library: Library) -> set[str]:
-    return {m.name for m in library.list_models(ModelQuery(limit=100)).items}
+    return {m.name for m in library.catalog.list_models(ModelQuery(limit=100)).items}
 
 
 def _wait_for(predicate: object, seconds: float = 10.0) -> bool:
@@ -58,7 +58,7 @@ def test_a_watched_local_folder_is_not_rescanned_every_poll(
 ) -> None:
     pytest.importorskip("watchfiles")
     declare(monkeypatch, models, "ext4")
-    library.add_source(models, scan=False)
+    library.sources.add(models, scan=False)
     scans = _count_scans(library, monkeypatch)
     library.start_background(poll_seconds=0.3)
     try:
@@ -79,7 +79,7 @@ def test_a_folder_on_a_network_filesystem_is_still_rescanned_every_poll(
     """Another machine writing to a NAS share raises no event here: only a rescan can see its files."""
     pytest.importorskip("watchfiles")
     declare(monkeypatch, models, "nfs4")
-    library.add_source(models, scan=False)
+    library.sources.add(models, scan=False)
     scans = _count_scans(library, monkeypatch)
     library.start_background(poll_seconds=0.5)
     try:
@@ -102,8 +102,8 @@ def test_only_the_sources_a_watch_cannot_see_are_polled(
         tmp_path,
         [mountinfo_line(1, device_of(models), "/", "ext4"), mountinfo_line(2, "0:999", str(nas), "cifs")],
     )
-    library.add_source(models, scan=False)
-    library.add_source(nas, scan=False)
+    library.sources.add(models, scan=False)
+    library.sources.add(nas, scan=False)
     scans = _count_scans(library, monkeypatch)
     library.start_background(poll_seconds=0.4)
     try:
@@ -119,7 +119,7 @@ def test_without_watchfiles_the_first_scan_runs_at_once_and_polls_follow(
     library: Library, models: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "watchfiles", None)  # `import watchfiles` raises ImportError
-    library.add_source(models, scan=False)
+    library.sources.add(models, scan=False)
     scans = _count_scans(library, monkeypatch)
     library.start_background(poll_seconds=60)
     try:
@@ -141,8 +141,8 @@ def test_an_unmounted_source_does_not_make_the_watch_rescan_all_the_time(
     pytest.importorskip("watchfiles")
     share = tmp_path / "nas" / "models"
     synth.write_family(share / "loras" / "shared.safetensors", "sd15_loha")
-    library.add_source(models)
-    library.add_source(share)
+    library.sources.add(models)
+    library.sources.add(share)
     shutil.rmtree(tmp_path / "nas")  # the share is unmounted
     scans = _count_scans(library, monkeypatch)
     library.start_background(poll_seconds=30)
@@ -165,12 +165,15 @@ def test_a_source_with_links_to_files_outside_it_is_rescanned_every_poll(
     target = synth.write_family(tmp_path / "ssd" / "big.safetensors", "sdxl_checkpoint")
     (models / "checkpoints").mkdir()
     (models / "checkpoints" / "big.safetensors").symlink_to(target)
-    library.add_source(models, scan=False)
+    library.sources.add(models, scan=False)
     library.start_background(poll_seconds=0.5)
     try:
         assert _wait_for(lambda: "big" in _names(library))
         target.unlink()
-        missing = lambda: [m.state for m in library.list_models(ModelQuery(q="big")).items] == ["missing"]  # noqa: E731
+
+        def missing() -> bool:
+            return [m.state for m in library.catalog.list_models(ModelQuery(q="big")).items] == ["missing"]
+
         assert _wait_for(missing), "a link whose target went away was not noticed"
     finally:
         library.sources.stop_background()
@@ -199,7 +202,7 @@ tmp = Path(sys.argv[1])
 share = tmp / "nas"
 share.mkdir()
 with Library.open(load_config(tmp / "library")) as library:
-    library.add_source(share, scan=False)
+    library.sources.add(share, scan=False)
     library.start_background(poll_seconds=30)  # a poll would be too late; the mount must be noticed
     time.sleep(1.5)
     subprocess.run(["mount", "-t", "tmpfs", "share", str(share)], check=True)
@@ -207,7 +210,7 @@ with Library.open(load_config(tmp / "library")) as library:
     for name in ("arrived", "below"):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if library.list_models(ModelQuery(q=name)).total == 1:
+            if library.catalog.list_models(ModelQuery(q=name)).total == 1:
                 print("listed", name)
                 break
             time.sleep(0.05)

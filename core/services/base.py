@@ -1,0 +1,225 @@
+"""The contracts of the library's services, one small Protocol each (InvokeAI's ``*ServiceBase``).
+
+``compose.py`` wires one implementation of each; ``core.library.Library`` holds them under these types, so
+the glue sees only what is written here. Every method is synchronous and may block on disk: the HTTP glue
+runs it in a thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ..adopt import AdoptPlan, AdoptReport, UndoReport
+    from ..health import HealthReport, RepairReport
+    from ..hf import Candidate
+    from ..mapping.apply import ApplyReport
+    from ..mapping.config import MappingConfig
+    from ..mapping.planner import Plan
+    from ..models import ImportItem, Link, Model, ModelQuery, Page
+
+ProgressFn = Callable[[int, int, str], None]  # (done, total, stage)
+CancelledFn = Callable[[], bool]
+ChangedFn = Callable[[list[str], str], None]  # (model ids, reason): publishes "changed"
+Guard = Callable[[], None]  # raises when the library may not be written now
+PathArg = str | os.PathLike[str]
+
+
+class CatalogServiceBase(Protocol):
+    """The models the library knows: list, show, edit, remove, rebuild from metadata.json."""
+
+    def list_models(self, query: ModelQuery) -> Page: ...
+
+    def get_model(self, ref: str) -> Model: ...
+
+    def model_dir(self, model: Model) -> Path: ...
+
+    def model_links(self, model_id: str) -> tuple[Link, ...]: ...
+
+    def model_detail(self, ref: str) -> dict[str, Any]: ...
+
+    def model_file_path(self, ref: str) -> Path: ...
+
+    def edit_model(
+        self,
+        ref: str,
+        *,
+        name: str | None = None,
+        type: str | None = None,
+        base_model: str | None = None,
+        tags: Sequence[str] | None = None,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+        notes: str | None = None,
+    ) -> Model: ...
+
+    def remove_model(self, ref: str) -> dict[str, Any]: ...
+
+    def empty_trash(self, older_than_days: float | None = None) -> list[str]: ...
+
+    def rebuild(self) -> dict[str, Any]: ...
+
+
+class ImportServiceBase(Protocol):
+    """Files, Diffusers folders, sharded sets and folders of models into the library."""
+
+    def import_paths(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        move: bool = False,
+        confine: bool = False,
+        allow_pickle: bool = True,
+        lookup: bool = True,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+    ) -> list[ImportItem]: ...
+
+    def import_uploaded(
+        self,
+        path: Path,
+        filename: str,
+        *,
+        allow_pickle: bool = True,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+    ) -> list[ImportItem]: ...
+
+    def import_uploaded_paths(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        allow_pickle: bool = True,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+    ) -> list[ImportItem]: ...
+
+
+class MappingServiceBase(Protocol):
+    """The rules (mapping.json) and the links they make in ComfyUI installs."""
+
+    def rules(self) -> MappingConfig: ...
+
+    def get_config(self) -> dict[str, Any]: ...
+
+    def set_config(self, data: Mapping[str, Any]) -> dict[str, Any]: ...
+
+    def preview(self, comfyui_dir: PathArg | None = None) -> Plan: ...
+
+    def apply(
+        self,
+        comfyui_dir: PathArg | None = None,
+        resolutions: Mapping[str, str] | None = None,
+        *,
+        on_conflict: str = "skip",
+    ) -> ApplyReport: ...
+
+    def unmap(self, comfyui_dir: PathArg) -> ApplyReport: ...
+
+    def installs(self) -> list[dict[str, Any]]: ...
+
+    def sync_models(self, model_ids: Sequence[str]) -> None: ...
+
+
+class HealthServiceBase(Protocol):
+    """Checks (stats only) and repairs over the catalog, the files, our links and the yaml sections."""
+
+    def check(self) -> HealthReport: ...
+
+    def repair(self) -> RepairReport: ...
+
+
+class SourceServiceBase(Protocol):
+    """Folders catalogued in place: nothing is ever written into them."""
+
+    inspecting_elsewhere: Callable[[], bool]
+
+    def add(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = True,
+        auto: bool = False,
+        app_id: str | None = None,
+        scan: bool = True,
+    ) -> dict[str, Any]: ...
+
+    def list_sources(self) -> list[dict[str, Any]]: ...
+
+    def remove(self, ref: str | int) -> dict[str, Any]: ...
+
+    def move(self, old: str | Path, new: str | Path) -> dict[str, Any]: ...
+
+    def scan(
+        self,
+        *,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+        only: set[Path] | None = None,
+        inspect: bool = True,
+        hash_files: bool = False,
+    ) -> dict[str, Any]: ...
+
+    def inspect_pending(self, *, cancelled: CancelledFn | None = None) -> int: ...
+
+    def hash_pending(self, *, cancelled: CancelledFn | None = None, limit: int | None = None) -> int: ...
+
+    def duplicates(self) -> dict[str, Any]: ...
+
+    def start_background(self, *, poll_seconds: float = 30.0) -> None: ...
+
+    def stop_background(self) -> None: ...
+
+
+class HubServiceBase(Protocol):
+    """Hugging Face: origin lookups (now, or pending until the Hub answers) and downloads."""
+
+    def lookup(self, model: Model) -> list[Candidate]: ...
+
+    def queue_pending(self, model_ids: Sequence[str], reason: str = "after import") -> None: ...
+
+    def download(
+        self,
+        repo_id: str,
+        filenames: Sequence[str] = (),
+        revision: str | None = None,
+        *,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+    ) -> list[ImportItem]: ...
+
+    def repo_files(self, repo_id: str, revision: str | None = None) -> dict[str, Any]: ...
+
+    def network_status(self) -> dict[str, Any]: ...
+
+    def start_retry_loop(self, interval_s: float = 300.0) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class AdoptServiceBase(Protocol):
+    """A ComfyUI install's models brought into the library in place, and given back."""
+
+    def plan(self, comfyui_dir: PathArg) -> AdoptPlan: ...
+
+    def adopt(
+        self,
+        comfyui_dir: PathArg,
+        *,
+        dry_run: bool = False,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+    ) -> AdoptReport: ...
+
+    def undo(
+        self,
+        comfyui_dir: PathArg,
+        *,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+    ) -> UndoReport: ...
+
+    def release_adopted(self, model_id: str) -> UndoReport | None: ...

@@ -1,0 +1,175 @@
+"""The catalog service: the models the library knows (list, show, edit, remove, trash, rebuild)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..catalog.repository import ModelRepository
+from ..catalog.sidecar import rebuild_catalog, write_sidecar
+from ..config import LibraryConfig
+from ..editing import edit_changes
+from ..errors import Conflict
+from ..io.fileops import empty_trash, move_to_trash
+from ..links.cascade import remove_model_links
+from ..models import Link, Model, ModelQuery, Page
+from .base import ChangedFn, Guard
+
+if TYPE_CHECKING:
+    from ..adopt import UndoReport
+    from ..catalog.db import Database
+    from ..sources.registry import SourceRegistry
+
+SyncFn = Callable[[Sequence[str]], None]  # bring mapped installs up to date for these models
+ReleaseFn = Callable[[str], "UndoReport | None"]  # real files back at a model's adopted names
+
+
+class CatalogService:
+    def __init__(
+        self,
+        config: LibraryConfig,
+        db: Database,
+        repo: ModelRepository,
+        source_registry: SourceRegistry,
+        *,
+        guard: Guard,
+        on_changed: ChangedFn,
+        sync_models: SyncFn,
+        release_adopted: ReleaseFn,
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.repo = repo
+        self._sources = source_registry
+        self._guard = guard
+        self._changed = on_changed
+        self._sync = sync_models
+        self._release = release_adopted
+
+    def list_models(self, query: ModelQuery) -> Page:
+        return self.repo.list(query)
+
+    def get_model(self, ref: str) -> Model:
+        """By id, unique id prefix, ``blake3:<hex>`` / ``sha256:<hex>``, or a unique name."""
+        return self.repo.resolve(ref)
+
+    def model_dir(self, model: Model) -> Path:
+        if model.location == "library":
+            return self.config.root.joinpath(*model.rel_dir.split("/"))
+        return Path(model.rel_dir)
+
+    def model_links(self, model_id: str) -> tuple[Link, ...]:
+        rows = self.db.execute_read(
+            "SELECT link_path, kind FROM links WHERE model_id = ? ORDER BY link_path", (model_id,)
+        )
+        return tuple(Link(path=r["link_path"], kind=r["kind"]) for r in rows)
+
+    def model_detail(self, ref: str) -> dict[str, Any]:
+        """The detail JSON: the model plus ``dir``, ``links``, absolute file paths and origins."""
+        model = self.get_model(ref)
+        detail = model.to_dict(library_root=str(self.config.root), links=self.model_links(model.id))
+        folder = self.model_dir(model)
+        for entry in detail["files"]:
+            entry["abs_path"] = str(folder.joinpath(*entry["path"].split("/")))
+        detail["origins"] = [
+            {"path": p, "kind": k, "recorded_at": at} for p, k, at in self.repo.origins(model.id)
+        ]
+        detail["locations"] = self._sources.locations(model.id)
+        return detail
+
+    def model_file_path(self, ref: str) -> Path:
+        """The absolute path of a model's main file (its folder for a Diffusers model)."""
+        model = self.get_model(ref)
+        folder = self.model_dir(model)
+        if model.format == "diffusion-folder":
+            return folder
+        weights = [f for f in model.files if not f.path.endswith(".json")]
+        return folder.joinpath(*(weights or list(model.files))[0].path.split("/"))
+
+    def edit_model(
+        self,
+        ref: str,
+        *,
+        name: str | None = None,
+        type: str | None = None,
+        base_model: str | None = None,
+        tags: Sequence[str] | None = None,
+        add_tags: Sequence[str] = (),
+        remove_tags: Sequence[str] = (),
+        notes: str | None = None,
+    ) -> Model:
+        """Edit metadata; every edited field is marked manual (never overwritten by enrichment)."""
+        model = self.get_model(ref)
+        changes = edit_changes(
+            model,
+            name=name,
+            type=type,
+            base_model=base_model,
+            tags=tags,
+            add_tags=add_tags,
+            remove_tags=remove_tags,
+            notes=notes,
+        )
+        if not changes:
+            return model
+        self._guard()
+        updated = self.repo.update(model.id, **changes)
+        if updated.location == "library":
+            write_sidecar(self.model_dir(updated), updated, origins=self.repo.origins(updated.id))
+        if {"type", "base_model", "tags", "name"} & set(changes):
+            self._sync([updated.id])  # a rule may now place it elsewhere
+        self._changed([updated.id], "edited")
+        return updated
+
+    def remove_model(self, ref: str) -> dict[str, Any]:
+        """Cascade: our links, then the files to the trash, then the row.
+
+        Source models (catalogued in place) are only forgotten: their files are the user's.
+        """
+        model = self.get_model(ref)
+        self._guard()
+        released = self._release(model.id)
+        if released is not None and released.failed:
+            raise Conflict(
+                f"{model.name} was adopted and {len(released.failed)} of its original names could not get a "
+                f"real file back ({released.failed[0].get('error', '')}); nothing was removed. "
+                "Free space there and try again."
+            )
+        removed_links, not_ours = remove_model_links(self.db, model.id)
+        trashed: str | None = None
+        if model.location == "library":
+            folder = self.model_dir(model)
+            if folder.exists():
+                trashed = str(move_to_trash(folder, self.config.trash_dir, model.id))
+        try:
+            with self.db.transaction() as conn:
+                self._sources.hide_model_files(conn, model.id)
+                self.repo.delete(model.id)
+        except BaseException:
+            if trashed is not None:  # the row stays (a full disk): so do its files, never a row without
+                os.replace(trashed, self.model_dir(model))  # a rename back on the same disk: no space
+            raise
+        self._changed([model.id], "removed")
+        report: dict[str, Any] = {
+            "id": model.id,
+            "removed_links": removed_links,
+            "not_ours": not_ours,
+            "trashed": trashed,
+        }
+        if released is not None:
+            report["restored_originals"] = released.to_dict()
+        return report
+
+    def empty_trash(self, older_than_days: float | None = None) -> list[str]:
+        days = self.config.trash_retention_days if older_than_days is None else older_than_days
+        return [str(p) for p in empty_trash(self.config.trash_dir, days)]
+
+    def rebuild(self) -> dict[str, Any]:
+        """Recreate the model rows from the library's metadata.json files; what else the catalog lacks
+        (sources, installs, links, pending lookups) comes back from ``records/``."""
+        report = rebuild_catalog(self.db, self.config.models_dir, self.config.root)  # one bulk transaction
+        self.db.checkpoint()
+        self._changed([], "rebuilt")
+        return report.to_dict()

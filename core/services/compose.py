@@ -1,0 +1,80 @@
+"""The one place the library's services are wired: ``compose(config, db)`` builds each service on the shared
+stores (the catalog database, the model repository) and hands each one only the others' operations it needs
+(a write guard, a "changed" publisher, mapping's auto-sync, ...), in dependency order. No service builds
+another, and none sees the facade.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..adopt import AdoptService
+from ..catalog.db import Database
+from ..catalog.repository import ModelRepository
+from ..config import LibraryConfig
+from ..hub_service import HubService
+from ..importer.pipeline import Importer
+from ..links.registry import LinkRegistry
+from ..sources import SourceService
+from .base import (
+    AdoptServiceBase,
+    CatalogServiceBase,
+    HealthServiceBase,
+    HubServiceBase,
+    ImportServiceBase,
+    MappingServiceBase,
+    SourceServiceBase,
+)
+from .catalog import CatalogService
+from .guard import EventBus, WriteGuard
+from .health import HealthService
+from .imports import ImportService
+from .mapping import MappingService
+
+
+@dataclass(frozen=True)
+class Services:
+    events: EventBus
+    repo: ModelRepository  # the catalog's store, shared by the services
+    importer: Importer  # the import pipeline, shared by imports and adopt
+    catalog: CatalogServiceBase
+    imports: ImportServiceBase
+    mapping: MappingServiceBase
+    health: HealthServiceBase
+    sources: SourceServiceBase
+    hub: HubServiceBase
+    adopt: AdoptServiceBase
+
+
+def compose(config: LibraryConfig, db: Database) -> Services:
+    events = EventBus()
+    guard = WriteGuard(db, config.root)
+    repo = ModelRepository(db)
+    mapping = MappingService(config, db, repo, guard=guard, on_changed=events.changed)
+    health = HealthService(db, repo, config.root, rules=mapping.rules, on_changed=events.changed)
+    sources = SourceService(config, db, on_changed=events.changed, guard=guard)
+    hub = HubService(
+        config, db, repo, on_changed=events.changed, guard=guard, sync_models=mapping.sync_models
+    )
+    importer = Importer(config, db, repo)
+    adopt = AdoptService(config, db, repo, importer, LinkRegistry(db), guard=guard, on_changed=events.changed)
+    imports = ImportService(
+        importer,
+        guard=guard,
+        on_changed=events.changed,
+        split_read_only=sources.split_read_only,
+        sync_models=mapping.sync_models,
+        queue_lookups=hub.queue_pending,
+        lookup_after_import=config.lookup_after_import,
+    )
+    catalog = CatalogService(
+        config,
+        db,
+        repo,
+        sources.registry,
+        guard=guard,
+        on_changed=events.changed,
+        sync_models=mapping.sync_models,
+        release_adopted=adopt.release_adopted,
+    )
+    return Services(events, repo, importer, catalog, imports, mapping, health, sources, hub, adopt)

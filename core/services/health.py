@@ -1,0 +1,38 @@
+"""The health service: checks (stats only) and repairs over catalog, files, links and yaml sections."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from .. import health as checks
+from ..catalog.db import Database
+from ..catalog.repository import ModelRepository
+from ..mapping.config import MappingConfig
+from .base import ChangedFn
+
+
+class HealthService:
+    def __init__(
+        self,
+        db: Database,
+        repo: ModelRepository,
+        root: Path,
+        *,
+        rules: Callable[[], MappingConfig],
+        on_changed: ChangedFn,
+    ) -> None:
+        self.db = db
+        self.repo = repo
+        self.root = root
+        self._rules = rules
+        self._changed = on_changed
+
+    def check(self) -> checks.HealthReport:
+        return checks.check(self.db, self.repo, self.root, self._rules())
+
+    def repair(self) -> checks.RepairReport:
+        """Repair links by hash, drop dead entries, rewrite yaml sections, confirm a moved library."""
+        report = checks.repair(self.db, self.repo, self.root, self._rules())
+        self._changed([], "repaired")
+        return report

@@ -1,0 +1,127 @@
+"""The import service: files, Diffusers folders, sharded sets and folders of models into the library."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ..importer.pipeline import Importer
+from ..models import ImportItem
+from .base import CancelledFn, ChangedFn, Guard, ProgressFn
+
+SyncFn = Callable[[Sequence[str]], None]
+SplitFn = Callable[[Sequence[str | Path]], tuple[list[str | Path], list[ImportItem]]]
+QueueFn = Callable[[Sequence[str]], None]
+
+
+class ImportService:
+    def __init__(
+        self,
+        importer: Importer,
+        *,
+        guard: Guard,
+        on_changed: ChangedFn,
+        split_read_only: SplitFn,
+        sync_models: SyncFn,
+        queue_lookups: QueueFn,
+        lookup_after_import: bool,
+    ) -> None:
+        self.importer = importer
+        self._guard = guard
+        self._changed = on_changed
+        self._split_read_only = split_read_only
+        self._sync = sync_models
+        self._queue_lookups = queue_lookups
+        self._lookup_after_import = lookup_after_import
+
+    def import_paths(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        move: bool = False,
+        confine: bool = False,
+        allow_pickle: bool = True,
+        lookup: bool = True,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+    ) -> list[ImportItem]:
+        """Import files, Diffusers folders, sharded sets, or folders of models.
+
+        ``confine=True`` (HTTP callers) requires every path to resolve inside the configured import roots;
+        ``lookup`` queues a HuggingFace origin lookup for each new model. A move out of a read-only source
+        is refused for that path.
+        """
+        self._guard()
+        refused: list[ImportItem] = []
+        if move:
+            paths, refused = self._split_read_only(paths)
+        items = refused + self.importer.run(
+            paths,
+            move=move,
+            confine=confine,
+            allow_pickle=allow_pickle,
+            progress=progress,
+            cancelled=cancelled,
+        )
+        self._after_import(items, lookup=lookup)
+        return items
+
+    def import_uploaded(
+        self,
+        path: Path,
+        filename: str,
+        *,
+        allow_pickle: bool = True,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+    ) -> list[ImportItem]:
+        """Import a finished upload (a file in the library's uploads folder), moving it in (O(1))."""
+        self._guard()
+        items = self.importer.run(
+            [path],
+            move=True,
+            confine=True,
+            allow_pickle=allow_pickle,
+            progress=progress,
+            cancelled=cancelled,
+            origin_kind="upload",
+            name=_stem(filename),
+        )
+        self._after_import(items)
+        return items
+
+    def import_uploaded_paths(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        allow_pickle: bool = True,
+        progress: ProgressFn | None = None,
+        cancelled: CancelledFn | None = None,
+    ) -> list[ImportItem]:
+        """Import a finished group of uploads (a dropped folder), moved in and confined, as ``upload``s."""
+        self._guard()
+        items = self.importer.run(
+            paths,
+            move=True,
+            confine=True,
+            allow_pickle=allow_pickle,
+            progress=progress,
+            cancelled=cancelled,
+            origin_kind="upload",
+        )
+        self._after_import(items)
+        return items
+
+    def _after_import(self, items: Sequence[ImportItem], *, lookup: bool = True) -> None:
+        ids = [i.model.id for i in items if i.model is not None and i.status == "imported"]
+        if ids:
+            self._sync(ids)
+            self._changed(ids, "imported")
+            if lookup and self._lookup_after_import:
+                self._queue_lookups(ids)
+
+
+def _stem(filename: str) -> str:
+    from ..importer.plan import model_name_from_file
+
+    return model_name_from_file(Path(filename).name)

@@ -1,0 +1,121 @@
+"""The mapping service: the rules (mapping.json) and the links they make in mapped ComfyUI installs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..catalog.db import Database
+from ..catalog.repository import ModelRepository
+from ..config import LibraryConfig
+from ..errors import InvalidInput
+from ..links.registry import AppRegistry
+from ..mapping import service as mapping
+from ..mapping.apply import ApplyReport
+from ..mapping.config import MappingConfig, load_mapping, mapping_from_dict, save_mapping
+from ..mapping.planner import Plan
+from .base import ChangedFn, Guard, PathArg
+
+ON_CONFLICT = ("skip", "overwrite", "rename")
+
+
+class MappingService:
+    def __init__(
+        self,
+        config: LibraryConfig,
+        db: Database,
+        repo: ModelRepository,
+        *,
+        guard: Guard,
+        on_changed: ChangedFn,
+    ) -> None:
+        self.config = config
+        self.db = db
+        self.repo = repo
+        self._guard = guard
+        self._changed = on_changed
+
+    # -- rules -----------------------------------------------------------------------------------------
+    def rules(self) -> MappingConfig:
+        return load_mapping(self.config.mapping_path)
+
+    def get_config(self) -> dict[str, Any]:
+        return self.rules().to_dict()
+
+    def set_config(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate and save the rules, then re-apply them to every mapped install (stale links go)."""
+        self._guard()
+        config = mapping_from_dict(data)
+        save_mapping(self.config.mapping_path, config)
+        for app in AppRegistry(self.db).all():
+            if app.mode in mapping.MAPPING_MODES and Path(app.root).is_dir():
+                mapping.apply(self.db, self.repo, self.config.root, app.root, config)
+        self._changed([], "mapping")
+        return config.to_dict()
+
+    # -- installs --------------------------------------------------------------------------------------
+    def _install_dir(self, comfyui_dir: PathArg | None) -> Path:
+        chosen = comfyui_dir or self.config.comfyui_root
+        if not chosen:
+            raise InvalidInput("Name the ComfyUI folder to map into (--comfyui DIR).")
+        folder = Path(chosen).expanduser().resolve()
+        if not folder.is_dir():
+            raise InvalidInput(f"{folder} is not a folder; give the ComfyUI folder (the one with main.py).")
+        return folder
+
+    def preview(self, comfyui_dir: PathArg | None = None) -> Plan:
+        return mapping.preview(
+            self.db, self.repo, self.config.root, self._install_dir(comfyui_dir), self.rules()
+        )
+
+    def apply(
+        self,
+        comfyui_dir: PathArg | None = None,
+        resolutions: Mapping[str, str] | None = None,
+        *,
+        on_conflict: str = "skip",
+    ) -> ApplyReport:
+        if on_conflict not in ON_CONFLICT:
+            raise InvalidInput("on_conflict must be skip, overwrite or rename.")
+        self._guard()
+        report = mapping.apply(
+            self.db,
+            self.repo,
+            self.config.root,
+            self._install_dir(comfyui_dir),
+            self.rules(),
+            resolutions=resolutions,
+            on_conflict=on_conflict,
+        )
+        self._changed([], "mapped")
+        return report
+
+    def unmap(self, comfyui_dir: PathArg) -> ApplyReport:
+        """Take our links and yaml section away from an install; its files go back as they were."""
+        self._guard()
+        from ..mapping.comfyui import read_install
+
+        install = read_install(self._install_dir(comfyui_dir))
+        return mapping.unmap(self.db, self.config.root, install.id)
+
+    def installs(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": a.id,
+                "root": a.root,
+                "version": a.version,
+                "mode": a.mode,
+                "views": str(mapping.view_root(self.config.root, a.id)) if a.mode == "view" else None,
+            }
+            for a in AppRegistry(self.db).all()
+            if a.mode in mapping.MAPPING_MODES
+        ]
+
+    def sync_models(self, model_ids: Sequence[str]) -> None:
+        """Auto-sync: bring every mapped install up to date for these models alone."""
+        if not model_ids or not any(a.mode in mapping.MAPPING_MODES for a in AppRegistry(self.db).all()):
+            return
+        config = self.rules()
+        for model_id in model_ids:
+            mapping.sync_model(self.db, self.repo, self.config.root, model_id, config)
