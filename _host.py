@@ -54,15 +54,6 @@ _view_lock = threading.Lock()
 _routes: RouteContext | None = None
 
 
-_logged_once: set[str] = set()
-
-
-def _log_once(key: str, message: str) -> None:
-    if key not in _logged_once:
-        _logged_once.add(key)
-        log.info(message)
-
-
 # -- the host ---------------------------------------------------------------------------------------------
 def prompt_server() -> Any | None:
     """ComfyUI's running ``PromptServer``, or None when not inside ComfyUI (never imports ComfyUI)."""
@@ -323,17 +314,11 @@ def apply_mapping(library: Library) -> None:
     install = comfyui_install_dir()
     if install is None:
         return
-    map_apply = getattr(library, "map_apply", None)
     result: Any = None
-    if map_apply is None:
-        _log_once("no-mapping", "model-library: this library cannot map models into ComfyUI yet; skipped")
-    else:
-        try:
-            result = map_apply(install)
-        except Exception:
-            log.exception("model-library: applying the mapping to %s failed", install)
-        to_dict = getattr(result, "to_dict", None)
-        result = to_dict() if callable(to_dict) else result
+    try:
+        result = library.mapping.apply(install).to_dict()
+    except Exception:
+        log.exception("model-library: applying the mapping to %s failed", install)
     add_view_folders(_view_folders(library, result))
 
 

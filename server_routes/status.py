@@ -22,7 +22,7 @@ def package_version() -> str:
 
 def _network(library: Any) -> Any:
     """The per-host network state; status must answer even when the Hub side is not available."""
-    network_status = getattr(library, "network_status", None)
+    network_status = getattr(getattr(library, "hub", None), "network_status", None)
     if network_status is None:
         return {"status": "unknown"}
     try:
