@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from comfyui_model_library.core.errors import Cancelled
+from comfyui_model_library.core.errors import Cancelled, InsufficientSpace
 from comfyui_model_library.core.hf.download import download_files
 from comfyui_model_library.core.io.partials import (
     claim_partial,
@@ -174,3 +174,14 @@ def test_cleanup_sweeps_keyed_partials_and_old_records(tmp_path):
         os.utime(p, (past, past))
     assert sorted(cleanup_stale_partials(tmp_path, older_than_days=7)) == sorted(old)
     assert fresh.exists()
+
+
+def test_other_versions_go_before_the_free_space_check(hub_server, make_hub, tmp_path):
+    """A partial of the file's previous version is useless: it is deleted before free space is counted."""
+    stale = tmp_path / "dl" / f"{FILE}.{partial_key('an older etag', len(BIG))}.incomplete"
+    stale.parent.mkdir()
+    stale.write_bytes(b"\0" * 1000)
+    config = type("C", (), {"free_space_margin": 1 << 60})()
+    with pytest.raises(InsufficientSpace):
+        fetch(make_hub(hub_server), tmp_path, config=config)
+    assert not stale.exists() and cdn_gets(hub_server) == []
