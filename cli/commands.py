@@ -1,4 +1,4 @@
-"""One function per CLI command: parse nothing, call the facade, print the result."""
+"""One function per CLI command: parse nothing, call the library service it needs, print the result."""
 
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ the offset to resume from (:class:`UploadOffsetMismatch`).
 Both digests are computed while the bytes arrive (one :class:`~.io.hashing.DualHasher` per live
 session). A hasher's state cannot be saved, so after a restart (or when too many sessions are live) the
 prefix already on disk is hashed once more before new bytes are appended. On completion the data is
-fsynced and renamed to its validated filename, ready for ``Library.import_uploaded``. Sessions idle for
-longer than ``ttl_seconds`` (24 h) are removed.
+fsynced and renamed to its validated filename, ready for ``library.imports.import_uploaded``. Sessions idle
+for longer than ``ttl_seconds`` (24 h) are removed.
 
 Limits, so that one client cannot hold the disk or the server (issue 13): at most ``max_open_sessions``
 (64) unfinished sessions in total and ``max_sessions_per_client`` (16) per client address, else 429

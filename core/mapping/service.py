@@ -1,7 +1,7 @@
 """Mapping an install end to end: read it, plan, apply, keep its extra_model_paths.yaml section true.
 
-The facade calls these; each takes the catalog through the small ``ModelCatalog`` protocol (the
-repository satisfies it) so mapping never imports the catalog's internals.
+The mapping service (core/services/mapping.py) calls these; each takes the catalog through the small
+``ModelCatalog`` protocol (the repository satisfies it) so mapping never imports the catalog's internals.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Folders catalogued in place: ComfyUI's model folders, NAS shares. Nothing is ever written into them.
 
-``SourceService`` adds, lists and removes sources, scans them (a listing complete as soon as the walk is
-done) and hashes their files in the background. The facade publishes what changed.
+``SourceService`` (``library.sources``) adds, lists, moves and removes sources, scans them (a listing
+complete as soon as the walk is done) and hashes their files in the background; what changed goes out
+through the ``on_changed`` it is given.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class SourceService:
         self.db = db
         self.registry = SourceRegistry(db)
         self._on_changed = on_changed
-        self._guard = guard  # raises when the library may not be written now (the facade's write guard)
+        self._guard = guard  # raises when the library may not be written now (services/guard.py)
         self._scan_lock = threading.Lock()
         self._watcher: SourceWatcher | None = None
         self._released_once = False
