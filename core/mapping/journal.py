@@ -63,14 +63,15 @@ class PendingLink:
     at_final: bool = False  # made right at its final name (it was free): no temp name to rename
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "temp": self.temp,
-            "final": self.final,
-            "target": self.target,
-            "replace": self.replace,
-            "old": self.old.to_json() if self.old is not None else None,
-            "at_final": self.at_final,
-        }
+        """Fields at their default are left out (a batch holds up to 1000 links, written twice)."""
+        d: dict[str, Any] = {"temp": self.temp, "final": self.final, "target": self.target}
+        if self.replace:
+            d["replace"] = True
+        if self.old is not None:
+            d["old"] = self.old.to_json()
+        if self.at_final:
+            d["at_final"] = True
+        return d
 
     @classmethod
     def from_json(cls, d: Any) -> PendingLink:
