@@ -32,7 +32,7 @@ from .config import LibraryConfig
 from .errors import CatalogCorrupt, InsufficientSpace
 from .identity import ensure_identity
 from .importer.commit import recover
-from .mapping.apply import resume_pending
+from .mapping.journal import resume_pending
 from .records.restore import ensure_records
 from .services.compose import compose
 
