@@ -14,7 +14,7 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, InvalidInput, ModelNotFound
 from ..models import EDITABLE_FIELDS, Model, ModelQuery, Page, utcnow
@@ -33,7 +33,7 @@ from .rows import (
     unique,
 )
 from .search import run_search
-from .store import Origin
+from .store import CatalogStore, InPlaceModels, Origin
 
 MIN_ID_PREFIX = 6
 BULK_CACHE_KIB = 256 * 1024
@@ -53,7 +53,7 @@ class ModelRepository:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.in_place = SqliteInPlaceModels(db)
+        self.in_place: InPlaceModels[sqlite3.Connection] = SqliteInPlaceModels(db)
 
     # -- writes ----------------------------------------------------------------------------------------
     def add(self, model: Model, *, origin: tuple[str, str] | None = None) -> None:
@@ -319,3 +319,9 @@ def _one(found: Sequence[Model], ref: str) -> Model:
         more = " and more" if len(found) > 10 else ""
         raise InvalidInput(f"{ref!r} matches several models: {names}{more}. Use a longer id or a hash.")
     return found[0]
+
+
+if TYPE_CHECKING:  # mypy proves the SQLite store implements the whole contract
+
+    def _conforms(db: Database) -> CatalogStore[sqlite3.Connection]:
+        return ModelRepository(db)

@@ -93,7 +93,9 @@ class SourceRegistry:
 
     def __init__(self, db: Database, models: InPlaceModels[sqlite3.Connection] | None = None) -> None:
         self.db = db
-        self.models = models if models is not None else SqliteInPlaceModels(db)
+        self.models: InPlaceModels[sqlite3.Connection] = (
+            models if models is not None else SqliteInPlaceModels(db)
+        )
 
     # -- sources ---------------------------------------------------------------------------------------
     def add(self, path: Path, *, read_only: bool, auto: bool = False, app_id: str | None = None) -> SourceRow:
