@@ -4,7 +4,9 @@ A source model appears in the catalog as soon as its file is walked, before any 
 *provisional* id (``p`` + 15 hex digits derived from the file's device and inode, stable across renames)
 and a placeholder content hash ``pending:<id>``. When the background hasher has read every file of the
 model, the row is re-keyed to its content id (foreign keys cascade) or, when the same bytes are already a
-model (in the library or another source), merged into it: one model, several locations.
+model (in the library or another source), merged into it: one model, several locations. The model
+rows themselves are the catalog store's (``InPlaceModels``, core/catalog/in_place.py); this module runs
+SQL only on the sources' own tables.
 
 What only this table knows is kept on disk too (``records/files.py``), so a lost catalog gets it back:
 the sources in ``records/sources.json`` (written when one is added, removed or moved), and per source
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,63 +30,7 @@ from ..errors import InvalidInput, NotFound
 from ..models import utcnow
 from ..records.files import SourceEntry, records_dir, remove_record, source_files_path
 from . import records
-
-
-@dataclass(frozen=True)
-class SourceRow:
-    id: int
-    path: str
-    read_only: bool
-    auto: bool
-    state: str
-    last_scan_at: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "path": self.path,
-            "read_only": self.read_only,
-            "auto": self.auto,
-            "state": self.state,
-            "last_scan_at": self.last_scan_at,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class KnownFile:
-    """What a rescan compares a walked file with: the row without its hashes, about a third of its
-    memory (a rescan holds one per file of the source; in a host every allocation burst stays)."""
-
-    id: int
-    path: str
-    size: int
-    mtime_ns: int
-    inode: int
-    device: int
-    model_id: str | None
-    state: str
-
-
-@dataclass(frozen=True, slots=True)
-class FileRow(KnownFile):
-    """A whole row: with its source and its hashes (None until the background hasher has read it)."""
-
-    source_id: int
-    blake3: str | None
-    sha256: str | None
-
-
-def _source(row: sqlite3.Row) -> SourceRow:
-    return SourceRow(
-        row["id"], row["path"], bool(row["read_only"]), bool(row["auto"]), row["state"], row["last_scan_at"]
-    )
-
-
-def _file(row: sqlite3.Row) -> FileRow:
-    return FileRow(**{name: row[name] for name in _FILE_COLUMNS})
-
-
-_FILE_COLUMNS = tuple(FileRow.__dataclass_fields__)
+from .rows import FileRow, KnownFile, SourceRow, file_row, source_row
 
 
 class SourceRegistry:
@@ -102,17 +47,17 @@ class SourceRegistry:
         with self.db.transaction() as conn:
             existing = conn.execute("SELECT * FROM sources WHERE path = ?", (str(path),)).fetchone()
             if existing is not None:
-                return _source(existing)
+                return source_row(existing)
             conn.execute(
                 "INSERT INTO sources (path, read_only, auto, app_id, added_at) VALUES (?, ?, ?, ?, ?)",
                 (str(path), int(read_only), int(auto), app_id, utcnow()),
             )
             row = conn.execute("SELECT * FROM sources WHERE path = ?", (str(path),)).fetchone()
             records.save_sources(self.db, conn)
-            return _source(row)
+            return source_row(row)
 
     def all(self) -> list[SourceRow]:
-        return [_source(r) for r in self.db.execute_read("SELECT * FROM sources ORDER BY path")]
+        return [source_row(r) for r in self.db.execute_read("SELECT * FROM sources ORDER BY path")]
 
     def get(self, ref: str | int) -> SourceRow:
         rows = self.db.execute_read(
@@ -120,7 +65,7 @@ class SourceRegistry:
         )
         if not rows:
             raise NotFound(f"No source {ref!r}; `model-library sources list` shows the catalogued folders.")
-        return _source(rows[0])
+        return source_row(rows[0])
 
     def stats(self) -> dict[int, dict[str, int]]:
         rows = self.db.execute_read(
@@ -187,7 +132,7 @@ class SourceRegistry:
     def restore(self, entries: Iterable[SourceEntry]) -> list[SourceRow]:
         """Insert the sources the catalog does not know, with their ids (a rebuild); -> those inserted."""
         with self.db.transaction() as conn:
-            return [_source(row) for row in records.restore_sources(self.db, conn, entries)]
+            return [source_row(row) for row in records.restore_sources(self.db, conn, entries)]
 
     # -- files ---------------------------------------------------------------------------------------
     def files(self, source_id: int) -> dict[str, KnownFile]:
@@ -206,7 +151,7 @@ class SourceRegistry:
         rows = self.db.execute_read(
             "SELECT * FROM source_files WHERE model_id = ? ORDER BY path", (model_id,)
         )
-        return [_file(r) for r in rows]
+        return [file_row(r) for r in rows]
 
     def unhashed(self, limit: int = 100, *, after: tuple[int, int] = (-1, -1)) -> list[FileRow]:
         """Files without hashes, by drive then id, from just past ``after`` (a row's (device, id)): a
@@ -216,7 +161,7 @@ class SourceRegistry:
             "ORDER BY device, id LIMIT ?",
             (*after, limit),
         )
-        return [_file(r) for r in rows]
+        return [file_row(r) for r in rows]
 
     def upsert_files(
         self,

@@ -25,7 +25,8 @@ from ..catalog.store import ProvisionalFile, ProvisionalRow
 from ..errors import Cancelled, InvalidInput, ModelLibraryError
 from ..formats.inspect import inspect_path
 from ..models import PENDING_PREFIX, utcnow
-from .registry import KnownFile, SourceRegistry, SourceRow
+from .registry import SourceRegistry
+from .rows import KnownFile, SourceRow
 from .walk import Found, readable_target, walk_models
 
 ProgressFn = Callable[[int, int, str], None]
