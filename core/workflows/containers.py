@@ -49,8 +49,9 @@ def _read_exact(stream: BinaryIO, size: int, label: str, what: str) -> bytes:
     return data
 
 
-def inflate(data: bytes, label: str, what: str, limit: int = MAX_TEXT_BYTES) -> bytes:
-    """zlib data inflated to at most ``limit`` bytes; more is refused, not allocated."""
+def inflate(data: bytes, label: str, what: str, limit: int | None = None) -> bytes:
+    """zlib data inflated to at most ``limit`` bytes (MAX_TEXT_BYTES); more is refused, not allocated."""
+    limit = MAX_TEXT_BYTES if limit is None else limit
     inflater = zlib.decompressobj()
     try:
         out = inflater.decompress(data, limit + 1)
