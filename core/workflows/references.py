@@ -17,7 +17,7 @@ and its content hash. Three places name files, and the same file named in two of
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -25,6 +25,7 @@ from .document import WorkflowFormat
 from .loaders import LEGACY_ALIASES, NOT_FILES
 
 MAX_NAME_CHARS = 4096
+MAX_PROBLEMS = 200  # listed in an Extraction; the rest are counted
 HEX_DIGEST = {"sha256": re.compile(r"^[0-9a-f]{64}$"), "blake3": re.compile(r"^[0-9a-f]{64}$")}
 
 
@@ -168,6 +169,8 @@ class Collector:
 
     def __init__(self) -> None:
         self.drafts: dict[tuple[str | None, str, str], _Draft] = {}
+        self.by_node: dict[str | None, list[_Draft]] = {}
+        self.by_file: dict[tuple[str, str], list[_Draft]] = {}  # (category, base name)
         self.problems: list[str] = []
 
     def add(self, draft: _Draft, source: RefSource) -> _Draft:
@@ -175,6 +178,8 @@ class Collector:
         known = self.drafts.get(key)
         if known is None:
             self.drafts[key] = known = draft
+            self.by_node.setdefault(draft.node_id, []).append(draft)
+            self.by_file.setdefault((draft.category, base_name(draft.name)), []).append(draft)
         known.absorb(source, draft.url, draft.hash)
         if known.library_id is None:
             known.library_id = draft.library_id
@@ -189,7 +194,7 @@ class Collector:
             entry = model_entry(raw, where, self.problems)
             if entry is None:
                 continue
-            match = self._match(entry, lambda d: d.node_id == node_id)
+            match = self._match(entry, self.by_node.get(node_id, ()))
             if match is None:
                 draft = _Draft(node_id, node_type, entry.category, entry.name, entry.url, entry.hash)
                 self.add(draft, RefSource.NODE_MODELS)
@@ -212,17 +217,16 @@ class Collector:
             entry = model_entry(raw, "workflow models", self.problems)
             if entry is None:
                 continue
-            matched = False
-            for draft in list(self.drafts.values()):
-                if draft.category == entry.category and _same_file(draft.name, entry.name):
-                    draft.absorb(RefSource.WORKFLOW_MODELS, entry.url, entry.hash)
-                    matched = True
-            if not matched:
+            same = list(self.by_file.get((entry.category, base_name(entry.name)), ()))
+            for draft in same:
+                draft.absorb(RefSource.WORKFLOW_MODELS, entry.url, entry.hash)
+            if not same:
                 draft = _Draft(None, None, entry.category, entry.name, entry.url, entry.hash)
                 self.add(draft, RefSource.WORKFLOW_MODELS)
 
-    def _match(self, entry: ModelEntry, where: Callable[[_Draft], bool]) -> _Draft | None:
-        candidates = [d for d in self.drafts.values() if where(d) and d.sources != [RefSource.NODE_MODELS]]
+    @staticmethod
+    def _match(entry: ModelEntry, drafts: Iterable[_Draft]) -> _Draft | None:
+        candidates = [d for d in drafts if d.sources != [RefSource.NODE_MODELS]]
         exact = [d for d in candidates if d.name == entry.name]
         if exact:
             return exact[0]
@@ -230,7 +234,10 @@ class Collector:
         return loose[0] if len(loose) == 1 else None
 
     def result(self, fmt: WorkflowFormat) -> Extraction:
-        return Extraction(fmt, tuple(d.frozen() for d in self.drafts.values()), tuple(self.problems))
+        problems = self.problems[:MAX_PROBLEMS]
+        if len(self.problems) > MAX_PROBLEMS:
+            problems.append(f"... and {len(self.problems) - MAX_PROBLEMS} more problems like these")
+        return Extraction(fmt, tuple(d.frozen() for d in self.drafts.values()), tuple(problems))
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -313,3 +313,24 @@ def test_library_nodes_give_name_id_and_blake3() -> None:
     api = {"7": {"class_type": "LibraryVAELoader", "inputs": {"vae": "x", "model_ref": B3[:12]}}}
     (vae,) = refs(api)
     assert (vae.category, vae.name, vae.library_id) == ("vae", "x", B3[:12])
+
+
+def test_problems_are_capped_and_many_entries_merge_by_index() -> None:
+    nodes = [
+        node(
+            i, "VAELoader", f"v{i}.safetensors", properties={"models": [entry(f"v{i}.safetensors", "vae"), 7]}
+        )
+        for i in range(500)
+    ]
+    data = {
+        "nodes": nodes,
+        "models": [entry(f"v{i}.safetensors", "vae", hash=SHA, hash_type="SHA256") for i in range(500)],
+    }
+    result = extract_references(workflow_from_json(data))
+    assert len(result.references) == 500
+    assert all(
+        r.sources == (RefSource.WIDGET, RefSource.NODE_MODELS, RefSource.WORKFLOW_MODELS)
+        for r in result.references
+    )
+    assert all(r.url == URL and r.hash == ContentHash("sha256", SHA) for r in result.references)
+    assert len(result.problems) == 201 and result.problems[-1] == "... and 300 more problems like these"
