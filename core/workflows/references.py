@@ -25,6 +25,7 @@ from .document import WorkflowFormat
 from .loaders import LEGACY_ALIASES, NOT_FILES
 
 MAX_NAME_CHARS = 4096
+_CATEGORY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\- ]*(?:/[A-Za-z0-9_][A-Za-z0-9_.\- ]*)*$")
 MAX_PROBLEMS = 200  # listed in an Extraction; the rest are counted
 HEX_DIGEST = {"sha256": re.compile(r"^[0-9a-f]{64}$"), "blake3": re.compile(r"^[0-9a-f]{64}$")}
 
@@ -120,6 +121,10 @@ def model_entry(entry: object, where: str, problems: list[str]) -> ModelEntry | 
     if name is None or not isinstance(directory, str) or not directory.strip():
         problems.append(f"{where}: a models entry needs a 'name' and a 'directory'; skipped")
         return None
+    directory = directory.strip()
+    if len(directory) > 255 or not _CATEGORY.match(directory) or ".." in directory.split("/"):
+        problems.append(f"{where}: {name!r} has a directory that is not a model category name; skipped")
+        return None
     url = entry.get("url")
     if url is not None and not (isinstance(url, str) and url.startswith(("https://", "http://"))):
         problems.append(f"{where}: {name!r} has a url that is not http(s); the url is ignored")
@@ -129,7 +134,7 @@ def model_entry(entry: object, where: str, problems: list[str]) -> ModelEntry | 
         digest = parse_hash(entry.get("hash_type"), entry.get("hash"))
         if digest is None:
             problems.append(f"{where}: {name!r} has a hash that is not a SHA256 hex digest; ignored")
-    return ModelEntry(name, category_name(directory.strip()), url, digest)
+    return ModelEntry(name, category_name(directory), url, digest)
 
 
 @dataclass

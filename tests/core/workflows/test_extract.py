@@ -147,6 +147,8 @@ def test_top_level_models_merge_or_stand_alone() -> None:
         ("not an object", "must be an object, not str"),
         ({"name": "x.safetensors"}, "needs a 'name' and a 'directory'"),
         ({"name": "", "directory": "vae"}, "needs a 'name' and a 'directory'"),
+        (entry("x.safetensors", "../../etc"), "not a model category name"),
+        (entry("x.safetensors", "/abs"), "not a model category name"),
         (entry("x.safetensors", "vae", url="file:///etc/passwd"), "url that is not http"),
         (entry("x.safetensors", "vae", hash="abc", hash_type="SHA256"), "not a SHA256 hex digest"),
         (entry("x.safetensors", "vae", hash=SHA, hash_type="MD5"), "not a SHA256 hex digest"),
