@@ -37,7 +37,8 @@ from ..models import (
     model_id_from_blake3,
 )
 from .db import Database
-from .repository import ORIGIN_KINDS, ModelRepository, Origin
+from .repository import ModelRepository
+from .store import ORIGIN_KINDS, Origin
 
 SIDECAR_NAME = "metadata.json"
 SCHEMA_VERSION = 1

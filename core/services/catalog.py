@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..catalog.repository import ModelRepository
 from ..catalog.sidecar import rebuild_catalog, write_sidecar
+from ..catalog.store import Catalog
 from ..config import LibraryConfig
 from ..editing import edit_changes
 from ..errors import Conflict
@@ -31,7 +31,7 @@ class CatalogService:
         self,
         config: LibraryConfig,
         db: Database,
-        repo: ModelRepository,
+        repo: Catalog,
         source_registry: SourceRegistry,
         *,
         guard: Guard,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import health as checks
 from ..catalog.db import Database
-from ..catalog.repository import ModelRepository
+from ..catalog.store import Catalog
 from ..mapping.config import MappingConfig
 from .base import ChangedFn
 
@@ -16,7 +16,7 @@ class HealthService:
     def __init__(
         self,
         db: Database,
-        repo: ModelRepository,
+        repo: Catalog,
         root: Path,
         *,
         rules: Callable[[], MappingConfig],

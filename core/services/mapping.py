@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.db import Database
-from ..catalog.repository import ModelRepository
+from ..catalog.store import Catalog
 from ..config import LibraryConfig
 from ..errors import InvalidInput
 from ..links.registry import AppRegistry
@@ -25,7 +25,7 @@ class MappingService:
         self,
         config: LibraryConfig,
         db: Database,
-        repo: ModelRepository,
+        repo: Catalog,
         *,
         guard: Guard,
         on_changed: ChangedFn,
