@@ -35,12 +35,11 @@ from .catalog.db import Database
 from .errors import Busy, Cancelled, InvalidInput, JobNotFound, ModelLibraryError
 from .models import Progress
 from .owner import ProcessOwner
+from .types import CancelCheck, StageProgress
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[int, int, str], None]  # (done, total, stage)
-CancelledFn = Callable[[], bool]
-JobFn = Callable[[ProgressFn, CancelledFn], Any]
+JobFn = Callable[[StageProgress, CancelCheck], Any]
 JobListener = Callable[["Job"], None]
 # Given an interrupted resumable job, return the function that continues it (or None to leave it).
 ResumeFactory = Callable[["Job"], JobFn | None]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,13 +24,11 @@ from ..io.fileops import atomic_write_bytes, fsync_dir
 from ..io.hashing import Digests, DualHasher
 from ..io.partials import PARTIAL_SUFFIX, STATE_SUFFIX
 from ..net.retry import TransientError, is_transport_error, transient_for_status
+from ..types import ByteProgress, CancelCheck
 from .client import HubClient
 
 CHUNK_SIZE = 4 * 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-ProgressFn = Callable[[int], None]
-CancelledFn = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -159,8 +156,8 @@ def fetch_file(
     remote: RemoteFile,
     target: Path,
     *,
-    progress: ProgressFn | None = None,
-    cancelled: CancelledFn | None = None,
+    progress: ByteProgress | None = None,
+    cancelled: CancelCheck | None = None,
     chunk_size: int = CHUNK_SIZE,
 ) -> Digests:
     """Download ``remote`` to ``target`` (atomically renamed from the partial file); return its digests."""
@@ -199,8 +196,8 @@ def _stream(
     hasher: DualHasher,
     have: int,
     etag: str | None,
-    progress: ProgressFn | None,
-    cancelled: CancelledFn | None,
+    progress: ByteProgress | None,
+    cancelled: CancelCheck | None,
     chunk_size: int,
 ) -> tuple[DualHasher, int]:
     what = f"download of {remote.relpath}"
@@ -280,7 +277,12 @@ def _stream(
 
 
 def _flush(
-    buffer: bytearray, fh: Any, hasher: DualHasher, have: int, remote: RemoteFile, progress: ProgressFn | None
+    buffer: bytearray,
+    fh: Any,
+    hasher: DualHasher,
+    have: int,
+    remote: RemoteFile,
+    progress: ByteProgress | None,
 ) -> int:
     data = bytes(buffer)
     buffer.clear()

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,12 +32,10 @@ from ..io.fileops import (
 from ..io.hashing import Digests, hash_fd
 from ..io.paths import is_within, validate_relpath
 from ..models import Hashes, ModelFile
+from ..types import ByteProgress, CancelCheck
 from .plan import MODEL_EXTENSIONS, PlannedModel, readable_link_target
 from .shards import shard_of
 from .stage_lock import StageLock, new_stage_dir
-
-BytesProgress = Callable[[int], None]
-CancelledFn = Callable[[], bool]
 
 _SECURITY_RANK = {"safe": 0, "unknown": 1, "pickle": 2}
 
@@ -110,8 +107,8 @@ def stage_model(
     move: bool,
     hardlink: bool = False,
     roots: list[Path] | None = None,
-    progress: BytesProgress | None = None,
-    cancelled: CancelledFn | None = None,
+    progress: ByteProgress | None = None,
+    cancelled: CancelCheck | None = None,
 ) -> StagedModel:
     """Stage ``plan`` under ``tmp_dir``. On any failure the stage is undone (moves put back) and re-raised.
 
@@ -177,8 +174,8 @@ def _stage_file(
     move: bool,
     hardlink: bool,
     roots: list[Path] | None,
-    progress: BytesProgress | None,
-    cancelled: CancelledFn | None,
+    progress: ByteProgress | None,
+    cancelled: CancelCheck | None,
 ) -> StagedFile:
     is_link = stat.S_ISLNK(os.lstat(source).st_mode)
     if is_link and move:
@@ -214,8 +211,8 @@ def _move_and_hash(
     dest: Path,
     stage: Path,
     src_stat: Any,
-    progress: BytesProgress | None,
-    cancelled: CancelledFn | None,
+    progress: ByteProgress | None,
+    cancelled: CancelCheck | None,
 ) -> Digests:
     """Move by rename (O(1)), then one hashing read of the open file.
 
