@@ -33,7 +33,7 @@ from .importer.stage import (
     undo_stage,
 )
 from .importer.stage_lock import new_stage_dir
-from .models import ImportItem, Model, ModelSource, utcnow
+from .models import ImportItem, MatchKind, Model, ModelSource, utcnow
 from .net.cache import HttpCache
 from .records.files import (
     PendingLookupEntry,
@@ -282,7 +282,7 @@ class HubService:
                     repo_id=repo_id,
                     revision=result.revision_sha,
                     filename=primary,
-                    match="hash",
+                    match=MatchKind.HASH,
                     confidence=1.0,
                 ),
             )

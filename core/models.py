@@ -1,7 +1,8 @@
 """Value objects shared by every part of the core.
 
-All are frozen dataclasses; ``to_dict`` gives the JSON shapes fixed in CONTRACT.md. Enumerations are plain
-string constants (tuples below) so that JSON, SQL and Python agree without conversion code.
+All are frozen dataclasses; ``to_dict`` gives the JSON shapes fixed in CONTRACT.md. Vocabularies (model
+types, base models, formats, states...) are ``str`` Enums: their members are the same strings JSON and SQL
+store, so nothing converts them, and mypy checks every member a piece of code names.
 """
 
 from __future__ import annotations
@@ -10,61 +11,200 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar, cast
 
-MODEL_TYPES = (
-    "checkpoint",
-    "lora",
-    "vae",
-    "text_encoder",
-    "diffusion_model",
-    "controlnet",
-    "clip_vision",
-    "upscaler",
-    "embedding",
-    "style_model",
-    "hypernetwork",
-    "photomaker",
-    "gligen",
-    "ipadapter",
-    "unknown",
+_V = TypeVar("_V", bound="Vocabulary")
+
+
+class Vocabulary(str, Enum):
+    """A closed set of strings. Members ARE strings (``ModelType.LORA == "lora"``), so JSON, SQLite and
+    comparisons with plain strings need no conversion, while code that names a member gets it checked by
+    mypy (``ModelType.LOAR`` is an error, ``"loar"`` was not). ``str()`` and f-strings give the value.
+
+    Membership tests take any string: ``ModelType.has("lora")`` (``"lora" in ModelType`` raises before
+    Python 3.12). ``ModelType.parse(text)`` turns a stored string into its member, ``None`` if unknown.
+    """
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        return str.__format__(str.__str__(self), spec)
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        """The values in declaration order (the order error messages list them in)."""
+        return tuple(member.value for member in cls)
+
+    @classmethod
+    def has(cls, value: object) -> bool:
+        return isinstance(value, str) and value in cls._value2member_map_
+
+    @classmethod
+    def parse(cls: type[_V], value: str) -> _V | None:
+        """The member whose value is ``value``; None if this version does not know it."""
+        return cast("_V | None", cls._value2member_map_.get(value))
+
+    @classmethod
+    def of(cls: type[_V], value: str) -> _V:
+        """The member for a string that came from the catalog, JSON or detection.
+
+        A value this version does not know (written by a newer one) passes through as the plain string,
+        as it did before the vocabularies were Enums: reading never fails on it; writes validate it.
+        """
+        return cast("_V", cls._value2member_map_.get(value, value))
+
+
+class ModelType(Vocabulary):
+    """What a model is, as ComfyUI loads it (its loader and folder)."""
+
+    CHECKPOINT = "checkpoint"
+    LORA = "lora"
+    VAE = "vae"
+    TEXT_ENCODER = "text_encoder"
+    DIFFUSION_MODEL = "diffusion_model"
+    CONTROLNET = "controlnet"
+    CLIP_VISION = "clip_vision"
+    UPSCALER = "upscaler"
+    EMBEDDING = "embedding"
+    STYLE_MODEL = "style_model"
+    HYPERNETWORK = "hypernetwork"
+    PHOTOMAKER = "photomaker"
+    GLIGEN = "gligen"
+    IPADAPTER = "ipadapter"
+    UNKNOWN = "unknown"
+
+
+class BaseModelType(Vocabulary):
+    """The architecture family a model belongs to (what it is compatible with)."""
+
+    SD15 = "sd15"
+    SD2 = "sd2"
+    SDXL = "sdxl"
+    SDXL_REFINER = "sdxl_refiner"
+    SD3 = "sd3"
+    SD35 = "sd35"
+    FLUX1 = "flux1"
+    FLUX2 = "flux2"
+    AURAFLOW = "auraflow"
+    PIXART = "pixart"
+    HUNYUAN_DIT = "hunyuan_dit"
+    HUNYUAN_VIDEO = "hunyuan_video"
+    LTXV = "ltxv"
+    MOCHI = "mochi"
+    WAN = "wan"
+    COSMOS = "cosmos"
+    LUMINA2 = "lumina2"
+    HIDREAM = "hidream"
+    CHROMA = "chroma"
+    QWEN_IMAGE = "qwen_image"
+    STABLE_CASCADE = "stable_cascade"
+    KOLORS = "kolors"
+    Z_IMAGE = "z_image"
+    SVD = "svd"
+    UNKNOWN = "unknown"
+
+
+class ModelFormat(Vocabulary):
+    """How a model's files are laid out."""
+
+    SINGLE_FILE = "single-file"
+    DIFFUSION_FOLDER = "diffusion-folder"
+    SHARDED_SET = "sharded-set"
+
+
+class FileFormat(Vocabulary):
+    """The container format of a model's weights."""
+
+    SAFETENSORS = "safetensors"
+    GGUF = "gguf"
+    PICKLE = "pickle"
+    ZIP_PICKLE = "zip-pickle"
+    ONNX = "onnx"
+    DIFFUSERS = "diffusers"
+    UNKNOWN = "unknown"
+
+
+class SecurityLevel(Vocabulary):
+    """Whether loading the model can run code: ``pickle`` can, ``safe`` cannot."""
+
+    SAFE = "safe"
+    UNKNOWN = "unknown"
+    PICKLE = "pickle"
+
+
+class Location(Vocabulary):
+    """Where a model's bytes live: in the library, or in a watched source folder."""
+
+    LIBRARY = "library"
+    SOURCE = "source"
+
+
+class MatchKind(Vocabulary):
+    """How a model was matched to its Hugging Face origin."""
+
+    HASH = "hash"
+    FILENAME_EXACT = "filename_exact"
+    FILENAME_FUZZY = "filename_fuzzy"
+    MANUAL = "manual"
+    NONE = "none"
+
+
+class LinkKind(Vocabulary):
+    """How a model file is made visible to an app."""
+
+    SYMLINK = "symlink"
+    HARDLINK = "hardlink"
+    COPY = "copy"
+
+
+class JobState(Vocabulary):
+    """The life of a background job."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class ModelState(Vocabulary):
+    """Whether a catalogued model's files are on disk: ``missing`` once they vanish (kept, not deleted)."""
+
+    READY = "ready"
+    MISSING = "missing"
+
+
+def _members(obj: object, fields: _Fields) -> None:
+    """Turn plain strings (a catalog row, JSON, a caller's ``replace(type="lora")``) into their members.
+
+    An unknown value is kept as the plain string, as :meth:`Vocabulary.of` does. Runs for every value
+    built (a page of search hits, a rebuild of 100,000 rows), so it writes the frozen instance's
+    ``__dict__`` directly: one dict lookup per field.
+    """
+    state = obj.__dict__
+    for name, by_value in fields:
+        value = state[name]
+        state[name] = by_value.get(value, value)
+
+
+_Fields = tuple[tuple[str, Mapping[Any, Any]], ...]
+_SOURCE_FIELDS: _Fields = (("match", MatchKind._value2member_map_),)
+_LINK_FIELDS: _Fields = (("kind", LinkKind._value2member_map_),)
+_MODEL_FIELDS: _Fields = tuple(
+    (name, vocab._value2member_map_)
+    for name, vocab in (
+        ("type", ModelType),
+        ("base_model", BaseModelType),
+        ("format", ModelFormat),
+        ("file_format", FileFormat),
+        ("security", SecurityLevel),
+        ("location", Location),
+        ("state", ModelState),
+    )
 )
 
-BASE_MODELS = (
-    "sd15",
-    "sd2",
-    "sdxl",
-    "sdxl_refiner",
-    "sd3",
-    "sd35",
-    "flux1",
-    "flux2",
-    "auraflow",
-    "pixart",
-    "hunyuan_dit",
-    "hunyuan_video",
-    "ltxv",
-    "mochi",
-    "wan",
-    "cosmos",
-    "lumina2",
-    "hidream",
-    "chroma",
-    "qwen_image",
-    "stable_cascade",
-    "kolors",
-    "z_image",
-    "svd",
-    "unknown",
-)
-
-MODEL_FORMATS = ("single-file", "diffusion-folder", "sharded-set")
-FILE_FORMATS = ("safetensors", "gguf", "pickle", "zip-pickle", "onnx", "diffusers", "unknown")
-SECURITY_LEVELS = ("safe", "unknown", "pickle")
-LOCATIONS = ("library", "source")
-MATCH_KINDS = ("hash", "filename_exact", "filename_fuzzy", "manual", "none")
-LINK_KINDS = ("symlink", "hardlink", "copy")
-JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
 
 # Fields a user may edit; once edited they are recorded in ``Model.manual_fields`` and automatic
 # enrichment (HF lookup, re-detection) never overwrites them.
@@ -123,8 +263,11 @@ class ModelSource:
     repo_id: str | None = None
     revision: str | None = None
     filename: str | None = None
-    match: str = "none"  # one of MATCH_KINDS
+    match: MatchKind = MatchKind.NONE
     confidence: float = 0.0
+
+    def __post_init__(self) -> None:
+        _members(self, _SOURCE_FIELDS)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "match": self.match, "confidence": self.confidence}
@@ -141,7 +284,7 @@ class ModelSource:
             repo_id=d.get("repo_id"),
             revision=d.get("revision"),
             filename=d.get("filename"),
-            match=str(d.get("match", "none")),
+            match=MatchKind.of(str(d.get("match", "none"))),
             confidence=float(d.get("confidence", 0.0)),
         )
 
@@ -149,8 +292,11 @@ class ModelSource:
 @dataclass(frozen=True)
 class Link:
     path: str
-    kind: str  # symlink | hardlink | copy
+    kind: LinkKind
     app: str = "comfyui"
+
+    def __post_init__(self) -> None:
+        _members(self, _LINK_FIELDS)
 
     def to_dict(self) -> dict[str, str]:
         return {"path": self.path, "kind": self.kind, "app": self.app}
@@ -167,15 +313,15 @@ class Model:
 
     id: str
     name: str
-    type: str
-    base_model: str
-    format: str
-    file_format: str
-    security: str
+    type: ModelType
+    base_model: BaseModelType
+    format: ModelFormat
+    file_format: FileFormat
+    security: SecurityLevel
     size: int
     hashes: Hashes
     files: tuple[ModelFile, ...]
-    location: str = "library"
+    location: Location = Location.LIBRARY
     rel_dir: str = ""
     source: ModelSource = field(default_factory=ModelSource)
     tags: tuple[str, ...] = ()
@@ -185,7 +331,10 @@ class Model:
     manual_fields: frozenset[str] = frozenset()
     metadata: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
-    state: str = "ready"  # ready | missing
+    state: ModelState = ModelState.READY
+
+    def __post_init__(self) -> None:
+        _members(self, _MODEL_FIELDS)
 
     def replace(self, **changes: Any) -> Model:
         return dataclasses.replace(self, **changes)

@@ -19,16 +19,18 @@ from typing import Any, Protocol
 
 from ..errors import CatalogCorrupt, Conflict, InvalidInput, ModelNotFound
 from ..models import (
-    BASE_MODELS,
     EDITABLE_FIELDS,
-    LOCATIONS,
-    MODEL_TYPES,
+    BaseModelType,
     Hashes,
+    Location,
     Model,
     ModelFile,
     ModelQuery,
     ModelSource,
+    ModelState,
+    ModelType,
     Page,
+    Vocabulary,
     utcnow,
 )
 from .bulk import triggers_suspended
@@ -36,7 +38,6 @@ from .db import Database
 from .search import run_search
 
 ORIGIN_KINDS = ("import", "download", "upload", "adopt")
-MODEL_STATES = ("ready", "missing")
 MIN_ID_PREFIX = 6
 BULK_CACHE_KIB = 256 * 1024
 # Page cache of a reader that searches. 8 MiB measured as fast as 32 MiB at 100,000 models (misses are
@@ -132,10 +133,15 @@ def _unique(tags: Iterable[str]) -> list[str]:
 
 
 def _check_values(**values: object) -> None:
-    allowed = {"type": MODEL_TYPES, "base_model": BASE_MODELS, "location": LOCATIONS, "state": MODEL_STATES}
+    allowed: dict[str, type[Vocabulary]] = {
+        "type": ModelType,
+        "base_model": BaseModelType,
+        "location": Location,
+        "state": ModelState,
+    }
     for key, value in values.items():
-        if value not in allowed[key]:
-            raise InvalidInput(f"Unknown {key} {value!r}; use one of: {', '.join(allowed[key])}.")
+        if not allowed[key].has(value):
+            raise InvalidInput(f"Unknown {key} {value!r}; use one of: {', '.join(allowed[key].values())}.")
 
 
 def _model_params(model: Model) -> tuple[object, ...]:
