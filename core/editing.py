@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import InvalidInput
-from .models import BaseModelType, Model, ModelType
+from .models import Model
+from .taxonomy import BaseModelType, ModelType
 
 MAX_NAME = 200
 MAX_TAG = 64

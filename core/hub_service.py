@@ -33,7 +33,7 @@ from .importer.stage import (
     undo_stage,
 )
 from .importer.stage_lock import new_stage_dir
-from .models import ImportItem, MatchKind, Model, ModelSource, utcnow
+from .models import ImportItem, Model, ModelSource, utcnow
 from .net.cache import HttpCache
 from .records.files import (
     PendingLookupEntry,
@@ -43,6 +43,7 @@ from .records.files import (
     records_dir,
     write_record,
 )
+from .taxonomy import MatchKind
 from .types import CancelCheck, StageProgress
 
 if TYPE_CHECKING:

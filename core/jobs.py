@@ -33,8 +33,9 @@ from typing import Any
 
 from .catalog.db import Database
 from .errors import Busy, Cancelled, InvalidInput, JobNotFound, ModelLibraryError
-from .models import JobState, Progress
+from .models import Progress
 from .owner import ProcessOwner
+from .taxonomy import JobState
 from .types import CancelCheck, StageProgress
 
 log = logging.getLogger(__name__)

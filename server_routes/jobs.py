@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..core.errors import InvalidInput
-from ..core.models import JobState
+from ..core.taxonomy import JobState
 from ._http import json_response, query_int, query_str, run
 from ._router import Router
 from .guards import Policy

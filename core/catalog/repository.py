@@ -18,21 +18,8 @@ from contextlib import contextmanager
 from typing import Any, Protocol
 
 from ..errors import CatalogCorrupt, Conflict, InvalidInput, ModelNotFound
-from ..models import (
-    EDITABLE_FIELDS,
-    BaseModelType,
-    Hashes,
-    Location,
-    Model,
-    ModelFile,
-    ModelQuery,
-    ModelSource,
-    ModelState,
-    ModelType,
-    Page,
-    Vocabulary,
-    utcnow,
-)
+from ..models import EDITABLE_FIELDS, Hashes, Model, ModelFile, ModelQuery, ModelSource, Page, utcnow
+from ..taxonomy import BaseModelType, Location, ModelState, ModelType, Vocabulary
 from .bulk import triggers_suspended
 from .db import Database
 from .search import run_search

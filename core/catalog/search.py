@@ -25,15 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import InvalidInput
-from ..models import (
-    SORT_KEYS,
-    BaseModelType,
-    FileFormat,
-    Location,
-    ModelQuery,
-    ModelType,
-    SecurityLevel,
-)
+from ..models import SORT_KEYS, ModelQuery
+from ..taxonomy import BaseModelType, FileFormat, Location, ModelType, SecurityLevel
 
 MAX_QUERY_CHARS = 256
 MAX_QUERY_TOKENS = 16

@@ -23,21 +23,8 @@ from typing import Any, TypeVar
 from ..errors import InvalidInput, InvalidModelFile, UnsafePath
 from ..io.fileops import atomic_write_bytes
 from ..io.paths import validate_relpath
-from ..models import (
-    EDITABLE_FIELDS,
-    BaseModelType,
-    FileFormat,
-    Hashes,
-    Location,
-    Model,
-    ModelFile,
-    ModelFormat,
-    ModelSource,
-    ModelType,
-    SecurityLevel,
-    Vocabulary,
-    model_id_from_blake3,
-)
+from ..models import EDITABLE_FIELDS, Hashes, Model, ModelFile, ModelSource, model_id_from_blake3
+from ..taxonomy import BaseModelType, FileFormat, Location, ModelFormat, ModelType, SecurityLevel, Vocabulary
 from .db import Database
 from .repository import ORIGIN_KINDS, ModelRepository, Origin
 

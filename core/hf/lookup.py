@@ -19,7 +19,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ..errors import NotFound
-from ..models import MatchKind, Model, ModelSource
+from ..models import Model, ModelSource
+from ..taxonomy import MatchKind
 from .client import HubClient, RepoListing
 from .naming import is_weight_file, parse_name, precision_of, search_queries, similarity
 

@@ -28,18 +28,8 @@ from ..errors import Conflict, ModelLibraryError
 from ..io.fileops import fsync_dir, move_to_trash
 from ..io.hashing import hash_path
 from ..io.paths import sanitize_component
-from ..models import (
-    BaseModelType,
-    FileFormat,
-    Location,
-    Model,
-    ModelFormat,
-    ModelSource,
-    ModelType,
-    SecurityLevel,
-    model_id_from_blake3,
-    utcnow,
-)
+from ..models import Model, ModelSource, model_id_from_blake3, utcnow
+from ..taxonomy import BaseModelType, FileFormat, Location, ModelFormat, ModelType, SecurityLevel
 from .stage import StagedModel, put_moves_back, read_moves
 from .stage_lock import LOCK_SUFFIX, STAGE_PREFIX, stage_in_use
 

@@ -32,7 +32,8 @@ from ..errors import InvalidConfig, UnsafePath
 from ..io.fileops import atomic_write_bytes
 from ..io.paths import sanitize_component as sanitize_name
 from ..io.paths import validate_component
-from ..models import Model, ModelFormat, ModelType
+from ..models import Model
+from ..taxonomy import ModelFormat, ModelType
 from .comfyui import MODEL_CATEGORIES
 
 DEFAULT_CATEGORIES: Mapping[str, str] = {

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from ..models import LinkKind
+from ..taxonomy import LinkKind
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The vocabularies of core/models.py are ``str`` Enums with the values they had as tuples.
+"""The vocabularies (core/taxonomy.py) are ``str`` Enums with the values core/models.py had as tuples.
 
 The values are what JSON, the catalog and sidecars hold, so they must never change: the literal lists
 below are the tuples as they were before issue 17. Members behave as the plain strings did (equality,
@@ -15,27 +15,22 @@ from pathlib import Path
 import pytest
 
 import comfyui_model_library
-from comfyui_model_library.core import models
+from comfyui_model_library.core import taxonomy
 from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.catalog.migrations import migrate
 from comfyui_model_library.core.catalog.repository import ModelRepository
 from comfyui_model_library.core.jobs import Job
-from comfyui_model_library.core.models import (
+from comfyui_model_library.core.models import Hashes, Link, Model, ModelFile, ModelSource, Progress
+from comfyui_model_library.core.taxonomy import (
     BaseModelType,
     FileFormat,
-    Hashes,
     JobState,
-    Link,
     LinkKind,
     Location,
     MatchKind,
-    Model,
-    ModelFile,
     ModelFormat,
-    ModelSource,
     ModelState,
     ModelType,
-    Progress,
     SecurityLevel,
     Vocabulary,
 )
@@ -101,7 +96,7 @@ BEFORE = {
 def _vocabularies() -> list[type[Vocabulary]]:
     return [
         v
-        for v in vars(models).values()
+        for v in vars(taxonomy).values()
         if isinstance(v, type) and issubclass(v, Vocabulary) and v is not Vocabulary
     ]
 

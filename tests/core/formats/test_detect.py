@@ -15,7 +15,7 @@ from comfyui_model_library.core.formats import (
     detect_many,
     inspect_path,
 )
-from comfyui_model_library.core.models import BaseModelType, ModelType
+from comfyui_model_library.core.taxonomy import BaseModelType, ModelType
 from tests import synth
 
 
