@@ -36,7 +36,7 @@ from .io.fileops import empty_trash, move_to_trash
 from .library_adopt import AdoptPart
 from .library_hub import HubSourcesPart
 from .library_links import MappingPart
-from .mapping.apply import resume_pending
+from .mapping.journal import resume_pending
 from .models import ImportItem, Link, Model, ModelQuery, Page
 from .records.restore import ensure_records
 from .sources import SourceService
