@@ -118,7 +118,7 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
 
     def _lost_rows(self) -> bool:
         """True when the catalog holds no library model but model folders exist (an emptied catalog)."""
-        if self.db.execute_read("SELECT 1 FROM models WHERE location = 'library' LIMIT 1"):
+        if self.repo.any_at("library"):
             return False
         return holds_models(self.config.models_dir)
 

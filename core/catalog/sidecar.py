@@ -26,7 +26,8 @@ from ..io.paths import validate_relpath
 from ..models import EDITABLE_FIELDS, Hashes, Model, ModelFile, ModelSource, model_id_from_blake3
 from ..taxonomy import BaseModelType, FileFormat, Location, ModelFormat, ModelType, SecurityLevel, Vocabulary
 from .db import Database
-from .repository import ORIGIN_KINDS, ModelRepository, Origin
+from .repository import ModelRepository
+from .store import ORIGIN_KINDS, Origin
 
 SIDECAR_NAME = "metadata.json"
 SCHEMA_VERSION = 1

@@ -30,6 +30,7 @@ from ..io.fileops import fsync_dir, move_to_trash
 from ..io.hashing import hash_path
 from ..io.paths import sanitize_component
 from ..models import Model, ModelSource, model_id_from_blake3, utcnow
+from ..records.kinds import RecordError
 from ..taxonomy import BaseModelType, FileFormat, Location, ModelFormat, ModelType, SecurityLevel
 from .journal import JOURNAL_OP, Placing
 from .stage import StagedModel, put_moves_back, read_moves
@@ -286,6 +287,9 @@ def recover(library_root: Path, tmp_dir: Path, db: Database, repo: ModelReposito
             moves = read_moves(stage)
         except NewerRecord:
             actions.append(f"kept {stage} (its move journal is from a newer version of the library)")
+            continue
+        except RecordError as exc:
+            actions.append(f"kept {stage} (it may hold your moved files; {exc})")
             continue
         if moves:
             if put_moves_back(stage):

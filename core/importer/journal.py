@@ -79,18 +79,18 @@ class Moves:
 
     @classmethod
     def read(cls, stage: Path) -> Moves:
-        """The stage's moves; none if the file is missing or unreadable. Raises ``NewerRecord``."""
+        """The stage's moves; none if the file is missing. Raises ``NewerRecord`` for a newer file and
+        ``RecordError`` for one that cannot be read: the stage may then hold the user's moved files, and
+        whoever reads it keeps the stage rather than take it for copies of ours."""
         try:
             data = json.loads((stage / MOVES_FILE).read_text(encoding="utf-8"))
         except FileNotFoundError:
             return cls()
         except (OSError, ValueError) as exc:
-            log.warning("model library: unreadable %s in %s: %s", MOVES_FILE, stage, exc)
-            return cls()
+            raise RecordError(f"unreadable {MOVES_FILE} in {stage}: {exc}") from exc
         try:
             return cls.from_json(data)
         except NewerRecord:
             raise
         except RecordError as exc:
-            log.warning("model library: unreadable %s in %s: %s", MOVES_FILE, stage, exc)
-            return cls()
+            raise RecordError(f"unreadable {MOVES_FILE} in {stage}: {exc}") from exc

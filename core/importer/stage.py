@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import shutil
 import stat
@@ -31,11 +32,15 @@ from ..io.fileops import (
 from ..io.hashing import Digests, hash_fd
 from ..io.paths import is_within, validate_relpath
 from ..models import Hashes, ModelFile
+from ..records.kinds import RecordError
 from ..types import ByteProgress, CancelCheck
 from .journal import MOVES_FILE, Move, Moves
 from .plan import MODEL_EXTENSIONS, PlannedModel, readable_link_target
 from .shards import shard_of
 from .stage_lock import StageLock, new_stage_dir
+
+log = logging.getLogger(__name__)
+
 
 _SECURITY_RANK = {"safe": 0, "unknown": 1, "pickle": 2}
 
@@ -284,8 +289,13 @@ def read_moves(stage: Path) -> tuple[Move, ...]:
 
 def put_moves_back(stage: Path) -> bool:
     """Return moved files of an uncommitted stage to their sources. True if nothing of theirs remains."""
+    try:
+        moves = read_moves(stage)
+    except RecordError as exc:  # the stage may hold the user's moved files: keep it
+        log.warning("model library: kept %s: %s", stage, exc)
+        return False
     clean = True
-    for move in read_moves(stage):
+    for move in moves:
         src, dest = Path(move.src), Path(move.dest)
         if stage not in dest.parents or not os.path.lexists(dest):
             continue

@@ -39,7 +39,8 @@ from ..io.paths import at_or_under
 from ..links.platform import LinkMaker, LinkReader, default_maker, inside_root
 from ..links.registry import AppRecord, AppRegistry, LinkRecord, LinkRegistry
 from ..sources.records import restore_hashes
-from ..sources.registry import SourceRegistry, SourceRow
+from ..sources.registry import SourceRegistry
+from ..sources.rows import SourceRow
 from ..sources.scanner import inspect_pending, scan_source
 from .files import (
     InstallsRecord,

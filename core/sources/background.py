@@ -30,7 +30,8 @@ from ..io.fileops import O_NONBLOCK, reads_block_again
 from ..io.hashing import Digests, hash_fd
 from ..models import ModelFile
 from ..types import CancelCheck
-from .registry import FileRow, SourceRegistry
+from .registry import SourceRegistry
+from .rows import FileRow
 from .walk import readable_target
 
 log = logging.getLogger(__name__)

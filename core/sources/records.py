@@ -25,7 +25,11 @@ from ..records.files import (
 )
 
 if TYPE_CHECKING:
+    from ..catalog.store import InPlaceModels
     from .registry import SourceRegistry
+
+
+_NO_TIMES = ("", "")
 
 
 def save_sources(db: Database, conn: sqlite3.Connection) -> None:
@@ -37,26 +41,32 @@ def save_sources(db: Database, conn: sqlite3.Connection) -> None:
     write_record(sources_path(records_dir(db.path)), SourcesRecord(entries))
 
 
-def save_file_records(db: Database, conn: sqlite3.Connection, source_ids: Iterable[int]) -> None:
+def save_file_records(
+    db: Database,
+    conn: sqlite3.Connection,
+    source_ids: Iterable[int],
+    models: InPlaceModels[sqlite3.Connection],
+) -> None:
     """Per source: every hashed file (with its hashes) and every file of a removed model (``ignored``),
-    keyed by (path, size, mtime, inode). One file per source, rewritten whole."""
+    keyed by (path, size, mtime, inode), with the listing times of its model. One file per source,
+    rewritten whole."""
     folder = records_dir(db.path)
     for source_id in sorted(set(source_ids)):
         source = conn.execute("SELECT path FROM sources WHERE id = ?", (source_id,)).fetchone()
         if source is None:
             continue
+        times = models.source_times(conn, source_id)
         cursor = conn.cursor()
         cursor.row_factory = None
         cursor.execute(
-            "SELECT f.path, f.size, f.mtime_ns, f.inode, f.blake3, f.sha256, f.state = 'ignored', "
-            "coalesce(m.added_at, ''), coalesce(m.updated_at, '') FROM source_files f "
-            "LEFT JOIN models m ON m.id = f.model_id AND m.location = 'source' "
-            "WHERE f.source_id = ? AND (f.blake3 IS NOT NULL OR f.state = 'ignored') ORDER BY f.path",
+            "SELECT path, size, mtime_ns, inode, blake3, sha256, state = 'ignored', model_id "
+            "FROM source_files WHERE source_id = ? AND (blake3 IS NOT NULL OR state = 'ignored') "
+            "ORDER BY path",
             (source_id,),
         )
         files = tuple(
-            SourceFileEntry(path, size, mtime, inode, b3, sha, bool(ignored), added, updated)
-            for path, size, mtime, inode, b3, sha, ignored, added, updated in cursor
+            SourceFileEntry(path, size, mtime, inode, b3, sha, bool(ignored), *times.get(model_id, _NO_TIMES))
+            for path, size, mtime, inode, b3, sha, ignored, model_id in cursor
         )
         write_record(source_files_path(folder, source[0]), SourceFilesRecord(source[0], files))
 
@@ -156,15 +166,13 @@ def restore_hashes(registry: SourceRegistry, source_id: int, source_path: str) -
 
     with registry.db.transaction() as conn:
         touched = restore_files(conn, source_id, record.files)
-        registry.detach(conn, sorted(touched))  # a removed model's provisional row, left without files
+        # A removed model's provisional row, left without files.
+        registry.models.drop_orphans(conn, sorted(touched))
     settled = []
     for model_id, (added_at, updated_at) in touched.items():
         now_id = settle_if_complete(registry, model_id, composite) or model_id
         if added_at:  # listed again with the times it was listed with before
             with registry.db.transaction() as conn:
-                conn.execute(
-                    "UPDATE models SET added_at = ?, updated_at = ? WHERE id = ? AND location = 'source'",
-                    (added_at, updated_at or added_at, now_id),
-                )
+                registry.models.restore_times(conn, now_id, added_at, updated_at or added_at)
         settled.append(now_id)
     return settled

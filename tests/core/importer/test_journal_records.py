@@ -4,6 +4,7 @@ still read and recover; a newer ``moves.json`` keeps its stage; version 2 round-
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from comfyui_model_library.core.catalog.journal import NewerRecord
@@ -50,6 +51,21 @@ def test_a_moves_json_from_a_newer_version_keeps_its_stage(library: Library, inc
         "nothing done on a journal this version cannot read"
     )
     assert any("newer version" in a for a in actions)
+
+
+def test_an_unreadable_moves_json_keeps_its_stage(library: Library, incoming: Path) -> None:
+    """A damaged journal cannot say where the stage's files came from: they may be the user's, so the
+    stage is kept (it used to be taken for copies of ours and deleted, moved files and all)."""
+    damaged = (b'[{"src": "/x", "de', b'"a string"', b'{"record": "import-moves", "version": 2, "moves": 5}')
+    for damage in damaged:
+        stage, _src, dest, data = _stage_with_a_moved_file(library.config, incoming)
+        (stage / MOVES_FILE).write_bytes(damage)
+
+        actions = recover(library.config.root, library.config.tmp_dir, library.db, library.repo)
+
+        assert dest.read_bytes() == data, f"the user's moved file survives a journal reading {damage!r}"
+        assert any(str(stage) in a and "may hold your moved files" in a for a in actions)
+        shutil.rmtree(stage)
 
 
 def test_moves_json_round_trips_as_version_2(tmp_path: Path) -> None:
