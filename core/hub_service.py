@@ -43,6 +43,9 @@ from .records.files import (
     records_dir,
     write_record,
 )
+from .services.base import ChangedFn, Guard
+from .taxonomy import MatchKind
+from .types import CancelCheck, StageProgress
 
 if TYPE_CHECKING:
     # The Hub client pulls in httpx and huggingface_hub: loaded on the first Hub call, not at start-up.
@@ -50,9 +53,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[int, int, str], None]
-CancelledFn = Callable[[], bool]
-ChangedFn = Callable[[list[str], str], None]
 
 PENDING_RETRY = timedelta(minutes=10)
 
@@ -65,7 +65,7 @@ class HubService:
         repo: ModelRepository,
         on_changed: ChangedFn | None = None,
         *,
-        guard: Callable[[], None] | None = None,
+        guard: Guard | None = None,
         sync_models: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self.config = config
@@ -231,8 +231,8 @@ class HubService:
         filenames: Sequence[str] = (),
         revision: str | None = None,
         *,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> list[ImportItem]:
         """Download a model (a file, a sharded set or a Diffusers folder) from a Hub repo."""
         from .hf.download import pick_model_files
@@ -266,8 +266,8 @@ class HubService:
         repo_id: str,
         group: list[str],
         revision: str | None,
-        progress: ProgressFn | None,
-        cancelled: CancelledFn | None,
+        progress: StageProgress | None,
+        cancelled: CancelCheck | None,
     ) -> ImportItem:
         from .hf import download_files, finish_download
 
@@ -298,7 +298,7 @@ class HubService:
                     repo_id=repo_id,
                     revision=result.revision_sha,
                     filename=primary,
-                    match="hash",
+                    match=MatchKind.HASH,
                     confidence=1.0,
                 ),
             )

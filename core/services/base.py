@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..types import CancelCheck, StageProgress
+
 if TYPE_CHECKING:
     from ..adopt import AdoptPlan, AdoptReport, UndoReport
     from ..health import HealthReport, RepairReport
@@ -21,8 +23,6 @@ if TYPE_CHECKING:
     from ..mapping.planner import Plan
     from ..models import ImportItem, Link, Model, ModelQuery, Page
 
-ProgressFn = Callable[[int, int, str], None]  # (done, total, stage)
-CancelledFn = Callable[[], bool]
 ChangedFn = Callable[[list[str], str], None]  # (model ids, reason): publishes "changed"
 Guard = Callable[[], None]  # raises when the library may not be written now
 PathArg = str | os.PathLike[str]
@@ -74,8 +74,8 @@ class ImportServiceBase(Protocol):
         confine: bool = False,
         allow_pickle: bool = True,
         lookup: bool = True,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> list[ImportItem]: ...
 
     def import_uploaded(
@@ -84,8 +84,8 @@ class ImportServiceBase(Protocol):
         filename: str,
         *,
         allow_pickle: bool = True,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> list[ImportItem]: ...
 
     def import_uploaded_paths(
@@ -93,8 +93,8 @@ class ImportServiceBase(Protocol):
         paths: Sequence[str | Path],
         *,
         allow_pickle: bool = True,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> list[ImportItem]: ...
 
 
@@ -156,16 +156,16 @@ class SourceServiceBase(Protocol):
     def scan(
         self,
         *,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
         only: set[Path] | None = None,
         inspect: bool = True,
         hash_files: bool = False,
     ) -> dict[str, Any]: ...
 
-    def inspect_pending(self, *, cancelled: CancelledFn | None = None) -> int: ...
+    def inspect_pending(self, *, cancelled: CancelCheck | None = None) -> int: ...
 
-    def hash_pending(self, *, cancelled: CancelledFn | None = None, limit: int | None = None) -> int: ...
+    def hash_pending(self, *, cancelled: CancelCheck | None = None, limit: int | None = None) -> int: ...
 
     def duplicates(self) -> dict[str, Any]: ...
 
@@ -187,8 +187,8 @@ class HubServiceBase(Protocol):
         filenames: Sequence[str] = (),
         revision: str | None = None,
         *,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> list[ImportItem]: ...
 
     def repo_files(self, repo_id: str, revision: str | None = None) -> dict[str, Any]: ...
@@ -210,16 +210,16 @@ class AdoptServiceBase(Protocol):
         comfyui_dir: PathArg,
         *,
         dry_run: bool = False,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> AdoptReport: ...
 
     def undo(
         self,
         comfyui_dir: PathArg,
         *,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> UndoReport: ...
 
     def release_adopted(self, model_id: str) -> UndoReport | None: ...

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ..importer.pipeline import Importer
 from ..models import ImportItem
-from .base import CancelledFn, ChangedFn, Guard, ProgressFn
+from ..types import CancelCheck, StageProgress
+from .base import ChangedFn, Guard
 
 SyncFn = Callable[[Sequence[str]], None]
 SplitFn = Callable[[Sequence[str | Path]], tuple[list[str | Path], list[ImportItem]]]
@@ -42,8 +43,8 @@ class ImportService:
         confine: bool = False,
         allow_pickle: bool = True,
         lookup: bool = True,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> list[ImportItem]:
         """Import files, Diffusers folders, sharded sets, or folders of models.
 
@@ -72,8 +73,8 @@ class ImportService:
         filename: str,
         *,
         allow_pickle: bool = True,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> list[ImportItem]:
         """Import a finished upload (a file in the library's uploads folder), moving it in (O(1))."""
         self._guard()
@@ -95,8 +96,8 @@ class ImportService:
         paths: Sequence[str | Path],
         *,
         allow_pickle: bool = True,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> list[ImportItem]:
         """Import a finished group of uploads (a dropped folder), moved in and confined, as ``upload``s."""
         self._guard()

@@ -83,7 +83,9 @@ def test_moves_json_round_trips_as_version_2(tmp_path: Path) -> None:
 
 
 def test_v1_placing_row_commits_a_folder_already_in_place(library: Library, incoming: Path) -> None:
-    [item] = library.imports.import_paths([synth.write_family(incoming / "m" / "model.safetensors", "vae_sdxl")])
+    [item] = library.imports.import_paths(
+        [synth.write_family(incoming / "m" / "model.safetensors", "vae_sdxl")]
+    )
     assert item.model is not None
     model = item.model
     library.repo.delete(model.id)  # killed after the rename into models/, before the row
