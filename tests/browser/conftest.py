@@ -149,6 +149,23 @@ def page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
+def wait_or_explain(page: Any, served: ServedLibrary, selector: str, timeout_ms: int = 30_000) -> None:
+    """``wait_for_selector``; when it times out, the failure says what the panel and the server were doing
+    (the jobs shown, the toasts, page errors and the server's jobs), so a rare failure explains itself."""
+    try:
+        page.wait_for_selector(selector, timeout=timeout_ms)
+    except Exception as exc:
+        shown = page.evaluate(
+            """() => [...document.querySelectorAll('.mlib-job, .mlib-toast, [role=alert], [role=status]')]
+                   .map((el) => el.textContent.trim()).filter(Boolean).slice(0, 20)"""
+        )
+        jobs = served.library.db.execute_read("SELECT kind, state, error_json FROM jobs")
+        raise AssertionError(
+            f"{selector} did not appear ({exc.__class__.__name__}); the panel shows {shown}; "
+            f"page errors {page.errors}; server jobs {[tuple(j) for j in jobs][:10]}"
+        ) from exc
+
+
 def open_panel(page: Any, served: ServedLibrary) -> None:
     page.goto(f"{served.url}/model-library/")
     page.wait_for_selector("[data-testid=summary]:has-text('model')")

@@ -12,7 +12,7 @@ import pytest
 
 from comfyui_model_library.core.models import ModelQuery, ModelSource
 from tests import synth
-from tests.browser.conftest import SCREENSHOTS, ServedLibrary, fake_model, open_panel, seed
+from tests.browser.conftest import SCREENSHOTS, ServedLibrary, fake_model, open_panel, seed, wait_or_explain
 
 pytestmark = pytest.mark.browser
 
@@ -94,7 +94,7 @@ def test_drop_import_shows_progress_and_lands_in_the_list(served: ServedLibrary,
            }).observe(document.body, { subtree: true, childList: true, characterData: true }); }"""
     )
     _drop(page, [{"name": "dropped-lora.safetensors", "floats": 5 * 1024 * 1024}])  # 20 MiB: 3 chunks
-    page.wait_for_selector("[data-testid=import-dialog]", timeout=30_000)
+    wait_or_explain(page, served, "[data-testid=import-dialog]")
     progress = page.evaluate("window.__progress")
     uploads = [p for p in progress if p.startswith("upload")]
     assert uploads, f"no upload progress was shown: {progress[:10]}"
@@ -118,7 +118,7 @@ def test_pickle_drop_needs_acknowledgement(served: ServedLibrary, page: Any, tmp
     ckpt = synth.write_pickle_ckpt(tmp_path / "old.ckpt")
     open_panel(page, served)
     _drop(page, [{"name": "old.ckpt", "b64": base64.b64encode(ckpt.read_bytes()).decode()}])
-    page.wait_for_selector("[data-testid=import-dialog]", timeout=30_000)
+    wait_or_explain(page, served, "[data-testid=import-dialog]")
     page.wait_for_selector("[data-testid=pickle-warning]")
     keep = page.locator("[data-testid=import-keep]")
     assert keep.is_disabled()
