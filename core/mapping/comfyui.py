@@ -14,32 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidConfig, InvalidInput
+from .categories import MODEL_CATEGORIES, OUR_SECTION
+from .yaml_file import read_document
 
-# ComfyUI 0.3.64's folder_paths categories that hold model files (not ``configs``/``custom_nodes``).
-MODEL_CATEGORIES = (
-    "checkpoints",
-    "loras",
-    "vae",
-    "text_encoders",
-    "clip",
-    "diffusion_models",
-    "unet",
-    "clip_vision",
-    "style_models",
-    "embeddings",
-    "diffusers",
-    "vae_approx",
-    "controlnet",
-    "t2i_adapter",
-    "gligen",
-    "upscale_models",
-    "hypernetworks",
-    "photomaker",
-    "classifiers",
-    "model_patches",
-    "audio_encoders",
-)
-OUR_SECTION = "comfyui_model_library"
 _VERSION_RE = re.compile(r"""^__version__\s*=\s*["']([^"'\n]+)["']""", re.MULTILINE)
 
 
@@ -107,8 +84,6 @@ def extra_paths_folders(
 
     Values follow ComfyUI's reading: ``base_path`` relative to the yaml's folder, one path per line.
     """
-    from .extra_paths import read_document
-
     document = read_document(install.extra_paths_file)
     found: dict[str, list[Path]] = {}
     if document is None:

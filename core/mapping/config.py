@@ -33,7 +33,7 @@ from ..io.fileops import atomic_write_bytes
 from ..io.paths import sanitize_component as sanitize_name
 from ..io.paths import validate_component
 from ..models import MODEL_FORMATS, MODEL_TYPES, Model
-from .comfyui import MODEL_CATEGORIES
+from .categories import MODEL_CATEGORIES
 
 DEFAULT_CATEGORIES: Mapping[str, str] = {
     "checkpoint": "checkpoints",
