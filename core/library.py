@@ -32,7 +32,7 @@ from .hub_service import HubService
 from .identity import ensure_identity
 from .importer.commit import recover
 from .importer.pipeline import Importer
-from .io.fileops import empty_trash, move_to_trash
+from .io.trash import empty_trash, move_to_trash
 from .library_adopt import AdoptPart
 from .library_hub import HubSourcesPart
 from .library_links import MappingPart

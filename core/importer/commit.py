@@ -25,9 +25,10 @@ from ..catalog.db import Database
 from ..catalog.repository import ModelRepository
 from ..catalog.sidecar import SIDECAR_NAME, read_sidecar, write_sidecar
 from ..errors import Conflict, ModelLibraryError
-from ..io.fileops import fsync_dir, move_to_trash
+from ..io.fileops import fsync_dir
 from ..io.hashing import hash_path
 from ..io.paths import sanitize_component
+from ..io.trash import move_to_trash
 from ..models import Model, ModelSource, model_id_from_blake3, utcnow
 from .stage import StagedModel, put_moves_back, read_moves
 from .stage_lock import LOCK_SUFFIX, STAGE_PREFIX, stage_in_use
