@@ -108,7 +108,7 @@ export function mountPanel(root, options) {
   void health.refresh();
   void checkStatus();
   api.listJobs().then(
-    (answer) => (answer.items || []).forEach((job) => (isFinal(job) ? jobs.finished.add(job.id) : jobs.onJob(job))),
+    (answer) => (answer.items || []).forEach((job) => (isFinal(job) ? jobs.finished.set(job.id, job) : jobs.onJob(job))),
     () => {},
   );
 

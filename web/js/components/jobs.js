@@ -28,6 +28,11 @@ export function jobTitle(job) {
   return typeof subject === "string" && subject ? `${kind} ${subject}` : kind;
 }
 
+/** What a finished job's row says. @param {Job} job */
+function finalText(job) {
+  return job.state === "failed" ? `failed: ${errorText(job.error?.message ?? job.error ?? "unknown error")}` : job.state;
+}
+
 /** @param {Job} job */
 export function isFinal(job) {
   return FINAL.has(job.state);
@@ -42,9 +47,10 @@ export class JobsView {
     this.rows = new Map();
     /** @type {Map<string, ((job: Job) => void)[]>} */
     this.waiters = new Map();
-    /** Ids of jobs already seen finished, so each completion is announced once. */
-    /** @type {Set<string>} */
-    this.finished = new Set();
+    /** Jobs already seen finished (their final state), so each completion is announced once, and a
+     * caller that starts waiting after the final event still gets it. */
+    /** @type {Map<string, Job>} */
+    this.finished = new Map();
     /** @type {((job: Job) => void) | null} */
     this.onFinal = null;
   }
@@ -108,6 +114,13 @@ export class JobsView {
    * @returns {Promise<Job>}
    */
   track(job, label) {
+    const known = this.finished.get(job.id);
+    if (known) {
+      // The job ended before anyone waited on it (a quick import's event can beat the upload's answer).
+      this.row(`job:${job.id}`, label, null);
+      this.finish(`job:${job.id}`, /** @type {"done" | "failed" | "cancelled"} */ (known.state), finalText(known));
+      return Promise.resolve(known);
+    }
     this.row(`job:${job.id}`, label, () => void this.ctx.api.cancelJob(job.id).catch(() => {}));
     const promise = new Promise((resolve) => {
       const list = this.waiters.get(job.id) || [];
@@ -138,16 +151,21 @@ export class JobsView {
   onJob(job) {
     if (!job || typeof job.id !== "string") return;
     const key = `job:${job.id}`;
+    // A stale answer (a poll or the upload's own reply) that arrives after the final event changes nothing.
+    const known = this.finished.get(job.id);
+    if (known && !isFinal(job)) return;
     if (!this.rows.has(key) && !isFinal(job)) this.row(key, jobTitle(job), () => void this.ctx.api.cancelJob(job.id).catch(() => {}));
     if (isFinal(job)) {
-      if (this.finished.has(job.id)) return;
-      this.finished.add(job.id);
-      const state = /** @type {"done" | "failed" | "cancelled"} */ (job.state);
-      this.finish(key, state, state === "failed" ? `failed: ${errorText(job.error?.message ?? job.error ?? "unknown error")}` : state);
+      if (!known) {
+        this.finished.set(job.id, job);
+        this.finish(key, /** @type {"done" | "failed" | "cancelled"} */ (job.state), finalText(job));
+      }
+      // Waiters resolve on every final answer, not only the first: one may have started waiting after
+      // the event (its poll then brings the final state again).
       const waiters = this.waiters.get(job.id);
       this.waiters.delete(job.id);
-      for (const resolve of waiters || []) resolve(job);
-      if (this.onFinal) this.onFinal(job);
+      for (const resolve of waiters || []) resolve(known || job);
+      if (!known && this.onFinal) this.onFinal(job);
     } else if (job.progress) {
       this.progress(key, job.progress.done, job.progress.total, job.progress.stage);
     }
