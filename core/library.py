@@ -23,8 +23,9 @@ from .catalog.db import Database
 from .catalog.diagnose import Problem, space_message
 from .catalog.migrations import migrate, pending_migrations
 from .catalog.opening import holds_models, open_catalog, replace_damaged
+from .catalog.rebuild import rebuild_catalog
 from .catalog.repository import ModelRepository
-from .catalog.sidecar import rebuild_catalog, write_sidecar
+from .catalog.sidecar import write_sidecar
 from .config import LibraryConfig
 from .editing import edit_changes
 from .errors import CatalogCorrupt, Conflict, InsufficientSpace
