@@ -27,6 +27,7 @@ from ..catalog.repository import refresh_aliases
 from ..errors import InvalidInput, NotFound
 from ..models import PENDING_PREFIX, model_id_from_blake3, utcnow
 from ..records.files import SourceEntry, records_dir, remove_record, source_files_path
+from ..records.pending import save_pending_record
 from . import records
 
 
@@ -399,8 +400,6 @@ class SourceRegistry:
                 "UPDATE pending_lookups SET model_id = ? WHERE model_id = ?", (target, provisional_id)
             ).rowcount
             if moved:
-                from ..hub_service import save_pending_record
-
                 save_pending_record(self.db, conn)
             return target
 
