@@ -112,6 +112,8 @@ def _split_paths(value: Any) -> list[str]:
 
 def model_folders(*, include_views: bool = False) -> list[Path]:
     """Every folder the running install searches for models (deduplicated, in ComfyUI's order)."""
+    from .core.io.paths import lexically_at_or_under
+
     fp = _folder_paths()
     if fp is None:
         return []
@@ -122,18 +124,10 @@ def model_folders(*, include_views: bool = False) -> list[Path]:
             continue
         for raw in list(paths):
             path = Path(raw)
-            if not include_views and views is not None and _is_within(path, views):
+            if not include_views and views is not None and lexically_at_or_under(path, views):
                 continue
             seen.setdefault(os.path.normcase(os.path.abspath(path)), path)
     return list(seen.values())
-
-
-def _is_within(path: Path, root: Path) -> bool:
-    try:
-        Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
-    except ValueError:
-        return False
-    return True
 
 
 def _views_dir() -> Path | None:
@@ -487,14 +481,16 @@ def _add_install_sources(library: Library, *, walk: bool = True) -> None:
 
 def _source_folders(root: Path) -> list[Path]:
     """The install's model folders, with folders inside another (or inside the library ``root``) dropped."""
+    from .core.io.paths import lexically_at_or_under
+
     fp = _folder_paths()
-    candidates = [p for p in model_folders() if p.is_dir() and not _is_within(p, root)]
+    candidates = [p for p in model_folders() if p.is_dir() and not lexically_at_or_under(p, root)]
     models_dir = Path(getattr(fp, "models_dir", "")) if fp is not None else None
-    if models_dir is not None and models_dir.is_dir() and not _is_within(models_dir, root):
+    if models_dir is not None and models_dir.is_dir() and not lexically_at_or_under(models_dir, root):
         candidates.insert(0, models_dir)
     kept: list[Path] = []
     for path in candidates:
-        if not any(_is_within(path, other) for other in kept):
+        if not any(lexically_at_or_under(path, other) for other in kept):
             kept.append(path)
     return kept
 

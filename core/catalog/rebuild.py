@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
+from ..io.paths import lexically_at_or_under
 from ..models import Model
 from ..records.restore import restore_records
 from .db import Database
@@ -55,7 +56,7 @@ def rebuild_catalog(db: Database, models_dir: Path, library_root: Path) -> Rebui
     seen: dict[str, str] = {}
     count = missing = 0
     root, models_dir = Path(library_root), Path(models_dir)
-    if not models_dir.is_relative_to(root):
+    if not lexically_at_or_under(models_dir, root):
         raise InvalidInput(f"The models folder {models_dir} is not inside the library root {root}.")
     prefix = os.path.join(str(root), "")
     with repo.bulk():

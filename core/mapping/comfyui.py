@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidConfig, InvalidInput
+from ..io.paths import lexically_at_or_under
 from .categories import MODEL_CATEGORIES, OUR_SECTION
 from .yaml_file import read_document
 
@@ -110,12 +111,7 @@ def extra_paths_folders(
                 folder = Path(os.path.expanduser(line))
                 folder = folder if folder.is_absolute() else base / folder
                 folder = Path(os.path.normpath(folder))
-                if exclude_under is not None and _under(folder, exclude_under):
+                if exclude_under is not None and lexically_at_or_under(folder, exclude_under):
                     continue
                 found.setdefault(category, []).append(folder)
     return found
-
-
-def _under(path: Path, root: Path) -> bool:
-    a, b = os.path.normpath(os.path.abspath(path)), os.path.normpath(os.path.abspath(root))
-    return os.path.commonpath([a, b]) == b
