@@ -44,8 +44,6 @@ STARTUP_DELAY_S = 0.0
 FIRST_SCAN_OPEN_TIMEOUT_S = 60.0
 # ComfyUI categories that hold no models (or would make ComfyUI import Python).
 NON_MODEL_CATEGORIES = frozenset({"custom_nodes", "configs"})
-WILDCARD_BINDS = frozenset({"0.0.0.0", "::", "*"})  # noqa: S104 - names compared, nothing bound
-LOOPBACK_BINDS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 _library: Library | None = None
 _library_lock = threading.Lock()
@@ -224,17 +222,14 @@ def guard_settings(settings: dict[str, Any] | None = None) -> GuardSettings:
     (the widest one decides whether remote clients exist) and allow the others as Host names.
     """
     from .server_routes import GuardSettings
+    from .server_routes.guards import split_listen
 
     settings = settings if settings is not None else comfyui_settings()
     args = getattr(sys.modules.get("comfy.cli_args"), "args", None)
-    listen = str(getattr(args, "listen", None) or "127.0.0.1")
-    hosts = [h.strip() for h in listen.split(",") if h.strip()] or ["127.0.0.1"]
-    widest = next((h for h in hosts if h in WILDCARD_BINDS), None) or next(
-        (h for h in hosts if h not in LOOPBACK_BINDS), hosts[0]
-    )
+    widest, others = split_listen(str(getattr(args, "listen", None) or "127.0.0.1"))
     return GuardSettings.from_env(
         listen_host=widest,
-        allowed_hosts=tuple(h for h in hosts if h != widest and h not in WILDCARD_BINDS),
+        allowed_hosts=others,
         allow_remote_changes=settings.get(SETTING_ALLOW_REMOTE) is True,
     )
 
