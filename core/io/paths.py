@@ -142,8 +142,9 @@ def lexically_at_or_under(path: str | os.PathLike[str], folder: str | os.PathLik
 
 def is_within(path: Path | str, root: Path | str) -> bool:
     """True when ``path`` resolves (following links) to ``root`` or somewhere under it."""
-    try:
-        return lexically_at_or_under(Path(path).resolve(), Path(root).resolve())
+    try:  # resolved paths are absolute and normalised: only the case is left to fold
+        resolved, resolved_root = os.fspath(Path(path).resolve()), os.fspath(Path(root).resolve())
+        return at_or_under(os.path.normcase(resolved), os.path.normcase(resolved_root))
     except (OSError, RuntimeError):
         return False  # a link loop or unreadable folder is never "inside"
 
