@@ -106,6 +106,7 @@ class Faults:
     ignore_range: bool = False  # answer 200 with the whole file to a Range request
     changing_etag: bool = False  # a different ETag on every CDN answer
     ignore_if_range: bool = False  # a broken CDN: 206 for any Range, even when If-Range no longer matches
+    other_bytes_on_range: bool = False  # a broken CDN: its 206 answers carry other bytes (zeros)
     wrong_linked_etag: bool = False  # X-Linked-Etag that is not the file's sha256
     wrong_linked_size: bool = False
     statuses: list[int] = field(default_factory=list)  # answered (one each) before normal service
@@ -363,6 +364,8 @@ class HubServer:
         sent = 0
         drop = self.faults.drop_after if self.faults.drop_times > 0 else None
         for chunk in f.read(start, end):
+            if status == 206 and self.faults.other_bytes_on_range:
+                chunk = bytes(len(chunk))
             if drop is not None and sent + len(chunk) >= drop:
                 await resp.write(chunk[: max(0, drop - sent)])
                 self.faults.drop_times -= 1

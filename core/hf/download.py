@@ -4,7 +4,8 @@
 then fetches the files one by one through ``transfer.fetch_file`` under the client's bound on concurrent
 downloads. Repo file names are validated like any outside name (no traversal, no absolute or
 Windows-special names). Finished files are recorded in ``<dest_dir>.download.json`` beside the folder, so
-after a failure or a restart the same call skips them and resumes the partial one. The caller commits
+after a failure or a restart the same call skips them and resumes the partial one (``io.partials``: a
+partial's name carries the file's ETag, so only bytes of the same content are resumed). The caller commits
 ``DownloadResult.files`` into the catalog (the same atomic path as an import).
 """
 
@@ -21,12 +22,12 @@ from ..errors import Cancelled, InvalidInput, UnsafePath
 from ..io.drives import check_free_space
 from ..io.fileops import atomic_write_bytes
 from ..io.hashing import Digests
-from ..io.partials import MANIFEST_SUFFIX, PARTIAL_SUFFIX
+from ..io.partials import MANIFEST_SUFFIX
 from ..io.partials import cleanup_stale_partials as cleanup_stale_partials  # its old home
 from ..io.paths import is_within, validate_relpath
 from .client import HubClient, RepoFile, is_commit_sha, validate_repo_id
 from .naming import is_weight_file
-from .transfer import RemoteFile, fetch_file, head_file
+from .transfer import RemoteFile, fetch_file, head_file, open_partial
 
 ProgressFn = Callable[[int, int, str], None]  # (done_bytes, total_bytes, stage)
 CancelledFn = Callable[[], bool]
@@ -137,7 +138,7 @@ def download_files(
     needed = 0
     for remote, target in zip(remotes, targets):
         if _finished(manifest, remote, target) is None:
-            partial = target.with_name(target.name + PARTIAL_SUFFIX)
+            partial = open_partial(target, remote)  # other versions' partials go before the space check
             have = partial.stat().st_size if partial.exists() else 0
             needed += max(0, (remote.size or 0) - have)
     margin = int(getattr(config, "free_space_margin", DEFAULT_FREE_SPACE_MARGIN))

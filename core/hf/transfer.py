@@ -1,15 +1,18 @@
-"""One file from the Hub: resolve its metadata, then stream it into ``<file>.incomplete`` while hashing.
+"""One file from the Hub: resolve its metadata, then stream it into ``<file>.<key>.incomplete`` while hashing.
 
-SHA-256 and BLAKE3 are computed as the bytes arrive (``io.hashing.DualHasher``: two hasher threads, so
-hashing overlaps the network). A dropped connection resumes with ``Range`` + ``If-Range``; a server that
-ignores the range (``200``) or whose ETag changed restarts the file from zero. At the end the size must
-equal ``X-Linked-Size`` and the SHA-256 ``X-Linked-Etag``; otherwise the partial file is deleted and
-``HashMismatch`` raised. A cancel leaves the partial file for a later resume.
+The partial's name carries the ETag the Hub announced (``io.partials``): bytes left by an earlier attempt
+under that name are a prefix of the same content, so they are re-hashed and the download resumes with
+``Range``; another ETag means another name, so a changed file starts from zero by construction. SHA-256
+and BLAKE3 are computed as the bytes arrive (``io.hashing.DualHasher``: two hasher threads, so hashing
+overlaps the network). A connection dropped in this call resumes with ``Range`` + ``If-Range`` (the ETag
+of the answer that dropped); a server that answers the whole file (``200``: it ignores ranges, or the
+If-Range no longer matched) restarts it from zero. At the end the size must equal ``X-Linked-Size`` and
+the SHA-256 ``X-Linked-Etag``; otherwise the partial file is deleted and ``HashMismatch`` raised. A cancel
+leaves the partial file for a later resume.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable
@@ -21,9 +24,9 @@ from urllib.parse import urljoin
 import httpx
 
 from ..errors import Cancelled, Forbidden, HashMismatch, NetworkError, NotFound
-from ..io.fileops import atomic_write_bytes, fsync_dir
+from ..io.fileops import fsync_dir
 from ..io.hashing import Digests, DualHasher
-from ..io.partials import PARTIAL_SUFFIX, STATE_SUFFIX
+from ..io.partials import claim_partial, partial_key
 from ..net.retry import TransientError, is_transport_error, transient_for_status
 from .client import HubClient
 
@@ -110,37 +113,12 @@ def head_file(hub: HubClient, repo_id: str, revision: str, relpath: str) -> Remo
     )
 
 
-class _Partial:
-    """``<target>.incomplete`` plus a small JSON record of what it is a prefix of (for a later resume)."""
-
-    def __init__(self, target: Path, remote: RemoteFile) -> None:
-        self.path = target.with_name(target.name + PARTIAL_SUFFIX)
-        self.state_path = target.with_name(target.name + STATE_SUFFIX)
-        self.remote = remote
-
-    def usable_prefix(self) -> tuple[int, str | None]:
-        """Bytes of a matching earlier attempt (0 when none, or it was of other content), and its ETag."""
-        try:
-            state = json.loads(self.state_path.read_text("utf-8"))
-            size = self.path.stat().st_size
-        except (OSError, ValueError):
-            return 0, None
-        same = state.get("sha256") == self.remote.sha256 and state.get("size") == self.remote.size
-        if not same or (self.remote.size is not None and size > self.remote.size):
-            return 0, None
-        etag = state.get("etag")
-        return size, etag if isinstance(etag, str) else None
-
-    def record(self, etag: str | None) -> None:
-        state = {"sha256": self.remote.sha256, "size": self.remote.size, "etag": etag, "url": self.remote.url}
-        atomic_write_bytes(self.state_path, json.dumps(state).encode("utf-8"))
-
-    def discard(self) -> None:
-        for path in (self.path, self.state_path):
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
+def open_partial(target: Path, remote: RemoteFile) -> Path:
+    """The partial file of ``remote`` for ``target`` (``io.partials.claim_partial``: other versions'
+    partials of ``target`` are deleted first)."""
+    return claim_partial(
+        target, partial_key(remote.etag, remote.size), sha256=remote.sha256, size=remote.size
+    )
 
 
 def _rehash_prefix(path: Path, length: int, hasher: DualHasher) -> None:
@@ -164,29 +142,28 @@ def fetch_file(
     chunk_size: int = CHUNK_SIZE,
 ) -> Digests:
     """Download ``remote`` to ``target`` (atomically renamed from the partial file); return its digests."""
-    partial = _Partial(target, remote)
-    have, etag = partial.usable_prefix()
+    partial = open_partial(target, remote)
+    try:
+        have = partial.stat().st_size
+    except FileNotFoundError:
+        have = 0
+    if remote.size is not None and have > remote.size:
+        have = 0  # longer than the file it is a prefix of: not ours to trust
     hasher = DualHasher()
     try:
         if have:
-            _rehash_prefix(partial.path, have, hasher)
-        else:
-            etag = None
-        mode = "r+b" if partial.path.exists() else "wb"
-        with open(partial.path, mode) as fh:
+            _rehash_prefix(partial, have, hasher)
+        with open(partial, "r+b" if partial.exists() else "wb") as fh:
             fh.seek(have)
             fh.truncate()
-            hasher, have = _stream(
-                hub, remote, partial, fh, hasher, have, etag, progress, cancelled, chunk_size
-            )
+            hasher, have = _stream(hub, remote, fh, hasher, have, progress, cancelled, chunk_size)
             fh.flush()
             os.fsync(fh.fileno())
         digests = hasher.finish()
     finally:
         hasher.close()
     _verify(remote, digests, partial)
-    os.replace(partial.path, target)
-    partial.discard()
+    os.replace(partial, target)
     fsync_dir(target.parent)
     return digests
 
@@ -194,11 +171,9 @@ def fetch_file(
 def _stream(
     hub: HubClient,
     remote: RemoteFile,
-    partial: _Partial,
     fh: Any,
     hasher: DualHasher,
     have: int,
-    etag: str | None,
     progress: ProgressFn | None,
     cancelled: CancelledFn | None,
     chunk_size: int,
@@ -207,6 +182,7 @@ def _stream(
     failures = 0
     waited = 0.0
     config = hub.retrier.config
+    etag: str | None = None  # the ETag of this call's last answer, for If-Range on a retry
 
     def restart() -> None:
         nonlocal hasher, have
@@ -230,14 +206,11 @@ def _stream(
                 if response.status_code == 416 and remote.size is not None and have == remote.size:
                     return hasher, have
                 _raise_for(response, what, hub.clock.time())
-                new_etag = normalize_etag(response.headers.get("etag"))
-                if have and not _continues(response, have, etag, new_etag):
+                if have and not _continues(response, have):
                     restart()
                     if response.status_code != 200:
                         continue  # a fresh GET from byte 0
-                if new_etag != etag or not have:
-                    etag = new_etag
-                    partial.record(etag)
+                etag = normalize_etag(response.headers.get("etag"))
                 # Pieces arrive as the transport reads them (tens of KiB); they are gathered into large
                 # chunks so the hasher threads get few, big jobs. Whatever arrived before a drop is kept.
                 buffer = bytearray()
@@ -297,24 +270,22 @@ def _flush(
     return have
 
 
-def _continues(response: httpx.Response, have: int, etag: str | None, new_etag: str | None) -> bool:
-    """True if the answer is the rest of the same content starting at ``have``."""
+def _continues(response: httpx.Response, have: int) -> bool:
+    """True if the answer is the rest of the content starting at ``have``."""
     if response.status_code != 206:
         return False  # 200: the range was ignored (or If-Range failed): the body is the whole file
-    if etag and new_etag and etag != new_etag:
-        return False
     match = re.match(r"bytes (\d+)-\d+/(\d+|\*)", response.headers.get("content-range", ""))
     return bool(match) and int(match.group(1)) == have  # type: ignore[union-attr]
 
 
-def _verify(remote: RemoteFile, digests: Digests, partial: _Partial) -> None:
+def _verify(remote: RemoteFile, digests: Digests, partial: Path) -> None:
     problems = []
     if remote.size is not None and digests.size != remote.size:
         problems.append(f"size {digests.size} != {remote.size} announced (X-Linked-Size)")
     if remote.sha256 is not None and digests.sha256 != remote.sha256:
         problems.append(f"sha256 {digests.sha256} != {remote.sha256} announced (X-Linked-Etag)")
     if problems:
-        partial.discard()
+        partial.unlink(missing_ok=True)
         raise HashMismatch(
             f"hash mismatch for {remote.relpath}: {'; '.join(problems)}. The file was discarded; the Hub "
             "or a proxy served other bytes. Try again later."

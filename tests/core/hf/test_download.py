@@ -24,6 +24,7 @@ from comfyui_model_library.core.hf.download import (
     list_repo_files,
     pick_model_files,
 )
+from comfyui_model_library.core.io.partials import partial_key
 from tests.core.hf.conftest import BIG, digests
 from tests.hub_server import HubServer, make_repo
 
@@ -85,17 +86,31 @@ def test_etag_change_between_attempts_restarts_from_zero(hub_server, make_hub, t
     assert len(cdn_gets(hub_server)) >= 2
 
 
-def test_a_206_with_a_changed_etag_restarts_from_zero(hub_server, make_hub, tmp_path):
-    """A CDN that answers 206 to a resume although the file's ETag changed (it ignores If-Range): the
-    partial bytes belong to another version, so the file starts over instead of splicing two."""
+def test_a_206_with_a_changed_etag_is_the_rest_of_the_same_file(hub_server, make_hub, tmp_path):
+    """A CDN that answers 206 to a resume although its ETag changed (it ignores If-Range): the partial's
+    name pins the content (the Hub's X-Linked-Etag), so the answer is taken as the rest; whether it really
+    was is the end's SHA-256 check (next test)."""
     hub_server.faults.drop_after = 1_000_000
     hub_server.faults.changing_etag = True
     hub_server.faults.ignore_if_range = True
     result = fetch(make_hub(hub_server), tmp_path)
     assert_big_ok(result, hub_server, tmp_path)
     headers = [h for _path, h in cdn_gets(hub_server)]
-    assert any("Range" in h for h in headers), "the download was never resumed"
-    assert "Range" not in headers[-1], headers  # after the 206 of another version: the whole file again
+    assert len(headers) == 2 and headers[-1]["Range"] == "bytes=1000000-", headers
+
+
+def test_a_206_of_other_bytes_is_caught_by_the_sha256_and_discarded(hub_server, make_hub, tmp_path):
+    """The splice the ETag comparison on a 206 used to guard against: other bytes after a resume fail the
+    end's SHA-256 check, and the partial is deleted so the next attempt starts clean."""
+    hub_server.faults.drop_after = 1_000_000
+    hub_server.faults.other_bytes_on_range = True
+    with pytest.raises(HashMismatch, match="hash mismatch"):
+        fetch(make_hub(hub_server), tmp_path)
+    assert "Range" in cdn_gets(hub_server)[-1][1]
+    assert list((tmp_path / "dl").iterdir()) == []
+    hub_server.faults.other_bytes_on_range = False
+    assert_big_ok(fetch(make_hub(hub_server), tmp_path), hub_server, tmp_path)
+    assert "Range" not in cdn_gets(hub_server)[-1][1]
 
 
 def test_wrong_linked_etag_discards_the_file(hub_server, make_hub, tmp_path):
@@ -216,8 +231,9 @@ def test_cancel_keeps_the_partial_and_a_rerun_resumes(hub_server, make_hub, tmp_
 
     with pytest.raises(Cancelled):
         fetch(hub, tmp_path, cancelled=cancel_midway)
-    partial = tmp_path / "dl" / (FILE + ".incomplete")
-    assert partial.exists() and 0 < partial.stat().st_size < len(BIG)
+    (partial,) = (tmp_path / "dl").glob("*.incomplete")
+    assert partial.name == f"{FILE}.{partial_key(digests(BIG)[0], len(BIG))}.incomplete"
+    assert 0 < partial.stat().st_size < len(BIG)
     kept = partial.stat().st_size
     result = fetch(make_hub(hub_server), tmp_path)  # a new process: the prefix is re-hashed
     assert_big_ok(result, hub_server, tmp_path)
