@@ -351,9 +351,10 @@ def restore_pending(db: Database) -> int:
     if record is None or not record.lookups:
         return 0
     with db.transaction() as conn:
+        known = ModelRepository(db).in_place.existing_ids(conn, [e.model_id for e in record.lookups])
         added = 0
         for e in record.lookups:
-            if conn.execute("SELECT 1 FROM models WHERE id = ?", (e.model_id,)).fetchone() is None:
+            if e.model_id not in known:
                 continue  # removed since, or a source model not hashed again yet
             added += conn.execute(
                 "INSERT OR IGNORE INTO pending_lookups (model_id, reason, attempts, next_at) "

@@ -37,7 +37,7 @@ from .io.trash import empty_trash, move_to_trash
 from .library_adopt import AdoptPart
 from .library_hub import HubSourcesPart
 from .library_links import MappingPart
-from .mapping.apply import resume_pending
+from .mapping.journal import resume_pending
 from .models import ImportItem, Link, Model, ModelQuery, Page
 from .records.restore import ensure_records
 from .sources import SourceService
@@ -120,7 +120,7 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
 
     def _lost_rows(self) -> bool:
         """True when the catalog holds no library model but model folders exist (an emptied catalog)."""
-        if self.db.execute_read("SELECT 1 FROM models WHERE location = 'library' LIMIT 1"):
+        if self.repo.any_at("library"):
             return False
         return holds_models(self.config.models_dir)
 

@@ -21,9 +21,8 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from ..catalog.db import Database
 from ..catalog.repository import ModelRepository
@@ -37,8 +36,8 @@ from ..links.platform import LinkMaker, temp_name_for
 from ..links.registry import LinkRecord, LinkRegistry
 from ..mapping.comfyui import ComfyInstall
 from ..models import ImportItem, Model, utcnow
-from .journal import ADOPT_OP, AdoptJournal, discard_temp
-from .plan import AdoptUnit, FileState
+from .journal import AdoptJournal, AdoptRecord, discard_temp
+from .plan import AdoptUnit
 from .report import Tally
 
 StageFn = Callable[[str, str], None]  # (stage, path): tells the caller where a unit is
@@ -74,17 +73,12 @@ def adopt_unit(ctx: AdoptContext, unit: AdoptUnit) -> None:
     if changed is not None:
         tally.skip(changed, "changed since adoption was planned; left as it is (run adopt again)")
         return
-    data: dict[str, Any] = {
-        "install": ctx.install.id,
-        "files": [f.to_dict() for f in unit.files],
-        "folder": unit.folder,
-        "category": unit.category,
-    }
-    ctx.journal.write(ADOPT_OP, unit.key, "importing", data)
+    record = AdoptRecord(ctx.install.id, unit.files, unit.folder, unit.category)
+    ctx.journal.adopts.write(unit.key, "importing", record)
     ctx.stage("importing", unit.key)
     item = _import(ctx, unit)
     if item is None or item.model is None:
-        ctx.journal.delete(ADOPT_OP, unit.key)
+        ctx.journal.adopts.delete(unit.key)
         return
     model, duplicate = item.model, item.status == "duplicate"
     if _left_alone_if_changed(ctx, unit, model, duplicate):
@@ -93,19 +87,19 @@ def adopt_unit(ctx: AdoptContext, unit: AdoptUnit) -> None:
         targets = library_targets(ctx.config, model, unit)
         _verify(unit, targets, model)
     except ModelLibraryError as exc:
-        ctx.journal.delete(ADOPT_OP, unit.key)
+        ctx.journal.adopts.delete(unit.key)
         tally.fail(unit.key, exc.message)
         return
     temps = [temp_name_for(f.path) for f in unit.files]
-    data.update(model_id=model.id, targets=[str(t) for t in targets], temps=temps)
-    ctx.journal.write(ADOPT_OP, unit.key, "linking", data)
+    record = replace(record, model_id=model.id, targets=tuple(str(t) for t in targets), temps=tuple(temps))
+    ctx.journal.adopts.write(unit.key, "linking", record)
     ctx.stage("linking", unit.key)
     if _left_alone_if_changed(ctx, unit, model, duplicate):
         return
     records = _link_files(ctx, unit, model, targets, temps)
     with ctx.db.transaction():
         ctx.registry.register_many(records)
-        ctx.journal.delete(ADOPT_OP, unit.key)
+        ctx.journal.adopts.delete(unit.key)
     if len(records) + sum(unit.linked) == len(unit.files):
         tally.adopted += 1
         tally.links_created += len(records)
@@ -122,7 +116,7 @@ def _left_alone_if_changed(ctx: AdoptContext, unit: AdoptUnit, model: Model, dup
     if changed is None:
         return False
     _forget_if_shared(ctx, model, duplicate, unit)
-    ctx.journal.delete(ADOPT_OP, unit.key)
+    ctx.journal.adopts.delete(unit.key)
     ctx.tally.skip(changed, "changed during adoption; left as it is (run adopt again)")
     return True
 
@@ -303,13 +297,12 @@ def recover_adopt(ctx: AdoptContext) -> None:
     Originals still regular files are left for this run's plan, which adopts them again (the library
     de-duplicates, so nothing is stored twice).
     """
-    for entry in ctx.journal.entries(ADOPT_OP, ctx.install.id):
+    for entry in ctx.journal.adopt_entries(ctx.install.id):
         records: list[LinkRecord] = []
-        data = entry.data
-        files = [FileState.from_dict(f) for f in data.get("files", [])]
-        model = ctx.repo.find(str(data.get("model_id", ""))) if entry.step == "linking" else None
+        data = entry.record
+        model = ctx.repo.find(data.model_id) if entry.step == "linking" else None
         if model is not None:
-            for state, target in zip(files, data.get("targets", [])):
+            for state, target in zip(data.files, data.targets):
                 if ctx.maker.is_our_link(state.path, target, "symlink"):
                     relative = not os.path.isabs(os.readlink(state.path))
                     folder, category = _folder_of(data, state.path)
@@ -318,19 +311,18 @@ def recover_adopt(ctx: AdoptContext) -> None:
                                    relative, target, folder, ctx.install.id, category, None, None, "adopt",
                                    utcnow())
                     )  # fmt: skip
-        for temp in data.get("temps", []):
-            discard_temp(str(temp))
+        for temp in data.temps:
+            discard_temp(temp)
         with ctx.db.transaction():
             ctx.registry.register_many(records)
-            ctx.journal.delete(ADOPT_OP, entry.key)
+            ctx.journal.adopts.delete(entry.key)
         ctx.tally.recovered.append(
             f"{entry.key}: {len(records)} link(s) finished" if records else f"{entry.key}: rolled back"
         )
 
 
-def _folder_of(data: dict[str, Any], path: str) -> tuple[str, str]:
-    folder = str(data.get("folder") or os.path.dirname(path))
-    return folder, str(data.get("category", ""))
+def _folder_of(data: AdoptRecord, path: str) -> tuple[str, str]:
+    return data.folder or os.path.dirname(path), data.category
 
 
 def _rel_in_model(config: LibraryConfig, model: Model, target: str) -> str:

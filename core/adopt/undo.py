@@ -22,7 +22,7 @@ from ..io.copying import copy_and_hash
 from ..io.fileops import fsync_dir, open_source
 from ..links.platform import LinkMaker, temp_name_for
 from ..links.registry import LinkRecord, LinkRegistry
-from .journal import UNDO_OP, AdoptJournal, discard_temp
+from .journal import AdoptJournal, UndoRecord, discard_temp
 from .report import Tally
 
 StageFn = Callable[[str, str], None]
@@ -44,8 +44,8 @@ class UndoContext:
 def recover_undo(ctx: UndoContext) -> None:
     """Finish restores a killed run left: a path no longer our link was replaced (forget the link); one
     still our link was not (its temp name goes; the restore runs again)."""
-    for entry in ctx.journal.entries(UNDO_OP, ctx.install_id):
-        path, temp = str(entry.data.get("path", entry.key)), str(entry.data.get("temp", ""))
+    for entry in ctx.journal.undo_entries(ctx.install_id):
+        path, temp = entry.record.path or entry.key, entry.record.temp
         record = ctx.registry.find(path)
         still_ours = record is not None and ctx.maker.is_our_link(path, record.target, record.kind,
                                                                   record.inode, record.device)  # fmt: skip
@@ -54,7 +54,7 @@ def recover_undo(ctx: UndoContext) -> None:
         with ctx.db.transaction():
             if record is not None and not still_ours:
                 ctx.registry.unregister(path)
-            ctx.journal.delete(UNDO_OP, entry.key)
+            ctx.journal.undos.delete(entry.key)
         ctx.tally.recovered.append(f"{path}: {'restore redone' if still_ours else 'restore finished'}")
 
 
@@ -93,7 +93,7 @@ def restore_link(ctx: UndoContext, record: LinkRecord) -> None:
         tally.fail(path, f"the library file {target} is missing; run `model-library health --repair` first")
         return
     temp = temp_name_for(path)
-    ctx.journal.write(UNDO_OP, path, "restoring", {"install": ctx.install_id, "path": path, "temp": temp})
+    ctx.journal.undos.write(path, "restoring", UndoRecord(ctx.install_id, path, temp))
     ctx.stage("restoring", path)
     try:
         how = _place_copy(target, temp, blake3)
@@ -101,19 +101,19 @@ def restore_link(ctx: UndoContext, record: LinkRecord) -> None:
             path, target, "symlink"
         ):
             discard_temp(temp)
-            ctx.journal.delete(UNDO_OP, path)
+            ctx.journal.undos.delete(path)
             tally.skip(path, "changed during undo; left as it is")
             return
         ctx.maker.commit(temp, path)
         fsync_dir(Path(path).parent)
     except (OSError, ModelLibraryError) as exc:
         discard_temp(temp)
-        ctx.journal.delete(UNDO_OP, path)
+        ctx.journal.undos.delete(path)
         tally.fail(path, exc.message if isinstance(exc, ModelLibraryError) else f"{path}: {exc}")
         return
     with ctx.db.transaction():
         ctx.registry.unregister(path)
-        ctx.journal.delete(UNDO_OP, path)
+        ctx.journal.undos.delete(path)
     ctx.stage("restored", path)
     if how == "hardlink":
         tally.restored_by_hardlink += 1

@@ -19,8 +19,9 @@ from ..io.paths import lexically_at_or_under
 from ..models import Model
 from ..records.restore import restore_records
 from .db import Database
-from .repository import ORIGIN_KINDS, ModelRepository, Origin
+from .repository import ModelRepository
 from .sidecar import SIDECAR_NAME, files_present, iter_sidecar_dirs, read_sidecar_file
+from .store import ORIGIN_KINDS, Origin
 
 _BATCH = 2000
 

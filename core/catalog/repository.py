@@ -1,8 +1,8 @@
-"""The model catalog: CRUD over models, their files, tags and origins (the ``Catalog`` contract).
+"""The SQLite catalog store: CRUD over models, their files, tags and origins (``CatalogStore`` in
+``store.py``), with the models catalogued in place in ``in_place.py`` (``ModelRepository.in_place``).
 
-All SQL about models lives here and in ``search.py``; services see only ``Model`` values. A PostgreSQL
-catalog will implement the same ``Catalog`` protocol. Loading a page of models costs three queries
-(models, their files, their tags), never one per model. Tags and files keep the order they were given in.
+Services see only ``Model`` values. Loading a page of models costs three queries (models, their files,
+their tags), never one per model (``rows.hydrate``). Tags and files keep the order they were given in.
 """
 
 # SQL here is assembled only from fixed fragments (column names, ORDER BY clauses); values are bound.
@@ -10,168 +10,50 @@ catalog will implement the same ``Catalog`` protocol. Loading a page of models c
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from ..errors import CatalogCorrupt, Conflict, InvalidInput, ModelNotFound
-from ..models import (
-    BASE_MODELS,
-    EDITABLE_FIELDS,
-    LOCATIONS,
-    MODEL_TYPES,
-    Hashes,
-    Model,
-    ModelFile,
-    ModelQuery,
-    ModelSource,
-    Page,
-    utcnow,
-)
+from ..errors import Conflict, InvalidInput, ModelNotFound
+from ..models import EDITABLE_FIELDS, Model, ModelQuery, Page, utcnow
 from .bulk import triggers_suspended
 from .db import Database
+from .in_place import SqliteInPlaceModels
+from .rows import (
+    INSERT_MODEL,
+    check_origin_kind,
+    check_values,
+    chunks,
+    dumps,
+    hydrate,
+    model_params,
+    refresh_aliases,
+    unique,
+)
 from .search import run_search
+from .store import CatalogStore, InPlaceModels, Origin
 
-ORIGIN_KINDS = ("import", "download", "upload", "adopt")
-MODEL_STATES = ("ready", "missing")
 MIN_ID_PREFIX = 6
 BULK_CACHE_KIB = 256 * 1024
 # Page cache of a reader that searches. 8 MiB measured as fast as 32 MiB at 100,000 models (misses are
 # served by the OS page cache), and a host keeps up to four readers (core/catalog/db.py).
 READ_CACHE_KIB = 8 * 1024
-Origin = tuple[str, str, str]  # (path, kind, recorded_at)
-
-
-class Catalog(Protocol):
-    """What services may ask of the catalog. Errors: ModelNotFound, Conflict, InvalidInput."""
-
-    def add(self, model: Model, *, origin: tuple[str, str] | None = None) -> None:
-        """Insert a model; Conflict if its blake3 (or id) is already catalogued."""
-
-    def add_many(
-        self, models: Iterable[Model], *, origins: Mapping[str, Sequence[Origin]] | None = None
-    ) -> int:
-        """Insert many models in one transaction; Conflict (nothing inserted) on any duplicate."""
-
-    def get(self, model_id: str) -> Model: ...
-    def find(self, model_id: str) -> Model | None: ...
-    def by_blake3(self, blake3_hex: str) -> Model | None: ...
-    def by_sha256(self, sha256_hex: str) -> list[Model]: ...
-    def by_file_hash(self, blake3_hex: str) -> list[Model]:
-        """Models owning any file with this content hash."""
-
-    def resolve(self, ref: str) -> Model:
-        """Id, unique id prefix (>= 6), ``blake3:``/``sha256:`` hash, or unique exact name."""
-
-    def update(self, model_id: str, **fields: Any) -> Model: ...
-    def delete(self, model_id: str) -> None: ...
-    def delete_all(self, *, location: str | None = None) -> int: ...
-    def add_origin(self, model_id: str, path: str, kind: str) -> None: ...
-    def origins(self, model_id: str) -> list[Origin]: ...
-    def count(self) -> int: ...
-    def iter_all(self, batch: int = 1000) -> Iterator[Model]: ...
-    def tag_counts(self) -> list[tuple[str, int]]: ...
-    def facet_counts(self) -> dict[str, list[tuple[str, int]]]: ...
-
-    # Last: a method named ``list`` would shadow the builtin in the annotations below it.
-    def list(self, query: ModelQuery) -> Page: ...
 
 
 _INSERT_ORIGIN = "INSERT OR IGNORE INTO model_origins (model_id, path, kind, recorded_at) VALUES (?, ?, ?, ?)"
-_INSERT_MODEL = (
-    "INSERT INTO models (id, name, type, base_model, format, file_format, security, size, location, "
-    "rel_dir, blake3, sha256, source_json, repo_id, tags_text, notes, manual_fields, metadata_json, "
-    "warnings_json, state, added_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
 # All three: an update during a bulk load (aliases, say) must not touch index rows never written.
 _FTS_TRIGGERS = ("models_ai", "models_ad", "models_au")
 _FACETS = ("type", "base_model", "file_format", "security", "location")
 
 
-_MODEL_SUFFIXES = (".safetensors", ".sft", ".gguf", ".ckpt", ".pt", ".pth", ".bin", ".pkl", ".onnx")
-
-
-def file_alias(path: str) -> str:
-    """The name a file gives its model: its base name without model extensions."""
-    name = path.replace("\\", "/").rsplit("/", 1)[-1]
-    lowered = name.lower()
-    for suffix in _MODEL_SUFFIXES:
-        if lowered.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def refresh_aliases(conn: sqlite3.Connection, model_ids: Iterable[str]) -> None:
-    """Recompute ``aliases`` (the other names the model's bytes were seen under) from its origins."""
-    for model_id in model_ids:
-        row = conn.execute("SELECT name, aliases FROM models WHERE id = ?", (model_id,)).fetchone()
-        if row is None:
-            continue
-        names = dict.fromkeys(
-            file_alias(r[0])
-            for r in conn.execute(
-                "SELECT path FROM model_origins WHERE model_id = ? "
-                "UNION ALL SELECT path FROM source_files WHERE model_id = ?",
-                (model_id, model_id),
-            )
-        )
-        aliases = " ".join(n for n in names if n and n.lower() != str(row["name"]).lower())[:4000]
-        if aliases != row["aliases"]:
-            conn.execute("UPDATE models SET aliases = ? WHERE id = ?", (aliases, model_id))
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-
-
-def _unique(tags: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(tags))
-
-
-def _check_values(**values: object) -> None:
-    allowed = {"type": MODEL_TYPES, "base_model": BASE_MODELS, "location": LOCATIONS, "state": MODEL_STATES}
-    for key, value in values.items():
-        if value not in allowed[key]:
-            raise InvalidInput(f"Unknown {key} {value!r}; use one of: {', '.join(allowed[key])}.")
-
-
-def _model_params(model: Model) -> tuple[object, ...]:
-    _check_values(type=model.type, base_model=model.base_model, location=model.location, state=model.state)
-    now = utcnow()
-    return (
-        model.id,
-        model.name,
-        model.type,
-        model.base_model,
-        model.format,
-        model.file_format,
-        model.security,
-        model.size,
-        model.location,
-        model.rel_dir,
-        model.hashes.blake3,
-        model.hashes.sha256,
-        _dumps(model.source.to_dict()),
-        model.source.repo_id or "",
-        " ".join(_unique(model.tags)),
-        model.notes,
-        _dumps(sorted(model.manual_fields)),
-        _dumps(dict(model.metadata)),
-        _dumps(list(model.warnings)),
-        model.state,
-        model.added_at or now,
-        model.updated_at or model.added_at or now,
-    )
-
-
 class ModelRepository:
-    """The SQLite ``Catalog``."""
+    """The SQLite ``CatalogStore[sqlite3.Connection]``."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.in_place: InPlaceModels[sqlite3.Connection] = SqliteInPlaceModels(db)
 
     # -- writes ----------------------------------------------------------------------------------------
     def add(self, model: Model, *, origin: tuple[str, str] | None = None) -> None:
@@ -184,20 +66,20 @@ class ModelRepository:
         origins = origins or {}
         count = 0
         with self.db.transaction() as conn:
-            for chunk in _chunks(models, 500):
+            for chunk in chunks(models, 500):
                 self._check_new(conn, chunk)
-                conn.executemany(_INSERT_MODEL, [_model_params(m) for m in chunk])
+                conn.executemany(INSERT_MODEL, [model_params(m) for m in chunk])
                 conn.executemany(
                     "INSERT INTO model_files (model_id, path, size, blake3, sha256) VALUES (?,?,?,?,?)",
                     [(m.id, f.path, f.size, f.blake3, f.sha256) for m in chunk for f in m.files],
                 )
                 conn.executemany(
                     "INSERT INTO tags (model_id, tag) VALUES (?, ?)",
-                    [(m.id, tag) for m in chunk for tag in _unique(m.tags)],
+                    [(m.id, tag) for m in chunk for tag in unique(m.tags)],
                 )
                 rows = [(m.id, *o) for m in chunk for o in origins.get(m.id, ())]
                 for _model_id, _path, kind, _at in rows:
-                    _check_origin_kind(kind)
+                    check_origin_kind(kind)
                 conn.executemany(_INSERT_ORIGIN, rows)
                 if rows:
                     refresh_aliases(conn, {r[0] for r in rows})
@@ -243,27 +125,27 @@ class ModelRepository:
             if key in ("name", "notes", "rel_dir"):
                 columns[key] = str(value)
             elif key in ("type", "base_model", "state", "location"):
-                _check_values(**{key: value})
+                check_values(**{key: value})
                 columns[key] = value
             elif key == "tags":
                 if isinstance(value, str):
                     raise InvalidInput("tags must be a list of strings, not one string.")
-                tags = _unique(str(t) for t in value)
+                tags = unique(str(t) for t in value)
                 columns["tags_text"] = " ".join(tags)
             elif key == "source":
-                columns["source_json"] = _dumps(value.to_dict())
+                columns["source_json"] = dumps(value.to_dict())
                 columns["repo_id"] = value.repo_id or ""
             elif key == "metadata":
-                columns["metadata_json"] = _dumps({str(k): str(v) for k, v in dict(value).items()})
+                columns["metadata_json"] = dumps({str(k): str(v) for k, v in dict(value).items()})
             elif key == "manual_fields":
                 unknown = set(value) - set(EDITABLE_FIELDS)
                 if unknown:
                     raise InvalidInput(
                         f"manual_fields may only name {EDITABLE_FIELDS}, not {sorted(unknown)}."
                     )
-                columns["manual_fields"] = _dumps(sorted(value))
+                columns["manual_fields"] = dumps(sorted(value))
             elif key == "warnings":
-                columns["warnings_json"] = _dumps([str(w) for w in value])
+                columns["warnings_json"] = dumps([str(w) for w in value])
             else:
                 raise InvalidInput(f"The field {key!r} cannot be updated.")
         columns["updated_at"] = utcnow()
@@ -292,11 +174,11 @@ class ModelRepository:
         with self.db.transaction() as conn:
             if location is None:
                 return int(conn.execute("DELETE FROM models").rowcount)
-            _check_values(location=location)
+            check_values(location=location)
             return int(conn.execute("DELETE FROM models WHERE location = ?", (location,)).rowcount)
 
     def add_origin(self, model_id: str, path: str, kind: str) -> None:
-        _check_origin_kind(kind)
+        check_origin_kind(kind)
         with self.db.transaction() as conn:
             if conn.execute("SELECT 1 FROM models WHERE id = ?", (model_id,)).fetchone() is None:
                 raise _not_found(model_id)
@@ -361,6 +243,9 @@ class ModelRepository:
     def count(self) -> int:
         return int(self.db.execute_read("SELECT count(*) FROM models")[0][0])
 
+    def any_at(self, location: str) -> bool:
+        return bool(self.db.execute_read("SELECT 1 FROM models WHERE location = ? LIMIT 1", (location,)))
+
     def iter_all(self, batch: int = 1000) -> Iterator[Model]:
         last = 0
         while True:
@@ -370,7 +255,7 @@ class ModelRepository:
                 ).fetchall()
                 if not rows:
                     return
-                models = _hydrate(conn, rows)
+                models = hydrate(conn, rows)
             last = rows[-1]["rid"]
             yield from models
 
@@ -391,7 +276,7 @@ class ModelRepository:
     def _select(self, where: str, params: tuple[object, ...]) -> list[Model]:
         with self.db.read() as conn:
             rows = conn.execute(f"SELECT * FROM models {where}", params).fetchall()
-            return _hydrate(conn, rows)
+            return hydrate(conn, rows)
 
     # Last: a method named ``list`` would shadow the builtin in the annotations below it.
     def list(self, query: ModelQuery) -> Page:
@@ -399,7 +284,7 @@ class ModelRepository:
         with self.db.read() as conn:
             _ensure_read_cache(conn)
             result = run_search(conn, query)
-            items = _hydrate(conn, result.rows, with_metadata=False)
+            items = hydrate(conn, result.rows, with_metadata=False)
         return Page(tuple(items), result.total, (time.perf_counter() - started) * 1000, result.total_capped)
 
 
@@ -409,86 +294,6 @@ def _ensure_read_cache(conn: sqlite3.Connection) -> None:
     (size,) = conn.execute("PRAGMA cache_size").fetchone()
     if -READ_CACHE_KIB < size < 0 or 0 <= size < READ_CACHE_KIB // 4:
         conn.execute(f"PRAGMA cache_size = {-READ_CACHE_KIB}")
-
-
-def _hydrate(
-    conn: sqlite3.Connection, rows: Sequence[sqlite3.Row], *, with_metadata: bool = True
-) -> list[Model]:
-    """Rows of ``models`` -> Models, with one query for all their files and one for all their tags.
-
-    List pages leave out the header metadata (the largest field, shown only in a model's detail)."""
-    if not rows:
-        return []
-    ids = [row["id"] for row in rows]
-    files: dict[str, list[ModelFile]] = {i: [] for i in ids}
-    tags: dict[str, list[str]] = {i: [] for i in ids}
-    for chunk in _chunks(ids, 900):
-        marks = ",".join("?" * len(chunk))
-        for f in conn.execute(
-            f"SELECT model_id, path, size, blake3, sha256 FROM model_files "
-            f"WHERE model_id IN ({marks}) ORDER BY rowid",
-            chunk,
-        ):
-            files[f[0]].append(ModelFile(f[1], f[2], f[3], f[4]))
-        for t in conn.execute(
-            f"SELECT model_id, tag FROM tags WHERE model_id IN ({marks}) ORDER BY rowid",
-            chunk,
-        ):
-            tags[t[0]].append(t[1])
-    return [_model_from_row(row, files[row["id"]], tags[row["id"]], with_metadata) for row in rows]
-
-
-def _model_from_row(
-    row: sqlite3.Row, files: list[ModelFile], tags: list[str], with_metadata: bool = True
-) -> Model:
-    try:
-        source = ModelSource.from_dict(json.loads(row["source_json"]))
-        manual = frozenset(json.loads(row["manual_fields"]))
-        metadata = json.loads(row["metadata_json"]) if with_metadata else {}
-        warnings = tuple(json.loads(row["warnings_json"]))
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise CatalogCorrupt(
-            f"The catalog row of model {row['id']} holds broken JSON ({exc}). Run `model-library rebuild`."
-        ) from exc
-    return Model(
-        id=row["id"],
-        name=row["name"],
-        type=row["type"],
-        base_model=row["base_model"],
-        format=row["format"],
-        file_format=row["file_format"],
-        security=row["security"],
-        size=row["size"],
-        hashes=Hashes(row["blake3"], row["sha256"]),
-        files=tuple(files),
-        location=row["location"],
-        rel_dir=row["rel_dir"],
-        source=source,
-        tags=tuple(tags),
-        notes=row["notes"],
-        added_at=row["added_at"],
-        updated_at=row["updated_at"],
-        manual_fields=manual,
-        metadata=metadata,
-        warnings=warnings,
-        state=row["state"],
-    )
-
-
-def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _check_origin_kind(kind: str) -> None:
-    if kind not in ORIGIN_KINDS:
-        raise InvalidInput(f"Unknown origin kind {kind!r}; use one of: {', '.join(ORIGIN_KINDS)}.")
 
 
 def _is_hex(text: str) -> bool:
@@ -514,3 +319,9 @@ def _one(found: Sequence[Model], ref: str) -> Model:
         more = " and more" if len(found) > 10 else ""
         raise InvalidInput(f"{ref!r} matches several models: {names}{more}. Use a longer id or a hash.")
     return found[0]
+
+
+if TYPE_CHECKING:  # mypy proves the SQLite store implements the whole contract
+
+    def _conforms(db: Database) -> CatalogStore[sqlite3.Connection]:
+        return ModelRepository(db)

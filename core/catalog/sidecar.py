@@ -33,7 +33,7 @@ from ..models import (
     ModelSource,
     model_id_from_blake3,
 )
-from .repository import Origin
+from .store import Origin
 
 SIDECAR_NAME = "metadata.json"
 SCHEMA_VERSION = 1

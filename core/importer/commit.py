@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..catalog.db import Database
+from ..catalog.journal import JournalTable, NewerRecord
 from ..catalog.repository import ModelRepository
 from ..catalog.sidecar import SIDECAR_NAME, read_sidecar, write_sidecar
 from ..errors import Conflict, ModelLibraryError
@@ -30,10 +31,11 @@ from ..io.hashing import hash_path
 from ..io.paths import sanitize_component
 from ..io.trash import move_to_trash
 from ..models import Model, ModelSource, model_id_from_blake3, utcnow
+from ..records.kinds import RecordError
+from .journal import JOURNAL_OP, Placing
 from .stage import StagedModel, put_moves_back, read_moves
 from .stage_lock import LOCK_SUFFIX, STAGE_PREFIX, stage_in_use
 
-JOURNAL_OP = "import"
 ORPHANED_LOCK_AGE_S = 3600.0
 
 
@@ -120,15 +122,14 @@ def _commit(
     final_rel = _place(staged, model, library_root, db, origin_kind)
     model = model.replace(rel_dir=final_rel)
     try:
-        with db.transaction() as conn:
+        with db.transaction():
             repo.add(model, origin=(str(staged.plan.origin), origin_kind))
-            conn.execute("DELETE FROM journal WHERE op = ? AND key = ?", (JOURNAL_OP, staged.stage_dir.name))
+            JournalTable(db, JOURNAL_OP).delete(staged.stage_dir.name)
     except Conflict:
         # Another process committed the same bytes between our check and our insert: one model stays.
         winner = repo.by_blake3(staged.hashes.blake3)
         _unplace(library_root / final_rel, staged, trash_dir)
-        with db.transaction() as conn:
-            conn.execute("DELETE FROM journal WHERE op = ? AND key = ?", (JOURNAL_OP, staged.stage_dir.name))
+        JournalTable(db, JOURNAL_OP).delete(staged.stage_dir.name)
         if winner is None:
             raise
         _record_origin(repo, winner, str(staged.plan.origin), origin_kind, library_root)
@@ -187,8 +188,7 @@ def _attach(
     files = [(f.path, f.size, f.blake3, f.sha256) for f in staged.model_files()]
     SourceRegistry(db).attach_library_copy(existing.id, final_rel, files)
     _record_origin(repo, repo.get(existing.id), str(staged.plan.origin), origin_kind, library_root)
-    with db.transaction() as conn:
-        conn.execute("DELETE FROM journal WHERE op = ? AND key = ?", (JOURNAL_OP, staged.stage_dir.name))
+    JournalTable(db, JOURNAL_OP).delete(staged.stage_dir.name)
     if old_folder is not None and old_folder.exists() and old_folder != library_root / final_rel:
         move_to_trash(old_folder, trash_dir, f"{existing.id}-incomplete")  # ours, and broken
     shutil.rmtree(staged.stage_dir, ignore_errors=True)
@@ -212,17 +212,9 @@ def _place(
             continue
         first_origin = [(str(staged.plan.origin), origin_kind, utcnow())]
         write_sidecar(files_dir, model.replace(rel_dir=final_rel), origins=first_origin)
-        with db.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO journal(op, key, step, data_json, created_at) VALUES (?, ?, ?, ?, ?)",
-                (
-                    JOURNAL_OP,
-                    staged.stage_dir.name,
-                    "placing",
-                    json.dumps({"stage": str(staged.stage_dir), "final_rel": final_rel}),
-                    utcnow(),
-                ),
-            )
+        JournalTable(db, JOURNAL_OP).write(
+            staged.stage_dir.name, "placing", Placing(str(staged.stage_dir), final_rel)
+        )
         try:
             os.rename(files_dir, final)
         except OSError as exc:
@@ -256,33 +248,31 @@ def recover(library_root: Path, tmp_dir: Path, db: Database, repo: ModelReposito
     Stages a live process still holds (their lock is taken) are left alone.
     """
     actions: list[str] = []
-    rows = db.execute_read("SELECT key, data_json FROM journal WHERE op = ?", (JOURNAL_OP,))
+    journal = JournalTable(db, JOURNAL_OP)
     placed: set[str] = set()
-    for row in rows:
-        data = json.loads(row["data_json"])
-        stage = Path(data["stage"])
+    for entry in journal.entries(Placing.from_json):
+        stage, final_rel = Path(entry.record.stage), entry.record.final_rel
         if stage.exists() and stage_in_use(stage):
             continue
-        final = library_root / data["final_rel"]
+        final = library_root / final_rel
         # Placed means *this* stage's folder was renamed there: its files/ is gone. (Another import
         # may have taken the same name first; then our bytes are still in the stage.)
         if (final / SIDECAR_NAME).is_file() and not (stage / "files").exists():
             placed.add(stage.name)
             known = repo.find(_id_from_sidecar(final))
             if known is None:
-                model = read_sidecar(final, data["final_rel"])
+                model = read_sidecar(final, final_rel)
                 if repo.by_blake3(model.hashes.blake3) is None:
                     repo.add(model, origin=None)
-                    actions.append(f"committed interrupted import {data['final_rel']}")
-            elif known.rel_dir != data["final_rel"]:
+                    actions.append(f"committed interrupted import {final_rel}")
+            elif known.rel_dir != final_rel:
                 from ..sources.registry import SourceRegistry
 
-                model = read_sidecar(final, data["final_rel"])
+                model = read_sidecar(final, final_rel)
                 files = [(f.path, f.size, f.blake3, f.sha256) for f in model.files]
-                SourceRegistry(db).attach_library_copy(known.id, data["final_rel"], files)
-                actions.append(f"attached interrupted library copy {data['final_rel']}")
-        with db.transaction() as conn:
-            conn.execute("DELETE FROM journal WHERE op = ? AND key = ?", (JOURNAL_OP, row["key"]))
+                SourceRegistry(db).attach_library_copy(known.id, final_rel, files)
+                actions.append(f"attached interrupted library copy {final_rel}")
+        journal.delete(entry.key)
     now = time.time()
     for stage in sorted(tmp_dir.glob(f"{STAGE_PREFIX}*")):
         if stage.name.endswith(LOCK_SUFFIX):
@@ -293,7 +283,15 @@ def recover(library_root: Path, tmp_dir: Path, db: Database, repo: ModelReposito
         if stage.name in placed:
             shutil.rmtree(stage, ignore_errors=True)  # committed: its moves are done
             continue
-        if read_moves(stage):
+        try:
+            moves = read_moves(stage)
+        except NewerRecord:
+            actions.append(f"kept {stage} (its move journal is from a newer version of the library)")
+            continue
+        except RecordError as exc:
+            actions.append(f"kept {stage} (it may hold your moved files; {exc})")
+            continue
+        if moves:
             if put_moves_back(stage):
                 actions.append(f"moved back the sources of interrupted import {stage.name}")
                 shutil.rmtree(stage, ignore_errors=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import json
+import logging
 import os
 import shutil
 import stat
@@ -27,17 +27,18 @@ from ..io.fileops import SourceStat, atomic_write_json, check_unchanged, fsync_d
 from ..io.hashing import Digests, hash_fd
 from ..io.paths import is_within, validate_relpath
 from ..models import Hashes, ModelFile
+from ..records.kinds import RecordError
+from .journal import MOVES_FILE, Move, Moves
 from .plan import MODEL_EXTENSIONS, PlannedModel, readable_link_target
 from .shards import shard_of
 from .stage_lock import StageLock, new_stage_dir
+
+log = logging.getLogger(__name__)
 
 BytesProgress = Callable[[int], None]
 CancelledFn = Callable[[], bool]
 
 _SECURITY_RANK = {"safe": 0, "unknown": 1, "pickle": 2}
-
-
-MOVES_FILE = "moves.json"
 
 
 @dataclass(frozen=True)
@@ -273,27 +274,25 @@ def _try_link(src: Path, dest: Path) -> bool:
 
 
 def record_move(stage: Path, src: Path, dest: Path) -> None:
-    journal = stage / MOVES_FILE
-    entries = read_moves(stage)
-    entries.append({"src": str(src), "dest": str(dest)})
-    atomic_write_json(journal, entries)
+    moves = (*Moves.read(stage).moves, Move(str(src), str(dest)))
+    atomic_write_json(stage / MOVES_FILE, Moves(moves).to_json())
 
 
-def read_moves(stage: Path) -> list[dict[str, str]]:
-    try:
-        data = json.loads((stage / MOVES_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    except (OSError, ValueError):
-        return []
-    return [d for d in data if isinstance(d, dict) and "src" in d and "dest" in d]
+def read_moves(stage: Path) -> tuple[Move, ...]:
+    """The moves journalled in ``stage`` (see ``journal.py``). Raises ``NewerRecord`` for a newer file."""
+    return Moves.read(stage).moves
 
 
 def put_moves_back(stage: Path) -> bool:
     """Return moved files of an uncommitted stage to their sources. True if nothing of theirs remains."""
+    try:
+        moves = read_moves(stage)
+    except RecordError as exc:  # the stage may hold the user's moved files: keep it
+        log.warning("model library: kept %s: %s", stage, exc)
+        return False
     clean = True
-    for entry in read_moves(stage):
-        src, dest = Path(entry["src"]), Path(entry["dest"])
+    for move in moves:
+        src, dest = Path(move.src), Path(move.dest)
         if stage not in dest.parents or not os.path.lexists(dest):
             continue
         if os.path.lexists(src):

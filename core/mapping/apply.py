@@ -18,12 +18,10 @@ unique name), never deleted.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
-import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +30,17 @@ from ..errors import InvalidInput, ModelLibraryError
 from ..links.platform import LinkMaker, default_maker, inside_root, prune_empty_dirs, temp_name_for
 from ..links.registry import LinkRecord, LinkRegistry
 from ..models import utcnow
+from .journal import (
+    LinkBatch,
+    LinkRemoval,
+    OldLink,
+    PendingLink,
+    mapping_journal,
+    replaceable,
+    resume_pending,
+)
 from .planner import Action, Plan
 
-JOURNAL_OP = "map_apply"
 RESOLUTIONS = ("skip", "overwrite", "rename")
 
 
@@ -125,7 +131,8 @@ def _remove(
         return
     # Journalled so a crash between unlink and unregister is finished by resume_pending.
     key = f"remove:{secrets.token_hex(8)}"
-    _journal(registry.db, key, "removing", {"paths": doomed})
+    journal = mapping_journal(registry.db)
+    journal.write(key, "removing", LinkRemoval(tuple(doomed)))
     for action in actions:
         record = action.record
         if record is None:
@@ -148,7 +155,7 @@ def _remove(
         gone.append(action.link_path)
     with registry.db.transaction():
         registry.unregister_many(gone)
-        _journal(registry.db, key, "", None)
+        journal.delete(key)
 
 
 def move_aside(path: Path) -> Path:
@@ -268,18 +275,6 @@ def _record(
     )
 
 
-def _journal(db: Database, key: str, step: str, data: dict[str, Any] | None) -> None:
-    with db.transaction() as conn:
-        if data is None:
-            conn.execute("DELETE FROM journal WHERE op = ? AND key = ?", (JOURNAL_OP, key))
-        else:
-            conn.execute(
-                "INSERT INTO journal(op, key, step, data_json, created_at) VALUES (?,?,?,?,?) "
-                "ON CONFLICT(op, key) DO UPDATE SET step=excluded.step, data_json=excluded.data_json",
-                (JOURNAL_OP, key, step, json.dumps(data), utcnow()),
-            )
-
-
 def _create_batch(
     db: Database,
     plan: Plan,
@@ -290,7 +285,7 @@ def _create_batch(
     run: _Run,
 ) -> None:
     key = f"{plan.app_id}:{secrets.token_hex(8)}"
-    items = []
+    items: list[tuple[PendingLink, _Creation]] = []
     folders: set[str] = set()
     for c in batch:
         folder = os.path.dirname(c.link_path)
@@ -300,35 +295,29 @@ def _create_batch(
         # A link whose name is free is made right there (one metadata operation; a crash before it is
         # registered is rolled back by ``resume_pending``); only a replacement goes through a temp name.
         direct = not c.replace and not os.path.lexists(c.link_path)
-        items.append((c.link_path if direct else temp_name_for(c.link_path), c))
-    # What a retarget may replace: our old link there, as registered before this batch.
-    olds: dict[str, list[Any] | None] = {}
-    for _t, c in items:
-        old = registry.find(c.link_path) if c.replace else None
-        olds[c.link_path] = [old.target, old.kind, old.inode, old.device] if old is not None else None
-    pending = {
-        "app_id": plan.app_id,
-        "link_root": plan.link_root,
-        "items": [
-            [t, c.link_path, c.target, c.replace, olds[c.link_path], t == c.link_path] for t, c in items
-        ],
-    }
-    _journal(db, key, "pending", pending)
-    made: list[tuple[str, _Creation]] = []
+        # What a retarget may replace: our old link there, as registered before this batch.
+        found = registry.find(c.link_path) if c.replace else None
+        old = OldLink(found.target, found.kind, found.inode, found.device) if found is not None else None
+        temp = c.link_path if direct else temp_name_for(c.link_path)
+        items.append((PendingLink(temp, c.link_path, c.target, c.replace, old, direct), c))
+    journal = mapping_journal(db)
+    pending = LinkBatch(plan.app_id, plan.link_root, tuple(p for p, _c in items))
+    journal.write(key, "pending", pending)
+    made: list[tuple[PendingLink, _Creation]] = []
     records: list[LinkRecord] = []
-    for temp, c in items:
+    for p, c in items:
         try:
-            link = maker.make_link_at(c.target, temp, allow_copy=allow_copy)
+            link = maker.make_link_at(c.target, p.temp, allow_copy=allow_copy)
         except FileExistsError:
             run.skipped.append({"path": c.link_path, "reason": "file_exists"})  # appeared since planning
             continue
         except (OSError, ModelLibraryError) as exc:
-            if temp == c.link_path and isinstance(exc.__cause__, FileExistsError):
+            if p.at_final and isinstance(exc.__cause__, FileExistsError):
                 run.skipped.append({"path": c.link_path, "reason": "file_exists"})
                 continue
             run.failed.append({"path": c.link_path, "reason": str(exc)})
             continue
-        made.append((temp, c))
+        made.append((p, c))
         records.append(
             _record(
                 plan,
@@ -345,122 +334,26 @@ def _create_batch(
         )
     with db.transaction():
         registry.register_many(records)
-        _journal(
-            db,
-            key,
-            "registered",
-            {
-                **pending,
-                "items": [
-                    [t, c.link_path, c.target, c.replace, olds[c.link_path], t == c.link_path]
-                    for t, c in made
-                ],
-            },
-        )
+        journal.write(key, "registered", replace(pending, items=tuple(p for p, _c in made)))
     lost: list[str] = []
-    for temp, c in made:
-        if temp == c.link_path:  # made at its final name already
+    for p, c in made:
+        if p.at_final:  # made at its final name already
             run.created.append(c.link_path)
             continue
-        if os.path.lexists(c.link_path) and not _replaceable(maker, c.link_path, olds[c.link_path]):
+        if os.path.lexists(c.link_path) and not replaceable(maker, c.link_path, p.old):
             # Something that is not our old link is at the final name now: it is not ours to replace.
-            maker.discard_temp(temp)
+            maker.discard_temp(p.temp)
             lost.append(c.link_path)
             run.skipped.append({"path": c.link_path, "reason": "file_exists"})
             continue
         try:
-            maker.commit(temp, c.link_path)
+            maker.commit(p.temp, c.link_path)
         except (OSError, ModelLibraryError) as exc:
-            maker.discard_temp(temp)
+            maker.discard_temp(p.temp)
             lost.append(c.link_path)
             run.failed.append({"path": c.link_path, "reason": str(exc)})
             continue
         run.created.append(c.link_path)
     with db.transaction():
         registry.unregister_many(lost)
-        _journal(db, key, "", None)
-
-
-def resume_pending(db: Database, maker: LinkMaker | None = None) -> dict[str, int]:
-    """Finish or roll back applies interrupted by a crash. -> counts of finished and rolled-back links."""
-    maker = maker or default_maker()
-    registry = LinkRegistry(db)
-    rows = db.execute_read("SELECT key, step, data_json FROM journal WHERE op = ?", (JOURNAL_OP,))
-    counts = {"finished": 0, "rolled_back": 0, "dropped": 0}
-    for row in rows:
-        data = json.loads(row["data_json"])
-        lost: list[str] = []
-        for path in data.get("paths", []):  # an interrupted removal: finish it
-            record = registry.find(path)
-            if record is not None:
-                if inside_root(path, record.link_root):
-                    maker.remove_link(path, record.target, record.kind, record.inode, record.device)
-                lost.append(path)
-                counts["finished"] += 1
-        for item in data.get("items", []):
-            temp, final, target = item[0], item[1], item[2]
-            old = item[4] if len(item) > 4 else None
-            if len(item) > 5 and item[5]:  # made at its final name
-                if row["step"] != "registered" and _made_by_us(maker, final, target):
-                    os.unlink(final)  # never registered: roll it back
-                    counts["rolled_back"] += 1
-                continue
-            temp_path, final_path = Path(temp), Path(final)
-            temp_there = _is_temp_link(temp_path)
-            if row["step"] != "registered":
-                if temp_there:
-                    maker.discard_temp(temp_path)
-                    counts["rolled_back"] += 1
-                continue
-            record = registry.find(final)
-            if record is None:
-                if temp_there:
-                    maker.discard_temp(temp_path)
-                continue
-            final_ours = maker.is_our_link(final_path, Path(target), record.kind, record.inode, record.device)
-            if temp_there and (
-                final_ours or not os.path.lexists(final_path) or _replaceable(maker, final, old)
-            ):
-                maker.commit(temp_path, final_path)
-                counts["finished"] += 1
-            elif not final_ours:
-                if temp_there:
-                    maker.discard_temp(temp_path)
-                lost.append(final)
-                counts["dropped"] += 1
-        with db.transaction():
-            registry.unregister_many(lost)
-            _journal(db, row["key"], "", None)
-    return counts
-
-
-def _made_by_us(maker: LinkMaker, path: str, target: str) -> bool:
-    """An unregistered link at ``path`` is ours to roll back only if it is a symlink to ``target`` or a
-    hardlink of it (the fallback where symlinks are refused)."""
-    if maker.is_our_link(Path(path), Path(target), "symlink"):
-        return True
-    try:
-        st, tt = os.lstat(path), os.stat(target)
-    except OSError:
-        return False
-    return stat.S_ISREG(st.st_mode) and (st.st_ino, st.st_dev) == (tt.st_ino, tt.st_dev)
-
-
-def _replaceable(maker: LinkMaker, path: str, old: list[Any] | None) -> bool:
-    """Only our own old link (the registered one a retarget replaces) may be replaced: never a file or
-    link the user put at that name meanwhile (THREATS #6)."""
-    if old is None:
-        return False
-    target, kind, inode, device = old
-    return maker.is_our_link(Path(path), Path(target), kind, inode, device)
-
-
-def _is_temp_link(path: Path) -> bool:
-    """A temp name recorded in our journal holds our link (or copy), never a folder."""
-    if os.path.islink(path):
-        return True
-    return os.path.lexists(path) and not os.path.isdir(path)
-
-
-def pending_journal_count(db: Database) -> int:
-    return len(db.execute_read("SELECT 1 FROM journal WHERE op = ?", (JOURNAL_OP,)))
+        journal.delete(key)

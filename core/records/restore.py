@@ -38,8 +38,9 @@ from ..hub_service import restore_pending
 from ..io.paths import at_or_under
 from ..links.platform import LinkMaker, LinkReader, default_maker, inside_root
 from ..links.registry import AppRecord, AppRegistry, LinkRecord, LinkRegistry
-from ..sources.registry import SourceRegistry, SourceRow
+from ..sources.registry import SourceRegistry
 from ..sources.restore import restore_hashes
+from ..sources.rows import SourceRow
 from ..sources.scanner import inspect_pending, scan_source
 from .files import (
     InstallsRecord,

@@ -29,7 +29,8 @@ from ..errors import Cancelled, ModelLibraryError
 from ..io.fileops import O_NONBLOCK, reads_block_again
 from ..io.hashing import Digests, hash_fd
 from ..models import ModelFile
-from .registry import FileRow, SourceRegistry
+from .registry import SourceRegistry
+from .rows import FileRow
 from .walk import readable_target
 
 log = logging.getLogger(__name__)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from ..catalog.db import Database
 from ..models import utcnow
@@ -22,6 +23,12 @@ from ..records.files import (
     write_record,
 )
 
+if TYPE_CHECKING:
+    from ..catalog.store import InPlaceModels
+
+
+_NO_TIMES = ("", "")
+
 
 def save_sources(db: Database, conn: sqlite3.Connection) -> None:
     rows = conn.execute("SELECT * FROM sources ORDER BY id").fetchall()
@@ -32,26 +39,32 @@ def save_sources(db: Database, conn: sqlite3.Connection) -> None:
     write_record(sources_path(records_dir(db.path)), SourcesRecord(entries))
 
 
-def save_file_records(db: Database, conn: sqlite3.Connection, source_ids: Iterable[int]) -> None:
+def save_file_records(
+    db: Database,
+    conn: sqlite3.Connection,
+    source_ids: Iterable[int],
+    models: InPlaceModels[sqlite3.Connection],
+) -> None:
     """Per source: every hashed file (with its hashes) and every file of a removed model (``ignored``),
-    keyed by (path, size, mtime, inode). One file per source, rewritten whole."""
+    keyed by (path, size, mtime, inode), with the listing times of its model. One file per source,
+    rewritten whole."""
     folder = records_dir(db.path)
     for source_id in sorted(set(source_ids)):
         source = conn.execute("SELECT path FROM sources WHERE id = ?", (source_id,)).fetchone()
         if source is None:
             continue
+        times = models.source_times(conn, source_id)
         cursor = conn.cursor()
         cursor.row_factory = None
         cursor.execute(
-            "SELECT f.path, f.size, f.mtime_ns, f.inode, f.blake3, f.sha256, f.state = 'ignored', "
-            "coalesce(m.added_at, ''), coalesce(m.updated_at, '') FROM source_files f "
-            "LEFT JOIN models m ON m.id = f.model_id AND m.location = 'source' "
-            "WHERE f.source_id = ? AND (f.blake3 IS NOT NULL OR f.state = 'ignored') ORDER BY f.path",
+            "SELECT path, size, mtime_ns, inode, blake3, sha256, state = 'ignored', model_id "
+            "FROM source_files WHERE source_id = ? AND (blake3 IS NOT NULL OR state = 'ignored') "
+            "ORDER BY path",
             (source_id,),
         )
         files = tuple(
-            SourceFileEntry(path, size, mtime, inode, b3, sha, bool(ignored), added, updated)
-            for path, size, mtime, inode, b3, sha, ignored, added, updated in cursor
+            SourceFileEntry(path, size, mtime, inode, b3, sha, bool(ignored), *times.get(model_id, _NO_TIMES))
+            for path, size, mtime, inode, b3, sha, ignored, model_id in cursor
         )
         write_record(source_files_path(folder, source[0]), SourceFilesRecord(source[0], files))
 

@@ -4,7 +4,9 @@ A source model appears in the catalog as soon as its file is walked, before any 
 *provisional* id (``p`` + 15 hex digits derived from the file's device and inode, stable across renames)
 and a placeholder content hash ``pending:<id>``. When the background hasher has read every file of the
 model, the row is re-keyed to its content id (foreign keys cascade) or, when the same bytes are already a
-model (in the library or another source), merged into it: one model, several locations.
+model (in the library or another source), merged into it: one model, several locations. The model
+rows themselves are the catalog store's (``InPlaceModels``, core/catalog/in_place.py); this module runs
+SQL only on the sources' own tables.
 
 What only this table knows is kept on disk too (``records/files.py``), so a lost catalog gets it back:
 the sources in ``records/sources.json`` (written when one is added, removed or moved), and per source
@@ -17,97 +19,46 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..catalog.bulk import insert_rows, triggers_suspended
+from ..catalog.bulk import insert_rows
 from ..catalog.db import Database
-from ..catalog.repository import refresh_aliases
+from ..catalog.in_place import SqliteInPlaceModels
+from ..catalog.store import InPlaceModels
 from ..errors import InvalidInput, NotFound
-from ..models import PENDING_PREFIX, model_id_from_blake3, utcnow
+from ..models import utcnow
 from ..records.files import SourceEntry, records_dir, remove_record, source_files_path
 from ..records.pending import save_pending_record
 from . import records
-
-
-@dataclass(frozen=True)
-class SourceRow:
-    id: int
-    path: str
-    read_only: bool
-    auto: bool
-    state: str
-    last_scan_at: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "path": self.path,
-            "read_only": self.read_only,
-            "auto": self.auto,
-            "state": self.state,
-            "last_scan_at": self.last_scan_at,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class KnownFile:
-    """What a rescan compares a walked file with: the row without its hashes, about a third of its
-    memory (a rescan holds one per file of the source; in a host every allocation burst stays)."""
-
-    id: int
-    path: str
-    size: int
-    mtime_ns: int
-    inode: int
-    device: int
-    model_id: str | None
-    state: str
-
-
-@dataclass(frozen=True, slots=True)
-class FileRow(KnownFile):
-    """A whole row: with its source and its hashes (None until the background hasher has read it)."""
-
-    source_id: int
-    blake3: str | None
-    sha256: str | None
-
-
-def _source(row: sqlite3.Row) -> SourceRow:
-    return SourceRow(
-        row["id"], row["path"], bool(row["read_only"]), bool(row["auto"]), row["state"], row["last_scan_at"]
-    )
-
-
-def _file(row: sqlite3.Row) -> FileRow:
-    return FileRow(**{name: row[name] for name in _FILE_COLUMNS})
-
-
-_FILE_COLUMNS = tuple(FileRow.__dataclass_fields__)
+from .rows import FileRow, KnownFile, SourceRow, file_row, source_row
 
 
 class SourceRegistry:
-    def __init__(self, db: Database) -> None:
+    """The sources' own tables; their models through the catalog store's ``InPlaceModels``."""
+
+    def __init__(self, db: Database, models: InPlaceModels[sqlite3.Connection] | None = None) -> None:
         self.db = db
+        self.models: InPlaceModels[sqlite3.Connection] = (
+            models if models is not None else SqliteInPlaceModels(db)
+        )
 
     # -- sources ---------------------------------------------------------------------------------------
     def add(self, path: Path, *, read_only: bool, auto: bool = False, app_id: str | None = None) -> SourceRow:
         with self.db.transaction() as conn:
             existing = conn.execute("SELECT * FROM sources WHERE path = ?", (str(path),)).fetchone()
             if existing is not None:
-                return _source(existing)
+                return source_row(existing)
             conn.execute(
                 "INSERT INTO sources (path, read_only, auto, app_id, added_at) VALUES (?, ?, ?, ?, ?)",
                 (str(path), int(read_only), int(auto), app_id, utcnow()),
             )
             row = conn.execute("SELECT * FROM sources WHERE path = ?", (str(path),)).fetchone()
             records.save_sources(self.db, conn)
-            return _source(row)
+            return source_row(row)
 
     def all(self) -> list[SourceRow]:
-        return [_source(r) for r in self.db.execute_read("SELECT * FROM sources ORDER BY path")]
+        return [source_row(r) for r in self.db.execute_read("SELECT * FROM sources ORDER BY path")]
 
     def get(self, ref: str | int) -> SourceRow:
         rows = self.db.execute_read(
@@ -115,7 +66,7 @@ class SourceRegistry:
         )
         if not rows:
             raise NotFound(f"No source {ref!r}; `model-library sources list` shows the catalogued folders.")
-        return _source(rows[0])
+        return source_row(rows[0])
 
     def stats(self) -> dict[int, dict[str, int]]:
         rows = self.db.execute_read(
@@ -159,28 +110,30 @@ class SourceRegistry:
             records.save_sources(self.db, conn)
             if path is not None:
                 remove_record(source_files_path(records_dir(self.db.path), path[0]))
-            return self._drop_orphans(conn, model_ids)
+            return self.models.drop_orphans(conn, model_ids)
 
     # -- records on disk (core/sources/records.py) ---------------------------------------------------
     def save_file_records(self, source_ids: Iterable[int], conn: sqlite3.Connection | None = None) -> None:
         """Rewrite the file record of each source: its hashed files and the files of removed models."""
         if conn is None:
             with self.db.transaction() as own:
-                records.save_file_records(self.db, own, source_ids)
+                records.save_file_records(self.db, own, source_ids, self.models)
         else:
-            records.save_file_records(self.db, conn, source_ids)
+            records.save_file_records(self.db, conn, source_ids, self.models)
 
     def save_records(self) -> None:
         """Rewrite every source record (after a bulk change of stored paths: a source moved)."""
         with self.db.transaction() as conn:
             records.save_sources(self.db, conn)
-            records.save_file_records(self.db, conn, [r[0] for r in conn.execute("SELECT id FROM sources")])
+            records.save_file_records(
+                self.db, conn, [r[0] for r in conn.execute("SELECT id FROM sources")], self.models
+            )
             records.prune_file_records(self.db, conn)
 
     def restore(self, entries: Iterable[SourceEntry]) -> list[SourceRow]:
         """Insert the sources the catalog does not know, with their ids (a rebuild); -> those inserted."""
         with self.db.transaction() as conn:
-            return [_source(row) for row in records.restore_sources(self.db, conn, entries)]
+            return [source_row(row) for row in records.restore_sources(self.db, conn, entries)]
 
     # -- files ---------------------------------------------------------------------------------------
     def files(self, source_id: int) -> dict[str, KnownFile]:
@@ -199,7 +152,7 @@ class SourceRegistry:
         rows = self.db.execute_read(
             "SELECT * FROM source_files WHERE model_id = ? ORDER BY path", (model_id,)
         )
-        return [_file(r) for r in rows]
+        return [file_row(r) for r in rows]
 
     def unhashed(self, limit: int = 100, *, after: tuple[int, int] = (-1, -1)) -> list[FileRow]:
         """Files without hashes, by drive then id, from just past ``after`` (a row's (device, id)): a
@@ -209,7 +162,7 @@ class SourceRegistry:
             "ORDER BY device, id LIMIT ?",
             (*after, limit),
         )
-        return [_file(r) for r in rows]
+        return [file_row(r) for r in rows]
 
     def upsert_files(
         self,
@@ -234,40 +187,6 @@ class SourceRegistry:
             "hashed_at = NULL, seen_at = excluded.seen_at, inspected = 0",
         )
 
-    def insert_provisional(
-        self, conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]], files: Sequence[tuple[str, str, int]]
-    ) -> None:
-        """Insert models the walk found, not yet inspected nor hashed.
-
-        ``rows``: (id, name, type, format, file_format, size, folder, placeholder blake3, added, updated);
-        ``files``: (model id, path in the model folder, size).
-        """
-        if not rows:
-            return
-        (last_rowid,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM models").fetchone()
-        # Indexed all at once below: row by row through the trigger cost several times as much.
-        with triggers_suspended(conn, ("models_ai",)):
-            insert_rows(
-                conn,
-                "INSERT INTO models (id, name, type, base_model, format, file_format, security, size, "
-                "location, rel_dir, blake3, sha256, state, added_at, updated_at)",
-                "(?, ?, ?, 'unknown', ?, ?, 'unknown', ?, 'source', ?, ?, '', 'ready', ?, ?)",
-                rows,
-            )
-        # Writes are serialized, so every row above last_rowid is one of ours: index them at once.
-        conn.execute(
-            "INSERT INTO models_fts (rowid, name, tags_text, type, base_model, repo_id, notes, aliases) "
-            "SELECT rowid, name, tags_text, type, base_model, repo_id, notes, aliases FROM models "
-            "WHERE rowid > ?",
-            (last_rowid,),
-        )
-        insert_rows(
-            conn,
-            "INSERT INTO model_files (model_id, path, size, blake3, sha256)",
-            "(?, ?, ?, '', '')",
-            files,
-        )
-
     def rename_file(self, conn: sqlite3.Connection, file_id: int, new_path: str) -> None:
         """A file renamed in its source: same model, new place (and a new name unless set by hand)."""
         row = conn.execute("SELECT path, model_id FROM source_files WHERE id = ?", (file_id,)).fetchone()
@@ -277,23 +196,10 @@ class SourceRegistry:
         )
         if row is None or row["model_id"] is None:
             return
-        model = conn.execute(
-            "SELECT location, format, manual_fields FROM models WHERE id = ?", (row["model_id"],)
-        ).fetchone()
-        if model is None or model["location"] != "source" or model["format"] != "single-file":
-            return
-        old, new = Path(row["path"]), Path(new_path)
-        conn.execute(
-            "UPDATE model_files SET path = ? WHERE model_id = ? AND path = ?",
-            (new.name, row["model_id"], old.name),
-        )
-        conn.execute("UPDATE models SET rel_dir = ? WHERE id = ?", (str(new.parent), row["model_id"]))
-        if "name" not in model["manual_fields"]:
-            from ..importer.plan import model_name_from_file
+        from ..importer.plan import model_name_from_file
 
-            conn.execute(
-                "UPDATE models SET name = ? WHERE id = ?", (model_name_from_file(new.name), row["model_id"])
-            )
+        name = model_name_from_file(Path(new_path).name)
+        self.models.follow_rename(conn, row["model_id"], row["path"], new_path, name)
 
     def hide_model_files(self, conn: sqlite3.Connection, model_id: str) -> None:
         """A removed model's files catalogued in place stay where they are, hidden until they change."""
@@ -330,17 +236,8 @@ class SourceRegistry:
                     chunk,
                 )
             )
-        self.refresh_model_states(conn, touched)
+        self.models.refresh_states(conn, touched)
         return sorted(touched)
-
-    def refresh_model_states(self, conn: sqlite3.Connection, model_ids: Iterable[str]) -> None:
-        for model_id in model_ids:
-            conn.execute(
-                "UPDATE models SET state = CASE WHEN location = 'library' OR EXISTS (SELECT 1 FROM "
-                "source_files WHERE model_id = models.id AND state = 'present') THEN 'ready' ELSE 'missing' "
-                "END WHERE id = ?",
-                (model_id,),
-            )
 
     def record_hash(self, file_id: int, blake3: str, sha256: str, expected: FileRow) -> bool:
         """Store a file's hashes unless the row changed meanwhile (a rescan saw a new version)."""
@@ -367,35 +264,17 @@ class SourceRegistry:
     ) -> str:
         """All files hashed: re-key the provisional model to its content id, or merge it into the model
         that already holds these bytes. Returns the model id the files now belong to."""
-        content_id = model_id_from_blake3(blake3)
         with self.db.transaction() as conn:
-            row = conn.execute("SELECT id, blake3 FROM models WHERE id = ?", (provisional_id,)).fetchone()
-            if row is None or not str(row["blake3"]).startswith(PENDING_PREFIX):
+            settled = self.models.settle(conn, provisional_id, blake3, sha256, file_hashes)
+            if settled is None:
                 return provisional_id
-            same = conn.execute("SELECT id FROM models WHERE blake3 = ?", (blake3,)).fetchone()
-            if same is not None:
-                conn.execute(
-                    "UPDATE source_files SET model_id = ? WHERE model_id = ?", (same["id"], provisional_id)
-                )
-                conn.execute("UPDATE links SET model_id = ? WHERE model_id = ?", (same["id"], provisional_id))
-                conn.execute("DELETE FROM models WHERE id = ?", (provisional_id,))
-                self.refresh_model_states(conn, [same["id"]])
-                refresh_aliases(conn, [same["id"]])  # findable by the name of its copy here too
-                return str(same["id"])
-            target = content_id
-            if conn.execute("SELECT 1 FROM models WHERE id = ?", (target,)).fetchone() is not None:
-                target = content_id + "-" + blake3[16:20]  # a 64-bit prefix collision: keep both apart
-            conn.execute(
-                "UPDATE models SET id = ?, blake3 = ?, sha256 = ?, updated_at = ? WHERE id = ?",
-                (target, blake3, sha256, utcnow(), provisional_id),
-            )
-            for rel, (fb3, fsha) in file_hashes.items():
-                conn.execute(
-                    "UPDATE model_files SET blake3 = ?, sha256 = ? WHERE model_id = ? AND path = ?",
-                    (fb3, fsha, target, rel),
-                )
+            target = settled.model_id
             conn.execute("UPDATE source_files SET model_id = ? WHERE model_id = ?", (target, provisional_id))
             conn.execute("UPDATE links SET model_id = ? WHERE model_id = ?", (target, provisional_id))
+            if settled.merged:
+                self.models.refresh_states(conn, [target])
+                self.models.refresh_aliases(conn, [target])  # findable by the name of its copy here too
+                return target
             moved = conn.execute(
                 "UPDATE pending_lookups SET model_id = ? WHERE model_id = ?", (target, provisional_id)
             ).rowcount
@@ -409,30 +288,7 @@ class SourceRegistry:
         """A model known only in place (or whose library copy was lost) now has its bytes in the library
         at ``rel_dir``: it becomes a library model; its source locations stay recorded."""
         with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE models SET location = 'library', rel_dir = ?, state = 'ready', updated_at = ? "
-                "WHERE id = ?",
-                (rel_dir, utcnow(), model_id),
-            )
-            conn.execute("DELETE FROM model_files WHERE model_id = ?", (model_id,))
-            conn.executemany(
-                "INSERT INTO model_files (model_id, path, size, blake3, sha256) VALUES (?, ?, ?, ?, ?)",
-                [(model_id, *f) for f in files],
-            )
-
-    def detach(self, conn: sqlite3.Connection, model_ids: Iterable[str]) -> int:
-        return self._drop_orphans(conn, list(model_ids))
-
-    def _drop_orphans(self, conn: sqlite3.Connection, model_ids: Sequence[str]) -> int:
-        dropped = 0
-        for model_id in model_ids:
-            cur = conn.execute(
-                "DELETE FROM models WHERE id = ? AND location = 'source' AND NOT EXISTS "
-                "(SELECT 1 FROM source_files WHERE model_id = ?)",
-                (model_id, model_id),
-            )
-            dropped += cur.rowcount
-        return dropped
+            self.models.attach_library_copy(conn, model_id, rel_dir, files)
 
     def locations(self, model_id: str) -> list[dict[str, Any]]:
         return [
@@ -442,29 +298,24 @@ class SourceRegistry:
 
     def duplicates(self) -> dict[str, Any]:
         """Bytes held more than once: what adoption would free."""
-        rows = self.db.execute_read(
-            "SELECT m.id, m.name, m.size, m.location, COUNT(f.id) AS copies FROM models m "
-            "JOIN source_files f ON f.model_id = m.id AND f.state = 'present' "
-            "WHERE m.blake3 NOT LIKE 'pending:%' GROUP BY m.id"
-        )
         groups = []
         freeable = 0
-        for r in rows:
-            extra = r["copies"] if r["location"] == "library" else r["copies"] - 1
+        for r in self.models.held_in_place():
+            extra = r.copies if r.location == "library" else r.copies - 1
             if extra <= 0:
                 continue
-            paths = [f.path for f in self.files_of_model(r["id"]) if f.state == "present"]
+            paths = [f.path for f in self.files_of_model(r.id) if f.state == "present"]
             groups.append(
                 {
-                    "id": r["id"],
-                    "name": r["name"],
-                    "size": r["size"],
+                    "id": r.id,
+                    "name": r.name,
+                    "size": r.size,
                     "copies": extra + 1,
                     "paths": paths,
-                    "in_library": r["location"] == "library",
+                    "in_library": r.location == "library",
                 }
             )
-            freeable += extra * r["size"]
+            freeable += extra * r.size
         return {"groups": groups, "bytes_freeable": freeable}
 
 

@@ -30,15 +30,13 @@ def restore_hashes(registry: SourceRegistry, source_id: int, source_path: str) -
 
     with registry.db.transaction() as conn:
         touched = restore_files(conn, source_id, record.files)
-        registry.detach(conn, sorted(touched))  # a removed model's provisional row, left without files
+        # A removed model's provisional row, left without files.
+        registry.models.drop_orphans(conn, sorted(touched))
     settled = []
     for model_id, (added_at, updated_at) in touched.items():
         now_id = settle_if_complete(registry, model_id, composite) or model_id
         if added_at:  # listed again with the times it was listed with before
             with registry.db.transaction() as conn:
-                conn.execute(
-                    "UPDATE models SET added_at = ?, updated_at = ? WHERE id = ? AND location = 'source'",
-                    (added_at, updated_at or added_at, now_id),
-                )
+                registry.models.restore_times(conn, now_id, added_at, updated_at or added_at)
         settled.append(now_id)
     return settled

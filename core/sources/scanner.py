@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.db import Database
+from ..catalog.store import ProvisionalFile, ProvisionalRow
 from ..errors import Cancelled, InvalidInput, ModelLibraryError
 from ..formats.inspect import inspect_path
 from ..models import PENDING_PREFIX, utcnow
-from .registry import KnownFile, SourceRegistry, SourceRow
+from .registry import SourceRegistry
+from .rows import KnownFile, SourceRow
 from .walk import Found, readable_target, walk_models
 
 ProgressFn = Callable[[int, int, str], None]
@@ -171,8 +173,8 @@ def _commit(
     if not pending:
         return
     by_identity = {(r.device, r.inode, r.size, r.mtime_ns): r for r in known.values()} if known else {}
-    rows: list[tuple[Any, ...]] = []
-    files: list[tuple[str, str, int]] = []
+    rows: list[ProvisionalRow] = []
+    files: list[ProvisionalFile] = []
     file_entries: list[tuple[dict[str, Any], str]] = []
     renames: list[tuple[int, str]] = []
     stale_models: set[str] = set()
@@ -227,23 +229,13 @@ def _commit(
         for file_id, new_path in renames:
             registry.rename_file(conn, file_id, new_path)
         ids = [r[0] for r in rows]
-        existing: set[str] = set()
-        for start in range(0, len(ids), 900):
-            chunk = ids[start : start + 900]
-            marks = ",".join("?" * len(chunk))
-            existing.update(r[0] for r in conn.execute(f"SELECT id FROM models WHERE id IN ({marks})", chunk))  # noqa: S608
-        registry.insert_provisional(
+        existing = registry.models.existing_ids(conn, ids)
+        registry.models.insert_provisional(
             conn, [r for r in rows if r[0] not in existing], [f for f in files if f[0] not in existing]
         )
-        refreshed = [(r[2], r[5], now, r[0]) for r in rows if r[0] in existing]
-        if refreshed:
-            conn.executemany(
-                "UPDATE models SET type = ?, size = ?, state = 'ready', updated_at = ? "
-                "WHERE id = ? AND blake3 LIKE 'pending:%'",
-                refreshed,
-            )
+        registry.models.refresh_provisional(conn, [(r[2], r[5], now, r[0]) for r in rows if r[0] in existing])
         registry.upsert_files(conn, source.id, file_entries)
-        registry.detach(conn, sorted(stale_models - set(ids)))
+        registry.models.drop_orphans(conn, sorted(stale_models - set(ids)))
     report.changed_ids.extend(ids)
 
 
@@ -251,32 +243,27 @@ def inspect_pending(
     db: Database, registry: SourceRegistry, *, limit: int = 500, cancelled: CancelledFn | None = None
 ) -> int:
     """Read the header of files the walk listed but nobody has looked into yet; refine their models."""
-    rows = db.execute_read(
-        "SELECT f.id, f.path, f.size, f.mtime_ns, f.inode, m.format, m.rel_dir, s.path AS root "
-        "FROM source_files f JOIN models m ON m.id = f.model_id JOIN sources s ON s.id = f.source_id "
-        "WHERE f.inspected = 0 AND f.state = 'present' LIMIT ?",
-        (limit,),
-    )
+    rows = registry.models.uninspected(limit)
     updates: list[tuple[Any, ...]] = []
     done: list[tuple[Any, ...]] = []  # (file id, size, mtime_ns, inode): the version whose header we read
     now = utcnow()
     for row in rows:
         if cancelled is not None and cancelled():
             break
-        version = (row["id"], row["size"], row["mtime_ns"], row["inode"])
+        version = (row.file_id, row.size, row.mtime_ns, row.inode)
         done.append(version)
-        path = Path(row["path"])
+        path = Path(row.path)
         found: tuple[str, str, str, str, dict[str, str], tuple[str, ...]]
         try:
-            if row["format"] == "diffusion-folder":
+            if row.format == "diffusion-folder":
                 from ..formats.detect import detect_diffusers_folder
 
-                det = detect_diffusers_folder(Path(row["rel_dir"]))
+                det = detect_diffusers_folder(Path(row.rel_dir))
                 found = (det.type, det.base_model, "diffusers", "unknown", {}, ())
-            elif row["format"] == "sharded-set" and not is_first_weight(path):
+            elif row.format == "sharded-set" and not is_first_weight(path):
                 continue
             else:
-                readable = readable_target(row["path"], row["root"])
+                readable = readable_target(row.path, row.root)
                 if readable is None:
                     raise InvalidInput(
                         f"{path} links to a file outside its source whose name is not a model file's; "
@@ -322,16 +309,7 @@ def inspect_pending(
         # Read now, not from the SELECT above: hashing may have re-keyed the model (or merged it into one
         # the user edited) meanwhile, and a rescan may have seen a new version of the file (its header
         # is read next time). The user's own type and base model always stay.
-        conn.executemany(
-            "UPDATE models SET "
-            "type = CASE WHEN manual_fields LIKE '%\"type\"%' THEN type ELSE COALESCE(?, type) END, "
-            "base_model = CASE WHEN manual_fields LIKE '%\"base_model\"%' THEN base_model "
-            "ELSE COALESCE(?, base_model) END, "
-            "file_format = ?, security = ?, metadata_json = ?, warnings_json = ?, updated_at = ? "
-            "WHERE location = 'source' AND id = (SELECT model_id FROM source_files "
-            "WHERE id = ? AND size = ? AND mtime_ns = ? AND inode = ? AND inspected = 0)",
-            updates,
-        )
+        registry.models.apply_headers(conn, updates)
         conn.executemany(
             "UPDATE source_files SET inspected = 1 WHERE id = ? AND size = ? AND mtime_ns = ? AND inode = ?",
             done,

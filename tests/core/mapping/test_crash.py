@@ -15,8 +15,8 @@ from comfyui_model_library.core.links.cascade import remove_model_links
 from comfyui_model_library.core.links.platform import LinkMaker, inside_root
 from comfyui_model_library.core.links.registry import LinkRegistry
 from comfyui_model_library.core.mapping import service
-from comfyui_model_library.core.mapping.apply import pending_journal_count, resume_pending
 from comfyui_model_library.core.mapping.config import MappingConfig
+from comfyui_model_library.core.mapping.journal import pending_journal_count, resume_pending
 
 from .support import Env
 

@@ -1,0 +1,97 @@
+"""One store owns the model tables: no SQL on models, models_fts, model_files, tags or model_origins
+outside core/catalog/ (the catalog store, core/catalog/store.py), so a second backend is one Protocol.
+
+Every string literal of the package's code is read (implicitly concatenated pieces are one literal to
+the parser; an f-string's fixed parts are joined around its holes), and a statement naming one of these
+tables after FROM, INTO, UPDATE, JOIN or TABLE (any case) is a finding; docstrings are prose, skipped.
+Tests and benches are not the package and may look at rows directly.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[3]
+OWNER = PACKAGE / "core" / "catalog"
+NOT_PACKAGE = {"tests", "bench", "scripts", "web", "docs", "node_modules"}
+MODEL_TABLES = ("models", "models_fts", "model_files", "tags", "model_origins")
+STATEMENT = re.compile(
+    r"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+(" + "|".join(MODEL_TABLES) + r")\b(?![.\w])", re.IGNORECASE
+)
+
+
+def _literals(tree: ast.AST) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    # Docstrings and other bare string statements are prose, never run.
+    skipped: set[int] = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            parts = []
+            for value in node.values:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    parts.append(value.value)
+                    skipped.add(id(value))
+                else:
+                    parts.append(" x ")
+            found.append((node.lineno, "".join(parts)))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skipped:
+            found.append((node.lineno, node.value))
+    return found
+
+
+def _package_files() -> list[Path]:
+    files = []
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).parts
+        if parts[0] in NOT_PACKAGE or any(p.startswith(".") for p in parts):
+            continue
+        files.append(path)
+    return sorted(files)
+
+
+def model_table_sql(files: list[Path]) -> list[str]:
+    """``path:line: table`` for every literal that runs a statement on a model table."""
+    hits = []
+    for path in files:
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for line, text in _literals(tree):
+            for match in STATEMENT.finditer(" ".join(text.split())):
+                hits.append(f"{path.relative_to(PACKAGE)}:{line}: {match.group(0)}")
+    return hits
+
+
+def test_no_sql_on_model_tables_outside_the_catalog() -> None:
+    outside = [p for p in _package_files() if OWNER not in p.parents]
+    assert len(outside) > 50, "the walk found too few modules: is PACKAGE the package root?"
+    hits = model_table_sql(outside)
+    assert not hits, (
+        "SQL on the model tables outside core/catalog/; ask the catalog store (core/catalog/store.py: "
+        "Catalog, InPlaceModels) and put the statement in core/catalog/:\n" + "\n".join(hits)
+    )
+
+
+def test_the_finder_sees_the_catalogs_own_statements() -> None:
+    """The finder is not blind: the catalog's own modules hold statements on each kind of table."""
+    hits = model_table_sql(sorted(OWNER.glob("*.py")))
+    named = {hit.rsplit(" ", 1)[-1] for hit in hits}
+    assert set(MODEL_TABLES) <= named, named
+    # Each form the finder must catch (a multi-line implicit concatenation, an f-string, a JOIN alias).
+    tree = ast.parse(
+        'a = ("SELECT id "\n "FROM models WHERE x = 1")\n'
+        'b = f"DELETE FROM model_files WHERE id IN ({marks})"\n'
+        'c = "SELECT 1 FROM source_files f JOIN tags t ON t.model_id = f.model_id"\n'
+        "d = \"INSERT INTO models_fts(models_fts) VALUES ('rebuild')\"\n"
+        'e = "select * from model_tags"  # not a model table\n'
+        'def f():\n    """Files are imported into models/ here."""\n'
+        'g = "delete from tags where model_id = ?"\n'
+    )
+    texts = [" ".join(text.split()) for _, text in _literals(tree)]
+    tables = sorted(m.group(1) for text in texts for m in STATEMENT.finditer(text))
+    assert tables == ["model_files", "models", "models_fts", "tags", "tags"]

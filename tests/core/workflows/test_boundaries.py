@@ -1,0 +1,48 @@
+"""core/workflows stays a pure reading layer: it imports nothing of the library's services or the host."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[3] / "core" / "workflows"
+# What the reading layer may use from the rest of core: the error tree and two vocabularies of constants.
+ALLOWED_CORE = {"errors", "mapping.config", "mapping.comfyui"}
+
+
+def imports(path: Path) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom):
+            found.append((node.level, node.module or ""))
+        elif isinstance(node, ast.Import):
+            found.extend((0, alias.name) for alias in node.names)
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)
+def test_workflows_imports_only_the_stdlib_the_error_tree_and_itself(path: Path) -> None:
+    for level, module in imports(path):
+        if level == 1:
+            continue  # a sibling in core/workflows
+        if level == 2:
+            assert module in ALLOWED_CORE, f"{path.name} imports core.{module}"
+        else:
+            assert level == 0 and module.split(".")[0] in {
+                "__future__",
+                "collections",
+                "dataclasses",
+                "enum",
+                "functools",
+                "io",
+                "json",
+                "os",
+                "pathlib",
+                "re",
+                "struct",
+                "typing",
+                "zlib",
+            }, f"{path.name}: {module}"
+    assert len(path.read_text().splitlines()) <= 400, f"{path.name} is over ~400 lines"
