@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import InvalidInput
-from .models import BASE_MODELS, MODEL_TYPES, Model
+from .models import Model
+from .taxonomy import BaseModelType, ModelType
 
 MAX_NAME = 200
 MAX_TAG = 64
@@ -40,13 +41,15 @@ def edit_changes(
             raise InvalidInput(f"Name {name!r} is not usable: give 1-{MAX_NAME} printable characters.")
         changes["name"] = clean
     if type is not None:
-        if type not in MODEL_TYPES:
-            raise InvalidInput(f"Unknown type {type!r}; use one of: {', '.join(MODEL_TYPES)}.")
-        changes["type"] = type
+        if not ModelType.has(type):
+            raise InvalidInput(f"Unknown type {type!r}; use one of: {', '.join(ModelType.values())}.")
+        changes["type"] = ModelType.of(type)
     if base_model is not None:
-        if base_model not in BASE_MODELS:
-            raise InvalidInput(f"Unknown base model {base_model!r}; use one of: {', '.join(BASE_MODELS)}.")
-        changes["base_model"] = base_model
+        if not BaseModelType.has(base_model):
+            raise InvalidInput(
+                f"Unknown base model {base_model!r}; use one of: {', '.join(BaseModelType.values())}."
+            )
+        changes["base_model"] = BaseModelType.of(base_model)
     if tags is not None or add_tags or remove_tags:
         current = list(model.tags) if tags is None else []
         for tag in (*(tags or ()), *add_tags):

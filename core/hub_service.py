@@ -41,6 +41,8 @@ from .records.files import (
     records_dir,
 )
 from .records.pending import save_pending_record
+from .taxonomy import MatchKind
+from .types import CancelCheck, StageProgress
 
 if TYPE_CHECKING:
     # The Hub client pulls in httpx and huggingface_hub: loaded on the first Hub call, not at start-up.
@@ -48,8 +50,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[int, int, str], None]
-CancelledFn = Callable[[], bool]
 ChangedFn = Callable[[list[str], str], None]
 
 PENDING_RETRY = timedelta(minutes=10)
@@ -220,8 +220,8 @@ class HubService:
         filenames: Sequence[str],
         revision: str | None,
         *,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> list[ImportItem]:
         from .hf.download import pick_model_files
 
@@ -249,8 +249,8 @@ class HubService:
         repo_id: str,
         group: list[str],
         revision: str | None,
-        progress: ProgressFn | None,
-        cancelled: CancelledFn | None,
+        progress: StageProgress | None,
+        cancelled: CancelCheck | None,
     ) -> ImportItem:
         from .hf import download_files, finish_download
 
@@ -281,7 +281,7 @@ class HubService:
                     repo_id=repo_id,
                     revision=result.revision_sha,
                     filename=primary,
-                    match="hash",
+                    match=MatchKind.HASH,
                     confidence=1.0,
                 ),
             )

@@ -35,18 +35,18 @@ from .catalog.db import Database
 from .errors import Busy, Cancelled, InvalidInput, JobNotFound, ModelLibraryError
 from .models import Progress
 from .owner import ProcessOwner
+from .taxonomy import JobState
+from .types import CancelCheck, StageProgress
 
 log = logging.getLogger(__name__)
 
-ProgressFn = Callable[[int, int, str], None]  # (done, total, stage)
-CancelledFn = Callable[[], bool]
-JobFn = Callable[[ProgressFn, CancelledFn], Any]
+JobFn = Callable[[StageProgress, CancelCheck], Any]
 JobListener = Callable[["Job"], None]
 # Given an interrupted resumable job, return the function that continues it (or None to leave it).
 ResumeFactory = Callable[["Job"], JobFn | None]
 
 DEFAULT_QUEUES: Mapping[str, int] = {"io": 2, "download": 2}
-FINISHED_STATES = frozenset({"done", "failed", "cancelled"})
+FINISHED_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
 # Finished jobs kept in memory (and listed); older ones stay in the table until pruned.
 KEEP_FINISHED = 200
 PERSIST_INTERVAL_S = 1.0
@@ -86,7 +86,7 @@ class Job:
 
     id: str
     kind: str
-    state: str  # queued | running | done | failed | cancelled
+    state: JobState
     progress: Progress
     queue: str = "io"
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -95,6 +95,10 @@ class Job:
     created_at: str = ""
     updated_at: str = ""
     resumable: bool = False
+
+    def __post_init__(self) -> None:
+        if type(self.state) is not JobState:  # a row of the jobs table holds the plain string
+            object.__setattr__(self, "state", JobState.of(self.state))
 
     @property
     def finished(self) -> bool:
@@ -276,7 +280,7 @@ class JobRunner:
         job = Job(
             id=secrets.token_hex(8),
             kind=kind,
-            state="queued",
+            state=JobState.QUEUED,
             progress=Progress(0, 0, "queued"),
             queue=queue,
             params=dict(params or {}),
@@ -306,10 +310,14 @@ class JobRunner:
     def _resubmit(self, job: Job, fn: JobFn) -> Job:
         with self._lock:
             entry = self._entries.get(job.id)
-            if entry is None or entry.job.state != "failed":
+            if entry is None or entry.job.state != JobState.FAILED:
                 raise InvalidInput(f"job {job.id} is not an interrupted job")
             fresh = replace(
-                entry.job, state="queued", error=None, updated_at=_now(), progress=Progress(0, 0, "queued")
+                entry.job,
+                state=JobState.QUEUED,
+                error=None,
+                updated_at=_now(),
+                progress=Progress(0, 0, "queued"),
             )
             entry.job, entry.fn = fresh, fn
             entry.cancel_event.clear()
@@ -346,13 +354,15 @@ class JobRunner:
             if entry.job.finished:
                 return entry.job
             entry.cancel_event.set()
-            if entry.job.state != "queued":
+            if entry.job.state != JobState.QUEUED:
                 return entry.job
             try:
                 self._pending[entry.job.queue].remove(job_id)
             except ValueError:
                 pass
-            job = self._set(entry, state="cancelled", progress=replace(entry.job.progress, stage="cancelled"))
+            job = self._set(
+                entry, state=JobState.CANCELLED, progress=replace(entry.job.progress, stage="cancelled")
+            )
         self._persist(job)
         self._notify(job)
         return job
@@ -402,7 +412,7 @@ class JobRunner:
                     return
                 entry = self._entries[self._pending[queue].popleft()]
                 job = self._set(
-                    entry, state="running", progress=replace(entry.job.progress, stage="starting")
+                    entry, state=JobState.RUNNING, progress=replace(entry.job.progress, stage="starting")
                 )
                 fn = entry.fn
             self._persist(job)
@@ -421,18 +431,18 @@ class JobRunner:
                 raise RuntimeError("job has no function")
             result = _jsonable(fn(progress, cancelled))
         except Cancelled as exc:
-            final: dict[str, Any] = {"state": "cancelled", "error": _error_of(exc)}
+            final: dict[str, Any] = {"state": JobState.CANCELLED, "error": _error_of(exc)}
         except FailedWithResult as exc:
-            final = {"state": "failed", "error": _error_of(exc.error), "result": _jsonable(exc.result)}
+            final = {"state": JobState.FAILED, "error": _error_of(exc.error), "result": _jsonable(exc.result)}
         except Exception as exc:
             if entry.cancel_event.is_set():
-                final = {"state": "cancelled", "error": _error_of(exc)}
+                final = {"state": JobState.CANCELLED, "error": _error_of(exc)}
             else:
                 if not isinstance(exc, ModelLibraryError):
                     log.exception("job %s (%s) failed", entry.job.id, entry.job.kind)
-                final = {"state": "failed", "error": _error_of(exc)}
+                final = {"state": JobState.FAILED, "error": _error_of(exc)}
         else:
-            final = {"state": "done", "result": result}
+            final = {"state": JobState.DONE, "result": result}
         with self._lock:
             stage = final["state"]
             job = self._set(entry, progress=replace(entry.job.progress, stage=str(stage)), **final)
@@ -443,7 +453,7 @@ class JobRunner:
     def _progress(self, entry: _Entry, done: int, total: int, stage: str) -> None:
         now = time.monotonic()
         with self._lock:
-            if entry.job.state != "running":
+            if entry.job.state != JobState.RUNNING:
                 return
             changed_stage = stage != entry.job.progress.stage
             job = self._set(entry, progress=Progress(int(done), int(total), str(stage)))
@@ -508,7 +518,7 @@ class JobRunner:
             queued = [self._entries[i] for q in self._pending.values() for i in q]
             for q in self._pending.values():
                 q.clear()
-            jobs = [self._set(e, state="cancelled") for e in queued]
+            jobs = [self._set(e, state=JobState.CANCELLED) for e in queued]
             for entry in self._entries.values():
                 entry.cancel_event.set()
             self._wake.notify_all()

@@ -41,12 +41,11 @@ from .mapping.journal import resume_pending
 from .models import ImportItem, Link, Model, ModelQuery, Page
 from .records.restore import ensure_records
 from .sources import SourceService
+from .types import CancelCheck, StageProgress
 
 log = logging.getLogger(__name__)
 
 EventListener = Callable[[str, dict[str, Any]], None]
-ProgressFn = Callable[[int, int, str], None]  # (done, total, stage)
-CancelledFn = Callable[[], bool]
 
 
 class Library(MappingPart, AdoptPart, HubSourcesPart):
@@ -323,8 +322,8 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
         confine: bool = False,
         allow_pickle: bool = True,
         lookup: bool = True,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> list[ImportItem]:
         """Import files, Diffusers folders, sharded sets, or folders of models.
 
@@ -352,8 +351,8 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
         filename: str,
         *,
         allow_pickle: bool = True,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> list[ImportItem]:
         """Import a finished upload (a file in the library's uploads folder), moving it in (O(1))."""
         self._writable()
@@ -375,8 +374,8 @@ class Library(MappingPart, AdoptPart, HubSourcesPart):
         paths: Sequence[str | Path],
         *,
         allow_pickle: bool = True,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> list[ImportItem]:
         """Import a finished group of uploads (a dropped folder), moved in and confined, as ``upload``s."""
         self._writable()

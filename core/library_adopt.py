@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -12,9 +11,7 @@ if TYPE_CHECKING:
     from .catalog.repository import ModelRepository
     from .config import LibraryConfig
     from .importer.pipeline import Importer
-
-ProgressFn = Callable[[int, int, str], None]
-CancelledFn = Callable[[], bool]
+    from .types import CancelCheck, StageProgress
 
 
 class AdoptPart:
@@ -44,8 +41,8 @@ class AdoptPart:
         comfyui_dir: str | os.PathLike[str],
         *,
         dry_run: bool = False,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> AdoptReport:
         """Bring an install's models into the library in place; every original name keeps working."""
         if not dry_run:
@@ -59,8 +56,8 @@ class AdoptPart:
         self,
         comfyui_dir: str | os.PathLike[str],
         *,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> UndoReport:
         """Put real files back at every original path of one install (the library keeps its copies)."""
         self._writable()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .models import ImportItem
+from .types import CancelCheck, StageProgress
 
 if TYPE_CHECKING:
     from .catalog.db import Database
@@ -18,9 +19,6 @@ if TYPE_CHECKING:
 
 # A partial download is kept this long for a resume (a job resumed after a restart picks it up).
 PARTIAL_RETENTION_DAYS = 7.0
-
-ProgressFn = Callable[[int, int, str], None]
-CancelledFn = Callable[[], bool]
 
 
 class HubSourcesPart:
@@ -52,8 +50,8 @@ class HubSourcesPart:
         filenames: Sequence[str] = (),
         revision: str | None = None,
         *,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> list[ImportItem]:
         """Download a model (a file, a sharded set or a Diffusers folder) from a Hub repo."""
         self._writable()
@@ -106,8 +104,8 @@ class HubSourcesPart:
     def scan(
         self,
         *,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
         hash_files: bool = False,
     ) -> dict[str, Any]:
         report = self.sources.scan(progress=progress, cancelled=cancelled)

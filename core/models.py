@@ -1,7 +1,8 @@
 """Value objects shared by every part of the core.
 
-All are frozen dataclasses; ``to_dict`` gives the JSON shapes fixed in CONTRACT.md. Enumerations are plain
-string constants (tuples below) so that JSON, SQL and Python agree without conversion code.
+All are frozen dataclasses; ``to_dict`` gives the JSON shapes fixed in CONTRACT.md. Fields drawn from a
+vocabulary (``type``, ``base_model``, ``state``...) are typed by the ``str`` Enums of :mod:`.taxonomy`;
+a value built from plain strings (a catalog row, JSON) holds the members (see ``_members``).
 """
 
 from __future__ import annotations
@@ -12,59 +13,48 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-MODEL_TYPES = (
-    "checkpoint",
-    "lora",
-    "vae",
-    "text_encoder",
-    "diffusion_model",
-    "controlnet",
-    "clip_vision",
-    "upscaler",
-    "embedding",
-    "style_model",
-    "hypernetwork",
-    "photomaker",
-    "gligen",
-    "ipadapter",
-    "unknown",
+from .taxonomy import (
+    BaseModelType,
+    FileFormat,
+    LinkKind,
+    Location,
+    MatchKind,
+    ModelFormat,
+    ModelState,
+    ModelType,
+    SecurityLevel,
 )
 
-BASE_MODELS = (
-    "sd15",
-    "sd2",
-    "sdxl",
-    "sdxl_refiner",
-    "sd3",
-    "sd35",
-    "flux1",
-    "flux2",
-    "auraflow",
-    "pixart",
-    "hunyuan_dit",
-    "hunyuan_video",
-    "ltxv",
-    "mochi",
-    "wan",
-    "cosmos",
-    "lumina2",
-    "hidream",
-    "chroma",
-    "qwen_image",
-    "stable_cascade",
-    "kolors",
-    "z_image",
-    "svd",
-    "unknown",
+
+def _members(obj: object, fields: _Fields) -> None:
+    """Turn plain strings (a catalog row, JSON, a caller's ``replace(type="lora")``) into their members.
+
+    An unknown value is kept as the plain string, as :meth:`Vocabulary.of` does. Runs for every value
+    built (a page of search hits, a rebuild of 100,000 rows), so it writes the frozen instance's
+    ``__dict__`` directly: one dict lookup per field.
+    """
+    state = obj.__dict__
+    for name, by_value in fields:
+        value = state[name]
+        state[name] = by_value.get(value, value)
+
+
+_Fields = tuple[tuple[str, Mapping[Any, Any]], ...]
+_SOURCE_FIELDS: _Fields = (("match", MatchKind._value2member_map_),)
+_LINK_FIELDS: _Fields = (("kind", LinkKind._value2member_map_),)
+_MODEL_FIELDS: _Fields = tuple(
+    (name, vocab._value2member_map_)
+    for name, vocab in (
+        ("type", ModelType),
+        ("base_model", BaseModelType),
+        ("format", ModelFormat),
+        ("file_format", FileFormat),
+        ("security", SecurityLevel),
+        ("location", Location),
+        ("state", ModelState),
+    )
 )
 
-MODEL_FORMATS = ("single-file", "diffusion-folder", "sharded-set")
-FILE_FORMATS = ("safetensors", "gguf", "pickle", "zip-pickle", "onnx", "diffusers", "unknown")
-SECURITY_LEVELS = ("safe", "unknown", "pickle")
-LOCATIONS = ("library", "source")
-MATCH_KINDS = ("hash", "filename_exact", "filename_fuzzy", "manual", "none")
-LINK_KINDS = ("symlink", "hardlink", "copy")
-JOB_STATES = ("queued", "running", "done", "failed", "cancelled")
 
 # Fields a user may edit; once edited they are recorded in ``Model.manual_fields`` and automatic
 # enrichment (HF lookup, re-detection) never overwrites them.
@@ -123,8 +113,11 @@ class ModelSource:
     repo_id: str | None = None
     revision: str | None = None
     filename: str | None = None
-    match: str = "none"  # one of MATCH_KINDS
+    match: MatchKind = MatchKind.NONE
     confidence: float = 0.0
+
+    def __post_init__(self) -> None:
+        _members(self, _SOURCE_FIELDS)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"kind": self.kind, "match": self.match, "confidence": self.confidence}
@@ -141,7 +134,7 @@ class ModelSource:
             repo_id=d.get("repo_id"),
             revision=d.get("revision"),
             filename=d.get("filename"),
-            match=str(d.get("match", "none")),
+            match=MatchKind.of(str(d.get("match", "none"))),
             confidence=float(d.get("confidence", 0.0)),
         )
 
@@ -149,8 +142,11 @@ class ModelSource:
 @dataclass(frozen=True)
 class Link:
     path: str
-    kind: str  # symlink | hardlink | copy
+    kind: LinkKind
     app: str = "comfyui"
+
+    def __post_init__(self) -> None:
+        _members(self, _LINK_FIELDS)
 
     def to_dict(self) -> dict[str, str]:
         return {"path": self.path, "kind": self.kind, "app": self.app}
@@ -167,15 +163,15 @@ class Model:
 
     id: str
     name: str
-    type: str
-    base_model: str
-    format: str
-    file_format: str
-    security: str
+    type: ModelType
+    base_model: BaseModelType
+    format: ModelFormat
+    file_format: FileFormat
+    security: SecurityLevel
     size: int
     hashes: Hashes
     files: tuple[ModelFile, ...]
-    location: str = "library"
+    location: Location = Location.LIBRARY
     rel_dir: str = ""
     source: ModelSource = field(default_factory=ModelSource)
     tags: tuple[str, ...] = ()
@@ -185,7 +181,10 @@ class Model:
     manual_fields: frozenset[str] = frozenset()
     metadata: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
-    state: str = "ready"  # ready | missing
+    state: ModelState = ModelState.READY
+
+    def __post_init__(self) -> None:
+        _members(self, _MODEL_FIELDS)
 
     def replace(self, **changes: Any) -> Model:
         return dataclasses.replace(self, **changes)

@@ -9,9 +9,10 @@ from ..core.errors import ModelLibraryError
 
 if TYPE_CHECKING:
     # Types only: the job and upload modules load when the first request builds the route context.
-    from ..core.jobs import CancelledFn, Job, JobFn, ProgressFn
+    from ..core.jobs import Job, JobFn
     from ..core.library import Library
     from ..core.models import ImportItem
+    from ..core.types import CancelCheck, StageProgress
     from ..core.uploads import UploadStore
 
 
@@ -44,7 +45,7 @@ def import_task(library: Library, paths: list[str], *, move: bool, allow_pickle:
     """Pickle-format files (which can run code when loaded) import only with ``allow_pickle``: over HTTP
     the user confirms them explicitly (THREATS #8); without it they fail with pickle_needs_confirmation."""
 
-    def fn(progress: ProgressFn, cancelled: CancelledFn) -> dict[str, Any]:
+    def fn(progress: StageProgress, cancelled: CancelCheck) -> dict[str, Any]:
         items = library.import_paths(
             paths, move=move, confine=True, allow_pickle=allow_pickle, progress=progress, cancelled=cancelled
         )
@@ -64,7 +65,7 @@ def upload_import_task(
     """Import a finished upload, then drop the session (whatever the outcome: the bytes were copied or
     refused, and a failed upload would otherwise hold its space until it expires)."""
 
-    def fn(progress: ProgressFn, cancelled: CancelledFn) -> dict[str, Any]:
+    def fn(progress: StageProgress, cancelled: CancelCheck) -> dict[str, Any]:
         try:
             items = library.import_uploaded(path, filename, progress=progress, cancelled=cancelled)
         finally:
@@ -78,7 +79,7 @@ def upload_group_import_task(library: Library, uploads: UploadStore, group_folde
     """Import the files of one drop as ``import <folder>`` would (sharded sets and Diffusers folders
     become one model each), moving them in and confined to the import roots; then drop the group."""
 
-    def fn(progress: ProgressFn, cancelled: CancelledFn) -> dict[str, Any]:
+    def fn(progress: StageProgress, cancelled: CancelCheck) -> dict[str, Any]:
         try:
             paths = uploads.groups.import_paths(group_folder)
             items = library.import_uploaded_paths(paths, progress=progress, cancelled=cancelled)
@@ -90,7 +91,7 @@ def upload_group_import_task(library: Library, uploads: UploadStore, group_folde
 
 
 def download_task(library: Library, repo_id: str, filenames: list[str], revision: str | None) -> JobFn:
-    def fn(progress: ProgressFn, cancelled: CancelledFn) -> dict[str, Any]:
+    def fn(progress: StageProgress, cancelled: CancelCheck) -> dict[str, Any]:
         items = library.download(repo_id, filenames, revision, progress=progress, cancelled=cancelled)
         return items_result(items)
 
@@ -98,7 +99,7 @@ def download_task(library: Library, repo_id: str, filenames: list[str], revision
 
 
 def scan_task(library: Library) -> JobFn:
-    def fn(progress: ProgressFn, cancelled: CancelledFn) -> Any:
+    def fn(progress: StageProgress, cancelled: CancelCheck) -> Any:
         return library.scan(progress=progress, cancelled=cancelled)
 
     return fn

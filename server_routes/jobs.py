@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..core.errors import InvalidInput
-from ..core.models import JOB_STATES
+from ..core.taxonomy import JobState
 from ._http import json_response, query_int, query_str, run
 from ._router import Router
 from .guards import Policy
@@ -17,8 +17,8 @@ def add_routes(router: Router) -> None:
     async def list_jobs(request: web.Request) -> web.Response:
         limit = query_int(request, "limit", 100, low=1, high=500)
         state = query_str(request, "state", max_len=16)
-        if state is not None and state not in JOB_STATES:
-            raise InvalidInput(f"state must be one of {', '.join(JOB_STATES)}, got {state!r}")
+        if state is not None and not JobState.has(state):
+            raise InvalidInput(f"state must be one of {', '.join(JobState.values())}, got {state!r}")
         runner = await ctx.runner()
         jobs = runner.list_jobs(limit=limit, states=None if state is None else (state,))
         return json_response({"items": [job.to_dict() for job in jobs]})

@@ -15,7 +15,7 @@ bytes. Crash-safe through the journal; undone per install.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from filelock import FileLock, Timeout
@@ -31,14 +31,12 @@ from ..links.platform import LinkMaker, default_maker
 from ..links.registry import AppRecord, AppRegistry, LinkRegistry
 from ..mapping.comfyui import ComfyInstall, read_install
 from ..models import ModelFile
+from ..types import CancelCheck, StageProgress
 from .journal import AdoptJournal
 from .plan import AdoptPlan, AdoptUnit, duplicate_candidates, plan_install
 from .report import AdoptReport, Tally, UndoReport
 from .run import AdoptContext, adopt_unit, recover_adopt
 from .undo import UndoContext, recover_undo, restore_link
-
-ProgressFn = Callable[[int, int, str], None]
-CancelledFn = Callable[[], bool]
 
 __all__ = ["AdoptPlan", "AdoptReport", "AdoptService", "AdoptUnit", "UndoReport"]
 
@@ -83,8 +81,8 @@ class AdoptService:
         comfyui_dir: str | os.PathLike[str],
         *,
         dry_run: bool = False,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> AdoptReport:
         install = read_install(comfyui_dir)
         if dry_run:
@@ -134,7 +132,7 @@ class AdoptService:
             folders=tuple(str(f.path) for f in plan.folders),
         )
 
-    def _dry_run(self, plan: AdoptPlan, progress: ProgressFn | None) -> AdoptReport:
+    def _dry_run(self, plan: AdoptPlan, progress: StageProgress | None) -> AdoptReport:
         """Count what adoption would do. Only units whose size matches another's (or a library file's) can
         be duplicates; those are hashed (``hashed_bytes``) to find the bytes adoption would free."""
         library_sizes = {f.size for m in self.repo.iter_all() if m.location == "library" for f in m.files}
@@ -179,8 +177,8 @@ class AdoptService:
         self,
         comfyui_dir: str | os.PathLike[str],
         *,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
     ) -> UndoReport:
         install = read_install(comfyui_dir)
         tally = Tally()
@@ -249,7 +247,7 @@ class AdoptService:
         return found
 
     # -- helpers -------------------------------------------------------------------------------------
-    def _context(self, install: ComfyInstall, tally: Tally, cancelled: CancelledFn | None) -> AdoptContext:
+    def _context(self, install: ComfyInstall, tally: Tally, cancelled: CancelCheck | None) -> AdoptContext:
         return AdoptContext(self.config, self.db, self.repo, self.importer, self.registry, self.maker,
                             self.journal, install, tally, _no_stage, cancelled, set())  # fmt: skip
 

@@ -36,6 +36,7 @@ from ..links.platform import LinkMaker, temp_name_for
 from ..links.registry import LinkRecord, LinkRegistry
 from ..mapping.comfyui import ComfyInstall
 from ..models import ImportItem, Model, utcnow
+from ..types import CancelCheck
 from .journal import AdoptJournal, AdoptRecord, discard_temp
 from .plan import AdoptUnit
 from .report import Tally
@@ -55,7 +56,7 @@ class AdoptContext:
     install: ComfyInstall
     tally: Tally
     stage: StageFn
-    cancelled: Callable[[], bool] | None = None
+    cancelled: CancelCheck | None = None
     counted_inodes: set[tuple[int, int]] | None = None
 
 

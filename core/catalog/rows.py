@@ -15,8 +15,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ..errors import CatalogCorrupt, InvalidInput
-from ..models import BASE_MODELS, LOCATIONS, MODEL_TYPES, Hashes, Model, ModelFile, ModelSource, utcnow
-from .store import MODEL_STATES, ORIGIN_KINDS
+from ..models import Hashes, Model, ModelFile, ModelSource, utcnow
+from ..taxonomy import BaseModelType, Location, ModelState, ModelType, Vocabulary
+from .store import ORIGIN_KINDS
 
 INSERT_MODEL = (
     "INSERT INTO models (id, name, type, base_model, format, file_format, security, size, location, "
@@ -64,10 +65,15 @@ def unique(tags: Iterable[str]) -> list[str]:
 
 
 def check_values(**values: object) -> None:
-    allowed = {"type": MODEL_TYPES, "base_model": BASE_MODELS, "location": LOCATIONS, "state": MODEL_STATES}
+    allowed: dict[str, type[Vocabulary]] = {
+        "type": ModelType,
+        "base_model": BaseModelType,
+        "location": Location,
+        "state": ModelState,
+    }
     for key, value in values.items():
-        if value not in allowed[key]:
-            raise InvalidInput(f"Unknown {key} {value!r}; use one of: {', '.join(allowed[key])}.")
+        if not allowed[key].has(value):
+            raise InvalidInput(f"Unknown {key} {value!r}; use one of: {', '.join(allowed[key].values())}.")
 
 
 def check_origin_kind(kind: str) -> None:

@@ -25,15 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import InvalidInput
-from ..models import (
-    BASE_MODELS,
-    FILE_FORMATS,
-    LOCATIONS,
-    MODEL_TYPES,
-    SECURITY_LEVELS,
-    SORT_KEYS,
-    ModelQuery,
-)
+from ..models import SORT_KEYS, ModelQuery
+from ..taxonomy import BaseModelType, FileFormat, Location, ModelType, SecurityLevel
 
 MAX_QUERY_CHARS = 256
 MAX_QUERY_TOKENS = 16
@@ -61,11 +54,11 @@ _ORDER_BY = {
 
 # (ModelQuery attribute, column, allowed values or None for free text)
 _FILTERS: tuple[tuple[str, str, Sequence[str] | None], ...] = (
-    ("type", "m.type", MODEL_TYPES),
-    ("base_model", "m.base_model", BASE_MODELS),
-    ("location", "m.location", LOCATIONS),
-    ("security", "m.security", SECURITY_LEVELS),
-    ("file_format", "m.file_format", FILE_FORMATS),
+    ("type", "m.type", ModelType.values()),
+    ("base_model", "m.base_model", BaseModelType.values()),
+    ("location", "m.location", Location.values()),
+    ("security", "m.security", SecurityLevel.values()),
+    ("file_format", "m.file_format", FileFormat.values()),
 )
 
 
@@ -188,7 +181,7 @@ def _prefilter(query: ModelQuery) -> tuple[list[str], bool]:
     """
     parts: list[str] = []
     exact = all(getattr(query, a) is None for a in ("location", "security", "file_format"))
-    for attr, allowed in (("type", MODEL_TYPES), ("base_model", BASE_MODELS)):
+    for attr, allowed in (("type", ModelType.values()), ("base_model", BaseModelType.values())):
         value = getattr(query, attr)
         if value is not None:
             parts.append(f"{attr} : ^{_phrase(value)}")

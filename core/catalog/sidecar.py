@@ -15,24 +15,13 @@ import stat
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import InvalidInput, InvalidModelFile, UnsafePath
 from ..io.fileops import atomic_write_bytes
 from ..io.paths import validate_relpath
-from ..models import (
-    BASE_MODELS,
-    EDITABLE_FIELDS,
-    FILE_FORMATS,
-    MODEL_FORMATS,
-    MODEL_TYPES,
-    SECURITY_LEVELS,
-    Hashes,
-    Model,
-    ModelFile,
-    ModelSource,
-    model_id_from_blake3,
-)
+from ..models import EDITABLE_FIELDS, Hashes, Model, ModelFile, ModelSource, model_id_from_blake3
+from ..taxonomy import BaseModelType, FileFormat, Location, ModelFormat, ModelType, SecurityLevel, Vocabulary
 from .store import Origin
 
 SIDECAR_NAME = "metadata.json"
@@ -109,6 +98,9 @@ class _Bad(Exception):
     pass
 
 
+V = TypeVar("V", bound=Vocabulary)
+
+
 def _get(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
     value = d.get(key, default)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
@@ -123,11 +115,11 @@ def _hex(d: Mapping[str, Any], key: str) -> str:
     return str(value)
 
 
-def _one_of(d: Mapping[str, Any], key: str, allowed: Sequence[str], default: str | None = None) -> str:
-    value = _get(d, key, str, default)
-    if value not in allowed:
-        raise _Bad(f"{key!r} is {value!r}, expected one of {', '.join(allowed)}")
-    return str(value)
+def _one_of(d: Mapping[str, Any], key: str, allowed: type[V], default: str | None = None) -> V:
+    member = allowed.parse(_get(d, key, str, default))
+    if member is None:
+        raise _Bad(f"{key!r} is {d.get(key, default)!r}, expected one of {', '.join(allowed.values())}")
+    return member
 
 
 def _safe_rel_path(value: str) -> str:
@@ -191,15 +183,15 @@ def _parse(data: Any, rel_dir: str) -> tuple[Model, list[Origin]]:
     model = Model(
         id=model_id,
         name=_get(data, "name", str),
-        type=_one_of(data, "type", MODEL_TYPES),
-        base_model=_one_of(data, "base_model", BASE_MODELS),
-        format=_one_of(data, "format", MODEL_FORMATS),
-        file_format=_one_of(data, "file_format", FILE_FORMATS),
-        security=_one_of(data, "security", SECURITY_LEVELS),
+        type=_one_of(data, "type", ModelType),
+        base_model=_one_of(data, "base_model", BaseModelType),
+        format=_one_of(data, "format", ModelFormat),
+        file_format=_one_of(data, "file_format", FileFormat),
+        security=_one_of(data, "security", SecurityLevel),
         size=size,
         hashes=Hashes(blake3, sha256),
         files=tuple(files),
-        location="library",
+        location=Location.LIBRARY,
         rel_dir=rel_dir,
         source=source,
         tags=tuple(_strings(data.get("tags", []), "tags")),

@@ -21,7 +21,6 @@ from typing import Any, Protocol, TypeVar
 from ..models import Model, ModelQuery, Page
 
 ORIGIN_KINDS = ("import", "download", "upload", "adopt")
-MODEL_STATES = ("ready", "missing")
 Origin = tuple[str, str, str]  # (path, kind, recorded_at)
 Tx = TypeVar("Tx", contravariant=True)
 

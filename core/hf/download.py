@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -25,12 +25,11 @@ from ..io.hashing import Digests
 from ..io.partials import MANIFEST_SUFFIX
 from ..io.partials import cleanup_stale_partials as cleanup_stale_partials  # its old home
 from ..io.paths import is_within, validate_relpath
+from ..types import ByteProgress, CancelCheck, StageProgress
 from .client import HubClient, RepoFile, is_commit_sha, validate_repo_id
 from .naming import is_weight_file
 from .transfer import RemoteFile, fetch_file, head_file, open_partial
 
-ProgressFn = Callable[[int, int, str], None]  # (done_bytes, total_bytes, stage)
-CancelledFn = Callable[[], bool]
 DEFAULT_FREE_SPACE_MARGIN = 256 * 1024 * 1024
 
 
@@ -109,8 +108,8 @@ def download_files(
     revision: str | None,
     dest_dir: Path,
     *,
-    progress: ProgressFn | None = None,
-    cancelled: CancelledFn | None = None,
+    progress: StageProgress | None = None,
+    cancelled: CancelCheck | None = None,
     config: object | None = None,
 ) -> DownloadResult:
     validate_repo_id(repo_id)
@@ -172,14 +171,14 @@ def download_files(
     return DownloadResult(repo_id, commit, tuple(results))
 
 
-def _offset_progress(report: ProgressFn, base: int, total: int) -> Callable[[int], None]:
+def _offset_progress(report: StageProgress, base: int, total: int) -> ByteProgress:
     def progress(have: int) -> None:
         report(base + have, total, "downloading")
 
     return progress
 
 
-def _check_cancel(cancelled: CancelledFn | None, repo_id: str) -> None:
+def _check_cancel(cancelled: CancelCheck | None, repo_id: str) -> None:
     if cancelled is not None and cancelled():
         raise Cancelled(f"The download from {repo_id} was cancelled; finished files are kept for a resume.")
 
@@ -189,8 +188,8 @@ def _fetch_with_slot(
     remote: RemoteFile,
     target: Path,
     *,
-    progress: Callable[[int], None],
-    cancelled: CancelledFn | None,
+    progress: ByteProgress,
+    cancelled: CancelCheck | None,
 ) -> Digests:
     while not hub.download_slots.acquire(timeout=0.25):
         _check_cancel(cancelled, remote.relpath)

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import NotFound
 from ..models import Model, ModelSource
+from ..taxonomy import MatchKind
 from .client import HubClient, RepoListing
 from .naming import is_weight_file, parse_name, precision_of, search_queries, similarity
 
@@ -33,7 +34,7 @@ class Candidate:
     repo_id: str
     filename: str
     revision: str
-    match: str  # hash | filename_exact | filename_fuzzy
+    match: MatchKind  # HASH | FILENAME_EXACT | FILENAME_FUZZY
     confidence: float
     size: int
     sha256: str | None
@@ -118,7 +119,7 @@ def match_listing(model: Model, listing: RepoListing) -> list[Candidate]:
                     rf.size,
                     rf.sha256,
                     variant,
-                    "hash",
+                    MatchKind.HASH,
                     1.0,
                     "SHA-256 equals the file's LFS oid",
                 )
@@ -134,7 +135,14 @@ def match_listing(model: Model, listing: RepoListing) -> list[Candidate]:
                 reason += ", different SHA-256 (another revision?)"
             out.append(
                 _candidate(
-                    listing, rf.path, rf.size, rf.sha256, variant, "filename_exact", confidence, reason
+                    listing,
+                    rf.path,
+                    rf.size,
+                    rf.sha256,
+                    variant,
+                    MatchKind.FILENAME_EXACT,
+                    confidence,
+                    reason,
                 )
             )
         elif score >= FUZZY_THRESHOLD:
@@ -147,7 +155,7 @@ def match_listing(model: Model, listing: RepoListing) -> list[Candidate]:
                     rf.size,
                     rf.sha256,
                     variant,
-                    "filename_fuzzy",
+                    MatchKind.FILENAME_FUZZY,
                     min(confidence, 0.59),
                     reason,
                 )
@@ -161,7 +169,7 @@ def _candidate(
     size: int,
     sha256: str | None,
     variant: str | None,
-    match: str,
+    match: MatchKind,
     confidence: float,
     reason: str,
 ) -> Candidate:
@@ -178,13 +186,13 @@ def apply_candidate(model: Model, candidate: Candidate) -> dict[str, Any]:
     """
     updates: dict[str, Any] = {}
     current = model.source
-    manual_source = "source" in model.manual_fields or current.match == "manual"
+    manual_source = "source" in model.manual_fields or current.match == MatchKind.MANUAL
     if not manual_source and candidate.confidence >= current.confidence:
         new = candidate.source()
         if new != current:
             updates["source"] = new
     # Only a name taken from an opaque file name ("model.safetensors") is replaced by the repo's.
     opaque_name = model.name.lower() in {"model", "diffusion_pytorch_model", "pytorch_model"}
-    if candidate.match == "hash" and "name" not in model.manual_fields and opaque_name:
+    if candidate.match == MatchKind.HASH and "name" not in model.manual_fields and opaque_name:
         updates["name"] = candidate.repo_id.split("/")[-1]
     return updates

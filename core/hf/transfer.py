@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,13 +27,11 @@ from ..io.fileops import fsync_dir
 from ..io.hashing import Digests, DualHasher
 from ..io.partials import claim_partial, partial_key
 from ..net.retry import TransientError, is_transport_error, transient_for_status
+from ..types import ByteProgress, CancelCheck
 from .client import HubClient
 
 CHUNK_SIZE = 4 * 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-
-ProgressFn = Callable[[int], None]
-CancelledFn = Callable[[], bool]
 
 
 @dataclass(frozen=True)
@@ -137,8 +134,8 @@ def fetch_file(
     remote: RemoteFile,
     target: Path,
     *,
-    progress: ProgressFn | None = None,
-    cancelled: CancelledFn | None = None,
+    progress: ByteProgress | None = None,
+    cancelled: CancelCheck | None = None,
     chunk_size: int = CHUNK_SIZE,
 ) -> Digests:
     """Download ``remote`` to ``target`` (atomically renamed from the partial file); return its digests."""
@@ -174,8 +171,8 @@ def _stream(
     fh: Any,
     hasher: DualHasher,
     have: int,
-    progress: ProgressFn | None,
-    cancelled: CancelledFn | None,
+    progress: ByteProgress | None,
+    cancelled: CancelCheck | None,
     chunk_size: int,
 ) -> tuple[DualHasher, int]:
     what = f"download of {remote.relpath}"
@@ -253,7 +250,12 @@ def _stream(
 
 
 def _flush(
-    buffer: bytearray, fh: Any, hasher: DualHasher, have: int, remote: RemoteFile, progress: ProgressFn | None
+    buffer: bytearray,
+    fh: Any,
+    hasher: DualHasher,
+    have: int,
+    remote: RemoteFile,
+    progress: ByteProgress | None,
 ) -> int:
     data = bytes(buffer)
     buffer.clear()

@@ -32,6 +32,7 @@ from ..io.paths import sanitize_component
 from ..io.trash import move_to_trash
 from ..models import Model, ModelSource, model_id_from_blake3, utcnow
 from ..records.kinds import RecordError
+from ..taxonomy import BaseModelType, FileFormat, Location, ModelFormat, ModelType, SecurityLevel
 from .journal import JOURNAL_OP, Placing
 from .stage import StagedModel, put_moves_back, read_moves
 from .stage_lock import LOCK_SUFFIX, STAGE_PREFIX, stage_in_use
@@ -103,15 +104,15 @@ def _commit(
     model = Model(
         id=model_id_from_blake3(staged.hashes.blake3),
         name=model_name,
-        type=detection.type,
-        base_model=detection.base_model,
-        format=staged.plan.format,
-        file_format=staged.file_format,
-        security=staged.security,
+        type=ModelType.of(detection.type),
+        base_model=BaseModelType.of(detection.base_model),
+        format=ModelFormat.of(staged.plan.format),
+        file_format=FileFormat.of(staged.file_format),
+        security=SecurityLevel.of(staged.security),
         size=staged.size,
         hashes=staged.hashes,
         files=staged.model_files(),
-        location="library",
+        location=Location.LIBRARY,
         rel_dir=base_rel,
         source=source or ModelSource(kind="local"),
         added_at=now,

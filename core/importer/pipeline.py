@@ -24,18 +24,16 @@ from ..io.hashing import release_buffers
 from ..io.paths import confine as confine_path
 from ..io.paths import is_within
 from ..models import ImportItem, ModelSource
+from ..types import ByteProgress, CancelCheck, StageProgress
 from .commit import CommitResult, commit_staged
 from .plan import PlannedModel, plan_paths
 from .stage import StagedModel, stage_model, undo_stage
-
-ProgressFn = Callable[[int, int, str], None]
-CancelledFn = Callable[[], bool]
 
 
 class _Progress:
     """Sums bytes across parallel file copies into one (done, total, stage) callback."""
 
-    def __init__(self, total: int, callback: ProgressFn | None) -> None:
+    def __init__(self, total: int, callback: StageProgress | None) -> None:
         self.total = total
         self.done = 0
         self._lock = threading.Lock()
@@ -45,7 +43,7 @@ class _Progress:
         if self._callback is not None:
             self._callback(self.done, self.total, label)
 
-    def bytes_for(self, label: str) -> Callable[[int], None]:
+    def bytes_for(self, label: str) -> ByteProgress:
         last = [0]
 
         def report(done_in_file: int) -> None:
@@ -74,8 +72,8 @@ class Importer:
         hardlink: bool = False,
         confine: bool = False,
         allow_pickle: bool = True,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
         origin_kind: str = "import",
         source: ModelSource | None = None,
         name: str | None = None,
@@ -188,8 +186,8 @@ class Importer:
         hardlink: bool = False,
         roots: list[Path] | None = None,
         allow_pickle: bool,
-        progress: Callable[[int], None],
-        cancelled: CancelledFn | None,
+        progress: ByteProgress,
+        cancelled: CancelCheck | None,
         origin_kind: str,
         source: ModelSource | None,
         name: str | None,

@@ -14,7 +14,6 @@ import logging
 import os
 import shutil
 import stat
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from ..io.hashing import Digests, hash_fd
 from ..io.paths import is_within, validate_relpath
 from ..models import Hashes, ModelFile
 from ..records.kinds import RecordError
+from ..types import ByteProgress, CancelCheck
 from .journal import MOVES_FILE, Move, Moves
 from .plan import MODEL_EXTENSIONS, PlannedModel, readable_link_target
 from .shards import shard_of
@@ -35,8 +35,6 @@ from .stage_lock import StageLock, new_stage_dir
 
 log = logging.getLogger(__name__)
 
-BytesProgress = Callable[[int], None]
-CancelledFn = Callable[[], bool]
 
 _SECURITY_RANK = {"safe": 0, "unknown": 1, "pickle": 2}
 
@@ -105,8 +103,8 @@ def stage_model(
     move: bool,
     hardlink: bool = False,
     roots: list[Path] | None = None,
-    progress: BytesProgress | None = None,
-    cancelled: CancelledFn | None = None,
+    progress: ByteProgress | None = None,
+    cancelled: CancelCheck | None = None,
 ) -> StagedModel:
     """Stage ``plan`` under ``tmp_dir``. On any failure the stage is undone (moves put back) and re-raised.
 
@@ -172,8 +170,8 @@ def _stage_file(
     move: bool,
     hardlink: bool,
     roots: list[Path] | None,
-    progress: BytesProgress | None,
-    cancelled: CancelledFn | None,
+    progress: ByteProgress | None,
+    cancelled: CancelCheck | None,
 ) -> StagedFile:
     is_link = stat.S_ISLNK(os.lstat(source).st_mode)
     if is_link and move:
@@ -209,8 +207,8 @@ def _move_and_hash(
     dest: Path,
     stage: Path,
     src_stat: Any,
-    progress: BytesProgress | None,
-    cancelled: CancelledFn | None,
+    progress: ByteProgress | None,
+    cancelled: CancelCheck | None,
 ) -> Digests:
     """Move by rename (O(1)), then one hashing read of the open file.
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import cast
 
 from ..errors import Cancelled, SourceChanged, StorageError
+from ..types import ByteProgress, CancelCheck
 from .fileops import (
     O_BINARY,
     O_CLOEXEC,
@@ -31,7 +32,7 @@ from .fileops import (
     storage_error,
     unlink_quietly,
 )
-from .hashing import CHUNK_SIZE, RING_DEPTH, CancelledFn, Digests, DualHasher, ProgressFn, wait_all
+from .hashing import CHUNK_SIZE, RING_DEPTH, Digests, DualHasher, wait_all
 
 # A read-only shared mapping whose pages are mapped at once (one call instead of a fault per page).
 _MAP_READ_SHARED: int = (
@@ -64,8 +65,8 @@ def copy_and_hash(
     src_stat: SourceStat,
     dest_tmp: Path,
     *,
-    progress: ProgressFn | None = None,
-    cancelled: CancelledFn | None = None,
+    progress: ByteProgress | None = None,
+    cancelled: CancelCheck | None = None,
     src_path: Path | str | None = None,
 ) -> Digests:
     """Copy an open source to the new file ``dest_tmp`` and return the digests of the bytes written.
@@ -131,7 +132,7 @@ def _kernel_copy(src_fd: int, dest_fd: int, offset: int, size: int = CHUNK_SIZE)
 
 
 def _copy_chunks(
-    src_fd: int, dest_fd: int, progress: ProgressFn | None, cancelled: CancelledFn | None
+    src_fd: int, dest_fd: int, progress: ByteProgress | None, cancelled: CancelCheck | None
 ) -> tuple[Digests, int]:
     """Copy and hash: in the kernel where it can, else through a user-space buffer."""
     os.lseek(src_fd, 0, os.SEEK_SET)
@@ -147,7 +148,7 @@ def _copy_chunks(
 
 
 def _kernel_copy_chunks(
-    src_fd: int, dest_fd: int, progress: ProgressFn | None, cancelled: CancelledFn | None
+    src_fd: int, dest_fd: int, progress: ByteProgress | None, cancelled: CancelCheck | None
 ) -> tuple[Digests, int] | None:
     """Kernel copy with both hashes computed over the freshly written pages; None if refused at once.
 
@@ -230,7 +231,7 @@ def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
 
 
 def _buffer_copy_chunks(
-    src_fd: int, dest_fd: int, progress: ProgressFn | None, cancelled: CancelledFn | None
+    src_fd: int, dest_fd: int, progress: ByteProgress | None, cancelled: CancelCheck | None
 ) -> tuple[Digests, int]:
     """Read each chunk into a buffer, write it and hash it from that buffer while the next is read."""
     ring = [bytearray(CHUNK_SIZE) for _ in range(RING_DEPTH)]

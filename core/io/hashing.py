@@ -24,7 +24,6 @@ import mmap
 import os
 import stat
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,15 +33,13 @@ import blake3
 
 from ..errors import Cancelled
 from ..models import Hashes
+from ..types import ByteProgress, CancelCheck
 
 # 4 MiB x 3 buffers in flight: the reader fills one while both hashers work on the others. Measured on
 # a 2-core box: hand-off costs nothing at this size, and a ring that stays well inside the L3 cache hashed
 # faster than 4 x 8 MiB or 3 x 16 MiB (bytes still cached when the slower SHA-256 thread reaches them).
 CHUNK_SIZE = 4 * 1024 * 1024
 RING_DEPTH = 3
-
-ProgressFn = Callable[[int], None]
-CancelledFn = Callable[[], bool]
 
 
 class _Hash(Protocol):
@@ -143,7 +140,9 @@ def wait_all(futures: list[Future[object]]) -> None:
         future.result()
 
 
-def hash_fd(fd: int, *, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None) -> Digests:
+def hash_fd(
+    fd: int, *, progress: ByteProgress | None = None, cancelled: CancelCheck | None = None
+) -> Digests:
     """Hash an open file from its current offset to its end, in one sequential read.
 
     ``progress(done)`` is called after each chunk with the bytes read so far; ``cancelled()`` returning
@@ -163,7 +162,7 @@ def hash_fd(fd: int, *, progress: ProgressFn | None = None, cancelled: Cancelled
 
 
 def _hash_ring(
-    fd: int, ring: list[bytearray], progress: ProgressFn | None, cancelled: CancelledFn | None
+    fd: int, ring: list[bytearray], progress: ByteProgress | None, cancelled: CancelCheck | None
 ) -> Digests:
     in_flight: list[list[Future[object]]] = [[] for _ in range(RING_DEPTH)]
     done = 0
@@ -205,7 +204,7 @@ def _remaining(fd: int) -> int:
         return 1 << 62
 
 
-def _hash_small(fd: int, progress: ProgressFn | None, cancelled: CancelledFn | None) -> Digests:
+def _hash_small(fd: int, progress: ByteProgress | None, cancelled: CancelCheck | None) -> Digests:
     if cancelled is not None and cancelled():
         raise Cancelled("hashing was cancelled; nothing was changed")
     parts = []
@@ -247,7 +246,7 @@ def _give_ring(ring: list[bytearray]) -> None:
 
 
 def hash_path(
-    path: Path | str, *, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None
+    path: Path | str, *, progress: ByteProgress | None = None, cancelled: CancelCheck | None = None
 ) -> Digests:
     """Hash a whole file (see :func:`hash_fd`). Follows symlinks: use only on paths we own."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0))

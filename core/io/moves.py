@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from ..errors import InvalidInput, SourceChanged, StorageError
+from ..types import ByteProgress, CancelCheck
 from .fileops import (
     atomic_write_json,
     check_unchanged,
@@ -21,7 +22,7 @@ from .fileops import (
     storage_error,
     unlink_quietly,
 )
-from .hashing import CancelledFn, Digests, ProgressFn, hash_fd
+from .hashing import Digests, hash_fd
 
 MOVE_JOURNAL_SUFFIX = ".move.json"
 
@@ -39,8 +40,8 @@ def move_and_hash(
     src_path: Path,
     dest_tmp: Path,
     *,
-    progress: ProgressFn | None = None,
-    cancelled: CancelledFn | None = None,
+    progress: ByteProgress | None = None,
+    cancelled: CancelCheck | None = None,
 ) -> Digests:
     """Move a file into the library's temp folder by rename (same filesystem) and hash it there.
 

@@ -32,7 +32,8 @@ from ..errors import InvalidConfig, UnsafePath
 from ..io.fileops import atomic_write_bytes
 from ..io.paths import sanitize_component as sanitize_name
 from ..io.paths import validate_component
-from ..models import MODEL_FORMATS, MODEL_TYPES, Model
+from ..models import Model
+from ..taxonomy import ModelFormat, ModelType
 from .categories import MODEL_CATEGORIES
 
 DEFAULT_CATEGORIES: Mapping[str, str] = {
@@ -301,9 +302,9 @@ def rule_from_dict(d: Any, where: str = "rule") -> Rule:
             ) from exc
     return Rule(
         category=_category(d.get("category"), f"{where}.category", allow_empty=True),
-        types=_strings(match.get("type", []), f"{where}.match.type", MODEL_TYPES),
+        types=_strings(match.get("type", []), f"{where}.match.type", ModelType.values()),
         base_models=_strings(match.get("base_model", []), f"{where}.match.base_model"),
-        formats=_strings(match.get("format", []), f"{where}.match.format", MODEL_FORMATS),
+        formats=_strings(match.get("format", []), f"{where}.match.format", ModelFormat.values()),
         tags_all=_strings(tags.get("all", []), f"{where}.match.tags.all"),
         tags_any=_strings(tags.get("any", []), f"{where}.match.tags.any"),
         tags_none=_strings(tags.get("none", []), f"{where}.match.tags.none"),
@@ -330,8 +331,10 @@ def mapping_from_dict(d: Any) -> MappingConfig:
     if not isinstance(categories, dict):
         raise InvalidConfig("mapping.categories must be an object of model type -> ComfyUI category.")
     for t, c in categories.items():
-        if t not in MODEL_TYPES:
-            raise InvalidConfig(f"mapping.categories: {t!r} is not a model type ({', '.join(MODEL_TYPES)}).")
+        if not ModelType.has(t):
+            raise InvalidConfig(
+                f"mapping.categories: {t!r} is not a model type ({', '.join(ModelType.values())})."
+            )
         _category(c, f"mapping.categories.{t}", allow_empty=False)
     rules = d.get("rules", [])
     if not isinstance(rules, list):

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
+from ..taxonomy import LinkKind
+
 log = logging.getLogger(__name__)
 
 
@@ -248,7 +250,7 @@ class LinkEntry:
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> LinkEntry:
         kind = _str(d, "kind")
-        if kind not in ("symlink", "hardlink", "copy"):
+        if not LinkKind.has(kind):
             raise _Bad(f"'kind' {kind!r} is not symlink, hardlink or copy")
         purpose = _str(d, "purpose", "mapping")
         if purpose not in ("mapping", "adopt"):

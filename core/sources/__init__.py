@@ -17,6 +17,7 @@ from ..errors import InvalidInput
 from ..io.hashing import release_buffers
 from ..io.paths import is_within
 from ..models import ImportItem, ModelFile
+from ..types import CancelCheck, StageProgress
 from .background import SourceWatcher, hash_pending
 from .registry import SourceRegistry, check_source_path
 from .restore import restore_hashes
@@ -24,8 +25,6 @@ from .scanner import ScanReport, inspect_pending, scan_source
 
 __all__ = ["SourceRegistry", "SourceService"]
 
-ProgressFn = Callable[[int, int, str], None]
-CancelledFn = Callable[[], bool]
 ChangedFn = Callable[[list[str], str], None]
 
 
@@ -95,8 +94,8 @@ class SourceService:
     def scan(
         self,
         *,
-        progress: ProgressFn | None = None,
-        cancelled: CancelledFn | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
         only: set[Path] | None = None,
         inspect: bool = True,
     ) -> dict[str, Any]:
@@ -118,7 +117,7 @@ class SourceService:
         }
 
     def _scan_one(
-        self, source_id: int, *, progress: ProgressFn | None = None, cancelled: CancelledFn | None = None
+        self, source_id: int, *, progress: StageProgress | None = None, cancelled: CancelCheck | None = None
     ) -> ScanReport:
         row = self.registry.get(source_id)
         first = row.last_scan_at is None
@@ -139,7 +138,7 @@ class SourceService:
             self._changed(report.changed_ids, "scanned")
         return report
 
-    def inspect_pending(self, *, cancelled: CancelledFn | None = None) -> int:
+    def inspect_pending(self, *, cancelled: CancelCheck | None = None) -> int:
         """Read the headers the walk has not read yet (type, base model, format); returns how many."""
         total = 0
         while True:
@@ -150,7 +149,7 @@ class SourceService:
             self._changed([], "inspected")
         return total
 
-    def hash_pending(self, *, cancelled: CancelledFn | None = None, limit: int | None = None) -> int:
+    def hash_pending(self, *, cancelled: CancelCheck | None = None, limit: int | None = None) -> int:
         return hash_pending(
             self.registry,
             composite=_composite,

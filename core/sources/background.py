@@ -29,13 +29,13 @@ from ..errors import Cancelled, ModelLibraryError
 from ..io.fileops import O_NONBLOCK, reads_block_again
 from ..io.hashing import Digests, hash_fd
 from ..models import ModelFile
+from ..types import CancelCheck
 from .registry import SourceRegistry
 from .rows import FileRow
 from .walk import readable_target
 
 log = logging.getLogger(__name__)
 
-CancelledFn = Callable[[], bool]
 # How often the watch wakes without changes (to notice a stop, and to time the periodic rescan).
 WAKE_SECONDS = 1.0
 # Full rescans of watched local folders: only for events the kernel may have dropped (queue overflow).
@@ -83,7 +83,7 @@ def hash_pending(
     registry: SourceRegistry,
     *,
     composite: Callable[[tuple[ModelFile, ...]], tuple[str, str]],
-    cancelled: CancelledFn | None = None,
+    cancelled: CancelCheck | None = None,
     limit: int | None = None,
     on_settled: Callable[[str], None] | None = None,
     guard: AbstractContextManager[object] | None = None,

@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,10 @@ from ..catalog.store import ProvisionalFile, ProvisionalRow
 from ..errors import Cancelled, InvalidInput, ModelLibraryError
 from ..formats.inspect import inspect_path
 from ..models import PENDING_PREFIX, utcnow
+from ..types import CancelCheck, StageProgress
 from .registry import SourceRegistry
 from .rows import KnownFile, SourceRow
 from .walk import Found, readable_target, walk_models
-
-ProgressFn = Callable[[int, int, str], None]
-CancelledFn = Callable[[], bool]
 
 # ComfyUI's folder names tell a model's type when its header cannot.
 CATEGORY_TYPES = {
@@ -86,8 +83,8 @@ def scan_source(
     registry: SourceRegistry,
     *,
     skip_roots: tuple[Path, ...] = (),
-    progress: ProgressFn | None = None,
-    cancelled: CancelledFn | None = None,
+    progress: StageProgress | None = None,
+    cancelled: CancelCheck | None = None,
     batch: int = 2000,
 ) -> ScanReport:
     started = time.monotonic()
@@ -240,7 +237,7 @@ def _commit(
 
 
 def inspect_pending(
-    db: Database, registry: SourceRegistry, *, limit: int = 500, cancelled: CancelledFn | None = None
+    db: Database, registry: SourceRegistry, *, limit: int = 500, cancelled: CancelCheck | None = None
 ) -> int:
     """Read the header of files the walk listed but nobody has looked into yet; refine their models."""
     rows = registry.models.uninspected(limit)

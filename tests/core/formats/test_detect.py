@@ -15,7 +15,7 @@ from comfyui_model_library.core.formats import (
     detect_many,
     inspect_path,
 )
-from comfyui_model_library.core.models import BASE_MODELS, MODEL_TYPES
+from comfyui_model_library.core.taxonomy import BaseModelType, ModelType
 from tests import synth
 
 
@@ -33,7 +33,7 @@ def test_family_detected_from_file(tmp_path, family):
     assert found.subtype == fam["subtype"]
     assert found.variant == fam["variant"]
     assert found.reason
-    assert found.type in MODEL_TYPES and found.base_model in BASE_MODELS
+    assert ModelType.has(found.type) and BaseModelType.has(found.base_model)
     assert info.file_format == "safetensors" and info.security == "safe"
 
 
