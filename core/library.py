@@ -23,8 +23,9 @@ from .catalog.db import Database
 from .catalog.diagnose import Problem, space_message
 from .catalog.migrations import migrate, pending_migrations
 from .catalog.opening import holds_models, open_catalog, replace_damaged
+from .catalog.rebuild import rebuild_catalog
 from .catalog.repository import ModelRepository
-from .catalog.sidecar import rebuild_catalog, write_sidecar
+from .catalog.sidecar import write_sidecar
 from .config import LibraryConfig
 from .editing import edit_changes
 from .errors import CatalogCorrupt, Conflict, InsufficientSpace
@@ -32,7 +33,7 @@ from .hub_service import HubService
 from .identity import ensure_identity
 from .importer.commit import recover
 from .importer.pipeline import Importer
-from .io.fileops import empty_trash, move_to_trash
+from .io.trash import empty_trash, move_to_trash
 from .library_adopt import AdoptPart
 from .library_hub import HubSourcesPart
 from .library_links import MappingPart

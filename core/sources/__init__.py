@@ -19,8 +19,8 @@ from ..io.paths import is_within
 from ..models import ImportItem, ModelFile
 from ..types import CancelCheck, StageProgress
 from .background import SourceWatcher, hash_pending
-from .records import restore_hashes
 from .registry import SourceRegistry, check_source_path
+from .restore import restore_hashes
 from .scanner import ScanReport, inspect_pending, scan_source
 
 __all__ = ["SourceRegistry", "SourceService"]
