@@ -44,8 +44,6 @@ STARTUP_DELAY_S = 0.0
 FIRST_SCAN_OPEN_TIMEOUT_S = 60.0
 # ComfyUI categories that hold no models (or would make ComfyUI import Python).
 NON_MODEL_CATEGORIES = frozenset({"custom_nodes", "configs"})
-WILDCARD_BINDS = frozenset({"0.0.0.0", "::", "*"})  # noqa: S104 - names compared, nothing bound
-LOOPBACK_BINDS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 _library: Library | None = None
 _library_lock = threading.Lock()
@@ -103,6 +101,8 @@ def _split_paths(value: Any) -> list[str]:
 
 def model_folders(*, include_views: bool = False) -> list[Path]:
     """Every folder the running install searches for models (deduplicated, in ComfyUI's order)."""
+    from .core.io.paths import lexically_at_or_under
+
     fp = _folder_paths()
     if fp is None:
         return []
@@ -113,18 +113,10 @@ def model_folders(*, include_views: bool = False) -> list[Path]:
             continue
         for raw in list(paths):
             path = Path(raw)
-            if not include_views and views is not None and _is_within(path, views):
+            if not include_views and views is not None and lexically_at_or_under(path, views):
                 continue
             seen.setdefault(os.path.normcase(os.path.abspath(path)), path)
     return list(seen.values())
-
-
-def _is_within(path: Path, root: Path) -> bool:
-    try:
-        Path(os.path.abspath(path)).relative_to(os.path.abspath(root))
-    except ValueError:
-        return False
-    return True
 
 
 def _views_dir() -> Path | None:
@@ -221,17 +213,14 @@ def guard_settings(settings: dict[str, Any] | None = None) -> GuardSettings:
     (the widest one decides whether remote clients exist) and allow the others as Host names.
     """
     from .server_routes import GuardSettings
+    from .server_routes.guards import split_listen
 
     settings = settings if settings is not None else comfyui_settings()
     args = getattr(sys.modules.get("comfy.cli_args"), "args", None)
-    listen = str(getattr(args, "listen", None) or "127.0.0.1")
-    hosts = [h.strip() for h in listen.split(",") if h.strip()] or ["127.0.0.1"]
-    widest = next((h for h in hosts if h in WILDCARD_BINDS), None) or next(
-        (h for h in hosts if h not in LOOPBACK_BINDS), hosts[0]
-    )
+    widest, others = split_listen(str(getattr(args, "listen", None) or "127.0.0.1"))
     return GuardSettings.from_env(
         listen_host=widest,
-        allowed_hosts=tuple(h for h in hosts if h != widest and h not in WILDCARD_BINDS),
+        allowed_hosts=others,
         allow_remote_changes=settings.get(SETTING_ALLOW_REMOTE) is True,
     )
 
@@ -472,14 +461,16 @@ def _add_install_sources(library: Library, *, walk: bool = True) -> None:
 
 def _source_folders(root: Path) -> list[Path]:
     """The install's model folders, with folders inside another (or inside the library ``root``) dropped."""
+    from .core.io.paths import lexically_at_or_under
+
     fp = _folder_paths()
-    candidates = [p for p in model_folders() if p.is_dir() and not _is_within(p, root)]
+    candidates = [p for p in model_folders() if p.is_dir() and not lexically_at_or_under(p, root)]
     models_dir = Path(getattr(fp, "models_dir", "")) if fp is not None else None
-    if models_dir is not None and models_dir.is_dir() and not _is_within(models_dir, root):
+    if models_dir is not None and models_dir.is_dir() and not lexically_at_or_under(models_dir, root):
         candidates.insert(0, models_dir)
     kept: list[Path] = []
     for path in candidates:
-        if not any(_is_within(path, other) for other in kept):
+        if not any(lexically_at_or_under(path, other) for other in kept):
             kept.append(path)
     return kept
 

@@ -33,15 +33,10 @@ from pathlib import Path
 
 import blake3
 
+from comfyui_model_library.core.io.copying import copy_and_hash
 from comfyui_model_library.core.io.drives import drive_info
-from comfyui_model_library.core.io.fileops import (
-    commit_file,
-    copy_and_hash,
-    finish_move,
-    move_and_hash,
-    move_journal,
-    open_source,
-)
+from comfyui_model_library.core.io.fileops import commit_file, open_source
+from comfyui_model_library.core.io.moves import finish_move, move_and_hash, move_journal
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _table import goal, median, print_goals, ratio_table

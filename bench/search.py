@@ -32,8 +32,9 @@ from pathlib import Path
 
 from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.catalog.migrations import migrate
+from comfyui_model_library.core.catalog.rebuild import rebuild_catalog
 from comfyui_model_library.core.catalog.repository import ModelRepository
-from comfyui_model_library.core.catalog.sidecar import SIDECAR_NAME, rebuild_catalog, sidecar_dict
+from comfyui_model_library.core.catalog.sidecar import SIDECAR_NAME, sidecar_dict
 from comfyui_model_library.core.models import Hashes, Model, ModelFile, ModelQuery, ModelSource
 
 GOAL_P99_MS = 10.0

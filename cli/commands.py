@@ -11,8 +11,8 @@ from typing import Any
 from ..core.config import load_config
 from ..core.errors import InvalidInput
 from ..core.models import ModelQuery
-from .main import open_library
 from .output import ProgressBar, emit_json, human_size, model_line, print_model_detail
+from .session import open_library
 
 
 def cmd_import(args: argparse.Namespace) -> int:

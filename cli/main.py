@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from ..core.config import load_config
 from ..core.errors import ModelLibraryError
 from ..core.models import ModelQuery
+from . import commands
 from .output import ProgressBar, emit_json, model_line, print_model_detail
 
 Handler = Callable[[argparse.Namespace], int]
@@ -195,16 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from . import commands
-
     handler: Handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
     return handler(args)
-
-
-def open_library(args: argparse.Namespace) -> Any:
-    from ..core.library import Library
-
-    return Library.open(load_config(args.library))
 
 
 __all__ = [

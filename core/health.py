@@ -19,6 +19,7 @@ from typing import Any
 from .catalog.db import Database
 from .errors import ModelLibraryError
 from .identity import check_identity, confirm_relocation, rewrite_prefix
+from .io.paths import at_or_under, lexically_at_or_under
 from .links.platform import LinkMaker, LinkReader, OsOps, default_maker, inside_root
 from .links.registry import AppRegistry, LinkRecord, LinkRegistry
 from .mapping.config import MappingConfig
@@ -139,7 +140,7 @@ def _orphans(views: Path, library_root: Path, registered: set[str]) -> list[dict
                     dest = reader.destination(entry.path, os.readlink(entry.path))
                 except OSError:
                     continue
-                if os.path.commonpath([dest, lib]) == lib:
+                if lexically_at_or_under(dest, lib):
                     found.append({"path": entry.path, "target": dest})
             elif entry.is_dir(follow_symlinks=False):
                 stack.append(entry.path)
@@ -298,7 +299,7 @@ def _absolute_link_from_old_root(record: LinkRecord, maker: LinkMaker, moved: tu
         return False
     destination = maker.symlink_destination(Path(record.link_path))
     old, new = (p.rstrip("/\\") for p in moved)
-    if destination is None or not destination.startswith(old + os.sep):
+    if destination is None or destination == old or not at_or_under(destination, old):
         return False
     return os.path.normpath(new + destination[len(old) :]) == os.path.normpath(record.target)
 

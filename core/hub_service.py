@@ -11,7 +11,6 @@ import hashlib
 import logging
 import os
 import shutil
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
@@ -36,16 +35,14 @@ from .importer.stage_lock import new_stage_dir
 from .models import ImportItem, Model, ModelSource, utcnow
 from .net.cache import HttpCache
 from .records.files import (
-    PendingLookupEntry,
     PendingLookupsRecord,
     pending_lookups_path,
     read_record,
     records_dir,
-    write_record,
 )
-from .services.base import ChangedFn, Guard
+from .records.pending import save_pending_record
 from .taxonomy import MatchKind
-from .types import CancelCheck, StageProgress
+from .types import CancelCheck, OnChanged, StageProgress, WriteCheck
 
 if TYPE_CHECKING:
     # The Hub client pulls in httpx and huggingface_hub: loaded on the first Hub call, not at start-up.
@@ -63,9 +60,9 @@ class HubService:
         config: LibraryConfig,
         db: Database,
         repo: ModelRepository,
-        on_changed: ChangedFn | None = None,
+        on_changed: OnChanged | None = None,
         *,
-        guard: Guard | None = None,
+        guard: WriteCheck | None = None,
         sync_models: Callable[[Sequence[str]], None] | None = None,
     ) -> None:
         self.config = config
@@ -362,15 +359,6 @@ class HubService:
 
 
 # -- pending lookups on disk (records/pending_lookups.json) ---------------------------------------------
-def save_pending_record(db: Database, conn: sqlite3.Connection) -> None:
-    """Rewrite the pending lookups record from the table, inside the transaction that changed it."""
-    rows = conn.execute(
-        "SELECT model_id, reason, attempts, next_at FROM pending_lookups ORDER BY model_id"
-    ).fetchall()
-    entries = tuple(PendingLookupEntry(r[0], r[1], r[2], r[3]) for r in rows)
-    write_record(pending_lookups_path(records_dir(db.path)), PendingLookupsRecord(entries))
-
-
 def restore_pending(db: Database) -> int:
     """Put back the recorded lookups of models the catalog knows (a rebuild). -> how many."""
     record = read_record(pending_lookups_path(records_dir(db.path)), PendingLookupsRecord)

@@ -156,8 +156,8 @@ class Library:
 
     def housekeeping(self) -> dict[str, Any]:
         """Empty the trash past its retention period and drop partial downloads nobody resumed."""
-        from .io.fileops import empty_trash
         from .io.partials import cleanup_stale_partials
+        from .io.trash import empty_trash
 
         trashed = empty_trash(self.config.trash_dir, self.config.trash_retention_days)
         partials = cleanup_stale_partials(self.config.tmp_dir / "downloads", PARTIAL_RETENTION_DAYS)

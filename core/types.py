@@ -16,6 +16,10 @@ A caller that has a ``StageProgress`` and calls a byte mover wraps it (see ``hf.
 :data:`CancelCheck` — ``() -> bool``: polled between chunks or items; once it returns True the operation
 raises :class:`~.errors.Cancelled` at its next check, leaving what it says it keeps (partials, finished
 files) in place.
+
+The services (``core/services/``) are handed two more: :data:`OnChanged` — ``(model ids, reason)``, called
+when catalog rows changed (the library publishes ``"changed"``) — and :data:`WriteCheck` — ``()``, which
+raises when the library may not be written now.
 """
 
 from __future__ import annotations
@@ -32,4 +36,11 @@ StageProgress: TypeAlias = Callable[[int, int, str], None]
 CancelCheck: TypeAlias = Callable[[], bool]
 """``() -> bool``: True once the caller wants the operation to stop."""
 
-__all__ = ["ByteProgress", "CancelCheck", "StageProgress"]
+
+OnChanged: TypeAlias = Callable[[list[str], str], None]
+"""``(model ids, reason)``: catalog rows changed; the library publishes ``"changed"`` with them."""
+
+WriteCheck: TypeAlias = Callable[[], None]
+"""``()``: raises when the library may not be written now (a read-only catalog, an unconfirmed move)."""
+
+__all__ = ["ByteProgress", "CancelCheck", "OnChanged", "StageProgress", "WriteCheck"]

@@ -44,8 +44,10 @@ CUSTOM_HEADER = "X-Model-Library"
 ALLOW_REMOTE_ENV = "MODEL_LIBRARY_ALLOW_REMOTE"
 ALLOWED_HOSTS_ENV = "MODEL_LIBRARY_ALLOWED_HOSTS"
 ALLOW_REMOTE_SETTING = "ModelLibrary.AllowRemoteChanges"
+# The one set of each (ComfyUI's --listen in _host.py and the guards below both read them), compared
+# after brackets and case are taken off (``[::1]``, ``LocalHost``).
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
-_WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "*"})  # noqa: S104 - names, not a bind
+WILDCARD_BINDS = frozenset({"", "0.0.0.0", "::", "*"})  # noqa: S104 - names, not a bind
 
 
 class Policy(enum.Enum):
@@ -171,13 +173,37 @@ def is_loopback_client(remote: str | None) -> bool:
     return addr.is_loopback
 
 
+def _bind_name(host: str) -> str:
+    return host.strip("[]").lower()
+
+
+def is_wildcard_bind(host: str) -> bool:
+    """``0.0.0.0``, ``::``, ``*`` (or nothing): a server bound so listens on every interface."""
+    return _bind_name(host) in WILDCARD_BINDS
+
+
+def is_loopback_name(host: str) -> bool:
+    """A name or address that only this machine reaches (``localhost``, ``127.0.0.1``, ``[::1]``...)."""
+    return _bind_name(host) in LOOPBACK_NAMES
+
+
+def split_listen(listen: str) -> tuple[str, tuple[str, ...]]:
+    """ComfyUI's ``--listen`` (one or more addresses, comma-separated) -> the bind address the guards take
+    (the widest: a wildcard, else the first beyond loopback, else the first) and the others, allowed as
+    Host names (wildcards are no names)."""
+    hosts = [h.strip() for h in listen.split(",") if h.strip()] or ["127.0.0.1"]
+    widest = next((h for h in hosts if is_wildcard_bind(h)), None) or next(
+        (h for h in hosts if not is_loopback_name(h)), hosts[0]
+    )
+    return widest, tuple(h for h in hosts if h != widest and not is_wildcard_bind(h))
+
+
 def listens_beyond_loopback(settings: GuardSettings) -> bool:
-    host = settings.listen_host.strip("[]").lower()
-    if host in _WILDCARD_BINDS:
+    if is_wildcard_bind(settings.listen_host):
         return True
-    if host in LOOPBACK_NAMES:
+    if is_loopback_name(settings.listen_host):
         return False
-    return not is_loopback_client(host)
+    return not is_loopback_client(_bind_name(settings.listen_host))
 
 
 def host_allowed(host_header: str | None, settings: GuardSettings) -> bool:
@@ -189,7 +215,7 @@ def host_allowed(host_header: str | None, settings: GuardSettings) -> bool:
     if name in LOOPBACK_NAMES or _is_ip_literal(name):
         return True
     configured = {split_host(h)[0] for h in settings.allowed_hosts}
-    configured.add(settings.listen_host.strip("[]").lower())
+    configured.add(_bind_name(settings.listen_host))
     return name in configured
 
 

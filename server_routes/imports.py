@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from aiohttp import web
 
 from ..core.errors import InvalidInput, UnsafePath
+from ..core.io.paths import lexically_at_or_under
 from ._http import json_response, read_json, reject_unknown, run, str_list
 from ._router import Router
 from ._tasks import import_task
@@ -44,7 +45,7 @@ def check_confined(paths: Sequence[str], roots: Sequence[Path]) -> None:
         if ".." in PurePosixPath(raw).parts or ".." in PureWindowsPath(raw).parts:
             raise UnsafePath(f"{shown!r} contains '..'; give the path without '..'.")
         real = Path(os.path.realpath(path))  # not strict: a missing path resolves as far as it goes
-        if not any(real == root or real.is_relative_to(root) for root in real_roots):
+        if not any(lexically_at_or_under(real, root) for root in real_roots):
             raise UnsafePath(
                 f"{shown!r} is outside the import roots ({allowed}); add its folder to the import roots "
                 "in the settings, or move the file there."

@@ -31,8 +31,7 @@ from ..links.platform import LinkMaker, default_maker
 from ..links.registry import AppRecord, AppRegistry, LinkRegistry
 from ..mapping.comfyui import ComfyInstall, read_install
 from ..models import ModelFile
-from ..services.base import ChangedFn, Guard
-from ..types import CancelCheck, StageProgress
+from ..types import CancelCheck, OnChanged, StageProgress, WriteCheck
 from .journal import AdoptJournal
 from .plan import AdoptPlan, AdoptUnit, duplicate_candidates, plan_install
 from .report import AdoptReport, Tally, UndoReport
@@ -54,8 +53,8 @@ class AdoptService:
         registry: LinkRegistry | None = None,
         *,
         maker: LinkMaker | None = None,
-        guard: Guard | None = None,
-        on_changed: ChangedFn | None = None,
+        guard: WriteCheck | None = None,
+        on_changed: OnChanged | None = None,
     ) -> None:
         self._guard = guard  # raises when the library may not be written now
         self._on_changed = on_changed  # publishes "changed" after an adoption or an undo

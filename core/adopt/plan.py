@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..importer.plan import PlannedModel, plan_paths
+from ..io.paths import at_or_under
 from ..mapping.comfyui import ComfyInstall, extra_paths_folders, model_folders
 
 
@@ -104,11 +105,11 @@ def install_folders(install: ComfyInstall, library_root: Path) -> list[ModelFold
     seen: dict[str, ModelFolder] = {}
     for folder in candidates:
         real = os.path.realpath(folder.path)
-        if _within(real, library_real):
+        if at_or_under(real, library_real):
             continue  # a folder of the library itself (a view, or models/): nothing to adopt there
         seen.setdefault(real, ModelFolder(folder.category, Path(real)))
     reals = sorted(seen)
-    return [seen[r] for r in reals if not any(o != r and _within(r, o) for o in reals)]
+    return [seen[r] for r in reals if not any(o != r and at_or_under(r, o) for o in reals)]
 
 
 def plan_install(
@@ -157,7 +158,7 @@ def _unit(
             linked.append(True)
         elif stat.S_ISLNK(lst.st_mode):
             real = os.path.realpath(path)
-            if not _within(real, models_real):
+            if not at_or_under(real, models_real):
                 skipped.append(
                     {"path": str(path), "reason": f"a symbolic link to {real}; links are left as they are"}
                 )
@@ -183,10 +184,6 @@ def _unit(
         folder=str(folder.path),
         category=folder.category,
     )
-
-
-def _within(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def duplicate_candidates(units: Iterable[AdoptUnit], library_sizes: set[int]) -> set[str]:

@@ -29,8 +29,9 @@ from ..catalog.repository import ModelRepository
 from ..config import LibraryConfig
 from ..errors import ModelLibraryError
 from ..importer.pipeline import Importer
-from ..io.fileops import fsync_dir, move_to_trash
+from ..io.fileops import fsync_dir
 from ..io.hashing import hash_path
+from ..io.trash import move_to_trash
 from ..links.platform import LinkMaker, temp_name_for
 from ..links.registry import LinkRecord, LinkRegistry
 from ..mapping.comfyui import ComfyInstall

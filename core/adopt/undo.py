@@ -18,7 +18,8 @@ from ..catalog.db import Database
 from ..catalog.repository import ModelRepository
 from ..config import LibraryConfig
 from ..errors import ModelLibraryError
-from ..io.fileops import copy_and_hash, fsync_dir, open_source
+from ..io.copying import copy_and_hash
+from ..io.fileops import fsync_dir, open_source
 from ..links.platform import LinkMaker, temp_name_for
 from ..links.registry import LinkRecord, LinkRegistry
 from .journal import AdoptJournal, UndoRecord, discard_temp

@@ -1,4 +1,4 @@
-"""``metadata.json`` beside every model, and rebuilding the catalog from those files.
+"""``metadata.json`` beside every model: written, read, found (:mod:`.rebuild` rebuilds the catalog).
 
 The files on disk are the truth; ``catalog.sqlite`` is an index that can always be rebuilt from the
 sidecars. A sidecar holds everything the catalog knows about its model except where it lives: the model's
@@ -9,13 +9,10 @@ POSIX paths below the model folder.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import stat
-import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,34 +22,13 @@ from ..io.fileops import atomic_write_bytes
 from ..io.paths import validate_relpath
 from ..models import EDITABLE_FIELDS, Hashes, Model, ModelFile, ModelSource, model_id_from_blake3
 from ..taxonomy import BaseModelType, FileFormat, Location, ModelFormat, ModelType, SecurityLevel, Vocabulary
-from .db import Database
-from .repository import ModelRepository
-from .store import ORIGIN_KINDS, Origin
+from .store import Origin
 
 SIDECAR_NAME = "metadata.json"
 SCHEMA_VERSION = 1
 LIBRARY_FORMAT = "comfyui-model-library"
 MAX_SIDECAR_BYTES = 4 * 1024 * 1024
-_BATCH = 2000
 _HEX = frozenset("0123456789abcdef")
-
-
-@dataclass(frozen=True)
-class RebuildReport:
-    models: int
-    skipped: list[tuple[str, str]] = field(default_factory=list)  # (sidecar path, reason)
-    missing: int = 0  # models whose files are gone or changed size (state "missing")
-    took_s: float = 0.0
-    restored: dict[str, Any] = field(default_factory=dict)  # from records/ (see core/records/restore.py)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "models": self.models,
-            "missing": self.missing,
-            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
-            "took_s": round(self.took_s, 3),
-            "restored": self.restored,
-        }
 
 
 # -- write ---------------------------------------------------------------------------------------------
@@ -79,10 +55,10 @@ def read_sidecar(model_dir: Path, rel_dir: str) -> Model:
 
     Raises InvalidModelFile for a file that is not a sidecar or breaks a rule, InvalidInput if unreadable.
     """
-    return _read(Path(model_dir) / SIDECAR_NAME, rel_dir)[0]
+    return read_sidecar_file(Path(model_dir) / SIDECAR_NAME, rel_dir)[0]
 
 
-def _read(path: str | Path, rel_dir: str) -> tuple[Model, list[Origin]]:
+def read_sidecar_file(path: str | Path, rel_dir: str) -> tuple[Model, list[Origin]]:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
     except OSError as exc:
@@ -265,53 +241,6 @@ def iter_sidecar_dirs(models_dir: str | Path) -> Iterator[str]:
             yield folder
         else:
             stack.extend(sorted(subdirs, reverse=True))
-
-
-def rebuild_catalog(db: Database, models_dir: Path, library_root: Path) -> RebuildReport:
-    """Replace every library model row with what the sidecars under ``models_dir`` say.
-
-    Runs in one write transaction: readers see the old catalog until the new one is complete. Models
-    catalogued in place (location "source") are kept. Unreadable sidecars and duplicates are skipped with
-    a reason; a model whose files are gone or changed size is kept with state "missing".
-    """
-    started = time.perf_counter()
-    repo = ModelRepository(db)
-    skipped: list[tuple[str, str]] = []
-    seen: dict[str, str] = {}
-    count = missing = 0
-    root, models_dir = Path(library_root), Path(models_dir)
-    if not models_dir.is_relative_to(root):
-        raise InvalidInput(f"The models folder {models_dir} is not inside the library root {root}.")
-    prefix = os.path.join(str(root), "")
-    with repo.bulk():
-        repo.delete_all(location="library")
-        folders = iter_sidecar_dirs(models_dir)
-        while chunk := list(itertools.islice(folders, _BATCH)):
-            batch: list[Model] = []
-            origins: dict[str, list[Origin]] = {}
-            for folder in chunk:
-                sidecar = os.path.join(folder, SIDECAR_NAME)
-                rel_dir = folder[len(prefix) :].replace(os.sep, "/")
-                try:
-                    model, model_origins = _read(sidecar, rel_dir)
-                except InvalidInput as exc:
-                    skipped.append((sidecar, str(exc)))
-                    continue
-                if model.hashes.blake3 in seen or model.id in seen:
-                    first = seen.get(model.hashes.blake3) or seen[model.id]
-                    skipped.append((sidecar, f"the same model is already catalogued from {first}"))
-                    continue
-                seen[model.hashes.blake3] = seen[model.id] = rel_dir
-                if not files_present(folder, model):
-                    model = model.replace(state="missing")
-                    missing += 1
-                batch.append(model)
-                origins[model.id] = [o for o in model_origins if o[1] in ORIGIN_KINDS]
-            count += repo.add_many(batch, origins=origins)
-    from ..records.restore import restore_records  # sources, links, installs, lookups: below the catalog
-
-    restored = restore_records(db, root).to_dict()
-    return RebuildReport(count, skipped, missing, time.perf_counter() - started, restored)
 
 
 def set_aside_corrupt(db_path: Path) -> Path | None:

@@ -26,9 +26,10 @@ from ..catalog.journal import JournalTable, NewerRecord
 from ..catalog.repository import ModelRepository
 from ..catalog.sidecar import SIDECAR_NAME, read_sidecar, write_sidecar
 from ..errors import Conflict, ModelLibraryError
-from ..io.fileops import fsync_dir, move_to_trash
+from ..io.fileops import fsync_dir
 from ..io.hashing import hash_path
 from ..io.paths import sanitize_component
+from ..io.trash import move_to_trash
 from ..models import Model, ModelSource, model_id_from_blake3, utcnow
 from ..records.kinds import RecordError
 from ..taxonomy import BaseModelType, FileFormat, Location, ModelFormat, ModelType, SecurityLevel

@@ -21,14 +21,8 @@ from typing import Any
 from ..errors import Cancelled, Conflict, InvalidInput, SourceChanged, UnsafePath
 from ..formats.detect import Detection, detect_diffusers_folder, detect_many
 from ..formats.inspect import FileInfo, inspect_fd
-from ..io.fileops import (
-    SourceStat,
-    atomic_write_json,
-    check_unchanged,
-    copy_and_hash,
-    fsync_dir,
-    open_source,
-)
+from ..io.copying import copy_and_hash
+from ..io.fileops import SourceStat, atomic_write_json, check_unchanged, fsync_dir, open_source
 from ..io.hashing import Digests, hash_fd
 from ..io.paths import is_within, validate_relpath
 from ..models import Hashes, ModelFile

@@ -1,8 +1,8 @@
 """Move mode: a file moved into the library's temp folder by rename, hashed there, and put back on failure.
 
 A small journal (``<temp name>.move.json``, fsynced) is written before the rename, so after a crash
-:func:`recover_moves` returns the user's file to where it was (THREATS invariant 5). Import these names
-from :mod:`.fileops` like every other file operation (it re-exports them).
+:func:`recover_moves` returns the user's file to where it was (THREATS invariant 5). Built on
+:mod:`.fileops`, which does not import this module back.
 """
 
 from __future__ import annotations

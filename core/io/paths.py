@@ -125,19 +125,32 @@ def validate_relpath(rel: str) -> PurePosixPath:
 
 
 def at_or_under(path: str, folder: str) -> bool:
-    """``path`` is ``folder`` or lies below it, compared as already-resolved strings: no system call,
-    for loops over thousands of paths (``is_within`` resolves both sides)."""
+    """``path`` is ``folder`` or lies below it: the one containment test, on strings taken as they are
+    (already absolute and normalised, e.g. from ``realpath``), without a system call, for loops over
+    thousands of paths. The two variants below normalise first."""
     if path == folder:
         return True
     return path.startswith(folder if folder.endswith(os.sep) else folder + os.sep)
 
 
+def lexically_at_or_under(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """:func:`at_or_under` once both are made absolute and normalised (``..`` folded, case folded where
+    the system ignores case), links not followed: where a path is judged by its name (a folder named in a
+    yaml file, a host's folder list), or where links were resolved already."""
+    return at_or_under(_normal(path), _normal(folder))
+
+
 def is_within(path: Path | str, root: Path | str) -> bool:
     """True when ``path`` resolves (following links) to ``root`` or somewhere under it."""
-    try:
-        return Path(path).resolve().is_relative_to(Path(root).resolve())
+    try:  # resolved paths are absolute and normalised: only the case is left to fold
+        resolved, resolved_root = os.fspath(Path(path).resolve()), os.fspath(Path(root).resolve())
+        return at_or_under(os.path.normcase(resolved), os.path.normcase(resolved_root))
     except (OSError, RuntimeError):
         return False  # a link loop or unreadable folder is never "inside"
+
+
+def _normal(path: str | os.PathLike[str]) -> str:
+    return os.path.normcase(os.path.abspath(path))
 
 
 def confine(path: Path | str, roots: Sequence[Path | str]) -> Path:
@@ -150,7 +163,7 @@ def confine(path: Path | str, roots: Sequence[Path | str]) -> Path:
         raise UnsafePath(f"{path} cannot be resolved ({exc}); it may be a symbolic link loop") from exc
     for root in roots:
         try:
-            if resolved.is_relative_to(Path(root).resolve()):
+            if lexically_at_or_under(resolved, Path(root).resolve()):
                 return resolved
         except (OSError, RuntimeError):
             continue

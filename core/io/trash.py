@@ -1,7 +1,7 @@
 """The library's trash: removed items are renamed into dated folders, and emptied after a retention time.
 
 Nothing outside the trash is ever removed recursively; the trash is emptied without following links.
-Import these names from :mod:`.fileops` (it re-exports them).
+Built on :mod:`.fileops`, which does not import this module back.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import StorageError
 from .fileops import fsync_dir, storage_error
+from .paths import sanitize_component, unique_child
 
 
 def _utc_stamp(now: datetime | None = None) -> str:
@@ -22,8 +23,6 @@ def _utc_stamp(now: datetime | None = None) -> str:
 
 def move_to_trash(path: Path, trash_dir: Path, label: str) -> Path:
     """Rename ``path`` (file or folder) into ``<trash_dir>/<UTC stamp>-<label>/``; return its new path."""
-    from .paths import sanitize_component, unique_child
-
     path, trash_dir = Path(path), Path(trash_dir)
     trash_dir.mkdir(parents=True, exist_ok=True)
     folder = unique_child(trash_dir, f"{_utc_stamp()}-{sanitize_component(label, fallback='item')}")

@@ -210,18 +210,17 @@ def inside_root(path: StrPath, root: StrPath) -> bool:
     that points at our file.
     """
     norm_path, norm_root = os.path.normpath(os.path.abspath(path)), os.path.normpath(os.path.abspath(root))
-    if os.path.commonpath([norm_path, norm_root]) != norm_root or norm_path == norm_root:
+    case = os.path.normcase  # all of these are absolute and normalised already: only the case to fold
+    if norm_path == norm_root or not at_or_under(case(norm_path), case(norm_root)):
         return False
-    real_parent = os.path.realpath(os.path.dirname(norm_path))
-    real_root = os.path.realpath(norm_root)
-    if os.path.commonpath([real_parent, real_root]) == real_root:
+    real_parent = case(os.path.realpath(os.path.dirname(norm_path)))
+    if at_or_under(real_parent, case(os.path.realpath(norm_root))):
         return True
     first = os.path.relpath(norm_path, norm_root).split(os.sep, 1)
     category = os.path.join(norm_root, first[0])
     if len(first) < 2 or os.path.basename(norm_root) != "models" or not os.path.islink(category):
         return False
-    real_category = os.path.realpath(category)
-    return os.path.commonpath([real_parent, real_category]) == real_category
+    return at_or_under(real_parent, case(os.path.realpath(category)))
 
 
 def prune_empty_dirs(folder: StrPath, link_root: StrPath) -> None:

@@ -14,32 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidConfig, InvalidInput
+from ..io.paths import lexically_at_or_under
+from .categories import MODEL_CATEGORIES, OUR_SECTION
+from .yaml_file import read_document
 
-# ComfyUI 0.3.64's folder_paths categories that hold model files (not ``configs``/``custom_nodes``).
-MODEL_CATEGORIES = (
-    "checkpoints",
-    "loras",
-    "vae",
-    "text_encoders",
-    "clip",
-    "diffusion_models",
-    "unet",
-    "clip_vision",
-    "style_models",
-    "embeddings",
-    "diffusers",
-    "vae_approx",
-    "controlnet",
-    "t2i_adapter",
-    "gligen",
-    "upscale_models",
-    "hypernetworks",
-    "photomaker",
-    "classifiers",
-    "model_patches",
-    "audio_encoders",
-)
-OUR_SECTION = "comfyui_model_library"
 _VERSION_RE = re.compile(r"""^__version__\s*=\s*["']([^"'\n]+)["']""", re.MULTILINE)
 
 
@@ -107,8 +85,6 @@ def extra_paths_folders(
 
     Values follow ComfyUI's reading: ``base_path`` relative to the yaml's folder, one path per line.
     """
-    from .extra_paths import read_document
-
     document = read_document(install.extra_paths_file)
     found: dict[str, list[Path]] = {}
     if document is None:
@@ -135,12 +111,7 @@ def extra_paths_folders(
                 folder = Path(os.path.expanduser(line))
                 folder = folder if folder.is_absolute() else base / folder
                 folder = Path(os.path.normpath(folder))
-                if exclude_under is not None and _under(folder, exclude_under):
+                if exclude_under is not None and lexically_at_or_under(folder, exclude_under):
                     continue
                 found.setdefault(category, []).append(folder)
     return found
-
-
-def _under(path: Path, root: Path) -> bool:
-    a, b = os.path.normpath(os.path.abspath(path)), os.path.normpath(os.path.abspath(root))
-    return os.path.commonpath([a, b]) == b

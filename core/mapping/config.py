@@ -34,7 +34,7 @@ from ..io.paths import sanitize_component as sanitize_name
 from ..io.paths import validate_component
 from ..models import Model
 from ..taxonomy import ModelFormat, ModelType
-from .comfyui import MODEL_CATEGORIES
+from .categories import MODEL_CATEGORIES
 
 DEFAULT_CATEGORIES: Mapping[str, str] = {
     "checkpoint": "checkpoints",

@@ -18,14 +18,11 @@ import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidConfig, StorageError, UnsafePath
 from ..io.fileops import atomic_write_bytes
-from .comfyui import MODEL_CATEGORIES, OUR_SECTION
-
-if TYPE_CHECKING:
-    from ruamel.yaml import YAML
+from .categories import MODEL_CATEGORIES, OUR_SECTION
+from .yaml_file import parse_document, read_document, safe_yaml, yaml_problem
 
 SECTION = OUR_SECTION
 _BEGIN = "# >>> " + SECTION + " managed by comfyui-model-library [{flag}] >>>"
@@ -36,54 +33,6 @@ _BLOCK_RE = re.compile(
     re.MULTILINE | re.DOTALL,
 )
 _FORBIDDEN_CHARS = ("\n", "\r", "\x00")
-
-
-def _safe_yaml() -> YAML:
-    # Imported when a file is read: ruamel is about 2 MiB of a host's memory, most starts never need it.
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="safe", pure=True)
-    yaml.default_flow_style = False
-    yaml.width = 1 << 16  # never fold a long path over two lines
-    yaml.allow_unicode = True
-    return yaml
-
-
-def _yaml_problem(exc: Exception) -> str:
-    """ruamel's error as the user's editor shows it: the problem and the file's own line and column."""
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    if mark is None:
-        return str(problem)
-    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-
-
-def _parse(text: str, path: Path) -> dict[str, Any]:
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        data = _safe_yaml().load(text)
-    except YAMLError as exc:
-        raise InvalidConfig(
-            f"{path} is not valid YAML ({_yaml_problem(exc)}); fix it (its backup may be {path.name}.bak) "
-            "and retry."
-        ) from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise InvalidConfig(f"{path} must hold named sections at its top level; fix it and retry.")
-    return data
-
-
-def read_document(path: Path) -> dict[str, Any] | None:
-    """The parsed file (plain dicts), or None when there is no file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidConfig(f"Cannot read {path} ({exc}); check the file and retry.") from exc
-    return _parse(text, path)
 
 
 def build_section(base_path: Path, categories: Mapping[str, str]) -> dict[str, str]:
@@ -110,7 +59,7 @@ def build_section(base_path: Path, categories: Mapping[str, str]) -> dict[str, s
 
 def _render_block(section: Mapping[str, str], flag: str, newline: str, indent: str = "") -> str:
     buf = io.StringIO()
-    _safe_yaml().dump({SECTION: dict(section)}, buf)
+    safe_yaml().dump({SECTION: dict(section)}, buf)
     body = buf.getvalue().replace("\r\n", "\n")
     lines = [_BEGIN.format(flag=flag), *(indent + b for b in body.rstrip("\n").split("\n")), _END]
     return newline.join(lines) + newline
@@ -210,7 +159,7 @@ def _without_unmarked_section(text: str, path: Path) -> str:
     Cut out as text, from its key to the next top-level line, so the rest of the file (comments,
     quoting, indentation) stays byte for byte; checked by parsing, with a ruamel round-trip only when the
     text is too unusual to cut (a flow mapping, an anchor)."""
-    before = _parse(text, path)
+    before = parse_document(text, path)
     expected = {k: v for k, v in before.items() if k != SECTION}
     match = _UNMARKED_RE.search(text)
     if match:
@@ -218,7 +167,7 @@ def _without_unmarked_section(text: str, path: Path) -> str:
         end = following.start() if following else len(text)
         cut = text[: match.start()] + text[end:]
         try:
-            if _parse(cut, path) == expected:
+            if parse_document(cut, path) == expected:
                 return cut
         except InvalidConfig:
             pass
@@ -235,7 +184,7 @@ def _round_trip_without_section(text: str, path: Path) -> str:
     try:
         data = yaml.load(text)
     except YAMLError as exc:
-        raise InvalidConfig(f"{path} is not valid YAML ({_yaml_problem(exc)}); fix it and retry.") from exc
+        raise InvalidConfig(f"{path} is not valid YAML ({yaml_problem(exc)}); fix it and retry.") from exc
     del data[SECTION]
     buf = io.StringIO()
     yaml.dump(data, buf)
@@ -252,7 +201,7 @@ def _top_indent(text: str) -> str:
     from ruamel.yaml.nodes import MappingNode
 
     try:
-        node = _safe_yaml().compose(text)
+        node = safe_yaml().compose(text)
     except YAMLError:
         return ""
     if isinstance(node, MappingNode) and not node.flow_style and node.value:
@@ -268,7 +217,7 @@ def write_section(path: Path, base_path: Path, categories: Mapping[str, str]) ->
         writable_target(path)  # a dangling link: refused before anything is read or made
     raw = _read_bytes(path)
     text = "" if raw is None else _decode(raw, path)
-    before = _parse(text, path)
+    before = parse_document(text, path)
     newline = "\r\n" if "\r\n" in text else "\n"
     match = _BLOCK_RE.search(text)
     if match:
@@ -292,7 +241,7 @@ def write_section(path: Path, base_path: Path, categories: Mapping[str, str]) ->
                 flag, prefix = "", ""
             new_text = text + prefix + _render_block(section, flag, newline, _top_indent(text))
     try:
-        after = _parse(new_text, path)
+        after = parse_document(new_text, path)
     except InvalidConfig:
         after = {}  # reported below, in the user's terms: the file itself was valid
     expected = {k: v for k, v in before.items() if k != SECTION}
@@ -321,7 +270,7 @@ def remove_section(path: Path) -> bool:
             atomic_write_bytes(path.with_name(path.name + ".bak"), raw)
             os.unlink(path)
             return True
-    elif SECTION in _parse(text, path):
+    elif SECTION in parse_document(text, path):
         new_text = _without_unmarked_section(text, path)
     else:
         return False

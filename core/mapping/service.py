@@ -13,6 +13,7 @@ from typing import Protocol
 
 from ..catalog.db import Database
 from ..errors import ModelLibraryError
+from ..io.paths import at_or_under
 from ..links.platform import LinkMaker
 from ..links.registry import AppRecord, AppRegistry, LinkRegistry
 from ..models import Model
@@ -51,7 +52,7 @@ def needs_link(model: Model, seen: tuple[str, ...]) -> bool:
     if model.location != "source":
         return True
     folder = os.path.realpath(model.rel_dir)
-    return not any(folder == s or folder.startswith(s + os.sep) for s in seen)
+    return not any(at_or_under(folder, s) for s in seen)
 
 
 def _models_for(

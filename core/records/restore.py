@@ -34,12 +34,12 @@ from typing import Any
 from ..catalog.db import Database
 from ..catalog.repository import ModelRepository
 from ..errors import ModelLibraryError
-from ..hub_service import restore_pending, save_pending_record
+from ..hub_service import restore_pending
 from ..io.paths import at_or_under
 from ..links.platform import LinkMaker, LinkReader, default_maker, inside_root
 from ..links.registry import AppRecord, AppRegistry, LinkRecord, LinkRegistry
-from ..sources.records import restore_hashes
 from ..sources.registry import SourceRegistry
+from ..sources.restore import restore_hashes
 from ..sources.rows import SourceRow
 from ..sources.scanner import inspect_pending, scan_source
 from .files import (
@@ -53,6 +53,7 @@ from .files import (
     records_dir,
     sources_path,
 )
+from .pending import save_pending_record
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,6 @@ if TYPE_CHECKING:
     from ..mapping.planner import Plan
     from ..models import ImportItem, Link, Model, ModelQuery, Page
 
-ChangedFn = Callable[[list[str], str], None]  # (model ids, reason): publishes "changed"
-Guard = Callable[[], None]  # raises when the library may not be written now
 PathArg = str | os.PathLike[str]
 
 

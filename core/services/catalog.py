@@ -7,15 +7,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..catalog.sidecar import rebuild_catalog, write_sidecar
+from ..catalog.rebuild import rebuild_catalog
+from ..catalog.sidecar import write_sidecar
 from ..catalog.store import Catalog
 from ..config import LibraryConfig
 from ..editing import edit_changes
 from ..errors import Conflict
-from ..io.fileops import empty_trash, move_to_trash
+from ..io.trash import empty_trash, move_to_trash
 from ..links.cascade import remove_model_links
 from ..models import Link, Model, ModelQuery, Page
-from .base import ChangedFn, Guard
+from ..types import OnChanged, WriteCheck
 
 if TYPE_CHECKING:
     from ..adopt import UndoReport
@@ -34,8 +35,8 @@ class CatalogService:
         repo: Catalog,
         source_registry: SourceRegistry,
         *,
-        guard: Guard,
-        on_changed: ChangedFn,
+        guard: WriteCheck,
+        on_changed: OnChanged,
         sync_models: SyncFn,
         release_adopted: ReleaseFn,
     ) -> None:

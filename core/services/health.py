@@ -9,7 +9,7 @@ from .. import health as checks
 from ..catalog.db import Database
 from ..catalog.store import Catalog
 from ..mapping.config import MappingConfig
-from .base import ChangedFn
+from ..types import OnChanged
 
 
 class HealthService:
@@ -20,7 +20,7 @@ class HealthService:
         root: Path,
         *,
         rules: Callable[[], MappingConfig],
-        on_changed: ChangedFn,
+        on_changed: OnChanged,
     ) -> None:
         self.db = db
         self.repo = repo

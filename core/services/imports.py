@@ -7,8 +7,7 @@ from pathlib import Path
 
 from ..importer.pipeline import Importer
 from ..models import ImportItem
-from ..types import CancelCheck, StageProgress
-from .base import ChangedFn, Guard
+from ..types import CancelCheck, OnChanged, StageProgress, WriteCheck
 
 SyncFn = Callable[[Sequence[str]], None]
 SplitFn = Callable[[Sequence[str | Path]], tuple[list[str | Path], list[ImportItem]]]
@@ -20,8 +19,8 @@ class ImportService:
         self,
         importer: Importer,
         *,
-        guard: Guard,
-        on_changed: ChangedFn,
+        guard: WriteCheck,
+        on_changed: OnChanged,
         split_read_only: SplitFn,
         sync_models: SyncFn,
         queue_lookups: QueueFn,

@@ -15,7 +15,8 @@ from ..mapping import service as mapping
 from ..mapping.apply import ApplyReport
 from ..mapping.config import MappingConfig, load_mapping, mapping_from_dict, save_mapping
 from ..mapping.planner import Plan
-from .base import ChangedFn, Guard, PathArg
+from ..types import OnChanged, WriteCheck
+from .base import PathArg
 
 ON_CONFLICT = ("skip", "overwrite", "rename")
 
@@ -27,8 +28,8 @@ class MappingService:
         db: Database,
         repo: Catalog,
         *,
-        guard: Guard,
-        on_changed: ChangedFn,
+        guard: WriteCheck,
+        on_changed: OnChanged,
     ) -> None:
         self.config = config
         self.db = db

@@ -18,11 +18,10 @@ from ..errors import InvalidInput
 from ..io.hashing import release_buffers
 from ..io.paths import is_within
 from ..models import ImportItem, ModelFile
-from ..services.base import ChangedFn, Guard
-from ..types import CancelCheck, StageProgress
+from ..types import CancelCheck, OnChanged, StageProgress, WriteCheck
 from .background import SourceWatcher, hash_pending
-from .records import restore_hashes
 from .registry import SourceRegistry, check_source_path
+from .restore import restore_hashes
 from .scanner import ScanReport, inspect_pending, scan_source
 
 __all__ = ["SourceRegistry", "SourceService"]
@@ -40,9 +39,9 @@ class SourceService:
         self,
         config: LibraryConfig,
         db: Database,
-        on_changed: ChangedFn | None = None,
+        on_changed: OnChanged | None = None,
         *,
-        guard: Guard | None = None,
+        guard: WriteCheck | None = None,
     ) -> None:
         self.config = config
         self.db = db

@@ -16,7 +16,6 @@ from ..records.files import (
     SourceFileEntry,
     SourceFilesRecord,
     SourcesRecord,
-    read_record,
     records_dir,
     remove_record,
     source_files_path,
@@ -26,7 +25,6 @@ from ..records.files import (
 
 if TYPE_CHECKING:
     from ..catalog.store import InPlaceModels
-    from .registry import SourceRegistry
 
 
 _NO_TIMES = ("", "")
@@ -146,33 +144,3 @@ def restore_files(
     conn.executemany("UPDATE source_files SET blake3 = ?, sha256 = ?, hashed_at = ? WHERE id = ?", hashed)
     conn.executemany("UPDATE source_files SET model_id = NULL, state = 'ignored' WHERE id = ?", ignored)
     return touched
-
-
-def restore_hashes(registry: SourceRegistry, source_id: int, source_path: str) -> list[str]:
-    """After the first walk of a source the catalog had lost: its files' recorded hashes back (those
-    unchanged since), its removed models hidden again, complete models settled to their content ids.
-    -> the ids the touched models have now."""
-    from ..importer.stage import composite_hashes
-    from ..models import ModelFile
-    from .background import settle_if_complete
-
-    record = read_record(source_files_path(records_dir(registry.db.path), source_path), SourceFilesRecord)
-    if record is None or record.source != source_path:
-        return []
-
-    def composite(files: tuple[ModelFile, ...]) -> tuple[str, str]:
-        hashes = composite_hashes(files)
-        return hashes.blake3, hashes.sha256
-
-    with registry.db.transaction() as conn:
-        touched = restore_files(conn, source_id, record.files)
-        # A removed model's provisional row, left without files.
-        registry.models.drop_orphans(conn, sorted(touched))
-    settled = []
-    for model_id, (added_at, updated_at) in touched.items():
-        now_id = settle_if_complete(registry, model_id, composite) or model_id
-        if added_at:  # listed again with the times it was listed with before
-            with registry.db.transaction() as conn:
-                registry.models.restore_times(conn, now_id, added_at, updated_at or added_at)
-        settled.append(now_id)
-    return settled

@@ -29,6 +29,7 @@ from ..catalog.store import InPlaceModels
 from ..errors import InvalidInput, NotFound
 from ..models import utcnow
 from ..records.files import SourceEntry, records_dir, remove_record, source_files_path
+from ..records.pending import save_pending_record
 from . import records
 from .rows import FileRow, KnownFile, SourceRow, file_row, source_row
 
@@ -278,8 +279,6 @@ class SourceRegistry:
                 "UPDATE pending_lookups SET model_id = ? WHERE model_id = ?", (target, provisional_id)
             ).rowcount
             if moved:
-                from ..hub_service import save_pending_record
-
                 save_pending_record(self.db, conn)
             return target
 

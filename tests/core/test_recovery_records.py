@@ -19,7 +19,7 @@ import pytest
 
 from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.catalog.migrations import migrate
-from comfyui_model_library.core.catalog.sidecar import rebuild_catalog
+from comfyui_model_library.core.catalog.rebuild import rebuild_catalog
 from comfyui_model_library.core.config import LibraryConfig
 from comfyui_model_library.core.library import Library
 from comfyui_model_library.core.models import ModelQuery

@@ -21,6 +21,8 @@ SHAPES = {
     "Callable[[int], None]": "ByteProgress",
     "Callable[[int, int, str], None]": "StageProgress",
     "Callable[[], bool]": "CancelCheck",
+    "Callable[[list[str], str], None]": "OnChanged",
+    "Callable[[], None]": "WriteCheck",
 }
 CALLBACK_PARAMS = ("progress", "cancelled", "callback", "report")
 
@@ -93,7 +95,7 @@ def test_callback_types_are_declared_only_in_core_types() -> None:
     assert found == {}
 
 
-def test_core_types_names_the_three_shapes() -> None:
+def test_core_types_names_the_shared_shapes() -> None:
     source = HOME.read_text(encoding="utf-8")
     declared = {
         node.target.id: _shape(node.value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import threading
 from pathlib import Path
@@ -18,6 +19,7 @@ from comfyui_model_library.server_routes.guards import (
     host_allowed,
     is_loopback_client,
     listens_beyond_loopback,
+    split_listen,
 )
 from tests.server_routes.conftest import JSON_HEADERS, V1, model_file, snapshot
 
@@ -114,6 +116,45 @@ def test_remote_clients_and_the_opt_in() -> None:
         check(lan, Policy.DESTRUCTIVE, LOCAL)
     except Exception as exc:
         assert "ModelLibrary.AllowRemoteChanges" in str(exc) and "MODEL_LIBRARY_ALLOW_REMOTE" in str(exc)
+
+
+@pytest.mark.parametrize(
+    ("listen", "bind", "names"),
+    [
+        ("", "127.0.0.1", ()),
+        ("0.0.0.0", "0.0.0.0", ()),
+        ("127.0.0.1,0.0.0.0,comfy.lan", "0.0.0.0", ("127.0.0.1", "comfy.lan")),
+        ("127.0.0.1, 192.168.1.5", "192.168.1.5", ("127.0.0.1",)),
+        ("localhost,::1", "localhost", ("::1",)),
+        # the names the guards call loopback are loopback here too: the LAN address decides
+        ("localhost.localdomain,10.0.0.2", "10.0.0.2", ("localhost.localdomain",)),
+        ("LocalHost,[::],10.0.0.2", "[::]", ("LocalHost", "10.0.0.2")),
+    ],
+)
+def test_comfyuis_listen_addresses_give_one_bind_address_and_host_names(
+    listen: str, bind: str, names: tuple[str, ...]
+) -> None:
+    assert split_listen(listen) == (bind, names)
+    remote_clients = bind not in ("127.0.0.1", "localhost")
+    assert listens_beyond_loopback(GuardSettings(listen_host=bind)) is remote_clients
+
+
+def test_the_loopback_and_wildcard_names_are_written_once() -> None:
+    # _host.py and guards.py each had their own sets, and they differed. Any other set literal naming
+    # these addresses is a second copy.
+    package = Path(__file__).resolve().parents[2]
+    home = package / "server_routes" / "guards.py"
+    copies = []
+    for path in sorted(package.rglob("*.py")):
+        rel = path.relative_to(package)
+        if rel.parts[0] in {"tests", "bench", "scripts", "docs", "web"} or rel.parts[0].startswith("."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, (ast.Set, ast.Tuple, ast.List)) and path != home:
+                values = {e.value for e in node.elts if isinstance(e, ast.Constant)}
+                if values & {"::1", "0.0.0.0", "::", "localhost"}:
+                    copies.append(f"{rel.as_posix()}:{node.lineno}")
+    assert not copies, f"use server_routes.guards.LOOPBACK_NAMES / WILDCARD_BINDS instead of: {copies}"
 
 
 def test_settings_helpers() -> None:

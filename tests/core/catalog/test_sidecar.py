@@ -10,11 +10,11 @@ import pytest
 
 from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.catalog.migrations import migrate
+from comfyui_model_library.core.catalog.rebuild import rebuild_catalog
 from comfyui_model_library.core.catalog.repository import ModelRepository
 from comfyui_model_library.core.catalog.sidecar import (
     SIDECAR_NAME,
     read_sidecar,
-    rebuild_catalog,
     set_aside_corrupt,
     sidecar_dict,
     write_sidecar,

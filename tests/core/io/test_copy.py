@@ -23,8 +23,9 @@ from comfyui_model_library.core.errors import (
     StorageError,
     UnsafePath,
 )
-from comfyui_model_library.core.io import fileops, hashing
-from comfyui_model_library.core.io.fileops import commit_file, copy_and_hash, open_source
+from comfyui_model_library.core.io import copying, fileops, hashing
+from comfyui_model_library.core.io.copying import copy_and_hash
+from comfyui_model_library.core.io.fileops import commit_file, open_source
 
 SIZE = 2 * hashing.CHUNK_SIZE + 12345
 
@@ -33,7 +34,7 @@ SIZE = 2 * hashing.CHUNK_SIZE + 12345
 def small_copy_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     # The kernel copy works in large steps; with a step of one hashing chunk a small test file still
     # goes through several steps, so changes and cancels between steps are exercised.
-    monkeypatch.setattr(fileops, "COPY_STEP", hashing.CHUNK_SIZE)
+    monkeypatch.setattr(copying, "COPY_STEP", hashing.CHUNK_SIZE)
 
 
 @pytest.fixture
@@ -179,7 +180,8 @@ def test_disk_full_mid_copy_is_insufficient_space_and_leaves_nothing(
         import os, resource, signal, sys
         from pathlib import Path
         from comfyui_model_library.core.errors import InsufficientSpace
-        from comfyui_model_library.core.io.fileops import copy_and_hash, open_source
+        from comfyui_model_library.core.io.copying import copy_and_hash
+        from comfyui_model_library.core.io.fileops import open_source
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, ({hashing.CHUNK_SIZE + 100}, resource.RLIM_INFINITY))
         fd, st = open_source({str(source[0])!r})

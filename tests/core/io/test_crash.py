@@ -11,7 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from comfyui_model_library.core.io.fileops import recover_moves
+from comfyui_model_library.core.io.moves import recover_moves
 
 DATA_SIZE = 12 * 1024 * 1024
 
@@ -19,8 +19,9 @@ WORKER = textwrap.dedent(
     """
     import os, sys
     from pathlib import Path
-    from comfyui_model_library.core.io.fileops import (
-        commit_file, copy_and_hash, finish_move, move_and_hash, move_journal, open_source)
+    from comfyui_model_library.core.io.copying import copy_and_hash
+    from comfyui_model_library.core.io.fileops import commit_file, open_source
+    from comfyui_model_library.core.io.moves import finish_move, move_and_hash, move_journal
     mode, src, lib = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     print("ready", flush=True)
     for i in range(10_000):

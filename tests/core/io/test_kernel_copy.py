@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,20 +12,21 @@ import blake3
 import pytest
 
 from comfyui_model_library.core.errors import Cancelled, StorageError
-from comfyui_model_library.core.io import fileops, hashing
-from comfyui_model_library.core.io.fileops import copy_and_hash, open_source
+from comfyui_model_library.core.io import copying, hashing
+from comfyui_model_library.core.io.copying import copy_and_hash
+from comfyui_model_library.core.io.fileops import open_source
 
 STEP = 1 << 20  # small steps so a small file crosses many of them
 kernel_only = pytest.mark.skipif(
-    not (hasattr(os, "copy_file_range") and fileops._MAP_READ_SHARED),
+    not (hasattr(os, "copy_file_range") and copying._MAP_READ_SHARED),
     reason="no kernel copy on this platform",
 )
 
 
 @pytest.fixture(autouse=True)
 def small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fileops, "COPY_STEP", STEP)
-    monkeypatch.setattr(fileops, "COPY_LEAD", 2)
+    monkeypatch.setattr(copying, "COPY_STEP", STEP)
+    monkeypatch.setattr(copying, "COPY_LEAD", 2)
 
 
 def _copy(src: Path, dest: Path, **kwargs: object) -> hashing.Digests:
@@ -98,7 +98,7 @@ def test_kernel_copy_failing_half_way_is_an_error_and_leaves_nothing(
 def test_copy_without_writeback_hints_still_copies_and_hashes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fileops, "_sync_file_range", lambda: None)
+    monkeypatch.setattr(copying, "_sync_file_range", lambda: None)
     data = os.urandom(3 * STEP + 5)
     src = tmp_path / "src.bin"
     src.write_bytes(data)
@@ -108,36 +108,17 @@ def test_copy_without_writeback_hints_still_copies_and_hashes(
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sync_file_range is Linux-only")
 def test_writeback_hint_is_found_on_linux_and_harmless_on_bad_input(tmp_path: Path) -> None:
-    assert fileops._sync_file_range() is not None
+    assert copying._sync_file_range() is not None
     path = tmp_path / "f.bin"
     path.write_bytes(b"x" * 10_000)
     fd = os.open(path, os.O_RDONLY)
     try:
-        fileops._start_writeback(fd, 0, 10_000)
-        fileops._start_writeback(fd, -5, 3)  # EINVAL from the kernel: ignored, it is only a hint
+        copying._start_writeback(fd, 0, 10_000)
+        copying._start_writeback(fd, -5, 3)  # EINVAL from the kernel: ignored, it is only a hint
     finally:
         os.close(fd)
-    fileops._start_writeback(10_000_000, 0, 1)  # EBADF: ignored too
+    copying._start_writeback(10_000_000, 0, 1)  # EBADF: ignored too
     assert path.read_bytes() == b"x" * 10_000
-
-
-@pytest.mark.parametrize("first", ["moves", "trash", "fileops"])
-def test_split_modules_import_in_any_order(first: str) -> None:
-    # moves and trash build on fileops, which re-exports their names: no import cycle whichever loads first.
-    script = (
-        f"import comfyui_model_library.core.io.{first}\n"
-        "from comfyui_model_library.core.io.fileops import move_and_hash, recover_moves, empty_trash\n"
-        "from comfyui_model_library.core.io import moves, trash\n"
-        "assert move_and_hash is moves.move_and_hash and empty_trash is trash.empty_trash\n"
-        "print('ok')\n"
-    )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert result.stdout.strip() == "ok", result.stderr
-
-
-def test_unknown_fileops_name_is_an_attribute_error() -> None:
-    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
-        fileops.nothing_here
 
 
 @kernel_only
@@ -159,7 +140,7 @@ def test_a_destination_that_cannot_be_mapped_falls_back_to_reading(
     def refuse(*args: object, **kwargs: object) -> object:
         raise OSError(errno.ENODEV, "No such device")
 
-    monkeypatch.setattr(fileops.mmap, "mmap", refuse)
+    monkeypatch.setattr(copying.mmap, "mmap", refuse)
     data = os.urandom(2 * STEP + 3)
     src = tmp_path / "src.bin"
     src.write_bytes(data)

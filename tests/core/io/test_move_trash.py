@@ -11,17 +11,10 @@ from pathlib import Path
 import pytest
 
 from comfyui_model_library.core.errors import Cancelled, Conflict, InvalidInput, UnsafePath
-from comfyui_model_library.core.io import fileops
-from comfyui_model_library.core.io.fileops import (
-    atomic_write_json,
-    commit_file,
-    empty_trash,
-    finish_move,
-    move_and_hash,
-    move_journal,
-    move_to_trash,
-    recover_moves,
-)
+from comfyui_model_library.core.io import moves
+from comfyui_model_library.core.io.fileops import atomic_write_json, commit_file
+from comfyui_model_library.core.io.moves import finish_move, move_and_hash, move_journal, recover_moves
+from comfyui_model_library.core.io.trash import empty_trash, move_to_trash
 
 
 @pytest.fixture
@@ -180,4 +173,4 @@ def test_atomic_write_json_round_trips_and_leaves_no_temp(tmp_path: Path) -> Non
 
 
 def test_same_filesystem(tmp_path: Path) -> None:
-    assert fileops.same_filesystem(tmp_path, tmp_path.parent)
+    assert moves.same_filesystem(tmp_path, tmp_path.parent)

@@ -9,12 +9,8 @@ from pathlib import Path
 import pytest
 
 from comfyui_model_library.core.errors import InvalidConfig, StorageError
-from comfyui_model_library.core.mapping.extra_paths import (
-    read_document,
-    read_section,
-    remove_section,
-    write_section,
-)
+from comfyui_model_library.core.mapping.extra_paths import read_section, remove_section, write_section
+from comfyui_model_library.core.mapping.yaml_file import read_document
 
 VIEWS = Path("/library/views/abc")
 CATS = {"loras": "loras", "checkpoints": "checkpoints"}

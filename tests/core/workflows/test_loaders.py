@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from comfyui_model_library.core.mapping.comfyui import MODEL_CATEGORIES
+from comfyui_model_library.core.mapping.categories import MODEL_CATEGORIES
 from comfyui_model_library.core.workflows import (
     CORE_LOADERS,
     LoaderInput,

@@ -20,7 +20,7 @@ import comfyui_workflow_templates_json
 import pytest
 
 from comfyui_model_library.core.errors import InvalidInput
-from comfyui_model_library.core.mapping.comfyui import MODEL_CATEGORIES
+from comfyui_model_library.core.mapping.categories import MODEL_CATEGORIES
 from comfyui_model_library.core.workflows import (
     CORE_LOADERS,
     Extraction,
