@@ -265,6 +265,11 @@ class SourceRegistry:
         """All files hashed: re-key the provisional model to its content id, or merge it into the model
         that already holds these bytes. Returns the model id the files now belong to."""
         with self.db.transaction() as conn:
+            # Asked before the re-key: the catalog's foreign keys carry a pending lookup along with the
+            # model's id (or drop it with a merged model), so afterwards nothing shows that it moved.
+            pending = conn.execute(
+                "SELECT 1 FROM pending_lookups WHERE model_id = ?", (provisional_id,)
+            ).fetchone()
             settled = self.models.settle(conn, provisional_id, blake3, sha256, file_hashes)
             if settled is None:
                 return provisional_id
@@ -274,11 +279,11 @@ class SourceRegistry:
             if settled.merged:
                 self.models.refresh_states(conn, [target])
                 self.models.refresh_aliases(conn, [target])  # findable by the name of its copy here too
-                return target
-            moved = conn.execute(
-                "UPDATE pending_lookups SET model_id = ? WHERE model_id = ?", (target, provisional_id)
-            ).rowcount
-            if moved:
+            else:
+                conn.execute(
+                    "UPDATE pending_lookups SET model_id = ? WHERE model_id = ?", (target, provisional_id)
+                )
+            if pending is not None:  # the record on disk still names the provisional id
                 save_pending_record(self.db, conn)
             return target
 

@@ -441,3 +441,35 @@ def test_a_fifo_put_where_a_listed_file_was_hangs_neither_headers_nor_hashing(
     assert results == {"inspected": 3, "hashed": 2}, "the two files beside it are read and hashed"
     models = _models(library)
     assert models["juggernautXL"].hashed and models["ae"].hashed and not models["detail"].hashed
+
+
+@pytest.mark.parametrize("merged", [False, True], ids=["re-keyed", "merged"])
+def test_a_pending_lookup_follows_its_model_when_hashing_settles_it(
+    library: Library, comfy_models: Path, incoming: Path, merged: bool
+) -> None:
+    """A source model's Hub lookup waits for the network under its provisional id; hashing then gives the
+    model its content id (or merges it into the library's copy). The record on disk follows, so a lost
+    catalog brings the lookup back for the right model (it kept the provisional id, and was dropped)."""
+    from comfyui_model_library.core.records.files import pending_lookups_path, read_record, records_dir
+    from comfyui_model_library.core.records.kinds import PendingLookupsRecord
+
+    if merged:  # the library already holds these bytes
+        library.import_paths(
+            [shutil.copy(comfy_models / "loras" / "detail.safetensors", incoming / "same.safetensors")],
+            lookup=False,
+        )
+    library.add_source(comfy_models)
+    provisional = _models(library)["detail"].id
+    library.hub.queue_pending([provisional], "the Hub is unreachable (offline)")
+    library.sources.hash_pending()
+
+    settled = {m.id for m in library.list_models(ModelQuery(limit=500)).items if m.name in ("detail", "same")}
+    [final] = settled
+    assert final != provisional
+    record = read_record(pending_lookups_path(records_dir(library.db.path)), PendingLookupsRecord)
+    assert record is not None
+    if merged:
+        assert [e.model_id for e in record.lookups] == [], "the merged model's lookup went with it"
+    else:
+        assert [e.model_id for e in record.lookups] == [final]
+        assert [p["model_id"] for p in library.hub.pending()] == [final]

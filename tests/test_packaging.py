@@ -1,0 +1,30 @@
+"""The wheel holds every package of the tree: setuptools installs only the packages pyproject.toml lists,
+so a new folder left out of that list works in the editable checkout and is missing from a real install
+(core.adopt and core.records were)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ("core", "cli", "server_routes", "nodes")
+
+
+def _tree_packages() -> set[str]:
+    found = {"comfyui_model_library"}
+    for top in SHIPPED:
+        for init in (ROOT / top).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT)
+            found.add(".".join(("comfyui_model_library", *rel.parts)))
+    return found
+
+
+def test_pyproject_lists_every_package_of_the_tree() -> None:
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(config["tool"]["setuptools"]["packages"])
+    tree = _tree_packages()
+    assert tree - listed == set(), "packages missing from [tool.setuptools] packages: a wheel would lack them"
+    assert listed - tree == set(), "listed packages that do not exist"
