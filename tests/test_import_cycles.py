@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 import comfyui_model_library
+from tests.package_files import package_files
 
 PACKAGE = "comfyui_model_library"
 ROOT = Path(comfyui_model_library.__file__).resolve().parent
@@ -39,12 +40,15 @@ class Edge:
 
 
 def module_files(root: Path, package: str) -> dict[str, Path]:
-    """Every module of the package by dotted name (a package by its ``__init__.py``)."""
+    """Every module of the package by dotted name (a package by its ``__init__.py``): the shipped modules
+    of this checkout, or every module of another tree (the self-checks' throwaway packages)."""
     found: dict[str, Path] = {}
-    for path in sorted(root.rglob("*.py")):
+    if root == ROOT:
+        paths = package_files(root)
+    else:
+        paths = [p for p in sorted(root.rglob("*.py")) if p.relative_to(root).parts[0] not in NOT_THE_PACKAGE]
+    for path in paths:
         rel = path.relative_to(root)
-        if rel.parts[0] in NOT_THE_PACKAGE or any(p.startswith(".") for p in rel.parts):
-            continue
         parts = list(rel.with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import comfyui_model_library
 from comfyui_model_library.core import types
+from tests.package_files import package_files
 
 ROOT = Path(comfyui_model_library.__file__).resolve().parent
 HOME = ROOT / "core" / "types.py"
@@ -28,10 +29,7 @@ CALLBACK_PARAMS = ("progress", "cancelled", "callback", "report")
 
 
 def _modules() -> list[Path]:
-    skip = {"tests", "bench", "docs", "web", "scripts", ".venv"}
-    return sorted(
-        p for p in ROOT.rglob("*.py") if not (set(p.relative_to(ROOT).parts) & skip) and p.resolve() != HOME
-    )
+    return [p for p in package_files(ROOT) if p.resolve() != HOME]
 
 
 def _shape(node: ast.expr | None) -> str | None:

@@ -21,6 +21,7 @@ from comfyui_model_library.server_routes.guards import (
     listens_beyond_loopback,
     split_listen,
 )
+from tests.package_files import package_files
 from tests.server_routes.conftest import JSON_HEADERS, V1, model_file, snapshot
 
 LOCAL = GuardSettings()
@@ -145,10 +146,8 @@ def test_the_loopback_and_wildcard_names_are_written_once() -> None:
     package = Path(__file__).resolve().parents[2]
     home = package / "server_routes" / "guards.py"
     copies = []
-    for path in sorted(package.rglob("*.py")):
+    for path in package_files(package):
         rel = path.relative_to(package)
-        if rel.parts[0] in {"tests", "bench", "scripts", "docs", "web"} or rel.parts[0].startswith("."):
-            continue
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
             if isinstance(node, (ast.Set, ast.Tuple, ast.List)) and path != home:
                 values = {e.value for e in node.elts if isinstance(e, ast.Constant)}

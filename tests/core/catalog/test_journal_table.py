@@ -15,6 +15,7 @@ from comfyui_model_library.core.catalog.journal import JournalTable, NewerRecord
 from comfyui_model_library.core.catalog.migrations import migrate
 from comfyui_model_library.core.models import utcnow
 from comfyui_model_library.core.records.kinds import RecordError
+from tests.package_files import package_files
 
 PACKAGE = Path(__file__).resolve().parents[3]
 OWNER = PACKAGE / "core" / "catalog" / "journal.py"
@@ -23,9 +24,8 @@ JOURNAL_SQL = re.compile(r"\b(FROM|INTO|UPDATE)\s+journal\b", re.IGNORECASE)
 
 def test_no_sql_on_the_journal_table_outside_its_owner() -> None:
     offenders = []
-    for path in sorted(PACKAGE.rglob("*.py")):
-        rel = path.relative_to(PACKAGE).parts
-        if rel[0] in ("tests", "bench", ".venv", "node_modules") or path == OWNER:
+    for path in package_files(PACKAGE):
+        if path == OWNER:
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if JOURNAL_SQL.search(line):

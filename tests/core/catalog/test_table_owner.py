@@ -13,9 +13,10 @@ import ast
 import re
 from pathlib import Path
 
+from tests.package_files import package_files
+
 PACKAGE = Path(__file__).resolve().parents[3]
 OWNER = PACKAGE / "core" / "catalog"
-NOT_PACKAGE = {"tests", "bench", "scripts", "web", "docs", "node_modules"}
 MODEL_TABLES = ("models", "models_fts", "model_files", "tags", "model_origins")
 STATEMENT = re.compile(
     r"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+(" + "|".join(MODEL_TABLES) + r")\b(?![.\w])", re.IGNORECASE
@@ -46,16 +47,6 @@ def _literals(tree: ast.AST) -> list[tuple[int, str]]:
     return found
 
 
-def _package_files() -> list[Path]:
-    files = []
-    for path in PACKAGE.rglob("*.py"):
-        parts = path.relative_to(PACKAGE).parts
-        if parts[0] in NOT_PACKAGE or any(p.startswith(".") for p in parts):
-            continue
-        files.append(path)
-    return sorted(files)
-
-
 def model_table_sql(files: list[Path]) -> list[str]:
     """``path:line: table`` for every literal that runs a statement on a model table."""
     hits = []
@@ -68,7 +59,7 @@ def model_table_sql(files: list[Path]) -> list[str]:
 
 
 def test_no_sql_on_model_tables_outside_the_catalog() -> None:
-    outside = [p for p in _package_files() if OWNER not in p.parents]
+    outside = [p for p in package_files(PACKAGE) if OWNER not in p.parents]
     assert len(outside) > 50, "the walk found too few modules: is PACKAGE the package root?"
     hits = model_table_sql(outside)
     assert not hits, (

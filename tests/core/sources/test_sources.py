@@ -454,16 +454,18 @@ def test_a_pending_lookup_follows_its_model_when_hashing_settles_it(
     from comfyui_model_library.core.records.kinds import PendingLookupsRecord
 
     if merged:  # the library already holds these bytes
-        library.import_paths(
+        library.imports.import_paths(
             [shutil.copy(comfy_models / "loras" / "detail.safetensors", incoming / "same.safetensors")],
             lookup=False,
         )
-    library.add_source(comfy_models)
+    library.sources.add(comfy_models)
     provisional = _models(library)["detail"].id
     library.hub.queue_pending([provisional], "the Hub is unreachable (offline)")
     library.sources.hash_pending()
 
-    settled = {m.id for m in library.list_models(ModelQuery(limit=500)).items if m.name in ("detail", "same")}
+    settled = {
+        m.id for m in library.catalog.list_models(ModelQuery(limit=500)).items if m.name in ("detail", "same")
+    }
     [final] = settled
     assert final != provisional
     record = read_record(pending_lookups_path(records_dir(library.db.path)), PendingLookupsRecord)
