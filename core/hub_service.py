@@ -34,13 +34,7 @@ from .importer.stage import (
 from .importer.stage_lock import new_stage_dir
 from .models import ImportItem, Model, ModelSource, utcnow
 from .net.cache import HttpCache
-from .records.files import (
-    PendingLookupsRecord,
-    pending_lookups_path,
-    read_record,
-    records_dir,
-)
-from .records.pending import save_pending_record
+from .records.pending import PendingLookups
 from .taxonomy import MatchKind
 from .types import CancelCheck, OnChanged, StageProgress, WriteCheck
 
@@ -67,6 +61,7 @@ class HubService:
     ) -> None:
         self.config = config
         self.db = db
+        self.waiting = PendingLookups(db)
         self.repo = repo
         self._on_changed = on_changed
         self._guard = guard  # raises when the library may not be written now
@@ -148,18 +143,10 @@ class HubService:
 
     def queue_pending(self, model_ids: Sequence[str], reason: str = "after import") -> None:
         """Record lookups to run later (on the next start, or by the retry loop)."""
-        with self.db.transaction() as conn:
-            conn.executemany(
-                "INSERT OR IGNORE INTO pending_lookups (model_id, reason, attempts, next_at) "
-                "VALUES (?, ?, 0, ?)",
-                [(i, reason, utcnow()) for i in model_ids],
-            )
-            save_pending_record(self.db, conn)
+        self.waiting.queue(model_ids, reason)
 
     def retry_pending(self) -> int:
-        now = utcnow()
-        rows = self.db.execute_read("SELECT model_id FROM pending_lookups WHERE next_at <= ?", (now,))
-        ids = [r["model_id"] for r in rows]
+        ids = self.waiting.due(utcnow())
         self.schedule(ids)
         return len(ids)
 
@@ -180,8 +167,7 @@ class HubService:
         self._retry_thread.start()
 
     def pending(self) -> list[dict[str, Any]]:
-        rows = self.db.execute_read("SELECT model_id, reason, attempts, next_at FROM pending_lookups")
-        return [dict(r) for r in rows]
+        return self.waiting.all()
 
     def _work(self) -> None:
         while True:
@@ -203,19 +189,10 @@ class HubService:
 
     def _record_pending(self, model_id: str, reason: str) -> None:
         later = (datetime.now(timezone.utc) + PENDING_RETRY).replace(microsecond=0).isoformat()
-        with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO pending_lookups (model_id, reason, attempts, next_at) VALUES (?, ?, 1, ?) "
-                "ON CONFLICT(model_id) DO UPDATE SET reason = excluded.reason, attempts = attempts + 1, "
-                "next_at = excluded.next_at",
-                (model_id, reason[:500], later),
-            )
-            save_pending_record(self.db, conn)
+        self.waiting.failed(model_id, reason, later)
 
     def _clear_pending(self, model_id: str) -> None:
-        with self.db.transaction() as conn:
-            if conn.execute("DELETE FROM pending_lookups WHERE model_id = ?", (model_id,)).rowcount:
-                save_pending_record(self.db, conn)
+        self.waiting.clear(model_id)
 
     # -- downloads -------------------------------------------------------------------------------------
     def repo_files(self, repo_id: str, revision: str | None = None) -> dict[str, Any]:
@@ -356,24 +333,3 @@ class HubService:
     def _changed(self, ids: list[str], reason: str) -> None:
         if self._on_changed is not None:
             self._on_changed(ids, reason)
-
-
-# -- pending lookups on disk (records/pending_lookups.json) ---------------------------------------------
-def restore_pending(db: Database) -> int:
-    """Put back the recorded lookups of models the catalog knows (a rebuild). -> how many."""
-    record = read_record(pending_lookups_path(records_dir(db.path)), PendingLookupsRecord)
-    if record is None or not record.lookups:
-        return 0
-    with db.transaction() as conn:
-        known = ModelRepository(db).in_place.existing_ids(conn, [e.model_id for e in record.lookups])
-        added = 0
-        for e in record.lookups:
-            if e.model_id not in known:
-                continue  # removed since, or a source model not hashed again yet
-            added += conn.execute(
-                "INSERT OR IGNORE INTO pending_lookups (model_id, reason, attempts, next_at) "
-                "VALUES (?, ?, ?, ?)",
-                (e.model_id, e.reason[:500], e.attempts, e.next_at),
-            ).rowcount
-        save_pending_record(db, conn)
-    return added

@@ -242,10 +242,7 @@ class AdoptService:
 
     def release_adopted(self, model_id: str) -> UndoReport | None:
         """Before a model's files go: its adopted original names get real files back (None: it has none)."""
-        has_adopt_links = self.db.execute_read(
-            "SELECT 1 FROM links WHERE model_id = ? AND purpose = 'adopt' LIMIT 1", (model_id,)
-        )
-        return self.release_model(model_id) if has_adopt_links else None
+        return self.release_model(model_id) if self.registry.has_links(model_id, "adopt") else None
 
     def release_model(self, model_id: str) -> UndoReport:
         """Real files back at every adopt link of one model, in every install (before it is removed)."""

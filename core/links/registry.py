@@ -197,6 +197,24 @@ class LinkRegistry:
         rows = self.db.execute_read("SELECT * FROM links WHERE model_id = ? ORDER BY link_path", (model_id,))
         return [LinkRecord.from_row(r) for r in rows]
 
+    def has_links(self, model_id: str, purpose: str | None = None) -> bool:
+        """Whether the model has links (of this purpose: ``mapping`` or ``adopt``)."""
+        rows = self.db.execute_read(
+            "SELECT 1 FROM links WHERE model_id = ? AND (? IS NULL OR purpose = ?) LIMIT 1",
+            (model_id, purpose, purpose),
+        )
+        return bool(rows)
+
+    def move_model(self, conn: sqlite3.Connection, old_id: str, new_id: str) -> None:
+        """A model's id changed (hashing re-keyed a source model, or merged it into another): its links
+        follow, in the table and in the records files (which are kept in shards by model id), inside the
+        caller's transaction."""
+        apps = [r[0] for r in conn.execute("SELECT DISTINCT app_id FROM links WHERE model_id = ?", (old_id,))]
+        if not apps:
+            return
+        conn.execute("UPDATE links SET model_id = ? WHERE model_id = ?", (new_id, old_id))
+        self._save(conn, {(app, links_shard(m)) for app in apps for m in (old_id, new_id)})
+
     def by_app(self, app_id: str) -> list[LinkRecord]:
         rows = self.db.execute_read("SELECT * FROM links WHERE app_id = ? ORDER BY link_path", (app_id,))
         return [LinkRecord.from_row(r) for r in rows]

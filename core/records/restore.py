@@ -34,7 +34,6 @@ from typing import Any
 from ..catalog.db import Database
 from ..catalog.repository import ModelRepository
 from ..errors import ModelLibraryError
-from ..hub_service import restore_pending
 from ..io.paths import at_or_under
 from ..links.platform import LinkMaker, LinkReader, default_maker, inside_root
 from ..links.registry import AppRecord, AppRegistry, LinkRecord, LinkRegistry
@@ -53,7 +52,7 @@ from .files import (
     records_dir,
     sources_path,
 )
-from .pending import save_pending_record
+from .pending import PendingLookups
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +87,7 @@ def restore_records(db: Database, library_root: Path, *, maker: LinkMaker | None
             report.sources += 1
             _restore_source(db, registry, row, library_root, report)
     _restore_links(db, library_root, maker or default_maker(), report)
-    report.pending_lookups = restore_pending(db)
+    report.pending_lookups = PendingLookups(db).restore()
     for reason in report.skipped:
         log.warning("model library: a recorded link was not taken back: %s", reason)
     return report
@@ -104,7 +103,7 @@ def ensure_records(db: Database) -> list[str]:
         ("installs", installs_path(folder).exists(), AppRegistry(db).save_records),
         ("links", (folder / "links").exists(), LinkRegistry(db).save_records),
         ("sources", sources_path(folder).exists(), SourceRegistry(db).save_records),
-        ("pending_lookups", pending_lookups_path(folder).exists(), lambda: _save_pending(db)),
+        ("pending_lookups", pending_lookups_path(folder).exists(), PendingLookups(db).save_record),
     ]
     written = []
     for name, present, save in steps:
@@ -122,11 +121,6 @@ def ensure_records(db: Database) -> list[str]:
         except OSError as exc:
             log.warning("model library: could not make %s yet: %s", folder / "links", exc)
     return written
-
-
-def _save_pending(db: Database) -> None:
-    with db.transaction() as conn:
-        save_pending_record(db, conn)
 
 
 def _restore_source(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..catalog.rebuild import rebuild_catalog
 from ..catalog.sidecar import write_sidecar
@@ -15,7 +15,9 @@ from ..editing import edit_changes
 from ..errors import Conflict
 from ..io.trash import empty_trash, move_to_trash
 from ..links.cascade import remove_model_links
+from ..links.registry import LinkRegistry
 from ..models import Link, Model, ModelQuery, Page
+from ..taxonomy import LinkKind
 from ..types import OnChanged, WriteCheck
 
 if TYPE_CHECKING:
@@ -62,10 +64,9 @@ class CatalogService:
         return Path(model.rel_dir)
 
     def model_links(self, model_id: str) -> tuple[Link, ...]:
-        rows = self.db.execute_read(
-            "SELECT link_path, kind FROM links WHERE model_id = ? ORDER BY link_path", (model_id,)
-        )
-        return tuple(Link(path=r["link_path"], kind=r["kind"]) for r in rows)
+        # Link turns a known kind into its LinkKind member and keeps an unknown one as written.
+        links = LinkRegistry(self.db).by_model(model_id)
+        return tuple(Link(path=r.link_path, kind=cast(LinkKind, r.kind)) for r in links)
 
     def model_detail(self, ref: str) -> dict[str, Any]:
         """The detail JSON: the model plus ``dir``, ``links``, absolute file paths and origins."""

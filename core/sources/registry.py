@@ -27,9 +27,10 @@ from ..catalog.db import Database
 from ..catalog.in_place import SqliteInPlaceModels
 from ..catalog.store import InPlaceModels
 from ..errors import InvalidInput, NotFound
+from ..links.registry import LinkRegistry
 from ..models import utcnow
 from ..records.files import SourceEntry, records_dir, remove_record, source_files_path
-from ..records.pending import save_pending_record
+from ..records.pending import PendingLookups
 from . import records
 from .rows import FileRow, KnownFile, SourceRow, file_row, source_row
 
@@ -42,6 +43,8 @@ class SourceRegistry:
         self.models: InPlaceModels[sqlite3.Connection] = (
             models if models is not None else SqliteInPlaceModels(db)
         )
+        self.links = LinkRegistry(db)
+        self.pending = PendingLookups(db)
 
     # -- sources ---------------------------------------------------------------------------------------
     def add(self, path: Path, *, read_only: bool, auto: bool = False, app_id: str | None = None) -> SourceRow:
@@ -265,26 +268,17 @@ class SourceRegistry:
         """All files hashed: re-key the provisional model to its content id, or merge it into the model
         that already holds these bytes. Returns the model id the files now belong to."""
         with self.db.transaction() as conn:
-            # Asked before the re-key: the catalog's foreign keys carry a pending lookup along with the
-            # model's id (or drop it with a merged model), so afterwards nothing shows that it moved.
-            pending = conn.execute(
-                "SELECT 1 FROM pending_lookups WHERE model_id = ?", (provisional_id,)
-            ).fetchone()
+            waiting = self.pending.waiting(conn, provisional_id)  # before the catalog's foreign keys move it
             settled = self.models.settle(conn, provisional_id, blake3, sha256, file_hashes)
             if settled is None:
                 return provisional_id
             target = settled.model_id
             conn.execute("UPDATE source_files SET model_id = ? WHERE model_id = ?", (target, provisional_id))
-            conn.execute("UPDATE links SET model_id = ? WHERE model_id = ?", (target, provisional_id))
+            self.links.move_model(conn, provisional_id, target)
             if settled.merged:
                 self.models.refresh_states(conn, [target])
                 self.models.refresh_aliases(conn, [target])  # findable by the name of its copy here too
-            else:
-                conn.execute(
-                    "UPDATE pending_lookups SET model_id = ? WHERE model_id = ?", (target, provisional_id)
-                )
-            if pending is not None:  # the record on disk still names the provisional id
-                save_pending_record(self.db, conn)
+            self.pending.follow(conn, provisional_id, target, was_waiting=waiting)
             return target
 
     def attach_library_copy(

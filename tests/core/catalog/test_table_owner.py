@@ -86,3 +86,57 @@ def test_the_finder_sees_the_catalogs_own_statements() -> None:
     texts = [" ".join(text.split()) for _, text in _literals(tree)]
     tables = sorted(m.group(1) for text in texts for m in STATEMENT.finditer(text))
     assert tables == ["model_files", "models", "models_fts", "tags", "tags"]
+
+
+# Every other table has one owner too (core/catalog/migrations.py creates them all). The sources' tables
+# belong to core/sources/; the in-place catalog (core/catalog/in_place.py, rows.py) joins them with the
+# model rows in the same transactions, which is why a second catalog backend carries both.
+OWNERS: dict[str, tuple[str, ...]] = {
+    "journal": ("core/catalog/journal.py",),
+    "kv": ("core/catalog/",),
+    "_migrations": ("core/catalog/",),
+    "sources": ("core/sources/", "core/catalog/in_place.py", "core/catalog/rows.py"),
+    "source_files": ("core/sources/", "core/catalog/in_place.py", "core/catalog/rows.py"),
+    "links": ("core/links/registry.py",),
+    "apps": ("core/links/registry.py",),
+    "pending_lookups": ("core/records/pending.py",),
+    "jobs": ("core/jobs.py",),
+    "http_cache": ("core/net/cache.py",),
+}
+CREATED = re.compile(r"\bCREATE\s+(?:VIRTUAL\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
+ANY_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+(\w+)\b(?![.\w])", re.IGNORECASE)
+
+
+def table_users(files: list[Path]) -> dict[str, set[str]]:
+    """table -> the modules (relative posix paths) with a statement on it."""
+    users: dict[str, set[str]] = {}
+    for path in files:
+        rel = path.relative_to(PACKAGE).as_posix()
+        for _, text in _literals(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            for match in ANY_TABLE.finditer(" ".join(text.split())):
+                users.setdefault(match.group(1).lower(), set()).add(rel)
+    return users
+
+
+def test_every_table_has_one_owner() -> None:
+    users = table_users(package_files(PACKAGE))
+    migrations = PACKAGE / "core" / "catalog" / "migrations.py"
+    created = {
+        m.group(1).lower()
+        for _, text in _literals(ast.parse(migrations.read_text(encoding="utf-8")))
+        for m in CREATED.finditer(text)
+    }
+    assert set(OWNERS) | set(MODEL_TABLES) <= created, "a table the migrations do not create"
+    strays = {
+        table: sorted(
+            m
+            for m in modules - {"core/catalog/migrations.py"}
+            if not any(m == owner or (owner.endswith("/") and m.startswith(owner)) for owner in OWNERS[table])
+        )
+        for table, modules in users.items()
+        if table in OWNERS
+    }
+    strays = {t: m for t, m in strays.items() if m}
+    assert not strays, f"SQL on a table outside its owner (ask the owner for it instead): {strays}"
+    unowned = created - set(OWNERS) - set(MODEL_TABLES)
+    assert not unowned, f"tables with no owner named here: {sorted(unowned)}"

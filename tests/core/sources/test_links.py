@@ -170,3 +170,35 @@ def test_a_link_between_folders_of_one_source_keeps_the_real_names(library: Libr
     assert [loc["path"] for loc in library.sources.locations(flux.id)] == [
         str(models / "diffusion_models" / "flux.safetensors")
     ]
+
+
+def test_links_to_a_source_model_follow_it_when_hashing_gives_it_its_id(
+    library_config: object, tmp_path: Path
+) -> None:
+    """A source model is mapped into ComfyUI before it is hashed (under its provisional id); hashing then
+    re-keys it. Its links follow in the catalog AND in the link records (kept in shards by model id), so
+    a lost catalog brings the links back for the right model (they came back under the provisional id,
+    pointing at no model)."""
+    from comfyui_model_library.core.config import LibraryConfig
+    from comfyui_model_library.core.records.files import records_dir
+
+    assert isinstance(library_config, LibraryConfig)
+    nas = tmp_path / "nas"
+    synth.write_family(nas / "loras" / "detail.safetensors", "sdxl_lora_kohya")
+    comfy = synth.comfyui_install(tmp_path / "ComfyUI", "loras")
+    with Library.open(library_config) as lib:
+        lib.sources.add(nas)
+        provisional = _by_name(lib)["detail"].id
+        lib.mapping.apply(comfy)
+        [link] = lib.catalog.model_detail(provisional)["links"]
+        final = _settled(lib)["detail"].id
+        assert final != provisional
+        assert lib.catalog.model_detail(final)["links"] == [link]
+        shards = [p.read_text() for p in (records_dir(lib.db.path) / "links").rglob("*.json")]
+        assert any(final in text for text in shards) and not any(provisional in text for text in shards)
+
+    for p in library_config.root.glob("catalog.sqlite*"):
+        p.unlink()
+    with Library.open(library_config) as lib:  # rebuilt from metadata and records/
+        lib.sources.hash_pending()
+        assert lib.catalog.model_detail(final)["links"] == [link]
