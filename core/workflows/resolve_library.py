@@ -16,6 +16,7 @@ hits of a fitting type are the candidates (``score`` 0..1, best first).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -29,6 +30,7 @@ from .references import WorkflowReference, base_name
 MAX_CANDIDATES = 5
 CANDIDATE_MIN_SCORE = 0.5
 SEARCH_LIMIT = 25
+MAX_QUERY_WORDS = 8
 
 # ComfyUI category -> the model types its loaders load (UNKNOWN: a model we could not classify fits any).
 CATEGORY_TYPES: dict[str, frozenset[str]] = {
@@ -121,14 +123,20 @@ def _prefer_library(models: Sequence[Model]) -> Model:
     return sorted(models, key=lambda m: (m.location != "library", m.id))[0]
 
 
+def _queries(name: str) -> list[str]:
+    """The file's stem as words, then its bare name (no precision/variant), then fewer leading words."""
+    parts = parse_name(base_name(name))
+    words = [w for w in re.split(r"[\s_.\-]+", parts.base) if w][:MAX_QUERY_WORDS]
+    texts = [parts.stem.replace("_", " ").replace("-", " ").replace(".", " "), " ".join(words)]
+    texts += [" ".join(words[:n]) for n in (len(words) // 2 + 1, 1) if 0 < n < len(words)]
+    return [q for q in dict.fromkeys(" ".join(t.split())[:200] for t in texts) if q]
+
+
 def search(catalog: ModelLookup, ref: WorkflowReference) -> list[Model]:
-    """Models whose name, aliases or repo look like the reference's file name (one indexed search)."""
-    parts = parse_name(base_name(ref.name))
+    """Models whose name, aliases or repo look like the reference's file name: indexed searches, from
+    the whole name to its first word, until one finds something."""
     seen: dict[str, Model] = {}
-    for text in dict.fromkeys((parts.stem, parts.base)):
-        query = " ".join(text.replace("_", " ").replace("-", " ").replace(".", " ").split())[:200]
-        if not query:
-            continue
+    for query in _queries(ref.name):
         try:
             page = catalog.list(ModelQuery(q=query, limit=SEARCH_LIMIT))
         except ModelLibraryError:
