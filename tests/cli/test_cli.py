@@ -119,3 +119,17 @@ def test_map_apply_and_remove_print_readably(lib_dir: Path, tmp_path: Path) -> N
     removed = json.loads(run(lib_dir, "map", "remove", "--comfyui", str(comfy), "--json").stdout)
     assert len(removed["removed"]) == 1
     assert not (comfy / "extra_model_paths.yaml").exists(), "we created it, so it goes with our section"
+
+
+def test_serve_on_a_busy_port_says_so_and_exits_1(lib_dir: Path) -> None:
+    """Not a traceback: which address, why, and what to do."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = run(lib_dir, "serve", "--port", str(port), check_code=1)
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert "already in use" in proc.stderr and "--port" in proc.stderr
+    assert "Traceback" not in proc.stderr
