@@ -23,6 +23,10 @@ from tests.synth import write_family
 pytestmark = [pytest.mark.host, pytest.mark.browser]
 
 TAB_ID = "model-library-central"
+TAB_TOOLTIP = "Model Library: your central model collection"
+# Our sidebar button: frontends up to about 1.30 give it the class "<id>-tab-button"; newer ones (1.58)
+# drop that class and label the button with the tab's tooltip.
+TAB_BUTTON = f".{TAB_ID}-tab-button, button.side-bar-button[aria-label^='{TAB_TOOLTIP}']"
 CORE_TAB_ID = "model-library"
 APP_READY = "() => window.app && app.graph && app.canvas && window.LiteGraph"
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
@@ -89,7 +93,7 @@ def page(comfyui: ComfyUI, models: dict[str, dict[str, Any]], browser: Any) -> I
             f"() => app.extensionManager.sidebarTab.sidebarTabs.some((t) => t.id === '{TAB_ID}')"
         )
         page.evaluate("() => { app.graph.clear(); app.canvas.ds.offset = [0, 0]; app.canvas.ds.scale = 1; }")
-        page.click(f".{TAB_ID}-tab-button")
+        page.locator(TAB_BUTTON).first.click()
         page.wait_for_selector(".mlib-row[data-id]")
         yield page
     finally:
@@ -194,7 +198,9 @@ def test_picking_another_model_in_the_node_list_updates_model_ref(
 ) -> None:
     box = canvas_box(page)
     sd2, sdxl = models["sd2"], models["sdxl"]
-    drag_row_to(page, sd2["name"], box["x"] + 300, box["y"] + 200)
+    drag_row_to(
+        page, sd2["name"], box["x"] + 700, box["y"] + 200
+    )  # right of the open panel (wider in newer frontends)
     page.wait_for_function("() => app.graph.nodes.length === 1")
     # Open the node's list the way a user does (a click on the combo widget) and pick the other model.
     open_combo_menu(page, "checkpoint")
@@ -252,7 +258,7 @@ def test_dropping_a_model_file_on_the_canvas_imports_it_without_the_workflow_loa
                    app.handleFile = (file, ...rest) => { window.__handled.push(file.name);
                                                          return handle(file, ...rest); }; }"""
     )
-    page.evaluate("() => app.graph.add(LiteGraph.createNode('LibraryVAELoader'))")
+    page.evaluate("() => { app.graph.add(LiteGraph.createNode('LibraryVAELoader')); }")
     before = page.evaluate("() => app.graph.nodes.length")
     drop_file(page, "panel-host-dropped.safetensors", data)
     dropped = wait_for(
