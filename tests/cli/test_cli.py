@@ -47,6 +47,14 @@ def test_import_list_search_show_edit_remove(lib_dir: Path, tmp_path: Path) -> N
     listing = json.loads(run(lib_dir, "list", "--json").stdout)
     assert listing["total"] == 2
     assert json.loads(run(lib_dir, "list", "--type", "lora", "--json").stdout)["total"] == 1
+    # As the README writes it: "--sort -size" (argparse alone reads "-size" as an option of its own).
+    smallest_first = [
+        m["name"] for m in json.loads(run(lib_dir, "list", "--sort", "size", "--json").stdout)["items"]
+    ]
+    largest_first = [
+        m["name"] for m in json.loads(run(lib_dir, "list", "--sort", "-size", "--json").stdout)["items"]
+    ]
+    assert largest_first == smallest_first[::-1] and len(set(largest_first)) == 2
     found = json.loads(run(lib_dir, "search", "jugg", "--json").stdout)
     assert [m["name"] for m in found["items"]] == ["juggernautXL_v9"]
 
