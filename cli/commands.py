@@ -72,7 +72,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
-        detail = lib.catalog.model_detail(args.id)
+        detail = lib.catalog.model_detail(args.id, name_prefix=True)
         if args.json:
             emit_json(detail)
         else:

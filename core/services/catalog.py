@@ -68,9 +68,10 @@ class CatalogService:
         links = LinkRegistry(self.db).by_model(model_id)
         return tuple(Link(path=r.link_path, kind=cast(LinkKind, r.kind)) for r in links)
 
-    def model_detail(self, ref: str) -> dict[str, Any]:
-        """The detail JSON: the model plus ``dir``, ``links``, absolute file paths and origins."""
-        model = self.get_model(ref)
+    def model_detail(self, ref: str, *, name_prefix: bool = False) -> dict[str, Any]:
+        """The detail JSON: the model plus ``dir``, ``links``, absolute file paths and origins.
+        ``name_prefix``: the unique start of a name also finds it (the CLI's ``show``)."""
+        model = self.repo.resolve(ref, name_prefix=name_prefix)
         detail = model.to_dict(library_root=str(self.config.root), links=self.model_links(model.id))
         folder = self.model_dir(model)
         for entry in detail["files"]:

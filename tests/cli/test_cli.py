@@ -61,6 +61,7 @@ def test_import_list_search_show_edit_remove(lib_dir: Path, tmp_path: Path) -> N
     model_id = found["items"][0]["id"]
     shown = json.loads(run(lib_dir, "show", model_id[:8], "--json").stdout)
     assert shown["id"] == model_id and shown["dir"].startswith(str(lib_dir))
+    assert json.loads(run(lib_dir, "show", "jugg", "--json").stdout)["id"] == model_id  # a name's start
     edited = json.loads(
         run(lib_dir, "edit", model_id, "--name", "Juggernaut", "--tag", "+photo", "--json").stdout
     )
