@@ -10,7 +10,7 @@ from typing import Any
 
 from ..core.config import load_config
 from ..core.errors import InvalidInput
-from ..core.models import ModelQuery
+from ..core.models import Model, ModelQuery, Page
 from .output import ProgressBar, emit_json, human_size, model_line, print_model_detail
 from .session import open_library
 
@@ -51,17 +51,31 @@ def _print_page(args: argparse.Namespace, page: Any) -> int:
     return 0
 
 
+PAGE_LIMIT = 500  # the catalog's largest page; longer listings are read page by page
+
+
 def cmd_list(args: argparse.Namespace) -> int:
+    wanted = None if args.all else args.limit
+    if wanted is not None and wanted < 1:
+        raise InvalidInput(f"--limit must be at least 1, got {wanted}; use --all for every model")
     with open_library(args) as lib:
-        query = ModelQuery(
-            type=args.type,
-            base_model=args.base,
-            tag=args.tag,
-            sort=args.sort,
-            limit=args.limit,
-            offset=args.offset,
-        )
-        return _print_page(args, lib.catalog.list_models(query))
+        items: list[Model] = []
+        total, took, capped = 0, 0.0, False
+        offset = args.offset
+        while wanted is None or len(items) < wanted:
+            size = PAGE_LIMIT if wanted is None else min(PAGE_LIMIT, wanted - len(items))
+            query = ModelQuery(
+                type=args.type, base_model=args.base, tag=args.tag, sort=args.sort, limit=size, offset=offset
+            )
+            page = lib.catalog.list_models(query)
+            if not items:
+                total, capped = page.total, page.total_capped
+            took += page.took_ms
+            items.extend(page.items)
+            offset += len(page.items)
+            if len(page.items) < size:
+                break
+        return _print_page(args, Page(tuple(items), total, took, capped))
 
 
 def cmd_search(args: argparse.Namespace) -> int:

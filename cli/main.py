@@ -53,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base")
     p.add_argument("--tag")
     p.add_argument("--sort", default="name")
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=int, default=100, help="how many (any number: read 500 at a time)")
     p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--all", action="store_true", help="every model (ignores --limit)")
 
     p = add("search", "search models by name, tags, type, base model, repo id and notes")
     p.add_argument("query")

@@ -142,3 +142,21 @@ def test_serve_on_a_busy_port_says_so_and_exits_1(lib_dir: Path) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
     assert "already in use" in proc.stderr and "--port" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_list_pages_past_the_catalogs_500_row_pages(lib_dir: Path) -> None:
+    """--limit above 500 (the catalog's largest page) and --all read page by page, with no gap and no
+    repeat; they used to stop at 500 (or fail, for --limit 501)."""
+    from comfyui_model_library.core.config import load_config
+    from comfyui_model_library.core.library import Library
+    from tests.core.catalog.conftest import make_model
+
+    with Library.open(load_config(lib_dir)) as lib:
+        lib.repo.add_many([make_model(f"m{i:04d}", seed=str(i)) for i in range(1203)])
+    every = json.loads(run(lib_dir, "list", "--all", "--json").stdout)
+    names = [m["name"] for m in every["items"]]
+    assert every["total"] == 1203 and names == [f"m{i:04d}" for i in range(1203)]
+    some = json.loads(run(lib_dir, "list", "--limit", "700", "--offset", "10", "--json").stdout)
+    assert [m["name"] for m in some["items"]] == names[10:710]
+    text = run(lib_dir, "list", "--limit", "501")
+    assert len(text.stdout.splitlines()) == 501 and "501 of 1203 models" in text.stderr
