@@ -293,10 +293,22 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def cmd_trash(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         removed = lib.catalog.empty_trash(args.older_than_days)
+        kept = lib.catalog.trash_kept()
+        days = lib.config.trash_retention_days if args.older_than_days is None else args.older_than_days
         if args.json:
-            emit_json({"removed": removed})
+            emit_json({"removed": removed, "kept": kept, "older_than_days": days})
+        elif removed or not kept:
+            print(
+                f"removed {len(removed)} entries from the trash; {len(kept)} kept"
+                if removed
+                else "the trash is empty: nothing to remove"
+            )
         else:
-            print(f"removed {len(removed)} entries from the trash")
+            print(
+                f"nothing removed: the {len(kept)} entries in the trash were put there less than "
+                f"{days:g} days ago (the oldest at {kept[0]['trashed_at']}); "
+                "`model-library trash --older-than-days 0` empties it now"
+            )
         return 0
 
 

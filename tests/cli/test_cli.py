@@ -74,6 +74,13 @@ def test_import_list_search_show_edit_remove(lib_dir: Path, tmp_path: Path) -> N
     assert removed["trashed"]
     assert json.loads(run(lib_dir, "list", "--json").stdout)["total"] == 1
 
+    # The trash keeps what was just removed, and says why and how to empty it now.
+    kept = run(lib_dir, "trash")
+    assert "nothing removed" in kept.stdout and "--older-than-days 0" in kept.stdout, kept.stdout
+    emptied = json.loads(run(lib_dir, "trash", "--older-than-days", "0", "--json").stdout)
+    assert len(emptied["removed"]) == 1 and emptied["kept"] == []
+    assert "the trash is empty" in run(lib_dir, "trash").stdout
+
 
 def test_errors_exit_1_with_a_message_and_bad_usage_exits_2(lib_dir: Path) -> None:
     missing = run(lib_dir, "show", "deadbeefdeadbeef", check_code=1)
