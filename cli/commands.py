@@ -37,7 +37,19 @@ def cmd_import(args: argparse.Namespace) -> int:
                     print(f"{item.status:<9} {item.source_path}: {item.error}")
                 for warning in item.warnings:
                     print(f"          warning: {warning}")
+            print(_import_summary(items, args.paths), file=sys.stderr)
         return 1 if any(i.status == "failed" for i in items) else 0
+
+
+def _import_summary(items: Any, paths: list[str]) -> str:
+    """One line at the end: how many of each outcome (a long import's first lines are off screen)."""
+    if not items:
+        return f"nothing imported: no model files in {', '.join(paths)}"
+    counts = {s: sum(1 for i in items if i.status == s) for s in ("imported", "duplicate", "failed")}
+    parts = [f"{counts['imported']} imported", f"{counts['duplicate']} already in the library"]
+    if counts["failed"]:
+        parts.append(f"{counts['failed']} failed (see above)")
+    return "import: " + ", ".join(parts)
 
 
 def _print_page(args: argparse.Namespace, page: Any) -> int:

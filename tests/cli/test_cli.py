@@ -167,3 +167,17 @@ def test_list_pages_past_the_catalogs_500_row_pages(lib_dir: Path) -> None:
     assert [m["name"] for m in some["items"]] == names[10:710]
     text = run(lib_dir, "list", "--limit", "501")
     assert len(text.stdout.splitlines()) == 501 and "501 of 1203 models" in text.stderr
+
+
+def test_import_ends_with_a_one_line_summary(lib_dir: Path, tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    synth.write_family(src / "a.safetensors", "sdxl_lora_kohya")
+    synth.write_family(src / "b.safetensors", "sd15_lora_kohya")
+    (src / "broken.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{bad json")
+    run(lib_dir, "import", str(src / "a.safetensors"), "--no-lookup")
+    proc = run(lib_dir, "import", str(src), "--no-lookup", check_code=1)
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == "import: 1 imported, 1 already in the library, 1 failed (see above)", proc.stderr
+    (tmp_path / "empty").mkdir()
+    nothing = run(lib_dir, "import", str(tmp_path / "empty"), "--no-lookup")
+    assert f"nothing imported: no model files in {tmp_path / 'empty'}" in nothing.stderr
