@@ -216,12 +216,51 @@ def cmd_health(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(doc)
         else:
+            names = _model_names(lib, doc)
             for key, value in doc.items():
+                if key == "took_ms" or (key == "relocation" and not value):
+                    continue
                 shown = len(value) if isinstance(value, list) else value
-                print(f"{key:<12} {shown}")
+                print(f"{key:<20} {shown}")
+                for entry in value[:50] if isinstance(value, list) else ():
+                    print(f"  {_health_entry(entry, names)}")
+                if isinstance(value, list) and len(value) > 50:
+                    print(f"  ... and {len(value) - 50} more (--json lists them all)")
         if args.repair:
             return 1 if doc.get("failed") else 0
         return 1 if doc.get("status") == "errors" else 0
+
+
+def _model_names(lib: Any, doc: dict[str, Any]) -> dict[str, str]:
+    """The names of the models a health report's (first 50 per list) findings name."""
+    ids = {
+        e["model_id"]
+        for value in doc.values()
+        if isinstance(value, list)
+        for e in value[:50]
+        if isinstance(e, dict) and isinstance(e.get("model_id"), str)
+    }
+    names = {}
+    for model_id in ids:
+        model = lib.repo.find(model_id)
+        if model is not None:
+            names[model_id] = model.name
+    return names
+
+
+def _health_entry(entry: Any, names: dict[str, str]) -> str:
+    """One finding as a line: where (a link, a file or a model), then what is wrong with it."""
+    if not isinstance(entry, dict):
+        return str(entry)
+    model_id = entry.get("model_id")
+    where = entry.get("link_path") or entry.get("path") or model_id or ""
+    if where == model_id and model_id in names:
+        where = f"{names[model_id]} [{model_id}]"
+        model = None
+    else:
+        model = names.get(model_id or "") or model_id
+    detail = [str(v) for v in (model, entry.get("file"), entry.get("reason")) if v]
+    return f"{where} ({', '.join(detail)})" if detail else str(where or entry)
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:

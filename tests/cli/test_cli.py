@@ -123,6 +123,15 @@ def test_map_health_sources_scan(lib_dir: Path, tmp_path: Path) -> None:
     found = json.loads(run(lib_dir, "search", "in-place", "--json").stdout)
     assert found["items"][0]["location"] == "source"
 
+    # Health names what it counts: the dangling link and the model whose file is gone.
+    [link] = applied["created"]
+    link_path = link["link_path"] if isinstance(link, dict) else link
+    ckpt = json.loads(run(lib_dir, "show", "ckpt", "--json").stdout)
+    Path(ckpt["files"][0]["abs_path"]).unlink()
+    text = run(lib_dir, "health", check_code=1).stdout
+    assert f"  {link_path} (ckpt, dangling)" in text, text
+    assert f"  ckpt [{ckpt['id']}] (ckpt.safetensors, missing)" in text, text
+
 
 def test_map_apply_and_remove_print_readably(lib_dir: Path, tmp_path: Path) -> None:
     comfy = tmp_path / "ComfyUI"
