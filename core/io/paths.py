@@ -168,12 +168,12 @@ def confine(path: Path | str, roots: Sequence[Path | str]) -> Path:
         except (OSError, RuntimeError):
             continue
     raise UnsafePath(
-        f"{path} is outside the folders models may be imported from ({_a_few(roots)}); add its folder to "
-        "the settings' Model Library > Library > Import roots, or move the file into one of them"
+        f"{path} is outside the folders models may be imported from ({some_folders(roots)}); add its "
+        "folder to the settings' Model Library > Library > Import roots, or move the file into one of them"
     )
 
 
-def _a_few(roots: Sequence[Path | str], shown: int = 3) -> str:
+def some_folders(roots: Sequence[Path | str], shown: int = 3) -> str:
     """The first roots by name and how many more: a message is one sentence, not a wall of folders."""
     names = [os.fspath(r) for r in roots]
     if not names:
