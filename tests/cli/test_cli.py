@@ -190,3 +190,16 @@ def test_import_ends_with_a_one_line_summary(lib_dir: Path, tmp_path: Path) -> N
     (tmp_path / "empty").mkdir()
     nothing = run(lib_dir, "import", str(tmp_path / "empty"), "--no-lookup")
     assert f"nothing imported: no model files in {tmp_path / 'empty'}" in nothing.stderr
+
+
+@pytest.mark.parametrize("json_flag", [(), ("--json",)])
+def test_a_library_path_that_is_a_file_is_a_clear_error(tmp_path: Path, json_flag: tuple[str, ...]) -> None:
+    """--library naming a file (a typo, a model) ended in a raw FileExistsError traceback."""
+    a_file = tmp_path / "model.safetensors"
+    a_file.write_bytes(b"not a folder")
+    proc = run(a_file, "list", *json_flag, check_code=1)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert str(a_file) in proc.stderr and "folder" in proc.stderr
+    if json_flag:
+        assert json.loads(proc.stdout)["error"]["code"] == "destination_not_writable"
+    assert a_file.read_bytes() == b"not a folder"
