@@ -63,7 +63,7 @@ export function mountPanel(root, options) {
   /** @param {Job[]} finished @param {string} label */
   const onImported = (finished, label) => {
     refreshAll();
-    void openImportDialog({ api, host: shell, toast, onChanged: () => refreshAll() }, finished, label);
+    void openImportDialog({ api, host: shell, toast, onChanged: () => refreshAll(), onShow: (id) => view.select(id) }, finished, label);
   };
   jobs.onFinal = (job) => {
     if (job.state === "done") toast({ severity: "success", summary: `${jobTitle(job)}: done`, life: 3000 });
