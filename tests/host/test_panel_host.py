@@ -329,3 +329,22 @@ def test_search_finds_models_and_hostile_metadata_stays_text(
     panel = page.locator("[data-testid=model-library]")
     assert panel.locator("img[src=x], script").count() == 0
     assert page.our_errors == []
+
+
+def test_a_finished_import_offers_to_place_its_loader_on_the_canvas(
+    comfyui: ComfyUI, page: Any, tmp_path: Path
+) -> None:
+    data = write_family(tmp_path / "x.safetensors", "sd15_lora_kohya").read_bytes()
+    drop_file(page, "panel-host-placed.safetensors", data)
+    page.wait_for_selector("[data-testid=import-dialog] [data-testid=import-place]", timeout=60e3)
+    before = page.evaluate("() => app.graph.nodes.length")
+    page.click("[data-testid=import-place]")
+    page.wait_for_function("(n) => app.graph.nodes.length === n + 1", arg=before)
+    placed = wait_for(
+        lambda: [m for m in _models(comfyui, "panel-host-placed") if m["name"] == "panel-host-placed"],
+        "the dropped file in the library",
+    )[0]
+    nodes = page.evaluate(GRAPH_NODES)
+    lora = next(n for n in nodes if n["type"] == "LibraryLoraLoader")
+    assert lora["widgets"]["lora"] == label(placed) and lora["widgets"]["model_ref"] == ref(placed)
+    assert page.our_errors == []

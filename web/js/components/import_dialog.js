@@ -36,7 +36,7 @@ export function importItems(jobs) {
 
 /**
  * @param {{api: LibraryApi, host: HTMLElement, toast: (m: import("./toast.js").ToastMessage) => void,
- *          onChanged: () => void, onShow?: (id: string) => void}} ctx
+ *          onChanged: () => void, onShow?: (id: string) => void, onPlace?: (model: Model) => void}} ctx
  * @param {Job[]} jobs
  * @param {string} label
  */
@@ -80,6 +80,10 @@ export async function openImportDialog(ctx, jobs, label) {
           // A duplicate changed nothing: the way on is the model the library already holds.
           ...(item.status === "duplicate" && ctx.onShow
             ? [h("button", { className: "mlib-btn mlib-btn-small", text: "Show it", attrs: { "data-testid": "import-show" }, on: { click: () => { handle?.close(); ctx.onShow?.(model.id); } } })]
+            : []),
+          // Inside ComfyUI: the next step after an import is usually a loader for it on the canvas.
+          ...(ctx.onPlace
+            ? [h("button", { className: "mlib-btn mlib-btn-small", text: "Place on canvas", attrs: { "data-testid": "import-place" }, on: { click: () => ctx.onPlace?.(model) } })]
             : []),
         ]),
         h("div", { className: "mlib-muted", text: `Detected: ${model.type} · ${model.base_model} · ${model.file_format || "?"}${(model.files || []).length > 1 ? ` · ${(model.files || []).length} files` : ""}` }),
