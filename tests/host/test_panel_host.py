@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import blake3
 import pytest
 
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
@@ -335,16 +336,14 @@ def test_a_finished_import_offers_to_place_its_loader_on_the_canvas(
     comfyui: ComfyUI, page: Any, tmp_path: Path
 ) -> None:
     data = write_family(tmp_path / "x.safetensors", "sd15_lora_kohya").read_bytes()
+    digest = blake3.blake3(data).hexdigest()  # found by its bytes: an earlier test may hold the same file
     drop_file(page, "panel-host-placed.safetensors", data)
     page.wait_for_selector("[data-testid=import-dialog] [data-testid=import-place]", timeout=60e3)
     before = page.evaluate("() => app.graph.nodes.length")
     page.click("[data-testid=import-place]")
     page.wait_for_function("(n) => app.graph.nodes.length === n + 1", arg=before)
-    placed = wait_for(
-        lambda: [m for m in _models(comfyui, "panel-host-placed") if m["name"] == "panel-host-placed"],
-        "the dropped file in the library",
-    )[0]
-    nodes = page.evaluate(GRAPH_NODES)
-    lora = next(n for n in nodes if n["type"] == "LibraryLoraLoader")
-    assert lora["widgets"]["lora"] == label(placed) and lora["widgets"]["model_ref"] == ref(placed)
+    with comfyui.client() as client:
+        placed = client.get(f"{API}/models/blake3:{digest}").json()
+    lora = next(n for n in page.evaluate(GRAPH_NODES) if n["type"] == "LibraryLoraLoader")
+    assert lora["widgets"]["lora"] == label(placed) and lora["widgets"]["model_ref"] == f"blake3:{digest}"
     assert page.our_errors == []
