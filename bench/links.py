@@ -146,7 +146,13 @@ def run(work: Path, n: int, rounds: int) -> int:
     sync_ms = median(samples["sync one model"]) * 1000
     ok = print_goals(
         [
-            goal("apply 10,000 models < 1 s", apply_s < 1.0, f"{apply_s:.3f} s"),
+            # The goal is set at 10,000 models; a smaller run scales the limit and says it is a smaller run.
+            goal(
+                f"apply {n:,} models < {n / 10_000:g} s"
+                + ("" if n == 10_000 else " (goal scaled from 10,000 < 1 s)"),
+                apply_s < n / 10_000,
+                f"{apply_s:.3f} s",
+            ),
             goal("health < 0.5 s", health_s < 0.5, f"{health_s:.3f} s"),
             goal("auto-sync one new model < 20 ms", sync_ms < 20, f"{sync_ms:.1f} ms"),
         ]

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..core.config import load_config
 from ..core.errors import InvalidInput
-from ..core.models import ModelQuery
+from ..core.models import Model, ModelQuery, Page
 from .output import ProgressBar, emit_json, human_size, model_line, print_model_detail
 from .session import open_library
 
@@ -37,7 +37,19 @@ def cmd_import(args: argparse.Namespace) -> int:
                     print(f"{item.status:<9} {item.source_path}: {item.error}")
                 for warning in item.warnings:
                     print(f"          warning: {warning}")
+            print(_import_summary(items, args.paths), file=sys.stderr)
         return 1 if any(i.status == "failed" for i in items) else 0
+
+
+def _import_summary(items: Any, paths: list[str]) -> str:
+    """One line at the end: how many of each outcome (a long import's first lines are off screen)."""
+    if not items:
+        return f"nothing imported: no model files in {', '.join(paths)}"
+    counts = {s: sum(1 for i in items if i.status == s) for s in ("imported", "duplicate", "failed")}
+    parts = [f"{counts['imported']} imported", f"{counts['duplicate']} already in the library"]
+    if counts["failed"]:
+        parts.append(f"{counts['failed']} failed (see above)")
+    return "import: " + ", ".join(parts)
 
 
 def _print_page(args: argparse.Namespace, page: Any) -> int:
@@ -51,17 +63,31 @@ def _print_page(args: argparse.Namespace, page: Any) -> int:
     return 0
 
 
+PAGE_LIMIT = 500  # the catalog's largest page; longer listings are read page by page
+
+
 def cmd_list(args: argparse.Namespace) -> int:
+    wanted = None if args.all else args.limit
+    if wanted is not None and wanted < 1:
+        raise InvalidInput(f"--limit must be at least 1, got {wanted}; use --all for every model")
     with open_library(args) as lib:
-        query = ModelQuery(
-            type=args.type,
-            base_model=args.base,
-            tag=args.tag,
-            sort=args.sort,
-            limit=args.limit,
-            offset=args.offset,
-        )
-        return _print_page(args, lib.catalog.list_models(query))
+        items: list[Model] = []
+        total, took, capped = 0, 0.0, False
+        offset = args.offset
+        while wanted is None or len(items) < wanted:
+            size = PAGE_LIMIT if wanted is None else min(PAGE_LIMIT, wanted - len(items))
+            query = ModelQuery(
+                type=args.type, base_model=args.base, tag=args.tag, sort=args.sort, limit=size, offset=offset
+            )
+            page = lib.catalog.list_models(query)
+            if not items:
+                total, capped = page.total, page.total_capped
+            took += page.took_ms
+            items.extend(page.items)
+            offset += len(page.items)
+            if len(page.items) < size:
+                break
+        return _print_page(args, Page(tuple(items), total, took, capped))
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -72,7 +98,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
-        detail = lib.catalog.model_detail(args.id)
+        detail = lib.catalog.model_detail(args.id, name_prefix=True)
         if args.json:
             emit_json(detail)
         else:
@@ -190,12 +216,51 @@ def cmd_health(args: argparse.Namespace) -> int:
         if args.json:
             emit_json(doc)
         else:
+            names = _model_names(lib, doc)
             for key, value in doc.items():
+                if key == "took_ms" or (key == "relocation" and not value):
+                    continue
                 shown = len(value) if isinstance(value, list) else value
-                print(f"{key:<12} {shown}")
+                print(f"{key:<20} {shown}")
+                for entry in value[:50] if isinstance(value, list) else ():
+                    print(f"  {_health_entry(entry, names)}")
+                if isinstance(value, list) and len(value) > 50:
+                    print(f"  ... and {len(value) - 50} more (--json lists them all)")
         if args.repair:
             return 1 if doc.get("failed") else 0
         return 1 if doc.get("status") == "errors" else 0
+
+
+def _model_names(lib: Any, doc: dict[str, Any]) -> dict[str, str]:
+    """The names of the models a health report's (first 50 per list) findings name."""
+    ids = {
+        e["model_id"]
+        for value in doc.values()
+        if isinstance(value, list)
+        for e in value[:50]
+        if isinstance(e, dict) and isinstance(e.get("model_id"), str)
+    }
+    names = {}
+    for model_id in ids:
+        model = lib.repo.find(model_id)
+        if model is not None:
+            names[model_id] = model.name
+    return names
+
+
+def _health_entry(entry: Any, names: dict[str, str]) -> str:
+    """One finding as a line: where (a link, a file or a model), then what is wrong with it."""
+    if not isinstance(entry, dict):
+        return str(entry)
+    model_id = entry.get("model_id")
+    where = entry.get("link_path") or entry.get("path") or model_id or ""
+    if where == model_id and model_id in names:
+        where = f"{names[model_id]} [{model_id}]"
+        model = None
+    else:
+        model = names.get(model_id or "") or model_id
+    detail = [str(v) for v in (model, entry.get("file"), entry.get("reason")) if v]
+    return f"{where} ({', '.join(detail)})" if detail else str(where or entry)
 
 
 def cmd_rebuild(args: argparse.Namespace) -> int:
@@ -279,10 +344,22 @@ def cmd_scan(args: argparse.Namespace) -> int:
 def cmd_trash(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         removed = lib.catalog.empty_trash(args.older_than_days)
+        kept = lib.catalog.trash_kept()
+        days = lib.config.trash_retention_days if args.older_than_days is None else args.older_than_days
         if args.json:
-            emit_json({"removed": removed})
+            emit_json({"removed": removed, "kept": kept, "older_than_days": days})
+        elif removed or not kept:
+            print(
+                f"removed {len(removed)} entries from the trash; {len(kept)} kept"
+                if removed
+                else "the trash is empty: nothing to remove"
+            )
         else:
-            print(f"removed {len(removed)} entries from the trash")
+            print(
+                f"nothing removed: the {len(kept)} entries in the trash were put there less than "
+                f"{days:g} days ago (the oldest at {kept[0]['trashed_at']}); "
+                "`model-library trash --older-than-days 0` empties it now"
+            )
         return 0
 
 

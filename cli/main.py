@@ -53,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base")
     p.add_argument("--tag")
     p.add_argument("--sort", default="name")
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=int, default=100, help="how many (any number: read 500 at a time)")
     p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--all", action="store_true", help="every model (ignores --limit)")
 
     p = add("search", "search models by name, tags, type, base model, repo id and notes")
     p.add_argument("query")
@@ -154,19 +155,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _glue_tag_values(argv: Sequence[str]) -> list[str]:
-    """``--tag -t`` would read ``-t`` as an option: glue it into ``--tag=-t`` before parsing."""
+# Options whose values may start with "-" (a tag "-t", a sort "-added"): argparse would read the value as an
+# option of its own, so it is glued on (``--sort=-added``) before parsing.
+_DASH_VALUE_OPTIONS = ("--tag", "--sort")
+
+
+def _glue_dash_values(argv: Sequence[str]) -> list[str]:
+    """``--tag -t`` / ``--sort -added`` -> ``--tag=-t`` / ``--sort=-added``."""
     out: list[str] = []
     items = list(argv)
     i = 0
     while i < len(items):
         if (
-            items[i] == "--tag"
+            items[i] in _DASH_VALUE_OPTIONS
             and i + 1 < len(items)
             and items[i + 1].startswith("-")
             and items[i + 1] != "-"
         ):
-            out.append(f"--tag={items[i + 1]}")
+            out.append(f"{items[i]}={items[i + 1]}")
             i += 2
             continue
         out.append(items[i])
@@ -176,7 +182,7 @@ def _glue_tag_values(argv: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(_glue_tag_values(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(_glue_dash_values(sys.argv[1:] if argv is None else argv))
     try:
         return _dispatch(args)
     except ModelLibraryError as exc:

@@ -25,6 +25,9 @@ from typing import Any
 
 ENV_ROOT = "MODEL_LIBRARY_ROOT"
 APP_NAME = "comfyui-model-library"
+# The two files at a library's root: together they tell a model library's folder from any other.
+CATALOG_FILE = "catalog.sqlite"
+IDENTITY_FILE = "library.json"
 
 
 def default_library_root() -> Path:
@@ -66,11 +69,11 @@ class LibraryConfig:
 
     @property
     def catalog_path(self) -> Path:
-        return self.root / "catalog.sqlite"
+        return self.root / CATALOG_FILE
 
     @property
     def identity_path(self) -> Path:
-        return self.root / "library.json"
+        return self.root / IDENTITY_FILE
 
     @property
     def models_dir(self) -> Path:

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from .catalog.db import Database
+from .config import IDENTITY_FILE
 from .errors import CatalogError, LibraryRelocated
 from .io.fileops import atomic_write_bytes
 from .models import utcnow
-
-IDENTITY_FILE = "library.json"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import ModelLibraryError
+from ..core.errors import InvalidInput, ModelLibraryError
 
 if TYPE_CHECKING:
     # Types only: the job and upload modules load when the first request builds the route context.
@@ -49,6 +49,10 @@ def import_task(library: Library, paths: list[str], *, move: bool, allow_pickle:
         items = library.imports.import_paths(
             paths, move=move, confine=True, allow_pickle=allow_pickle, progress=progress, cancelled=cancelled
         )
+        if not items:  # a job that imported nothing must not end "done" (green) as if it had
+            raise InvalidInput(
+                f"nothing to import: no model files (.safetensors, .gguf, .ckpt, ...) in {', '.join(paths)}"
+            )
         return items_result(items)
 
     return fn

@@ -9,6 +9,7 @@ through its own socket), and the panel served from ``web/`` at ``/model-library/
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import weakref
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSCloseCode, web
 
 from ..core.config import LibraryConfig
-from ..core.errors import ModelLibraryError
+from ..core.errors import Conflict, ModelLibraryError
 from . import register
 from ._context import RouteContext, RunnerOptions
 from ._http import error_response, run
@@ -240,4 +241,16 @@ def run_server(
     shown = f"[{host}]" if ":" in host else host
     if print_fn is not None:
         print_fn(f"Model Library at http://{shown}:{port}/model-library/ (Ctrl+C to stop)")
-    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    try:
+        web.run_app(app, host=host, port=port, print=None, access_log=None)
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+            raise
+        reason = {
+            errno.EADDRINUSE: "the port is already in use (another model-library serve, or ComfyUI?)",
+            errno.EACCES: "this user may not listen on that port (ports below 1024 need privileges)",
+            errno.EADDRNOTAVAIL: "the host is not an address of this machine",
+        }[exc.errno]
+        raise Conflict(
+            f"cannot listen on {shown}:{port}: {reason}; choose another with --port or --host"
+        ) from exc

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from aiohttp import web
 
 from ..core.errors import InvalidInput, UnsafePath
-from ..core.io.paths import lexically_at_or_under
+from ..core.io.paths import lexically_at_or_under, some_folders
 from ._http import json_response, read_json, reject_unknown, run, str_list
 from ._router import Router
 from ._tasks import import_task
@@ -33,7 +33,7 @@ def check_confined(paths: Sequence[str], roots: Sequence[Path]) -> None:
     The message depends only on the text given, never on what exists outside the roots.
     """
     real_roots = [Path(os.path.realpath(r)) for r in roots if r.is_dir()]
-    allowed = ", ".join(os.fspath(r) for r in roots if r.is_dir()) or "none configured"
+    allowed = some_folders([r for r in roots if r.is_dir()])
     for raw in paths:
         shown = raw if len(raw) <= 200 else raw[:200] + "..."
         path = Path(raw)
@@ -47,8 +47,8 @@ def check_confined(paths: Sequence[str], roots: Sequence[Path]) -> None:
         real = Path(os.path.realpath(path))  # not strict: a missing path resolves as far as it goes
         if not any(lexically_at_or_under(real, root) for root in real_roots):
             raise UnsafePath(
-                f"{shown!r} is outside the import roots ({allowed}); add its folder to the import roots "
-                "in the settings, or move the file there."
+                f"{shown!r} is outside the folders models may be imported from ({allowed}); add its folder "
+                "to the settings' Model Library > Library > Import roots, or move the file into one of them."
             )
 
 

@@ -14,6 +14,9 @@ SHIPPED = ("core", "cli", "server_routes", "nodes")
 
 def _tree_packages() -> set[str]:
     found = {"comfyui_model_library"}
+    for folder in [ROOT / "web", *(p for p in (ROOT / "web").rglob("*") if p.is_dir())]:
+        # The panel's folders ship as data packages (listed, so setuptools does not warn about them).
+        found.add(".".join(("comfyui_model_library", *folder.relative_to(ROOT).parts)))
     for top in SHIPPED:
         for init in (ROOT / top).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT)
@@ -22,6 +25,7 @@ def _tree_packages() -> set[str]:
 
 
 def test_pyproject_lists_every_package_of_the_tree() -> None:
+    """Python packages and the panel's folders alike."""
     tomllib = pytest.importorskip("tomllib", reason="tomllib is in the standard library from Python 3.11")
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     listed = set(config["tool"]["setuptools"]["packages"])

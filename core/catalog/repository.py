@@ -215,7 +215,7 @@ class ModelRepository:
             (blake3_hex.lower(),),
         )
 
-    def resolve(self, ref: str) -> Model:
+    def resolve(self, ref: str, *, name_prefix: bool = False) -> Model:
         text = ref.strip()
         if not text:
             raise InvalidInput("An empty model reference; give an id, an id prefix, a hash or a name.")
@@ -236,9 +236,11 @@ class ModelRepository:
             if found:
                 return _one(found, text)
         named = self._select("WHERE name = ? ORDER BY id LIMIT 11", (text,))
-        return _one(
-            named or self._select("WHERE name = ? COLLATE NOCASE ORDER BY id LIMIT 11", (text,)), text
-        )
+        named = named or self._select("WHERE name = ? COLLATE NOCASE ORDER BY id LIMIT 11", (text,))
+        if not named and name_prefix:  # the start of a name ("jugg" for juggernautXL_v9), if unique
+            pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            named = self._select("WHERE name LIKE ? ESCAPE '\\' ORDER BY name, id LIMIT 11", (pattern,))
+        return _one(named, text)
 
     def count(self) -> int:
         return int(self.db.execute_read("SELECT count(*) FROM models")[0][0])

@@ -88,8 +88,10 @@ class Catalog(Protocol):
     def by_file_hash(self, blake3_hex: str) -> list[Model]:
         """Models owning any file with this content hash."""
 
-    def resolve(self, ref: str) -> Model:
-        """Id, unique id prefix (>= 6), ``blake3:``/``sha256:`` hash, or unique exact name."""
+    def resolve(self, ref: str, *, name_prefix: bool = False) -> Model:
+        """Id, unique id prefix (>= 6), ``blake3:``/``sha256:`` hash, or unique exact name; with
+        ``name_prefix`` also the unique start of a name (for people typing, never for workflows: a missing
+        model must not resolve to another whose name merely starts the same)."""
 
     def update(self, model_id: str, **fields: Any) -> Model: ...
     def delete(self, model_id: str) -> None: ...

@@ -167,11 +167,19 @@ def confine(path: Path | str, roots: Sequence[Path | str]) -> Path:
                 return resolved
         except (OSError, RuntimeError):
             continue
-    allowed = ", ".join(os.fspath(r) for r in roots) or "(none configured)"
     raise UnsafePath(
-        f"{path} is outside the allowed folders ({allowed}); add its folder to the import roots in the "
-        "settings, or move the file there"
+        f"{path} is outside the folders models may be imported from ({some_folders(roots)}); add its "
+        "folder to the settings' Model Library > Library > Import roots, or move the file into one of them"
     )
+
+
+def some_folders(roots: Sequence[Path | str], shown: int = 3) -> str:
+    """The first roots by name and how many more: a message is one sentence, not a wall of folders."""
+    names = [os.fspath(r) for r in roots]
+    if not names:
+        return "none configured"
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _with_suffix_number(name: str, number: int) -> str:

@@ -50,6 +50,14 @@ def _trashed_at(entry: Path) -> float:
         return entry.lstat().st_mtime
 
 
+def trash_entries(trash_dir: Path) -> list[tuple[Path, float]]:
+    """What the trash holds: each direct entry and when it was trashed (a POSIX time)."""
+    trash_dir = Path(trash_dir)
+    if not trash_dir.is_dir() or trash_dir.is_symlink():
+        return []
+    return [(entry, _trashed_at(entry)) for entry in sorted(trash_dir.iterdir())]
+
+
 def empty_trash(trash_dir: Path, older_than_days: float, now: datetime | None = None) -> list[Path]:
     """Delete trash entries older than ``older_than_days``; return what was removed.
 

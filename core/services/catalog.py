@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -13,7 +14,7 @@ from ..catalog.store import Catalog
 from ..config import LibraryConfig
 from ..editing import edit_changes
 from ..errors import Conflict
-from ..io.trash import empty_trash, move_to_trash
+from ..io.trash import empty_trash, move_to_trash, trash_entries
 from ..links.cascade import remove_model_links
 from ..links.registry import LinkRegistry
 from ..models import Link, Model, ModelQuery, Page
@@ -68,9 +69,10 @@ class CatalogService:
         links = LinkRegistry(self.db).by_model(model_id)
         return tuple(Link(path=r.link_path, kind=cast(LinkKind, r.kind)) for r in links)
 
-    def model_detail(self, ref: str) -> dict[str, Any]:
-        """The detail JSON: the model plus ``dir``, ``links``, absolute file paths and origins."""
-        model = self.get_model(ref)
+    def model_detail(self, ref: str, *, name_prefix: bool = False) -> dict[str, Any]:
+        """The detail JSON: the model plus ``dir``, ``links``, absolute file paths and origins.
+        ``name_prefix``: the unique start of a name also finds it (the CLI's ``show``)."""
+        model = self.repo.resolve(ref, name_prefix=name_prefix)
         detail = model.to_dict(library_root=str(self.config.root), links=self.model_links(model.id))
         folder = self.model_dir(model)
         for entry in detail["files"]:
@@ -167,6 +169,14 @@ class CatalogService:
     def empty_trash(self, older_than_days: float | None = None) -> list[str]:
         days = self.config.trash_retention_days if older_than_days is None else older_than_days
         return [str(p) for p in empty_trash(self.config.trash_dir, days)]
+
+    def trash_kept(self) -> list[dict[str, Any]]:
+        """What the trash still holds: ``{"path", "trashed_at"}`` (ISO time), oldest first."""
+        entries = sorted(trash_entries(self.config.trash_dir), key=lambda e: e[1])
+        return [
+            {"path": str(p), "trashed_at": datetime.fromtimestamp(t, timezone.utc).isoformat()}
+            for p, t in entries
+        ]
 
     def rebuild(self) -> dict[str, Any]:
         """Recreate the model rows from the library's metadata.json files; what else the catalog lacks

@@ -8,12 +8,14 @@ Diffusers model, shards of a set are one model, every other model file is one mo
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config import CATALOG_FILE, IDENTITY_FILE
 from ..importer.plan import SKIP_DIRS, is_model_file, model_name_from_file, readable_link_target
 from ..importer.shards import group_shards, shard_of
 from ..io.paths import at_or_under
@@ -36,6 +38,7 @@ def walk_models(root: str, skip_roots: tuple[str, ...] = ()) -> Iterator[Found]:
     once, and no folder inside ``skip_roots`` (the library, other sources) is walked, however it was
     reached. Files found through a link carry their real path as ``target``."""
     root_real = os.path.realpath(root)
+    _is_library_root.cache_clear()  # asked again each walk: a library made since is seen
     stack: list[tuple[str, str | None]] = [(root, None)]  # (folder, its real path if reached by a link)
     visited: set[tuple[int, int]] = set()
     first = True
@@ -144,6 +147,28 @@ def _stat(entry: os.DirEntry[str], skip_roots: tuple[str, ...], real: str | None
     return row
 
 
+def in_another_library(path: str) -> bool:
+    """Whether ``path`` (a real path) lies in a model library's folder: one holding our identity file
+    and a catalog. Our own library is a skip root before this is asked, so any library found here is
+    another one (two libraries mapping one install must not catalogue each other's links as models)."""
+    folder = os.path.dirname(path)
+    while True:
+        if _is_library_root(folder):
+            return True
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return False
+        folder = parent
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_library_root(folder: str) -> bool:
+    # Cached within one walk (cleared at its start): it asks for every link's folder and its parents.
+    return os.path.isfile(os.path.join(folder, IDENTITY_FILE)) and os.path.isfile(
+        os.path.join(folder, CATALOG_FILE)
+    )
+
+
 def _within(path: str, roots: tuple[str, ...]) -> bool:
     return any(at_or_under(path, r) for r in roots)
 
@@ -161,7 +186,10 @@ def _follows(target: str, root_real: str, skip_roots: tuple[str, ...]) -> bool:
     home = os.path.realpath(os.path.expanduser("~"))
     top = os.path.splitdrive(target)[0] + os.sep
     return not (
-        _within(target, (root_real, *skip_roots)) or _within(root_real, (target,)) or target in (top, home)
+        _within(target, (root_real, *skip_roots))
+        or _within(root_real, (target,))
+        or target in (top, home)
+        or in_another_library(target)
     )
 
 
@@ -178,6 +206,8 @@ def _stat_path(path: str, skip_roots: tuple[str, ...]) -> dict[str, Any] | None:
             target = os.path.realpath(path)
             if _within(target, skip_roots):
                 return None  # one of our own links: the library already holds the model
+            if in_another_library(target):
+                return None  # another library's link (it maps the same install): its model, not ours
         st = os.stat(path)
     except OSError:
         return None

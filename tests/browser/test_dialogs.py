@@ -131,3 +131,19 @@ def test_hub_download_picks_files_and_offline_banner(served_hub: ServedLibrary, 
         "revision": "main",
     }
     assert page.errors == []
+
+
+def test_a_warnings_only_health_report_says_why(served: ServedLibrary, page: Any) -> None:
+    """A status of "warnings" used to open a dialog listing only broken / orphaned / missing (all
+    "none"): the reason (here, a model folder the catalog does not list) was never shown."""
+    ghost = served.root / "models" / "lora" / "sdxl" / "ghost"
+    ghost.mkdir(parents=True)
+    (ghost / "metadata.json").write_text("{}")
+    open_panel(page, served)
+    page.wait_for_function("document.querySelector('[data-testid=health]').textContent === 'warnings'")
+    page.click("[data-testid=health]")
+    page.wait_for_selector("[data-testid=health-dialog]")
+    text = page.inner_text("[data-testid=health-dialog]")
+    assert "model folders the catalog does not list (1)" in text.lower()  # h4s are upper-cased by CSS
+    assert str(ghost / "metadata.json") in text
+    assert page.errors == []

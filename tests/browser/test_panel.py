@@ -250,3 +250,20 @@ def _insert_link(served: ServedLibrary, model: Any, link_path: str) -> None:
             " VALUES (?, ?, ?, 'symlink', ?, ?, datetime('now'))",
             (model.id, model.files[0].path, link_path, "t", str(served.root / "views")),
         )
+
+
+def test_a_dropped_duplicate_offers_to_show_the_model_already_held(
+    served: ServedLibrary, page: Any, tmp_path: Any
+) -> None:
+    held = synth.write_family(tmp_path / "held.safetensors", "sdxl_lora_kohya")
+    [item] = served.library.imports.import_paths([held], lookup=False)
+    assert item.model is not None
+    open_panel(page, served)
+    _drop(page, [{"name": "same-bytes.safetensors", "b64": base64.b64encode(held.read_bytes()).decode()}])
+    wait_or_explain(page, served, "[data-testid=import-dialog]")
+    assert "Already in the library" in page.inner_text("[data-testid=import-item]")
+    page.click("[data-testid=import-show]")
+    page.wait_for_selector("[data-testid=import-dialog]", state="detached")
+    page.wait_for_selector(f".mlib-row[data-id='{item.model.id}'][aria-selected=true]")
+    page.wait_for_selector(f"text={item.model.hashes.blake3[:16]}")  # its details are shown
+    assert page.errors == []

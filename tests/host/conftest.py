@@ -8,6 +8,11 @@ folders symlinked, and fresh ``models/``, ``custom_nodes/`` (holding a symlink t
 ``input/``, ``output/`` and ``user/``. ComfyUI then treats the temp folder as its own (it locates itself
 by ``realpath(__file__)``), so the mapping writes its links and ``extra_model_paths.yaml`` there and the
 checkout is never touched. The library lives in ``MODEL_LIBRARY_ROOT``, also under the temp folder.
+
+``COMFYUI_FRONTEND`` runs the host with another frontend than the one its venv pins: a version of
+``comfyui-frontend-package`` (``1.58.1``) or ``newest``. It is installed once into a cache folder with the
+host's own pip (``--target``, so the host's venv is never changed) and put first on the server's
+``PYTHONPATH``; the session then checks that the server really serves that version.
 """
 
 from __future__ import annotations
@@ -60,6 +65,27 @@ def host_paths() -> tuple[Path, Path]:
     if not python_path.exists():
         pytest.fail(f"COMFYUI_PYTHON={python} does not exist: run scripts/host-setup")
     return comfy_path, python_path
+
+
+def frontend_override(python: Path) -> tuple[Path, str] | None:
+    """``COMFYUI_FRONTEND``'s package folder and version (installed on first use), or None."""
+    wanted = os.environ.get("COMFYUI_FRONTEND", "").strip()
+    if not wanted:
+        return None
+    spec = "comfyui-frontend-package" if wanted == "newest" else f"comfyui-frontend-package=={wanted}"
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "model-library-host"
+    folder = cache / f"frontend-{wanted}"
+    if wanted == "newest" or not (folder / "comfyui_frontend_package").is_dir():
+        shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--no-deps", "--target", str(folder), spec],
+            check=True,
+            timeout=600,
+        )
+    versions = sorted(folder.glob("comfyui_frontend_package-*.dist-info"))
+    if not versions:
+        pytest.fail(f"COMFYUI_FRONTEND={wanted}: pip installed no comfyui-frontend-package into {folder}")
+    return folder, versions[-1].name.removesuffix(".dist-info").split("-", 1)[1]
 
 
 def shadow_install(checkout: Path, target: Path) -> Path:
@@ -130,6 +156,9 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
         HF_HOME=str(root / "hf-home"),
         PYTHONUNBUFFERED="1",
     )
+    frontend = frontend_override(python)
+    if frontend is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(frontend[0]), env.get("PYTHONPATH"))))
     # As after `pip install`: bytecode exists, so the import time measured is the one users see on every
     # start (the very first import after an update also compiles, once).
     subprocess.run(
@@ -159,6 +188,12 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, log_path)
+        if frontend is not None:
+            served = str(frontend[0] / "comfyui_frontend_package")
+            assert served in log_path.read_text(errors="replace"), (
+                f"COMFYUI_FRONTEND: the server does not serve {served} (see its 'web root' line)"
+            )
+            print(f"host tier: frontend {frontend[1]} from {frontend[0]}")
         yield ComfyUI(url=url, install=install, library=library, log_path=log_path, process=process)
     finally:
         _stop(process)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import blake3
 import pytest
 
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
@@ -23,6 +24,10 @@ from tests.synth import write_family
 pytestmark = [pytest.mark.host, pytest.mark.browser]
 
 TAB_ID = "model-library-central"
+TAB_TOOLTIP = "Model Library: your central model collection"
+# Our sidebar button: frontends up to about 1.30 give it the class "<id>-tab-button"; newer ones (1.58)
+# drop that class and label the button with the tab's tooltip.
+TAB_BUTTON = f".{TAB_ID}-tab-button, button.side-bar-button[aria-label^='{TAB_TOOLTIP}']"
 CORE_TAB_ID = "model-library"
 APP_READY = "() => window.app && app.graph && app.canvas && window.LiteGraph"
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
@@ -89,7 +94,7 @@ def page(comfyui: ComfyUI, models: dict[str, dict[str, Any]], browser: Any) -> I
             f"() => app.extensionManager.sidebarTab.sidebarTabs.some((t) => t.id === '{TAB_ID}')"
         )
         page.evaluate("() => { app.graph.clear(); app.canvas.ds.offset = [0, 0]; app.canvas.ds.scale = 1; }")
-        page.click(f".{TAB_ID}-tab-button")
+        page.locator(TAB_BUTTON).first.click()
         page.wait_for_selector(".mlib-row[data-id]")
         yield page
     finally:
@@ -194,7 +199,9 @@ def test_picking_another_model_in_the_node_list_updates_model_ref(
 ) -> None:
     box = canvas_box(page)
     sd2, sdxl = models["sd2"], models["sdxl"]
-    drag_row_to(page, sd2["name"], box["x"] + 300, box["y"] + 200)
+    drag_row_to(
+        page, sd2["name"], box["x"] + 700, box["y"] + 200
+    )  # right of the open panel (wider in newer frontends)
     page.wait_for_function("() => app.graph.nodes.length === 1")
     # Open the node's list the way a user does (a click on the combo widget) and pick the other model.
     open_combo_menu(page, "checkpoint")
@@ -252,7 +259,7 @@ def test_dropping_a_model_file_on_the_canvas_imports_it_without_the_workflow_loa
                    app.handleFile = (file, ...rest) => { window.__handled.push(file.name);
                                                          return handle(file, ...rest); }; }"""
     )
-    page.evaluate("() => app.graph.add(LiteGraph.createNode('LibraryVAELoader'))")
+    page.evaluate("() => { app.graph.add(LiteGraph.createNode('LibraryVAELoader')); }")
     before = page.evaluate("() => app.graph.nodes.length")
     drop_file(page, "panel-host-dropped.safetensors", data)
     dropped = wait_for(
@@ -322,4 +329,21 @@ def test_search_finds_models_and_hostile_metadata_stays_text(
     assert page.evaluate("() => window.__pwned") is None
     panel = page.locator("[data-testid=model-library]")
     assert panel.locator("img[src=x], script").count() == 0
+    assert page.our_errors == []
+
+
+def test_a_finished_import_offers_to_place_its_loader_on_the_canvas(
+    comfyui: ComfyUI, page: Any, tmp_path: Path
+) -> None:
+    data = write_family(tmp_path / "x.safetensors", "sd15_lora_kohya").read_bytes()
+    digest = blake3.blake3(data).hexdigest()  # found by its bytes: an earlier test may hold the same file
+    drop_file(page, "panel-host-placed.safetensors", data)
+    page.wait_for_selector("[data-testid=import-dialog] [data-testid=import-place]", timeout=60e3)
+    before = page.evaluate("() => app.graph.nodes.length")
+    page.click("[data-testid=import-place]")
+    page.wait_for_function("(n) => app.graph.nodes.length === n + 1", arg=before)
+    with comfyui.client() as client:
+        placed = client.get(f"{API}/models/blake3:{digest}").json()
+    lora = next(n for n in page.evaluate(GRAPH_NODES) if n["type"] == "LibraryLoraLoader")
+    assert lora["widgets"]["lora"] == label(placed) and lora["widgets"]["model_ref"] == f"blake3:{digest}"
     assert page.our_errors == []

@@ -152,3 +152,14 @@ async def test_forwarded_proto_from_a_lan_peer_is_ignored(library: Library) -> N
                 assert (resp.status, body["error"]["code"]) == (403, "cross_site_request"), body
     finally:
         await runner.cleanup()
+
+
+async def test_an_import_that_finds_no_model_file_fails_and_says_so(client: Any, incoming: Path) -> None:
+    """It ended "done" with no items: the panel showed a green import of nothing."""
+    (incoming / "notes").mkdir()
+    (incoming / "notes" / "readme.txt").write_text("no model here")
+    resp = await client.post(V1 + "/imports", json={"paths": [str(incoming / "notes")]}, headers=JSON_HEADERS)
+    job = await wait_job(client, (await resp.json())["job"]["id"])
+    assert job["state"] == "failed", job
+    assert job["error"]["code"] == "invalid_input"
+    assert "no model files" in job["error"]["message"] and str(incoming / "notes") in job["error"]["message"]

@@ -87,8 +87,23 @@ function ensurePanel() {
       },
     },
     toast: (message) => app.extensionManager?.toast?.add({ life: 5000, ...message }),
+    onPlace: (model) => placeOnCanvas(model),
   });
   return panel;
+}
+
+/**
+ * A loader for `model` in the middle of what the canvas shows (the import dialog's "Place on canvas").
+ * @param {import("./api.js").Model} model
+ */
+function placeOnCanvas(model) {
+  const canvas = app.canvas;
+  if (!canvas || !app.graph) return;
+  const rect = canvas.canvas?.getBoundingClientRect?.();
+  const visible = canvas.visible_area;
+  const pos = visible ? [visible[0] + visible[2] / 2, visible[1] + visible[3] / 2] : [rect ? rect.width / 2 : 100, 100];
+  const dragged = { id: model.id, name: model.name, type: model.type, files: (model.files || []).map((f) => f.path), sha256: model.hashes?.sha256, blake3: model.hashes?.blake3 };
+  dropModelOnGraph(app.graph, /** @type {any} */ (globalThis).LiteGraph, dragged, pos);
 }
 
 function openTab() {

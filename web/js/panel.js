@@ -19,7 +19,9 @@ import { ensureStyles } from "./styles.js";
  * @typedef {{subscribe: (fn: EventHandler) => () => void}} EventSourceLike
  *   Events are "job" (a Job) and "changed" ({ids, reason}); a "model-library." prefix is accepted.
  * @typedef {{api: LibraryApi, events: EventSourceLike, toast: (m: import("./components/toast.js").ToastMessage) => void,
- *            chunkSize?: number, statusIntervalMs?: number}} PanelOptions
+ *            chunkSize?: number, statusIntervalMs?: number,
+ *            onPlace?: (model: import("./api.js").Model) => void}} PanelOptions
+ *   onPlace: inside ComfyUI, puts a model's loader on the canvas (the import dialog offers it).
  */
 
 /**
@@ -63,7 +65,7 @@ export function mountPanel(root, options) {
   /** @param {Job[]} finished @param {string} label */
   const onImported = (finished, label) => {
     refreshAll();
-    void openImportDialog({ api, host: shell, toast, onChanged: () => refreshAll() }, finished, label);
+    void openImportDialog({ api, host: shell, toast, onChanged: () => refreshAll(), onShow: (id) => view.select(id), onPlace: options.onPlace }, finished, label);
   };
   jobs.onFinal = (job) => {
     if (job.state === "done") toast({ severity: "success", summary: `${jobTitle(job)}: done`, life: 3000 });

@@ -148,9 +148,14 @@ def test_confine_accepts_inside_and_refuses_escapes(roots: tuple[Path, Path], tm
         outside / "id_ed25519",
         tmp_path / "incoming2" / "x",  # string prefix "incoming" is not containment
     ]:
-        with pytest.raises(UnsafePath, match="outside the allowed folders"):
+        with pytest.raises(UnsafePath, match="outside the folders models may be imported from"):
             confine(escape, [root])
         assert not is_within(escape, root)
+    many = [tmp_path / f"root{i}" for i in range(38)]
+    with pytest.raises(UnsafePath) as refused:  # one sentence, not a wall of 38 folders
+        confine(outside / "id_ed25519", many)
+    assert f"{many[0]}, {many[1]}, {many[2]} and 35 more" in refused.value.message
+    assert str(many[3]) not in refused.value.message and "Import roots" in refused.value.message
     with pytest.raises(InvalidInput, match="does not exist"):
         confine(root / "nope", [root])
 

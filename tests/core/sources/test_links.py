@@ -202,3 +202,29 @@ def test_links_to_a_source_model_follow_it_when_hashing_gives_it_its_id(
     with Library.open(library_config) as lib:  # rebuilt from metadata and records/
         lib.sources.hash_pending()
         assert lib.catalog.model_detail(final)["links"] == [link]
+
+
+@pytest.mark.parametrize("mode", ["direct", "view"])
+def test_another_librarys_links_in_an_install_are_not_catalogued_as_models(tmp_path: Path, mode: str) -> None:
+    """Two libraries map one install: each must see its own models there, never the other's links
+    (they were catalogued as models in place: every model twice, under two libraries)."""
+    from comfyui_model_library.core.config import load_config
+
+    comfy = synth.comfyui_install(tmp_path / "ComfyUI", "loras", "checkpoints")
+    synth.write_family(comfy / "models" / "loras" / "users-own.safetensors", "sd15_lora_kohya")
+    other_config = load_config(tmp_path / "other-library")
+    with Library.open(other_config) as other:
+        other.mapping.set_config({**other.mapping.get_config(), "mode": mode})
+        other.imports.import_paths([synth.write_family(tmp_path / "theirs.safetensors", "sdxl_lora_kohya")])
+        other.mapping.apply(comfy)
+    if mode == "direct":
+        assert (comfy / "models" / "loras" / "theirs.safetensors").is_symlink()
+        source = comfy / "models"
+    else:  # the other library's view folder, as ComfyUI reads it from extra_model_paths.yaml
+        [source] = [p for p in (other_config.root / "views").iterdir() if p.is_dir()]
+    with Library.open(load_config(tmp_path / "my-library")) as mine:
+        mine.sources.add(source)
+        names = set(_by_name(mine))
+    assert "theirs" not in names, "the other library's link was catalogued as a model of this one"
+    if mode == "direct":
+        assert names == {"users-own"}

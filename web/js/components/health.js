@@ -20,6 +20,17 @@ export function describe(item) {
   return extra.length ? `${main} — ${extra.join(", ")}` : String(main || JSON.stringify(item));
 }
 
+/** The report's lists, in the order shown, with what each means to a user. */
+const HEALTH_SECTIONS = /** @type {const} */ ([
+  ["broken", "broken"],
+  ["missing", "missing"],
+  ["orphaned", "orphaned"],
+  ["metadata_without_row", "model folders the catalog does not list"],
+  ["extra_model_paths", "extra_model_paths.yaml not pointing at the library"],
+]);
+/** Sections listed even when empty (the others appear only when they hold something). */
+const ALWAYS_SHOWN = new Set(["broken", "missing", "orphaned"]);
+
 /** @param {any} value */
 function asList(value) {
   if (Array.isArray(value)) return value;
@@ -56,9 +67,17 @@ export class HealthBadge {
     const report = this.report || {};
     /** @type {HTMLElement[]} */
     const body = [h("p", { text: `Status: ${report.status || "unknown"}` })];
-    for (const key of ["broken", "orphaned", "missing"]) {
+    const relocation = report.relocation && typeof report.relocation === "object" ? report.relocation : {};
+    if (Object.keys(relocation).length) {
+      // An error of its own: the library folder was moved or copied since its links were made.
+      body.push(h("h4", { text: "library moved" }));
+      body.push(h("div", { className: "mlib-mono", text: Object.entries(relocation).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`).join("\n") }));
+    }
+    // Every section of the report, the warnings too, so a status other than "healthy" always shows why.
+    for (const [key, title] of HEALTH_SECTIONS) {
       const items = asList(report[key]);
-      body.push(h("h4", { text: `${key} (${items.length})` }));
+      if (!items.length && !ALWAYS_SHOWN.has(key)) continue;
+      body.push(h("h4", { text: `${title} (${items.length})` }));
       body.push(items.length ? h("ul", { className: "mlib-list" }, items.slice(0, 200).map((i) => h("li", { className: "mlib-mono", text: describe(i) }))) : h("div", { className: "mlib-muted", text: "none" }));
     }
     openDialog(this.ctx.host, {

@@ -36,7 +36,7 @@ export function importItems(jobs) {
 
 /**
  * @param {{api: LibraryApi, host: HTMLElement, toast: (m: import("./toast.js").ToastMessage) => void,
- *          onChanged: () => void}} ctx
+ *          onChanged: () => void, onShow?: (id: string) => void, onPlace?: (model: Model) => void}} ctx
  * @param {Job[]} jobs
  * @param {string} label
  */
@@ -46,6 +46,8 @@ export async function openImportDialog(ctx, jobs, label) {
   const forms = [];
   /** @type {HTMLElement[]} */
   const body = [];
+  /** @type {{close: () => void} | null} */
+  let handle = null;
   for (const item of items) {
     if (!item.id || item.status === "failed" || !item.status) {
       body.push(h("div", { className: "mlib-error", text: `${item.source_path || item.name || label}: ${item.error || item.status || "failed"}` }));
@@ -75,6 +77,14 @@ export async function openImportDialog(ctx, jobs, label) {
         h("div", { className: "mlib-badges" }, [
           h("strong", { text: item.status === "duplicate" ? "Already in the library" : "Imported" }),
           securityBadgeEl(model.security),
+          // A duplicate changed nothing: the way on is the model the library already holds.
+          ...(item.status === "duplicate" && ctx.onShow
+            ? [h("button", { className: "mlib-btn mlib-btn-small", text: "Show it", attrs: { "data-testid": "import-show" }, on: { click: () => { handle?.close(); ctx.onShow?.(model.id); } } })]
+            : []),
+          // Inside ComfyUI: the next step after an import is usually a loader for it on the canvas.
+          ...(ctx.onPlace
+            ? [h("button", { className: "mlib-btn mlib-btn-small", text: "Place on canvas", attrs: { "data-testid": "import-place" }, on: { click: () => ctx.onPlace?.(model) } })]
+            : []),
         ]),
         h("div", { className: "mlib-muted", text: `Detected: ${model.type} · ${model.base_model} · ${model.file_format || "?"}${(model.files || []).length > 1 ? ` · ${(model.files || []).length} files` : ""}` }),
         ...(model.warnings || []).map((w) => h("div", { className: "mlib-warning", attrs: { "data-testid": "import-warning" }, text: w })),
@@ -141,6 +151,7 @@ export async function openImportDialog(ctx, jobs, label) {
       },
     ],
   });
+  handle = dialog;
   const keep = dialog.buttons[1];
   ack.addEventListener("change", () => {
     keep.disabled = !ack.checked;

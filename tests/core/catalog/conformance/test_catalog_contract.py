@@ -114,6 +114,23 @@ def test_resolve_by_id_prefix_hash_and_name(store: Store) -> None:
             store.resolve(ambiguous_or_empty)
 
 
+def test_resolve_by_the_start_of_a_name_only_when_asked(store: Store) -> None:
+    """People typing (``show jugg``) may give the start of a name; a workflow's missing "flux d" must
+    never resolve to "Flux Dev" (another file that merely starts the same)."""
+    model = make_model("Flux Dev")
+    store.add_many([model, make_model("twin", seed="a"), make_model("twins", seed="b")])
+    for ref in ("flux d", "FLUX"):
+        assert store.resolve(ref, name_prefix=True) == model, ref
+        with pytest.raises(ModelNotFound):
+            store.resolve(ref)
+    assert store.resolve("twin", name_prefix=True).name == "twin", "an exact name wins over a prefix"
+    with pytest.raises(InvalidInput):
+        store.resolve("tw", name_prefix=True)  # the start of two names: which one is not guessed
+    store.add_many([make_model("100%_real", seed="c"), make_model("100x_real", seed="d")])
+    assert store.resolve("100%", name_prefix=True).name == "100%_real", "% and _ are literal, not wildcards"
+    assert store.resolve("100x", name_prefix=True).name == "100x_real"
+
+
 def test_update_changes_fields_and_search_follows(store: Store) -> None:
     model = make_model("old name", tags=("a",))
     store.add(model)
