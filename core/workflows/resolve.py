@@ -29,6 +29,7 @@ from .document import WorkflowFormat
 from .references import Extraction, RefSource, WorkflowReference
 from .resolve_download import DownloadPlan, plan_download
 from .resolve_library import (
+    MAX_CANDIDATES,
     Candidate,
     LibraryMatch,
     ModelLookup,
@@ -170,6 +171,10 @@ class Resolver:
     ) -> Resolution:
         if found is None:
             found = by_name(self.catalog, ref, bases, search(self.catalog, ref))
+            if found.model is not None and (ref.hash is not None or ref.library_id):
+                # The workflow says which bytes: a model of the same name with other bytes is not it.
+                alike = (Candidate(found.model, 1.0), *found.candidates)
+                found = LibraryMatch(None, None, alike[:MAX_CANDIDATES])
         if found.model is not None:
             action = RefAction.NONE if RefSource.LIBRARY_NODE in ref.sources else RefAction.LINK
             return Resolution(ref, RefStatus.IN_LIBRARY, action, found.model, found.match)

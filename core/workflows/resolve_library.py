@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ..errors import ModelLibraryError
-from ..hf.naming import parse_name, similarity
 from ..models import Model, ModelQuery, Page
 from ..taxonomy import ModelState, ModelType
 from .references import WorkflowReference, base_name
@@ -50,6 +49,14 @@ CATEGORY_TYPES: dict[str, frozenset[str]] = {
     "gligen": frozenset({ModelType.GLIGEN}),
     "ipadapter": frozenset({ModelType.IPADAPTER}),
 }
+
+
+def similarity(a: str, b: str) -> float:
+    """0..1, precision and variant markers set aside (core/hf/naming.py; imported on use: the ``hf``
+    package brings the network client, which a check never needs)."""
+    from ..hf.naming import similarity as named
+
+    return named(a, b)
 
 
 class ModelLookup(Protocol):
@@ -125,6 +132,8 @@ def _prefer_library(models: Sequence[Model]) -> Model:
 
 def _queries(name: str) -> list[str]:
     """The file's stem as words, then its bare name (no precision/variant), then fewer leading words."""
+    from ..hf.naming import parse_name
+
     parts = parse_name(base_name(name))
     words = [w for w in re.split(r"[\s_.\-]+", parts.base) if w][:MAX_QUERY_WORDS]
     texts = [parts.stem.replace("_", " ").replace("-", " ").replace(".", " "), " ".join(words)]

@@ -204,3 +204,17 @@ def test_our_nodes_resolve_by_model_ref_and_need_no_link(lib: Library, tmp_path:
     (item,) = check.items
     assert (item.status, item.action, item.match) == (RefStatus.IN_LIBRARY, RefAction.NONE, "hash")
     assert check.available
+
+
+def test_a_hash_the_library_lacks_is_not_matched_by_name(lib: Library, tmp_path: Path) -> None:
+    """Same file name, other bytes: not the model the workflow names; offered as a candidate only."""
+    vae = add(lib, tmp_path, "ae.safetensors", "vae_flux")
+    data = flux()
+    entry = loader(data, "VAELoader")["properties"]["models"][0]
+    entry.update(hash="ab" * 32, hash_type="SHA256")
+    entry.pop("url")
+    data.pop("models", None)
+    ae = by_name(lib.workflows.check(workflow_from_json(data)), "ae.safetensors")
+    assert (ae.status, ae.model) == (RefStatus.MISSING, None)
+    assert ae.reason == "no model with this hash in the library, and the workflow gives no url"
+    assert [(c.model.id, c.score) for c in ae.candidates] == [(vae.id, 1.0)]
