@@ -169,8 +169,10 @@ class Resolver:
     def _resolve(
         self, ref: WorkflowReference, found: LibraryMatch | None, bases: frozenset[str]
     ) -> Resolution:
+        hits: list[Model] | None = None
         if found is None:
-            found = by_name(self.catalog, ref, bases, search(self.catalog, ref))
+            hits = search(self.catalog, ref)
+            found = by_name(self.catalog, ref, bases, hits)
             if found.model is not None and (ref.hash is not None or ref.library_id):
                 # The workflow says which bytes: a model of the same name with other bytes is not it.
                 alike = (Candidate(found.model, 1.0), *found.candidates)
@@ -187,7 +189,11 @@ class Resolver:
             reason = "the workflow gives no url or hash for it"
         else:
             reason = "no model with this hash in the library, and the workflow gives no url"
-        candidates = same_base_candidates(self.catalog, ref, bases, found.candidates)
+        if hits is not None and not hits:  # nothing like its whole name: look wider, for candidates only
+            found = by_name(self.catalog, ref, bases, search(self.catalog, ref, broad=True))
+            if found.model is not None:
+                found = LibraryMatch(None, None, (Candidate(found.model, 1.0), *found.candidates))
+        candidates = same_base_candidates(self.catalog, ref, bases, found.candidates[:MAX_CANDIDATES])
         return Resolution(ref, RefStatus.MISSING, RefAction.PICK, candidates=candidates, reason=reason)
 
 

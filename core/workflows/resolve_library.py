@@ -16,9 +16,11 @@ hits of a fitting type are the candidates (``score`` 0..1, best first).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Protocol
 
 from ..errors import ModelLibraryError
@@ -28,7 +30,7 @@ from .references import WorkflowReference, base_name
 
 MAX_CANDIDATES = 5
 CANDIDATE_MIN_SCORE = 0.5
-SEARCH_LIMIT = 25
+SEARCH_LIMIT = 8  # hits read per search: the best-ranked by name; each costs a hydrated row
 MAX_QUERY_WORDS = 8
 
 # ComfyUI category -> the model types its loaders load (UNKNOWN: a model we could not classify fits any).
@@ -51,12 +53,22 @@ CATEGORY_TYPES: dict[str, frozenset[str]] = {
 }
 
 
-def similarity(a: str, b: str) -> float:
-    """0..1, precision and variant markers set aside (core/hf/naming.py; imported on use: the ``hf``
-    package brings the network client, which a check never needs)."""
-    from ..hf.naming import similarity as named
+@functools.lru_cache(maxsize=65_536)
+def bare(name: str) -> str:
+    """A file name without extension, case, separators, precision and variant markers
+    (``Flux1-Dev_fp8.safetensors`` -> ``flux1dev``). core/hf/naming.py, imported on use: the ``hf``
+    package brings the network client, which a check never needs."""
+    from ..hf.naming import parse_name
 
-    return named(a, b)
+    return re.sub(r"[-_.\s]+", "", parse_name(name).base.lower())
+
+
+def similarity(a: str, b: str) -> float:
+    """0..1: 1 for the same bare name, else how alike the bare names are (as core/hf/naming.py)."""
+    na, nb = bare(a), bare(b)
+    if not na or not nb:
+        return 0.0
+    return 1.0 if na == nb else SequenceMatcher(None, na, nb).ratio()
 
 
 class ModelLookup(Protocol):
@@ -130,22 +142,26 @@ def _prefer_library(models: Sequence[Model]) -> Model:
     return sorted(models, key=lambda m: (m.location != "library", m.id))[0]
 
 
-def _queries(name: str) -> list[str]:
-    """The file's stem as words, then its bare name (no precision/variant), then fewer leading words."""
+@functools.lru_cache(maxsize=4096)
+def _queries(name: str, *, broad: bool) -> tuple[str, ...]:
+    """The file's stem as words, then its bare name (no precision/variant); ``broad``: its first half."""
     from ..hf.naming import parse_name
 
     parts = parse_name(base_name(name))
     words = [w for w in re.split(r"[\s_.\-]+", parts.base) if w][:MAX_QUERY_WORDS]
-    texts = [parts.stem.replace("_", " ").replace("-", " ").replace(".", " "), " ".join(words)]
-    texts += [" ".join(words[:n]) for n in (len(words) // 2 + 1, 1) if 0 < n < len(words)]
-    return [q for q in dict.fromkeys(" ".join(t.split())[:200] for t in texts) if q]
+    if broad:
+        texts = [" ".join(words[: (len(words) + 1) // 2])] if len(words) > 1 else []
+    else:
+        texts = [parts.stem.replace("_", " ").replace("-", " ").replace(".", " "), " ".join(words)]
+    return tuple(q for q in dict.fromkeys(" ".join(t.split())[:200] for t in texts) if q)
 
 
-def search(catalog: ModelLookup, ref: WorkflowReference) -> list[Model]:
-    """Models whose name, aliases or repo look like the reference's file name: indexed searches, from
-    the whole name to its first word, until one finds something."""
+def search(catalog: ModelLookup, ref: WorkflowReference, *, broad: bool = False) -> list[Model]:
+    """Models whose name, aliases or repo look like the reference's file name: full-text searches for
+    its stem, then its bare name, until one finds something. ``broad`` (candidates for a missing model,
+    when those found nothing): for the first half of its name."""
     seen: dict[str, Model] = {}
-    for query in _queries(ref.name):
+    for query in _queries(ref.name, broad=broad):
         try:
             page = catalog.list(ModelQuery(q=query, limit=SEARCH_LIMIT))
         except ModelLibraryError:
@@ -167,11 +183,12 @@ def by_name(
         lowered = wanted.lower()
         exact = [m for m in hits if lowered in {n.lower() for n in file_names(m)}]
     if exact:
-        return LibraryMatch(_prefer_library(exact), "file_name", _candidates(ref, hits, exact[0]))
-    same = [m for m in hits if max((similarity(wanted, n) for n in file_names(m)), default=0.0) == 1.0]
+        model = _prefer_library(exact)
+        return LibraryMatch(model, "file_name", _candidates(ref, exact, model))
+    same = [m for m in hits if any(bare(n) == bare(wanted) for n in file_names(m))]
     confirmed = _confirmed(same, workflow_bases)
     if confirmed is not None:
-        return LibraryMatch(confirmed, "name", _candidates(ref, hits, confirmed))
+        return LibraryMatch(confirmed, "name", _candidates(ref, same, confirmed))
     return LibraryMatch(None, None, _candidates(ref, hits, None))
 
 

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[3] / "core" / "workflows"
 # What the reading layer may use from the rest of core: the error tree and two vocabularies of constants.
 ALLOWED_CORE = {"errors", "mapping.config", "mapping.comfyui"}
 RESOLUTION_CORE = ALLOWED_CORE | {"models", "taxonomy", "hf.naming", "net.policy", "mapping.categories"}
-RESOLUTION_STDLIB = {"urllib"}
+RESOLUTION_STDLIB = {"urllib", "difflib"}
 
 
 def imports(path: Path) -> list[tuple[int, str]]:
