@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from ..core.errors import ModelLibraryError
 from ..core.models import ModelQuery
-from . import commands
+from . import commands, workflow
 from .output import ProgressBar, emit_json, model_line, print_model_detail
 
 Handler = Callable[[argparse.Namespace], int]
@@ -146,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("trash", "empty the library's trash")
     p.add_argument("--older-than-days", type=float, default=None)
 
+    workflow.add_parser(sub, _common)
+
     p = add("serve", "serve the API and the panel without ComfyUI")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8189)
@@ -200,7 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    handler: Handler = getattr(commands, "cmd_" + args.command.replace("-", "_"))
+    module = workflow if args.command == "workflow" else commands
+    handler: Handler = getattr(module, "cmd_" + args.command.replace("-", "_"))
     return handler(args)
 
 

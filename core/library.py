@@ -9,6 +9,7 @@ service it needs:
 - ``mapping``: the rules and the links in ComfyUI installs;  ``health``: check and repair;
 - ``sources``: folders catalogued in place;  ``hub``: Hugging Face lookups and downloads;
 - ``adopt``: bring an install in in place, give it back;
+- ``workflows``: the models a workflow references, checked (and made available);
 - ``events``: ``subscribe(fn)`` registers ``fn(event: str, data: dict)``; ``"changed"``
   (``{"ids": [...], "reason": str}``) is published whenever catalog rows change.
 
@@ -59,6 +60,7 @@ class Library:
         self.sources = services.sources
         self.hub = services.hub
         self.adopt = services.adopt
+        self.workflows = services.workflows
         self.recovered: list[str] = []
 
     # -- lifecycle -----------------------------------------------------------------------------------

@@ -43,10 +43,10 @@ def register(
 ) -> RouteContext:
     """Add every route under ``/model-library/v1`` (and ``/api/model-library/v1`` when asked: ComfyUI
     adds that copy itself). Returns the context, whose ``shutdown()`` stops the job runner."""
-    from . import health, hub, imports, jobs, mapping, models, sources, status, uploads
+    from . import health, hub, imports, jobs, mapping, models, sources, status, uploads, workflows
 
     ctx = RouteContext(get_library, settings=settings, publish=publish, runner_options=runner_options)
     router = Router(routes, ctx, (PREFIX, API_PREFIX) if also_api_prefix else (PREFIX,))
-    for module in (models, imports, uploads, jobs, hub, mapping, health, sources, status):
+    for module in (models, imports, uploads, jobs, hub, mapping, health, sources, status, workflows):
         module.add_routes(router)
     return ctx

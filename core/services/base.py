@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from ..mapping.config import MappingConfig
     from ..mapping.planner import Plan
     from ..models import ImportItem, Link, Model, ModelQuery, Page
+    from ..workflows import Workflow
+    from ..workflows.resolve import WorkflowCheck
+    from ..workflows.resolve_listing import Listing
 
 PathArg = str | os.PathLike[str]
 
@@ -223,3 +226,20 @@ class AdoptServiceBase(Protocol):
     ) -> UndoReport: ...
 
     def release_adopted(self, model_id: str) -> UndoReport | None: ...
+
+
+class WorkflowServiceBase(Protocol):
+    """The models a workflow references: which are available here and what would make each one so.
+
+    ``comfyui_dir`` (default: the configured install) is the ComfyUI whose lists count as present;
+    ``listing`` (category -> names, e.g. ``folder_paths.get_filename_list``) replaces reading its folders.
+    Making references available (``fetch``) joins this Protocol beside ``check``.
+    """
+
+    def check(
+        self,
+        workflow: Workflow,
+        *,
+        comfyui_dir: PathArg | None = None,
+        listing: Listing | None = None,
+    ) -> WorkflowCheck: ...

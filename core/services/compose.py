@@ -24,12 +24,14 @@ from .base import (
     ImportServiceBase,
     MappingServiceBase,
     SourceServiceBase,
+    WorkflowServiceBase,
 )
 from .catalog import CatalogService
 from .guard import EventBus, WriteGuard
 from .health import HealthService
 from .imports import ImportService
 from .mapping import MappingService
+from .workflows import WorkflowService
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Services:
     sources: SourceServiceBase
     hub: HubServiceBase
     adopt: AdoptServiceBase
+    workflows: WorkflowServiceBase
 
 
 def compose(config: LibraryConfig, db: Database) -> Services:
@@ -77,4 +80,5 @@ def compose(config: LibraryConfig, db: Database) -> Services:
         sync_models=mapping.sync_models,
         release_adopted=adopt.release_adopted,
     )
-    return Services(events, repo, importer, catalog, imports, mapping, health, sources, hub, adopt)
+    workflows = WorkflowService(config, repo)
+    return Services(events, repo, importer, catalog, imports, mapping, health, sources, hub, adopt, workflows)

@@ -26,6 +26,7 @@ SERVICES: dict[str, type[Any]] = {
     "sources": base.SourceServiceBase,
     "hub": base.HubServiceBase,
     "adopt": base.AdoptServiceBase,
+    "workflows": base.WorkflowServiceBase,
 }
 # The service classes compose() builds; nothing else in core/ may construct one.
 SERVICE_CLASSES = {
@@ -36,6 +37,7 @@ SERVICE_CLASSES = {
     "SourceService",
     "HubService",
     "AdoptService",
+    "WorkflowService",
 }
 # A process of its own opens the library the way the CLI does: the host's first walk runs in a child.
 OPENS_THE_LIBRARY = {"sources/child.py"}
