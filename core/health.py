@@ -25,7 +25,7 @@ from .links.registry import AppRegistry, LinkRecord, LinkRegistry
 from .mapping.config import MappingConfig
 from .mapping.extra_paths import write_section
 from .mapping.planner import model_file_path, model_file_str
-from .mapping.service import ModelCatalog, view_root, yaml_categories, yaml_ok
+from .mapping.service import ModelCatalog, section_categories, view_root, yaml_ok
 from .models import Model, ModelFile, utcnow
 
 METADATA_FILE = "metadata.json"
@@ -207,7 +207,7 @@ def check(
             "reason": "section_missing_or_wrong",
         }
         for app in AppRegistry(db).all()
-        if not _yaml_ok(app, library_root, config)
+        if not _yaml_ok(db, app, library_root, config)
     ]
     relocation = identity.to_dict() if identity.relocated else {}
     if broken or missing or relocation:
@@ -228,9 +228,9 @@ def check(
     )
 
 
-def _yaml_ok(app: Any, library_root: Path, config: MappingConfig) -> bool:
+def _yaml_ok(db: Database, app: Any, library_root: Path, config: MappingConfig) -> bool:
     try:
-        return yaml_ok(app, library_root, config)
+        return yaml_ok(db, app, library_root, config)
     except ModelLibraryError:
         return False
 
@@ -283,10 +283,10 @@ def repair(
         outcome = _adopt_orphan(orphan, by_path, apps, library_root, registry)
         (repaired if outcome["ok"] else failed).append(outcome)
     for app in apps.values():
-        if app.mode == "view" and not _yaml_ok(app, library_root, config):
+        if app.mode == "view" and not _yaml_ok(db, app, library_root, config):
             path = Path(app.root) / "extra_model_paths.yaml"
             try:
-                write_section(path, view_root(library_root, app.id), yaml_categories(config))
+                write_section(path, view_root(library_root, app.id), section_categories(db, app.id, config))
                 repaired.append({"ok": True, "kind": "yaml_section", "path": str(path)})
             except (OSError, ModelLibraryError) as exc:
                 failed.append({"ok": False, "kind": "yaml_section", "path": str(path), "reason": str(exc)})

@@ -157,6 +157,15 @@ class LinkKind(Vocabulary):
     COPY = "copy"
 
 
+class LinkPurpose(Vocabulary):
+    """Why a link exists: the mapping's own names, an adopted install's original names, or the name a
+    workflow expects (``model-library workflow fetch``), kept until the user unmaps or the model goes."""
+
+    MAPPING = "mapping"
+    ADOPT = "adopt"
+    WORKFLOW = "workflow"
+
+
 class JobState(Vocabulary):
     """The life of a background job."""
 

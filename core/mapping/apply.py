@@ -84,6 +84,7 @@ class _Creation:
     file_path: str
     category: str
     replace: bool
+    purpose: str = "mapping"
 
 
 def apply_plan(
@@ -108,7 +109,8 @@ def apply_plan(
     link_root = Path(plan.link_root)
     _remove(plan.remove, link_root, maker, registry, run)
     creations = [
-        _Creation(a.link_path, a.target, a.model_id, a.file_path, a.category, a.replace) for a in plan.create
+        _Creation(a.link_path, a.target, a.model_id, a.file_path, a.category, a.replace, a.purpose)
+        for a in plan.create
     ]
     for action in plan.conflicts:
         choice = resolutions.get(action.link_path, on_conflict)
@@ -258,6 +260,7 @@ def _record(
     relative: bool,
     inode: int | None,
     device: int | None,
+    purpose: str = "mapping",
 ) -> LinkRecord:
     return LinkRecord(
         model_id=model_id,
@@ -271,6 +274,7 @@ def _record(
         category=category,
         inode=inode,
         device=device,
+        purpose=purpose,
         created_at=utcnow(),
     )
 
@@ -330,6 +334,7 @@ def _create_batch(
                 link.relative,
                 link.inode,
                 link.device,
+                c.purpose,
             )
         )
     with db.transaction():

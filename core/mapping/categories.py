@@ -6,7 +6,10 @@ and the rules (:mod:`.config`) all use them.
 
 from __future__ import annotations
 
-# ComfyUI 0.3.64's folder_paths categories that hold model files (not ``configs``/``custom_nodes``).
+import re
+
+# ComfyUI's folder_paths categories that hold model files (not ``configs``/``custom_nodes``): 0.3.64's,
+# then those newer versions added (named by the models entries of ComfyUI's own workflow templates).
 MODEL_CATEGORIES = (
     "checkpoints",
     "loras",
@@ -29,5 +32,26 @@ MODEL_CATEGORIES = (
     "classifiers",
     "model_patches",
     "audio_encoders",
+    "latent_upscale_models",
+    "background_removal",
+    "detection",
+    "frame_interpolation",
+    "geometry_estimation",
+    "optical_flow",
 )
+# A category a workflow names that we do not know (a custom node's ``ipadapter``, a newer ComfyUI's): it may
+# name a folder of our view section, as ComfyUI adds any category its extra_model_paths.yaml names.
+OTHER_CATEGORY = re.compile(r"^[a-z][a-z0-9_]{1,47}$")
+
+
+# folder_paths names that hold no model files, and the keys of a section that are not categories.
+NOT_MODEL_CATEGORIES = frozenset(
+    {"configs", "custom_nodes", "base_path", "is_default", "input", "output", "temp", "user"}
+)
+
+
+def is_category_name(name: str) -> bool:
+    return name in MODEL_CATEGORIES or (name not in NOT_MODEL_CATEGORIES and bool(OTHER_CATEGORY.match(name)))
+
+
 OUR_SECTION = "comfyui_model_library"

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import InvalidConfig, InvalidInput
 from ..io.paths import lexically_at_or_under
-from .categories import MODEL_CATEGORIES, OUR_SECTION
+from .categories import MODEL_CATEGORIES, OUR_SECTION, is_category_name
 from .yaml_file import read_document
 
 _VERSION_RE = re.compile(r"""^__version__\s*=\s*["']([^"'\n]+)["']""", re.MULTILINE)
@@ -97,7 +97,7 @@ def extra_paths_folders(
         if not base.is_absolute():
             base = base_dir / base
         for category, value in section.items():
-            if category in ("base_path", "is_default") or category not in MODEL_CATEGORIES:
+            if category in ("base_path", "is_default") or not is_category_name(str(category)):
                 continue
             if not isinstance(value, str):
                 raise InvalidConfig(

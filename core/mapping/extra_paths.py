@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import InvalidConfig, StorageError, UnsafePath
 from ..io.fileops import atomic_write_bytes
-from .categories import MODEL_CATEGORIES, OUR_SECTION
+from .categories import MODEL_CATEGORIES, OUR_SECTION, is_category_name
 from .yaml_file import parse_document, read_document, safe_yaml, yaml_problem
 
 SECTION = OUR_SECTION
@@ -42,7 +42,7 @@ def build_section(base_path: Path, categories: Mapping[str, str]) -> dict[str, s
         raise UnsafePath(f"The view folder {base!r} must be an absolute path.")
     section = {"base_path": base}
     for category, folder in sorted(categories.items()):
-        if category not in MODEL_CATEGORIES:
+        if not is_category_name(category):
             raise InvalidConfig(
                 f"{category!r} is not a ComfyUI model category; use one of {', '.join(MODEL_CATEGORIES)}."
             )

@@ -117,6 +117,7 @@ class Action:
     alternative: str = ""  # for conflicts: the link path a "rename" resolution uses
     replace: bool = False  # the path holds our own (stale or broken) link, which creation replaces
     record: LinkRecord | None = field(default=None, compare=False)
+    purpose: str = "mapping"  # the purpose a created link is registered with (taxonomy.LinkPurpose)
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"path": self.link_path, "model_id": self.model_id}
@@ -242,13 +243,15 @@ def plan_links(
     snapshot: Snapshot,
     *,
     scope: Collection[str] | None = None,
+    purposes: Collection[str] = ("mapping",),
 ) -> Plan:
     """Plan one install. ``existing``: registered links of this install (at least those of the models in
-    scope and those at the paths they want). ``scope``: model ids considered for removal (None = all)."""
+    scope and those at the paths they want). ``scope``: model ids considered for removal (None = all).
+    ``purposes``: the registered links this plan owns (unmapping takes the workflows' names too)."""
     rules = ordered_rules(config)
     # Only mapping links are the planner's: an adopted install's links (purpose "adopt") keep its
     # original names working and must never be planned away.
-    registered = {r.link_path: r for r in existing if r.app_id == target.app_id and r.purpose == "mapping"}
+    registered = {r.link_path: r for r in existing if r.app_id == target.app_id and r.purpose in purposes}
     wanted: dict[str, _Wanted] = {}
     create: list[Action] = []
     ok: list[Action] = []

@@ -75,8 +75,15 @@ def register_install(db: Database, install: ComfyInstall, mode: str) -> AppRecor
     return AppRegistry(db).upsert(AppRecord(install.id, str(install.root), install.version, mode))
 
 
-def yaml_categories(config: MappingConfig) -> dict[str, str]:
-    return {c: c for c in config.used_categories()}
+def yaml_categories(config: MappingConfig, extra: Iterable[str] = ()) -> dict[str, str]:
+    return {c: c for c in sorted({*config.used_categories(), *extra})}
+
+
+def section_categories(db: Database, app_id: str, config: MappingConfig) -> dict[str, str]:
+    """The categories of an install's view section: the rules' and those of the names workflows asked
+    for (a template's ``latent_upscale_models`` may be in no rule)."""
+    wanted = {r.category for r in LinkRegistry(db).by_app(app_id) if r.purpose == "workflow" and r.category}
+    return yaml_categories(config, wanted)
 
 
 def preview(
@@ -130,7 +137,7 @@ def apply(
     if config.mode == "view":
         for category in config.used_categories():
             (target.link_root / category).mkdir(parents=True, exist_ok=True)
-        write_section(install.extra_paths_file, target.link_root, yaml_categories(config))
+        write_section(install.extra_paths_file, target.link_root, section_categories(db, app.id, config))
     elif previous is not None and previous.mode == "view":
         remove_section(install.extra_paths_file)
     return report
@@ -196,7 +203,10 @@ def unmap(db: Database, library_root: Path, app_id: str, *, maker: LinkMaker | N
         return ApplyReport()
     target = link_target(app, library_root)
     existing = LinkRegistry(db).by_app(app_id)
-    plan = plan_links([], MappingConfig(), target, library_root, existing, LstatSnapshot())
+    # The names workflows asked for go too: they live in the same folders, seen only through the mapping.
+    plan = plan_links(
+        [], MappingConfig(), target, library_root, existing, LstatSnapshot(), purposes=("mapping", "workflow")
+    )
     report = apply_plan(db, plan, maker=maker)
     if app.mode == "view":
         remove_section(Path(app.root) / "extra_model_paths.yaml")
@@ -204,9 +214,11 @@ def unmap(db: Database, library_root: Path, app_id: str, *, maker: LinkMaker | N
     return report
 
 
-def yaml_ok(app: AppRecord, library_root: Path, config: MappingConfig) -> bool:
+def yaml_ok(db: Database, app: AppRecord, library_root: Path, config: MappingConfig) -> bool:
     if app.mode != "view":
         return True
     return section_matches(
-        Path(app.root) / "extra_model_paths.yaml", view_root(library_root, app.id), yaml_categories(config)
+        Path(app.root) / "extra_model_paths.yaml",
+        view_root(library_root, app.id),
+        section_categories(db, app.id, config),
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from ..taxonomy import LinkKind
+from ..taxonomy import LinkKind, LinkPurpose
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,7 @@ class LinkEntry:
     category: str = ""
     inode: int | None = None
     device: int | None = None
-    purpose: str = "mapping"  # mapping | adopt
+    purpose: str = "mapping"  # mapping | adopt | workflow (taxonomy.LinkPurpose)
     created_at: str = ""
 
     @classmethod
@@ -253,8 +253,8 @@ class LinkEntry:
         if not LinkKind.has(kind):
             raise _Bad(f"'kind' {kind!r} is not symlink, hardlink or copy")
         purpose = _str(d, "purpose", "mapping")
-        if purpose not in ("mapping", "adopt"):
-            raise _Bad(f"'purpose' {purpose!r} is not mapping or adopt")
+        if not LinkPurpose.has(purpose):
+            raise _Bad(f"'purpose' {purpose!r} is not mapping, adopt or workflow")
         return cls(
             _str(d, "model_id"),
             _str(d, "file_path"),

@@ -152,7 +152,7 @@ def _restore_links(db: Database, library_root: Path, maker: LinkMaker, report: R
                 continue
             why = _refused(entry.link_path, entry.link_root, entry.target, owner)
             app = apps.get(record.app_id or "")
-            if why is None and entry.purpose == "mapping" and app is not None:
+            if why is None and entry.purpose in ("mapping", "workflow") and app is not None:
                 roots = (str(library_root / "views" / app.id), os.path.join(app.root, "models"))
                 if os.path.normpath(entry.link_root) not in roots:
                     why = "its link root is not where this install's links go"

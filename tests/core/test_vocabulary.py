@@ -26,6 +26,7 @@ from comfyui_model_library.core.taxonomy import (
     FileFormat,
     JobState,
     LinkKind,
+    LinkPurpose,
     Location,
     MatchKind,
     ModelFormat,
@@ -89,6 +90,7 @@ BEFORE = {
     Location: ("library", "source"),
     MatchKind: ("hash", "filename_exact", "filename_fuzzy", "manual", "none"),
     LinkKind: ("symlink", "hardlink", "copy"),
+    LinkPurpose: ("mapping", "adopt", "workflow"),
     JobState: ("queued", "running", "done", "failed", "cancelled"),
     ModelState: ("ready", "missing"),
 }
