@@ -12,7 +12,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -194,6 +194,12 @@ class HubService:
     def _clear_pending(self, model_id: str) -> None:
         self.waiting.clear(model_id)
 
+    def find_file(self, filename: str, sha256: str) -> Candidate | None:
+        """A Hub file with exactly this SHA-256, searched by its name (network; None when not found)."""
+        from .hf.lookup import find_by_sha256
+
+        return find_by_sha256(self.client, filename, sha256)
+
     # -- downloads -------------------------------------------------------------------------------------
     def repo_files(self, repo_id: str, revision: str | None = None) -> dict[str, Any]:
         listing = self.client.list_files(repo_id, revision)
@@ -207,8 +213,10 @@ class HubService:
         *,
         progress: StageProgress | None = None,
         cancelled: CancelCheck | None = None,
+        expected_sha256: Mapping[str, str] | None = None,
     ) -> list[ImportItem]:
-        """Download a model (a file, a sharded set or a Diffusers folder) from a Hub repo."""
+        """Download a model (a file, a sharded set or a Diffusers folder) from a Hub repo.
+        ``expected_sha256`` (file -> hex): bytes other than these are refused (a workflow's hash)."""
         from .hf.download import pick_model_files
 
         if self._guard is not None:
@@ -223,7 +231,9 @@ class HubService:
         items: list[ImportItem] = []
         for group in groups:
             try:
-                items.append(self._download_group(repo_id, group, revision, progress, cancelled))
+                items.append(
+                    self._download_group(repo_id, group, revision, progress, cancelled, expected_sha256)
+                )
             except ModelLibraryError as exc:
                 items.append(
                     ImportItem(f"{repo_id}/{group[0]}", "failed", error=exc.message, error_code=exc.code)
@@ -242,6 +252,7 @@ class HubService:
         revision: str | None,
         progress: StageProgress | None,
         cancelled: CancelCheck | None,
+        expected_sha256: Mapping[str, str] | None = None,
     ) -> ImportItem:
         from .hf import download_files, finish_download
 
@@ -256,6 +267,7 @@ class HubService:
             progress=progress,
             cancelled=cancelled,
             config=self.config,
+            expected_sha256=expected_sha256,
         )
         staged = self._stage(repo_id, group, result.revision_sha, result.files)
         try:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..errors import Cancelled, InvalidInput, UnsafePath
+from ..errors import Cancelled, HashMismatch, InvalidInput, UnsafePath
 from ..io.drives import check_free_space
 from ..io.fileops import atomic_write_bytes
 from ..io.hashing import Digests
@@ -111,7 +111,12 @@ def download_files(
     progress: StageProgress | None = None,
     cancelled: CancelCheck | None = None,
     config: object | None = None,
+    expected_sha256: Mapping[str, str] | None = None,
 ) -> DownloadResult:
+    """Download ``filenames`` of ``repo_id`` into ``dest_dir`` (resumable; each verified against the Hub's
+    LFS sha256). ``expected_sha256`` (file -> hex, a workflow's hash): a file the Hub announces with other
+    bytes is not downloaded at all, and one that arrives with other bytes is deleted; both raise
+    HashMismatch and nothing reaches the library."""
     validate_repo_id(repo_id)
     rels = list(dict.fromkeys(str(validate_relpath(f)) for f in filenames))
     if not rels:
@@ -128,6 +133,7 @@ def download_files(
         remote = head_file(hub, repo_id, pinned, rel)
         if remote.commit and not is_commit_sha(pinned):
             pinned = remote.commit  # every later file from the same commit
+        _refuse_other_bytes(repo_id, remote, (expected_sha256 or {}).get(remote.relpath))
         remotes.append(remote)
     commit = next((r.commit for r in remotes if r.commit), None) or pinned
 
@@ -164,11 +170,31 @@ def download_files(
                 "remote_sha256": remote.sha256,
             }
             atomic_write_bytes(_manifest_path(dest_dir), json.dumps(manifest, indent=1).encode("utf-8"))
+        wanted = (expected_sha256 or {}).get(remote.relpath)
+        if wanted is not None and digests.sha256 != wanted.lower():
+            target.unlink(missing_ok=True)
+            manifest["files"].pop(remote.relpath, None)
+            atomic_write_bytes(_manifest_path(dest_dir), json.dumps(manifest, indent=1).encode("utf-8"))
+            raise HashMismatch(
+                f"{repo_id}/{remote.relpath} arrived with SHA-256 {digests.sha256}, not the {wanted.lower()} "
+                "the workflow names: the file was deleted and nothing was added to the library. The file on "
+                "the Hub is another version than the workflow's; pick a model from the library instead."
+            )
         done_before += digests.size
         report(done_before, total, "downloading")
         results.append(DownloadedFile(remote.relpath, target, digests, digests.size))
     report(done_before, total, "done")
     return DownloadResult(repo_id, commit, tuple(results))
+
+
+def _refuse_other_bytes(repo_id: str, remote: RemoteFile, wanted: str | None) -> None:
+    """Before any byte: the Hub's LFS sha256 already says whether the file is the one a workflow names."""
+    if wanted is not None and remote.sha256 is not None and remote.sha256 != wanted.lower():
+        raise HashMismatch(
+            f"{repo_id}/{remote.relpath} on the Hub has SHA-256 {remote.sha256}, not the "
+            f"{wanted.lower()} the workflow names: not downloaded. It is another version of the file; pick a "
+            "model from the library instead, or ask the workflow's author which file they used."
+        )
 
 
 def _offset_progress(report: StageProgress, base: int, total: int) -> ByteProgress:

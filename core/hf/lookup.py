@@ -196,3 +196,34 @@ def apply_candidate(model: Model, candidate: Candidate) -> dict[str, Any]:
     if candidate.match == MatchKind.HASH and "name" not in model.manual_fields and opaque_name:
         updates["name"] = candidate.repo_id.split("/")[-1]
     return updates
+
+
+def find_by_sha256(hub: HubClient, filename: str, sha256: str) -> Candidate | None:
+    """A Hub file with exactly this SHA-256 (a workflow's hash without a url): the repos the file's name
+    finds, searched as for a lookup, their listings compared by LFS oid. None when no listed repo has it."""
+    wanted = sha256.lower()
+    seen: set[str] = set()
+    for query in search_queries(PurePosixPath(filename.replace("\\", "/")).name):
+        for repo_id in hub.search(query, limit=MAX_REPOS):
+            if repo_id in seen:
+                continue
+            seen.add(repo_id)
+            try:
+                listing = hub.list_files(repo_id)
+            except NotFound:
+                continue
+            for rf in listing.files:
+                if rf.sha256 == wanted:
+                    return _candidate(
+                        listing,
+                        rf.path,
+                        rf.size,
+                        rf.sha256,
+                        None,
+                        MatchKind.HASH,
+                        1.0,
+                        "SHA-256 equals its LFS oid",
+                    )
+        if len(seen) >= MAX_REPOS:
+            break
+    return None
