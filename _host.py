@@ -199,6 +199,11 @@ def _on_library_event(event: str, data: dict[str, Any]) -> None:
     if event != "changed":
         return
     reason = str(data.get("reason", ""))
+    if reason == "mapped:workflow":
+        # A workflow fetch may have linked into a category no rule uses (its folder is new to ComfyUI).
+        if _library is not None:
+            add_view_folders(_view_folders(_library, None))
+        return
     if reason.startswith("map"):
         refresh_filename_cache()
         return

@@ -7,7 +7,7 @@ parsed off the event loop.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -18,6 +18,9 @@ from ..core.workflows.document import parse_json_text
 from ._http import BodyTooLarge, json_response, reject_unknown, run
 from ._router import Router
 from .guards import Policy
+
+if TYPE_CHECKING:
+    from ..core.types import CancelCheck, StageProgress
 
 WORKFLOW_BODY_LIMIT = MAX_TEXT_BYTES + 64 * 1024
 
@@ -53,4 +56,47 @@ def add_routes(router: Router) -> None:
         result = await run(library.workflows.check, workflow)
         return json_response(result.to_dict())
 
+    async def fetch(request: web.Request) -> web.Response:
+        body = await read_workflow_body(request, ("workflow", "choices"))
+        workflow = workflow_from_json(body["workflow"], label="workflow")
+        choices = parse_choices(body.get("choices"))
+        library = await ctx.library()
+        await run(library.mapping.targets)  # an install that is not mapped: refused now, not in the job
+
+        def task(progress: StageProgress, cancelled: CancelCheck) -> dict[str, Any]:
+            result = library.workflows.fetch(
+                workflow, choices=choices, progress=progress, cancelled=cancelled
+            )
+            return result.to_dict()
+
+        job = await ctx.submit("workflow_fetch", task, queue="download", params={"choices": len(choices)})
+        return json_response({"job": job.to_dict()}, status=202)
+
     router.add("POST", "/workflows/check", Policy.CHANGE, check)
+    router.add("POST", "/workflows/fetch", Policy.DESTRUCTIVE, fetch)
+
+
+MAX_CHOICES = 500
+
+
+def parse_choices(value: Any) -> dict[tuple[str | None, str], str]:
+    """``[{"node_id", "name", "model_id"}]`` -> {(node id, name): model id}: the models the user picked."""
+    if value is None:
+        return {}
+    if not isinstance(value, list) or len(value) > MAX_CHOICES:
+        raise InvalidInput(
+            f"'choices' must be a list of at most {MAX_CHOICES} {{node_id, name, model_id}} objects"
+        )
+    out: dict[tuple[str | None, str], str] = {}
+    for item in value:
+        if not isinstance(item, dict) or set(item) - {"node_id", "name", "model_id"}:
+            raise InvalidInput('each choice is {"node_id", "name", "model_id"}')
+        node_id, name, model_id = item.get("node_id"), item.get("name"), item.get("model_id")
+        if node_id is not None and not isinstance(node_id, (str, int)):
+            raise InvalidInput("a choice's 'node_id' is the node's id (a string or a number) or null")
+        if not isinstance(name, str) or not name or len(name) > 1024:
+            raise InvalidInput("a choice's 'name' is the model name the workflow gives (a string)")
+        if not isinstance(model_id, str) or not model_id or len(model_id) > 128:
+            raise InvalidInput("a choice's 'model_id' is the id of the library model picked for it")
+        out[(None if node_id is None else str(node_id), name)] = model_id
+    return out

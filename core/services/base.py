@@ -18,11 +18,14 @@ if TYPE_CHECKING:
     from ..adopt import AdoptPlan, AdoptReport, UndoReport
     from ..health import HealthReport, RepairReport
     from ..hf import Candidate
+    from ..links.registry import AppRecord
     from ..mapping.apply import ApplyReport
     from ..mapping.config import MappingConfig
+    from ..mapping.named_links import NamedLink
     from ..mapping.planner import Plan
     from ..models import ImportItem, Link, Model, ModelQuery, Page
     from ..workflows import Workflow
+    from ..workflows.fetch import WorkflowFetch
     from ..workflows.resolve import WorkflowCheck
     from ..workflows.resolve_listing import Listing
 
@@ -126,6 +129,12 @@ class MappingServiceBase(Protocol):
 
     def sync_models(self, model_ids: Sequence[str]) -> None: ...
 
+    def targets(self, comfyui_dir: PathArg | None = None) -> list[AppRecord]: ...
+
+    def show_as(
+        self, model: Model, category: str, name: str, apps: Sequence[AppRecord], *, sha256: str | None = None
+    ) -> list[NamedLink]: ...
+
 
 class HealthServiceBase(Protocol):
     """Checks (stats only) and repairs over the catalog, the files, our links and the yaml sections."""
@@ -182,6 +191,8 @@ class HubServiceBase(Protocol):
 
     def lookup(self, model: Model) -> list[Candidate]: ...
 
+    def find_file(self, filename: str, sha256: str) -> Candidate | None: ...
+
     def queue_pending(self, model_ids: Sequence[str], reason: str = "after import") -> None: ...
 
     def download(
@@ -192,6 +203,7 @@ class HubServiceBase(Protocol):
         *,
         progress: StageProgress | None = None,
         cancelled: CancelCheck | None = None,
+        expected_sha256: Mapping[str, str] | None = None,
     ) -> list[ImportItem]: ...
 
     def repo_files(self, repo_id: str, revision: str | None = None) -> dict[str, Any]: ...
@@ -233,7 +245,8 @@ class WorkflowServiceBase(Protocol):
 
     ``comfyui_dir`` (default: the configured install) is the ComfyUI whose lists count as present;
     ``listing`` (category -> names, e.g. ``folder_paths.get_filename_list``) replaces reading its folders.
-    Making references available (``fetch``) joins this Protocol beside ``check``.
+    ``fetch`` makes them available: links what the library holds under the names the workflow expects
+    (in the named install, else every mapped one) and downloads what it lacks, verified by hash.
     """
 
     def check(
@@ -243,3 +256,14 @@ class WorkflowServiceBase(Protocol):
         comfyui_dir: PathArg | None = None,
         listing: Listing | None = None,
     ) -> WorkflowCheck: ...
+
+    def fetch(
+        self,
+        workflow: Workflow,
+        *,
+        comfyui_dir: PathArg | None = None,
+        listing: Listing | None = None,
+        choices: Mapping[tuple[str | None, str], str] | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
+    ) -> WorkflowFetch: ...

@@ -80,5 +80,5 @@ def compose(config: LibraryConfig, db: Database) -> Services:
         sync_models=mapping.sync_models,
         release_adopted=adopt.release_adopted,
     )
-    workflows = WorkflowService(config, repo)
+    workflows = WorkflowService(config, repo, mapping, hub, on_changed=events.changed)
     return Services(events, repo, importer, catalog, imports, mapping, health, sources, hub, adopt, workflows)

@@ -10,11 +10,13 @@ from ..catalog.db import Database
 from ..catalog.store import Catalog
 from ..config import LibraryConfig
 from ..errors import InvalidInput
-from ..links.registry import AppRegistry
+from ..links.registry import AppRecord, AppRegistry
 from ..mapping import service as mapping
 from ..mapping.apply import ApplyReport
 from ..mapping.config import MappingConfig, load_mapping, mapping_from_dict, save_mapping
+from ..mapping.named_links import NamedLink
 from ..mapping.planner import Plan
+from ..models import Model
 from ..types import OnChanged, WriteCheck
 from .base import PathArg
 
@@ -111,6 +113,38 @@ class MappingService:
             }
             for a in AppRegistry(self.db).all()
             if a.mode in mapping.MAPPING_MODES
+        ]
+
+    def targets(self, comfyui_dir: PathArg | None = None) -> list[AppRecord]:
+        """The mapped installs links go into: the one named (or configured), else every mapped one.
+        A named install that is not mapped is an error that says how to map it."""
+        chosen = comfyui_dir or self.config.comfyui_root
+        apps = [a for a in AppRegistry(self.db).all() if a.mode in mapping.MAPPING_MODES]
+        if not chosen:
+            return apps
+        from ..mapping.comfyui import read_install
+
+        folder = self._install_dir(chosen)
+        install = read_install(folder)
+        found = [a for a in apps if a.id == install.id]
+        if not found:
+            raise InvalidInput(
+                f"ComfyUI at {folder} does not see this library yet: map it first "
+                f"(`model-library map apply --comfyui {folder}`, or Map in the panel), then run this again."
+            )
+        return found
+
+    def show_as(
+        self, model: Model, category: str, name: str, apps: Sequence[AppRecord], *, sha256: str | None = None
+    ) -> list[NamedLink]:
+        """Make ``model`` appear as ``category/name`` in each of ``apps`` (a link, never a copy)."""
+        self._guard()
+        from ..mapping.named_links import link_as
+
+        config = self.rules()
+        return [
+            link_as(self.db, self.config.root, app, model, category, name, config, sha256=sha256)
+            for app in apps
         ]
 
     def sync_models(self, model_ids: Sequence[str]) -> None:

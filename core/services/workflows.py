@@ -1,26 +1,53 @@
-"""The workflows service: the models a workflow references, checked against this library and a ComfyUI.
+"""The workflows service: the models a workflow references, checked against this library and a ComfyUI,
+and made available on request.
 
 ``check`` reads only (no download, no link, no network): it extracts the references
-(:mod:`core.workflows.extract`) and resolves each (:mod:`core.workflows.resolve`). Making them available
-(``fetch``: link what the library holds, download what it lacks) is built on the same resolution.
+(:mod:`core.workflows.extract`) and resolves each (:mod:`core.workflows.resolve`). ``fetch`` carries the
+check out (:mod:`core.workflows.fetch`): library models are linked under the names the workflow expects by
+the mapping service, missing ones are downloaded by the Hub service (verified against the workflow's hash)
+into the library and linked the same way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from ..catalog.store import Catalog
 from ..config import LibraryConfig
+from ..errors import HashMismatch, ModelLibraryError
+from ..links.registry import AppRecord
 from ..mapping.comfyui import read_install
+from ..mapping.named_links import LinkStatus
+from ..models import Model
 from ..net.policy import HostPolicy
+from ..types import CancelCheck, OnChanged, StageProgress
 from ..workflows import Workflow, extract_references
+from ..workflows.fetch import Fetcher, LinkResult, Outcome, WorkflowFetch
+from ..workflows.references import WorkflowReference
 from ..workflows.resolve import Resolver, WorkflowCheck
+from ..workflows.resolve_download import DownloadPlan, HubFile, hub_resolve_url
 from ..workflows.resolve_listing import InstallListing, Listing
-from .base import PathArg
+from .base import HubServiceBase, MappingServiceBase, PathArg
+
+HUB_ENDPOINT = "https://huggingface.co"
+CHANGING = (Outcome.LINKED, Outcome.DOWNLOADED)
 
 
 class WorkflowService:
-    def __init__(self, config: LibraryConfig, repo: Catalog) -> None:
+    def __init__(
+        self,
+        config: LibraryConfig,
+        repo: Catalog,
+        mapping: MappingServiceBase,
+        hub: HubServiceBase,
+        *,
+        on_changed: OnChanged | None = None,
+    ) -> None:
         self.config = config
         self.repo = repo
+        self.mapping = mapping
+        self.hub = hub
+        self._changed = on_changed
 
     @property
     def endpoint(self) -> str | None:
@@ -48,3 +75,87 @@ class WorkflowService:
     ) -> WorkflowCheck:
         resolver = self.resolver(comfyui_dir=comfyui_dir, listing=listing)
         return resolver.check(extract_references(workflow))
+
+    def fetch(
+        self,
+        workflow: Workflow,
+        *,
+        comfyui_dir: PathArg | None = None,
+        listing: Listing | None = None,
+        choices: Mapping[tuple[str | None, str], str] | None = None,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
+    ) -> WorkflowFetch:
+        """Make every reference available: link, download (verified), link. Nothing of the user's is
+        replaced; a name held by something else is reported on its reference."""
+        apps = self.mapping.targets(comfyui_dir)  # an unmapped install is refused before any work
+        check = self.check(workflow, comfyui_dir=comfyui_dir, listing=listing)
+        provider = _Provider(self, apps)
+        fetcher = Fetcher(provider, installs=[a.id for a in apps])
+        result = fetcher.fetch(check, choices=choices, progress=progress, cancelled=cancelled)
+        touched = [i.model.id for i in result.items if i.model is not None and i.outcome in CHANGING]
+        if touched and self._changed is not None:
+            # "mapped:workflow": a running ComfyUI re-reads its lists (and adds a view folder now in use).
+            self._changed(list(dict.fromkeys(touched)), "mapped:workflow")
+        return result
+
+
+class _Provider:
+    """What the fetcher takes from the library: models, links (mapping), downloads (Hub)."""
+
+    def __init__(self, service: WorkflowService, apps: Sequence[AppRecord]) -> None:
+        self.service = service
+        self.apps = tuple(apps)
+
+    def model(self, model_id: str) -> Model | None:
+        return self.service.repo.find(model_id)
+
+    def link(self, model: Model, ref: WorkflowReference) -> list[LinkResult]:
+        sha256 = ref.hash.hex if ref.hash is not None and ref.hash.algorithm == "sha256" else None
+        made = self.service.mapping.show_as(model, ref.category, ref.name, self.apps, sha256=sha256)
+        return [
+            LinkResult(
+                n.status in (LinkStatus.LINKED, LinkStatus.ALREADY),
+                n.status is LinkStatus.LINKED,
+                n.comfyui_name or ref.name.replace("\\", "/"),
+                n.reason,
+                n.section_changed,
+            )
+            for n in made
+        ]
+
+    def download(
+        self, plan: DownloadPlan, sha256: str | None, progress: StageProgress, cancelled: CancelCheck
+    ) -> Model:
+        hub = plan.hub
+        if hub is None:
+            raise ModelLibraryError(
+                f"{plan.url} is not a Hugging Face file; download it yourself and import it."
+            )
+        items = self.service.hub.download(
+            hub.repo_id,
+            [hub.filename],
+            hub.revision,
+            progress=progress,
+            cancelled=cancelled,
+            expected_sha256={hub.filename: sha256} if sha256 else None,
+        )
+        item = items[0] if items else None
+        if item is not None and item.model is not None:
+            return item.model
+        message = (item.error if item is not None else None) or f"nothing was downloaded from {plan.url}"
+        code = item.error_code if item is not None else None
+        error: ModelLibraryError = (
+            HashMismatch(message) if code == HashMismatch.code else ModelLibraryError(message)
+        )
+        if code:
+            error.code = code
+        raise error
+
+    def find_on_hub(self, ref: WorkflowReference, sha256: str) -> DownloadPlan | None:
+        found = self.service.hub.find_file(ref.name, sha256)
+        if found is None:
+            return None
+        file = HubFile(found.repo_id, found.revision or "main", found.filename)
+        endpoint = self.service.endpoint or HUB_ENDPOINT
+        return DownloadPlan(hub_resolve_url(endpoint, file), file, size=found.size)

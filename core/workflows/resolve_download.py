@@ -3,8 +3,8 @@
 A Hugging Face ``resolve`` (or ``blob``) URL on huggingface.co, hf.co or the configured ``HF_ENDPOINT`` is
 parsed into repo, revision and file: the download goes through our Hub client, so it is fetched from the
 endpoint the library uses (a mirror set with ``HF_ENDPOINT`` wins over the host the workflow names), with
-the Hub's LFS sha256 to verify against. Any other URL is downloadable only when the host policy allows its
-host (``extra_allowed_hosts``); otherwise the reference is not downloadable and the reason says why.
+the Hub's LFS sha256 to verify against. Any other URL is not downloadable (yet): the reason says whether the
+host policy refuses its host or only that we do not fetch from it.
 
 Pure: nothing here connects anywhere.
 """
@@ -109,4 +109,8 @@ def plan_download(url: str, policy: HostPolicy, endpoint: str) -> tuple[Download
         policy.check(url)
     except HostNotAllowed as exc:
         return None, exc.message
-    return DownloadPlan(url), None
+    host = urlsplit(url).hostname or url[:80]
+    return None, (
+        f"only Hugging Face files are downloaded for workflows so far, and {host} is not a Hub address: "
+        "download the file yourself and import it (`model-library import FILE`)"
+    )

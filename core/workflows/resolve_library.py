@@ -144,13 +144,14 @@ def _prefer_library(models: Sequence[Model]) -> Model:
 
 @functools.lru_cache(maxsize=4096)
 def _queries(name: str, *, broad: bool) -> tuple[str, ...]:
-    """The file's stem as words, then its bare name (no precision/variant); ``broad``: its first half."""
+    """The file's stem as words, then its bare name (no precision/variant); ``broad``: its first half,
+    then its first word."""
     from ..hf.naming import parse_name
 
     parts = parse_name(base_name(name))
     words = [w for w in re.split(r"[\s_.\-]+", parts.base) if w][:MAX_QUERY_WORDS]
-    if broad:
-        texts = [" ".join(words[: (len(words) + 1) // 2])] if len(words) > 1 else []
+    if broad:  # its first half, then its first word (``flux1-krea-dev`` finds ``flux1-dev-fp8``)
+        texts = [" ".join(words[: (len(words) + 1) // 2]), words[0]] if len(words) > 1 else []
     else:
         texts = [parts.stem.replace("_", " ").replace("-", " ").replace(".", " "), " ".join(words)]
     return tuple(q for q in dict.fromkeys(" ".join(t.split())[:200] for t in texts) if q)

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from ..mapping.categories import MODEL_CATEGORIES
+from ..mapping.categories import is_category_name
 from ..mapping.comfyui import ComfyInstall, extra_paths_folders
 from .loaders import LEGACY_ALIASES
 
@@ -46,7 +46,7 @@ class InstallListing:
             self._extra = extra_paths_folders(self.install, exclude_section="")
         found: list[Path] = []
         for name in _categories_for(category):
-            if name not in MODEL_CATEGORIES:
+            if not is_category_name(name):
                 continue
             found.append(self.install.models_dir / name)
             found += self._extra.get(name, [])

@@ -44,6 +44,8 @@ CONTRACT_ROUTES = {
     ("POST", "/sources"),
     ("DELETE", "/sources/{id}"),
     ("POST", "/scan"),
+    ("POST", "/workflows/check"),
+    ("POST", "/workflows/fetch"),
     ("GET", "/status"),
 }
 # Served too, beyond the contract's table (documented in docs/api.md).
@@ -181,6 +183,20 @@ async def test_every_contract_route_answers_its_status_and_keys(
     await answer(
         await client.post(V1 + "/mapping/apply", json={}, headers=j), 200, {"created", "removed", "skipped"}
     )
+
+    # Workflows (after the mapping: fetch links into the mapped install)
+    workflow = {
+        "nodes": [{"id": 1, "type": "LoraLoaderModelOnly", "widgets_values": ["detail.safetensors", 1.0]}],
+        "links": [],
+    }
+    checked = await answer(
+        await client.post(V1 + "/workflows/check", json={"workflow": workflow}, headers=j), 200, {"items"}
+    )
+    assert {"node_id", "category", "name", "status"} <= set(checked["items"][0])
+    fetched = await client.post(V1 + "/workflows/fetch", json={"workflow": workflow}, headers=j)
+    wf_job = (await answer(fetched, 202, {"job"}))["job"]
+    assert wf_job["kind"] == "workflow_fetch"
+    assert (await wait_job(client, wf_job["id"]))["state"] == "done"
 
     # Sources, scan
     folder = tmp_path / "shelf"
