@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..errors import Cancelled, HashMismatch, InvalidInput, UnsafePath
+from ..errors import Cancelled, HashMismatch, InvalidInput, NotFound, UnsafePath
 from ..io.drives import check_free_space
 from ..io.fileops import atomic_write_bytes
 from ..io.hashing import Digests
@@ -272,7 +272,7 @@ def pick_model_files(files: Sequence[RepoFile], filename: str | None = None) -> 
             return sorted(set(group) | set(index))
         if PurePosixPath(filename).name != "model_index.json":
             if filename not in paths:
-                raise InvalidInput(f"{filename!r} is not a file of this repo; pick one from its file list.")
+                raise NotFound(f"{filename!r} is not a file of this repo; pick one from its file list.")
             return [filename]
     if "model_index.json" in paths:
         return _diffusers_files(paths)

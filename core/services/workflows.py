@@ -26,6 +26,7 @@ from ..workflows.fetch import Fetcher, LinkResult, Outcome, WorkflowFetch
 from ..workflows.references import WorkflowReference
 from ..workflows.resolve import Resolver, WorkflowCheck
 from ..workflows.resolve_download import DownloadPlan, HubFile, hub_resolve_url
+from ..workflows.resolve_library import Candidate
 from ..workflows.resolve_listing import InstallListing, Listing
 from .base import HubServiceBase, MappingServiceBase, PathArg
 
@@ -151,6 +152,9 @@ class _Provider:
         if code:
             error.code = code
         raise error
+
+    def candidates(self, ref: WorkflowReference) -> tuple[Candidate, ...]:
+        return Resolver(self.service.repo).candidates(ref)
 
     def find_on_hub(self, ref: WorkflowReference, sha256: str) -> DownloadPlan | None:
         found = self.service.hub.find_file(ref.name, sha256)

@@ -22,12 +22,13 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Protocol
 
-from ..errors import HashMismatch, ModelLibraryError
+from ..errors import HashMismatch, ModelLibraryError, NotFound
 from ..models import Model
 from ..types import CancelCheck, StageProgress
 from .references import WorkflowReference
 from .resolve import RefAction, RefStatus, Resolution, WorkflowCheck
 from .resolve_download import DownloadPlan
+from .resolve_library import Candidate
 
 
 class Outcome(str, Enum):
@@ -65,6 +66,10 @@ class Provider(Protocol):
     ) -> Model: ...
 
     def find_on_hub(self, ref: WorkflowReference, sha256: str) -> DownloadPlan | None: ...
+
+    def candidates(self, ref: WorkflowReference) -> tuple[Candidate, ...]:
+        """Library models the user may pick instead (when the file turned out not to be downloadable)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -185,7 +190,17 @@ class Fetcher:
         except HashMismatch as exc:
             return FetchedItem(r, Outcome.REFUSED, error=exc.message, error_code=exc.code)
         except ModelLibraryError as exc:
-            return FetchedItem(r, Outcome.FAILED, error=exc.message, error_code=exc.code)
+            if exc.code != NotFound.code:
+                return FetchedItem(r, Outcome.FAILED, error=exc.message, error_code=exc.code)
+            # Not on the Hub (any more): missing after all, with what the library has instead.
+            gone = replace(
+                r,
+                status=RefStatus.MISSING,
+                action=RefAction.PICK,
+                candidates=r.candidates or self.provider.candidates(r.reference),
+                reason=exc.message,
+            )
+            return FetchedItem(gone, Outcome.PICK, error=exc.message, error_code=exc.code)
         return self._link(replace(r, download=plan), model, Outcome.DOWNLOADED)
 
     def _download(

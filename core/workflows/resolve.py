@@ -196,6 +196,17 @@ class Resolver:
         candidates = same_base_candidates(self.catalog, ref, bases, found.candidates[:MAX_CANDIDATES])
         return Resolution(ref, RefStatus.MISSING, RefAction.PICK, candidates=candidates, reason=reason)
 
+    def candidates(
+        self, ref: WorkflowReference, bases: frozenset[str] = frozenset()
+    ) -> tuple[Candidate, ...]:
+        """Library models a user may pick for ``ref``: alike names (widening when none is), then models
+        of the category's type and the workflow's base model."""
+        found = by_name(self.catalog, ref, bases, search(self.catalog, ref))
+        if found.model is None and not found.candidates:
+            found = by_name(self.catalog, ref, bases, search(self.catalog, ref, broad=True))
+        alike = ((Candidate(found.model, 1.0),) if found.model is not None else ()) + tuple(found.candidates)
+        return same_base_candidates(self.catalog, ref, bases, alike[:MAX_CANDIDATES])
+
 
 def resolve_references(
     extraction: Extraction,

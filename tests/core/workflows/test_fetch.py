@@ -331,6 +331,26 @@ def test_a_file_the_hub_lacks_stays_missing_with_its_candidates_and_a_pick_links
     assert bad.items[0].outcome is Outcome.PRESENT  # listed now: a stale pick changes nothing
 
 
+def test_a_template_file_the_hub_lacks_is_missing_with_the_librarys_candidates(
+    lib: Library, hub: HubServer, comfy: Path, tmp_path: Path
+) -> None:
+    data = without_hashes(template("flux_dev_checkpoint_example.json"))
+    unet = next(e for e in models_entries(data) if e["name"] == "flux1-dev.safetensors")
+    repo = hub.repos[unet["url"].split("/")[3] + "/" + unet["url"].split("/")[4]]
+    del repo.files["flux1-dev.safetensors"]  # taken down from the Hub since the template was made
+    mine = import_file(lib, tmp_path, "flux1-dev-fp8-e4m3fn.safetensors", synthetic("diffusion_models", "fp8"))
+    result = lib.workflows.fetch(workflow_from_json(data))
+    items = {i.resolution.reference.name: i for i in result.items}
+    lost = items["flux1-dev.safetensors"]
+    assert lost.outcome is Outcome.PICK and lost.error_code == "not_found", lost.to_dict()
+    assert lost.resolution.status is RefStatus.MISSING
+    assert [c.model.id for c in lost.resolution.candidates][:1] == [mine.id]
+    assert lost.to_dict()["candidates"][0]["id"] == mine.id
+    others = [i for name, i in items.items() if name != "flux1-dev.safetensors"]
+    assert others and all(i.outcome is Outcome.DOWNLOADED for i in others)
+    assert not result.available
+
+
 def test_names_that_lead_outside_and_files_of_the_user_are_left_alone(
     lib: Library, comfy: Path, tmp_path: Path
 ) -> None:
