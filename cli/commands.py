@@ -194,7 +194,7 @@ def cmd_map(args: argparse.Namespace) -> int:
         elif args.map_command == "remove":
             doc = lib.mapping.unmap(args.comfyui).to_dict()
         else:
-            doc = lib.mapping.apply(args.comfyui, on_conflict=args.on_conflict).to_dict()
+            doc = lib.mapping.apply(args.comfyui, on_conflict=args.on_conflict, shared=args.shared).to_dict()
         if args.json:
             emit_json(doc)
         else:

@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         mp.add_argument("--comfyui", required=True, metavar="DIR")
         if name == "apply":
             mp.add_argument("--on-conflict", choices=("skip", "overwrite", "rename"), default="skip")
+            mp.add_argument(
+                "--shared",
+                action="store_true",
+                help="map it even though another library maps it too (ComfyUI then lists both)",
+            )
 
     p = add("health", "check links, files and catalog")
     p.add_argument("--repair", action="store_true")

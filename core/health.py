@@ -25,7 +25,7 @@ from .links.registry import AppRegistry, LinkRecord, LinkRegistry
 from .mapping.config import MappingConfig
 from .mapping.extra_paths import write_section
 from .mapping.planner import model_file_path, model_file_str
-from .mapping.service import ModelCatalog, section_categories, view_root, yaml_ok
+from .mapping.service import ModelCatalog, section_categories, section_name, view_root, yaml_ok
 from .models import Model, ModelFile, utcnow
 
 METADATA_FILE = "metadata.json"
@@ -286,7 +286,12 @@ def repair(
         if app.mode == "view" and not _yaml_ok(db, app, library_root, config):
             path = Path(app.root) / "extra_model_paths.yaml"
             try:
-                write_section(path, view_root(library_root, app.id), section_categories(db, app.id, config))
+                write_section(
+                    path,
+                    view_root(library_root, app.id),
+                    section_categories(db, app.id, config),
+                    section_name(library_root),
+                )
                 repaired.append({"ok": True, "kind": "yaml_section", "path": str(path)})
             except (OSError, ModelLibraryError) as exc:
                 failed.append({"ok": False, "kind": "yaml_section", "path": str(path), "reason": str(exc)})

@@ -33,7 +33,10 @@ def add_routes(router: Router) -> None:
 
     async def apply(request: web.Request) -> web.Response:
         body = await read_json(request)
-        reject_unknown(body, ("resolutions",))
+        reject_unknown(body, ("resolutions", "shared"))
+        shared = body.get("shared", False)
+        if not isinstance(shared, bool):
+            raise InvalidInput("'shared' must be true or false")
         resolutions = body.get("resolutions")
         if resolutions is not None and not (
             isinstance(resolutions, dict)
@@ -41,9 +44,18 @@ def add_routes(router: Router) -> None:
         ):
             raise InvalidInput("'resolutions' must map link paths to skip|overwrite|rename")
         library = await ctx.library()
-        return json_response(await run(library.mapping.apply, None, resolutions))
+        return json_response(await run(lambda: library.mapping.apply(None, resolutions, shared=shared)))
+
+    async def remove(request: web.Request) -> web.Response:
+        reject_unknown(await read_json(request), ())
+        library = await ctx.library()
+        configured = library.config.comfyui_root
+        if configured is None:
+            raise InvalidInput("No ComfyUI install is configured here: nothing to unmap.")
+        return json_response(await run(library.mapping.unmap, configured))
 
     router.add("GET", "/mapping", Policy.READ, get_mapping)
     router.add("PUT", "/mapping", Policy.DESTRUCTIVE, put_mapping)
     router.add("POST", "/mapping/preview", Policy.CHANGE, preview)
     router.add("POST", "/mapping/apply", Policy.DESTRUCTIVE, apply)
+    router.add("POST", "/mapping/remove", Policy.DESTRUCTIVE, remove)

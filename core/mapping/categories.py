@@ -54,4 +54,10 @@ def is_category_name(name: str) -> bool:
     return name in MODEL_CATEGORIES or (name not in NOT_MODEL_CATEGORIES and bool(OTHER_CATEGORY.match(name)))
 
 
-OUR_SECTION = "comfyui_model_library"
+OUR_SECTION = "comfyui_model_library"  # earlier versions' name; now the prefix of each library's own
+
+
+def library_section(library_id: str) -> str:
+    """The section one library writes (``comfyui_model_library_1a2b3c4d``): two libraries mapping one
+    install each keep their own."""
+    return f"{OUR_SECTION}_{library_id.replace('-', '')[:8].lower()}"

@@ -12,6 +12,7 @@ breaks on lists). Every write keeps a backup (``extra_model_paths.yaml.bak``) an
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -24,18 +25,30 @@ from ..io.fileops import atomic_write_bytes
 from .categories import MODEL_CATEGORIES, OUR_SECTION, is_category_name
 from .yaml_file import parse_document, read_document, safe_yaml, yaml_problem
 
-SECTION = OUR_SECTION
-_BEGIN = "# >>> " + SECTION + " managed by comfyui-model-library [{flag}] >>>"
-_END = "# <<< " + SECTION + " <<<"
-_BLOCK_RE = re.compile(
-    r"^# >>> " + SECTION + r" managed by comfyui-model-library \[(?P<flag>\w*)\] >>>\r?\n"
-    r"(?P<body>.*?)^# <<< " + SECTION + r" <<<(?:\r?\n)?",
-    re.MULTILINE | re.DOTALL,
-)
+SECTION = OUR_SECTION  # the name every library used before sections were named per library
+
+
+@functools.lru_cache(maxsize=16)
+def _marks(section: str) -> tuple[str, str, re.Pattern[str], re.Pattern[str]]:
+    """(begin line, end line, the marked block, an unmarked top-level key) of one section name."""
+    name = re.escape(section)
+    block = re.compile(
+        r"^# >>> " + name + r" managed by comfyui-model-library \[(?P<flag>\w*)\] >>>\r?\n"
+        r"(?P<body>.*?)^# <<< " + name + r" <<<(?:\r?\n)?",
+        re.MULTILINE | re.DOTALL,
+    )
+    # At a line's start, or right after a byte-order mark opening the file (kept: it is not the section's).
+    unmarked = re.compile(r"(?:^|(?<=\A\ufeff))" + name + r"[ \t]*:.*(?:\r?\n|$)", re.MULTILINE)
+    begin = "# >>> " + section + " managed by comfyui-model-library [{flag}] >>>"
+    return begin, "# <<< " + section + " <<<", block, unmarked
+
+
 _FORBIDDEN_CHARS = ("\n", "\r", "\x00")
 
 
-def build_section(base_path: Path, categories: Mapping[str, str]) -> dict[str, str]:
+def build_section(
+    base_path: Path, categories: Mapping[str, str], section_name: str = SECTION
+) -> dict[str, str]:
     """Our section as plain strings, validated: known model categories only, no newlines anywhere."""
     base = str(base_path)
     if not Path(base).is_absolute():
@@ -52,16 +65,19 @@ def build_section(base_path: Path, categories: Mapping[str, str]) -> dict[str, s
     for key, value in section.items():
         if any(c in key or c in value for c in _FORBIDDEN_CHARS):
             raise UnsafePath(
-                f"Refusing to write {key!r}: names and paths in {SECTION} may not hold newlines."
+                f"Refusing to write {key!r}: names and paths in {section_name} may not hold newlines."
             )
     return section
 
 
-def _render_block(section: Mapping[str, str], flag: str, newline: str, indent: str = "") -> str:
+def _render_block(
+    section: Mapping[str, str], flag: str, newline: str, indent: str = "", name: str = SECTION
+) -> str:
+    begin, end, _block, _unmarked = _marks(name)
     buf = io.StringIO()
-    safe_yaml().dump({SECTION: dict(section)}, buf)
+    safe_yaml().dump({name: dict(section)}, buf)
     body = buf.getvalue().replace("\r\n", "\n")
-    lines = [_BEGIN.format(flag=flag), *(indent + b for b in body.rstrip("\n").split("\n")), _END]
+    lines = [begin.format(flag=flag), *(indent + b for b in body.rstrip("\n").split("\n")), end]
     return newline.join(lines) + newline
 
 
@@ -81,20 +97,20 @@ def _decode(raw: bytes, path: Path) -> str:
         raise InvalidConfig(f"{path} is not UTF-8 text; fix its encoding and retry.") from exc
 
 
-def read_section(path: Path) -> dict[str, str] | None:
+def read_section(path: Path, name: str = SECTION) -> dict[str, str] | None:
     """Our section as ComfyUI would read it, or None when absent."""
     document = read_document(path)
     if document is None:
         return None
-    section = document.get(SECTION)
+    section = document.get(name)
     if not isinstance(section, dict):
         return None
     return {str(k): str(v) for k, v in section.items()}
 
 
-def section_matches(path: Path, base_path: Path, categories: Mapping[str, str]) -> bool:
+def section_matches(path: Path, base_path: Path, categories: Mapping[str, str], name: str = SECTION) -> bool:
     try:
-        return read_section(path) == build_section(base_path, categories)
+        return read_section(path, name) == build_section(base_path, categories, name)
     except InvalidConfig:
         return False
 
@@ -148,20 +164,18 @@ def _keep_mode(path: Path, before: os.stat_result | None) -> None:
             pass  # not ours to change (not root): the mode alone is kept
 
 
-# At a line's start, or right after a byte-order mark opening the file (kept: it is not the section's).
-_UNMARKED_RE = re.compile(r"(?:^|(?<=\A\ufeff))" + SECTION + r"[ \t]*:.*(?:\r?\n|$)", re.MULTILINE)
 _TOP_LEVEL_RE = re.compile(r"^\S", re.MULTILINE)  # the next key, comment or marker at column 0
 
 
-def _without_unmarked_section(text: str, path: Path) -> str:
+def _without_unmarked_section(text: str, path: Path, name: str = SECTION) -> str:
     """Remove an unmarked top-level ``comfyui_model_library`` key (written by hand or by an old version).
 
     Cut out as text, from its key to the next top-level line, so the rest of the file (comments,
     quoting, indentation) stays byte for byte; checked by parsing, with a ruamel round-trip only when the
     text is too unusual to cut (a flow mapping, an anchor)."""
     before = parse_document(text, path)
-    expected = {k: v for k, v in before.items() if k != SECTION}
-    match = _UNMARKED_RE.search(text)
+    expected = {k: v for k, v in before.items() if k != name}
+    match = _marks(name)[3].search(text)
     if match:
         following = _TOP_LEVEL_RE.search(text, match.end())
         end = following.start() if following else len(text)
@@ -171,10 +185,10 @@ def _without_unmarked_section(text: str, path: Path) -> str:
                 return cut
         except InvalidConfig:
             pass
-    return _round_trip_without_section(text, path)
+    return _round_trip_without_section(text, path, name)
 
 
-def _round_trip_without_section(text: str, path: Path) -> str:
+def _round_trip_without_section(text: str, path: Path, name: str = SECTION) -> str:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
@@ -185,7 +199,7 @@ def _round_trip_without_section(text: str, path: Path) -> str:
         data = yaml.load(text)
     except YAMLError as exc:
         raise InvalidConfig(f"{path} is not valid YAML ({yaml_problem(exc)}); fix it and retry.") from exc
-    del data[SECTION]
+    del data[name]
     buf = io.StringIO()
     yaml.dump(data, buf)
     return buf.getvalue()
@@ -210,28 +224,29 @@ def _top_indent(text: str) -> str:
     return ""
 
 
-def write_section(path: Path, base_path: Path, categories: Mapping[str, str]) -> bool:
-    """Add or update our section. Returns False when the file already says exactly this."""
-    section = build_section(base_path, categories)
+def write_section(path: Path, base_path: Path, categories: Mapping[str, str], name: str = SECTION) -> bool:
+    """Add or update our section ``name``. Returns False when the file already says exactly this."""
+    section = build_section(base_path, categories, name)
+    block_re = _marks(name)[2]
     if os.path.islink(path):
         writable_target(path)  # a dangling link: refused before anything is read or made
     raw = _read_bytes(path)
     text = "" if raw is None else _decode(raw, path)
     before = parse_document(text, path)
     newline = "\r\n" if "\r\n" in text else "\n"
-    match = _BLOCK_RE.search(text)
+    match = block_re.search(text)
     if match:
-        if before.get(SECTION) == section:
+        if before.get(name) == section:
             return False
-        block = _render_block(section, match["flag"], newline, _top_indent(text))
+        block = _render_block(section, match["flag"], newline, _top_indent(text), name)
         new_text = text[: match.start()] + block + text[match.end() :]
     else:
-        if SECTION in before:
-            text = _without_unmarked_section(text, path)
+        if name in before:
+            text = _without_unmarked_section(text, path, name)
         end_marker = _END_MARKER_RE.search(text)
         if end_marker:  # a document closed by "...": our block goes inside it, before the marker
             at = end_marker.start()
-            new_text = text[:at] + _render_block(section, "", newline, _top_indent(text)) + text[at:]
+            new_text = text[:at] + _render_block(section, "", newline, _top_indent(text), name) + text[at:]
         else:
             if raw is None:
                 flag, prefix = "created", ""
@@ -239,13 +254,13 @@ def write_section(path: Path, base_path: Path, categories: Mapping[str, str]) ->
                 flag, prefix = "joined", newline
             else:
                 flag, prefix = "", ""
-            new_text = text + prefix + _render_block(section, flag, newline, _top_indent(text))
+            new_text = text + prefix + _render_block(section, flag, newline, _top_indent(text), name)
     try:
         after = parse_document(new_text, path)
     except InvalidConfig:
         after = {}  # reported below, in the user's terms: the file itself was valid
-    expected = {k: v for k, v in before.items() if k != SECTION}
-    if after.get(SECTION) != section or {k: v for k, v in after.items() if k != SECTION} != expected:
+    expected = {k: v for k, v in before.items() if k != name}
+    if after.get(name) != section or {k: v for k, v in after.items() if k != name} != expected:
         raise InvalidConfig(
             f"Adding our section to {path} would change the meaning of the rest of the file (it may end "
             "inside a flow mapping or block); nothing was written. Add a final newline or fix the file."
@@ -254,13 +269,13 @@ def write_section(path: Path, base_path: Path, categories: Mapping[str, str]) ->
     return True
 
 
-def remove_section(path: Path) -> bool:
-    """Take our section out. The user's file becomes byte-identical to before we added it."""
+def remove_section(path: Path, name: str = SECTION) -> bool:
+    """Take our section ``name`` out. The user's file becomes byte-identical to before we added it."""
     raw = _read_bytes(path)
     if raw is None:
         return False
     text = _decode(raw, path)
-    match = _BLOCK_RE.search(text)
+    match = _marks(name)[2].search(text)
     if match:
         start = match.start()
         if match["flag"] == "joined":
@@ -270,9 +285,21 @@ def remove_section(path: Path) -> bool:
             atomic_write_bytes(path.with_name(path.name + ".bak"), raw)
             os.unlink(path)
             return True
-    elif SECTION in parse_document(text, path):
-        new_text = _without_unmarked_section(text, path)
+    elif name in parse_document(text, path):
+        new_text = _without_unmarked_section(text, path, name)
     else:
         return False
     _write(path, raw, new_text)
     return True
+
+
+def library_sections(path: Path) -> dict[str, str]:
+    """Every section a comfyui-model-library wrote into the file: name -> its ``base_path``."""
+    document = read_document(path)
+    if document is None:
+        return {}
+    return {
+        str(key): str(value.get("base_path", ""))
+        for key, value in document.items()
+        if (key == SECTION or str(key).startswith(SECTION + "_")) and isinstance(value, dict)
+    }

@@ -28,7 +28,7 @@ from .categories import is_category_name
 from .config import MappingConfig, check_component
 from .extra_paths import write_section
 from .planner import Action, Plan, lstat_snapshot, model_file_str
-from .service import MAPPING_MODES, link_target, section_categories
+from .service import MAPPING_MODES, link_target, section_categories, section_name
 
 
 class LinkStatus(str, Enum):
@@ -162,5 +162,8 @@ def _section(db: Database, app: AppRecord, config: MappingConfig, library_root: 
         return False
     root = link_target(app, library_root).link_root
     return write_section(
-        Path(app.root) / "extra_model_paths.yaml", root, section_categories(db, app.id, config)
+        Path(app.root) / "extra_model_paths.yaml",
+        root,
+        section_categories(db, app.id, config),
+        section_name(library_root),
     )

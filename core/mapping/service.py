@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import Protocol
 
 from ..catalog.db import Database
-from ..errors import ModelLibraryError
+from ..errors import Conflict, ModelLibraryError
 from ..io.paths import at_or_under
 from ..links.platform import LinkMaker
 from ..links.registry import AppRecord, AppRegistry, LinkRegistry
 from ..models import Model
 from .apply import ApplyReport, apply_plan
+from .categories import library_section
 from .comfyui import ComfyInstall, read_install
 from .config import MappingConfig
-from .extra_paths import remove_section, section_matches, write_section
+from .extra_paths import library_sections, remove_section, section_matches, write_section
 from .planner import LinkTarget, LstatSnapshot, Plan, plan_links
 
 
@@ -60,6 +61,39 @@ def _models_for(
 ) -> list[Model]:
     seen = already_seen_by(install_root, library_root)
     return [m for m in catalog.iter_all() if needs_link(m, seen)]
+
+
+_SECTIONS: dict[str, str] = {}  # library root -> its section name (its id never changes)
+
+
+def section_name(library_root: Path) -> str:
+    """This library's own section in an install's extra_model_paths.yaml (named by the library's id,
+    which is made here if the library has none yet)."""
+    root = os.fspath(library_root)
+    name = _SECTIONS.get(root)
+    if name is None:
+        from ..identity import ensure_identity
+
+        name = _SECTIONS[root] = library_section(ensure_identity(Path(root)).id)
+    return name
+
+
+def claim_section(yaml_file: Path, library_root: Path, *, shared: bool = False) -> None:
+    """Before our section is written: take out the block an earlier version of this library wrote under
+    the old shared name, and refuse (unless ``shared``) an install another library already maps."""
+    ours = section_name(library_root)
+    views = os.path.realpath(library_root / "views")
+    for name, base in library_sections(yaml_file).items():
+        if name == ours:
+            continue
+        if base and at_or_under(os.path.realpath(base), views):
+            remove_section(yaml_file, name)  # ours, from before sections were named per library
+        elif not shared:
+            raise Conflict(
+                f"{yaml_file.parent} is already mapped by another model library (section {name}, views in "
+                f"{base or '?'}). Mapping it here too makes ComfyUI list both libraries' models: run again "
+                'with --shared (or "shared": true), or unmap it from that library first.'
+            )
 
 
 def view_root(library_root: Path, app_id: str) -> Path:
@@ -116,9 +150,13 @@ def apply(
     resolutions: Mapping[str, str] | None = None,
     on_conflict: str = "skip",
     maker: LinkMaker | None = None,
+    shared: bool = False,
 ) -> ApplyReport:
-    """Map every model into the install; in view mode also write its extra_model_paths.yaml section."""
+    """Map every model into the install; in view mode also write its extra_model_paths.yaml section.
+    An install another library maps is refused unless ``shared`` (before anything is changed)."""
     install = read_install(comfy_root)
+    if config.mode == "view":
+        claim_section(install.extra_paths_file, library_root, shared=shared)
     previous = AppRegistry(db).get(install.id)
     app = register_install(db, install, config.mode)
     target = link_target(app, library_root)
@@ -137,9 +175,14 @@ def apply(
     if config.mode == "view":
         for category in config.used_categories():
             (target.link_root / category).mkdir(parents=True, exist_ok=True)
-        write_section(install.extra_paths_file, target.link_root, section_categories(db, app.id, config))
+        write_section(
+            install.extra_paths_file,
+            target.link_root,
+            section_categories(db, app.id, config),
+            section_name(library_root),
+        )
     elif previous is not None and previous.mode == "view":
-        remove_section(install.extra_paths_file)
+        remove_section(install.extra_paths_file, section_name(library_root))
     return report
 
 
@@ -209,7 +252,9 @@ def unmap(db: Database, library_root: Path, app_id: str, *, maker: LinkMaker | N
     )
     report = apply_plan(db, plan, maker=maker)
     if app.mode == "view":
-        remove_section(Path(app.root) / "extra_model_paths.yaml")
+        yaml_file = Path(app.root) / "extra_model_paths.yaml"
+        remove_section(yaml_file, section_name(library_root))
+        claim_section(yaml_file, library_root, shared=True)  # and our block of an earlier version
     AppRegistry(db).remove(app_id)
     return report
 
@@ -221,4 +266,5 @@ def yaml_ok(db: Database, app: AppRecord, library_root: Path, config: MappingCon
         Path(app.root) / "extra_model_paths.yaml",
         view_root(library_root, app.id),
         section_categories(db, app.id, config),
+        section_name(library_root),
     )

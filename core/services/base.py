@@ -121,6 +121,7 @@ class MappingServiceBase(Protocol):
         resolutions: Mapping[str, str] | None = None,
         *,
         on_conflict: str = "skip",
+        shared: bool = False,
     ) -> ApplyReport: ...
 
     def unmap(self, comfyui_dir: PathArg) -> ApplyReport: ...

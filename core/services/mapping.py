@@ -78,7 +78,10 @@ class MappingService:
         resolutions: Mapping[str, str] | None = None,
         *,
         on_conflict: str = "skip",
+        shared: bool = False,
     ) -> ApplyReport:
+        """Map every model into the install. An install another library maps is refused (Conflict)
+        unless ``shared``: then both libraries' models are listed."""
         if on_conflict not in ON_CONFLICT:
             raise InvalidInput("on_conflict must be skip, overwrite or rename.")
         self._guard()
@@ -90,6 +93,7 @@ class MappingService:
             self.rules(),
             resolutions=resolutions,
             on_conflict=on_conflict,
+            shared=shared,
         )
         self._changed([], "mapped")
         return report

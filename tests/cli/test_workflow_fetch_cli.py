@@ -87,3 +87,22 @@ def test_fetch_exits_1_and_says_what_is_left(tmp_path: Path, hub: HubServer) -> 
     left = [i for i in doc["items"] if i["outcome"] == "pick"]
     assert [i["name"] for i in left] == ["nowhere.safetensors"]
     assert "still not available" in out.stderr
+
+
+def test_map_apply_asks_before_sharing_an_install_with_another_library_and_map_remove_undoes_it(
+    tmp_path: Path, hub: HubServer
+) -> None:
+    comfy = synth.comfyui_install(tmp_path / "ComfyUI", "loras")
+    (comfy / "main.py").write_text("")
+    yaml_file = comfy / "extra_model_paths.yaml"
+    assert cli(tmp_path / "a", hub, "map", "apply", "--comfyui", str(comfy)).returncode == 0
+    first = yaml_file.read_bytes()
+    out = cli(tmp_path / "b", hub, "map", "apply", "--comfyui", str(comfy))
+    assert out.returncode != 0 and "another model library" in out.stderr and "--shared" in out.stderr, out
+    assert yaml_file.read_bytes() == first
+    assert cli(tmp_path / "b", hub, "map", "apply", "--comfyui", str(comfy), "--shared").returncode == 0
+    assert yaml_file.read_bytes() != first
+    assert cli(tmp_path / "b", hub, "map", "remove", "--comfyui", str(comfy)).returncode == 0
+    assert yaml_file.read_bytes() == first
+    assert cli(tmp_path / "a", hub, "map", "remove", "--comfyui", str(comfy)).returncode == 0
+    assert not yaml_file.exists()  # we created it: it goes

@@ -40,6 +40,7 @@ CONTRACT_ROUTES = {
     ("PUT", "/mapping"),
     ("POST", "/mapping/preview"),
     ("POST", "/mapping/apply"),
+    ("POST", "/mapping/remove"),
     ("GET", "/sources"),
     ("POST", "/sources"),
     ("DELETE", "/sources/{id}"),
@@ -182,6 +183,16 @@ async def test_every_contract_route_answers_its_status_and_keys(
     )
     await answer(
         await client.post(V1 + "/mapping/apply", json={}, headers=j), 200, {"created", "removed", "skipped"}
+    )
+
+    # Unmap, then map again (the workflows below link into the mapped install)
+    await answer(
+        await client.post(V1 + "/mapping/remove", json={}, headers=j), 200, {"created", "removed", "skipped"}
+    )
+    await answer(
+        await client.post(V1 + "/mapping/apply", json={"shared": False}, headers=j),
+        200,
+        {"created", "removed"},
     )
 
     # Workflows (after the mapping: fetch links into the mapped install)

@@ -23,6 +23,7 @@ from comfyui_model_library.core.links.registry import LinkRegistry
 from comfyui_model_library.core.mapping import service
 from comfyui_model_library.core.mapping.config import MappingConfig
 from comfyui_model_library.core.mapping.extra_paths import read_section
+from comfyui_model_library.core.mapping.service import section_name
 from tests.core.mapping.support import Env
 
 DEFAULT = MappingConfig()
@@ -86,7 +87,7 @@ def test_problems_are_found_and_repaired(env: Env, tmp_path: Path) -> None:
     }
     assert (loras / "replaced.safetensors").read_bytes() == b"user"  # not ours: untouched
     assert (loras / "deleted_link.safetensors").is_file()
-    assert read_section(env.comfy / "extra_model_paths.yaml") is not None
+    assert read_section(env.comfy / "extra_model_paths.yaml", section_name(env.root)) is not None
     after = health.check(env.db, env.repo, env.root, DEFAULT)
     assert after.broken == () and after.orphaned == () and after.extra_model_paths == ()
 
@@ -128,7 +129,9 @@ def test_a_moved_library_refuses_writes_until_repaired(env: Env, tmp_path: Path)
         after = health.check(db, repo, new_root, DEFAULT)
         assert after.status == "healthy", after.to_dict()
         assert all(r.link_path.startswith(str(new_root)) for r in LinkRegistry(db).all())
-        assert read_section(env.comfy / "extra_model_paths.yaml")["base_path"].startswith(str(new_root))
+        assert read_section(env.comfy / "extra_model_paths.yaml", section_name(new_root))[
+            "base_path"
+        ].startswith(str(new_root))
     finally:
         db.close()
     env.db = Database(new_root / "catalog.sqlite")

@@ -338,7 +338,9 @@ def test_a_template_file_the_hub_lacks_is_missing_with_the_librarys_candidates(
     unet = next(e for e in models_entries(data) if e["name"] == "flux1-dev.safetensors")
     repo = hub.repos[unet["url"].split("/")[3] + "/" + unet["url"].split("/")[4]]
     del repo.files["flux1-dev.safetensors"]  # taken down from the Hub since the template was made
-    mine = import_file(lib, tmp_path, "flux1-dev-fp8-e4m3fn.safetensors", synthetic("diffusion_models", "fp8"))
+    mine = import_file(
+        lib, tmp_path, "flux1-dev-fp8-e4m3fn.safetensors", synthetic("diffusion_models", "fp8")
+    )
     result = lib.workflows.fetch(workflow_from_json(data))
     items = {i.resolution.reference.name: i for i in result.items}
     lost = items["flux1-dev.safetensors"]
