@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ..core.errors import InvalidInput, UnsafePath
 from ..core.io.paths import lexically_at_or_under, some_folders
-from ._http import json_response, read_json, reject_unknown, run, str_list
+from ._http import json_response, opt_str, read_json, reject_unknown, run, str_list
 from ._router import Router
 from ._tasks import import_task
 from .guards import Policy, RequestFacts, require_remote_allowed
@@ -79,4 +79,13 @@ def add_routes(router: Router) -> None:
         )
         return json_response({"job": job.to_dict()}, status=202)
 
+    async def browse(request: web.Request) -> web.Response:
+        body = await read_json(request)
+        reject_unknown(body, ("path",))
+        path = opt_str(body, "path", max_len=4096)
+        library = await ctx.library()
+        return json_response((await run(library.imports.browse, path)).to_dict())
+
     router.add("POST", "/imports", Policy.CHANGE, create_import)
+    # Folder names of the user's own disks: never to a remote page unless remote changes are allowed.
+    router.add("POST", "/imports/browse", Policy.DESTRUCTIVE, browse)

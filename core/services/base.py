@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ..adopt import AdoptPlan, AdoptReport, UndoReport
     from ..health import HealthReport, RepairReport
     from ..hf import Candidate
+    from ..importer.browse import FolderListing
     from ..links.registry import AppRecord
     from ..mapping.apply import ApplyReport
     from ..mapping.config import MappingConfig
@@ -71,6 +72,8 @@ class CatalogServiceBase(Protocol):
 
 class ImportServiceBase(Protocol):
     """Files, Diffusers folders, sharded sets and folders of models into the library."""
+
+    def browse(self, path: str | None = None) -> FolderListing: ...
 
     def import_paths(
         self,

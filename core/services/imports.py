@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ..importer.browse import FolderListing, browse
 from ..importer.pipeline import Importer
 from ..models import ImportItem
 from ..types import CancelCheck, OnChanged, StageProgress, WriteCheck
@@ -111,6 +112,10 @@ class ImportService:
         )
         self._after_import(items)
         return items
+
+    def browse(self, path: str | None = None) -> FolderListing:
+        """The import roots, or one folder inside them: its sub-folders and model files."""
+        return browse(self.importer.config.all_import_roots(), path)
 
     def _after_import(self, items: Sequence[ImportItem], *, lookup: bool = True) -> None:
         ids = [i.model.id for i in items if i.model is not None and i.status == "imported"]

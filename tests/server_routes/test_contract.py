@@ -51,6 +51,7 @@ CONTRACT_ROUTES = {
 }
 # Served too, beyond the contract's table (documented in docs/api.md).
 EXTRA_ROUTES = {
+    ("POST", "/imports/browse"),
     ("DELETE", "/uploads/{id}"),
     ("GET", "/hf/repos/{repo_id}/files"),
     ("GET", "/events"),
@@ -130,6 +131,15 @@ async def test_every_contract_route_answers_its_status_and_keys(
     assert got["id"] == job["id"]
     cancelled = await answer(await client.delete(f"{V1}/jobs/{job['id']}", headers=j), 200, JOB_KEYS)
     assert cancelled["state"] == "done"  # a finished job stays as it ended
+
+    # The import picker
+    roots = await answer(await client.post(V1 + "/imports/browse", json={}, headers=j), 200, {"entries"})
+    assert str(incoming) in [e["path"] for e in roots["entries"]]
+    inside = await answer(
+        await client.post(V1 + "/imports/browse", json={"path": str(incoming)}, headers=j), 200, {"entries"}
+    )
+    assert {"name", "path", "kind"} <= set(inside["entries"][0])
+    await answer(await client.post(V1 + "/imports/browse", json={"path": "/etc"}, headers=j), 400, {"error"})
 
     # Uploads
     data = synth.safetensors_bytes({"w": ("F16", (64,))}, {"seed": "upload"})
