@@ -81,7 +81,24 @@ class CatalogService:
             {"path": p, "kind": k, "recorded_at": at} for p, k, at in self.repo.origins(model.id)
         ]
         detail["locations"] = self._sources.locations(model.id)
+        detail["comfyui_names"] = self.comfyui_names(model.id)
         return detail
+
+    def comfyui_names(self, model_id: str) -> list[dict[str, str]]:
+        """Where each mapped install lists the model: ``{"install", "category", "name"}``, the name as
+        that category's loaders show it (``SDXL/x.safetensors``), so the panel can set a core loader."""
+        out: list[dict[str, str]] = []
+        for record in LinkRegistry(self.db).by_model(model_id):
+            if record.purpose not in ("mapping", "workflow") or not record.category or not record.app_id:
+                continue
+            folder = os.path.join(record.link_root, record.category)
+            rel = os.path.relpath(record.link_path, folder)
+            if rel.startswith(".."):
+                continue
+            entry = {"install": record.app_id, "category": record.category, "name": rel.replace(os.sep, "/")}
+            if entry not in out:
+                out.append(entry)
+        return out
 
     def model_file_path(self, ref: str) -> Path:
         """The absolute path of a model's main file (its folder for a Diffusers model)."""

@@ -210,6 +210,11 @@ def test_a_model_held_under_another_name_is_linked_by_hash_without_a_download(
         Path(lib.config.root) / "views" / read_install(comfy).id / "loras" / "SDXL" / "detail_v2.safetensors"
     )
     assert view.is_symlink() and view.read_bytes() == data
+    # The model's detail tells the panel every name the install lists it under.
+    names = lib.catalog.model_detail(model.id)["comfyui_names"]
+    install = read_install(comfy).id
+    assert {"install": install, "category": "loras", "name": "SDXL/detail_v2.safetensors"} in names
+    assert {"install": install, "category": "loras", "name": "my_favourite_detail.safetensors"} in names
     # The library still holds it once, under its own name; health sees the link as ours.
     assert lib.catalog.list_models(_all()).total == 1
     assert lib.health.check().status == "healthy", lib.health.check().to_dict()
