@@ -19,4 +19,19 @@ NODE_DISPLAY_NAME_MAPPINGS = {
     "LibraryModelPath": "Library Model Path",
 }
 
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "bind_library"]
+
+def v3_host() -> bool:
+    """True inside a ComfyUI that has the V3 node API (``comfy_api.latest``), unless
+    ``MODEL_LIBRARY_NODES=v1`` asks for the V1 declarations. Only looks: imports nothing."""
+    import importlib.util
+    import os
+
+    if os.environ.get("MODEL_LIBRARY_NODES", "").lower() == "v1":
+        return False
+    try:
+        return importlib.util.find_spec("comfy_api.latest") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "bind_library", "v3_host"]

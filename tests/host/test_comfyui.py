@@ -79,7 +79,9 @@ def host_list(comfyui: ComfyUI, category: str) -> list[str]:
 def combo(comfyui: ComfyUI, node: str, input_name: str) -> list[str]:
     with comfyui.client() as client:
         info = client.get(f"/object_info/{node}").json()[node]
-    return list(info["input"]["required"][input_name][0])
+    kind, options = info["input"]["required"][input_name][:2]
+    # V1 nodes list the choices in place; V3 nodes (nodes/v3.py) say "COMBO" and list them in the options.
+    return list(options["options"]) if kind == "COMBO" else list(kind)
 
 
 def queue_prompt(comfyui: ComfyUI, prompt: dict[str, Any]) -> httpx.Response:
@@ -176,6 +178,8 @@ def test_object_info_lists_the_four_nodes(comfyui: ComfyUI) -> None:
         assert info[node]["display_name"] == display
         assert "model_ref" in info[node]["input"]["optional"]
     assert info["LibraryModelPath"]["output_name"] == ["name", "full_path"]
+    # Declared with the V3 schema where the host has it (0.3.64 does): its combos say "COMBO".
+    assert info["LibraryCheckpointLoader"]["input"]["required"]["checkpoint"][0] == "COMBO"
 
 
 def test_routes_are_served_under_both_prefixes(comfyui: ComfyUI) -> None:

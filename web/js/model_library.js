@@ -63,7 +63,9 @@ async function refreshLibraryLists() {
     if (!def) continue;
     for (const widget of node.widgets || []) {
       const spec = def.input?.required?.[widget.name];
-      if (widget.type === "combo" && Array.isArray(spec?.[0])) widget.options.values = spec[0];
+      // V1 definitions list the choices in place; V3 ones (nodes/v3.py) say "COMBO" with the list in options.
+      const values = Array.isArray(spec?.[0]) ? spec[0] : spec?.[0] === "COMBO" ? spec?.[1]?.options : undefined;
+      if (widget.type === "combo" && Array.isArray(values)) widget.options.values = values;
     }
   }
 }
