@@ -24,7 +24,7 @@ from tests.synth import write_family
 pytestmark = [pytest.mark.host, pytest.mark.browser]
 
 TAB_ID = "model-library-central"
-TAB_TOOLTIP = "Model Library: your central model collection"
+TAB_TOOLTIP = "Central Model Library (comfyui-model-library): every model file once, found by hash"
 # Our sidebar button: frontends up to about 1.30 give it the class "<id>-tab-button"; newer ones (1.58)
 # drop that class and label the button with the tab's tooltip.
 TAB_BUTTON = f".{TAB_ID}-tab-button, button.side-bar-button[aria-label^='{TAB_TOOLTIP}']"

@@ -174,28 +174,28 @@ if (app && typeof app.registerExtension === "function") {
         name: "Library folder (restart to apply; the MODEL_LIBRARY_ROOT variable wins)",
         type: "text",
         defaultValue: "",
-        category: ["Model Library", "Library", "Root"],
+        category: ["Central Model Library", "Library", "Root"],
       },
       {
         id: "ModelLibrary.ImportRoots",
         name: "Extra folders the panel may import from (one per line; restart to apply)",
         type: "text",
         defaultValue: "",
-        category: ["Model Library", "Library", "Import roots"],
+        category: ["Central Model Library", "Library", "Import roots"],
       },
       {
         id: "ModelLibrary.CatalogInstallFolders",
         name: "List this ComfyUI's own model folders in the library, in place (read-only; restart to apply)",
         type: "boolean",
         defaultValue: true,
-        category: ["Model Library", "Library", "Catalogue in place"],
+        category: ["Central Model Library", "Library", "Catalogue in place"],
       },
       {
         id: "ModelLibrary.AllowRemoteChanges",
         name: "Allow deletes, moves, downloads and mapping changes from other machines on the network",
         type: "boolean",
         defaultValue: false,
-        category: ["Model Library", "Security", "Remote changes"],
+        category: ["Central Model Library", "Security", "Remote changes"],
       },
     ],
     /** @param {any} node */
@@ -207,7 +207,7 @@ if (app && typeof app.registerExtension === "function") {
         id: TAB_ID,
         icon: "pi pi-database",
         title: "Library",
-        tooltip: "Model Library: your central model collection",
+        tooltip: "Central Model Library (comfyui-model-library): every model file once, found by hash",
         type: "custom",
         render: (/** @type {HTMLElement} */ el) => {
           ensurePanel();

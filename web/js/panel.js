@@ -75,7 +75,7 @@ export function mountPanel(root, options) {
   const offline = h("div", { className: "mlib-offline", hidden: true, attrs: { role: "status", "data-testid": "offline" }, text: "Hugging Face is unreachable: lookups and downloads wait until it answers again." });
   const ctx = { api, host: shell, jobs, toast, onImported };
   const header = h("div", { className: "mlib-header" }, [
-    h("span", { className: "mlib-title", text: "Model Library" }),
+    h("span", { className: "mlib-title", text: "Central Model Library" }),
     health.element,
     h("span", { className: "mlib-spacer" }),
     h("button", { className: "mlib-btn", text: "Import path…", on: { click: () => openPathImportDialog(ctx) } }),
