@@ -35,6 +35,7 @@ SETTING_LIBRARY_ROOT = "ModelLibrary.LibraryRoot"
 SETTING_IMPORT_ROOTS = "ModelLibrary.ImportRoots"
 SETTING_ALLOW_REMOTE = "ModelLibrary.AllowRemoteChanges"
 SETTING_CATALOG_INSTALL = "ModelLibrary.CatalogInstallFolders"
+SETTING_WRITE_YAML = "ModelLibrary.WriteExtraModelPaths"
 EVENT_PREFIX = "model-library."
 # The start-up thread is spawned as soon as ComfyUI's event loop runs (it runs while the other plugins
 # load): the walk of the install's folders, which makes the listing complete, is then done by the time
@@ -310,7 +311,11 @@ def apply_mapping(library: Library) -> None:
         return
     result: Any = None
     try:
-        result = library.mapping.apply(install).to_dict()
+        # Nothing is written into the install unless the user asks (the setting, or `map apply`): the
+        # views are added to ComfyUI's search paths live, below.
+        write_yaml = comfyui_settings().get(SETTING_WRITE_YAML) is True
+        live = library.mapping.wants_live(install, write_yaml=write_yaml)
+        result = library.mapping.apply(install, live=live).to_dict()
     except Exception:
         log.exception("model-library: applying the mapping to %s failed", install)
     add_view_folders(_view_folders(library, result))

@@ -48,7 +48,8 @@ def check_confined(paths: Sequence[str], roots: Sequence[Path]) -> None:
         if not any(lexically_at_or_under(real, root) for root in real_roots):
             raise UnsafePath(
                 f"{shown!r} is outside the folders models may be imported from ({allowed}); add its folder "
-                "to the settings' Central Model Library > Library > Import roots, or move the file into one of them."
+                "to the settings' Central Model Library > Library > Import roots, or move the file into one "
+                "of them."
             )
 
 

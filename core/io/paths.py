@@ -169,7 +169,8 @@ def confine(path: Path | str, roots: Sequence[Path | str]) -> Path:
             continue
     raise UnsafePath(
         f"{path} is outside the folders models may be imported from ({some_folders(roots)}); add its "
-        "folder to the settings' Central Model Library > Library > Import roots, or move the file into one of them"
+        "folder to the settings' Central Model Library > Library > Import roots, or move the file into one "
+        "of them"
     )
 
 

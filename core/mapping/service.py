@@ -21,7 +21,7 @@ from .apply import ApplyReport, apply_plan
 from .categories import library_section
 from .comfyui import ComfyInstall, read_install
 from .config import MappingConfig
-from .extra_paths import library_sections, remove_section, section_matches, write_section
+from .extra_paths import library_sections, read_section, remove_section, section_matches, write_section
 from .planner import LinkTarget, LstatSnapshot, Plan, plan_links
 
 
@@ -31,7 +31,11 @@ class ModelCatalog(Protocol):
     def iter_all(self) -> Iterable[Model]: ...
 
 
-MAPPING_MODES = ("view", "direct")
+# view: links in the library's views/, named in the install's extra_model_paths.yaml; live: the same views,
+# registered with a running ComfyUI by the plugin alone (no yaml: nothing written into the install);
+# direct: links in the install's own models/ folders.
+MAPPING_MODES = ("view", "live", "direct")
+VIEW_MODES = ("view", "live")
 
 
 def already_seen_by(install_root: str | os.PathLike[str], library_root: Path) -> tuple[str, ...]:
@@ -101,7 +105,7 @@ def view_root(library_root: Path, app_id: str) -> Path:
 
 
 def link_target(app: AppRecord, library_root: Path) -> LinkTarget:
-    root = view_root(library_root, app.id) if app.mode == "view" else Path(app.root) / "models"
+    root = view_root(library_root, app.id) if app.mode in VIEW_MODES else Path(app.root) / "models"
     return LinkTarget(app.id, root, app.version)
 
 
@@ -151,14 +155,18 @@ def apply(
     on_conflict: str = "skip",
     maker: LinkMaker | None = None,
     shared: bool = False,
+    live: bool = False,
 ) -> ApplyReport:
     """Map every model into the install; in view mode also write its extra_model_paths.yaml section.
-    An install another library maps is refused unless ``shared`` (before anything is changed)."""
+    An install another library maps is refused unless ``shared`` (before anything is changed).
+    ``live`` (a view mapping the running ComfyUI is told of by the plugin): the yaml is not written, and
+    the section this library wrote there before is taken out (the file as it was before us)."""
     install = read_install(comfy_root)
-    if config.mode == "view":
+    mode = "live" if live and config.mode == "view" else config.mode
+    if mode == "view":
         claim_section(install.extra_paths_file, library_root, shared=shared)
     previous = AppRegistry(db).get(install.id)
-    app = register_install(db, install, config.mode)
+    app = register_install(db, install, mode)
     target = link_target(app, library_root)
     existing = LinkRegistry(db).by_app(install.id)
     plan = plan_links(
@@ -172,18 +180,34 @@ def apply(
     report = apply_plan(
         db, plan, resolutions=resolutions, on_conflict=on_conflict, maker=maker, allow_copy=config.allow_copy
     )
-    if config.mode == "view":
+    if mode in VIEW_MODES:
         for category in config.used_categories():
             (target.link_root / category).mkdir(parents=True, exist_ok=True)
+    if mode == "view":
         write_section(
             install.extra_paths_file,
             target.link_root,
             section_categories(db, app.id, config),
             section_name(library_root),
         )
-    elif previous is not None and previous.mode == "view":
+    elif mode == "live" or (previous is not None and previous.mode == "view"):
         remove_section(install.extra_paths_file, section_name(library_root))
+        claim_section(install.extra_paths_file, library_root, shared=True)  # our block of an earlier version
     return report
+
+
+def wants_live(
+    db: Database, comfy_root: str | os.PathLike[str], library_root: Path, write_yaml: bool
+) -> bool:
+    """Inside ComfyUI: map the running install live (no yaml) unless the user asked for the yaml (the
+    setting, or an earlier ``map apply`` of this version, whose section is there: it stays)."""
+    if write_yaml:
+        return False
+    install = read_install(comfy_root)
+    previous = AppRegistry(db).get(install.id)
+    if previous is None or previous.mode != "view":
+        return True
+    return read_section(install.extra_paths_file, section_name(library_root)) is None
 
 
 def sync_model(
@@ -251,7 +275,7 @@ def unmap(db: Database, library_root: Path, app_id: str, *, maker: LinkMaker | N
         [], MappingConfig(), target, library_root, existing, LstatSnapshot(), purposes=("mapping", "workflow")
     )
     report = apply_plan(db, plan, maker=maker)
-    if app.mode == "view":
+    if app.mode in VIEW_MODES:
         yaml_file = Path(app.root) / "extra_model_paths.yaml"
         remove_section(yaml_file, section_name(library_root))
         claim_section(yaml_file, library_root, shared=True)  # and our block of an earlier version

@@ -95,7 +95,7 @@ class InstallEntry:
     id: str
     root: str
     version: str
-    mode: str  # view | direct | adopt
+    mode: str  # view | live | direct | adopt
     kind: str = "comfyui"
     created_at: str = ""
 

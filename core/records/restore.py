@@ -178,7 +178,7 @@ def _restore_links(db: Database, library_root: Path, maker: LinkMaker, report: R
             )
         report.links += links.register_many(restored)
     for app in apps.values():
-        if app.mode == "view" and app.id not in recorded and not links.by_app(app.id):
+        if app.mode in ("view", "live") and app.id not in recorded and not links.by_app(app.id):
             # Its record is lost or unreadable: its view folder (ours alone) tells which links we made.
             report.links_found += _find_view_links(app, library_root, links, owner)
 

@@ -125,7 +125,10 @@ class MappingServiceBase(Protocol):
         *,
         on_conflict: str = "skip",
         shared: bool = False,
+        live: bool = False,
     ) -> ApplyReport: ...
+
+    def wants_live(self, comfyui_dir: PathArg, *, write_yaml: bool) -> bool: ...
 
     def unmap(self, comfyui_dir: PathArg) -> ApplyReport: ...
 

@@ -79,9 +79,11 @@ class MappingService:
         *,
         on_conflict: str = "skip",
         shared: bool = False,
+        live: bool = False,
     ) -> ApplyReport:
         """Map every model into the install. An install another library maps is refused (Conflict)
-        unless ``shared``: then both libraries' models are listed."""
+        unless ``shared``: then both libraries' models are listed. ``live``: no extra_model_paths.yaml
+        (the running ComfyUI is told of the views by the plugin)."""
         if on_conflict not in ON_CONFLICT:
             raise InvalidInput("on_conflict must be skip, overwrite or rename.")
         self._guard()
@@ -94,6 +96,7 @@ class MappingService:
             resolutions=resolutions,
             on_conflict=on_conflict,
             shared=shared,
+            live=live,
         )
         self._changed([], "mapped")
         return report
@@ -113,11 +116,16 @@ class MappingService:
                 "root": a.root,
                 "version": a.version,
                 "mode": a.mode,
-                "views": str(mapping.view_root(self.config.root, a.id)) if a.mode == "view" else None,
+                "views": str(mapping.view_root(self.config.root, a.id))
+                if a.mode in mapping.VIEW_MODES
+                else None,
             }
             for a in AppRegistry(self.db).all()
             if a.mode in mapping.MAPPING_MODES
         ]
+
+    def wants_live(self, comfyui_dir: PathArg, *, write_yaml: bool) -> bool:
+        return mapping.wants_live(self.db, self._install_dir(comfyui_dir), self.config.root, write_yaml)
 
     def targets(self, comfyui_dir: PathArg | None = None) -> list[AppRecord]:
         """The mapped installs links go into: the one named (or configured), else every mapped one.

@@ -37,6 +37,7 @@ PRE_EXISTING_LORA = "already-here-lora"
 READY_TIMEOUT_S = 90.0
 FRESH_FOLDERS = ("models", "custom_nodes", "input", "output", "user", "temp")
 PACKAGE_PARTS = ("__init__.py", "_host.py", "nodes", "core", "server_routes")
+USER_EXTRA_PATHS = b"# my other UI\nother_ui:\n    base_path: /nonexistent/other-ui\n    loras: models/Lora\n"
 GUARD_HEADERS = {"X-Model-Library": "1", "Content-Type": "application/json"}
 
 
@@ -148,6 +149,14 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
     (install / "custom_nodes" / PLUGIN_FOLDER).symlink_to(PROJECT, target_is_directory=True)
     # A model the user had before installing the plugin: catalogued in place at the first start.
     write_family(install / "models" / "loras" / f"{PRE_EXISTING_LORA}.safetensors", "sdxl_lora_kohya")
+    # The user's own extra_model_paths.yaml, with the block an earlier version of the plugin wrote into it
+    # (the shared section name, this library's views): the first start of this version gives it back.
+    (install / "extra_model_paths.yaml").write_bytes(USER_EXTRA_PATHS)
+    from comfyui_model_library.core.mapping.comfyui import read_install
+    from comfyui_model_library.core.mapping.extra_paths import write_section
+
+    views = library / "views" / read_install(install).id
+    write_section(install / "extra_model_paths.yaml", views, {"loras": "loras", "checkpoints": "checkpoints"})
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODEL_LIBRARY_", "HF_TOKEN"))}
     env.update(

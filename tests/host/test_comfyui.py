@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.host.conftest import GUARD_HEADERS, PLUGIN_FOLDER, PRE_EXISTING_LORA, ComfyUI
+from tests.host.conftest import GUARD_HEADERS, PLUGIN_FOLDER, PRE_EXISTING_LORA, USER_EXTRA_PATHS, ComfyUI
 from tests.synth import write_family
 
 pytestmark = pytest.mark.host
@@ -168,6 +168,23 @@ def test_a_file_dropped_into_the_install_is_listed_within_seconds(comfyui: Comfy
 def model_list(comfyui: ComfyUI, q: str) -> list[dict[str, Any]]:
     with comfyui.client() as client:
         return list(client.get(f"{API}/models", params={"q": q}).json()["items"])
+
+
+def test_the_first_start_writes_nothing_into_the_install_and_takes_back_an_earlier_block(
+    comfyui: ComfyUI, imported: dict[str, dict[str, Any]]
+) -> None:
+    """The views are added to ComfyUI live: the user's yaml is theirs again, byte for byte, while the
+    library's models are listed (imported ones too) and health has nothing to say about the yaml."""
+    yaml_file = comfyui.install / "extra_model_paths.yaml"
+    wait_for(lambda: yaml_file.read_bytes() == USER_EXTRA_PATHS or None, "the user's own yaml, as it was")
+    wait_for(
+        lambda: [n for n in host_list(comfyui, "checkpoints") if "host-tier-sd15" in n],
+        "an imported checkpoint listed without any yaml",
+    )
+    with comfyui.client() as client:
+        health = client.get(f"{API}/health").json()
+    assert not health.get("extra_model_paths"), health
+    assert yaml_file.read_bytes() == USER_EXTRA_PATHS
 
 
 def test_object_info_lists_the_four_nodes(comfyui: ComfyUI) -> None:

@@ -191,6 +191,13 @@ if (app && typeof app.registerExtension === "function") {
         category: ["Central Model Library", "Library", "Catalogue in place"],
       },
       {
+        id: "ModelLibrary.WriteExtraModelPaths",
+        name: "Keep the library's models visible to ComfyUI without this plugin (writes a marked section into this install's extra_model_paths.yaml; restart to apply)",
+        type: "boolean",
+        defaultValue: false,
+        category: ["Central Model Library", "Library", "extra_model_paths.yaml"],
+      },
+      {
         id: "ModelLibrary.AllowRemoteChanges",
         name: "Allow deletes, moves, downloads and mapping changes from other machines on the network",
         type: "boolean",
