@@ -169,6 +169,8 @@ def get_library() -> Library:
                 comfyui_root=comfyui_install_dir(),
             )
             library = Library.open(config)
+            # The import roots follow the setting (and ComfyUI's folders) without a restart.
+            library.imports.follow_import_roots(import_roots)
             if prompt_server() is not None:
                 library.events.subscribe(_on_library_event)
             log.info("model-library: library at %s", config.root)

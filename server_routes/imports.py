@@ -72,7 +72,7 @@ def add_routes(router: Router) -> None:
             # Moving takes files away from where they were: destructive, like a delete.
             require_remote_allowed(RequestFacts.of(request), ctx.settings)
         library = await ctx.library()
-        await run(check_confined, paths, library.config.all_import_roots())
+        await run(lambda: check_confined(paths, library.imports.import_roots()))
         job = await ctx.submit(
             "import",
             import_task(library, paths, move=mode == "move", allow_pickle=allow_pickle),

@@ -75,6 +75,10 @@ class ImportServiceBase(Protocol):
 
     def browse(self, path: str | None = None) -> FolderListing: ...
 
+    def import_roots(self) -> tuple[Path, ...]: ...
+
+    def follow_import_roots(self, provider: Callable[[], Sequence[Path]]) -> None: ...
+
     def import_paths(
         self,
         paths: Sequence[str | Path],

@@ -34,6 +34,20 @@ class ImportService:
         self._sync = sync_models
         self._queue_lookups = queue_lookups
         self._lookup_after_import = lookup_after_import
+        self._roots_provider: Callable[[], Sequence[Path]] | None = None
+
+    def follow_import_roots(self, provider: Callable[[], Sequence[Path]]) -> None:
+        """Read the extra import roots anew on each use (inside ComfyUI: its setting, so a change
+        applies without a restart)."""
+        self._roots_provider = provider
+
+    def import_roots(self) -> tuple[Path, ...]:
+        """Every folder imports may read from now (the inbox, uploads, the configured ones)."""
+        if self._roots_provider is not None:
+            extra = tuple(self._roots_provider())
+            if extra != self.importer.config.import_roots:
+                self.importer.config = self.importer.config.replace(import_roots=extra)
+        return self.importer.config.all_import_roots()
 
     def import_paths(
         self,
@@ -53,6 +67,8 @@ class ImportService:
         is refused for that path.
         """
         self._guard()
+        if confine:
+            self.import_roots()  # the setting may have changed since the last import
         refused: list[ImportItem] = []
         if move:
             paths, refused = self._split_read_only(paths)
@@ -115,7 +131,7 @@ class ImportService:
 
     def browse(self, path: str | None = None) -> FolderListing:
         """The import roots, or one folder inside them: its sub-folders and model files."""
-        return browse(self.importer.config.all_import_roots(), path)
+        return browse(self.import_roots(), path)
 
     def _after_import(self, items: Sequence[ImportItem], *, lookup: bool = True) -> None:
         ids = [i.model.id for i in items if i.model is not None and i.status == "imported"]

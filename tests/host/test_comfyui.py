@@ -207,6 +207,28 @@ def test_routes_are_served_under_both_prefixes(comfyui: ComfyUI) -> None:
             assert Path(answer.json()["library_root"]) == comfyui.library
 
 
+def test_an_import_root_added_in_the_settings_applies_without_a_restart(
+    comfyui: ComfyUI, tmp_path: Path
+) -> None:
+    folder = tmp_path / "my-downloads"
+    folder.mkdir()
+    write_family(folder / "settings-root-lora.safetensors", "sdxl_lora_kohya")
+    body = {"paths": [str(folder / "settings-root-lora.safetensors")]}
+    with comfyui.client() as client:
+        refused = client.post(f"{API}/imports", json=body, headers=GUARD_HEADERS)
+        assert refused.status_code == 400 and "Import roots" in refused.text, refused.text
+        # The user adds the folder in ComfyUI's settings dialog (which saves it through this route).
+        saved = client.post("/api/settings/ModelLibrary.ImportRoots", json=str(folder))
+        assert saved.status_code == 200, saved.text
+        listed = client.post(f"{API}/imports/browse", json={"path": str(folder)}, headers=GUARD_HEADERS)
+        assert listed.status_code == 200, listed.text
+        assert [e["name"] for e in listed.json()["entries"]] == ["settings-root-lora.safetensors"]
+        accepted = client.post(f"{API}/imports", json=body, headers=GUARD_HEADERS)
+        assert accepted.status_code == 202, accepted.text
+        client.post("/api/settings/ModelLibrary.ImportRoots", json="")
+    wait_for(lambda: model_list(comfyui, "settings-root-lora") or None, "the import from the new root")
+
+
 # -- live import -----------------------------------------------------------------------------------
 def test_api_import_shows_up_in_host_lists_without_restart(
     comfyui: ComfyUI, imported: dict[str, dict[str, Any]]

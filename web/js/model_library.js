@@ -178,7 +178,7 @@ if (app && typeof app.registerExtension === "function") {
       },
       {
         id: "ModelLibrary.ImportRoots",
-        name: "Extra folders the panel may import from (one per line; restart to apply)",
+        name: "Extra folders the panel may import from (one per line; applies at once)",
         type: "text",
         defaultValue: "",
         category: ["Central Model Library", "Library", "Import roots"],

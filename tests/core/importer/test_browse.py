@@ -66,3 +66,25 @@ def test_a_huge_folder_is_cut_and_says_so(roots: list[Path]) -> None:
     listing = browse(roots, str(crowd))
     assert len(listing.entries) == browsing.MAX_ENTRIES and listing.truncated
     assert not browse(roots, str(roots[0])).truncated
+
+
+def test_import_roots_that_follow_a_setting_apply_without_reopening(tmp_path: Path) -> None:
+    from comfyui_model_library.core.config import load_config
+    from comfyui_model_library.core.library import Library
+    from tests import synth
+
+    later = tmp_path / "added-later"
+    later.mkdir()
+    model = synth.write_family(later / "late.safetensors", "sdxl_lora_kohya")
+    setting: list[Path] = []
+    with Library.open(load_config(tmp_path / "lib")) as lib:
+        lib.imports.follow_import_roots(lambda: list(setting))
+        (refused,) = lib.imports.import_paths([model], confine=True, lookup=False)
+        assert refused.status == "failed" and "outside" in (refused.error or ""), refused
+        setting.append(later)  # the user adds the folder in the settings
+        assert later in lib.imports.import_roots()
+        assert [e["name"] for e in lib.imports.browse(str(later)).to_dict()["entries"]] == ["late.safetensors"]
+        (item,) = lib.imports.import_paths([model], confine=True, lookup=False)
+        assert item.status == "imported", item
+        setting.clear()  # and takes it away again
+        assert later not in lib.imports.import_roots()
