@@ -132,6 +132,13 @@ export function createApi(fetchLike) {
 
     /** @param {string[]} paths @param {"copy"|"move"} mode @returns {Promise<{job: Job}>} */
     importPaths: (paths, mode) => send("POST", "/imports", { paths, mode }),
+    /**
+     * The import roots (no path) or one folder inside them: its folders and model files.
+     * @param {string} [path]
+     * @returns {Promise<{path: string | null, parent: string | null, truncated: boolean,
+     *                    entries: {name: string, path: string, kind: "folder" | "model", size?: number}[]}>}
+     */
+    browse: (path) => send("POST", "/imports/browse", path ? { path } : {}),
 
     /**
      * @param {{filename: string, size: number, relative_path?: string, group?: string, group_size?: number}} info

@@ -67,6 +67,14 @@ const CSS = `
 .mlib-error, .mlib-dialog-error { color: #f28b82; padding: 4px 0; white-space: pre-wrap; }
 .mlib-warning { background: #4c1210; border: 1px solid #d93025; color: #f6aea9; border-radius: 4px; padding: 6px 8px; margin: 6px 0; }
 .mlib-ack { display: flex; gap: 6px; align-items: center; margin-top: 6px; }
+.mlib-picker { border: 1px solid var(--border-color, #444); border-radius: 4px; padding: 6px; margin-bottom: 8px; }
+.mlib-picker-bar { display: flex; gap: 6px; align-items: center; }
+.mlib-picker-where { flex: 1; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; opacity: 0.8; }
+.mlib-picker-list { list-style: none; margin: 6px 0 0; padding: 0; max-height: 220px; overflow-y: auto; }
+.mlib-picker-list li { padding: 1px 0; }
+.mlib-picker-list .mlib-link { background: none; border: none; color: inherit; cursor: pointer; padding: 0; text-align: left; }
+.mlib-picker-note { opacity: 0.7; font-size: 0.9em; }
+.mlib-dim { opacity: 0.6; }
 .mlib-jobs { max-height: 30%; overflow-y: auto; }
 .mlib-job { padding: 4px 8px; border-top: 1px solid var(--mlib-border); font-size: 12px; }
 .mlib-job-head { display: flex; gap: 6px; align-items: center; }

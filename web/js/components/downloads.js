@@ -4,6 +4,7 @@
 import { clear, h } from "../dom.js";
 import { errorText, formatBytes, isModelFileName } from "../format.js";
 import { openDialog } from "./dialog.js";
+import { createPathPicker } from "./path_picker.js";
 import { labelled } from "./detail.js";
 
 /**
@@ -108,9 +109,15 @@ export function openDownloadDialog(ctx) {
 export function openPathImportDialog(ctx) {
   const paths = h("textarea", { placeholder: "One path per line, inside the configured import roots", attrs: { "data-testid": "import-paths" } });
   const move = h("input", { type: "checkbox" });
+  const picker = createPathPicker(ctx.api, (path) => {
+    const have = paths.value.split("\n").map((p) => p.trim()).filter(Boolean);
+    if (!have.includes(path)) paths.value = [...have, path].join("\n");
+  });
+  void picker.open(null);
   openDialog(ctx.host, {
     title: "Import from the server",
     body: [
+      picker.element,
       labelled("Paths", paths),
       h("label", { className: "mlib-ack" }, [move, " Move instead of copy (frees the space at the source)"]),
     ],
