@@ -26,7 +26,7 @@ export const GUARD_HEADER = "X-Model-Library";
  *   dir?: string, links?: ModelLink[]
  * }} Model
  * @typedef {{items: Model[], total: number, took_ms?: number}} ModelPage
- * @typedef {{q?: string, type?: string, base_model?: string, tag?: string, security?: string,
+ * @typedef {{q?: string, type?: string, base_model?: string, tag?: string, security?: string, location?: string,
  *            sort?: string, limit?: number, offset?: number}} ModelQuery
  * @typedef {{done: number, total: number, stage: string}} JobProgress
  * @typedef {{id: string, kind: string, state: string, progress?: JobProgress,
@@ -198,6 +198,8 @@ export function createApi(fetchLike) {
 
     /** @returns {Promise<{version?: string, library_root?: string, models?: number, jobs_running?: number, network?: any}>} */
     status: () => send("GET", "/status"),
+    /** @returns {Promise<{items: {id: number, path: string, read_only: boolean, auto?: boolean}[]}>} */
+    listSources: () => send("GET", "/sources"),
   };
 }
 

@@ -10,6 +10,7 @@ import { HealthBadge, openMappingDialog } from "./components/health.js";
 import { openImportDialog } from "./components/import_dialog.js";
 import { JobsView, isFinal, jobTitle } from "./components/jobs.js";
 import { LibraryView } from "./components/library_view.js";
+import { showWelcome } from "./components/welcome.js";
 import { ensureStyles } from "./styles.js";
 
 /**
@@ -108,6 +109,7 @@ export function mountPanel(root, options) {
 
   void view.runQuery();
   void health.refresh();
+  void showWelcome(api, shell, safeStorage());
   void checkStatus();
   api.listJobs().then(
     (answer) => (answer.items || []).forEach((job) => (isFinal(job) ? jobs.finished.set(job.id, job) : jobs.onJob(job))),
@@ -126,6 +128,15 @@ export function mountPanel(root, options) {
       shell.remove();
     },
   };
+}
+
+/** localStorage when the page may use it (a sandboxed frame may not), else null. */
+function safeStorage() {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null;
+  }
 }
 
 /** @typedef {ReturnType<typeof mountPanel>} Panel */

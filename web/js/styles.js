@@ -75,6 +75,8 @@ const CSS = `
 .mlib-picker-list .mlib-link { background: none; border: none; color: inherit; cursor: pointer; padding: 0; text-align: left; }
 .mlib-picker-note { opacity: 0.7; font-size: 0.9em; }
 .mlib-dim { opacity: 0.6; }
+.mlib-welcome { border: 1px solid var(--border-color, #555); border-radius: 4px; padding: 8px; margin: 6px 0; display: grid; gap: 4px; }
+.mlib-welcome .mlib-btn { justify-self: end; }
 .mlib-jobs { max-height: 30%; overflow-y: auto; }
 .mlib-job { padding: 4px 8px; border-top: 1px solid var(--mlib-border); font-size: 12px; }
 .mlib-job-head { display: flex; gap: 6px; align-items: center; }
