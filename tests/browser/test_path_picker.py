@@ -30,8 +30,7 @@ def test_pick_a_model_in_an_import_root_and_import_it(served: ServedLibrary, pag
     picker.locator("[data-testid=picker-model]").check()
     assert page.input_value("[data-testid=import-paths]") == str(folder / "picked-lora.safetensors")
     page.click("[data-testid=picker-up]")
-    page.wait_for_function(
-        "(p) => document.querySelector('[data-testid=picker-where]').textContent === p", arg=str(served.incoming)
-    )
+    where = "(p) => document.querySelector('[data-testid=picker-where]').textContent === p"
+    page.wait_for_function(where, arg=str(served.incoming))
     page.click("button.mlib-btn-primary >> text=Import")
     page.wait_for_selector(".mlib-row[data-id] >> text=picked-lora", timeout=20_000)

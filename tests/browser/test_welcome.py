@@ -22,6 +22,8 @@ def test_the_first_open_explains_and_is_dismissed_for_good(
     served.library.sources.add(shelf)
     open_panel(page, served)
     banner = page.wait_for_selector("[data-testid=welcome]")
+    assert "1 model(s) listed in place" in banner.inner_text()  # one line until opened
+    page.click("[data-testid=welcome] summary")
     text = banner.inner_text()
     assert str(served.root) in text
     assert "1 model(s) in" in text and str(shelf) in text  # the folder's markup shown as text

@@ -110,6 +110,7 @@ def canvas_box(page: Any) -> dict[str, float]:
 def drag_row_to(page: Any, name: str, x: float, y: float) -> None:
     """A real mouse drag (Chromium's native drag and drop) from the panel's row to page point x, y."""
     row = page.locator(".mlib-row[data-id]", has_text=name).first
+    row.scroll_into_view_if_needed()
     box = row.bounding_box()
     assert box, f"no row for {name} in the panel"
     page.mouse.move(box["x"] + 30, box["y"] + box["height"] / 2)
@@ -191,6 +192,44 @@ def test_dragging_models_creates_loaders_with_the_model_and_its_hash(
     sent = {entry["class_type"]: entry["inputs"] for entry in prompt.values()}
     assert sent["LibraryCheckpointLoader"]["model_ref"] == ref(sdxl)
     assert sent["LibraryLoraLoader"]["model_ref"] == ref(lora)
+    assert page.our_errors == []
+
+
+def test_other_model_types_make_comfyuis_own_loaders_with_the_listed_name_and_hash(
+    page: Any, comfyui: ComfyUI
+) -> None:
+    """A diffusion model, a text encoder and a ControlNet become UNETLoader, CLIPLoader and
+    ControlNetLoader with the name ComfyUI lists them under, and a properties.models entry (SHA256)."""
+    wanted = {
+        "panel-host-unet": ("flux1_dev_diffusion", "UNETLoader", "unet_name"),
+        "panel-host-t5": ("t5xxl", "CLIPLoader", "clip_name"),
+        "panel-host-canny": ("controlnet_sd15", "ControlNetLoader", "control_net_name"),
+    }
+    for name, (family, _node, _widget) in wanted.items():
+        import_through_api(comfyui, family, f"{name}.safetensors")
+    page.evaluate("() => { app.graph.clear(); }")
+    search(page, comfyui, "panel-host-")
+    box = canvas_box(page)
+    for i, name in enumerate(wanted):
+        drag_row_to(page, name, box["x"] + 500, box["y"] + 120 + 200 * i)
+        page.wait_for_function("(n) => app.graph.nodes.length === n", arg=i + 1)
+    nodes = page.evaluate(
+        """() => app.graph.nodes.map((n) => ({ type: n.type, models: n.properties?.models || [],
+             widgets: Object.fromEntries((n.widgets || []).map((w) => [w.name, w.value])) }))"""
+    )
+    by_type = {n["type"]: n for n in nodes}
+    for name, (_family, node_type, widget) in wanted.items():
+        node = by_type[node_type]
+        model = model_named(comfyui, name)
+        listed = node["widgets"][widget]
+        assert listed.endswith(f"{name}.safetensors"), (node_type, listed)
+        (entry,) = node["models"]
+        assert entry["name"] == listed and entry["hash"] == model["hashes"]["sha256"]
+        assert entry["hash_type"] == "SHA256"
+    # ComfyUI accepts the prompt's names: they are in its own lists (no "value not in list").
+    with comfyui.client() as client:
+        info = client.get("/object_info/UNETLoader").json()["UNETLoader"]
+    assert by_type["UNETLoader"]["widgets"]["unet_name"] in info["input"]["required"]["unet_name"][0]
     assert page.our_errors == []
 
 

@@ -268,3 +268,163 @@ export function dropModelOnGraph(graph, LiteGraph, model, pos) {
   graph.setDirtyCanvas?.(true, true);
   return node;
 }
+
+/**
+ * ComfyUI's own loader for each model type our nodes do not load: its node type, the widget naming the
+ * file, and the categories whose names it lists (legacy folder names included).
+ * @type {Record<string, {node: string, widget: string, categories: string[]}>}
+ */
+export const CORE_LOADERS = {
+  diffusion_model: { node: "UNETLoader", widget: "unet_name", categories: ["diffusion_models", "unet"] },
+  text_encoder: { node: "CLIPLoader", widget: "clip_name", categories: ["text_encoders", "clip"] },
+  controlnet: { node: "ControlNetLoader", widget: "control_net_name", categories: ["controlnet", "t2i_adapter"] },
+  upscaler: { node: "UpscaleModelLoader", widget: "model_name", categories: ["upscale_models"] },
+  clip_vision: { node: "CLIPVisionLoader", widget: "clip_name", categories: ["clip_vision"] },
+  style_model: { node: "StyleModelLoader", widget: "style_model_name", categories: ["style_models"] },
+  hypernetwork: { node: "HypernetworkLoader", widget: "hypernetwork_name", categories: ["hypernetworks"] },
+  photomaker: { node: "PhotoMakerLoader", widget: "photomaker_model_name", categories: ["photomaker"] },
+  gligen: { node: "GLIGENLoader", widget: "gligen_name", categories: ["gligen"] },
+};
+/** A GGUF diffusion model needs ComfyUI-GGUF's loader; without it, Library Model Path gives its name. */
+export const GGUF_LOADER = { node: "UnetLoaderGGUF", widget: "unet_name", categories: ["diffusion_models", "unet"] };
+
+/**
+ * @typedef {{install: string, category: string, name: string}} ComfyName
+ * @typedef {{comfyui_names?: ComfyName[], hashes?: {sha256?: string | null, blake3?: string | null},
+ *            source?: {kind?: string, repo_id?: string | null, revision?: string | null, filename?: string | null}}} ModelDetail
+ * @typedef {{name: string, directory: string, hash?: string, hash_type?: string, url?: string}} ModelsEntry
+ */
+
+/**
+ * ComfyUI's loader for `model` when our nodes do not load its type and the host has that loader.
+ * @param {DraggedModel} model
+ * @param {Record<string, unknown>} registered  LiteGraph.registered_node_types
+ */
+export function coreLoaderFor(model, registered) {
+  if (LOADER_NODES[model.type]) return null;
+  const gguf = (model.files || []).some((f) => /\.gguf$/i.test(f));
+  const loader = gguf && model.type === "diffusion_model" ? GGUF_LOADER : CORE_LOADERS[model.type];
+  return loader && registered[loader.node] ? loader : null;
+}
+
+/**
+ * The names the host lists the model under in one of `categories` (from the model detail's comfyui_names).
+ * @param {ComfyName[]} names @param {string[]} categories
+ */
+export function namesIn(names, categories) {
+  return names.filter((n) => categories.includes(n.category)).map((n) => n.name);
+}
+
+/**
+ * A `properties.models` entry in ComfyUI's own spelling: its missing-model check and other machines find
+ * the file by name, folder and SHA-256 (and its Hub URL when the origin is known).
+ * @param {ModelDetail | null} detail @param {string} directory @param {string} name
+ * @returns {ModelsEntry | null}
+ */
+export function modelsEntry(detail, directory, name) {
+  const sha256 = detail?.hashes?.sha256;
+  if (!name || !directory) return null;
+  /** @type {ModelsEntry} */
+  const entry = { name, directory };
+  if (sha256) Object.assign(entry, { hash: sha256.toLowerCase(), hash_type: "SHA256" });
+  const source = detail?.source;
+  if (source?.kind === "huggingface" && source.repo_id && source.filename) {
+    const file = source.filename.split("/").map(encodeURIComponent).join("/");
+    entry.url = `https://huggingface.co/${source.repo_id}/resolve/${encodeURIComponent(source.revision || "main")}/${file}`;
+  }
+  return entry;
+}
+
+/**
+ * Adds `entry` to the node's `properties.models`, replacing an entry for the same folder and name.
+ * @param {any} node @param {ModelsEntry | null} entry
+ */
+export function setModelsEntry(node, entry) {
+  if (!entry) return;
+  node.properties = node.properties || {};
+  const kept = (Array.isArray(node.properties.models) ? node.properties.models : []).filter(
+    (/** @type {any} */ e) => !(e && e.directory === entry.directory && e.name === entry.name),
+  );
+  node.properties.models = [...kept, entry];
+}
+
+/**
+ * Sets a core loader's file widget to `name` (listed even when the node's list predates the model).
+ * @param {GraphNode} node @param {string} widgetName @param {string} name
+ */
+function setCoreWidget(node, widgetName, name) {
+  const widget = widgetNamed(node, widgetName);
+  if (!widget) return false;
+  const values = comboValues(widget);
+  if (!values.includes(name) && widget.options && Array.isArray(widget.options.values)) {
+    widget.options.values = [...values, name];
+  }
+  widget.value = name;
+  if (typeof widget.callback === "function") widget.callback(name);
+  return true;
+}
+
+/**
+ * `embedding:<name>` into the prompt of the text node under the pointer.
+ * @param {any} node @param {string[]} names  the embedding's names in the host's embeddings folder
+ * @param {DraggedModel} model
+ */
+function insertEmbedding(node, names, model) {
+  const widget = (node?.widgets || []).find((/** @type {Widget} */ w) => w.name === "text" && typeof w.value === "string");
+  if (!widget) return false;
+  const name = (names[0] || model.name).replace(/\.(safetensors|pt|bin|pth)$/i, "");
+  const text = String(widget.value);
+  widget.value = `${text}${text && !/\s$/.test(text) ? " " : ""}embedding:${name}`;
+  if (typeof widget.callback === "function") widget.callback(widget.value);
+  return true;
+}
+
+/**
+ * Places a library model dropped at `pos` (canvas.js's full drop): an embedding goes into the prompt under
+ * the pointer; an existing loader under the pointer takes the model; else a new loader: ours for
+ * checkpoints, LoRAs and VAEs, ComfyUI's own for the other types (with the name the host lists the model
+ * under), Library Model Path otherwise. Each node gets a `properties.models` entry with the SHA-256.
+ * @param {any} graph @param {any} LiteGraph @param {DraggedModel} model @param {number[]} pos
+ * @param {(id: string) => Promise<ModelDetail>} getDetail  GET /models/{id}
+ * @returns {Promise<{node: GraphNode | null, reason?: string}>}
+ */
+export async function placeModel(graph, LiteGraph, model, pos, getDetail) {
+  /** @type {ModelDetail | null} */
+  let detail = null;
+  try {
+    detail = await getDetail(model.id);
+  } catch {
+    detail = null; // placed by id and label alone; the hash entry waits for the next drop
+  }
+  const names = detail?.comfyui_names || [];
+  const under = typeof graph.getNodeOnPos === "function" ? graph.getNodeOnPos(pos[0], pos[1]) : null;
+  if (model.type === "embedding") {
+    const placed = insertEmbedding(under, namesIn(names, ["embeddings"]), model);
+    graph.setDirtyCanvas?.(true, true);
+    return placed ? { node: under } : { node: null, reason: "Drop an embedding onto a prompt (a text encode node)." };
+  }
+  const withNames = { ...model, files: [...(model.files || []), ...names.map((n) => n.name)] };
+  if (under && setModelOnNode(under, withNames)) {
+    const first = names[0];
+    if (first) setModelsEntry(under, modelsEntry(detail, first.category, first.name));
+    graph.setDirtyCanvas?.(true, true);
+    return { node: under };
+  }
+  const core = coreLoaderFor(model, LiteGraph.registered_node_types || {});
+  const coreName = core ? namesIn(names, core.categories)[0] : undefined;
+  if (core && coreName) {
+    const node = LiteGraph.createNode(core.node);
+    if (node && setCoreWidget(node, core.widget, coreName)) {
+      node.pos = [pos[0], pos[1]];
+      graph.add(node);
+      const category = names.find((n) => n.name === coreName && core.categories.includes(n.category))?.category;
+      setModelsEntry(node, modelsEntry(detail, category || core.categories[0], coreName));
+      graph.setDirtyCanvas?.(true, true);
+      return { node };
+    }
+  }
+  const node = dropModelOnGraph(graph, LiteGraph, model, pos);
+  const first = names[0];
+  if (node && first) setModelsEntry(node, modelsEntry(detail, first.category, first.name));
+  return node ? { node } : { node: null, reason: `No loader node for ${model.type} models is installed.` };
+}

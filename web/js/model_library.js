@@ -6,7 +6,7 @@ import { app } from "../../scripts/app.js";
 // @ts-ignore - served by ComfyUI's frontend; absent when type-checking
 import { api } from "../../scripts/api.js";
 import { createApi } from "./api.js";
-import { LIBRARY_NODES, dropModelOnGraph, libraryNodeClass, watchModelRef } from "./canvas.js";
+import { LIBRARY_NODES, libraryNodeClass, placeModel, watchModelRef } from "./canvas.js";
 import { DRAG_MIME } from "./components/library_view.js";
 import { filesOfDrop, isModelDrop } from "./components/dropzone.js";
 import { debounce, h } from "./dom.js";
@@ -104,8 +104,20 @@ function placeOnCanvas(model) {
   const rect = canvas.canvas?.getBoundingClientRect?.();
   const visible = canvas.visible_area;
   const pos = visible ? [visible[0] + visible[2] / 2, visible[1] + visible[3] / 2] : [rect ? rect.width / 2 : 100, 100];
-  const dragged = { id: model.id, name: model.name, type: model.type, files: (model.files || []).map((f) => f.path), sha256: model.hashes?.sha256, blake3: model.hashes?.blake3 };
-  dropModelOnGraph(app.graph, /** @type {any} */ (globalThis).LiteGraph, dragged, pos);
+  const dragged = { id: model.id, name: model.name, type: model.type, files: (model.files || []).map((f) => f.path), sha256: model.hashes?.sha256 ?? undefined, blake3: model.hashes?.blake3 ?? undefined };
+  void place(dragged, pos);
+}
+
+/**
+ * The right loader for a library model at `pos` (canvas.js placeModel), or a toast saying why not.
+ * @param {import("./canvas.js").DraggedModel} model @param {number[]} pos
+ */
+async function place(model, pos) {
+  const LiteGraph = /** @type {any} */ (globalThis).LiteGraph;
+  const placed = await placeModel(app.graph, LiteGraph, model, pos, (id) => getLibraryApi().getModel(id));
+  if (!placed.node) {
+    app.extensionManager?.toast?.add({ severity: "warn", summary: "Not placed", detail: placed.reason, life: 5000 });
+  }
 }
 
 function openTab() {
@@ -149,11 +161,7 @@ function onDrop(event) {
       return;
     }
     const pos = app.canvas.convertEventToCanvasOffset(event);
-    const LiteGraph = /** @type {any} */ (globalThis).LiteGraph;
-    const node = dropModelOnGraph(app.graph, LiteGraph, model, pos);
-    if (!node) {
-      app.extensionManager?.toast?.add({ severity: "error", summary: "No loader node for this model", detail: `The node for ${model.type} models is not installed`, life: 5000 });
-    }
+    void place(model, pos);
     return;
   }
   if (isModelDrop(dt)) {

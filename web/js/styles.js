@@ -7,6 +7,7 @@ const CSS = `
   --mlib-muted: var(--descrip-text, #9aa0a6); --mlib-border: var(--border-color, #3c4043);
   --mlib-input: var(--comfy-input-bg, #2b2c2f); --mlib-accent: #4f8cff; --mlib-row-hover: rgba(255,255,255,.05);
   position: relative; display: flex; flex-direction: column; height: 100%; min-height: 0; box-sizing: border-box;
+  overflow-y: auto;
   background: var(--mlib-bg); color: var(--mlib-fg); font: 13px/1.4 system-ui, sans-serif; container-type: inline-size; }
 .mlib-root * { box-sizing: border-box; }
 .mlib-header { display: flex; align-items: center; gap: 6px; padding: 8px; border-bottom: 1px solid var(--mlib-border); flex-wrap: wrap; }
@@ -23,10 +24,10 @@ const CSS = `
   border: 1px solid var(--mlib-border); border-radius: 4px; padding: 4px 6px; font: inherit; min-width: 0; }
 .mlib-root textarea { min-height: 60px; resize: vertical; width: 100%; }
 .mlib-offline { background: #5c3c00; color: #ffd180; padding: 6px 8px; font-size: 12px; }
-.mlib-main { flex: 1; min-height: 0; display: flex; flex-direction: column; }
+.mlib-main { flex: 1; min-height: 260px; display: flex; flex-direction: column; }
 @container (min-width: 720px) { .mlib-main { flex-direction: row; } .mlib-library { flex: 1 1 0; min-width: 0; border-right: 1px solid var(--mlib-border); }
   .mlib-detail { flex: 1 1 0; min-width: 0; max-height: none !important; border-top: none !important; } }
-.mlib-library { display: flex; flex-direction: column; min-height: 0; flex: 1; }
+.mlib-library { display: flex; flex-direction: column; min-height: 180px; flex: 1; }
 .mlib-toolbar { padding: 8px 8px 4px; }
 .mlib-toolbar input[type=search] { width: 100%; padding: 6px 8px; }
 .mlib-filters { display: flex; flex-wrap: wrap; gap: 4px; padding: 0 8px 6px; }
@@ -75,8 +76,12 @@ const CSS = `
 .mlib-picker-list .mlib-link { background: none; border: none; color: inherit; cursor: pointer; padding: 0; text-align: left; }
 .mlib-picker-note { opacity: 0.7; font-size: 0.9em; }
 .mlib-dim { opacity: 0.6; }
-.mlib-welcome { border: 1px solid var(--border-color, #555); border-radius: 4px; padding: 8px; margin: 6px 0; display: grid; gap: 4px; }
-.mlib-welcome .mlib-btn { justify-self: end; }
+.mlib-welcome { border: 1px solid var(--border-color, #555); border-radius: 4px; padding: 2px 6px; margin: 4px 0; display: flex; gap: 4px; align-items: flex-start; font-size: 0.9em; }
+.mlib-welcome details { flex: 1; min-width: 0; }
+.mlib-welcome summary { cursor: pointer; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.mlib-welcome details[open] summary { white-space: normal; }
+.mlib-welcome details > div { margin: 3px 0; }
+.mlib-welcome-close { padding: 0 6px; }
 .mlib-jobs { max-height: 30%; overflow-y: auto; }
 .mlib-job { padding: 4px 8px; border-top: 1px solid var(--mlib-border); font-size: 12px; }
 .mlib-job-head { display: flex; gap: 6px; align-items: center; }

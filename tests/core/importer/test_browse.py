@@ -83,7 +83,8 @@ def test_import_roots_that_follow_a_setting_apply_without_reopening(tmp_path: Pa
         assert refused.status == "failed" and "outside" in (refused.error or ""), refused
         setting.append(later)  # the user adds the folder in the settings
         assert later in lib.imports.import_roots()
-        assert [e["name"] for e in lib.imports.browse(str(later)).to_dict()["entries"]] == ["late.safetensors"]
+        entries = lib.imports.browse(str(later)).to_dict()["entries"]
+        assert [e["name"] for e in entries] == ["late.safetensors"]
         (item,) = lib.imports.import_paths([model], confine=True, lookup=False)
         assert item.status == "imported", item
         setting.clear()  # and takes it away again

@@ -37,20 +37,24 @@ export async function showWelcome(api, shell, storage) {
     // the banner still says where the library is
   }
   const shown = inPlace.slice(0, 3).join(", ") + (inPlace.length > 3 ? ` and ${inPlace.length - 3} more` : "");
+  const summary = `Library at ${root} · ${inPlace.length ? `${inPlaceModels} model(s) listed in place` : "nothing listed in place"} · nothing written into ComfyUI`;
   const banner = h("div", { className: "mlib-welcome", attrs: { role: "status", "data-testid": "welcome" } }, [
-    h("div", { text: `Your library is at ${root}.` }),
-    h("div", {
-      text: inPlace.length
-        ? `${inPlaceModels} model(s) in ${shown} are listed in place: read only, nothing moved or copied.`
-        : "No folders are listed in place.",
-    }),
-    h("div", { text: "Nothing was written into ComfyUI's folders: the library's models are added to its lists while it runs." }),
-    h("div", {
-      className: "mlib-dim",
-      text: "Change the library folder, the folders listed in place, or keep the models visible without this plugin in Settings > Central Model Library.",
-    }),
+    h("details", {}, [
+      h("summary", { text: summary, attrs: { title: summary } }),
+      h("div", { text: `Your library is at ${root}.` }),
+      h("div", {
+        text: inPlace.length
+          ? `${inPlaceModels} model(s) in ${shown} are listed in place: read only, nothing moved or copied.`
+          : "No folders are listed in place.",
+      }),
+      h("div", { text: "Nothing was written into ComfyUI's folders: the library's models are added to its lists while it runs." }),
+      h("div", {
+        className: "mlib-dim",
+        text: "Change the library folder, the folders listed in place, or keep the models visible without this plugin in Settings > Central Model Library.",
+      }),
+    ]),
   ]);
-  const dismiss = h("button", { className: "mlib-btn", text: "Got it", attrs: { "data-testid": "welcome-dismiss" } });
+  const dismiss = h("button", { className: "mlib-btn mlib-welcome-close", text: "×", attrs: { "data-testid": "welcome-dismiss", title: "Got it: do not show again", "aria-label": "Dismiss" } });
   dismiss.addEventListener("click", () => {
     storage?.setItem(KEY + root, "1");
     banner.remove();
