@@ -242,7 +242,9 @@ def attach() -> bool:
     try:
         from .server_routes import register
 
-        _routes = register(server.routes, get_library, settings=guard_settings(), publish=publish)
+        _routes = register(
+            server.routes, get_library, settings=guard_settings(), publish=publish, listing=comfyui_listing
+        )
     except Exception:  # the plugin must never stop ComfyUI from starting
         log.exception("model-library: could not register the HTTP routes; the panel will not work")
     _schedule_startup(server)
@@ -363,6 +365,22 @@ def add_view_folders(folders: dict[str, Path]) -> list[str]:
             added.append(category)
     refresh_filename_cache()
     return added
+
+
+def comfyui_listing(category: str) -> list[str]:
+    """What ComfyUI's loaders list for ``category`` (its own lists: every folder it searches, ours
+    included); empty for a category this ComfyUI does not know."""
+    fp = _folder_paths()
+    if fp is None:
+        return []
+    try:
+        name = fp.map_legacy(category) if hasattr(fp, "map_legacy") else category
+        if name not in fp.folder_names_and_paths:
+            return []
+        return list(fp.get_filename_list(name))
+    except Exception:  # a broken folder must not break a check
+        log.warning("model-library: could not read ComfyUI's list of %s", category, exc_info=True)
+        return []
 
 
 def refresh_filename_cache(categories: Iterable[str] | None = None) -> None:

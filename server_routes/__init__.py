@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from ._context import EVENT_CHANGED, EVENT_JOB, Publish, RouteContext, RunnerOptions
+from ._context import EVENT_CHANGED, EVENT_JOB, Listing, Publish, RouteContext, RunnerOptions
 from ._router import API_PREFIX, PREFIX, Router
 from .guards import GuardSettings
 
@@ -40,12 +40,15 @@ def register(
     publish: Publish | None = None,
     also_api_prefix: bool = False,
     runner_options: RunnerOptions | None = None,
+    listing: Listing | None = None,
 ) -> RouteContext:
     """Add every route under ``/model-library/v1`` (and ``/api/model-library/v1`` when asked: ComfyUI
     adds that copy itself). Returns the context, whose ``shutdown()`` stops the job runner."""
     from . import health, hub, imports, jobs, mapping, models, sources, status, uploads, workflows
 
-    ctx = RouteContext(get_library, settings=settings, publish=publish, runner_options=runner_options)
+    ctx = RouteContext(
+        get_library, settings=settings, publish=publish, runner_options=runner_options, listing=listing
+    )
     router = Router(routes, ctx, (PREFIX, API_PREFIX) if also_api_prefix else (PREFIX,))
     for module in (models, imports, uploads, jobs, hub, mapping, health, sources, status, workflows):
         module.add_routes(router)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("model_library.http")
 
 Publish = Callable[[str, dict[str, Any]], None]
+Listing = Callable[[str], Iterable[str]]
 EVENT_JOB = "model-library.job"
 EVENT_CHANGED = "model-library.changed"
 
@@ -53,8 +54,12 @@ class RouteContext:
         settings: GuardSettings,
         publish: Publish | None = None,
         runner_options: RunnerOptions | None = None,
+        listing: Listing | None = None,
     ) -> None:
         self._get_library = get_library
+        # Inside ComfyUI: its own file lists per category (folder_paths), what "present" means for a
+        # workflow's models; None elsewhere (the configured install's folders are read instead).
+        self.listing = listing
         self.settings = settings
         self._publish = publish
         self._runner_options = runner_options or RunnerOptions()

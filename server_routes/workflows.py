@@ -53,7 +53,7 @@ def add_routes(router: Router) -> None:
         body = await read_workflow_body(request)
         workflow = workflow_from_json(body["workflow"], label="workflow")
         library = await ctx.library()
-        result = await run(library.workflows.check, workflow)
+        result = await run(lambda: library.workflows.check(workflow, listing=ctx.listing))
         return json_response(result.to_dict())
 
     async def fetch(request: web.Request) -> web.Response:

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,6 +35,7 @@ from tests.synth import write_family
 PROJECT = Path(__file__).resolve().parents[2]
 PLUGIN_FOLDER = "comfyui-model-library"
 PRE_EXISTING_LORA = "already-here-lora"
+HOST_TEMPLATE = "flux_dev_checkpoint_example.json"
 READY_TIMEOUT_S = 90.0
 FRESH_FOLDERS = ("models", "custom_nodes", "input", "output", "user", "temp")
 PACKAGE_PARTS = ("__init__.py", "_host.py", "nodes", "core", "server_routes")
@@ -141,7 +143,19 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
+def host_hub() -> Iterator[Any]:
+    """A loopback Hub for the host's library (its HF_ENDPOINT): synthetic files at the paths ComfyUI's
+    template ``flux_dev_checkpoint_example.json`` names, so a workflow fetch runs inside ComfyUI."""
+    from tests.core.workflows.test_fetch import hub_for, template
+
+    server = hub_for([template(HOST_TEMPLATE)])
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def comfyui(tmp_path_factory: pytest.TempPathFactory, host_hub: Any) -> Iterator[ComfyUI]:
     comfy_path, python = host_paths()
     root = tmp_path_factory.mktemp("comfyui-host")
     install, library = shadow_install(comfy_path, root / "ComfyUI"), root / "library"
@@ -161,7 +175,7 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComfyUI]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODEL_LIBRARY_", "HF_TOKEN"))}
     env.update(
         MODEL_LIBRARY_ROOT=str(library),
-        HF_HUB_OFFLINE="1",
+        HF_ENDPOINT=host_hub.url,  # the loopback Hub: the host never reaches the real one
         HF_HOME=str(root / "hf-home"),
         PYTHONUNBUFFERED="1",
     )

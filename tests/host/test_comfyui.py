@@ -79,7 +79,8 @@ def host_list(comfyui: ComfyUI, category: str) -> list[str]:
 def combo(comfyui: ComfyUI, node: str, input_name: str) -> list[str]:
     with comfyui.client() as client:
         info = client.get(f"/object_info/{node}").json()[node]
-    kind, options = info["input"]["required"][input_name][:2]
+    spec = info["input"]["required"][input_name]
+    kind, options = spec[0], (spec[1] if len(spec) > 1 else {})
     # V1 nodes list the choices in place; V3 nodes (nodes/v3.py) say "COMBO" and list them in the options.
     return list(options["options"]) if kind == "COMBO" else list(kind)
 
@@ -212,7 +213,7 @@ def test_an_import_root_added_in_the_settings_applies_without_a_restart(
 ) -> None:
     folder = tmp_path / "my-downloads"
     folder.mkdir()
-    write_family(folder / "settings-root-lora.safetensors", "sdxl_lora_kohya")
+    write_family(folder / "settings-root-lora.safetensors", "sdxl_lokr")
     body = {"paths": [str(folder / "settings-root-lora.safetensors")]}
     with comfyui.client() as client:
         refused = client.post(f"{API}/imports", json=body, headers=GUARD_HEADERS)
