@@ -72,7 +72,25 @@ def add_routes(router: Router) -> None:
         job = await ctx.submit("workflow_fetch", task, queue="download", params={"choices": len(choices)})
         return json_response({"job": job.to_dict()}, status=202)
 
+    async def stamp(request: web.Request) -> web.Response:
+        body = await read_workflow_body(request)
+        workflow = workflow_from_json(body["workflow"], label="workflow")
+        library = await ctx.library()
+        result = await run(library.workflows.stamp, workflow)
+        stamped = [
+            {
+                "node_id": s.node_id,
+                "category": s.category,
+                "name": s.name,
+                "sha256": s.sha256,
+                "added": s.added,
+            }
+            for s in result.stamped
+        ]
+        return json_response({"workflow": result.data, "stamped": stamped})
+
     router.add("POST", "/workflows/check", Policy.CHANGE, check)
+    router.add("POST", "/workflows/stamp", Policy.CHANGE, stamp)
     router.add("POST", "/workflows/fetch", Policy.DESTRUCTIVE, fetch)
 
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..workflows.fetch import WorkflowFetch
     from ..workflows.resolve import WorkflowCheck
     from ..workflows.resolve_listing import Listing
+    from ..workflows.stamp import StampResult
 
 PathArg = str | os.PathLike[str]
 
@@ -267,6 +268,8 @@ class WorkflowServiceBase(Protocol):
         comfyui_dir: PathArg | None = None,
         listing: Listing | None = None,
     ) -> WorkflowCheck: ...
+
+    def stamp(self, workflow: Workflow) -> StampResult: ...
 
     def fetch(
         self,

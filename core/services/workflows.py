@@ -26,8 +26,9 @@ from ..workflows.fetch import Fetcher, LinkResult, Outcome, WorkflowFetch
 from ..workflows.references import WorkflowReference
 from ..workflows.resolve import Resolver, WorkflowCheck
 from ..workflows.resolve_download import DownloadPlan, HubFile, hub_resolve_url
-from ..workflows.resolve_library import Candidate
+from ..workflows.resolve_library import Candidate, by_hash, by_name, search
 from ..workflows.resolve_listing import InstallListing, Listing
+from ..workflows.stamp import StampInfo, StampResult, stamp
 from .base import HubServiceBase, MappingServiceBase, PathArg
 
 HUB_ENDPOINT = "https://huggingface.co"
@@ -77,6 +78,22 @@ class WorkflowService:
         resolver = self.resolver(comfyui_dir=comfyui_dir, listing=listing)
         return resolver.check(extract_references(workflow))
 
+    def stamp(self, workflow: Workflow) -> StampResult:
+        """The workflow with our SHA-256 (and the Hub url when known) on each loader whose file the library
+        holds for certain: by the workflow's own hash or id, or by that exact file name. A name that only
+        looks alike is never stamped: a wrong hash would send other machines after other bytes."""
+
+        def lookup(ref: WorkflowReference) -> StampInfo | None:
+            found = by_hash(self.repo, ref)
+            if found is None or found.model is None:
+                found = by_name(self.repo, ref, frozenset(), search(self.repo, ref))
+            model = found.model if found.match in ("hash", "id", "file_name") else None
+            if model is None or not model.hashes.sha256 or not model.hashed:
+                return None
+            return StampInfo(model.hashes.sha256.lower(), hub_url(model))
+
+        return stamp(workflow, lookup)
+
     def fetch(
         self,
         workflow: Workflow,
@@ -99,6 +116,15 @@ class WorkflowService:
             # "mapped:workflow": a running ComfyUI re-reads its lists (and adds a view folder now in use).
             self._changed(list(dict.fromkeys(touched)), "mapped:workflow")
         return result
+
+
+def hub_url(model: Model) -> str | None:
+    """The Hugging Face resolve URL of a model downloaded from (or matched by hash on) the Hub."""
+    src = model.source
+    if src.kind != "huggingface" or not src.repo_id or not src.filename or src.match != "hash":
+        return None
+    file = HubFile(src.repo_id, src.revision or "main", src.filename)
+    return hub_resolve_url(HUB_ENDPOINT, file)
 
 
 class _Provider:

@@ -52,6 +52,7 @@ CONTRACT_ROUTES = {
 # Served too, beyond the contract's table (documented in docs/api.md).
 EXTRA_ROUTES = {
     ("POST", "/imports/browse"),
+    ("POST", "/workflows/stamp"),
     ("DELETE", "/uploads/{id}"),
     ("GET", "/hf/repos/{repo_id}/files"),
     ("GET", "/events"),
@@ -218,6 +219,8 @@ async def test_every_contract_route_answers_its_status_and_keys(
     wf_job = (await answer(fetched, 202, {"job"}))["job"]
     assert wf_job["kind"] == "workflow_fetch"
     assert (await wait_job(client, wf_job["id"]))["state"] == "done"
+    stamped = await client.post(V1 + "/workflows/stamp", json={"workflow": workflow}, headers=j)
+    await answer(stamped, 200, {"workflow", "stamped"})
 
     # Sources, scan
     folder = tmp_path / "shelf"

@@ -125,3 +125,36 @@ async def test_a_wrong_hash_is_refused_in_the_job_result(fetch_client: Any, hub:
     assert job["state"] == "done" and job["result"]["available"] is False
     assert {i["outcome"] for i in job["result"]["items"]} == {"refused"}
     assert not [p for m, p, _ in hub.requests if m == "GET" and "/cdn/" in p]
+
+
+async def test_stamp_writes_our_sha256_on_loaders_whose_file_the_library_holds(
+    fetch_client: Any, tmp_path: Path
+) -> None:
+    lib: Library = fetch_client.lib
+    (tmp_path / "in").mkdir()
+    data = synthetic("loras", "stamp-me")
+    (tmp_path / "in" / "stamp_me.safetensors").write_bytes(data)
+    (item,) = lib.imports.import_paths([tmp_path / "in" / "stamp_me.safetensors"], lookup=False)
+    assert item.model is not None
+    workflow = {
+        "nodes": [
+            {"id": 1, "type": "LoraLoaderModelOnly", "widgets_values": ["stamp_me.safetensors", 1.0]},
+            {"id": 2, "type": "LoraLoaderModelOnly", "widgets_values": ["stamp_me_v2.safetensors", 1.0]},
+            {"id": 3, "type": "KSampler", "widgets_values": [1, "fixed"]},
+        ],
+        "links": [],
+        "extra": {"keep": "me"},
+    }
+    resp = await fetch_client.post(f"{V1}/workflows/stamp", json={"workflow": workflow}, headers=JSON_HEADERS)
+    assert resp.status == 200, await resp.text()
+    doc = await resp.json()
+    sha = hashlib.sha256(data).hexdigest()
+    assert [(s["node_id"], s["sha256"], s["added"]) for s in doc["stamped"]] == [("1", sha, True)]
+    out = doc["workflow"]
+    assert out["nodes"][0]["properties"]["models"] == [
+        {"name": "stamp_me.safetensors", "directory": "loras", "hash": sha, "hash_type": "SHA256"}
+    ]
+    assert "properties" not in out["nodes"][1]  # a name that only looks alike is never stamped
+    assert out["extra"] == {"keep": "me"} and out["nodes"][2] == workflow["nodes"][2]
+    again = await fetch_client.post(f"{V1}/workflows/stamp", json={"workflow": out}, headers=JSON_HEADERS)
+    assert (await again.json())["stamped"] == []  # already carries the hash
