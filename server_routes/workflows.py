@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from ..core.errors import InvalidInput
-from ..core.workflows import workflow_from_json
+from ..core.workflows import read_workflow_bytes, workflow_from_json
 from ..core.workflows.containers import MAX_TEXT_BYTES
 from ..core.workflows.document import parse_json_text
 from ._http import BodyTooLarge, json_response, reject_unknown, run
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..core.types import CancelCheck, StageProgress
 
 WORKFLOW_BODY_LIMIT = MAX_TEXT_BYTES + 64 * 1024
+READ_LIMIT = 64 << 20  # an image ComfyUI saved with its workflow: the picture and the JSON
 
 
 async def read_workflow_body(
@@ -89,7 +90,21 @@ def add_routes(router: Router) -> None:
         ]
         return json_response({"workflow": result.data, "stamped": stamped})
 
+    async def read(request: web.Request) -> web.Response:
+        """The workflow in a dropped file (JSON, or a PNG/WebP ComfyUI saved), read by the server."""
+        declared = request.content_length
+        if declared is not None and declared > READ_LIMIT:
+            raise BodyTooLarge(f"a file of {declared} bytes is over the {READ_LIMIT}-byte workflow limit")
+        raw = bytearray()
+        async for chunk in request.content.iter_chunked(256 * 1024):
+            raw += chunk
+            if len(raw) > READ_LIMIT:
+                raise BodyTooLarge(f"the file is over the {READ_LIMIT}-byte limit for a workflow")
+        workflow = await run(read_workflow_bytes, bytes(raw), label="the dropped file")
+        return json_response({"workflow": workflow.data, "format": workflow.format.value})
+
     router.add("POST", "/workflows/check", Policy.CHANGE, check)
+    router.add("POST", "/workflows/read", Policy.UPLOAD, read)
     router.add("POST", "/workflows/stamp", Policy.CHANGE, stamp)
     router.add("POST", "/workflows/fetch", Policy.DESTRUCTIVE, fetch)
 

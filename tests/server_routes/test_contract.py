@@ -53,6 +53,7 @@ CONTRACT_ROUTES = {
 EXTRA_ROUTES = {
     ("POST", "/imports/browse"),
     ("POST", "/workflows/stamp"),
+    ("POST", "/workflows/read"),
     ("DELETE", "/uploads/{id}"),
     ("GET", "/hf/repos/{repo_id}/files"),
     ("GET", "/events"),

@@ -4,6 +4,7 @@ a loopback Hub; the job's result names each reference's outcome."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,22 @@ async def test_stamp_writes_our_sha256_on_loaders_whose_file_the_library_holds(
     assert out["extra"] == {"keep": "me"} and out["nodes"][2] == workflow["nodes"][2]
     again = await fetch_client.post(f"{V1}/workflows/stamp", json={"workflow": out}, headers=JSON_HEADERS)
     assert (await again.json())["stamped"] == []  # already carries the hash
+
+
+async def test_read_gives_the_workflow_of_a_dropped_png_or_json_and_refuses_others(fetch_client: Any) -> None:
+    from tests.core.workflows.images import png, text
+
+    data = json.dumps(template(NAME)).encode()
+    as_png = lambda raw: png(text("workflow", raw.decode()))  # noqa: E731 - as ComfyUI saves an image
+    headers = {"Content-Type": "application/octet-stream", "X-Model-Library": "1"}
+    for body in (data, as_png(data)):
+        resp = await fetch_client.post(f"{V1}/workflows/read", data=body, headers=headers)
+        assert resp.status == 200, await resp.text()
+        doc = await resp.json()
+        assert doc["format"] == "ui" and doc["workflow"]["nodes"] == template(NAME)["nodes"]
+    resp = await fetch_client.post(
+        f"{V1}/workflows/read", data=b"\x89PNG\r\n\x1a\nnot really", headers=headers
+    )
+    assert resp.status == 400 and "dropped file" in (await resp.json())["error"]["message"]
+    resp = await fetch_client.post(f"{V1}/workflows/read", data=data, headers=JSON_HEADERS)
+    assert resp.status in (400, 403, 415)  # an upload route takes raw bytes only
