@@ -233,6 +233,72 @@ def test_other_model_types_make_comfyuis_own_loaders_with_the_listed_name_and_ha
     assert page.our_errors == []
 
 
+def test_a_loaded_workflow_is_checked_made_available_and_stamped_from_the_panel(
+    page: Any, comfyui: ComfyUI
+) -> None:
+    import_through_api(comfyui, "flux_lora_comfy", "wf-panel-lora.safetensors")
+    model = model_named(comfyui, "wf-panel-lora")
+    sha = model["hashes"]["sha256"]
+    wanted = "friends\\wf_from_a_friend.safetensors"  # saved on Windows
+    workflow = {
+        "nodes": [
+            {
+                "id": 1,
+                "type": "LoraLoaderModelOnly",
+                "pos": [400, 100],
+                "size": [300, 80],
+                "flags": {},
+                "order": 0,
+                "mode": 0,
+                "inputs": [],
+                "outputs": [],
+                "widgets_values": [wanted, 1.0],
+                "properties": {
+                    "models": [{"name": wanted, "directory": "loras", "hash": sha, "hash_type": "SHA256"}]
+                },
+            },
+            {
+                "id": 2,
+                "type": "LoraLoaderModelOnly",
+                "pos": [400, 300],
+                "size": [300, 80],
+                "flags": {},
+                "order": 1,
+                "mode": 0,
+                "inputs": [],
+                "outputs": [],
+                "widgets_values": ["wf-panel-lora.safetensors", 1.0],
+                "properties": {},
+            },
+        ],
+        "links": [],
+        "groups": [],
+        "config": {},
+        "extra": {},
+        "version": 0.4,
+    }
+    page.evaluate("(wf) => app.loadGraphData(wf)", workflow)
+    page.wait_for_selector("[data-testid=workflow-item][data-status=in_library]")  # checked on load
+    # ComfyUI's own missing-model dialog names the file too (it cannot find it): the user closes it.
+    if page.locator(".p-dialog-mask").count():
+        page.keyboard.press("Escape")
+        page.wait_for_selector(".p-dialog-mask", state="detached")
+    page.click("[data-testid=workflow-fetch]")
+    page.wait_for_selector("[data-testid=workflow-item][data-status=linked]", timeout=30_000)
+    widget = "(id) => app.graph.getNodeById(id).widgets.find((w) => w.name === 'lora_name').value"
+    page.wait_for_function(f"() => ({widget})(1) === 'friends/wf_from_a_friend.safetensors'")
+    page.click("[data-testid=workflow-stamp]")
+    page.wait_for_function("() => (app.graph.getNodeById(2).properties.models || []).length === 1")
+    (entry,) = page.evaluate("() => app.graph.getNodeById(2).properties.models")
+    assert entry == {
+        "name": "wf-panel-lora.safetensors",
+        "directory": "loras",
+        "hash": sha,
+        "hash_type": "SHA256",
+    }
+    assert page.our_errors == []
+
+
 def test_picking_another_model_in_the_node_list_updates_model_ref(
     page: Any, models: dict[str, dict[str, Any]]
 ) -> None:

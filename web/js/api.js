@@ -200,6 +200,25 @@ export function createApi(fetchLike) {
     status: () => send("GET", "/status"),
     /** @returns {Promise<{items: {id: number, path: string, read_only: boolean, auto?: boolean}[]}>} */
     listSources: () => send("GET", "/sources"),
+
+    /** @param {any} workflow @returns {Promise<{items: any[], format: string, counts: Record<string, number>, problems: string[]}>} */
+    checkWorkflow: (workflow) => send("POST", "/workflows/check", { workflow }),
+    /**
+     * @param {any} workflow @param {{node_id: string | null, name: string, model_id: string}[]} choices
+     * @returns {Promise<{job: Job}>}
+     */
+    fetchWorkflow: (workflow, choices) => send("POST", "/workflows/fetch", choices.length ? { workflow, choices } : { workflow }),
+    /** @param {any} workflow @returns {Promise<{workflow: any, stamped: any[]}>} */
+    stampWorkflow: (workflow) => send("POST", "/workflows/stamp", { workflow }),
+    /** The workflow a dropped JSON/PNG/WebP file carries. @param {Blob} file @returns {Promise<{workflow: any, format: string}>} */
+    readWorkflow: async (file) =>
+      readJson(
+        await fetchLike(`${API_PREFIX}/workflows/read`, {
+          method: "POST",
+          headers: { "Content-Type": "application/octet-stream", [GUARD_HEADER]: "1" },
+          body: file,
+        }),
+      ),
   };
 }
 

@@ -90,8 +90,49 @@ function ensurePanel() {
     },
     toast: (message) => app.extensionManager?.toast?.add({ life: 5000, ...message }),
     onPlace: (model) => placeOnCanvas(model),
+    workflow: { getWorkflow: () => app.graph?.serialize?.(), applyNames, applyStamp },
   });
+  void panel.workflowView.checkLoaded(); // the workflow already open when the panel first shows
   return panel;
+}
+
+/**
+ * After a workflow fetch: a node whose widget names a model differently from how ComfyUI now lists it
+ * (a name saved on Windows with "\\") takes the listed name. Top-level nodes (ids without ":").
+ * @param {any[]} items  the fetch result's items
+ */
+function applyNames(items) {
+  let changed = 0;
+  for (const item of items) {
+    if (!item.comfyui_name || item.comfyui_name === item.name || !item.node_id || !item.input_name) continue;
+    if (String(item.node_id).includes(":")) continue; // inside a subgraph: left as is
+    const node = app.graph?.getNodeById?.(Number(item.node_id)) ?? app.graph?.getNodeById?.(item.node_id);
+    const widget = node?.widgets?.find((/** @type {any} */ w) => w.name === item.input_name);
+    if (!widget || widget.value !== item.name) continue;
+    widget.value = item.comfyui_name;
+    changed += 1;
+  }
+  if (changed) app.graph?.setDirtyCanvas?.(true, true);
+  return changed;
+}
+
+/**
+ * The stamped workflow's `properties.models` copied onto the live graph's nodes (by id).
+ * @param {any} workflow
+ */
+function applyStamp(workflow) {
+  let changed = 0;
+  for (const stamped of workflow?.nodes || []) {
+    const models = stamped?.properties?.models;
+    if (!Array.isArray(models)) continue;
+    const node = app.graph?.getNodeById?.(stamped.id);
+    if (!node) continue;
+    const before = JSON.stringify(node.properties?.models ?? null);
+    if (before === JSON.stringify(models)) continue;
+    node.properties = { ...(node.properties || {}), models };
+    changed += 1;
+  }
+  return changed;
 }
 
 /**
@@ -213,6 +254,10 @@ if (app && typeof app.registerExtension === "function") {
         category: ["Central Model Library", "Security", "Remote changes"],
       },
     ],
+    // A workflow was loaded (opened, dropped, a template): check its models when the panel is there.
+    async afterConfigureGraph() {
+      if (panel) void panel.workflowView.checkLoaded();
+    },
     /** @param {any} node */
     nodeCreated(node) {
       watchModelRef(node, lookupModel);

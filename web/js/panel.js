@@ -11,6 +11,7 @@ import { openImportDialog } from "./components/import_dialog.js";
 import { JobsView, isFinal, jobTitle } from "./components/jobs.js";
 import { LibraryView } from "./components/library_view.js";
 import { showWelcome } from "./components/welcome.js";
+import { WorkflowView } from "./components/workflow_view.js";
 import { ensureStyles } from "./styles.js";
 
 /**
@@ -21,7 +22,8 @@ import { ensureStyles } from "./styles.js";
  *   Events are "job" (a Job) and "changed" ({ids, reason}); a "model-library." prefix is accepted.
  * @typedef {{api: LibraryApi, events: EventSourceLike, toast: (m: import("./components/toast.js").ToastMessage) => void,
  *            chunkSize?: number, statusIntervalMs?: number,
- *            onPlace?: (model: import("./api.js").Model) => void}} PanelOptions
+ *            onPlace?: (model: import("./api.js").Model) => void,
+ *            workflow?: {getWorkflow: () => any, applyNames: (items: any[]) => number, applyStamp: (workflow: any) => number}}} PanelOptions
  *   onPlace: inside ComfyUI, puts a model's loader on the canvas (the import dialog offers it).
  */
 
@@ -75,6 +77,15 @@ export function mountPanel(root, options) {
   };
   const offline = h("div", { className: "mlib-offline", hidden: true, attrs: { role: "status", "data-testid": "offline" }, text: "Hugging Face is unreachable: lookups and downloads wait until it answers again." });
   const ctx = { api, host: shell, jobs, toast, onImported };
+  const workflowView = new WorkflowView({ api, jobs, toast, ...(options.workflow || {}), onChanged: () => refreshAll() });
+  /** @param {File} file  a dropped workflow file: read by the server, then checked */
+  const onWorkflowFile = (file) => {
+    workflowView.element.open = true;
+    api.readWorkflow(file).then(
+      (answer) => workflowView.check(answer.workflow),
+      (error) => toast({ severity: "error", summary: `${file.name}: no workflow`, detail: errorText(error) }),
+    );
+  };
   const header = h("div", { className: "mlib-header" }, [
     h("span", { className: "mlib-title", text: "Central Model Library" }),
     health.element,
@@ -86,11 +97,12 @@ export function mountPanel(root, options) {
   shell.append(
     header,
     offline,
+    workflowView.element,
     h("div", { className: "mlib-main" }, [view.element, detail.element]),
     jobs.element,
-    h("div", { className: "mlib-drop-hint", text: "Drop .safetensors / .gguf files or folders here to import them." }),
+    h("div", { className: "mlib-drop-hint", text: "Drop .safetensors / .gguf files or folders here to import them, or a workflow (.json, .png) to check its models." }),
   );
-  const dropZone = new DropZone({ api, jobs, toast, chunkSize: options.chunkSize, onImported }, shell);
+  const dropZone = new DropZone({ api, jobs, toast, chunkSize: options.chunkSize, onImported, onWorkflowFile }, shell);
 
   const checkStatus = async () => {
     try {
@@ -122,6 +134,7 @@ export function mountPanel(root, options) {
     detail,
     jobs,
     dropZone,
+    workflowView,
     destroy() {
       clearInterval(timer);
       unsubscribe();

@@ -76,6 +76,15 @@ const CSS = `
 .mlib-picker-list .mlib-link { background: none; border: none; color: inherit; cursor: pointer; padding: 0; text-align: left; }
 .mlib-picker-note { opacity: 0.7; font-size: 0.9em; }
 .mlib-dim { opacity: 0.6; }
+.mlib-wf { border-bottom: 1px solid var(--mlib-border); padding: 2px 8px; }
+.mlib-wf summary { cursor: pointer; padding: 4px 0; }
+.mlib-wf-bar { display: flex; gap: 6px; flex-wrap: wrap; margin: 4px 0; }
+.mlib-wf-list { max-height: 240px; overflow-y: auto; }
+.mlib-wf-item { padding: 4px 0; border-top: 1px solid var(--mlib-border); }
+.mlib-wf-head { display: flex; gap: 6px; align-items: center; }
+.mlib-wf-name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; min-width: 0; }
+.mlib-wf-missing .mlib-badge, .mlib-wf-pick .mlib-badge, .mlib-wf-refused .mlib-badge, .mlib-wf-failed .mlib-badge { background: #5c2b29; }
+.mlib-wf-item select { width: 100%; margin-top: 2px; }
 .mlib-welcome { border: 1px solid var(--border-color, #555); border-radius: 4px; padding: 2px 6px; margin: 4px 0; display: flex; gap: 4px; align-items: flex-start; font-size: 0.9em; }
 .mlib-welcome details { flex: 1; min-width: 0; }
 .mlib-welcome summary { cursor: pointer; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }

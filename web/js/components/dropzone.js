@@ -15,7 +15,9 @@ const UPLOAD_GROUPS_AT_ONCE = 4;
  * @typedef {{file: File, name: string}} DroppedFile  name: the path relative to the drop (folder/file)
  * @typedef {{api: LibraryApi, jobs: import("./jobs.js").JobsView,
  *            toast: (m: import("./toast.js").ToastMessage) => void,
- *            onImported: (jobs: Job[], label: string) => void, chunkSize?: number}} DropContext
+ *            onImported: (jobs: Job[], label: string) => void, chunkSize?: number,
+ *            onWorkflowFile?: (file: File) => void}} DropContext
+ *   onWorkflowFile: a dropped workflow (.json, or an image ComfyUI saved) is checked, not imported.
  */
 
 /** @param {FileSystemEntry} entry @param {string} prefix @param {DroppedFile[]} out */
@@ -51,6 +53,11 @@ export async function filesOfDrop(dt) {
   }
   for (const file of [...(dt.files || [])]) out.push({ file, name: file.name });
   return out;
+}
+
+/** A file that may carry a workflow: JSON, or an image (ComfyUI saves its workflow in PNG and WebP). */
+export function isWorkflowFileName(/** @type {string} */ name) {
+  return /\.(json|png|webp)$/i.test(name) && !isModelFileName(name);
 }
 
 /** @param {DataTransfer | null} dt */
@@ -103,7 +110,10 @@ export class DropZone {
   /** @param {DataTransfer} dt */
   async handleDrop(dt) {
     try {
-      await this.importFiles(await filesOfDrop(dt));
+      const files = await filesOfDrop(dt);
+      const workflows = this.ctx.onWorkflowFile ? files.filter((f) => isWorkflowFileName(f.name)) : [];
+      for (const item of workflows) this.ctx.onWorkflowFile?.(item.file);
+      await this.importFiles(files.filter((f) => !workflows.includes(f)));
     } catch (error) {
       this.ctx.toast({ severity: "error", summary: "Drop failed", detail: errorText(error) });
     }
