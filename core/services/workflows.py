@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from ..catalog.store import Catalog
 from ..config import LibraryConfig
-from ..errors import HashMismatch, ModelLibraryError
+from ..errors import HashMismatch, InvalidInput, ModelLibraryError
 from ..links.registry import AppRecord
 from ..mapping.comfyui import read_install
 from ..mapping.named_links import LinkStatus
@@ -33,6 +33,8 @@ from .base import HubServiceBase, MappingServiceBase, PathArg
 
 HUB_ENDPOINT = "https://huggingface.co"
 CHANGING = (Outcome.LINKED, Outcome.DOWNLOADED)
+# References resolved per request: each costs a few catalog searches, and strangers may post workflows.
+MAX_REFERENCES = 2000
 
 
 class WorkflowService:
@@ -75,8 +77,14 @@ class WorkflowService:
         comfyui_dir: PathArg | None = None,
         listing: Listing | None = None,
     ) -> WorkflowCheck:
+        extraction = extract_references(workflow)
+        if len(extraction.references) > MAX_REFERENCES:
+            raise InvalidInput(
+                f"{workflow.label} names {len(extraction.references)} model files; at most "
+                f"{MAX_REFERENCES} are checked at once (a real workflow names a few dozen): split it."
+            )
         resolver = self.resolver(comfyui_dir=comfyui_dir, listing=listing)
-        return resolver.check(extract_references(workflow))
+        return resolver.check(extraction)
 
     def stamp(self, workflow: Workflow) -> StampResult:
         """The workflow with our SHA-256 (and the Hub url when known) on each loader whose file the library

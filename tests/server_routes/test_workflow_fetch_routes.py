@@ -178,3 +178,20 @@ async def test_read_gives_the_workflow_of_a_dropped_png_or_json_and_refuses_othe
     assert resp.status == 400 and "dropped file" in (await resp.json())["error"]["message"]
     resp = await fetch_client.post(f"{V1}/workflows/read", data=data, headers=JSON_HEADERS)
     assert resp.status in (400, 403, 415)  # an upload route takes raw bytes only
+
+
+async def test_a_workflow_naming_thousands_of_models_is_refused_before_any_search(fetch_client: Any) -> None:
+    nodes = [
+        {"id": i, "type": "LoraLoaderModelOnly", "widgets_values": [f"lora_{i}.safetensors", 1.0]}
+        for i in range(2001)
+    ]
+    for route in ("check", "fetch"):
+        resp = await fetch_client.post(
+            f"{V1}/workflows/{route}", json={"workflow": {"nodes": nodes, "links": []}}, headers=JSON_HEADERS
+        )
+        if route == "fetch" and resp.status == 202:
+            job = await wait_job(fetch_client, (await resp.json())["job"]["id"])
+            assert job["state"] == "failed" and "at most 2000" in job["error"]["message"], job
+            continue
+        assert resp.status == 400, route
+        assert "at most 2000" in (await resp.json())["error"]["message"]
