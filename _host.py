@@ -20,6 +20,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -243,7 +244,12 @@ def attach() -> bool:
         from .server_routes import register
 
         _routes = register(
-            server.routes, get_library, settings=guard_settings(), publish=publish, listing=comfyui_listing
+            server.routes,
+            get_library,
+            settings=guard_settings(),
+            publish=publish,
+            listing=comfyui_listing,
+            loaders=comfyui_loaders,
         )
     except Exception:  # the plugin must never stop ComfyUI from starting
         log.exception("model-library: could not register the HTTP routes; the panel will not work")
@@ -381,6 +387,40 @@ def comfyui_listing(category: str) -> list[str]:
     except Exception:  # a broken folder must not break a check
         log.warning("model-library: could not read ComfyUI's list of %s", category, exc_info=True)
         return []
+
+
+_LOADERS_TTL_S = 300.0
+_loaders_cache: tuple[float, Any] | None = None
+
+
+def comfyui_loaders() -> Any:
+    """Which inputs of this ComfyUI's nodes name model files (core and custom loaders): read from the
+    nodes' own input definitions, as /object_info shows them, merged over the core table. Built on the
+    first workflow check and kept for five minutes (plugins do not come and go while ComfyUI runs)."""
+    global _loaders_cache
+    now = time.monotonic()
+    if _loaders_cache is not None and now - _loaders_cache[0] < _LOADERS_TTL_S:
+        return _loaders_cache[1]
+    from .core.workflows.loaders import CORE_LOADERS, loaders_from_object_info, merged
+
+    found: Any = CORE_LOADERS
+    fp = _folder_paths()
+    nodes = sys.modules.get("nodes")
+    if fp is not None and nodes is not None:
+        info: dict[str, Any] = {}
+        for name, cls in list(getattr(nodes, "NODE_CLASS_MAPPINGS", {}).items()):
+            if name.startswith("Library"):
+                continue  # ours: their lists are the library's labels, not files
+            try:
+                info[name] = {"input": cls.INPUT_TYPES()}
+            except Exception:  # a node whose inputs cannot be read says nothing about files
+                log.debug("model-library: the inputs of node %s could not be read", name, exc_info=True)
+        files = {
+            c: comfyui_listing(c) for c in list(fp.folder_names_and_paths) if c not in NON_MODEL_CATEGORIES
+        }
+        found = merged(loaders_from_object_info(info, files))
+    _loaders_cache = (now, found)
+    return found
 
 
 def refresh_filename_cache(categories: Iterable[str] | None = None) -> None:

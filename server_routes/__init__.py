@@ -9,7 +9,7 @@ answers JSON; every route passes the guards of :mod:`.guards` first.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -41,13 +41,19 @@ def register(
     also_api_prefix: bool = False,
     runner_options: RunnerOptions | None = None,
     listing: Listing | None = None,
+    loaders: Callable[[], Any] | None = None,
 ) -> RouteContext:
     """Add every route under ``/model-library/v1`` (and ``/api/model-library/v1`` when asked: ComfyUI
     adds that copy itself). Returns the context, whose ``shutdown()`` stops the job runner."""
     from . import health, hub, imports, jobs, mapping, models, sources, status, uploads, workflows
 
     ctx = RouteContext(
-        get_library, settings=settings, publish=publish, runner_options=runner_options, listing=listing
+        get_library,
+        settings=settings,
+        publish=publish,
+        runner_options=runner_options,
+        listing=listing,
+        loaders=loaders,
     )
     router = Router(routes, ctx, (PREFIX, API_PREFIX) if also_api_prefix else (PREFIX,))
     for module in (models, imports, uploads, jobs, hub, mapping, health, sources, status, workflows):

@@ -55,11 +55,14 @@ class RouteContext:
         publish: Publish | None = None,
         runner_options: RunnerOptions | None = None,
         listing: Listing | None = None,
+        loaders: Callable[[], Any] | None = None,
     ) -> None:
         self._get_library = get_library
         # Inside ComfyUI: its own file lists per category (folder_paths), what "present" means for a
         # workflow's models; None elsewhere (the configured install's folders are read instead).
         self.listing = listing
+        # Inside ComfyUI: which inputs of its nodes name model files (custom loaders too); None elsewhere.
+        self.loaders = loaders
         self.settings = settings
         self._publish = publish
         self._runner_options = runner_options or RunnerOptions()

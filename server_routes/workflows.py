@@ -54,7 +54,9 @@ def add_routes(router: Router) -> None:
         body = await read_workflow_body(request)
         workflow = workflow_from_json(body["workflow"], label="workflow")
         library = await ctx.library()
-        result = await run(lambda: library.workflows.check(workflow, listing=ctx.listing))
+        result = await run(
+            lambda: library.workflows.check(workflow, listing=ctx.listing, loaders=host_loaders(ctx))
+        )
         return json_response(result.to_dict())
 
     async def fetch(request: web.Request) -> web.Response:
@@ -107,6 +109,11 @@ def add_routes(router: Router) -> None:
     router.add("POST", "/workflows/read", Policy.UPLOAD, read)
     router.add("POST", "/workflows/stamp", Policy.CHANGE, stamp)
     router.add("POST", "/workflows/fetch", Policy.DESTRUCTIVE, fetch)
+
+
+def host_loaders(ctx: Any) -> Any:
+    """The running ComfyUI's loader map (its nodes' inputs that name files), or None outside it."""
+    return ctx.loaders() if ctx.loaders is not None else None
 
 
 MAX_CHOICES = 500

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..models import ImportItem, Link, Model, ModelQuery, Page
     from ..workflows import Workflow
     from ..workflows.fetch import WorkflowFetch
+    from ..workflows.loaders import LoaderMap
     from ..workflows.resolve import WorkflowCheck
     from ..workflows.resolve_listing import Listing
     from ..workflows.stamp import StampResult
@@ -267,6 +268,7 @@ class WorkflowServiceBase(Protocol):
         *,
         comfyui_dir: PathArg | None = None,
         listing: Listing | None = None,
+        loaders: LoaderMap | None = None,
     ) -> WorkflowCheck: ...
 
     def stamp(self, workflow: Workflow) -> StampResult: ...
@@ -277,6 +279,7 @@ class WorkflowServiceBase(Protocol):
         *,
         comfyui_dir: PathArg | None = None,
         listing: Listing | None = None,
+        loaders: LoaderMap | None = None,
         choices: Mapping[tuple[str | None, str], str] | None = None,
         progress: StageProgress | None = None,
         cancelled: CancelCheck | None = None,

@@ -23,6 +23,7 @@ from ..net.policy import HostPolicy
 from ..types import CancelCheck, OnChanged, StageProgress
 from ..workflows import Workflow, extract_references
 from ..workflows.fetch import Fetcher, LinkResult, Outcome, WorkflowFetch
+from ..workflows.loaders import CORE_LOADERS, LoaderMap
 from ..workflows.references import WorkflowReference
 from ..workflows.resolve import Resolver, WorkflowCheck
 from ..workflows.resolve_download import DownloadPlan, HubFile, hub_resolve_url
@@ -76,8 +77,11 @@ class WorkflowService:
         *,
         comfyui_dir: PathArg | None = None,
         listing: Listing | None = None,
+        loaders: LoaderMap | None = None,
     ) -> WorkflowCheck:
-        extraction = extract_references(workflow)
+        """``loaders``: which node inputs name model files (inside ComfyUI, read from its nodes, so custom
+        loaders count); the table of ComfyUI's core loaders otherwise."""
+        extraction = extract_references(workflow, loaders if loaders is not None else CORE_LOADERS)
         if len(extraction.references) > MAX_REFERENCES:
             raise InvalidInput(
                 f"{workflow.label} names {len(extraction.references)} model files; at most "
@@ -108,6 +112,7 @@ class WorkflowService:
         *,
         comfyui_dir: PathArg | None = None,
         listing: Listing | None = None,
+        loaders: LoaderMap | None = None,
         choices: Mapping[tuple[str | None, str], str] | None = None,
         progress: StageProgress | None = None,
         cancelled: CancelCheck | None = None,
@@ -115,7 +120,7 @@ class WorkflowService:
         """Make every reference available: link, download (verified), link. Nothing of the user's is
         replaced; a name held by something else is reported on its reference."""
         apps = self.mapping.targets(comfyui_dir)  # an unmapped install is refused before any work
-        check = self.check(workflow, comfyui_dir=comfyui_dir, listing=listing)
+        check = self.check(workflow, comfyui_dir=comfyui_dir, listing=listing, loaders=loaders)
         provider = _Provider(self, apps)
         fetcher = Fetcher(provider, installs=[a.id for a in apps])
         result = fetcher.fetch(check, choices=choices, progress=progress, cancelled=cancelled)

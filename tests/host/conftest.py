@@ -36,6 +36,26 @@ PROJECT = Path(__file__).resolve().parents[2]
 PLUGIN_FOLDER = "comfyui-model-library"
 PRE_EXISTING_LORA = "already-here-lora"
 HOST_TEMPLATE = "flux_dev_checkpoint_example.json"
+CUSTOM_LOADER = """
+import folder_paths
+
+
+class HostTierCustomLoader:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"strength": ("FLOAT", {"default": 1.0}),
+                             "my_lora": (folder_paths.get_filename_list("loras"),)}}
+
+    RETURN_TYPES = ("STRING",)
+    FUNCTION = "run"
+    CATEGORY = "testing"
+
+    def run(self, strength, my_lora):
+        return (my_lora,)
+
+
+NODE_CLASS_MAPPINGS = {"HostTierCustomLoader": HostTierCustomLoader}
+"""
 READY_TIMEOUT_S = 90.0
 FRESH_FOLDERS = ("models", "custom_nodes", "input", "output", "user", "temp")
 PACKAGE_PARTS = ("__init__.py", "_host.py", "nodes", "core", "server_routes")
@@ -161,6 +181,8 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory, host_hub: Any) -> Iterator
     install, library = shadow_install(comfy_path, root / "ComfyUI"), root / "library"
     library.mkdir()
     (install / "custom_nodes" / PLUGIN_FOLDER).symlink_to(PROJECT, target_is_directory=True)
+    # A custom node with a loader of its own (as many plugins have): its file list is ComfyUI's LoRAs.
+    (install / "custom_nodes" / "host_tier_custom_loader.py").write_text(CUSTOM_LOADER)
     # A model the user had before installing the plugin: catalogued in place at the first start.
     write_family(install / "models" / "loras" / f"{PRE_EXISTING_LORA}.safetensors", "sdxl_lora_kohya")
     # The user's own extra_model_paths.yaml, with the block an earlier version of the plugin wrote into it

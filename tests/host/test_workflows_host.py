@@ -89,3 +89,22 @@ def test_a_library_model_under_another_name_is_linked_by_hash(comfyui: ComfyUI, 
     assert item["outcome"] == "linked" and item["model"]["id"] == model["id"], item
     assert len(host_hub.requests) == requests  # no download: the bytes were here
     wait_for(lambda: wanted in combo(comfyui, "LoraLoaderModelOnly", "lora_name") or None, "the linked name")
+
+
+def test_a_custom_nodes_loader_counts_inside_comfyui(comfyui: ComfyUI) -> None:
+    """Its inputs are read from the running ComfyUI (not in our table of core loaders): its model is
+    found, and ComfyUI lists it."""
+    from tests.host.conftest import PRE_EXISTING_LORA
+
+    name = f"{PRE_EXISTING_LORA}.safetensors"
+    workflow = {
+        "nodes": [{"id": 5, "type": "HostTierCustomLoader", "widgets_values": [0.5, name]}],
+        "links": [],
+    }
+    (item,) = check(comfyui, workflow)
+    assert (item["node_type"], item["input_name"], item["category"]) == (
+        "HostTierCustomLoader",
+        "my_lora",
+        "loras",
+    )
+    assert item["name"] == name and item["status"] == "present"
