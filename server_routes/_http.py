@@ -107,19 +107,23 @@ def guarded(handler: Handler) -> Handler:
     return wrapper
 
 
-async def read_json(request: web.Request, *, limit: int = JSON_BODY_LIMIT) -> dict[str, Any]:
-    """The request's JSON object, read with a cap (Content-Length is checked, then never trusted).
-
-    An empty body reads as ``{}`` (routes like ``POST /scan`` take no arguments).
-    """
+async def read_capped(request: web.Request, limit: int, what: str, chunk: int = 16 * 1024) -> bytes:
+    """The request's body, at most ``limit`` bytes (Content-Length is checked, then never trusted)."""
     declared = request.content_length
     if declared is not None and declared > limit:
-        raise BodyTooLarge(f"request body of {declared} bytes is over the {limit}-byte limit for JSON")
+        raise BodyTooLarge(f"request body of {declared} bytes is over the {limit}-byte limit for {what}")
     body = bytearray()
-    async for chunk in request.content.iter_chunked(16 * 1024):
-        body += chunk
+    async for part in request.content.iter_chunked(chunk):
+        body += part
         if len(body) > limit:
-            raise BodyTooLarge(f"request body is over the {limit}-byte limit for JSON")
+            raise BodyTooLarge(f"request body is over the {limit}-byte limit for {what}")
+    return bytes(body)
+
+
+async def read_json(request: web.Request, *, limit: int = JSON_BODY_LIMIT) -> dict[str, Any]:
+    """The request's JSON object, read with a cap. An empty body reads as ``{}`` (routes like
+    ``POST /scan`` take no arguments)."""
+    body = await read_capped(request, limit, "JSON")
     if not body.strip():
         return {}
     try:

@@ -15,7 +15,7 @@ from ..core.errors import InvalidInput
 from ..core.workflows import read_workflow_bytes, workflow_from_json
 from ..core.workflows.containers import MAX_TEXT_BYTES
 from ..core.workflows.document import parse_json_text
-from ._http import BodyTooLarge, json_response, reject_unknown, run
+from ._http import json_response, read_capped, reject_unknown, run
 from ._router import Router
 from .guards import Policy
 
@@ -30,15 +30,8 @@ async def read_workflow_body(
     request: web.Request, allowed: tuple[str, ...] = ("workflow",)
 ) -> dict[str, Any]:
     """``{"workflow": <UI or API JSON>, ...}`` read with the workflow cap and parsed in a thread."""
-    declared = request.content_length
-    if declared is not None and declared > WORKFLOW_BODY_LIMIT:
-        raise BodyTooLarge(f"request body of {declared} bytes is over the {WORKFLOW_BODY_LIMIT}-byte limit")
-    raw = bytearray()
-    async for chunk in request.content.iter_chunked(256 * 1024):
-        raw += chunk
-        if len(raw) > WORKFLOW_BODY_LIMIT:
-            raise BodyTooLarge(f"request body is over the {WORKFLOW_BODY_LIMIT}-byte limit")
-    body = await run(parse_json_text, bytes(raw), "request body")
+    raw = await read_capped(request, WORKFLOW_BODY_LIMIT, "a workflow", 256 * 1024)
+    body = await run(parse_json_text, raw, "request body")
     if not isinstance(body, dict):
         raise InvalidInput('request body must be a JSON object: {"workflow": <the workflow JSON>}')
     reject_unknown(body, allowed)
@@ -94,15 +87,8 @@ def add_routes(router: Router) -> None:
 
     async def read(request: web.Request) -> web.Response:
         """The workflow in a dropped file (JSON, or a PNG/WebP ComfyUI saved), read by the server."""
-        declared = request.content_length
-        if declared is not None and declared > READ_LIMIT:
-            raise BodyTooLarge(f"a file of {declared} bytes is over the {READ_LIMIT}-byte workflow limit")
-        raw = bytearray()
-        async for chunk in request.content.iter_chunked(256 * 1024):
-            raw += chunk
-            if len(raw) > READ_LIMIT:
-                raise BodyTooLarge(f"the file is over the {READ_LIMIT}-byte limit for a workflow")
-        workflow = await run(read_workflow_bytes, bytes(raw), label="the dropped file")
+        raw = await read_capped(request, READ_LIMIT, "a workflow file", 256 * 1024)
+        workflow = await run(read_workflow_bytes, raw, label="the dropped file")
         return json_response({"workflow": workflow.data, "format": workflow.format.value})
 
     router.add("POST", "/workflows/check", Policy.CHANGE, check)
