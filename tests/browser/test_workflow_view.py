@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ServedLibrary, open_panel
+from tests.browser.conftest import SCREENSHOTS, ServedLibrary, open_panel
 from tests.core.workflows.images import png, text
 from tests.core.workflows.test_fetch import synthetic
 
@@ -77,6 +77,7 @@ def test_a_dropped_workflow_is_checked_and_made_available(served_mapped: ServedL
     page.wait_for_selector("[data-testid=workflow-item][data-status=linked]", timeout=20_000)
     assert page.locator("[data-testid=workflow-item][data-status=pick]").count() == 1
     assert "still not available" in page.inner_text("[data-testid=workflow-note]")
+    page.screenshot(path=str(SCREENSHOTS / "workflow.png"))  # the docs' picture of the view
     views = served.root / "views"
     assert [p.name for p in views.rglob("detail_v2.safetensors")] == ["detail_v2.safetensors"]
 

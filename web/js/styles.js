@@ -98,7 +98,7 @@ const CSS = `
 .mlib-job-text { color: var(--mlib-muted); font-size: 11px; white-space: nowrap; }
 .mlib-progress { height: 4px; background: var(--mlib-input); border-radius: 2px; overflow: hidden; margin-top: 3px; }
 .mlib-progress-bar { height: 100%; width: 0; background: var(--mlib-accent); transition: width .2s; }
-.mlib-job-done .mlib-progress-bar { background: #1e8e3e; }
+.mlib-job-done .mlib-progress-bar { background: #1e8e3e; width: 100% !important; }
 .mlib-job-failed .mlib-progress-bar { background: #d93025; width: 100%; }
 .mlib-drop-hint { padding: 6px 8px; color: var(--mlib-muted); font-size: 11px; border-top: 1px dashed var(--mlib-border); text-align: center; }
 .mlib-drop-overlay { position: absolute; inset: 0; background: rgba(79,140,255,.18); border: 2px dashed var(--mlib-accent);

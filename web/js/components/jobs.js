@@ -18,6 +18,7 @@ const KIND_TITLES = /** @type {Record<string, string>} */ ({
   download: "Download",
   scan: "Scan",
   lookup: "Hub lookup",
+  workflow_fetch: "Make a workflow's models available",
 });
 
 /** A readable title for a job: its kind, and the file it works on when the job says. @param {Job} job */
