@@ -219,6 +219,14 @@ class LinkRegistry:
         rows = self.db.execute_read("SELECT * FROM links WHERE app_id = ? ORDER BY link_path", (app_id,))
         return [LinkRecord.from_row(r) for r in rows]
 
+    def categories(self, app_id: str, purpose: str) -> set[str]:
+        """The categories an install's links of one purpose use (one indexed query, no records read)."""
+        rows = self.db.execute_read(
+            "SELECT DISTINCT category FROM links WHERE app_id = ? AND purpose = ? AND category != ''",
+            (app_id, purpose),
+        )
+        return {str(r[0]) for r in rows}
+
     def all(self) -> list[LinkRecord]:
         return [
             LinkRecord.from_row(r) for r in self.db.execute_read("SELECT * FROM links ORDER BY link_path")

@@ -120,8 +120,7 @@ def yaml_categories(config: MappingConfig, extra: Iterable[str] = ()) -> dict[st
 def section_categories(db: Database, app_id: str, config: MappingConfig) -> dict[str, str]:
     """The categories of an install's view section: the rules' and those of the names workflows asked
     for (a template's ``latent_upscale_models`` may be in no rule)."""
-    wanted = {r.category for r in LinkRegistry(db).by_app(app_id) if r.purpose == "workflow" and r.category}
-    return yaml_categories(config, wanted)
+    return yaml_categories(config, LinkRegistry(db).categories(app_id, "workflow"))
 
 
 def preview(
