@@ -15,9 +15,14 @@ def package_version() -> str:
     try:
         from importlib.metadata import PackageNotFoundError, version
 
-        return version("comfyui-model-library")
-    except PackageNotFoundError:  # loaded from custom_nodes/ without being pip-installed
-        return "unknown"
+        for name in ("central-model-library", "comfyui-model-library"):  # the latter: before the rename
+            try:
+                return version(name)
+            except PackageNotFoundError:
+                continue
+    except ImportError:
+        pass
+    return "unknown"  # loaded from custom_nodes/ without being pip-installed
 
 
 def _network(library: Any) -> Any:
