@@ -87,11 +87,11 @@ class LibraryLoraLoader:
             "optional": {"model_ref": model_ref_input()},
         }
 
-    RETURN_TYPES = ("MODEL", "CLIP")
-    OUTPUT_TOOLTIPS = ("The modified diffusion model.", "The modified CLIP model.")
-    FUNCTION = "load_lora"
+    RETURN_TYPES: tuple[str, ...] = ("MODEL", "CLIP")
+    OUTPUT_TOOLTIPS: tuple[str, ...] = ("The modified diffusion model.", "The modified CLIP model.")
+    FUNCTION: str = "load_lora"
     CATEGORY = CATEGORY
-    DESCRIPTION = "Applies a LoRA from the model library, found by its content hash."
+    DESCRIPTION: str = "Applies a LoRA from the model library, found by its content hash."
 
     @classmethod
     def VALIDATE_INPUTS(cls, lora: str, model_ref: str = "") -> bool | str:
