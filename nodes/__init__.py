@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from ._catalog import bind_library
-from .loaders import LibraryCheckpointLoader, LibraryLoraLoader, LibraryVaeLoader
+from .loaders import LibraryCheckpointLoader, LibraryLoraLoader, LibraryLoraLoaderModelOnly, LibraryVaeLoader
 from .model_path import LibraryModelPath
 
 NODE_CLASS_MAPPINGS = {
     "LibraryCheckpointLoader": LibraryCheckpointLoader,
     "LibraryLoraLoader": LibraryLoraLoader,
+    "LibraryLoraLoaderModelOnly": LibraryLoraLoaderModelOnly,
     "LibraryVAELoader": LibraryVaeLoader,
     "LibraryModelPath": LibraryModelPath,
 }
 NODE_DISPLAY_NAME_MAPPINGS = {
     "LibraryCheckpointLoader": "Library Checkpoint Loader",
     "LibraryLoraLoader": "Library LoRA Loader",
+    "LibraryLoraLoaderModelOnly": "Library LoRA Loader (model only)",
     "LibraryVAELoader": "Library VAE Loader",
     "LibraryModelPath": "Library Model Path",
 }

@@ -87,11 +87,11 @@ class LibraryLoraLoader:
             "optional": {"model_ref": model_ref_input()},
         }
 
-    RETURN_TYPES = ("MODEL", "CLIP")
-    OUTPUT_TOOLTIPS = ("The modified diffusion model.", "The modified CLIP model.")
-    FUNCTION = "load_lora"
+    RETURN_TYPES: tuple[str, ...] = ("MODEL", "CLIP")
+    OUTPUT_TOOLTIPS: tuple[str, ...] = ("The modified diffusion model.", "The modified CLIP model.")
+    FUNCTION: str = "load_lora"
     CATEGORY = CATEGORY
-    DESCRIPTION = "Applies a LoRA from the model library, found by its content hash."
+    DESCRIPTION: str = "Applies a LoRA from the model library, found by its content hash."
 
     @classmethod
     def VALIDATE_INPUTS(cls, lora: str, model_ref: str = "") -> bool | str:
@@ -125,6 +125,35 @@ class LibraryLoraLoader:
             model, clip, weights, strength_model, strength_clip
         )
         return (model_lora, clip_lora)
+
+
+class LibraryLoraLoaderModelOnly(LibraryLoraLoader):
+    """Applies a LoRA from the library to the diffusion model alone, like ComfyUI's LoraLoaderModelOnly
+    (the LoRAs of Flux, Wan, Qwen-Image and other models whose text encoder a LoRA leaves alone)."""
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        strength = {"default": 1.0, "min": -100.0, "max": 100.0, "step": 0.01}
+        return {
+            "required": {
+                "model": ("MODEL", {"tooltip": "The diffusion model the LoRA will be applied to."}),
+                "lora": choice_input("lora", "A LoRA in the model library."),
+                "strength_model": ("FLOAT", {**strength, "tooltip": "How strongly to modify the model."}),
+            },
+            "optional": {"model_ref": model_ref_input()},
+        }
+
+    RETURN_TYPES = ("MODEL",)
+    OUTPUT_TOOLTIPS = ("The modified diffusion model.",)
+    FUNCTION = "load_lora_model_only"
+    DESCRIPTION = (
+        "Applies a LoRA from the model library to the diffusion model only, found by its content hash."
+    )
+
+    def load_lora_model_only(
+        self, model: Any, lora: str, strength_model: float, model_ref: str = ""
+    ) -> tuple[Any]:
+        return (self.load_lora(model, None, lora, strength_model, 0, model_ref)[0],)
 
 
 class LibraryVaeLoader:

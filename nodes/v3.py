@@ -14,12 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from . import _catalog
-from .loaders import LibraryCheckpointLoader, LibraryLoraLoader, LibraryVaeLoader
+from .loaders import LibraryCheckpointLoader, LibraryLoraLoader, LibraryLoraLoaderModelOnly, LibraryVaeLoader
 from .model_path import LibraryModelPath
 
 DISPLAY_NAMES = {
     "LibraryCheckpointLoader": "Library Checkpoint Loader",
     "LibraryLoraLoader": "Library LoRA Loader",
+    "LibraryLoraLoaderModelOnly": "Library LoRA Loader (model only)",
     "LibraryVAELoader": "Library VAE Loader",
     "LibraryModelPath": "Library Model Path",
 }
@@ -120,6 +121,27 @@ def build_nodes() -> list[type[Any]]:
         def fingerprint_inputs(cls, lora: str = "", model_ref: str = "", **_: Any) -> str:
             return LibraryLoraLoader.IS_CHANGED(lora, model_ref)
 
+    model_only_loader = LibraryLoraLoaderModelOnly()
+
+    class LibraryLoraLoaderModelOnlyV3(io.ComfyNode):
+        @classmethod
+        def define_schema(cls) -> Any:
+            return schema("LibraryLoraLoaderModelOnly", LibraryLoraLoaderModelOnly)
+
+        @classmethod
+        def execute(cls, model: Any, lora: str, strength_model: float, model_ref: str = "") -> Any:
+            return io.NodeOutput(
+                *model_only_loader.load_lora_model_only(model, lora, strength_model, model_ref)
+            )
+
+        @classmethod
+        def validate_inputs(cls, lora: str, model_ref: str = "") -> bool | str:
+            return LibraryLoraLoaderModelOnly.VALIDATE_INPUTS(lora, model_ref)
+
+        @classmethod
+        def fingerprint_inputs(cls, lora: str = "", model_ref: str = "", **_: Any) -> str:
+            return LibraryLoraLoaderModelOnly.IS_CHANGED(lora, model_ref)
+
     class LibraryVaeLoaderV3(io.ComfyNode):
         @classmethod
         def define_schema(cls) -> Any:
@@ -154,7 +176,13 @@ def build_nodes() -> list[type[Any]]:
         def fingerprint_inputs(cls, model: str = "", model_ref: str = "", **_: Any) -> str:
             return LibraryModelPath.IS_CHANGED(model, model_ref)
 
-    return [LibraryCheckpointLoaderV3, LibraryLoraLoaderV3, LibraryVaeLoaderV3, LibraryModelPathV3]
+    return [
+        LibraryCheckpointLoaderV3,
+        LibraryLoraLoaderV3,
+        LibraryLoraLoaderModelOnlyV3,
+        LibraryVaeLoaderV3,
+        LibraryModelPathV3,
+    ]
 
 
 def _socket(io: Any, kind: str) -> Any:

@@ -28,6 +28,7 @@ class LibraryNode:
 LIBRARY_NODES = {
     "LibraryCheckpointLoader": LibraryNode("checkpoint", 0, 1, "checkpoints"),
     "LibraryLoraLoader": LibraryNode("lora", 0, 3, "loras"),
+    "LibraryLoraLoaderModelOnly": LibraryNode("lora", 0, 2, "loras"),
     "LibraryVAELoader": LibraryNode("vae", 0, 1, "vae"),
     "LibraryModelPath": LibraryNode("model", 0, 1, None),
 }

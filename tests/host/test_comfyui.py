@@ -25,6 +25,7 @@ API = "/api/model-library/v1"
 NODES = {
     "LibraryCheckpointLoader": "Library Checkpoint Loader",
     "LibraryLoraLoader": "Library LoRA Loader",
+    "LibraryLoraLoaderModelOnly": "Library LoRA Loader (model only)",
     "LibraryVAELoader": "Library VAE Loader",
     "LibraryModelPath": "Library Model Path",
 }
@@ -227,7 +228,9 @@ def test_an_import_root_added_in_the_settings_applies_without_a_restart(
         accepted = client.post(f"{API}/imports", json=body, headers=GUARD_HEADERS)
         assert accepted.status_code == 202, accepted.text
         client.post("/api/settings/ModelLibrary.ImportRoots", json="")
-    wait_for(lambda: model_list(comfyui, "settings-root-lora") or None, "the import from the new root")
+    wait_for(
+        lambda: model_list(comfyui, "settings-root-lora") or None, "the import from the new root", timeout=90
+    )
 
 
 # -- live import -----------------------------------------------------------------------------------
@@ -305,10 +308,20 @@ def test_loader_workflow_is_accepted_and_loads_the_library_file(
             },
         },
         "3": {"class_type": "PreviewAny", "inputs": {"source": ["2", 1]}},
+        "4": {
+            "class_type": "LibraryLoraLoaderModelOnly",
+            "inputs": {
+                "model": ["1", 0],
+                "lora": "renamed elsewhere [00000000]",
+                "strength_model": 0.5,
+                "model_ref": "blake3:" + lora["hashes"]["blake3"],
+            },
+        },
+        "5": {"class_type": "PreviewAny", "inputs": {"source": ["4", 0]}},
     }
     answer = queue_prompt(comfyui, prompt)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["node_errors"] == {}
+    assert answer.json()["node_errors"] == {}  # the model-only loader found its LoRA by model_ref
     # The synthetic checkpoint has real key names but no real weights: ComfyUI's own loader, handed the
     # library's file, rejects it at once. That proves the node ran comfy.sd on the library file.
     entry = wait_for(lambda: finished_entry(comfyui, answer.json()["prompt_id"]), "the loader prompt to end")

@@ -97,12 +97,14 @@ def test_loaded_by_comfyui_registers_routes_and_nodes_without_building_the_libra
     assert out["nodes"] == [
         "LibraryCheckpointLoader",
         "LibraryLoraLoader",
+        "LibraryLoraLoaderModelOnly",
         "LibraryModelPath",
         "LibraryVAELoader",
     ]
     assert set(out["display"].values()) == {
         "Library Checkpoint Loader",
         "Library LoRA Loader",
+        "Library LoRA Loader (model only)",
         "Library VAE Loader",
         "Library Model Path",
     }
@@ -122,7 +124,7 @@ def test_loading_pulls_in_no_heavy_module(plugin_folder: Path, tmp_path: Path) -
 def test_pip_installed_import_never_touches_comfyui(tmp_path: Path) -> None:
     library = tmp_path / "library"
     out = run_python(PIP_IMPORT, library=library)
-    assert len(out["nodes"]) == 4
+    assert len(out["nodes"]) == 5
     top_level = {name.split(".")[0] for name in out["new_modules"]}
     assert not top_level & {*HEAVY, "aiohttp", "folder_paths", "comfy"}
     assert not any(name.startswith("comfyui_model_library.server_routes") for name in out["new_modules"])

@@ -20,6 +20,7 @@ const MODEL_WIDGET_NAMES = ["model", "model_name", "ckpt_name", "lora_name", "va
 export const LIBRARY_NODES = /** @type {Record<string, string | null>} */ ({
   LibraryCheckpointLoader: "checkpoint",
   LibraryLoraLoader: "lora",
+  LibraryLoraLoaderModelOnly: "lora",
   LibraryVAELoader: "vae",
   LibraryModelPath: null,
 });
