@@ -136,7 +136,7 @@ def test_a_file_only_comfyuis_lists_know_is_present_for_the_check_and_the_fetch(
 def test_a_link_into_a_category_no_view_had_is_listed_without_a_restart(comfyui: ComfyUI) -> None:
     """Linked by hash into ``model_patches`` (a category of 0.3.64 that no mapping rule uses, so ComfyUI
     had no view folder of ours there): the fetch's ``mapped:workflow`` event makes the host add it."""
-    import_through_api(comfyui, "sd15_loha", "workflow-host-patch.safetensors")
+    import_through_api(comfyui, "wan_lora", "workflow-host-patch.safetensors")  # bytes no other test uses
     model = model_named(comfyui, "workflow-host-patch")
     assert not view_folder_in(comfyui, "model_patches")
     wanted = "patches/patch_from_a_friend.safetensors"
