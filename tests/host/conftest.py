@@ -187,7 +187,7 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory, host_hub: Any) -> Iterator
     # A custom node with a loader of its own (as many plugins have): its file list is ComfyUI's LoRAs.
     # It also registers a model folder of its own at run time (as some plugins do).
     registered = root / "other-plugin-models"
-    write_family(registered / PLUGIN_FOLDER_MODEL, "sdxl_lora_kohya")
+    write_family(registered / PLUGIN_FOLDER_MODEL, "esrgan_new")
     register = f"\nfolder_paths.add_model_folder_path('upscale_models', {str(registered)!r})\n"
     (install / "custom_nodes" / "host_tier_custom_loader.py").write_text(CUSTOM_LOADER + register)
     # A model the user had before installing the plugin: catalogued in place at the first start.
