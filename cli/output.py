@@ -23,6 +23,20 @@ def human_size(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
+def printable(text: object) -> str:
+    """Text from strangers (a workflow's names, urls) for a terminal: control and format characters
+    (escape sequences, bidi overrides) shown as escapes, never sent raw."""
+    import unicodedata
+
+    out = []
+    for ch in str(text):
+        if unicodedata.category(ch) in ("Cc", "Cf"):
+            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
 class ProgressBar:
     """A one-line progress bar on stderr, only when stderr is a terminal. Rate-limited redraws."""
 

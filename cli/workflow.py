@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .output import emit_json
+from .output import emit_json, printable
 from .session import open_library
 
 AddCommon = Callable[[argparse.ArgumentParser], None]
@@ -100,10 +100,10 @@ def _print_table(checks: list[tuple[str, Any]]) -> None:
         for r in check.items:
             ref = r.reference
             where = f"node {ref.node_id}" if ref.node_id is not None else "workflow"
-            print(f"  {where:<10} {ref.category}/{ref.name}")
-            print(f"  {'':<10} {r.status.value:<12} {summary_line(r)}")
+            print(f"  {where:<10} {printable(ref.category)}/{printable(ref.name)}")
+            print(f"  {'':<10} {r.status.value:<12} {printable(summary_line(r))}")
         for problem in check.problems:
-            print(f"  skipped: {problem}")
+            print(f"  skipped: {printable(problem)}")
 
 
 def _fetch(args: argparse.Namespace) -> int:
@@ -150,6 +150,12 @@ def _fetch(args: argparse.Namespace) -> int:
         emit_json({"items": items, "files": files, "available": all(r.available for _, r in fetched)})
     else:
         _print_outcomes(fetched)
+    if not any(result.installs for _, result in fetched):
+        print(
+            "model-library: no ComfyUI install is mapped, so the models are in the library only; "
+            "`model-library map apply --comfyui DIR` (or --comfyui DIR here) makes ComfyUI see them.",
+            file=sys.stderr,
+        )
     left = sum(1 for _, result in fetched for item in result.items if not item.available)
     if left:
         print(
@@ -187,4 +193,4 @@ def _print_outcomes(fetched: list[tuple[str, Any]]) -> None:
                 text += f"  <- {item.model.name} ({item.model.id[:8]})"
             if item.error:
                 text += f": {item.error}"
-            print(text)
+            print(printable(text))

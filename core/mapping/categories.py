@@ -50,8 +50,15 @@ NOT_MODEL_CATEGORIES = frozenset(
 )
 
 
+# Words a YAML 1.1 reader (ComfyUI's PyYAML) takes for true, false or null: as a key of our section one
+# would stop ComfyUI from starting ('bool' object has no attribute 'split').
+YAML11_WORDS = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null"})
+
+
 def is_category_name(name: str) -> bool:
-    return name in MODEL_CATEGORIES or (name not in NOT_MODEL_CATEGORIES and bool(OTHER_CATEGORY.match(name)))
+    if name in MODEL_CATEGORIES:
+        return True
+    return name not in NOT_MODEL_CATEGORIES and name not in YAML11_WORDS and bool(OTHER_CATEGORY.match(name))
 
 
 OUR_SECTION = "comfyui_model_library"  # earlier versions' name; now the prefix of each library's own

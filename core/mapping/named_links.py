@@ -30,6 +30,9 @@ from .extra_paths import write_section
 from .planner import Action, Plan, lstat_snapshot, model_file_str
 from .service import MAPPING_MODES, link_target, section_categories, section_name
 
+MAX_NAME_PARTS = 8  # sub-folders of a category a workflow may ask for (real ones use one or two)
+MAX_NAME_CHARS = 240  # the whole name, so a link path stays within Windows' limits
+
 
 class LinkStatus(str, Enum):
     LINKED = "linked"  # made now
@@ -52,6 +55,11 @@ def comfyui_name(name: str) -> str:
     parts = name.replace("\\", "/").split("/")
     if not parts or any(p in ("", ".", "..") for p in parts):
         raise UnsafePath(f"{name[:200]!r} is not a file name inside a model folder")
+    if len(parts) > MAX_NAME_PARTS or len(name) > MAX_NAME_CHARS:
+        raise UnsafePath(
+            f"{name[:80]!r}... is {len(parts)} folders deep and {len(name)} characters long; a model name "
+            f"may have at most {MAX_NAME_PARTS} parts and {MAX_NAME_CHARS} characters"
+        )
     return "/".join(check_component(p) for p in parts)
 
 

@@ -35,6 +35,7 @@ class Outcome(str, Enum):
     PRESENT = "present"  # ComfyUI listed it already
     ALREADY = "already"  # in the library, and visible under that name already (or our node loads it)
     LINKED = "linked"  # linked under the name the workflow expects
+    IN_LIBRARY = "in_library"  # the library holds it; no mapped ComfyUI install to link it into
     DOWNLOADED = "downloaded"  # downloaded into the library (and linked where an install is mapped)
     REFUSED = "refused"  # the bytes offered are not the workflow's: nothing was added
     FAILED = "failed"  # tried, and it did not work (the error says why and what to do)
@@ -83,7 +84,13 @@ class FetchedItem:
 
     @property
     def available(self) -> bool:
-        return self.outcome in (Outcome.PRESENT, Outcome.ALREADY, Outcome.LINKED, Outcome.DOWNLOADED)
+        return self.outcome in (
+            Outcome.PRESENT,
+            Outcome.ALREADY,
+            Outcome.LINKED,
+            Outcome.IN_LIBRARY,
+            Outcome.DOWNLOADED,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = self.resolution.to_dict()
@@ -229,7 +236,9 @@ class Fetcher:
         if failed:
             why = "; ".join(x.reason for x in failed)
             return FetchedItem(r, Outcome.FAILED, model, name, why, "link_failed")
-        if made is Outcome.LINKED and results and not any(x.made for x in results):
+        if made is Outcome.LINKED and not results:
+            made = Outcome.IN_LIBRARY  # nothing was linked: no install to link into
+        elif made is Outcome.LINKED and not any(x.made for x in results):
             made = Outcome.ALREADY
         return FetchedItem(r, made, model, name)
 

@@ -3,8 +3,8 @@
 A Hugging Face ``resolve`` (or ``blob``) URL on huggingface.co, hf.co or the configured ``HF_ENDPOINT`` is
 parsed into repo, revision and file: the download goes through our Hub client, so it is fetched from the
 endpoint the library uses (a mirror set with ``HF_ENDPOINT`` wins over the host the workflow names), with
-the Hub's LFS sha256 to verify against. Any other URL is not downloadable (yet): the reason says whether the
-host policy refuses its host or only that we do not fetch from it.
+the Hub's LFS sha256 to verify against (the Hub client applies the host policy). Any other URL is not
+downloadable (yet): the reason says which addresses are.
 
 Pure: nothing here connects anywhere.
 """
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from ..errors import HostNotAllowed
 from ..net.policy import HUB_HOSTS, HostPolicy, normalize_host
 
 # /{namespace}/{repo}/resolve/{revision}/{path}; revisions with a slash ("refs/pr/1") are url-encoded.
@@ -106,11 +105,11 @@ def plan_download(url: str, policy: HostPolicy, endpoint: str) -> tuple[Download
         fetched = hub_resolve_url(endpoint, hub)
         return DownloadPlan(fetched, hub, None if fetched == url else url), None
     try:
-        policy.check(url)
-    except HostNotAllowed as exc:
-        return None, exc.message
-    host = urlsplit(url).hostname or url[:80]
+        host = urlsplit(url).hostname or url[:80]
+    except ValueError:
+        host = url[:80]
     return None, (
-        f"only Hugging Face files are downloaded for workflows so far, and {host} is not a Hub address: "
-        "download the file yourself and import it (`model-library import FILE`)"
+        f"only Hugging Face file addresses (https://huggingface.co/<repo>/resolve/<revision>/<file>, or the "
+        f"HF_ENDPOINT mirror) are downloaded for workflows, and this one on {host} is not one: download the "
+        "file yourself and import it (`model-library import FILE`)"
     )

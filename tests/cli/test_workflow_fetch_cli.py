@@ -106,3 +106,29 @@ def test_map_apply_asks_before_sharing_an_install_with_another_library_and_map_r
     assert yaml_file.read_bytes() == first
     assert cli(tmp_path / "a", hub, "map", "remove", "--comfyui", str(comfy)).returncode == 0
     assert not yaml_file.exists()  # we created it: it goes
+
+
+def test_names_with_terminal_escapes_are_shown_escaped(tmp_path: Path, hub: HubServer) -> None:
+    evil = "\x1b[2J\x1b]0;pwned\x07bad.safetensors"
+    workflow = tmp_path / "esc.json"
+    workflow.write_text(
+        json.dumps({"nodes": [{"id": 1, "type": "VAELoader", "widgets_values": [evil]}], "links": []})
+    )
+    out = cli(tmp_path / "lib", hub, "workflow", "check", str(workflow))
+    assert "\x1b" not in out.stdout and "\x07" not in out.stdout
+    assert "\\x1b[2J" in out.stdout
+
+
+def test_fetch_without_a_mapped_install_says_the_models_are_in_the_library_only(
+    tmp_path: Path, hub: HubServer
+) -> None:
+    lib = tmp_path / "lib"
+    workflow = tmp_path / "flux.json"
+    workflow.write_text(json.dumps(without_hashes(template(NAME))))
+    first = cli(lib, hub, "workflow", "fetch", str(workflow), "--yes")
+    assert first.returncode == 0 and "4 downloaded" in first.stdout
+    assert "no ComfyUI install is mapped" in first.stderr
+    again = cli(lib, hub, "workflow", "fetch", str(workflow), "--yes", "--json")
+    doc = json.loads(again.stdout)
+    assert {i["outcome"] for i in doc["items"]} == {"in_library"}, doc["items"]  # nothing claims "linked"
+    assert doc["available"] is True and doc["files"][0]["installs"] == []

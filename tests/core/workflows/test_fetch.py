@@ -434,3 +434,50 @@ def test_a_category_no_rule_names_joins_the_view_section_and_unmapping_takes_the
     assert not [p for p in views.rglob("*") if p.is_symlink()]
     yaml_file = comfy / "extra_model_paths.yaml"
     assert not yaml_file.exists() or "comfyui_model_library" not in yaml_file.read_text()
+
+
+@pytest.mark.parametrize("category", ["on", "off", "yes", "no", "true", "null", "y"])
+def test_a_category_yaml_reads_as_a_boolean_never_reaches_the_section(
+    lib: Library, comfy: Path, tmp_path: Path, category: str
+) -> None:
+    """ComfyUI reads extra_model_paths.yaml with PyYAML (YAML 1.1): a key `on` is True, and ComfyUI would
+    not start ('bool' object has no attribute 'split')."""
+    data = synthetic("vae", f"yaml-{category}")
+    import_file(lib, tmp_path, f"yaml_{category}.safetensors", data)
+    workflow = {
+        "nodes": [],
+        "models": [
+            {
+                "name": "x.safetensors",
+                "directory": category,
+                "hash": hashlib.sha256(data).hexdigest(),
+                "hash_type": "SHA256",
+            }
+        ],
+        "links": [],
+    }
+    before = (comfy / "extra_model_paths.yaml").read_bytes()
+    (item,) = lib.workflows.fetch(workflow_from_json(workflow)).items
+    assert item.outcome is Outcome.FAILED and "not a model folder name" in (item.error or ""), item.to_dict()
+    assert (comfy / "extra_model_paths.yaml").read_bytes() == before
+
+
+def test_a_name_many_folders_deep_is_refused(lib: Library, comfy: Path, tmp_path: Path) -> None:
+    data = synthetic("vae", "deep")
+    import_file(lib, tmp_path, "deep.safetensors", data)
+    deep = "/".join(["d"] * 200) + "/ae.safetensors"
+    workflow = {
+        "nodes": [],
+        "models": [
+            {
+                "name": deep,
+                "directory": "vae",
+                "hash": hashlib.sha256(data).hexdigest(),
+                "hash_type": "SHA256",
+            }
+        ],
+        "links": [],
+    }
+    (item,) = lib.workflows.fetch(workflow_from_json(workflow)).items
+    assert item.outcome is Outcome.FAILED and "folders deep" in (item.error or ""), item.to_dict()
+    assert not [p for p in (Path(lib.config.root) / "views").rglob("d") if p.is_dir()]

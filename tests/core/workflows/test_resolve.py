@@ -146,7 +146,7 @@ def test_urls_follow_the_host_policy_and_hf_endpoint(tmp_path: Path) -> None:
     with Library.open(config) as library:
         check = library.workflows.check(workflow_from_json(data))
     ae = by_name(check, "ae.safetensors")
-    assert ae.status is RefStatus.MISSING and ae.reason and "not a Hugging Face host" in ae.reason
+    assert ae.status is RefStatus.MISSING and ae.reason and "only Hugging Face file addresses" in ae.reason
     unet = by_name(check, "flux1-dev.safetensors")
     assert unet.download is not None
     assert unet.download.url == "http://127.0.0.1:8765/Comfy-Org/flux1-dev/resolve/main/flux1-dev.safetensors"

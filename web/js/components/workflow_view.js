@@ -44,6 +44,7 @@ export function outcomeText(item) {
     present: "was there",
     already: "was available",
     linked: `linked ${item.model?.name ?? ""}`,
+    in_library: "in the library (no ComfyUI mapped to link it into)",
     downloaded: "downloaded and linked",
     refused: "refused: other bytes than the workflow's",
     failed: "failed",
