@@ -60,8 +60,14 @@ def add_routes(router: Router) -> None:
         await run(library.mapping.targets)  # an install that is not mapped: refused now, not in the job
 
         def task(progress: StageProgress, cancelled: CancelCheck) -> dict[str, Any]:
+            # Inside ComfyUI "present" is its own lists and its nodes' loader map, as for the check.
             result = library.workflows.fetch(
-                workflow, choices=choices, progress=progress, cancelled=cancelled
+                workflow,
+                listing=ctx.listing,
+                loaders=host_loaders(ctx),
+                choices=choices,
+                progress=progress,
+                cancelled=cancelled,
             )
             return result.to_dict()
 

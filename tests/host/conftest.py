@@ -36,6 +36,9 @@ PROJECT = Path(__file__).resolve().parents[2]
 PLUGIN_FOLDER = "comfyui-model-library"
 PRE_EXISTING_LORA = "already-here-lora"
 HOST_TEMPLATE = "flux_dev_checkpoint_example.json"
+# A file only ComfyUI's own lists know: in a folder another plugin registers with folder_paths at run time
+# (not in the install's models/ nor in any extra_model_paths.yaml).
+PLUGIN_FOLDER_MODEL = "plugin-registered-upscaler.safetensors"
 CUSTOM_LOADER = """
 import folder_paths
 
@@ -182,7 +185,11 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory, host_hub: Any) -> Iterator
     library.mkdir()
     (install / "custom_nodes" / PLUGIN_FOLDER).symlink_to(PROJECT, target_is_directory=True)
     # A custom node with a loader of its own (as many plugins have): its file list is ComfyUI's LoRAs.
-    (install / "custom_nodes" / "host_tier_custom_loader.py").write_text(CUSTOM_LOADER)
+    # It also registers a model folder of its own at run time (as some plugins do).
+    registered = root / "other-plugin-models"
+    write_family(registered / PLUGIN_FOLDER_MODEL, "esrgan_new")
+    register = f"\nfolder_paths.add_model_folder_path('upscale_models', {str(registered)!r})\n"
+    (install / "custom_nodes" / "host_tier_custom_loader.py").write_text(CUSTOM_LOADER + register)
     # A model the user had before installing the plugin: catalogued in place at the first start.
     write_family(install / "models" / "loras" / f"{PRE_EXISTING_LORA}.safetensors", "sdxl_lora_kohya")
     # The user's own extra_model_paths.yaml, with the block an earlier version of the plugin wrote into it

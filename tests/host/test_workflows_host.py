@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from tests.core.workflows.test_fetch import template, without_hashes
-from tests.host.conftest import GUARD_HEADERS, HOST_TEMPLATE, ComfyUI
+from tests.host.conftest import GUARD_HEADERS, HOST_TEMPLATE, PLUGIN_FOLDER_MODEL, ComfyUI
 from tests.host.test_comfyui import API, combo, import_through_api, model_named, wait_for
 
 
@@ -55,6 +55,10 @@ def test_a_template_is_fetched_and_comfyuis_loaders_list_every_model(comfyui: Co
         wait_for(lambda: item["name"] in combo(comfyui, node, widget) or None, f"{item['name']} in {node}")
     after = check(comfyui, workflow)
     assert {i["status"] for i in after} == {"present"}, after
+    # ComfyUI searches a view folder of the library for each category the template uses (registered
+    # live: the legacy yaml block named only loras and checkpoints, and it was given back at start).
+    for category in {i["category"] for i in result["items"]}:
+        assert view_folder_in(comfyui, category), category
     assert not (comfyui.install / "extra_model_paths.yaml").read_bytes().count(b"comfyui_model_library")
 
 
@@ -108,3 +112,60 @@ def test_a_custom_nodes_loader_counts_inside_comfyui(comfyui: ComfyUI) -> None:
         "loras",
     )
     assert item["name"] == name and item["status"] == "present"
+
+
+def test_a_file_only_comfyuis_lists_know_is_present_for_the_check_and_the_fetch(
+    comfyui: ComfyUI, host_hub: Any
+) -> None:
+    """A folder another plugin registered with folder_paths at run time (not in the install's folders nor
+    in its yaml): inside ComfyUI "present" is ComfyUI's own list, for the fetch as for the check."""
+    workflow = {
+        "nodes": [{"id": 9, "type": "UpscaleModelLoader", "widgets_values": [PLUGIN_FOLDER_MODEL]}],
+        "links": [],
+    }
+    assert PLUGIN_FOLDER_MODEL in combo(comfyui, "UpscaleModelLoader", "model_name")
+    (item,) = check(comfyui, workflow)
+    assert (item["category"], item["status"]) == ("upscale_models", "present"), item
+    requests = len(host_hub.requests)
+    result = run_fetch(comfyui, workflow)
+    assert [i["outcome"] for i in result["items"]] == ["present"], json.dumps(result)[:2000]
+    assert result["available"] is True
+    assert len(host_hub.requests) == requests
+
+
+def test_a_link_into_a_category_no_view_had_is_listed_without_a_restart(comfyui: ComfyUI) -> None:
+    """Linked by hash into ``model_patches`` (a category of 0.3.64 that no mapping rule uses, so ComfyUI
+    had no view folder of ours there): the fetch's ``mapped:workflow`` event makes the host add it."""
+    import_through_api(comfyui, "wan_lora", "workflow-host-patch.safetensors")  # bytes no other test uses
+    model = model_named(comfyui, "workflow-host-patch")
+    assert not view_folder_in(comfyui, "model_patches")
+    wanted = "patches/patch_from_a_friend.safetensors"
+    entry = {
+        "name": wanted,
+        "directory": "model_patches",
+        "hash": model["hashes"]["sha256"],
+        "hash_type": "SHA256",
+    }
+    workflow = {
+        "nodes": [
+            {
+                "id": 4,
+                "type": "ModelPatchLoader",
+                "widgets_values": [wanted],
+                "properties": {"models": [entry]},
+            }
+        ],
+        "links": [],
+    }
+    result = run_fetch(comfyui, workflow)
+    assert [i["outcome"] for i in result["items"]] == ["linked"], json.dumps(result)[:2000]
+    wait_for(lambda: wanted in combo(comfyui, "ModelPatchLoader", "name") or None, wanted)
+    assert view_folder_in(comfyui, "model_patches")
+    assert [i["status"] for i in check(comfyui, workflow)] == ["present"]
+
+
+def view_folder_in(comfyui: ComfyUI, category: str) -> bool:
+    """ComfyUI searches a folder of the library (a view) for ``category``."""
+    with comfyui.client() as client:
+        folders = {f["name"]: f["folders"] for f in client.get("/api/experiment/models").json()}
+    return any(f.startswith(str(comfyui.library)) for f in folders[category])
