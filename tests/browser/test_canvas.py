@@ -79,3 +79,51 @@ def test_drag_payload_and_loader_node(served: ServedLibrary, page: Any) -> None:
     assert result["count"] == 1
     assert result["vae"] is True  # no VAE loader registered in this graph: nothing is created
     assert page.errors == []
+
+
+def test_a_drop_writes_a_properties_models_entry(served: ServedLibrary, page: Any) -> None:
+    """placeModel gives the node ComfyUI's own `properties.models` entry (SHA-256, folder, listed name, Hub
+    URL when the origin is the Hub); a second drop on the same loader replaces the entry for that name."""
+    open_panel(page, served)
+    sha = "AB" * 32
+    result = page.evaluate(
+        "async (sha) => {"
+        + FAKE_LITEGRAPH
+        + """
+          const { placeModel } = await import('/model-library/js/canvas.js');
+          const ckpt = { id: 'c1', name: 'm1', type: 'checkpoint', files: ['m1.safetensors'] };
+          const detail = { id: 'c1', hashes: { sha256: sha },
+            source: { kind: 'huggingface', repo_id: 'org/repo', revision: 'abc',
+                      filename: 'sub dir/m1.safetensors' },
+            comfyui_names: [{ category: 'checkpoints', name: 'checkpoints/m1.safetensors' }] };
+          const placed = await placeModel(graph, LiteGraph, ckpt, [10, 20], async () => detail);
+          const first = JSON.parse(JSON.stringify(placed.node.properties.models));
+          placed.node.properties.models.push({ name: 'kept.safetensors', directory: 'loras' });
+          const bare = { ...detail, source: null };
+          await placeModel(graph, LiteGraph, ckpt, [20, 30], async () => bare);
+          return { first, after: placed.node.properties.models, count: graph.nodes.length,
+                   ref: placed.node.widgets[0].value };
+        }""",
+        sha,
+    )
+    assert result["count"] == 1
+    assert result["first"] == [
+        {
+            "name": "checkpoints/m1.safetensors",
+            "directory": "checkpoints",
+            "hash": "ab" * 32,
+            "hash_type": "SHA256",
+            "url": "https://huggingface.co/org/repo/resolve/abc/sub%20dir/m1.safetensors",
+        }
+    ]
+    # the drop onto the same loader replaced its entry (no url now) and kept the unrelated one
+    assert result["after"] == [
+        {"name": "kept.safetensors", "directory": "loras"},
+        {
+            "name": "checkpoints/m1.safetensors",
+            "directory": "checkpoints",
+            "hash": "ab" * 32,
+            "hash_type": "SHA256",
+        },
+    ]
+    assert page.errors == []
