@@ -227,10 +227,17 @@ def test_an_import_root_added_in_the_settings_applies_without_a_restart(
         assert [e["name"] for e in listed.json()["entries"]] == ["settings-root-lora.safetensors"]
         accepted = client.post(f"{API}/imports", json=body, headers=GUARD_HEADERS)
         assert accepted.status_code == 202, accepted.text
+        job_id = accepted.json()["job"]["id"]
         client.post("/api/settings/ModelLibrary.ImportRoots", json="")
-    wait_for(
-        lambda: model_list(comfyui, "settings-root-lora") or None, "the import from the new root", timeout=90
-    )
+
+        def finished() -> dict[str, Any] | None:
+            job = client.get(f"{API}/jobs/{job_id}").json()
+            return job if job["state"] in ("done", "failed", "cancelled") else None
+
+        # The import queue may be busy with the first start's background work on a loaded machine.
+        job = wait_for(finished, f"the import job from the new root ({job_id})", timeout=240)
+    assert job["state"] == "done", job
+    assert model_list(comfyui, "settings-root-lora")
 
 
 # -- live import -----------------------------------------------------------------------------------
