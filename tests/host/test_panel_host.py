@@ -86,6 +86,15 @@ def page(comfyui: ComfyUI, models: dict[str, dict[str, Any]], browser: Any) -> I
             ours.append(f"{exc}\n{exc.stack}") if "comfyui-model-library" in str(exc.stack or "") else None
         ),
     )
+    # Console errors logged from our modules count too (a caught error we print is still an error).
+    page.on(
+        "console",
+        lambda msg: (
+            ours.append(f"console.{msg.type}: {msg.text}")
+            if msg.type == "error" and "comfyui-model-library" in str((msg.location or {}).get("url", ""))
+            else None
+        ),
+    )
     page.our_errors = ours  # type: ignore[attr-defined]
     try:
         page.goto(comfyui.url + "/")
