@@ -137,7 +137,9 @@ def _fetch(args: argparse.Namespace) -> int:
         for path, wf in workflows:
             line = _StepLine(path)
             try:
-                fetched.append((path, lib.workflows.fetch(wf, comfyui_dir=args.comfyui, progress=line)))
+                # The install was walked once for the plan: the fetch reuses that listing.
+                done = lib.workflows.fetch(wf, comfyui_dir=args.comfyui, listing=listing, progress=line)
+                fetched.append((path, done))
             finally:
                 line.close()
     if args.json:

@@ -133,15 +133,10 @@ class LibraryLoraLoaderModelOnly(LibraryLoraLoader):
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
-        strength = {"default": 1.0, "min": -100.0, "max": 100.0, "step": 0.01}
-        return {
-            "required": {
-                "model": ("MODEL", {"tooltip": "The diffusion model the LoRA will be applied to."}),
-                "lora": choice_input("lora", "A LoRA in the model library."),
-                "strength_model": ("FLOAT", {**strength, "tooltip": "How strongly to modify the model."}),
-            },
-            "optional": {"model_ref": model_ref_input()},
-        }
+        """The full loader's inputs without the CLIP ones (the same tooltips, limits and order)."""
+        full = LibraryLoraLoader.INPUT_TYPES()
+        required = {k: v for k, v in full["required"].items() if k not in ("clip", "strength_clip")}
+        return {"required": required, "optional": full["optional"]}
 
     RETURN_TYPES = ("MODEL",)
     OUTPUT_TOOLTIPS = ("The modified diffusion model.",)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests import synth
-from tests.core.workflows.test_fetch import hub_for, template, without_hashes
+from tests.core.workflows.test_fetch import serving, template, without_hashes
 from tests.hub_server import HubServer
 
 from .test_cli import REPO
@@ -23,10 +23,7 @@ NAME = "flux_dev_checkpoint_example.json"
 
 @pytest.fixture
 def hub() -> Iterator[HubServer]:
-    server = hub_for([template(NAME)])
-    server.start()
-    yield server
-    server.stop()
+    yield from serving([NAME])
 
 
 def cli(

@@ -16,7 +16,7 @@ from comfyui_model_library.core.library import Library
 from comfyui_model_library.server_routes import GuardSettings
 from comfyui_model_library.server_routes.app import make_app
 from tests import synth
-from tests.core.workflows.test_fetch import hub_for, synthetic, template, without_hashes
+from tests.core.workflows.test_fetch import serving, synthetic, template, without_hashes
 from tests.hub_server import HubServer
 from tests.server_routes.conftest import JSON_HEADERS, V1, wait_job
 
@@ -25,10 +25,7 @@ NAME = "flux_dev_checkpoint_example.json"
 
 @pytest.fixture
 def hub() -> Iterator[HubServer]:
-    server = hub_for([template(NAME)])
-    server.start()
-    yield server
-    server.stop()
+    yield from serving([NAME])
 
 
 @pytest.fixture

@@ -94,12 +94,19 @@ def without_hashes(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def serving(names: list[str]) -> Iterator[HubServer]:
+    """A started loopback Hub holding the models of these templates (for fixtures: ``yield from``)."""
+    server = hub_for([template(name) for name in names])
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def hub() -> Iterator[HubServer]:
-    server = hub_for([template(name) for name in SAMPLE])
-    server.start()
-    yield server
-    server.stop()
+    yield from serving(SAMPLE)
 
 
 @pytest.fixture
