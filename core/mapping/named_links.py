@@ -149,6 +149,12 @@ def link_as(
     except (OSError, ModelLibraryError) as exc:
         return NamedLink(LinkStatus.FAILED, path, rel, str(exc))
     if path not in report.created:
+        # The mapping may have made the very same link meanwhile (a download's auto-sync, the host's
+        # remapper): a name that now shows this file is what was asked for.
+        now = lstat_snapshot(path)
+        if now is not None and _shows(now.kind, now.destination, path, file_target):
+            changed = _section(db, app, config, library_root)
+            return NamedLink(LinkStatus.ALREADY, path, rel, section_changed=changed)
         why = "; ".join(f["reason"] for f in (*report.failed, *report.skipped)) or "not created"
         return NamedLink(LinkStatus.FAILED, path, rel, why)
     return NamedLink(LinkStatus.LINKED, path, rel, section_changed=_section(db, app, config, library_root))
