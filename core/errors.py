@@ -10,7 +10,8 @@ value, and what to do about it.
     ├── InvalidInput (ValueError)                 400 invalid_input
     │   ├── UnsafePath                            400 unsafe_path
     │   ├── InvalidModelFile                      422 invalid_model_file
-    │   └── InvalidConfig                         400 invalid_config
+    │   ├── InvalidConfig                         400 invalid_config
+    │   └── InvalidImage                          415 invalid_image
     ├── NotFound (LookupError)                    404 not_found
     │   ├── ModelNotFound                         404 model_not_found
     │   └── JobNotFound                           404 job_not_found
@@ -75,6 +76,13 @@ class InvalidModelFile(InvalidInput):
 
 class InvalidConfig(InvalidInput):
     code = "invalid_config"
+
+
+class InvalidImage(InvalidInput):
+    """An image we will not decode: not PNG/JPEG/WebP, damaged, or too large (a decompression bomb)."""
+
+    code = "invalid_image"
+    http_status = 415
 
 
 class NotFound(ModelLibraryError, LookupError):
