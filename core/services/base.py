@@ -16,8 +16,10 @@ from ..types import CancelCheck, StageProgress
 
 if TYPE_CHECKING:
     from ..adopt import AdoptPlan, AdoptReport, UndoReport
+    from ..catalog.facets import Facets
     from ..health import HealthReport, RepairReport
     from ..hf import Candidate
+    from ..hf.card import HubCard
     from ..importer.browse import FolderListing
     from ..links.registry import AppRecord
     from ..mapping.apply import ApplyReport
@@ -61,7 +63,13 @@ class CatalogServiceBase(Protocol):
         add_tags: Sequence[str] = (),
         remove_tags: Sequence[str] = (),
         notes: str | None = None,
+        trigger_words: Sequence[str] | None = None,
+        favorite: bool | None = None,
     ) -> Model: ...
+
+    def facets(self, query: ModelQuery) -> Facets: ...
+
+    def mark_used(self, ref: str) -> Model: ...
 
     def remove_model(self, ref: str) -> dict[str, Any]: ...
 
@@ -205,6 +213,16 @@ class HubServiceBase(Protocol):
     def lookup(self, model: Model) -> list[Candidate]: ...
 
     def find_file(self, filename: str, sha256: str) -> Candidate | None: ...
+
+    def model_card(self, repo_id: str) -> HubCard: ...
+
+    def file_at_main(self, repo_id: str, filename: str) -> tuple[str, str | None]: ...
+
+    def image_bytes(self, url: str, max_bytes: int) -> bytes: ...
+
+    def page_url(self, repo_id: str, filename: str | None = None) -> str: ...
+
+    def file_url(self, repo_id: str, revision: str, path: str) -> str: ...
 
     def queue_pending(self, model_ids: Sequence[str], reason: str = "after import") -> None: ...
 

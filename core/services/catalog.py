@@ -17,13 +17,14 @@ from ..errors import Conflict
 from ..io.trash import empty_trash, move_to_trash, trash_entries
 from ..links.cascade import remove_model_links
 from ..links.registry import LinkRegistry
-from ..models import Link, Model, ModelQuery, Page
+from ..models import Link, Model, ModelQuery, Page, utcnow
 from ..taxonomy import LinkKind
 from ..types import OnChanged, WriteCheck
 
 if TYPE_CHECKING:
     from ..adopt import UndoReport
     from ..catalog.db import Database
+    from ..catalog.facets import Facets
     from ..sources.registry import SourceRegistry
 
 SyncFn = Callable[[Sequence[str]], None]  # bring mapped installs up to date for these models
@@ -120,6 +121,8 @@ class CatalogService:
         add_tags: Sequence[str] = (),
         remove_tags: Sequence[str] = (),
         notes: str | None = None,
+        trigger_words: Sequence[str] | None = None,
+        favorite: bool | None = None,
     ) -> Model:
         """Edit metadata; every edited field is marked manual (never overwritten by enrichment)."""
         model = self.get_model(ref)
@@ -132,6 +135,8 @@ class CatalogService:
             add_tags=add_tags,
             remove_tags=remove_tags,
             notes=notes,
+            trigger_words=trigger_words,
+            favorite=favorite,
         )
         if not changes:
             return model
@@ -142,6 +147,22 @@ class CatalogService:
         if {"type", "base_model", "tags", "name"} & set(changes):
             self._sync([updated.id])  # a rule may now place it elsewhere
         self._changed([updated.id], "edited")
+        return updated
+
+    def facets(self, query: ModelQuery) -> Facets:
+        return self.repo.facets(query)
+
+    def mark_used(self, ref: str) -> Model:
+        """Remember that the model was just put into a workflow or loaded ("Recently used")."""
+        model = self.get_model(ref)
+        now = utcnow()
+        if model.used_at and _seconds_between(model.used_at, now) < USED_RESOLUTION_S:
+            return model  # a prompt loading it again right away: no write
+        self._guard()
+        updated = self.repo.update(model.id, used_at=now)
+        if updated.location == "library":
+            write_sidecar(self.model_dir(updated), updated, origins=self.repo.origins(updated.id))
+        self._changed([updated.id], "used")
         return updated
 
     def remove_model(self, ref: str) -> dict[str, Any]:
@@ -202,3 +223,13 @@ class CatalogService:
         self.db.checkpoint()
         self._changed([], "rebuilt")
         return report.to_dict()
+
+
+USED_RESOLUTION_S = 60.0
+
+
+def _seconds_between(earlier: str, later: str) -> float:
+    try:
+        return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
+    except ValueError:
+        return float("inf")

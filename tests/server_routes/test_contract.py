@@ -57,6 +57,8 @@ EXTRA_ROUTES = {
     ("DELETE", "/uploads/{id}"),
     ("GET", "/hf/repos/{repo_id}/files"),
     ("GET", "/events"),
+    ("GET", "/models/facets"),
+    ("POST", "/models/{id}/used"),
 }
 
 
