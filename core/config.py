@@ -62,6 +62,7 @@ class LibraryConfig:
     max_concurrent_downloads: int = 2
     lookup_after_import: bool = True
     # Civitai (CONTRACT: CIVITAI_ENDPOINT, default https://civitai.com; CIVITAI_API_KEY).
+    civitai_lookup: bool = True  # ask Civitai (by SHA-256) when enriching; off: Hugging Face only
     civitai_endpoint: str | None = None
     civitai_api_key: str | None = field(default=None, repr=False)
     # The ComfyUI install the library runs in (set by the host); the default target of mapping.

@@ -74,6 +74,8 @@ class HubService:
         self._queue_cv = threading.Condition()
         self._stop = threading.Event()
         self._retry_thread: threading.Thread | None = None
+        # Set by compose: the background path enriches from every site (Civitai too), not the Hub alone.
+        self.background_enrich: Callable[[Model], None] | None = None
 
     @property
     def client(self) -> HubClient:
@@ -182,7 +184,10 @@ class HubService:
             if model is None or not model.hashed:
                 continue
             try:
-                self.lookup(model)
+                if self.background_enrich is not None:
+                    self.background_enrich(model)
+                else:
+                    self.lookup(model)
             except ModelLibraryError as exc:
                 log.info("model library: lookup of %s deferred: %s", model.name, exc.message)
             except Exception:

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..io.fileops import atomic_write_bytes
 from ..models import Model
-from .sidecar import extras_record, write_sidecar
+from .sidecar import SIDECAR_NAME, extras_record, read_fetched, write_sidecar
 from .store import Catalog
 
 EXTRAS_DIR = "extras"
@@ -54,6 +54,13 @@ class ModelRecords:
             path, (json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
         )
 
+    def read_fetched(self, model: Model) -> dict[str, Any]:
+        """Everything fetched from the sites about ``model`` so far ({} when nothing)."""
+        if model.location == "library":
+            return read_fetched(self.root.joinpath(*model.rel_dir.split("/"), SIDECAR_NAME))
+        fetched = self.read_extras(model.id).get("fetched")
+        return fetched if isinstance(fetched, dict) else {}
+
     def read_extras(self, model_id: str) -> dict[str, Any]:
         """The extras record of a model catalogued in place ({} when none or unreadable)."""
         try:
@@ -65,3 +72,11 @@ class ModelRecords:
         if not isinstance(data, dict) or data.get("record") != "extras" or data.get("model_id") != model_id:
             return {}
         return data
+
+
+def model_file_paths(model: Model, repo: Catalog) -> list[str]:
+    """Where the model's files are (or were) in the user's folders: its files catalogued in place, or
+    the paths it was imported from (images beside them are its previews)."""
+    if model.location != "library":
+        return [str(Path(model.rel_dir, *f.path.split("/"))) for f in model.files]
+    return [path for path, _kind, _at in repo.origins(model.id)]

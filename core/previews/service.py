@@ -9,8 +9,10 @@ outputs) is never replaced automatically; then an image beside the model file, t
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..catalog.store import Catalog
 from ..errors import InvalidImage, InvalidInput, NotFound
@@ -26,6 +28,7 @@ from .store import PreviewFile, PreviewStore
 log = logging.getLogger(__name__)
 
 # A user's pick stays until the user changes it; the automatic ones may be replaced by a better one.
+DISCOVER_AFTER = frozenset({"imported", "adopted", "downloaded", "hashed"})
 USER_SOURCES = frozenset({PreviewSource.USER, PreviewSource.OUTPUT})
 _RANK = {source: rank for rank, source in enumerate(PreviewSource)}
 
@@ -49,6 +52,11 @@ class PreviewService:
         self._guard = guard or (lambda: None)
         self._changed = on_changed or (lambda ids, reason: None)
         self._model_paths = model_paths or (lambda model: ())
+        self._queue: list[str] = []
+        self._queue_cv = threading.Condition()
+        self._worker: threading.Thread | None = None
+        self._busy = False
+        self._closed = False
 
     # -- read ------------------------------------------------------------------------------------------
     def image(self, ref: str, size: int | None = None) -> PreviewFile:
@@ -138,6 +146,50 @@ class PreviewService:
             log.info("model library: the %s image of %s is not usable (%s)", source.value, model.name, exc)
             return None
         return self._save(model, images, source, nsfw_level)
+
+    def queue_discover(self, model_ids: Sequence[str]) -> None:
+        """Look for local previews of these models behind the caller (after an import, a hash)."""
+        if not model_ids:
+            return
+        with self._queue_cv:
+            self._queue.extend(model_ids)
+            self._queue_cv.notify()
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, name="model-library-previews", daemon=True)
+                self._worker.start()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """True once the background queue is empty (for tests and shutdown)."""
+        with self._queue_cv:
+            return self._queue_cv.wait_for(lambda: not self._queue and not self._busy, timeout)
+
+    def close(self) -> None:
+        with self._queue_cv:
+            self._queue.clear()
+            self._closed = True
+            self._queue_cv.notify_all()
+
+    def _work(self) -> None:
+        while True:
+            with self._queue_cv:
+                self._queue_cv.wait_for(lambda: self._queue or self._closed)
+                if self._closed:
+                    return
+                batch, self._queue[:] = list(dict.fromkeys(self._queue)), []
+                self._busy = True
+            try:
+                self.discover(batch)
+            except Exception:
+                log.exception("model library: looking for previews failed")
+            finally:
+                with self._queue_cv:
+                    self._busy = False
+                    self._queue_cv.notify_all()
+
+    def on_event(self, event: str, data: dict[str, Any]) -> None:
+        """EventBus listener: new models (imported, adopted, downloaded, hashed) get their local preview."""
+        if event == "changed" and data.get("reason") in DISCOVER_AFTER:
+            self.queue_discover([str(i) for i in data.get("ids") or []])
 
     # -- helpers ---------------------------------------------------------------------------------------
     def _better(self, current: Preview | None, source: PreviewSource) -> bool:

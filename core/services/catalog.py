@@ -71,14 +71,16 @@ class CatalogService:
         return tuple(Link(path=r.link_path, kind=cast(LinkKind, r.kind)) for r in links)
 
     def model_detail(self, ref: str, *, name_prefix: bool = False) -> dict[str, Any]:
-        """The detail JSON: the model plus ``dir``, ``links``, absolute file paths and origins.
+        """The detail JSON: the model plus ``dir``, ``links``, absolute file paths, where it was imported
+        from.
         ``name_prefix``: the unique start of a name also finds it (the CLI's ``show``)."""
         model = self.repo.resolve(ref, name_prefix=name_prefix)
         detail = model.to_dict(library_root=str(self.config.root), links=self.model_links(model.id))
         folder = self.model_dir(model)
         for entry in detail["files"]:
             entry["abs_path"] = str(folder.joinpath(*entry["path"].split("/")))
-        detail["origins"] = [
+        # The paths its bytes were imported from ("origins" is the sites it is published on).
+        detail["imported_from"] = [
             {"path": p, "kind": k, "recorded_at": at} for p, k, at in self.repo.origins(model.id)
         ]
         detail["locations"] = self._sources.locations(model.id)

@@ -26,7 +26,8 @@ def test_a_catalog_of_the_previous_version_upgrades_with_its_rows_and_index(
     with db.transaction() as conn:  # the previous version's insert: no issue-15 columns
         conn.execute(
             "INSERT INTO models (id, name, type, base_model, format, file_format, security, size, location, "
-            "rel_dir, blake3, sha256, tags_text, added_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "rel_dir, blake3, sha256, tags_text, added_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 old.id,
                 old.name,
