@@ -37,6 +37,7 @@ SETTING_IMPORT_ROOTS = "ModelLibrary.ImportRoots"
 SETTING_ALLOW_REMOTE = "ModelLibrary.AllowRemoteChanges"
 SETTING_CATALOG_INSTALL = "ModelLibrary.CatalogInstallFolders"
 SETTING_WRITE_YAML = "ModelLibrary.WriteExtraModelPaths"
+SETTING_CIVITAI = "ModelLibrary.CivitaiLookup"
 EVENT_PREFIX = "model-library."
 # The start-up thread is spawned as soon as ComfyUI's event loop runs (it runs while the other plugins
 # load): the walk of the install's folders, which makes the listing complete, is then done by the time
@@ -168,6 +169,7 @@ def get_library() -> Library:
                 library_root(settings),
                 import_roots=import_roots(settings),
                 comfyui_root=comfyui_install_dir(),
+                civitai_lookup=settings.get(SETTING_CIVITAI) is not False,
             )
             library = Library.open(config)
             # The import roots follow the setting (and ComfyUI's folders) without a restart.
@@ -211,6 +213,8 @@ def _on_library_event(event: str, data: dict[str, Any]) -> None:
     if reason.startswith("map"):
         refresh_filename_cache()
         return
+    if reason in ("preview", "used"):
+        return  # nothing ComfyUI lists changed
     _remapper.request()
 
 
@@ -250,6 +254,7 @@ def attach() -> bool:
             publish=publish,
             listing=comfyui_listing,
             loaders=comfyui_loaders,
+            output_dir=comfyui_output_dir,
         )
     except Exception:  # the plugin must never stop ComfyUI from starting
         log.exception("model-library: could not register the HTTP routes; the panel will not work")
@@ -371,6 +376,16 @@ def add_view_folders(folders: dict[str, Path]) -> list[str]:
             added.append(category)
     refresh_filename_cache()
     return added
+
+
+def comfyui_output_dir() -> Path | None:
+    """ComfyUI's output folder (where "use this output as preview" may read), None if unknown."""
+    fp = _folder_paths()
+    getter = getattr(fp, "get_output_directory", None) if fp is not None else None
+    try:
+        return Path(getter()) if getter is not None else None
+    except Exception:  # a plugin's patched folder_paths: no output folder rather than a failed route
+        return None
 
 
 def comfyui_listing(category: str) -> list[str]:

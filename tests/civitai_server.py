@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,6 +128,9 @@ class Faults:
     malformed: bytes | None = None  # served (200, application/json) instead of the API answer
     odd_json: Any = None  # valid JSON in the wrong shape, served instead of the API answer
     redirect_images_to: str | None = None  # answer /images/* with a 302 to this base URL
+    # Civitai's rate limit: at most this many API requests a second (a burst of as many), then 429 with
+    # Retry-After: 1. None: unlimited.
+    rate_limit: float | None = None
 
 
 class CivitaiServer:
@@ -147,6 +151,9 @@ class CivitaiServer:
             self.add(version)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self.rate_limited = 0  # 429 answers sent for the rate limit
+        self._tokens = 0.0
+        self._tokens_at = 0.0
 
     def add(self, version: dict[str, Any]) -> dict[str, Any]:
         for f in version["files"]:
@@ -207,12 +214,26 @@ class CivitaiServer:
             await asyncio.sleep(f.delay_s)
         if f.statuses and route in f.status_routes:
             return self._fault(f.statuses.pop(0))
+        if f.rate_limit is not None and route == "api" and not self._take_token(f.rate_limit):
+            self.rate_limited += 1
+            return web.json_response({"error": "rate limited"}, status=429, headers={"Retry-After": "1"})
         if route == "api" and f.malformed is not None:
             return web.Response(body=f.malformed, content_type="application/json")
         if route == "api" and f.odd_json is not None:
             return web.json_response(f.odd_json)
         result: web.StreamResponse = await handler(request)
         return result
+
+    def _take_token(self, rate: float) -> bool:
+        now = time.monotonic()
+        if not self._tokens_at:
+            self._tokens, self._tokens_at = rate, now
+        self._tokens = min(rate, self._tokens + (now - self._tokens_at) * rate)
+        self._tokens_at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
 
     def _fault(self, status: int) -> web.Response:
         headers = {"Retry-After": self.faults.retry_after} if self.faults.retry_after else {}

@@ -12,25 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from dataclasses import dataclass
 from typing import Any
 
 from ..models import ModelQuery
 from .search import COUNT_CAP, _filters, build_match, validate_query
+from .store import Facets
 
 _COLUMNS = {"type": "m.type", "base_model": "m.base_model"}
-
-
-@dataclass(frozen=True)
-class Facets:
-    type: dict[str, int]
-    base_model: dict[str, int]
-    favorites: int
-    total: int
-    capped: bool  # counted over the first COUNT_CAP text hits only
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def facet_counts(conn: sqlite3.Connection, query: ModelQuery) -> Facets:

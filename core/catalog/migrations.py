@@ -279,13 +279,12 @@ DROP INDEX models_size;
 """
 
 # Issue 15: trigger words (searchable), a preview, the sites a model comes from, a newer version, what
-# the sites say (detail only), favourites and "recently used".
+# the sites say (detail only), favourites and "recently used". The preview, the sites and a newer version
+# share one JSON column (``extras_json``): a list page parses one value per row, not three.
 _EXTRAS = """
 ALTER TABLE models ADD COLUMN trigger_words_json TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE models ADD COLUMN trigger_text TEXT NOT NULL DEFAULT '';
-ALTER TABLE models ADD COLUMN preview_json TEXT NOT NULL DEFAULT '';
-ALTER TABLE models ADD COLUMN site_origins_json TEXT NOT NULL DEFAULT '[]';
-ALTER TABLE models ADD COLUMN update_json TEXT NOT NULL DEFAULT '';
+ALTER TABLE models ADD COLUMN extras_json TEXT NOT NULL DEFAULT '';
 ALTER TABLE models ADD COLUMN about_json TEXT NOT NULL DEFAULT '';
 ALTER TABLE models ADD COLUMN favorite INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE models ADD COLUMN used_at TEXT NOT NULL DEFAULT '';

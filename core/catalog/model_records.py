@@ -9,6 +9,7 @@ trigger words, preview, sites, favourite, and everything fetched from the sites 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,10 @@ class ModelRecords:
             path, (json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
         )
 
+    def forget(self, model_id: str) -> None:
+        """Delete what the library kept of a model catalogued in place (its files stay the user's)."""
+        shutil.rmtree(self.root / EXTRAS_DIR / model_id, ignore_errors=True)
+
     def read_fetched(self, model: Model) -> dict[str, Any]:
         """Everything fetched from the sites about ``model`` so far ({} when nothing)."""
         if model.location == "library":
@@ -72,6 +77,46 @@ class ModelRecords:
         if not isinstance(data, dict) or data.get("record") != "extras" or data.get("model_id") != model_id:
             return {}
         return data
+
+
+def restore_in_place(root: Path, repo: Catalog) -> int:
+    """Give models catalogued in place what their extras records keep (after a rebuild); -> how many."""
+    from ..model_extras import About, Preview, SiteOrigin, UpdateInfo, clean_trigger_words
+
+    records = ModelRecords(root, repo)
+    folder = Path(root) / EXTRAS_DIR
+    try:
+        ids = [p.name for p in folder.iterdir() if p.is_dir()]
+    except OSError:
+        return 0
+    restored = 0
+    for model_id in ids:
+        model = repo.find(model_id)
+        data = records.read_extras(model_id)
+        if model is None or model.location == "library" or not data:
+            continue
+        found = data.get("extras")
+        extras: dict[str, Any] = found if isinstance(found, dict) else {}
+        listed = extras.get("site_origins")
+        origins: list[Any] = listed if isinstance(listed, list) else []
+        changes: dict[str, Any] = {
+            "site_origins": [o for o in map(SiteOrigin.from_dict, origins) if o],
+            "update": UpdateInfo.from_dict(extras.get("update")),
+            "about": About.from_dict(extras["about"]) if isinstance(extras.get("about"), dict) else None,
+            "favorite": extras.get("favorite") is True,
+            "used_at": extras.get("used_at") if isinstance(extras.get("used_at"), str) else "",
+        }
+        preview = Preview.from_record(extras.get("preview"))
+        if preview is not None and (folder / model_id / "full.webp").is_file():
+            changes["preview"] = preview
+        manual = data.get("manual_fields")
+        words = data.get("trigger_words")
+        if isinstance(manual, list) and "trigger_words" in manual and isinstance(words, list):
+            changes["trigger_words"] = list(clean_trigger_words([w for w in words if isinstance(w, str)]))
+            changes["manual_fields"] = sorted(set(model.manual_fields) | {"trigger_words"})
+        repo.update(model_id, **changes)
+        restored += 1
+    return restored
 
 
 def model_file_paths(model: Model, repo: Catalog) -> list[str]:

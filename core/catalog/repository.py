@@ -21,7 +21,7 @@ from ..model_extras import clean_trigger_words
 from ..models import EDITABLE_FIELDS, Model, ModelQuery, Page, utcnow
 from .bulk import triggers_suspended
 from .db import Database
-from .facets import Facets, facet_counts
+from .facets import facet_counts
 from .in_place import SqliteInPlaceModels
 from .rows import (
     INSERT_MODEL,
@@ -29,13 +29,15 @@ from .rows import (
     check_values,
     chunks,
     dumps,
+    extras_json,
+    extras_of,
     hydrate,
     model_params,
     refresh_aliases,
     unique,
 )
 from .search import run_search
-from .store import CatalogStore, InPlaceModels, Origin
+from .store import CatalogStore, Facets, InPlaceModels, Origin
 
 MIN_ID_PREFIX = 6
 BULK_CACHE_KIB = 256 * 1024
@@ -64,12 +66,11 @@ def _json_or_empty(column: str, to_json: str) -> Callable[[Any], dict[str, objec
     return columns
 
 
+# The issue-15 fields kept together in ``extras_json``.
+_EXTRAS_JSON = frozenset({"preview", "site_origins", "update"})
 # The issue-15 fields ``update`` may set, each to the columns it writes.
 _EXTRA_COLUMNS: dict[str, Callable[[Any], dict[str, object]]] = {
     "trigger_words": _trigger_columns,
-    "preview": _json_or_empty("preview_json", "to_record"),
-    "site_origins": lambda v: {"site_origins_json": dumps([o.to_dict() for o in v])},
-    "update": _json_or_empty("update_json", "to_dict"),
     "about": _json_or_empty("about_json", "to_dict"),
     "favorite": lambda v: {"favorite": 1 if v else 0},
     "used_at": lambda v: {"used_at": str(v)},
@@ -149,6 +150,7 @@ class ModelRepository:
     def update(self, model_id: str, **fields: Any) -> Model:
         columns: dict[str, object] = {}
         tags: list[str] | None = None
+        extras: dict[str, Any] = {}
         for key, value in fields.items():
             if key in ("name", "notes", "rel_dir"):
                 columns[key] = str(value)
@@ -176,11 +178,23 @@ class ModelRepository:
                 columns["warnings_json"] = dumps([str(w) for w in value])
             elif key in _EXTRA_COLUMNS:
                 columns.update(_EXTRA_COLUMNS[key](value))
+            elif key in _EXTRAS_JSON:
+                extras[key] = value
             else:
                 raise InvalidInput(f"The field {key!r} cannot be updated.")
         columns["updated_at"] = utcnow()
-        assignments = ", ".join(f"{column} = ?" for column in columns)
         with self.db.transaction() as conn:
+            if extras:  # the preview, sites and a newer version share one column: read, change, write
+                row = conn.execute("SELECT extras_json FROM models WHERE id = ?", (model_id,)).fetchone()
+                if row is None:
+                    raise _not_found(model_id)
+                preview, origins, update = extras_of(row[0])
+                columns["extras_json"] = extras_json(
+                    extras.get("preview", preview),
+                    tuple(extras.get("site_origins", origins)),
+                    extras.get("update", update),
+                )
+            assignments = ", ".join(f"{column} = ?" for column in columns)
             cursor = conn.execute(
                 f"UPDATE models SET {assignments} WHERE id = ?",
                 (*columns.values(), model_id),

@@ -9,6 +9,7 @@ Shared by ``repository.py`` (the catalog's CRUD) and ``in_place.py`` (models cat
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,15 +18,37 @@ from typing import Any
 from ..errors import CatalogCorrupt, InvalidInput
 from ..model_extras import About, Preview, SiteOrigin, UpdateInfo
 from ..models import Hashes, Model, ModelFile, ModelSource, utcnow
-from ..taxonomy import BaseModelType, Location, ModelState, ModelType, Vocabulary
+from ..taxonomy import (
+    BaseModelType,
+    Location,
+    MatchKind,
+    ModelState,
+    ModelType,
+    PreviewSource,
+    Site,
+    Vocabulary,
+)
 from .store import ORIGIN_KINDS
+
+_PREVIEW_SOURCES: dict[str, Any] = dict(PreviewSource._value2member_map_)
+_SITES: dict[str, Any] = dict(Site._value2member_map_)
+_MATCHES: dict[str, Any] = dict(MatchKind._value2member_map_)
+
+# The columns a list page reads: not the header metadata nor what the sites say (the detail's alone,
+# and the widest values of a row).
+LIST_COLUMN_NAMES = (
+    "rowid, id, name, type, base_model, format, file_format, security, size, location, rel_dir, blake3, "
+    "sha256, source_json, repo_id, tags_text, notes, manual_fields, warnings_json, state, added_at, "
+    "updated_at, aliases, trigger_words_json, extras_json, favorite, used_at"
+)
+LIST_COLUMNS = ", ".join("m." + c for c in LIST_COLUMN_NAMES.split(", "))
 
 INSERT_MODEL = (
     "INSERT INTO models (id, name, type, base_model, format, file_format, security, size, location, "
     "rel_dir, blake3, sha256, source_json, repo_id, tags_text, notes, manual_fields, metadata_json, "
-    "warnings_json, state, added_at, updated_at, trigger_words_json, trigger_text, preview_json, "
-    "site_origins_json, update_json, about_json, favorite, used_at) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "warnings_json, state, added_at, updated_at, trigger_words_json, trigger_text, extras_json, "
+    "about_json, favorite, used_at) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 _MODEL_SUFFIXES = (".safetensors", ".sft", ".gguf", ".ckpt", ".pt", ".pth", ".bin", ".pkl", ".onnx")
 
@@ -119,17 +142,66 @@ def extras_params(model: Model) -> tuple[object, ...]:
     return (
         dumps(list(model.trigger_words)),
         " ".join(model.trigger_words),
-        dumps(model.preview.to_record()) if model.preview is not None else "",
-        dumps([o.to_dict() for o in model.site_origins]),
-        dumps(model.update.to_dict()) if model.update is not None else "",
+        extras_json(model.preview, model.site_origins, model.update),
         dumps(model.about.to_dict()) if model.about is not None else "",
         1 if model.favorite else 0,
         model.used_at,
     )
 
 
-def _loads(text: str, default: object) -> object:
-    return json.loads(text) if text else default
+def extras_json(
+    preview: Preview | None, site_origins: Sequence[SiteOrigin], update: UpdateInfo | None
+) -> str:
+    """The ``extras_json`` column: "" when there is nothing (most rows; read without parsing)."""
+    if preview is None and not site_origins and update is None:
+        return ""
+    return dumps(
+        {
+            "preview": preview.to_record() if preview is not None else None,
+            "site_origins": [o.to_dict() for o in site_origins],
+            "update": update.to_dict() if update is not None else None,
+        }
+    )
+
+
+# Parsed JSON columns by their text: the values are frozen, so rows with the same text share them. A
+# list page re-read as the user types costs a dict lookup per column instead of a parse and new objects.
+PARSE_CACHE = 8192
+
+
+@functools.lru_cache(maxsize=PARSE_CACHE)
+def source_of(text: str) -> ModelSource:
+    return ModelSource.from_dict(json.loads(text))
+
+
+@functools.lru_cache(maxsize=PARSE_CACHE)
+def words_of(text: str) -> tuple[str, ...]:
+    return tuple(str(w) for w in json.loads(text))
+
+
+@functools.lru_cache(maxsize=PARSE_CACHE)
+def extras_of(text: str) -> tuple[Preview | None, tuple[SiteOrigin, ...], UpdateInfo | None]:
+    """``extras_json`` -> its values. The catalog's own JSON (written by ``extras_json``): read without
+    the checks a stranger's sidecar gets, as every list page reads it for every row."""
+    if not text:
+        return None, (), None
+    data = json.loads(text)
+    p, u = data["preview"], data["update"]
+    return (
+        Preview(_PREVIEW_SOURCES.get(p["source"], p["source"]), p["tag"], p["nsfw_level"]) if p else None,
+        tuple(
+            SiteOrigin(
+                _SITES.get(o["site"], o["site"]),
+                o["url"],
+                o.get("model_name"),
+                o.get("version_name"),
+                _MATCHES.get(o["match"], o["match"]),
+                o["confidence"],
+            )
+            for o in data["site_origins"]
+        ),
+        UpdateInfo(_SITES.get(u["site"], u["site"]), u["version_name"], u["url"]) if u else None,
+    )
 
 
 def hydrate(
@@ -163,21 +235,19 @@ def model_from_row(
     row: sqlite3.Row, files: list[ModelFile], tags: list[str], with_metadata: bool = True
 ) -> Model:
     try:
-        source = ModelSource.from_dict(json.loads(row["source_json"]))
-        manual = frozenset(json.loads(row["manual_fields"]))
+        source = source_of(row["source_json"])
+        manual_text = row["manual_fields"]
+        manual = frozenset(json.loads(manual_text)) if manual_text != "[]" else frozenset()
         metadata = json.loads(row["metadata_json"]) if with_metadata else {}
-        warnings = tuple(json.loads(row["warnings_json"]))
-        trigger_words = tuple(str(w) for w in json.loads(row["trigger_words_json"]))
-        preview = Preview.from_record(_loads(row["preview_json"], None))
-        origins = _loads(row["site_origins_json"], [])
-        site_origins = tuple(
-            o for o in map(SiteOrigin.from_dict, origins if isinstance(origins, list) else []) if o
-        )
-        update = UpdateInfo.from_dict(_loads(row["update_json"], None))
+        warnings_text = row["warnings_json"]
+        warnings = tuple(json.loads(warnings_text)) if warnings_text != "[]" else ()
+        words = row["trigger_words_json"]
+        trigger_words = words_of(words) if words != "[]" else ()
+        preview, site_origins, update = extras_of(row["extras_json"])
         about = (
             About.from_dict(json.loads(row["about_json"])) if with_metadata and row["about_json"] else None
         )
-    except (ValueError, TypeError, AttributeError) as exc:
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise CatalogCorrupt(
             f"The catalog row of model {row['id']} holds broken JSON ({exc}). Run `model-library rebuild`."
         ) from exc

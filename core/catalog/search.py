@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from ..errors import InvalidInput
 from ..models import SORT_KEYS, ModelQuery
 from ..taxonomy import BaseModelType, FileFormat, Location, ModelType, SecurityLevel
+from .rows import LIST_COLUMN_NAMES, LIST_COLUMNS
 
 MAX_QUERY_CHARS = 256
 MAX_QUERY_TOKENS = 16
@@ -226,8 +227,8 @@ def _search_all(conn: sqlite3.Connection, query: ModelQuery) -> SearchResult:
     # The offset is walked over rowids in the sort's index (0005's composite indexes end with id); only
     # the page's rows are read whole. Reading wide rows through a deep OFFSET cost milliseconds.
     rows = conn.execute(
-        f"SELECT m.* FROM models m WHERE m.rowid IN (SELECT m.rowid FROM models m{_where(clauses)} "
-        f"ORDER BY {order} LIMIT ? OFFSET ?) ORDER BY {order}",
+        f"SELECT {LIST_COLUMNS} FROM models m WHERE m.rowid IN "
+        f"(SELECT m.rowid FROM models m{_where(clauses)} ORDER BY {order} LIMIT ? OFFSET ?) ORDER BY {order}",
         (*params, query.limit, query.offset),
     ).fetchall()
     # Without text the count walks an index (about a millisecond per 100,000 rows): exact.
@@ -272,7 +273,9 @@ class _Fts:
         marks = ",".join("?" * len(rowids))
         by_rowid = {
             r[0]: r
-            for r in self.conn.execute(f"SELECT rowid AS rid, * FROM models WHERE rowid IN ({marks})", rowids)
+            for r in self.conn.execute(
+                f"SELECT rowid AS rid, {LIST_COLUMN_NAMES} FROM models WHERE rowid IN ({marks})", rowids
+            )
         }
         return [by_rowid[rowid] for rowid in rowids if rowid in by_rowid]
 
@@ -342,7 +345,7 @@ def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -
     where = _where(["m.name LIKE ? ESCAPE '\\'", *clauses])
     order = _ORDER_BY.get(query.sort, _ORDER_BY["name"])
     rows = conn.execute(
-        f"SELECT m.* FROM models m{where} ORDER BY {order} LIMIT ? OFFSET ?",
+        f"SELECT {LIST_COLUMNS} FROM models m{where} ORDER BY {order} LIMIT ? OFFSET ?",
         (pattern, *params, query.limit, query.offset),
     ).fetchall()
     (total,) = conn.execute(

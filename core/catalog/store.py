@@ -13,15 +13,13 @@ Every statement on ``models``, ``models_fts``, ``model_files``, ``tags`` and ``m
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..models import Model, ModelQuery, Page
-
-if TYPE_CHECKING:
-    from .facets import Facets
 
 ORIGIN_KINDS = ("import", "download", "upload", "adopt")
 Origin = tuple[str, str, str]  # (path, kind, recorded_at)
@@ -37,6 +35,20 @@ ProvisionalFile = tuple[str, str, int]
 # that file, if still catalogued in place and still not inspected, takes them (but never over a field the
 # user set by hand).
 HeaderUpdate = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Facets:
+    """Counts for the panel's filter chips (see facets.py)."""
+
+    type: dict[str, int]
+    base_model: dict[str, int]
+    favorites: int
+    total: int
+    capped: bool  # counted over the first COUNT_CAP text hits only
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ step only adds what the catalog lacks, so a rebuild of a healthy catalog changes
    before). A link replaced by the user's own file is not taken back.
    An install in view mode whose links record is lost or unreadable gets its links back from its view
    folder (ours alone): every symlink there that leads to a model is registered;
-4. pending Hub lookups of models that are back.
+4. pending Hub lookups of models that are back;
+5. what only the library knows of models catalogued in place (``extras/<id>/extras.json``): the user's
+   trigger words, the preview, the sites, a newer version, favourite and last use.
 
 Not restored, by design: job history (``jobs``), the HTTP cache, crash journals (each operation's own
 recovery runs at open, before anything could be lost), and edits made to models catalogued in place
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.db import Database
+from ..catalog.model_records import restore_in_place
 from ..catalog.repository import ModelRepository
 from ..errors import ModelLibraryError
 from ..io.paths import at_or_under
@@ -66,6 +69,7 @@ class RestoreReport:
     links: int = 0
     links_found: int = 0  # found in the view folder of an install whose links record was lost
     pending_lookups: int = 0
+    extras: int = 0  # models catalogued in place given back their trigger words, preview, sites, favourite
     skipped: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,6 +92,7 @@ def restore_records(db: Database, library_root: Path, *, maker: LinkMaker | None
             _restore_source(db, registry, row, library_root, report)
     _restore_links(db, library_root, maker or default_maker(), report)
     report.pending_lookups = PendingLookups(db).restore()
+    report.extras = restore_in_place(library_root, ModelRepository(db))
     for reason in report.skipped:
         log.warning("model library: a recorded link was not taken back: %s", reason)
     return report

@@ -16,7 +16,7 @@ from ..types import CancelCheck, StageProgress
 
 if TYPE_CHECKING:
     from ..adopt import AdoptPlan, AdoptReport, UndoReport
-    from ..catalog.facets import Facets
+    from ..catalog.store import Facets
     from ..health import HealthReport, RepairReport
     from ..hf import Candidate
     from ..hf.card import HubCard

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+from ..catalog.model_records import ModelRecords
 from ..catalog.rebuild import rebuild_catalog
-from ..catalog.sidecar import write_sidecar
 from ..catalog.store import Catalog
 from ..config import LibraryConfig
 from ..editing import edit_changes
@@ -24,7 +24,7 @@ from ..types import OnChanged, WriteCheck
 if TYPE_CHECKING:
     from ..adopt import UndoReport
     from ..catalog.db import Database
-    from ..catalog.facets import Facets
+    from ..catalog.store import Facets
     from ..sources.registry import SourceRegistry
 
 SyncFn = Callable[[Sequence[str]], None]  # bring mapped installs up to date for these models
@@ -52,6 +52,7 @@ class CatalogService:
         self._changed = on_changed
         self._sync = sync_models
         self._release = release_adopted
+        self._records = ModelRecords(config.root, repo)
 
     def list_models(self, query: ModelQuery) -> Page:
         return self.repo.list(query)
@@ -144,8 +145,7 @@ class CatalogService:
             return model
         self._guard()
         updated = self.repo.update(model.id, **changes)
-        if updated.location == "library":
-            write_sidecar(self.model_dir(updated), updated, origins=self.repo.origins(updated.id))
+        self._records.write(updated)
         if {"type", "base_model", "tags", "name"} & set(changes):
             self._sync([updated.id])  # a rule may now place it elsewhere
         self._changed([updated.id], "edited")
@@ -162,8 +162,7 @@ class CatalogService:
             return model  # a prompt loading it again right away: no write
         self._guard()
         updated = self.repo.update(model.id, used_at=now)
-        if updated.location == "library":
-            write_sidecar(self.model_dir(updated), updated, origins=self.repo.origins(updated.id))
+        self._records.write(updated)
         self._changed([updated.id], "used")
         return updated
 
@@ -195,6 +194,8 @@ class CatalogService:
             if trashed is not None:  # the row stays (a full disk): so do its files, never a row without
                 os.replace(trashed, self.model_dir(model))  # a rename back on the same disk: no space
             raise
+        if model.location != "library":
+            self._records.forget(model.id)  # its extras and preview: ours, in the library
         self._changed([model.id], "removed")
         report: dict[str, Any] = {
             "id": model.id,

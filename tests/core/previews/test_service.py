@@ -8,6 +8,7 @@ import io
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -169,3 +170,38 @@ def test_a_model_catalogued_in_place_keeps_its_preview_in_the_library(
     found = library.previews.image(model.id, 512)
     assert library.config.root in found.path.parents
     assert sorted(p.name for p in folder.iterdir()) == before
+    library.catalog.remove_model(model.id)  # forgotten: our extras go, the user's files stay
+    assert not found.path.parent.exists()
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def test_a_lost_catalog_gives_back_the_extras_of_library_and_in_place_models(
+    library_config: Any, incoming: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "nas" / "loras"
+    folder.mkdir(parents=True)
+    lora(folder, "onnas", 8)
+    with Library.open(library_config) as lib:
+        lib.sources.add(folder, read_only=True)
+        lib.sources.hash_pending()
+        in_place = next(m for m in lib.repo.iter_all() if m.name == "onnas")
+        stored = imported(lib, lora(incoming, "stored", 9))
+        for model_id in (in_place.id, stored):
+            lib.previews.set_image(model_id, image_bytes())
+            lib.catalog.edit_model(model_id, trigger_words=["kept words"], favorite=True)
+            lib.catalog.mark_used(model_id)
+        before = {i: lib.catalog.get_model(i) for i in (in_place.id, stored)}
+    for p in library_config.root.glob("catalog.sqlite*"):
+        p.unlink()
+    with Library.open(library_config) as lib:  # rebuilt at open: sidecars, then the records
+        lib.sources.hash_pending()
+        for model_id, was in before.items():
+            now = lib.catalog.get_model(model_id)
+            assert (now.trigger_words, now.favorite, now.used_at, now.preview) == (
+                was.trigger_words,
+                was.favorite,
+                was.used_at,
+                was.preview,
+            ), model_id
+            assert "trigger_words" in now.manual_fields
+            assert lib.previews.image(model_id, 256).path.is_file()
