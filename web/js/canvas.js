@@ -1,6 +1,25 @@
 // Dropping a library model on the ComfyUI canvas: the right loader node with that model selected, or, on an
 // existing loader, its model widget set. Works on the LiteGraph objects it is given; no side effects at
-// import and no ComfyUI imports (model_library.js passes `app` and `LiteGraph` in).
+// import and no ComfyUI imports (model_library.js passes `app` and `LiteGraph` in). "Add to workflow" wires
+// the loader into the graph (wiring.js does the surgery).
+
+import {
+  appendWords,
+  feedUnconnected,
+  freePosition,
+  graphBox,
+  GAP,
+  insertionPoint,
+  isCheckpointLoader,
+  modelChain,
+  nodesOf,
+  positivePrompt,
+  slotOfType,
+  spliceAfter,
+  takeOverOutputs,
+  textWidget,
+  upstream,
+} from "./wiring.js";
 
 /** Loader nodes by model type (display names of the nodes in nodes/). Anything else: Library Model Path. */
 export const LOADER_NODES = /** @type {Record<string, string>} */ ({
@@ -31,9 +50,10 @@ export const LABEL_ID_CHARS = 8;
 const LABEL_ID = /\[([0-9a-fA-F]{6,64})\]\s*$/;
 
 /**
- * @typedef {{id: string, name: string, type: string, files?: string[], sha256?: string, blake3?: string}} DraggedModel
+ * @typedef {{id: string, name: string, type: string, files?: string[], sha256?: string, blake3?: string,
+ *            trigger_words?: string[]}} DraggedModel
  * @typedef {{name: string, type?: string, value: any, options?: {values?: any}, callback?: (v: any, ...rest: any[]) => unknown}} Widget
- * @typedef {{type?: string, comfyClass?: string, title?: string, pos: number[], widgets?: Widget[],
+ * @typedef {{type?: string, comfyClass?: string, title?: string, pos: number[], size?: number[], widgets?: Widget[],
  *            setDirtyCanvas?: (a: boolean, b: boolean) => void}} GraphNode
  */
 
@@ -208,6 +228,7 @@ export async function syncModelRef(node, label, lookup) {
  */
 export function watchModelRef(node, lookup) {
   if (libraryNodeClass(node) === undefined || !widgetNamed(node, MODEL_REF_WIDGET)) return false;
+  compactDisplay(node);
   const combo = modelCombos(node)[0];
   if (!combo) return false;
   const original = combo.callback;
@@ -219,6 +240,51 @@ export function watchModelRef(node, lookup) {
   };
   combo.callback = wrapped;
   return true;
+}
+
+/**
+ * How a `model_ref` reads on the canvas: `✓ hash 1a2b3c4d` for a hash, a short id as is, empty when unset.
+ * The widget's value (saved in the workflow, sent to the server) stays the full ref.
+ * @param {unknown} ref
+ */
+export function compactRef(ref) {
+  const text = typeof ref === "string" ? ref.trim() : "";
+  const hash = /^(?:blake3|sha256):([0-9a-fA-F]{8,})$/.exec(text);
+  if (hash) return `\u2713 hash ${hash[1].slice(0, LABEL_ID_CHARS).toLowerCase()}`;
+  return text.length > 20 ? `${text.slice(0, 16)}\u2026` : text;
+}
+
+/**
+ * How a library label reads on the canvas: the name alone (`name [1a2b3c4d]` -> `name`), so a long name
+ * is not cut short by its id; the list and the saved value keep the full label.
+ * @param {unknown} label
+ */
+export function labelDisplay(label) {
+  if (typeof label !== "string") return label == null ? "" : String(label);
+  const name = label.replace(LABEL_ID, "").trim();
+  return name || label;
+}
+
+/**
+ * Shows a library node's `model_ref` and model choice compactly (compactRef, labelDisplay) where the
+ * host's widgets draw their `_displayValue` (ComfyUI's frontend since 1.2x); elsewhere nothing changes.
+ * @param {GraphNode} node
+ */
+export function compactDisplay(node) {
+  const ref = widgetNamed(node, MODEL_REF_WIDGET);
+  const combo = modelCombos(node)[0];
+  for (const [widget, show] of /** @type {[Widget | undefined, (v: unknown) => string][]} */ ([
+    [ref, compactRef],
+    [combo, labelDisplay],
+  ])) {
+    if (!widget || !("_displayValue" in widget)) continue;
+    Object.defineProperty(widget, "_displayValue", {
+      configurable: true,
+      get() {
+        return /** @type {any} */ (this).computedDisabled ? "" : show(/** @type {any} */ (this).value);
+      },
+    });
+  }
 }
 
 /** @param {string} name */
@@ -416,7 +482,7 @@ export async function placeModel(graph, LiteGraph, model, pos, getDetail) {
   if (core && coreName) {
     const node = LiteGraph.createNode(core.node);
     if (node && setCoreWidget(node, core.widget, coreName)) {
-      node.pos = [pos[0], pos[1]];
+      node.pos = freePosition(graph, node, pos, Number(LiteGraph.NODE_TITLE_HEIGHT) || 30);
       graph.add(node);
       const category = names.find((n) => n.name === coreName && core.categories.includes(n.category))?.category;
       setModelsEntry(node, modelsEntry(detail, category || core.categories[0], coreName));
@@ -424,8 +490,173 @@ export async function placeModel(graph, LiteGraph, model, pos, getDetail) {
       return { node };
     }
   }
-  const node = dropModelOnGraph(graph, LiteGraph, model, pos);
+  const words = model.trigger_words || /** @type {any} */ (detail)?.trigger_words;
+  const { node } = addToGraph(graph, LiteGraph, { ...model, trigger_words: words }, pos);
   const first = names[0];
   if (node && first) setModelsEntry(node, modelsEntry(detail, first.category, first.name));
   return node ? { node } : { node: null, reason: `No loader node for ${model.type} models is installed.` };
+}
+
+/**
+ * @typedef {{node: GraphNode | null, wiredTo: string[], promptUpdated: boolean}} AddResult
+ *   `wiredTo`: the inputs the node now feeds, as `Type#id.input` (`KSampler#3.model`)
+ * @typedef {{id: string, name: string, type: string, files?: (string | {path: string})[],
+ *            hashes?: {blake3?: string | null, sha256?: string | null}, blake3?: string, sha256?: string,
+ *            trigger_words?: string[]}} WorkflowModel  the API's model JSON (or a drag's payload)
+ */
+
+/**
+ * "Add to workflow": the library loader for `model`, wired into the open graph. A LoRA goes into the MODEL
+ * (and CLIP) chain after the last LoRA or the loader, every consumer re-linked to it, its trigger words
+ * appended to the positive prompt (the model-only loader when the chain has no CLIP); a checkpoint sets
+ * the library checkpoint loader's model, replaces another checkpoint loader (taking over its links), or
+ * feeds the unconnected MODEL/CLIP/VAE inputs; a VAE feeds the VAE decoders and encoders; anything else
+ * is placed beside the graph. The node never lands on another node. One undo step.
+ * @param {any} app  ComfyUI's app (its graph and canvas)
+ * @param {any} LiteGraph
+ * @param {WorkflowModel} model
+ * @returns {AddResult}
+ */
+export function addModelToWorkflow(app, LiteGraph, model) {
+  const graph = app?.canvas?.graph ?? app?.graph;
+  if (!graph) return { node: null, wiredTo: [], promptUpdated: false };
+  const result = addToGraph(graph, LiteGraph, model);
+  app.canvas?.setDirty?.(true, true);
+  return result;
+}
+
+/**
+ * addModelToWorkflow on `graph`; `pos` (a drop) is where the node goes when free, else beside the chain.
+ * @param {any} graph @param {any} LiteGraph @param {WorkflowModel} model @param {number[]} [pos]
+ * @returns {AddResult}
+ */
+export function addToGraph(graph, LiteGraph, model, pos) {
+  const dragged = asDragged(model);
+  const titleHeight = Number(LiteGraph?.NODE_TITLE_HEIGHT) || 30;
+  const ctx = { graph, LiteGraph, model: dragged, pos, titleHeight };
+  graph.beforeChange?.();
+  try {
+    if (model.type === "lora") return addLora(ctx);
+    if (model.type === "checkpoint") return addCheckpoint(ctx);
+    if (model.type === "vae") return addVae(ctx);
+    return { node: newNode(ctx, loaderNodeName(model.type), besideGraph(ctx)), wiredTo: [], promptUpdated: false };
+  } finally {
+    graph.afterChange?.();
+    graph.setDirtyCanvas?.(true, true);
+  }
+}
+
+/**
+ * @typedef {{graph: any, LiteGraph: any, model: DraggedModel, pos?: number[], titleHeight: number}} AddContext
+ */
+
+/** The API's model JSON as a drag payload (file paths as strings, the hashes at the top). @param {WorkflowModel} model */
+function asDragged(model) {
+  /** @type {DraggedModel} */
+  const dragged = {
+    id: model.id,
+    name: model.name,
+    type: model.type,
+    files: (model.files || []).map((f) => (typeof f === "string" ? f : f.path)),
+    trigger_words: Array.isArray(model.trigger_words) ? model.trigger_words : [],
+  };
+  const blake3 = model.blake3 || model.hashes?.blake3;
+  const sha256 = model.sha256 || model.hashes?.sha256;
+  if (blake3) dragged.blake3 = blake3;
+  if (sha256) dragged.sha256 = sha256;
+  return dragged;
+}
+
+/**
+ * A node of `name` (a class or display name) with the model set, added at the first free place from
+ * `start` (the drop position when there is one); null when the host has no such node.
+ * @param {AddContext} ctx @param {string} name @param {number[]} start
+ */
+function newNode(ctx, name, start) {
+  const node = /** @type {any} */ (createNodeByName(ctx.LiteGraph, name));
+  if (!node) return null;
+  node.pos = freePosition(ctx.graph, node, ctx.pos || start, ctx.titleHeight);
+  ctx.graph.add(node);
+  setModelOnNode(node, ctx.model);
+  return node;
+}
+
+/** Below `anchor`, a gap under its bottom edge. @param {AddContext} ctx @param {any} anchor */
+function below(ctx, anchor) {
+  return [anchor.pos[0], anchor.pos[1] + (anchor.size?.[1] || 0) + ctx.titleHeight + GAP];
+}
+
+/** Below the whole graph, at its left edge. @param {AddContext} ctx */
+function besideGraph(ctx) {
+  const box = graphBox(ctx.graph, ctx.titleHeight);
+  return box ? [box[0], box[1] + box[3] + ctx.titleHeight + GAP] : [100, 100];
+}
+
+/** @param {AddContext} ctx @returns {AddResult} */
+function addLora(ctx) {
+  const after = insertionPoint(modelChain(ctx.graph));
+  const withClip = !after || slotOfType(after.outputs, "CLIP") >= 0;
+  const name = withClip ? "LibraryLoraLoader" : "LibraryLoraLoaderModelOnly";
+  const node = newNode(ctx, name, after ? below(ctx, after) : besideGraph(ctx));
+  if (!node) return { node: null, wiredTo: [], promptUpdated: false };
+  const wiredTo = after ? spliceAfter(ctx.graph, after, node, withClip ? ["MODEL", "CLIP"] : ["MODEL"]) : [];
+  let promptUpdated = false;
+  const prompt = positivePrompt(ctx.graph);
+  const widget = prompt ? textWidget(prompt) : undefined;
+  if (widget && ctx.model.trigger_words?.length) {
+    const text = appendWords(widget.value, ctx.model.trigger_words);
+    if (text !== widget.value) {
+      widget.value = text;
+      widget.callback?.(text);
+      promptUpdated = true;
+    }
+  }
+  return { node, wiredTo, promptUpdated };
+}
+
+/** @param {AddContext} ctx @returns {AddResult} */
+function addCheckpoint(ctx) {
+  const chain = modelChain(ctx.graph);
+  const existing = [chain[0], ...nodesOf(ctx.graph)].find((n) => n && isCheckpointLoader(n));
+  if (existing && libraryNodeClass(existing) === "LibraryCheckpointLoader") {
+    setModelOnNode(existing, ctx.model);
+    return { node: existing, wiredTo: [], promptUpdated: false };
+  }
+  if (existing) {
+    // Another checkpoint loader (ComfyUI's own): ours takes its place and its links, found by hash.
+    const node = /** @type {any} */ (createNodeByName(ctx.LiteGraph, "LibraryCheckpointLoader"));
+    if (!node) return { node: null, wiredTo: [], promptUpdated: false };
+    node.pos = [existing.pos[0], existing.pos[1]];
+    ctx.graph.add(node);
+    setModelOnNode(node, ctx.model);
+    const wiredTo = takeOverOutputs(ctx.graph, existing, node);
+    ctx.graph.remove?.(existing);
+    node.pos = freePosition(ctx.graph, node, node.pos, ctx.titleHeight);
+    return { node, wiredTo, promptUpdated: false };
+  }
+  const node = newNode(ctx, "LibraryCheckpointLoader", besideGraph(ctx));
+  return { node, wiredTo: node ? feedUnconnected(ctx.graph, node) : [], promptUpdated: false };
+}
+
+/** @param {AddContext} ctx @returns {AddResult} */
+function addVae(ctx) {
+  const existing = nodesOf(ctx.graph).find((n) => libraryNodeClass(/** @type {any} */ (n)) === "LibraryVAELoader");
+  if (existing) {
+    setModelOnNode(/** @type {any} */ (existing), ctx.model);
+    return { node: /** @type {any} */ (existing), wiredTo: [], promptUpdated: false };
+  }
+  const coders = nodesOf(ctx.graph).filter((n) => /^VAE(Decode|Encode)/.test(String(n.comfyClass || n.type || "")));
+  const first = coders.find((n) => slotOfType(n.inputs, "VAE") >= 0);
+  const source = first ? upstream(ctx.graph, first, slotOfType(first.inputs, "VAE"))?.node : undefined;
+  const node = /** @type {any} */ (newNode(ctx, "LibraryVAELoader", source ? below(ctx, source) : besideGraph(ctx)));
+  if (!node) return { node: null, wiredTo: [], promptUpdated: false };
+  /** @type {string[]} */
+  const wiredTo = [];
+  for (const coder of coders) {
+    const slot = slotOfType(coder.inputs, "VAE");
+    if (slot < 0) continue;
+    node.connect?.(0, coder, slot);
+    wiredTo.push(`${coder.comfyClass || coder.type}#${coder.id}.${coder.inputs?.[slot]?.name ?? slot}`);
+  }
+  return { node, wiredTo, promptUpdated: false };
 }
