@@ -185,3 +185,9 @@ def locate(label: str, model_ref: str = "") -> ModelFiles:
 
 def loadable_path(label: str, model_ref: str = "") -> str:
     return locate(label, model_ref).path
+
+
+def trigger_words(model: Model) -> str:
+    """The model's trigger words as one prompt fragment (``"word1, word2"``); empty when it has none."""
+    words = getattr(model, "trigger_words", None) or ()
+    return ", ".join(str(w).strip() for w in words if str(w).strip())
