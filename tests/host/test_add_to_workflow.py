@@ -353,3 +353,30 @@ def test_the_library_nodes_show_the_name_and_a_short_hash(
         ["model_ref", "blake3:" + lora["hashes"]["blake3"], "\u2713 hash " + lora["hashes"]["blake3"][:8]],
     ]
     assert page.our_errors == []
+
+
+def test_a_lora_dragged_onto_the_canvas_is_wired_the_same_way(
+    page: Any, models: dict[str, dict[str, Any]]
+) -> None:
+    """The drop path: a LoRA dragged from the panel onto the canvas is wired into the chain like "Add to
+    workflow" and lands on free canvas (where it was dropped, unless a node is there)."""
+    from tests.host.test_panel_host import TAB_BUTTON, canvas_box, drag_row_to
+
+    page.evaluate(
+        "() => { app.canvas.ds.offset = [0, 0]; app.canvas.ds.scale = 1; app.canvas.setDirty(true, true); }"
+    )
+    page.locator(TAB_BUTTON).first.click()
+    page.wait_for_selector(".mlib-row[data-id]")
+    before = page.evaluate(DESCRIBE)
+    (checkpoint,) = ids_of(before, "CheckpointLoaderSimple")
+    (sampler,) = ids_of(before, "KSampler")
+    box = canvas_box(page)
+    drag_row_to(page, models["lora"]["name"], box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.8)
+    page.wait_for_function("(n) => app.graph.nodes.length === n + 1", arg=len(before["types"]))
+    after = page.evaluate(DESCRIBE)
+    (node,) = ids_of(after, "LibraryLoraLoader")
+    assert f"{checkpoint}.MODEL -> {node}.model" in after["wires"]
+    assert f"{node}.MODEL -> {sampler}.model" in after["wires"]
+    assert sum(w.startswith(f"{node}.CLIP -> CLIPTextEncode") for w in after["wires"]) == 2
+    assert after["overlaps"] == []
+    assert page.our_errors == []
