@@ -11,7 +11,7 @@ from typing import Any
 from ..core.config import load_config
 from ..core.errors import InvalidInput
 from ..core.models import Model, ModelQuery, Page
-from .output import ProgressBar, emit_json, human_size, model_line, print_model_detail
+from .output import ProgressBar, emit_json, human_size, model_line, print_model_detail, printable
 from .session import open_library
 
 
@@ -121,6 +121,12 @@ def cmd_edit(args: argparse.Namespace) -> int:
             add_tags=add_tags,
             remove_tags=remove_tags,
             notes=args.notes,
+            trigger_words=(
+                [w for w in args.trigger_words.split(",") if w.strip()]
+                if args.trigger_words is not None
+                else None
+            ),
+            favorite=args.favorite,
         )
         detail = lib.catalog.model_detail(model.id)
         if args.json:
@@ -159,16 +165,52 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def cmd_lookup(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
-        candidates = lib.hub.lookup(lib.catalog.get_model(args.id))
-        docs = [c.to_dict() for c in candidates]
+        answer = lib.origins.lookup(args.id)
+        docs = answer["huggingface"]
+        civitai = answer["civitai"]
         if args.json:
-            emit_json({"candidates": docs})
-        else:
-            if not docs:
-                print("no candidates found")
-            for c in docs:
-                print(f"{c['match']:<15} {c['confidence']:.2f}  {c['repo_id']}/{c.get('filename', '')}")
+            emit_json({"candidates": docs, "civitai": civitai, "errors": answer["errors"]})
+            return 0
+        print("Hugging Face:" if docs else "Hugging Face: no candidates found")
+        for c in docs:
+            print(f"  {c['match']:<15} {c['confidence']:.2f}  {c['repo_id']}/{c.get('filename', '')}")
+        if civitai:
+            names = f"{printable(civitai['model_name'])} / {printable(civitai['version_name'])}"
+            print(f"Civitai (by hash): {names}")
+            print(f"  {printable(civitai['page_url'])}")
+            if civitai.get("trained_words"):
+                print("  trigger words: " + ", ".join(printable(w) for w in civitai["trained_words"]))
+        elif "civitai" not in answer["errors"]:
+            print("Civitai: no model version has this hash")
+        for site, error in answer["errors"].items():
+            print(f"{site}: {error['message']}", file=sys.stderr)
         return 0
+
+
+def cmd_enrich(args: argparse.Namespace) -> int:
+    if not args.ids and not args.all:
+        print("name the models to enrich (IDs), or give --all", file=sys.stderr)
+        return 2
+    with open_library(args) as lib:
+        ids = None if args.all else [lib.catalog.get_model(ref).id for ref in args.ids]
+        bar = ProgressBar("enrich")
+        try:
+            report = lib.origins.enrich_many(ids, progress=bar).to_dict()
+        finally:
+            bar.close()
+        if args.json:
+            emit_json(report)
+        else:
+            found = report["found"]
+            print(
+                f"enriched {report['enriched']}: {found['civitai']} found on Civitai, "
+                f"{found['huggingface']} on Hugging Face, {report['previews']} new previews"
+            )
+            for item in report["pending"]:
+                print(f"  pending {item['id']}: {printable(item['reason'])}")
+            for item in report["failed"]:
+                print(f"  failed {item['id']}: {printable(item['error'])}", file=sys.stderr)
+        return 1 if report["failed"] else 0
 
 
 def cmd_download(args: argparse.Namespace) -> int:

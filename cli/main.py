@@ -75,13 +75,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--tag", action="append", default=[], metavar="+t|-t", help="add (+t) or remove (-t) a tag"
     )
     p.add_argument("--notes")
+    p.add_argument(
+        "--trigger-words", metavar="W1,W2", help="the trigger words, comma-separated (replaces them)"
+    )
+    p.add_argument(
+        "--favorite", action=argparse.BooleanOptionalAction, default=None, help="mark as a favourite"
+    )
 
     p = add("remove", "remove a model: our links, then its files to the trash")
     p.add_argument("id")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
-    p = add("lookup", "find a model's origin on HuggingFace")
+    p = add("lookup", "find a model's origin on Hugging Face and Civitai (by its hash)")
     p.add_argument("id")
+
+    p = add("enrich", "fetch origins, trigger words and previews now (Civitai and Hugging Face)")
+    p.add_argument("ids", nargs="*", metavar="ID")
+    p.add_argument("--all", action="store_true", help="every model of the library")
 
     p = add("download", "download a model from a HuggingFace repo")
     p.add_argument("repo_id")

@@ -98,6 +98,23 @@ def print_model_detail(m: dict[str, Any], write: Callable[[str], object] = print
         write(f"  {'tags':<12} {', '.join(m['tags'])}")
     if m.get("notes"):
         write(f"  {'notes':<12} {m['notes']}")
+    if m.get("trigger_words"):
+        write(f"  {'triggers':<12} {', '.join(printable(w) for w in m['trigger_words'])}")
+    if m.get("favorite"):
+        write(f"  {'favorite':<12} yes")
+    for origin in m.get("origins") or []:
+        name = " / ".join(printable(x) for x in (origin.get("model_name"), origin.get("version_name")) if x)
+        write(f"  {origin['site']:<12} {printable(origin['url'])}{'  ' + name if name else ''}")
+    update = m.get("update")
+    if update:
+        version, url = printable(update["version_name"]), printable(update["url"])
+        write(f"  {'update':<12} {version} on {update['site']}: {url}")
+    about = m.get("about") or {}
+    if about.get("creator") or about.get("license"):
+        creator, license_ = printable(about.get("creator") or "?"), printable(about.get("license") or "?")
+        write(f"  {'about':<12} by {creator}; license {license_}")
+    if m.get("preview"):
+        write(f"  {'preview':<12} {m['preview']['source']}")
     for w in m.get("warnings") or []:
         write(f"  warning: {w}")
     write("  files:")

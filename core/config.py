@@ -61,6 +61,10 @@ class LibraryConfig:
     extra_allowed_hosts: tuple[str, ...] = ()
     max_concurrent_downloads: int = 2
     lookup_after_import: bool = True
+    # Civitai (CONTRACT: CIVITAI_ENDPOINT, default https://civitai.com; CIVITAI_API_KEY).
+    civitai_lookup: bool = True  # ask Civitai (by SHA-256) when enriching; off: Hugging Face only
+    civitai_endpoint: str | None = None
+    civitai_api_key: str | None = field(default=None, repr=False)
     # The ComfyUI install the library runs in (set by the host); the default target of mapping.
     comfyui_root: Path | None = None
 
@@ -104,10 +108,13 @@ class LibraryConfig:
 
 
 def load_config(root: str | os.PathLike[str] | None = None, **overrides: Any) -> LibraryConfig:
-    """Build the config from the root and the environment (``HF_ENDPOINT``, ``HF_TOKEN``)."""
+    """Build the config from the root and the environment (``HF_ENDPOINT``, ``HF_TOKEN``,
+    ``CIVITAI_ENDPOINT``, ``CIVITAI_API_KEY``)."""
     base = LibraryConfig(
         root=resolve_library_root(root),
         hf_endpoint=os.environ.get("HF_ENDPOINT") or None,
         hf_token=os.environ.get("HF_TOKEN") or None,
+        civitai_endpoint=os.environ.get("CIVITAI_ENDPOINT") or None,
+        civitai_api_key=os.environ.get("CIVITAI_API_KEY") or None,
     )
     return base.replace(**overrides) if overrides else base

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .errors import InvalidInput
+from .model_extras import clean_trigger_words
 from .models import Model
 from .taxonomy import BaseModelType, ModelType
 
@@ -32,6 +33,8 @@ def edit_changes(
     add_tags: Sequence[str] = (),
     remove_tags: Sequence[str] = (),
     notes: str | None = None,
+    trigger_words: Sequence[str] | None = None,
+    favorite: bool | None = None,
 ) -> dict[str, Any]:
     """The repository updates an edit implies (empty when nothing changes), edited fields marked manual."""
     changes: dict[str, Any] = {}
@@ -65,6 +68,12 @@ def edit_changes(
         if len(notes) > MAX_NOTES:
             raise InvalidInput(f"Notes are limited to {MAX_NOTES:,} characters.")
         changes["notes"] = notes
+    if trigger_words is not None:
+        if isinstance(trigger_words, str):
+            raise InvalidInput("trigger_words must be a list of words, not one string.")
+        changes["trigger_words"] = clean_trigger_words(trigger_words)
     if changes:
         changes["manual_fields"] = frozenset(model.manual_fields | set(changes))
+    if favorite is not None and favorite != model.favorite:
+        changes["favorite"] = bool(favorite)  # the user's own state, not metadata: never "manual"
     return changes

@@ -41,6 +41,7 @@ from .types import CancelCheck, OnChanged, StageProgress, WriteCheck
 if TYPE_CHECKING:
     # The Hub client pulls in httpx and huggingface_hub: loaded on the first Hub call, not at start-up.
     from .hf import Candidate, HubClient
+    from .hf.card import HubCard
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ class HubService:
         self._queue_cv = threading.Condition()
         self._stop = threading.Event()
         self._retry_thread: threading.Thread | None = None
+        # Set by compose: the background path enriches from every site (Civitai too), not the Hub alone.
+        self.background_enrich: Callable[[Model], None] | None = None
 
     @property
     def client(self) -> HubClient:
@@ -181,7 +184,10 @@ class HubService:
             if model is None or not model.hashed:
                 continue
             try:
-                self.lookup(model)
+                if self.background_enrich is not None:
+                    self.background_enrich(model)
+                else:
+                    self.lookup(model)
             except ModelLibraryError as exc:
                 log.info("model library: lookup of %s deferred: %s", model.name, exc.message)
             except Exception:
@@ -199,6 +205,28 @@ class HubService:
         from .hf.lookup import find_by_sha256
 
         return find_by_sha256(self.client, filename, sha256)
+
+    # -- what the Hub says of a repo (enrichment) -------------------------------------------------------
+    def model_card(self, repo_id: str) -> HubCard:
+        return self.client.model_card(repo_id)
+
+    def file_at_main(self, repo_id: str, filename: str) -> tuple[str, str | None]:
+        """(the commit of ``main``, the file's SHA-256 there or None when it is gone or not LFS)."""
+        listing = self.client.list_files(repo_id, None)
+        for f in listing.files:
+            if f.path == filename:
+                return listing.revision, f.sha256
+        return listing.revision, None
+
+    def image_bytes(self, url: str, max_bytes: int) -> bytes:
+        return self.client.image_bytes(url, max_bytes=max_bytes)
+
+    def page_url(self, repo_id: str, filename: str | None = None) -> str:
+        base = f"{self.client.endpoint}/{repo_id}"
+        return f"{base}/blob/main/{filename}" if filename else base
+
+    def file_url(self, repo_id: str, revision: str, path: str) -> str:
+        return self.client.resolve_url(repo_id, revision, path)
 
     # -- downloads -------------------------------------------------------------------------------------
     def repo_files(self, repo_id: str, revision: str | None = None) -> dict[str, Any]:

@@ -61,6 +61,8 @@ class Library:
         self.hub = services.hub
         self.adopt = services.adopt
         self.workflows = services.workflows
+        self.previews = services.previews
+        self.origins = services.origins
         self.recovered: list[str] = []
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -168,6 +170,8 @@ class Library:
     def close(self) -> None:
         self.sources.stop_background()
         self.hub.close()
+        self.origins.close()
+        self.previews.close()
         self.db.close()
 
     def __enter__(self) -> Library:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .model_extras import About, Preview, SiteOrigin, UpdateInfo
 from .taxonomy import (
     BaseModelType,
     FileFormat,
@@ -58,7 +59,7 @@ _MODEL_FIELDS: _Fields = tuple(
 
 # Fields a user may edit; once edited they are recorded in ``Model.manual_fields`` and automatic
 # enrichment (HF lookup, re-detection) never overwrites them.
-EDITABLE_FIELDS = ("name", "type", "base_model", "tags", "notes")
+EDITABLE_FIELDS = ("name", "type", "base_model", "tags", "notes", "trigger_words")
 
 
 def utcnow() -> str:
@@ -182,6 +183,14 @@ class Model:
     metadata: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     state: ModelState = ModelState.READY
+    # What the sites say of it and what the user picked (core/model_extras.py); ``about`` is detail only.
+    trigger_words: tuple[str, ...] = ()
+    preview: Preview | None = None
+    site_origins: tuple[SiteOrigin, ...] = ()
+    update: UpdateInfo | None = None
+    about: About | None = None
+    favorite: bool = False
+    used_at: str = ""
 
     def __post_init__(self) -> None:
         _members(self, _MODEL_FIELDS)
@@ -220,7 +229,15 @@ class Model:
             "manual_fields": sorted(self.manual_fields),
             "metadata": dict(self.metadata),
             "warnings": list(self.warnings),
+            "trigger_words": list(self.trigger_words),
+            "preview": self.preview.to_dict(self.id) if self.preview is not None else None,
+            "origins": [o.to_dict() for o in self.site_origins],
+            "update": self.update.to_dict() if self.update is not None else None,
+            "favorite": self.favorite,
+            "used_at": self.used_at,
         }
+        if self.about is not None or library_root is not None:  # the detail view always has it
+            d["about"] = (self.about or About()).to_dict()
         if library_root is not None:
             if self.location == "library":
                 d["dir"] = str(_join(library_root, self.rel_dir))
@@ -277,7 +294,19 @@ class Progress:
         return {"done": self.done, "total": self.total, "stage": self.stage}
 
 
-SORT_KEYS = ("relevance", "name", "-name", "added", "-added", "size", "-size", "type", "-type")
+SORT_KEYS = (
+    "relevance",
+    "name",
+    "-name",
+    "added",
+    "-added",
+    "size",
+    "-size",
+    "type",
+    "-type",
+    "used",
+    "-used",
+)
 
 
 @dataclass(frozen=True)
@@ -291,6 +320,7 @@ class ModelQuery:
     location: str | None = None
     security: str | None = None
     file_format: str | None = None
+    favorite: bool | None = None
     sort: str = "relevance"
     limit: int = 50
     offset: int = 0

@@ -181,3 +181,21 @@ class ModelState(Vocabulary):
 
     READY = "ready"
     MISSING = "missing"
+
+
+class Site(Vocabulary):
+    """A site a model may come from, found by its hash or its Hub source."""
+
+    CIVITAI = "civitai"
+    HUGGINGFACE = "huggingface"
+
+
+class PreviewSource(Vocabulary):
+    """Where a model's preview came from, in the order they are preferred."""
+
+    USER = "user"
+    OUTPUT = "output"  # an image ComfyUI generated, picked by the user
+    SIDECAR = "sidecar"  # an image beside the model file in the user's folder
+    EMBEDDED = "embedded"  # the file's own modelspec.thumbnail
+    CIVITAI = "civitai"
+    HUGGINGFACE = "huggingface"

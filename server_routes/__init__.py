@@ -9,6 +9,7 @@ answers JSON; every route passes the guards of :mod:`.guards` first.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -42,10 +43,24 @@ def register(
     runner_options: RunnerOptions | None = None,
     listing: Listing | None = None,
     loaders: Callable[[], Any] | None = None,
+    output_dir: Callable[[], Path | None] | None = None,
 ) -> RouteContext:
     """Add every route under ``/model-library/v1`` (and ``/api/model-library/v1`` when asked: ComfyUI
     adds that copy itself). Returns the context, whose ``shutdown()`` stops the job runner."""
-    from . import health, hub, imports, jobs, mapping, models, sources, status, uploads, workflows
+    from . import (
+        enrich,
+        health,
+        hub,
+        imports,
+        jobs,
+        mapping,
+        models,
+        previews,
+        sources,
+        status,
+        uploads,
+        workflows,
+    )
 
     ctx = RouteContext(
         get_library,
@@ -54,8 +69,22 @@ def register(
         runner_options=runner_options,
         listing=listing,
         loaders=loaders,
+        output_dir=output_dir,
     )
     router = Router(routes, ctx, (PREFIX, API_PREFIX) if also_api_prefix else (PREFIX,))
-    for module in (models, imports, uploads, jobs, hub, mapping, health, sources, status, workflows):
+    for module in (
+        models,
+        previews,
+        enrich,
+        imports,
+        uploads,
+        jobs,
+        hub,
+        mapping,
+        health,
+        sources,
+        status,
+        workflows,
+    ):
         module.add_routes(router)
     return ctx

@@ -56,8 +56,11 @@ class RouteContext:
         runner_options: RunnerOptions | None = None,
         listing: Listing | None = None,
         loaders: Callable[[], Any] | None = None,
+        output_dir: Callable[[], Path | None] | None = None,
     ) -> None:
         self._get_library = get_library
+        # Inside ComfyUI: its output folder (folder_paths); elsewhere the configured install's "output".
+        self._output_dir = output_dir
         # Inside ComfyUI: its own file lists per category (folder_paths), what "present" means for a
         # workflow's models; None elsewhere (the configured install's folders are read instead).
         self.listing = listing
@@ -116,6 +119,14 @@ class RouteContext:
 
     async def uploads(self) -> UploadStore:
         return (await self.ensure()).uploads
+
+    def output_dir(self) -> Path | None:
+        """The folder "use this output as preview" may read from (None when no ComfyUI is known)."""
+        if self._output_dir is not None:
+            return self._output_dir()
+        parts = self._parts
+        root = parts.library.config.comfyui_root if parts is not None else None
+        return Path(root) / "output" if root is not None else None
 
     def built(self) -> bool:
         return self._parts is not None

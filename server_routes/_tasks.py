@@ -137,3 +137,10 @@ def resume_factory(library: Library, uploads: UploadStore) -> Any:
         return None
 
     return factory
+
+
+def enrich_task(library: Library, model_ids: list[str] | None) -> JobFn:
+    def fn(progress: StageProgress, cancelled: CancelCheck) -> Any:
+        return library.origins.enrich_many(model_ids, progress=progress, cancelled=cancelled).to_dict()
+
+    return fn

@@ -54,6 +54,7 @@ class Policy(enum.Enum):
     READ = "read"  # GET: Host allowlist only
     CHANGE = "change"  # state-changing: + Origin, JSON Content-Type, custom header
     UPLOAD = "upload"  # like CHANGE, with application/octet-stream bodies
+    UPLOAD_OR_JSON = "upload_or_json"  # like CHANGE, with a JSON or an application/octet-stream body
     DESTRUCTIVE = "destructive"  # like CHANGE, + refused to remote clients unless opted in
 
 
@@ -254,9 +255,14 @@ def check(facts: RequestFacts, policy: Policy, settings: GuardSettings) -> None:
         return
     check_origin(facts)
     wanted = "application/octet-stream" if policy is Policy.UPLOAD else "application/json"
-    if _media_type(facts.content_type) != wanted:
+    media = _media_type(facts.content_type)
+    if policy is Policy.UPLOAD_OR_JSON and media in ("application/json", "application/octet-stream"):
+        pass
+    elif media != wanted:
         raise UnsupportedMediaType(
-            f"this route takes Content-Type: {wanted}, not {facts.content_type or 'none'!r}"
+            f"this route takes Content-Type: {wanted}"
+            + (" or application/octet-stream" if policy is Policy.UPLOAD_OR_JSON else "")
+            + f", not {facts.content_type or 'none'!r}"
         )
     if (facts.custom_header or "").strip() != "1":
         raise MissingClientHeader(f"state-changing requests must carry the header '{CUSTOM_HEADER}: 1'")

@@ -25,7 +25,7 @@ from .guards import Policy
 
 MAX_LIMIT = 500
 MAX_OFFSET = 10_000_000
-EDIT_FIELDS = ("name", "type", "base_model", "tags", "notes")
+EDIT_FIELDS = ("name", "type", "base_model", "tags", "notes", "trigger_words", "favorite")
 
 
 def _model_ref(request: web.Request) -> str:
@@ -47,10 +47,22 @@ def parse_query(request: web.Request) -> ModelQuery:
         location=query_str(request, "location", max_len=16),
         security=query_str(request, "security", max_len=16),
         file_format=query_str(request, "file_format", max_len=32),
+        favorite=_query_bool(request, "favorite"),
         sort=sort,
         limit=query_int(request, "limit", 50, low=1, high=MAX_LIMIT),
         offset=query_int(request, "offset", 0, low=0, high=MAX_OFFSET),
     )
+
+
+def _query_bool(request: web.Request, name: str) -> bool | None:
+    value = query_str(request, name, max_len=8)
+    if value is None or value == "":
+        return None
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise InvalidInput(f"{name} must be true or false, not {value!r}")
 
 
 def add_routes(router: Router) -> None:
@@ -85,6 +97,14 @@ def add_routes(router: Router) -> None:
         }
         if body.get("tags") is not None:
             changes["tags"] = str_list(body["tags"], "tags", max_items=100, max_len=100)
+        if body.get("trigger_words") is not None:
+            changes["trigger_words"] = str_list(
+                body["trigger_words"], "trigger_words", max_items=64, max_len=200
+            )
+        if body.get("favorite") is not None:
+            if not isinstance(body["favorite"], bool):
+                raise InvalidInput("favorite must be true or false")
+            changes["favorite"] = body["favorite"]
         library = await ctx.library()
         model = await run(
             library.catalog.edit_model, ref, **{k: v for k, v in changes.items() if v is not None}
@@ -96,7 +116,20 @@ def add_routes(router: Router) -> None:
         library = await ctx.library()
         return json_response(await run(library.catalog.remove_model, ref))
 
+    async def facets(request: web.Request) -> web.Response:
+        query = parse_query(request)
+        library = await ctx.library()
+        return json_response((await run(library.catalog.facets, query)).to_dict())
+
+    async def mark_used(request: web.Request) -> web.Response:
+        ref = _model_ref(request)
+        library = await ctx.library()
+        await run(library.catalog.mark_used, ref)
+        return web.Response(status=204)
+
     router.add("GET", "/models", Policy.READ, list_models)
+    router.add("GET", "/models/facets", Policy.READ, facets)
+    router.add("POST", "/models/{id}/used", Policy.CHANGE, mark_used)
     router.add("GET", "/models/{id}", Policy.READ, get_model)
     router.add("PATCH", "/models/{id}", Policy.CHANGE, edit_model)
     router.add("DELETE", "/models/{id}", Policy.DESTRUCTIVE, remove_model)

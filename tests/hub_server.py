@@ -84,6 +84,7 @@ class HubRepo:
     files: dict[str, HubFile]
     sha: str = ""
     downloads: int = 0
+    card: dict[str, Any] = field(default_factory=dict)  # the model card's YAML metadata (cardData)
 
     def __post_init__(self) -> None:
         if not self.sha:
@@ -255,9 +256,11 @@ class HubServer:
             "sha": repo.sha,
             "private": False,
             "downloads": repo.downloads,
-            "tags": [],
+            "tags": list(repo.card.get("tags", [])),
             "siblings": siblings,
         }
+        if repo.card:
+            body["cardData"] = repo.card
         return web.json_response(body)
 
     async def tree(self, request: web.Request) -> web.Response:

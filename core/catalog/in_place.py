@@ -55,8 +55,9 @@ class SqliteInPlaceModels:
             )
         # Writes are serialized, so every row above last_rowid is one of ours: index them at once.
         tx.execute(
-            "INSERT INTO models_fts (rowid, name, tags_text, type, base_model, repo_id, notes, aliases) "
-            "SELECT rowid, name, tags_text, type, base_model, repo_id, notes, aliases FROM models "
+            "INSERT INTO models_fts (rowid, name, tags_text, type, base_model, repo_id, notes, aliases, "
+            "trigger_text) SELECT rowid, name, tags_text, type, base_model, repo_id, notes, aliases, "
+            "trigger_text FROM models "
             "WHERE rowid > ?",
             (last_rowid,),
         )
@@ -187,7 +188,11 @@ class SqliteInPlaceModels:
             "type = CASE WHEN manual_fields LIKE '%\"type\"%' THEN type ELSE COALESCE(?, type) END, "
             "base_model = CASE WHEN manual_fields LIKE '%\"base_model\"%' THEN base_model "
             "ELSE COALESCE(?, base_model) END, "
-            "file_format = ?, security = ?, metadata_json = ?, warnings_json = ?, updated_at = ? "
+            "file_format = ?, security = ?, metadata_json = ?, warnings_json = ?, "
+            "trigger_words_json = CASE WHEN manual_fields LIKE '%\"trigger_words\"%' THEN trigger_words_json "
+            "ELSE ? END, "
+            "trigger_text = CASE WHEN manual_fields LIKE '%\"trigger_words\"%' THEN trigger_text ELSE ? END, "
+            "updated_at = ? "
             "WHERE location = 'source' AND id = (SELECT model_id FROM source_files "
             "WHERE id = ? AND size = ? AND mtime_ns = ? AND inode = ? AND inspected = 0)",
             updates,

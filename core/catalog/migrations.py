@@ -278,6 +278,54 @@ DROP INDEX models_added;
 DROP INDEX models_size;
 """
 
+# Issue 15: trigger words (searchable), a preview, the sites a model comes from, a newer version, what
+# the sites say (detail only), favourites and "recently used".
+_EXTRAS = """
+ALTER TABLE models ADD COLUMN trigger_words_json TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE models ADD COLUMN trigger_text TEXT NOT NULL DEFAULT '';
+ALTER TABLE models ADD COLUMN preview_json TEXT NOT NULL DEFAULT '';
+ALTER TABLE models ADD COLUMN site_origins_json TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE models ADD COLUMN update_json TEXT NOT NULL DEFAULT '';
+ALTER TABLE models ADD COLUMN about_json TEXT NOT NULL DEFAULT '';
+ALTER TABLE models ADD COLUMN favorite INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE models ADD COLUMN used_at TEXT NOT NULL DEFAULT '';
+CREATE INDEX models_used_id ON models(used_at, id);
+CREATE INDEX models_favorite ON models(favorite) WHERE favorite = 1;
+DROP TRIGGER models_ai;
+DROP TRIGGER models_ad;
+DROP TRIGGER models_au;
+DROP TABLE models_fts;
+CREATE VIRTUAL TABLE models_fts USING fts5(
+    name, tags_text, type, base_model, repo_id, notes, aliases, trigger_text,
+    content='models', content_rowid='rowid',
+    tokenize="unicode61 remove_diacritics 2",
+    prefix='1 2 3 4'
+);
+CREATE TRIGGER models_ai AFTER INSERT ON models
+WHEN NOT EXISTS (SELECT 1 FROM kv WHERE key = 'fts_deferred') BEGIN
+    INSERT INTO models_fts(rowid, name, tags_text, type, base_model, repo_id, notes, aliases, trigger_text)
+    VALUES (new.rowid, new.name, new.tags_text, new.type, new.base_model, new.repo_id, new.notes,
+            new.aliases, new.trigger_text);
+END;
+CREATE TRIGGER models_ad AFTER DELETE ON models BEGIN
+    INSERT INTO models_fts(models_fts, rowid, name, tags_text, type, base_model, repo_id, notes, aliases,
+                           trigger_text)
+    VALUES ('delete', old.rowid, old.name, old.tags_text, old.type, old.base_model, old.repo_id, old.notes,
+            old.aliases, old.trigger_text);
+END;
+CREATE TRIGGER models_au AFTER UPDATE OF name, tags_text, type, base_model, repo_id, notes, aliases,
+    trigger_text ON models BEGIN
+    INSERT INTO models_fts(models_fts, rowid, name, tags_text, type, base_model, repo_id, notes, aliases,
+                           trigger_text)
+    VALUES ('delete', old.rowid, old.name, old.tags_text, old.type, old.base_model, old.repo_id, old.notes,
+            old.aliases, old.trigger_text);
+    INSERT INTO models_fts(rowid, name, tags_text, type, base_model, repo_id, notes, aliases, trigger_text)
+    VALUES (new.rowid, new.name, new.tags_text, new.type, new.base_model, new.repo_id, new.notes,
+            new.aliases, new.trigger_text);
+END;
+INSERT INTO models_fts(models_fts) VALUES ('rebuild');
+"""
+
 MIGRATIONS: Sequence[Migration] = (
     Migration("0001_initial", _INITIAL),
     Migration("0002_source_inspected", _SOURCE_INSPECTED),
@@ -286,6 +334,7 @@ MIGRATIONS: Sequence[Migration] = (
     Migration("0005_sort_indexes", _SORT_INDEXES),
     # models_type_name_id starts with type: the single-column index only cost every insert.
     Migration("0006_drop_redundant_type_index", "DROP INDEX models_type;"),
+    Migration("0007_model_extras", _EXTRAS),
 )
 
 

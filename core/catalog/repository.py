@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, InvalidInput, ModelNotFound
+from ..model_extras import clean_trigger_words
 from ..models import EDITABLE_FIELDS, Model, ModelQuery, Page, utcnow
 from .bulk import triggers_suspended
 from .db import Database
+from .facets import Facets, facet_counts
 from .in_place import SqliteInPlaceModels
 from .rows import (
     INSERT_MODEL,
@@ -46,6 +48,32 @@ _INSERT_ORIGIN = "INSERT OR IGNORE INTO model_origins (model_id, path, kind, rec
 # All three: an update during a bulk load (aliases, say) must not touch index rows never written.
 _FTS_TRIGGERS = ("models_ai", "models_ad", "models_au")
 _FACETS = ("type", "base_model", "file_format", "security", "location")
+
+
+def _trigger_columns(words: Any) -> dict[str, object]:
+    if isinstance(words, str) or not isinstance(words, (list, tuple)):
+        raise InvalidInput("trigger_words must be a list of strings, not one string.")
+    kept = clean_trigger_words(words)
+    return {"trigger_words_json": dumps(list(kept)), "trigger_text": " ".join(kept)}
+
+
+def _json_or_empty(column: str, to_json: str) -> Callable[[Any], dict[str, object]]:
+    def columns(value: Any) -> dict[str, object]:
+        return {column: dumps(getattr(value, to_json)()) if value is not None else ""}
+
+    return columns
+
+
+# The issue-15 fields ``update`` may set, each to the columns it writes.
+_EXTRA_COLUMNS: dict[str, Callable[[Any], dict[str, object]]] = {
+    "trigger_words": _trigger_columns,
+    "preview": _json_or_empty("preview_json", "to_record"),
+    "site_origins": lambda v: {"site_origins_json": dumps([o.to_dict() for o in v])},
+    "update": _json_or_empty("update_json", "to_dict"),
+    "about": _json_or_empty("about_json", "to_dict"),
+    "favorite": lambda v: {"favorite": 1 if v else 0},
+    "used_at": lambda v: {"used_at": str(v)},
+}
 
 
 class ModelRepository:
@@ -146,6 +174,8 @@ class ModelRepository:
                 columns["manual_fields"] = dumps(sorted(value))
             elif key == "warnings":
                 columns["warnings_json"] = dumps([str(w) for w in value])
+            elif key in _EXTRA_COLUMNS:
+                columns.update(_EXTRA_COLUMNS[key](value))
             else:
                 raise InvalidInput(f"The field {key!r} cannot be updated.")
         columns["updated_at"] = utcnow()
@@ -274,6 +304,12 @@ class ModelRepository:
             )
             facets[column] = [(r["v"], r["n"]) for r in rows]
         return facets
+
+    def facets(self, query: ModelQuery) -> Facets:
+        """Counts per type and base model (each under the query's other filters), favourites, total."""
+        with self.db.read() as conn:
+            _ensure_read_cache(conn)
+            return facet_counts(conn, query)
 
     def _select(self, where: str, params: tuple[object, ...]) -> list[Model]:
         with self.db.read() as conn:

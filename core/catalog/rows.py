@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ..errors import CatalogCorrupt, InvalidInput
+from ..model_extras import About, Preview, SiteOrigin, UpdateInfo
 from ..models import Hashes, Model, ModelFile, ModelSource, utcnow
 from ..taxonomy import BaseModelType, Location, ModelState, ModelType, Vocabulary
 from .store import ORIGIN_KINDS
@@ -22,7 +23,9 @@ from .store import ORIGIN_KINDS
 INSERT_MODEL = (
     "INSERT INTO models (id, name, type, base_model, format, file_format, security, size, location, "
     "rel_dir, blake3, sha256, source_json, repo_id, tags_text, notes, manual_fields, metadata_json, "
-    "warnings_json, state, added_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "warnings_json, state, added_at, updated_at, trigger_words_json, trigger_text, preview_json, "
+    "site_origins_json, update_json, about_json, favorite, used_at) "
+    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
 _MODEL_SUFFIXES = (".safetensors", ".sft", ".gguf", ".ckpt", ".pt", ".pth", ".bin", ".pkl", ".onnx")
 
@@ -107,7 +110,26 @@ def model_params(model: Model) -> tuple[object, ...]:
         model.state,
         model.added_at or now,
         model.updated_at or model.added_at or now,
+        *extras_params(model),
     )
+
+
+def extras_params(model: Model) -> tuple[object, ...]:
+    """Parameters of the issue-15 columns, in INSERT_MODEL's order (trigger_words_json ... used_at)."""
+    return (
+        dumps(list(model.trigger_words)),
+        " ".join(model.trigger_words),
+        dumps(model.preview.to_record()) if model.preview is not None else "",
+        dumps([o.to_dict() for o in model.site_origins]),
+        dumps(model.update.to_dict()) if model.update is not None else "",
+        dumps(model.about.to_dict()) if model.about is not None else "",
+        1 if model.favorite else 0,
+        model.used_at,
+    )
+
+
+def _loads(text: str, default: object) -> object:
+    return json.loads(text) if text else default
 
 
 def hydrate(
@@ -145,6 +167,16 @@ def model_from_row(
         manual = frozenset(json.loads(row["manual_fields"]))
         metadata = json.loads(row["metadata_json"]) if with_metadata else {}
         warnings = tuple(json.loads(row["warnings_json"]))
+        trigger_words = tuple(str(w) for w in json.loads(row["trigger_words_json"]))
+        preview = Preview.from_record(_loads(row["preview_json"], None))
+        origins = _loads(row["site_origins_json"], [])
+        site_origins = tuple(
+            o for o in map(SiteOrigin.from_dict, origins if isinstance(origins, list) else []) if o
+        )
+        update = UpdateInfo.from_dict(_loads(row["update_json"], None))
+        about = (
+            About.from_dict(json.loads(row["about_json"])) if with_metadata and row["about_json"] else None
+        )
     except (ValueError, TypeError, AttributeError) as exc:
         raise CatalogCorrupt(
             f"The catalog row of model {row['id']} holds broken JSON ({exc}). Run `model-library rebuild`."
@@ -171,6 +203,13 @@ def model_from_row(
         metadata=metadata,
         warnings=warnings,
         state=row["state"],
+        trigger_words=trigger_words,
+        preview=preview,
+        site_origins=site_origins,
+        update=update,
+        about=about,
+        favorite=bool(row["favorite"]),
+        used_at=row["used_at"],
     )
 
 

@@ -38,8 +38,9 @@ RANK_CAP = 2_500
 # Substring fallback: only for one token at least this long.
 SUBSTRING_MIN_CHARS = 2
 
-# bm25 weights in models_fts column order: name, tags_text, type, base_model, repo_id, notes, aliases.
-_BM25 = "bm25(models_fts, 10.0, 5.0, 2.0, 2.0, 3.0, 1.0, 4.0)"
+# bm25 weights in models_fts column order: name, tags_text, type, base_model, repo_id, notes, aliases,
+# trigger_text.
+_BM25 = "bm25(models_fts, 10.0, 5.0, 2.0, 2.0, 3.0, 1.0, 4.0, 4.0)"
 
 _ORDER_BY = {
     "name": "m.name COLLATE NOCASE, m.id",
@@ -50,6 +51,9 @@ _ORDER_BY = {
     "-size": "m.size DESC, m.id DESC",
     "type": "m.type, m.name COLLATE NOCASE, m.id",
     "-type": "m.type DESC, m.name COLLATE NOCASE DESC, m.id DESC",
+    # Recently used first; never-used models ('') last.
+    "-used": "m.used_at DESC, m.id DESC",
+    "used": "m.used_at, m.id",
 }
 
 # (ModelQuery attribute, column, allowed values or None for free text)
@@ -134,6 +138,8 @@ def validate_query(query: ModelQuery) -> None:
         value = getattr(query, attr)
         if value is not None and (not isinstance(value, str) or (allowed and value not in allowed)):
             raise InvalidInput(f"Unknown {attr} {value!r}; use one of: {', '.join(allowed or ())}.")
+    if query.favorite is not None and not isinstance(query.favorite, bool):
+        raise InvalidInput(f"favorite must be true or false, not {query.favorite!r}.")
     if query.tag is not None and (not isinstance(query.tag, str) or len(query.tag) > MAX_TAG_CHARS):
         raise InvalidInput(f"The tag filter must be a string of at most {MAX_TAG_CHARS} characters.")
     for attr, low, high in (("limit", 1, MAX_LIMIT), ("offset", 0, None)):
@@ -156,6 +162,9 @@ def _filters(query: ModelQuery, *, fts_driven: bool) -> tuple[list[str], list[ob
     if query.tag is not None:
         clauses.append("EXISTS (SELECT 1 FROM tags t WHERE t.model_id = m.id AND t.tag = ?)")
         params.append(query.tag)
+    if query.favorite is not None:
+        clauses.append(f"{plus}m.favorite = ?")
+        params.append(1 if query.favorite else 0)
     return clauses, params
 
 
@@ -180,7 +189,7 @@ def _prefilter(query: ModelQuery) -> tuple[list[str], bool]:
     ``models`` decide. Exact ones let the total come from the index alone.
     """
     parts: list[str] = []
-    exact = all(getattr(query, a) is None for a in ("location", "security", "file_format"))
+    exact = all(getattr(query, a) is None for a in ("location", "security", "file_format", "favorite"))
     for attr, allowed in (("type", ModelType.values()), ("base_model", BaseModelType.values())):
         value = getattr(query, attr)
         if value is not None:

@@ -20,33 +20,87 @@ from typing import Any, TypeVar
 from ..errors import InvalidInput, InvalidModelFile, UnsafePath
 from ..io.fileops import atomic_write_bytes
 from ..io.paths import validate_relpath
+from ..model_extras import About, Preview, SiteOrigin, UpdateInfo, clean_trigger_words
 from ..models import EDITABLE_FIELDS, Hashes, Model, ModelFile, ModelSource, model_id_from_blake3
 from ..taxonomy import BaseModelType, FileFormat, Location, ModelFormat, ModelType, SecurityLevel, Vocabulary
 from .store import Origin
 
 SIDECAR_NAME = "metadata.json"
 SCHEMA_VERSION = 1
+EXTRAS_VERSION = 1  # the ``extras`` section; older readers ignore it
 LIBRARY_FORMAT = "comfyui-model-library"
 MAX_SIDECAR_BYTES = 4 * 1024 * 1024
 _HEX = frozenset("0123456789abcdef")
 
 
 # -- write ---------------------------------------------------------------------------------------------
-def sidecar_dict(model: Model, *, origins: Sequence[Origin] = ()) -> dict[str, Any]:
-    """The sidecar JSON of ``model``: its CONTRACT shape without folder, state or links."""
+def sidecar_dict(
+    model: Model, *, origins: Sequence[Origin] = (), fetched: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The sidecar JSON of ``model``: its CONTRACT shape without folder, state or links.
+
+    ``origins`` here are the paths its bytes were imported from; the sites it is published on, its
+    preview, a newer version and what the sites say go under ``extras``, and everything fetched from
+    the sites under ``fetched`` (kept when a site later deletes it)."""
     d = model.to_dict()
     d.pop("state", None)
+    d.pop("preview", None)
+    d.pop("update", None)
+    d.pop("about", None)
+    d.pop("favorite", None)
+    d.pop("used_at", None)
+    d.pop("origins", None)
+    d["extras"] = extras_record(model)
     d["schema"] = SCHEMA_VERSION
     d["library_format"] = LIBRARY_FORMAT
     if origins:
         d["origins"] = [{"path": p, "kind": k, "recorded_at": at} for p, k, at in origins]
+    if fetched:
+        d["fetched"] = dict(fetched)
     return d
 
 
-def write_sidecar(model_dir: Path, model: Model, *, origins: Sequence[Origin] = ()) -> None:
-    """Write ``model_dir/metadata.json`` atomically (a reader sees the old or the new file, never half)."""
-    data = json.dumps(sidecar_dict(model, origins=origins), ensure_ascii=False, indent=2, sort_keys=True)
-    atomic_write_bytes(Path(model_dir) / SIDECAR_NAME, (data + "\n").encode("utf-8"))
+def extras_record(model: Model) -> dict[str, Any]:
+    return {
+        "version": EXTRAS_VERSION,
+        "preview": model.preview.to_record() if model.preview is not None else None,
+        "site_origins": [o.to_dict() for o in model.site_origins],
+        "update": model.update.to_dict() if model.update is not None else None,
+        "about": model.about.to_dict() if model.about is not None else None,
+        "favorite": model.favorite,
+        "used_at": model.used_at,
+    }
+
+
+def write_sidecar(
+    model_dir: Path,
+    model: Model,
+    *,
+    origins: Sequence[Origin] = (),
+    fetched: Mapping[str, Any] | None = None,
+) -> None:
+    """Write ``model_dir/metadata.json`` atomically (a reader sees the old or the new file, never half).
+
+    Without ``fetched``, what the file already keeps of the sites is carried over."""
+    path = Path(model_dir) / SIDECAR_NAME
+    if fetched is None:
+        fetched = read_fetched(path)
+    data = json.dumps(
+        sidecar_dict(model, origins=origins, fetched=fetched), ensure_ascii=False, indent=2, sort_keys=True
+    )
+    atomic_write_bytes(path, (data + "\n").encode("utf-8"))
+
+
+def read_fetched(path: Path) -> dict[str, Any]:
+    """The ``fetched`` section of a sidecar, or {} when there is none (or the file is not readable)."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_SIDECAR_BYTES + 1)
+        data = json.loads(raw) if len(raw) <= MAX_SIDECAR_BYTES else {}
+    except (OSError, ValueError, RecursionError):
+        return {}
+    fetched = data.get("fetched") if isinstance(data, dict) else None
+    return fetched if isinstance(fetched, dict) else {}
 
 
 # -- read ----------------------------------------------------------------------------------------------
@@ -180,6 +234,12 @@ def _parse(data: Any, rel_dir: str) -> tuple[Model, list[Origin]]:
         if not isinstance(o, dict):
             raise _Bad("an 'origins' entry is not an object")
         origins.append((_get(o, "path", str), _get(o, "kind", str), _get(o, "recorded_at", str, "")))
+    extras = data.get("extras")
+    extras = extras if isinstance(extras, dict) else {}
+    trigger_words = data.get("trigger_words", [])
+    site_origins = extras.get("site_origins")
+    about = extras.get("about")
+    used_at = extras.get("used_at")
     model = Model(
         id=model_id,
         name=_get(data, "name", str),
@@ -203,6 +263,15 @@ def _parse(data: Any, rel_dir: str) -> tuple[Model, list[Origin]]:
         ),
         metadata=dict(metadata),
         warnings=tuple(_strings(data.get("warnings", []), "warnings")),
+        trigger_words=clean_trigger_words(_strings(trigger_words, "trigger_words")),
+        preview=Preview.from_record(extras.get("preview")),
+        site_origins=tuple(
+            o for o in map(SiteOrigin.from_dict, site_origins if isinstance(site_origins, list) else []) if o
+        ),
+        update=UpdateInfo.from_dict(extras.get("update")),
+        about=About.from_dict(about) if isinstance(about, dict) else None,
+        favorite=extras.get("favorite") is True,
+        used_at=used_at if isinstance(used_at, str) else "",
     )
     return model, origins
 

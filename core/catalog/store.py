@@ -16,9 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ..models import Model, ModelQuery, Page
+
+if TYPE_CHECKING:
+    from .facets import Facets
 
 ORIGIN_KINDS = ("import", "download", "upload", "adopt")
 Origin = tuple[str, str, str]  # (path, kind, recorded_at)
@@ -29,7 +32,8 @@ Tx = TypeVar("Tx", contravariant=True)
 ProvisionalRow = tuple[str, str, str, str, str, int, str, str, str, str]
 ProvisionalFile = tuple[str, str, int]
 # What a header told (inspect_pending): (type or None to keep, base_model, file_format, security,
-# metadata JSON, warnings JSON, updated_at, file id, size, mtime_ns, inode): the model of that version of
+# metadata JSON, warnings JSON, trigger words JSON, trigger text, updated_at, file id, size, mtime_ns,
+# inode): the model of that version of
 # that file, if still catalogued in place and still not inspected, takes them (but never over a field the
 # user set by hand).
 HeaderUpdate = tuple[Any, ...]
@@ -105,6 +109,8 @@ class Catalog(Protocol):
     def iter_all(self, batch: int = 1000) -> Iterator[Model]: ...
     def tag_counts(self) -> list[tuple[str, int]]: ...
     def facet_counts(self) -> dict[str, list[tuple[str, int]]]: ...
+
+    def facets(self, query: ModelQuery) -> Facets: ...
 
     # Last: a method named ``list`` would shadow the builtin in the annotations below it.
     def list(self, query: ModelQuery) -> Page: ...

@@ -24,8 +24,10 @@ import httpx
 from ..errors import Forbidden, InvalidInput, ModelLibraryError, NetworkError, NotFound, UpstreamError
 from ..net.cache import HttpCache
 from ..net.clock import SYSTEM_CLOCK, Clock
+from ..net.fetch import read_capped
 from ..net.retry import Retrier, TransientError, transient_for_status
 from ..net.transport import NetworkGuard, activate, install_hf_client_factory, make_client
+from .card import HubCard
 
 T = TypeVar("T")
 
@@ -197,6 +199,31 @@ class HubClient:
         )
         what = f"paths info of {repo_id}"
         return [_repo_file(e, what) for e in _entries(entries, what) if hasattr(e, "size")]
+
+    def model_card(self, repo_id: str) -> HubCard:
+        """The repo's card metadata (license, tags, base model, instance prompt, example images)."""
+        from .card import card_from_info
+
+        validate_repo_id(repo_id)
+
+        def produce() -> dict[str, Any]:
+            info = self.call_api(f"model card of {repo_id}", lambda: self.api.model_info(repo_id))
+            return card_from_info(repo_id, info).to_dict()
+
+        d = self._cached(f"card:{repo_id}", LISTING_TTL, produce)
+        return HubCard(
+            repo_id=repo_id,
+            sha=str(d.get("sha") or ""),
+            license=d.get("license"),
+            tags=tuple(d.get("tags") or ()),
+            base_model=tuple(d.get("base_model") or ()),
+            instance_prompt=d.get("instance_prompt"),
+            images=tuple(d.get("images") or ()),
+        )
+
+    def image_bytes(self, url: str, *, max_bytes: int) -> bytes:
+        """An image (a card's example) through the guarded client, refused past ``max_bytes``."""
+        return read_capped(self.http, url, max_bytes, self.retrier, self.clock)
 
     def search(self, query: str, *, limit: int = 10) -> list[str]:
         """Repo ids whose name matches ``query`` (the Hub's search), most downloaded first."""

@@ -31,6 +31,7 @@ from ..io.hashing import hash_path
 from ..io.paths import sanitize_component
 from ..io.trash import move_to_trash
 from ..models import Model, ModelSource, model_id_from_blake3, utcnow
+from ..origins.trigger_words import local_trigger_words
 from ..records.kinds import RecordError
 from ..taxonomy import BaseModelType, FileFormat, Location, ModelFormat, ModelType, SecurityLevel
 from .journal import JOURNAL_OP, Placing
@@ -119,6 +120,7 @@ def _commit(
         updated_at=now,
         metadata=staged.metadata,
         warnings=staged.warnings,
+        trigger_words=local_trigger_words(staged.metadata),
     )
     final_rel = _place(staged, model, library_root, db, origin_kind)
     model = model.replace(rel_dir=final_rel)

@@ -1,11 +1,14 @@
 """Where the library may connect: the SSRF guard (THREATS #7).
 
-Only https to the Hub and its CDN hosts (plus ``HF_ENDPOINT``'s own scheme, host and port when set, and any
-``extra_allowed_hosts``). IP literals in every spelling (``127.1``, ``2130706433``, ``0x7f.1``,
+Only https to the Hub and its CDN hosts, to Civitai's API (``civitai.com``) and its image CDN
+(``image.civitai.com``) -- plus ``HF_ENDPOINT``'s and ``civitai_endpoint``'s own scheme, host and port when
+set, and any ``extra_allowed_hosts``. IP literals in every spelling (``127.1``, ``2130706433``, ``0x7f.1``,
 ``[::ffff:7f00:1]``) are refused unless they are the configured endpoint, because a redirect to
 ``169.254.169.254`` or ``10.0.0.1`` would reach the machine's metadata service or the LAN. Hosts are
-compared label by label, so ``huggingface.co.evil.tld`` and ``evilhuggingface.co`` are refused. The token
-goes only to Hub hosts (the API), never to a CDN or any other host.
+compared label by label, so ``huggingface.co.evil.tld`` and ``evilhuggingface.co`` are refused.
+
+Credentials are scoped (``credential_scope``): the Hub token goes only to Hub API hosts, the Civitai key only
+to Civitai's API origin, neither to a CDN (``image.civitai.com`` included) or any other host.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ HUB_HOSTS = ("huggingface.co", "hf.co")
 CDN_HOSTS = ("cas-bridge.xethub.hf.co",)
 # A ``*`` matches inside one DNS label only.
 CDN_PATTERNS = ("cdn-lfs*.hf.co", "cdn-lfs*.huggingface.co")
+CIVITAI_API_HOST = "civitai.com"
+CIVITAI_HOSTS = (CIVITAI_API_HOST, "image.civitai.com")
+# Credential scopes: which secret a request may carry (see ``HostPolicy.credential_scope``).
+HUB_SCOPE = "hub"
+CIVITAI_SCOPE = "civitai"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -90,22 +98,43 @@ def _label_match(pattern: str, host: str) -> bool:
     return True
 
 
-class HostPolicy:
-    """Decides whether a URL may be fetched and whether it may carry the Hub token."""
+def _endpoint_target(endpoint: str | None, setting: str, example: str) -> Target | None:
+    if not endpoint:
+        return None
+    try:
+        parts = urlsplit(endpoint.strip())
+        scheme, host, port = (parts.scheme or "").lower(), parts.hostname, parts.port
+    except ValueError:
+        scheme, host, port = "", None, None
+    if scheme not in ("http", "https") or not host:
+        raise HostNotAllowed(
+            f"{setting} {endpoint!r} is not an http(s) URL with a host; set it like {example} or unset it."
+        )
+    return Target(scheme, normalize_host(host), port or _DEFAULT_PORTS[scheme])
 
-    def __init__(self, endpoint: str | None = None, extra_allowed_hosts: Iterable[str] = ()) -> None:
-        self.endpoint: Target | None = None
-        if endpoint:
-            parts = urlsplit(endpoint.strip())
-            scheme = (parts.scheme or "").lower()
-            if scheme not in ("http", "https") or not parts.hostname:
-                raise HostNotAllowed(
-                    f"HF_ENDPOINT {endpoint!r} is not an http(s) URL with a host; set it like "
-                    "https://huggingface.co or unset it."
-                )
-            self.endpoint = Target(
-                scheme, normalize_host(parts.hostname), parts.port or _DEFAULT_PORTS[scheme]
-            )
+
+def _target_of(url: str) -> Target | None:
+    try:
+        parts = urlsplit(str(url))
+        scheme = (parts.scheme or "").lower()
+        port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
+        return Target(scheme, normalize_host(parts.hostname or ""), port)
+    except ValueError:
+        return None
+
+
+class HostPolicy:
+    """Decides whether a URL may be fetched and which credential (Hub token, Civitai key) it may carry."""
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        extra_allowed_hosts: Iterable[str] = (),
+        *,
+        civitai_endpoint: str | None = None,
+    ) -> None:
+        self.endpoint = _endpoint_target(endpoint, "HF_ENDPOINT", "https://huggingface.co")
+        self.civitai_endpoint = _endpoint_target(civitai_endpoint, "civitai_endpoint", "https://civitai.com")
         # A bare host name is allowed over https; a full origin ("http://mirror.lan:8080") exactly as given.
         hosts: list[str] = []
         origins: list[Target] = []
@@ -128,14 +157,14 @@ class HostPolicy:
         return cls(
             getattr(config, "hf_endpoint", None),
             getattr(config, "extra_allowed_hosts", ()) or (),
+            civitai_endpoint=getattr(config, "civitai_endpoint", None),
         )
 
     def _is_endpoint(self, target: Target) -> bool:
-        ep = self.endpoint
-        return ep is not None and (target.scheme, target.host, target.port) == (ep.scheme, ep.host, ep.port)
+        return target in (self.endpoint, self.civitai_endpoint)
 
     def _is_listed(self, host: str) -> bool:
-        if host in HUB_HOSTS or host in CDN_HOSTS or host in self.extra_hosts:
+        if host in HUB_HOSTS or host in CDN_HOSTS or host in CIVITAI_HOSTS or host in self.extra_hosts:
             return True
         return any(_label_match(pattern, host) for pattern in CDN_PATTERNS)
 
@@ -162,29 +191,46 @@ class HostPolicy:
             kind = "a private, loopback or link-local address" if _is_sensitive(ip) else "a bare IP address"
             raise HostNotAllowed(
                 f"Refusing to connect to {target.host} ({url}): it is {kind}, which downloads may never "
-                "reach. Set HF_ENDPOINT if you run a Hub mirror there."
+                "reach. Set HF_ENDPOINT (or civitai_endpoint) if you run a Hub (or Civitai) mirror there."
             )
         if not self._is_listed(target.host):
             raise HostNotAllowed(
-                f"Refusing to connect to {target.host}: it is not a Hugging Face host. Add it to "
-                "extra_allowed_hosts (or set HF_ENDPOINT) if you trust it."
+                f"Refusing to connect to {target.host}: it is not a Hugging Face or Civitai host. Add it to "
+                "extra_allowed_hosts (or set HF_ENDPOINT or civitai_endpoint) if you trust it."
             )
         if scheme != "https":
             raise HostNotAllowed(f"Refusing plain http to {target.host}; only https is allowed for {url}.")
         return target
 
     def is_hub_host(self, url: str) -> bool:
-        """True for the API hosts that may receive the token (huggingface.co, hf.co, the endpoint)."""
-        try:
-            parts = urlsplit(str(url))
-            scheme = (parts.scheme or "").lower()
-            host = normalize_host(parts.hostname or "")
-            port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
-        except ValueError:
+        """True for the API hosts that may receive the Hub token (huggingface.co, hf.co, or HF_ENDPOINT)."""
+        target = _target_of(url)
+        if target is None:
             return False
         if self.endpoint is not None:
-            return self._is_endpoint(Target(scheme, host, port))
-        return scheme == "https" and host in HUB_HOSTS
+            return target == self.endpoint
+        return target.scheme == "https" and target.host in HUB_HOSTS
+
+    def is_civitai_api(self, url: str) -> bool:
+        """True for Civitai's API origin, the only one that may receive the Civitai key.
+
+        That is ``civitai_endpoint`` exactly when set, else ``https://civitai.com`` (port 443): never the
+        image CDN (``image.civitai.com``), never a look-alike host.
+        """
+        target = _target_of(url)
+        if target is None:
+            return False
+        if self.civitai_endpoint is not None:
+            return target == self.civitai_endpoint
+        return target == Target("https", CIVITAI_API_HOST, 443)
+
+    def credential_scope(self, url: str) -> str | None:
+        """Which secret ``url`` may carry: ``HUB_SCOPE``, ``CIVITAI_SCOPE`` or None (no credential at all)."""
+        if self.is_hub_host(url):
+            return HUB_SCOPE
+        if self.is_civitai_api(url):
+            return CIVITAI_SCOPE
+        return None
 
     def allowed(self, url: str) -> bool:
         try:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from ..errors import CircuitOpen, ModelLibraryError, NetworkError, RateLimited
 from .clock import SYSTEM_CLOCK, Clock
@@ -85,22 +86,40 @@ def retry_after_from_headers(headers: Mapping[str, str], now: float) -> float | 
 
 
 def transient_for_status(
-    status: int, url: str, headers: Mapping[str, str], now: float
+    status: int, url: str, headers: Mapping[str, str], now: float, *, server: str | None = None
 ) -> TransientError | None:
-    """A ``TransientError`` for a retryable status (429, 5xx, ...), else None."""
+    """A ``TransientError`` for a retryable status (429, 5xx, ...), else None.
+
+    ``server`` names who answered in the message ("Civitai"); by default it is told from ``url``'s host,
+    and a ``url`` without one (a description of a Hub call) names the Hub.
+    """
     if status not in RETRYABLE_STATUS:
         return None
     hint = retry_after_from_headers(headers, now)
     if status == 429:
         wait = f" (the server asks to wait {hint:.0f} s)" if hint is not None else ""
         error: NetworkError = RateLimited(
-            f"The Hub rate-limited the request to {url}{wait}; try again later."
+            f"{server or _server_name(url)} rate-limited the request to {url}{wait}; try again later."
         )
     else:
         error = NetworkError(
-            f"The server answered HTTP {status} for {url}; it may be down or overloaded, try again later."
+            f"{server or 'The server'} answered HTTP {status} for {url}; it may be down or overloaded, "
+            "try again later."
         )
     return TransientError(error, hint)
+
+
+def _server_name(url: str) -> str:
+    """'The Hub' for Hub hosts (or no host at all), 'Civitai' for Civitai's, else 'The server at HOST'."""
+    try:
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    except ValueError:
+        host = ""
+    if host in ("huggingface.co", "hf.co") or host.endswith((".huggingface.co", ".hf.co")):
+        return "The Hub"
+    if host == "civitai.com" or host.endswith(".civitai.com"):
+        return "Civitai"
+    return f"The server at {host}" if host else "The Hub"
 
 
 def _transport_error_types() -> tuple[type[BaseException], ...]:

@@ -5,15 +5,17 @@ hop of a redirect the client follows -- so a redirect to ``169.254.169.254`` is 
 opens. The wrapper is duck-typed over ``httpx`` and the ``httpx2`` fork that huggingface_hub 2.x uses, so
 huggingface_hub's own calls go through the same guard (``install_hf_client_factory``).
 
-The guard also owns the token: it is added for Hub hosts and stripped from every other request (a CDN
-redirect never sees it), and default timeouts (connect 7 s) are set when a caller left them unbounded.
+The guard also owns the credentials, one per scope the policy names (``HostPolicy.credential_scope``): the
+Hub token is added for Hub API hosts, the Civitai key for Civitai's API origin, and every other request has
+its ``Authorization`` stripped (a CDN redirect never sees either). Default timeouts (connect 7 s) are set
+when a caller left them unbounded.
 """
 
 from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -22,7 +24,7 @@ import httpx
 
 from .breaker import BreakerConfig, CircuitBreaker
 from .clock import SYSTEM_CLOCK, Clock
-from .policy import HostPolicy
+from .policy import CIVITAI_SCOPE, HUB_SCOPE, HostPolicy
 from .retry import RETRYABLE_STATUS
 from .throttle import HostThrottle, ThrottleConfig
 
@@ -55,20 +57,27 @@ class Timeouts:
 
 
 class NetworkGuard:
-    """Policy + breaker + throttle + token + timeouts, shared by every client of one library."""
+    """Policy + breaker + throttle + credentials + timeouts, shared by every client of one library.
+
+    ``token`` is the Hub token; ``tokens`` maps other credential scopes (``CIVITAI_SCOPE``) to their
+    secret. A secret is sent only to the URLs the policy puts in its scope.
+    """
 
     def __init__(
         self,
         policy: HostPolicy,
         *,
         token: str | None = None,
+        tokens: Mapping[str, str | None] | None = None,
         clock: Clock = SYSTEM_CLOCK,
         breaker: CircuitBreaker | None = None,
         throttle: HostThrottle | None = None,
         timeouts: Timeouts | None = None,
     ) -> None:
         self.policy = policy
-        self._token = token
+        self._tokens: dict[str, str] = {}
+        for scope, secret in {**(tokens or {}), HUB_SCOPE: token}.items():
+            self.set_token(scope, secret)
         self.clock = clock
         self.breaker = breaker or CircuitBreaker(BreakerConfig(), clock)
         self.throttle = throttle or HostThrottle(ThrottleConfig(), clock)
@@ -81,16 +90,30 @@ class NetworkGuard:
         return cls(
             HostPolicy.from_config(config),
             token=getattr(config, "hf_token", None),
+            tokens={CIVITAI_SCOPE: getattr(config, "civitai_api_key", None)},
             clock=clock,
             timeouts=Timeouts(read=read_timeout or DEFAULT_READ_TIMEOUT),
         )
 
+    def set_token(self, scope: str, token: str | None) -> None:
+        """Set (or with None, forget) the secret sent to URLs of ``scope``."""
+        if scope not in (HUB_SCOPE, CIVITAI_SCOPE):
+            raise ValueError(f"unknown credential scope {scope!r}")
+        if token:
+            self._tokens[scope] = token
+        else:
+            self._tokens.pop(scope, None)
+
+    def has_scope_token(self, scope: str) -> bool:
+        return scope in self._tokens
+
     @property
     def has_token(self) -> bool:
-        return bool(self._token)
+        return HUB_SCOPE in self._tokens
 
-    def __repr__(self) -> str:  # never echo the token
-        return f"NetworkGuard(endpoint={self.policy.endpoint}, token={'set' if self._token else 'none'})"
+    def __repr__(self) -> str:  # never echo a token
+        scopes = ",".join(sorted(self._tokens)) or "none"
+        return f"NetworkGuard(endpoint={self.policy.endpoint}, tokens={scopes})"
 
     def hosts_status(self) -> dict[str, dict[str, Any]]:
         return self.breaker.hosts_status()
@@ -98,9 +121,14 @@ class NetworkGuard:
     def send(self, request: Any, inner: _SyncTransport) -> Any:
         url = str(request.url)
         target = self.policy.check(url)
-        if self.policy.is_hub_host(url):
-            if self._token and "authorization" not in request.headers:
-                request.headers["Authorization"] = f"Bearer {self._token}"
+        scope = self.policy.credential_scope(url)
+        secret = self._tokens.get(scope) if scope else None
+        if scope == HUB_SCOPE:
+            # huggingface_hub may set its own header for the Hub: keep it.
+            if secret and "authorization" not in request.headers:
+                request.headers["Authorization"] = f"Bearer {secret}"
+        elif secret:
+            request.headers["Authorization"] = f"Bearer {secret}"  # replaces whatever a caller set
         else:
             request.headers.pop("authorization", None)
         timeout = request.extensions.get("timeout") or {}

@@ -8,7 +8,7 @@ runs it in a thread, never on the event loop.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -16,8 +16,10 @@ from ..types import CancelCheck, StageProgress
 
 if TYPE_CHECKING:
     from ..adopt import AdoptPlan, AdoptReport, UndoReport
+    from ..catalog.facets import Facets
     from ..health import HealthReport, RepairReport
     from ..hf import Candidate
+    from ..hf.card import HubCard
     from ..importer.browse import FolderListing
     from ..links.registry import AppRecord
     from ..mapping.apply import ApplyReport
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
     from ..mapping.named_links import NamedLink
     from ..mapping.planner import Plan
     from ..models import ImportItem, Link, Model, ModelQuery, Page
+    from ..origins.report import EnrichReport
+    from ..previews.store import PreviewFile
+    from ..taxonomy import PreviewSource
     from ..workflows import Workflow
     from ..workflows.fetch import WorkflowFetch
     from ..workflows.loaders import LoaderMap
@@ -61,7 +66,13 @@ class CatalogServiceBase(Protocol):
         add_tags: Sequence[str] = (),
         remove_tags: Sequence[str] = (),
         notes: str | None = None,
+        trigger_words: Sequence[str] | None = None,
+        favorite: bool | None = None,
     ) -> Model: ...
+
+    def facets(self, query: ModelQuery) -> Facets: ...
+
+    def mark_used(self, ref: str) -> Model: ...
 
     def remove_model(self, ref: str) -> dict[str, Any]: ...
 
@@ -206,6 +217,16 @@ class HubServiceBase(Protocol):
 
     def find_file(self, filename: str, sha256: str) -> Candidate | None: ...
 
+    def model_card(self, repo_id: str) -> HubCard: ...
+
+    def file_at_main(self, repo_id: str, filename: str) -> tuple[str, str | None]: ...
+
+    def image_bytes(self, url: str, max_bytes: int) -> bytes: ...
+
+    def page_url(self, repo_id: str, filename: str | None = None) -> str: ...
+
+    def file_url(self, repo_id: str, revision: str, path: str) -> str: ...
+
     def queue_pending(self, model_ids: Sequence[str], reason: str = "after import") -> None: ...
 
     def download(
@@ -224,6 +245,55 @@ class HubServiceBase(Protocol):
     def network_status(self) -> dict[str, Any]: ...
 
     def start_retry_loop(self, interval_s: float = 300.0) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class PreviewServiceBase(Protocol):
+    """A model's preview: the user's pick, an image beside its file, its embedded one, or its site's."""
+
+    def image(self, ref: str, size: int | None = None) -> PreviewFile: ...
+
+    def set_image(self, ref: str, data: bytes, source: PreviewSource = ...) -> Model: ...
+
+    def set_from_output(self, ref: str, name: str, output_dir: Path | None) -> Model: ...
+
+    def clear(self, ref: str) -> Model: ...
+
+    def discover(
+        self, model_ids: Iterable[str] | None = None, *, cancelled: CancelCheck | None = None
+    ) -> int: ...
+
+    def discover_one(self, model: Model) -> Model | None: ...
+
+    def from_site(
+        self, model: Model, source: PreviewSource, data: bytes, nsfw_level: int
+    ) -> Model | None: ...
+
+    def queue_discover(self, model_ids: Sequence[str]) -> None: ...
+
+    def wait_idle(self, timeout: float = 10.0) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class OriginServiceBase(Protocol):
+    """What Civitai and Hugging Face say of a model, by its hash: sites, trigger words, a newer version."""
+
+    def lookup(self, ref: str) -> dict[str, Any]: ...
+
+    def enrich(self, ref: str, *, previews: bool = True) -> Model: ...
+
+    def enrich_many(
+        self,
+        model_ids: Sequence[str] | None = None,
+        *,
+        previews: bool = True,
+        progress: StageProgress | None = None,
+        cancelled: CancelCheck | None = None,
+    ) -> EnrichReport: ...
+
+    def enrich_quietly(self, model: Model) -> None: ...
 
     def close(self) -> None: ...
 

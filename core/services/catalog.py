@@ -17,13 +17,14 @@ from ..errors import Conflict
 from ..io.trash import empty_trash, move_to_trash, trash_entries
 from ..links.cascade import remove_model_links
 from ..links.registry import LinkRegistry
-from ..models import Link, Model, ModelQuery, Page
+from ..models import Link, Model, ModelQuery, Page, utcnow
 from ..taxonomy import LinkKind
 from ..types import OnChanged, WriteCheck
 
 if TYPE_CHECKING:
     from ..adopt import UndoReport
     from ..catalog.db import Database
+    from ..catalog.facets import Facets
     from ..sources.registry import SourceRegistry
 
 SyncFn = Callable[[Sequence[str]], None]  # bring mapped installs up to date for these models
@@ -70,14 +71,16 @@ class CatalogService:
         return tuple(Link(path=r.link_path, kind=cast(LinkKind, r.kind)) for r in links)
 
     def model_detail(self, ref: str, *, name_prefix: bool = False) -> dict[str, Any]:
-        """The detail JSON: the model plus ``dir``, ``links``, absolute file paths and origins.
+        """The detail JSON: the model plus ``dir``, ``links``, absolute file paths, where it was imported
+        from.
         ``name_prefix``: the unique start of a name also finds it (the CLI's ``show``)."""
         model = self.repo.resolve(ref, name_prefix=name_prefix)
         detail = model.to_dict(library_root=str(self.config.root), links=self.model_links(model.id))
         folder = self.model_dir(model)
         for entry in detail["files"]:
             entry["abs_path"] = str(folder.joinpath(*entry["path"].split("/")))
-        detail["origins"] = [
+        # The paths its bytes were imported from ("origins" is the sites it is published on).
+        detail["imported_from"] = [
             {"path": p, "kind": k, "recorded_at": at} for p, k, at in self.repo.origins(model.id)
         ]
         detail["locations"] = self._sources.locations(model.id)
@@ -120,6 +123,8 @@ class CatalogService:
         add_tags: Sequence[str] = (),
         remove_tags: Sequence[str] = (),
         notes: str | None = None,
+        trigger_words: Sequence[str] | None = None,
+        favorite: bool | None = None,
     ) -> Model:
         """Edit metadata; every edited field is marked manual (never overwritten by enrichment)."""
         model = self.get_model(ref)
@@ -132,6 +137,8 @@ class CatalogService:
             add_tags=add_tags,
             remove_tags=remove_tags,
             notes=notes,
+            trigger_words=trigger_words,
+            favorite=favorite,
         )
         if not changes:
             return model
@@ -142,6 +149,22 @@ class CatalogService:
         if {"type", "base_model", "tags", "name"} & set(changes):
             self._sync([updated.id])  # a rule may now place it elsewhere
         self._changed([updated.id], "edited")
+        return updated
+
+    def facets(self, query: ModelQuery) -> Facets:
+        return self.repo.facets(query)
+
+    def mark_used(self, ref: str) -> Model:
+        """Remember that the model was just put into a workflow or loaded ("Recently used")."""
+        model = self.get_model(ref)
+        now = utcnow()
+        if model.used_at and _seconds_between(model.used_at, now) < USED_RESOLUTION_S:
+            return model  # a prompt loading it again right away: no write
+        self._guard()
+        updated = self.repo.update(model.id, used_at=now)
+        if updated.location == "library":
+            write_sidecar(self.model_dir(updated), updated, origins=self.repo.origins(updated.id))
+        self._changed([updated.id], "used")
         return updated
 
     def remove_model(self, ref: str) -> dict[str, Any]:
@@ -202,3 +225,13 @@ class CatalogService:
         self.db.checkpoint()
         self._changed([], "rebuilt")
         return report.to_dict()
+
+
+USED_RESOLUTION_S = 60.0
+
+
+def _seconds_between(earlier: str, later: str) -> float:
+    try:
+        return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
+    except ValueError:
+        return float("inf")

@@ -10,11 +10,15 @@ from dataclasses import dataclass
 
 from ..adopt import AdoptService
 from ..catalog.db import Database
+from ..catalog.model_records import ModelRecords, model_file_paths
 from ..catalog.repository import ModelRepository
 from ..config import LibraryConfig
 from ..hub_service import HubService
 from ..importer.pipeline import Importer
 from ..links.registry import LinkRegistry
+from ..origins.clients import LazyCivitai
+from ..origins.service import OriginService
+from ..previews.service import PreviewService
 from ..sources import SourceService
 from .base import (
     AdoptServiceBase,
@@ -23,6 +27,8 @@ from .base import (
     HubServiceBase,
     ImportServiceBase,
     MappingServiceBase,
+    OriginServiceBase,
+    PreviewServiceBase,
     SourceServiceBase,
     WorkflowServiceBase,
 )
@@ -47,6 +53,8 @@ class Services:
     hub: HubServiceBase
     adopt: AdoptServiceBase
     workflows: WorkflowServiceBase
+    previews: PreviewServiceBase
+    origins: OriginServiceBase
 
 
 def compose(config: LibraryConfig, db: Database) -> Services:
@@ -81,4 +89,40 @@ def compose(config: LibraryConfig, db: Database) -> Services:
         release_adopted=adopt.release_adopted,
     )
     workflows = WorkflowService(config, repo, mapping, hub, on_changed=events.changed)
-    return Services(events, repo, importer, catalog, imports, mapping, health, sources, hub, adopt, workflows)
+    records = ModelRecords(config.root, repo)
+    previews = PreviewService(
+        config.root,
+        repo,
+        persist=records.write,
+        guard=guard,
+        on_changed=events.changed,
+        model_paths=lambda model: model_file_paths(model, repo),
+    )
+    origins = OriginService(
+        config,
+        repo,
+        hub,
+        previews,
+        records,
+        hub.waiting,
+        civitai=LazyCivitai(config, db),
+        guard=guard,
+        on_changed=events.changed,
+    )
+    events.subscribe(previews.on_event)  # new models: their local preview, behind the import
+    hub.background_enrich = origins.enrich_quietly  # lookups after import and pending retries: both sites
+    return Services(
+        events,
+        repo,
+        importer,
+        catalog,
+        imports,
+        mapping,
+        health,
+        sources,
+        hub,
+        adopt,
+        workflows,
+        previews,
+        origins,
+    )

@@ -24,6 +24,7 @@ from ..catalog.store import ProvisionalFile, ProvisionalRow
 from ..errors import Cancelled, InvalidInput, ModelLibraryError
 from ..formats.inspect import inspect_path
 from ..models import PENDING_PREFIX, utcnow
+from ..origins.trigger_words import local_trigger_words
 from ..types import CancelCheck, StageProgress
 from .registry import SourceRegistry
 from .rows import KnownFile, SourceRow
@@ -284,6 +285,8 @@ def inspect_pending(
                     "unknown",
                     "{}",
                     json.dumps([f"unreadable header: {exc}"[:300]]),
+                    "[]",
+                    "",
                     now,
                     *version,
                 )
@@ -298,6 +301,8 @@ def inspect_pending(
                 security,
                 json.dumps(metadata, ensure_ascii=False),
                 json.dumps(list(warnings), ensure_ascii=False),
+                json.dumps(list(words := local_trigger_words(metadata)), ensure_ascii=False),
+                " ".join(words),
                 now,
                 *version,
             )

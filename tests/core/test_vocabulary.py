@@ -32,7 +32,9 @@ from comfyui_model_library.core.taxonomy import (
     ModelFormat,
     ModelState,
     ModelType,
+    PreviewSource,
     SecurityLevel,
+    Site,
     Vocabulary,
 )
 from tests.package_files import package_files
@@ -93,6 +95,8 @@ BEFORE = {
     LinkPurpose: ("mapping", "adopt", "workflow"),
     JobState: ("queued", "running", "done", "failed", "cancelled"),
     ModelState: ("ready", "missing"),
+    Site: ("civitai", "huggingface"),
+    PreviewSource: ("user", "output", "sidecar", "embedded", "civitai", "huggingface"),
 }
 
 

@@ -12,12 +12,28 @@ import pytest
 from comfyui_model_library.core.config import LibraryConfig, load_config
 from comfyui_model_library.core.library import Library
 from tests import synth
+from tests.civitai_server import CivitaiServer
 from tests.hub_server import HubServer, make_repo
 from tests.server_routes.conftest import JSON_HEADERS, V1, model_file, wait_job
 
 PUT_HEADERS = {"Content-Type": "application/octet-stream", "X-Model-Library": "1"}
 JOB_KEYS = {"id", "kind", "state", "progress"}
-MODEL_KEYS = {"id", "name", "type", "base_model", "tags", "notes", "files", "size"}
+MODEL_KEYS = {
+    "id",
+    "name",
+    "type",
+    "base_model",
+    "tags",
+    "notes",
+    "files",
+    "size",
+    "trigger_words",
+    "preview",
+    "origins",
+    "update",
+    "favorite",
+    "used_at",
+}
 
 # (method, path template) of every route the app serves under the prefix; the walk below covers each.
 CONTRACT_ROUTES = {
@@ -48,6 +64,8 @@ CONTRACT_ROUTES = {
     ("POST", "/workflows/check"),
     ("POST", "/workflows/fetch"),
     ("GET", "/status"),
+    ("GET", "/models/{id}/preview"),
+    ("PUT", "/models/{id}/preview"),
 }
 # Served too, beyond the contract's table (documented in docs/api.md).
 EXTRA_ROUTES = {
@@ -57,6 +75,11 @@ EXTRA_ROUTES = {
     ("DELETE", "/uploads/{id}"),
     ("GET", "/hf/repos/{repo_id}/files"),
     ("GET", "/events"),
+    ("GET", "/models/facets"),
+    ("POST", "/models/{id}/used"),
+    ("DELETE", "/models/{id}/preview"),
+    ("POST", "/models/{id}/enrich"),
+    ("POST", "/enrich"),
 }
 
 
@@ -70,12 +93,24 @@ def hub(tmp_path: Path) -> Iterator[HubServer]:
 
 
 @pytest.fixture
-def library_config(tmp_path: Path, hub: HubServer) -> LibraryConfig:
+def civitai() -> Iterator[CivitaiServer]:
+    server = CivitaiServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def library_config(tmp_path: Path, hub: HubServer, civitai: CivitaiServer) -> LibraryConfig:
     comfyui = tmp_path / "ComfyUI"
     (comfyui / "models" / "loras").mkdir(parents=True)
     (comfyui / "main.py").write_text("# ComfyUI\n")
     return load_config(
-        tmp_path / "library", import_roots=(tmp_path / "incoming",), hf_endpoint=hub.url, comfyui_root=comfyui
+        tmp_path / "library",
+        import_roots=(tmp_path / "incoming",),
+        hf_endpoint=hub.url,
+        civitai_endpoint=civitai.url,
+        comfyui_root=comfyui,
     )
 
 
@@ -90,6 +125,16 @@ def test_the_walk_covers_every_route_the_app_serves(library: Library) -> None:
         if route.method != "HEAD" and template.startswith(V1):
             served.add((route.method, template[len(V1) :].replace("{repo_id:[^/]+/[^/]+}", "{repo_id}")))
     assert served == CONTRACT_ROUTES | EXTRA_ROUTES
+
+
+def png_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
 
 
 async def answer(resp: Any, status: int, keys: set[str]) -> Any:
@@ -118,6 +163,32 @@ async def test_every_contract_route_answers_its_status_and_keys(
         await client.patch(f"{V1}/models/{ids[0]}", json={"name": "X"}, headers=j), 200, MODEL_KEYS
     )
     assert edited["name"] == "X"
+    assert detail["about"] == {"description": "", "creator": None, "license": None, "page_url": None}
+
+    # Origins, previews, trigger words
+    png = png_bytes()
+    up = {"X-Model-Library": "1", "Content-Type": "application/octet-stream"}
+    shown = await answer(
+        await client.put(f"{V1}/models/{ids[0]}/preview", data=png, headers=up), 200, MODEL_KEYS
+    )
+    assert shown["preview"]["source"] == "user" and shown["preview"]["url"].startswith(
+        f"{V1}/models/{ids[0]}/"
+    )
+    image = await client.get(shown["preview"]["url"] + "&size=256")
+    assert image.status == 200 and image.headers["Content-Type"] == "image/webp"
+    cleared = await answer(await client.delete(f"{V1}/models/{ids[0]}/preview", headers=j), 200, MODEL_KEYS)
+    assert cleared["preview"] is None
+    facets = await answer(
+        await client.get(V1 + "/models/facets"), 200, {"type", "base_model", "favorites", "total"}
+    )
+    assert facets["total"] == 2
+    assert (await client.post(f"{V1}/models/{ids[1]}/used", headers=j)).status == 204
+    enrich_job = await answer(
+        await client.post(V1 + "/enrich", json={"ids": [ids[1]]}, headers=j), 202, {"job"}
+    )
+    assert (await wait_job(client, enrich_job["job"]["id"]))["state"] == "done"
+    enriched = await answer(await client.post(f"{V1}/models/{ids[1]}/enrich", headers=j), 200, MODEL_KEYS)
+    assert enriched["used_at"] and enriched["origins"] == []
 
     # Imports, jobs
     src = model_file(incoming, "fresh.safetensors", seed=3)

@@ -245,3 +245,62 @@ def test_corrupt_catalog_is_detected_and_set_aside(tmp_path: Path) -> None:
     fresh = _fresh_db(path)
     assert ModelRepository(fresh).count() == 0
     fresh.close()
+
+
+def test_extras_and_what_the_sites_said_survive_edits_and_a_rebuild(tmp_path: Path) -> None:
+    from comfyui_model_library.core.model_extras import About, Preview, SiteOrigin, UpdateInfo
+
+    root = tmp_path / "lib"
+    model = make_model(
+        "extras",
+        rel_dir="models/lora/sdxl/extras",
+        trigger_words=("pixel art",),
+        manual_fields=frozenset({"trigger_words"}),
+        preview=Preview("civitai", "0123abcd", 4),
+        site_origins=(SiteOrigin("civitai", "https://civitai.com/models/7", "Pixel", "v1", "hash", 1.0),),
+        update=UpdateInfo("civitai", "v2", "https://civitai.com/models/7?modelVersionId=9"),
+        about=About("plain text", "maker", None, "https://civitai.com/models/7"),
+        favorite=True,
+        used_at="2026-12-04T00:00:00+00:00",
+    )
+    folder = root.joinpath(*model.rel_dir.split("/"))
+    folder.mkdir(parents=True)
+    (folder / "extras.safetensors").write_bytes(b"\0" * 1234)
+    write_sidecar(folder, model, fetched={"civitai": {"version_id": 9, "trained_words": ["pixel art"]}})
+    assert read_sidecar(folder, model.rel_dir) == model
+    # A later write without ``fetched`` (an edit of the notes) keeps what the site said.
+    write_sidecar(folder, model.replace(notes="mine"))
+    data = json.loads((folder / SIDECAR_NAME).read_text(encoding="utf-8"))
+    assert data["fetched"] == {"civitai": {"version_id": 9, "trained_words": ["pixel art"]}}
+    assert data["extras"]["preview"] == {"source": "civitai", "tag": "0123abcd", "nsfw_level": 4}
+    assert "url" not in json.dumps(data["extras"]["preview"])  # the URL is the catalog's, not the file's
+    db = _fresh_db(root / "catalog.sqlite")
+    rebuild_catalog(db, root / "models", root)
+    repo = ModelRepository(db)
+    assert repo.get(model.id) == model.replace(notes="mine")
+    assert repo.list(ModelQuery(q="pixel")).total == 1
+    db.close()
+
+
+def test_a_sidecar_with_hostile_extras_reads_without_them(tmp_path: Path) -> None:
+    model = make_model("hostile")
+    folder = place(tmp_path, model)
+    data = json.loads((folder / SIDECAR_NAME).read_text(encoding="utf-8"))
+    data["extras"] = {
+        "preview": {"source": "user", "tag": "../../etc/passwd"},
+        "site_origins": [{"site": "civitai", "url": "javascript:alert(1)"}, "junk"],
+        "update": {"site": "elsewhere", "version_name": "x", "url": "https://x"},
+        "about": ["not", "an", "object"],
+        "favorite": "yes",
+        "used_at": 5,
+    }
+    (folder / SIDECAR_NAME).write_text(json.dumps(data), encoding="utf-8")
+    read = read_sidecar(folder, model.rel_dir)
+    assert (read.preview, read.site_origins, read.update, read.about, read.favorite, read.used_at) == (
+        None,
+        (),
+        None,
+        None,
+        False,
+        "",
+    )

@@ -115,7 +115,8 @@ def test_pending_lookups_are_retried_when_the_hub_answers_again(
     src = tmp_path / "incoming" / "flux-style-lora_bf16.safetensors"
     src.parent.mkdir()
     src.write_bytes(lora_bytes)
-    with Library.open(load_config(tmp_path / "library", hf_endpoint=hub.url)) as library:
+    config = load_config(tmp_path / "library", hf_endpoint=hub.url, civitai_lookup=False)
+    with Library.open(config) as library:
         [item] = library.imports.import_paths([src])  # queued as pending: no server loop ran yet
         assert library.hub.pending()
         library.hub.start_retry_loop(interval_s=0.2)

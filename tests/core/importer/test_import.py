@@ -66,7 +66,7 @@ def test_second_import_is_duplicate_and_records_origin(
     assert first.model is not None and second.model is not None
     assert second.model.id == first.model.id
     assert library.catalog.list_models(ModelQuery()).total == 1
-    origins = {o["path"] for o in library.catalog.model_detail(first.model.id)["origins"]}
+    origins = {o["path"] for o in library.catalog.model_detail(first.model.id)["imported_from"]}
     assert origins == {str(src), str(copy)}
     assert len(_library_files(library)) == 2  # the file + metadata.json, once
 

@@ -93,3 +93,86 @@ def test_extra_hosts_https_and_exact_origins():
 def test_bad_endpoint_is_refused_with_advice():
     with pytest.raises(HostNotAllowed, match="HF_ENDPOINT"):
         HostPolicy("file:///tmp/hub")
+
+
+# -- Civitai ---------------------------------------------------------------------------------------------
+
+CIVITAI_ALLOWED = [
+    "https://civitai.com/api/v1/model-versions/by-hash/" + "a" * 64,
+    "https://image.civitai.com/xG1nkqKTMzGDvpLrqFT7WA/abc/width=450/1.jpeg",
+    "https://CIVITAI.com./api/v1/models/1",
+]
+
+CIVITAI_REFUSED = [
+    "http://civitai.com/api/v1/models/1",  # plain http
+    "http://image.civitai.com/x.jpeg",
+    "https://civitai.com.evil.tld/x",
+    "https://evilcivitai.com/x",
+    "https://x.image.civitai.com/x",
+    "https://civitai.com@evil.example/x",
+]
+
+
+@pytest.mark.parametrize("url", CIVITAI_ALLOWED)
+def test_civitai_api_and_image_cdn_allowed(url):
+    HostPolicy().check(url)
+
+
+@pytest.mark.parametrize("url", CIVITAI_REFUSED)
+def test_civitai_look_alikes_refused(url):
+    with pytest.raises(HostNotAllowed, match="Refusing"):
+        HostPolicy().check(url)
+
+
+def test_refusal_names_civitai_and_its_setting():
+    with pytest.raises(HostNotAllowed, match=r"Civitai host.*civitai_endpoint"):
+        HostPolicy().check("https://example.org/x")
+
+
+def test_civitai_endpoint_allowed_exactly():
+    policy = HostPolicy(civitai_endpoint="http://127.0.0.1:8124")
+    policy.check("http://127.0.0.1:8124/api/v1/models/1")
+    for url in ("http://127.0.0.1:8125/x", "https://127.0.0.1:8124/x", "http://localhost:8124/x"):
+        with pytest.raises(HostNotAllowed):
+            policy.check(url)
+    policy.check("https://civitai.com/api/v1/models/1")  # the public site stays reachable
+    policy.check("https://huggingface.co/x")
+
+
+def test_civitai_endpoint_from_config_read_with_getattr():
+    class Old:  # a config from before the setting existed
+        hf_endpoint = None
+
+    class New:
+        hf_endpoint = "http://127.0.0.1:8123"
+        civitai_endpoint = "http://127.0.0.1:8124"
+
+    assert HostPolicy.from_config(Old()).civitai_endpoint is None
+    policy = HostPolicy.from_config(New())
+    assert policy.is_hub_host("http://127.0.0.1:8123/api")
+    assert policy.is_civitai_api("http://127.0.0.1:8124/api/v1/models/1")
+    assert not policy.is_hub_host("http://127.0.0.1:8124/api")
+    assert not policy.is_civitai_api("http://127.0.0.1:8123/api")
+
+
+def test_bad_civitai_endpoint_is_refused_with_advice():
+    with pytest.raises(HostNotAllowed, match="civitai_endpoint"):
+        HostPolicy(civitai_endpoint="ftp://civitai.com")
+
+
+def test_credential_scopes_keep_each_secret_on_its_own_api():
+    policy = HostPolicy()
+    assert policy.credential_scope("https://huggingface.co/api/models") == "hub"
+    assert policy.credential_scope("https://civitai.com/api/v1/models/1") == "civitai"
+    for url in (
+        "https://image.civitai.com/x.jpeg",  # the CDN never gets the key
+        "http://civitai.com/api",
+        "https://civitai.com:8443/api",
+        "https://cdn-lfs.hf.co/x",
+        "https://example.org/x",
+    ):
+        assert policy.credential_scope(url) is None, url
+    assert not policy.is_hub_host("https://civitai.com/api/v1/models/1")
+    mirror = HostPolicy(civitai_endpoint="http://127.0.0.1:8124")
+    assert mirror.credential_scope("http://127.0.0.1:8124/api/v1/models/1") == "civitai"
+    assert mirror.credential_scope("https://civitai.com/api/v1/models/1") is None

@@ -42,6 +42,17 @@ def test_status_classification():
     assert transient_for_status(404, "u", {}, 0) is None
 
 
+def test_messages_name_the_server_that_answered():
+    def message(status, url, **kw):
+        return transient_for_status(status, url, {}, 0, **kw).error.message
+
+    assert message(429, "https://hf.co/x").startswith("The Hub rate-limited")
+    assert message(429, "model info of a/b").startswith("The Hub rate-limited")  # a Hub call's description
+    assert message(429, "https://civitai.com/api/v1/models/1").startswith("Civitai rate-limited")
+    assert message(429, "https://example.org/x").startswith("The server at example.org rate-limited")
+    assert message(503, "http://127.0.0.1:9/x", server="Civitai").startswith("Civitai answered HTTP 503")
+
+
 def test_full_jitter_is_bounded_and_honours_server_hint():
     r = Retrier(RetryConfig(base_delay=1, max_delay=8), clock=ManualClock(), rng=random.Random(1))
     for attempt in range(10):

@@ -256,6 +256,8 @@ def test_headers_refine_uninspected_models_but_not_what_the_user_set(backend: Ba
                     "safe",
                     meta,
                     warnings,
+                    '["tok one"]' if u.format == "single-file" else "[]",
+                    "tok one" if u.format == "single-file" else "",
                     "2026-01-01",
                     u.file_id,
                     u.size,
@@ -264,7 +266,7 @@ def test_headers_refine_uninspected_models_but_not_what_the_user_set(backend: Ba
                 )
                 for u in pending
             ]
-            + [(None, "flux1", "gguf", "safe", "{}", "[]", "2026-01-01", 404, 0, 0, 0)],
+            + [(None, "flux1", "gguf", "safe", "{}", "[]", "[]", "", "2026-01-01", 404, 0, 0, 0)],
         )
     one, two = store.get(pid(1)), store.get(pid(2))
     assert (one.type, one.base_model, one.file_format, one.security) == (
@@ -275,6 +277,8 @@ def test_headers_refine_uninspected_models_but_not_what_the_user_set(backend: Ba
     )
     assert (dict(one.metadata), one.warnings) == ({"ss_network_dim": "16"}, ("odd",))
     assert (two.type, two.base_model) == ("vae", "sdxl")  # the type set by hand stays
+    assert one.trigger_words == ("tok one",)
+    assert [m.id for m in store.list(ModelQuery(q="tok")).items] == [one.id]
 
 
 def test_held_in_place_counts_present_copies_of_hashed_models(backend: Backend) -> None:

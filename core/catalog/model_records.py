@@ -1,0 +1,82 @@
+"""What the catalog knows of a model, written back to the files that are the truth.
+
+A library model's record is its ``metadata.json`` (sidecar.py). A model catalogued in place has no
+folder of ours beside it (the user's folders are never written), so what only the library knows of it --
+trigger words, preview, sites, favourite, and everything fetched from the sites -- is kept in
+``<library>/extras/<id>/extras.json`` and read back by a rebuild.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..io.fileops import atomic_write_bytes
+from ..models import Model
+from .sidecar import SIDECAR_NAME, extras_record, read_fetched, write_sidecar
+from .store import Catalog
+
+EXTRAS_DIR = "extras"
+EXTRAS_NAME = "extras.json"
+RECORD_VERSION = 1
+MAX_EXTRAS_BYTES = 4 * 1024 * 1024
+
+
+class ModelRecords:
+    def __init__(self, library_root: Path, repo: Catalog) -> None:
+        self.root = Path(library_root)
+        self.repo = repo
+
+    def extras_path(self, model_id: str) -> Path:
+        return self.root / EXTRAS_DIR / model_id / EXTRAS_NAME
+
+    def write(self, model: Model, *, fetched: Mapping[str, Any] | None = None) -> None:
+        """Write ``model``'s record; ``fetched`` replaces what the sites said (else it is kept)."""
+        if model.location == "library":
+            folder = self.root.joinpath(*model.rel_dir.split("/"))
+            write_sidecar(folder, model, origins=self.repo.origins(model.id), fetched=fetched)
+            return
+        path = self.extras_path(model.id)
+        if fetched is None:
+            fetched = self.read_extras(model.id).get("fetched") or {}
+        record = {
+            "record": "extras",
+            "version": RECORD_VERSION,
+            "model_id": model.id,
+            "trigger_words": list(model.trigger_words),
+            "manual_fields": sorted(model.manual_fields),
+            "extras": extras_record(model),
+            "fetched": dict(fetched),
+        }
+        atomic_write_bytes(
+            path, (json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
+        )
+
+    def read_fetched(self, model: Model) -> dict[str, Any]:
+        """Everything fetched from the sites about ``model`` so far ({} when nothing)."""
+        if model.location == "library":
+            return read_fetched(self.root.joinpath(*model.rel_dir.split("/"), SIDECAR_NAME))
+        fetched = self.read_extras(model.id).get("fetched")
+        return fetched if isinstance(fetched, dict) else {}
+
+    def read_extras(self, model_id: str) -> dict[str, Any]:
+        """The extras record of a model catalogued in place ({} when none or unreadable)."""
+        try:
+            with open(self.extras_path(model_id), "rb") as f:
+                raw = f.read(MAX_EXTRAS_BYTES + 1)
+            data = json.loads(raw) if len(raw) <= MAX_EXTRAS_BYTES else None
+        except (OSError, ValueError, RecursionError):
+            return {}
+        if not isinstance(data, dict) or data.get("record") != "extras" or data.get("model_id") != model_id:
+            return {}
+        return data
+
+
+def model_file_paths(model: Model, repo: Catalog) -> list[str]:
+    """Where the model's files are (or were) in the user's folders: its files catalogued in place, or
+    the paths it was imported from (images beside them are its previews)."""
+    if model.location != "library":
+        return [str(Path(model.rel_dir, *f.path.split("/"))) for f in model.files]
+    return [path for path, _kind, _at in repo.origins(model.id)]

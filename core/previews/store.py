@@ -1,0 +1,85 @@
+"""Where a model's preview lives, and its record.
+
+A library model keeps its preview in its own folder (``<model folder>/.preview/``: moved, trashed and
+restored with the model); a model catalogued in place keeps it in the library (``<library>/extras/<id>/``),
+never in the user's folder. Each holds ``full.webp`` (at most 1024 px a side), ``256.webp``, ``512.webp``
+and ``preview.json`` (the record the catalog's ``preview`` column indexes: source, tag, NSFW level).
+Every file here was made by us, from pixels we decoded and re-encoded; nothing else is ever served.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..io.fileops import atomic_write_bytes
+from ..model_extras import Preview
+from ..models import Model
+from ..taxonomy import PreviewSource
+from .images import PREVIEW_SIZES, PreviewSet
+
+PREVIEW_DIR = ".preview"
+RECORD_NAME = "preview.json"
+RECORD_VERSION = 1
+SOURCE_EXTRAS = "extras"  # under the library root, for models catalogued in place
+MAX_RECORD_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class PreviewFile:
+    path: Path
+    etag: str  # the preview's tag and size: changes whenever the pixels do
+
+
+class PreviewStore:
+    def __init__(self, library_root: Path) -> None:
+        self.root = Path(library_root)
+
+    def folder(self, model: Model) -> Path:
+        if model.location == "library":
+            return self.root.joinpath(*model.rel_dir.split("/"), PREVIEW_DIR)
+        return self.root / SOURCE_EXTRAS / model.id
+
+    def save(self, model: Model, images: PreviewSet, source: PreviewSource, nsfw_level: int = 0) -> Preview:
+        """Write the images, then the record (a reader sees the old preview or the whole new one)."""
+        folder = self.folder(model)
+        atomic_write_bytes(folder / "full.webp", images.full)
+        for size, data in images.thumbs.items():
+            atomic_write_bytes(folder / f"{size}.webp", data)
+        preview = Preview(source, images.digest, nsfw_level)
+        record = {"record": "preview", "version": RECORD_VERSION, **preview.to_record()}
+        atomic_write_bytes(folder / RECORD_NAME, json.dumps(record, sort_keys=True).encode("utf-8"))
+        return preview
+
+    def file(self, model: Model, size: int | None) -> PreviewFile | None:
+        """The stored image for ``size`` (256, 512, or None for the full one), if there is one."""
+        if model.preview is None:
+            return None
+        name = f"{size}.webp" if size in PREVIEW_SIZES else "full.webp"
+        path = self.folder(model) / name
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except OSError:
+            return None
+        return PreviewFile(path, f"{model.preview.tag}-{size or 'full'}-{st.st_size}")
+
+    def read_record(self, model: Model) -> Preview | None:
+        """The preview the folder holds (for a rebuild): None when there is none or it is damaged."""
+        folder = self.folder(model)
+        try:
+            with open(folder / RECORD_NAME, "rb") as f:
+                data = json.loads(f.read(MAX_RECORD_BYTES))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or data.get("record") != "preview" or data.get("version") != 1:
+            return None
+        if not (folder / "full.webp").is_file():
+            return None
+        return Preview.from_record(data)
+
+    def remove(self, model: Model) -> None:
+        """Delete the preview files we made (the folder holds nothing else)."""
+        shutil.rmtree(self.folder(model), ignore_errors=True)

@@ -1,0 +1,67 @@
+"""An existing catalog upgrades in place: the issue-15 migration keeps every row and its search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from comfyui_model_library.core.catalog import migrations
+from comfyui_model_library.core.catalog.backup import backups, backups_dir
+from comfyui_model_library.core.catalog.db import Database
+from comfyui_model_library.core.catalog.repository import ModelRepository
+from comfyui_model_library.core.models import ModelQuery
+
+from .conftest import make_model
+
+
+def test_a_catalog_of_the_previous_version_upgrades_with_its_rows_and_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(tmp_path / "catalog.sqlite")
+    before = [m for m in migrations.MIGRATIONS if m.name != "0007_model_extras"]
+    monkeypatch.setattr(migrations, "MIGRATIONS", tuple(before))
+    migrations.migrate(db)
+    old = make_model("old juggernaut", tags=("photo",))
+    with db.transaction() as conn:  # the previous version's insert: no issue-15 columns
+        conn.execute(
+            "INSERT INTO models (id, name, type, base_model, format, file_format, security, size, location, "
+            "rel_dir, blake3, sha256, tags_text, added_at, updated_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                old.id,
+                old.name,
+                "lora",
+                "sdxl",
+                "single-file",
+                "safetensors",
+                "safe",
+                1,
+                "library",
+                "m/x",
+                old.hashes.blake3,
+                old.hashes.sha256,
+                "photo",
+                old.added_at,
+                old.updated_at,
+            ),
+        )
+    monkeypatch.undo()
+    assert migrations.migrate(db) == ["0007_model_extras"]
+    assert any("before-0007_model_extras" in p.name for p in backups(backups_dir(db.path)))
+    repo = ModelRepository(db)
+    got = repo.get(old.id)
+    assert (got.trigger_words, got.preview, got.site_origins, got.favorite, got.used_at) == (
+        (),
+        None,
+        (),
+        False,
+        "",
+    )
+    assert [m.id for m in repo.list(ModelQuery(q="jugger")).items] == [old.id]
+    assert [m.id for m in repo.list(ModelQuery(q="photo")).items] == [old.id]
+    repo.update(old.id, trigger_words=["zorblax"])
+    assert [m.id for m in repo.list(ModelQuery(q="zorblax")).items] == [old.id]
+    with db.read() as conn:
+        conn.execute("INSERT INTO models_fts(models_fts) VALUES ('integrity-check')")
+    db.close()
