@@ -189,5 +189,4 @@ def loadable_path(label: str, model_ref: str = "") -> str:
 
 def trigger_words(model: Model) -> str:
     """The model's trigger words as one prompt fragment (``"word1, word2"``); empty when it has none."""
-    words = getattr(model, "trigger_words", None) or ()
-    return ", ".join(str(w).strip() for w in words if str(w).strip())
+    return ", ".join(w.strip() for w in model.trigger_words if w.strip())

@@ -94,10 +94,14 @@ def import_unique(comfyui: ComfyUI, family: str, stem: str) -> dict[str, Any]:
 
 
 def with_trigger_words(comfyui: ComfyUI, model: dict[str, Any], words: list[str]) -> dict[str, Any]:
-    """The model's JSON with its trigger words, as the panel hands it to addModelToWorkflow."""
-    # TODO(issue 15): once the lead's API lands (PATCH /models/{id} {"trigger_words": [...]}), set them
-    # through the API and use the JSON it answers; until then the panel's JSON is given the words here.
-    return {**model, "trigger_words": words}
+    """The model's JSON after the user set its trigger words (PATCH), as the panel hands it over."""
+    with comfyui.client() as client:
+        answer = client.patch(
+            f"{API}/models/{model['id']}", json={"trigger_words": words}, headers=GUARD_HEADERS
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["trigger_words"] == words
+    return dict(answer.json())
 
 
 def listed_name(comfyui: ComfyUI, node: str, widget: str, stem: str) -> str:
@@ -294,7 +298,9 @@ def test_a_lora_added_to_the_frontends_own_default_workflow_is_wired_and_queues(
     assert page.our_errors == []
 
 
-def test_a_model_only_chain_gets_the_model_only_loader(page: Any, models: dict[str, dict[str, Any]]) -> None:
+def test_a_model_only_chain_gets_the_model_only_loader(
+    comfyui: ComfyUI, page: Any, models: dict[str, dict[str, Any]]
+) -> None:
     """UNETLoader -> ModelSamplingFlux -> KSampler, the prompt through FluxGuidance (a Flux graph)."""
     page.evaluate(
         """() => { app.graph.clear();
@@ -307,7 +313,7 @@ def test_a_model_only_chain_gets_the_model_only_loader(page: Any, models: dict[s
              unet.connect(0, sampling, 0); sampling.connect(0, sampler, 0); clip.connect(0, text, 0);
              text.connect(0, guidance, 0); guidance.connect(0, sampler, 1); }"""
     )
-    added = page.evaluate(ADD, {**models["lora"], "trigger_words": ["atwstyle"]})
+    added = page.evaluate(ADD, with_trigger_words(comfyui, models["lora"], ["atwstyle"]))
     after = page.evaluate(DESCRIBE)
     node = added["node"]
     assert node.startswith("LibraryLoraLoaderModelOnly#"), added
@@ -356,7 +362,7 @@ def test_the_library_nodes_show_the_name_and_a_short_hash(
 
 
 def test_a_lora_dragged_onto_the_canvas_is_wired_the_same_way(
-    page: Any, models: dict[str, dict[str, Any]]
+    comfyui: ComfyUI, page: Any, models: dict[str, dict[str, Any]]
 ) -> None:
     """The drop path: a LoRA dragged from the panel onto the canvas is wired into the chain like "Add to
     workflow" and lands on free canvas (where it was dropped, unless a node is there)."""
@@ -367,6 +373,7 @@ def test_a_lora_dragged_onto_the_canvas_is_wired_the_same_way(
     )
     page.locator(TAB_BUTTON).first.click()
     page.wait_for_selector(".mlib-row[data-id]")
+    with_trigger_words(comfyui, models["lora"], ["dragged style"])
     before = page.evaluate(DESCRIBE)
     (checkpoint,) = ids_of(before, "CheckpointLoaderSimple")
     (sampler,) = ids_of(before, "KSampler")
@@ -378,5 +385,15 @@ def test_a_lora_dragged_onto_the_canvas_is_wired_the_same_way(
     assert f"{checkpoint}.MODEL -> {node}.model" in after["wires"]
     assert f"{node}.MODEL -> {sampler}.model" in after["wires"]
     assert sum(w.startswith(f"{node}.CLIP -> CLIPTextEncode") for w in after["wires"]) == 2
+    assert any(t.endswith(", dragged style") for t in after["texts"].values()), after["texts"]
     assert after["overlaps"] == []
     assert page.our_errors == []
+
+
+def test_the_lora_loaders_output_their_trigger_words_last(comfyui: ComfyUI) -> None:
+    with comfyui.client() as client:
+        info = client.get("/object_info").json()
+    assert info["LibraryLoraLoader"]["output"] == ["MODEL", "CLIP", "STRING"]
+    assert info["LibraryLoraLoader"]["output_name"] == ["MODEL", "CLIP", "trigger_words"]
+    assert info["LibraryLoraLoaderModelOnly"]["output"] == ["MODEL", "STRING"]
+    assert info["LibraryLoraLoaderModelOnly"]["output_name"] == ["MODEL", "trigger_words"]
