@@ -185,3 +185,8 @@ def locate(label: str, model_ref: str = "") -> ModelFiles:
 
 def loadable_path(label: str, model_ref: str = "") -> str:
     return locate(label, model_ref).path
+
+
+def trigger_words(model: Model) -> str:
+    """The model's trigger words as one prompt fragment (``"word1, word2"``); empty when it has none."""
+    return ", ".join(w.strip() for w in model.trigger_words if w.strip())

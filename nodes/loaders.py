@@ -16,6 +16,11 @@ MODEL_REF_TOOLTIP = (
     "file whatever it is called there. Filled by the panel; wins over the list when set."
 )
 
+TRIGGER_WORDS_TOOLTIP = (
+    "The LoRA's trigger words joined with ', ' (edit them in the Model Library panel); empty when it has "
+    "none."
+)
+
 
 def model_ref_input() -> tuple[str, dict[str, Any]]:
     return ("STRING", {"default": "", "tooltip": MODEL_REF_TOOLTIP})
@@ -87,8 +92,14 @@ class LibraryLoraLoader:
             "optional": {"model_ref": model_ref_input()},
         }
 
-    RETURN_TYPES: tuple[str, ...] = ("MODEL", "CLIP")
-    OUTPUT_TOOLTIPS: tuple[str, ...] = ("The modified diffusion model.", "The modified CLIP model.")
+    # trigger_words comes last: links saved before it existed keep their output indices.
+    RETURN_TYPES: tuple[str, ...] = ("MODEL", "CLIP", "STRING")
+    RETURN_NAMES: tuple[str, ...] = ("MODEL", "CLIP", "trigger_words")
+    OUTPUT_TOOLTIPS: tuple[str, ...] = (
+        "The modified diffusion model.",
+        "The modified CLIP model.",
+        TRIGGER_WORDS_TOOLTIP,
+    )
     FUNCTION: str = "load_lora"
     CATEGORY = CATEGORY
     DESCRIPTION: str = "Applies a LoRA from the model library, found by its content hash."
@@ -109,22 +120,23 @@ class LibraryLoraLoader:
         strength_model: float,
         strength_clip: float,
         model_ref: str = "",
-    ) -> tuple[Any, Any]:
-        if strength_model == 0 and strength_clip == 0:
-            return (model, clip)
+    ) -> tuple[Any, Any, str]:
+        if strength_model == 0 and strength_clip == 0:  # the file is not read
+            return (model, clip, _catalog.trigger_words(_catalog.resolve(lora, model_ref)))
+        found = _catalog.locate(lora, model_ref)
+        words = _catalog.trigger_words(found.model)
         import comfy.sd
         import comfy.utils
 
-        path = _catalog.loadable_path(lora, model_ref)
-        if self.loaded_lora is not None and self.loaded_lora[0] == path:
+        if self.loaded_lora is not None and self.loaded_lora[0] == found.path:
             weights = self.loaded_lora[1]
         else:
-            weights = comfy.utils.load_torch_file(path, safe_load=True)
-            self.loaded_lora = (path, weights)
+            weights = comfy.utils.load_torch_file(found.path, safe_load=True)
+            self.loaded_lora = (found.path, weights)
         model_lora, clip_lora = comfy.sd.load_lora_for_models(
             model, clip, weights, strength_model, strength_clip
         )
-        return (model_lora, clip_lora)
+        return (model_lora, clip_lora, words)
 
 
 class LibraryLoraLoaderModelOnly(LibraryLoraLoader):
@@ -138,8 +150,9 @@ class LibraryLoraLoaderModelOnly(LibraryLoraLoader):
         required = {k: v for k, v in full["required"].items() if k not in ("clip", "strength_clip")}
         return {"required": required, "optional": full["optional"]}
 
-    RETURN_TYPES = ("MODEL",)
-    OUTPUT_TOOLTIPS = ("The modified diffusion model.",)
+    RETURN_TYPES = ("MODEL", "STRING")
+    RETURN_NAMES = ("MODEL", "trigger_words")
+    OUTPUT_TOOLTIPS = ("The modified diffusion model.", TRIGGER_WORDS_TOOLTIP)
     FUNCTION = "load_lora_model_only"
     DESCRIPTION = (
         "Applies a LoRA from the model library to the diffusion model only, found by its content hash."
@@ -147,8 +160,9 @@ class LibraryLoraLoaderModelOnly(LibraryLoraLoader):
 
     def load_lora_model_only(
         self, model: Any, lora: str, strength_model: float, model_ref: str = ""
-    ) -> tuple[Any]:
-        return (self.load_lora(model, None, lora, strength_model, 0, model_ref)[0],)
+    ) -> tuple[Any, str]:
+        model_lora, _clip, words = self.load_lora(model, None, lora, strength_model, 0, model_ref)
+        return (model_lora, words)
 
 
 class LibraryVaeLoader:

@@ -1,251 +1,43 @@
-// Dropping a library model on the ComfyUI canvas: the right loader node with that model selected, or, on an
-// existing loader, its model widget set. Works on the LiteGraph objects it is given; no side effects at
-// import and no ComfyUI imports (model_library.js passes `app` and `LiteGraph` in).
+// Placing a library model in the open workflow: "Add to workflow" (addModelToWorkflow) wires its loader into
+// the graph (wiring.js does the surgery), and a model dropped on the canvas sets the loader under the
+// pointer or is added the same way where it was dropped. Works on the LiteGraph objects it is given; no
+// side effects at import and no ComfyUI imports (model_library.js passes `app` and `LiteGraph` in).
 
-/** Loader nodes by model type (display names of the nodes in nodes/). Anything else: Library Model Path. */
-export const LOADER_NODES = /** @type {Record<string, string>} */ ({
-  checkpoint: "Library Checkpoint Loader",
-  lora: "Library LoRA Loader",
-  vae: "Library VAE Loader",
-});
-export const ANY_MODEL_NODE = "Library Model Path";
+import {
+  appendWords,
+  feedUnconnected,
+  freePosition,
+  graphBox,
+  GAP,
+  insertionPoint,
+  isCheckpointLoader,
+  modelChain,
+  nodesOf,
+  positivePrompt,
+  slotOfType,
+  spliceAfter,
+  takeOverOutputs,
+  textWidget,
+  upstream,
+} from "./wiring.js";
+import {
+  comboValues,
+  createNodeByName,
+  LOADER_NODES,
+  libraryNodeClass,
+  loaderNodeName,
+  setModelOnNode,
+  widgetNamed,
+} from "./model_nodes.js";
 
-/** Widget names that hold a model choice, most specific first. */
-const MODEL_WIDGET_NAMES = ["model", "model_name", "ckpt_name", "lora_name", "vae_name", "unet_name", "name"];
-
-/**
- * The library's own nodes (their ComfyUI class names) and the model type each lists; null: every type
- * (its labels start with the type, `lora/name [1a2b3c4d]`). Mirrors nodes/ on the server.
- */
-export const LIBRARY_NODES = /** @type {Record<string, string | null>} */ ({
-  LibraryCheckpointLoader: "checkpoint",
-  LibraryLoraLoader: "lora",
-  LibraryLoraLoaderModelOnly: "lora",
-  LibraryVAELoader: "vae",
-  LibraryModelPath: null,
-});
-/** The optional input of every library node that stores `blake3:<hex>`, so a shared workflow resolves by hash. */
-export const MODEL_REF_WIDGET = "model_ref";
-/** Hex digits of the model id in a node label's bracket (nodes/_catalog.py LABEL_ID_CHARS). */
-export const LABEL_ID_CHARS = 8;
-const LABEL_ID = /\[([0-9a-fA-F]{6,64})\]\s*$/;
-
-/**
- * @typedef {{id: string, name: string, type: string, files?: string[], sha256?: string, blake3?: string}} DraggedModel
- * @typedef {{name: string, type?: string, value: any, options?: {values?: any}, callback?: (v: any, ...rest: any[]) => unknown}} Widget
- * @typedef {{type?: string, comfyClass?: string, title?: string, pos: number[], widgets?: Widget[],
- *            setDirtyCanvas?: (a: boolean, b: boolean) => void}} GraphNode
- */
-
-/** @param {string} type */
-export function loaderNodeName(type) {
-  return LOADER_NODES[type] || ANY_MODEL_NODE;
-}
+export * from "./model_nodes.js";
 
 /**
- * The combo value naming `model`: the exact name, a file path, a value ending in one of its files, or a
- * value carrying its id. Undefined when none matches.
- * @param {unknown[]} values
- * @param {DraggedModel} model
- * @returns {string | undefined}
+ * @typedef {import("./model_nodes.js").DraggedModel} DraggedModel
+ * @typedef {import("./model_nodes.js").GraphNode} GraphNode
+ * @typedef {import("./model_nodes.js").Widget} Widget
  */
-export function pickComboValue(values, model) {
-  const strings = values.filter((v) => typeof v === "string").map((v) => /** @type {string} */ (v));
-  const files = model.files || [];
-  const base = (/** @type {string} */ s) => s.split(/[\\/]/).pop() || s;
-  const bracket = model.id && model.id.length >= 6 ? `[${model.id.slice(0, LABEL_ID_CHARS)}]` : null;
-  return (
-    strings.find((v) => v === libraryLabel(model)) ||
-    (bracket ? strings.find((v) => v.endsWith(bracket)) : undefined) ||
-    strings.find((v) => v === model.name) ||
-    strings.find((v) => files.includes(v)) ||
-    strings.find((v) => files.some((f) => base(v) === base(f))) ||
-    strings.find((v) => v.includes(model.id)) ||
-    strings.find((v) => base(v).replace(/\.[^.]+$/, "") === model.name)
-  );
-}
 
-/** @param {Widget} w */
-function comboValues(w) {
-  const values = w.options?.values;
-  if (typeof values === "function") return values();
-  return Array.isArray(values) ? values : [];
-}
-
-/**
- * The label a library node lists `model` under: `name [1a2b3c4d]`, with the type in front for the
- * any-type node (`lora/name [1a2b3c4d]`).
- * @param {DraggedModel} model
- * @param {boolean} [withType]
- */
-export function libraryLabel(model, withType = false) {
-  const name = withType ? `${model.type}/${model.name}` : model.name;
-  return `${name} [${model.id.slice(0, LABEL_ID_CHARS)}]`;
-}
-
-/**
- * What a node's `model_ref` stores for `model`: `blake3:<full hex>` when the hash is known, else the id.
- * @param {{id: string, blake3?: string, hashes?: {blake3?: string}}} model
- */
-export function modelRefOf(model) {
-  const blake3 = model.blake3 || model.hashes?.blake3;
-  return blake3 ? `blake3:${blake3.toLowerCase()}` : model.id;
-}
-
-/**
- * The library node class of `node` (a key of LIBRARY_NODES), or undefined for any other node.
- * @param {GraphNode} node
- */
-export function libraryNodeClass(node) {
-  const cls = node.comfyClass || node.type || "";
-  return Object.prototype.hasOwnProperty.call(LIBRARY_NODES, cls) ? cls : undefined;
-}
-
-/** @param {GraphNode} node @param {string} name */
-function widgetNamed(node, name) {
-  return (node.widgets || []).find((w) => w.name === name);
-}
-
-/**
- * The combo widgets of `node` that may hold a model, most specific first.
- * @param {GraphNode} node
- */
-function modelCombos(node) {
-  const widgets = (node.widgets || []).filter(
-    (w) => w.name !== MODEL_REF_WIDGET && (w.type === "combo" || Array.isArray(w.options?.values)),
-  );
-  return widgets.sort((a, b) => rank(a.name) - rank(b.name));
-}
-
-/**
- * The hex id in a library label's bracket (`name [1a2b3c4d]` -> `1a2b3c4d`), or null.
- * @param {unknown} label
- */
-export function labelId(label) {
-  const match = typeof label === "string" ? LABEL_ID.exec(label) : null;
-  return match ? match[1].toLowerCase() : null;
-}
-
-/**
- * Whether a stored `model_ref` names the model whose id starts with `id` (ids are the start of the BLAKE3).
- * @param {unknown} ref
- * @param {string} id
- */
-export function refMatchesId(ref, id) {
-  if (typeof ref !== "string" || !ref) return false;
-  const hex = ref.trim().toLowerCase().replace(/^blake3:/, "");
-  return /^[0-9a-f]+$/.test(hex) && hex.startsWith(id.toLowerCase());
-}
-
-/**
- * Sets the model widget of `node` to `model` (and, on a library node, its `model_ref` to the model's hash);
- * false when the node has no widget listing that model. A library node for that model type takes it even
- * when its list predates the model (imported after the page loaded): the label is added to that node's list.
- * @param {GraphNode} node
- * @param {DraggedModel} model
- */
-export function setModelOnNode(node, model) {
-  const cls = libraryNodeClass(node);
-  const combos = modelCombos(node);
-  let widget;
-  let value;
-  for (const candidate of combos) {
-    value = pickComboValue(comboValues(candidate), model);
-    if (value !== undefined) {
-      widget = candidate;
-      break;
-    }
-  }
-  const takesType = cls !== undefined && (LIBRARY_NODES[cls] === null || LIBRARY_NODES[cls] === model.type);
-  if (!widget && takesType && combos.length) {
-    widget = combos[0];
-    value = libraryLabel(model, LIBRARY_NODES[cls] === null);
-    const values = comboValues(widget);
-    if (widget.options && Array.isArray(widget.options.values)) widget.options.values = [...values, value];
-  }
-  if (!widget || value === undefined) return false;
-  // model_ref first: the combo's callback (watchModelRef) then sees a ref that already matches.
-  const ref = cls !== undefined ? widgetNamed(node, MODEL_REF_WIDGET) : undefined;
-  if (ref) ref.value = modelRefOf(model);
-  widget.value = value;
-  if (typeof widget.callback === "function") widget.callback(value);
-  return true;
-}
-
-/**
- * After the user picks another model in a library node's list, its `model_ref` must follow, or the old
- * hash (which wins over the list on the server) would still load the old model. The ref is cleared at once
- * (the label alone then decides) and filled with the picked model's full hash once `lookup` answers.
- * @param {GraphNode} node
- * @param {unknown} label  the picked value
- * @param {(id: string) => Promise<{id: string, hashes?: {blake3?: string}} | null | undefined>} lookup
- */
-export async function syncModelRef(node, label, lookup) {
-  const ref = widgetNamed(node, MODEL_REF_WIDGET);
-  if (!ref) return;
-  const id = labelId(label);
-  if (id && refMatchesId(ref.value, id)) return;
-  ref.value = "";
-  if (!id) return;
-  let model;
-  try {
-    model = await lookup(id);
-  } catch {
-    return; // the label's id still resolves on the server
-  }
-  const combo = modelCombos(node)[0];
-  if (model && refMatchesId(model.id, id) && combo && combo.value === label && !ref.value) {
-    ref.value = modelRefOf(model);
-    node.setDirtyCanvas?.(true, true);
-  }
-}
-
-/**
- * Keeps `model_ref` in step with the model list of a library node (see syncModelRef); false for other
- * nodes. Call once per node (ComfyUI's `nodeCreated`).
- * @param {GraphNode} node
- * @param {(id: string) => Promise<{id: string, hashes?: {blake3?: string}} | null | undefined>} lookup
- */
-export function watchModelRef(node, lookup) {
-  if (libraryNodeClass(node) === undefined || !widgetNamed(node, MODEL_REF_WIDGET)) return false;
-  const combo = modelCombos(node)[0];
-  if (!combo) return false;
-  const original = combo.callback;
-  /** @type {(this: unknown, value: any, ...rest: any[]) => unknown} */
-  const wrapped = function (value, ...rest) {
-    const result = typeof original === "function" ? original.call(this, value, ...rest) : undefined;
-    void syncModelRef(node, value, lookup);
-    return result;
-  };
-  combo.callback = wrapped;
-  return true;
-}
-
-/** @param {string} name */
-function rank(name) {
-  const i = MODEL_WIDGET_NAMES.indexOf(name);
-  return i === -1 ? MODEL_WIDGET_NAMES.length : i;
-}
-
-/**
- * Creates a node by display name or type: `createNode(name)` first, then a registered type whose title is
- * that name (ComfyUI registers nodes under their class name and shows the display name as title).
- * @param {any} LiteGraph
- * @param {string} name
- * @returns {GraphNode | null}
- */
-export function createNodeByName(LiteGraph, name) {
-  const direct = LiteGraph.createNode(name);
-  if (direct) return direct;
-  const registered = LiteGraph.registered_node_types || {};
-  for (const [type, ctor] of Object.entries(registered)) {
-    const anyCtor = /** @type {any} */ (ctor);
-    if (anyCtor.title === name || anyCtor.display_name === name || type === name.replace(/ /g, "")) {
-      return LiteGraph.createNode(type);
-    }
-  }
-  return null;
-}
 
 /**
  * Handles a model dropped on the canvas at graph position `pos`: sets the model of the loader under the
@@ -416,7 +208,7 @@ export async function placeModel(graph, LiteGraph, model, pos, getDetail) {
   if (core && coreName) {
     const node = LiteGraph.createNode(core.node);
     if (node && setCoreWidget(node, core.widget, coreName)) {
-      node.pos = [pos[0], pos[1]];
+      node.pos = freePosition(graph, node, pos, Number(LiteGraph.NODE_TITLE_HEIGHT) || 30);
       graph.add(node);
       const category = names.find((n) => n.name === coreName && core.categories.includes(n.category))?.category;
       setModelsEntry(node, modelsEntry(detail, category || core.categories[0], coreName));
@@ -424,8 +216,173 @@ export async function placeModel(graph, LiteGraph, model, pos, getDetail) {
       return { node };
     }
   }
-  const node = dropModelOnGraph(graph, LiteGraph, model, pos);
+  const words = model.trigger_words || /** @type {any} */ (detail)?.trigger_words;
+  const { node } = addToGraph(graph, LiteGraph, { ...model, trigger_words: words }, pos);
   const first = names[0];
   if (node && first) setModelsEntry(node, modelsEntry(detail, first.category, first.name));
   return node ? { node } : { node: null, reason: `No loader node for ${model.type} models is installed.` };
+}
+
+/**
+ * @typedef {{node: GraphNode | null, wiredTo: string[], promptUpdated: boolean}} AddResult
+ *   `wiredTo`: the inputs the node now feeds, as `Type#id.input` (`KSampler#3.model`)
+ * @typedef {{id: string, name: string, type: string, files?: (string | {path: string})[],
+ *            hashes?: {blake3?: string | null, sha256?: string | null}, blake3?: string, sha256?: string,
+ *            trigger_words?: string[]}} WorkflowModel  the API's model JSON (or a drag's payload)
+ */
+
+/**
+ * "Add to workflow": the library loader for `model`, wired into the open graph. A LoRA goes into the MODEL
+ * (and CLIP) chain after the last LoRA or the loader, every consumer re-linked to it, its trigger words
+ * appended to the positive prompt (the model-only loader when the chain has no CLIP); a checkpoint sets
+ * the library checkpoint loader's model, replaces another checkpoint loader (taking over its links), or
+ * feeds the unconnected MODEL/CLIP/VAE inputs; a VAE feeds the VAE decoders and encoders; anything else
+ * is placed beside the graph. The node never lands on another node. One undo step.
+ * @param {any} app  ComfyUI's app (its graph and canvas)
+ * @param {any} LiteGraph
+ * @param {WorkflowModel} model
+ * @returns {AddResult}
+ */
+export function addModelToWorkflow(app, LiteGraph, model) {
+  const graph = app?.canvas?.graph ?? app?.graph;
+  if (!graph) return { node: null, wiredTo: [], promptUpdated: false };
+  const result = addToGraph(graph, LiteGraph, model);
+  app.canvas?.setDirty?.(true, true);
+  return result;
+}
+
+/**
+ * addModelToWorkflow on `graph`; `pos` (a drop) is where the node goes when free, else beside the chain.
+ * @param {any} graph @param {any} LiteGraph @param {WorkflowModel} model @param {number[]} [pos]
+ * @returns {AddResult}
+ */
+export function addToGraph(graph, LiteGraph, model, pos) {
+  const dragged = asDragged(model);
+  const titleHeight = Number(LiteGraph?.NODE_TITLE_HEIGHT) || 30;
+  const ctx = { graph, LiteGraph, model: dragged, pos, titleHeight };
+  graph.beforeChange?.();
+  try {
+    if (model.type === "lora") return addLora(ctx);
+    if (model.type === "checkpoint") return addCheckpoint(ctx);
+    if (model.type === "vae") return addVae(ctx);
+    return { node: newNode(ctx, loaderNodeName(model.type), besideGraph(ctx)), wiredTo: [], promptUpdated: false };
+  } finally {
+    graph.afterChange?.();
+    graph.setDirtyCanvas?.(true, true);
+  }
+}
+
+/**
+ * @typedef {{graph: any, LiteGraph: any, model: DraggedModel, pos?: number[], titleHeight: number}} AddContext
+ */
+
+/** The API's model JSON as a drag payload (file paths as strings, the hashes at the top). @param {WorkflowModel} model */
+function asDragged(model) {
+  /** @type {DraggedModel} */
+  const dragged = {
+    id: model.id,
+    name: model.name,
+    type: model.type,
+    files: (model.files || []).map((f) => (typeof f === "string" ? f : f.path)),
+    trigger_words: Array.isArray(model.trigger_words) ? model.trigger_words : [],
+  };
+  const blake3 = model.blake3 || model.hashes?.blake3;
+  const sha256 = model.sha256 || model.hashes?.sha256;
+  if (blake3) dragged.blake3 = blake3;
+  if (sha256) dragged.sha256 = sha256;
+  return dragged;
+}
+
+/**
+ * A node of `name` (a class or display name) with the model set, added at the first free place from
+ * `start` (the drop position when there is one); null when the host has no such node.
+ * @param {AddContext} ctx @param {string} name @param {number[]} start
+ */
+function newNode(ctx, name, start) {
+  const node = /** @type {any} */ (createNodeByName(ctx.LiteGraph, name));
+  if (!node) return null;
+  node.pos = freePosition(ctx.graph, node, ctx.pos || start, ctx.titleHeight);
+  ctx.graph.add(node);
+  setModelOnNode(node, ctx.model);
+  return node;
+}
+
+/** Below `anchor`, a gap under its bottom edge. @param {AddContext} ctx @param {any} anchor */
+function below(ctx, anchor) {
+  return [anchor.pos[0], anchor.pos[1] + (anchor.size?.[1] || 0) + ctx.titleHeight + GAP];
+}
+
+/** Below the whole graph, at its left edge. @param {AddContext} ctx */
+function besideGraph(ctx) {
+  const box = graphBox(ctx.graph, ctx.titleHeight);
+  return box ? [box[0], box[1] + box[3] + ctx.titleHeight + GAP] : [100, 100];
+}
+
+/** @param {AddContext} ctx @returns {AddResult} */
+function addLora(ctx) {
+  const after = insertionPoint(modelChain(ctx.graph));
+  const withClip = !after || slotOfType(after.outputs, "CLIP") >= 0;
+  const name = withClip ? "LibraryLoraLoader" : "LibraryLoraLoaderModelOnly";
+  const node = newNode(ctx, name, after ? below(ctx, after) : besideGraph(ctx));
+  if (!node) return { node: null, wiredTo: [], promptUpdated: false };
+  const wiredTo = after ? spliceAfter(ctx.graph, after, node, withClip ? ["MODEL", "CLIP"] : ["MODEL"]) : [];
+  let promptUpdated = false;
+  const prompt = positivePrompt(ctx.graph);
+  const widget = prompt ? textWidget(prompt) : undefined;
+  if (widget && ctx.model.trigger_words?.length) {
+    const text = appendWords(widget.value, ctx.model.trigger_words);
+    if (text !== widget.value) {
+      widget.value = text;
+      widget.callback?.(text);
+      promptUpdated = true;
+    }
+  }
+  return { node, wiredTo, promptUpdated };
+}
+
+/** @param {AddContext} ctx @returns {AddResult} */
+function addCheckpoint(ctx) {
+  const chain = modelChain(ctx.graph);
+  const existing = [chain[0], ...nodesOf(ctx.graph)].find((n) => n && isCheckpointLoader(n));
+  if (existing && libraryNodeClass(existing) === "LibraryCheckpointLoader") {
+    setModelOnNode(existing, ctx.model);
+    return { node: existing, wiredTo: [], promptUpdated: false };
+  }
+  if (existing) {
+    // Another checkpoint loader (ComfyUI's own): ours takes its place and its links, found by hash.
+    const node = /** @type {any} */ (createNodeByName(ctx.LiteGraph, "LibraryCheckpointLoader"));
+    if (!node) return { node: null, wiredTo: [], promptUpdated: false };
+    node.pos = [existing.pos[0], existing.pos[1]];
+    ctx.graph.add(node);
+    setModelOnNode(node, ctx.model);
+    const wiredTo = takeOverOutputs(ctx.graph, existing, node);
+    ctx.graph.remove?.(existing);
+    node.pos = freePosition(ctx.graph, node, node.pos, ctx.titleHeight);
+    return { node, wiredTo, promptUpdated: false };
+  }
+  const node = newNode(ctx, "LibraryCheckpointLoader", besideGraph(ctx));
+  return { node, wiredTo: node ? feedUnconnected(ctx.graph, node) : [], promptUpdated: false };
+}
+
+/** @param {AddContext} ctx @returns {AddResult} */
+function addVae(ctx) {
+  const existing = nodesOf(ctx.graph).find((n) => libraryNodeClass(/** @type {any} */ (n)) === "LibraryVAELoader");
+  if (existing) {
+    setModelOnNode(/** @type {any} */ (existing), ctx.model);
+    return { node: /** @type {any} */ (existing), wiredTo: [], promptUpdated: false };
+  }
+  const coders = nodesOf(ctx.graph).filter((n) => /^VAE(Decode|Encode)/.test(String(n.comfyClass || n.type || "")));
+  const first = coders.find((n) => slotOfType(n.inputs, "VAE") >= 0);
+  const source = first ? upstream(ctx.graph, first, slotOfType(first.inputs, "VAE"))?.node : undefined;
+  const node = /** @type {any} */ (newNode(ctx, "LibraryVAELoader", source ? below(ctx, source) : besideGraph(ctx)));
+  if (!node) return { node: null, wiredTo: [], promptUpdated: false };
+  /** @type {string[]} */
+  const wiredTo = [];
+  for (const coder of coders) {
+    const slot = slotOfType(coder.inputs, "VAE");
+    if (slot < 0) continue;
+    node.connect?.(0, coder, slot);
+    wiredTo.push(`${coder.comfyClass || coder.type}#${coder.id}.${coder.inputs?.[slot]?.name ?? slot}`);
+  }
+  return { node, wiredTo, promptUpdated: false };
 }
