@@ -86,6 +86,7 @@ def test_mapping_preview_sends_one_resolution_per_conflict(served_mapped: Served
     _watch(page, calls)
     detail, second = fixtures.conflicting_library(served.library, served.incoming, served.comfy)
     open_panel(page, served)
+    page.click("[data-testid=menu]")  # import, download and mapping live in the menu
     page.click("[data-testid=mapping]")
     page.wait_for_selector(".mlib-conflict")
     assert page.locator(".mlib-conflict select").count() == 2
@@ -112,6 +113,7 @@ def test_hub_download_picks_files_and_offline_banner(served_hub: ServedLibrary, 
     _fixed(page, "/status", fixtures.status_json(served.library, hub_open_circuit=True), [])
     open_panel(page, served)
     page.wait_for_selector("[data-testid=offline]:not([hidden])")
+    page.click("[data-testid=menu]")
     page.click("button:has-text('Download…')")
     page.fill("[data-testid=hub-ref]", "https://huggingface.co/org/sdxl-model/blob/main/model.safetensors")
     page.click("[data-testid=download-dialog] button:has-text('List files')")

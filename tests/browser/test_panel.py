@@ -48,7 +48,7 @@ def test_search_as_you_type_updates_results(served: ServedLibrary, page: Any) ->
     assert sorted(subs) == sorted(f"{m.type} · {m.base_model} · {', '.join(m.tags)}" for m in juggernauts)
     search.fill("")
     wait_total(page, 42)
-    page.select_option("select[aria-label=Type]", "vae")
+    page.click("[data-chip='type:vae']")  # a chip with its count: only the types present
     wait_total(page, 7)
     assert all(
         "vae" in sub
@@ -153,6 +153,7 @@ def test_hostile_metadata_is_inert_text(served: ServedLibrary, page: Any) -> Non
     page.wait_for_selector("[data-testid=detail-name]")
     assert page.inner_text("[data-testid=detail-name]") == HOSTILE_NAME
     assert page.inner_text(".mlib-row-name") == HOSTILE_NAME
+    page.click("[data-testid=technical] summary")  # ID, hashes, files and metadata are folded there
     detail_text = page.inner_text("[data-testid=detail]")
     assert "<script>window.__pwned=2</script>" in detail_text
     assert "<svg onload=" in detail_text
@@ -265,5 +266,9 @@ def test_a_dropped_duplicate_offers_to_show_the_model_already_held(
     page.click("[data-testid=import-show]")
     page.wait_for_selector("[data-testid=import-dialog]", state="detached")
     page.wait_for_selector(f".mlib-row[data-id='{item.model.id}'][aria-selected=true]")
-    page.wait_for_selector(f"text={item.model.hashes.blake3[:16]}")  # its details are shown
+    page.wait_for_selector(
+        f"[data-testid=detail-name]:has-text('{item.model.name}')"
+    )  # its details are shown
+    page.click("[data-testid=technical] summary")
+    page.wait_for_selector(f"[data-testid=technical] >> text={item.model.hashes.blake3[:16]}")
     assert page.errors == []

@@ -19,6 +19,7 @@ def test_pick_a_model_in_an_import_root_and_import_it(served: ServedLibrary, pag
     synth.write_family(folder / "picked-lora.safetensors", "sdxl_lora_kohya")
     (served.incoming / "readme.txt").write_text("not a model")
     open_panel(page, served)
+    page.click("[data-testid=menu]")
     page.click("text=Import path…")
     picker = page.locator("[data-testid=path-picker]")
     picker.locator(f"[data-testid=picker-entry][title='{served.incoming}']").click()

@@ -23,15 +23,23 @@ export const GUARD_HEADER = "X-Model-Library";
  *   hashes?: {blake3?: string, sha256?: string}, files?: ModelFile[], source?: ModelSource,
  *   tags?: string[], notes?: string, added_at?: string, updated_at?: string,
  *   manual_fields?: string[], metadata?: Record<string, string>, warnings?: string[],
- *   dir?: string, links?: ModelLink[]
+ *   dir?: string, links?: ModelLink[],
+ *   trigger_words?: string[], preview?: Preview | null, origins?: SiteOrigin[], update?: UpdateInfo | null,
+ *   favorite?: boolean, used_at?: string, about?: About
  * }} Model
+ * @typedef {{url: string, source: string, nsfw_level: number}} Preview
+ * @typedef {{site: string, url: string, model_name?: string, version_name?: string, match: string, confidence: number}} SiteOrigin
+ * @typedef {{site: string, version_name: string, url: string}} UpdateInfo
+ * @typedef {{description: string, creator: string | null, license: string | null, page_url: string | null}} About
+ * @typedef {{type: Record<string, number>, base_model: Record<string, number>, favorites: number, total: number, capped?: boolean}} Facets
  * @typedef {{items: Model[], total: number, took_ms?: number}} ModelPage
  * @typedef {{q?: string, type?: string, base_model?: string, tag?: string, security?: string, location?: string,
- *            sort?: string, limit?: number, offset?: number}} ModelQuery
+ *            favorite?: boolean, sort?: string, limit?: number, offset?: number}} ModelQuery
  * @typedef {{done: number, total: number, stage: string}} JobProgress
  * @typedef {{id: string, kind: string, state: string, progress?: JobProgress,
  *            result?: any, error?: any}} Job
- * @typedef {{name?: string, type?: string, base_model?: string, tags?: string[], notes?: string}} ModelPatch
+ * @typedef {{name?: string, type?: string, base_model?: string, tags?: string[], notes?: string,
+ *            trigger_words?: string[], favorite?: boolean}} ModelPatch
  * @typedef {{path: string, size?: number, sha256?: string}} RepoFile
  */
 
@@ -78,7 +86,7 @@ async function readJson(response) {
 }
 
 /**
- * @param {Record<string, string | number | undefined | null>} params
+ * @param {Record<string, string | number | boolean | undefined | null>} params
  * @returns {string}
  */
 function queryString(params) {
@@ -101,8 +109,9 @@ const repoPath = (repoId) => repoId.split("/").map(seg).join("/");
 /**
  * The API client. Every method returns parsed JSON or throws ApiError.
  * @param {FetchLike} fetchLike
+ * @param {(path: string) => string} [urlOf]  an API path as a URL the page can load (an <img src>)
  */
-export function createApi(fetchLike) {
+export function createApi(fetchLike, urlOf = (path) => path) {
   /**
    * @param {string} method
    * @param {string} path
@@ -129,6 +138,34 @@ export function createApi(fetchLike) {
     editModel: (id, patch) => send("PATCH", `/models/${seg(id)}`, patch),
     /** @param {string} id @returns {Promise<{removed_links: any[], trashed: any}>} */
     deleteModel: (id) => send("DELETE", `/models/${seg(id)}`),
+    /** @param {ModelQuery} query @param {AbortSignal} [signal] @returns {Promise<Facets>} */
+    facets: (query, signal) => send("GET", `/models/facets${queryString({ ...query, sort: undefined, limit: undefined, offset: undefined })}`, undefined, signal),
+    /** @param {string} id @returns {Promise<any>} */
+    markUsed: (id) => send("POST", `/models/${seg(id)}/used`),
+    /** @param {string} id @returns {Promise<Model>} */
+    enrich: (id) => send("POST", `/models/${seg(id)}/enrich`),
+    /**
+     * The model's preview image URL (null without one): our re-encoded WebP, `size` 256 or 512.
+     * @param {Model} model @param {256 | 512} [size]
+     */
+    previewUrl: (model, size) => {
+      const url = model.preview && typeof model.preview.url === "string" ? model.preview.url : null;
+      if (!url || !url.startsWith(`${API_PREFIX}/models/`)) return null;
+      return urlOf(size ? `${url}&size=${size}` : url);
+    },
+    /** @param {string} id @param {Blob} image PNG, JPEG or WebP @returns {Promise<Model>} */
+    uploadPreview: async (id, image) =>
+      readJson(
+        await fetchLike(`${API_PREFIX}/models/${seg(id)}/preview`, {
+          method: "PUT",
+          headers: { "Content-Type": "application/octet-stream", [GUARD_HEADER]: "1" },
+          body: image,
+        }),
+      ),
+    /** @param {string} id @param {string} output a file in ComfyUI's output folder @returns {Promise<Model>} */
+    previewFromOutput: (id, output) => readJsonPut(fetchLike, `${API_PREFIX}/models/${seg(id)}/preview`, { output }),
+    /** @param {string} id @returns {Promise<Model>} */
+    clearPreview: (id) => send("DELETE", `/models/${seg(id)}/preview`),
 
     /** @param {string[]} paths @param {"copy"|"move"} mode @returns {Promise<{job: Job}>} */
     importPaths: (paths, mode) => send("POST", "/imports", { paths, mode }),
@@ -220,6 +257,17 @@ export function createApi(fetchLike) {
         }),
       ),
   };
+}
+
+/** @param {FetchLike} fetchLike @param {string} path @param {any} body */
+async function readJsonPut(fetchLike, path, body) {
+  return readJson(
+    await fetchLike(path, {
+      method: "PUT",
+      headers: { "Content-Type": "application/json", [GUARD_HEADER]: "1" },
+      body: JSON.stringify(body),
+    }),
+  );
 }
 
 /** @typedef {ReturnType<typeof createApi>} LibraryApi */

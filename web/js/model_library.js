@@ -6,7 +6,8 @@ import { app } from "../../scripts/app.js";
 // @ts-ignore - served by ComfyUI's frontend; absent when type-checking
 import { api } from "../../scripts/api.js";
 import { createApi } from "./api.js";
-import { LIBRARY_NODES, libraryNodeClass, placeModel, watchModelRef } from "./canvas.js";
+import { LIBRARY_NODES, addModelToWorkflow, libraryNodeClass, placeModel, watchModelRef } from "./canvas.js";
+import { setMaxNsfwSource } from "./components/thumb.js";
 import { DRAG_MIME } from "./components/library_view.js";
 import { filesOfDrop, isModelDrop } from "./components/dropzone.js";
 import { debounce, h } from "./dom.js";
@@ -22,7 +23,12 @@ const holder = h("div", { style: { height: "100%" } });
 let libraryApi = null;
 
 function getLibraryApi() {
-  if (!libraryApi) libraryApi = createApi((path, init) => api.fetchApi(path, init));
+  if (!libraryApi) {
+    libraryApi = createApi(
+      (path, init) => api.fetchApi(path, init),
+      (path) => (typeof api.apiURL === "function" ? api.apiURL(path) : path),
+    );
+  }
   return libraryApi;
 }
 
@@ -76,6 +82,7 @@ const refreshLibraryListsSoon = debounce(() => {
 /** The panel, mounted once and moved into the sidebar whenever its tab renders. */
 function ensurePanel() {
   if (panel) return panel;
+  setMaxNsfwSource(() => app.extensionManager?.setting?.get?.("ModelLibrary.PreviewMaxNsfw") ?? app.ui?.settings?.getSettingValue?.("ModelLibrary.PreviewMaxNsfw"));
   panel = mountPanel(holder, {
     api: getLibraryApi(),
     events: {
@@ -90,6 +97,7 @@ function ensurePanel() {
     },
     toast: (message) => app.extensionManager?.toast?.add({ life: 5000, ...message }),
     onPlace: (model) => placeOnCanvas(model),
+    onAdd: (model) => void addToWorkflow(model),
     workflow: { getWorkflow: () => app.graph?.serialize?.(), applyNames, applyStamp },
   });
   void panel.workflowView.checkLoaded(); // the workflow already open when the panel first shows
@@ -133,6 +141,31 @@ function applyStamp(workflow) {
     changed += 1;
   }
   return changed;
+}
+
+/**
+ * "Add to workflow": the model's loader wired into the open graph (canvas.js), then remembered as used.
+ * @param {import("./api.js").Model} model
+ */
+async function addToWorkflow(model) {
+  const LiteGraph = /** @type {any} */ (globalThis).LiteGraph;
+  /** @type {import("./api.js").Model} */
+  let full = model;
+  if (!model.trigger_words) {
+    try {
+      full = await getLibraryApi().getModel(model.id);
+    } catch {
+      full = model;
+    }
+  }
+  const result = addModelToWorkflow(app, LiteGraph, full);
+  if (!result.node) {
+    app.extensionManager?.toast?.add({ severity: "warn", summary: "Not added", detail: `No loader node for ${model.type} models is installed.`, life: 5000 });
+    return;
+  }
+  const wired = result.wiredTo.length ? ` (wired to ${result.wiredTo.length} input${result.wiredTo.length > 1 ? "s" : ""})` : "";
+  app.extensionManager?.toast?.add({ severity: "success", summary: "Added to the workflow", detail: `${model.name}${wired}${result.promptUpdated ? "; trigger words in the prompt" : ""}`, life: 3000 });
+  getLibraryApi().markUsed(model.id).catch(() => {});
 }
 
 /**
@@ -245,6 +278,21 @@ if (app && typeof app.registerExtension === "function") {
         type: "boolean",
         defaultValue: false,
         category: ["Central Model Library", "Library", "extra_model_paths.yaml"],
+      },
+      {
+        id: "ModelLibrary.PreviewMaxNsfw",
+        name: "Blur previews rated above (Civitai's ratings; click a preview to see it)",
+        type: "combo",
+        options: ["PG", "PG-13", "R", "X", "XXX"],
+        defaultValue: "PG-13",
+        category: ["Central Model Library", "Previews", "NSFW"],
+      },
+      {
+        id: "ModelLibrary.CivitaiLookup",
+        name: "Look models up on Civitai by their SHA-256 (origins, trigger words, previews; restart to apply)",
+        type: "boolean",
+        defaultValue: true,
+        category: ["Central Model Library", "Origins", "Civitai"],
       },
       {
         id: "ModelLibrary.AllowRemoteChanges",

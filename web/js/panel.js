@@ -9,7 +9,9 @@ import { DropZone } from "./components/dropzone.js";
 import { HealthBadge, openMappingDialog } from "./components/health.js";
 import { openImportDialog } from "./components/import_dialog.js";
 import { JobsView, isFinal, jobTitle } from "./components/jobs.js";
+import { openFullView } from "./components/full_view.js";
 import { LibraryView } from "./components/library_view.js";
+import { Menu } from "./components/menu.js";
 import { showWelcome } from "./components/welcome.js";
 import { WorkflowView } from "./components/workflow_view.js";
 import { ensureStyles } from "./styles.js";
@@ -23,8 +25,10 @@ import { ensureStyles } from "./styles.js";
  * @typedef {{api: LibraryApi, events: EventSourceLike, toast: (m: import("./components/toast.js").ToastMessage) => void,
  *            chunkSize?: number, statusIntervalMs?: number,
  *            onPlace?: (model: import("./api.js").Model) => void,
+ *            onAdd?: (model: import("./api.js").Model) => void,
  *            workflow?: {getWorkflow: () => any, applyNames: (items: any[]) => number, applyStamp: (workflow: any) => number}}} PanelOptions
  *   onPlace: inside ComfyUI, puts a model's loader on the canvas (the import dialog offers it).
+ *   onAdd: inside ComfyUI, "Add to workflow": the model's loader wired into the graph.
  */
 
 /**
@@ -58,11 +62,21 @@ export function mountPanel(root, options) {
     if (view.selected) void detail.show(view.selected);
     void health.refresh();
   }, 200);
-  const detail = new DetailPane({ api, host: shell, toast, onChanged: () => refreshAll() });
+  const detail = new DetailPane({
+    api,
+    host: shell,
+    toast,
+    onChanged: () => refreshAll(),
+    onAdd: options.onAdd,
+    onClose: () => view.select(null),
+  });
   const view = new LibraryView({
     api,
-    onSelect: (id) => void detail.show(id),
-    onError: () => {},
+    onSelect: (id) => {
+      if (id || !detail.element.hidden) void detail.show(id);
+    },
+    onError: (error) => toast({ severity: "error", summary: "Could not save", detail: errorText(error) }),
+    onAdd: options.onAdd,
   });
   const health = new HealthBadge({ api, host: shell, toast, onChanged: () => refreshAll() });
   /** @param {Job[]} finished @param {string} label */
@@ -86,14 +100,33 @@ export function mountPanel(root, options) {
       (error) => toast({ severity: "error", summary: `${file.name}: no workflow`, detail: errorText(error) }),
     );
   };
+  const menu = new Menu([
+    ["Open full library", () => openFullView({ api, toast, onAdd: options.onAdd, onChanged: () => refreshAll() }), "full-view"],
+    ["Import path…", () => openPathImportDialog(ctx), "import-path"],
+    ["Download…", () => openDownloadDialog(ctx), "download"],
+    ["Mapping…", () => void openMappingDialog({ api, host: shell, toast, onChanged: () => refreshAll() }), "mapping"],
+  ]);
   const header = h("div", { className: "mlib-header" }, [
     h("span", { className: "mlib-title", text: "Central Model Library" }),
     health.element,
     h("span", { className: "mlib-spacer" }),
-    h("button", { className: "mlib-btn", text: "Import path…", on: { click: () => openPathImportDialog(ctx) } }),
-    h("button", { className: "mlib-btn", text: "Download…", on: { click: () => openDownloadDialog(ctx) } }),
-    h("button", { className: "mlib-btn", text: "Mapping…", attrs: { "data-testid": "mapping" }, on: { click: () => void openMappingDialog({ api, host: shell, toast, onChanged: () => refreshAll() }) } }),
+    h("button", {
+      className: "mlib-icon-btn",
+      text: "⛶",
+      title: "Open the full library",
+      attrs: { "aria-label": "Open the full library", "data-testid": "open-full" },
+      on: { click: () => openFullView({ api, toast, onAdd: options.onAdd, onChanged: () => refreshAll() }) },
+    }),
+    menu.element,
   ]);
+  // "/" focuses the search (unless typing somewhere already).
+  shell.addEventListener("keydown", (event) => {
+    const target = /** @type {HTMLElement} */ (event.target);
+    if (event.key === "/" && !/^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName) && !target.isContentEditable) {
+      event.preventDefault();
+      view.search.focus();
+    }
+  });
   shell.append(
     header,
     offline,

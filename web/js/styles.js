@@ -3,10 +3,14 @@
 const STYLE_ID = "model-library-styles";
 
 const CSS = `
-.mlib-root { --mlib-bg: var(--comfy-menu-bg, #202124); --mlib-fg: var(--fg-color, #e8eaed);
+.mlib-root, .mlib-overlay { --mlib-bg: var(--comfy-menu-bg, #202124); --mlib-fg: var(--fg-color, #e8eaed);
   --mlib-muted: var(--descrip-text, #9aa0a6); --mlib-border: var(--border-color, #3c4043);
   --mlib-input: var(--comfy-input-bg, #2b2c2f); --mlib-accent: #4f8cff; --mlib-row-hover: rgba(255,255,255,.05);
-  position: relative; display: flex; flex-direction: column; height: 100%; min-height: 0; box-sizing: border-box;
+  color: var(--mlib-fg); font: 13px/1.4 system-ui, sans-serif; }
+.mlib-overlay * { box-sizing: border-box; }
+.mlib-overlay input, .mlib-overlay select, .mlib-overlay textarea { background: var(--mlib-input); color: var(--mlib-fg);
+  border: 1px solid var(--mlib-border); border-radius: 4px; padding: 4px 6px; font: inherit; min-width: 0; }
+.mlib-root { position: relative; display: flex; flex-direction: column; height: 100%; min-height: 0; box-sizing: border-box;
   overflow-y: auto;
   background: var(--mlib-bg); color: var(--mlib-fg); font: 13px/1.4 system-ui, sans-serif; container-type: inline-size; }
 .mlib-root * { box-sizing: border-box; }
@@ -24,9 +28,10 @@ const CSS = `
   border: 1px solid var(--mlib-border); border-radius: 4px; padding: 4px 6px; font: inherit; min-width: 0; }
 .mlib-root textarea { min-height: 60px; resize: vertical; width: 100%; }
 .mlib-offline { background: #5c3c00; color: #ffd180; padding: 6px 8px; font-size: 12px; }
-.mlib-main { flex: 1; min-height: 260px; display: flex; flex-direction: column; }
-@container (min-width: 720px) { .mlib-main { flex-direction: row; } .mlib-library { flex: 1 1 0; min-width: 0; border-right: 1px solid var(--mlib-border); }
-  .mlib-detail { flex: 1 1 0; min-width: 0; max-height: none !important; border-top: none !important; } }
+.mlib-main { flex: 1; min-height: 320px; display: flex; flex-direction: column; position: relative; }
+@container (min-width: 720px) { .mlib-main { flex-direction: row; } .mlib-library { flex: 3 1 0; min-width: 0; border-right: 1px solid var(--mlib-border); }
+  .mlib-main > .mlib-detail { position: static; flex: 2 1 0; min-width: 300px; max-width: 520px; }
+  .mlib-main > .mlib-detail[hidden] { display: block; } .mlib-detail-close { display: none; } }
 .mlib-library { display: flex; flex-direction: column; min-height: 180px; flex: 1; }
 .mlib-toolbar { padding: 8px 8px 4px; }
 .mlib-toolbar input[type=search] { width: 100%; padding: 6px 8px; }
@@ -36,16 +41,65 @@ const CSS = `
 .mlib-summary { padding: 2px 10px 4px; color: var(--mlib-muted); font-size: 11px; }
 .mlib-vlist { position: relative; flex: 1; min-height: 160px; overflow-y: auto; contain: strict; outline: none; }
 .mlib-vlist-spacer { width: 1px; }
-.mlib-row { position: absolute; top: 0; left: 0; right: 0; display: flex; align-items: center; gap: 8px; padding: 0 10px;
+.mlib-row { position: absolute; top: 0; left: 0; right: 0; display: flex; align-items: center; gap: 8px; padding: 0 8px;
   border-bottom: 1px solid var(--mlib-border); cursor: pointer; will-change: transform; }
+.mlib-row.mlib-card { right: auto; flex-direction: column; align-items: stretch; gap: 4px; padding: 6px; border: none; }
+.mlib-row.mlib-picked { outline: 2px solid var(--mlib-accent); outline-offset: -2px; }
+.mlib-thumb { position: relative; flex: 0 0 48px; width: 48px; height: 48px; border-radius: 4px; overflow: hidden;
+  background: var(--mlib-input); display: flex; align-items: center; justify-content: center; }
+.mlib-thumb img { width: 100%; height: 100%; object-fit: cover; display: block; }
+.mlib-card .mlib-thumb { flex: 1 1 auto; width: 100%; height: auto; min-height: 0; }
+.mlib-tile { width: 100%; height: 100%; display: flex; align-items: center; justify-content: center; font-weight: 700;
+  font-size: 13px; color: #fff; background: hsl(var(--mlib-hue, 210) 45% 32%); letter-spacing: .02em; }
+.mlib-card .mlib-tile { font-size: 26px; }
+.mlib-blurred img { filter: blur(14px) saturate(.6); transform: scale(1.1); }
+.mlib-blurred::after { content: "NSFW · click"; position: absolute; inset: auto 0 2px; text-align: center; font-size: 9px; color: #fff; text-shadow: 0 0 3px #000; }
+.mlib-row-badges { display: flex; align-items: center; gap: 4px; flex: 0 0 auto; }
+.mlib-card .mlib-row-badges { position: absolute; top: 8px; right: 8px; }
+.mlib-base-badge { font-size: 10px; padding: 0 4px; border-radius: 3px; border: 1px solid var(--mlib-border); color: var(--mlib-muted); }
+.mlib-card .mlib-base-badge { background: rgba(0,0,0,.55); color: #fff; }
+.mlib-star, .mlib-add { background: none; border: none; color: var(--mlib-muted); cursor: pointer; font-size: 15px; padding: 0 2px; line-height: 1; }
+.mlib-card .mlib-star, .mlib-card .mlib-add { background: rgba(0,0,0,.55); border-radius: 3px; color: #fff; }
+.mlib-star-on { color: #fdd663 !important; }
+.mlib-add { display: none; font-weight: 700; }
+.mlib-row:hover .mlib-add, .mlib-row.mlib-selected .mlib-add { display: inline-block; }
+.mlib-add:hover, .mlib-star:hover { color: var(--mlib-accent); }
+.mlib-row mark { background: rgba(253,214,99,.35); color: inherit; border-radius: 2px; }
+.mlib-chips { display: flex; flex-wrap: wrap; gap: 4px; padding: 0 8px 4px; }
+.mlib-chip { background: var(--mlib-input); color: var(--mlib-fg); border: 1px solid var(--mlib-border); border-radius: 12px;
+  padding: 1px 8px; font: inherit; font-size: 11px; cursor: pointer; display: inline-flex; gap: 4px; align-items: center; }
+.mlib-chip:hover { border-color: var(--mlib-accent); }
+.mlib-chip-on { background: var(--mlib-accent); border-color: var(--mlib-accent); color: #fff; }
+.mlib-chip-count { opacity: .7; }
+.mlib-more { padding: 0 8px 2px; font-size: 11px; color: var(--mlib-muted); }
+.mlib-more summary { cursor: pointer; }
+.mlib-more .mlib-filters { padding: 4px 0; }
 .mlib-row:hover { background: var(--mlib-row-hover); }
 .mlib-row.mlib-selected { background: rgba(79,140,255,.22); }
 .mlib-row-main { flex: 1; min-width: 0; display: flex; flex-direction: column; }
-.mlib-row-name { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.mlib-row-name { display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 2; overflow: hidden; word-break: break-word; line-height: 1.25; }
+.mlib-card .mlib-row-main { flex: 0 0 auto; }
+.mlib-card .mlib-row-name { font-size: 12px; }
 .mlib-row-sub { color: var(--mlib-muted); font-size: 11px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .mlib-row-size { color: var(--mlib-muted); font-size: 11px; white-space: nowrap; }
 .mlib-row-flag { color: #ff8a80; font-size: 10px; text-transform: uppercase; }
-.mlib-detail { overflow-y: auto; padding: 10px; border-top: 1px solid var(--mlib-border); max-height: 45%; min-height: 0; }
+.mlib-detail { overflow-y: auto; padding: 8px 10px; min-height: 0; position: absolute; inset: 0; z-index: 6; background: var(--mlib-bg); }
+.mlib-detail-bar { display: flex; gap: 6px; margin-bottom: 4px; }
+.mlib-detail-head { display: flex; gap: 10px; align-items: flex-start; }
+.mlib-detail-preview { flex: 0 0 112px; width: 112px; height: 140px; border-radius: 6px; cursor: zoom-in; }
+.mlib-detail-preview .mlib-tile { font-size: 28px; }
+.mlib-detail-title { flex: 1; min-width: 0; display: flex; flex-direction: column; gap: 4px; }
+.mlib-preview-actions { display: flex; gap: 4px; flex-wrap: wrap; }
+.mlib-update { background: #0d2b4c; border: 1px solid #4f8cff; border-radius: 4px; padding: 4px 8px; margin: 4px 0; }
+.mlib-update a, .mlib-detail a { color: #8ab4f8; }
+.mlib-words { display: flex; flex-wrap: wrap; gap: 4px; }
+.mlib-word { background: #1a2b4c; color: #aecbfa; border: 1px solid #4f8cff; border-radius: 10px; padding: 0 8px; font: inherit; font-size: 12px; cursor: copy; }
+.mlib-about { white-space: pre-wrap; max-height: 12em; overflow-y: auto; margin-bottom: 4px; }
+.mlib-technical { margin-top: 10px; }
+.mlib-technical > summary { cursor: pointer; color: var(--mlib-muted); font-size: 12px; text-transform: uppercase; letter-spacing: .04em; }
+.mlib-copyable { display: inline-flex; align-items: center; gap: 2px; max-width: 100%; }
+.mlib-cut { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; word-break: normal; min-width: 0; }
+.mlib-copy { background: none; border: none; color: var(--mlib-muted); cursor: pointer; padding: 0 2px; }
 .mlib-detail-name { margin: 0 0 6px; font-size: 15px; word-break: break-word; }
 .mlib-detail-actions { display: flex; gap: 6px; margin: 8px 0; }
 .mlib-badges { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; }
@@ -104,8 +158,11 @@ const CSS = `
 .mlib-drop-overlay { position: absolute; inset: 0; background: rgba(79,140,255,.18); border: 2px dashed var(--mlib-accent);
   display: flex; align-items: center; justify-content: center; font-size: 16px; z-index: 20; pointer-events: none; }
 .mlib-drop-overlay[hidden] { display: none; }
-.mlib-overlay { position: absolute; inset: 0; background: rgba(0,0,0,.55); display: flex; align-items: flex-start; justify-content: center; z-index: 30; padding: 24px 8px; overflow-y: auto; }
+.mlib-overlay { position: fixed; inset: 0; background: rgba(0,0,0,.55); display: flex; align-items: flex-start; justify-content: center; z-index: 10000; padding: 6vh 12px; overflow-y: auto; }
 .mlib-dialog { background: var(--mlib-bg); border: 1px solid var(--mlib-border); border-radius: 6px; width: min(560px, 100%); box-shadow: 0 8px 30px rgba(0,0,0,.5); }
+.mlib-overlay-wide { padding: 3vh 3vw; }
+.mlib-overlay-wide .mlib-dialog { width: 100%; height: 94vh; display: flex; flex-direction: column; }
+.mlib-overlay-wide .mlib-dialog-body { flex: 1; max-height: none; display: flex; min-height: 0; padding: 0; }
 .mlib-dialog-title { padding: 10px 12px; font-weight: 600; border-bottom: 1px solid var(--mlib-border); word-break: break-word; }
 .mlib-dialog-body { padding: 10px 12px; max-height: 60vh; overflow-y: auto; }
 .mlib-dialog-error { padding: 0 12px; }
@@ -122,6 +179,18 @@ const CSS = `
 .mlib-health-healthy { border-color: #1e8e3e; color: #81c995; }
 .mlib-health-warnings { border-color: #f9ab00; color: #fdd663; }
 .mlib-health-errors { border-color: #d93025; color: #f28b82; }
+.mlib-full { width: 100%; height: 100%; overflow: hidden; }
+.mlib-full-bar { display: flex; gap: 8px; align-items: center; padding: 6px 8px; border-bottom: 1px solid var(--mlib-border); flex-wrap: wrap; }
+.mlib-full .mlib-main { min-height: 0; }
+.mlib-icon-btn { background: transparent; color: var(--mlib-fg); border: 1px solid transparent; border-radius: 4px; cursor: pointer;
+  font-size: 15px; line-height: 1; padding: 4px 7px; list-style: none; }
+.mlib-icon-btn:hover { background: var(--mlib-row-hover); border-color: var(--mlib-border); }
+.mlib-icon-btn::-webkit-details-marker { display: none; }
+.mlib-menu { position: relative; }
+.mlib-menu-list { position: absolute; right: 0; top: 100%; z-index: 40; background: var(--mlib-bg); border: 1px solid var(--mlib-border);
+  border-radius: 6px; box-shadow: 0 6px 20px rgba(0,0,0,.45); display: flex; flex-direction: column; min-width: 170px; padding: 4px; }
+.mlib-menu-item { background: none; border: none; color: var(--mlib-fg); text-align: left; padding: 6px 10px; border-radius: 4px; cursor: pointer; font: inherit; }
+.mlib-menu-item:hover { background: var(--mlib-row-hover); }
 .mlib-toasts { position: fixed; right: 12px; bottom: 12px; display: flex; flex-direction: column; gap: 6px; z-index: 50; }
 .mlib-toast { background: #303134; color: #e8eaed; border-left: 4px solid #4f8cff; padding: 8px 12px; border-radius: 4px; max-width: 360px; font: 13px system-ui, sans-serif; word-break: break-word; }
 .mlib-toast-success { border-color: #1e8e3e; } .mlib-toast-error { border-color: #d93025; } .mlib-toast-warn { border-color: #f9ab00; }

@@ -5,12 +5,13 @@ import { append, clear, h, safeHttpUrl } from "../dom.js";
 import { BASE_MODELS, MODEL_TYPES, errorText, formatBytes } from "../format.js";
 import { securityBadgeEl, tagBadgeEl, trustBadgeEl } from "./badges.js";
 import { openDialog } from "./dialog.js";
+import { renderThumb, reveal } from "./thumb.js";
 
 /**
  * @typedef {import("../api.js").Model} Model
  * @typedef {import("../api.js").LibraryApi} LibraryApi
  * @typedef {{api: LibraryApi, host: HTMLElement, toast: (m: import("./toast.js").ToastMessage) => void,
- *            onChanged: () => void}} DetailContext
+ *            onChanged: () => void, onAdd?: (model: Model) => void, onClose?: () => void}} DetailContext
  */
 
 /**
@@ -29,6 +30,14 @@ function section(title, children) {
   return h("section", { className: "mlib-section" }, [h("h4", { text: title }), ...items]);
 }
 
+/** A long value (path, hash) cut to one line, with a copy button. @param {string} text @param {string} [extra] */
+function copyable(text, extra = "") {
+  return h("span", { className: "mlib-copyable" }, [
+    h("span", { className: `mlib-mono mlib-cut ${extra}`.trim(), text, title: text }),
+    h("button", { className: "mlib-copy", type: "button", text: "⧉", title: "Copy", attrs: { "aria-label": "Copy" }, on: { click: () => void navigator.clipboard?.writeText(text) } }),
+  ]);
+}
+
 /** @param {string | undefined} repoId */
 function hubLink(repoId) {
   if (!repoId || !/^[\w.-]+(\/[\w.-]+)?$/.test(repoId)) return repoId || "";
@@ -43,6 +52,10 @@ export class DetailPane {
     this.element = h("div", { className: "mlib-detail", attrs: { "data-testid": "detail" } }, [
       h("div", { className: "mlib-empty", text: "Select a model to see its details." }),
     ]);
+    this.element.hidden = true; // a drawer over the list in the sidebar; a pane beside it when wide
+    this.element.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.close();
+    });
     /** @type {Model | null} */
     this.model = null;
     this.seq = 0;
@@ -55,6 +68,7 @@ export class DetailPane {
       this.model = null;
       clear(this.element);
       this.element.appendChild(h("div", { className: "mlib-empty", text: "Select a model to see its details." }));
+      this.element.hidden = true;
       return;
     }
     try {
@@ -72,57 +86,185 @@ export class DetailPane {
   /** @param {Model} m */
   render(m) {
     clear(this.element);
+    this.element.hidden = false;
     const source = m.source || { kind: "local", match: "none", confidence: 0 };
     const manual = new Set(m.manual_fields || []);
     const files = (m.files || []).map((f) =>
       h("li", {}, [h("span", { className: "mlib-mono", text: f.path }), ` · ${formatBytes(f.size)}`]),
     );
-    const links = (m.links || []).map((l) => h("li", {}, [h("span", { className: "mlib-mono", text: l.path }), ` (${l.kind})`]));
+    const links = (m.links || []).map((l) => h("li", {}, [copyable(l.path), ` (${l.kind})`]));
     const meta = Object.entries(m.metadata || {}).slice(0, 50).map(([key, value]) => field(key, String(value).slice(0, 2000)));
+    const picture = h("div", { className: "mlib-detail-preview", attrs: { "data-testid": "detail-preview" } });
+    renderThumb(picture, m, this.ctx.api.previewUrl(m, 512));
+    picture.addEventListener("click", () => reveal(picture));
+    const words = m.trigger_words || [];
+    const about = m.about || { description: "", creator: null, license: null, page_url: null };
     append(this.element, [
+      h("div", { className: "mlib-detail-bar" }, [
+        h("button", { className: "mlib-btn mlib-btn-small mlib-detail-close", text: "← Back", title: "Back to the list (Esc)", attrs: { "data-testid": "detail-close" }, on: { click: () => this.close() } }),
+      ]),
       h("div", { className: "mlib-detail-head" }, [
-        h("h3", { className: "mlib-detail-name", text: m.name, title: m.name, attrs: { "data-testid": "detail-name" } }),
-        h("div", { className: "mlib-badges" }, [
-          tagBadgeEl(m.type, "type"),
-          tagBadgeEl(m.base_model, "base model"),
-          securityBadgeEl(m.security),
-          trustBadgeEl(source.match, source.confidence),
-          manual.size ? tagBadgeEl("edited", `Edited by hand: ${[...manual].join(", ")}`) : null,
+        picture,
+        h("div", { className: "mlib-detail-title" }, [
+          h("h3", { className: "mlib-detail-name", text: m.name, title: m.name, attrs: { "data-testid": "detail-name" } }),
+          h("div", { className: "mlib-badges" }, [
+            tagBadgeEl(m.type, "type"),
+            tagBadgeEl(m.base_model, "base model"),
+            securityBadgeEl(m.security),
+            trustBadgeEl(source.match, source.confidence),
+            manual.size ? tagBadgeEl("edited", `Edited by hand: ${[...manual].join(", ")}`) : null,
+          ]),
+          h("div", { className: "mlib-preview-actions" }, [
+            this.imagePicker(m),
+            m.preview ? h("button", { className: "mlib-btn mlib-btn-small", text: "Remove image", attrs: { "data-testid": "preview-clear" }, on: { click: () => void this.clearPreview(m) } }) : null,
+          ]),
         ]),
       ]),
       h("div", { className: "mlib-detail-actions" }, [
+        this.ctx.onAdd
+          ? h("button", { className: "mlib-btn mlib-btn-primary", text: "Add to workflow", attrs: { "data-testid": "add-to-workflow" }, on: { click: () => this.ctx.onAdd && this.ctx.onAdd(m) } })
+          : null,
+        h("button", {
+          className: `mlib-btn${m.favorite ? " mlib-star-on" : ""}`,
+          text: m.favorite ? "★ Favorite" : "☆ Favorite",
+          attrs: { "data-testid": "favorite", "aria-pressed": m.favorite ? "true" : "false" },
+          on: { click: () => void this.setFavorite(m, !m.favorite) },
+        }),
+        h("button", { className: "mlib-btn", text: "Find online", title: "Look it up on Civitai and Hugging Face by its hash", attrs: { "data-testid": "enrich" }, on: { click: () => void this.enrich(m) } }),
         h("button", { className: "mlib-btn", text: "Edit", attrs: { "data-testid": "edit" }, on: { click: () => this.edit(m) } }),
         h("button", { className: "mlib-btn mlib-btn-danger", text: "Delete…", attrs: { "data-testid": "delete" }, on: { click: () => this.confirmDelete(m.id) } }),
       ]),
+      m.update
+        ? h("div", { className: "mlib-update", attrs: { "data-testid": "update" } }, [
+            `A newer version is out on ${m.update.site}: `,
+            h("a", { href: m.update.url, text: m.update.version_name }),
+            " (not downloaded)",
+          ])
+        : null,
       m.security === "pickle"
         ? h("div", { className: "mlib-warning", text: "Pickle format: loading this file can run code. Use it only if you trust where it came from." })
         : null,
       ...(m.warnings || []).map((w) => h("div", { className: "mlib-warning", text: w })),
-      section("Model", [
-        field("ID", h("span", { className: "mlib-mono", text: m.id })),
-        field("Size", formatBytes(m.size)),
-        field("Format", `${m.format || "?"} · ${m.file_format || "?"}`),
-        field("Location", m.location || ""),
-        field("Folder", m.dir ? h("span", { className: "mlib-mono", text: m.dir }) : null),
-        field("Added", m.added_at || ""),
-        field("Tags", (m.tags || []).length ? h("span", { className: "mlib-badges" }, (m.tags || []).map((t) => tagBadgeEl(t))) : null),
+      section("Trigger words", [
+        words.length
+          ? h("div", { className: "mlib-words", attrs: { "data-testid": "trigger-words" } }, [
+              ...words.map((w) => h("button", { className: "mlib-word", type: "button", text: w, title: "Copy", on: { click: () => void this.copy(w) } })),
+              words.length > 1 ? h("button", { className: "mlib-btn mlib-btn-small", text: "Copy all", on: { click: () => void this.copy(words.join(", ")) } }) : null,
+            ])
+          : h("div", { className: "mlib-muted", text: "None known. Edit to add yours, or find it online." }),
+      ]),
+      section("About", [
+        about.description ? h("div", { className: "mlib-about", text: about.description }) : null,
+        field("Creator", about.creator || ""),
+        field("License", about.license || ""),
         field("Notes", m.notes ? h("span", { className: "mlib-notes", text: m.notes }) : null),
+        field("Tags", (m.tags || []).length ? h("span", { className: "mlib-badges" }, (m.tags || []).map((t) => tagBadgeEl(t))) : null),
+        ...(m.origins || []).map((o) =>
+          field(o.site === "civitai" ? "Civitai" : "Hugging Face", h("a", { href: o.url, text: [o.model_name, o.version_name].filter(Boolean).join(" · ") || o.url })),
+        ),
+        source.repo_id && !(m.origins || []).some((o) => o.site === "huggingface") ? field("Repository", hubLink(source.repo_id)) : null,
       ]),
-      section("Hashes", [
-        field("BLAKE3", h("span", { className: "mlib-mono mlib-hash", text: m.hashes?.blake3 || "" })),
-        field("SHA-256", h("span", { className: "mlib-mono mlib-hash", text: m.hashes?.sha256 || "" })),
+      h("details", { className: "mlib-technical", attrs: { "data-testid": "technical" } }, [
+        h("summary", { text: "Technical" }),
+        section("Model", [
+          field("ID", copyable(m.id)),
+          field("Size", formatBytes(m.size)),
+          field("Format", `${m.format || "?"} · ${m.file_format || "?"}`),
+          field("Location", m.location || ""),
+          field("Folder", m.dir ? copyable(m.dir) : null),
+          field("Added", m.added_at || ""),
+          field("Used", m.used_at || ""),
+        ]),
+        section("Hashes", [
+          field("BLAKE3", copyable(m.hashes?.blake3 || "", "mlib-hash")),
+          field("SHA-256", copyable(m.hashes?.sha256 || "", "mlib-hash")),
+        ]),
+        section("Source", [
+          field("Kind", source.kind),
+          field("Repository", source.repo_id ? hubLink(source.repo_id) : null),
+          field("File", source.filename || ""),
+          field("Revision", source.revision || ""),
+          field("Match", trustBadgeEl(source.match, source.confidence)),
+        ]),
+        section(`Files (${files.length})`, [files.length ? h("ul", { className: "mlib-list" }, files) : null]),
+        section(`Links (${links.length})`, [links.length ? h("ul", { className: "mlib-list" }, links) : h("div", { className: "mlib-muted", text: "Not linked into any app yet." })]),
+        section("File metadata", meta),
       ]),
-      section("Source", [
-        field("Kind", source.kind),
-        field("Repository", source.repo_id ? hubLink(source.repo_id) : null),
-        field("File", source.filename || ""),
-        field("Revision", source.revision || ""),
-        field("Match", trustBadgeEl(source.match, source.confidence)),
-      ]),
-      section(`Files (${files.length})`, [files.length ? h("ul", { className: "mlib-list" }, files) : null]),
-      section(`Links (${links.length})`, [links.length ? h("ul", { className: "mlib-list" }, links) : h("div", { className: "mlib-muted", text: "Not linked into any app yet." })]),
-      section("File metadata", meta),
     ]);
+  }
+
+  close() {
+    this.element.hidden = true;
+    this.seq += 1;
+    if (this.ctx.onClose) this.ctx.onClose();
+  }
+
+  /** @param {string} text */
+  async copy(text) {
+    try {
+      await navigator.clipboard.writeText(text);
+      this.ctx.toast({ severity: "success", summary: "Copied", detail: text, life: 1500 });
+    } catch {
+      this.ctx.toast({ severity: "warn", summary: "Could not copy", detail: text });
+    }
+  }
+
+  /** @param {Model} m */
+  imagePicker(m) {
+    const input = h("input", { type: "file", attrs: { accept: "image/png,image/jpeg,image/webp", "data-testid": "preview-file", hidden: "" } });
+    input.addEventListener("change", () => {
+      const file = input.files && input.files[0];
+      if (file) void this.setPreview(m, file);
+    });
+    const button = h("button", { className: "mlib-btn mlib-btn-small", text: m.preview ? "Change image…" : "Set image…", on: { click: () => input.click() } });
+    return h("span", {}, [button, input]);
+  }
+
+  /** @param {Model} m @param {Blob} file */
+  async setPreview(m, file) {
+    try {
+      await this.ctx.api.uploadPreview(m.id, file);
+      this.ctx.onChanged();
+      await this.show(m.id);
+    } catch (error) {
+      this.ctx.toast({ severity: "error", summary: "This image cannot be a preview", detail: errorText(error) });
+    }
+  }
+
+  /** @param {Model} m */
+  async clearPreview(m) {
+    try {
+      await this.ctx.api.clearPreview(m.id);
+      this.ctx.onChanged();
+      await this.show(m.id);
+    } catch (error) {
+      this.ctx.toast({ severity: "error", summary: "Could not remove the image", detail: errorText(error) });
+    }
+  }
+
+  /** @param {Model} m @param {boolean} on */
+  async setFavorite(m, on) {
+    try {
+      await this.ctx.api.editModel(m.id, { favorite: on });
+      this.ctx.onChanged();
+      await this.show(m.id);
+    } catch (error) {
+      this.ctx.toast({ severity: "error", summary: "Could not save", detail: errorText(error) });
+    }
+  }
+
+  /** @param {Model} m */
+  async enrich(m) {
+    this.ctx.toast({ severity: "info", summary: "Looking it up…", detail: m.name, life: 1500 });
+    try {
+      const found = await this.ctx.api.enrich(m.id);
+      const sites = (found.origins || []).map((o) => o.site).join(" and ");
+      this.ctx.toast({ severity: sites ? "success" : "info", summary: sites ? `Found on ${sites}` : "Not found online", detail: m.name });
+    } catch (error) {
+      this.ctx.toast({ severity: "warn", summary: "Lookup incomplete", detail: errorText(error) });
+    }
+    this.ctx.onChanged();
+    await this.show(m.id);
   }
 
   /** @param {Model} m */
@@ -133,11 +275,12 @@ export class DetailPane {
     const tags = h("input", { type: "text", value: (m.tags || []).join(", "), placeholder: "comma, separated" });
     const notes = h("textarea", { value: m.notes || "" });
     notes.value = m.notes || "";
+    const words = h("input", { type: "text", value: (m.trigger_words || []).join(", "), placeholder: "comma, separated", attrs: { "data-testid": "edit-trigger-words" } });
     openDialog(this.ctx.host, {
       title: `Edit ${m.name}`,
       testId: "edit-dialog",
       body: [
-        labelled("Name", name), labelled("Type", type), labelled("Base model", base), labelled("Tags", tags), labelled("Notes", notes),
+        labelled("Name", name), labelled("Type", type), labelled("Base model", base), labelled("Trigger words", words), labelled("Tags", tags), labelled("Notes", notes),
         h("div", { className: "mlib-muted", text: "Edited fields are marked manual: automatic lookups never overwrite them." }),
       ],
       actions: [
@@ -153,6 +296,7 @@ export class DetailPane {
               base_model: base.value,
               tags: splitTags(tags.value),
               notes: notes.value,
+              ...(words.value.trim() !== (m.trigger_words || []).join(", ") ? { trigger_words: splitTags(words.value) } : {}),
             });
             this.ctx.toast({ severity: "success", summary: "Saved", detail: updated.name });
             this.ctx.onChanged();

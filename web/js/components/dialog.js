@@ -1,4 +1,4 @@
-// Modal dialogs drawn inside the panel's root (so they work in the sidebar and standalone alike).
+// Modal dialogs over the whole page (not squeezed into the sidebar), themed like the panel.
 
 import { h } from "../dom.js";
 
@@ -11,7 +11,8 @@ import { h } from "../dom.js";
 /**
  * Opens a modal over `host`. An action's onClick returning false keeps the dialog open.
  * @param {HTMLElement} host
- * @param {{title: string, body: (Node | string)[], actions: DialogAction[], testId?: string, onClose?: () => void}} spec
+ * @param {{title: string, body: (Node | string)[], actions: DialogAction[], testId?: string, onClose?: () => void,
+ *          wide?: boolean}} spec  wide: a large dialog (the full library view)
  * @returns {DialogHandle}
  */
 export function openDialog(host, spec) {
@@ -69,10 +70,12 @@ export function openDialog(host, spec) {
     ],
   );
   const overlay = h("div", { className: "mlib-overlay" }, [box]);
+  if (spec.wide) overlay.classList.add("mlib-overlay-wide");
   overlay.addEventListener("mousedown", (event) => {
     if (event.target === overlay) close();
   });
-  host.appendChild(overlay);
+  // On the page's body: inside the sidebar (a containment context) a fixed overlay would be clipped to it.
+  (host.ownerDocument.body || host).appendChild(overlay);
   document.addEventListener("keydown", onKey, true);
   return { close, element: box, buttons, setError };
 }

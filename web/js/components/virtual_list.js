@@ -1,13 +1,15 @@
-// A virtualised list: fixed row height, only the visible rows (plus a small overscan) exist in the DOM,
-// and row elements are recycled while scrolling. Smooth at 10,000+ rows.
+// A virtualised list or grid: fixed item height, only the visible items (plus a small overscan) exist in
+// the DOM, and item elements are recycled while scrolling. Smooth at 10,000+ items. With `columns`, the
+// items flow into as many columns as the width allows (a grid of cards); without, one per row.
 
 import { h } from "../dom.js";
 
 /**
  * @typedef {{
- *   rowHeight: number,
+ *   rowHeight: number | (() => number),
  *   count: () => number,
  *   renderRow: (el: HTMLElement, index: number) => void,
+ *   columns?: (width: number) => number,
  *   overscan?: number,
  * }} VirtualListOptions
  */
@@ -24,6 +26,7 @@ export class VirtualList {
     /** @type {HTMLElement[]} */
     this.rows = [];
     this.frame = 0;
+    this.cols = 1;
     this.viewport.addEventListener("scroll", () => this.schedule(), { passive: true });
     if (typeof ResizeObserver !== "undefined") {
       new ResizeObserver(() => this.schedule()).observe(this.viewport);
@@ -39,10 +42,15 @@ export class VirtualList {
     });
   }
 
+  rowHeight() {
+    const { rowHeight } = this.options;
+    return typeof rowHeight === "function" ? rowHeight() : rowHeight;
+  }
+
   /** @param {number} index */
   scrollToIndex(index) {
-    const { rowHeight } = this.options;
-    const top = index * rowHeight;
+    const rowHeight = this.rowHeight();
+    const top = Math.floor(index / this.cols) * rowHeight;
     const bottom = top + rowHeight;
     if (top < this.viewport.scrollTop) this.viewport.scrollTop = top;
     else if (bottom > this.viewport.scrollTop + this.viewport.clientHeight) {
@@ -51,17 +59,24 @@ export class VirtualList {
   }
 
   render() {
-    const { rowHeight, count, renderRow } = this.options;
+    const { count, renderRow, columns } = this.options;
     const overscan = this.options.overscan ?? 6;
     const total = count();
-    this.spacer.style.height = `${total * rowHeight}px`;
+    const width = this.viewport.clientWidth || 300;
+    const cols = columns ? Math.max(1, Math.floor(columns(width))) : 1;
+    this.cols = cols;
+    const rowHeight = this.rowHeight(); // may depend on the columns (cards are taller than rows)
+    this.viewport.dataset.columns = String(cols);
+    const lines = Math.ceil(total / cols);
+    this.spacer.style.height = `${lines * rowHeight}px`;
     const height = this.viewport.clientHeight || 400;
-    const first = Math.max(0, Math.floor(this.viewport.scrollTop / rowHeight) - overscan);
-    const last = Math.min(total, Math.ceil((this.viewport.scrollTop + height) / rowHeight) + overscan);
+    const firstLine = Math.max(0, Math.floor(this.viewport.scrollTop / rowHeight) - overscan);
+    const lastLine = Math.min(lines, Math.ceil((this.viewport.scrollTop + height) / rowHeight) + overscan);
+    const first = firstLine * cols;
+    const last = Math.min(total, lastLine * cols);
     const needed = Math.max(0, last - first);
     while (this.rows.length < needed) {
       const row = h("div", { className: "mlib-row", attrs: { role: "option" } });
-      row.style.height = `${rowHeight}px`;
       this.viewport.appendChild(row);
       this.rows.push(row);
     }
@@ -69,10 +84,16 @@ export class VirtualList {
       const row = this.rows.pop();
       if (row) row.remove();
     }
+    const cellWidth = cols > 1 ? width / cols : 0;
     for (let i = 0; i < needed; i += 1) {
       const row = this.rows[i];
       const index = first + i;
-      row.style.transform = `translateY(${index * rowHeight}px)`;
+      const x = cols > 1 ? (index % cols) * cellWidth : 0;
+      const y = Math.floor(index / cols) * rowHeight;
+      row.style.height = `${rowHeight}px`;
+      row.style.width = cols > 1 ? `${cellWidth}px` : "";
+      row.style.transform = `translate(${x}px, ${y}px)`;
+      row.classList.toggle("mlib-card", cols > 1);
       row.dataset.index = String(index);
       renderRow(row, index);
     }
