@@ -42,7 +42,7 @@ const CSS = `
 .mlib-vlist { position: relative; flex: 1; min-height: 160px; overflow-y: auto; contain: strict; outline: none; }
 .mlib-vlist-spacer { width: 1px; }
 .mlib-row { position: absolute; top: 0; left: 0; right: 0; display: flex; align-items: center; gap: 8px; padding: 0 8px;
-  border-bottom: 1px solid var(--mlib-border); cursor: pointer; will-change: transform; }
+  border-bottom: 1px solid var(--mlib-border); cursor: pointer; contain: layout style paint; }
 .mlib-row.mlib-card { right: auto; flex-direction: column; align-items: stretch; gap: 4px; padding: 6px; border: none; }
 .mlib-row.mlib-picked { outline: 2px solid var(--mlib-accent); outline-offset: -2px; }
 .mlib-thumb { position: relative; flex: 0 0 48px; width: 48px; height: 48px; border-radius: 4px; overflow: hidden;

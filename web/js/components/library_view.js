@@ -63,6 +63,9 @@ export function highlight(el, text, query) {
   }
 }
 
+/** The model each row element shows (rows are recycled). @type {WeakMap<HTMLElement, Model | undefined>} */
+const shown = new WeakMap();
+
 export class LibraryView {
   /** @param {LibraryViewContext} ctx */
   constructor(ctx) {
@@ -204,6 +207,11 @@ export class LibraryView {
   /** @param {HTMLElement} el @param {number} index */
   renderRow(el, index) {
     const model = this.pager.at(index);
+    // What the element shows already (a page arriving re-renders every row; most are unchanged).
+    const key = model ? `${model.id}|${model.favorite}|${model.id === this.selected}|${this.picked.has(model.id)}|${this.search.value}|${model.preview?.url}|${model.preview?.nsfw_level}` : "";
+    if (model && shown.get(el) === model && el.dataset.key === key) return;
+    shown.set(el, model);
+    el.dataset.key = key;
     if (!el.firstChild) {
       el.append(
         h("span", { className: "mlib-row-thumb" }),

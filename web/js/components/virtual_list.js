@@ -25,6 +25,9 @@ export class VirtualList {
     this.viewport.appendChild(this.spacer);
     /** @type {HTMLElement[]} */
     this.rows = [];
+    /** @type {Map<number, HTMLElement>} the element showing each visible index */
+    this.byIndex = new Map();
+    this.layout = "";
     this.frame = 0;
     this.cols = 1;
     this.viewport.addEventListener("scroll", () => this.schedule(), { passive: true });
@@ -38,7 +41,7 @@ export class VirtualList {
     if (this.frame) return;
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
-      this.render();
+      this.render(false);
     });
   }
 
@@ -58,15 +61,20 @@ export class VirtualList {
     }
   }
 
-  render() {
+  /**
+   * Lays out the visible items. A scroll (`force` false) renders only the items that came into view: an
+   * element keeps its index while it stays visible. Anything else (new data, a selection) renders all.
+   * @param {boolean} [force]
+   */
+  render(force = true) {
     const { count, renderRow, columns } = this.options;
     const overscan = this.options.overscan ?? 6;
     const total = count();
     const width = this.viewport.clientWidth || 300;
     const cols = columns ? Math.max(1, Math.floor(columns(width))) : 1;
     this.cols = cols;
-    const rowHeight = this.rowHeight(); // may depend on the columns (cards are taller than rows)
     this.viewport.dataset.columns = String(cols);
+    const rowHeight = this.rowHeight(); // may depend on the columns (cards are taller than rows)
     const lines = Math.ceil(total / cols);
     this.spacer.style.height = `${lines * rowHeight}px`;
     const height = this.viewport.clientHeight || 400;
@@ -74,28 +82,38 @@ export class VirtualList {
     const lastLine = Math.min(lines, Math.ceil((this.viewport.scrollTop + height) / rowHeight) + overscan);
     const first = firstLine * cols;
     const last = Math.min(total, lastLine * cols);
-    const needed = Math.max(0, last - first);
-    while (this.rows.length < needed) {
-      const row = h("div", { className: "mlib-row", attrs: { role: "option" } });
-      this.viewport.appendChild(row);
-      this.rows.push(row);
-    }
-    while (this.rows.length > needed) {
-      const row = this.rows.pop();
-      if (row) row.remove();
-    }
     const cellWidth = cols > 1 ? width / cols : 0;
-    for (let i = 0; i < needed; i += 1) {
-      const row = this.rows[i];
-      const index = first + i;
-      const x = cols > 1 ? (index % cols) * cellWidth : 0;
-      const y = Math.floor(index / cols) * rowHeight;
-      row.style.height = `${rowHeight}px`;
-      row.style.width = cols > 1 ? `${cellWidth}px` : "";
-      row.style.transform = `translate(${x}px, ${y}px)`;
-      row.classList.toggle("mlib-card", cols > 1);
-      row.dataset.index = String(index);
-      renderRow(row, index);
+    const layout = `${cols}|${rowHeight}|${cellWidth}|${total}`;
+    const relayout = force || layout !== this.layout;
+    this.layout = layout;
+    /** @type {HTMLElement[]} */
+    const free = [];
+    /** @type {Map<number, HTMLElement>} */
+    const byIndex = new Map();
+    for (const [index, row] of this.byIndex) {
+      if (index >= first && index < last) byIndex.set(index, row);
+      else free.push(row);
     }
+    for (let index = first; index < last; index += 1) {
+      let row = byIndex.get(index);
+      const fresh = !row;
+      if (!row) {
+        row = free.pop() || this.viewport.appendChild(h("div", { className: "mlib-row", attrs: { role: "option" } }));
+        byIndex.set(index, row);
+      }
+      if (fresh || relayout) {
+        const x = cols > 1 ? (index % cols) * cellWidth : 0;
+        const y = Math.floor(index / cols) * rowHeight;
+        row.style.height = `${rowHeight}px`;
+        row.style.width = cols > 1 ? `${cellWidth}px` : "";
+        row.style.transform = `translate(${x}px, ${y}px)`;
+        row.classList.toggle("mlib-card", cols > 1);
+        row.dataset.index = String(index);
+        renderRow(row, index);
+      }
+    }
+    for (const row of free) row.remove();
+    this.byIndex = byIndex;
+    this.rows = [...byIndex.values()];
   }
 }
