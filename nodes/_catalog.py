@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("comfyui_model_library")
 
+log = logging.getLogger("comfyui_model_library")
+
 LIST_PAGE = 500
 LABEL_ID_CHARS = 8
 _LABEL_ID = re.compile(r"\[([0-9a-fA-F]{6,64})\]\s*$")
@@ -180,7 +182,17 @@ def locate(label: str, model_ref: str = "") -> ModelFiles:
             f"Library model {found.model.name!r} (blake3:{found.model.hashes.blake3}) is in the catalog but "
             f"its file {found.path} is missing. Run `model-library health --repair`, or import it again."
         )
+    mark_used(found.model)
     return found
+
+
+def mark_used(model: Model) -> None:
+    """The panel's "Recently used": a loader ran with this model (at most one write a minute per model).
+    Never fails a prompt: a read-only library or a busy catalog only loses the mark."""
+    try:
+        library().catalog.mark_used(model.id)
+    except Exception:  # bookkeeping must not stop the prompt
+        log.debug("model-library: could not mark %s as used", model.id, exc_info=True)
 
 
 def loadable_path(label: str, model_ref: str = "") -> str:
