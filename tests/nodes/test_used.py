@@ -35,7 +35,7 @@ def test_a_loader_run_marks_the_model_used(bound: Library, incoming: Path) -> No
     assert found.model.id == model.id and used
     record = json.loads((bound.catalog.model_dir(model) / SIDECAR_NAME).read_text())
     assert record["extras"]["used_at"] == used
-    assert [m.id for m in bound.catalog.list_models(ModelQuery(sort="-used")).items][0] == model.id
+    assert bound.catalog.list_models(ModelQuery(sort="-used")).items[0].id == model.id
     _catalog.locate(_catalog.label_for(model))  # again within the minute: no second write
     assert bound.catalog.get_model(model.id).used_at == used
 
