@@ -56,7 +56,8 @@ def test_rows_show_previews_lazily_and_base_tiles_otherwise(served: ServedLibrar
             assert row["img"] is None and row["tile"] in {"1.5", "XL", "F1", "3", "WAN"}, row
     # The image the row loads is our WebP, and it loaded.
     loaded = page.evaluate(
-        "() => [...document.querySelectorAll('.mlib-thumb img')].filter(i => i.complete && i.naturalWidth > 0).length"
+        "() => [...document.querySelectorAll('.mlib-thumb img')]"
+        ".filter(i => i.complete && i.naturalWidth > 0).length"
     )
     assert loaded >= 1
     assert page.errors == []
