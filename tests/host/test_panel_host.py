@@ -153,7 +153,9 @@ def test_sidebar_tab_sits_beside_the_core_tab_and_lists_imported_models(
     for model in models.values():
         assert model["name"] in names, (model["name"], names)
     page.locator(".mlib-row[data-id]", has_text=models["sdxl"]["name"]).first.click()
-    page.wait_for_selector(f"text={models['sdxl']['hashes']['blake3'][:16]}")
+    page.wait_for_selector(f"[data-testid=detail-name]:text-is('{models['sdxl']['name']}')")
+    page.click("[data-testid=technical] summary")
+    page.wait_for_selector(f"[data-testid=technical] >> text={models['sdxl']['hashes']['blake3'][:16]}")
     assert page.our_errors == []
 
 
@@ -185,7 +187,10 @@ def test_dragging_models_creates_loaders_with_the_model_and_its_hash(
 
     # The docs' screenshot: both loaders on the canvas, the checkpoint's details in the panel.
     page.locator(".mlib-row[data-id]", has_text=sdxl["name"]).first.click()
-    page.wait_for_selector(f"text={sdxl['hashes']['blake3'][:16]}")
+    page.wait_for_selector(f"[data-testid=detail-name]:text-is('{sdxl['name']}')")
+    page.screenshot(path=str(SCREENSHOTS / "comfyui-detail.png"))
+    page.click("[data-testid=detail-close]")  # the drawer covers the list in the sidebar: back to it
+    page.wait_for_selector("[data-testid=detail]", state="hidden")
     page.screenshot(path=str(SCREENSHOTS / "comfyui-sidebar.png"))
 
     # A LoRA dropped on the checkpoint loader is no checkpoint: a LoRA loader is added, the checkpoint stays.
@@ -460,4 +465,73 @@ def test_a_finished_import_offers_to_place_its_loader_on_the_canvas(
         placed = client.get(f"{API}/models/blake3:{digest}").json()
     lora = next(n for n in page.evaluate(GRAPH_NODES) if n["type"] == "LibraryLoraLoader")
     assert lora["widgets"]["lora"] == label(placed) and lora["widgets"]["model_ref"] == f"blake3:{digest}"
+    assert page.our_errors == []
+
+
+def test_previews_in_the_sidebar_the_full_view_and_the_detail(
+    comfyui: ComfyUI, page: Any, models: dict[str, dict[str, Any]]
+) -> None:
+    """The panel with room inside ComfyUI: rows with previews (our route, through ComfyUI's server), the
+    full library view over the page, a detail with its preview and trigger words. Docs screenshots."""
+    import io
+
+    from PIL import Image
+
+    colours = {"sd2": (60, 120, 200), "sdxl": (200, 90, 40), "lora": (40, 160, 90)}
+    with comfyui.client() as client:
+        for key, colour in colours.items():
+            out = io.BytesIO()
+            Image.new("RGB", (384, 512), colour).save(out, "PNG")
+            answer = client.put(
+                f"{API}/models/{models[key]['id']}/preview",
+                content=out.getvalue(),
+                headers={"X-Model-Library": "1", "Content-Type": "application/octet-stream"},
+            )
+            assert answer.status_code == 200, answer.text
+        answer = client.patch(
+            f"{API}/models/{models['lora']['id']}",
+            json={"trigger_words": ["panel host style", "glow"], "favorite": True},
+            headers=GUARD_HEADERS,
+        )
+        assert answer.status_code == 200, answer.text
+        # "Use this output as preview": a file in ComfyUI's own output folder (folder_paths), confined to it.
+        out = io.BytesIO()
+        Image.new("RGB", (320, 320), (230, 200, 40)).save(out, "PNG")
+        (comfyui.install / "output" / "panel_host_00001_.png").write_bytes(out.getvalue())
+        answer = client.put(
+            f"{API}/models/{models['sd2']['id']}/preview",
+            json={"output": "panel_host_00001_.png"},
+            headers=GUARD_HEADERS,
+        )
+        assert answer.status_code == 200 and answer.json()["preview"]["source"] == "output", answer.text
+        escape = client.put(
+            f"{API}/models/{models['sd2']['id']}/preview",
+            json={"output": "../user/x.png"},
+            headers=GUARD_HEADERS,
+        )
+        assert escape.status_code == 400, escape.text
+    page.reload()
+    page.wait_for_function(APP_READY, timeout=60e3)
+    if not page.locator(".mlib-row[data-id]").count():
+        page.locator(TAB_BUTTON).first.click()
+    search(page, comfyui, "panel-host")  # the three with previews first, whatever earlier tests imported
+    page.wait_for_selector(".mlib-row[data-id] .mlib-thumb img")
+    loaded = page.wait_for_function(
+        "() => [...document.querySelectorAll('.mlib-row .mlib-thumb img')]"
+        ".some(i => i.complete && i.naturalWidth > 0)"
+    )
+    assert loaded
+    page.screenshot(path=str(SCREENSHOTS / "comfyui-sidebar-previews.png"))
+    page.locator(".mlib-row[data-id]", has_text=models["lora"]["name"]).first.click()
+    page.wait_for_selector("[data-testid=detail-preview] img")
+    page.wait_for_selector(".mlib-word:text-is('panel host style')")
+    page.screenshot(path=str(SCREENSHOTS / "comfyui-detail-preview.png"))
+    page.click("[data-testid=detail-close]")
+    page.click("[data-testid=open-full]")
+    page.wait_for_selector("[data-testid=full-view] .mlib-row.mlib-card .mlib-thumb img")
+    box = page.locator("[data-testid=full-dialog]").bounding_box()
+    assert box and box["width"] > 1000, "the full view covers the page, not the sidebar"
+    page.screenshot(path=str(SCREENSHOTS / "comfyui-full-view.png"))
+    page.keyboard.press("Escape")
+    page.wait_for_selector("[data-testid=full-dialog]", state="detached")
     assert page.our_errors == []

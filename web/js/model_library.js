@@ -98,6 +98,7 @@ function ensurePanel() {
     toast: (message) => app.extensionManager?.toast?.add({ life: 5000, ...message }),
     onPlace: (model) => placeOnCanvas(model),
     onAdd: (model) => void addToWorkflow(model),
+    lastOutput: () => lastOutputImage(),
     workflow: { getWorkflow: () => app.graph?.serialize?.(), applyNames, applyStamp },
   });
   void panel.workflowView.checkLoaded(); // the workflow already open when the panel first shows
@@ -144,6 +145,26 @@ function applyStamp(workflow) {
 }
 
 /**
+ * The newest image ComfyUI generated, as a path in its output folder ("use this output as preview").
+ * @returns {Promise<string | null>}
+ */
+async function lastOutputImage() {
+  const answer = await api.fetchApi("/history?max_items=1");
+  if (!answer.ok) return null;
+  const history = await answer.json();
+  for (const entry of Object.values(history || {})) {
+    for (const output of Object.values(/** @type {any} */ (entry)?.outputs || {})) {
+      for (const image of /** @type {any} */ (output)?.images || []) {
+        if (image && image.type === "output" && typeof image.filename === "string") {
+          return image.subfolder ? `${image.subfolder}/${image.filename}` : image.filename;
+        }
+      }
+    }
+  }
+  return null;
+}
+
+/**
  * "Add to workflow": the model's loader wired into the open graph (canvas.js), then remembered as used.
  * @param {import("./api.js").Model} model
  */
@@ -151,12 +172,10 @@ async function addToWorkflow(model) {
   const LiteGraph = /** @type {any} */ (globalThis).LiteGraph;
   /** @type {import("./api.js").Model} */
   let full = model;
-  if (!model.trigger_words) {
-    try {
-      full = await getLibraryApi().getModel(model.id);
-    } catch {
-      full = model;
-    }
+  try {
+    full = await getLibraryApi().getModel(model.id); // its trigger words as they are now
+  } catch {
+    full = model;
   }
   const result = addModelToWorkflow(app, LiteGraph, full);
   if (!result.node) {

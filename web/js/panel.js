@@ -26,6 +26,7 @@ import { ensureStyles } from "./styles.js";
  *            chunkSize?: number, statusIntervalMs?: number,
  *            onPlace?: (model: import("./api.js").Model) => void,
  *            onAdd?: (model: import("./api.js").Model) => void,
+ *            lastOutput?: () => Promise<string | null>,
  *            workflow?: {getWorkflow: () => any, applyNames: (items: any[]) => number, applyStamp: (workflow: any) => number}}} PanelOptions
  *   onPlace: inside ComfyUI, puts a model's loader on the canvas (the import dialog offers it).
  *   onAdd: inside ComfyUI, "Add to workflow": the model's loader wired into the graph.
@@ -69,6 +70,7 @@ export function mountPanel(root, options) {
     onChanged: () => refreshAll(),
     onAdd: options.onAdd,
     onClose: () => view.select(null),
+    lastOutput: options.lastOutput,
   });
   const view = new LibraryView({
     api,

@@ -11,7 +11,9 @@ import { renderThumb, reveal } from "./thumb.js";
  * @typedef {import("../api.js").Model} Model
  * @typedef {import("../api.js").LibraryApi} LibraryApi
  * @typedef {{api: LibraryApi, host: HTMLElement, toast: (m: import("./toast.js").ToastMessage) => void,
- *            onChanged: () => void, onAdd?: (model: Model) => void, onClose?: () => void}} DetailContext
+ *            onChanged: () => void, onAdd?: (model: Model) => void, onClose?: () => void,
+ *            lastOutput?: () => Promise<string | null>}} DetailContext
+ *   lastOutput: inside ComfyUI, the newest image it generated (a path in its output folder), or null
  */
 
 /**
@@ -116,6 +118,9 @@ export class DetailPane {
           ]),
           h("div", { className: "mlib-preview-actions" }, [
             this.imagePicker(m),
+            this.ctx.lastOutput
+              ? h("button", { className: "mlib-btn mlib-btn-small", text: "Use last output", title: "The newest image ComfyUI generated", attrs: { "data-testid": "preview-output" }, on: { click: () => void this.useLastOutput(m) } })
+              : null,
             m.preview ? h("button", { className: "mlib-btn mlib-btn-small", text: "Remove image", attrs: { "data-testid": "preview-clear" }, on: { click: () => void this.clearPreview(m) } }) : null,
           ]),
         ]),
@@ -224,6 +229,22 @@ export class DetailPane {
   async setPreview(m, file) {
     try {
       await this.ctx.api.uploadPreview(m.id, file);
+      this.ctx.onChanged();
+      await this.show(m.id);
+    } catch (error) {
+      this.ctx.toast({ severity: "error", summary: "This image cannot be a preview", detail: errorText(error) });
+    }
+  }
+
+  /** @param {Model} m */
+  async useLastOutput(m) {
+    try {
+      const output = this.ctx.lastOutput ? await this.ctx.lastOutput() : null;
+      if (!output) {
+        this.ctx.toast({ severity: "info", summary: "No image generated yet", detail: "Queue a prompt, then use its image." });
+        return;
+      }
+      await this.ctx.api.previewFromOutput(m.id, output);
       this.ctx.onChanged();
       await this.show(m.id);
     } catch (error) {

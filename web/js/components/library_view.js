@@ -368,7 +368,6 @@ export class LibraryView {
         files: (model.files || []).map((f) => f.path),
         sha256: model.hashes?.sha256,
         blake3: model.hashes?.blake3,
-        trigger_words: model.trigger_words || [],
       }),
     );
     event.dataTransfer.setData("text/plain", model.name);
