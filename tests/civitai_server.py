@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.loopback import LoopbackServer
 
 
 def sha256_of(data: bytes) -> str:
@@ -133,7 +134,9 @@ class Faults:
     rate_limit: float | None = None
 
 
-class CivitaiServer:
+class CivitaiServer(LoopbackServer):
+    NAME = "loopback Civitai"
+
     def __init__(
         self,
         versions: Iterable[dict[str, Any]] = (),
@@ -146,11 +149,9 @@ class CivitaiServer:
         self.images: dict[str, bytes] = dict(images or {})
         self.faults = Faults()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
-        self.url = ""
+        super().__init__()
         for version in versions:
             self.add(version)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self.rate_limited = 0  # 429 answers sent for the rate limit
         self._tokens = 0.0
         self._tokens_at = 0.0
@@ -165,37 +166,6 @@ class CivitaiServer:
 
     def headers_for(self, prefix: str) -> list[dict[str, str]]:
         return [h for _, p, h in self.requests if p.startswith(prefix)]
-
-    # -- lifecycle -----------------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1") -> str:
-        ready = threading.Event()
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            runner = web.AppRunner(self.app(), access_log=None, handler_cancellation=True)
-            loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, host, 0)
-            loop.run_until_complete(site.start())
-            sock = site._server.sockets[0]  # type: ignore[union-attr]
-            self.url = f"http://{host}:{sock.getsockname()[1]}"
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="civitai-server", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the loopback Civitai did not start")
-        return self.url
-
-    def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._loop = None
 
     # -- app -----------------------------------------------------------------------------------------
     def app(self) -> web.Application:

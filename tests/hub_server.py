@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,6 +26,11 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+
+try:
+    from tests.loopback import LoopbackServer
+except ImportError:  # run as a script (python tests/hub_server.py): its folder is on the path
+    from loopback import LoopbackServer  # type: ignore[no-redef]
 
 LFS_THRESHOLD = 1024
 STREAM_CHUNK = 4 * 1024 * 1024
@@ -123,51 +127,19 @@ class Faults:
     odd_answers: dict[str, tuple[int, Any]] = field(default_factory=dict)
 
 
-class HubServer:
+class HubServer(LoopbackServer):
+    NAME = "loopback hub"
+
     def __init__(self, repos: Iterable[HubRepo] = ()) -> None:
         self.repos: dict[str, HubRepo] = {r.repo_id: r for r in repos}
         self.faults = Faults()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
-        self.url = ""
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        super().__init__()
         self._etag_counter = 0
 
     def add(self, repo: HubRepo) -> HubRepo:
         self.repos[repo.repo_id] = repo
         return repo
-
-    # -- lifecycle -----------------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        ready = threading.Event()
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            self._runner = web.AppRunner(self.app(), access_log=None, handler_cancellation=True)
-            loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, host, port)
-            loop.run_until_complete(site.start())
-            sock = site._server.sockets[0]  # type: ignore[union-attr]
-            self.url = f"http://{host}:{sock.getsockname()[1]}"
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="hub-server", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the loopback hub did not start")
-        return self.url
-
-    def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._loop = None
 
     def paths_requested(self, method: str | None = None) -> list[str]:
         return [p for m, p, _ in self.requests if method is None or m == method]

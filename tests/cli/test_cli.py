@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,13 +15,16 @@ from tests import synth
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run(library: Path, *args: str, check_code: int | None = 0) -> subprocess.CompletedProcess[str]:
+def run(
+    library: Path, *args: str, check_code: int | None = 0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [sys.executable, "-m", "comfyui_model_library", *args, "--library", str(library)],
         capture_output=True,
         text=True,
         cwd=REPO,
         timeout=120,
+        env={**os.environ, **env} if env else None,
     )
     if check_code is not None:
         assert proc.returncode == check_code, (proc.returncode, proc.stdout, proc.stderr)

@@ -4,16 +4,14 @@ real entry point against a loopback Civitai and a loopback Hub (CIVITAI_ENDPOINT
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.civitai_server import CivitaiServer, make_version, sha256_of
-from tests.cli.test_cli import REPO
+from tests.cli.test_cli import run as run_cli
 from tests.hub_server import HubServer
 from tests.synth import write_safetensors
 
@@ -29,16 +27,7 @@ def sites() -> Iterator[tuple[CivitaiServer, HubServer]]:
 
 
 def run(env: dict[str, str], library: Path, *args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "comfyui_model_library", *args, "--library", str(library)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        env={**os.environ, **env},
-    )
-    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
-    return proc
+    return run_cli(library, *args, check_code=code, env=env)
 
 
 def test_lookup_enrich_and_edit_trigger_words(sites: tuple[CivitaiServer, HubServer], tmp_path: Path) -> None:
