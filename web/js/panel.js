@@ -114,11 +114,10 @@ export function mountPanel(root, options) {
     h("span", { className: "mlib-spacer" }),
     h("button", {
       className: "mlib-icon-btn",
-      text: "⛶",
       title: "Open the full library",
       attrs: { "aria-label": "Open the full library", "data-testid": "open-full" },
       on: { click: () => openFullView({ api, toast, onAdd: options.onAdd, onChanged: () => refreshAll() }) },
-    }),
+    }, [expandIcon()]),
     menu.element,
   ]);
   // "/" focuses the search (unless typing somewhere already).
@@ -176,6 +175,18 @@ export function mountPanel(root, options) {
       shell.remove();
     },
   };
+}
+
+/** Our own icon (an expand arrow), drawn as SVG elements: no markup from anywhere is parsed. */
+function expandIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M14 4h6v6M10 20H4v-6M20 4l-7 7M4 20l7-7");
+  svg.appendChild(path);
+  return svg;
 }
 
 /** localStorage when the page may use it (a sandboxed frame may not), else null. */

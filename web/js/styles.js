@@ -72,6 +72,13 @@ const CSS = `
 .mlib-chip-on { background: var(--mlib-accent); border-color: var(--mlib-accent); color: #fff; }
 .mlib-chip-count { opacity: .7; }
 .mlib-more { padding: 0 8px 2px; font-size: 11px; color: var(--mlib-muted); }
+@container (max-width: 420px) {
+  .mlib-chips { flex-wrap: nowrap; overflow-x: auto; scrollbar-width: thin; padding-bottom: 6px; }
+  .mlib-chip { flex: 0 0 auto; }
+  .mlib-detail-head { flex-direction: column; }
+  .mlib-detail-preview { flex: none; width: 100%; height: 200px; }
+}
+.mlib-icon-btn svg { width: 15px; height: 15px; display: block; fill: none; stroke: currentColor; stroke-width: 2; }
 .mlib-more summary { cursor: pointer; }
 .mlib-more .mlib-filters { padding: 4px 0; }
 .mlib-row:hover { background: var(--mlib-row-hover); }
@@ -101,7 +108,7 @@ const CSS = `
 .mlib-cut { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; word-break: normal; min-width: 0; }
 .mlib-copy { background: none; border: none; color: var(--mlib-muted); cursor: pointer; padding: 0 2px; }
 .mlib-detail-name { margin: 0 0 6px; font-size: 15px; word-break: break-word; }
-.mlib-detail-actions { display: flex; gap: 6px; margin: 8px 0; }
+.mlib-detail-actions { display: flex; gap: 6px; margin: 8px 0; flex-wrap: wrap; }
 .mlib-badges { display: flex; flex-wrap: wrap; gap: 4px; align-items: center; }
 .mlib-badge { display: inline-block; padding: 0 6px; border-radius: 9px; font-size: 11px; border: 1px solid var(--mlib-border); white-space: nowrap; }
 .mlib-trust-verified, .mlib-sec-safe { background: #0d3b1e; border-color: #1e8e3e; color: #81c995; }

@@ -42,9 +42,9 @@ export function openFullView(ctx) {
   });
   const slider = h("input", {
     type: "range",
-    value: String(cardSize),
     attrs: { min: String(CARD_SIZES.min), max: String(CARD_SIZES.max), step: "10", "aria-label": "Card size", "data-testid": "card-size" },
   });
+  slider.value = String(cardSize); // after its range: a value set first would be clamped to 0..100
   slider.addEventListener("input", () => {
     cardSize = Number(slider.value);
     try {
