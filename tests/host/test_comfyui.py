@@ -228,14 +228,18 @@ def test_an_import_root_added_in_the_settings_applies_without_a_restart(
         accepted = client.post(f"{API}/imports", json=body, headers=GUARD_HEADERS)
         assert accepted.status_code == 202, accepted.text
         job_id = accepted.json()["job"]["id"]
-        client.post("/api/settings/ModelLibrary.ImportRoots", json="")
 
         def finished() -> dict[str, Any] | None:
             job = client.get(f"{API}/jobs/{job_id}").json()
             return job if job["state"] in ("done", "failed", "cancelled") else None
 
-        # The import queue may be busy with the first start's background work on a loaded machine.
-        job = wait_for(finished, f"the import job from the new root ({job_id})", timeout=240)
+        # The import queue may be busy with the first start's background work on a loaded machine. The
+        # setting stays until the job ran: a job re-checks its paths when it starts (a root removed
+        # meanwhile refuses them, as it should).
+        try:
+            job = wait_for(finished, f"the import job from the new root ({job_id})", timeout=240)
+        finally:
+            client.post("/api/settings/ModelLibrary.ImportRoots", json="")
     assert job["state"] == "done", job
     assert model_list(comfyui, "settings-root-lora")
 

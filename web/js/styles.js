@@ -75,8 +75,8 @@ const CSS = `
 @container (max-width: 420px) {
   .mlib-chips { flex-wrap: nowrap; overflow-x: auto; scrollbar-width: thin; padding-bottom: 6px; }
   .mlib-chip { flex: 0 0 auto; }
-  .mlib-detail-head { flex-direction: column; }
-  .mlib-detail-preview { flex: none; width: 100%; height: 200px; }
+  .mlib-detail .mlib-detail-head { flex-direction: column; }
+  .mlib-detail .mlib-detail-preview { flex: none; width: 100%; height: 200px; }
 }
 .mlib-icon-btn svg { width: 15px; height: 15px; display: block; fill: none; stroke: currentColor; stroke-width: 2; }
 .mlib-more summary { cursor: pointer; }
