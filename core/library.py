@@ -168,10 +168,10 @@ class Library:
         return {"trash_emptied": [str(p) for p in trashed], "partials_removed": [str(p) for p in partials]}
 
     def close(self) -> None:
+        self.previews.close()  # first: it finishes the previews an import queued (and reads the catalog)
         self.sources.stop_background()
         self.hub.close()
         self.origins.close()
-        self.previews.close()
         self.db.close()
 
     def __enter__(self) -> Library:

@@ -163,11 +163,16 @@ class PreviewService:
         with self._queue_cv:
             return self._queue_cv.wait_for(lambda: not self._queue and not self._busy, timeout)
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Finish the previews being looked for (an import's, before its command exits), then stop."""
+        self.wait_idle(timeout)
         with self._queue_cv:
             self._queue.clear()
             self._closed = True
             self._queue_cv.notify_all()
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout)
 
     def _work(self) -> None:
         while True:
@@ -178,7 +183,7 @@ class PreviewService:
                 batch, self._queue[:] = list(dict.fromkeys(self._queue)), []
                 self._busy = True
             try:
-                self.discover(batch)
+                self.discover(batch, cancelled=lambda: self._closed)
             except Exception:
                 log.exception("model library: looking for previews failed")
             finally:

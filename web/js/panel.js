@@ -183,6 +183,7 @@ function expandIcon() {
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", "0 0 24 24");
   svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "mlib-icon");
   const path = document.createElementNS(ns, "path");
   path.setAttribute("d", "M14 4h6v6M10 20H4v-6M20 4l-7 7M4 20l7-7");
   svg.appendChild(path);
