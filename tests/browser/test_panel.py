@@ -161,7 +161,8 @@ def test_hostile_metadata_is_inert_text(served: ServedLibrary, page: Any) -> Non
     # No element was created from the text, and no link but http(s) exists.
     assert (
         page.locator(
-            ".mlib-root img, .mlib-root script, .mlib-root svg:not(.mlib-icon), .mlib-root iframe, .mlib-root b"
+            ".mlib-root img, .mlib-root script, .mlib-root svg:not(.mlib-icon), .mlib-root iframe, "
+            ".mlib-root b"
         ).count()
         == 0
     )
