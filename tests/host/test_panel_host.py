@@ -23,6 +23,8 @@ from tests.synth import write_family
 
 pytestmark = [pytest.mark.host, pytest.mark.browser]
 
+GRID_FROM_WIDTH = 520  # web/js/components/library_view.js
+
 TAB_ID = "model-library-central"
 TAB_TOOLTIP = "Central Model Library (comfyui-model-library): every model file once, found by hash"
 # Our sidebar button: frontends up to about 1.30 give it the class "<id>-tab-button"; newer ones (1.58)
@@ -534,4 +536,30 @@ def test_previews_in_the_sidebar_the_full_view_and_the_detail(
     page.screenshot(path=str(SCREENSHOTS / "comfyui-full-view.png"))
     page.keyboard.press("Escape")
     page.wait_for_selector("[data-testid=full-dialog]", state="detached")
+    assert page.our_errors == []
+
+
+def test_a_wider_sidebar_lays_the_models_out_for_its_width(page: Any) -> None:
+    """ComfyUI's sidebar is resizable by its splitter; our list follows the width (cards once wide enough;
+    a frontend may cap the sidebar below that). Whether the width is remembered is the frontend's."""
+    panel = page.locator("[data-testid=model-library]").bounding_box()
+    assert panel
+    edge = panel["x"] + panel["width"]
+    gutters = [g.bounding_box() for g in page.locator(".p-splitter-gutter").all()]
+    beside = [b for b in gutters if b and b["height"] > b["width"] and abs(b["x"] - edge) < 30]
+    if not beside:
+        pytest.skip("this frontend's sidebar has no splitter beside it")
+    box = beside[0]
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 520, box["y"] + box["height"] / 2, steps=10)
+    page.mouse.up()
+    page.wait_for_timeout(300)
+    width = page.evaluate(
+        "() => document.querySelector('[data-testid=model-library]').getBoundingClientRect().width"
+    )
+    assert width > panel["width"] + 20, "the sidebar did not widen"
+    columns = int(page.get_attribute(".mlib-vlist", "data-columns") or "1")
+    assert (columns > 1) == (width >= GRID_FROM_WIDTH), (width, columns)  # cards once wide enough
+    page.screenshot(path=str(SCREENSHOTS / "comfyui-sidebar-wide.png"))
     assert page.our_errors == []
