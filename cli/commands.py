@@ -127,6 +127,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
                 else None
             ),
             favorite=args.favorite,
+            default_strength=_strength_arg(args.strength),
         )
         detail = lib.catalog.model_detail(model.id)
         if args.json:
@@ -134,6 +135,15 @@ def cmd_edit(args: argparse.Namespace) -> int:
         else:
             print_model_detail(detail)
         return 0
+
+
+def _strength_arg(text: str | None) -> float | str | None:
+    if text is None or text == "":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidInput(f"--strength takes a number (such as 0.8), not {text!r}.") from None
 
 
 def cmd_remove(args: argparse.Namespace) -> int:

@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--favorite", action=argparse.BooleanOptionalAction, default=None, help="mark as a favourite"
     )
+    p.add_argument(
+        "--strength", metavar="S", help="a LoRA's default strength for Add to workflow ('' clears it)"
+    )
 
     p = add("remove", "remove a model: our links, then its files to the trash")
     p.add_argument("id")

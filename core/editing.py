@@ -14,6 +14,16 @@ MAX_NAME = 200
 MAX_TAG = 64
 MAX_TAGS = 100
 MAX_NOTES = 20_000
+MAX_STRENGTH = 100.0
+
+
+def strength_change(model: Model, strength: object) -> dict[str, Any]:
+    """The change of a model's default LoRA strength (a number; NaN or "" clears it)."""
+    if strength == "" or (isinstance(strength, float) and strength != strength):
+        return {"default_strength": None} if model.default_strength is not None else {}
+    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or abs(strength) > MAX_STRENGTH:
+        raise InvalidInput(f"A default strength is a number from -100 to 100, not {strength!r}.")
+    return {"default_strength": float(strength)} if float(strength) != model.default_strength else {}
 
 
 def clean_tag(tag: str) -> str:
@@ -35,6 +45,7 @@ def edit_changes(
     notes: str | None = None,
     trigger_words: Sequence[str] | None = None,
     favorite: bool | None = None,
+    default_strength: object = None,
 ) -> dict[str, Any]:
     """The repository updates an edit implies (empty when nothing changes), edited fields marked manual."""
     changes: dict[str, Any] = {}
@@ -76,4 +87,6 @@ def edit_changes(
         changes["manual_fields"] = frozenset(model.manual_fields | set(changes))
     if favorite is not None and favorite != model.favorite:
         changes["favorite"] = bool(favorite)  # the user's own state, not metadata: never "manual"
+    if default_strength is not None:  # "" clears it
+        changes.update(strength_change(model, default_strength))
     return changes

@@ -191,6 +191,7 @@ class Model:
     about: About | None = None
     favorite: bool = False
     used_at: str = ""
+    default_strength: float | None = None  # the user's LoRA strength for "Add to workflow"
 
     def __post_init__(self) -> None:
         _members(self, _MODEL_FIELDS)
@@ -235,6 +236,7 @@ class Model:
             "update": self.update.to_dict() if self.update is not None else None,
             "favorite": self.favorite,
             "used_at": self.used_at,
+            "default_strength": self.default_strength,
         }
         if self.about is not None or library_root is not None:  # the detail view always has it
             d["about"] = (self.about or About()).to_dict()

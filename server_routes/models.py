@@ -25,7 +25,7 @@ from .guards import Policy
 
 MAX_LIMIT = 500
 MAX_OFFSET = 10_000_000
-EDIT_FIELDS = ("name", "type", "base_model", "tags", "notes", "trigger_words", "favorite")
+EDIT_FIELDS = ("name", "type", "base_model", "tags", "notes", "trigger_words", "favorite", "default_strength")
 
 
 def _model_ref(request: web.Request) -> str:
@@ -105,6 +105,9 @@ def add_routes(router: Router) -> None:
             if not isinstance(body["favorite"], bool):
                 raise InvalidInput("favorite must be true or false")
             changes["favorite"] = body["favorite"]
+        if "default_strength" in body:  # a number, or null to clear it
+            strength = body["default_strength"]
+            changes["default_strength"] = "" if strength is None else strength
         library = await ctx.library()
         model = await run(
             library.catalog.edit_model, ref, **{k: v for k, v in changes.items() if v is not None}

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..io.fileops import atomic_write_bytes
 from ..models import Model
-from .sidecar import SIDECAR_NAME, extras_record, read_fetched, write_sidecar
+from .sidecar import SIDECAR_NAME, extras_record, read_fetched, strength_of, write_sidecar
 from .store import Catalog
 
 EXTRAS_DIR = "extras"
@@ -105,6 +105,7 @@ def restore_in_place(root: Path, repo: Catalog) -> int:
             "about": About.from_dict(extras["about"]) if isinstance(extras.get("about"), dict) else None,
             "favorite": extras.get("favorite") is True,
             "used_at": extras.get("used_at") if isinstance(extras.get("used_at"), str) else "",
+            "default_strength": strength_of(extras.get("default_strength")),
         }
         preview = Preview.from_record(extras.get("preview"))
         if preview is not None and (folder / model_id / "full.webp").is_file():

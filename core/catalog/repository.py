@@ -67,7 +67,7 @@ def _json_or_empty(column: str, to_json: str) -> Callable[[Any], dict[str, objec
 
 
 # The issue-15 fields kept together in ``extras_json``.
-_EXTRAS_JSON = frozenset({"preview", "site_origins", "update"})
+_EXTRAS_JSON = frozenset({"preview", "site_origins", "update", "default_strength"})
 # The issue-15 fields ``update`` may set, each to the columns it writes.
 _EXTRA_COLUMNS: dict[str, Callable[[Any], dict[str, object]]] = {
     "trigger_words": _trigger_columns,
@@ -188,11 +188,12 @@ class ModelRepository:
                 row = conn.execute("SELECT extras_json FROM models WHERE id = ?", (model_id,)).fetchone()
                 if row is None:
                     raise _not_found(model_id)
-                preview, origins, update = extras_of(row[0])
+                preview, origins, update, strength = extras_of(row[0])
                 columns["extras_json"] = extras_json(
                     extras.get("preview", preview),
                     tuple(extras.get("site_origins", origins)),
                     extras.get("update", update),
+                    extras.get("default_strength", strength),
                 )
             assignments = ", ".join(f"{column} = ?" for column in columns)
             cursor = conn.execute(

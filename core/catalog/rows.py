@@ -142,7 +142,7 @@ def extras_params(model: Model) -> tuple[object, ...]:
     return (
         dumps(list(model.trigger_words)),
         " ".join(model.trigger_words),
-        extras_json(model.preview, model.site_origins, model.update),
+        extras_json(model.preview, model.site_origins, model.update, model.default_strength),
         dumps(model.about.to_dict()) if model.about is not None else "",
         1 if model.favorite else 0,
         model.used_at,
@@ -150,16 +150,20 @@ def extras_params(model: Model) -> tuple[object, ...]:
 
 
 def extras_json(
-    preview: Preview | None, site_origins: Sequence[SiteOrigin], update: UpdateInfo | None
+    preview: Preview | None,
+    site_origins: Sequence[SiteOrigin],
+    update: UpdateInfo | None,
+    strength: float | None = None,
 ) -> str:
     """The ``extras_json`` column: "" when there is nothing (most rows; read without parsing)."""
-    if preview is None and not site_origins and update is None:
+    if preview is None and not site_origins and update is None and strength is None:
         return ""
     return dumps(
         {
             "preview": preview.to_record() if preview is not None else None,
             "site_origins": [o.to_dict() for o in site_origins],
             "update": update.to_dict() if update is not None else None,
+            "strength": strength,
         }
     )
 
@@ -180,11 +184,13 @@ def words_of(text: str) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=PARSE_CACHE)
-def extras_of(text: str) -> tuple[Preview | None, tuple[SiteOrigin, ...], UpdateInfo | None]:
+def extras_of(
+    text: str,
+) -> tuple[Preview | None, tuple[SiteOrigin, ...], UpdateInfo | None, float | None]:
     """``extras_json`` -> its values. The catalog's own JSON (written by ``extras_json``): read without
     the checks a stranger's sidecar gets, as every list page reads it for every row."""
     if not text:
-        return None, (), None
+        return None, (), None, None
     data = json.loads(text)
     p, u = data["preview"], data["update"]
     return (
@@ -201,6 +207,7 @@ def extras_of(text: str) -> tuple[Preview | None, tuple[SiteOrigin, ...], Update
             for o in data["site_origins"]
         ),
         UpdateInfo(_SITES.get(u["site"], u["site"]), u["version_name"], u["url"]) if u else None,
+        data.get("strength"),
     )
 
 
@@ -243,7 +250,7 @@ def model_from_row(
         warnings = tuple(json.loads(warnings_text)) if warnings_text != "[]" else ()
         words = row["trigger_words_json"]
         trigger_words = words_of(words) if words != "[]" else ()
-        preview, site_origins, update = extras_of(row["extras_json"])
+        preview, site_origins, update, strength = extras_of(row["extras_json"])
         about = (
             About.from_dict(json.loads(row["about_json"])) if with_metadata and row["about_json"] else None
         )
@@ -280,6 +287,7 @@ def model_from_row(
         about=about,
         favorite=bool(row["favorite"]),
         used_at=row["used_at"],
+        default_strength=strength,
     )
 
 

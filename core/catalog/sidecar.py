@@ -49,6 +49,7 @@ def sidecar_dict(
     d.pop("about", None)
     d.pop("favorite", None)
     d.pop("used_at", None)
+    d.pop("default_strength", None)
     d.pop("origins", None)
     d["extras"] = extras_record(model)
     d["schema"] = SCHEMA_VERSION
@@ -69,6 +70,7 @@ def extras_record(model: Model) -> dict[str, Any]:
         "about": model.about.to_dict() if model.about is not None else None,
         "favorite": model.favorite,
         "used_at": model.used_at,
+        "default_strength": model.default_strength,
     }
 
 
@@ -272,8 +274,16 @@ def _parse(data: Any, rel_dir: str) -> tuple[Model, list[Origin]]:
         about=About.from_dict(about) if isinstance(about, dict) else None,
         favorite=extras.get("favorite") is True,
         used_at=used_at if isinstance(used_at, str) else "",
+        default_strength=strength_of(extras.get("default_strength")),
     )
     return model, origins
+
+
+def strength_of(value: object) -> float | None:
+    """A LoRA strength from a record: a number in -100..100, else none."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if -100.0 <= value <= 100.0 else None
 
 
 def files_present(model_dir: str | Path, model: Model) -> bool:

@@ -68,6 +68,7 @@ class CatalogServiceBase(Protocol):
         notes: str | None = None,
         trigger_words: Sequence[str] | None = None,
         favorite: bool | None = None,
+        default_strength: float | str | None = None,
     ) -> Model: ...
 
     def facets(self, query: ModelQuery) -> Facets: ...

@@ -126,6 +126,7 @@ class CatalogService:
         notes: str | None = None,
         trigger_words: Sequence[str] | None = None,
         favorite: bool | None = None,
+        default_strength: float | str | None = None,
     ) -> Model:
         """Edit metadata; every edited field is marked manual (never overwritten by enrichment)."""
         model = self.get_model(ref)
@@ -140,6 +141,7 @@ class CatalogService:
             notes=notes,
             trigger_words=trigger_words,
             favorite=favorite,
+            default_strength=default_strength,
         )
         if not changes:
             return model

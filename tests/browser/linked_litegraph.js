@@ -16,9 +16,10 @@
     LoraLoader: { in: [["model", "MODEL"], ["clip", "CLIP"]], out: [["MODEL", "MODEL"], ["CLIP", "CLIP"]], size: [315, 126] },
     LibraryCheckpointLoader: { out: [["MODEL", "MODEL"], ["CLIP", "CLIP"], ["VAE", "VAE"]], size: [315, 82], lib: "checkpoint" },
     LibraryLoraLoader: { in: [["model", "MODEL"], ["clip", "CLIP"]],
-      out: [["MODEL", "MODEL"], ["CLIP", "CLIP"], ["trigger_words", "STRING"]], size: [315, 130], lib: "lora" },
+      out: [["MODEL", "MODEL"], ["CLIP", "CLIP"], ["trigger_words", "STRING"]], size: [315, 130], lib: "lora",
+      widgets: [{ name: "strength_model", type: "number", value: 1 }, { name: "strength_clip", type: "number", value: 1 }] },
     LibraryLoraLoaderModelOnly: { in: [["model", "MODEL"]], out: [["MODEL", "MODEL"], ["trigger_words", "STRING"]],
-      size: [315, 106], lib: "lora" },
+      size: [315, 106], lib: "lora", widgets: [{ name: "strength_model", type: "number", value: 1 }] },
     LibraryVAELoader: { out: [["VAE", "VAE"]], size: [315, 82], lib: "vae" },
     LibraryModelPath: { out: [["name", "*"], ["full_path", "STRING"]], size: [315, 82], lib: "model" },
   };
@@ -28,9 +29,11 @@
       this.type = type; this.comfyClass = type; this.title = type; this.pos = [10, 10]; this.size = [...spec.size];
       this.inputs = (spec.in || []).map(([name, t]) => ({ name, type: t, link: null }));
       this.outputs = (spec.out || []).map(([name, t]) => ({ name, type: t, links: [] }));
-      this.widgets = (spec.widgets || []).map((w) => ({ ...w, options: w.options && { values: [...w.options.values] } }));
-      if (spec.lib) this.widgets.push({ name: spec.lib, type: "combo", value: "", options: { values: [] } },
-                                      { name: "model_ref", type: "text", value: "" });
+      const own = (spec.widgets || []).map((w) => ({ ...w, options: w.options && { values: [...w.options.values] } }));
+      // As ComfyUI lays our nodes out: the model's list first, its own widgets, then model_ref.
+      this.widgets = spec.lib
+        ? [{ name: spec.lib, type: "combo", value: "", options: { values: [] } }, ...own, { name: "model_ref", type: "text", value: "" }]
+        : own;
     }
     connect(slot, target, targetSlot) { return this.graph.connect(this, slot, target, targetSlot); }
   }

@@ -213,6 +213,26 @@ def test_a_lora_goes_between_the_checkpoint_and_the_sampler(served: ServedLibrar
     assert page.errors == []
 
 
+def test_a_loras_default_strength_sets_its_loader(served: ServedLibrary, page: Any) -> None:
+    strong = {**LORA, "default_strength": 0.65}
+    widgets = _run(
+        page,
+        served,
+        """const { g } = defaultGraph();
+           const plain = canvas.addModelToWorkflow(app(g), LiteGraph, arg[0]).node;
+           const strong = canvas.addModelToWorkflow(app(g), LiteGraph, arg[1]).node;
+           const values = (n) => Object.fromEntries(n.widgets.filter((w) => w.name.startsWith('strength'))
+                                                           .map((w) => [w.name, w.value]));
+           return [values(plain), values(strong)];""",
+        [LORA, strong],
+    )
+    assert widgets == [
+        {"strength_model": 1, "strength_clip": 1},  # none set: the node's own default
+        {"strength_model": 0.65, "strength_clip": 0.65},
+    ]
+    assert page.errors == []
+
+
 def test_a_model_only_chain_gets_the_model_only_loader(served: ServedLibrary, page: Any) -> None:
     """UNETLoader -> KSampler with the text encoder loaded apart (Flux): the LoRA takes the MODEL only, and
     its words reach the prompt through FluxGuidance."""
@@ -294,15 +314,20 @@ def test_words_placement_and_compact_display(served: ServedLibrary, page: Any) -
            return {
              words: [w("", ["a", "b"]), w("x,  ", ["a"]), w("Ohwx style", ["ohwx"]), w("ohwxy", ["ohwx"]),
                      w("a", ["b", "B", " "]), w("c++ art", ["c++"])],
+             names: node.widgets.map((x) => x.name),
              shown: node.widgets.map((x) => x._displayValue),
              values: node.widgets.map((x) => x.value),
              free: wiring.freePosition(g, n, [0, 0], 30),
            };""",
     )
     assert result["words"] == ["a, b", "x, a", "Ohwx style", "ohwxy, ohwx", "a, b", "c++ art"]
-    shown, values = dict(zip(["lora", "model_ref"], result["shown"][:2])), result["values"]
-    assert shown == {"lora": "a very long model name", "model_ref": "\u2713 hash abababab"}
-    assert values[:2] == ["a very long model name [1a2b3c4d]", "blake3:" + "AB" * 32]  # stored as they were
+    shown, values = dict(zip(result["names"], result["shown"])), dict(zip(result["names"], result["values"]))
+    assert (shown["lora"], shown["model_ref"]) == ("a very long model name", "\u2713 hash abababab")
+    # Stored as they were.
+    assert (values["lora"], values["model_ref"]) == (
+        "a very long model name [1a2b3c4d]",
+        "blake3:" + "AB" * 32,
+    )
     # Below the sampler (262 high, 30 title, 30 gap): the first free spot.
     assert result["free"] == [0, 262 + 30 + 30]
     assert page.errors == []

@@ -60,3 +60,10 @@ def test_lookup_enrich_and_edit_trigger_words(sites: tuple[CivitaiServer, HubSer
         "also mine",
     ]
     assert "name the models" in run(env, lib, "enrich", code=2).stderr
+    strong = json.loads(run(env, lib, "edit", item["id"], "--strength", "0.75", "--json").stdout)
+    assert strong["default_strength"] == 0.75
+    assert "takes a number" in run(env, lib, "edit", item["id"], "--strength", "lots", code=1).stderr
+    assert (
+        json.loads(run(env, lib, "edit", item["id"], "--strength", "", "--json").stdout)["default_strength"]
+        is None
+    )

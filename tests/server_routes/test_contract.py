@@ -183,6 +183,14 @@ async def test_every_contract_route_answers_its_status_and_keys(
     )
     assert facets["total"] == 2
     assert (await client.post(f"{V1}/models/{ids[1]}/used", headers=j)).status == 204
+    strong = await answer(
+        await client.patch(f"{V1}/models/{ids[1]}", json={"default_strength": 0.6}, headers=j),
+        200,
+        MODEL_KEYS,
+    )
+    assert strong["default_strength"] == 0.6
+    bad = await client.patch(f"{V1}/models/{ids[1]}", json={"default_strength": 1000}, headers=j)
+    assert bad.status == 400
     enrich_job = await answer(
         await client.post(V1 + "/enrich", json={"ids": [ids[1]]}, headers=j), 202, {"job"}
     )

@@ -25,7 +25,7 @@ export const GUARD_HEADER = "X-Model-Library";
  *   manual_fields?: string[], metadata?: Record<string, string>, warnings?: string[],
  *   dir?: string, links?: ModelLink[],
  *   trigger_words?: string[], preview?: Preview | null, origins?: SiteOrigin[], update?: UpdateInfo | null,
- *   favorite?: boolean, used_at?: string, about?: About
+ *   favorite?: boolean, used_at?: string, about?: About, default_strength?: number | null
  * }} Model
  * @typedef {{url: string, source: string, nsfw_level: number}} Preview
  * @typedef {{site: string, url: string, model_name?: string, version_name?: string, match: string, confidence: number}} SiteOrigin
@@ -39,7 +39,7 @@ export const GUARD_HEADER = "X-Model-Library";
  * @typedef {{id: string, kind: string, state: string, progress?: JobProgress,
  *            result?: any, error?: any}} Job
  * @typedef {{name?: string, type?: string, base_model?: string, tags?: string[], notes?: string,
- *            trigger_words?: string[], favorite?: boolean}} ModelPatch
+ *            trigger_words?: string[], favorite?: boolean, default_strength?: number | null}} ModelPatch
  * @typedef {{path: string, size?: number, sha256?: string}} RepoFile
  */
 

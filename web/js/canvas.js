@@ -228,7 +228,8 @@ export async function placeModel(graph, LiteGraph, model, pos, getDetail) {
  *   `wiredTo`: the inputs the node now feeds, as `Type#id.input` (`KSampler#3.model`)
  * @typedef {{id: string, name: string, type: string, files?: (string | {path: string})[],
  *            hashes?: {blake3?: string | null, sha256?: string | null}, blake3?: string, sha256?: string,
- *            trigger_words?: string[]}} WorkflowModel  the API's model JSON (or a drag's payload)
+ *            trigger_words?: string[], default_strength?: number | null}} WorkflowModel
+ *   the API's model JSON (or a drag's payload)
  */
 
 /**
@@ -286,6 +287,9 @@ function asDragged(model) {
     files: (model.files || []).map((f) => (typeof f === "string" ? f : f.path)),
     trigger_words: Array.isArray(model.trigger_words) ? model.trigger_words : [],
   };
+  if (typeof model.default_strength === "number" && Number.isFinite(model.default_strength)) {
+    dragged.default_strength = model.default_strength;
+  }
   const blake3 = model.blake3 || model.hashes?.blake3;
   const sha256 = model.sha256 || model.hashes?.sha256;
   if (blake3) dragged.blake3 = blake3;
@@ -304,7 +308,19 @@ function newNode(ctx, name, start) {
   node.pos = freePosition(ctx.graph, node, ctx.pos || start, ctx.titleHeight);
   ctx.graph.add(node);
   setModelOnNode(node, ctx.model);
+  setStrength(node, ctx.model.default_strength);
   return node;
+}
+
+/**
+ * A LoRA loader's strengths set to the user's default strength for this LoRA (when one is set).
+ * @param {any} node @param {number | null | undefined} strength
+ */
+function setStrength(node, strength) {
+  if (typeof strength !== "number" || !Number.isFinite(strength)) return;
+  for (const widget of node.widgets || []) {
+    if (widget.name === "strength_model" || widget.name === "strength_clip") widget.value = strength;
+  }
 }
 
 /** Below `anchor`, a gap under its bottom edge. @param {AddContext} ctx @param {any} anchor */

@@ -33,7 +33,7 @@ const LABEL_ID = /\[([0-9a-fA-F]{6,64})\]\s*$/;
 
 /**
  * @typedef {{id: string, name: string, type: string, files?: string[], sha256?: string, blake3?: string,
- *            trigger_words?: string[]}} DraggedModel
+ *            trigger_words?: string[], default_strength?: number | null}} DraggedModel
  * @typedef {{name: string, type?: string, value: any, options?: {values?: any}, callback?: (v: any, ...rest: any[]) => unknown}} Widget
  * @typedef {{type?: string, comfyClass?: string, title?: string, pos: number[], size?: number[], widgets?: Widget[],
  *            setDirtyCanvas?: (a: boolean, b: boolean) => void}} GraphNode

@@ -262,6 +262,7 @@ def test_extras_and_what_the_sites_said_survive_edits_and_a_rebuild(tmp_path: Pa
         about=About("plain text", "maker", None, "https://civitai.com/models/7"),
         favorite=True,
         used_at="2026-12-04T00:00:00+00:00",
+        default_strength=0.8,
     )
     folder = root.joinpath(*model.rel_dir.split("/"))
     folder.mkdir(parents=True)

@@ -160,6 +160,7 @@ export class DetailPane {
       ]),
       section("About", [
         about.description ? h("div", { className: "mlib-about", text: about.description }) : null,
+        m.type === "lora" ? field("Strength", typeof m.default_strength === "number" ? String(m.default_strength) : "1 (the loader's; edit to set yours)") : null,
         field("Creator", about.creator || ""),
         field("License", about.license || ""),
         field("Notes", m.notes ? h("span", { className: "mlib-notes", text: m.notes }) : null),
@@ -297,11 +298,14 @@ export class DetailPane {
     const notes = h("textarea", { value: m.notes || "" });
     notes.value = m.notes || "";
     const words = h("input", { type: "text", value: (m.trigger_words || []).join(", "), placeholder: "comma, separated", attrs: { "data-testid": "edit-trigger-words" } });
+    const strength = h("input", { type: "number", value: typeof m.default_strength === "number" ? String(m.default_strength) : "", placeholder: "1.0", attrs: { step: "0.05", min: "-100", max: "100", "data-testid": "edit-strength" } });
     openDialog(this.ctx.host, {
       title: `Edit ${m.name}`,
       testId: "edit-dialog",
       body: [
-        labelled("Name", name), labelled("Type", type), labelled("Base model", base), labelled("Trigger words", words), labelled("Tags", tags), labelled("Notes", notes),
+        labelled("Name", name), labelled("Type", type), labelled("Base model", base), labelled("Trigger words", words),
+        ...(m.type === "lora" ? [labelled("Default strength (Add to workflow)", strength)] : []),
+        labelled("Tags", tags), labelled("Notes", notes),
         h("div", { className: "mlib-muted", text: "Edited fields are marked manual: automatic lookups never overwrite them." }),
       ],
       actions: [
@@ -318,6 +322,9 @@ export class DetailPane {
               tags: splitTags(tags.value),
               notes: notes.value,
               ...(words.value.trim() !== (m.trigger_words || []).join(", ") ? { trigger_words: splitTags(words.value) } : {}),
+              ...(m.type === "lora" && strength.value.trim() !== (typeof m.default_strength === "number" ? String(m.default_strength) : "")
+                ? { default_strength: strength.value.trim() === "" ? null : Number(strength.value) }
+                : {}),
             });
             this.ctx.toast({ severity: "success", summary: "Saved", detail: updated.name });
             this.ctx.onChanged();

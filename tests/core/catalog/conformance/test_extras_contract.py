@@ -29,6 +29,7 @@ def test_extras_read_back_as_added_and_about_only_in_the_detail(store: Store) ->
         about=About("A <b>bold</b> LoRA", "someone", "CreativeML", "https://civitai.com/models/1"),
         favorite=True,
         used_at="2026-12-01T10:00:00+00:00",
+        default_strength=0.7,
     )
     store.add(model)
     assert store.get(model.id) == model
@@ -51,6 +52,8 @@ def test_update_sets_and_clears_each_extra(store: Store) -> None:
     store.add(model)
     got = store.update(model.id, preview=Preview("user", "00ff", 0), favorite=True, site_origins=[ORIGIN])
     assert (got.preview, got.favorite, got.site_origins) == (Preview("user", "00ff", 0), True, (ORIGIN,))
+    assert store.update(model.id, default_strength=-1.5).default_strength == -1.5
+    assert store.update(model.id, favorite=True).default_strength == -1.5  # the shared column keeps it
     got = store.update(model.id, preview=None, favorite=False, site_origins=[], update=None, about=None)
     assert (got.preview, got.favorite, got.site_origins, got.update, got.about) == (
         None,
