@@ -18,10 +18,14 @@ MAX_STRENGTH = 100.0
 
 
 def strength_change(model: Model, strength: object) -> dict[str, Any]:
-    """The change of a model's default LoRA strength (a number; NaN or "" clears it)."""
-    if strength == "" or (isinstance(strength, float) and strength != strength):
+    """The change of a model's default LoRA strength (a number; "" clears it)."""
+    if strength == "":
         return {"default_strength": None} if model.default_strength is not None else {}
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or abs(strength) > MAX_STRENGTH:
+    if (
+        isinstance(strength, bool)
+        or not isinstance(strength, (int, float))
+        or not -MAX_STRENGTH <= strength <= MAX_STRENGTH  # NaN fails both comparisons
+    ):
         raise InvalidInput(f"A default strength is a number from -100 to 100, not {strength!r}.")
     return {"default_strength": float(strength)} if float(strength) != model.default_strength else {}
 

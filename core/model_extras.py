@@ -5,6 +5,7 @@ and what those sites say of it. Frozen values with the CONTRACT.md JSON shapes (
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -18,12 +19,22 @@ MAX_TRIGGER_WORD_CHARS = 200
 NSFW_LEVELS = {"PG": 1, "PG-13": 2, "R": 4, "X": 8, "XXX": 16}
 
 
+def _printable(text: str) -> str:
+    """Without control characters and bidirectional overrides (a word that reorders or hides text)."""
+    return "".join(ch for ch in text if unicodedata.category(ch) not in _HIDDEN and ch not in _BIDI)
+
+
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
 def clean_trigger_words(words: Sequence[object]) -> tuple[str, ...]:
-    """Trimmed, de-duplicated (case-insensitively), non-empty words; at most 64 of at most 200 chars."""
+    """Trimmed, de-duplicated (case-insensitively), non-empty words of printable characters; at most 64
+    of at most 200 characters (a site's or a user's: they end up in prompts and on screens)."""
     seen: set[str] = set()
     kept: list[str] = []
     for word in words:
-        text = " ".join(str(word).split())[:MAX_TRIGGER_WORD_CHARS].strip(" ,")
+        text = " ".join(_printable(str(word)).split())[:MAX_TRIGGER_WORD_CHARS].strip(" ,")
         if text and text.lower() not in seen:
             seen.add(text.lower())
             kept.append(text)
