@@ -213,11 +213,11 @@ def cmd_enrich(args: argparse.Namespace) -> int:
         else:
             found = report["found"]
             print(
-                f"enriched {report['enriched']}: {found['civitai']} found on Civitai, "
+                f"looked up {report['enriched']}: {found['civitai']} found on Civitai, "
                 f"{found['huggingface']} on Hugging Face, {report['previews']} new previews"
             )
             for item in report["pending"]:
-                print(f"  pending {item['id']}: {printable(item['reason'])}")
+                print(f"  pending {item['id']} (retried later): {printable(item['reason'])}")
             for item in report["failed"]:
                 print(f"  failed {item['id']}: {printable(item['error'])}", file=sys.stderr)
         return 1 if report["failed"] else 0
