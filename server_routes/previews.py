@@ -1,10 +1,12 @@
-"""``/models/{id}/preview``: a model's preview image (only pixels we re-encoded), set and cleared."""
+"""``/models/{id}/preview`` and ``/models/{id}/gallery``: a model's preview and its sites' images (only
+pixels we re-encoded), set and cleared."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from ..core.errors import InvalidInput
+from ..core.previews.store import PreviewFile
 from ._http import json_response, opt_str, query_int, read_capped, read_json, reject_unknown, run
 from ._router import Router
 from .guards import Policy
@@ -20,33 +22,64 @@ _IMAGE_HEADERS = {
 }
 
 
+def _size(request: web.Request) -> int | None:
+    size = query_int(request, "size", 0, low=0, high=4096) or None
+    if size is not None and size not in SIZES:
+        raise InvalidInput(
+            f"size must be one of {', '.join(map(str, SIZES))} (or left out for the full image)"
+        )
+    return size
+
+
+async def _image(request: web.Request, found: PreviewFile, *, forever: bool = False) -> web.Response:
+    """Our re-encoded WebP with its ETag; a URL carrying the preview's tag (?v=) is cached for good."""
+    etag = f'"{found.etag}"'
+    cache = "public, max-age=31536000, immutable" if forever or request.query.get("v") else "no-cache"
+    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        return web.Response(status=304, headers={"ETag": etag, "Cache-Control": cache})
+    data = await run(found.path.read_bytes)
+    headers = {**_IMAGE_HEADERS, "ETag": etag, "Cache-Control": cache, "Content-Type": "image/webp"}
+    return web.Response(body=data, headers=headers)
+
+
 def add_routes(router: Router) -> None:
     ctx = router.ctx
 
     async def get_preview(request: web.Request) -> web.StreamResponse:
         ref = _model_ref(request)
-        size = query_int(request, "size", 0, low=0, high=4096) or None
-        if size is not None and size not in SIZES:
-            raise InvalidInput(
-                f"size must be one of {', '.join(map(str, SIZES))} (or left out for the full image)"
-            )
+        size = _size(request)
         library = await ctx.library()
-        found = await run(library.previews.image, ref, size)
-        etag = f'"{found.etag}"'
-        # A URL carrying the preview's tag (?v=) names these exact pixels forever.
-        cache = "public, max-age=31536000, immutable" if request.query.get("v") else "no-cache"
-        headers = {**_IMAGE_HEADERS, "ETag": etag, "Cache-Control": cache, "Content-Type": "image/webp"}
-        if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
-            return web.Response(status=304, headers={"ETag": etag, "Cache-Control": cache})
-        data = await run(found.path.read_bytes)
-        return web.Response(body=data, headers=headers)
+        return await _image(request, await run(library.previews.image, ref, size))
+
+    async def gallery(request: web.Request) -> web.Response:
+        ref = _model_ref(request)
+        library = await ctx.library()
+        model = await run(library.catalog.get_model, ref)
+        items = await run(library.origins.gallery, model.id)
+        return json_response({"items": [item.to_dict(model.id) for item in items]})
+
+    async def gallery_image(request: web.Request) -> web.StreamResponse:
+        ref = _model_ref(request)
+        raw = request.match_info["index"]
+        if not raw.isdigit() or len(raw) > 3:
+            raise InvalidInput("a gallery image is named by its index (0, 1, ...)")
+        size = _size(request)
+        library = await ctx.library()
+        found = await run(library.origins.gallery_image, ref, int(raw), size)
+        return await _image(request, found, forever=True)
 
     async def put_preview(request: web.Request) -> web.Response:
         ref = _model_ref(request)
         library = await ctx.library()
         if (request.content_type or "").lower() == "application/json":
             body = await read_json(request)
-            reject_unknown(body, ("output",))
+            reject_unknown(body, ("output", "gallery"))
+            if "gallery" in body:
+                index = body["gallery"]
+                if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+                    raise InvalidInput("gallery is the index of one of the model's gallery images")
+                model = await run(library.origins.use_gallery_image, ref, index)
+                return json_response(model.to_dict())
             name = opt_str(body, "output", max_len=1024, required=True)
             assert name is not None
             output_dir = ctx.output_dir()
@@ -64,3 +97,5 @@ def add_routes(router: Router) -> None:
     router.add("GET", "/models/{id}/preview", Policy.READ, get_preview)
     router.add("PUT", "/models/{id}/preview", Policy.UPLOAD_OR_JSON, put_preview)
     router.add("DELETE", "/models/{id}/preview", Policy.CHANGE, delete_preview)
+    router.add("GET", "/models/{id}/gallery", Policy.READ, gallery)
+    router.add("GET", "/models/{id}/gallery/{index}", Policy.READ, gallery_image)

@@ -19,12 +19,14 @@ from ..catalog.store import Catalog
 from ..config import LibraryConfig
 from ..errors import CircuitOpen, InvalidInput, ModelLibraryError, NetworkError, NotFound, RateLimited
 from ..models import Model, utcnow
+from ..previews.store import PreviewFile, PreviewStore
 from ..records.pending import PendingLookups
 from ..taxonomy import BaseModelType, PreviewSource, Site
 from ..types import CancelCheck, OnChanged, StageProgress, WriteCheck
 from .clients import LazyCivitai
+from .gallery import Gallery, GalleryItem, gallery_items, item_at
 from .report import EnrichReport
-from .summary import summarize
+from .summary import Summary, summarize
 
 if TYPE_CHECKING:
     from ..services.base import HubServiceBase, PreviewServiceBase
@@ -59,9 +61,36 @@ class OriginService:
         self._civitai = civitai
         self._guard = guard or (lambda: None)
         self._changed = on_changed or (lambda ids, reason: None)
+        self._gallery = Gallery(PreviewStore(config.root), self._fetch_image)
 
     def close(self) -> None:
         self._civitai.close()
+
+    # -- gallery: the sites' images, re-encoded on demand ----------------------------------------------
+    def gallery(self, ref: str) -> list[GalleryItem]:
+        """The images the model's sites show (at most 12), from what was fetched (run enrich first)."""
+        model = self.repo.resolve(ref)
+        return gallery_items(self._summary(model).images)
+
+    def gallery_image(self, ref: str, index: int, size: int | None = None) -> PreviewFile:
+        model = self.repo.resolve(ref)
+        item = item_at(gallery_items(self._summary(model).images), index)
+        return self._gallery.file(model, item, size)
+
+    def use_gallery_image(self, ref: str, index: int) -> Model:
+        """The user picks one of the gallery's images as the model's preview (kept as the user's pick)."""
+        found = self.gallery_image(ref, index)
+        return self.previews.set_image(ref, found.path.read_bytes(), PreviewSource.USER)
+
+    def _summary(self, model: Model) -> Summary:
+        fetched = self.records.read_fetched(model)
+        hub_page = self.hub.page_url(model.source.repo_id) if model.source.repo_id else None
+        return summarize(model, fetched, hub_page=hub_page)
+
+    def _fetch_image(self, site: Site, url: str) -> bytes:
+        if site == Site.CIVITAI:
+            return self._civitai().image_bytes(url, max_bytes=MAX_SITE_IMAGE_BYTES)
+        return self.hub.image_bytes(url, MAX_SITE_IMAGE_BYTES)
 
     # -- lookup: candidates, nothing applied -----------------------------------------------------------
     def lookup(self, ref: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..mapping.named_links import NamedLink
     from ..mapping.planner import Plan
     from ..models import ImportItem, Link, Model, ModelQuery, Page
+    from ..origins.gallery import GalleryItem
     from ..origins.report import EnrichReport
     from ..previews.store import PreviewFile
     from ..taxonomy import PreviewSource
@@ -295,6 +296,12 @@ class OriginServiceBase(Protocol):
     ) -> EnrichReport: ...
 
     def enrich_quietly(self, model: Model) -> None: ...
+
+    def gallery(self, ref: str) -> list[GalleryItem]: ...
+
+    def gallery_image(self, ref: str, index: int, size: int | None = None) -> PreviewFile: ...
+
+    def use_gallery_image(self, ref: str, index: int) -> Model: ...
 
     def close(self) -> None: ...
 

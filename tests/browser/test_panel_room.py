@@ -6,8 +6,10 @@ multi-select, and a hostile image refused."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from PIL import Image
 
 from comfyui_model_library.core.model_extras import Preview
@@ -208,4 +210,56 @@ def test_a_hostile_image_is_refused_and_a_good_one_set_from_the_detail(
     preview = served.library.catalog.get_model(models[0].id).preview
     assert preview is not None and preview.source == "user"
     assert page.evaluate("() => window.__pwned") is None
+    assert page.errors == []
+
+
+@pytest.fixture
+def served_sites(tmp_path: Any) -> Iterator[tuple[ServedLibrary, Any]]:
+    """A served library whose Civitai is a loopback one (two images) and whose Hub lacks the file."""
+    from tests.browser.conftest import _served
+    from tests.civitai_server import CivitaiServer
+    from tests.hub_server import HubServer
+
+    civitai = CivitaiServer(images={"a.png": png((200, 30, 30)), "b.png": png((30, 30, 200))})
+    civitai.start()
+    hub = HubServer([])
+    hub.start()
+    try:
+        for served in _served(tmp_path, None, civitai_endpoint=civitai.url, hf_endpoint=hub.url):
+            yield served, civitai
+    finally:
+        civitai.stop()
+        hub.stop()
+
+
+def test_the_detail_shows_the_sites_images_and_one_becomes_the_preview(
+    served_sites: tuple[ServedLibrary, Any], page: Any
+) -> None:
+    from tests.civitai_server import make_version
+
+    served, civitai = served_sites
+    model = fake_model(1)
+    seed(served.library, [model])
+    civitai.add(
+        make_version(
+            7,
+            3,
+            sha256=model.hashes.sha256,
+            images=[
+                {"url": f"{civitai.url}/images/a.png", "nsfwLevel": 1, "type": "image"},
+                {"url": f"{civitai.url}/images/b.png", "nsfwLevel": 16, "type": "image"},
+            ],
+        )
+    )
+    served.library.origins.enrich(model.id, previews=False)
+    narrow(page)
+    open_panel(page, served)
+    page.click(f".mlib-row[data-id='{model.id}']")
+    page.wait_for_selector("[data-testid=gallery] .mlib-gallery-item img")
+    assert page.locator("[data-testid=gallery] .mlib-gallery-item").count() == 2
+    assert page.locator("[data-testid=gallery] .mlib-gallery-item.mlib-blurred").count() == 1  # rated XXX
+    page.click("[data-testid=gallery] .mlib-gallery-item[data-index='0']")
+    page.wait_for_selector("[data-testid=detail-preview] img")
+    preview = served.library.catalog.get_model(model.id).preview
+    assert preview is not None and preview.source == "user"
     assert page.errors == []

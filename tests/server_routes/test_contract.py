@@ -80,6 +80,8 @@ EXTRA_ROUTES = {
     ("DELETE", "/models/{id}/preview"),
     ("POST", "/models/{id}/enrich"),
     ("POST", "/enrich"),
+    ("GET", "/models/{id}/gallery"),
+    ("GET", "/models/{id}/gallery/{index}"),
 }
 
 

@@ -32,6 +32,7 @@ export const GUARD_HEADER = "X-Model-Library";
  * @typedef {{site: string, version_name: string, url: string}} UpdateInfo
  * @typedef {{description: string, creator: string | null, license: string | null, page_url: string | null}} About
  * @typedef {{type: Record<string, number>, base_model: Record<string, number>, favorites: number, total: number, capped?: boolean}} Facets
+ * @typedef {{index: number, site: string, nsfw_level: number, source_url: string, image: string}} GalleryItem
  * @typedef {{items: Model[], total: number, took_ms?: number}} ModelPage
  * @typedef {{q?: string, type?: string, base_model?: string, tag?: string, security?: string, location?: string,
  *            favorite?: boolean, sort?: string, limit?: number, offset?: number}} ModelQuery
@@ -166,6 +167,13 @@ export function createApi(fetchLike, urlOf = (path) => path) {
     previewFromOutput: (id, output) => readJsonPut(fetchLike, `${API_PREFIX}/models/${seg(id)}/preview`, { output }),
     /** @param {string} id @returns {Promise<Model>} */
     clearPreview: (id) => send("DELETE", `/models/${seg(id)}/preview`),
+    /** The images the model's sites show. @param {string} id @returns {Promise<{items: GalleryItem[]}>} */
+    gallery: (id) => send("GET", `/models/${seg(id)}/gallery`),
+    /** @param {GalleryItem} item @param {256 | 512} [size] */
+    galleryUrl: (item, size) =>
+      item.image.startsWith(`${API_PREFIX}/models/`) ? urlOf(size ? `${item.image}?size=${size}` : item.image) : null,
+    /** @param {string} id @param {number} index @returns {Promise<Model>} */
+    previewFromGallery: (id, index) => readJsonPut(fetchLike, `${API_PREFIX}/models/${seg(id)}/preview`, { gallery: index }),
 
     /** @param {string[]} paths @param {"copy"|"move"} mode @returns {Promise<{job: Job}>} */
     importPaths: (paths, mode) => send("POST", "/imports", { paths, mode }),

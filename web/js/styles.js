@@ -100,6 +100,9 @@ const CSS = `
 .mlib-update { background: #0d2b4c; border: 1px solid #4f8cff; border-radius: 4px; padding: 4px 8px; margin: 4px 0; }
 .mlib-update a, .mlib-detail a { color: #8ab4f8; }
 .mlib-words { display: flex; flex-wrap: wrap; gap: 4px; }
+.mlib-gallery h4 { margin: 8px 0 4px; font-size: 12px; color: var(--mlib-muted); text-transform: uppercase; letter-spacing: .04em; }
+.mlib-gallery-row { display: flex; gap: 6px; overflow-x: auto; padding-bottom: 4px; }
+.mlib-gallery-item { flex: 0 0 64px; width: 64px; height: 80px; padding: 0; border: 1px solid var(--mlib-border); cursor: pointer; }
 .mlib-word { background: #1a2b4c; color: #aecbfa; border: 1px solid #4f8cff; border-radius: 10px; padding: 0 8px; font: inherit; font-size: 12px; cursor: copy; }
 .mlib-about { white-space: pre-wrap; max-height: 12em; overflow-y: auto; margin-bottom: 4px; }
 .mlib-technical { margin-top: 10px; }

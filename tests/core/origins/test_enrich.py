@@ -222,3 +222,34 @@ def test_a_hub_origin_brings_its_card_trigger_words_preview_and_a_newer_file(
     again = library.origins.enrich(model.id)
     assert again.update is not None and again.update.site == "huggingface"
     assert not any("/resolve/" in path for _, path, _ in hub.requests[requests_before:])
+
+
+def test_the_gallery_fetches_each_site_image_once_re_encoded_and_one_can_become_the_preview(
+    library: Library, civitai: CivitaiServer, tmp_path: Path
+) -> None:
+    from comfyui_model_library.core.errors import InvalidImage, NotFound
+
+    path = mystery_file(tmp_path / "incoming", 11)
+    images = [
+        {"url": f"{civitai.url}/images/cover.png", "nsfwLevel": 2, "type": "image"},
+        {"url": f"{civitai.url}/images/svg.png", "nsfwLevel": 1, "type": "image"},
+        {"url": f"{civitai.url}/images/clip.mp4", "nsfwLevel": 1, "type": "video"},  # not an image: left out
+    ]
+    publish(civitai, path, version_id=51, images=images)
+    model = import_one(library, path)
+    library.origins.enrich(model.id, previews=False)
+    items = library.origins.gallery(model.id)
+    assert [(i.index, i.site, i.nsfw_level) for i in items] == [(0, "civitai", 2), (1, "civitai", 1)]
+    first = library.origins.gallery_image(model.id, 0, 256)
+    assert first.path.read_bytes()[8:12] == b"WEBP" and library.config.root in first.path.parents
+    fetched = civitai.paths().count("/images/cover.png")
+    library.origins.gallery_image(model.id, 0, 512)
+    library.origins.gallery_image(model.id, 0)
+    assert civitai.paths().count("/images/cover.png") == fetched  # once, then from our own copy
+    with pytest.raises(InvalidImage):
+        library.origins.gallery_image(model.id, 1)  # an SVG named .png: refused, nothing kept
+    assert not (first.path.parent / "1-full.webp").exists()
+    with pytest.raises(NotFound):
+        library.origins.gallery_image(model.id, 7)
+    picked = library.origins.use_gallery_image(model.id, 0)
+    assert picked.preview is not None and picked.preview.source == "user"

@@ -78,6 +78,7 @@ export class DetailPane {
       if (seq !== this.seq) return;
       this.model = model;
       this.render(model);
+      void this.loadGallery(model);
     } catch (error) {
       if (seq !== this.seq) return;
       clear(this.element);
@@ -150,6 +151,7 @@ export class DetailPane {
         ? h("div", { className: "mlib-warning", text: "Pickle format: loading this file can run code. Use it only if you trust where it came from." })
         : null,
       ...(m.warnings || []).map((w) => h("div", { className: "mlib-warning", text: w })),
+      h("div", { className: "mlib-gallery", attrs: { "data-testid": "gallery" } }),
       section("Trigger words", [
         words.length
           ? h("div", { className: "mlib-words", attrs: { "data-testid": "trigger-words" } }, [
@@ -197,6 +199,47 @@ export class DetailPane {
         section("File metadata", meta),
       ]),
     ]);
+  }
+
+  /** The sites' images under the preview: a click shows a blurred one, then makes it the preview. @param {Model} m */
+  async loadGallery(m) {
+    const box = /** @type {HTMLElement | null} */ (this.element.querySelector(".mlib-gallery"));
+    if (!box || !(m.origins || []).length) return;
+    const seq = this.seq;
+    let items = [];
+    try {
+      items = (await this.ctx.api.gallery(m.id)).items || [];
+    } catch {
+      return;
+    }
+    if (seq !== this.seq || !items.length) return;
+    box.replaceChildren(
+      h("h4", { text: "From its pages (click to use as the preview)" }),
+      h(
+        "div",
+        { className: "mlib-gallery-row" },
+        items.map((item) => {
+          const cell = h("button", { className: "mlib-gallery-item", type: "button", title: `From ${item.site}`, attrs: { "data-index": String(item.index) } });
+          renderThumb(cell, { ...m, preview: { url: "", source: item.site, nsfw_level: item.nsfw_level } }, this.ctx.api.galleryUrl(item, 256));
+          cell.addEventListener("click", () => {
+            if (reveal(cell)) return;
+            void this.useGallery(m, item.index);
+          });
+          return cell;
+        }),
+      ),
+    );
+  }
+
+  /** @param {Model} m @param {number} index */
+  async useGallery(m, index) {
+    try {
+      await this.ctx.api.previewFromGallery(m.id, index);
+      this.ctx.onChanged();
+      await this.show(m.id);
+    } catch (error) {
+      this.ctx.toast({ severity: "error", summary: "This image cannot be a preview", detail: errorText(error) });
+    }
   }
 
   close() {
