@@ -249,3 +249,39 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory, host_hub: Any) -> Iterator
         yield ComfyUI(url=url, install=install, library=library, log_path=log_path, process=process)
     finally:
         _stop(process)
+
+
+# -- the page: Chromium over the host ComfyUI ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def watch_our_errors(page: Any) -> list[str]:
+    """The page errors raised, and console errors logged, by our modules (the host's are not ours)."""
+    ours: list[str] = []
+    page.on(
+        "pageerror",
+        lambda exc: (
+            ours.append(f"{exc}\n{exc.stack}") if "comfyui-model-library" in str(exc.stack or "") else None
+        ),
+    )
+    page.on(
+        "console",
+        lambda msg: (
+            ours.append(f"console.{msg.type}: {msg.text}")
+            if msg.type == "error" and "comfyui-model-library" in str((msg.location or {}).get("url", ""))
+            else None
+        ),
+    )
+    return ours

@@ -16,8 +16,8 @@ from typing import Any
 import blake3
 import pytest
 
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
-from tests.host.conftest import GUARD_HEADERS, ComfyUI
+from tests.chromium import SCREENSHOTS
+from tests.host.conftest import GUARD_HEADERS, ComfyUI, watch_our_errors
 from tests.host.test_comfyui import API, import_through_api, model_named, wait_for
 from tests.synth import write_family
 
@@ -63,41 +63,12 @@ def models(comfyui: ComfyUI) -> dict[str, dict[str, Any]]:
     }
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield instance
-        finally:
-            instance.close()
-
-
 @pytest.fixture
 def page(comfyui: ComfyUI, models: dict[str, dict[str, Any]], browser: Any) -> Iterator[Any]:
     """ComfyUI's page, loaded, with an empty graph at scale 1 and our sidebar tab open."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
-    ours: list[str] = []  # page errors raised in our modules (the host's own are not ours to fix)
-    page.on(
-        "pageerror",
-        lambda exc: (
-            ours.append(f"{exc}\n{exc.stack}") if "comfyui-model-library" in str(exc.stack or "") else None
-        ),
-    )
-    # Console errors logged from our modules count too (a caught error we print is still an error).
-    page.on(
-        "console",
-        lambda msg: (
-            ours.append(f"console.{msg.type}: {msg.text}")
-            if msg.type == "error" and "comfyui-model-library" in str((msg.location or {}).get("url", ""))
-            else None
-        ),
-    )
-    page.our_errors = ours  # type: ignore[attr-defined]
+    page.our_errors = watch_our_errors(page)  # type: ignore[attr-defined]
     try:
         page.goto(comfyui.url + "/")
         page.wait_for_function(APP_READY, timeout=60e3)
