@@ -1,0 +1,30 @@
+"""The PostgreSQL tier's server (issue 18): a throwaway cluster per run, on a Unix socket only; skipped
+where PostgreSQL is not installed. The PostgreSQL catalog store's conformance runs will use it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.postgres_server import PostgresServer, start_postgres
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    server = start_postgres()
+    if server is None:
+        pytest.skip("PostgreSQL is not installed here (Debian: apt-get install -y postgresql)")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_throwaway_cluster_answers_on_its_socket_alone(postgres: PostgresServer) -> None:
+    assert int(postgres.psql("SHOW server_version_num")) >= 130000
+    assert postgres.psql("SHOW listen_addresses") == ""  # no TCP port: nothing reachable from outside
+    postgres.psql("CREATE TABLE probe (id int PRIMARY KEY, name text NOT NULL)")
+    postgres.psql("INSERT INTO probe VALUES (1, 'juggernaut')")
+    assert postgres.psql("SELECT name FROM probe WHERE id = 1") == "juggernaut"
+    assert str(postgres.socket_dir) in postgres.dsn
