@@ -34,11 +34,13 @@ def add_routes(router: Router) -> None:
         found = await run(library.previews.image, ref, size)
         etag = f'"{found.etag}"'
         # A URL carrying the preview's tag (?v=) names these exact pixels forever.
-        cache = "public, max-age=31536000, immutable" if request.query.get("v") else "no-cache"
+        # Only the current tag: a stale or made-up one would keep other pixels under its URL for a year.
+        tagged = bool(found.tag) and request.query.get("v") == found.tag
+        cache = "public, max-age=31536000, immutable" if tagged else "no-cache"
         headers = {**_IMAGE_HEADERS, "ETag": etag, "Cache-Control": cache, "Content-Type": "image/webp"}
         if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
             return web.Response(status=304, headers={"ETag": etag, "Cache-Control": cache})
-        data = await run(found.path.read_bytes)
+        data = await run(library.previews.image_bytes, found)
         return web.Response(body=data, headers=headers)
 
     async def put_preview(request: web.Request) -> web.Response:

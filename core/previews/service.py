@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.store import Catalog
-from ..errors import InvalidImage, InvalidInput, NotFound
+from ..errors import InvalidImage, InvalidInput, NotFound, UnsafePath
 from ..io.paths import confine, validate_relpath
 from ..model_extras import Preview
 from ..models import Model
@@ -68,6 +68,15 @@ class PreviewService:
             )
         return found
 
+    def image_bytes(self, found: PreviewFile) -> bytes:
+        """The stored file's bytes: a regular file we wrote, never through a link, at most 32 MiB."""
+        data = read_small_file(str(found.path), MAX_IMAGE_BYTES)
+        if data is None:
+            raise NotFound(
+                "the preview's file is gone or is not one the library wrote; set the preview again."
+            )
+        return data
+
     # -- the user's pick -------------------------------------------------------------------------------
     def set_image(self, ref: str, data: bytes, source: PreviewSource = PreviewSource.USER) -> Model:
         """Decode ``data`` (PNG, JPEG or WebP only), re-encode it and make it the model's preview."""
@@ -80,7 +89,15 @@ class PreviewService:
         if output_dir is None:
             raise InvalidInput("No ComfyUI output folder is known here; upload the image instead.")
         validate_relpath(name.replace("\\", "/") if isinstance(name, str) else name)
-        path = confine(Path(output_dir, *name.replace("\\", "/").split("/")), [output_dir])
+        try:
+            path = confine(Path(output_dir, *name.replace("\\", "/").split("/")), [output_dir])
+        except UnsafePath as exc:
+            if isinstance(exc.__cause__, OSError):
+                raise  # a link loop: its own message says so
+            raise UnsafePath(
+                f"{name} leads outside ComfyUI's output folder ({output_dir}), through a link or '..'; "
+                "pick an image inside that folder, or upload the image instead."
+            ) from exc
         data = read_small_file(str(path), MAX_IMAGE_BYTES)
         if data is None:
             raise InvalidImage(

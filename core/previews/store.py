@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ MAX_RECORD_BYTES = 64 * 1024
 class PreviewFile:
     path: Path
     etag: str  # the preview's tag and size: changes whenever the pixels do
+    tag: str = ""  # the preview's tag alone (the ``?v=`` of its URL)
 
 
 class PreviewStore:
@@ -64,7 +66,10 @@ class PreviewStore:
             st = os.stat(path, follow_symlinks=False)
         except OSError:
             return None
-        return PreviewFile(path, f"{model.preview.tag}-{size or 'full'}-{st.st_size}")
+        if not stat.S_ISREG(st.st_mode):
+            return None  # only files we wrote: a link or anything else planted here is never served
+        tag = model.preview.tag
+        return PreviewFile(path, f"{tag}-{size or 'full'}-{st.st_size}", tag)
 
     def read_record(self, model: Model) -> Preview | None:
         """The preview the folder holds (for a rebuild): None when there is none or it is damaged."""
