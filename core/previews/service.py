@@ -230,7 +230,12 @@ class PreviewService:
     def _hashed(self, ref: str) -> Model:
         model = self.repo.resolve(ref)
         if not model.hashed:
-            raise InvalidInput(f"{model.name} is still being hashed; set its preview when hashing is done.")
+            raise InvalidInput(
+                f"{model.name} is not hashed yet, so it cannot be given a preview: "
+                "models in your own folders are hashed in the background while ComfyUI or "
+                "`model-library serve` runs; run `model-library scan --hash` to hash it now (it then gets "
+                "its content id: `model-library list` shows it) and try again."
+            )
         return model
 
     def _metadata(self, model: Model) -> dict[str, str]:
