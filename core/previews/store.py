@@ -9,6 +9,7 @@ Every file here was made by us, from pixels we decoded and re-encoded; nothing e
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -16,7 +17,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..io.fileops import atomic_write_bytes
+from ..errors import InsufficientSpace, ModelLibraryError
+from ..io.fileops import atomic_write_bytes, storage_error
 from ..model_extras import Preview
 from ..models import Model
 from ..taxonomy import PreviewSource
@@ -48,12 +50,22 @@ class PreviewStore:
     def save(self, model: Model, images: PreviewSet, source: PreviewSource, nsfw_level: int = 0) -> Preview:
         """Write the images, then the record (a reader sees the old preview or the whole new one)."""
         folder = self.folder(model)
-        atomic_write_bytes(folder / "full.webp", images.full)
-        for size, data in images.thumbs.items():
-            atomic_write_bytes(folder / f"{size}.webp", data)
         preview = Preview(source, images.digest, nsfw_level)
         record = {"record": "preview", "version": RECORD_VERSION, **preview.to_record()}
-        atomic_write_bytes(folder / RECORD_NAME, json.dumps(record, sort_keys=True).encode("utf-8"))
+        try:
+            atomic_write_bytes(folder / "full.webp", images.full)
+            for size, data in images.thumbs.items():
+                atomic_write_bytes(folder / f"{size}.webp", data)
+            atomic_write_bytes(folder / RECORD_NAME, json.dumps(record, sort_keys=True).encode("utf-8"))
+        except OSError as exc:
+            if isinstance(exc, ModelLibraryError):
+                raise
+            if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                raise InsufficientSpace(
+                    f"The disk of the library ({self.root}) is full: the preview of {model.name} was not "
+                    "saved. Free some space and set it again."
+                ) from exc
+            raise storage_error(exc, f"saving the preview of {model.name}") from exc
         return preview
 
     def file(self, model: Model, size: int | None) -> PreviewFile | None:

@@ -113,3 +113,24 @@ def test_set_and_clear_at_once_leave_record_and_files_agreeing(library: Library,
             assert library.previews.store.read_record(model) == model.preview, f"round {round_}"
         else:
             assert not (folder / "full.webp").exists(), f"round {round_}: files of a forgotten preview"
+
+
+def test_a_full_disk_while_saving_a_preview_is_said_not_a_crash(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC from the preview's files must be the library's disk-full error (507 with what to do), not
+    a bare OSError (a 500, and an enrichment job that stops at the first model)."""
+    import errno
+
+    from comfyui_model_library.core.errors import InsufficientSpace
+    from comfyui_model_library.core.previews import store
+
+    model_id = imported(library, tmp_path, 3)
+
+    def full(path: Path, data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(store, "atomic_write_bytes", full)
+    with pytest.raises(InsufficientSpace, match="full"):
+        library.previews.set_image(model_id, png((1, 2, 3)))
+    assert library.catalog.get_model(model_id).preview is None
