@@ -107,7 +107,12 @@ class HubService:
     def lookup(self, model: Model) -> list[Candidate]:
         """Candidates for ``model``'s origin; the best hash match is applied (never over manual edits)."""
         if not model.hashed:
-            raise InvalidInput(f"{model.name} is still being hashed; look it up when hashing is done.")
+            raise InvalidInput(
+                f"{model.name} is not hashed yet, so it cannot be looked up: "
+                "models in your own folders are hashed in the background while ComfyUI or "
+                "`model-library serve` runs; run `model-library scan --hash` to hash it now (it then gets "
+                "its content id: `model-library list` shows it) and try again."
+            )
         from .hf import lookup_model
 
         try:

@@ -5,6 +5,7 @@ and what those sites say of it. Frozen values with the CONTRACT.md JSON shapes (
 
 from __future__ import annotations
 
+import math
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -53,6 +54,18 @@ V = TypeVar("V", bound=Vocabulary)
 
 def _member(vocabulary: type[V], value: object) -> V | None:
     return vocabulary.parse(value) if isinstance(value, str) else None
+
+
+def _http(value: object) -> str | None:
+    """An http(s) URL from a record, else None (a ``javascript:`` or ``file:`` link is never kept)."""
+    return value if isinstance(value, str) and value.startswith(("https://", "http://")) else None
+
+
+def _confidence(value: object) -> float:
+    """0..1 from a record; NaN, Infinity (``1e999`` reads as it) and non-numbers are 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return 0.0
+    return min(max(float(value), 0.0), 1.0)
 
 
 def _int(value: object) -> int:
@@ -116,14 +129,13 @@ class SiteOrigin:
         site, url = _member(Site, d.get("site")), d.get("url")
         if site is None or not isinstance(url, str) or not url.startswith(("https://", "http://")):
             return None
-        confidence = d.get("confidence", 1.0)
         return cls(
             site,
             url,
             _opt(d, "model_name"),
             _opt(d, "version_name"),
             _member(MatchKind, d.get("match")) or MatchKind.NONE,
-            float(confidence) if isinstance(confidence, (int, float)) else 0.0,
+            _confidence(d.get("confidence", 1.0)),
         )
 
 
@@ -142,7 +154,7 @@ class UpdateInfo:
     def from_dict(cls, d: object) -> UpdateInfo | None:
         if not isinstance(d, Mapping):
             return None
-        site, name, url = _member(Site, d.get("site")), d.get("version_name"), d.get("url")
+        site, name, url = _member(Site, d.get("site")), d.get("version_name"), _http(d.get("url"))
         if site is None or not isinstance(name, str) or not isinstance(url, str):
             return None
         return cls(site, name, url)
@@ -174,5 +186,5 @@ class About:
             description if isinstance(description, str) else "",
             _opt(d, "creator"),
             _opt(d, "license"),
-            _opt(d, "page_url"),
+            _http(d.get("page_url")),
         )

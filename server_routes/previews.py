@@ -32,14 +32,27 @@ def _size(request: web.Request) -> int | None:
 
 
 async def _image(request: web.Request, found: PreviewFile, *, forever: bool = False) -> web.Response:
-    """Our re-encoded WebP with its ETag; a URL carrying the preview's tag (?v=) is cached for good."""
+    """Our re-encoded WebP with its ETag. A URL carrying the preview's current tag (?v=) names these exact
+    pixels for good; a stale or made-up tag must not keep other pixels under its URL for a year."""
     etag = f'"{found.etag}"'
-    cache = "public, max-age=31536000, immutable" if forever or request.query.get("v") else "no-cache"
+    tagged = forever or (bool(found.tag) and request.query.get("v") == found.tag)
+    cache = "public, max-age=31536000, immutable" if tagged else "no-cache"
     if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         return web.Response(status=304, headers={"ETag": etag, "Cache-Control": cache})
-    data = await run(found.path.read_bytes)
+    data = await run(read_served, found)
     headers = {**_IMAGE_HEADERS, "ETag": etag, "Cache-Control": cache, "Content-Type": "image/webp"}
     return web.Response(body=data, headers=headers)
+
+
+def read_served(found: PreviewFile) -> bytes:
+    """A file we wrote, read as a regular file without following links, at most 32 MiB."""
+    from ..core.errors import NotFound
+    from ..core.previews.collect import read_small_file
+
+    data = read_small_file(str(found.path), MAX_PREVIEW_UPLOAD)
+    if data is None:
+        raise NotFound("the image's file is gone or is not one the library wrote; set it again.")
+    return data
 
 
 def add_routes(router: Router) -> None:

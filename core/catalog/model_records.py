@@ -82,6 +82,7 @@ class ModelRecords:
 def restore_in_place(root: Path, repo: Catalog) -> int:
     """Give models catalogued in place what their extras records keep (after a rebuild); -> how many."""
     from ..model_extras import About, Preview, SiteOrigin, UpdateInfo, clean_trigger_words
+    from ..previews.store import image_name
 
     records = ModelRecords(root, repo)
     folder = Path(root) / EXTRAS_DIR
@@ -108,7 +109,7 @@ def restore_in_place(root: Path, repo: Catalog) -> int:
             "default_strength": strength_of(extras.get("default_strength")),
         }
         preview = Preview.from_record(extras.get("preview"))
-        if preview is not None and (folder / model_id / "full.webp").is_file():
+        if preview is not None and (folder / model_id / image_name(preview.tag, None)).is_file():
             changes["preview"] = preview
         manual = data.get("manual_fields")
         words = data.get("trigger_words")

@@ -9,6 +9,7 @@ JSON, with ``VERSION`` so a newer layout is recognised rather than misread.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
@@ -27,6 +28,10 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _LICENSE_FLAGS = ("allowCommercialUse", "allowDerivatives", "allowNoCredit", "allowDifferentLicense")
 # Older answers name an image's level instead of giving Civitai's bit value.
 _NSFW_NAMES = {"none": 1, "soft": 2, "mature": 4, "x": 8, "xxx": 16}
+MAX_NSFW = 32  # Civitai's highest flag ("Blocked"); a larger claim is kept as that, a negative one as 0
+MAX_ID = 2**53 - 1  # ids JSON carries exactly (and the client asks for)
+# Control characters, zero-width marks and bidirectional overrides: a name that reorders or hides text.
+_HIDDEN = re.compile(r"[\x00-\x1f\x7f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,12 @@ class _Shape:
             raise self.fail(f"{key!r} is missing")
         return value
 
+    def id(self, d: dict[str, Any], key: str) -> int:
+        value: int = self.need(d, key, int)
+        if not 0 < value <= MAX_ID:
+            raise self.fail(f"{key!r} is {value}, not an id")
+        return value
+
     def text(self, d: dict[str, Any], key: str, limit: int = _NAME, default: str = "") -> str:
         return _clean(self.get(d, key, str, default), limit)
 
@@ -183,7 +194,11 @@ class _Shape:
 
 
 def _clean(text: str, limit: int) -> str:
-    return re.sub(r"[\x00-\x1f\x7f]", " ", text[:limit]).strip()
+    return _HIDDEN.sub(" ", text[:limit]).strip()
+
+
+def _nsfw(level: int) -> int:
+    return min(max(level, 0), MAX_NSFW)
 
 
 def _license(s: _Shape, d: dict[str, Any]) -> dict[str, Any]:
@@ -206,7 +221,9 @@ def _image(s: _Shape, d: dict[str, Any]) -> CivitaiImage | None:
     if not re.match(r"^https?://[^\s/]", url, re.IGNORECASE) or len(url) > MAX_URL:
         return None  # javascript:, data:, relative or absurd addresses are never fetched
     named = d.get("nsfwLevel")
-    level = _NSFW_NAMES.get(named.lower(), 0) if isinstance(named, str) else s.get(d, "nsfwLevel", int, 0)
+    level = (
+        _NSFW_NAMES.get(named.lower(), 0) if isinstance(named, str) else _nsfw(s.get(d, "nsfwLevel", int, 0))
+    )
     size = [s.get(d, k, int) for k in ("width", "height")]
     width, height = (v if v is not None and 0 < v <= 1_000_000 else None for v in size)
     kind = "video" if s.get(d, "type", str, "") == "video" else "image"
@@ -216,8 +233,9 @@ def _image(s: _Shape, d: dict[str, Any]) -> CivitaiImage | None:
 def _file(s: _Shape, d: dict[str, Any]) -> CivitaiFile:
     hashes = s.sub(d, "hashes")
     sha = s.get(hashes, "SHA256", str, "").strip().lower()
-    size = s.get(d, "sizeKB", (int, float), 0.0)
-    return CivitaiFile(s.text(d, "name", 255), sha if _SHA256.match(sha) else None, float(max(size, 0)))
+    size = float(s.get(d, "sizeKB", (int, float), 0.0))
+    size = size if math.isfinite(size) and size > 0 else 0.0  # Infinity or NaN is no JSON to show
+    return CivitaiFile(s.text(d, "name", 255), sha if _SHA256.match(sha) else None, size)
 
 
 def model_from_api(raw: Any, what: str) -> CivitaiModel:
@@ -227,7 +245,7 @@ def model_from_api(raw: Any, what: str) -> CivitaiModel:
     creator = s.sub(d, "creator")
     versions = [
         CivitaiVersionSummary(
-            version_id=s.need(v, "id", int),
+            version_id=s.id(v, "id"),
             name=s.text(v, "name"),
             base_model=s.text(v, "baseModel", _SHORT),
             created_at=s.text(v, "createdAt", _SHORT) or None,
@@ -237,7 +255,7 @@ def model_from_api(raw: Any, what: str) -> CivitaiModel:
     ]
     versions.sort(key=lambda v: (v.published_at or v.created_at or "", v.version_id), reverse=True)
     return CivitaiModel(
-        model_id=s.need(d, "id", int),
+        model_id=s.id(d, "id"),
         name=s.text(d, "name"),
         model_type=s.text(d, "type", _SHORT),
         description=html_to_text(s.get(d, "description", str, "")),
@@ -253,7 +271,7 @@ def version_from_api(raw: Any, what: str, model: CivitaiModel | None, site: str)
     s = _Shape(what)
     d = s.obj(raw, "the answer")
     about = s.sub(d, "model")
-    version_id, model_id = s.need(d, "id", int), s.need(d, "modelId", int)
+    version_id, model_id = s.id(d, "id"), s.id(d, "modelId")
     words = [_clean(w, 200) for w in s.get(d, "trainedWords", list, [])[:MAX_WORDS] if isinstance(w, str)]
     parts = [model.description if model else "", html_to_text(s.get(d, "description", str, ""))]
     images = [_image(s, i) for i in s.items(d, "images", 200)]
@@ -269,7 +287,7 @@ def version_from_api(raw: Any, what: str, model: CivitaiModel | None, site: str)
         creator=model.creator if model else None,
         page_url=f"{site.rstrip('/')}/models/{model_id}?modelVersionId={version_id}",
         license=dict(model.license) if model else {},
-        nsfw_level=s.get(d, "nsfwLevel", int, 0),
+        nsfw_level=_nsfw(s.get(d, "nsfwLevel", int, 0)),
         images=tuple(i for i in images if i is not None)[:MAX_IMAGES],
         files=tuple(_file(s, f) for f in s.items(d, "files", MAX_FILES)),
     )

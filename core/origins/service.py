@@ -143,6 +143,8 @@ class OriginService:
                 progress(done, len(ids), "enrich")
             model = self.repo.find(model_id)
             if model is None or not model.hashed:
+                if model_ids is not None:  # named ones are said, never skipped in silence
+                    report.failed.append({"id": model_id, "error": self._skipped(model_id, model)})
                 continue
             try:
                 self._enrich_one(model, report, previews=previews)
@@ -291,10 +293,24 @@ class OriginService:
                 return updated
         return None
 
+    def _skipped(self, model_id: str, model: Model | None) -> str:
+        if model is None:
+            return f"no model {model_id!r} in the catalog; `model-library list` shows the ids."
+        try:
+            self._hashed(model.id)
+        except InvalidInput as exc:
+            return exc.message
+        return f"{model.name} was not enriched."
+
     def _hashed(self, ref: str) -> Model:
         model = self.repo.resolve(ref)
         if not model.hashed:
-            raise InvalidInput(f"{model.name} is still being hashed; look it up when hashing is done.")
+            raise InvalidInput(
+                f"{model.name} is not hashed yet, so it cannot be looked up: "
+                "models in your own folders are hashed in the background while ComfyUI or "
+                "`model-library serve` runs; run `model-library scan --hash` to hash it now (it then gets "
+                "its content id: `model-library list` shows it) and try again."
+            )
         return model
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.store import Catalog
-from ..errors import InvalidImage, InvalidInput, NotFound
+from ..errors import InvalidImage, InvalidInput, NotFound, UnsafePath
 from ..io.paths import confine, validate_relpath
 from ..model_extras import Preview
 from ..models import Model
@@ -53,6 +53,9 @@ class PreviewService:
         self._changed = on_changed or (lambda ids, reason: None)
         self._model_paths = model_paths or (lambda model: ())
         self._queue: list[str] = []
+        # One change of a preview at a time (files, record, catalog row): a pick, a clear and an
+        # enrichment racing on one model must leave all three agreeing. Decoding stays outside it.
+        self._change = threading.RLock()
         self._queue_cv = threading.Condition()
         self._worker: threading.Thread | None = None
         self._busy = False
@@ -68,19 +71,38 @@ class PreviewService:
             )
         return found
 
+    def image_bytes(self, found: PreviewFile) -> bytes:
+        """The stored file's bytes: a regular file we wrote, never through a link, at most 32 MiB."""
+        data = read_small_file(str(found.path), MAX_IMAGE_BYTES)
+        if data is None:
+            raise NotFound(
+                "the preview's file is gone or is not one the library wrote; set the preview again."
+            )
+        return data
+
     # -- the user's pick -------------------------------------------------------------------------------
     def set_image(self, ref: str, data: bytes, source: PreviewSource = PreviewSource.USER) -> Model:
         """Decode ``data`` (PNG, JPEG or WebP only), re-encode it and make it the model's preview."""
         model = self._hashed(ref)
         self._guard()
-        return self._save(model, make_preview_set(data), source, 0)
+        images = make_preview_set(data)
+        with self._change:
+            return self._save(self.repo.resolve(model.id), images, source, 0)
 
     def set_from_output(self, ref: str, name: str, output_dir: Path | None) -> Model:
         """One of ComfyUI's generated images (``name`` relative to its output folder) as the preview."""
         if output_dir is None:
             raise InvalidInput("No ComfyUI output folder is known here; upload the image instead.")
         validate_relpath(name.replace("\\", "/") if isinstance(name, str) else name)
-        path = confine(Path(output_dir, *name.replace("\\", "/").split("/")), [output_dir])
+        try:
+            path = confine(Path(output_dir, *name.replace("\\", "/").split("/")), [output_dir])
+        except UnsafePath as exc:
+            if isinstance(exc.__cause__, OSError):
+                raise  # a link loop: its own message says so
+            raise UnsafePath(
+                f"{name} leads outside ComfyUI's output folder ({output_dir}), through a link or '..'; "
+                "pick an image inside that folder, or upload the image instead."
+            ) from exc
         data = read_small_file(str(path), MAX_IMAGE_BYTES)
         if data is None:
             raise InvalidImage(
@@ -93,10 +115,11 @@ class PreviewService:
         """Forget the preview; an automatic one (beside the file, embedded) takes its place if any."""
         model = self.repo.resolve(ref)
         self._guard()
-        self.store.remove(model)
-        updated = self.repo.update(model.id, preview=None)
-        self._persist(updated)
-        rediscovered = self.discover_one(updated)
+        with self._change:
+            self.store.remove(model)
+            updated = self.repo.update(model.id, preview=None)
+            self._persist(updated)
+            rediscovered = self.discover_one(updated)
         if rediscovered is None:
             self._changed([model.id], "preview")
         return rediscovered or updated
@@ -133,7 +156,7 @@ class PreviewService:
                     "model library: %s is not a usable preview of %s (%s)", candidate.where, model.name, exc
                 )
                 continue
-            return self._save(model, images, candidate.source, 0)
+            return self._save_if_better(model, images, candidate.source, 0)
         return None
 
     def from_site(self, model: Model, source: PreviewSource, data: bytes, nsfw_level: int) -> Model | None:
@@ -145,7 +168,7 @@ class PreviewService:
         except InvalidImage as exc:
             log.info("model library: the %s image of %s is not usable (%s)", source.value, model.name, exc)
             return None
-        return self._save(model, images, source, nsfw_level)
+        return self._save_if_better(model, images, source, nsfw_level)
 
     def queue_discover(self, model_ids: Sequence[str]) -> None:
         """Look for local previews of these models behind the caller (after an import, a hash)."""
@@ -207,12 +230,28 @@ class PreviewService:
     def _hashed(self, ref: str) -> Model:
         model = self.repo.resolve(ref)
         if not model.hashed:
-            raise InvalidInput(f"{model.name} is still being hashed; set its preview when hashing is done.")
+            raise InvalidInput(
+                f"{model.name} is not hashed yet, so it cannot be given a preview: "
+                "models in your own folders are hashed in the background while ComfyUI or "
+                "`model-library serve` runs; run `model-library scan --hash` to hash it now (it then gets "
+                "its content id: `model-library list` shows it) and try again."
+            )
         return model
 
     def _metadata(self, model: Model) -> dict[str, str]:
         full = self.repo.find(model.id)  # list rows leave the header metadata out
         return dict(full.metadata) if full is not None else {}
+
+    def _save_if_better(
+        self, model: Model, images: PreviewSet, source: PreviewSource, nsfw_level: int
+    ) -> Model | None:
+        """Save an automatic preview unless the model has a better one *now* (the caller's ``model`` may
+        predate a pick the user made while this image was fetched or decoded)."""
+        with self._change:
+            current = self.repo.find(model.id)
+            if current is None or not self._better(current.preview, source):
+                return None
+            return self._save(current, images, source, nsfw_level)
 
     def _save(self, model: Model, images: PreviewSet, source: PreviewSource, nsfw_level: int) -> Model:
         preview = self.store.save(model, images, source, nsfw_level)
