@@ -3,7 +3,8 @@
 A library model keeps its preview in its own folder (``<model folder>/.preview/``: moved, trashed and
 restored with the model); a model catalogued in place keeps it in the library (``<library>/extras/<id>/``),
 never in the user's folder. Each holds ``<tag>-full.webp`` (at most 1024 px a side), ``<tag>-256.webp``,
-``<tag>-512.webp`` and ``preview.json`` (the record the catalog's ``preview`` column indexes: source, tag, NSFW level).
+``<tag>-512.webp`` and ``preview.json`` (the record the catalog's ``preview`` column indexes: source,
+tag, NSFW level).
 Every file here was made by us, from pixels we decoded and re-encoded; nothing else is ever served.
 """
 

@@ -263,3 +263,16 @@ def test_the_detail_shows_the_sites_images_and_one_becomes_the_preview(
     preview = served.library.catalog.get_model(model.id).preview
     assert preview is not None and preview.source == "user"
     assert page.errors == []
+
+
+def test_a_refresh_keeps_what_the_user_unfolded(served: ServedLibrary, page: Any) -> None:
+    models = seeded(served, n=2, with_preview=0)
+    narrow(page)
+    open_panel(page, served)
+    page.click(f".mlib-row[data-id='{models[0].id}']")
+    page.click("[data-testid=technical] summary")
+    page.wait_for_selector("[data-testid=technical][open]")
+    served.library.catalog.edit_model(models[0].id, notes="changed elsewhere")  # a catalog change: refresh
+    page.wait_for_selector("[data-testid=detail]:has-text('changed elsewhere')")
+    assert page.locator("[data-testid=technical][open]").count() == 1
+    assert page.errors == []

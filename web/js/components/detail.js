@@ -60,6 +60,8 @@ export class DetailPane {
     });
     /** @type {Model | null} */
     this.model = null;
+    /** @type {string | null} the model the pane shows (to keep its folds across refreshes) */
+    this.renderedId = null;
     this.seq = 0;
   }
 
@@ -88,6 +90,9 @@ export class DetailPane {
 
   /** @param {Model} m */
   render(m) {
+    // A refresh of the same model (a catalog change) keeps what the user unfolded.
+    const keepOpen = this.renderedId === m.id && Boolean(this.element.querySelector(".mlib-technical[open]"));
+    this.renderedId = m.id;
     clear(this.element);
     this.element.hidden = false;
     const source = m.source || { kind: "local", match: "none", confidence: 0 };
@@ -172,7 +177,7 @@ export class DetailPane {
         ),
         source.repo_id && !(m.origins || []).some((o) => o.site === "huggingface") ? field("Repository", hubLink(source.repo_id)) : null,
       ]),
-      h("details", { className: "mlib-technical", attrs: { "data-testid": "technical" } }, [
+      h("details", { className: "mlib-technical", attrs: { "data-testid": "technical", ...(keepOpen ? { open: "" } : {}) } }, [
         h("summary", { text: "Technical" }),
         section("Model", [
           field("ID", copyable(m.id)),
