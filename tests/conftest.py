@@ -10,6 +10,7 @@ import pytest
 
 from comfyui_model_library.core.config import LibraryConfig, load_config
 from comfyui_model_library.core.library import Library
+from tests.postgres_server import PostgresServer, start_postgres
 
 
 @pytest.fixture(autouse=True)
@@ -41,3 +42,21 @@ def incoming(tmp_path: Path) -> Path:
     folder = tmp_path / "incoming"
     folder.mkdir(exist_ok=True)
     return folder
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL cluster for the run (its Unix socket only); the tier skips without it."""
+    server = start_postgres()
+    if server is None:
+        pytest.skip("PostgreSQL is not installed here (Debian: apt-get install -y postgresql)")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: PostgresServer) -> str:
+    """A fresh empty database on the run's cluster."""
+    return postgres_server.new_database()

@@ -43,6 +43,7 @@ class PostgresServer:
     bin_dir: Path
     base: Path  # data/, the socket folder and the log, all removed by stop()
     user: str | None  # the system user the server runs as (root cannot), or None for ourselves
+    _databases: int = 0
 
     @property
     def data(self) -> Path:
@@ -77,15 +78,24 @@ class PostgresServer:
             "pg_ctl", "-D", str(self.data), "-l", str(self.base / "server.log"), "-o", options, "-w", "start"
         )
         self.run("createdb", "-h", str(self.socket_dir), "-U", self.role, DATABASE)
+        # Every database made from here on has the trigram extension, as a team's server would.
+        self.psql("CREATE EXTENSION IF NOT EXISTS pg_trgm", "template1")
         return self
 
     @property
     def role(self) -> str:
         return self.user or _current_user()
 
-    def psql(self, sql: str) -> str:
-        done = self.run("psql", "-h", str(self.socket_dir), "-U", self.role, "-d", DATABASE, "-Atc", sql)
+    def psql(self, sql: str, database: str = DATABASE) -> str:
+        done = self.run("psql", "-h", str(self.socket_dir), "-U", self.role, "-d", database, "-Atc", sql)
         return done.stdout.strip()
+
+    def new_database(self) -> str:
+        """A fresh empty database (a copy of template1, which holds pg_trgm): its connection string."""
+        self._databases += 1
+        name = f"t{os.getpid()}_{self._databases}"
+        self.psql(f"CREATE DATABASE {name}")
+        return self.dsn.replace(f"/{DATABASE}?", f"/{name}?")
 
     def stop(self) -> None:
         try:

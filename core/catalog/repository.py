@@ -12,25 +12,23 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Conflict, InvalidInput, ModelNotFound
-from ..model_extras import clean_trigger_words
-from ..models import EDITABLE_FIELDS, Model, ModelQuery, Page, utcnow
+from ..errors import Conflict
+from ..models import Model, ModelQuery, Page, utcnow
 from .bulk import triggers_suspended
+from .changes import changes_of
 from .db import Database
 from .facets import facet_counts
 from .in_place import SqliteInPlaceModels
+from .refs import CANDIDATES, Lookups, like_pattern, not_found, resolve
 from .rows import (
     INSERT_MODEL,
     check_origin_kind,
     check_values,
     chunks,
-    dumps,
-    extras_json,
-    extras_of,
     hydrate,
     model_params,
     refresh_aliases,
@@ -39,7 +37,6 @@ from .rows import (
 from .search import run_search
 from .store import CatalogStore, Facets, InPlaceModels, Origin
 
-MIN_ID_PREFIX = 6
 BULK_CACHE_KIB = 256 * 1024
 # Page cache of a reader that searches. 8 MiB measured as fast as 32 MiB at 100,000 models (misses are
 # served by the OS page cache), and a host keeps up to four readers (core/catalog/db.py).
@@ -50,31 +47,6 @@ _INSERT_ORIGIN = "INSERT OR IGNORE INTO model_origins (model_id, path, kind, rec
 # All three: an update during a bulk load (aliases, say) must not touch index rows never written.
 _FTS_TRIGGERS = ("models_ai", "models_ad", "models_au")
 _FACETS = ("type", "base_model", "file_format", "security", "location")
-
-
-def _trigger_columns(words: Any) -> dict[str, object]:
-    if isinstance(words, str) or not isinstance(words, (list, tuple)):
-        raise InvalidInput("trigger_words must be a list of strings, not one string.")
-    kept = clean_trigger_words(words)
-    return {"trigger_words_json": dumps(list(kept)), "trigger_text": " ".join(kept)}
-
-
-def _json_or_empty(column: str, to_json: str) -> Callable[[Any], dict[str, object]]:
-    def columns(value: Any) -> dict[str, object]:
-        return {column: dumps(getattr(value, to_json)()) if value is not None else ""}
-
-    return columns
-
-
-# The issue-15 fields kept together in ``extras_json``.
-_EXTRAS_JSON = frozenset({"preview", "site_origins", "update", "default_strength"})
-# The issue-15 fields ``update`` may set, each to the columns it writes.
-_EXTRA_COLUMNS: dict[str, Callable[[Any], dict[str, object]]] = {
-    "trigger_words": _trigger_columns,
-    "about": _json_or_empty("about_json", "to_dict"),
-    "favorite": lambda v: {"favorite": 1 if v else 0},
-    "used_at": lambda v: {"used_at": str(v)},
-}
 
 
 class ModelRepository:
@@ -148,71 +120,32 @@ class ModelRepository:
                 conn.execute(f"PRAGMA cache_size = {int(cache)}")
 
     def update(self, model_id: str, **fields: Any) -> Model:
-        columns: dict[str, object] = {}
-        tags: list[str] | None = None
-        extras: dict[str, Any] = {}
-        for key, value in fields.items():
-            if key in ("name", "notes", "rel_dir"):
-                columns[key] = str(value)
-            elif key in ("type", "base_model", "state", "location"):
-                check_values(**{key: value})
-                columns[key] = value
-            elif key == "tags":
-                if isinstance(value, str):
-                    raise InvalidInput("tags must be a list of strings, not one string.")
-                tags = unique(str(t) for t in value)
-                columns["tags_text"] = " ".join(tags)
-            elif key == "source":
-                columns["source_json"] = dumps(value.to_dict())
-                columns["repo_id"] = value.repo_id or ""
-            elif key == "metadata":
-                columns["metadata_json"] = dumps({str(k): str(v) for k, v in dict(value).items()})
-            elif key == "manual_fields":
-                unknown = set(value) - set(EDITABLE_FIELDS)
-                if unknown:
-                    raise InvalidInput(
-                        f"manual_fields may only name {EDITABLE_FIELDS}, not {sorted(unknown)}."
-                    )
-                columns["manual_fields"] = dumps(sorted(value))
-            elif key == "warnings":
-                columns["warnings_json"] = dumps([str(w) for w in value])
-            elif key in _EXTRA_COLUMNS:
-                columns.update(_EXTRA_COLUMNS[key](value))
-            elif key in _EXTRAS_JSON:
-                extras[key] = value
-            else:
-                raise InvalidInput(f"The field {key!r} cannot be updated.")
-        columns["updated_at"] = utcnow()
+        changes = changes_of(fields)
+        columns = changes.columns
         with self.db.transaction() as conn:
-            if extras:  # the preview, sites and a newer version share one column: read, change, write
+            if changes.extras:  # the preview, sites and a newer version share one column
                 row = conn.execute("SELECT extras_json FROM models WHERE id = ?", (model_id,)).fetchone()
                 if row is None:
-                    raise _not_found(model_id)
-                preview, origins, update, strength = extras_of(row[0])
-                columns["extras_json"] = extras_json(
-                    extras.get("preview", preview),
-                    tuple(extras.get("site_origins", origins)),
-                    extras.get("update", update),
-                    extras.get("default_strength", strength),
-                )
+                    raise not_found(model_id)
+                columns["extras_json"] = changes.merged_extras(row[0])
             assignments = ", ".join(f"{column} = ?" for column in columns)
             cursor = conn.execute(
                 f"UPDATE models SET {assignments} WHERE id = ?",
                 (*columns.values(), model_id),
             )
             if cursor.rowcount == 0:
-                raise _not_found(model_id)
-            if tags is not None:
+                raise not_found(model_id)
+            if changes.tags is not None:
                 conn.execute("DELETE FROM tags WHERE model_id = ?", (model_id,))
                 conn.executemany(
-                    "INSERT INTO tags (model_id, tag) VALUES (?, ?)", [(model_id, t) for t in tags]
+                    "INSERT INTO tags (model_id, tag) VALUES (?, ?)", [(model_id, t) for t in changes.tags]
                 )
             return self.get(model_id)
 
     def delete(self, model_id: str) -> None:
         with self.db.transaction() as conn:
             if conn.execute("DELETE FROM models WHERE id = ?", (model_id,)).rowcount == 0:
-                raise _not_found(model_id)
+                raise not_found(model_id)
 
     def delete_all(self, *, location: str | None = None) -> int:
         """Delete every model (or every model at ``location``) with its files, tags and origins."""
@@ -226,7 +159,7 @@ class ModelRepository:
         check_origin_kind(kind)
         with self.db.transaction() as conn:
             if conn.execute("SELECT 1 FROM models WHERE id = ?", (model_id,)).fetchone() is None:
-                raise _not_found(model_id)
+                raise not_found(model_id)
             conn.execute(_INSERT_ORIGIN, (model_id, path, kind, utcnow()))
             refresh_aliases(conn, {model_id})
 
@@ -240,7 +173,7 @@ class ModelRepository:
     def get(self, model_id: str) -> Model:
         model = self.find(model_id)
         if model is None:
-            raise _not_found(model_id)
+            raise not_found(model_id)
         return model
 
     def find(self, model_id: str) -> Model | None:
@@ -261,31 +194,24 @@ class ModelRepository:
         )
 
     def resolve(self, ref: str, *, name_prefix: bool = False) -> Model:
-        text = ref.strip()
-        if not text:
-            raise InvalidInput("An empty model reference; give an id, an id prefix, a hash or a name.")
-        algo, _, digest = text.partition(":")
-        if digest and algo.lower() in ("blake3", "sha256"):
-            found = self.by_sha256(digest) if algo.lower() == "sha256" else _listed(self.by_blake3(digest))
-            return _one(found, text)
-        exact = self.find(text.lower())
-        if exact is not None:
-            return exact
-        if len(text) == 64 and _is_hex(text):
-            found = _listed(self.by_blake3(text)) or self.by_sha256(text)
-            if found:
-                return _one(found, text)
-        if len(text) >= MIN_ID_PREFIX and _is_hex(text):
-            prefix = text.lower()
-            found = self._select("WHERE id >= ? AND id < ? ORDER BY id LIMIT 11", (prefix, prefix + "~"))
-            if found:
-                return _one(found, text)
-        named = self._select("WHERE name = ? ORDER BY id LIMIT 11", (text,))
-        named = named or self._select("WHERE name = ? COLLATE NOCASE ORDER BY id LIMIT 11", (text,))
-        if not named and name_prefix:  # the start of a name ("jugg" for juggernautXL_v9), if unique
-            pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            named = self._select("WHERE name LIKE ? ESCAPE '\\' ORDER BY name, id LIMIT 11", (pattern,))
-        return _one(named, text)
+        return resolve(ref, self._lookups, name_prefix=name_prefix)
+
+    @property
+    def _lookups(self) -> Lookups:
+        limit = f"ORDER BY id LIMIT {CANDIDATES}"
+        return Lookups(
+            find=self.find,
+            by_blake3=self.by_blake3,
+            by_sha256=self.by_sha256,
+            id_prefix=lambda p: self._select(f"WHERE id >= ? AND id < ? {limit}", (p, p + "~")),
+            named=lambda name, nocase: self._select(
+                f"WHERE name = ?{' COLLATE NOCASE' if nocase else ''} {limit}", (name,)
+            ),
+            # SQLite's LIKE ignores ASCII case, as the name index does
+            name_start=lambda text: self._select(
+                f"WHERE name LIKE ? ESCAPE '\\' ORDER BY name, id LIMIT {CANDIDATES}", (like_pattern(text),)
+            ),
+        )
 
     def count(self) -> int:
         return int(self.db.execute_read("SELECT count(*) FROM models")[0][0])
@@ -347,31 +273,6 @@ def _ensure_read_cache(conn: sqlite3.Connection) -> None:
     (size,) = conn.execute("PRAGMA cache_size").fetchone()
     if -READ_CACHE_KIB < size < 0 or 0 <= size < READ_CACHE_KIB // 4:
         conn.execute(f"PRAGMA cache_size = {-READ_CACHE_KIB}")
-
-
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdefABCDEF" for c in text)
-
-
-def _listed(model: Model | None) -> list[Model]:
-    return [model] if model is not None else []
-
-
-def _not_found(ref: str) -> ModelNotFound:
-    return ModelNotFound(
-        f"No model {ref!r} in the catalog. Use `model-library search` to find its id, "
-        "or `model-library rebuild` if the catalog is out of date."
-    )
-
-
-def _one(found: Sequence[Model], ref: str) -> Model:
-    if not found:
-        raise _not_found(ref)
-    if len(found) > 1:
-        names = ", ".join(f"{m.id} ({m.name})" for m in found[:10])
-        more = " and more" if len(found) > 10 else ""
-        raise InvalidInput(f"{ref!r} matches several models: {names}{more}. Use a longer id or a hash.")
-    return found[0]
 
 
 if TYPE_CHECKING:  # mypy proves the SQLite store implements the whole contract

@@ -3,25 +3,11 @@ where PostgreSQL is not installed. The PostgreSQL catalog store's conformance ru
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from tests.postgres_server import PostgresServer, start_postgres
+from tests.postgres_server import PostgresServer
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    if server is None:
-        pytest.skip("PostgreSQL is not installed here (Debian: apt-get install -y postgresql)")
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def test_a_throwaway_cluster_answers_on_its_socket_alone(postgres: PostgresServer) -> None:
+def test_a_throwaway_cluster_answers_on_its_socket_alone(postgres_server: PostgresServer) -> None:
+    postgres = postgres_server
     assert int(postgres.psql("SHOW server_version_num")) >= 130000
     assert postgres.psql("SHOW listen_addresses") == ""  # no TCP port: nothing reachable from outside
     postgres.psql("CREATE TABLE probe (id int PRIMARY KEY, name text NOT NULL)")

@@ -90,13 +90,24 @@ def test_the_finder_sees_the_catalogs_own_statements() -> None:
 
 # Every other table has one owner too (core/catalog/migrations.py creates them all). The sources' tables
 # belong to core/sources/; the in-place catalog (core/catalog/in_place.py, rows.py) joins them with the
-# model rows in the same transactions, which is why a second catalog backend carries both.
+# model rows in the same transactions, which is why a second catalog backend (core/catalog/postgres/)
+# carries both.
 OWNERS: dict[str, tuple[str, ...]] = {
     "journal": ("core/catalog/journal.py",),
     "kv": ("core/catalog/",),
     "_migrations": ("core/catalog/",),
-    "sources": ("core/sources/", "core/catalog/in_place.py", "core/catalog/rows.py"),
-    "source_files": ("core/sources/", "core/catalog/in_place.py", "core/catalog/rows.py"),
+    "sources": (
+        "core/sources/",
+        "core/catalog/in_place.py",
+        "core/catalog/rows.py",
+        "core/catalog/postgres/",
+    ),
+    "source_files": (
+        "core/sources/",
+        "core/catalog/in_place.py",
+        "core/catalog/rows.py",
+        "core/catalog/postgres/",
+    ),
     "links": ("core/links/registry.py",),
     "apps": ("core/links/registry.py",),
     "pending_lookups": ("core/records/pending.py",),

@@ -1,0 +1,151 @@
+"""Connections to a PostgreSQL catalog: a small pool, one ``transaction()`` and one ``read()`` helper.
+
+The server may sit on another machine: a lost connection or a refused login is ``CatalogUnavailable``
+(the message names the server, never the password), a serialization or deadlock failure is retried a few
+times, as SQLite's busy timeout waits. Several machines write at once, so every write transaction runs at
+READ COMMITTED with row locks where a read decides a write (``SELECT ... FOR UPDATE``) and unique
+constraints as the last word (a second insert of the same bytes is a ``Conflict``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from ...errors import CatalogLocked, CatalogUnavailable, InvalidConfig
+
+Conn = psycopg.Connection[dict[str, Any]]
+
+POOL_SIZE = 4  # the SQLite catalog keeps up to four readers too
+CONNECT_TIMEOUT_S = 10
+RETRIES = 3
+_RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
+
+
+def _connection_lost(exc: psycopg.Error) -> bool:
+    # No SQLSTATE: the client lost the server; class 08 (connection) and 57P (the server shutting down).
+    state = exc.sqlstate
+    return state is None or state.startswith(("08", "57P"))
+
+
+def redacted(dsn: str) -> str:
+    """``dsn`` without its password, for messages and logs."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    host = parts.hostname or ""
+    user = f"{parts.username}:***@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, f"{user}{host}{port}", parts.path, parts.query, parts.fragment))
+
+
+def check_dsn(dsn: str) -> str:
+    """The URL ``MODEL_LIBRARY_CATALOG`` gave, checked before any connection is tried."""
+    scheme = urlsplit(dsn).scheme
+    if scheme not in ("postgresql", "postgres"):
+        raise InvalidConfig(
+            f"MODEL_LIBRARY_CATALOG={redacted(dsn)!r} is not a postgresql:// URL; give "
+            "postgresql://user@host/database, or 'sqlite' for the catalog file in the library."
+        )
+    return dsn
+
+
+class PostgresDatabase:
+    """A pool of connections to one catalog database; rows come back as dicts."""
+
+    def __init__(
+        self, dsn: str, *, pool_size: int = POOL_SIZE, connect_timeout: float = CONNECT_TIMEOUT_S
+    ) -> None:
+        self.dsn = check_dsn(dsn)
+        self.where = redacted(dsn)
+        self._local = threading.local()
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_S},
+            open=False,
+            name="model-library-catalog",
+        )
+        try:
+            self._pool.open(wait=True, timeout=connect_timeout)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: BaseException) -> CatalogUnavailable:
+        return CatalogUnavailable(
+            f"The PostgreSQL catalog at {self.where} cannot be reached ({type(exc).__name__}). Check that "
+            "the server runs and that this machine may log in (docs/teams.md), then try again."
+        )
+
+    @contextmanager
+    def connection(self) -> Iterator[Conn]:
+        try:
+            with self._pool.connection(timeout=CONNECT_TIMEOUT_S) as conn:
+                yield cast(Conn, conn)  # rows are dicts: kwargs' row_factory
+        except PoolTimeout as exc:
+            raise self._unavailable(exc) from exc
+        except pg_errors.LockNotAvailable as exc:
+            raise CatalogLocked(
+                f"The PostgreSQL catalog at {self.where} is busy (a lock was not granted); try again."
+            ) from exc
+        except psycopg.OperationalError as exc:
+            if _connection_lost(exc):
+                raise self._unavailable(exc) from exc
+            raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[Conn]:
+        """One write transaction, committed when the block ends, rolled back when it raises.
+
+        Re-entrant within one thread, as the SQLite catalog's: an inner ``transaction()`` or ``read()``
+        joins the outer one (and sees its rows)."""
+        held: Conn | None = getattr(self._local, "conn", None)
+        if held is not None:
+            yield held
+            return
+        with self.connection() as conn, conn.transaction():
+            self._local.conn = conn
+            try:
+                yield conn
+            finally:
+                self._local.conn = None
+
+    @contextmanager
+    def read(self) -> Iterator[Conn]:
+        """A connection for reads; inside a transaction on this thread, that transaction's."""
+        held: Conn | None = getattr(self._local, "conn", None)
+        if held is not None:
+            yield held
+            return
+        with self.connection() as conn:
+            self._local.conn = conn
+            try:
+                with conn.transaction():
+                    yield conn
+            finally:
+                self._local.conn = None
+
+    def retrying(self, attempt: Any) -> Any:
+        """Run ``attempt()`` (one whole transaction), again after a serialization failure or deadlock."""
+        for tries in range(RETRIES):
+            try:
+                return attempt()
+            except _RETRYABLE:
+                if tries == RETRIES - 1:
+                    raise
+                time.sleep(0.05 * (tries + 1))
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,66 @@
+"""Model rows of the PostgreSQL catalog: hydration of a page (one query for all files, one for all tags,
+as in SQLite), the other names a model is found by, and its search words (``doc``, documents.py)."""
+
+# SQL here is assembled only from fixed fragments (column names); values are bound.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ...models import Model, ModelFile
+from ..rows import INSERT_MODEL, LIST_COLUMN_NAMES, file_alias, model_from_row
+from .database import Conn
+from .documents import DOC_FIELDS, documents
+
+INSERT = INSERT_MODEL.replace("?", "%s")
+LIST_COLUMNS_PG = LIST_COLUMN_NAMES
+_DOC_COLUMNS = ", ".join(DOC_FIELDS)
+
+
+def hydrate(conn: Conn, rows: Sequence[Mapping[str, Any]], *, with_metadata: bool = True) -> list[Model]:
+    """Rows of ``models`` -> Models, files and tags in the order they were given."""
+    if not rows:
+        return []
+    ids = [row["id"] for row in rows]
+    files: dict[str, list[ModelFile]] = {i: [] for i in ids}
+    tags: dict[str, list[str]] = {i: [] for i in ids}
+    for f in conn.execute(
+        "SELECT model_id, path, size, blake3, sha256 FROM model_files WHERE model_id = ANY(%s) ORDER BY seq",
+        (ids,),
+    ):
+        files[f["model_id"]].append(ModelFile(f["path"], f["size"], f["blake3"], f["sha256"]))
+    for t in conn.execute("SELECT model_id, tag FROM tags WHERE model_id = ANY(%s) ORDER BY seq", (ids,)):
+        tags[t["model_id"]].append(t["tag"])
+    return [model_from_row(row, files[row["id"]], tags[row["id"]], with_metadata) for row in rows]  # type: ignore[arg-type]
+
+
+def reindex(conn: Conn, model_ids: Iterable[str]) -> None:
+    """Rewrite the search words of these models from their columns."""
+    ids = list(dict.fromkeys(model_ids))
+    if not ids:
+        return
+    rows = conn.execute(f"SELECT id, {_DOC_COLUMNS} FROM models WHERE id = ANY(%s)", (ids,)).fetchall()
+    with conn.cursor() as cursor:
+        cursor.executemany("UPDATE models SET doc = %s::tsvector WHERE id = %s", documents(rows))
+
+
+def refresh_aliases(conn: Conn, model_ids: Iterable[str]) -> None:
+    """Recompute ``aliases`` (the other names the model's bytes were seen under) and its search words."""
+    changed: list[str] = []
+    for model_id in dict.fromkeys(model_ids):
+        row = conn.execute("SELECT name, aliases FROM models WHERE id = %s", (model_id,)).fetchone()
+        if row is None:
+            continue
+        paths = conn.execute(
+            "SELECT path FROM model_origins WHERE model_id = %s "
+            "UNION ALL SELECT path FROM source_files WHERE model_id = %s",
+            (model_id, model_id),
+        ).fetchall()
+        names = dict.fromkeys(file_alias(r["path"]) for r in paths)
+        aliases = " ".join(n for n in names if n and n.lower() != str(row["name"]).lower())[:4000]
+        if aliases != row["aliases"]:
+            conn.execute("UPDATE models SET aliases = %s WHERE id = %s", (aliases, model_id))
+            changed.append(model_id)
+    reindex(conn, changed)

@@ -1,0 +1,132 @@
+"""What the PostgreSQL catalog adds to the shared contract (tests/core/catalog/conformance/): words split
+as SQLite splits them whatever the server's locale, hostile search text, several machines at once (two
+adds of the same bytes, two first starts migrating), and a server that cannot be reached."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from comfyui_model_library.core.catalog.postgres.database import PostgresDatabase, check_dsn, redacted
+from comfyui_model_library.core.catalog.postgres.documents import document, query
+from comfyui_model_library.core.catalog.postgres.schema import MIGRATIONS, migrate
+from comfyui_model_library.core.catalog.postgres.store import PostgresCatalog
+from comfyui_model_library.core.errors import CatalogUnavailable, Conflict, InvalidConfig
+from comfyui_model_library.core.models import ModelQuery
+
+from ..conftest import make_model
+
+
+@pytest.fixture
+def db(postgres_dsn: str) -> Iterator[PostgresDatabase]:
+    database = PostgresDatabase(postgres_dsn)
+    migrate(database)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def store(db: PostgresDatabase) -> PostgresCatalog:
+    return PostgresCatalog(db)
+
+
+def names(store: PostgresCatalog, q: str, **filters: object) -> list[str]:
+    return [m.name for m in store.list(ModelQuery(q=q, **filters)).items]  # type: ignore[arg-type]
+
+
+def test_words_split_and_fold_as_sqlite_does_them() -> None:
+    doc = document({"name": "Café_XL-v2", "tags_text": "Ånime", "type": "lora", "notes": ""})
+    assert doc == "'cafe':1A 'xl':2A 'v2':3A 'anime':4B 'lora':5C"
+    assert query("CAFÉ xl") == "'cafe' & 'xl':*"
+    assert query("flux", weights="A") == "'flux':*A"
+    assert query("  ---  ") is None
+
+
+def test_non_ascii_names_are_found_whatever_the_servers_locale(store: PostgresCatalog) -> None:
+    store.add_many(
+        [make_model("Café_XL-v2"), make_model("日本語モデル"), make_model("Ωmega Λora"), make_model("plain")]
+    )
+    assert names(store, "cafe") == ["Café_XL-v2"]
+    assert names(store, "v2") == ["Café_XL-v2"]
+    assert names(store, "日本語モデル") == ["日本語モデル"]
+    assert names(store, "ωme") == ["Ωmega Λora"]
+
+
+def test_hostile_search_text_is_words_never_syntax(store: PostgresCatalog) -> None:
+    store.add(make_model("it's a trap"))
+    for text in ("'", "\\", "a & b | !c", "x:*", "(((", "it's", "'; DROP TABLE models; --", "%_%", "a<->b"):
+        store.list(ModelQuery(q=text))  # never a syntax error
+    assert names(store, "it's") == ["it's a trap"]
+    assert store.count() == 1
+
+
+def test_a_word_inside_a_name_is_found_by_substring(store: PostgresCatalog) -> None:
+    store.add_many([make_model("juggernautXL_v9"), make_model("other")])
+    page = store.list(ModelQuery(q="xl"))
+    assert [m.name for m in page.items] == ["juggernautXL_v9"] and page.total == 1
+
+
+def test_relevance_puts_names_before_other_fields(store: PostgresCatalog) -> None:
+    store.add_many(
+        [
+            make_model("unrelated", notes="mentions pixel somewhere", tags=()),
+            make_model("pixel art xl", tags=()),
+            make_model("tagged", tags=("pixel",)),
+        ]
+    )
+    assert names(store, "pixel") == ["pixel art xl", "tagged", "unrelated"]
+
+
+def test_two_machines_adding_the_same_bytes_get_one_model(postgres_dsn: str, store: PostgresCatalog) -> None:
+    """Two stores (two machines' pools) add the same content at once: one wins, the other is a Conflict."""
+    other = PostgresCatalog(PostgresDatabase(postgres_dsn))
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def add(target: PostgresCatalog, name: str) -> None:
+        barrier.wait()
+        try:
+            target.add(make_model(name, seed="same bytes"))
+            outcomes.append("added")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=add, args=(s, n)) for s, n in ((store, "a"), (other, "b"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    other.db.close()
+    assert sorted(outcomes) == ["added", "conflict"]
+    assert store.count() == 1
+
+
+def test_first_starts_on_several_machines_migrate_once(postgres_dsn: str) -> None:
+    databases = [PostgresDatabase(postgres_dsn, pool_size=1) for _ in range(3)]
+    ran: list[list[str]] = []
+    barrier = threading.Barrier(len(databases))
+
+    def start(db: PostgresDatabase) -> None:
+        barrier.wait()
+        ran.append(migrate(db))
+
+    threads = [threading.Thread(target=start, args=(db,)) for db in databases]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for db in databases:
+        db.close()
+    assert sorted(ran, key=len) == [[], [], [m.name for m in MIGRATIONS]]
+
+
+def test_an_unreachable_server_is_catalog_unavailable_without_the_password(tmp_path: object) -> None:
+    dsn = f"postgresql://team:s3cret@/nowhere?host={tmp_path}&connect_timeout=1"
+    with pytest.raises(CatalogUnavailable) as caught:
+        PostgresDatabase(dsn, connect_timeout=1)
+    assert "s3cret" not in str(caught.value) and "docs/teams.md" in str(caught.value)
+    assert redacted("postgresql://team:s3cret@db.lan:5433/lib") == "postgresql://team:***@db.lan:5433/lib"
+    with pytest.raises(InvalidConfig):
+        check_dsn("mysql://team@db.lan/lib")
