@@ -36,14 +36,28 @@ def hydrate(conn: Conn, rows: Sequence[Mapping[str, Any]], *, with_metadata: boo
     return [model_from_row(row, files[row["id"]], tags[row["id"]], with_metadata) for row in rows]  # type: ignore[arg-type]
 
 
+_UPSERT_SEARCH = (
+    "INSERT INTO model_search (rowid, id, name_key, type, base_model, location, security, file_format, "
+    "favorite, added_at, size, used_at, name_length, doc) "
+    "SELECT m.rowid, m.id, lower(m.name), m.type, m.base_model, m.location, m.security, m.file_format, "
+    "m.favorite, m.added_at, m.size, m.used_at, length(m.name), d.doc::tsvector "
+    "FROM unnest(%s::text[], %s::text[]) AS d(id, doc) JOIN models m ON m.id = d.id "
+    "ON CONFLICT (rowid) DO UPDATE SET id = excluded.id, name_key = excluded.name_key, "
+    "type = excluded.type, base_model = excluded.base_model, location = excluded.location, "
+    "security = excluded.security, file_format = excluded.file_format, favorite = excluded.favorite, "
+    "added_at = excluded.added_at, size = excluded.size, used_at = excluded.used_at, "
+    "name_length = excluded.name_length, doc = excluded.doc"
+)
+
+
 def reindex(conn: Conn, model_ids: Iterable[str]) -> None:
-    """Rewrite the search words of these models from their columns."""
+    """Write these models' search rows (schema.py: ``model_search``) with their words, in one statement."""
     ids = list(dict.fromkeys(model_ids))
     if not ids:
         return
     rows = conn.execute(f"SELECT id, {_DOC_COLUMNS} FROM models WHERE id = ANY(%s)", (ids,)).fetchall()
-    with conn.cursor() as cursor:
-        cursor.executemany("UPDATE models SET doc = %s::tsvector WHERE id = %s", documents(rows))
+    pairs = documents(rows)
+    conn.execute(_UPSERT_SEARCH, ([i for _, i in pairs], [d for d, _ in pairs]))
 
 
 def refresh_aliases(conn: Conn, model_ids: Iterable[str]) -> None:

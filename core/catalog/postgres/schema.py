@@ -2,10 +2,11 @@
 ``_migrations`` by the transaction that runs them. Several machines may start at once against a fresh
 database: a transaction-scoped advisory lock lets one migrate while the others wait, then find nothing to do.
 
-The tables mirror the SQLite catalog's (core/catalog/migrations.py) with PostgreSQL's types: ``models``
-with a ``doc`` tsvector (the search words, weighted by field, written by the store: see documents.py)
-under a GIN index that also serves prefixes, and a trigram index on names for the substring fallback
-where the ``pg_trgm`` extension may be created. ``sources`` and ``source_files`` are the in-place
+The tables mirror the SQLite catalog's (core/catalog/migrations.py) with PostgreSQL's types, plus
+``model_search``: a narrow row per model with what search, filters and sorts read and a ``doc`` tsvector
+(the search words, weighted by field, written by the store: see documents.py) under a GIN index that also
+serves prefixes, and a trigram index on names for the substring fallback where the ``pg_trgm`` extension
+may be created. ``sources`` and ``source_files`` are the in-place
 folders' tables, here so that their writes share a transaction with the models' as they do in SQLite.
 """
 
@@ -58,19 +59,117 @@ CREATE TABLE models (
     extras_json TEXT NOT NULL DEFAULT '',
     about_json TEXT NOT NULL DEFAULT '',
     favorite SMALLINT NOT NULL DEFAULT 0,
-    used_at TEXT NOT NULL DEFAULT '',
+    used_at TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX models_sha256 ON models (sha256);
+CREATE INDEX models_name ON models (name);
+
+-- What search, filters and sorts read, one narrow row per model (SQLite's FTS index plays this part):
+-- a broad word's hits are rechecked on a few pages instead of the wide rows', and a page's order comes
+-- from an index alone; only the page's rows are read from models. The store writes a model's row with
+-- its search words (doc: documents.py) when it adds the model or changes a searched field, in one
+-- write (a second would leave a dead copy of every row); the trigger below follows other changes.
+CREATE TABLE model_search (
+    rowid BIGINT PRIMARY KEY REFERENCES models(rowid) ON DELETE CASCADE,
+    id TEXT NOT NULL UNIQUE,
+    name_key TEXT COLLATE "C" NOT NULL,
+    type TEXT NOT NULL,
+    base_model TEXT NOT NULL,
+    location TEXT NOT NULL,
+    security TEXT NOT NULL,
+    file_format TEXT NOT NULL,
+    favorite SMALLINT NOT NULL,
+    added_at TEXT COLLATE "C" NOT NULL,
+    size BIGINT NOT NULL,
+    used_at TEXT COLLATE "C" NOT NULL,
+    name_length INTEGER NOT NULL,
     doc TSVECTOR NOT NULL DEFAULT ''::tsvector
 );
-CREATE INDEX models_doc ON models USING gin (doc);
-CREATE INDEX models_sha256 ON models (sha256);
-CREATE INDEX models_name ON models ((lower(name) COLLATE "C"), id);
-CREATE INDEX models_type_name ON models (type, (lower(name) COLLATE "C"), id);
-CREATE INDEX models_base_name ON models (base_model, (lower(name) COLLATE "C"), id);
-CREATE INDEX models_added ON models (added_at, id);
-CREATE INDEX models_size ON models (size, id);
-CREATE INDEX models_used ON models (used_at, id);
-CREATE INDEX models_location ON models (location);
-CREATE INDEX models_favorite ON models (id) WHERE favorite = 1;
+CREATE INDEX model_search_doc ON model_search USING gin (doc);
+CREATE INDEX model_search_name ON model_search (name_key, id) INCLUDE (rowid);
+CREATE INDEX model_search_type_name ON model_search (type, name_key, id) INCLUDE (rowid);
+CREATE INDEX model_search_base_name ON model_search (base_model, name_key, id) INCLUDE (rowid);
+CREATE INDEX model_search_added ON model_search (added_at, id) INCLUDE (rowid);
+CREATE INDEX model_search_size ON model_search (size, id) INCLUDE (rowid);
+CREATE INDEX model_search_used ON model_search (used_at, id) INCLUDE (rowid);
+CREATE INDEX model_search_location ON model_search (location);
+CREATE INDEX model_search_favorite ON model_search (name_key, id) INCLUDE (rowid) WHERE favorite = 1;
+
+CREATE FUNCTION model_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO model_search (rowid, id, name_key, type, base_model, location, security, file_format,
+                              favorite, added_at, size, used_at, name_length)
+    VALUES (NEW.rowid, NEW.id, lower(NEW.name), NEW.type, NEW.base_model, NEW.location, NEW.security,
+            NEW.file_format, NEW.favorite, NEW.added_at, NEW.size, NEW.used_at, length(NEW.name))
+    ON CONFLICT (rowid) DO UPDATE SET id = EXCLUDED.id, name_key = EXCLUDED.name_key, type = EXCLUDED.type,
+        base_model = EXCLUDED.base_model, location = EXCLUDED.location, security = EXCLUDED.security,
+        file_format = EXCLUDED.file_format, favorite = EXCLUDED.favorite, added_at = EXCLUDED.added_at,
+        size = EXCLUDED.size, used_at = EXCLUDED.used_at, name_length = EXCLUDED.name_length;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER models_search_update AFTER UPDATE OF id, name, type, base_model, location, security,
+    file_format, favorite, added_at, size, used_at ON models
+    FOR EACH ROW EXECUTE FUNCTION model_search_sync();
+
+-- How many models hold each combination of the filters' values: a list's total without text (and the
+-- filter chips' counts) is a sum over a few hundred rows, exact, instead of a count over every model.
+-- Statement triggers with transition tables keep it: one grouped write per statement, not per row,
+-- taking the counters' row locks in one order so that machines writing at once never deadlock.
+CREATE TABLE model_counts (
+    type TEXT NOT NULL,
+    base_model TEXT NOT NULL,
+    location TEXT NOT NULL,
+    security TEXT NOT NULL,
+    file_format TEXT NOT NULL,
+    favorite SMALLINT NOT NULL,
+    n BIGINT NOT NULL,
+    PRIMARY KEY (type, base_model, location, security, file_format, favorite)
+);
+
+CREATE FUNCTION model_counts_added() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO model_counts AS c (type, base_model, location, security, file_format, favorite, n)
+    SELECT type, base_model, location, security, file_format, favorite, count(*) FROM added
+    GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (type, base_model, location, security, file_format, favorite)
+        DO UPDATE SET n = c.n + excluded.n;
+    RETURN NULL;
+END
+$$;
+CREATE FUNCTION model_counts_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE model_counts AS c SET n = c.n - r.k
+    FROM (SELECT type, base_model, location, security, file_format, favorite, count(*) AS k FROM removed
+          GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6) AS r
+    WHERE (c.type, c.base_model, c.location, c.security, c.file_format, c.favorite)
+        = (r.type, r.base_model, r.location, r.security, r.file_format, r.favorite);
+    RETURN NULL;
+END
+$$;
+CREATE FUNCTION model_counts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    WITH delta AS (
+        SELECT type, base_model, location, security, file_format, favorite, sum(k) AS k FROM (
+            SELECT type, base_model, location, security, file_format, favorite, 1 AS k FROM added
+            UNION ALL
+            SELECT type, base_model, location, security, file_format, favorite, -1 AS k FROM removed
+        ) AS d GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(k) <> 0
+    )
+    INSERT INTO model_counts AS c (type, base_model, location, security, file_format, favorite, n)
+    SELECT * FROM delta ORDER BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (type, base_model, location, security, file_format, favorite)
+        DO UPDATE SET n = c.n + excluded.n;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER model_search_counted_insert AFTER INSERT ON model_search
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION model_counts_added();
+CREATE TRIGGER model_search_counted_delete AFTER DELETE ON model_search
+    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION model_counts_removed();
+CREATE TRIGGER model_search_counted_update AFTER UPDATE ON model_search
+    REFERENCING OLD TABLE AS removed NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION model_counts_changed();
 
 CREATE TABLE model_files (
     seq BIGINT GENERATED ALWAYS AS IDENTITY,
@@ -135,15 +234,26 @@ CREATE INDEX source_files_inode ON source_files (device, inode);
 # needs the right to create it (pg_trgm is a trusted extension: a database owner may).
 _TRIGRAMS = """
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
-CREATE INDEX IF NOT EXISTS models_name_trgm ON models USING gin (lower(name) gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS model_search_name_trgm ON model_search USING gin (name_key gin_trgm_ops);
 """
 
 MIGRATIONS: tuple[Migration, ...] = (Migration("0001_initial", _INITIAL),)
 
 
 def _statements(script: str) -> list[str]:
-    # Our scripts hold no function bodies: every ";" at a line's end ends a statement.
-    return [s.strip() for s in script.split(";\n") if s.strip() and not s.strip().startswith("--")]
+    """A script's statements: a ";" at a line's end ends one, except inside a ``$$`` function body."""
+    statements: list[str] = []
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        if not buf.strip() and (not line.strip() or line.strip().startswith("--")):
+            continue
+        buf += line
+        if line.rstrip().endswith(";") and buf.count("$$") % 2 == 0:
+            statements.append(buf.strip().rstrip(";"))
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements
 
 
 def applied(conn: Conn) -> set[str]:

@@ -1,6 +1,8 @@
 """Search on the PostgreSQL catalog: the same queries, filters, sorts, pages and capped totals as the
-SQLite catalog's (core/catalog/search.py), over the ``doc`` tsvector (GIN: words and prefixes) and, when a
-single word finds nothing, a substring of names (trigram index where ``pg_trgm`` exists).
+SQLite catalog's (core/catalog/search.py), over ``model_search`` (schema.py: one narrow row per model,
+its ``doc`` tsvector under a GIN index for words and prefixes) and, when a single word finds nothing, a
+substring of names (trigram index where ``pg_trgm`` exists). A page is ordered on the narrow rows; only
+its own rows are read from ``models``.
 
 Relevance: hits in the name first; among at most ``RANK_CAP`` hits, by ``ts_rank`` over the field weights
 then the shortest name (the closest to what was typed); past that, newest first, as SQLite's broad matches.
@@ -23,26 +25,19 @@ from .database import Conn
 from .documents import query as ts_query
 from .rows import LIST_COLUMNS_PG
 
-_NAME = 'lower(m.name) COLLATE "C"'
 _ORDER_BY = {
-    "name": f"{_NAME}, m.id",
-    "-name": f"{_NAME} DESC, m.id DESC",
-    "added": "m.added_at, m.id",
-    "-added": "m.added_at DESC, m.id DESC",
-    "size": "m.size, m.id",
-    "-size": "m.size DESC, m.id DESC",
-    "type": f"m.type, {_NAME}, m.id",
-    "-type": f"m.type DESC, {_NAME} DESC, m.id DESC",
-    "-used": "m.used_at DESC, m.id DESC",
-    "used": "m.used_at, m.id",
+    "name": "s.name_key, s.id",
+    "-name": "s.name_key DESC, s.id DESC",
+    "added": "s.added_at, s.id",
+    "-added": "s.added_at DESC, s.id DESC",
+    "size": "s.size, s.id",
+    "-size": "s.size DESC, s.id DESC",
+    "type": "s.type, s.name_key, s.id",
+    "-type": "s.type DESC, s.name_key DESC, s.id DESC",
+    "-used": "s.used_at DESC, s.id DESC",
+    "used": "s.used_at, s.id",
 }
-_FILTER_COLUMNS = (
-    ("type", "m.type"),
-    ("base_model", "m.base_model"),
-    ("location", "m.location"),
-    ("security", "m.security"),
-    ("file_format", "m.file_format"),
-)
+_FILTER_COLUMNS = ("type", "base_model", "location", "security", "file_format")
 _FACETS = ("type", "base_model", "file_format", "security", "location")
 _RANK_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'"  # D, C, B, A: as SQLite's bm25 weights favour names
 
@@ -55,21 +50,39 @@ class SearchResult:
     strategy: str  # all | fts | substring
 
 
-def filters(query: ModelQuery) -> tuple[list[str], list[object]]:
+def filters(query: ModelQuery, alias: str = "s.") -> tuple[list[str], list[object]]:
+    """The query's filters on ``model_search`` (``alias`` "s.") or on ``model_counts`` (alias "", no tag)."""
     clauses: list[str] = []
     params: list[object] = []
-    for attr, column in _FILTER_COLUMNS:
-        value = getattr(query, attr)
+    for column in _FILTER_COLUMNS:
+        value = getattr(query, column)
         if value is not None:
-            clauses.append(f"{column} = %s")
+            clauses.append(f"{alias}{column} = %s")
             params.append(value)
     if query.tag is not None:
-        clauses.append("EXISTS (SELECT 1 FROM tags t WHERE t.model_id = m.id AND t.tag = %s)")
+        clauses.append("EXISTS (SELECT 1 FROM tags t WHERE t.model_id = s.id AND t.tag = %s)")
         params.append(query.tag)
     if query.favorite is not None:
-        clauses.append("m.favorite = %s")
+        clauses.append(f"{alias}favorite = %s")
         params.append(1 if query.favorite else 0)
     return clauses, params
+
+
+def _counted(conn: Conn, query: ModelQuery, column: str | None = None) -> list[tuple[Any, int]]:
+    """Models the filters of a query without text or tag select, from ``model_counts`` (exact), in all
+    or per value of ``column``."""
+    clauses, params = filters(query, alias="")
+    if column is None:
+        row = conn.execute(
+            f"SELECT coalesce(sum(n), 0) AS n FROM model_counts{_where(clauses)}", params
+        ).fetchone()
+        return [(None, int(row["n"]) if row else 0)]
+    rows = conn.execute(
+        f"SELECT {column} AS v, sum(n) AS n FROM model_counts{_where(clauses)} GROUP BY {column} "
+        "HAVING sum(n) > 0",
+        params,
+    ).fetchall()
+    return [(r["v"], int(r["n"])) for r in rows]
 
 
 def _where(clauses: Sequence[str]) -> str:
@@ -78,10 +91,28 @@ def _where(clauses: Sequence[str]) -> str:
 
 def _capped_count(conn: Conn, where: str, params: Sequence[object], cap: int) -> tuple[int, bool]:
     row = conn.execute(
-        f"SELECT count(*) AS n FROM (SELECT 1 FROM models m{where} LIMIT {cap + 1}) h", params
+        f"SELECT count(*) AS n FROM (SELECT 1 FROM model_search s{where} LIMIT {cap + 1}) h", params
     ).fetchone()
     hits = int(row["n"]) if row else 0
     return min(hits, cap), hits > cap
+
+
+def _page(
+    conn: Conn, where: str, params: Sequence[object], order: str, query: ModelQuery
+) -> list[dict[str, Any]]:
+    """The page's rows of ``models``, in the order the narrow rows gave."""
+    rowids = [
+        r["rowid"]
+        for r in conn.execute(
+            f"SELECT s.rowid FROM model_search s{where} ORDER BY {order} LIMIT %s OFFSET %s",
+            (*params, query.limit, query.offset),
+        )
+    ]
+    if not rowids:
+        return []
+    rows = conn.execute(f"SELECT {LIST_COLUMNS_PG} FROM models WHERE rowid = ANY(%s)", (rowids,)).fetchall()
+    by_rowid = {row["rowid"]: row for row in rows}
+    return [by_rowid[rowid] for rowid in rowids if rowid in by_rowid]
 
 
 def run_search(conn: Conn, query: ModelQuery) -> SearchResult:
@@ -92,49 +123,60 @@ def run_search(conn: Conn, query: ModelQuery) -> SearchResult:
     tsq = ts_query(query.q)
     if tsq is None:
         order = _ORDER_BY.get(query.sort, _ORDER_BY["name"])
-        rows = conn.execute(
-            f"SELECT {LIST_COLUMNS_PG} FROM models m{_where(clauses)} ORDER BY {order} LIMIT %s OFFSET %s",
-            (*params, query.limit, query.offset),
-        ).fetchall()
-        row = conn.execute(f"SELECT count(*) AS n FROM models m{_where(clauses)}", params).fetchone()
-        return SearchResult(tuple(rows), int(row["n"]) if row else 0, False, "all")
-    where = _where(["m.doc @@ %s::tsquery", *clauses])
-    matched = [tsq, *params]
+        rows = _page(conn, _where(clauses), params, order, query)
+        if query.tag is None:
+            total = _counted(conn, query)[0][1]
+        else:
+            row = conn.execute(
+                f"SELECT count(*) AS n FROM model_search s{_where(clauses)}", params
+            ).fetchone()
+            total = int(row["n"]) if row else 0
+        return SearchResult(tuple(rows), total, False, "all")
+    where = _where(["s.doc @@ %s::tsquery", *clauses])
+    matched: list[object] = [tsq, *params]
     total, capped = _capped_count(conn, where, matched, COUNT_CAP)
     if total == 0:
         tokens = tokenize(query.q)
         if len(tokens) == 1 and len(tokens[0]) >= SUBSTRING_MIN_CHARS:
             return _substring(conn, query, tokens[0], clauses, params)
         return SearchResult((), 0, False, "fts")
-    ranked: list[object] = []  # the ORDER BY's parameters, after the WHERE's
+    in_name = ts_query(query.q, weights="A")
     if query.sort != "relevance":
-        order = _ORDER_BY[query.sort]
-    elif capped or total > RANK_CAP:  # too broad to rank whole: name hits first, newest first
-        order = "(m.doc @@ %s::tsquery) DESC, m.rowid DESC"
-        ranked = [ts_query(query.q, weights="A")]
+        rows = _page(conn, where, matched, _ORDER_BY[query.sort], query)
+    elif capped or total > RANK_CAP:
+        rows = _broad_page(conn, query, tsq, in_name, clauses, params)
     else:
         order = (
-            f"(m.doc @@ %s::tsquery) DESC, ts_rank({_RANK_WEIGHTS}, m.doc, %s::tsquery) DESC, "
-            f"length(m.name), {_NAME}, m.id"
+            f"(s.doc @@ %s::tsquery) DESC, ts_rank({_RANK_WEIGHTS}, s.doc, %s::tsquery) DESC, "
+            "s.name_length, s.name_key, s.id"
         )
-        ranked = [ts_query(query.q, weights="A"), tsq]
-    rows = conn.execute(
-        f"SELECT {LIST_COLUMNS_PG} FROM models m{where} ORDER BY {order} LIMIT %s OFFSET %s",
-        (*matched, *ranked, query.limit, query.offset),
-    ).fetchall()
+        rows = _page(conn, where, [*matched, in_name, tsq], order, query)  # ORDER BY's after WHERE's
     return SearchResult(tuple(rows), total, capped, "fts")
+
+
+def _broad_page(
+    conn: Conn, query: ModelQuery, tsq: str, in_name: str | None, clauses: list[str], params: list[object]
+) -> list[dict[str, Any]]:
+    """A page of a match too broad to rank whole: hits in the name first, then the others, each newest
+    first, so that each part walks the primary key backwards and stops at the page's end instead of
+    sorting every hit (a few rows read for "j" rather than thousands)."""
+    named_where = _where(["s.doc @@ %s::tsquery", *clauses])
+    rows = _page(conn, named_where, [in_name, *params], "s.rowid DESC", query)
+    if len(rows) == query.limit:
+        return rows
+    named, _ = _capped_count(conn, named_where, [in_name, *params], COUNT_CAP)
+    rest = ModelQuery(limit=query.limit - len(rows), offset=max(0, query.offset - named))
+    others = _where(["s.doc @@ %s::tsquery", "NOT (s.doc @@ %s::tsquery)", *clauses])
+    return rows + _page(conn, others, [tsq, in_name, *params], "s.rowid DESC", rest)
 
 
 def _substring(
     conn: Conn, query: ModelQuery, token: str, clauses: list[str], params: list[object]
 ) -> SearchResult:
-    pattern = "%" + token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    where = _where(["lower(m.name) LIKE lower(%s)", *clauses])
+    pattern = "%" + token.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    where = _where(["s.name_key LIKE %s", *clauses])
     order = _ORDER_BY.get(query.sort, _ORDER_BY["name"])
-    rows = conn.execute(
-        f"SELECT {LIST_COLUMNS_PG} FROM models m{where} ORDER BY {order} LIMIT %s OFFSET %s",
-        (pattern, *params, query.limit, query.offset),
-    ).fetchall()
+    rows = _page(conn, where, [pattern, *params], order, query)
     total, capped = _capped_count(conn, where, [pattern, *params], COUNT_CAP)
     return SearchResult(tuple(rows), total, capped, "substring")
 
@@ -147,22 +189,25 @@ def facets(conn: Conn, query: ModelQuery) -> Facets:
     tsq = ts_query(query.q)
     capped = False
     if tsq is not None:
-        capped = _capped_count(conn, " WHERE m.doc @@ %s::tsquery", [tsq], COUNT_CAP)[1]
+        capped = _capped_count(conn, " WHERE s.doc @@ %s::tsquery", [tsq], COUNT_CAP)[1]
 
     def grouped(narrowed: ModelQuery, column: str | None) -> list[tuple[Any, int]]:
+        if tsq is None and narrowed.tag is None:
+            return _counted(conn, narrowed, column)
         clauses, params = filters(narrowed)
-        source = "models m"
+        source = "model_search s"
         if tsq is not None:
             source = (
-                f"(SELECT rowid AS rid FROM models WHERE doc @@ %s::tsquery LIMIT {COUNT_CAP}) h "
-                "JOIN models m ON m.rowid = h.rid"
+                f"(SELECT rowid AS rid FROM model_search WHERE doc @@ %s::tsquery LIMIT {COUNT_CAP}) h "
+                "JOIN model_search s ON s.rowid = h.rid"
             )
             params = [tsq, *params]
         if column is None:
             row = conn.execute(f"SELECT count(*) AS n FROM {source}{_where(clauses)}", params).fetchone()
             return [(None, int(row["n"]) if row else 0)]
         rows = conn.execute(
-            f"SELECT {column} AS v, count(*) AS n FROM {source}{_where(clauses)} GROUP BY {column}", params
+            f"SELECT s.{column} AS v, count(*) AS n FROM {source}{_where(clauses)} GROUP BY s.{column}",
+            params,
         ).fetchall()
         return [(r["v"], int(r["n"])) for r in rows]
 
@@ -173,7 +218,7 @@ def facets(conn: Conn, query: ModelQuery) -> Facets:
             if attr == "type"
             else dataclasses.replace(query, base_model=None)
         )
-        pairs = grouped(narrowed, f"m.{attr}")
+        pairs = grouped(narrowed, attr)
         return {str(value): n for value, n in sorted(pairs, key=lambda p: (-p[1], str(p[0])))}
 
     total = grouped(query, None)[0][1]
@@ -186,7 +231,7 @@ def facet_values(conn: Conn) -> dict[str, list[tuple[str, int]]]:
     found: dict[str, list[tuple[str, int]]] = {}
     for column in _FACETS:
         rows = conn.execute(
-            f"SELECT {column} AS v, count(*) AS n FROM models GROUP BY {column} "
+            f"SELECT {column} AS v, sum(n) AS n FROM model_counts GROUP BY {column} HAVING sum(n) > 0 "
             f'ORDER BY n DESC, {column} COLLATE "C"'
         ).fetchall()
         found[column] = [(r["v"], int(r["n"])) for r in rows]

@@ -218,7 +218,7 @@ class PostgresCatalog:
 
     def count(self) -> int:
         with self.db.read() as conn:
-            row = conn.execute("SELECT count(*) AS n FROM models").fetchone()
+            row = conn.execute("SELECT coalesce(sum(n), 0) AS n FROM model_counts").fetchone()
         return int(row["n"]) if row else 0
 
     def any_at(self, location: str) -> bool:
