@@ -40,6 +40,11 @@ _ORDER_BY = {
 _FILTER_COLUMNS = ("type", "base_model", "location", "security", "file_format")
 _FACETS = ("type", "base_model", "file_format", "security", "location")
 _RANK_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'"  # D, C, B, A: as SQLite's bm25 weights favour names
+# Relevance among few hits: in the name first, then by rank, then the shortest name (closest to the text).
+_RANKED = (
+    f"(s.doc @@ %s::tsquery) DESC, ts_rank({_RANK_WEIGHTS}, s.doc, %s::tsquery) DESC, "
+    "s.name_length, s.name_key, s.id"
+)
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,11 @@ def _page(
             (*params, query.limit, query.offset),
         )
     ]
+    return _rows(conn, rowids)
+
+
+def _rows(conn: Conn, rowids: list[int]) -> list[dict[str, Any]]:
+    """Rows of ``models`` by rowid, in that order."""
     if not rowids:
         return []
     rows = conn.execute(f"SELECT {LIST_COLUMNS_PG} FROM models WHERE rowid = ANY(%s)", (rowids,)).fetchall()
@@ -134,24 +144,47 @@ def run_search(conn: Conn, query: ModelQuery) -> SearchResult:
         return SearchResult(tuple(rows), total, False, "all")
     where = _where(["s.doc @@ %s::tsquery", *clauses])
     matched: list[object] = [tsq, *params]
+    in_name = ts_query(query.q, weights="A")
+    if query.sort == "relevance" and not _looks_broad(query.q):
+        ranked = _ranked(conn, where, matched, in_name, tsq, query)
+        if ranked is not None:
+            return ranked
     total, capped = _capped_count(conn, where, matched, COUNT_CAP)
     if total == 0:
         tokens = tokenize(query.q)
         if len(tokens) == 1 and len(tokens[0]) >= SUBSTRING_MIN_CHARS:
             return _substring(conn, query, tokens[0], clauses, params)
         return SearchResult((), 0, False, "fts")
-    in_name = ts_query(query.q, weights="A")
     if query.sort != "relevance":
         rows = _page(conn, where, matched, _ORDER_BY[query.sort], query)
     elif capped or total > RANK_CAP:
         rows = _broad_page(conn, query, tsq, in_name, clauses, params)
     else:
-        order = (
-            f"(s.doc @@ %s::tsquery) DESC, ts_rank({_RANK_WEIGHTS}, s.doc, %s::tsquery) DESC, "
-            "s.name_length, s.name_key, s.id"
-        )
-        rows = _page(conn, where, [*matched, in_name, tsq], order, query)  # ORDER BY's after WHERE's
+        rows = _page(conn, where, [*matched, in_name, tsq], _RANKED, query)  # ORDER BY's after WHERE's
     return SearchResult(tuple(rows), total, capped, "fts")
+
+
+def _looks_broad(text: str) -> bool:
+    """One or two letters typed: thousands of hits are likely, so count first (see ``_ranked``)."""
+    return sum(len(t) for t in tokenize(text)) <= 2
+
+
+def _ranked(
+    conn: Conn, where: str, matched: list[object], in_name: str | None, tsq: str, query: ModelQuery
+) -> SearchResult | None:
+    """The ranked page and its total from one pass over the hits, when they are at most ``RANK_CAP``;
+    None when there are more (or the page is past the end): the caller counts and pages them instead."""
+    rows = conn.execute(
+        f"WITH hits AS MATERIALIZED (SELECT s.rowid, s.doc, s.name_length, s.name_key, s.id "
+        f"FROM model_search s{where} LIMIT {RANK_CAP + 1}) "
+        "SELECT h.rowid, (SELECT count(*) FROM hits) AS total FROM hits h ORDER BY "
+        f"(h.doc @@ %s::tsquery) DESC, ts_rank({_RANK_WEIGHTS}, h.doc, %s::tsquery) DESC, "
+        "h.name_length, h.name_key, h.id LIMIT %s OFFSET %s",
+        (*matched, in_name, tsq, query.limit, query.offset),
+    ).fetchall()
+    if not rows or rows[0]["total"] > RANK_CAP:
+        return None
+    return SearchResult(tuple(_rows(conn, [r["rowid"] for r in rows])), int(rows[0]["total"]), False, "fts")
 
 
 def _broad_page(

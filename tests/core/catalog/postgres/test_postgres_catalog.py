@@ -77,6 +77,8 @@ def test_relevance_puts_names_before_other_fields(store: PostgresCatalog) -> Non
         ]
     )
     assert names(store, "pixel") == ["pixel art xl", "tagged", "unrelated"]
+    past_the_end = store.list(ModelQuery(q="pixel", offset=10))
+    assert past_the_end.items == () and past_the_end.total == 3
 
 
 def test_two_machines_adding_the_same_bytes_get_one_model(postgres_dsn: str, store: PostgresCatalog) -> None:
