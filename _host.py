@@ -38,6 +38,7 @@ SETTING_ALLOW_REMOTE = "ModelLibrary.AllowRemoteChanges"
 SETTING_CATALOG_INSTALL = "ModelLibrary.CatalogInstallFolders"
 SETTING_WRITE_YAML = "ModelLibrary.WriteExtraModelPaths"
 SETTING_CIVITAI = "ModelLibrary.CivitaiLookup"
+SETTING_CATALOG = "ModelLibrary.Catalog"
 EVENT_PREFIX = "model-library."
 # The start-up thread is spawned as soon as ComfyUI's event loop runs (it runs while the other plugins
 # load): the walk of the install's folders, which makes the listing complete, is then done by the time
@@ -154,6 +155,28 @@ def import_roots(settings: dict[str, Any] | None = None) -> tuple[Path, ...]:
     return tuple(unique.values())
 
 
+def catalog_override(settings: dict[str, Any]) -> dict[str, Any]:
+    """The shared catalog from the ``ModelLibrary.Catalog`` setting, unless ``MODEL_LIBRARY_CATALOG`` is
+    set (it wins, as for the root). ComfyUI serves its settings to anyone who can reach it: a URL there
+    holding a password is refused (the password belongs in ~/.pgpass or PGPASSWORD: docs/teams.md)."""
+    from urllib.parse import urlsplit
+
+    from .core.config import ENV_CATALOG, catalog_setting
+    from .core.errors import InvalidConfig
+
+    configured = settings.get(SETTING_CATALOG)
+    if os.environ.get(ENV_CATALOG) or not isinstance(configured, str) or not configured.strip():
+        return {}
+    catalog = catalog_setting(configured)
+    if urlsplit(catalog).password is not None:
+        raise InvalidConfig(
+            f"The {SETTING_CATALOG} setting holds a password, and ComfyUI shows its settings to anyone who "
+            "can reach it: remove the password from the setting and put it in ~/.pgpass or the PGPASSWORD "
+            "variable of ComfyUI's process (docs/teams.md)."
+        )
+    return {"catalog": catalog}
+
+
 def get_library() -> Library:
     """The one library of this process, built on first use."""
     global _library
@@ -170,6 +193,7 @@ def get_library() -> Library:
                 import_roots=import_roots(settings),
                 comfyui_root=comfyui_install_dir(),
                 civitai_lookup=settings.get(SETTING_CIVITAI) is not False,
+                **catalog_override(settings),
             )
             library = Library.open(config)
             # The import roots follow the setting (and ComfyUI's folders) without a restart.

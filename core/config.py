@@ -13,6 +13,13 @@ per-user data folder (platformdirs). Everything the library owns lives below tha
       views/<install-id>/<category>/ links ComfyUI sees
       .tmp/                   partial copies, uploads and downloads (same filesystem as models/)
       .trash/                 deleted models, kept ``trash_retention_days``
+
+A library shared by several machines (``MODEL_LIBRARY_CATALOG=postgresql://...``, docs/teams.md) keeps the
+models on the share and their catalog on PostgreSQL; what is one machine's own stays off the share, in
+``state_root`` (a per-user state folder keyed by the library's path unless given): the local catalog file
+(links, sources, jobs, the import journal), ``records/`` and ``views/``. Each machine stages imports in
+``.tmp/machines/<machine>/`` on the share, so that a commit is one rename on the same filesystem and no
+machine's recovery ever touches another's stages.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 ENV_ROOT = "MODEL_LIBRARY_ROOT"
+ENV_CATALOG = "MODEL_LIBRARY_CATALOG"
+SQLITE = "sqlite"
 APP_NAME = "comfyui-model-library"
 # The two files at a library's root: together they tell a model library's folder from any other.
 CATALOG_FILE = "catalog.sqlite"
@@ -67,13 +76,31 @@ class LibraryConfig:
     civitai_api_key: str | None = field(default=None, repr=False)
     # The ComfyUI install the library runs in (set by the host); the default target of mapping.
     comfyui_root: Path | None = None
+    # Teams (CONTRACT: MODEL_LIBRARY_CATALOG): "sqlite" (the file in the root) or a postgresql:// URL.
+    catalog: str = field(default=SQLITE, repr=False)
+    # A shared catalog only: this machine's own folder (default: per user, keyed by the root) and name.
+    state_root: Path | None = None
+    machine: str | None = None
 
     def replace(self, **changes: Any) -> LibraryConfig:
         return dataclasses.replace(self, **changes)
 
     @property
+    def shared(self) -> bool:
+        """True when the catalog is a server several machines share (not the file in the root)."""
+        return self.catalog != SQLITE
+
+    @property
+    def local_root(self) -> Path:
+        """Where this machine's own files live: the root, or off the share for a shared catalog."""
+        if not self.shared:
+            return self.root
+        return self.state_root or default_state_root(self.root)
+
+    @property
     def catalog_path(self) -> Path:
-        return self.root / CATALOG_FILE
+        """The SQLite catalog: every table for one machine; its own tables only for a shared catalog."""
+        return self.local_root / CATALOG_FILE
 
     @property
     def identity_path(self) -> Path:
@@ -89,10 +116,12 @@ class LibraryConfig:
 
     @property
     def views_dir(self) -> Path:
-        return self.root / "views"
+        return self.local_root / "views"
 
     @property
     def tmp_dir(self) -> Path:
+        if self.shared:
+            return self.root / ".tmp" / "machines" / (self.machine or default_machine())
         return self.root / ".tmp"
 
     @property
@@ -107,11 +136,49 @@ class LibraryConfig:
         return (self.inbox_dir, self.tmp_dir / "uploads", *self.import_roots)
 
 
+def default_state_root(root: Path) -> Path:
+    """This user's state folder for the library at ``root`` (a shared catalog keeps the machine's own
+    files here, off the share)."""
+    import hashlib
+
+    import platformdirs
+
+    key = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    return Path(platformdirs.user_state_dir(APP_NAME, appauthor=False)) / "libraries" / f"{root.name}-{key}"
+
+
+def default_machine() -> str:
+    """This machine's name among those sharing a library: its host name, safe as a folder name."""
+    import socket
+
+    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname()).strip(".-")
+    return name[:64] or "machine"
+
+
+def catalog_setting(value: str | None) -> str:
+    """``MODEL_LIBRARY_CATALOG`` checked: "sqlite" (also unset or empty) or a postgresql:// URL."""
+    from urllib.parse import urlsplit
+
+    from .errors import InvalidConfig
+
+    text = (value or "").strip()
+    if not text or text.lower() == SQLITE:
+        return SQLITE
+    if urlsplit(text).scheme in ("postgresql", "postgres"):
+        return text
+    shown = text.split("@")[-1] if "@" in text else text  # never echo a password
+    raise InvalidConfig(
+        f"{ENV_CATALOG}={shown!r} is neither 'sqlite' nor a postgresql:// URL; give "
+        "postgresql://user@host/database for a catalog shared by several machines (docs/teams.md)."
+    )
+
+
 def load_config(root: str | os.PathLike[str] | None = None, **overrides: Any) -> LibraryConfig:
     """Build the config from the root and the environment (``HF_ENDPOINT``, ``HF_TOKEN``,
-    ``CIVITAI_ENDPOINT``, ``CIVITAI_API_KEY``)."""
+    ``CIVITAI_ENDPOINT``, ``CIVITAI_API_KEY``, ``MODEL_LIBRARY_CATALOG``)."""
     base = LibraryConfig(
         root=resolve_library_root(root),
+        catalog=catalog_setting(os.environ.get(ENV_CATALOG)),
         hf_endpoint=os.environ.get("HF_ENDPOINT") or None,
         hf_token=os.environ.get("HF_TOKEN") or None,
         civitai_endpoint=os.environ.get("CIVITAI_ENDPOINT") or None,

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from .catalog.db import Database
-from .catalog.repository import ModelRepository
+from .catalog.store import CatalogStore
 from .config import LibraryConfig
 from .errors import CircuitOpen, InvalidInput, ModelLibraryError, NetworkError, RateLimited
 from .formats.inspect import inspect_path
@@ -54,7 +54,7 @@ class HubService:
         self,
         config: LibraryConfig,
         db: Database,
-        repo: ModelRepository,
+        repo: CatalogStore[Any],
         on_changed: OnChanged | None = None,
         *,
         guard: WriteCheck | None = None,

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .catalog.backends import close_store
 from .catalog.backup import backup_due, backups_dir, take_backup
 from .catalog.db import Database
 from .catalog.diagnose import Problem, space_message
@@ -34,7 +35,7 @@ from .errors import CatalogCorrupt, InsufficientSpace
 from .identity import ensure_identity
 from .importer.commit import recover
 from .mapping.journal import resume_pending
-from .records.restore import ensure_records
+from .records.restore import ensure_records, restore_machine_records
 from .services.compose import compose
 
 log = logging.getLogger(__name__)
@@ -99,8 +100,15 @@ class Library:
             ensure_records(db)  # a catalog from before records/: write the missing ones
         library = cls(config, db)
         library.recovered = list(opened.notes)
-        if opened.rebuild or library._lost_rows():
-            if not opened.rebuild:
+        rebuild_models = opened.rebuild
+        if opened.rebuild and config.shared:
+            # A shared catalog's models are on the server: only this machine's own tables were lost
+            # (or never were: a machine joining the library). The server's rows are rebuilt only when
+            # it has lost them too (below).
+            library.recovered = restore_machine_records(db, config.root)
+            rebuild_models = False
+        if rebuild_models or library._lost_rows():
+            if not rebuild_models:
                 library.recovered.append(
                     "The catalog listed no models although the library holds some: rebuilt it from the "
                     "models' metadata.json files."
@@ -172,6 +180,7 @@ class Library:
         self.sources.stop_background()
         self.hub.close()
         self.origins.close()
+        close_store(self.repo)  # a shared catalog's connections
         self.db.close()
 
     def __enter__(self) -> Library:

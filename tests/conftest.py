@@ -17,6 +17,7 @@ from tests.postgres_server import PostgresServer, start_postgres
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No test touches the user's real library, HF cache or token."""
     monkeypatch.delenv("MODEL_LIBRARY_ROOT", raising=False)
+    monkeypatch.delenv("MODEL_LIBRARY_CATALOG", raising=False)
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", os.environ.get("HF_HUB_OFFLINE", "0"))
     monkeypatch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf-home")))

@@ -17,11 +17,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from filelock import FileLock, Timeout
 
 from ..catalog.db import Database
-from ..catalog.repository import ModelRepository
+from ..catalog.store import CatalogStore
 from ..config import LibraryConfig
 from ..errors import Busy
 from ..importer.pipeline import Importer
@@ -48,7 +49,7 @@ class AdoptService:
         self,
         config: LibraryConfig,
         db: Database,
-        repo: ModelRepository,
+        repo: CatalogStore[Any],
         importer: Importer,
         registry: LinkRegistry | None = None,
         *,

@@ -23,9 +23,10 @@ import stat
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from ..catalog.db import Database
-from ..catalog.repository import ModelRepository
+from ..catalog.store import CatalogStore
 from ..config import LibraryConfig
 from ..errors import ModelLibraryError
 from ..importer.pipeline import Importer
@@ -48,7 +49,7 @@ StageFn = Callable[[str, str], None]  # (stage, path): tells the caller where a 
 class AdoptContext:
     config: LibraryConfig
     db: Database
-    repo: ModelRepository
+    repo: CatalogStore[Any]
     importer: Importer
     registry: LinkRegistry
     maker: LinkMaker

@@ -13,9 +13,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..catalog.db import Database
-from ..catalog.repository import ModelRepository
+from ..catalog.store import CatalogStore
 from ..config import LibraryConfig
 from ..errors import ModelLibraryError
 from ..io.copying import copy_and_hash
@@ -32,7 +33,7 @@ StageFn = Callable[[str, str], None]
 class UndoContext:
     config: LibraryConfig
     db: Database
-    repo: ModelRepository
+    repo: CatalogStore[Any]
     registry: LinkRegistry
     maker: LinkMaker
     journal: AdoptJournal

@@ -21,7 +21,7 @@ from ..records.restore import restore_records
 from .db import Database
 from .repository import ModelRepository
 from .sidecar import SIDECAR_NAME, files_present, iter_sidecar_dirs, read_sidecar_file
-from .store import ORIGIN_KINDS, Origin
+from .store import ORIGIN_KINDS, CatalogStore, Origin
 
 _BATCH = 2000
 
@@ -44,7 +44,9 @@ class RebuildReport:
         }
 
 
-def rebuild_catalog(db: Database, models_dir: Path, library_root: Path) -> RebuildReport:
+def rebuild_catalog(
+    db: Database, models_dir: Path, library_root: Path, store: CatalogStore[Any] | None = None
+) -> RebuildReport:
     """Replace every library model row with what the sidecars under ``models_dir`` say.
 
     Runs in one write transaction: readers see the old catalog until the new one is complete. Models
@@ -52,7 +54,7 @@ def rebuild_catalog(db: Database, models_dir: Path, library_root: Path) -> Rebui
     a reason; a model whose files are gone or changed size is kept with state "missing".
     """
     started = time.perf_counter()
-    repo = ModelRepository(db)
+    repo = store if store is not None else ModelRepository(db)
     skipped: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
     count = missing = 0

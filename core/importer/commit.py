@@ -20,11 +20,12 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..catalog.db import Database
 from ..catalog.journal import JournalTable, NewerRecord
-from ..catalog.repository import ModelRepository
 from ..catalog.sidecar import SIDECAR_NAME, read_sidecar, write_sidecar
+from ..catalog.store import CatalogStore
 from ..errors import Conflict, ModelLibraryError
 from ..io.fileops import fsync_dir
 from ..io.hashing import hash_path
@@ -63,7 +64,7 @@ def commit_staged(
     *,
     library_root: Path,
     db: Database,
-    repo: ModelRepository,
+    repo: CatalogStore[Any],
     trash_dir: Path,
     origin_kind: str = "import",
     source: ModelSource | None = None,
@@ -80,7 +81,7 @@ def _commit(
     staged: StagedModel,
     library_root: Path,
     db: Database,
-    repo: ModelRepository,
+    repo: CatalogStore[Any],
     trash_dir: Path,
     origin_kind: str,
     source: ModelSource | None,
@@ -142,7 +143,7 @@ def _commit(
     return CommitResult(model, False)
 
 
-def _record_origin(repo: ModelRepository, model: Model, path: str, kind: str, library_root: Path) -> None:
+def _record_origin(repo: CatalogStore[Any], model: Model, path: str, kind: str, library_root: Path) -> None:
     """Another place these bytes came from: in the catalog, and in the model's metadata.json (the disk is
     the truth a rebuild reads; the origins' file names make the model findable by them)."""
     repo.add_origin(model.id, path, kind)
@@ -172,7 +173,7 @@ def _attach(
     existing: Model,
     library_root: Path,
     db: Database,
-    repo: ModelRepository,
+    repo: CatalogStore[Any],
     trash_dir: Path,
     origin_kind: str,
 ) -> CommitResult:
@@ -245,7 +246,7 @@ def _discard_duplicate(staged: StagedModel, trash_dir: Path, label: str) -> None
     shutil.rmtree(staged.stage_dir, ignore_errors=True)
 
 
-def recover(library_root: Path, tmp_dir: Path, db: Database, repo: ModelRepository) -> list[str]:
+def recover(library_root: Path, tmp_dir: Path, db: Database, repo: CatalogStore[Any]) -> list[str]:
     """Finish or undo imports a crash interrupted. Returns a line per action taken (for logs/health).
 
     Stages a live process still holds (their lock is taken) are left alone.

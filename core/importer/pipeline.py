@@ -13,9 +13,10 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from ..catalog.db import Database
-from ..catalog.repository import ModelRepository
+from ..catalog.store import CatalogStore
 from ..config import LibraryConfig
 from ..errors import Cancelled, InvalidInput, ModelLibraryError, UnsafePath
 from ..io.drives import DriveLimiter, check_free_space, check_writable
@@ -58,7 +59,7 @@ class _Progress:
 
 
 class Importer:
-    def __init__(self, config: LibraryConfig, db: Database, repo: ModelRepository) -> None:
+    def __init__(self, config: LibraryConfig, db: Database, repo: CatalogStore[Any]) -> None:
         self.config = config
         self.db = db
         self.repo = repo

@@ -98,6 +98,20 @@ def restore_records(db: Database, library_root: Path, *, maker: LinkMaker | None
     return report
 
 
+def restore_machine_records(db: Database, library_root: Path) -> list[str]:
+    """A shared library's machine lost its own catalog file (or never had one: a machine joining the
+    library): its installs, links and pending lookups come back from its records. -> notes for the log
+    (none when nothing was there to restore)."""
+    report = restore_records(db, library_root)
+    if not (report.installs or report.links or report.pending_lookups):
+        return []
+    return [
+        f"this machine's own catalog file was missing or damaged: restored {report.installs} installs, "
+        f"{report.links} links and {report.pending_lookups} pending lookups from its records "
+        "(the models are in the shared catalog)."
+    ]
+
+
 def ensure_records(db: Database) -> list[str]:
     """Write the records a catalog from before them lacks (call it only for a catalog that was there
     at open: a new, empty one must never overwrite what a rebuild needs). Only missing files are written;

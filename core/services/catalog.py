@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ..catalog.model_records import ModelRecords
 from ..catalog.rebuild import rebuild_catalog
-from ..catalog.store import Catalog
+from ..catalog.store import CatalogStore
 from ..config import LibraryConfig
 from ..editing import edit_changes
 from ..errors import Conflict
@@ -36,7 +36,7 @@ class CatalogService:
         self,
         config: LibraryConfig,
         db: Database,
-        repo: Catalog,
+        repo: CatalogStore[Any],
         source_registry: SourceRegistry,
         *,
         guard: WriteCheck,
@@ -224,7 +224,8 @@ class CatalogService:
     def rebuild(self) -> dict[str, Any]:
         """Recreate the model rows from the library's metadata.json files; what else the catalog lacks
         (sources, installs, links, pending lookups) comes back from ``records/``."""
-        report = rebuild_catalog(self.db, self.config.models_dir, self.config.root)  # one bulk transaction
+        # one bulk transaction, on whichever store the library uses
+        report = rebuild_catalog(self.db, self.config.models_dir, self.config.root, self.repo)
         self.db.checkpoint()
         self._changed([], "rebuilt")
         return report.to_dict()

@@ -7,11 +7,13 @@ another, and none sees the facade.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..adopt import AdoptService
+from ..catalog.backends import open_store
 from ..catalog.db import Database
 from ..catalog.model_records import ModelRecords, model_file_paths
-from ..catalog.repository import ModelRepository
+from ..catalog.store import CatalogStore
 from ..config import LibraryConfig
 from ..hub_service import HubService
 from ..importer.pipeline import Importer
@@ -43,7 +45,7 @@ from .workflows import WorkflowService
 @dataclass(frozen=True)
 class Services:
     events: EventBus
-    repo: ModelRepository  # the catalog's store, shared by the services
+    repo: CatalogStore[Any]  # the catalog's store (SQLite or PostgreSQL), shared by the services
     importer: Importer  # the import pipeline, shared by imports and adopt
     catalog: CatalogServiceBase
     imports: ImportServiceBase
@@ -60,7 +62,7 @@ class Services:
 def compose(config: LibraryConfig, db: Database) -> Services:
     events = EventBus()
     guard = WriteGuard(db, config.root)
-    repo = ModelRepository(db)
+    repo = open_store(config, db)
     mapping = MappingService(config, db, repo, guard=guard, on_changed=events.changed)
     health = HealthService(db, repo, config.root, rules=mapping.rules, on_changed=events.changed)
     sources = SourceService(config, db, on_changed=events.changed, guard=guard)

@@ -66,6 +66,15 @@ class SourceService:
         app_id: str | None = None,
         scan: bool = True,
     ) -> dict[str, Any]:
+        if self.config.shared:
+            why = (
+                "Folders are catalogued in place on one machine's own catalog; this library's catalog is "
+                "shared by several machines (MODEL_LIBRARY_CATALOG), so its models are imported or adopted "
+                "into the shared library instead (docs/teams.md)."
+            )
+            if auto:  # the host's own model folders: nothing to report to the user
+                return {"path": str(path), "skipped": why}
+            raise InvalidInput(why)
         folder = check_source_path(Path(path), self.config.root)
         for existing in self.registry.all():
             other = Path(existing.path)

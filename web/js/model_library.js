@@ -278,6 +278,13 @@ if (app && typeof app.registerExtension === "function") {
         category: ["Central Model Library", "Library", "Root"],
       },
       {
+        id: "ModelLibrary.Catalog",
+        name: "Shared catalog: a postgresql:// URL without password (restart to apply; MODEL_LIBRARY_CATALOG wins)",
+        type: "text",
+        defaultValue: "",
+        category: ["Central Model Library", "Library", "Shared catalog"],
+      },
+      {
         id: "ModelLibrary.ImportRoots",
         name: "Extra folders the panel may import from (one per line; applies at once)",
         type: "text",

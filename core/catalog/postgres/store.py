@@ -28,6 +28,7 @@ from .database import Conn, PostgresDatabase
 from .rows import INSERT, hydrate, refresh_aliases, reindex
 from .search import facet_values, facets, run_search
 
+_BULK_LOCK = 0x6D6C_6275_6C6B  # "mlbulk": one bulk load (a rebuild) at a time across machines
 _INSERT_ORIGIN = (
     "INSERT INTO model_origins (model_id, path, kind, recorded_at) VALUES (%s, %s, %s, %s) "
     "ON CONFLICT (model_id, path) DO NOTHING"
@@ -110,6 +111,8 @@ class PostgresCatalog:
         """One write transaction for loading many rows (a rebuild): search words written once at the end
         (also when the block fails, so an outer transaction that commits anyway stays searchable)."""
         with self.db.transaction() as conn:
+            # Machines finding the catalog empty at once rebuild one after the other, never interleaved.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_BULK_LOCK,))
             self._bulk.ids = set()
             try:
                 yield
@@ -260,6 +263,10 @@ class PostgresCatalog:
         with self.db.read() as conn:
             rows = conn.execute(f"SELECT * FROM models {where}", params).fetchall()
             return hydrate(conn, rows)
+
+    def close(self) -> None:
+        """Close the connection pool (the library closes its store last)."""
+        self.db.close()
 
     # Last: a method named ``list`` would shadow the builtin in the annotations below it.
     def list(self, query: ModelQuery) -> Page:

@@ -1,0 +1,44 @@
+"""The catalog store a library uses, chosen by ``MODEL_LIBRARY_CATALOG`` (``LibraryConfig.catalog``): the
+SQLite store on the library's catalog file, or the PostgreSQL store several machines share. psycopg is
+imported only in the second case (the optional ``postgresql`` extra)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import LibraryConfig
+from ..errors import InvalidConfig
+from .db import Database
+from .repository import ModelRepository
+from .store import CatalogStore
+
+
+def open_store(config: LibraryConfig, db: Database) -> CatalogStore[Any]:
+    """The library's catalog store (a shared one migrated, once, by whichever machine starts first)."""
+    if not config.shared:
+        return ModelRepository(db)
+    try:
+        from .postgres.database import PostgresDatabase
+        from .postgres.schema import migrate
+        from .postgres.store import PostgresCatalog
+    except ImportError as exc:
+        raise InvalidConfig(
+            "MODEL_LIBRARY_CATALOG names a PostgreSQL catalog but psycopg is not installed; install it "
+            "with `pip install 'central-model-library[postgresql]'` (or `pip install 'psycopg[binary]' "
+            f"psycopg-pool`) in ComfyUI's Python ({exc.name} is missing)."
+        ) from exc
+    database = PostgresDatabase(config.catalog)
+    try:
+        migrate(database)
+    except BaseException:
+        database.close()
+        raise
+    return PostgresCatalog(database)
+
+
+def close_store(store: CatalogStore[Any]) -> None:
+    """Close what the store holds of its own (a PostgreSQL pool); the SQLite store shares the library's
+    database, which the library closes."""
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()

@@ -1,0 +1,153 @@
+"""One library, several machines (issue 18): the models on one shared folder, their catalog on one
+PostgreSQL database, each machine's own files (local catalog, records, views) in its own state folder.
+Each "machine" here is a Library opened with its own state folder and name on the same share and server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from comfyui_model_library.core.config import LibraryConfig, catalog_setting, load_config
+from comfyui_model_library.core.errors import InvalidConfig, InvalidInput
+from comfyui_model_library.core.library import Library
+from comfyui_model_library.core.models import ModelQuery
+from tests.synth import write_family
+
+Machine = Callable[[str], Library]
+
+
+@pytest.fixture
+def machine(tmp_path: Path, postgres_dsn: str) -> Iterator[Machine]:
+    opened: list[Library] = []
+    share = tmp_path / "share"
+
+    def open_machine(name: str) -> Library:
+        config = load_config(
+            share,
+            catalog=postgres_dsn,
+            state_root=tmp_path / f"{name}-state",
+            machine=name,
+            import_roots=(tmp_path / "incoming",),
+        )
+        library = Library.open(config)
+        opened.append(library)
+        return library
+
+    yield open_machine
+    for library in opened:
+        library.close()
+
+
+def _lora(folder: Path, name: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return write_family(folder / name, "sdxl_lora_kohya")
+
+
+def test_a_model_imported_on_one_machine_is_listed_on_the_other(machine: Machine, tmp_path: Path) -> None:
+    a, b = machine("a"), machine("b")
+    [item] = a.imports.import_paths([_lora(tmp_path / "incoming", "detail.safetensors")], lookup=False)
+    assert item.status == "imported" and item.model is not None
+    seen = b.catalog.get(item.model.id) if hasattr(b.catalog, "get") else b.repo.get(item.model.id)
+    assert seen.name == "detail"
+    assert [m.id for m in b.repo.list(ModelQuery(q="detail")).items] == [item.model.id]
+    assert (tmp_path / "share" / seen.rel_dir / "metadata.json").is_file()  # the truth, on the share
+    # Each machine's own files stay off the share.
+    assert not (tmp_path / "share" / "catalog.sqlite").exists()
+    assert (tmp_path / "a-state" / "catalog.sqlite").is_file() and (
+        tmp_path / "b-state" / "catalog.sqlite"
+    ).is_file()
+    assert a.config.tmp_dir == tmp_path / "share" / ".tmp" / "machines" / "a"
+
+
+def test_two_machines_importing_the_same_bytes_at_once_get_one_model(
+    machine: Machine, tmp_path: Path
+) -> None:
+    a, b = machine("a"), machine("b")
+    source_a = _lora(tmp_path / "incoming" / "from-a", "same.safetensors")
+    source_b = tmp_path / "incoming" / "from-b" / "same-too.safetensors"
+    source_b.parent.mkdir(parents=True)
+    source_b.write_bytes(source_a.read_bytes())
+    barrier = threading.Barrier(2)
+    results: dict[str, list[object]] = {}
+
+    def run(name: str, library: Library, path: Path) -> None:
+        barrier.wait()
+        results[name] = list(library.imports.import_paths([path], lookup=False))
+
+    threads = [
+        threading.Thread(target=run, args=("a", a, source_a)),
+        threading.Thread(target=run, args=("b", b, source_b)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    items = [results["a"][0], results["b"][0]]
+    ids = {item.model.id for item in items if item.model is not None}  # type: ignore[attr-defined]
+    assert len(ids) == 1, items
+    assert sorted(item.status for item in items) == ["duplicate", "imported"]  # type: ignore[attr-defined]
+    assert a.repo.count() == 1
+    model_folders = [p.parent for p in (tmp_path / "share" / "models").rglob("metadata.json")]
+    assert len(model_folders) == 1, model_folders
+    # Both names the bytes came under find the one model.
+    assert {m.id for m in b.repo.list(ModelQuery(q="same")).items} == ids
+    # Neither machine left a stage behind, and each stages in its own folder.
+    for name in ("a", "b"):
+        stages = tmp_path / "share" / ".tmp" / "machines" / name
+        assert not [p for p in stages.glob("*") if p.name.startswith("import-")], list(stages.glob("*"))
+
+
+def test_a_rebuild_on_any_machine_restores_the_shared_catalog_from_the_share(
+    machine: Machine, tmp_path: Path
+) -> None:
+    a = machine("a")
+    [item] = a.imports.import_paths([_lora(tmp_path / "incoming", "kept.safetensors")], lookup=False)
+    assert machine("b").recovered == []  # a machine joining the library rebuilds nothing
+    a.repo.delete_all()  # a catalog emptied (a new server, a restored dump that missed it)
+    c = machine("c")  # opening finds models on the share and none in the catalog: rebuilt
+    assert item.model is not None and c.repo.get(item.model.id).name == "kept"
+    assert any("rebuilt" in note for note in c.recovered), c.recovered
+
+
+def test_folders_are_not_catalogued_in_place_on_a_shared_catalog(machine: Machine, tmp_path: Path) -> None:
+    a = machine("a")
+    folder = tmp_path / "incoming" / "loras"
+    _lora(folder, "in-place.safetensors")
+    with pytest.raises(InvalidInput, match="imported or adopted"):
+        a.sources.add(folder)
+    assert "skipped" in a.sources.add(folder, auto=True)  # the host's own folders: quietly left alone
+    assert a.sources.list_sources() == []
+
+
+def test_the_catalog_setting_is_sqlite_or_a_postgresql_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert catalog_setting(None) == catalog_setting("") == catalog_setting("SQLite") == "sqlite"
+    assert catalog_setting("postgresql://team@db.lan/models") == "postgresql://team@db.lan/models"
+    with pytest.raises(InvalidConfig) as caught:
+        catalog_setting("mysql://team:s3cret@db.lan/models")
+    assert "s3cret" not in str(caught.value)
+    monkeypatch.setenv("MODEL_LIBRARY_CATALOG", "postgresql://team@db.lan/models")
+    config: LibraryConfig = load_config(tmp_path / "lib")
+    assert config.shared and config.catalog_path.parent != tmp_path / "lib"
+    assert "db.lan" not in repr(config)  # a URL may hold a password: never in logs
+
+
+def test_comfyuis_setting_names_the_catalog_but_never_holds_its_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ComfyUI serves its settings to anyone who can reach it: a URL with a password there is refused;
+    MODEL_LIBRARY_CATALOG wins over the setting, as MODEL_LIBRARY_ROOT wins over the root's."""
+    from comfyui_model_library._host import SETTING_CATALOG, catalog_override
+
+    assert catalog_override({}) == {} and catalog_override({SETTING_CATALOG: "  "}) == {}
+    assert catalog_override({SETTING_CATALOG: "postgresql://team@db.lan/models"}) == {
+        "catalog": "postgresql://team@db.lan/models"
+    }
+    with pytest.raises(InvalidConfig, match="pgpass"):
+        catalog_override({SETTING_CATALOG: "postgresql://team:s3cret@db.lan/models"})
+    monkeypatch.setenv("MODEL_LIBRARY_CATALOG", "postgresql://team@other/models")
+    assert catalog_override({SETTING_CATALOG: "postgresql://team@db.lan/models"}) == {}
