@@ -17,7 +17,7 @@ per-user data folder (platformdirs). Everything the library owns lives below tha
 A library shared by several machines (``MODEL_LIBRARY_CATALOG=postgresql://...``, docs/teams.md) keeps the
 models on the share and their catalog on PostgreSQL; what is one machine's own stays off the share, in
 ``state_root`` (a per-user state folder keyed by the library's path unless given): the local catalog file
-(links, sources, jobs, the import journal), ``records/`` and ``views/``. Each machine stages imports in
+(links, sources, jobs, the import journal) and ``records/``. Each machine stages imports in
 ``.tmp/machines/<machine>/`` on the share, so that a commit is one rename on the same filesystem and no
 machine's recovery ever touches another's stages.
 """
@@ -116,7 +116,9 @@ class LibraryConfig:
 
     @property
     def views_dir(self) -> Path:
-        return self.local_root / "views"
+        # On the share too: one folder per install (its id comes from the install's path), the links
+        # relative to the share's models, the same on every machine that maps the same install path.
+        return self.root / "views"
 
     @property
     def tmp_dir(self) -> Path:

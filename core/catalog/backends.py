@@ -4,6 +4,7 @@ imported only in the second case (the optional ``postgresql`` extra)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..config import LibraryConfig
@@ -34,6 +35,25 @@ def open_store(config: LibraryConfig, db: Database) -> CatalogStore[Any]:
         database.close()
         raise
     return PostgresCatalog(database)
+
+
+def open_feed(
+    config: LibraryConfig, store: CatalogStore[Any], on_remote: Callable[[list[str], str, str], None]
+) -> Callable[[list[str], str], None] | None:
+    """A shared catalog's change feed (postgres/changes_feed.py), listening from now on and closed with
+    the store: -> how to publish this machine's changes. None for a one-machine library."""
+    if not config.shared:
+        return None
+    from ..config import default_machine
+    from .postgres.changes_feed import ChangeFeed
+    from .postgres.store import PostgresCatalog
+
+    if not isinstance(store, PostgresCatalog):
+        return None
+    feed = ChangeFeed(config.catalog, config.machine or default_machine(), on_remote)
+    store.closing.append(feed.close)
+    feed.start()
+    return feed.publish
 
 
 def close_store(store: CatalogStore[Any]) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..adopt import AdoptService
-from ..catalog.backends import open_store
+from ..catalog.backends import open_feed, open_store
 from ..catalog.db import Database
 from ..catalog.model_records import ModelRecords, model_file_paths
 from ..catalog.store import CatalogStore
@@ -57,6 +57,27 @@ class Services:
     workflows: WorkflowServiceBase
     previews: PreviewServiceBase
     origins: OriginServiceBase
+
+
+def _share_changes(
+    config: LibraryConfig, repo: CatalogStore[Any], events: EventBus, mapping: MappingService
+) -> None:
+    """A shared catalog: this machine's changes go to the others; theirs reach this machine's panels
+    (as "changed" events marked ``remote``) and its ComfyUI (the models linked by the mapping)."""
+
+    def heard(ids: list[str], reason: str, machine: str) -> None:
+        events.publish("changed", {"ids": ids, "reason": reason, "machine": machine, "remote": True})
+        mapping.sync_models(ids)
+
+    publish = open_feed(config, repo, heard)
+    if publish is None:
+        return
+
+    def tell_others(event: str, data: dict[str, Any]) -> None:
+        if event == "changed" and not data.get("remote"):
+            publish(list(data.get("ids") or []), str(data.get("reason") or "changed"))
+
+    events.subscribe(tell_others)
 
 
 def compose(config: LibraryConfig, db: Database) -> Services:
@@ -112,6 +133,7 @@ def compose(config: LibraryConfig, db: Database) -> Services:
         on_changed=events.changed,
     )
     events.subscribe(previews.on_event)  # new models: their local preview, behind the import
+    _share_changes(config, repo, events, mapping)
     hub.background_enrich = origins.enrich_quietly  # lookups after import and pending retries: both sites
     return Services(
         events,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,7 @@ class PostgresCatalog:
 
         self.db = db
         self._bulk = threading.local()  # ids whose search words wait for the end of a bulk load
+        self.closing: list[Callable[[], None]] = []  # closed with the store (the change feed)
         self.in_place: InPlaceModels[Conn] = PostgresInPlaceModels(db, self.index)
 
     # -- writes ----------------------------------------------------------------------------------------
@@ -265,7 +266,9 @@ class PostgresCatalog:
             return hydrate(conn, rows)
 
     def close(self) -> None:
-        """Close the connection pool (the library closes its store last)."""
+        """Close what listens on the server, then the connection pool (the library closes its store last)."""
+        while self.closing:
+            self.closing.pop()()
         self.db.close()
 
     # Last: a method named ``list`` would shadow the builtin in the annotations below it.

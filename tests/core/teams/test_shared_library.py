@@ -5,6 +5,7 @@ Each "machine" here is a Library opened with its own state folder and name on th
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def test_a_model_imported_on_one_machine_is_listed_on_the_other(machine: Machine
     a, b = machine("a"), machine("b")
     [item] = a.imports.import_paths([_lora(tmp_path / "incoming", "detail.safetensors")], lookup=False)
     assert item.status == "imported" and item.model is not None
-    seen = b.catalog.get(item.model.id) if hasattr(b.catalog, "get") else b.repo.get(item.model.id)
+    seen = b.catalog.get_model(item.model.id)
     assert seen.name == "detail"
     assert [m.id for m in b.repo.list(ModelQuery(q="detail")).items] == [item.model.id]
     assert (tmp_path / "share" / seen.rel_dir / "metadata.json").is_file()  # the truth, on the share
@@ -151,3 +152,67 @@ def test_comfyuis_setting_names_the_catalog_but_never_holds_its_password(
         catalog_override({SETTING_CATALOG: "postgresql://team:s3cret@db.lan/models"})
     monkeypatch.setenv("MODEL_LIBRARY_CATALOG", "postgresql://team@other/models")
     assert catalog_override({SETTING_CATALOG: "postgresql://team@db.lan/models"}) == {}
+
+
+def test_a_change_on_one_machine_reaches_the_others_events_within_a_second(
+    machine: Machine, tmp_path: Path
+) -> None:
+    """PostgreSQL LISTEN/NOTIFY: B's event bus (its panels, over the websocket) hears A's import, edit and
+    removal, marked remote; A never hears its own changes back."""
+    a, b = machine("a"), machine("b")
+    heard: dict[str, list[dict[str, object]]] = {"a": [], "b": []}
+    arrived = threading.Event()
+
+    def listen(name: str) -> Callable[[str, dict[str, object]], None]:
+        def on_event(event: str, data: dict[str, object]) -> None:
+            if event == "changed" and data.get("remote"):
+                heard[name].append(data)
+                arrived.set()
+
+        return on_event
+
+    a.events.subscribe(listen("a"))
+    b.events.subscribe(listen("b"))
+    [item] = a.imports.import_paths([_lora(tmp_path / "incoming", "fresh.safetensors")], lookup=False)
+    assert item.model is not None
+    assert arrived.wait(1.0), "B heard nothing within a second"
+    deadline = time.monotonic() + 1.0
+    while not any(item.model.id in d["ids"] for d in heard["b"]) and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.02)
+    assert any(item.model.id in d["ids"] and d["machine"] == "a" for d in heard["b"]), heard["b"]  # type: ignore[operator]
+    arrived.clear()
+    a.catalog.remove_model(item.model.id)  # to A's trash; gone from the shared catalog
+    assert arrived.wait(1.0), "B heard nothing of the removal within a second"
+    assert b.repo.find(item.model.id) is None
+    assert heard["a"] == [], "a machine does not hear its own changes back"
+
+
+def test_a_model_imported_on_one_machine_appears_in_the_others_comfyui_within_a_second(
+    machine: Machine, tmp_path: Path
+) -> None:
+    """B maps the library into its ComfyUI (a view folder of its install on the share); a model A imports
+    is linked there by B's mapping as soon as B hears of it, and unlinked when A removes it."""
+    comfy = tmp_path / "b-ComfyUI"
+    (comfy / "models" / "loras").mkdir(parents=True)
+    (comfy / "comfyui_version.py").write_text('__version__ = "0.3.64"\n')
+    a, b = machine("a"), machine("b")
+    b.mapping.apply(comfy)
+    [install] = b.mapping.installs()
+    views = Path(install["views"])
+
+    def linked() -> list[Path]:
+        return sorted(p for p in views.rglob("*.safetensors") if p.is_symlink())
+
+    [item] = a.imports.import_paths([_lora(tmp_path / "incoming", "everywhere.safetensors")], lookup=False)
+    assert item.model is not None
+    deadline = time.monotonic() + 1.0
+    while not linked() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    [link] = linked()
+    assert link.name == "everywhere.safetensors"
+    assert link.resolve() == (tmp_path / "share" / item.model.rel_dir / "everywhere.safetensors").resolve()
+    a.catalog.remove_model(item.model.id)
+    deadline = time.monotonic() + 1.0
+    while linked() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert linked() == []
