@@ -177,6 +177,39 @@ def catalog_override(settings: dict[str, Any]) -> dict[str, Any]:
     return {"catalog": catalog}
 
 
+def _route_loads_through_cache(library: Library) -> None:
+    """With ``MODEL_LIBRARY_CACHE`` set, ComfyUI's loaders read library files from this machine's cache:
+    ``folder_paths.get_full_path`` (which every loader and ``get_full_path_or_raise`` call) answers with
+    the cached copy, filled on that first use. Only on ComfyUI's worker threads: on the event loop (a
+    route asking for a path) a file not cached yet is answered from the share, never copied there."""
+    import asyncio
+
+    try:
+        import folder_paths
+    except ImportError:
+        return
+    original = getattr(folder_paths.get_full_path, "__model_library_original__", folder_paths.get_full_path)
+
+    def get_full_path(folder_name: str, filename: str) -> str | None:
+        path = original(folder_name, filename)
+        if path is None:
+            return None
+        try:
+            asyncio.get_running_loop()
+            on_loop = True
+        except RuntimeError:
+            on_loop = False
+        try:
+            return library.cache.route(path, fill=not on_loop)
+        except Exception:  # the cache must never break a load: the share's path still works
+            log.exception("model-library: the cache could not answer for %s", path)
+            return path
+
+    get_full_path.__model_library_original__ = original  # type: ignore[attr-defined]
+    folder_paths.get_full_path = get_full_path
+    log.info("model-library: models load from the cache in %s", library.config.cache_dir)
+
+
 def get_library() -> Library:
     """The one library of this process, built on first use."""
     global _library
@@ -196,6 +229,8 @@ def get_library() -> Library:
                 **catalog_override(settings),
             )
             library = Library.open(config)
+            if library.cache.enabled:
+                _route_loads_through_cache(library)
             # The import roots follow the setting (and ComfyUI's folders) without a restart.
             library.imports.follow_import_roots(import_roots)
             if prompt_server() is not None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 from ..core.errors import ModelLibraryError
 from ..core.models import ModelQuery
-from . import commands, workflow
+from . import cache, commands, workflow
 from .output import ProgressBar, emit_json, model_line, print_model_detail
 
 Handler = Callable[[argparse.Namespace], int]
@@ -165,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--older-than-days", type=float, default=None)
 
     workflow.add_parser(sub, _common)
+    cache.add_parser(sub, _common)
 
     p = add("serve", "serve the API and the panel without ComfyUI")
     p.add_argument("--host", default="127.0.0.1")
@@ -220,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    module = workflow if args.command == "workflow" else commands
+    module = {"workflow": workflow, "cache": cache}.get(args.command, commands)
     handler: Handler = getattr(module, "cmd_" + args.command.replace("-", "_"))
     return handler(args)
 

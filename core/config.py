@@ -32,6 +32,8 @@ from typing import Any
 
 ENV_ROOT = "MODEL_LIBRARY_ROOT"
 ENV_CATALOG = "MODEL_LIBRARY_CATALOG"
+ENV_CACHE = "MODEL_LIBRARY_CACHE"
+ENV_CACHE_BUDGET = "MODEL_LIBRARY_CACHE_BUDGET"
 SQLITE = "sqlite"
 APP_NAME = "comfyui-model-library"
 # The two files at a library's root: together they tell a model library's folder from any other.
@@ -81,6 +83,9 @@ class LibraryConfig:
     # A shared catalog only: this machine's own folder (default: per user, keyed by the root) and name.
     state_root: Path | None = None
     machine: str | None = None
+    # This machine's content-addressed cache (CONTRACT: MODEL_LIBRARY_CACHE, MODEL_LIBRARY_CACHE_BUDGET).
+    cache_dir: Path | None = None
+    cache_budget: int | None = None
 
     def replace(self, **changes: Any) -> LibraryConfig:
         return dataclasses.replace(self, **changes)
@@ -177,10 +182,17 @@ def catalog_setting(value: str | None) -> str:
 
 def load_config(root: str | os.PathLike[str] | None = None, **overrides: Any) -> LibraryConfig:
     """Build the config from the root and the environment (``HF_ENDPOINT``, ``HF_TOKEN``,
-    ``CIVITAI_ENDPOINT``, ``CIVITAI_API_KEY``, ``MODEL_LIBRARY_CATALOG``)."""
+    ``CIVITAI_ENDPOINT``, ``CIVITAI_API_KEY``, ``MODEL_LIBRARY_CATALOG``, ``MODEL_LIBRARY_CACHE``,
+    ``MODEL_LIBRARY_CACHE_BUDGET``)."""
+    from .cache.budget import parse_budget
+
+    cache = os.environ.get(ENV_CACHE, "").strip()
+    budget = os.environ.get(ENV_CACHE_BUDGET, "").strip()
     base = LibraryConfig(
         root=resolve_library_root(root),
         catalog=catalog_setting(os.environ.get(ENV_CATALOG)),
+        cache_dir=Path(cache).expanduser().absolute() if cache else None,
+        cache_budget=parse_budget(budget) if budget else None,
         hf_endpoint=os.environ.get("HF_ENDPOINT") or None,
         hf_token=os.environ.get("HF_TOKEN") or None,
         civitai_endpoint=os.environ.get("CIVITAI_ENDPOINT") or None,

@@ -10,6 +10,7 @@ service it needs:
 - ``sources``: folders catalogued in place;  ``hub``: Hugging Face lookups and downloads;
 - ``adopt``: bring an install in in place, give it back;
 - ``workflows``: the models a workflow references, checked (and made available);
+- ``cache``: this machine's local copies of a shared library's files (``MODEL_LIBRARY_CACHE``);
 - ``events``: ``subscribe(fn)`` registers ``fn(event: str, data: dict)``; ``"changed"``
   (``{"ids": [...], "reason": str}``) is published whenever catalog rows change.
 
@@ -64,6 +65,7 @@ class Library:
         self.workflows = services.workflows
         self.previews = services.previews
         self.origins = services.origins
+        self.cache = services.cache
         self.recovered: list[str] = []
 
     # -- lifecycle -----------------------------------------------------------------------------------

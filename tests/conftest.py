@@ -18,6 +18,8 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     """No test touches the user's real library, HF cache or token."""
     monkeypatch.delenv("MODEL_LIBRARY_ROOT", raising=False)
     monkeypatch.delenv("MODEL_LIBRARY_CATALOG", raising=False)
+    monkeypatch.delenv("MODEL_LIBRARY_CACHE", raising=False)
+    monkeypatch.delenv("MODEL_LIBRARY_CACHE_BUDGET", raising=False)
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", os.environ.get("HF_HUB_OFFLINE", "0"))
     monkeypatch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf-home")))

@@ -333,6 +333,23 @@ class AdoptServiceBase(Protocol):
     def release_adopted(self, model_id: str) -> UndoReport | None: ...
 
 
+class CacheServiceBase(Protocol):
+    """This machine's content-addressed cache of the library's files (off without MODEL_LIBRARY_CACHE)."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def route(self, path: str, *, fill: bool = True) -> str:
+        """The path to read for a library file: its cached copy (filled on this first use unless
+        ``fill`` is False), or itself."""
+
+    def prefetch(self, model_ids: Sequence[str]) -> dict[str, Any]: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    def clear(self) -> dict[str, Any]: ...
+
+
 class WorkflowServiceBase(Protocol):
     """The models a workflow references: which are available here and what would make each one so.
 

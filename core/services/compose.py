@@ -24,6 +24,7 @@ from ..previews.service import PreviewService
 from ..sources import SourceService
 from .base import (
     AdoptServiceBase,
+    CacheServiceBase,
     CatalogServiceBase,
     HealthServiceBase,
     HubServiceBase,
@@ -34,6 +35,7 @@ from .base import (
     SourceServiceBase,
     WorkflowServiceBase,
 )
+from .cache import CacheService
 from .catalog import CatalogService
 from .guard import EventBus, WriteGuard
 from .health import HealthService
@@ -57,6 +59,7 @@ class Services:
     workflows: WorkflowServiceBase
     previews: PreviewServiceBase
     origins: OriginServiceBase
+    cache: CacheServiceBase
 
 
 def _share_changes(
@@ -149,4 +152,5 @@ def compose(config: LibraryConfig, db: Database) -> Services:
         workflows,
         previews,
         origins,
+        CacheService(config, repo),
     )

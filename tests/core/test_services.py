@@ -27,6 +27,7 @@ SERVICES: dict[str, type[Any]] = {
     "hub": base.HubServiceBase,
     "adopt": base.AdoptServiceBase,
     "workflows": base.WorkflowServiceBase,
+    "cache": base.CacheServiceBase,
 }
 # The service classes compose() builds; nothing else in core/ may construct one.
 SERVICE_CLASSES = {
@@ -38,6 +39,7 @@ SERVICE_CLASSES = {
     "HubService",
     "AdoptService",
     "WorkflowService",
+    "CacheService",
 }
 # A process of its own opens the library the way the CLI does: the host's first walk runs in a child.
 OPENS_THE_LIBRARY = {"sources/child.py"}
