@@ -10,6 +10,7 @@ module never builds one itself.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import logging
 import os
 import re
@@ -183,7 +184,19 @@ def locate(label: str, model_ref: str = "") -> ModelFiles:
             f"its file {found.path} is missing. Run `model-library health --repair`, or import it again."
         )
     mark_used(found.model)
-    return found
+    return dataclasses.replace(found, path=_cached(found.path))
+
+
+def _cached(path: str) -> str:
+    """The file's copy in this machine's cache (MODEL_LIBRARY_CACHE), filled on this first use; the
+    library's own path when there is no cache or the file cannot be cached (never a failed load)."""
+    try:
+        return str(library().cache.route(path))
+    except Exception:
+        log.warning(
+            "model-library: the cache could not answer for %s; loading it in place", path, exc_info=True
+        )
+        return path
 
 
 def mark_used(model: Model) -> None:

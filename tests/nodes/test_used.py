@@ -54,3 +54,25 @@ def test_marking_never_fails_the_prompt(
     monkeypatch.setattr(bound.catalog, "_guard", refuse)
     assert _catalog.locate(_catalog.label_for(item.model)).model.id == item.model.id
     assert bound.catalog.get_model(item.model.id).used_at == ""
+
+
+def test_a_library_loader_reads_the_machines_cache(tmp_path: Path) -> None:
+    """With MODEL_LIBRARY_CACHE, a library loader opens the cached copy (filled on this first load)."""
+    from comfyui_model_library.core.config import load_config
+
+    config = load_config(tmp_path / "library", cache_dir=tmp_path / "fast-disk")
+    with Library.open(config) as library:
+        previous = _catalog._provider
+        _catalog.bind_library(lambda: library)
+        try:
+            incoming = tmp_path / "incoming"
+            incoming.mkdir()
+            [item] = library.imports.import_paths(
+                [write_family(incoming / "detail.safetensors", "sdxl_lora_kohya")], lookup=False
+            )
+            assert item.model is not None
+            path = Path(_catalog.loadable_path(_catalog.label_for(item.model)))
+            assert path.is_relative_to(tmp_path / "fast-disk")
+            assert path.read_bytes() == library.catalog.model_file_path(item.model.id).read_bytes()
+        finally:
+            _catalog._provider = previous
