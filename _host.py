@@ -180,14 +180,15 @@ def catalog_override(settings: dict[str, Any]) -> dict[str, Any]:
 def _route_loads_through_cache(library: Library) -> None:
     """With ``MODEL_LIBRARY_CACHE`` set, ComfyUI's loaders read library files from this machine's cache:
     ``folder_paths.get_full_path`` (which every loader and ``get_full_path_or_raise`` call) answers with
-    the cached copy, filled on that first use. Only on ComfyUI's worker threads: on the event loop (a
-    route asking for a path) a file not cached yet is answered from the share, never copied there."""
+    the cached copy, filled on that first use. Not on the server's event loop (a route asking for a
+    path): there a file not cached yet is answered from the share, never copied. ComfyUI's prompt worker
+    runs an event loop of its own, which may wait for a copy."""
     import asyncio
 
-    try:
-        import folder_paths
-    except ImportError:
+    folder_paths = _folder_paths()
+    if folder_paths is None:
         return
+    server_loop = getattr(prompt_server(), "loop", None)
     original = getattr(folder_paths.get_full_path, "__model_library_original__", folder_paths.get_full_path)
 
     def get_full_path(folder_name: str, filename: str) -> str | None:
@@ -195,12 +196,11 @@ def _route_loads_through_cache(library: Library) -> None:
         if path is None:
             return None
         try:
-            asyncio.get_running_loop()
-            on_loop = True
+            on_server_loop = asyncio.get_running_loop() is server_loop
         except RuntimeError:
-            on_loop = False
+            on_server_loop = False
         try:
-            return library.cache.route(path, fill=not on_loop)
+            return str(library.cache.route(path, fill=not on_server_loop))
         except Exception:  # the cache must never break a load: the share's path still works
             log.exception("model-library: the cache could not answer for %s", path)
             return path

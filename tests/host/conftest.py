@@ -57,7 +57,22 @@ class HostTierCustomLoader:
         return (my_lora,)
 
 
-NODE_CLASS_MAPPINGS = {"HostTierCustomLoader": HostTierCustomLoader}
+# The file ComfyUI's own loaders would open for a LoRA name (folder_paths.get_full_path).
+class HostTierFullPath:
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"lora_name": (folder_paths.get_filename_list("loras"),)}}
+
+    RETURN_TYPES = ("STRING",)
+    FUNCTION = "run"
+    CATEGORY = "testing"
+
+    def run(self, lora_name):
+        return (folder_paths.get_full_path_or_raise("loras", lora_name),)
+
+
+NODE_CLASS_MAPPINGS = {"HostTierCustomLoader": HostTierCustomLoader, "HostTierFullPath": HostTierFullPath}
 """
 READY_TIMEOUT_S = 90.0
 FRESH_FOLDERS = ("models", "custom_nodes", "input", "output", "user", "temp")
@@ -179,6 +194,13 @@ def host_hub() -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def comfyui(tmp_path_factory: pytest.TempPathFactory, host_hub: Any) -> Iterator[ComfyUI]:
+    yield from start_comfyui(tmp_path_factory, host_hub)
+
+
+def start_comfyui(
+    tmp_path_factory: pytest.TempPathFactory, host_hub: Any, extra_env: dict[str, str] | None = None
+) -> Iterator[ComfyUI]:
+    """A started host (see the module's docstring); ``extra_env`` may name "{root}" (its temp folder)."""
     comfy_path, python = host_paths()
     root = tmp_path_factory.mktemp("comfyui-host")
     install, library = shadow_install(comfy_path, root / "ComfyUI"), root / "library"
@@ -208,6 +230,7 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory, host_hub: Any) -> Iterator
         HF_HOME=str(root / "hf-home"),
         PYTHONUNBUFFERED="1",
     )
+    env.update({k: v.format(root=root) for k, v in (extra_env or {}).items()})
     frontend = frontend_override(python)
     if frontend is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(frontend[0]), env.get("PYTHONPATH"))))
