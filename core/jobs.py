@@ -14,6 +14,11 @@ running at start-up whose owner is gone are marked failed with error code ``inte
 submitted as ``resumable`` (downloads, uploads) can be run again with
 :meth:`JobRunner.resume_interrupted`. Jobs of a runner still alive (ComfyUI beside ``serve`` on one
 library) are left to it.
+
+Whether a runner on *another machine* is alive cannot be asked of the system, so each row also carries a
+lease (``lease_until``), renewed every ``lease_s / 3`` seconds while the job is unfinished: another
+machine takes the job as interrupted only once its lease has expired (a machine that was killed, or cut
+off for longer than the lease).
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ FINISHED_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED}
 # Finished jobs kept in memory (and listed); older ones stay in the table until pruned.
 KEEP_FINISHED = 200
 PERSIST_INTERVAL_S = 1.0
+LEASE_S = 30.0
 
 
 # Runners of this process that have not been shut down: jobs of a live runner are never "interrupted".
@@ -73,6 +79,11 @@ def _owner_alive(params_json: str | None) -> bool:
         return False
     if owner == _this_process():
         return str(data.get("runner")) in _LIVE_RUNNERS
+    if owner.host != _this_process().host and "lease_until" in data:
+        try:
+            return float(data["lease_until"]) > time.time()  # its owner renews it while it runs
+        except (TypeError, ValueError):
+            return False
     return owner.alive()
 
 
@@ -170,6 +181,7 @@ class JobRunner:
         queues: Mapping[str, int] | None = None,
         max_queued: int = 100,
         notify_hz: float = 10.0,
+        lease_s: float = LEASE_S,
     ) -> None:
         self._db = db
         self._queue_sizes = dict(queues or DEFAULT_QUEUES)
@@ -187,6 +199,7 @@ class JobRunner:
         self._seq = 0
         self._stopping = False
         self._owner = {**_this_process().to_json(), "runner": secrets.token_hex(8)}
+        self._lease_s = lease_s
         self._interrupted = self._recover()
         _LIVE_RUNNERS.add(self._owner["runner"])
 
@@ -395,6 +408,9 @@ class JobRunner:
         """Start the worker threads on first use (caller holds the lock)."""
         if self._threads:
             return
+        renewer = threading.Thread(target=self._renew_leases, name="model-library-leases", daemon=True)
+        self._threads.append(renewer)
+        renewer.start()
         for queue, workers in self._queue_sizes.items():
             for n in range(workers):
                 thread = threading.Thread(
@@ -418,6 +434,19 @@ class JobRunner:
             self._persist(job)
             self._notify(job)
             self._run(entry, fn)
+
+    def _renew_leases(self) -> None:
+        """Keep the leases of this runner's unfinished jobs ahead of the clock (see the module's doc)."""
+        while True:
+            with self._lock:
+                self._wake.wait_for(lambda: self._stopping, timeout=self._lease_s / 3)
+                if self._stopping:
+                    return
+                unfinished = [
+                    e.job for e in self._entries.values() if e.fn is not None and not e.job.finished
+                ]
+            for job in unfinished:
+                self._persist(job)
 
     def _run(self, entry: _Entry, fn: JobFn | None) -> None:
         def progress(done: int, total: int, stage: str) -> None:
@@ -483,7 +512,8 @@ class JobRunner:
             del self._entries[entry.job.id]
 
     def _persist(self, job: Job, *, insert: bool = False) -> None:
-        params = {**job.params, "_queue": job.queue, "_resumable": job.resumable, "_owner": self._owner}
+        owner = {**self._owner, "lease_until": round(time.time() + self._lease_s, 3)}
+        params = {**job.params, "_queue": job.queue, "_resumable": job.resumable, "_owner": owner}
         values = (
             job.state,
             json.dumps(params, default=str),

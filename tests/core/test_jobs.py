@@ -235,3 +235,54 @@ def test_shutdown_cancels_queued(db: Database) -> None:
     assert runner.get(first.id).finished
     with pytest.raises(Busy):
         runner.submit("demo", lambda p, c: None)
+
+
+def _lease(db: Database, job_id: str) -> float:
+    [(lease,)] = db.execute_read(
+        "SELECT json_extract(params_json, '$._owner.lease_until') FROM jobs WHERE id = ?", (job_id,)
+    )
+    return float(lease)
+
+
+def test_another_machines_jobs_are_interrupted_only_once_their_lease_expired(db: Database) -> None:
+    """A catalog several machines see: whether a runner elsewhere lives cannot be asked of this system,
+    so its jobs count as running until their lease (renewed by their runner) has run out."""
+    proc, blocking_id, plain_id = _runner_in_another_process(db)
+    proc.kill()  # that machine is gone: nobody renews the leases any more
+    proc.wait()
+
+    def owned_elsewhere(lease_until: float) -> None:
+        with db.transaction() as conn:
+            conn.execute(
+                "UPDATE jobs SET params_json = json_set(params_json, '$._owner.host', 'another-machine', "
+                "'$._owner.lease_until', ?)",
+                (lease_until,),
+            )
+
+    owned_elsewhere(time.time() + 60)
+    here = JobRunner(db)
+    assert here.interrupted() == [] and here.get(blocking_id).state in ("queued", "running")
+    here.shutdown()
+    owned_elsewhere(time.time() - 1)  # the lease ran out
+    later = JobRunner(db)
+    assert {j.id for j in later.interrupted()} == {blocking_id, plain_id}
+    assert later.get(blocking_id).error == {
+        "code": "interrupted",
+        "message": "The process stopped while this job ran.",
+    }
+    later.shutdown()
+
+
+def test_a_running_job_keeps_its_lease_ahead_without_progress(db: Database) -> None:
+    runner = JobRunner(db, queues={"io": 1}, lease_s=0.3)
+    gate = threading.Event()
+    job = runner.submit("download", lambda p, c: gate.wait(10))  # no progress while it waits
+    while runner.get(job.id).state != "running":
+        time.sleep(0.005)
+    first = _lease(db, job.id)
+    time.sleep(0.5)
+    renewed = _lease(db, job.id)
+    assert renewed > first and renewed > time.time()
+    gate.set()
+    wait_for(runner, job.id)
+    runner.shutdown()
