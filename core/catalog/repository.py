@@ -11,7 +11,9 @@ their tags), never one per model (``rows.hydrate``). Tags and files keep the ord
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -102,6 +104,13 @@ class ModelRepository:
                 f"A model with the same content is already in the catalog as {row['id']} "
                 f"(blake3 {row['blake3']}); it was not added again."
             )
+
+    @contextmanager
+    def content_lock(self, blake3: str) -> Iterator[None]:
+        """Within this process; other processes on the machine meet at the catalog's unique hash (the
+        importer's Conflict path keeps one model)."""
+        with _hash_lock(blake3):
+            yield
 
     @contextmanager
     def bulk(self) -> Iterator[None]:
@@ -265,6 +274,18 @@ class ModelRepository:
             result = run_search(conn, query)
             items = hydrate(conn, result.rows, with_metadata=False)
         return Page(tuple(items), result.total, (time.perf_counter() - started) * 1000, result.total_capped)
+
+
+_HASH_LOCKS: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+_HASH_LOCKS_GUARD = threading.Lock()
+
+
+def _hash_lock(blake3: str) -> threading.Lock:
+    with _HASH_LOCKS_GUARD:
+        lock = _HASH_LOCKS.get(blake3)
+        if lock is None:
+            lock = _HASH_LOCKS[blake3] = threading.Lock()
+        return lock
 
 
 def _ensure_read_cache(conn: sqlite3.Connection) -> None:

@@ -199,3 +199,8 @@ class CatalogStore(Catalog, Protocol[Tx]):
 
     def bulk(self) -> AbstractContextManager[None]:
         """One write transaction for loading many rows (a rebuild), the search index rebuilt once."""
+
+    def content_lock(self, blake3: str) -> AbstractContextManager[None]:
+        """Held while deciding whether these bytes are a new model and committing them: an import of the
+        same bytes elsewhere at the same moment waits, then finds the model (one model, one folder). Every
+        process sharing the catalog honours it (PostgreSQL: an advisory lock per content hash)."""

@@ -25,7 +25,8 @@ from ...errors import CatalogLocked, CatalogUnavailable, InvalidConfig
 
 Conn = psycopg.Connection[dict[str, Any]]
 
-POOL_SIZE = 4  # the SQLite catalog keeps up to four readers too
+# Four readers (as the SQLite catalog keeps) and a content lock beside each importing worker's writes.
+POOL_SIZE = 8
 CONNECT_TIMEOUT_S = 10
 RETRIES = 3
 _RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)

@@ -122,6 +122,20 @@ class PostgresCatalog:
                 for chunk in chunks(sorted(ids), 1000):
                     reindex(conn, chunk)
 
+    @contextmanager
+    def content_lock(self, blake3: str) -> Iterator[None]:
+        """A session advisory lock on the content hash, held on a connection of its own for the block:
+        every machine importing the same bytes at once commits them one after the other."""
+        key = int(blake3[:15], 16)  # 60 bits of the hash: a bigint key, collisions only serialize
+        with self.db.connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                conn.commit()
+
     def update(self, model_id: str, **fields: Any) -> Model:
         changes = changes_of(fields)
         columns = changes.columns

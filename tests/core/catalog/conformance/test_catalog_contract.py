@@ -219,3 +219,36 @@ def test_bulk_load_is_searchable_after(store: Store) -> None:
     assert store.count() == 50
     assert names(store, q="renamed") == ["renamed in bulk"]
     assert len(names(store, q="bulk")) == 50
+
+
+def test_the_content_lock_makes_commits_of_the_same_bytes_take_turns(store: Store) -> None:
+    """Two imports of the same bytes at once: the second decides only after the first committed."""
+    import threading
+    import time
+
+    model = make_model("same bytes")
+    order: list[str] = []
+    first_in = threading.Event()
+
+    def first() -> None:
+        with store.content_lock(model.hashes.blake3):
+            first_in.set()
+            time.sleep(0.2)
+            store.add(model)
+            order.append("first committed")
+
+    def second() -> None:
+        first_in.wait(5)
+        with store.content_lock(model.hashes.blake3):
+            order.append(
+                "second found it" if store.by_blake3(model.hashes.blake3) else "second found nothing"
+            )
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert order == ["first committed", "second found it"]
+    with store.content_lock("f" * 64), store.content_lock("e" * 64):  # other bytes: no waiting
+        pass
