@@ -13,7 +13,8 @@ from ..catalog.rebuild import rebuild_catalog
 from ..catalog.store import CatalogStore
 from ..config import LibraryConfig
 from ..editing import edit_changes
-from ..errors import Conflict
+from ..errors import CatalogCorrupt, Conflict
+from ..io.paths import lexically_at_or_under
 from ..io.trash import empty_trash, move_to_trash, trash_entries
 from ..links.cascade import remove_model_links
 from ..links.registry import LinkRegistry
@@ -63,7 +64,18 @@ class CatalogService:
 
     def model_dir(self, model: Model) -> Path:
         if model.location == "library":
-            return self.config.root.joinpath(*model.rel_dir.split("/"))
+            folder = self.config.root.joinpath(*model.rel_dir.split("/"))
+            # A shared catalog's rows are written by other machines: one naming a folder outside this
+            # library's models (``../..``, an absolute path) must never be moved to the trash or read.
+            models = self.config.models_dir
+            itself = os.path.normpath(folder) == os.path.normpath(models)
+            if itself or not lexically_at_or_under(folder, models):
+                raise CatalogCorrupt(
+                    f"The catalog row of {model.name} ({model.id}) names the folder {model.rel_dir!r}, "
+                    "which is not inside the library's models; nothing was done with it. Run "
+                    "`model-library rebuild` to catalogue the models from their folders again."
+                )
+            return folder
         return Path(model.rel_dir)
 
     def model_links(self, model_id: str) -> tuple[Link, ...]:

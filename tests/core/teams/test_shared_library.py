@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from comfyui_model_library.core.config import LibraryConfig, catalog_setting, load_config
-from comfyui_model_library.core.errors import InvalidConfig, InvalidInput
+from comfyui_model_library.core.errors import CatalogCorrupt, InvalidConfig, InvalidInput
 from comfyui_model_library.core.library import Library
 from comfyui_model_library.core.models import ModelQuery
 from tests.synth import write_family
@@ -216,3 +216,22 @@ def test_a_model_imported_on_one_machine_appears_in_the_others_comfyui_within_a_
     while linked() and time.monotonic() < deadline:
         time.sleep(0.02)
     assert linked() == []
+
+
+def test_a_hostile_row_from_another_machine_cannot_make_this_one_trash_outside_its_library(
+    machine: Machine, tmp_path: Path
+) -> None:
+    """Anyone who can write the shared catalog (a compromised machine) names a folder outside the
+    library in a row: removing that model here must not move that folder to the trash."""
+    a = machine("a")
+    [item] = a.imports.import_paths([_lora(tmp_path / "incoming", "bait.safetensors")], lookup=False)
+    assert item.model is not None
+    precious = tmp_path / "home" / "documents"
+    precious.mkdir(parents=True)
+    (precious / "thesis.txt").write_text("years of work")
+    for hostile in ("../../home/documents", str(precious), "models/../../home/documents", "models", ""):
+        a.repo.update(item.model.id, rel_dir=hostile)
+        with pytest.raises(CatalogCorrupt, match="not inside the library"):
+            a.catalog.remove_model(item.model.id)
+        assert (precious / "thesis.txt").read_text() == "years of work"
+    assert a.repo.find(item.model.id) is not None
