@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import stat
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from ..types import ByteProgress, CancelCheck
 from .journal import MOVES_FILE, Move, Moves
 from .plan import MODEL_EXTENSIONS, PlannedModel, readable_link_target
 from .shards import shard_of
-from .stage_lock import StageLock, new_stage_dir
+from .stage_lock import STAGE_PREFIX, StageLock, new_stage_dir
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class StagedModel:
     metadata: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     lock: StageLock | None = None
+    batch: Path | None = None  # the locked group folder this stage lies in (``group.py``), if any
 
     def release(self) -> None:
         if self.lock is not None:
@@ -105,15 +107,25 @@ def stage_model(
     roots: list[Path] | None = None,
     progress: ByteProgress | None = None,
     cancelled: CancelCheck | None = None,
+    batch: Path | None = None,
 ) -> StagedModel:
     """Stage ``plan`` under ``tmp_dir``. On any failure the stage is undone (moves put back) and re-raised.
 
     ``hardlink`` (same filesystem only; else a copy): the stage gets a second name for the source's inode,
     O(1) and leaving the source untouched; adoption uses it so an original name never stops resolving.
+    ``batch``: a group folder this process holds locked; the stage is made inside it, under the group's
+    lock (taking a lock per stage costs more than committing a small model). Never with ``move``.
     """
     # Links of a Diffusers folder or a set may lead anywhere inside it; a single file's only to a model.
     top = str(plan.origin) if plan.format in ("diffusion-folder", "sharded-set") else None
-    stage, lock = new_stage_dir(tmp_dir)
+    lock: StageLock | None
+    if batch is not None:
+        if move:
+            raise ValueError("moves are journalled per stage: a grouped stage never moves")
+        stage, lock = batch / f"{STAGE_PREFIX}{uuid.uuid4().hex}", None
+        (stage / "files").mkdir(parents=True)
+    else:
+        stage, lock = new_stage_dir(tmp_dir)
     staged: list[StagedFile] = []
     try:
         tmp_dev = os.stat(tmp_dir).st_dev
@@ -139,10 +151,11 @@ def stage_model(
                 )
             )
         described = describe_staged(plan, stage, tuple(staged))
-        return StagedModel(**{**described.__dict__, "lock": lock})
+        return StagedModel(**{**described.__dict__, "lock": lock, "batch": batch})
     except BaseException:
         undo_stage(stage, tuple(staged))
-        lock.release()
+        if lock is not None:
+            lock.release()
         raise
 
 
