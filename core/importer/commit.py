@@ -253,7 +253,7 @@ def _place(
                 continue  # lost a race for this name: take the next
             raise
         fsync_dir(final.parent)
-        fsync_dir(staged.stage_dir)
+        fsync_dir(staged.files_dir.parent)
         return final_rel
     raise Conflict(f"Could not find a free folder name for {base_rel} after 999 tries; rename some models.")
 
@@ -330,9 +330,11 @@ def _recover_placings(
         if holder.exists() and stage_in_use(holder):
             continue
         final = library_root / final_rel
-        # Placed means *this* stage's folder was renamed there: its files/ is gone. (Another import
-        # may have taken the same name first; then our bytes are still in the stage.)
-        if (final / SIDECAR_NAME).is_file() and not (stage / "files").exists():
+        # Placed means *this* stage's folder was renamed there: its files/ is gone (a grouped stage is
+        # that folder itself). Another import may have taken the same name first; then our bytes are
+        # still in the stage.
+        gone = stage if entry.record.batch else stage / "files"
+        if (final / SIDECAR_NAME).is_file() and not gone.exists():
             placed.add(stage.name)
             known = repo.find(_id_from_sidecar(final))
             if known is None:

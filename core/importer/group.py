@@ -246,7 +246,7 @@ def _place_all(
             continue
         placed.append(p)
     # Every rename durable before the catalog names the folder (one fsync per folder, not per model).
-    fsync_many(dirs=[*(p.final.parent for p in placed), *(p.staged.stage_dir for p in placed)])
+    fsync_many(dirs=[*(p.final.parent for p in placed), *(p.staged.files_dir.parent for p in placed)])
     return placed, clashed
 
 

@@ -72,7 +72,9 @@ class StagedModel:
 
     @property
     def files_dir(self) -> Path:
-        return self.stage_dir / "files"
+        """The folder that becomes the model's: a grouped stage is that folder itself (one folder fewer
+        to make per small model; the group's lock and journal rows cover it)."""
+        return self.stage_dir if self.batch is not None else self.stage_dir / "files"
 
     def model_files(self) -> tuple[ModelFile, ...]:
         return tuple(
@@ -123,9 +125,11 @@ def stage_model(
         if move:
             raise ValueError("moves are journalled per stage: a grouped stage never moves")
         stage, lock = batch / f"{STAGE_PREFIX}{uuid.uuid4().hex}", None
-        (stage / "files").mkdir(parents=True)
+        files = stage
+        stage.mkdir()
     else:
         stage, lock = new_stage_dir(tmp_dir)
+        files = stage / "files"
     staged: list[StagedFile] = []
     try:
         tmp_dev = os.stat(tmp_dir).st_dev
@@ -133,8 +137,9 @@ def stage_model(
             if cancelled is not None and cancelled():
                 raise Cancelled(f"Import of {plan.origin} was cancelled; nothing was stored.")
             validate_relpath(rel)
-            dest = stage / "files" / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest = files / rel
+            if dest.parent != files:
+                dest.parent.mkdir(parents=True, exist_ok=True)
             staged.append(
                 _stage_file(
                     source,
@@ -150,7 +155,7 @@ def stage_model(
                     cancelled=cancelled,
                 )
             )
-        described = describe_staged(plan, stage, tuple(staged))
+        described = describe_staged(plan, stage, tuple(staged), files)
         return StagedModel(**{**described.__dict__, "lock": lock, "batch": batch})
     except BaseException:
         undo_stage(stage, tuple(staged))
@@ -337,12 +342,14 @@ def _inspect(fd: int, size: int, name: str, rel: str) -> FileInfo | None:
     return None
 
 
-def describe_staged(plan: PlannedModel, stage: Path, files: tuple[StagedFile, ...]) -> StagedModel:
+def describe_staged(
+    plan: PlannedModel, stage: Path, files: tuple[StagedFile, ...], files_dir: Path | None = None
+) -> StagedModel:
     infos = [f.info for f in files if f.info is not None]
     names = [f.rel_path for f in files if f.info is not None]
     warnings = list(plan.warnings)
     if plan.format == "diffusion-folder":
-        detection = detect_diffusers_folder(stage / "files")
+        detection = detect_diffusers_folder(files_dir or stage / "files")
         file_format = "diffusers"
     elif not infos:
         raise InvalidInput(f"{plan.origin} holds no model file that could be read.")

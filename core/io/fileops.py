@@ -25,7 +25,7 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +118,36 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             pass
         raise
     fsync_dir(path.parent)
+
+
+def atomic_write_many(files: Sequence[tuple[Path, bytes]]) -> None:
+    """Write several files, each atomically as ``atomic_write_bytes`` does, syncing them together: all
+    temp files are written, then fsynced at once, then renamed, then each folder is fsynced once. A
+    crash leaves each file old or new (and at most temp files); a failure raises after removing ours."""
+    if len(files) <= 1:
+        for path, data in files:
+            atomic_write_bytes(path, data)
+        return
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, data in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            temps.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        fsync_many(files=[Path(tmp) for tmp, _ in temps])
+        while temps:
+            tmp, path = temps[0]
+            os.replace(tmp, path)
+            temps.pop(0)
+    finally:
+        for tmp, _ in temps:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+    fsync_many(dirs=[path.parent for path, _ in files])
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:

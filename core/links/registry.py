@@ -33,6 +33,7 @@ from ..records.files import (
     records_dir,
     remove_record,
     write_record,
+    write_records,
 )
 
 _LINK_COLUMNS = (
@@ -285,6 +286,7 @@ class LinkRegistry:
             legacy = links_path(folder, app_id)
             if legacy.exists():
                 wanted |= self._shards_of(conn, app_id)
+        writes: list[tuple[Path, LinksRecord]] = []
         for app_id, shard in sorted(wanted, key=lambda k: (k[0] or "", k[1])):
             cursor = conn.cursor()
             cursor.row_factory = None  # plain tuples in LinkEntry's field order: half the cost of rows
@@ -306,9 +308,10 @@ class LinkRegistry:
             )
             path = links_dir(folder, app_id) / f"{shard}.json"
             if entries:
-                write_record(path, LinksRecord(app_id, entries))
+                writes.append((path, LinksRecord(app_id, entries)))
             else:
                 remove_record(path)
+        write_records(writes)  # synced together: a batch of links touches many shards
         for app_id in {app for app, _ in wanted}:
             remove_record(links_path(folder, app_id))  # version 1's single file, now in shards
 
