@@ -43,7 +43,7 @@ from .stage_lock import new_stage_dir
 GROUP_MODEL_BYTES = 64 << 20
 # A group ends at this many models or bytes: a crash redoes at most one group's work, and its rows and
 # folders stay few enough for one transaction.
-GROUP_MAX_MODELS = 512
+GROUP_MAX_MODELS = 1024
 GROUP_MAX_BYTES = 1 << 30
 
 
