@@ -21,8 +21,8 @@ from ..errors import InvalidInput, ModelLibraryError, UnsafePath
 from ..io.drives import DriveLimiter, check_free_space, check_writable
 from ..io.fileops import SourceStat
 from ..io.hashing import release_buffers
+from ..io.paths import at_or_under
 from ..io.paths import confine as confine_path
-from ..io.paths import is_within
 from ..models import ImportItem, ModelSource
 from ..types import ByteProgress, CancelCheck, StageProgress
 from .commit import CommitResult, commit_staged
@@ -95,9 +95,10 @@ class Importer:
         items.extend(ImportItem(str(f.path), "failed", error=f.reason, error_code=f.code) for f in failures)
         roots = self._roots() if confine else None
         checked: list[PlannedModel] = []
+        own = self._own_folders()
         for plan in planned:
             try:
-                self._check_files(plan, roots)
+                self._check_files(plan, roots, own)
                 checked.append(plan)
             except ModelLibraryError as exc:
                 items.append(ImportItem(str(plan.origin), "failed", error=exc.message, error_code=exc.code))
@@ -162,13 +163,23 @@ class Importer:
     def _roots(self) -> list[Path]:
         return [r for r in self.config.all_import_roots() if r.exists()]
 
-    def _check_files(self, plan: PlannedModel, roots: list[Path] | None) -> None:
+    def _own_folders(self) -> list[str]:
+        """The library's own folders, resolved once per run (not once per file of thousands)."""
+        own = [self.config.models_dir, self.config.views_dir, self.config.trash_dir]
+        found = []
+        for folder in own:
+            try:
+                found.append(os.path.normcase(os.fspath(folder.resolve(strict=True))))
+            except (OSError, RuntimeError):
+                continue  # not made yet (or unreadable): nothing of ours can be in it
+        return found
+
+    def _check_files(self, plan: PlannedModel, roots: list[Path] | None, own: list[str]) -> None:
         """Every file of a plan (not only the named path: a walk meets symlinks) must be inside the import
         roots when confined, and none may already be one of the library's own files."""
-        own = [self.config.models_dir, self.config.views_dir, self.config.trash_dir]
         for f in plan.files:
             real = confine_path(f, roots) if roots is not None else f.resolve()
-            if any(is_within(real, r) for r in own if r.exists()):
+            if any(at_or_under(os.path.normcase(os.fspath(real)), r) for r in own):
                 raise InvalidInput(
                     f"{f} is already in the library ({real}); import files from outside the library."
                 )
