@@ -65,6 +65,18 @@ def _kill_child(root: Path, path: Path, mode: str, point: str, n: int) -> bool:
     return done.returncode == -signal.SIGKILL
 
 
+def _library_with_a_model(tmp_path: Path, root: Path) -> None:
+    """A library that holds a model already: recovery must come from the journal, not from the rebuild
+    an empty catalog beside model folders gets."""
+    seed = write_model(tmp_path / "elsewhere" / "seed.safetensors", "seed", size=4096)
+    with Library.open(load_config(root)) as library:
+        assert library.importer.run([seed])[0].status == "imported"
+
+
+def _opened_without_rebuild(library: Library) -> None:
+    assert not any("rebuilt" in note for note in library.recovered), library.recovered
+
+
 def _every_name_resolves(hashes: dict[str, str]) -> None:
     for path, digest in hashes.items():
         assert os.path.exists(path), f"{path} no longer resolves"
@@ -83,11 +95,12 @@ def _distinct(hashes: dict[str, str]) -> int:
 def test_kill_9_inside_an_adoption_batch_then_run_again(tmp_path: Path, point: str, n: int) -> None:
     install, hashes = _install(tmp_path)
     root = tmp_path / "library"
-    Library.open(load_config(root)).close()
+    _library_with_a_model(tmp_path, root)
     assert _kill_child(root, install, "adopt", point, n), "the batch never reached the kill point"
     _every_name_resolves(hashes)  # before any recovery
 
     with Library.open(load_config(root)) as library:  # recovers the interrupted imports
+        _opened_without_rebuild(library)
         _every_name_resolves(hashes)
         check_library_invariants(root)
         report = service(library).adopt(install)
@@ -96,7 +109,7 @@ def test_kill_9_inside_an_adoption_batch_then_run_again(tmp_path: Path, point: s
         for path in hashes:
             assert os.path.islink(path) and points_into(Path(path), library.config.models_dir), path
         assert len(adopt_links(library)) == len(hashes)
-        assert model_count(library) == _distinct(hashes)  # each model stored once
+        assert model_count(library) == _distinct(hashes) + 1  # each model stored once (and the seed)
         assert not library.db.execute_read("SELECT 1 FROM journal")
         assert not list(install.rglob("*.mlib-tmp"))
         assert not any(library.config.tmp_dir.glob("stage-*")), "a group's stage was left behind"
@@ -110,18 +123,19 @@ def test_kill_9_inside_an_import_group_then_import_again(tmp_path: Path, point: 
     install, hashes = _install(tmp_path)
     models = install / "models"
     root = tmp_path / "library"
-    Library.open(load_config(root)).close()
+    _library_with_a_model(tmp_path, root)
     assert _kill_child(root, models, "import", point, n)
     before = dict(hashes)
     _every_name_resolves(before)  # a copy never touches its sources
 
     with Library.open(load_config(root)) as library:
+        _opened_without_rebuild(library)
         check_library_invariants(root)
-        recovered = model_count(library)
+        recovered = model_count(library) - 1
         assert recovered <= _distinct(hashes)
         items = library.importer.run([models])
         assert not [i for i in items if i.status == "failed"], items
-        assert model_count(library) == _distinct(hashes)
+        assert model_count(library) == _distinct(hashes) + 1
         assert not library.db.execute_read("SELECT 1 FROM journal")
         assert not any(library.config.tmp_dir.glob("stage-*"))
         check_library_invariants(root)
