@@ -232,9 +232,12 @@ def _place_all(
             )
     placed: list[_Placed] = []
     clashed: list[int] = []
+    made: set[Path] = set()
     for p in fresh:
         try:
-            p.final.parent.mkdir(parents=True, exist_ok=True)
+            if p.final.parent not in made:  # a group's models share a few type/base folders
+                p.final.parent.mkdir(parents=True, exist_ok=True)
+                made.add(p.final.parent)
             os.rename(p.staged.files_dir, p.final)
         except OSError as exc:
             placing_journal(target.db, p.staged).delete(p.staged.stage_dir.name)
