@@ -13,7 +13,8 @@ Per unit, each step durable before the next:
    name always resolves, to the old bytes or to the library's identical bytes;
 6. the links are registered (purpose ``adopt``) and the journal row deleted, in one transaction.
 
-A file whose size, mtime or inode differ from the plan is left as it is and reported.
+A file whose size, mtime or inode differ from the plan is left as it is and reported. Small single-file
+units take the same steps as a batch, each step for all of them at once (``batch.py``).
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ Order (each step durable before the next):
 4. one ``rename`` of the staged folder to ``models/<type>/<base>/<name>/`` (fsync of both parents);
 5. the catalog row is inserted and the journal row deleted in one transaction.
 
-``recover(...)`` finishes or undoes whatever a crash interrupted: a journalled folder already in place gets
-its row from its ``metadata.json``; moved sources still in a stage go back to where the user had them.
+Small models are committed many at a time in the same order (``group.py``). ``recover(...)`` finishes or
+undoes whatever a crash interrupted: a journalled folder already in place gets its row from its
+``metadata.json``; moved sources still in a stage go back to where the user had them.
 """
 
 from __future__ import annotations
