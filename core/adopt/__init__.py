@@ -25,6 +25,7 @@ from ..catalog.db import Database
 from ..catalog.store import CatalogStore
 from ..config import LibraryConfig
 from ..errors import Busy
+from ..importer.group import GROUP_MODEL_BYTES, segments
 from ..importer.pipeline import Importer
 from ..importer.stage import composite_hashes
 from ..io.hashing import hash_path
@@ -33,6 +34,7 @@ from ..links.registry import AppRecord, AppRegistry, LinkRegistry
 from ..mapping.comfyui import ComfyInstall, read_install
 from ..models import ModelFile
 from ..types import CancelCheck, OnChanged, StageProgress, WriteCheck
+from .batch import adopt_batch
 from .journal import AdoptJournal
 from .plan import AdoptPlan, AdoptUnit, duplicate_candidates, plan_install
 from .report import AdoptReport, Tally, UndoReport
@@ -116,12 +118,25 @@ class AdoptService:
             ctx.stage = stage
             if plan.units:
                 self._register_app(install)
-            for unit in plan.units:
+            # Small single files are adopted in batches (one journal sync and one catalog transaction
+            # for each step of a batch); the others alone, as a batch's steps would gain them nothing.
+            sizes = [u.size if u.format == "single-file" else GROUP_MODEL_BYTES for u in plan.units]
+            for batched, part in segments(sizes, move=False):
+                units = [plan.units[i] for i in part]
                 if cancelled is not None and cancelled():
-                    tally.skip(unit.key, "cancelled before it was adopted; run adopt again to continue")
+                    for unit in units:
+                        tally.skip(unit.key, "cancelled before it was adopted; run adopt again to continue")
                     continue
-                adopt_unit(ctx, unit)
-                done += unit.size
+                if batched:
+                    adopt_batch(ctx, units)
+                    done += sum(u.size for u in units)
+                    continue
+                for unit in units:
+                    if cancelled is not None and cancelled():
+                        tally.skip(unit.key, "cancelled before it was adopted; run adopt again to continue")
+                        continue
+                    adopt_unit(ctx, unit)
+                    done += unit.size
             if progress is not None:
                 progress(total, total, "done")
         return self._report(plan, tally)

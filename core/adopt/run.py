@@ -13,7 +13,8 @@ Per unit, each step durable before the next:
    name always resolves, to the old bytes or to the library's identical bytes;
 6. the links are registered (purpose ``adopt``) and the journal row deleted, in one transaction.
 
-A file whose size, mtime or inode differ from the plan is left as it is and reported.
+A file whose size, mtime or inode differ from the plan is left as it is and reported. Small single-file
+units take the same steps as a batch, each step for all of them at once (``batch.py``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ..catalog.store import CatalogStore
 from ..config import LibraryConfig
 from ..errors import ModelLibraryError
 from ..importer.pipeline import Importer
-from ..io.fileops import fsync_dir
+from ..io.fileops import fsync_many
 from ..io.hashing import hash_path
 from ..io.trash import move_to_trash
 from ..links.platform import LinkMaker, temp_name_for
@@ -71,7 +72,7 @@ _SKIP_CODES = {
 
 def adopt_unit(ctx: AdoptContext, unit: AdoptUnit) -> None:
     tally = ctx.tally
-    changed = _changed(unit)
+    changed = changed_file(unit)
     if changed is not None:
         tally.skip(changed, "changed since adoption was planned; left as it is (run adopt again)")
         return
@@ -83,11 +84,11 @@ def adopt_unit(ctx: AdoptContext, unit: AdoptUnit) -> None:
         ctx.journal.adopts.delete(unit.key)
         return
     model, duplicate = item.model, item.status == "duplicate"
-    if _left_alone_if_changed(ctx, unit, model, duplicate):
+    if left_alone_if_changed(ctx, unit, model, duplicate):
         return
     try:
         targets = library_targets(ctx.config, model, unit)
-        _verify(unit, targets, model)
+        verify(unit, targets, model)
     except ModelLibraryError as exc:
         ctx.journal.adopts.delete(unit.key)
         tally.fail(unit.key, exc.message)
@@ -96,12 +97,21 @@ def adopt_unit(ctx: AdoptContext, unit: AdoptUnit) -> None:
     record = replace(record, model_id=model.id, targets=tuple(str(t) for t in targets), temps=tuple(temps))
     ctx.journal.adopts.write(unit.key, "linking", record)
     ctx.stage("linking", unit.key)
-    if _left_alone_if_changed(ctx, unit, model, duplicate):
+    if left_alone_if_changed(ctx, unit, model, duplicate):
         return
-    records = _link_files(ctx, unit, model, targets, temps)
+    records, folders = link_files(ctx, unit, model, targets, temps)
+    fsync_many(dirs=folders)
     with ctx.db.transaction():
         ctx.registry.register_many(records)
         ctx.journal.adopts.delete(unit.key)
+    count_adopted(ctx, unit, records, duplicate, targets)
+
+
+def count_adopted(
+    ctx: AdoptContext, unit: AdoptUnit, records: list[LinkRecord], duplicate: bool, targets: list[Path]
+) -> None:
+    """Once the unit's links are registered: what it adds to the report."""
+    tally = ctx.tally
     if len(records) + sum(unit.linked) == len(unit.files):
         tally.adopted += 1
         tally.links_created += len(records)
@@ -113,8 +123,8 @@ def adopt_unit(ctx: AdoptContext, unit: AdoptUnit) -> None:
     ctx.stage("adopted", unit.key)
 
 
-def _left_alone_if_changed(ctx: AdoptContext, unit: AdoptUnit, model: Model, duplicate: bool) -> bool:
-    changed = _changed(unit)
+def left_alone_if_changed(ctx: AdoptContext, unit: AdoptUnit, model: Model, duplicate: bool) -> bool:
+    changed = changed_file(unit)
     if changed is None:
         return False
     _forget_if_shared(ctx, model, duplicate, unit)
@@ -131,6 +141,12 @@ def _import(ctx: AdoptContext, unit: AdoptUnit) -> ImportItem | None:
     except ModelLibraryError as exc:
         ctx.tally.fail(unit.key, exc.message)
         return None
+    return imported(ctx, unit, items)
+
+
+def imported(ctx: AdoptContext, unit: AdoptUnit, items: list[ImportItem]) -> ImportItem | None:
+    """The library model the importer made of ``unit`` (``items``: what it answered for the unit alone);
+    None, with the reason tallied, when the unit is not adopted."""
     if len(items) != 1:
         ctx.tally.fail(unit.key, f"the importer saw {len(items)} models where one was planned; left as it is")
         return None
@@ -168,7 +184,7 @@ def library_targets(config: LibraryConfig, model: Model, unit: AdoptUnit) -> lis
     return [folder.joinpath(*rel.split("/")) for rel in unit.rel_paths]
 
 
-def _verify(unit: AdoptUnit, targets: list[Path], model: Model) -> None:
+def verify(unit: AdoptUnit, targets: list[Path], model: Model) -> None:
     """The library file must hold the original's bytes before the original's name points at it.
 
     A hardlink (the same inode) is the original itself. Any other file (a duplicate found by the catalog's
@@ -198,10 +214,13 @@ def _verify(unit: AdoptUnit, targets: list[Path], model: Model) -> None:
             )
 
 
-def _link_files(
+def link_files(
     ctx: AdoptContext, unit: AdoptUnit, model: Model, targets: list[Path], temps: list[str]
-) -> list[LinkRecord]:
+) -> tuple[list[LinkRecord], list[Path]]:
+    """Swap a link over each original; the links made and the folders to fsync before registering them
+    (the caller syncs each folder once, however many originals it holds)."""
     records: list[LinkRecord] = []
+    folders: list[Path] = []
     for state, rel, target, temp, linked in zip(unit.files, unit.rel_paths, targets, temps, unit.linked):
         if linked:
             continue
@@ -226,14 +245,14 @@ def _link_files(
             discard_temp(temp)
             ctx.tally.fail(state.path, exc.message if isinstance(exc, ModelLibraryError) else str(exc))
             break
-        fsync_dir(Path(state.path).parent)
+        folders.append(Path(state.path).parent)
         file_rel = _model_file_rel(model, unit, rel)
         records.append(
             LinkRecord(model.id, file_rel, state.path, created.kind, created.relative, str(target),
                        unit.folder, ctx.install.id, unit.category, created.inode, created.device, "adopt",
                        utcnow())
         )  # fmt: skip
-    return records
+    return records, folders
 
 
 def _model_file_rel(model: Model, unit: AdoptUnit, rel: str) -> str:
@@ -242,7 +261,7 @@ def _model_file_rel(model: Model, unit: AdoptUnit, rel: str) -> str:
     return rel
 
 
-def _changed(unit: AdoptUnit) -> str | None:
+def changed_file(unit: AdoptUnit) -> str | None:
     for state, linked in zip(unit.files, unit.linked):
         try:
             st = os.lstat(state.path)

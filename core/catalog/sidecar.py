@@ -87,10 +87,17 @@ def write_sidecar(
     path = Path(model_dir) / SIDECAR_NAME
     if fetched is None:
         fetched = read_fetched(path)
+    atomic_write_bytes(path, sidecar_bytes(model, origins=origins, fetched=fetched))
+
+
+def sidecar_bytes(
+    model: Model, *, origins: Sequence[Origin] = (), fetched: Mapping[str, Any] | None = None
+) -> bytes:
+    """The bytes of ``metadata.json`` for ``model`` (``write_sidecar`` writes them atomically)."""
     data = json.dumps(
         sidecar_dict(model, origins=origins, fetched=fetched), ensure_ascii=False, indent=2, sort_keys=True
     )
-    atomic_write_bytes(path, (data + "\n").encode("utf-8"))
+    return (data + "\n").encode("utf-8")
 
 
 def read_fetched(path: Path) -> dict[str, Any]:

@@ -7,8 +7,9 @@ Order (each step durable before the next):
 4. one ``rename`` of the staged folder to ``models/<type>/<base>/<name>/`` (fsync of both parents);
 5. the catalog row is inserted and the journal row deleted in one transaction.
 
-``recover(...)`` finishes or undoes whatever a crash interrupted: a journalled folder already in place gets
-its row from its ``metadata.json``; moved sources still in a stage go back to where the user had them.
+Small models are committed many at a time in the same order (``group.py``). ``recover(...)`` finishes or
+undoes whatever a crash interrupted: a journalled folder already in place gets its row from its
+``metadata.json``; moved sources still in a stage go back to where the user had them.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ..models import Model, ModelSource, model_id_from_blake3, utcnow
 from ..origins.trigger_words import local_trigger_words
 from ..records.kinds import RecordError
 from ..taxonomy import BaseModelType, FileFormat, Location, ModelFormat, ModelType, SecurityLevel
-from .journal import JOURNAL_OP, Placing
+from .journal import GROUP_OP, JOURNAL_OP, Placing
 from .stage import StagedModel, put_moves_back, read_moves
 from .stage_lock import LOCK_SUFFIX, STAGE_PREFIX, stage_in_use
 
@@ -99,11 +100,59 @@ def _commit(
         # copy. Never discard them: in move mode they are the user's only copy.
         return _attach(staged, existing, library_root, db, repo, trash_dir, origin_kind)
 
+    model = new_model(staged, name, source)
+    final_rel = _place(staged, model, library_root, db, origin_kind)
+    model = model.replace(rel_dir=final_rel)
+    try:
+        with db.transaction():
+            repo.add(model, origin=(str(staged.plan.origin), origin_kind))
+            placing_journal(db, staged).delete(staged.stage_dir.name)
+    except Conflict:
+        won = lost_race(staged, model, library_root, db, repo, trash_dir, origin_kind)
+        if won is None:
+            raise
+        return won
+    # Committed: the moved sources now live in the library; the stage (and its move journal) goes.
+    shutil.rmtree(staged.stage_dir, ignore_errors=True)
+    return CommitResult(model, False)
+
+
+def placing_journal(db: Database, staged: StagedModel) -> JournalTable:
+    """Where the ``Placing`` row of ``staged`` goes: a grouped stage's under its own op (``journal.py``)."""
+    return JournalTable(db, GROUP_OP if staged.batch is not None else JOURNAL_OP)
+
+
+def placing_of(staged: StagedModel, final_rel: str) -> Placing:
+    return Placing(str(staged.stage_dir), final_rel, str(staged.batch) if staged.batch is not None else "")
+
+
+def lost_race(
+    staged: StagedModel,
+    model: Model,
+    library_root: Path,
+    db: Database,
+    repo: ModelRepository,
+    trash_dir: Path,
+    origin_kind: str,
+) -> CommitResult | None:
+    """Another process committed the same bytes between our check and our insert: one model stays
+    (None: the insert failed for another reason; the caller raises its error)."""
+    winner = repo.by_blake3(staged.hashes.blake3)
+    _unplace(library_root / model.rel_dir, staged, trash_dir)
+    placing_journal(db, staged).delete(staged.stage_dir.name)
+    if winner is None:
+        return None
+    _record_origin(repo, winner, str(staged.plan.origin), origin_kind, library_root)
+    return CommitResult(winner, True)
+
+
+def new_model(staged: StagedModel, name: str | None, source: ModelSource | None) -> Model:
+    """The catalog's model for freshly staged bytes, at its wished-for folder (placing may rename it)."""
     now = utcnow()
     model_name = name or staged.plan.name
     detection = staged.detection
     base_rel = model_folder_rel(detection.type, detection.base_model, model_name)
-    model = Model(
+    return Model(
         id=model_id_from_blake3(staged.hashes.blake3),
         name=model_name,
         type=ModelType.of(detection.type),
@@ -123,24 +172,6 @@ def _commit(
         warnings=staged.warnings,
         trigger_words=local_trigger_words(staged.metadata),
     )
-    final_rel = _place(staged, model, library_root, db, origin_kind)
-    model = model.replace(rel_dir=final_rel)
-    try:
-        with db.transaction():
-            repo.add(model, origin=(str(staged.plan.origin), origin_kind))
-            JournalTable(db, JOURNAL_OP).delete(staged.stage_dir.name)
-    except Conflict:
-        # Another process committed the same bytes between our check and our insert: one model stays.
-        winner = repo.by_blake3(staged.hashes.blake3)
-        _unplace(library_root / final_rel, staged, trash_dir)
-        JournalTable(db, JOURNAL_OP).delete(staged.stage_dir.name)
-        if winner is None:
-            raise
-        _record_origin(repo, winner, str(staged.plan.origin), origin_kind, library_root)
-        return CommitResult(winner, True)
-    # Committed: the moved sources now live in the library; the stage (and its move journal) goes.
-    shutil.rmtree(staged.stage_dir, ignore_errors=True)
-    return CommitResult(model, False)
 
 
 def _record_origin(repo: CatalogStore[Any], model: Model, path: str, kind: str, library_root: Path) -> None:
@@ -192,7 +223,7 @@ def _attach(
     files = [(f.path, f.size, f.blake3, f.sha256) for f in staged.model_files()]
     SourceRegistry(db).attach_library_copy(existing.id, final_rel, files)
     _record_origin(repo, repo.get(existing.id), str(staged.plan.origin), origin_kind, library_root)
-    JournalTable(db, JOURNAL_OP).delete(staged.stage_dir.name)
+    placing_journal(db, staged).delete(staged.stage_dir.name)
     if old_folder is not None and old_folder.exists() and old_folder != library_root / final_rel:
         move_to_trash(old_folder, trash_dir, f"{existing.id}-incomplete")  # ours, and broken
     shutil.rmtree(staged.stage_dir, ignore_errors=True)
@@ -216,9 +247,7 @@ def _place(
             continue
         first_origin = [(str(staged.plan.origin), origin_kind, utcnow())]
         write_sidecar(files_dir, model.replace(rel_dir=final_rel), origins=first_origin)
-        JournalTable(db, JOURNAL_OP).write(
-            staged.stage_dir.name, "placing", Placing(str(staged.stage_dir), final_rel)
-        )
+        placing_journal(db, staged).write(staged.stage_dir.name, "placing", placing_of(staged, final_rel))
         try:
             os.rename(files_dir, final)
         except OSError as exc:
@@ -226,7 +255,7 @@ def _place(
                 continue  # lost a race for this name: take the next
             raise
         fsync_dir(final.parent)
-        fsync_dir(staged.stage_dir)
+        fsync_dir(staged.files_dir.parent)
         return final_rel
     raise Conflict(f"Could not find a free folder name for {base_rel} after 999 tries; rename some models.")
 
@@ -252,31 +281,9 @@ def recover(library_root: Path, tmp_dir: Path, db: Database, repo: CatalogStore[
     Stages a live process still holds (their lock is taken) are left alone.
     """
     actions: list[str] = []
-    journal = JournalTable(db, JOURNAL_OP)
     placed: set[str] = set()
-    for entry in journal.entries(Placing.from_json):
-        stage, final_rel = Path(entry.record.stage), entry.record.final_rel
-        if stage.exists() and stage_in_use(stage):
-            continue
-        final = library_root / final_rel
-        # Placed means *this* stage's folder was renamed there: its files/ is gone. (Another import
-        # may have taken the same name first; then our bytes are still in the stage.)
-        if (final / SIDECAR_NAME).is_file() and not (stage / "files").exists():
-            placed.add(stage.name)
-            known = repo.find(_id_from_sidecar(final))
-            if known is None:
-                model = read_sidecar(final, final_rel)
-                if repo.by_blake3(model.hashes.blake3) is None:
-                    repo.add(model, origin=None)
-                    actions.append(f"committed interrupted import {final_rel}")
-            elif known.rel_dir != final_rel:
-                from ..sources.registry import SourceRegistry
-
-                model = read_sidecar(final, final_rel)
-                files = [(f.path, f.size, f.blake3, f.sha256) for f in model.files]
-                SourceRegistry(db).attach_library_copy(known.id, final_rel, files)
-                actions.append(f"attached interrupted library copy {final_rel}")
-        journal.delete(entry.key)
+    for journal in (JournalTable(db, JOURNAL_OP), JournalTable(db, GROUP_OP)):
+        actions += _recover_placings(journal, library_root, db, repo, placed)
     now = time.time()
     for stage in sorted(tmp_dir.glob(f"{STAGE_PREFIX}*")):
         if stage.name.endswith(LOCK_SUFFIX):
@@ -310,6 +317,41 @@ def recover(library_root: Path, tmp_dir: Path, db: Database, repo: CatalogStore[
             # An unlocked stage without moves holds only copies we made: discard it.
             shutil.rmtree(stage, ignore_errors=True)
             actions.append(f"removed interrupted copy {stage.name}")
+    return actions
+
+
+def _recover_placings(
+    journal: JournalTable, library_root: Path, db: Database, repo: ModelRepository, placed: set[str]
+) -> list[str]:
+    """Commit the journalled folders a crash left placed but uncatalogued; forget the rows of the rest
+    (their bytes are still in their stage, which the caller discards or puts back)."""
+    actions: list[str] = []
+    for entry in journal.entries(Placing.from_json):
+        stage, final_rel = Path(entry.record.stage), entry.record.final_rel
+        holder = Path(entry.record.lock_holder)
+        if holder.exists() and stage_in_use(holder):
+            continue
+        final = library_root / final_rel
+        # Placed means *this* stage's folder was renamed there: its files/ is gone (a grouped stage is
+        # that folder itself). Another import may have taken the same name first; then our bytes are
+        # still in the stage.
+        gone = stage if entry.record.batch else stage / "files"
+        if (final / SIDECAR_NAME).is_file() and not gone.exists():
+            placed.add(stage.name)
+            known = repo.find(_id_from_sidecar(final))
+            if known is None:
+                model = read_sidecar(final, final_rel)
+                if repo.by_blake3(model.hashes.blake3) is None:
+                    repo.add(model, origin=None)
+                    actions.append(f"committed interrupted import {final_rel}")
+            elif known.rel_dir != final_rel:
+                from ..sources.registry import SourceRegistry
+
+                model = read_sidecar(final, final_rel)
+                files = [(f.path, f.size, f.blake3, f.sha256) for f in model.files]
+                SourceRegistry(db).attach_library_copy(known.id, final_rel, files)
+                actions.append(f"attached interrupted library copy {final_rel}")
+        journal.delete(entry.key)
     return actions
 
 

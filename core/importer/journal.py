@@ -2,6 +2,9 @@
 
 * ``Placing``: the row (op ``import``, key = the stage's name, step ``placing``) committed just before a
   staged folder is renamed into ``models/``: it names the stage and the folder it goes to.
+* the same ``Placing`` rows under op ``import-group`` for a model staged inside a group's folder (see
+  ``group.py``), with ``batch`` naming that locked folder. A library that predates groups never reads
+  that op, so it never mistakes a live group's model for an interrupted one.
 * ``Moves``: the stage's ``moves.json``, written before each source file is moved into the stage, so
   after a crash the moved files go back where the user had them.
 
@@ -24,6 +27,7 @@ from ..records.kinds import RecordError
 log = logging.getLogger(__name__)
 
 JOURNAL_OP = "import"
+GROUP_OP = "import-group"
 MOVES_FILE = "moves.json"
 
 
@@ -33,14 +37,23 @@ class Placing:
     VERSION: ClassVar[int] = 2
     stage: str
     final_rel: str  # the model folder it goes to, relative to the library root
+    batch: str = ""  # the group folder holding the stage: its lock says whether a process still works in it
 
     def to_json(self) -> dict[str, Any]:
-        return {**header(self), "stage": self.stage, "final_rel": self.final_rel}
+        d = {**header(self), "stage": self.stage, "final_rel": self.final_rel}
+        if self.batch:
+            d["batch"] = self.batch
+        return d
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Placing:
         record_version(d, cls.RECORD, cls.VERSION)
-        return cls(text(d, "stage"), text(d, "final_rel"))
+        return cls(text(d, "stage"), text(d, "final_rel"), text(d, "batch", ""))
+
+    @property
+    def lock_holder(self) -> str:
+        """The folder whose lock a live import holds: the group's for a stage inside one."""
+        return self.batch or self.stage
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,16 @@ from typing import Any
 from ..catalog.db import Database
 from ..catalog.store import CatalogStore
 from ..config import LibraryConfig
-from ..errors import Cancelled, InvalidInput, ModelLibraryError, UnsafePath
+from ..errors import InvalidInput, ModelLibraryError, UnsafePath
 from ..io.drives import DriveLimiter, check_free_space, check_writable
 from ..io.fileops import SourceStat
 from ..io.hashing import release_buffers
+from ..io.paths import at_or_under
 from ..io.paths import confine as confine_path
-from ..io.paths import is_within
 from ..models import ImportItem, ModelSource
 from ..types import ByteProgress, CancelCheck, StageProgress
 from .commit import CommitResult, commit_staged
+from .group import GroupTarget, failed_item, import_group, pickle_refused, segments
 from .plan import PlannedModel, plan_paths
 from .stage import StagedModel, stage_model, undo_stage
 
@@ -95,9 +96,10 @@ class Importer:
         items.extend(ImportItem(str(f.path), "failed", error=f.reason, error_code=f.code) for f in failures)
         roots = self._roots() if confine else None
         checked: list[PlannedModel] = []
+        own = self._own_folders()
         for plan in planned:
             try:
-                self._check_files(plan, roots)
+                self._check_files(plan, roots, own)
                 checked.append(plan)
             except ModelLibraryError as exc:
                 items.append(ImportItem(str(plan.origin), "failed", error=exc.message, error_code=exc.code))
@@ -108,33 +110,53 @@ class Importer:
         tracker = _Progress(total, progress)
         tracker.stage("planning")
         self._preflight(planned, move=move or hardlink)
+        workers = self.config.io_concurrency or 2
+        target = GroupTarget(self.config.root, self.db, self.repo, self.config.trash_dir, origin_kind, source)
 
-        order = CommitOrder()
-
-        def work(index: int, plan: PlannedModel) -> ImportItem:
-            try:
-                return self._import_one(
+        def stage_in(plan: PlannedModel, batch: Path) -> StagedModel:
+            with self.limiter.slot(plan.main_file):
+                return stage_model(
                     plan,
-                    move=move,
+                    self.config.tmp_dir,
+                    move=False,
                     hardlink=hardlink,
                     roots=roots,
-                    allow_pickle=allow_pickle,
                     progress=tracker.bytes_for(plan.name),
                     cancelled=cancelled,
-                    origin_kind=origin_kind,
-                    source=source,
-                    name=name if len(planned) == 1 else None,
-                    turn=lambda: order.wait(index),
+                    batch=batch,
                 )
-            finally:
-                order.done(index)
 
-        workers = max(1, min(len(planned), self.config.io_concurrency or 2))
-        if workers == 1:
-            items.extend(work(i, p) for i, p in enumerate(planned))
-        else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="model-library-import") as pool:
-                items.extend(pool.map(work, range(len(planned)), planned))
+        def one(plan: PlannedModel, turn: Callable[[], None]) -> ImportItem:
+            return self._import_one(
+                plan,
+                move=move,
+                hardlink=hardlink,
+                roots=roots,
+                allow_pickle=allow_pickle,
+                progress=tracker.bytes_for(plan.name),
+                cancelled=cancelled,
+                origin_kind=origin_kind,
+                source=source,
+                name=name if len(planned) == 1 else None,
+                turn=turn,
+            )
+
+        sizes = [sum(_size(f) for f in p.files) for p in planned]
+        for grouped, part in segments(sizes, move=move):
+            plans = [planned[i] for i in part]
+            if grouped:
+                items.extend(
+                    import_group(
+                        plans,
+                        tmp_dir=self.config.tmp_dir,
+                        stage_one=stage_in,
+                        workers=workers,
+                        target=target,
+                        allow_pickle=allow_pickle,
+                    )
+                )
+            else:
+                items.extend(_each(plans, one, workers))
         release_buffers()
         tracker.stage("done")
         return items
@@ -142,13 +164,23 @@ class Importer:
     def _roots(self) -> list[Path]:
         return [r for r in self.config.all_import_roots() if r.exists()]
 
-    def _check_files(self, plan: PlannedModel, roots: list[Path] | None) -> None:
+    def _own_folders(self) -> list[str]:
+        """The library's own folders, resolved once per run (not once per file of thousands)."""
+        own = [self.config.models_dir, self.config.views_dir, self.config.trash_dir]
+        found = []
+        for folder in own:
+            try:
+                found.append(os.path.normcase(os.fspath(folder.resolve(strict=True))))
+            except (OSError, RuntimeError):
+                continue  # not made yet (or unreadable): nothing of ours can be in it
+        return found
+
+    def _check_files(self, plan: PlannedModel, roots: list[Path] | None, own: list[str]) -> None:
         """Every file of a plan (not only the named path: a walk meets symlinks) must be inside the import
         roots when confined, and none may already be one of the library's own files."""
-        own = [self.config.models_dir, self.config.views_dir, self.config.trash_dir]
         for f in plan.files:
             real = confine_path(f, roots) if roots is not None else f.resolve()
-            if any(is_within(real, r) for r in own if r.exists()):
+            if any(at_or_under(os.path.normcase(os.fspath(real)), r) for r in own):
                 raise InvalidInput(
                     f"{f} is already in the library ({real}); import files from outside the library."
                 )
@@ -208,15 +240,7 @@ class Importer:
             if staged.security == "pickle" and not allow_pickle:
                 undo_stage(staged.stage_dir, staged.files)
                 staged.release()
-                return ImportItem(
-                    str(plan.origin),
-                    "failed",
-                    error=(
-                        f"{plan.origin.name} is a pickle-format model, which can run code when loaded. "
-                        "Confirm the import explicitly (allow_pickle) if you trust its origin."
-                    ),
-                    error_code="pickle_needs_confirmation",
-                )
+                return pickle_refused(plan)
             try:
                 turn()  # commits follow the order the models were given in
                 result = self._commit(staged, origin_kind, source, name)
@@ -229,18 +253,8 @@ class Importer:
                 self._remove_copied_sources(staged)
             status = "duplicate" if result.duplicate else "imported"
             return ImportItem(str(plan.origin), status, model=result.model, warnings=staged.warnings)
-        except Cancelled as exc:
-            return ImportItem(str(plan.origin), "failed", error=exc.message, error_code=exc.code)
-        except ModelLibraryError as exc:
-            return ImportItem(str(plan.origin), "failed", error=exc.message, error_code=exc.code)
-        except OSError as exc:
-            return ImportItem(
-                str(plan.origin),
-                "failed",
-                # The path the OS named, which may be the library's own (not always the source's).
-                error=f"{exc.filename or plan.origin}: {exc.strerror or exc}; nothing was imported.",
-                error_code="storage_error",
-            )
+        except (ModelLibraryError, OSError) as exc:
+            return failed_item(plan, exc)
 
     def _commit(
         self, staged: StagedModel, origin_kind: str, source: ModelSource | None, name: str | None
@@ -268,6 +282,27 @@ class Importer:
             if now == f.source_stat:  # the very file we copied: not a new version saved meanwhile
                 os.unlink(f.source)
         _remove_emptied_dirs(staged)
+
+
+def _each(
+    planned: Sequence[PlannedModel],
+    one: Callable[[PlannedModel, Callable[[], None]], ImportItem],
+    workers: int,
+) -> list[ImportItem]:
+    """Models committed one at a time (large or moved ones), staged ``workers`` at a time."""
+    order = CommitOrder()
+
+    def work(index: int, plan: PlannedModel) -> ImportItem:
+        try:
+            return one(plan, lambda: order.wait(index))
+        finally:
+            order.done(index)
+
+    workers = max(1, min(len(planned), workers))
+    if workers == 1:
+        return [work(i, p) for i, p in enumerate(planned)]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="model-library-import") as pool:
+        return list(pool.map(work, range(len(planned)), planned))
 
 
 def _remove_emptied_dirs(staged: StagedModel) -> None:

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import stat
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from ..types import ByteProgress, CancelCheck
 from .journal import MOVES_FILE, Move, Moves
 from .plan import MODEL_EXTENSIONS, PlannedModel, readable_link_target
 from .shards import shard_of
-from .stage_lock import StageLock, new_stage_dir
+from .stage_lock import STAGE_PREFIX, StageLock, new_stage_dir
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class StagedModel:
     metadata: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     lock: StageLock | None = None
+    batch: Path | None = None  # the locked group folder this stage lies in (``group.py``), if any
 
     def release(self) -> None:
         if self.lock is not None:
@@ -70,7 +72,9 @@ class StagedModel:
 
     @property
     def files_dir(self) -> Path:
-        return self.stage_dir / "files"
+        """The folder that becomes the model's: a grouped stage is that folder itself (one folder fewer
+        to make per small model; the group's lock and journal rows cover it)."""
+        return self.stage_dir if self.batch is not None else self.stage_dir / "files"
 
     def model_files(self) -> tuple[ModelFile, ...]:
         return tuple(
@@ -105,15 +109,27 @@ def stage_model(
     roots: list[Path] | None = None,
     progress: ByteProgress | None = None,
     cancelled: CancelCheck | None = None,
+    batch: Path | None = None,
 ) -> StagedModel:
     """Stage ``plan`` under ``tmp_dir``. On any failure the stage is undone (moves put back) and re-raised.
 
     ``hardlink`` (same filesystem only; else a copy): the stage gets a second name for the source's inode,
     O(1) and leaving the source untouched; adoption uses it so an original name never stops resolving.
+    ``batch``: a group folder this process holds locked; the stage is made inside it, under the group's
+    lock (taking a lock per stage costs more than committing a small model). Never with ``move``.
     """
     # Links of a Diffusers folder or a set may lead anywhere inside it; a single file's only to a model.
     top = str(plan.origin) if plan.format in ("diffusion-folder", "sharded-set") else None
-    stage, lock = new_stage_dir(tmp_dir)
+    lock: StageLock | None
+    if batch is not None:
+        if move:
+            raise ValueError("moves are journalled per stage: a grouped stage never moves")
+        stage, lock = batch / f"{STAGE_PREFIX}{uuid.uuid4().hex}", None
+        files = stage
+        stage.mkdir()
+    else:
+        stage, lock = new_stage_dir(tmp_dir)
+        files = stage / "files"
     staged: list[StagedFile] = []
     try:
         tmp_dev = os.stat(tmp_dir).st_dev
@@ -121,8 +137,9 @@ def stage_model(
             if cancelled is not None and cancelled():
                 raise Cancelled(f"Import of {plan.origin} was cancelled; nothing was stored.")
             validate_relpath(rel)
-            dest = stage / "files" / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest = files / rel
+            if dest.parent != files:
+                dest.parent.mkdir(parents=True, exist_ok=True)
             staged.append(
                 _stage_file(
                     source,
@@ -138,11 +155,12 @@ def stage_model(
                     cancelled=cancelled,
                 )
             )
-        described = describe_staged(plan, stage, tuple(staged))
-        return StagedModel(**{**described.__dict__, "lock": lock})
+        described = describe_staged(plan, stage, tuple(staged), files)
+        return StagedModel(**{**described.__dict__, "lock": lock, "batch": batch})
     except BaseException:
         undo_stage(stage, tuple(staged))
-        lock.release()
+        if lock is not None:
+            lock.release()
         raise
 
 
@@ -324,12 +342,14 @@ def _inspect(fd: int, size: int, name: str, rel: str) -> FileInfo | None:
     return None
 
 
-def describe_staged(plan: PlannedModel, stage: Path, files: tuple[StagedFile, ...]) -> StagedModel:
+def describe_staged(
+    plan: PlannedModel, stage: Path, files: tuple[StagedFile, ...], files_dir: Path | None = None
+) -> StagedModel:
     infos = [f.info for f in files if f.info is not None]
     names = [f.rel_path for f in files if f.info is not None]
     warnings = list(plan.warnings)
     if plan.format == "diffusion-folder":
-        detection = detect_diffusers_folder(stage / "files")
+        detection = detect_diffusers_folder(files_dir or stage / "files")
         file_format = "diffusers"
     elif not infos:
         raise InvalidInput(f"{plan.origin} holds no model file that could be read.")

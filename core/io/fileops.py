@@ -25,6 +25,8 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,37 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+FSYNC_WORKERS = 8
+
+
+def fsync_file(path: Path) -> None:
+    """fsync a file of ours by name (opened for writing: Windows flushes only writable handles)."""
+    fd = os.open(path, os.O_RDWR | O_BINARY | O_CLOEXEC | O_NOFOLLOW)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_many(files: Iterable[Path] = (), dirs: Iterable[Path] = ()) -> None:
+    """fsync many files and folders of ours, several at once (group commit).
+
+    One fsync after another waits for one journal commit each; fsyncs issued together are folded by
+    the filesystem into a few shared commits, so a group of N small files costs about what one does.
+    A file that cannot be synced raises (its bytes may not be on disk); folders are as in ``fsync_dir``.
+    """
+    jobs: list[tuple[Callable[[Path], None], Path]] = [(fsync_file, f) for f in dict.fromkeys(files)]
+    jobs += [(fsync_dir, d) for d in dict.fromkeys(dirs)]
+    if len(jobs) <= 1:
+        for fn, path in jobs:
+            fn(path)
+        return
+    workers = min(FSYNC_WORKERS, len(jobs))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="model-library-fsync") as pool:
+        for future in [pool.submit(fn, path) for fn, path in jobs]:
+            future.result()
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: temp file in the same folder, fsync, replace, fsync folder."""
     path = Path(path)
@@ -85,6 +118,36 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             pass
         raise
     fsync_dir(path.parent)
+
+
+def atomic_write_many(files: Sequence[tuple[Path, bytes]]) -> None:
+    """Write several files, each atomically as ``atomic_write_bytes`` does, syncing them together: all
+    temp files are written, then fsynced at once, then renamed, then each folder is fsynced once. A
+    crash leaves each file old or new (and at most temp files); a failure raises after removing ours."""
+    if len(files) <= 1:
+        for path, data in files:
+            atomic_write_bytes(path, data)
+        return
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, data in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            temps.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        fsync_many(files=[Path(tmp) for tmp, _ in temps])
+        while temps:
+            tmp, path = temps[0]
+            os.replace(tmp, path)
+            temps.pop(0)
+    finally:
+        for tmp, _ in temps:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+    fsync_many(dirs=[path.parent for path, _ in files])
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:

@@ -33,6 +33,7 @@ from ..records.files import (
     records_dir,
     remove_record,
     write_record,
+    write_records,
 )
 
 _LINK_COLUMNS = (
@@ -142,6 +143,7 @@ class LinkRecord:
 # Records files whose writing waits for the end of a ``records_at_end`` block, by catalog (one block at a
 # time per catalog: a mapping apply runs under the host's remap lock or a CLI command).
 _DEFERRED: dict[Path, set[tuple[str | None, str]]] = {}
+_SHARDS_PER_QUERY = 16  # more shards of one install than this are read in one pass over its links
 _DEFERRED_LOCK = threading.Lock()  # another thread's change during the block joins it, never gets lost
 
 
@@ -285,9 +287,47 @@ class LinkRegistry:
             legacy = links_path(folder, app_id)
             if legacy.exists():
                 wanted |= self._shards_of(conn, app_id)
-        for app_id, shard in sorted(wanted, key=lambda k: (k[0] or "", k[1])):
-            cursor = conn.cursor()
-            cursor.row_factory = None  # plain tuples in LinkEntry's field order: half the cost of rows
+        writes: list[tuple[Path, LinksRecord]] = []
+        for app_id in sorted({app for app, _ in wanted}, key=lambda a: a or ""):
+            shards = sorted(shard for app, shard in wanted if app == app_id)
+            for shard, rows in self._shard_rows(conn, app_id, shards):
+                entries = tuple(
+                    LinkEntry(
+                        model, file, link, kind, bool(rel), target, root, category, inode, dev, purpose, at
+                    )
+                    for model, file, link, kind, rel, target, root, category, inode, dev, purpose, at in rows
+                    if links_shard(model) == shard
+                )
+                path = links_dir(folder, app_id) / f"{shard}.json"
+                if entries:
+                    writes.append((path, LinksRecord(app_id, entries)))
+                else:
+                    remove_record(path)
+        write_records(writes)  # synced together: a batch of links touches many shards
+        for app_id in {app for app, _ in wanted}:
+            remove_record(links_path(folder, app_id))  # version 1's single file, now in shards
+
+    @staticmethod
+    def _shard_rows(
+        conn: sqlite3.Connection, app_id: str | None, shards: list[str]
+    ) -> Iterator[tuple[str, Iterable[tuple[Any, ...]]]]:
+        """Each shard's rows of one install, in link_path order, as plain tuples in LinkEntry's order."""
+        cursor = conn.cursor()
+        cursor.row_factory = None  # plain tuples in LinkEntry's field order: half the cost of rows
+        if len(shards) > _SHARDS_PER_QUERY:
+            # Most of the install's shards (a batch of links): one pass over its rows, not one per shard.
+            cursor.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM links WHERE app_id IS ? ORDER BY link_path",  # noqa: S608
+                (app_id,),
+            )
+            buckets: dict[str, list[tuple[Any, ...]]] = {shard: [] for shard in shards}
+            for row in cursor:
+                bucket = buckets.get(links_shard(row[0]))
+                if bucket is not None:
+                    bucket.append(row)
+            yield from buckets.items()
+            return
+        for shard in shards:
             if shard == "__":
                 cursor.execute(
                     f"SELECT {_ENTRY_COLUMNS} FROM links WHERE app_id IS ? ORDER BY link_path",  # noqa: S608
@@ -299,18 +339,7 @@ class LinkRegistry:
                     "AND substr(lower(model_id), 1, 2) = ? ORDER BY link_path",
                     (app_id, shard),
                 )
-            entries = tuple(
-                LinkEntry(model, file, link, kind, bool(rel), target, root, category, inode, dev, purpose, at)
-                for model, file, link, kind, rel, target, root, category, inode, dev, purpose, at in cursor
-                if links_shard(model) == shard
-            )
-            path = links_dir(folder, app_id) / f"{shard}.json"
-            if entries:
-                write_record(path, LinksRecord(app_id, entries))
-            else:
-                remove_record(path)
-        for app_id in {app for app, _ in wanted}:
-            remove_record(links_path(folder, app_id))  # version 1's single file, now in shards
+            yield shard, cursor.fetchall()
 
     @staticmethod
     def _shards_of(conn: sqlite3.Connection, app_id: str | None) -> set[tuple[str | None, str]]:

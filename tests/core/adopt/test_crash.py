@@ -38,7 +38,11 @@ def _install(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 
 def _kill_at(root: Path, install: Path, mode: str, seed: int, after_lines: int) -> list[str]:
     """Start the child, SIGKILL it once it has printed ``after_lines`` stages; return what it printed."""
-    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    # The parent's path first: the child runs the code under test, not another installed copy.
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, (os.environ.get("PYTHONPATH"), str(PROJECT)))),
+    }
     child = subprocess.Popen(
         [sys.executable, str(CHILD), str(root), str(install), mode, str(seed)],
         stdout=subprocess.PIPE,

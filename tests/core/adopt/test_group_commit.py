@@ -1,0 +1,230 @@
+"""Group commit: small files adopted (and imported) in batches stay crash-safe at every point, and a batch
+commits once: one catalog transaction per step, each folder fsynced once, every file durable first.
+
+The crash tests kill -9 a child just before the N-th rename, link or swap of a batch (or between two of
+its steps); every original must still resolve to its bytes, and after recovery the library must hold
+each model once and adoption must finish. The counting tests watch the catalog through SQLite's own
+trace hook and the fsyncs through ``os.fsync``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from comfyui_model_library.core.config import load_config
+from comfyui_model_library.core.library import Library
+from tests.invariants import check_library_invariants
+
+from .support import (
+    adopt_links,
+    hashes_of,
+    make_install,
+    model_count,
+    points_into,
+    service,
+    sha256_of,
+    write_model,
+)
+
+CHILD = Path(__file__).with_name("group_child.py")
+PROJECT = Path(__file__).resolve().parents[3]
+FILES = 24  # one batch: every file is small
+
+
+def _install(tmp_path: Path, files: int = FILES) -> tuple[Path, dict[str, str]]:
+    install = make_install(tmp_path / "ComfyUI")
+    for i in range(files):
+        folder = "loras" if i % 3 else "checkpoints"
+        write_model(install / "models" / folder / f"m{i:03d}.safetensors", f"model-{i}", size=4096)
+    # A duplicate inside the batch (the one-model commit after the group's) and a name clash.
+    write_model(install / "models/loras/again.safetensors", "model-1", size=4096)
+    write_model(install / "models/checkpoints/m001.safetensors", "other-1", size=4096)
+    paths = sorted(p for p in (install / "models").rglob("*") if p.is_file())
+    return install, hashes_of(paths)
+
+
+def _kill_child(root: Path, path: Path, mode: str, point: str, n: int) -> bool:
+    """Run the child; True if it was killed at the point (False: it finished before reaching it)."""
+    # The parent's path first: the child runs the code under test, not another installed copy.
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, (os.environ.get("PYTHONPATH"), str(PROJECT)))),
+    }
+    done = subprocess.run(
+        [sys.executable, str(CHILD), str(root), str(path), mode, point, str(n)],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode in (0, -signal.SIGKILL), done.stderr
+    return done.returncode == -signal.SIGKILL
+
+
+def _library_with_a_model(tmp_path: Path, root: Path) -> None:
+    """A library that holds a model already: recovery must come from the journal, not from the rebuild
+    an empty catalog beside model folders gets."""
+    seed = write_model(tmp_path / "elsewhere" / "seed.safetensors", "seed", size=4096)
+    with Library.open(load_config(root)) as library:
+        assert library.importer.run([seed])[0].status == "imported"
+
+
+def _opened_without_rebuild(library: Library) -> None:
+    assert not any("rebuilt" in note for note in library.recovered), library.recovered
+
+
+def _every_name_resolves(hashes: dict[str, str]) -> None:
+    for path, digest in hashes.items():
+        assert os.path.exists(path), f"{path} no longer resolves"
+        assert sha256_of(path) == digest, f"{path} resolves to other bytes"
+
+
+def _distinct(hashes: dict[str, str]) -> int:
+    return len(set(hashes.values()))
+
+
+@pytest.mark.parametrize(
+    ("point", "n"),
+    [("rename", 1), ("rename", 12), ("symlink", 1), ("symlink", 13), ("replace", 5), ("replace", 30)]
+    + [("fsync_many", n) for n in range(1, 4)],
+)
+def test_kill_9_inside_an_adoption_batch_then_run_again(tmp_path: Path, point: str, n: int) -> None:
+    install, hashes = _install(tmp_path)
+    root = tmp_path / "library"
+    _library_with_a_model(tmp_path, root)
+    assert _kill_child(root, install, "adopt", point, n), "the batch never reached the kill point"
+    _every_name_resolves(hashes)  # before any recovery
+
+    with Library.open(load_config(root)) as library:  # recovers the interrupted imports
+        _opened_without_rebuild(library)
+        _every_name_resolves(hashes)
+        check_library_invariants(root)
+        report = service(library).adopt(install)
+        assert not report.failed, report.to_dict()
+        _every_name_resolves(hashes)
+        for path in hashes:
+            assert os.path.islink(path) and points_into(Path(path), library.config.models_dir), path
+        assert len(adopt_links(library)) == len(hashes)
+        assert model_count(library) == _distinct(hashes) + 1  # each model stored once (and the seed)
+        assert not library.db.execute_read("SELECT 1 FROM journal")
+        assert not list(install.rglob("*.mlib-tmp"))
+        assert not any(library.config.tmp_dir.glob("stage-*")), "a group's stage was left behind"
+        check_library_invariants(root)
+
+
+@pytest.mark.parametrize(
+    ("point", "n"), [("rename", 1), ("rename", 10), ("fsync_many", 1), ("fsync_many", 2)]
+)
+def test_kill_9_inside_an_import_group_then_import_again(tmp_path: Path, point: str, n: int) -> None:
+    install, hashes = _install(tmp_path)
+    models = install / "models"
+    root = tmp_path / "library"
+    _library_with_a_model(tmp_path, root)
+    assert _kill_child(root, models, "import", point, n)
+    before = dict(hashes)
+    _every_name_resolves(before)  # a copy never touches its sources
+
+    with Library.open(load_config(root)) as library:
+        _opened_without_rebuild(library)
+        check_library_invariants(root)
+        recovered = model_count(library) - 1
+        assert recovered <= _distinct(hashes)
+        items = library.importer.run([models])
+        assert not [i for i in items if i.status == "failed"], items
+        assert model_count(library) == _distinct(hashes) + 1
+        assert not library.db.execute_read("SELECT 1 FROM journal")
+        assert not any(library.config.tmp_dir.glob("stage-*"))
+        check_library_invariants(root)
+
+
+# -- one commit per batch ----------------------------------------------------------------------------------
+@contextmanager
+def _watched(library: Library) -> Iterator[list[tuple[str, str]]]:
+    """Events in order: ("commit", what the transaction wrote) from SQLite's trace hook on the catalog's
+    writer, and ("fsync", path) for every fsync (Linux names an fd's path in /proc)."""
+    events: list[tuple[str, str]] = []
+    wrote: list[str] = []
+
+    def trace(sql: str) -> None:
+        head = " ".join(sql.split()[:3]).upper()
+        if head.startswith("COMMIT"):
+            events.append(("commit", ",".join(sorted(set(wrote)))))
+            wrote.clear()
+        elif head.startswith(("INSERT", "DELETE", "UPDATE")):
+            wrote.append(head.split()[2].split("(")[0] if head.startswith("INSERT") else head.split()[2])
+
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    writer = library.db._writer  # the one connection every write goes through
+    writer.set_trace_callback(trace)
+    os.fsync = fsync
+    try:
+        yield events
+    finally:
+        os.fsync = real_fsync
+        writer.set_trace_callback(None)
+
+
+pytestmark_linux = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="names fds through /proc")
+
+
+def _adopt_watched(tmp_path: Path, files: int) -> tuple[list[tuple[str, str]], Path, Library]:
+    install = make_install(tmp_path / "ComfyUI")
+    for i in range(files):
+        write_model(install / "models/loras" / f"m{i:03d}.safetensors", f"model-{i}", size=4096)
+    library = Library.open(load_config(tmp_path / "library"))
+    with _watched(library) as events:
+        report = service(library).adopt(install)
+    assert report.adopted == files and not report.failed, report.to_dict()
+    return events, install, library
+
+
+@pytestmark_linux
+def test_a_batch_commits_once_whatever_its_size(tmp_path: Path) -> None:
+    few, _, lib1 = _adopt_watched(tmp_path / "few", 5)
+    many, install, lib2 = _adopt_watched(tmp_path / "many", 60)
+    try:
+        commits = [what for kind, what in many if kind == "commit"]
+        assert len(commits) == len([1 for kind, _ in few if kind == "commit"]), commits
+        assert sum("MODELS" in w for w in commits) == 1, commits  # one catalog transaction adds all 60
+        assert sum("LINKS" in w for w in commits) == 1, commits  # one registers every link
+        journal_commits = [w for w in commits if "JOURNAL" in w]
+        assert len(journal_commits) <= 6, journal_commits  # per step of the batch, not per file
+        originals = str(install / "models" / "loras")
+        assert [p for kind, p in many if kind == "fsync" and p == originals] == [originals]
+    finally:
+        lib1.close()
+        lib2.close()
+
+
+@pytestmark_linux
+def test_every_file_is_durable_before_the_catalog_names_it(tmp_path: Path) -> None:
+    events, install, library = _adopt_watched(tmp_path, 30)
+    try:
+        first_models = next(
+            i for i, (kind, what) in enumerate(events) if kind == "commit" and "MODELS" in what
+        )
+        links = next(i for i, (kind, what) in enumerate(events) if kind == "commit" and "LINKS" in what)
+        synced_before = {p for kind, p in events[:first_models] if kind == "fsync"}
+        models = list(library.repo.iter_all())
+        assert len(models) == 30
+        # Each model's metadata.json (synced in its stage, before the folder is renamed into models/).
+        assert len({p for p in synced_before if p.endswith("/metadata.json")}) == len(models)
+        for model in models:
+            folder = library.config.root.joinpath(*model.rel_dir.split("/"))
+            # The rename into models/ is durable: the folder's parent was synced before the commit.
+            assert str(folder.parent) in synced_before, folder
+        # Every swap over an original is durable before the links are registered.
+        assert str(install / "models" / "loras") in {
+            p for kind, p in events[first_models:links] if kind == "fsync"
+        }
+    finally:
+        library.close()
