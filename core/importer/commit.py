@@ -72,8 +72,12 @@ def commit_staged(
     name: str | None = None,
 ) -> CommitResult:
     """Commit ``staged``; its lock is released on success. On failure the caller undoes the stage and
-    then releases it, so that a recovery in another process never finds it unlocked and half undone."""
-    result = _commit(staged, library_root, db, repo, trash_dir, origin_kind, source, name)
+    then releases it, so that a recovery in another process never finds it unlocked and half undone.
+
+    The content lock makes imports of the same bytes elsewhere at this moment (another machine of a
+    shared library) wait for this decision and find the model, instead of placing a second folder."""
+    with repo.content_lock(staged.hashes.blake3):
+        result = _commit(staged, library_root, db, repo, trash_dir, origin_kind, source, name)
     staged.release()
     return result
 
@@ -131,7 +135,7 @@ def lost_race(
     model: Model,
     library_root: Path,
     db: Database,
-    repo: ModelRepository,
+    repo: CatalogStore[Any],
     trash_dir: Path,
     origin_kind: str,
 ) -> CommitResult | None:
@@ -321,7 +325,7 @@ def recover(library_root: Path, tmp_dir: Path, db: Database, repo: CatalogStore[
 
 
 def _recover_placings(
-    journal: JournalTable, library_root: Path, db: Database, repo: ModelRepository, placed: set[str]
+    journal: JournalTable, library_root: Path, db: Database, repo: CatalogStore[Any], placed: set[str]
 ) -> list[str]:
     """Commit the journalled folders a crash left placed but uncatalogued; forget the rows of the rest
     (their bytes are still in their stage, which the caller discards or puts back)."""

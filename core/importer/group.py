@@ -27,10 +27,11 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..catalog.db import Database
-from ..catalog.repository import ModelRepository
 from ..catalog.sidecar import SIDECAR_NAME, sidecar_bytes
+from ..catalog.store import CatalogStore
 from ..errors import Conflict, ModelLibraryError
 from ..io.fileops import O_BINARY, O_CLOEXEC, fsync_many
 from ..models import ImportItem, Model, ModelSource, utcnow
@@ -160,7 +161,7 @@ class GroupTarget:
 
     library_root: Path
     db: Database
-    repo: ModelRepository
+    repo: CatalogStore[Any]
     trash_dir: Path
     origin_kind: str
     source: ModelSource | None
