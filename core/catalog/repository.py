@@ -25,6 +25,7 @@ from .changes import changes_of
 from .db import Database
 from .facets import facet_counts
 from .in_place import SqliteInPlaceModels
+from .lookups import ModelLookups
 from .refs import CANDIDATES, Lookups, like_pattern, not_found, resolve
 from .rows import (
     INSERT_MODEL,
@@ -51,7 +52,7 @@ _FTS_TRIGGERS = ("models_ai", "models_ad", "models_au")
 _FACETS = ("type", "base_model", "file_format", "security", "location")
 
 
-class ModelRepository:
+class ModelRepository(ModelLookups):
     """The SQLite ``CatalogStore[sqlite3.Connection]``."""
 
     def __init__(self, db: Database) -> None:
@@ -178,29 +179,6 @@ class ModelRepository:
             "SELECT path, kind, recorded_at FROM model_origins WHERE model_id = ? ORDER BY id", (model_id,)
         )
         return [(r["path"], r["kind"], r["recorded_at"]) for r in rows]
-
-    def get(self, model_id: str) -> Model:
-        model = self.find(model_id)
-        if model is None:
-            raise not_found(model_id)
-        return model
-
-    def find(self, model_id: str) -> Model | None:
-        found = self._select("WHERE id = ?", (model_id,))
-        return found[0] if found else None
-
-    def by_blake3(self, blake3_hex: str) -> Model | None:
-        found = self._select("WHERE blake3 = ?", (blake3_hex.lower(),))
-        return found[0] if found else None
-
-    def by_sha256(self, sha256_hex: str) -> list[Model]:
-        return self._select("WHERE sha256 = ? ORDER BY id", (sha256_hex.lower(),))
-
-    def by_file_hash(self, blake3_hex: str) -> list[Model]:
-        return self._select(
-            "WHERE id IN (SELECT model_id FROM model_files WHERE blake3 = ?) ORDER BY id",
-            (blake3_hex.lower(),),
-        )
 
     def resolve(self, ref: str, *, name_prefix: bool = False) -> Model:
         return resolve(ref, self._lookups, name_prefix=name_prefix)

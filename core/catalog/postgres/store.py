@@ -21,6 +21,7 @@ from psycopg import errors as pg_errors
 from ...errors import Conflict
 from ...models import Model, ModelQuery, Page, utcnow
 from ..changes import changes_of
+from ..lookups import ModelLookups
 from ..refs import CANDIDATES, Lookups, like_pattern, not_found, resolve
 from ..rows import check_origin_kind, check_values, chunks, model_params, unique
 from ..store import CatalogStore, Facets, InPlaceModels, Origin
@@ -35,8 +36,10 @@ _INSERT_ORIGIN = (
 )
 
 
-class PostgresCatalog:
+class PostgresCatalog(ModelLookups):
     """``CatalogStore[Conn]`` on PostgreSQL."""
+
+    MARK = "%s"
 
     def __init__(self, db: PostgresDatabase) -> None:
         from .in_place import PostgresInPlaceModels  # the in-place half shares this store's indexing
@@ -192,29 +195,6 @@ class PostgresCatalog:
                 (model_id,),
             ).fetchall()
         return [(r["path"], r["kind"], r["recorded_at"]) for r in rows]
-
-    def get(self, model_id: str) -> Model:
-        model = self.find(model_id)
-        if model is None:
-            raise not_found(model_id)
-        return model
-
-    def find(self, model_id: str) -> Model | None:
-        found = self._select("WHERE id = %s", (model_id,))
-        return found[0] if found else None
-
-    def by_blake3(self, blake3_hex: str) -> Model | None:
-        found = self._select("WHERE blake3 = %s", (blake3_hex.lower(),))
-        return found[0] if found else None
-
-    def by_sha256(self, sha256_hex: str) -> list[Model]:
-        return self._select("WHERE sha256 = %s ORDER BY id", (sha256_hex.lower(),))
-
-    def by_file_hash(self, blake3_hex: str) -> list[Model]:
-        return self._select(
-            "WHERE id IN (SELECT model_id FROM model_files WHERE blake3 = %s) ORDER BY id",
-            (blake3_hex.lower(),),
-        )
 
     def resolve(self, ref: str, *, name_prefix: bool = False) -> Model:
         limit = f'ORDER BY id COLLATE "C" LIMIT {CANDIDATES}'
