@@ -15,10 +15,11 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from ..models import PENDING_PREFIX, model_id_from_blake3, utcnow
+from ..models import utcnow
 from .bulk import insert_rows, triggers_suspended
 from .db import Database
 from .rows import refresh_aliases
+from .settling import settle
 from .store import HeaderUpdate, HeldInPlace, ProvisionalFile, ProvisionalRow, Settled, Uninspected
 
 Conn = sqlite3.Connection
@@ -110,27 +111,7 @@ class SqliteInPlaceModels:
         sha256: str,
         file_hashes: Mapping[str, tuple[str, str]],
     ) -> Settled | None:
-        row = tx.execute("SELECT id, blake3 FROM models WHERE id = ?", (provisional_id,)).fetchone()
-        if row is None or not str(row["blake3"]).startswith(PENDING_PREFIX):
-            return None
-        same = tx.execute("SELECT id FROM models WHERE blake3 = ?", (blake3,)).fetchone()
-        if same is not None:
-            tx.execute("DELETE FROM models WHERE id = ?", (provisional_id,))
-            return Settled(str(same["id"]), merged=True)
-        content_id = model_id_from_blake3(blake3)
-        target = content_id
-        if tx.execute("SELECT 1 FROM models WHERE id = ?", (target,)).fetchone() is not None:
-            target = content_id + "-" + blake3[16:20]  # a 64-bit prefix collision: keep both apart
-        tx.execute(
-            "UPDATE models SET id = ?, blake3 = ?, sha256 = ?, updated_at = ? WHERE id = ?",
-            (target, blake3, sha256, utcnow(), provisional_id),
-        )
-        for rel, (fb3, fsha) in file_hashes.items():
-            tx.execute(
-                "UPDATE model_files SET blake3 = ?, sha256 = ? WHERE model_id = ? AND path = ?",
-                (fb3, fsha, target, rel),
-            )
-        return Settled(target, merged=False)
+        return settle(tx.execute, provisional_id, blake3, sha256, file_hashes)
 
     def drop_orphans(self, tx: Conn, model_ids: Sequence[str]) -> int:
         dropped = 0

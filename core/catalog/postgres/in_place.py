@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from ...models import PENDING_PREFIX, model_id_from_blake3, utcnow
+from ...models import PENDING_PREFIX, utcnow
+from ..settling import settle
 from ..store import HeaderUpdate, HeldInPlace, ProvisionalFile, ProvisionalRow, Settled, Uninspected
 from .database import Conn, PostgresDatabase
 from .rows import refresh_aliases
@@ -98,29 +99,7 @@ class PostgresInPlaceModels:
         sha256: str,
         file_hashes: Mapping[str, tuple[str, str]],
     ) -> Settled | None:
-        row = tx.execute(
-            "SELECT id, blake3 FROM models WHERE id = %s FOR UPDATE", (provisional_id,)
-        ).fetchone()
-        if row is None or not str(row["blake3"]).startswith(PENDING_PREFIX):
-            return None
-        same = tx.execute("SELECT id FROM models WHERE blake3 = %s", (blake3,)).fetchone()
-        if same is not None:
-            tx.execute("DELETE FROM models WHERE id = %s", (provisional_id,))
-            return Settled(str(same["id"]), merged=True)
-        content_id = model_id_from_blake3(blake3)
-        target = content_id
-        if tx.execute("SELECT 1 FROM models WHERE id = %s", (target,)).fetchone() is not None:
-            target = content_id + "-" + blake3[16:20]  # a 64-bit prefix collision: keep both apart
-        tx.execute(
-            "UPDATE models SET id = %s, blake3 = %s, sha256 = %s, updated_at = %s WHERE id = %s",
-            (target, blake3, sha256, utcnow(), provisional_id),
-        )
-        with tx.cursor() as cursor:
-            cursor.executemany(
-                "UPDATE model_files SET blake3 = %s, sha256 = %s WHERE model_id = %s AND path = %s",
-                [(fb3, fsha, target, rel) for rel, (fb3, fsha) in file_hashes.items()],
-            )
-        return Settled(target, merged=False)
+        return settle(tx.execute, provisional_id, blake3, sha256, file_hashes, mark="%s", lock=" FOR UPDATE")
 
     def drop_orphans(self, tx: Conn, model_ids: Sequence[str]) -> int:
         cursor = tx.execute(
