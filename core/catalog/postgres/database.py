@@ -1,8 +1,9 @@
 """Connections to a PostgreSQL catalog: a small pool, one ``transaction()`` and one ``read()`` helper.
 
 The server may sit on another machine: a lost connection or a refused login is ``CatalogUnavailable``
-(the message names the server, never the password), a serialization or deadlock failure is retried a few
-times, as SQLite's busy timeout waits. Several machines write at once, so every write transaction runs at
+(the message names the server, never the password), a lock not granted or a deadlock is
+``CatalogLocked`` (try again), as for a locked SQLite catalog. Several machines write at once, so every
+write transaction runs at
 READ COMMITTED with row locks where a read decides a write (``SELECT ... FOR UPDATE``) and unique
 constraints as the last word (a second insert of the same bytes is a ``Conflict``).
 """
@@ -10,7 +11,6 @@ constraints as the last word (a second insert of the same bytes is a ``Conflict`
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -28,8 +28,9 @@ Conn = psycopg.Connection[dict[str, Any]]
 # Four readers (as the SQLite catalog keeps) and a content lock beside each importing worker's writes.
 POOL_SIZE = 8
 CONNECT_TIMEOUT_S = 10
-RETRIES = 3
-_RETRYABLE = (pg_errors.SerializationFailure, pg_errors.DeadlockDetected)
+# Two machines' transactions waiting on each other: one is cancelled by the server. Retrying is the
+# caller's (as for SQLite's locked catalog): the same error class, the same advice.
+_BUSY = (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 
 
 def _connection_lost(exc: psycopg.Error) -> bool:
@@ -96,9 +97,10 @@ class PostgresDatabase:
                 yield cast(Conn, conn)  # rows are dicts: kwargs' row_factory
         except PoolTimeout as exc:
             raise self._unavailable(exc) from exc
-        except pg_errors.LockNotAvailable as exc:
+        except _BUSY as exc:
             raise CatalogLocked(
-                f"The PostgreSQL catalog at {self.where} is busy (a lock was not granted); try again."
+                f"The PostgreSQL catalog at {self.where} is busy (another machine held what this change "
+                "needed); try again."
             ) from exc
         except psycopg.OperationalError as exc:
             if _connection_lost(exc):
@@ -136,17 +138,6 @@ class PostgresDatabase:
                     yield conn
             finally:
                 self._local.conn = None
-
-    def retrying(self, attempt: Any) -> Any:
-        """Run ``attempt()`` (one whole transaction), again after a serialization failure or deadlock."""
-        for tries in range(RETRIES):
-            try:
-                return attempt()
-            except _RETRYABLE:
-                if tries == RETRIES - 1:
-                    raise
-                time.sleep(0.05 * (tries + 1))
-        raise AssertionError("unreachable")
 
     def close(self) -> None:
         self._pool.close()
