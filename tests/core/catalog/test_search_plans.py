@@ -1,0 +1,148 @@
+"""Search plans chosen for speed give the rows, order and totals of the plain plan.
+
+A few hundred random models; random queries (words, filters, sorts, pages) run through ``run_search``
+with each plan forced in turn (walking a sort's index or sorting the hits; the index-only tests of
+filters) and are compared with one plain SQL query per question.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from comfyui_model_library.core.catalog import search
+from comfyui_model_library.core.catalog.db import Database
+from comfyui_model_library.core.catalog.migrations import migrate
+from comfyui_model_library.core.catalog.repository import ModelRepository
+from comfyui_model_library.core.catalog.search import build_match, run_search
+from comfyui_model_library.core.models import SORT_KEYS, ModelQuery
+
+from .conftest import make_model
+
+WORDS = ("flux", "fluxion", "lora", "anime", "animal", "sdxl", "refiner", "neon", "pony", "portrait")
+TYPES = ("lora", "checkpoint", "vae", "text_encoder")
+BASES = ("sdxl", "sdxl_refiner", "sd15", "flux1")
+TAGS = ("style", "anime", "neon", "photo")
+MODELS = 300
+ORDER = {key: search._ORDER_BY[key] for key in SORT_KEYS if key != "relevance"}
+
+
+@pytest.fixture(scope="module")
+def conn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connection]:
+    db = Database(Path(tmp_path_factory.mktemp("plans")) / "catalog.sqlite")
+    migrate(db)
+    rng = random.Random(5)
+    models = []
+    for i in range(MODELS):
+        name = "_".join(rng.sample(WORDS, rng.randint(1, 3))) + rng.choice(("", "XL", "_v2", " 3"))
+        models.append(
+            make_model(
+                name,
+                type=rng.choice(TYPES),
+                base_model=rng.choice(BASES),
+                tags=tuple(rng.sample(TAGS, rng.randint(0, 2))),
+                size=rng.randint(1, 40),  # ties: the id decides
+                added_at=f"2024-01-{rng.randint(1, 9):02d}T00:00:00+00:00",
+                used_at=rng.choice(("", "", f"2025-02-0{rng.randint(1, 9)}T00:00:00+00:00")),
+                favorite=rng.random() < 0.2,
+                notes=rng.choice(("", "", "neon vibe", "sdxl refiner notes")),
+                security=rng.choice(("safe", "safe", "unknown")),
+            )
+        )
+    ModelRepository(db).add_many(models)
+    with db.read() as connection:
+        yield connection
+    db.close()
+
+
+def _reference(conn: sqlite3.Connection, query: ModelQuery) -> list[int]:
+    """Every rowid the query finds, in the sort's order: the plainest SQL (ranked: by rowid)."""
+    clauses: list[str] = []
+    params: list[object] = []
+    for attr in ("type", "base_model", "security"):
+        if getattr(query, attr) is not None:
+            clauses.append(f"m.{attr} = ?")
+            params.append(getattr(query, attr))
+    if query.favorite is not None:
+        clauses.append("m.favorite = ?")
+        params.append(int(query.favorite))
+    if query.tag is not None:
+        clauses.append("EXISTS (SELECT 1 FROM tags t WHERE t.model_id = m.id AND t.tag = ?)")
+        params.append(query.tag)
+    match = build_match(query.q)
+    source = "models m"
+    if match is not None:
+        source = "models_fts f JOIN models m ON m.rowid = f.rowid"
+        clauses.insert(0, "models_fts MATCH ?")
+        params.insert(0, match)
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    order = ORDER.get(query.sort, ORDER["name"] if match is None else "m.rowid")
+    return [r[0] for r in conn.execute(f"SELECT m.rowid FROM {source}{where} ORDER BY {order}", params)]
+
+
+queries = st.builds(
+    ModelQuery,
+    q=st.one_of(
+        st.just(""), st.sampled_from(WORDS).map(lambda w: w[: max(1, len(w) - 3)]), st.sampled_from(WORDS)
+    ),
+    type=st.none() | st.sampled_from(TYPES),
+    base_model=st.none() | st.sampled_from(BASES),
+    tag=st.none() | st.sampled_from(TAGS),
+    security=st.none() | st.just("unknown"),
+    favorite=st.none() | st.booleans(),
+    sort=st.sampled_from(SORT_KEYS),
+    limit=st.integers(1, 30),
+    offset=st.integers(0, 60),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=queries, walk=st.booleans(), count_cap=st.sampled_from((10_000, 7)))
+def test_every_plan_gives_the_plain_plans_rows_order_and_total(
+    conn: sqlite3.Connection, query: ModelQuery, walk: bool, count_cap: int
+) -> None:
+    expected = _reference(conn, query)
+    with (
+        mock.patch.object(search, "_walks_sort_index", lambda *_args: walk),
+        mock.patch.object(search, "COUNT_CAP", count_cap),
+    ):
+        result = run_search(conn, query)
+    got = [row["rowid"] for row in result.rows]
+    if result.strategy == "substring" or (result.total_capped and result.total == 0):
+        # The index found nothing (the name scan answers), or, as before these plans, no hit among the
+        # first COUNT_CAP passed the other filters: the count says 0 and the name scan or nothing answers.
+        assert expected == [] or count_cap < MODELS
+        return
+    if query.sort != "relevance" or not query.q:
+        assert got == expected[query.offset : query.offset + query.limit]
+    else:  # ranked: the page holds hits, in an order of its own
+        assert set(got) <= set(expected) and len(got) == len(
+            expected[query.offset : query.offset + query.limit]
+        )
+    if not result.total_capped:
+        assert result.total == len(expected)
+    elif all(getattr(query, a) is None for a in ("tag", "security", "favorite")):
+        # Filters the index holds exactly (sdxl not counting sdxl_refiner): the cap itself.
+        assert result.total == count_cap < len(expected)
+    else:  # the other filters are applied to the first COUNT_CAP hits only
+        assert result.total <= min(count_cap, len(expected))
+
+
+def test_a_sorted_page_of_a_broad_match_walks_the_sort_index(conn: sqlite3.Connection) -> None:
+    """The fast path is taken where it should be (else the test above would compare a plan to itself)."""
+    seen: list[str] = []
+    conn.set_trace_callback(seen.append)
+    try:
+        run_search(conn, ModelQuery(q="f", sort="-size", limit=5))
+        run_search(conn, ModelQuery(type="lora", sort="-used", limit=5))
+    finally:
+        conn.set_trace_callback(None)
+    assert any("INDEXED BY models_size_id" in s for s in seen)
+    assert any("INDEXED BY models_used_id" in s for s in seen)
