@@ -15,7 +15,8 @@ import sqlite3
 from typing import Any
 
 from ..models import ModelQuery
-from .search import COUNT_CAP, _filters, build_match, validate_query
+from .search import COUNT_CAP, build_match, validate_query
+from .search_terms import sql_filters
 from .store import Facets
 
 _COLUMNS = {"type": "m.type", "base_model": "m.base_model"}
@@ -51,7 +52,7 @@ def _grouped(
     conn: sqlite3.Connection, query: ModelQuery, match: str | None, column: str | None
 ) -> list[tuple[Any, int]]:
     """Counts of the models ``query`` filters (and ``match`` finds), per value of ``column`` or in all."""
-    clauses, params = _filters(query, fts_driven=False)
+    clauses, params = sql_filters(query, fts_driven=False)
     source = "models m"
     if match is not None:
         source = (

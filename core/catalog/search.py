@@ -4,7 +4,7 @@ User text never reaches SQLite as syntax (THREATS #11). It is split into tokens 
 tokenizer splits it (letters, digits and combining marks form tokens; everything else separates), each
 token becomes a double-quoted FTS5 string, tokens are ANDed, and the last one gets a prefix ``*`` so the
 list narrows as the user types. Operators (``AND``, ``NEAR(``, ``col:``, ``^``) therefore become plain
-words. Values are always bound as parameters; column names come from the fixed tables below.
+words. Values are always bound as parameters; column names come from the fixed tables of search_terms.py.
 
 Names typed as one run of letters ("juggernautXL") are one token, so "jugger" finds them by prefix. A
 word from the middle of such a name ("xl") is found by a capped substring scan of names, used only when
@@ -20,14 +20,21 @@ Counting every hit of a broad match costs as much as ranking it, so totals stop 
 from __future__ import annotations
 
 import sqlite3
-import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import InvalidInput
 from ..models import SORT_KEYS, ModelQuery
-from ..taxonomy import BaseModelType, FileFormat, Location, ModelType, SecurityLevel
 from .rows import LIST_COLUMN_NAMES, LIST_COLUMNS
+from .search_terms import (
+    FILTERS,
+    ORDER_BY,
+    SORT_INDEX,
+    and_,
+    index_filters,
+    sql_filters,
+    sql_where,
+    tokenize,
+)
 
 MAX_QUERY_CHARS = 256
 MAX_QUERY_TOKENS = 16
@@ -43,39 +50,6 @@ SUBSTRING_MIN_CHARS = 2
 # trigger_text.
 _BM25 = "bm25(models_fts, 10.0, 5.0, 2.0, 2.0, 3.0, 1.0, 4.0, 4.0)"
 
-_ORDER_BY = {
-    "name": "m.name COLLATE NOCASE, m.id",
-    "-name": "m.name COLLATE NOCASE DESC, m.id DESC",
-    "added": "m.added_at, m.id",
-    "-added": "m.added_at DESC, m.id DESC",
-    "size": "m.size, m.id",
-    "-size": "m.size DESC, m.id DESC",
-    "type": "m.type, m.name COLLATE NOCASE, m.id",
-    "-type": "m.type DESC, m.name COLLATE NOCASE DESC, m.id DESC",
-    # Recently used first; never-used models ('') last.
-    "-used": "m.used_at DESC, m.id DESC",
-    "used": "m.used_at, m.id",
-}
-
-# The index serving each sort (0005, 0007): its entries end with the rowid, so walking one and testing
-# rowids against a set never reads a row.
-_SORT_INDEX = {
-    "name": "models_name_id",
-    "added": "models_added_id",
-    "size": "models_size_id",
-    "type": "models_type_name_id",
-    "used": "models_used_id",
-}
-
-# (ModelQuery attribute, column, allowed values or None for free text)
-_FILTERS: tuple[tuple[str, str, Sequence[str] | None], ...] = (
-    ("type", "m.type", ModelType.values()),
-    ("base_model", "m.base_model", BaseModelType.values()),
-    ("location", "m.location", Location.values()),
-    ("security", "m.security", SecurityLevel.values()),
-    ("file_format", "m.file_format", FileFormat.values()),
-)
-
 
 @dataclass(frozen=True)
 class SearchResult:
@@ -85,28 +59,6 @@ class SearchResult:
     total: int
     total_capped: bool
     strategy: str  # all | fts | substring
-
-
-def _is_token_char(ch: str) -> bool:
-    # unicode61's default token classes are L* N* Co; combining marks stay inside the token (they are
-    # folded away by remove_diacritics), so "a" + U+0301 + "b" stays one word as it is in the index.
-    category = unicodedata.category(ch)
-    return category[0] in "LNM" or category == "Co"
-
-
-def tokenize(text: str) -> list[str]:
-    """Split ``text`` into words the way the index's tokenizer does (case is left to SQLite)."""
-    tokens: list[str] = []
-    current: list[str] = []
-    for ch in unicodedata.normalize("NFC", text):
-        if _is_token_char(ch):
-            current.append(ch)
-        elif current:
-            tokens.append("".join(current))
-            current = []
-    if current:
-        tokens.append("".join(current))
-    return tokens
 
 
 def _check_length(text: str) -> None:
@@ -145,7 +97,7 @@ def validate_query(query: ModelQuery) -> None:
     _check_length(query.q)
     if query.sort not in SORT_KEYS:
         raise InvalidInput(f"Unknown sort {query.sort!r}; use one of: {', '.join(SORT_KEYS)}.")
-    for attr, _column, allowed in _FILTERS:
+    for attr, _column, allowed in FILTERS:
         value = getattr(query, attr)
         if value is not None and (not isinstance(value, str) or (allowed and value not in allowed)):
             raise InvalidInput(f"Unknown {attr} {value!r}; use one of: {', '.join(allowed or ())}.")
@@ -158,80 +110,6 @@ def validate_query(query: ModelQuery) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or value < low or (high and value > high):
             bounds = f"{low}..{high}" if high else f">= {low}"
             raise InvalidInput(f"{attr} must be an integer {bounds}, not {value!r}.")
-
-
-def _filters(query: ModelQuery, *, fts_driven: bool) -> tuple[list[str], list[object]]:
-    # A unary ``+`` keeps SQLite from driving the query off a models index when the FTS index should.
-    plus = "+" if fts_driven else ""
-    clauses: list[str] = []
-    params: list[object] = []
-    for attr, column, _allowed in _FILTERS:
-        value = getattr(query, attr)
-        if value is not None:
-            clauses.append(f"{plus}{column} = ?")
-            params.append(value)
-    if query.tag is not None:
-        clauses.append("EXISTS (SELECT 1 FROM tags t WHERE t.model_id = m.id AND t.tag = ?)")
-        params.append(query.tag)
-    if query.favorite is not None and fts_driven:
-        # Favourites are few and have their own index (0007): a set of rowids tests a hit without
-        # reading its row.
-        clauses.append(f"m.rowid {'' if query.favorite else 'NOT '}IN {_FAVOURITES}")
-    elif query.favorite is not None:
-        # A literal, not a parameter: only then may SQLite use the partial index of favourites.
-        clauses.append(f"m.favorite = {1 if query.favorite else 0}")
-    return clauses, params
-
-
-_FAVOURITES = "(SELECT rowid FROM models WHERE favorite = 1)"
-
-
-def _where(clauses: Sequence[str]) -> str:
-    return " WHERE " + " AND ".join(clauses) if clauses else ""
-
-
-def _phrase(value: str) -> str:
-    return '"' + " ".join(tokenize(value)) + '"'
-
-
-def _column_phrase(attr: str, value: str, allowed: Sequence[str]) -> str:
-    """``attr : ^"value"`` matching the rows holding exactly ``value`` in a column of ``allowed`` values.
-
-    ``^"sdxl"`` alone would also match "sdxl_refiner" (its words start the same): such longer values are
-    excluded by name, so the index alone can count the filter."""
-    words = tokenize(value.lower())
-    longer = [o for o in allowed if o != value and tokenize(o.lower())[: len(words)] == words]
-    return " NOT ".join([f"{attr} : ^{_phrase(value)}", *(f"{attr} : ^{_phrase(o)}" for o in longer)])
-
-
-def _is_exact(value: str, allowed: Sequence[str]) -> bool:
-    """True when ``_column_phrase`` matches that value only (no other value has the same words)."""
-    words = tokenize(value.lower())
-    return not any(other != value and tokenize(other.lower()) == words for other in allowed)
-
-
-def _prefilter(query: ModelQuery) -> tuple[list[str], bool]:
-    """FTS clauses narrowing hits by the filters the index also holds, and whether they are exact.
-
-    Inexact ones (a tag, a favourite) still narrow the scan; the SQL filters on ``models`` decide.
-    Exact ones let the total come from the index alone.
-    """
-    parts: list[str] = []
-    exact = all(getattr(query, a) is None for a in ("location", "security", "file_format", "favorite"))
-    for attr, allowed in (("type", ModelType.values()), ("base_model", BaseModelType.values())):
-        value = getattr(query, attr)
-        if value is not None:
-            parts.append(_column_phrase(attr, value, allowed))
-            exact = exact and _is_exact(value, allowed)
-    if query.tag is not None:
-        exact = False
-        if tokenize(query.tag):
-            parts.append(f"tags_text : {_phrase(query.tag)}")
-    return parts, exact
-
-
-def _and(*parts: str) -> str:
-    return " AND ".join(f"({p})" for p in parts)
 
 
 def run_search(conn: sqlite3.Connection, query: ModelQuery) -> SearchResult:
@@ -258,21 +136,21 @@ def _walks_sort_index(conn: sqlite3.Connection, matching: int, query: ModelQuery
 
 
 def _search_all(conn: sqlite3.Connection, query: ModelQuery) -> SearchResult:
-    clauses, params = _filters(query, fts_driven=False)
-    order = _ORDER_BY.get(query.sort, _ORDER_BY["name"])  # relevance without text: by name
+    clauses, params = sql_filters(query, fts_driven=False)
+    order = ORDER_BY.get(query.sort, ORDER_BY["name"])  # relevance without text: by name
     # Without text the count walks an index (about a millisecond per 100,000 rows): exact.
-    (total,) = conn.execute(f"SELECT count(*) FROM models m{_where(clauses)}", params).fetchone()
+    (total,) = conn.execute(f"SELECT count(*) FROM models m{sql_where(clauses)}", params).fetchone()
     # A filter matching many rows (type=lora) is best served by walking the sort's index; SQLite would
     # rather take the filter's index and sort every match (a tenth of a second at 100,000 models).
     source = "models m"
     if clauses and _walks_sort_index(conn, int(total), query):
         sort = "name" if query.sort == "relevance" else query.sort
-        source = f"models m INDEXED BY {_SORT_INDEX[sort.lstrip('-')]}"
+        source = f"models m INDEXED BY {SORT_INDEX[sort.lstrip('-')]}"
     # The offset is walked over rowids in the sort's index (0005's composite indexes end with id); only
     # the page's rows are read whole. Reading wide rows through a deep OFFSET cost milliseconds.
+    page = f"SELECT m.rowid FROM {source}{sql_where(clauses)} ORDER BY {order} LIMIT ? OFFSET ?"
     rows = conn.execute(
-        f"SELECT {LIST_COLUMNS} FROM models m WHERE m.rowid IN "
-        f"(SELECT m.rowid FROM {source}{_where(clauses)} ORDER BY {order} LIMIT ? OFFSET ?) ORDER BY {order}",
+        f"SELECT {LIST_COLUMNS} FROM models m WHERE m.rowid IN ({page}) ORDER BY {order}",
         (*params, query.limit, query.offset),
     ).fetchall()
     return SearchResult(tuple(rows), int(total), False, "all")
@@ -284,7 +162,7 @@ class _Fts:
     def __init__(self, conn: sqlite3.Connection, clauses: list[str], params: list[object]) -> None:
         self.conn, self.clauses, self.params = conn, clauses, params
         self.source = "models_fts f" + (" JOIN models m ON m.rowid = f.rowid" if clauses else "")
-        self.where = _where(["models_fts MATCH ?", *clauses])
+        self.where = sql_where(["models_fts MATCH ?", *clauses])
 
     def count(self, expr: str, cap: int, *, filtered: bool) -> tuple[int, bool]:
         """Hits of ``expr`` up to ``cap`` (True when there are more). ``filtered`` applies the SQL filters
@@ -294,9 +172,10 @@ class _Fts:
         if not (filtered and self.clauses) or hits == 0:
             return min(int(hits), cap), hits > cap
         if all(c.startswith("m.rowid ") for c in self.clauses):  # the hits' rowids alone decide
-            joined = f"SELECT 1 FROM ({hits_sql}) m{_where(self.clauses)}"
+            joined = f"SELECT 1 FROM ({hits_sql}) m"
         else:
-            joined = f"SELECT 1 FROM ({hits_sql}) h JOIN models m ON m.rowid = h.rowid{_where(self.clauses)}"
+            joined = f"SELECT 1 FROM ({hits_sql}) h JOIN models m ON m.rowid = h.rowid"
+        joined += sql_where(self.clauses)
         (total,) = self.conn.execute(f"SELECT count(*) FROM ({joined})", (expr, *self.params)).fetchone()
         return min(int(total), cap), hits > cap
 
@@ -319,11 +198,11 @@ class _Fts:
         and the sort's index is walked until the page is full. Only the rows the SQL filters test
         (none, when the index holds every filter) and the page's rows are read."""
         sql = (
-            f"SELECT m.rowid FROM models m INDEXED BY {_SORT_INDEX[sort.lstrip('-')]} WHERE "
+            f"SELECT m.rowid FROM models m INDEXED BY {SORT_INDEX[sort.lstrip('-')]} WHERE "
             + " AND ".join(
                 ["m.rowid IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)", *self.clauses]
             )
-            + f" ORDER BY {_ORDER_BY[sort]} LIMIT ? OFFSET ?"
+            + f" ORDER BY {ORDER_BY[sort]} LIMIT ? OFFSET ?"
         )
         return self.rows([r[0] for r in self.conn.execute(sql, (expr, *self.params, limit, offset))])
 
@@ -341,15 +220,15 @@ class _Fts:
 
 
 def _search_fts(conn: sqlite3.Connection, query: ModelQuery, match: str) -> SearchResult:
-    clauses, params = _filters(query, fts_driven=True)
-    prefilter, exact = _prefilter(query)
+    clauses, params = sql_filters(query, fts_driven=True)
+    prefilter, exact = index_filters(query)
     fts = _Fts(conn, clauses, params)
     if not clauses:
         hits, hits_capped = fts.count(match, COUNT_CAP, filtered=False)
         total, capped = hits, hits_capped
     else:
         # Filters the index holds narrow the count without touching rows; the rest need the join.
-        total, capped = fts.count(_and(match, *prefilter), COUNT_CAP, filtered=not exact)
+        total, capped = fts.count(and_(match, *prefilter), COUNT_CAP, filtered=not exact)
         if total and not capped and total <= RANK_CAP:
             # Ranking cost follows the unfiltered hits: count them, but only as far as the cap.
             hits, hits_capped = fts.count(match, RANK_CAP, filtered=False)
@@ -359,11 +238,11 @@ def _search_fts(conn: sqlite3.Connection, query: ModelQuery, match: str) -> Sear
         rows: list[sqlite3.Row] = []
     elif query.sort != "relevance":
         # The index-side filters narrow the hits read (no bm25 here to pay a rarity scan for them).
-        narrowed = _and(match, *prefilter)
+        narrowed = and_(match, *prefilter)
         if capped or _walks_sort_index(conn, total, query):
             rows = fts.walk(narrowed, query.sort, query.limit, query.offset)
         else:
-            rows = fts.page(narrowed, _ORDER_BY[query.sort], query.limit, query.offset)
+            rows = fts.page(narrowed, ORDER_BY[query.sort], query.limit, query.offset)
     elif not hits_capped and hits <= RANK_CAP and _phrases_narrow(fts, match):
         rows = fts.page(match, "rank", query.limit, query.offset)
     else:
@@ -389,7 +268,7 @@ def _broad_page(
     Past ``COUNT_CAP`` name hits, pages of the other hits may start a little off.
 
     No bm25 here, so the index-side filters can narrow every step without costing a rarity scan."""
-    in_name = _and(f"name : ({match})", *prefilter)
+    in_name = and_(f"name : ({match})", *prefilter)
     named, named_capped = fts.count(in_name, RANK_CAP, filtered=not exact)
     # Too many name hits to order by length: they still come first, newest first.
     order = "f.rowid DESC" if named_capped else "length(m.name), m.name COLLATE NOCASE, m.id"
@@ -399,16 +278,16 @@ def _broad_page(
     if len(rows) < query.limit:
         if named_capped:  # past the end of the name hits (a deep page): where do the others start?
             named, _ = fts.count(in_name, COUNT_CAP, filtered=not exact)
-        rest = _and(f"({match}) NOT (name : ({match}))", *prefilter)
+        rest = and_(f"({match}) NOT (name : ({match}))", *prefilter)
         rows += fts.page(rest, "f.rowid DESC", query.limit - len(rows), max(0, query.offset - named))
     return rows
 
 
 def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -> SearchResult:
-    clauses, params = _filters(query, fts_driven=False)
+    clauses, params = sql_filters(query, fts_driven=False)
     pattern = "%" + token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    where = _where(["m.name LIKE ? ESCAPE '\\'", *clauses])
-    order = _ORDER_BY.get(query.sort, _ORDER_BY["name"])
+    where = sql_where(["m.name LIKE ? ESCAPE '\\'", *clauses])
+    order = ORDER_BY.get(query.sort, ORDER_BY["name"])
     rows = conn.execute(
         f"SELECT {LIST_COLUMNS} FROM models m{where} ORDER BY {order} LIMIT ? OFFSET ?",
         (pattern, *params, query.limit, query.offset),

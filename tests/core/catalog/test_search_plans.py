@@ -22,6 +22,7 @@ from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.catalog.migrations import migrate
 from comfyui_model_library.core.catalog.repository import ModelRepository
 from comfyui_model_library.core.catalog.search import build_match, run_search
+from comfyui_model_library.core.catalog.search_terms import ORDER_BY
 from comfyui_model_library.core.models import SORT_KEYS, ModelQuery
 
 from .conftest import make_model
@@ -31,7 +32,7 @@ TYPES = ("lora", "checkpoint", "vae", "text_encoder")
 BASES = ("sdxl", "sdxl_refiner", "sd15", "flux1")
 TAGS = ("style", "anime", "neon", "photo")
 MODELS = 300
-ORDER = {key: search._ORDER_BY[key] for key in SORT_KEYS if key != "relevance"}
+ORDER = {key: ORDER_BY[key] for key in SORT_KEYS if key != "relevance"}
 
 
 @pytest.fixture(scope="module")
