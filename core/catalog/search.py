@@ -156,13 +156,34 @@ def _search_all(conn: sqlite3.Connection, query: ModelQuery) -> SearchResult:
     return SearchResult(tuple(rows), int(total), False, "all")
 
 
-class _Fts:
-    """One FTS query's SQL pieces: the expression, the SQL filters and their parameters."""
+# 0008's narrow index by rowid: what a hit is filtered and ordered by, without reading its row.
+_KEYS = "models m INDEXED BY models_search_keys"
+# Name hits of a broad match: the shortest name (the closest to what was typed) first.
+_NAME_FIRST = "length(m.name), m.name COLLATE NOCASE, m.id"
+_KEYED_ORDERS = (
+    "rank",
+    "f.rowid DESC",
+    _NAME_FIRST,
+    ORDER_BY["name"],
+    ORDER_BY["-name"],
+    ORDER_BY["type"],
+    ORDER_BY["-type"],
+)
 
-    def __init__(self, conn: sqlite3.Connection, clauses: list[str], params: list[object]) -> None:
-        self.conn, self.clauses, self.params = conn, clauses, params
-        self.source = "models_fts f" + (" JOIN models m ON m.rowid = f.rowid" if clauses else "")
-        self.where = sql_where(["models_fts MATCH ?", *clauses])
+
+def _rowids_decide(clauses: list[str]) -> bool:
+    """Whether the SQL filters test only a hit's rowid (favourites), so no row need be joined."""
+    return all(c.startswith("m.rowid ") for c in clauses)
+
+
+class _Fts:
+    """One FTS query's SQL pieces: the SQL filters, their parameters, and whether the index-side filters
+    (``index_filters``) already decide them exactly."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, clauses: list[str], params: list[object], exact: bool
+    ) -> None:
+        self.conn, self.clauses, self.params, self.exact = conn, clauses, params, exact
 
     def count(self, expr: str, cap: int, *, filtered: bool) -> tuple[int, bool]:
         """Hits of ``expr`` up to ``cap`` (True when there are more). ``filtered`` applies the SQL filters
@@ -171,40 +192,53 @@ class _Fts:
         (hits,) = self.conn.execute(f"SELECT count(*) FROM ({hits_sql})", (expr,)).fetchone()
         if not (filtered and self.clauses) or hits == 0:
             return min(int(hits), cap), hits > cap
-        if all(c.startswith("m.rowid ") for c in self.clauses):  # the hits' rowids alone decide
+        if _rowids_decide(self.clauses):
             joined = f"SELECT 1 FROM ({hits_sql}) m"
         else:
-            joined = f"SELECT 1 FROM ({hits_sql}) h JOIN models m ON m.rowid = h.rowid"
+            joined = f"SELECT 1 FROM ({hits_sql}) h JOIN {_KEYS} ON m.rowid = h.rowid"
         joined += sql_where(self.clauses)
         (total,) = self.conn.execute(f"SELECT count(*) FROM ({joined})", (expr, *self.params)).fetchone()
         return min(int(total), cap), hits > cap
 
-    def page(self, expr: str, order: str, limit: int, offset: int) -> list[sqlite3.Row]:
+    def _filters(self, prefiltered: bool) -> tuple[list[str], list[object]]:
+        """The SQL filters still to apply to hits of an expression (``prefiltered``: one holding the
+        index-side filters, which may decide alone)."""
+        return ([], []) if prefiltered and self.exact else (self.clauses, self.params)
+
+    def page(self, expr: str, order: str, limit: int, offset: int, *, prefiltered: bool) -> list[sqlite3.Row]:
         """One page of hits of ``expr``: ``order`` is "rank" (bm25) or an ORDER BY over ``m``/``f``.
 
         Sorting carries only (rowid, key); whole rows are read for the page alone, so wide rows
         never pass through the sorter."""
-        if order == "rank":
-            sql = f"SELECT f.rowid FROM {self.source}{self.where} ORDER BY {_BM25}, f.rowid LIMIT ? OFFSET ?"
+        clauses, params = self._filters(prefiltered)
+        where = sql_where(["models_fts MATCH ?", *clauses])
+        if order == "f.rowid DESC" and _rowids_decide(clauses):
+            source = "models_fts f"  # the index alone answers: no row read at all
+            # ``+``: offered to the FTS table as a rowid constraint, the set would run the match once
+            # per favourite.
+            clauses = [c.replace("m.rowid ", "+f.rowid ", 1) for c in clauses]
+            where = sql_where(["models_fts MATCH ?", *clauses])
         else:
-            sql = (
-                f"SELECT f.rowid FROM models_fts f JOIN models m ON m.rowid = f.rowid{self.where} "
-                f"ORDER BY {order} LIMIT ? OFFSET ?"
+            source = (
+                f"models_fts f JOIN {_KEYS if order in _KEYED_ORDERS else 'models m'} ON m.rowid = f.rowid"
             )
-        return self.rows([r[0] for r in self.conn.execute(sql, (expr, *self.params, limit, offset))])
+        if order == "rank":
+            source = "models_fts f" + (f" JOIN {_KEYS} ON m.rowid = f.rowid" if clauses else "")
+            order = f"{_BM25}, f.rowid"
+        sql = f"SELECT f.rowid FROM {source}{where} ORDER BY {order} LIMIT ? OFFSET ?"
+        return self.rows([r[0] for r in self.conn.execute(sql, (expr, *params, limit, offset))])
 
     def walk(self, expr: str, sort: str, limit: int, offset: int) -> list[sqlite3.Row]:
-        """One page of hits of ``expr`` in ``sort``'s order, for many hits: their rowids become a set,
-        and the sort's index is walked until the page is full. Only the rows the SQL filters test
-        (none, when the index holds every filter) and the page's rows are read."""
+        """One page of hits of ``expr`` (holding the index-side filters) in ``sort``'s order, for many
+        hits: their rowids become a set, and the sort's index is walked until the page is full. Only the
+        rows the remaining SQL filters test (none, when the index decides) and the page's are read."""
+        clauses, params = self._filters(prefiltered=True)
         sql = (
             f"SELECT m.rowid FROM models m INDEXED BY {SORT_INDEX[sort.lstrip('-')]} WHERE "
-            + " AND ".join(
-                ["m.rowid IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)", *self.clauses]
-            )
+            + " AND ".join(["m.rowid IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)", *clauses])
             + f" ORDER BY {ORDER_BY[sort]} LIMIT ? OFFSET ?"
         )
-        return self.rows([r[0] for r in self.conn.execute(sql, (expr, *self.params, limit, offset))])
+        return self.rows([r[0] for r in self.conn.execute(sql, (expr, *params, limit, offset))])
 
     def rows(self, rowids: list[int]) -> list[sqlite3.Row]:
         if not rowids:
@@ -222,7 +256,7 @@ class _Fts:
 def _search_fts(conn: sqlite3.Connection, query: ModelQuery, match: str) -> SearchResult:
     clauses, params = sql_filters(query, fts_driven=True)
     prefilter, exact = index_filters(query)
-    fts = _Fts(conn, clauses, params)
+    fts = _Fts(conn, clauses, params, exact)
     if not clauses:
         hits, hits_capped = fts.count(match, COUNT_CAP, filtered=False)
         total, capped = hits, hits_capped
@@ -242,9 +276,9 @@ def _search_fts(conn: sqlite3.Connection, query: ModelQuery, match: str) -> Sear
         if capped or _walks_sort_index(conn, total, query):
             rows = fts.walk(narrowed, query.sort, query.limit, query.offset)
         else:
-            rows = fts.page(narrowed, ORDER_BY[query.sort], query.limit, query.offset)
+            rows = fts.page(narrowed, ORDER_BY[query.sort], query.limit, query.offset, prefiltered=True)
     elif not hits_capped and hits <= RANK_CAP and _phrases_narrow(fts, match):
-        rows = fts.page(match, "rank", query.limit, query.offset)
+        rows = fts.page(match, "rank", query.limit, query.offset, prefiltered=False)
     else:
         rows = _broad_page(fts, query, match, prefilter, exact)
     return SearchResult(tuple(rows), total, capped, "fts")
@@ -271,15 +305,16 @@ def _broad_page(
     in_name = and_(f"name : ({match})", *prefilter)
     named, named_capped = fts.count(in_name, RANK_CAP, filtered=not exact)
     # Too many name hits to order by length: they still come first, newest first.
-    order = "f.rowid DESC" if named_capped else "length(m.name), m.name COLLATE NOCASE, m.id"
+    order = "f.rowid DESC" if named_capped else _NAME_FIRST
     rows: list[sqlite3.Row] = []
     if named_capped or query.offset < named:
-        rows = fts.page(in_name, order, query.limit, query.offset)
+        rows = fts.page(in_name, order, query.limit, query.offset, prefiltered=True)
     if len(rows) < query.limit:
         if named_capped:  # past the end of the name hits (a deep page): where do the others start?
             named, _ = fts.count(in_name, COUNT_CAP, filtered=not exact)
         rest = and_(f"({match}) NOT (name : ({match}))", *prefilter)
-        rows += fts.page(rest, "f.rowid DESC", query.limit - len(rows), max(0, query.offset - named))
+        rest_offset = max(0, query.offset - named)
+        rows += fts.page(rest, "f.rowid DESC", query.limit - len(rows), rest_offset, prefiltered=True)
     return rows
 
 

@@ -4,6 +4,7 @@ as FTS clauses, and the tokenizer the FTS clauses share with the user's text (se
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Sequence
 
@@ -102,20 +103,25 @@ def _phrase(value: str) -> str:
     return '"' + " ".join(tokenize(value)) + '"'
 
 
+@functools.lru_cache(maxsize=256)
+def _words(value: str) -> tuple[str, ...]:
+    # Vocabulary values only (type, base model): every filtered search compares one with all the others.
+    return tuple(tokenize(value.lower()))
+
+
 def _column_phrase(attr: str, value: str, allowed: Sequence[str]) -> str:
     """``attr : ^"value"`` matching the rows holding exactly ``value`` in a column of ``allowed`` values.
 
     ``^"sdxl"`` alone would also match "sdxl_refiner" (its words start the same): such longer values are
     excluded by name, so the index alone can count the filter."""
-    words = tokenize(value.lower())
-    longer = [o for o in allowed if o != value and tokenize(o.lower())[: len(words)] == words]
+    words = _words(value)
+    longer = [o for o in allowed if o != value and _words(o)[: len(words)] == words]
     return " NOT ".join([f"{attr} : ^{_phrase(value)}", *(f"{attr} : ^{_phrase(o)}" for o in longer)])
 
 
 def _is_exact(value: str, allowed: Sequence[str]) -> bool:
     """True when ``_column_phrase`` matches that value only (no other value has the same words)."""
-    words = tokenize(value.lower())
-    return not any(other != value and tokenize(other.lower()) == words for other in allowed)
+    return not any(other != value and _words(other) == _words(value) for other in allowed)
 
 
 def index_filters(query: ModelQuery) -> tuple[list[str], bool]:

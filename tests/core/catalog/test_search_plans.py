@@ -105,14 +105,20 @@ queries = st.builds(
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(query=queries, walk=st.booleans(), count_cap=st.sampled_from((10_000, 7)))
+@given(
+    query=queries,
+    walk=st.booleans(),
+    count_cap=st.sampled_from((10_000, 7)),
+    rank_cap=st.sampled_from((2_500, 3)),
+)
 def test_every_plan_gives_the_plain_plans_rows_order_and_total(
-    conn: sqlite3.Connection, query: ModelQuery, walk: bool, count_cap: int
+    conn: sqlite3.Connection, query: ModelQuery, walk: bool, count_cap: int, rank_cap: int
 ) -> None:
     expected = _reference(conn, query)
     with (
         mock.patch.object(search, "_walks_sort_index", lambda *_args: walk),
         mock.patch.object(search, "COUNT_CAP", count_cap),
+        mock.patch.object(search, "RANK_CAP", rank_cap),  # broad matches: name hits first, the rest after
     ):
         result = run_search(conn, query)
     got = [row["rowid"] for row in result.rows]
