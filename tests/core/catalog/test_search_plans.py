@@ -14,7 +14,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from comfyui_model_library.core.catalog import search
@@ -105,6 +105,21 @@ queries = st.builds(
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Each fast path at least once, whatever the draw: favourites on a broad match's pages, an inexact base
+# (sdxl) walked, a tag on ranked pages, filtered listings walked.
+@example(query=ModelQuery(q="f", favorite=True, limit=10), walk=False, count_cap=10_000, rank_cap=3)
+@example(
+    query=ModelQuery(q="f", favorite=False, limit=10, offset=5), walk=False, count_cap=10_000, rank_cap=3
+)
+@example(
+    query=ModelQuery(q="an", base_model="sdxl", sort="-size", limit=10), walk=True, count_cap=7, rank_cap=3
+)
+@example(
+    query=ModelQuery(q="l", type="lora", tag="style", limit=10), walk=False, count_cap=10_000, rank_cap=3
+)
+@example(query=ModelQuery(q="po", security="unknown", sort="name"), walk=True, count_cap=10_000, rank_cap=3)
+@example(query=ModelQuery(type="lora", sort="-used", offset=3), walk=True, count_cap=10_000, rank_cap=2_500)
+@example(query=ModelQuery(favorite=True, sort="-name"), walk=True, count_cap=10_000, rank_cap=2_500)
 @given(
     query=queries,
     walk=st.booleans(),
