@@ -135,11 +135,18 @@ def _walks_sort_index(conn: sqlite3.Connection, matching: int, query: ModelQuery
     return matching * matching * 16 >= (query.offset + query.limit) * int(rows)
 
 
+def _count_all(query: ModelQuery, clauses: list[str], params: list[object]) -> tuple[str, list[object]]:
+    """The exact count of a listing: from 0009's counts per filter combination, or (a tag) an index."""
+    if query.tag is not None:
+        return f"SELECT count(*) FROM models m{sql_where(clauses)}", params
+    # The filters are ``m.<column> = ...`` on model_counts' own columns.
+    return f"SELECT coalesce(sum(n), 0) FROM model_counts m{sql_where(clauses)}", params
+
+
 def _search_all(conn: sqlite3.Connection, query: ModelQuery) -> SearchResult:
     clauses, params = sql_filters(query, fts_driven=False)
     order = ORDER_BY.get(query.sort, ORDER_BY["name"])  # relevance without text: by name
-    # Without text the count walks an index (about a millisecond per 100,000 rows): exact.
-    (total,) = conn.execute(f"SELECT count(*) FROM models m{sql_where(clauses)}", params).fetchone()
+    (total,) = conn.execute(*_count_all(query, clauses, params)).fetchone()
     # A filter matching many rows (type=lora) is best served by walking the sort's index; SQLite would
     # rather take the filter's index and sort every match (a tenth of a second at 100,000 models).
     source = "models m"
