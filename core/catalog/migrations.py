@@ -369,6 +369,26 @@ ON models BEGIN
 END;
 """
 
+# A word from inside a name ("ernaut") is found by scanning names (search.py): a million cost about a
+# hundred milliseconds. Every three letters of each name in an FTS5 trigram index (rowids only, a few
+# percent of the catalog) narrow the scan to the names holding all the token's.
+_NAME_TRIGRAMS = """
+CREATE VIRTUAL TABLE models_trigrams USING fts5(
+    name, content='models', content_rowid='rowid', tokenize='trigram', detail='none'
+);
+INSERT INTO models_trigrams(models_trigrams) VALUES ('rebuild');
+CREATE TRIGGER models_trigrams_ai AFTER INSERT ON models BEGIN
+    INSERT INTO models_trigrams(rowid, name) VALUES (new.rowid, new.name);
+END;
+CREATE TRIGGER models_trigrams_ad AFTER DELETE ON models BEGIN
+    INSERT INTO models_trigrams(models_trigrams, rowid, name) VALUES ('delete', old.rowid, old.name);
+END;
+CREATE TRIGGER models_trigrams_au AFTER UPDATE OF name ON models BEGIN
+    INSERT INTO models_trigrams(models_trigrams, rowid, name) VALUES ('delete', old.rowid, old.name);
+    INSERT INTO models_trigrams(rowid, name) VALUES (new.rowid, new.name);
+END;
+"""
+
 MIGRATIONS: Sequence[Migration] = (
     Migration("0001_initial", _INITIAL),
     Migration("0002_source_inspected", _SOURCE_INSPECTED),
@@ -380,6 +400,7 @@ MIGRATIONS: Sequence[Migration] = (
     Migration("0007_model_extras", _EXTRAS),
     Migration("0008_search_keys", _SEARCH_KEYS),
     Migration("0009_model_counts", _MODEL_COUNTS),
+    Migration("0010_name_trigrams", _NAME_TRIGRAMS),
 )
 
 

@@ -248,16 +248,21 @@ class _Fts:
         return self.rows([r[0] for r in self.conn.execute(sql, (expr, *params, limit, offset))])
 
     def rows(self, rowids: list[int]) -> list[sqlite3.Row]:
-        if not rowids:
-            return []
-        marks = ",".join("?" * len(rowids))
-        by_rowid = {
-            r[0]: r
-            for r in self.conn.execute(
-                f"SELECT rowid AS rid, {LIST_COLUMN_NAMES} FROM models WHERE rowid IN ({marks})", rowids
-            )
-        }
-        return [by_rowid[rowid] for rowid in rowids if rowid in by_rowid]
+        return _rows(self.conn, rowids)
+
+
+def _rows(conn: sqlite3.Connection, rowids: list[int]) -> list[sqlite3.Row]:
+    """The list columns of ``rowids``' rows, in that order."""
+    if not rowids:
+        return []
+    marks = ",".join("?" * len(rowids))
+    by_rowid = {
+        r[0]: r
+        for r in conn.execute(
+            f"SELECT rowid AS rid, {LIST_COLUMN_NAMES} FROM models WHERE rowid IN ({marks})", rowids
+        )
+    }
+    return [by_rowid[rowid] for rowid in rowids if rowid in by_rowid]
 
 
 def _search_fts(conn: sqlite3.Connection, query: ModelQuery, match: str) -> SearchResult:
@@ -325,17 +330,33 @@ def _broad_page(
     return rows
 
 
+def _trigrams(token: str) -> str | None:
+    """An expression for 0010's trigram index matching the names holding every three letters of
+    ``token`` (each quoted: a string, never syntax), or None when it is shorter than three."""
+    grams = dict.fromkeys(token[i : i + 3] for i in range(len(token) - 2))
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams) or None
+
+
 def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -> SearchResult:
     clauses, params = sql_filters(query, fts_driven=False)
     pattern = "%" + token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    where = sql_where(["m.name LIKE ? ESCAPE '\\'", *clauses])
+    conditions, values = ["m.name LIKE ? ESCAPE '\\'", *clauses], [pattern, *params]
+    source = "models m"
+    trigrams = _trigrams(token)
+    if trigrams is not None:
+        # The trigram index's candidates (case folded: never fewer than LIKE's) are tested on 0008's
+        # narrow index, not the wide rows.
+        source = _KEYS
+        conditions.insert(0, "m.rowid IN (SELECT rowid FROM models_trigrams WHERE models_trigrams MATCH ?)")
+        values.insert(0, trigrams)
+    where = sql_where(conditions)
     order = ORDER_BY.get(query.sort, ORDER_BY["name"])
-    rows = conn.execute(
-        f"SELECT {LIST_COLUMNS} FROM models m{where} ORDER BY {order} LIMIT ? OFFSET ?",
-        (pattern, *params, query.limit, query.offset),
+    rowids = conn.execute(
+        f"SELECT m.rowid FROM {source}{where} ORDER BY {order} LIMIT ? OFFSET ?",
+        (*values, query.limit, query.offset),
     ).fetchall()
     (total,) = conn.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM models m{where} LIMIT {COUNT_CAP + 1})",
-        (pattern, *params),
+        f"SELECT count(*) FROM (SELECT 1 FROM {source}{where} LIMIT {COUNT_CAP + 1})", values
     ).fetchone()
+    rows = _rows(conn, [r[0] for r in rowids])
     return SearchResult(tuple(rows), min(int(total), COUNT_CAP), total > COUNT_CAP, "substring")

@@ -7,6 +7,7 @@ filters) and are compared with one plain SQL query per question.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import sqlite3
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.catalog.migrations import migrate
 from comfyui_model_library.core.catalog.repository import ModelRepository
 from comfyui_model_library.core.catalog.search import build_match, run_search
-from comfyui_model_library.core.catalog.search_terms import ORDER_BY
+from comfyui_model_library.core.catalog.search_terms import ORDER_BY, sql_filters
 from comfyui_model_library.core.models import SORT_KEYS, ModelQuery
 
 from .conftest import make_model
@@ -57,6 +58,8 @@ def conn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sqlite3.Connectio
                 security=rng.choice(("safe", "safe", "unknown")),
             )
         )
+    # Letters LIKE folds (ASCII) and letters it does not (É, é), for the name scan.
+    models += [make_model(n) for n in ("Éclair_night", "ÉCLAIRnight", "superéclairXL", "NeonÉclair v2")]
     ModelRepository(db).add_many(models)
     with db.read() as connection:
         yield connection
@@ -170,7 +173,7 @@ def test_a_sorted_page_of_a_broad_match_walks_the_sort_index(conn: sqlite3.Conne
     assert any("INDEXED BY models_used_id" in s for s in seen)
 
 
-def test_listing_totals_follow_every_write(repo: ModelRepository, db: Database) -> None:
+def test_listing_totals_and_the_name_index_follow_every_write(repo: ModelRepository, db: Database) -> None:
     """0009's counts per filter combination follow the rows: updates, deletes, a bulk load."""
     models = [
         make_model(f"m{i}", type=TYPES[i % 4], base_model=BASES[i % 3], security=("safe", "unknown")[i % 2])
@@ -194,6 +197,44 @@ def test_listing_totals_follow_every_write(repo: ModelRepository, db: Database) 
         ModelQuery(location="source"),
         ModelQuery(tag="anime", type="lora"),
     ]
+    repo.update(models[5].id, name="renamed tornado")
     with db.read() as conn:
         for query in listings:
             assert run_search(conn, query).total == len(_reference(conn, query)), query
+        # The name index of 0010 follows too (a bulk load rebuilds it; a rename replaces the name).
+        conn.execute("INSERT INTO models_trigrams(models_trigrams) VALUES ('integrity-check')")
+        assert run_search(conn, ModelQuery(q="rnad")).strategy == "substring"
+        assert [r["name"] for r in run_search(conn, ModelQuery(q="rnad")).rows] == ["renamed tornado"]
+
+
+NAME_PIECES = (*WORDS, "Éclair", "ÉCLAIRnight", "superéclairXL", "NeonÉclair")
+
+
+def _name_scan_matches(conn: sqlite3.Connection, query: ModelQuery, token: str) -> None:
+    got = search._search_substring(conn, query, token)
+    clauses, params = sql_filters(query, fts_driven=False)
+    where = " AND ".join(["m.name LIKE ?", *clauses])
+    order = ORDER.get(query.sort, ORDER["name"])
+    sql = f"SELECT m.rowid FROM models m WHERE {where} ORDER BY {order}"
+    expected = [r[0] for r in conn.execute(sql, [f"%{token}%", *params])]
+    assert [r["rowid"] for r in got.rows] == expected[query.offset : query.offset + query.limit]
+    assert (got.total, got.total_capped) == (len(expected), False)
+
+
+@pytest.mark.parametrize("token", ["Écl", "éCL", "ÉCLAIR", "clairn", "ux", "LUX", "nimal", "orTra", "xion"])
+@pytest.mark.parametrize("sort", ["relevance", "-size", "name"])
+def test_the_name_scan_finds_what_like_finds(conn: sqlite3.Connection, token: str, sort: str) -> None:
+    """The trigram index folds case beyond ASCII; LIKE does not: "Écl" never finds "éclair"."""
+    _name_scan_matches(conn, ModelQuery(sort=sort, limit=5), token)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), query=queries.map(lambda q: dataclasses.replace(q, q="")))
+def test_the_name_scan_through_trigrams_finds_what_like_finds(
+    conn: sqlite3.Connection, data: st.DataObject, query: ModelQuery
+) -> None:
+    word = data.draw(st.sampled_from(NAME_PIECES))
+    start = data.draw(st.integers(0, len(word) - 2))
+    token = word[start : start + data.draw(st.integers(2, 6))]
+    token = "".join(c.upper() if data.draw(st.booleans()) else c for c in token)  # LIKE folds ASCII only
+    _name_scan_matches(conn, query, token)
