@@ -341,18 +341,24 @@ def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -
     clauses, params = sql_filters(query, fts_driven=False)
     pattern = "%" + token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     conditions, values = ["m.name LIKE ? ESCAPE '\\'", *clauses], [pattern, *params]
-    source = "models m"
+    source = page_source = "models m"
     trigrams = _trigrams(token)
     if trigrams is not None:
         # The trigram index's candidates (case folded: never fewer than LIKE's) are tested on 0008's
-        # narrow index, not the wide rows.
-        source = _KEYS
+        # narrow index, not the wide rows; many are paged by walking the sort's index instead.
         conditions.insert(0, "m.rowid IN (SELECT rowid FROM models_trigrams WHERE models_trigrams MATCH ?)")
         values.insert(0, trigrams)
+        (candidates,) = conn.execute(
+            "SELECT count(*) FROM models_trigrams WHERE models_trigrams MATCH ?", (trigrams,)
+        ).fetchone()
+        source = page_source = _KEYS
+        if _walks_sort_index(conn, int(candidates), query):
+            sort = "name" if query.sort == "relevance" else query.sort
+            page_source = f"models m INDEXED BY {SORT_INDEX[sort.lstrip('-')]}"
     where = sql_where(conditions)
     order = ORDER_BY.get(query.sort, ORDER_BY["name"])
     rowids = conn.execute(
-        f"SELECT m.rowid FROM {source}{where} ORDER BY {order} LIMIT ? OFFSET ?",
+        f"SELECT m.rowid FROM {page_source}{where} ORDER BY {order} LIMIT ? OFFSET ?",
         (*values, query.limit, query.offset),
     ).fetchall()
     (total,) = conn.execute(

@@ -210,8 +210,9 @@ def test_listing_totals_and_the_name_index_follow_every_write(repo: ModelReposit
 NAME_PIECES = (*WORDS, "Éclair", "ÉCLAIRnight", "superéclairXL", "NeonÉclair")
 
 
-def _name_scan_matches(conn: sqlite3.Connection, query: ModelQuery, token: str) -> None:
-    got = search._search_substring(conn, query, token)
+def _name_scan_matches(conn: sqlite3.Connection, query: ModelQuery, token: str, walk: bool) -> None:
+    with mock.patch.object(search, "_walks_sort_index", lambda *_args: walk):
+        got = search._search_substring(conn, query, token)
     clauses, params = sql_filters(query, fts_driven=False)
     where = " AND ".join(["m.name LIKE ?", *clauses])
     order = ORDER.get(query.sort, ORDER["name"])
@@ -223,9 +224,12 @@ def _name_scan_matches(conn: sqlite3.Connection, query: ModelQuery, token: str) 
 
 @pytest.mark.parametrize("token", ["Écl", "éCL", "ÉCLAIR", "clairn", "ux", "LUX", "nimal", "orTra", "xion"])
 @pytest.mark.parametrize("sort", ["relevance", "-size", "name"])
-def test_the_name_scan_finds_what_like_finds(conn: sqlite3.Connection, token: str, sort: str) -> None:
+@pytest.mark.parametrize("walk", [False, True])
+def test_the_name_scan_finds_what_like_finds(
+    conn: sqlite3.Connection, token: str, sort: str, walk: bool
+) -> None:
     """The trigram index folds case beyond ASCII; LIKE does not: "Écl" never finds "éclair"."""
-    _name_scan_matches(conn, ModelQuery(sort=sort, limit=5), token)
+    _name_scan_matches(conn, ModelQuery(sort=sort, limit=5), token, walk)
 
 
 @settings(max_examples=300, deadline=None)
@@ -237,4 +241,4 @@ def test_the_name_scan_through_trigrams_finds_what_like_finds(
     start = data.draw(st.integers(0, len(word) - 2))
     token = word[start : start + data.draw(st.integers(2, 6))]
     token = "".join(c.upper() if data.draw(st.booleans()) else c for c in token)  # LIKE folds ASCII only
-    _name_scan_matches(conn, query, token)
+    _name_scan_matches(conn, query, token, data.draw(st.booleans()))
