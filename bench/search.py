@@ -18,8 +18,11 @@ The baseline, measured in the same run on the same rows, is what a catalog witho
 Then it writes one metadata.json per model (plus a sparse model file) and times ``rebuild_catalog``
 over them.
 
+Goal per kind: p99 under 10 ms at 100,000 models (50 ms past that, up to 1,000,000), and a p99 no
+slower than the baseline's.
+
     python bench/search.py                 # 100,000 rows (about two minutes)
-    python bench/search.py --rows 1000000 --rebuild-rows 0
+    python bench/search.py --rows 1000000 --rebuild-rows 0 --catalog /tmp/1m.sqlite   # kept for reruns
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ from comfyui_model_library.core.catalog.repository import ModelRepository
 from comfyui_model_library.core.catalog.sidecar import SIDECAR_NAME, sidecar_dict
 from comfyui_model_library.core.models import Hashes, Model, ModelFile, ModelQuery, ModelSource
 
-GOAL_P99_MS = 10.0
+GOAL_P99_MS = 10.0  # at 100,000 models
+GOAL_P99_MS_LARGE = 50.0  # past 100,000, up to 1,000,000
 GOAL_REBUILD_S = 30.0
 TEMPLATE_SIZE = 6_938_365_952
 
@@ -226,10 +230,11 @@ def run_search_bench(rows: int, queries: int, workdir: Path, catalog: Path | Non
             ).fetchall()
             conn.execute(f"SELECT count(*) FROM models{where}", params).fetchone()
 
+    goal = GOAL_P99_MS if repo.count() <= 100_000 else GOAL_P99_MS_LARGE
     print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(
         f"{'kind':<11} {'n':>5} {'p50 ms':>8} {'p99 ms':>8} {'cpu p99':>8} {'base p50':>9} {'base p99':>9} "
-        f"{'p50 x':>7} {'p99 x':>7}  goal p99<{GOAL_P99_MS:g}ms"
+        f"{'p50 x':>7} {'p99 x':>7}  goal p99<{goal:g}ms"
     )
     ok = True
     for kind, items in sets.items():
@@ -241,7 +246,7 @@ def run_search_bench(rows: int, queries: int, workdir: Path, catalog: Path | Non
             percentile(base, 50),
             percentile(base, 99),
         )
-        verdict = "PASS" if p99 < GOAL_P99_MS else "FAIL"
+        verdict = "PASS" if p99 < goal and b99 >= p99 else "FAIL"  # and at least as fast as the baseline
         ok &= verdict == "PASS"
         print(
             f"{kind:<11} {len(ours):>5} {p50:>8.2f} {p99:>8.2f} {percentile(ours_cpu, 99):>8.2f} {b50:>9.2f} "
