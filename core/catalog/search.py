@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 from ..errors import InvalidInput
 from ..models import SORT_KEYS, ModelQuery
-from .rows import LIST_COLUMN_NAMES, LIST_COLUMNS
+from .fts_hits import HITS, KEYS, NAME_FIRST, Fts, rows_of
+from .rows import LIST_COLUMNS
 from .search_terms import (
     FILTERS,
     ORDER_BY,
@@ -45,10 +46,6 @@ COUNT_CAP = 10_000
 RANK_CAP = 2_500
 # Substring fallback: only for one token at least this long.
 SUBSTRING_MIN_CHARS = 2
-
-# bm25 weights in models_fts column order: name, tags_text, type, base_model, repo_id, notes, aliases,
-# trigger_text.
-_BM25 = "bm25(models_fts, 10.0, 5.0, 2.0, 2.0, 3.0, 1.0, 4.0, 4.0)"
 
 
 @dataclass(frozen=True)
@@ -163,112 +160,10 @@ def _search_all(conn: sqlite3.Connection, query: ModelQuery) -> SearchResult:
     return SearchResult(tuple(rows), int(total), False, "all")
 
 
-# 0008's narrow index by rowid: what a hit is filtered and ordered by, without reading its row.
-_KEYS = "models m INDEXED BY models_search_keys"
-# Name hits of a broad match: the shortest name (the closest to what was typed) first.
-_NAME_FIRST = "length(m.name), m.name COLLATE NOCASE, m.id"
-_KEYED_ORDERS = (
-    "rank",
-    "f.rowid DESC",
-    _NAME_FIRST,
-    ORDER_BY["name"],
-    ORDER_BY["-name"],
-    ORDER_BY["type"],
-    ORDER_BY["-type"],
-)
-
-
-def _rowids_decide(clauses: list[str]) -> bool:
-    """Whether the SQL filters test only a hit's rowid (favourites), so no row need be joined."""
-    return all(c.startswith("m.rowid ") for c in clauses)
-
-
-class _Fts:
-    """One FTS query's SQL pieces: the SQL filters, their parameters, and whether the index-side filters
-    (``index_filters``) already decide them exactly."""
-
-    def __init__(
-        self, conn: sqlite3.Connection, clauses: list[str], params: list[object], exact: bool
-    ) -> None:
-        self.conn, self.clauses, self.params, self.exact = conn, clauses, params, exact
-
-    def count(self, expr: str, cap: int, *, filtered: bool) -> tuple[int, bool]:
-        """Hits of ``expr`` up to ``cap`` (True when there are more). ``filtered`` applies the SQL filters
-        to the first ``cap`` index hits only, so a count never costs more than ``cap`` row lookups."""
-        hits_sql = f"SELECT rowid FROM models_fts WHERE models_fts MATCH ? LIMIT {cap + 1}"
-        (hits,) = self.conn.execute(f"SELECT count(*) FROM ({hits_sql})", (expr,)).fetchone()
-        if not (filtered and self.clauses) or hits == 0:
-            return min(int(hits), cap), hits > cap
-        if _rowids_decide(self.clauses):
-            joined = f"SELECT 1 FROM ({hits_sql}) m"
-        else:
-            joined = f"SELECT 1 FROM ({hits_sql}) h JOIN {_KEYS} ON m.rowid = h.rowid"
-        joined += sql_where(self.clauses)
-        (total,) = self.conn.execute(f"SELECT count(*) FROM ({joined})", (expr, *self.params)).fetchone()
-        return min(int(total), cap), hits > cap
-
-    def _filters(self, prefiltered: bool) -> tuple[list[str], list[object]]:
-        """The SQL filters still to apply to hits of an expression (``prefiltered``: one holding the
-        index-side filters, which may decide alone)."""
-        return ([], []) if prefiltered and self.exact else (self.clauses, self.params)
-
-    def page(self, expr: str, order: str, limit: int, offset: int, *, prefiltered: bool) -> list[sqlite3.Row]:
-        """One page of hits of ``expr``: ``order`` is "rank" (bm25) or an ORDER BY over ``m``/``f``.
-
-        Sorting carries only (rowid, key); whole rows are read for the page alone, so wide rows
-        never pass through the sorter."""
-        clauses, params = self._filters(prefiltered)
-        where = sql_where(["models_fts MATCH ?", *clauses])
-        if order == "f.rowid DESC" and _rowids_decide(clauses):
-            source = "models_fts f"  # the index alone answers: no row read at all
-            # ``+``: offered to the FTS table as a rowid constraint, the set would run the match once
-            # per favourite.
-            clauses = [c.replace("m.rowid ", "+f.rowid ", 1) for c in clauses]
-            where = sql_where(["models_fts MATCH ?", *clauses])
-        else:
-            source = (
-                f"models_fts f JOIN {_KEYS if order in _KEYED_ORDERS else 'models m'} ON m.rowid = f.rowid"
-            )
-        if order == "rank":
-            source = "models_fts f" + (f" JOIN {_KEYS} ON m.rowid = f.rowid" if clauses else "")
-            order = f"{_BM25}, f.rowid"
-        sql = f"SELECT f.rowid FROM {source}{where} ORDER BY {order} LIMIT ? OFFSET ?"
-        return self.rows([r[0] for r in self.conn.execute(sql, (expr, *params, limit, offset))])
-
-    def walk(self, expr: str, sort: str, limit: int, offset: int) -> list[sqlite3.Row]:
-        """One page of hits of ``expr`` (holding the index-side filters) in ``sort``'s order, for many
-        hits: their rowids become a set, and the sort's index is walked until the page is full. Only the
-        rows the remaining SQL filters test (none, when the index decides) and the page's are read."""
-        clauses, params = self._filters(prefiltered=True)
-        sql = (
-            f"SELECT m.rowid FROM models m INDEXED BY {SORT_INDEX[sort.lstrip('-')]} WHERE "
-            + " AND ".join(["m.rowid IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)", *clauses])
-            + f" ORDER BY {ORDER_BY[sort]} LIMIT ? OFFSET ?"
-        )
-        return self.rows([r[0] for r in self.conn.execute(sql, (expr, *params, limit, offset))])
-
-    def rows(self, rowids: list[int]) -> list[sqlite3.Row]:
-        return _rows(self.conn, rowids)
-
-
-def _rows(conn: sqlite3.Connection, rowids: list[int]) -> list[sqlite3.Row]:
-    """The list columns of ``rowids``' rows, in that order."""
-    if not rowids:
-        return []
-    marks = ",".join("?" * len(rowids))
-    by_rowid = {
-        r[0]: r
-        for r in conn.execute(
-            f"SELECT rowid AS rid, {LIST_COLUMN_NAMES} FROM models WHERE rowid IN ({marks})", rowids
-        )
-    }
-    return [by_rowid[rowid] for rowid in rowids if rowid in by_rowid]
-
-
 def _search_fts(conn: sqlite3.Connection, query: ModelQuery, match: str) -> SearchResult:
     clauses, params = sql_filters(query, fts_driven=True)
     prefilter, exact = index_filters(query)
-    fts = _Fts(conn, clauses, params, exact)
+    fts = Fts(conn, clauses, params, exact)
     if not clauses:
         hits, hits_capped = fts.count(match, COUNT_CAP, filtered=False)
         total, capped = hits, hits_capped
@@ -296,7 +191,7 @@ def _search_fts(conn: sqlite3.Connection, query: ModelQuery, match: str) -> Sear
     return SearchResult(tuple(rows), total, capped, "fts")
 
 
-def _phrases_narrow(fts: _Fts, match: str) -> bool:
+def _phrases_narrow(fts: Fts, match: str) -> bool:
     """bm25 first scans every hit of each word alone (for its rarity), so rank only when each is rare."""
     phrases = match.split(" ")  # tokens hold no spaces
     if len(phrases) == 1:
@@ -307,7 +202,7 @@ def _phrases_narrow(fts: _Fts, match: str) -> bool:
 
 
 def _broad_page(
-    fts: _Fts, query: ModelQuery, match: str, prefilter: list[str], exact: bool
+    fts: Fts, query: ModelQuery, match: str, prefilter: list[str], exact: bool
 ) -> list[sqlite3.Row]:
     """A page of a match too broad to rank by bm25: hits in the name first, shortest name first (the
     closest to what was typed) while they are few enough, then the other hits newest first.
@@ -315,12 +210,20 @@ def _broad_page(
 
     No bm25 here, so the index-side filters can narrow every step without costing a rarity scan."""
     in_name = and_(f"name : ({match})", *prefilter)
-    named, named_capped = fts.count(in_name, RANK_CAP, filtered=not exact)
-    # Too many name hits to order by length: they still come first, newest first.
-    order = "f.rowid DESC" if named_capped else _NAME_FIRST
     rows: list[sqlite3.Row] = []
-    if named_capped or query.offset < named:
-        rows = fts.page(in_name, order, query.limit, query.offset, prefiltered=True)
+    if not prefilter:  # the name hits again cost less than listing them
+        named, named_capped = fts.count(in_name, RANK_CAP, filtered=not exact)
+        if named_capped or query.offset < named:
+            order = "f.rowid DESC" if named_capped else NAME_FIRST
+            rows = fts.page(in_name, order, query.limit, query.offset, prefiltered=True)
+    else:  # an index-side filter makes each pass over the index dear: list the name hits once
+        hits = [r[0] for r in fts.conn.execute(HITS.format(cap=RANK_CAP + 1), (in_name,))]
+        named_capped = len(hits) > RANK_CAP
+        named = RANK_CAP if named_capped else fts.count_listed(hits, filtered=not exact)
+        if named_capped:
+            rows = fts.page(in_name, "f.rowid DESC", query.limit, query.offset, prefiltered=True)
+        elif query.offset < named:
+            rows = fts.page_listed(hits, query.limit, query.offset)
     if len(rows) < query.limit:
         if named_capped:  # past the end of the name hits (a deep page): where do the others start?
             named, _ = fts.count(in_name, COUNT_CAP, filtered=not exact)
@@ -351,7 +254,7 @@ def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -
         (candidates,) = conn.execute(
             "SELECT count(*) FROM models_trigrams WHERE models_trigrams MATCH ?", (trigrams,)
         ).fetchone()
-        source = page_source = _KEYS
+        source = page_source = KEYS
         if _walks_sort_index(conn, int(candidates), query):
             sort = "name" if query.sort == "relevance" else query.sort
             page_source = f"models m INDEXED BY {SORT_INDEX[sort.lstrip('-')]}"
@@ -364,5 +267,5 @@ def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -
     (total,) = conn.execute(
         f"SELECT count(*) FROM (SELECT 1 FROM {source}{where} LIMIT {COUNT_CAP + 1})", values
     ).fetchone()
-    rows = _rows(conn, [r[0] for r in rowids])
+    rows = rows_of(conn, [r[0] for r in rowids])
     return SearchResult(tuple(rows), min(int(total), COUNT_CAP), total > COUNT_CAP, "substring")

@@ -242,3 +242,25 @@ def test_the_name_scan_through_trigrams_finds_what_like_finds(
     token = word[start : start + data.draw(st.integers(2, 6))]
     token = "".join(c.upper() if data.draw(st.booleans()) else c for c in token)  # LIKE folds ASCII only
     _name_scan_matches(conn, query, token, data.draw(st.booleans()))
+
+
+@pytest.mark.parametrize(
+    "filters", [{"type": "lora"}, {"base_model": "sdxl"}, {"type": "lora", "tag": "neon"}]
+)
+def test_a_broad_filtered_match_lists_name_hits_shortest_first(
+    repo: ModelRepository, monkeypatch: pytest.MonkeyPatch, filters: dict[str, str]
+) -> None:
+    """The name hits listed once (an index-side filter) come in the order the index would give."""
+    monkeypatch.setattr(search, "RANK_CAP", 4)
+    in_name = [make_model(f"neon_{'x' * i}", tags=("neon",)) for i in (2, 0, 1)]
+    others = [make_model(f"other{i}", tags=("neon",)) for i in range(6)]
+    wrong = [make_model("neon", type="vae", base_model="sd15", tags=("neon",))]
+    repo.add_many([*others, *in_name, *wrong])
+    first = [m.name for m in repo.list(ModelQuery(q="neon", limit=3, **filters)).items]  # type: ignore[arg-type]
+    assert first == ["neon_", "neon_x", "neon_xx"]
+    paged = [
+        m.name
+        for offset in range(0, 10, 2)
+        for m in repo.list(ModelQuery(q="neon", limit=2, offset=offset, **filters)).items  # type: ignore[arg-type]
+    ]
+    assert paged[:3] == first and sorted(paged) == sorted(m.name for m in [*in_name, *others])
