@@ -244,28 +244,39 @@ def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -
     clauses, params = sql_filters(query, fts_driven=False)
     pattern = "%" + token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     conditions, values = ["m.name LIKE ? ESCAPE '\\'", *clauses], [pattern, *params]
-    source = page_source = "models m"
-    trigrams = _trigrams(token)
-    if trigrams is not None:
-        # The trigram index's candidates (case folded: never fewer than LIKE's) are tested on 0008's
-        # narrow index, not the wide rows; many are paged by walking the sort's index instead.
-        conditions.insert(0, "m.rowid IN (SELECT rowid FROM models_trigrams WHERE models_trigrams MATCH ?)")
-        values.insert(0, trigrams)
-        (candidates,) = conn.execute(
-            "SELECT count(*) FROM models_trigrams WHERE models_trigrams MATCH ?", (trigrams,)
-        ).fetchone()
-        source = page_source = KEYS
-        if _walks_sort_index(conn, int(candidates), query):
-            sort = "name" if query.sort == "relevance" else query.sort
-            page_source = f"models m INDEXED BY {SORT_INDEX[sort.lstrip('-')]}"
-    where = sql_where(conditions)
     order = ORDER_BY.get(query.sort, ORDER_BY["name"])
-    rowids = conn.execute(
-        f"SELECT m.rowid FROM {page_source}{where} ORDER BY {order} LIMIT ? OFFSET ?",
-        (*values, query.limit, query.offset),
-    ).fetchall()
+    sort = "name" if query.sort == "relevance" else query.sort
+    trigrams = _trigrams(token)
+    if trigrams is None:  # too short for the trigram index: every name is read
+        where = sql_where(conditions)
+        count_sql, page_sql = f"SELECT 1 FROM models m{where}", f"SELECT m.rowid FROM models m{where}"
+        count_values = page_values = values
+    else:
+        # The trigram index's candidates (case folded: never fewer than LIKE's) are tested on 0008's
+        # narrow index, not the wide rows, and the count stops at the cap's worth of them.
+        count_sql = f"SELECT 1 FROM models_trigrams t JOIN {KEYS} ON m.rowid = t.rowid" + sql_where(
+            ["models_trigrams MATCH ?", *conditions]
+        )
+        count_values = [trigrams, *values]
     (total,) = conn.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM {source}{where} LIMIT {COUNT_CAP + 1})", values
+        f"SELECT count(*) FROM ({count_sql} LIMIT {COUNT_CAP + 1})", count_values
     ).fetchone()
+    if trigrams is not None:
+        in_trigrams = "m.rowid IN (SELECT rowid FROM models_trigrams WHERE models_trigrams MATCH ?)"
+        if not (total > COUNT_CAP or _walks_sort_index(conn, int(total), query)):
+            page_sql = f"SELECT m.rowid FROM {KEYS}" + sql_where([in_trigrams, *conditions])
+            page_values = count_values
+        elif sort.lstrip("-") == "name":  # many: the name index is walked, each name tested by LIKE
+            page_sql = f"SELECT m.rowid FROM models m INDEXED BY models_name_id{sql_where(conditions)}"
+            page_values = values
+        else:  # many, in another order: that index is walked through the candidates
+            index = SORT_INDEX[sort.lstrip("-")]
+            page_sql = f"SELECT m.rowid FROM models m INDEXED BY {index}" + sql_where(
+                [in_trigrams, *conditions]
+            )
+            page_values = count_values
+    rowids = conn.execute(
+        f"{page_sql} ORDER BY {order} LIMIT ? OFFSET ?", (*page_values, query.limit, query.offset)
+    ).fetchall()
     rows = rows_of(conn, [r[0] for r in rowids])
     return SearchResult(tuple(rows), min(int(total), COUNT_CAP), total > COUNT_CAP, "substring")
