@@ -20,10 +20,12 @@ from hypothesis import strategies as st
 
 from comfyui_model_library.core.catalog import search
 from comfyui_model_library.core.catalog.db import Database
+from comfyui_model_library.core.catalog.facets import facet_counts
 from comfyui_model_library.core.catalog.migrations import migrate
 from comfyui_model_library.core.catalog.repository import ModelRepository
 from comfyui_model_library.core.catalog.search import build_match, run_search
 from comfyui_model_library.core.catalog.search_terms import ORDER_BY, sql_filters
+from comfyui_model_library.core.catalog.store import Facets
 from comfyui_model_library.core.models import SORT_KEYS, ModelQuery
 
 from .conftest import make_model
@@ -201,6 +203,7 @@ def test_listing_totals_and_the_name_index_follow_every_write(repo: ModelReposit
     with db.read() as conn:
         for query in listings:
             assert run_search(conn, query).total == len(_reference(conn, query)), query
+            assert facet_counts(conn, query) == _facets_reference(conn, query), query
         # The name index of 0010 follows too (a bulk load rebuilds it; a rename replaces the name).
         conn.execute("INSERT INTO models_trigrams(models_trigrams) VALUES ('integrity-check')")
         assert run_search(conn, ModelQuery(q="rnad")).strategy == "substring"
@@ -264,3 +267,27 @@ def test_a_broad_filtered_match_lists_name_hits_shortest_first(
         for m in repo.list(ModelQuery(q="neon", limit=2, offset=offset, **filters)).items  # type: ignore[arg-type]
     ]
     assert paged[:3] == first and sorted(paged) == sorted(m.name for m in [*in_name, *others])
+
+
+def _facets_reference(conn: sqlite3.Connection, query: ModelQuery) -> Facets:
+    def grouped(q: ModelQuery, column: str) -> dict[str, int]:
+        rowids = _reference(conn, q)
+        counts: dict[str, int] = {}
+        for rowid in rowids:
+            (value,) = conn.execute(f"SELECT {column} FROM models WHERE rowid = ?", (rowid,)).fetchone()
+            counts[value] = counts.get(value, 0) + 1
+        return dict(sorted(counts.items(), key=lambda p: (-p[1], p[0])))
+
+    return Facets(
+        grouped(dataclasses.replace(query, type=None), "type"),
+        grouped(dataclasses.replace(query, base_model=None), "base_model"),
+        len(_reference(conn, dataclasses.replace(query, favorite=True))),
+        len(_reference(conn, query)),
+        False,
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(query=queries.map(lambda q: dataclasses.replace(q, sort="relevance", limit=50, offset=0)))
+def test_facets_count_what_the_plain_query_finds(conn: sqlite3.Connection, query: ModelQuery) -> None:
+    assert facet_counts(conn, query) == _facets_reference(conn, query)
