@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from comfyui_model_library.core.catalog import search
+from comfyui_model_library.core.catalog import search, search_terms
 from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.catalog.facets import facet_counts
 from comfyui_model_library.core.catalog.migrations import migrate
@@ -27,6 +27,7 @@ from comfyui_model_library.core.catalog.search import build_match, run_search
 from comfyui_model_library.core.catalog.search_terms import ORDER_BY, sql_filters
 from comfyui_model_library.core.catalog.store import Facets
 from comfyui_model_library.core.models import SORT_KEYS, ModelQuery
+from comfyui_model_library.core.taxonomy import BaseModelType, ModelType, Vocabulary
 
 from .conftest import make_model
 
@@ -291,3 +292,20 @@ def _facets_reference(conn: sqlite3.Connection, query: ModelQuery) -> Facets:
 @given(query=queries.map(lambda q: dataclasses.replace(q, sort="relevance", limit=50, offset=0)))
 def test_facets_count_what_the_plain_query_finds(conn: sqlite3.Connection, query: ModelQuery) -> None:
     assert facet_counts(conn, query) == _facets_reference(conn, query)
+
+
+@pytest.mark.parametrize(("attr", "vocabulary"), [("type", ModelType), ("base_model", BaseModelType)])
+def test_each_filter_value_matches_its_own_rows_in_the_index(attr: str, vocabulary: type[Vocabulary]) -> None:
+    """The index-side filter of every vocabulary value (and of a made-up one holding another's words
+    inside) matches the rows holding exactly that value: what lets the index alone count a filter."""
+    values = [*vocabulary.values(), "xl sdxl", "sdxl sdxl"]
+    fts = sqlite3.connect(":memory:")
+    fts.execute(f'CREATE VIRTUAL TABLE t USING fts5({attr}, tokenize="unicode61 remove_diacritics 2")')
+    fts.executemany("INSERT INTO t (rowid, " + attr + ") VALUES (?, ?)", list(enumerate(values, 1)))
+    for rowid, value in enumerate(values, 1):
+        clause = search_terms._column_phrase(attr, value, values)
+        found = [r[0] for r in fts.execute("SELECT rowid FROM t WHERE t MATCH ?", (clause,))]
+        if search_terms._is_exact(value, values):
+            assert found == [rowid], (value, clause)
+        else:
+            assert rowid in found, (value, clause)
