@@ -58,15 +58,18 @@ class Fts:
         """Hits of ``expr`` up to ``cap`` (True when there are more). ``filtered`` applies the SQL filters
         to the first ``cap`` index hits only, so a count never costs more than ``cap`` row lookups."""
         hits_sql = f"SELECT rowid FROM models_fts WHERE models_fts MATCH ? LIMIT {cap + 1}"
-        (hits,) = self.conn.execute(f"SELECT count(*) FROM ({hits_sql})", (expr,)).fetchone()
-        if not (filtered and self.clauses) or hits == 0:
+        if not (filtered and self.clauses):
+            (hits,) = self.conn.execute(f"SELECT count(*) FROM ({hits_sql})", (expr,)).fetchone()
             return min(int(hits), cap), hits > cap
         if _rowids_decide(self.clauses):
-            joined = f"SELECT 1 FROM ({hits_sql}) m"
+            source = f"({hits_sql}) m"
         else:
-            joined = f"SELECT 1 FROM ({hits_sql}) h JOIN {KEYS} ON m.rowid = h.rowid"
-        joined += sql_where(self.clauses)
-        (total,) = self.conn.execute(f"SELECT count(*) FROM ({joined})", (expr, *self.params)).fetchone()
+            source = f"({hits_sql}) h JOIN {KEYS} ON m.rowid = h.rowid"
+        # Hits and those passing the filters in one pass over the index (each filter is 0 or 1); the
+        # filters' parameters come first, as their placeholders do.
+        passing = " AND ".join(f"({c})" for c in self.clauses)
+        sql = f"SELECT count(*), coalesce(sum({passing}), 0) FROM {source}"
+        hits, total = self.conn.execute(sql, (*self.params, expr)).fetchone()
         return min(int(total), cap), hits > cap
 
     def count_listed(self, rowids: list[int], *, filtered: bool) -> int:
