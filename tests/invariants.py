@@ -15,6 +15,7 @@ def check_library_invariants(root: Path, *, full_hash: bool = True) -> None:
     try:
         assert db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
         db.execute("INSERT INTO models_fts(models_fts) VALUES('integrity-check')")
+        db.execute("INSERT INTO models_trigrams(models_trigrams) VALUES('integrity-check')")
         rows = db.execute("SELECT id, rel_dir, state FROM models WHERE location = 'library'").fetchall()
         known_dirs: set[Path] = set()
         for model_id, rel_dir, state in rows:

@@ -46,7 +46,7 @@ class SqliteInPlaceModels:
             return
         (last_rowid,) = tx.execute("SELECT coalesce(max(rowid), 0) FROM models").fetchone()
         # Indexed all at once below: row by row through the trigger cost several times as much.
-        with triggers_suspended(tx, ("models_ai",)):
+        with triggers_suspended(tx, ("models_ai", "models_trigrams_ai")):
             insert_rows(
                 tx,
                 "INSERT INTO models (id, name, type, base_model, format, file_format, security, size, "
@@ -60,6 +60,10 @@ class SqliteInPlaceModels:
             "trigger_text) SELECT rowid, name, tags_text, type, base_model, repo_id, notes, aliases, "
             "trigger_text FROM models "
             "WHERE rowid > ?",
+            (last_rowid,),
+        )
+        tx.execute(
+            "INSERT INTO models_trigrams (rowid, name) SELECT rowid, name FROM models WHERE rowid > ?",
             (last_rowid,),
         )
         insert_rows(

@@ -48,7 +48,14 @@ READ_CACHE_KIB = 8 * 1024
 
 _INSERT_ORIGIN = "INSERT OR IGNORE INTO model_origins (model_id, path, kind, recorded_at) VALUES (?, ?, ?, ?)"
 # All three: an update during a bulk load (aliases, say) must not touch index rows never written.
-_FTS_TRIGGERS = ("models_ai", "models_ad", "models_au")
+_FTS_TRIGGERS = (
+    "models_ai",
+    "models_ad",
+    "models_au",
+    "models_trigrams_ai",
+    "models_trigrams_ad",
+    "models_trigrams_au",
+)
 _FACETS = ("type", "base_model", "file_format", "security", "location")
 
 
@@ -127,6 +134,7 @@ class ModelRepository(ModelLookups):
                 yield
             finally:
                 conn.execute("INSERT INTO models_fts(models_fts) VALUES ('rebuild')")
+                conn.execute("INSERT INTO models_trigrams(models_trigrams) VALUES ('rebuild')")
                 conn.execute(f"PRAGMA cache_size = {int(cache)}")
 
     def update(self, model_id: str, **fields: Any) -> Model:

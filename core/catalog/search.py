@@ -4,7 +4,7 @@ User text never reaches SQLite as syntax (THREATS #11). It is split into tokens 
 tokenizer splits it (letters, digits and combining marks form tokens; everything else separates), each
 token becomes a double-quoted FTS5 string, tokens are ANDed, and the last one gets a prefix ``*`` so the
 list narrows as the user types. Operators (``AND``, ``NEAR(``, ``col:``, ``^``) therefore become plain
-words. Values are always bound as parameters; column names come from the fixed tables below.
+words. Values are always bound as parameters; column names come from the fixed tables of search_terms.py.
 
 Names typed as one run of letters ("juggernautXL") are one token, so "jugger" finds them by prefix. A
 word from the middle of such a name ("xl") is found by a capped substring scan of names, used only when
@@ -20,14 +20,22 @@ Counting every hit of a broad match costs as much as ranking it, so totals stop 
 from __future__ import annotations
 
 import sqlite3
-import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import InvalidInput
 from ..models import SORT_KEYS, ModelQuery
-from ..taxonomy import BaseModelType, FileFormat, Location, ModelType, SecurityLevel
-from .rows import LIST_COLUMN_NAMES, LIST_COLUMNS
+from .fts_hits import HITS, KEYS, NAME_FIRST, Fts, rows_of
+from .rows import LIST_COLUMNS
+from .search_terms import (
+    FILTERS,
+    ORDER_BY,
+    SORT_INDEX,
+    and_,
+    index_filters,
+    sql_filters,
+    sql_where,
+    tokenize,
+)
 
 MAX_QUERY_CHARS = 256
 MAX_QUERY_TOKENS = 16
@@ -39,33 +47,6 @@ RANK_CAP = 2_500
 # Substring fallback: only for one token at least this long.
 SUBSTRING_MIN_CHARS = 2
 
-# bm25 weights in models_fts column order: name, tags_text, type, base_model, repo_id, notes, aliases,
-# trigger_text.
-_BM25 = "bm25(models_fts, 10.0, 5.0, 2.0, 2.0, 3.0, 1.0, 4.0, 4.0)"
-
-_ORDER_BY = {
-    "name": "m.name COLLATE NOCASE, m.id",
-    "-name": "m.name COLLATE NOCASE DESC, m.id DESC",
-    "added": "m.added_at, m.id",
-    "-added": "m.added_at DESC, m.id DESC",
-    "size": "m.size, m.id",
-    "-size": "m.size DESC, m.id DESC",
-    "type": "m.type, m.name COLLATE NOCASE, m.id",
-    "-type": "m.type DESC, m.name COLLATE NOCASE DESC, m.id DESC",
-    # Recently used first; never-used models ('') last.
-    "-used": "m.used_at DESC, m.id DESC",
-    "used": "m.used_at, m.id",
-}
-
-# (ModelQuery attribute, column, allowed values or None for free text)
-_FILTERS: tuple[tuple[str, str, Sequence[str] | None], ...] = (
-    ("type", "m.type", ModelType.values()),
-    ("base_model", "m.base_model", BaseModelType.values()),
-    ("location", "m.location", Location.values()),
-    ("security", "m.security", SecurityLevel.values()),
-    ("file_format", "m.file_format", FileFormat.values()),
-)
-
 
 @dataclass(frozen=True)
 class SearchResult:
@@ -75,28 +56,6 @@ class SearchResult:
     total: int
     total_capped: bool
     strategy: str  # all | fts | substring
-
-
-def _is_token_char(ch: str) -> bool:
-    # unicode61's default token classes are L* N* Co; combining marks stay inside the token (they are
-    # folded away by remove_diacritics), so "a" + U+0301 + "b" stays one word as it is in the index.
-    category = unicodedata.category(ch)
-    return category[0] in "LNM" or category == "Co"
-
-
-def tokenize(text: str) -> list[str]:
-    """Split ``text`` into words the way the index's tokenizer does (case is left to SQLite)."""
-    tokens: list[str] = []
-    current: list[str] = []
-    for ch in unicodedata.normalize("NFC", text):
-        if _is_token_char(ch):
-            current.append(ch)
-        elif current:
-            tokens.append("".join(current))
-            current = []
-    if current:
-        tokens.append("".join(current))
-    return tokens
 
 
 def _check_length(text: str) -> None:
@@ -135,7 +94,7 @@ def validate_query(query: ModelQuery) -> None:
     _check_length(query.q)
     if query.sort not in SORT_KEYS:
         raise InvalidInput(f"Unknown sort {query.sort!r}; use one of: {', '.join(SORT_KEYS)}.")
-    for attr, _column, allowed in _FILTERS:
+    for attr, _column, allowed in FILTERS:
         value = getattr(query, attr)
         if value is not None and (not isinstance(value, str) or (allowed and value not in allowed)):
             raise InvalidInput(f"Unknown {attr} {value!r}; use one of: {', '.join(allowed or ())}.")
@@ -148,63 +107,6 @@ def validate_query(query: ModelQuery) -> None:
         if not isinstance(value, int) or isinstance(value, bool) or value < low or (high and value > high):
             bounds = f"{low}..{high}" if high else f">= {low}"
             raise InvalidInput(f"{attr} must be an integer {bounds}, not {value!r}.")
-
-
-def _filters(query: ModelQuery, *, fts_driven: bool) -> tuple[list[str], list[object]]:
-    # A unary ``+`` keeps SQLite from driving the query off a models index when the FTS index should.
-    plus = "+" if fts_driven else ""
-    clauses: list[str] = []
-    params: list[object] = []
-    for attr, column, _allowed in _FILTERS:
-        value = getattr(query, attr)
-        if value is not None:
-            clauses.append(f"{plus}{column} = ?")
-            params.append(value)
-    if query.tag is not None:
-        clauses.append("EXISTS (SELECT 1 FROM tags t WHERE t.model_id = m.id AND t.tag = ?)")
-        params.append(query.tag)
-    if query.favorite is not None:
-        clauses.append(f"{plus}m.favorite = ?")
-        params.append(1 if query.favorite else 0)
-    return clauses, params
-
-
-def _where(clauses: Sequence[str]) -> str:
-    return " WHERE " + " AND ".join(clauses) if clauses else ""
-
-
-def _phrase(value: str) -> str:
-    return '"' + " ".join(tokenize(value)) + '"'
-
-
-def _is_exact(value: str, allowed: Sequence[str]) -> bool:
-    """True when ``^"value"`` in its FTS column matches that value only (no other starts with its words)."""
-    words = tokenize(value.lower())
-    return not any(other != value and tokenize(other.lower())[: len(words)] == words for other in allowed)
-
-
-def _prefilter(query: ModelQuery) -> tuple[list[str], bool]:
-    """FTS clauses narrowing hits by the filters the index also holds, and whether they are exact.
-
-    Inexact ones (a tag, "sdxl" also matching "sdxl_refiner") still narrow the scan; the SQL filters on
-    ``models`` decide. Exact ones let the total come from the index alone.
-    """
-    parts: list[str] = []
-    exact = all(getattr(query, a) is None for a in ("location", "security", "file_format", "favorite"))
-    for attr, allowed in (("type", ModelType.values()), ("base_model", BaseModelType.values())):
-        value = getattr(query, attr)
-        if value is not None:
-            parts.append(f"{attr} : ^{_phrase(value)}")
-            exact = exact and _is_exact(value, allowed)
-    if query.tag is not None:
-        exact = False
-        if tokenize(query.tag):
-            parts.append(f"tags_text : {_phrase(query.tag)}")
-    return parts, exact
-
-
-def _and(*parts: str) -> str:
-    return " AND ".join(f"({p})" for p in parts)
 
 
 def run_search(conn: sqlite3.Connection, query: ModelQuery) -> SearchResult:
@@ -221,75 +123,53 @@ def run_search(conn: sqlite3.Connection, query: ModelQuery) -> SearchResult:
     return result
 
 
+def _walks_sort_index(conn: sqlite3.Connection, matching: int, query: ModelQuery) -> bool:
+    """Whether to walk the sort's index, testing each entry, rather than sort ``matching`` rows.
+
+    Walking visits about (offset + limit) * rows / matching entries, cheap ones; sorting reads each
+    matching row. The two cost the same near matching = sqrt((offset + limit) * rows / 16)."""
+    (rows,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM models").fetchone()  # rowids: an estimate
+    return matching * matching * 16 >= (query.offset + query.limit) * int(rows)
+
+
+def _count_all(query: ModelQuery, clauses: list[str], params: list[object]) -> tuple[str, list[object]]:
+    """The exact count of a listing: from 0009's counts per filter combination, or (a tag) an index."""
+    if query.tag is not None:
+        return f"SELECT count(*) FROM models m{sql_where(clauses)}", params
+    # The filters are ``m.<column> = ...`` on model_counts' own columns.
+    return f"SELECT coalesce(sum(n), 0) FROM model_counts m{sql_where(clauses)}", params
+
+
 def _search_all(conn: sqlite3.Connection, query: ModelQuery) -> SearchResult:
-    clauses, params = _filters(query, fts_driven=False)
-    order = _ORDER_BY.get(query.sort, _ORDER_BY["name"])  # relevance without text: by name
+    clauses, params = sql_filters(query, fts_driven=False)
+    order = ORDER_BY.get(query.sort, ORDER_BY["name"])  # relevance without text: by name
+    (total,) = conn.execute(*_count_all(query, clauses, params)).fetchone()
+    # A filter matching many rows (type=lora) is best served by walking the sort's index; SQLite would
+    # rather take the filter's index and sort every match (a tenth of a second at 100,000 models).
+    source = "models m"
+    if clauses and _walks_sort_index(conn, int(total), query):
+        sort = "name" if query.sort == "relevance" else query.sort
+        source = f"models m INDEXED BY {SORT_INDEX[sort.lstrip('-')]}"
     # The offset is walked over rowids in the sort's index (0005's composite indexes end with id); only
     # the page's rows are read whole. Reading wide rows through a deep OFFSET cost milliseconds.
+    page = f"SELECT m.rowid FROM {source}{sql_where(clauses)} ORDER BY {order} LIMIT ? OFFSET ?"
     rows = conn.execute(
-        f"SELECT {LIST_COLUMNS} FROM models m WHERE m.rowid IN "
-        f"(SELECT m.rowid FROM models m{_where(clauses)} ORDER BY {order} LIMIT ? OFFSET ?) ORDER BY {order}",
+        f"SELECT {LIST_COLUMNS} FROM models m WHERE m.rowid IN ({page}) ORDER BY {order}",
         (*params, query.limit, query.offset),
     ).fetchall()
-    # Without text the count walks an index (about a millisecond per 100,000 rows): exact.
-    (total,) = conn.execute(f"SELECT count(*) FROM models m{_where(clauses)}", params).fetchone()
     return SearchResult(tuple(rows), int(total), False, "all")
 
 
-class _Fts:
-    """One FTS query's SQL pieces: the expression, the SQL filters and their parameters."""
-
-    def __init__(self, conn: sqlite3.Connection, clauses: list[str], params: list[object]) -> None:
-        self.conn, self.clauses, self.params = conn, clauses, params
-        self.source = "models_fts f" + (" JOIN models m ON m.rowid = f.rowid" if clauses else "")
-        self.where = _where(["models_fts MATCH ?", *clauses])
-
-    def count(self, expr: str, cap: int, *, filtered: bool) -> tuple[int, bool]:
-        """Hits of ``expr`` up to ``cap`` (True when there are more). ``filtered`` applies the SQL filters
-        to the first ``cap`` index hits only, so a count never costs more than ``cap`` row lookups."""
-        hits_sql = f"SELECT rowid AS rid FROM models_fts WHERE models_fts MATCH ? LIMIT {cap + 1}"
-        (hits,) = self.conn.execute(f"SELECT count(*) FROM ({hits_sql})", (expr,)).fetchone()
-        if not (filtered and self.clauses) or hits == 0:
-            return min(int(hits), cap), hits > cap
-        joined = f"SELECT 1 FROM ({hits_sql}) h JOIN models m ON m.rowid = h.rid{_where(self.clauses)}"
-        (total,) = self.conn.execute(f"SELECT count(*) FROM ({joined})", (expr, *self.params)).fetchone()
-        return min(int(total), cap), hits > cap
-
-    def page(self, expr: str, order: str, limit: int, offset: int) -> list[sqlite3.Row]:
-        """One page of hits of ``expr``: ``order`` is "rank" (bm25) or an ORDER BY over ``m``/``f``.
-
-        Sorting carries only (rowid, key); whole rows are read for the page alone, so wide rows
-        never pass through the sorter."""
-        if order == "rank":
-            sql = f"SELECT f.rowid FROM {self.source}{self.where} ORDER BY {_BM25}, f.rowid LIMIT ? OFFSET ?"
-        else:
-            sql = (
-                f"SELECT f.rowid FROM models_fts f JOIN models m ON m.rowid = f.rowid{self.where} "
-                f"ORDER BY {order} LIMIT ? OFFSET ?"
-            )
-        rowids = [r[0] for r in self.conn.execute(sql, (expr, *self.params, limit, offset))]
-        if not rowids:
-            return []
-        marks = ",".join("?" * len(rowids))
-        by_rowid = {
-            r[0]: r
-            for r in self.conn.execute(
-                f"SELECT rowid AS rid, {LIST_COLUMN_NAMES} FROM models WHERE rowid IN ({marks})", rowids
-            )
-        }
-        return [by_rowid[rowid] for rowid in rowids if rowid in by_rowid]
-
-
 def _search_fts(conn: sqlite3.Connection, query: ModelQuery, match: str) -> SearchResult:
-    clauses, params = _filters(query, fts_driven=True)
-    prefilter, exact = _prefilter(query)
-    fts = _Fts(conn, clauses, params)
+    clauses, params = sql_filters(query, fts_driven=True)
+    prefilter, exact = index_filters(query)
+    fts = Fts(conn, clauses, params, exact)
     if not clauses:
         hits, hits_capped = fts.count(match, COUNT_CAP, filtered=False)
         total, capped = hits, hits_capped
     else:
         # Filters the index holds narrow the count without touching rows; the rest need the join.
-        total, capped = fts.count(_and(match, *prefilter), COUNT_CAP, filtered=not exact)
+        total, capped = fts.count(and_(match, *prefilter), COUNT_CAP, filtered=not exact)
         if total and not capped and total <= RANK_CAP:
             # Ranking cost follows the unfiltered hits: count them, but only as far as the cap.
             hits, hits_capped = fts.count(match, RANK_CAP, filtered=False)
@@ -298,15 +178,20 @@ def _search_fts(conn: sqlite3.Connection, query: ModelQuery, match: str) -> Sear
     if total == 0:
         rows: list[sqlite3.Row] = []
     elif query.sort != "relevance":
-        rows = fts.page(match, _ORDER_BY[query.sort], query.limit, query.offset)
+        # The index-side filters narrow the hits read (no bm25 here to pay a rarity scan for them).
+        narrowed = and_(match, *prefilter)
+        if capped or _walks_sort_index(conn, total, query):
+            rows = fts.walk(narrowed, query.sort, query.limit, query.offset)
+        else:
+            rows = fts.page(narrowed, ORDER_BY[query.sort], query.limit, query.offset, prefiltered=True)
     elif not hits_capped and hits <= RANK_CAP and _phrases_narrow(fts, match):
-        rows = fts.page(match, "rank", query.limit, query.offset)
+        rows = fts.page(match, "rank", query.limit, query.offset, prefiltered=False)
     else:
         rows = _broad_page(fts, query, match, prefilter, exact)
     return SearchResult(tuple(rows), total, capped, "fts")
 
 
-def _phrases_narrow(fts: _Fts, match: str) -> bool:
+def _phrases_narrow(fts: Fts, match: str) -> bool:
     """bm25 first scans every hit of each word alone (for its rarity), so rank only when each is rare."""
     phrases = match.split(" ")  # tokens hold no spaces
     if len(phrases) == 1:
@@ -317,39 +202,81 @@ def _phrases_narrow(fts: _Fts, match: str) -> bool:
 
 
 def _broad_page(
-    fts: _Fts, query: ModelQuery, match: str, prefilter: list[str], exact: bool
+    fts: Fts, query: ModelQuery, match: str, prefilter: list[str], exact: bool
 ) -> list[sqlite3.Row]:
     """A page of a match too broad to rank by bm25: hits in the name first, shortest name first (the
     closest to what was typed) while they are few enough, then the other hits newest first.
     Past ``COUNT_CAP`` name hits, pages of the other hits may start a little off.
 
     No bm25 here, so the index-side filters can narrow every step without costing a rarity scan."""
-    in_name = _and(f"name : ({match})", *prefilter)
-    named, named_capped = fts.count(in_name, RANK_CAP, filtered=not exact)
-    # Too many name hits to order by length: they still come first, newest first.
-    order = "f.rowid DESC" if named_capped else "length(m.name), m.name COLLATE NOCASE, m.id"
+    in_name = and_(f"name : ({match})", *prefilter)
     rows: list[sqlite3.Row] = []
-    if named_capped or query.offset < named:
-        rows = fts.page(in_name, order, query.limit, query.offset)
+    if not prefilter:  # the name hits again cost less than listing them
+        named, named_capped = fts.count(in_name, RANK_CAP, filtered=not exact)
+        if named_capped or query.offset < named:
+            order = "f.rowid DESC" if named_capped else NAME_FIRST
+            rows = fts.page(in_name, order, query.limit, query.offset, prefiltered=True)
+    else:  # an index-side filter makes each pass over the index dear: list the name hits once
+        hits = [r[0] for r in fts.conn.execute(HITS.format(cap=RANK_CAP + 1), (in_name,))]
+        named_capped = len(hits) > RANK_CAP
+        named = RANK_CAP if named_capped else fts.count_listed(hits, filtered=not exact)
+        if named_capped:
+            rows = fts.page(in_name, "f.rowid DESC", query.limit, query.offset, prefiltered=True)
+        elif query.offset < named:
+            rows = fts.page_listed(hits, query.limit, query.offset)
     if len(rows) < query.limit:
         if named_capped:  # past the end of the name hits (a deep page): where do the others start?
             named, _ = fts.count(in_name, COUNT_CAP, filtered=not exact)
-        rest = _and(f"({match}) NOT (name : ({match}))", *prefilter)
-        rows += fts.page(rest, "f.rowid DESC", query.limit - len(rows), max(0, query.offset - named))
+        rest = and_(f"({match}) NOT (name : ({match}))", *prefilter)
+        rest_offset = max(0, query.offset - named)
+        rows += fts.page(rest, "f.rowid DESC", query.limit - len(rows), rest_offset, prefiltered=True)
     return rows
 
 
+def _trigrams(token: str) -> str | None:
+    """An expression for 0010's trigram index matching the names holding every three letters of
+    ``token`` (each quoted: a string, never syntax), or None when it is shorter than three."""
+    grams = dict.fromkeys(token[i : i + 3] for i in range(len(token) - 2))
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams) or None
+
+
 def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -> SearchResult:
-    clauses, params = _filters(query, fts_driven=False)
+    clauses, params = sql_filters(query, fts_driven=False)
     pattern = "%" + token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    where = _where(["m.name LIKE ? ESCAPE '\\'", *clauses])
-    order = _ORDER_BY.get(query.sort, _ORDER_BY["name"])
-    rows = conn.execute(
-        f"SELECT {LIST_COLUMNS} FROM models m{where} ORDER BY {order} LIMIT ? OFFSET ?",
-        (pattern, *params, query.limit, query.offset),
-    ).fetchall()
+    conditions, values = ["m.name LIKE ? ESCAPE '\\'", *clauses], [pattern, *params]
+    order = ORDER_BY.get(query.sort, ORDER_BY["name"])
+    sort = "name" if query.sort == "relevance" else query.sort
+    trigrams = _trigrams(token)
+    if trigrams is None:  # too short for the trigram index: every name is read
+        where = sql_where(conditions)
+        count_sql, page_sql = f"SELECT 1 FROM models m{where}", f"SELECT m.rowid FROM models m{where}"
+        count_values = page_values = values
+    else:
+        # The trigram index's candidates (case folded: never fewer than LIKE's) are tested on 0008's
+        # narrow index, not the wide rows, and the count stops at the cap's worth of them.
+        count_sql = f"SELECT 1 FROM models_trigrams t JOIN {KEYS} ON m.rowid = t.rowid" + sql_where(
+            ["models_trigrams MATCH ?", *conditions]
+        )
+        count_values = [trigrams, *values]
     (total,) = conn.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM models m{where} LIMIT {COUNT_CAP + 1})",
-        (pattern, *params),
+        f"SELECT count(*) FROM ({count_sql} LIMIT {COUNT_CAP + 1})", count_values
     ).fetchone()
+    if trigrams is not None:
+        in_trigrams = "m.rowid IN (SELECT rowid FROM models_trigrams WHERE models_trigrams MATCH ?)"
+        if not (total > COUNT_CAP or _walks_sort_index(conn, int(total), query)):
+            page_sql = f"SELECT m.rowid FROM {KEYS}" + sql_where([in_trigrams, *conditions])
+            page_values = count_values
+        elif sort.lstrip("-") == "name":  # many: the name index is walked, each name tested by LIKE
+            page_sql = f"SELECT m.rowid FROM models m INDEXED BY models_name_id{sql_where(conditions)}"
+            page_values = values
+        else:  # many, in another order: that index is walked through the candidates
+            index = SORT_INDEX[sort.lstrip("-")]
+            page_sql = f"SELECT m.rowid FROM models m INDEXED BY {index}" + sql_where(
+                [in_trigrams, *conditions]
+            )
+            page_values = count_values
+    rowids = conn.execute(
+        f"{page_sql} ORDER BY {order} LIMIT ? OFFSET ?", (*page_values, query.limit, query.offset)
+    ).fetchall()
+    rows = rows_of(conn, [r[0] for r in rowids])
     return SearchResult(tuple(rows), min(int(total), COUNT_CAP), total > COUNT_CAP, "substring")

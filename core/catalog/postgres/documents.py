@@ -18,7 +18,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping
 
-from ..search import tokenize
+from ..search_terms import tokenize
 
 # tsvector positions stop at 16,383; a model's words never come near (names, tags, notes are capped).
 MAX_POSITION = 16_383

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...models import ModelQuery
-from ..search import COUNT_CAP, RANK_CAP, SUBSTRING_MIN_CHARS, build_match, tokenize, validate_query
+from ..search import COUNT_CAP, RANK_CAP, SUBSTRING_MIN_CHARS, build_match, validate_query
+from ..search_terms import tokenize
 from ..store import Facets
 from .database import Conn
 from .documents import query as ts_query

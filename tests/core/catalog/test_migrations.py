@@ -19,7 +19,9 @@ def test_a_catalog_of_the_previous_version_upgrades_with_its_rows_and_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = Database(tmp_path / "catalog.sqlite")
-    before = [m for m in migrations.MIGRATIONS if m.name != "0007_model_extras"]
+    names = [m.name for m in migrations.MIGRATIONS]
+    upgrade = names[names.index("0007_model_extras") :]  # 0007 and the migrations after it
+    before = [m for m in migrations.MIGRATIONS if m.name not in upgrade]
     monkeypatch.setattr(migrations, "MIGRATIONS", tuple(before))
     migrations.migrate(db)
     old = make_model("old juggernaut", tags=("photo",))
@@ -47,7 +49,7 @@ def test_a_catalog_of_the_previous_version_upgrades_with_its_rows_and_index(
             ),
         )
     monkeypatch.undo()
-    assert migrations.migrate(db) == ["0007_model_extras"]
+    assert migrations.migrate(db) == upgrade
     assert any("before-0007_model_extras" in p.name for p in backups(backups_dir(db.path)))
     repo = ModelRepository(db)
     got = repo.get(old.id)
@@ -60,6 +62,8 @@ def test_a_catalog_of_the_previous_version_upgrades_with_its_rows_and_index(
     )
     assert [m.id for m in repo.list(ModelQuery(q="jugger")).items] == [old.id]
     assert [m.id for m in repo.list(ModelQuery(q="photo")).items] == [old.id]
+    # 0009 counted the rows it found: a listing's total.
+    assert repo.list(ModelQuery(type="lora", favorite=False)).total == 1
     repo.update(old.id, trigger_words=["zorblax"])
     assert [m.id for m in repo.list(ModelQuery(q="zorblax")).items] == [old.id]
     with db.read() as conn:

@@ -1,5 +1,6 @@
-"""One store owns the model tables: no SQL on models, models_fts, model_files, tags or model_origins
-outside core/catalog/ (the catalog store, core/catalog/store.py), so a second backend is one Protocol.
+"""One store owns the model tables: no SQL on models, models_fts, models_trigrams, model_files, tags,
+model_origins or model_counts outside core/catalog/ (the catalog store, core/catalog/store.py), so a
+second backend is one Protocol.
 
 Every string literal of the package's code is read (implicitly concatenated pieces are one literal to
 the parser; an f-string's fixed parts are joined around its holes), and a statement naming one of these
@@ -17,7 +18,15 @@ from tests.package_files import package_files
 
 PACKAGE = Path(__file__).resolve().parents[3]
 OWNER = PACKAGE / "core" / "catalog"
-MODEL_TABLES = ("models", "models_fts", "model_files", "tags", "model_origins")
+MODEL_TABLES = (
+    "models",
+    "models_fts",
+    "models_trigrams",
+    "model_files",
+    "tags",
+    "model_origins",
+    "model_counts",
+)
 STATEMENT = re.compile(
     r"\b(?:FROM|INTO|UPDATE|JOIN|TABLE)\s+(" + "|".join(MODEL_TABLES) + r")\b(?![.\w])", re.IGNORECASE
 )

@@ -54,6 +54,7 @@ def test_listing_is_complete_after_the_walk_without_hashing(library: Library, co
     assert _tree_snapshot(comfy_models) == before, "nothing is written into a source"
     with library.db.transaction() as conn:  # the bulk-indexed rows are in the FTS index, exactly
         conn.execute("INSERT INTO models_fts(models_fts) VALUES('integrity-check')")
+        conn.execute("INSERT INTO models_trigrams(models_trigrams) VALUES('integrity-check')")
         triggers = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
         assert {"models_ai", "models_ad", "models_au"} <= triggers, (
             "the insert trigger is back after the walk"

@@ -1,0 +1,147 @@
+"""One FTS query's hits for search.py: counted (up to a cap), tested against the SQL filters and paged,
+reading no more of each hit than its rowid and 0008's narrow index entry until the page is chosen.
+"""
+
+# SQL here is assembled only from fixed fragments (column names, ORDER BY clauses); values are bound.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import sqlite3
+
+from .rows import LIST_COLUMN_NAMES
+from .search_terms import ORDER_BY, SORT_INDEX, sql_where
+
+# bm25 weights in models_fts column order: name, tags_text, type, base_model, repo_id, notes, aliases,
+# trigger_text.
+_BM25 = "bm25(models_fts, 10.0, 5.0, 2.0, 2.0, 3.0, 1.0, 4.0, 4.0)"
+
+# 0008's narrow index by rowid: what a hit is filtered and ordered by, without reading its row.
+KEYS = "models m INDEXED BY models_search_keys"
+# Name hits of a broad match: the shortest name (the closest to what was typed) first.
+NAME_FIRST = "length(m.name), m.name COLLATE NOCASE, m.id"
+_KEYED_ORDERS = (
+    "rank",
+    "f.rowid DESC",
+    NAME_FIRST,
+    ORDER_BY["name"],
+    ORDER_BY["-name"],
+    ORDER_BY["type"],
+    ORDER_BY["-type"],
+)
+
+
+HITS = "SELECT rowid FROM models_fts WHERE models_fts MATCH ? LIMIT {cap}"
+# Rowids in hand, bound as one JSON array (one parameter, however many).
+_LISTED = "(SELECT value FROM json_each(?))"
+
+
+def _ids(rowids: list[int]) -> str:
+    return "[" + ",".join(map(str, rowids)) + "]"
+
+
+def _rowids_decide(clauses: list[str]) -> bool:
+    """Whether the SQL filters test only a hit's rowid (favourites), so no row need be joined."""
+    return all(c.startswith("m.rowid ") for c in clauses)
+
+
+class Fts:
+    """One FTS query's SQL pieces: the SQL filters, their parameters, and whether the index-side filters
+    (``index_filters``) already decide them exactly."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, clauses: list[str], params: list[object], exact: bool
+    ) -> None:
+        self.conn, self.clauses, self.params, self.exact = conn, clauses, params, exact
+
+    def count(self, expr: str, cap: int, *, filtered: bool) -> tuple[int, bool]:
+        """Hits of ``expr`` up to ``cap`` (True when there are more). ``filtered`` applies the SQL filters
+        to the first ``cap`` index hits only, so a count never costs more than ``cap`` row lookups."""
+        hits_sql = f"SELECT rowid FROM models_fts WHERE models_fts MATCH ? LIMIT {cap + 1}"
+        if not (filtered and self.clauses):
+            (hits,) = self.conn.execute(f"SELECT count(*) FROM ({hits_sql})", (expr,)).fetchone()
+            return min(int(hits), cap), hits > cap
+        if _rowids_decide(self.clauses):
+            source = f"({hits_sql}) m"
+        else:
+            source = f"({hits_sql}) h JOIN {KEYS} ON m.rowid = h.rowid"
+        # Hits and those passing the filters in one pass over the index (each filter is 0 or 1); the
+        # filters' parameters come first, as their placeholders do.
+        passing = " AND ".join(f"({c})" for c in self.clauses)
+        sql = f"SELECT count(*), coalesce(sum({passing}), 0) FROM {source}"
+        hits, total = self.conn.execute(sql, (*self.params, expr)).fetchone()
+        return min(int(total), cap), hits > cap
+
+    def count_listed(self, rowids: list[int], *, filtered: bool) -> int:
+        """``count`` of hits already listed (all of an expression's, at most ``RANK_CAP``)."""
+        if not (filtered and self.clauses) or not rowids:
+            return len(rowids)
+        where = sql_where([f"m.rowid IN {_LISTED}", *self.clauses])
+        (n,) = self.conn.execute(
+            f"SELECT count(*) FROM {KEYS}{where}", (_ids(rowids), *self.params)
+        ).fetchone()
+        return int(n)
+
+    def page_listed(self, rowids: list[int], limit: int, offset: int) -> list[sqlite3.Row]:
+        """``page`` of listed hits (all of an expression holding the index-side filters), name first."""
+        clauses, params = self._filters(prefiltered=True)
+        where = sql_where([f"m.rowid IN {_LISTED}", *clauses])
+        sql = f"SELECT m.rowid FROM {KEYS}{where} ORDER BY {NAME_FIRST} LIMIT ? OFFSET ?"
+        return self.rows([r[0] for r in self.conn.execute(sql, (_ids(rowids), *params, limit, offset))])
+
+    def _filters(self, prefiltered: bool) -> tuple[list[str], list[object]]:
+        """The SQL filters still to apply to hits of an expression (``prefiltered``: one holding the
+        index-side filters, which may decide alone)."""
+        return ([], []) if prefiltered and self.exact else (self.clauses, self.params)
+
+    def page(self, expr: str, order: str, limit: int, offset: int, *, prefiltered: bool) -> list[sqlite3.Row]:
+        """One page of hits of ``expr``: ``order`` is "rank" (bm25) or an ORDER BY over ``m``/``f``.
+
+        Sorting carries only (rowid, key); whole rows are read for the page alone, so wide rows
+        never pass through the sorter."""
+        clauses, params = self._filters(prefiltered)
+        where = sql_where(["models_fts MATCH ?", *clauses])
+        if order == "f.rowid DESC" and _rowids_decide(clauses):
+            source = "models_fts f"  # the index alone answers: no row read at all
+            # ``+``: offered to the FTS table as a rowid constraint, the set would run the match once
+            # per favourite.
+            clauses = [c.replace("m.rowid ", "+f.rowid ", 1) for c in clauses]
+            where = sql_where(["models_fts MATCH ?", *clauses])
+        else:
+            source = (
+                f"models_fts f JOIN {KEYS if order in _KEYED_ORDERS else 'models m'} ON m.rowid = f.rowid"
+            )
+        if order == "rank":
+            source = "models_fts f" + (f" JOIN {KEYS} ON m.rowid = f.rowid" if clauses else "")
+            order = f"{_BM25}, f.rowid"
+        sql = f"SELECT f.rowid FROM {source}{where} ORDER BY {order} LIMIT ? OFFSET ?"
+        return self.rows([r[0] for r in self.conn.execute(sql, (expr, *params, limit, offset))])
+
+    def walk(self, expr: str, sort: str, limit: int, offset: int) -> list[sqlite3.Row]:
+        """One page of hits of ``expr`` (holding the index-side filters) in ``sort``'s order, for many
+        hits: their rowids become a set, and the sort's index is walked until the page is full. Only the
+        rows the remaining SQL filters test (none, when the index decides) and the page's are read."""
+        clauses, params = self._filters(prefiltered=True)
+        sql = (
+            f"SELECT m.rowid FROM models m INDEXED BY {SORT_INDEX[sort.lstrip('-')]} WHERE "
+            + " AND ".join(["m.rowid IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)", *clauses])
+            + f" ORDER BY {ORDER_BY[sort]} LIMIT ? OFFSET ?"
+        )
+        return self.rows([r[0] for r in self.conn.execute(sql, (expr, *params, limit, offset))])
+
+    def rows(self, rowids: list[int]) -> list[sqlite3.Row]:
+        return rows_of(self.conn, rowids)
+
+
+def rows_of(conn: sqlite3.Connection, rowids: list[int]) -> list[sqlite3.Row]:
+    """The list columns of ``rowids``' rows, in that order."""
+    if not rowids:
+        return []
+    marks = ",".join("?" * len(rowids))
+    by_rowid = {
+        r[0]: r
+        for r in conn.execute(
+            f"SELECT rowid AS rid, {LIST_COLUMN_NAMES} FROM models WHERE rowid IN ({marks})", rowids
+        )
+    }
+    return [by_rowid[rowid] for rowid in rowids if rowid in by_rowid]
