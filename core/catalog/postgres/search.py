@@ -26,6 +26,8 @@ from .database import Conn
 from .documents import query as ts_query
 from .rows import LIST_COLUMNS_PG
 
+_M_COLUMNS = ", ".join("m." + c for c in LIST_COLUMNS_PG.split(", "))
+
 _ORDER_BY = {
     "name": "s.name_key, s.id",
     "-name": "s.name_key DESC, s.id DESC",
@@ -106,24 +108,40 @@ def _capped_count(conn: Conn, where: str, params: Sequence[object], cap: int) ->
 def _page(
     conn: Conn, where: str, params: Sequence[object], order: str, query: ModelQuery
 ) -> list[dict[str, Any]]:
-    """The page's rows of ``models``, in the order the narrow rows gave."""
-    rowids = [
-        r["rowid"]
-        for r in conn.execute(
-            f"SELECT s.rowid FROM model_search s{where} ORDER BY {order} LIMIT %s OFFSET %s",
-            (*params, query.limit, query.offset),
-        )
-    ]
-    return _rows(conn, rowids)
+    """The page's rows of ``models``, in the order the narrow rows gave, in one statement (the page's
+    rowids ordered on ``model_search``, then only those rows read whole)."""
+    return conn.execute(
+        f"SELECT {_M_COLUMNS} FROM unnest(ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {order} "
+        "LIMIT %s OFFSET %s)) WITH ORDINALITY AS p(rid, pos) JOIN models m ON m.rowid = p.rid ORDER BY p.pos",
+        (*params, query.limit, query.offset),
+    ).fetchall()
 
 
-def _rows(conn: Conn, rowids: list[int]) -> list[dict[str, Any]]:
-    """Rows of ``models`` by rowid, in that order."""
-    if not rowids:
-        return []
-    rows = conn.execute(f"SELECT {LIST_COLUMNS_PG} FROM models WHERE rowid = ANY(%s)", (rowids,)).fetchall()
-    by_rowid = {row["rowid"]: row for row in rows}
-    return [by_rowid[rowid] for rowid in rowids if rowid in by_rowid]
+def _hits_page(
+    conn: Conn,
+    where: str,
+    params: Sequence[object],
+    order: str,
+    order_params: Sequence[object],
+    query: ModelQuery,
+    whole: int,
+) -> tuple[int, list[dict[str, Any]]]:
+    """One pass over a text query's hits (at most ``COUNT_CAP`` + 1 of them, kept narrow): how many, and,
+    when they are at most ``whole``, the page in ``order`` read from them; else no rows (the caller pages
+    the whole match its own way). One statement: the count, the order and the page's rows."""
+    rows = conn.execute(
+        "WITH hits AS MATERIALIZED (SELECT s.rowid, s.doc, s.name_length, s.name_key, s.id, s.added_at, "
+        f"s.size, s.used_at, s.type FROM model_search s{where} LIMIT {COUNT_CAP + 1}), "
+        "n AS (SELECT count(*) AS hits_total FROM hits), "
+        f"ids AS (SELECT ARRAY(SELECT s.rowid FROM hits s WHERE (SELECT hits_total FROM n) <= {whole} "
+        f"ORDER BY {order} LIMIT %s OFFSET %s) AS a) "
+        f"SELECT n.hits_total, {_M_COLUMNS} FROM n CROSS JOIN ids "
+        "LEFT JOIN LATERAL unnest(ids.a) WITH ORDINALITY AS p(rid, pos) ON true "
+        "LEFT JOIN models m ON m.rowid = p.rid ORDER BY p.pos",
+        (*params, *order_params, query.limit, query.offset),
+    ).fetchall()
+    hits = int(rows[0]["hits_total"]) if rows else 0
+    return hits, [row for row in rows if row["id"] is not None]
 
 
 def run_search(conn: Conn, query: ModelQuery) -> SearchResult:
@@ -146,46 +164,21 @@ def run_search(conn: Conn, query: ModelQuery) -> SearchResult:
     where = _where(["s.doc @@ %s::tsquery", *clauses])
     matched: list[object] = [tsq, *params]
     in_name = ts_query(query.q, weights="A")
-    if query.sort == "relevance" and not _looks_broad(query.q):
-        ranked = _ranked(conn, where, matched, in_name, tsq, query)
-        if ranked is not None:
-            return ranked
-    total, capped = _capped_count(conn, where, matched, COUNT_CAP)
+    if query.sort == "relevance":  # few hits ranked whole, from the same pass that counts them
+        hits, rows = _hits_page(conn, where, matched, _RANKED, [in_name, tsq], query, RANK_CAP)
+    else:  # sorted: every hit under the cap is in the pass, so its page comes from there too
+        hits, rows = _hits_page(conn, where, matched, _ORDER_BY[query.sort], [], query, COUNT_CAP)
+    total, capped = min(hits, COUNT_CAP), hits > COUNT_CAP
     if total == 0:
         tokens = tokenize(query.q)
         if len(tokens) == 1 and len(tokens[0]) >= SUBSTRING_MIN_CHARS:
             return _substring(conn, query, tokens[0], clauses, params)
         return SearchResult((), 0, False, "fts")
-    if query.sort != "relevance":
-        rows = _page(conn, where, matched, _ORDER_BY[query.sort], query)
-    elif capped or total > RANK_CAP:
+    if query.sort == "relevance" and hits > RANK_CAP:
         rows = _broad_page(conn, query, tsq, in_name, clauses, params)
-    else:
-        rows = _page(conn, where, [*matched, in_name, tsq], _RANKED, query)  # ORDER BY's after WHERE's
+    elif query.sort != "relevance" and capped:
+        rows = _page(conn, where, matched, _ORDER_BY[query.sort], query)
     return SearchResult(tuple(rows), total, capped, "fts")
-
-
-def _looks_broad(text: str) -> bool:
-    """One or two letters typed: thousands of hits are likely, so count first (see ``_ranked``)."""
-    return sum(len(t) for t in tokenize(text)) <= 2
-
-
-def _ranked(
-    conn: Conn, where: str, matched: list[object], in_name: str | None, tsq: str, query: ModelQuery
-) -> SearchResult | None:
-    """The ranked page and its total from one pass over the hits, when they are at most ``RANK_CAP``;
-    None when there are more (or the page is past the end): the caller counts and pages them instead."""
-    rows = conn.execute(
-        f"WITH hits AS MATERIALIZED (SELECT s.rowid, s.doc, s.name_length, s.name_key, s.id "
-        f"FROM model_search s{where} LIMIT {RANK_CAP + 1}) "
-        "SELECT h.rowid, (SELECT count(*) FROM hits) AS total FROM hits h ORDER BY "
-        f"(h.doc @@ %s::tsquery) DESC, ts_rank({_RANK_WEIGHTS}, h.doc, %s::tsquery) DESC, "
-        "h.name_length, h.name_key, h.id LIMIT %s OFFSET %s",
-        (*matched, in_name, tsq, query.limit, query.offset),
-    ).fetchall()
-    if not rows or rows[0]["total"] > RANK_CAP:
-        return None
-    return SearchResult(tuple(_rows(conn, [r["rowid"] for r in rows])), int(rows[0]["total"]), False, "fts")
 
 
 def _broad_page(
