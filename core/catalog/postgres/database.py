@@ -21,7 +21,7 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ...errors import CatalogLocked, CatalogUnavailable, InvalidConfig
+from ...errors import CatalogLocked, CatalogUnavailable, InvalidConfig, InvalidInput
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -102,6 +102,15 @@ class PostgresDatabase:
         except psycopg.OperationalError as exc:
             if _connection_lost(exc):
                 raise self._unavailable(exc) from exc
+            raise
+        except psycopg.DataError as exc:
+            # Refused before it was sent (no SQLSTATE): a value PostgreSQL cannot hold, above all a NUL
+            # character ("\x00") in a text, which SQLite stores. The user's value, not a server fault.
+            if exc.sqlstate is None:
+                raise InvalidInput(
+                    f"The shared catalog cannot store or look up this value ({exc}); remove the NUL "
+                    "character (\\x00) it holds and try again."
+                ) from exc
             raise
 
     @contextmanager

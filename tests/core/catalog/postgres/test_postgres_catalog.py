@@ -13,7 +13,7 @@ from comfyui_model_library.core.catalog.postgres.database import PostgresDatabas
 from comfyui_model_library.core.catalog.postgres.documents import document, query
 from comfyui_model_library.core.catalog.postgres.schema import MIGRATIONS, migrate
 from comfyui_model_library.core.catalog.postgres.store import PostgresCatalog
-from comfyui_model_library.core.errors import CatalogUnavailable, Conflict, InvalidConfig
+from comfyui_model_library.core.errors import CatalogUnavailable, Conflict, InvalidConfig, InvalidInput
 from comfyui_model_library.core.models import ModelQuery
 
 from ..conftest import make_model
@@ -60,6 +60,25 @@ def test_hostile_search_text_is_words_never_syntax(store: PostgresCatalog) -> No
         store.list(ModelQuery(q=text))  # never a syntax error
     assert names(store, "it's") == ["it's a trap"]
     assert store.count() == 1
+
+
+def test_a_nul_character_is_invalid_input_never_a_driver_error(store: PostgresCatalog) -> None:
+    """PostgreSQL text cannot hold NUL (SQLite's can): a value holding one, written or looked up, is the
+    caller's InvalidInput (HTTP 400), not a psycopg error (500), and the catalog is unharmed."""
+    kept = make_model("kept")
+    store.add(kept)
+    for bad in (
+        lambda: store.add(make_model("bad\x00name")),
+        lambda: store.add(make_model("tagged", tags=("a\x00b",))),
+        lambda: store.update(kept.id, notes="a\x00b"),
+        lambda: store.find("a\x00b"),
+        lambda: store.resolve("kept\x00"),
+        lambda: store.list(ModelQuery(tag="a\x00b")),
+    ):
+        with pytest.raises(InvalidInput, match="NUL"):
+            bad()
+    assert store.count() == 1 and store.get(kept.id).notes == ""
+    assert names(store, "a\x00b") == []  # search text keeps only its words
 
 
 def test_a_word_inside_a_name_is_found_by_substring(store: PostgresCatalog) -> None:
