@@ -9,6 +9,7 @@ constraints as the last word (a second insert of the same bytes is a ``Conflict`
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -38,14 +39,14 @@ def _connection_lost(exc: psycopg.Error) -> bool:
 
 
 def redacted(dsn: str) -> str:
-    """``dsn`` without its password, for messages and logs."""
+    """``dsn`` without its password (``user:password@`` or libpq's ``?password=``), for messages and logs.
+    The hosts are kept as written: libpq takes several (``h1:5432,h2:5433``), which urlsplit cannot parse."""
     parts = urlsplit(dsn)
-    if parts.password is None:
-        return dsn
-    host = parts.hostname or ""
-    user = f"{parts.username}:***@" if parts.username else ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit((parts.scheme, f"{user}{host}{port}", parts.path, parts.query, parts.fragment))
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    if ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    query = re.sub(r"(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    return urlunsplit((parts.scheme, f"{userinfo}{at}{hosts}", parts.path, query, parts.fragment))
 
 
 def check_dsn(dsn: str) -> str:

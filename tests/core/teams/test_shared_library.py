@@ -149,6 +149,16 @@ def test_comfyuis_setting_names_the_catalog_but_never_holds_its_password(
     }
     with pytest.raises(InvalidConfig, match="pgpass"):
         catalog_override({SETTING_CATALOG: "postgresql://team:s3cret@db.lan/models"})
+    # libpq also takes the password as a parameter of the URL
+    for hidden in (
+        "postgresql://team@db.lan/models?password=s3cret",
+        "postgresql:///m?user=t&password=s3cret",
+    ):
+        with pytest.raises(InvalidConfig, match="pgpass"):
+            catalog_override({SETTING_CATALOG: hidden})
+    with pytest.raises(InvalidConfig) as caught:  # libpq's key=value form is not taken, nor echoed
+        catalog_override({SETTING_CATALOG: "host=db.lan password=s3cret dbname=models"})
+    assert "s3cret" not in str(caught.value)
     monkeypatch.setenv("MODEL_LIBRARY_CATALOG", "postgresql://team@other/models")
     assert catalog_override({SETTING_CATALOG: "postgresql://team@db.lan/models"}) == {}
 

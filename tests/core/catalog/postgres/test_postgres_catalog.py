@@ -149,6 +149,19 @@ def test_an_unreachable_server_is_catalog_unavailable_without_the_password(tmp_p
         PostgresDatabase(dsn, connect_timeout=1)
     assert "s3cret" not in str(caught.value) and "docs/teams.md" in str(caught.value)
     assert redacted("postgresql://team:s3cret@db.lan:5433/lib") == "postgresql://team:***@db.lan:5433/lib"
+    assert redacted("postgresql://team@db.lan/lib?sslmode=require&password=s3cret") == (
+        "postgresql://team@db.lan/lib?sslmode=require&password=***"
+    )
+    # libpq's several hosts (a standby) and IPv6 addresses are kept as written
+    assert (
+        redacted("postgresql://team:s3cret@h1:5432,h2:5433/lib")
+        == "postgresql://team:***@h1:5432,h2:5433/lib"
+    )
+    assert redacted("postgresql://team:s3cret@[::1]:5432/lib") == "postgresql://team:***@[::1]:5432/lib"
+    dsn = f"postgresql:///nowhere?host={tmp_path}&password=s3cret&connect_timeout=1"
+    with pytest.raises(CatalogUnavailable) as caught:
+        PostgresDatabase(dsn, connect_timeout=1)
+    assert "s3cret" not in str(caught.value)
     with pytest.raises(InvalidConfig):
         check_dsn("mysql://team@db.lan/lib")
 
