@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -46,7 +46,8 @@ def redacted(dsn: str) -> str:
     if ":" in userinfo:
         userinfo = userinfo.split(":", 1)[0] + ":***"
     query = re.sub(r"(^|&)(password=)[^&]*", r"\1\2***", parts.query)
-    return urlunsplit((parts.scheme, f"{userinfo}{at}{hosts}", parts.path, query, parts.fragment))
+    shown = f"{parts.scheme}://{userinfo}{at}{hosts}{parts.path}"  # urlunsplit drops postgresql:///db's //
+    return shown + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 def check_dsn(dsn: str) -> str:
@@ -68,12 +69,16 @@ class PostgresDatabase:
     ) -> None:
         self.dsn = check_dsn(dsn)
         self.where = redacted(dsn)
+        self._timeout = connect_timeout  # how long opening, and each request, waits for a connection
         self._local = threading.local()
         self._pool = ConnectionPool(
             dsn,
             min_size=1,
             max_size=pool_size,
             kwargs={"row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_S},
+            # A pooled connection may have died idle (the server restarted, a firewall dropped it): one
+            # round trip before each use replaces it, where it would fail the request that got it.
+            check=ConnectionPool.check_connection,
             open=False,
             name="model-library-catalog",
         )
@@ -92,7 +97,7 @@ class PostgresDatabase:
     @contextmanager
     def connection(self) -> Iterator[Conn]:
         try:
-            with self._pool.connection(timeout=CONNECT_TIMEOUT_S) as conn:
+            with self._pool.connection(timeout=self._timeout) as conn:
                 yield cast(Conn, conn)  # rows are dicts: kwargs' row_factory
         except PoolTimeout as exc:
             raise self._unavailable(exc) from exc

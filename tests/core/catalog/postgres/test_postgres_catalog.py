@@ -15,6 +15,7 @@ from comfyui_model_library.core.catalog.postgres.schema import MIGRATIONS, migra
 from comfyui_model_library.core.catalog.postgres.store import PostgresCatalog
 from comfyui_model_library.core.errors import CatalogUnavailable, Conflict, InvalidConfig, InvalidInput
 from comfyui_model_library.core.models import ModelQuery
+from tests.postgres_server import PostgresServer
 
 from ..conftest import make_model
 
@@ -158,12 +159,45 @@ def test_an_unreachable_server_is_catalog_unavailable_without_the_password(tmp_p
         == "postgresql://team:***@h1:5432,h2:5433/lib"
     )
     assert redacted("postgresql://team:s3cret@[::1]:5432/lib") == "postgresql://team:***@[::1]:5432/lib"
+    assert (
+        redacted("postgresql:///lib?host=/run/pg&password=s") == "postgresql:///lib?host=/run/pg&password=***"
+    )
     dsn = f"postgresql:///nowhere?host={tmp_path}&password=s3cret&connect_timeout=1"
     with pytest.raises(CatalogUnavailable) as caught:
         PostgresDatabase(dsn, connect_timeout=1)
     assert "s3cret" not in str(caught.value)
     with pytest.raises(InvalidConfig):
         check_dsn("mysql://team@db.lan/lib")
+
+
+def test_the_catalog_comes_back_with_its_server_without_a_failed_request(
+    postgres_server: PostgresServer, postgres_dsn: str
+) -> None:
+    """A server restarted (an upgrade, a failover) or idle connections dropped (a firewall's timeout):
+    while it is down a request is CatalogUnavailable saying what to do; once it is back, the pool's
+    dead connections are replaced before use, so no request fails on one."""
+    db = PostgresDatabase(postgres_dsn, connect_timeout=1)
+    migrate(db)
+    store = PostgresCatalog(db)
+    try:
+        store.add(make_model("kept"))
+        name = postgres_dsn.split("/")[3].split("?")[0]
+        postgres_server.psql(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' "
+            "AND pid <> pg_backend_pid()"
+        )
+        assert store.count() == 1  # was CatalogUnavailable (AdminShutdown) once per pooled connection
+        postgres_server.stop_server()
+        try:
+            with pytest.raises(CatalogUnavailable, match="Check that the server runs"):
+                store.count()
+        finally:
+            postgres_server.start_server()
+        assert [store.count() for _ in range(5)] == [1] * 5
+        store.add(make_model("after"))
+        assert names(store, "after") == ["after"]
+    finally:
+        db.close()
 
 
 def _counts_match_rows(db: PostgresDatabase) -> None:
