@@ -159,16 +159,14 @@ def catalog_override(settings: dict[str, Any]) -> dict[str, Any]:
     """The shared catalog from the ``ModelLibrary.Catalog`` setting, unless ``MODEL_LIBRARY_CATALOG`` is
     set (it wins, as for the root). ComfyUI serves its settings to anyone who can reach it: a URL there
     holding a password is refused (the password belongs in ~/.pgpass or PGPASSWORD: docs/teams.md)."""
-    from urllib.parse import urlsplit
-
-    from .core.config import ENV_CATALOG, catalog_setting
+    from .core.config import ENV_CATALOG, catalog_setting, holds_password
     from .core.errors import InvalidConfig
 
     configured = settings.get(SETTING_CATALOG)
     if os.environ.get(ENV_CATALOG) or not isinstance(configured, str) or not configured.strip():
         return {}
     catalog = catalog_setting(configured)
-    if urlsplit(catalog).password is not None:
+    if holds_password(catalog):
         raise InvalidConfig(
             f"The {SETTING_CATALOG} setting holds a password, and ComfyUI shows its settings to anyone who "
             "can reach it: remove the password from the setting and put it in ~/.pgpass or the PGPASSWORD "

@@ -174,10 +174,20 @@ def catalog_setting(value: str | None) -> str:
     if urlsplit(text).scheme in ("postgresql", "postgres"):
         return text
     shown = text.split("@")[-1] if "@" in text else text  # never echo a password
+    if "password" in shown.lower():  # libpq's "host=... password=..." or "?password=": not echoed either
+        shown = "(not shown: it holds a password)"
     raise InvalidConfig(
         f"{ENV_CATALOG}={shown!r} is neither 'sqlite' nor a postgresql:// URL; give "
         "postgresql://user@host/database for a catalog shared by several machines (docs/teams.md)."
     )
+
+
+def holds_password(catalog: str) -> bool:
+    """True when a postgresql:// URL carries a password: ``user:password@`` or libpq's ``?password=``."""
+    from urllib.parse import parse_qs, urlsplit
+
+    parts = urlsplit(catalog)
+    return parts.password is not None or "password" in parse_qs(parts.query, keep_blank_values=True)
 
 
 def load_config(root: str | os.PathLike[str] | None = None, **overrides: Any) -> LibraryConfig:

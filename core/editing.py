@@ -82,6 +82,8 @@ def edit_changes(
     if notes is not None:
         if len(notes) > MAX_NOTES:
             raise InvalidInput(f"Notes are limited to {MAX_NOTES:,} characters.")
+        if "\x00" in notes:  # a shared catalog (PostgreSQL) cannot hold it, nor a rebuild bring it back
+            raise InvalidInput("Notes cannot hold the NUL character (\\x00); remove it.")
         changes["notes"] = notes
     if trigger_words is not None:
         if isinstance(trigger_words, str):

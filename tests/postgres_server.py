@@ -73,14 +73,22 @@ class PostgresServer:
         self.run(
             "initdb", "-D", str(self.data), "--auth=trust", "--encoding=UTF8", "--no-sync", "-U", self.role
         )
-        options = f"-c listen_addresses='' -k {self.socket_dir} -c fsync=off -c synchronous_commit=off"
-        self.run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.base / "server.log"), "-o", options, "-w", "start"
-        )
+        self.start_server()
         self.run("createdb", "-h", str(self.socket_dir), "-U", self.role, DATABASE)
         # Every database made from here on has the trigram extension, as a team's server would.
         self.psql("CREATE EXTENSION IF NOT EXISTS pg_trgm", "template1")
         return self
+
+    def start_server(self) -> None:
+        """Start the server on the cluster made by ``start()`` (again, after ``stop_server()``)."""
+        options = f"-c listen_addresses='' -k {self.socket_dir} -c fsync=off -c synchronous_commit=off"
+        self.run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.base / "server.log"), "-o", options, "-w", "start"
+        )
+
+    def stop_server(self) -> None:
+        """Stop the server, keeping the cluster (a server going away under the library)."""
+        self.run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     @property
     def role(self) -> str:

@@ -10,18 +10,19 @@ constraints as the last word (a second insert of the same bytes is a ``Conflict`
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ...errors import CatalogLocked, CatalogUnavailable, InvalidConfig
+from ...errors import CatalogLocked, CatalogUnavailable, InvalidConfig, InvalidInput
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -40,14 +41,15 @@ def _connection_lost(exc: psycopg.Error) -> bool:
 
 
 def redacted(dsn: str) -> str:
-    """``dsn`` without its password, for messages and logs."""
+    """``dsn`` without its password (``user:password@`` or libpq's ``?password=``), for messages and logs.
+    The hosts are kept as written: libpq takes several (``h1:5432,h2:5433``), which urlsplit cannot parse."""
     parts = urlsplit(dsn)
-    if parts.password is None:
-        return dsn
-    host = parts.hostname or ""
-    user = f"{parts.username}:***@" if parts.username else ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit((parts.scheme, f"{user}{host}{port}", parts.path, parts.query, parts.fragment))
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    if ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    query = re.sub(r"(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    shown = f"{parts.scheme}://{userinfo}{at}{hosts}{parts.path}"  # urlunsplit drops postgresql:///db's //
+    return shown + (f"?{query}" if query else "") + (f"#{parts.fragment}" if parts.fragment else "")
 
 
 def check_dsn(dsn: str) -> str:
@@ -69,12 +71,16 @@ class PostgresDatabase:
     ) -> None:
         self.dsn = check_dsn(dsn)
         self.where = redacted(dsn)
+        self._timeout = connect_timeout  # how long opening, and each request, waits for a connection
         self._local = threading.local()
         self._pool = ConnectionPool(
             dsn,
             min_size=1,
             max_size=pool_size,
             kwargs={"row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_S},
+            # A pooled connection may have died idle (the server restarted, a firewall dropped it): one
+            # round trip before each use replaces it, where it would fail the request that got it.
+            check=ConnectionPool.check_connection,
             open=False,
             name="model-library-catalog",
         )
@@ -93,7 +99,7 @@ class PostgresDatabase:
     @contextmanager
     def connection(self) -> Iterator[Conn]:
         try:
-            with self._pool.connection(timeout=CONNECT_TIMEOUT_S) as conn:
+            with self._pool.connection(timeout=self._timeout) as conn:
                 yield cast(Conn, conn)  # rows are dicts: kwargs' row_factory
         except PoolTimeout as exc:
             raise self._unavailable(exc) from exc
@@ -105,6 +111,15 @@ class PostgresDatabase:
         except psycopg.OperationalError as exc:
             if _connection_lost(exc):
                 raise self._unavailable(exc) from exc
+            raise
+        except psycopg.DataError as exc:
+            # Refused before it was sent (no SQLSTATE): a value PostgreSQL cannot hold, above all a NUL
+            # character ("\x00") in a text, which SQLite stores. The user's value, not a server fault.
+            if exc.sqlstate is None:
+                raise InvalidInput(
+                    f"The shared catalog cannot store or look up this value ({exc}); remove the NUL "
+                    "character (\\x00) it holds and try again."
+                ) from exc
             raise
 
     @contextmanager

@@ -22,6 +22,12 @@ from ..search_terms import tokenize
 
 # tsvector positions stop at 16,383; a model's words never come near (names, tags, notes are capped).
 MAX_POSITION = 16_383
+# PostgreSQL refuses a lexeme longer than 2,046 bytes and a tsvector over 1 MiB, where SQLite indexes any
+# word: a long word (a pasted hash in the notes) keeps its first 2,046 bytes (a search, at most 256
+# characters, still finds it by prefix) and words past ``MAX_DOC_BYTES`` (notes from a metadata.json no
+# edit capped) are not searchable here, so that no text a model may hold fails its add or its edit.
+MAX_LEXEME_BYTES = 2046
+MAX_DOC_BYTES = 512 * 1024
 # Fields of ``models`` by weight, in the order positions are given.
 WEIGHTED_FIELDS: tuple[tuple[str, str], ...] = (
     ("name", "A"),
@@ -43,7 +49,13 @@ def fold(word: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    return [w for w in (fold(token) for token in tokenize(text)) if w]
+    return [_fit(w) for w in (fold(token) for token in tokenize(text)) if w]
+
+
+def _fit(word: str) -> str:
+    """``word`` cut to ``MAX_LEXEME_BYTES`` of UTF-8, on a character's boundary."""
+    encoded = word.encode()
+    return word if len(encoded) <= MAX_LEXEME_BYTES else encoded[:MAX_LEXEME_BYTES].decode(errors="ignore")
 
 
 def _quote(lexeme: str) -> str:
@@ -52,10 +64,13 @@ def _quote(lexeme: str) -> str:
 
 def document(row: Mapping[str, object]) -> str:
     """The ``doc`` column (tsvector input syntax) of a model row holding ``DOC_FIELDS``."""
-    position = 0
+    position = size = 0
     lexemes: list[str] = []
     for field, weight in WEIGHTED_FIELDS:
         for word in words(str(row.get(field) or "")):
+            size += len(word.encode()) + 8  # the lexeme, its entry and a position: more than it takes
+            if size > MAX_DOC_BYTES:
+                return " ".join(lexemes)
             position = min(position + 1, MAX_POSITION)
             lexemes.append(f"{_quote(word)}:{position}{weight}")
     return " ".join(lexemes)

@@ -150,6 +150,16 @@ def test_comfyuis_setting_names_the_catalog_but_never_holds_its_password(
     }
     with pytest.raises(InvalidConfig, match="pgpass"):
         catalog_override({SETTING_CATALOG: "postgresql://team:s3cret@db.lan/models"})
+    # libpq also takes the password as a parameter of the URL
+    for hidden in (
+        "postgresql://team@db.lan/models?password=s3cret",
+        "postgresql:///m?user=t&password=s3cret",
+    ):
+        with pytest.raises(InvalidConfig, match="pgpass"):
+            catalog_override({SETTING_CATALOG: hidden})
+    with pytest.raises(InvalidConfig) as caught:  # libpq's key=value form is not taken, nor echoed
+        catalog_override({SETTING_CATALOG: "host=db.lan password=s3cret dbname=models"})
+    assert "s3cret" not in str(caught.value)
     monkeypatch.setenv("MODEL_LIBRARY_CATALOG", "postgresql://team@other/models")
     assert catalog_override({SETTING_CATALOG: "postgresql://team@db.lan/models"}) == {}
 
@@ -235,3 +245,90 @@ def test_a_hostile_row_from_another_machine_cannot_make_this_one_trash_outside_i
             a.catalog.remove_model(item.model.id)
         assert (precious / "thesis.txt").read_text() == "years of work"
     assert a.repo.find(item.model.id) is not None
+
+
+def test_notes_holding_a_nul_character_are_refused(machine: Machine, tmp_path: Path) -> None:
+    """Notes holding NUL were taken on a one-machine library and written to metadata.json, where a shared
+    catalog (PostgreSQL cannot store NUL) then failed on them; the edit is refused on both."""
+    a = machine("a")
+    [item] = a.imports.import_paths([_lora(tmp_path / "incoming", "noted.safetensors")], lookup=False)
+    assert item.model is not None
+    with pytest.raises(InvalidInput, match="NUL"):
+        a.catalog.edit_model(item.model.id, notes="before\x00after")
+    assert a.catalog.edit_model(item.model.id, notes="fine").notes == "fine"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="one metadata.json holding NUL (written by a one-machine library before edits refused it) "
+    "fails the whole rebuild of a shared catalog with InvalidInput, where SQLite stores it; the rebuild "
+    "should skip that sidecar with a reason, as it skips unreadable ones",
+)
+def test_a_metadata_json_holding_nul_does_not_stop_a_shared_rebuild(machine: Machine, tmp_path: Path) -> None:
+    import json
+
+    a = machine("a")
+    _lora(tmp_path / "incoming", "good.safetensors")
+    odd_file = write_family(tmp_path / "incoming" / "odd.safetensors", "sd15_lora_kohya")
+    imported = a.imports.import_paths([tmp_path / "incoming" / "good.safetensors", odd_file], lookup=False)
+    odd = next(i.model for i in imported if i.model is not None and i.model.name == "odd")
+    sidecar = tmp_path / "share" / odd.rel_dir / "metadata.json"
+    data = json.loads(sidecar.read_text())
+    data["notes"] = "pasted\x00binary"
+    sidecar.write_text(json.dumps(data))
+    report = a.catalog.rebuild()
+    assert report["models"] == 1 and len(report["skipped"]) == 1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a rebuild on one machine while another imports: the rebuild fails whole with Conflict when "
+    "the other machine catalogues a model after the rebuild emptied the rows and before it reads that "
+    "model's folder, and the import fails with a raw psycopg DeadlockDetected (HTTP 500) when each waits "
+    "on the other (the rebuild's uncommitted row of the same bytes, the import's counter row); "
+    "PostgresDatabase.retrying is never called. The rebuild should take rows committed meanwhile as "
+    "catalogued, and a deadlock be retried",
+)
+def test_a_rebuild_while_another_machine_imports_fails_neither(machine: Machine, tmp_path: Path) -> None:
+    from tests.synth import FAMILIES, write_safetensors
+
+    family = FAMILIES["sdxl_lora_kohya"]
+
+    def unique_lora(name: str) -> Path:
+        path = tmp_path / "incoming" / f"{name}.safetensors"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_safetensors(path, family["tensors"], {**(family["metadata"] or {}), "k": name})
+
+    a, b = machine("a"), machine("b")
+    a.imports.import_paths([unique_lora(f"seed{i}") for i in range(100)], lookup=False)
+    failures: list[str] = []
+    done = threading.Event()
+
+    def rebuild() -> None:
+        while not done.is_set():
+            try:
+                a.catalog.rebuild()
+            except Exception as exc:  # what the user sees: the rebuild failed
+                failures.append(f"rebuild: {exc!r}")
+                done.set()
+
+    def imports() -> None:
+        for i in range(60):
+            if done.is_set():
+                break
+            try:
+                [item] = b.imports.import_paths([unique_lora(f"new{i}")], lookup=False)
+                if item.status != "imported":
+                    failures.append(f"import: {item!r}")
+            except Exception as exc:
+                failures.append(f"import: {exc!r}")
+        done.set()
+
+    threads = [threading.Thread(target=rebuild), threading.Thread(target=imports)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    rows = list(a.repo.iter_all())
+    assert all((tmp_path / "share" / m.rel_dir).is_dir() for m in rows)  # no row without its folder

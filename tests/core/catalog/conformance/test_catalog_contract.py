@@ -252,3 +252,21 @@ def test_the_content_lock_makes_commits_of_the_same_bytes_take_turns(store: Stor
     assert order == ["first committed", "second found it"]
     with store.content_lock("f" * 64), store.content_lock("e" * 64):  # other bytes: no waiting
         pass
+
+
+def test_long_words_are_stored_edited_and_found(store: Store) -> None:
+    """No word a model may hold fails its add or its edit: PostgreSQL refuses lexemes over 2,046 bytes
+    and tsvectors over 1 MiB where SQLite indexes anything (a pasted hash in the notes, a huge
+    metadata.json's notes read back by a rebuild)."""
+    long_name = "x" * 3000
+    model = make_model(long_name, tags=("y" * 3000,), notes="n" * 5000)
+    store.add(model)
+    assert store.get(model.id).name == long_name
+    store.update(model.id, notes="deadbeef" * 600 + " tail")  # the edit's 20,000 characters in one word
+    assert names(store, q="deadbeef" * 30) == [long_name]  # found by its start
+    assert names(store, q="tail") == [long_name]
+    words = (f"w{i:06}abcdefghijklmnopqrstuvwxyz" for i in range(40_000))  # about 1.4 MB of words
+    huge = make_model("huge notes", notes=" ".join(words))
+    store.add(huge)
+    assert names(store, q="w000001abcdefghijklmnopqrstuvwxyz") == ["huge notes"]
+    assert store.count() == 2

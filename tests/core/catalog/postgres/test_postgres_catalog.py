@@ -13,8 +13,9 @@ from comfyui_model_library.core.catalog.postgres.database import PostgresDatabas
 from comfyui_model_library.core.catalog.postgres.documents import document, query
 from comfyui_model_library.core.catalog.postgres.schema import MIGRATIONS, migrate
 from comfyui_model_library.core.catalog.postgres.store import PostgresCatalog
-from comfyui_model_library.core.errors import CatalogUnavailable, Conflict, InvalidConfig
+from comfyui_model_library.core.errors import CatalogUnavailable, Conflict, InvalidConfig, InvalidInput
 from comfyui_model_library.core.models import ModelQuery
+from tests.postgres_server import PostgresServer
 
 from ..conftest import make_model
 
@@ -60,6 +61,25 @@ def test_hostile_search_text_is_words_never_syntax(store: PostgresCatalog) -> No
         store.list(ModelQuery(q=text))  # never a syntax error
     assert names(store, "it's") == ["it's a trap"]
     assert store.count() == 1
+
+
+def test_a_nul_character_is_invalid_input_never_a_driver_error(store: PostgresCatalog) -> None:
+    """PostgreSQL text cannot hold NUL (SQLite's can): a value holding one, written or looked up, is the
+    caller's InvalidInput (HTTP 400), not a psycopg error (500), and the catalog is unharmed."""
+    kept = make_model("kept")
+    store.add(kept)
+    for bad in (
+        lambda: store.add(make_model("bad\x00name")),
+        lambda: store.add(make_model("tagged", tags=("a\x00b",))),
+        lambda: store.update(kept.id, notes="a\x00b"),
+        lambda: store.find("a\x00b"),
+        lambda: store.resolve("kept\x00"),
+        lambda: store.list(ModelQuery(tag="a\x00b")),
+    ):
+        with pytest.raises(InvalidInput, match="NUL"):
+            bad()
+    assert store.count() == 1 and store.get(kept.id).notes == ""
+    assert names(store, "a\x00b") == []  # search text keeps only its words
 
 
 def test_a_word_inside_a_name_is_found_by_substring(store: PostgresCatalog) -> None:
@@ -130,8 +150,54 @@ def test_an_unreachable_server_is_catalog_unavailable_without_the_password(tmp_p
         PostgresDatabase(dsn, connect_timeout=1)
     assert "s3cret" not in str(caught.value) and "docs/teams.md" in str(caught.value)
     assert redacted("postgresql://team:s3cret@db.lan:5433/lib") == "postgresql://team:***@db.lan:5433/lib"
+    assert redacted("postgresql://team@db.lan/lib?sslmode=require&password=s3cret") == (
+        "postgresql://team@db.lan/lib?sslmode=require&password=***"
+    )
+    # libpq's several hosts (a standby) and IPv6 addresses are kept as written
+    assert (
+        redacted("postgresql://team:s3cret@h1:5432,h2:5433/lib")
+        == "postgresql://team:***@h1:5432,h2:5433/lib"
+    )
+    assert redacted("postgresql://team:s3cret@[::1]:5432/lib") == "postgresql://team:***@[::1]:5432/lib"
+    assert (
+        redacted("postgresql:///lib?host=/run/pg&password=s") == "postgresql:///lib?host=/run/pg&password=***"
+    )
+    dsn = f"postgresql:///nowhere?host={tmp_path}&password=s3cret&connect_timeout=1"
+    with pytest.raises(CatalogUnavailable) as caught:
+        PostgresDatabase(dsn, connect_timeout=1)
+    assert "s3cret" not in str(caught.value)
     with pytest.raises(InvalidConfig):
         check_dsn("mysql://team@db.lan/lib")
+
+
+def test_the_catalog_comes_back_with_its_server_without_a_failed_request(
+    postgres_server: PostgresServer, postgres_dsn: str
+) -> None:
+    """A server restarted (an upgrade, a failover) or idle connections dropped (a firewall's timeout):
+    while it is down a request is CatalogUnavailable saying what to do; once it is back, the pool's
+    dead connections are replaced before use, so no request fails on one."""
+    db = PostgresDatabase(postgres_dsn, connect_timeout=1)
+    migrate(db)
+    store = PostgresCatalog(db)
+    try:
+        store.add(make_model("kept"))
+        name = postgres_dsn.split("/")[3].split("?")[0]
+        postgres_server.psql(
+            f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}' "
+            "AND pid <> pg_backend_pid()"
+        )
+        assert store.count() == 1  # was CatalogUnavailable (AdminShutdown) once per pooled connection
+        postgres_server.stop_server()
+        try:
+            with pytest.raises(CatalogUnavailable, match="Check that the server runs"):
+                store.count()
+        finally:
+            postgres_server.start_server()
+        assert [store.count() for _ in range(5)] == [1] * 5
+        store.add(make_model("after"))
+        assert names(store, "after") == ["after"]
+    finally:
+        db.close()
 
 
 def _counts_match_rows(db: PostgresDatabase) -> None:
