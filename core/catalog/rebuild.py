@@ -67,6 +67,7 @@ def rebuild_catalog(
         folders = iter_sidecar_dirs(models_dir)
         while chunk := list(itertools.islice(folders, _BATCH)):
             batch: list[Model] = []
+            sidecars: dict[str, str] = {}
             origins: dict[str, list[Origin]] = {}
             for folder in chunk:
                 sidecar = os.path.join(folder, SIDECAR_NAME)
@@ -85,7 +86,29 @@ def rebuild_catalog(
                     model = model.replace(state="missing")
                     missing += 1
                 batch.append(model)
+                sidecars[model.id] = sidecar
                 origins[model.id] = [o for o in model_origins if o[1] in ORIGIN_KINDS]
-            count += repo.add_many(batch, origins=origins)
+            count += _add_batch(repo, batch, origins, sidecars, skipped)
     restored = restore_records(db, root).to_dict()
     return RebuildReport(count, skipped, missing, time.perf_counter() - started, restored)
+
+
+def _add_batch(
+    repo: CatalogStore[Any],
+    batch: list[Model],
+    origins: dict[str, list[Origin]],
+    sidecars: dict[str, str],
+    skipped: list[tuple[str, str]],
+) -> int:
+    """Add a batch; one model the store refuses (a NUL character a PostgreSQL catalog cannot hold) is
+    skipped with its reason, never the whole rebuild."""
+    try:
+        return repo.add_many(batch, origins=origins)
+    except InvalidInput:
+        added = 0
+        for model in batch:
+            try:
+                added += repo.add_many([model], origins={model.id: origins.get(model.id, [])})
+            except InvalidInput as exc:
+                skipped.append((sidecars[model.id], str(exc)))
+        return added

@@ -140,8 +140,15 @@ def lost_race(
     origin_kind: str,
 ) -> CommitResult | None:
     """Another process committed the same bytes between our check and our insert: one model stays
-    (None: the insert failed for another reason; the caller raises its error)."""
+    (None: the insert failed for another reason; the caller raises its error).
+
+    The winner may be our own folder: a rebuild on another machine of a shared library read it from
+    the share after we placed it. Then it stays, and our import is done."""
     winner = repo.by_blake3(staged.hashes.blake3)
+    if winner is not None and winner.location == "library" and winner.rel_dir == model.rel_dir:
+        placing_journal(db, staged).delete(staged.stage_dir.name)
+        shutil.rmtree(staged.stage_dir, ignore_errors=True)
+        return CommitResult(winner, False)
     _unplace(library_root / model.rel_dir, staged, trash_dir)
     placing_journal(db, staged).delete(staged.stage_dir.name)
     if winner is None:

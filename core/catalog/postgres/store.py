@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg import errors as pg_errors
 
-from ...errors import Conflict
+from ...errors import Conflict, InvalidInput
 from ...models import Model, ModelQuery, Page, utcnow
 from ..changes import changes_of
 from ..lookups import ModelLookups
@@ -34,6 +34,18 @@ _INSERT_ORIGIN = (
     "INSERT INTO model_origins (model_id, path, kind, recorded_at) VALUES (%s, %s, %s, %s) "
     "ON CONFLICT (model_id, path) DO NOTHING"
 )
+
+
+def _refuse_nul(chunk: Sequence[Model], params: Sequence[tuple[object, ...]]) -> None:
+    """PostgreSQL text cannot hold NUL ("\\x00"), which SQLite stores (an old metadata.json may): say which
+    model holds one, before anything is sent."""
+    for model, values in zip(chunk, params, strict=True):
+        texts = [*values, *model.tags, *(f.path for f in model.files)]
+        if any(isinstance(v, str) and "\x00" in v for v in texts):
+            raise InvalidInput(
+                f"The model {model.name!r} ({model.id}) holds a NUL character (\\x00) in a field, which the "
+                "shared catalog cannot store; remove it from its metadata.json and try again."
+            )
 
 
 class PostgresCatalog(ModelLookups):
@@ -69,13 +81,19 @@ class PostgresCatalog(ModelLookups):
         count = 0
         try:
             with self.db.transaction() as conn:
+                if getattr(self._bulk, "ids", None) is None:
+                    # A rebuild (bulk) on another machine empties and refills the rows: adds wait for it
+                    # to commit, then find what it catalogued, rather than racing it.
+                    conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_BULK_LOCK,))
                 for chunk in chunks(models, 500):
                     self._check_new(conn, chunk)
                     rows = [(m.id, *o) for m in chunk for o in origins.get(m.id, ())]
                     for _model_id, _path, kind, _at in rows:
                         check_origin_kind(kind)
+                    params = [model_params(m) for m in chunk]
+                    _refuse_nul(chunk, params)  # before any statement: the transaction stays usable
                     with conn.cursor() as cursor:
-                        cursor.executemany(INSERT, [model_params(m) for m in chunk])
+                        cursor.executemany(INSERT, params)
                         cursor.executemany(
                             "INSERT INTO model_files (model_id, path, size, blake3, sha256) "
                             "VALUES (%s, %s, %s, %s, %s)",
