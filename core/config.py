@@ -33,6 +33,7 @@ from typing import Any
 ENV_ROOT = "MODEL_LIBRARY_ROOT"
 ENV_CATALOG = "MODEL_LIBRARY_CATALOG"
 ENV_CACHE = "MODEL_LIBRARY_CACHE"
+ENV_MACHINE = "MODEL_LIBRARY_MACHINE"
 ENV_CACHE_BUDGET = "MODEL_LIBRARY_CACHE_BUDGET"
 SQLITE = "sqlite"
 APP_NAME = "comfyui-model-library"
@@ -128,7 +129,7 @@ class LibraryConfig:
     @property
     def tmp_dir(self) -> Path:
         if self.shared:
-            return self.root / ".tmp" / "machines" / (self.machine or default_machine())
+            return self.root / ".tmp" / "machines" / safe_machine_name(self.machine or default_machine())
         return self.root / ".tmp"
 
     @property
@@ -154,12 +155,45 @@ def default_state_root(root: Path) -> Path:
     return Path(platformdirs.user_state_dir(APP_NAME, appauthor=False)) / "libraries" / f"{root.name}-{key}"
 
 
+def safe_machine_name(name: str) -> str:
+    """``name`` as one folder name: letters, digits, "-", "_" and inner dots only (never "..")."""
+    kept = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "-" for c in name).strip(".-")
+    return kept.replace("..", "-")[:64] or "machine"
+
+
 def default_machine() -> str:
-    """This machine's name among those sharing a library: its host name, safe as a folder name."""
+    """This machine's host name, safe as a folder name (``machine_name`` adds what tells clones apart)."""
     import socket
 
-    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname()).strip(".-")
-    return name[:64] or "machine"
+    return safe_machine_name(socket.gethostname())
+
+
+def machine_name(state_root: Path) -> str:
+    """This machine's name among those sharing a library: ``MODEL_LIBRARY_MACHINE``, else its host name
+    and a random suffix kept in its state folder. Cloned VMs and rented GPUs are often all "ubuntu": the
+    suffix keeps their staging folders (and crash recoveries) apart."""
+    import json
+    import secrets
+
+    given = os.environ.get(ENV_MACHINE, "").strip()
+    if given:
+        return safe_machine_name(given)
+    record = state_root / "machine.json"
+    try:
+        return safe_machine_name(str(json.loads(record.read_text(encoding="utf-8"))["name"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    name = f"{default_machine()}-{secrets.token_hex(3)}"
+    state_root.mkdir(parents=True, exist_ok=True)
+    tmp = record.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"name": name}) + "\n", encoding="utf-8")
+    try:
+        os.link(tmp, record)  # the first process to start names the machine; the others read it
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return safe_machine_name(str(json.loads(record.read_text(encoding="utf-8"))["name"]))
 
 
 def catalog_setting(value: str | None) -> str:
@@ -208,4 +242,7 @@ def load_config(root: str | os.PathLike[str] | None = None, **overrides: Any) ->
         civitai_endpoint=os.environ.get("CIVITAI_ENDPOINT") or None,
         civitai_api_key=os.environ.get("CIVITAI_API_KEY") or None,
     )
-    return base.replace(**overrides) if overrides else base
+    config = base.replace(**overrides) if overrides else base
+    if config.shared and config.machine is None:
+        config = config.replace(machine=machine_name(config.local_root))
+    return config

@@ -27,9 +27,13 @@ class LibraryIdentity:
     id: str
     root: str
     created_at: str = ""
+    # "shared": the models' catalog is a server several machines share (docs/teams.md); a machine
+    # opening the share without it would build a catalog file of its own there and drift apart.
+    catalog: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "root": self.root, "created_at": self.created_at}
+        data = {"id": self.id, "root": self.root, "created_at": self.created_at}
+        return {**data, "catalog": self.catalog} if self.catalog else data
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,9 @@ def read_identity(root: Path) -> LibraryIdentity | None:
         raise CatalogError(
             f"The library identity file {path} is malformed; move it aside and run health --repair."
         )
-    return LibraryIdentity(data["id"], data["root"], str(data.get("created_at", "")))
+    return LibraryIdentity(
+        data["id"], data["root"], str(data.get("created_at", "")), str(data.get("catalog", "") or "")
+    )
 
 
 def _write(root: Path, identity: LibraryIdentity) -> None:
@@ -112,9 +118,33 @@ def require_writable(root: Path) -> None:
 def confirm_relocation(root: Path) -> LibraryIdentity:
     """Record the current folder as the library's root (after the stored paths were rewritten)."""
     old = ensure_identity(root)
-    identity = LibraryIdentity(old.id, _root_text(root), old.created_at)
+    identity = LibraryIdentity(old.id, _root_text(root), old.created_at, old.catalog)
     _write(root, identity)
     return identity
+
+
+SHARED = "shared"
+
+
+def mark_shared(root: Path) -> None:
+    """Record in library.json that this library's catalog is shared (once)."""
+    identity = ensure_identity(root)
+    if identity.catalog != SHARED:
+        _write(root, LibraryIdentity(identity.id, identity.root, identity.created_at, SHARED))
+
+
+def refuse_unshared_open(root: Path) -> None:
+    """A library whose catalog is shared, opened without MODEL_LIBRARY_CATALOG: say so rather than build
+    a second catalog on the share."""
+    from .errors import InvalidConfig
+
+    identity = read_identity(root)
+    if identity is not None and identity.catalog == SHARED:
+        raise InvalidConfig(
+            f"The library at {root} is shared by several machines: its catalog is on a PostgreSQL server, "
+            "and this machine was started without it. Set MODEL_LIBRARY_CATALOG (or the ModelLibrary.Catalog "
+            "setting) to that server's postgresql:// URL, as on the other machines (docs/teams.md)."
+        )
 
 
 def _prefix_sql(table: str, column: str, where: str = "") -> str:

@@ -33,7 +33,7 @@ from .catalog.migrations import migrate, pending_migrations
 from .catalog.opening import holds_models, open_catalog, replace_damaged
 from .config import LibraryConfig
 from .errors import CatalogCorrupt, InsufficientSpace
-from .identity import ensure_identity
+from .identity import ensure_identity, mark_shared, refuse_unshared_open
 from .importer.commit import recover
 from .mapping.journal import resume_pending
 from .records.restore import ensure_records, restore_machine_records
@@ -80,6 +80,8 @@ class Library:
         """
         for folder in (config.root, config.models_dir, config.tmp_dir, config.trash_dir, config.inbox_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        if not config.shared:
+            refuse_unshared_open(config.root)
         existed = config.catalog_path.exists()
         opened = open_catalog(config.catalog_path, config.models_dir)
         db = opened.db
@@ -98,6 +100,8 @@ class Library:
             return library
         migrate(db)
         ensure_identity(config.root)
+        if config.shared:
+            mark_shared(config.root)
         if existed and not opened.rebuild:
             ensure_records(db)  # a catalog from before records/: write the missing ones
         library = cls(config, db)
@@ -146,6 +150,8 @@ class Library:
         or an unreadable file is reported, and nothing is set aside."""
         notes: list[str] = []
         moved: Path | None = None
+        if not config.shared:
+            refuse_unshared_open(config.root)
         try:
             db = Database(config.catalog_path)
         except CatalogCorrupt as exc:

@@ -19,6 +19,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     monkeypatch.delenv("MODEL_LIBRARY_ROOT", raising=False)
     monkeypatch.delenv("MODEL_LIBRARY_CATALOG", raising=False)
     monkeypatch.delenv("MODEL_LIBRARY_CACHE", raising=False)
+    monkeypatch.delenv("MODEL_LIBRARY_MACHINE", raising=False)
     monkeypatch.delenv("MODEL_LIBRARY_CACHE_BUDGET", raising=False)
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setenv("HF_HUB_OFFLINE", os.environ.get("HF_HUB_OFFLINE", "0"))

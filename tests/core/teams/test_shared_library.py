@@ -321,3 +321,40 @@ def test_a_rebuild_while_another_machine_imports_fails_neither(machine: Machine,
     assert failures == []
     rows = list(a.repo.iter_all())
     assert all((tmp_path / "share" / m.rel_dir).is_dir() for m in rows)  # no row without its folder
+
+
+def test_a_machine_started_without_the_shared_catalog_refuses_rather_than_drift(
+    machine: Machine, tmp_path: Path
+) -> None:
+    a = machine("a")
+    _lora(tmp_path / "incoming", "kept.safetensors")
+    a.imports.import_paths([tmp_path / "incoming" / "kept.safetensors"], lookup=False)
+    forgot = load_config(tmp_path / "share")  # MODEL_LIBRARY_CATALOG not set on this machine
+    for opening in (lambda: Library.open(forgot), lambda: Library.rebuild_at(forgot)):
+        with pytest.raises(InvalidConfig, match="MODEL_LIBRARY_CATALOG"):
+            opening()
+    assert not (tmp_path / "share" / "catalog.sqlite").exists()  # no second catalog on the share
+
+
+def test_machines_are_told_apart_even_with_one_host_name(
+    tmp_path: Path, postgres_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cloned VMs are often all "ubuntu": each machine's name gets a suffix kept in its own state folder,
+    so their staging folders never meet; MODEL_LIBRARY_MACHINE names one outright (made safe)."""
+    share = tmp_path / "share"
+
+    def config(state: str) -> LibraryConfig:
+        return load_config(share, catalog=postgres_dsn, state_root=tmp_path / state)
+
+    first, clone = config("vm1"), config("vm2")
+    assert first.machine != clone.machine and first.tmp_dir != clone.tmp_dir
+    assert config("vm1").machine == first.machine  # kept across starts
+    for hostile, expected in (
+        ("../../etc", "etc"),
+        ("a/b", "a-b"),
+        ("..", "machine"),
+        ("röntgen", "r-ntgen"),
+    ):
+        monkeypatch.setenv("MODEL_LIBRARY_MACHINE", hostile)
+        named = config("vm3")
+        assert named.machine == expected and named.tmp_dir.parent == share / ".tmp" / "machines"
