@@ -40,6 +40,7 @@ _ORDER_BY = {
     "-used": "s.used_at DESC, s.id DESC",
     "used": "s.used_at, s.id",
 }
+_SORT_KEYS = "s.rowid, s.name_key, s.id, s.added_at, s.size, s.used_at, s.type"
 _FILTER_COLUMNS = ("type", "base_model", "location", "security", "file_format")
 _FACETS = ("type", "base_model", "file_format", "security", "location")
 _RANK_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'"  # D, C, B, A: as SQLite's bm25 weights favour names
@@ -129,9 +130,10 @@ def _hits_page(
     """One pass over a text query's hits (at most ``COUNT_CAP`` + 1 of them, kept narrow): how many, and,
     when they are at most ``whole``, the page in ``order`` read from them; else no rows (the caller pages
     the whole match its own way). One statement: the count, the order and the page's rows."""
+    # Only what the order reads is kept per hit (the words only to rank them).
+    kept = "s.rowid, s.doc, s.name_length, s.name_key, s.id" if "s.doc" in order else _SORT_KEYS
     rows = conn.execute(
-        "WITH hits AS MATERIALIZED (SELECT s.rowid, s.doc, s.name_length, s.name_key, s.id, s.added_at, "
-        f"s.size, s.used_at, s.type FROM model_search s{where} LIMIT {COUNT_CAP + 1}), "
+        f"WITH hits AS MATERIALIZED (SELECT {kept} FROM model_search s{where} LIMIT {COUNT_CAP + 1}), "
         "n AS (SELECT count(*) AS hits_total FROM hits), "
         f"ids AS (SELECT ARRAY(SELECT s.rowid FROM hits s WHERE (SELECT hits_total FROM n) <= {whole} "
         f"ORDER BY {order} LIMIT %s OFFSET %s) AS a) "
