@@ -177,10 +177,11 @@ def check(
     *,
     maker: LinkMaker | None = None,
     models: Iterable[Model] | None = None,
+    machine_root: Path | None = None,
 ) -> HealthReport:
     start = time.perf_counter()
     maker = maker or default_maker()
-    identity = check_identity(library_root)
+    identity = check_identity(library_root, machine_root)
     records = LinkRegistry(db).all()
     roots = _RootCache()
     broken = []
@@ -242,14 +243,15 @@ def repair(
     config: MappingConfig,
     *,
     maker: LinkMaker | None = None,
+    machine_root: Path | None = None,
 ) -> RepairReport:
     maker = maker or default_maker()
     repaired: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
-    identity = check_identity(library_root)
+    identity = check_identity(library_root, machine_root)
     if identity.relocated:
         counts = rewrite_prefix(db, identity.identity.root, identity.current_root, sources=False)
-        confirm_relocation(library_root)
+        confirm_relocation(library_root, machine_root)
         repaired.append(
             {
                 "kind": "relocated",

@@ -100,13 +100,44 @@ def ensure_identity(root: Path) -> LibraryIdentity:
     return identity
 
 
-def check_identity(root: Path) -> IdentityStatus:
-    return IdentityStatus(ensure_identity(root), _root_text(root))
+# A shared library's machines may mount the share at different paths (/mnt/models, /Volumes/models):
+# each records the root it knows in its own state folder, and only a change there is a move.
+MACHINE_ROOT_FILE = "machine-root.json"
 
 
-def require_writable(root: Path) -> None:
+def _machine_recorded(machine_root: Path, current: str) -> str:
+    path = Path(machine_root) / MACHINE_ROOT_FILE
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))["root"]
+        if isinstance(recorded, str):
+            return recorded
+    except FileNotFoundError:
+        pass
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # unreadable: taken as this machine's first sight of the library, and written again
+    _write_machine_root(machine_root, current)
+    return current
+
+
+def _write_machine_root(machine_root: Path, root: str) -> None:
+    Path(machine_root).mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(Path(machine_root) / MACHINE_ROOT_FILE, (json.dumps({"root": root}) + "\n").encode())
+
+
+def check_identity(root: Path, machine_root: Path | None = None) -> IdentityStatus:
+    """The library's identity and where it is opened from; with ``machine_root`` (a shared library) the
+    recorded root is this machine's own."""
+    identity = ensure_identity(root)
+    current = _root_text(root)
+    if machine_root is not None:
+        recorded = _machine_recorded(machine_root, current)
+        identity = LibraryIdentity(identity.id, recorded, identity.created_at, identity.catalog)
+    return IdentityStatus(identity, current)
+
+
+def require_writable(root: Path, machine_root: Path | None = None) -> None:
     """Raise LibraryRelocated when the library was moved and the user has not confirmed it yet."""
-    status = check_identity(root)
+    status = check_identity(root, machine_root)
     if status.relocated:
         raise LibraryRelocated(
             f"The library was moved from {status.identity.root} to {status.current_root}; changes are "
@@ -115,9 +146,13 @@ def require_writable(root: Path) -> None:
         )
 
 
-def confirm_relocation(root: Path) -> LibraryIdentity:
-    """Record the current folder as the library's root (after the stored paths were rewritten)."""
+def confirm_relocation(root: Path, machine_root: Path | None = None) -> LibraryIdentity:
+    """Record the current folder as the library's root (after the stored paths were rewritten); for a
+    shared library, as this machine's (the others keep theirs)."""
     old = ensure_identity(root)
+    if machine_root is not None:
+        _write_machine_root(machine_root, _root_text(root))
+        return LibraryIdentity(old.id, _root_text(root), old.created_at, old.catalog)
     identity = LibraryIdentity(old.id, _root_text(root), old.created_at, old.catalog)
     _write(root, identity)
     return identity

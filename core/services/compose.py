@@ -85,10 +85,13 @@ def _share_changes(
 
 def compose(config: LibraryConfig, db: Database) -> Services:
     events = EventBus()
-    guard = WriteGuard(db, config.root)
+    machine_root = config.local_root if config.shared else None
+    guard = WriteGuard(db, config.root, machine_root)
     repo = open_store(config, db)
     mapping = MappingService(config, db, repo, guard=guard, on_changed=events.changed)
-    health = HealthService(db, repo, config.root, rules=mapping.rules, on_changed=events.changed)
+    health = HealthService(
+        db, repo, config.root, rules=mapping.rules, on_changed=events.changed, machine_root=machine_root
+    )
     sources = SourceService(config, db, on_changed=events.changed, guard=guard)
     hub = HubService(
         config, db, repo, on_changed=events.changed, guard=guard, sync_models=mapping.sync_models

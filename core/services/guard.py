@@ -20,13 +20,14 @@ class WriteGuard:
     """Writes wait while a moved library is unconfirmed (``health --repair`` confirms), and fail before
     any file is touched while the catalog is read-only (its disk is full or refuses writes)."""
 
-    def __init__(self, db: Database, root: Path) -> None:
+    def __init__(self, db: Database, root: Path, machine_root: Path | None = None) -> None:
         self._db = db
         self._root = root
+        self._machine_root = machine_root  # a shared library: where this machine records its root
 
     def __call__(self) -> None:
         self._db.refuse_if_read_only()
-        identity.require_writable(self._root)
+        identity.require_writable(self._root, self._machine_root)
 
 
 class EventBus:

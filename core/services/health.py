@@ -21,18 +21,20 @@ class HealthService:
         *,
         rules: Callable[[], MappingConfig],
         on_changed: OnChanged,
+        machine_root: Path | None = None,
     ) -> None:
         self.db = db
         self.repo = repo
         self.root = root
+        self._machine_root = machine_root
         self._rules = rules
         self._changed = on_changed
 
     def check(self) -> checks.HealthReport:
-        return checks.check(self.db, self.repo, self.root, self._rules())
+        return checks.check(self.db, self.repo, self.root, self._rules(), machine_root=self._machine_root)
 
     def repair(self) -> checks.RepairReport:
         """Repair links by hash, drop dead entries, rewrite yaml sections, confirm a moved library."""
-        report = checks.repair(self.db, self.repo, self.root, self._rules())
+        report = checks.repair(self.db, self.repo, self.root, self._rules(), machine_root=self._machine_root)
         self._changed([], "repaired")
         return report

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from comfyui_model_library.core.config import LibraryConfig, catalog_setting, load_config
-from comfyui_model_library.core.errors import CatalogCorrupt, InvalidConfig, InvalidInput
+from comfyui_model_library.core.errors import CatalogCorrupt, InvalidConfig, InvalidInput, LibraryRelocated
 from comfyui_model_library.core.library import Library
 from comfyui_model_library.core.models import ModelQuery
 from tests.synth import write_family
@@ -358,3 +358,36 @@ def test_machines_are_told_apart_even_with_one_host_name(
         monkeypatch.setenv("MODEL_LIBRARY_MACHINE", hostile)
         named = config("vm3")
         assert named.machine == expected and named.tmp_dir.parent == share / ".tmp" / "machines"
+
+
+def test_machines_may_mount_the_share_at_different_paths(tmp_path: Path, postgres_dsn: str) -> None:
+    """/mnt/models on one machine, /Volumes/models on another: each records the root it knows, so
+    neither takes the library for moved; a machine whose own mount moves pauses its changes until its
+    repair, the others never."""
+    share = tmp_path / "share"
+    elsewhere, later = tmp_path / "Volumes-models", tmp_path / "moved-mount"
+    share.mkdir()
+    elsewhere.symlink_to(share, target_is_directory=True)
+    later.symlink_to(share, target_is_directory=True)
+
+    def machine(name: str, root: Path) -> Library:
+        return Library.open(
+            load_config(root, catalog=postgres_dsn, state_root=tmp_path / f"{name}-state", machine=name)
+        )
+
+    with machine("a", share) as a, machine("b", elsewhere) as b:
+        [item] = b.imports.import_paths([_lora(tmp_path / "incoming", "from-b.safetensors")], lookup=False)
+        assert item.status == "imported"
+        [item] = a.imports.import_paths([_lora(tmp_path / "incoming2", "from-a.safetensors")], lookup=False)
+        assert item.status in ("imported", "duplicate")
+        assert b.health.check().to_dict().get("relocated") in (None, False, {})
+    with machine("b", later) as moved:
+        with pytest.raises(LibraryRelocated):
+            moved.imports.import_paths([_lora(tmp_path / "incoming3", "paused.safetensors")], lookup=False)
+        moved.health.repair()
+        [item] = moved.imports.import_paths([tmp_path / "incoming3" / "paused.safetensors"], lookup=False)
+        assert item.status in ("imported", "duplicate")
+    with machine("a", share) as a:  # A never moved: its changes were never paused
+        assert a.repo.count() >= 1
+        [item] = a.imports.import_paths([_lora(tmp_path / "incoming4", "still-a.safetensors")], lookup=False)
+        assert item.status in ("imported", "duplicate")
