@@ -21,11 +21,11 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from ..errors import HashMismatch, InsufficientSpace
-from ..io.copying import copy_and_hash
-from ..io.fileops import fsync_dir, open_source, unlink_quietly
+from ..io.fileops import fsync_dir, unlink_quietly
 from ..models import ModelFile
 from ..types import ByteProgress, CancelCheck
 from .open_files import RECENT_S, held_paths
+from .sources import ByteSource, FolderFile
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -87,12 +87,13 @@ class ContentCache:
     def fill(
         self,
         file: ModelFile,
-        source: Path,
+        source: Path | ByteSource,
         *,
         progress: ByteProgress | None = None,
         cancelled: CancelCheck | None = None,
     ) -> Path:
-        """``file``'s bytes in the cache, copied from ``source`` (on the share) if they are not there yet.
+        """``file``'s bytes in the cache, copied from ``source`` (a path on the share, or any
+        ``ByteSource``) if they are not there yet.
 
         HashMismatch when the share's bytes are not the catalog's (nothing is kept); InsufficientSpace when
         the file cannot fit the budget (the caller keeps loading it from the share)."""
@@ -105,19 +106,15 @@ class ContentCache:
             dest.parent.mkdir(parents=True, exist_ok=True)
             self._tmp.mkdir(parents=True, exist_ok=True)
             partial = self._tmp / f"{file.blake3}.{os.getpid()}{PARTIAL_SUFFIX}"
-            fd, stat = open_source(source)
-            try:
-                digests = copy_and_hash(
-                    fd, stat, partial, progress=progress, cancelled=cancelled, src_path=source
-                )
-            finally:
-                os.close(fd)
+            origin = FolderFile(source) if isinstance(source, Path) else source
+            digests = origin.copy_into(partial, progress=progress, cancelled=cancelled)
             if digests.blake3 != file.blake3 or digests.size != file.size:
                 unlink_quietly(partial)
                 raise HashMismatch(
-                    f"{source} does not hold the bytes the catalog names (blake3 {file.blake3[:16]}..., "
-                    f"{file.size:,} bytes; read {digests.blake3[:16]}..., {digests.size:,} bytes): it was "
-                    "not cached. Run `model-library check` on the machine that imported it."
+                    f"{origin.describe()} does not hold the bytes the catalog names (blake3 "
+                    f"{file.blake3[:16]}..., {file.size:,} bytes; read {digests.blake3[:16]}..., "
+                    f"{digests.size:,} bytes): it was not cached. Run `model-library health` to find what "
+                    "changed it."
                 )
             os.chmod(partial, 0o444)  # an object is its hash: nobody writes into it
             os.replace(partial, dest)

@@ -62,7 +62,7 @@ def test_bytes_that_are_not_the_catalogs_never_reach_the_cache(tmp_path: Path, c
     cache = ContentCache(tmp_path / "cache", 10 * MIB, recent_s=0, clock=clock)
     file, source = share_file(tmp_path / "share", "lora.safetensors")
     source.write_bytes(os.urandom(MIB))  # replaced on the share after it was catalogued
-    with pytest.raises(HashMismatch, match="model-library check"):
+    with pytest.raises(HashMismatch, match="model-library health"):
         cache.fill(file, source)
     assert cache.lookup(file) is None and cache.entries() == []
     assert not list((tmp_path / "cache" / "tmp").iterdir())
@@ -173,3 +173,32 @@ def test_budgets_read_as_people_write_them() -> None:
     for bad in ("", "lots", "-1G", "0", "5 PB", "1e9"):
         with pytest.raises(InvalidConfig):
             parse_budget(bad)
+
+
+def test_any_byte_source_can_fill_it_not_only_a_folder(tmp_path: Path, clock: Clock) -> None:
+    """The byte store behind the cache is a small Protocol (an S3-compatible store can follow): a source
+    that is not a file on the share fills the cache the same way, verified the same way."""
+    from comfyui_model_library.core.cache.sources import FolderFile
+    from comfyui_model_library.core.io.hashing import Digests
+
+    file, on_share = share_file(tmp_path / "share", "remote.safetensors")
+
+    class Remote:
+        """Bytes fetched from elsewhere: here, from memory, as an object store's GET would give them."""
+
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        def copy_into(self, dest: Path, **_: object) -> Digests:
+            dest.write_bytes(self.data)
+            return Digests(len(self.data), blake3(self.data).hexdigest(), "0" * 64)
+
+        def describe(self) -> str:
+            return "s3://bucket/remote.safetensors"
+
+    cache = ContentCache(tmp_path / "cache", 10 * MIB, recent_s=0, clock=clock)
+    assert cache.fill(file, Remote(on_share.read_bytes())).read_bytes() == on_share.read_bytes()
+    other, _ = share_file(tmp_path / "share", "other.safetensors")
+    with pytest.raises(HashMismatch, match="s3://bucket"):
+        cache.fill(other, Remote(b"not those bytes"))
+    assert FolderFile(on_share).describe() == str(on_share)
