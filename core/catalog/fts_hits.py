@@ -70,7 +70,20 @@ class Fts:
         passing = " AND ".join(f"({c})" for c in self.clauses)
         sql = f"SELECT count(*), coalesce(sum({passing}), 0) FROM {source}"
         hits, total = self.conn.execute(sql, (*self.params, expr)).fetchone()
-        return min(int(total), cap), hits > cap
+        if hits <= cap or total >= cap:
+            return min(int(total), cap), hits > cap
+        # Fewer than ``cap`` of the first hits pass the filters (favourites among a broad word's hits):
+        # counting only those would say "none" of matches further on. Count on over every hit, until
+        # ``cap`` pass: dearer, but never a wrong total.
+        every = "SELECT rowid FROM models_fts WHERE models_fts MATCH ?"
+        source = (
+            f"({every}) m"
+            if _rowids_decide(self.clauses)
+            else f"({every}) h JOIN {KEYS} ON m.rowid = h.rowid"
+        )
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {passing} LIMIT {cap + 1})"
+        (passed,) = self.conn.execute(sql, (expr, *self.params)).fetchone()
+        return min(int(passed), cap), passed > cap
 
     def count_listed(self, rowids: list[int], *, filtered: bool) -> int:
         """``count`` of hits already listed (all of an expression's, at most ``RANK_CAP``)."""

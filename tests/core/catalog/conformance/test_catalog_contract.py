@@ -270,3 +270,14 @@ def test_long_words_are_stored_edited_and_found(store: Store) -> None:
     store.add(huge)
     assert names(store, q="w000001abcdefghijklmnopqrstuvwxyz") == ["huge notes"]
     assert store.count() == 2
+
+
+def test_a_filter_passing_none_of_the_first_ten_thousand_hits_still_finds_the_rest(store: Store) -> None:
+    """A broad word (10,050 hits) and favourites only among the last hits: the total and the page are
+    those favourites, never "none" because the first 10,000 hits held no favourite."""
+    models = [make_model(f"m{i:05d}", tags=("alpha",), favorite=i >= 10_045) for i in range(10_050)]
+    store.add_many(models)
+    page = store.list(ModelQuery(q="alpha", favorite=True, sort="name"))
+    assert page.total == 5 and not page.total_capped
+    assert [m.name for m in page.items] == [f"m{i:05d}" for i in range(10_045, 10_050)]
+    assert store.list(ModelQuery(q="alpha", favorite=True)).total == 5
