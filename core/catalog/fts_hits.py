@@ -76,11 +76,11 @@ class Fts:
         # counting only those would say "none" of matches further on. Count on over every hit, until
         # ``cap`` pass: dearer, but never a wrong total.
         every = "SELECT rowid FROM models_fts WHERE models_fts MATCH ?"
-        source = (
-            f"({every}) m"
-            if _rowids_decide(self.clauses)
-            else f"({every}) h JOIN {KEYS} ON m.rowid = h.rowid"
-        )
+        if _rowids_decide(self.clauses):
+            # ``+``: a rowid constraint offered to the FTS table would run the match once per favourite.
+            source, passing = f"({every}) m", passing.replace("m.rowid ", "+m.rowid ")
+        else:
+            source = f"({every}) h JOIN {KEYS} ON m.rowid = h.rowid"
         sql = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {passing} LIMIT {cap + 1})"
         (passed,) = self.conn.execute(sql, (expr, *self.params)).fetchone()
         return min(int(passed), cap), passed > cap
