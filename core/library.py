@@ -204,4 +204,7 @@ class Library:
             "library_root": str(self.config.root),
             "models": self.repo.count(),
             "network": self.hub.network_status(),
+            # Which catalog (never its URL: it may hold a password) and, when shared, this machine's name.
+            "catalog": "postgresql" if self.config.shared else "sqlite",
+            **({"machine": self.config.machine} if self.config.shared else {}),
         }

@@ -61,6 +61,9 @@ def test_a_model_imported_on_one_machine_is_listed_on_the_other(machine: Machine
         tmp_path / "b-state" / "catalog.sqlite"
     ).is_file()
     assert a.config.tmp_dir == tmp_path / "share" / ".tmp" / "machines" / "a"
+    status = b.status()
+    assert (status["catalog"], status["machine"]) == ("postgresql", "b")
+    assert "postgresql://" not in str(status)  # the URL (it may hold a password) is never shown
 
 
 def test_two_machines_importing_the_same_bytes_at_once_get_one_model(
