@@ -39,6 +39,8 @@ SETTING_CATALOG_INSTALL = "ModelLibrary.CatalogInstallFolders"
 SETTING_WRITE_YAML = "ModelLibrary.WriteExtraModelPaths"
 SETTING_CIVITAI = "ModelLibrary.CivitaiLookup"
 SETTING_CATALOG = "ModelLibrary.Catalog"
+SETTING_CACHE = "ModelLibrary.Cache"
+SETTING_CACHE_BUDGET = "ModelLibrary.CacheBudget"
 EVENT_PREFIX = "model-library."
 # The start-up thread is spawned as soon as ComfyUI's event loop runs (it runs while the other plugins
 # load): the walk of the install's folders, which makes the listing complete, is then done by the time
@@ -208,6 +210,21 @@ def _route_loads_through_cache(library: Library) -> None:
     log.info("model-library: models load from the cache in %s", library.config.cache_dir)
 
 
+def cache_override(settings: dict[str, Any]) -> dict[str, Any]:
+    """This machine's cache from the ``ModelLibrary.Cache`` and ``ModelLibrary.CacheBudget`` settings,
+    each unless its variable (``MODEL_LIBRARY_CACHE``, ``MODEL_LIBRARY_CACHE_BUDGET``) is set."""
+    from .core.cache.budget import parse_budget
+    from .core.config import ENV_CACHE, ENV_CACHE_BUDGET
+
+    found: dict[str, Any] = {}
+    folder, budget = settings.get(SETTING_CACHE), settings.get(SETTING_CACHE_BUDGET)
+    if not os.environ.get(ENV_CACHE) and isinstance(folder, str) and folder.strip():
+        found["cache_dir"] = Path(folder.strip()).expanduser().absolute()
+    if not os.environ.get(ENV_CACHE_BUDGET) and isinstance(budget, str) and budget.strip():
+        found["cache_budget"] = parse_budget(budget)
+    return found
+
+
 def get_library() -> Library:
     """The one library of this process, built on first use."""
     global _library
@@ -225,6 +242,7 @@ def get_library() -> Library:
                 comfyui_root=comfyui_install_dir(),
                 civitai_lookup=settings.get(SETTING_CIVITAI) is not False,
                 **catalog_override(settings),
+                **cache_override(settings),
             )
             library = Library.open(config)
             if library.cache.enabled:

@@ -285,6 +285,20 @@ if (app && typeof app.registerExtension === "function") {
         category: ["Central Model Library", "Library", "Shared catalog"],
       },
       {
+        id: "ModelLibrary.Cache",
+        name: "Local cache folder on a fast disk: models load from it (restart to apply; MODEL_LIBRARY_CACHE wins)",
+        type: "text",
+        defaultValue: "",
+        category: ["Central Model Library", "Library", "Cache folder"],
+      },
+      {
+        id: "ModelLibrary.CacheBudget",
+        name: "Local cache size, e.g. 500G (restart to apply; MODEL_LIBRARY_CACHE_BUDGET wins)",
+        type: "text",
+        defaultValue: "",
+        category: ["Central Model Library", "Library", "Cache size"],
+      },
+      {
         id: "ModelLibrary.ImportRoots",
         name: "Extra folders the panel may import from (one per line; applies at once)",
         type: "text",

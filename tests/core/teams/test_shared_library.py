@@ -394,3 +394,18 @@ def test_machines_may_mount_the_share_at_different_paths(tmp_path: Path, postgre
         assert a.repo.count() >= 1
         [item] = a.imports.import_paths([_lora(tmp_path / "incoming4", "still-a.safetensors")], lookup=False)
         assert item.status in ("imported", "duplicate")
+
+
+def test_comfyuis_cache_settings_apply_unless_their_variables_are_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from comfyui_model_library._host import SETTING_CACHE, SETTING_CACHE_BUDGET, cache_override
+
+    settings = {SETTING_CACHE: str(tmp_path / "nvme"), SETTING_CACHE_BUDGET: "500G"}
+    assert cache_override(settings) == {"cache_dir": tmp_path / "nvme", "cache_budget": 500 << 30}
+    assert cache_override({}) == {} and cache_override({SETTING_CACHE: " "}) == {}
+    with pytest.raises(InvalidConfig, match="MODEL_LIBRARY_CACHE_BUDGET"):
+        cache_override({SETTING_CACHE_BUDGET: "lots"})
+    monkeypatch.setenv("MODEL_LIBRARY_CACHE", str(tmp_path / "other"))
+    monkeypatch.setenv("MODEL_LIBRARY_CACHE_BUDGET", "1G")
+    assert cache_override(settings) == {}
