@@ -14,11 +14,11 @@ import pytest
 from PIL import Image
 
 from comfyui_model_library.core.catalog.sidecar import SIDECAR_NAME
-from comfyui_model_library.core.config import load_config
 from comfyui_model_library.core.errors import NetworkError
 from comfyui_model_library.core.library import Library
 from tests.civitai_server import CivitaiServer, make_version, sha256_of
 from tests.hub_server import HubServer
+from tests.sites import library_on_sites, serving
 from tests.synth import write_safetensors
 
 
@@ -30,30 +30,17 @@ def png(color: tuple[int, int, int] = (250, 20, 20)) -> bytes:
 
 @pytest.fixture
 def civitai() -> Iterator[CivitaiServer]:
-    server = CivitaiServer(images={"cover.png": png(), "svg.png": b"<svg onload=alert(1)/>"})
-    server.start()
-    yield server
-    server.stop()
+    yield from serving(CivitaiServer(images={"cover.png": png(), "svg.png": b"<svg onload=alert(1)/>"}))
 
 
 @pytest.fixture
 def hub() -> Iterator[HubServer]:
-    server = HubServer([])
-    server.start()
-    yield server
-    server.stop()
+    yield from serving(HubServer([]))
 
 
 @pytest.fixture
 def library(tmp_path: Path, civitai: CivitaiServer, hub: HubServer) -> Iterator[Library]:
-    config = load_config(
-        tmp_path / "library",
-        import_roots=(tmp_path / "incoming",),
-        civitai_endpoint=civitai.url,
-        hf_endpoint=hub.url,
-    )
-    with Library.open(config) as lib:
-        yield lib
+    yield from library_on_sites(tmp_path, civitai, hub)
 
 
 def mystery_file(folder: Path, seed: int) -> Path:
