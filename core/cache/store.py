@@ -97,6 +97,9 @@ class ContentCache:
 
         HashMismatch when the share's bytes are not the catalog's (nothing is kept); InsufficientSpace when
         the file cannot fit the budget (the caller keeps loading it from the share)."""
+        hit = self.lookup(file)
+        if hit is not None:  # every load after the first: no lock file to open
+            return hit
         with self._lock(file.blake3):
             hit = self.lookup(file)
             if hit is not None:

@@ -10,12 +10,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ...models import Model, ModelFile
-from ..rows import INSERT_MODEL, LIST_COLUMN_NAMES, file_alias, model_from_row
+from ..rows import INSERT_MODEL, file_alias, model_from_row
 from .database import Conn
 from .documents import DOC_FIELDS, documents
 
 INSERT = INSERT_MODEL.replace("?", "%s")
-LIST_COLUMNS_PG = LIST_COLUMN_NAMES
 _DOC_COLUMNS = ", ".join(DOC_FIELDS)
 
 

@@ -19,14 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...models import ModelQuery
+from ..rows import LIST_COLUMNS
 from ..search import COUNT_CAP, RANK_CAP, SUBSTRING_MIN_CHARS, build_match, validate_query
 from ..search_terms import tokenize
 from ..store import Facets
 from .database import Conn
 from .documents import query as ts_query
-from .rows import LIST_COLUMNS_PG
-
-_M_COLUMNS = ", ".join("m." + c for c in LIST_COLUMNS_PG.split(", "))
 
 _ORDER_BY = {
     "name": "s.name_key, s.id",
@@ -112,7 +110,7 @@ def _page(
     """The page's rows of ``models``, in the order the narrow rows gave, in one statement (the page's
     rowids ordered on ``model_search``, then only those rows read whole)."""
     return conn.execute(
-        f"SELECT {_M_COLUMNS} FROM unnest(ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {order} "
+        f"SELECT {LIST_COLUMNS} FROM unnest(ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {order} "
         "LIMIT %s OFFSET %s)) WITH ORDINALITY AS p(rid, pos) JOIN models m ON m.rowid = p.rid ORDER BY p.pos",
         (*params, query.limit, query.offset),
     ).fetchall()
@@ -137,7 +135,7 @@ def _hits_page(
         "n AS (SELECT count(*) AS hits_total FROM hits), "
         f"ids AS (SELECT ARRAY(SELECT s.rowid FROM hits s WHERE (SELECT hits_total FROM n) <= {whole} "
         f"ORDER BY {order} LIMIT %s OFFSET %s) AS a) "
-        f"SELECT n.hits_total, {_M_COLUMNS} FROM n CROSS JOIN ids "
+        f"SELECT n.hits_total, {LIST_COLUMNS} FROM n CROSS JOIN ids "
         "LEFT JOIN LATERAL unnest(ids.a) WITH ORDINALITY AS p(rid, pos) ON true "
         "LEFT JOIN models m ON m.rowid = p.rid ORDER BY p.pos",
         (*params, *order_params, query.limit, query.offset),
