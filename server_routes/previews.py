@@ -3,16 +3,28 @@ pixels we re-encoded), set and cleared."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
-from ..core.errors import InvalidInput
+from ..core.errors import Busy, InvalidInput
 from ..core.previews.store import PreviewFile
 from ._http import json_response, opt_str, query_int, read_capped, read_json, reject_unknown, run
 from ._router import Router
 from .guards import Policy
 from .models import _model_ref
 
+if TYPE_CHECKING:
+    from ..core.library import Library
+
 MAX_PREVIEW_UPLOAD = 32 * 1024 * 1024
+# Preview saves at once: each holds its body (up to 32 MiB) and decodes up to 40 megapixels (160 MB).
+# Strangers can send many at once; beyond these, a save waits a little, then is refused as busy.
+MAX_SAVING = 2
+SAVING_WAIT_S = 10.0
 SIZES = (256, 512)
 # Our bytes only (WebP we encoded): never sniffed as anything else, never a document.
 _IMAGE_HEADERS = {
@@ -57,6 +69,20 @@ def read_served(found: PreviewFile) -> bytes:
 
 def add_routes(router: Router) -> None:
     ctx = router.ctx
+    saving = asyncio.Semaphore(MAX_SAVING)
+
+    @asynccontextmanager
+    async def one_save() -> AsyncIterator[None]:
+        try:
+            await asyncio.wait_for(saving.acquire(), SAVING_WAIT_S)
+        except asyncio.TimeoutError:
+            raise Busy(
+                f"{MAX_SAVING} previews are being saved right now; set this one again in a moment."
+            ) from None
+        try:
+            yield
+        finally:
+            saving.release()
 
     async def get_preview(request: web.Request) -> web.StreamResponse:
         ref = _model_ref(request)
@@ -84,6 +110,10 @@ def add_routes(router: Router) -> None:
     async def put_preview(request: web.Request) -> web.Response:
         ref = _model_ref(request)
         library = await ctx.library()
+        async with one_save():  # the body is read only once a place is free
+            return await save_preview(request, ref, library)
+
+    async def save_preview(request: web.Request, ref: str, library: Library) -> web.Response:
         if (request.content_type or "").lower() == "application/json":
             body = await read_json(request)
             reject_unknown(body, ("output", "gallery"))
