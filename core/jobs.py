@@ -18,7 +18,10 @@ library) are left to it.
 Whether a runner on *another machine* is alive cannot be asked of the system, so each row also carries a
 lease (``lease_until``), renewed every ``lease_s / 3`` seconds while the job is unfinished: another
 machine takes the job as interrupted only once its lease has expired (a machine that was killed, or cut
-off for longer than the lease).
+off for longer than the lease). With a shared catalog the rows are every machine's (core/job_table.py),
+and each runner also sweeps the others' expired leases every ``lease_s / 3`` seconds. A job so taken
+is marked ``swept``: when its machine starts again, it takes its job back as its own interrupted job
+(and resumes it, if it can), as it would had nobody else seen it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from typing import Any
 
 from .catalog.db import Database
 from .errors import Busy, Cancelled, InvalidInput, JobNotFound, ModelLibraryError
+from .job_table import JobTable, SqliteJobTable
 from .models import Progress
 from .owner import ProcessOwner
 from .taxonomy import JobState
@@ -85,6 +89,30 @@ def _owner_alive(params_json: str | None) -> bool:
         except (TypeError, ValueError):
             return False
     return owner.alive()
+
+
+def _owner_host(params_json: str | None) -> str | None:
+    """The host a job's row names as its owner (None for rows written before owners were kept)."""
+    try:
+        data = json.loads(params_json or "{}").get("_owner")
+    except (ValueError, AttributeError):
+        return None
+    owner = ProcessOwner.from_json(data)
+    return owner.host if owner is not None else None
+
+
+_INTERRUPTED = {"code": "interrupted", "message": "The process stopped while this job ran."}
+
+
+def _swept_error(host: str) -> str:
+    return json.dumps(
+        {
+            "code": "interrupted",
+            "message": f"The machine {host!r} running this job stopped renewing it (it stopped, or lost "
+            "the network); that machine takes it up again when it starts.",
+            "swept": True,
+        }
+    )
 
 
 def _now() -> str:
@@ -176,14 +204,14 @@ class JobRunner:
 
     def __init__(
         self,
-        db: Database,
+        db: Database | JobTable,
         *,
         queues: Mapping[str, int] | None = None,
         max_queued: int = 100,
         notify_hz: float = 10.0,
         lease_s: float = LEASE_S,
     ) -> None:
-        self._db = db
+        self._table: JobTable = SqliteJobTable(db) if isinstance(db, Database) else db
         self._queue_sizes = dict(queues or DEFAULT_QUEUES)
         for name, workers in self._queue_sizes.items():
             if workers < 1:
@@ -198,10 +226,15 @@ class JobRunner:
         self._listeners: list[JobListener] = []
         self._seq = 0
         self._stopping = False
+        self._workers_started = False
+        self._renewer_started = False
         self._owner = {**_this_process().to_json(), "runner": secrets.token_hex(8)}
         self._lease_s = lease_s
         self._interrupted = self._recover()
         _LIVE_RUNNERS.add(self._owner["runner"])
+        if self._table.shared:  # the others' leases are watched even while this machine runs nothing
+            with self._lock:
+                self._start_renewer()
 
     # -- start-up ------------------------------------------------------------------------------------
     def _recover(self) -> list[Job]:
@@ -210,33 +243,51 @@ class JobRunner:
         Jobs another live process runs on the same library (ComfyUI beside ``serve``) are left to it:
         neither marked nor listed here."""
         now = _now()
-        error = json.dumps({"code": "interrupted", "message": "The process stopped while this job ran."})
-        with self._db.transaction() as conn:
-            unfinished = conn.execute(
-                "SELECT id, params_json FROM jobs WHERE state IN ('queued', 'running')"
-            ).fetchall()
-            elsewhere = {row[0] for row in unfinished if _owner_alive(row[1])}
-            stale = [row[0] for row in unfinished if row[0] not in elsewhere]
-            conn.executemany(
-                "UPDATE jobs SET state = 'failed', error_json = ?, updated_at = ? WHERE id = ?",
-                [(error, now, job_id) for job_id in stale],
-            )
-        rows = self._db.execute_read(
-            "SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?", (KEEP_FINISHED,)
-        )
-        for row in reversed(rows):
+        here = _this_process().host
+        unfinished = self._table.unfinished()
+        elsewhere = {job_id for job_id, params in unfinished if _owner_alive(params)}
+        stale = [row for row in unfinished if row[0] not in elsewhere]
+        ours = [row for row in stale if _owner_host(row[1]) in (None, here)]
+        failed = set(self._table.mark_failed(ours, json.dumps(_INTERRUPTED), now))
+        self._sweep(stale)
+        failed |= self._take_back()
+        for row in reversed(self._table.recent(KEEP_FINISHED)):
             if row["id"] in elsewhere:
                 continue
             job = self._job_from_row(row)
             self._seq += 1
             self._entries[job.id] = _Entry(job=job, fn=None, seq=self._seq)
-        stale_set = set(stale)
-        return [e.job for e in self._entries.values() if e.job.id in stale_set]
+        return [e.job for e in self._entries.values() if e.job.id in failed]
+
+    def _sweep(self, unfinished: list[tuple[str, str]] | None = None) -> None:
+        """Mark the unfinished jobs of other machines whose lease ran out as interrupted (``swept``)."""
+        here = _this_process().host
+        rows = self._table.unfinished() if unfinished is None else unfinished
+        by_host: dict[str, list[tuple[str, str]]] = {}
+        for job_id, params in rows:
+            host = _owner_host(params)
+            if host is not None and host != here and not _owner_alive(params):
+                by_host.setdefault(host, []).append((job_id, params))
+        for host, theirs in by_host.items():
+            self._table.mark_failed(theirs, _swept_error(host), _now())
+
+    def _take_back(self) -> set[str]:
+        """This machine's jobs another machine swept while it was away: its interrupted jobs again."""
+        here = _this_process().host
+        taken: set[str] = set()
+        for job_id, params, _error in self._table.swept():
+            if _owner_host(params) == here:
+                self._table.set_error(job_id, json.dumps(_INTERRUPTED))
+                taken.add(job_id)
+        return taken
 
     @staticmethod
     def _job_from_row(row: Any) -> Job:
         params = json.loads(row["params_json"] or "{}")
         params.pop("_owner", None)
+        error = json.loads(row["error_json"]) if row["error_json"] else None
+        if isinstance(error, dict):
+            error.pop("swept", None)  # bookkeeping of the runners, not part of the error shown
         progress = json.loads(row["progress_json"] or "{}")
         return Job(
             id=row["id"],
@@ -249,7 +300,7 @@ class JobRunner:
             resumable=bool(params.pop("_resumable", False)),
             params=params,
             result=json.loads(row["result_json"]) if row["result_json"] else None,
-            error=json.loads(row["error_json"]) if row["error_json"] else None,
+            error=error,
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
@@ -386,10 +437,10 @@ class JobRunner:
             entry = self._entries.get(job_id)
             if entry is not None:
                 return entry.job
-        rows = self._db.execute_read("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        if not rows:
+        row = self._table.find(job_id)
+        if row is None:
             raise JobNotFound(f"No job {job_id!r}; list jobs with GET /jobs.")
-        return self._job_from_row(rows[0])
+        return self._job_from_row(row)
 
     def list_jobs(self, *, limit: int = 100, states: Iterable[str] | None = None) -> list[Job]:
         """Newest first, at most ``limit``."""
@@ -406,11 +457,10 @@ class JobRunner:
     # -- workers -------------------------------------------------------------------------------------
     def _start_workers(self) -> None:
         """Start the worker threads on first use (caller holds the lock)."""
-        if self._threads:
+        if self._workers_started:
             return
-        renewer = threading.Thread(target=self._renew_leases, name="model-library-leases", daemon=True)
-        self._threads.append(renewer)
-        renewer.start()
+        self._workers_started = True
+        self._start_renewer()
         for queue, workers in self._queue_sizes.items():
             for n in range(workers):
                 thread = threading.Thread(
@@ -418,6 +468,15 @@ class JobRunner:
                 )
                 self._threads.append(thread)
                 thread.start()
+
+    def _start_renewer(self) -> None:
+        """Start the lease renewer (and sweeper) once (caller holds the lock)."""
+        if self._renewer_started:
+            return
+        self._renewer_started = True
+        renewer = threading.Thread(target=self._renew_leases, name="model-library-leases", daemon=True)
+        self._threads.append(renewer)
+        renewer.start()
 
     def _work(self, queue: str) -> None:
         while True:
@@ -447,6 +506,11 @@ class JobRunner:
                 ]
             for job in unfinished:
                 self._persist(job)
+            if self._table.shared:
+                try:
+                    self._sweep()
+                except (ModelLibraryError, sqlite3.Error):
+                    log.warning("could not look for other machines' interrupted jobs", exc_info=True)
 
     def _run(self, entry: _Entry, fn: JobFn | None) -> None:
         def progress(done: int, total: int, stage: str) -> None:
@@ -523,19 +587,7 @@ class JobRunner:
             job.updated_at,
         )
         try:
-            with self._db.transaction() as conn:
-                if insert:
-                    conn.execute(
-                        "INSERT INTO jobs (state, params_json, progress_json, result_json, error_json, "
-                        "updated_at, id, kind, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (*values, job.id, job.kind, job.created_at),
-                    )
-                else:
-                    conn.execute(
-                        "UPDATE jobs SET state = ?, params_json = ?, progress_json = ?, result_json = ?, "
-                        "error_json = ?, updated_at = ? WHERE id = ?",
-                        (*values, job.id),
-                    )
+            self._table.write(job.id, values, insert=insert, kind=job.kind, created_at=job.created_at)
         except (ModelLibraryError, sqlite3.Error):
             # A locked, broken or closed catalog must not kill a worker: the in-memory state stays right.
             log.warning("could not record job %s state %s", job.id, job.state, exc_info=True)

@@ -77,12 +77,13 @@ class RouteContext:
         with self._lock:
             if self._parts is not None:
                 return self._parts
+            from ..core.catalog.backends import open_job_table
             from ..core.jobs import JobRunner
             from ..core.uploads import UploadStore
 
             library = self._get_library()
             runner = JobRunner(
-                library.db,
+                open_job_table(library.repo, library.db),
                 queues=self._runner_options.queues,
                 max_queued=self._runner_options.max_queued,
             )

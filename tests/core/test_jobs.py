@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from comfyui_model_library.core import jobs
 from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.catalog.migrations import migrate
 from comfyui_model_library.core.errors import Busy, Cancelled, InvalidModelFile, JobNotFound
 from comfyui_model_library.core.jobs import Job, JobRunner
+from comfyui_model_library.core.owner import ProcessOwner
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -244,7 +246,9 @@ def _lease(db: Database, job_id: str) -> float:
     return float(lease)
 
 
-def test_another_machines_jobs_are_interrupted_only_once_their_lease_expired(db: Database) -> None:
+def test_another_machines_jobs_are_interrupted_only_once_their_lease_expired(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A catalog several machines see: whether a runner elsewhere lives cannot be asked of this system,
     so its jobs count as running until their lease (renewed by their runner) has run out."""
     proc, blocking_id, plain_id = _runner_in_another_process(db)
@@ -265,12 +269,23 @@ def test_another_machines_jobs_are_interrupted_only_once_their_lease_expired(db:
     here.shutdown()
     owned_elsewhere(time.time() - 1)  # the lease ran out
     later = JobRunner(db)
-    assert {j.id for j in later.interrupted()} == {blocking_id, plain_id}
-    assert later.get(blocking_id).error == {
+    assert later.interrupted() == []  # not this machine's to resume
+    swept = later.get(blocking_id)
+    assert swept.state == "failed" and swept.error is not None and swept.error["code"] == "interrupted"
+    assert "'another-machine'" in swept.error["message"] and set(swept.error) == {"code", "message"}
+    later.shutdown()
+    # That machine starts again: its jobs are its interrupted ones, to resume as if nobody had seen them.
+    monkeypatch.setattr(jobs, "_this_process", lambda: ProcessOwner("another-machine", 1, 1.0))
+    back = JobRunner(db)
+    assert {j.id for j in back.interrupted()} == {blocking_id, plain_id}
+    assert back.get(blocking_id).error == {
         "code": "interrupted",
         "message": "The process stopped while this job ran.",
     }
-    later.shutdown()
+    back.shutdown()
+    again = JobRunner(db)
+    assert again.interrupted() == []  # taken back once
+    again.shutdown()
 
 
 def test_a_running_job_keeps_its_lease_ahead_without_progress(db: Database) -> None:

@@ -237,7 +237,25 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX IF NOT EXISTS model_search_name_trgm ON model_search USING gin (name_key gin_trgm_ops);
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration("0001_initial", _INITIAL),)
+# The jobs of every machine (core/job_table.py): the SQLite catalog's jobs table, plus ``seq`` for order.
+_JOBS = """
+CREATE TABLE jobs (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY,
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    params_json TEXT NOT NULL DEFAULT '{}',
+    progress_json TEXT NOT NULL DEFAULT '{}',
+    result_json TEXT,
+    error_json TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX jobs_unfinished ON jobs (state) WHERE state IN ('queued', 'running');
+CREATE INDEX jobs_created ON jobs (created_at DESC, seq DESC);
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (Migration("0001_initial", _INITIAL), Migration("0002_jobs", _JOBS))
 
 
 def _statements(script: str) -> list[str]:
