@@ -38,7 +38,6 @@ _ORDER_BY = {
     "-used": "s.used_at DESC, s.id DESC",
     "used": "s.used_at, s.id",
 }
-_SORT_KEYS = "s.rowid, s.name_key, s.id, s.added_at, s.size, s.used_at, s.type"
 _FILTER_COLUMNS = ("type", "base_model", "location", "security", "file_format")
 _FACETS = ("type", "base_model", "file_format", "security", "location")
 _RANK_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'"  # D, C, B, A: as SQLite's bm25 weights favour names
@@ -98,7 +97,9 @@ def _where(clauses: Sequence[str]) -> str:
 
 def _capped_count(conn: Conn, where: str, params: Sequence[object], cap: int) -> tuple[int, bool]:
     row = conn.execute(
-        f"SELECT count(*) AS n FROM (SELECT 1 FROM model_search s{where} LIMIT {cap + 1}) h", params
+        f"SELECT count(*) AS n FROM (SELECT 1 FROM model_search s{where} LIMIT {cap + 1}) h",
+        params,
+        prepare=False,  # planned for its words or pattern each time, never a generic plan
     ).fetchone()
     hits = int(row["n"]) if row else 0
     return min(hits, cap), hits > cap
@@ -113,32 +114,45 @@ def _page(
         f"SELECT {LIST_COLUMNS} FROM unnest(ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {order} "
         "LIMIT %s OFFSET %s)) WITH ORDINALITY AS p(rid, pos) JOIN models m ON m.rowid = p.rid ORDER BY p.pos",
         (*params, query.limit, query.offset),
+        prepare=False,  # planned for its values each time ("lora" holds half the models, "vae" few)
     ).fetchall()
 
 
-def _hits_page(
-    conn: Conn,
-    where: str,
-    params: Sequence[object],
-    order: str,
-    order_params: Sequence[object],
-    query: ModelQuery,
-    whole: int,
+def _text_page(
+    conn: Conn, query: ModelQuery, tsq: str, in_name: str, clauses: list[str], params: list[object]
 ) -> tuple[int, list[dict[str, Any]]]:
-    """One pass over a text query's hits (at most ``COUNT_CAP`` + 1 of them, kept narrow): how many, and,
-    when they are at most ``whole``, the page in ``order`` read from them; else no rows (the caller pages
-    the whole match its own way). One statement: the count, the order and the page's rows."""
-    # Only what the order reads is kept per hit (the words only to rank them).
-    kept = "s.rowid, s.doc, s.name_length, s.name_key, s.id" if "s.doc" in order else _SORT_KEYS
+    """A text query's hits (at most ``COUNT_CAP`` + 1) and its page, in one statement.
+
+    The count keeps nothing of a hit: copying each hit's words for a ranking that thousands of hits never
+    get cost more than the count itself. So the page is a second pass, chosen by the count: sorted, the
+    planner's (the sort's index walked or the hits sorted); by relevance, at most ``RANK_CAP`` hits ranked
+    whole, or past that the hits in the name (``in_name``) newest first along the primary key, a few rows
+    read rather than thousands (``_others`` follows them when they run out)."""
+    where = _where(["s.doc @@ %s::tsquery", *clauses])  # with ``in_name`` for the words: the name hits
+    matched: list[object] = [tsq, *params]
+    limits = (query.limit, query.offset)
+    if query.sort == "relevance":
+        page = (
+            f"CASE WHEN (SELECT hits_total FROM n) <= {RANK_CAP} "
+            f"THEN ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {_RANKED} LIMIT %s OFFSET %s) "
+            f"ELSE ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY s.rowid DESC LIMIT %s OFFSET %s) "
+            "END"
+        )
+        paged = [*matched, in_name, tsq, *limits, in_name, *params, *limits]  # ORDER BY's after WHERE's
+    else:
+        page = (
+            f"ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {_ORDER_BY[query.sort]} "
+            "LIMIT %s OFFSET %s)"
+        )
+        paged = [*matched, *limits]
     rows = conn.execute(
-        f"WITH hits AS MATERIALIZED (SELECT {kept} FROM model_search s{where} LIMIT {COUNT_CAP + 1}), "
-        "n AS (SELECT count(*) AS hits_total FROM hits), "
-        f"ids AS (SELECT ARRAY(SELECT s.rowid FROM hits s WHERE (SELECT hits_total FROM n) <= {whole} "
-        f"ORDER BY {order} LIMIT %s OFFSET %s) AS a) "
-        f"SELECT n.hits_total, {LIST_COLUMNS} FROM n CROSS JOIN ids "
-        "LEFT JOIN LATERAL unnest(ids.a) WITH ORDINALITY AS p(rid, pos) ON true "
+        "WITH n AS (SELECT count(*) AS hits_total FROM "
+        f"(SELECT 1 FROM model_search s{where} LIMIT {COUNT_CAP + 1}) h) "
+        f"SELECT n.hits_total, {LIST_COLUMNS} FROM n "
+        f"LEFT JOIN LATERAL unnest({page}) WITH ORDINALITY AS p(rid, pos) ON true "
         "LEFT JOIN models m ON m.rowid = p.rid ORDER BY p.pos",
-        (*params, *order_params, query.limit, query.offset),
+        (*matched, *paged),
+        prepare=False,  # planned for its words each time: a generic plan scans for "s" as for "juggernaut"
     ).fetchall()
     hits = int(rows[0]["hits_total"]) if rows else 0
     return hits, [row for row in rows if row["id"] is not None]
@@ -149,8 +163,8 @@ def run_search(conn: Conn, query: ModelQuery) -> SearchResult:
     validate_query(query)
     build_match(query.q)  # the same limits on words as the SQLite catalog
     clauses, params = filters(query)
-    tsq = ts_query(query.q)
-    if tsq is None:
+    tsq, in_name = ts_query(query.q), ts_query(query.q, weights="A")
+    if tsq is None or in_name is None:
         order = _ORDER_BY.get(query.sort, _ORDER_BY["name"])
         rows = _page(conn, _where(clauses), params, order, query)
         if query.tag is None:
@@ -161,40 +175,33 @@ def run_search(conn: Conn, query: ModelQuery) -> SearchResult:
             ).fetchone()
             total = int(row["n"]) if row else 0
         return SearchResult(tuple(rows), total, False, "all")
-    where = _where(["s.doc @@ %s::tsquery", *clauses])
-    matched: list[object] = [tsq, *params]
-    in_name = ts_query(query.q, weights="A")
-    if query.sort == "relevance":  # few hits ranked whole, from the same pass that counts them
-        hits, rows = _hits_page(conn, where, matched, _RANKED, [in_name, tsq], query, RANK_CAP)
-    else:  # sorted: every hit under the cap is in the pass, so its page comes from there too
-        hits, rows = _hits_page(conn, where, matched, _ORDER_BY[query.sort], [], query, COUNT_CAP)
+    hits, rows = _text_page(conn, query, tsq, in_name, clauses, params)
     total, capped = min(hits, COUNT_CAP), hits > COUNT_CAP
     if total == 0:
         tokens = tokenize(query.q)
         if len(tokens) == 1 and len(tokens[0]) >= SUBSTRING_MIN_CHARS:
             return _substring(conn, query, tokens[0], clauses, params)
         return SearchResult((), 0, False, "fts")
-    if query.sort == "relevance" and hits > RANK_CAP:
-        rows = _broad_page(conn, query, tsq, in_name, clauses, params)
-    elif query.sort != "relevance" and capped:
-        rows = _page(conn, where, matched, _ORDER_BY[query.sort], query)
+    if query.sort == "relevance" and hits > RANK_CAP and len(rows) < query.limit:
+        rows += _others(conn, query, tsq, in_name, clauses, params, len(rows))
     return SearchResult(tuple(rows), total, capped, "fts")
 
 
-def _broad_page(
-    conn: Conn, query: ModelQuery, tsq: str, in_name: str | None, clauses: list[str], params: list[object]
+def _others(
+    conn: Conn,
+    query: ModelQuery,
+    tsq: str,
+    in_name: str,
+    clauses: list[str],
+    params: list[object],
+    have: int,
 ) -> list[dict[str, Any]]:
-    """A page of a match too broad to rank whole: hits in the name first, then the others, each newest
-    first, so that each part walks the primary key backwards and stops at the page's end instead of
-    sorting every hit (a few rows read for "j" rather than thousands)."""
-    named_where = _where(["s.doc @@ %s::tsquery", *clauses])
-    rows = _page(conn, named_where, [in_name, *params], "s.rowid DESC", query)
-    if len(rows) == query.limit:
-        return rows
-    named, _ = _capped_count(conn, named_where, [in_name, *params], COUNT_CAP)
-    rest = ModelQuery(limit=query.limit - len(rows), offset=max(0, query.offset - named))
+    """The rest of a broad match's page once its name hits ran out (``have`` of them on it): the other
+    hits, newest first, from where the name hits end."""
+    named, _ = _capped_count(conn, _where(["s.doc @@ %s::tsquery", *clauses]), [in_name, *params], COUNT_CAP)
+    rest = ModelQuery(limit=query.limit - have, offset=max(0, query.offset - named))
     others = _where(["s.doc @@ %s::tsquery", "NOT (s.doc @@ %s::tsquery)", *clauses])
-    return rows + _page(conn, others, [tsq, in_name, *params], "s.rowid DESC", rest)
+    return _page(conn, others, [tsq, in_name, *params], "s.rowid DESC", rest)
 
 
 def _substring(
