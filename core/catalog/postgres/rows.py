@@ -22,6 +22,16 @@ def hydrate(conn: Conn, rows: Sequence[Mapping[str, Any]], *, with_metadata: boo
     """Rows of ``models`` -> Models, files and tags in the order they were given."""
     if not rows:
         return []
+    if "files_listed" in rows[0]:  # a page of search.py's, its files and tags read with it
+        return [
+            model_from_row(
+                row,  # type: ignore[arg-type]
+                [ModelFile(*f) for f in row["files_listed"] or ()],
+                list(row["tags_listed"] or ()),
+                with_metadata,
+            )
+            for row in rows
+        ]
     ids = [row["id"] for row in rows]
     files: dict[str, list[ModelFile]] = {i: [] for i in ids}
     tags: dict[str, list[str]] = {i: [] for i in ids}
