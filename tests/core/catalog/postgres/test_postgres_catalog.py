@@ -288,3 +288,19 @@ def test_a_broad_match_pages_name_hits_first_and_every_hit_once(store: PostgresC
     assert len(seen) == len(set(seen)) == 2700
     assert all(name.startswith("alpha") for name in seen[:2000])
     assert seen[0] == "alpha 1999" and seen[2000] == "beta 699"  # newest first in each part
+
+
+def test_reads_run_on_their_own_and_a_write_inside_one_is_still_one_transaction(
+    db: PostgresDatabase,
+) -> None:
+    """read() runs each statement on its own (no BEGIN and COMMIT around a page of search); a
+    transaction() opened inside it is still one transaction, rolled back whole when it raises."""
+    with db.read() as conn:
+        assert conn.autocommit
+        with pytest.raises(RuntimeError), db.transaction() as tx:
+            tx.execute("INSERT INTO sources (path, added_at) VALUES ('/a', 'now')")
+            tx.execute("INSERT INTO sources (path, added_at) VALUES ('/b', 'now')")
+            raise RuntimeError("the second write failed")
+        assert conn.execute("SELECT count(*) AS n FROM sources").fetchone() == {"n": 0}
+    with db.transaction() as tx:
+        assert not tx.autocommit  # the pool's connections are handed out as they were
