@@ -141,7 +141,7 @@ def _text_page(
     limits = (query.limit, query.offset)
     if query.sort == "relevance":
         page = (
-            f"CASE WHEN (SELECT hits_total FROM n) <= {RANK_CAP} "
+            f"CASE WHEN (SELECT total FROM n) <= {RANK_CAP} "
             f"THEN ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {_RANKED} LIMIT %s OFFSET %s) "
             f"ELSE ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY s.rowid DESC LIMIT %s OFFSET %s) "
             "END"
@@ -153,17 +153,24 @@ def _text_page(
             "LIMIT %s OFFSET %s)"
         )
         paged = [*matched, *limits]
+    hits = f"SELECT count(*) AS total FROM (SELECT 1 FROM model_search s{where} LIMIT {COUNT_CAP + 1}) h"
+    return _counted_page(conn, hits, matched, page, paged)
+
+
+def _counted_page(
+    conn: Conn, count: str, count_params: Sequence[object], page: str, page_params: Sequence[object]
+) -> tuple[int, list[dict[str, Any]]]:
+    """``count`` (a statement giving ``total``, the CTE ``n`` the page may read) and the rows of
+    ``page`` (an array of rowids, in order) in one statement: one round trip, even for an empty page."""
     rows = conn.execute(
-        "WITH n AS (SELECT count(*) AS hits_total FROM "
-        f"(SELECT 1 FROM model_search s{where} LIMIT {COUNT_CAP + 1}) h) "
-        f"SELECT n.hits_total, {_PAGE_COLUMNS} FROM n "
+        f"WITH n AS ({count}) SELECT n.total, {_PAGE_COLUMNS} FROM n "
         f"LEFT JOIN LATERAL unnest({page}) WITH ORDINALITY AS p(rid, pos) ON true "
         "LEFT JOIN models m ON m.rowid = p.rid ORDER BY p.pos",
-        (*matched, *paged),
-        prepare=False,  # planned for its words each time: a generic plan scans for "s" as for "juggernaut"
+        (*count_params, *page_params),
+        prepare=False,  # planned for its values each time: a generic plan scans for "s" as for "juggernaut"
     ).fetchall()
-    hits = int(rows[0]["hits_total"]) if rows else 0
-    return hits, [row for row in rows if row["id"] is not None]
+    total = int(rows[0]["total"]) if rows else 0
+    return total, [row for row in rows if row["id"] is not None]
 
 
 def run_search(conn: Conn, query: ModelQuery) -> SearchResult:
@@ -174,14 +181,14 @@ def run_search(conn: Conn, query: ModelQuery) -> SearchResult:
     tsq, in_name = ts_query(query.q), ts_query(query.q, weights="A")
     if tsq is None or in_name is None:
         order = _ORDER_BY.get(query.sort, _ORDER_BY["name"])
-        rows = _page(conn, _where(clauses), params, order, query)
-        if query.tag is None:
-            total = _counted(conn, query)[0][1]
+        where = _where(clauses)
+        page = f"ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {order} LIMIT %s OFFSET %s)"
+        if query.tag is None:  # exact, from the counts per filter combination
+            by_filters, counted = filters(query, alias="")
+            count = f"SELECT coalesce(sum(n), 0) AS total FROM model_counts{_where(by_filters)}"
         else:
-            row = conn.execute(
-                f"SELECT count(*) AS n FROM model_search s{_where(clauses)}", params
-            ).fetchone()
-            total = int(row["n"]) if row else 0
+            count, counted = f"SELECT count(*) AS total FROM model_search s{where}", params
+        total, rows = _counted_page(conn, count, counted, page, [*params, query.limit, query.offset])
         return SearchResult(tuple(rows), total, False, "all")
     hits, rows = _text_page(conn, query, tsq, in_name, clauses, params)
     total, capped = min(hits, COUNT_CAP), hits > COUNT_CAP
