@@ -237,7 +237,21 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX IF NOT EXISTS model_search_name_trgm ON model_search USING gin (name_key gin_trgm_ops);
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration("0001_initial", _INITIAL),)
+# The filters chips set (type, base model, favourite) as a second column of the words' index: a filtered
+# text query's index scan yields only the hits that pass them, so its count and page read those rows
+# alone ("wa" among SDXL models: 1,427 rows read instead of 9,591). An expression over the row's own
+# columns, so there is nothing to keep in step: a query written otherwise is only slower, never wrong.
+# search.py's ``FILTER_KEYS`` must stay this expression for the planner to match it.
+_FILTERED_WORDS = """
+CREATE INDEX model_search_words ON model_search
+    USING gin (doc, (ARRAY['t:' || type, 'b:' || base_model, 'f:' || favorite]));
+DROP INDEX model_search_doc;
+"""
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_initial", _INITIAL),
+    Migration("0002_filtered_words", _FILTERED_WORDS),
+)
 
 
 def _statements(script: str) -> list[str]:

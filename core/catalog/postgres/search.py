@@ -46,6 +46,9 @@ _PAGE_COLUMNS = (
     "(SELECT array_agg(t.tag ORDER BY t.seq) FROM tags t WHERE t.model_id = m.id) AS tags_listed"
 )
 _FILTER_COLUMNS = ("type", "base_model", "location", "security", "file_format")
+# Migration 0002's second column of the words' index, written as it is there: a text query tests its
+# type, base model and favourite filters against it in the same index scan as the words.
+FILTER_KEYS = "ARRAY['t:' || s.type, 'b:' || s.base_model, 'f:' || s.favorite]"
 _FACETS = ("type", "base_model", "file_format", "security", "location")
 _RANK_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'"  # D, C, B, A: as SQLite's bm25 weights favour names
 # Relevance among few hits: in the name first, then by rank, then the shortest name (closest to the text).
@@ -63,21 +66,32 @@ class SearchResult:
     strategy: str  # all | fts | substring
 
 
-def filters(query: ModelQuery, alias: str = "s.") -> tuple[list[str], list[object]]:
-    """The query's filters on ``model_search`` (``alias`` "s.") or on ``model_counts`` (alias "", no tag)."""
+def filters(query: ModelQuery, alias: str = "s.", *, keyed: bool = False) -> tuple[list[str], list[object]]:
+    """The query's filters on ``model_search`` (``alias`` "s.") or on ``model_counts`` (alias "", no tag).
+
+    ``keyed``: type, base model and favourite as one test of ``FILTER_KEYS``, for a text query (the words'
+    index then applies them; as columns, the planner would AND in a scan of their own index)."""
     clauses: list[str] = []
     params: list[object] = []
+    keys: list[str] = []
     for column in _FILTER_COLUMNS:
         value = getattr(query, column)
-        if value is not None:
+        if value is not None and keyed and column in ("type", "base_model"):
+            keys.append(f"{column[0]}:{value}")
+        elif value is not None:
             clauses.append(f"{alias}{column} = %s")
             params.append(value)
     if query.tag is not None:
         clauses.append("EXISTS (SELECT 1 FROM tags t WHERE t.model_id = s.id AND t.tag = %s)")
         params.append(query.tag)
-    if query.favorite is not None:
+    if query.favorite is not None and keyed:
+        keys.append(f"f:{1 if query.favorite else 0}")
+    elif query.favorite is not None:
         clauses.append(f"{alias}favorite = %s")
         params.append(1 if query.favorite else 0)
+    if keys:
+        clauses.append(f"{FILTER_KEYS} @> %s::text[]")
+        params.append(keys)
     return clauses, params
 
 
@@ -190,7 +204,8 @@ def run_search(conn: Conn, query: ModelQuery) -> SearchResult:
             count, counted = f"SELECT count(*) AS total FROM model_search s{where}", params
         total, rows = _counted_page(conn, count, counted, page, [*params, query.limit, query.offset])
         return SearchResult(tuple(rows), total, False, "all")
-    hits, rows = _text_page(conn, query, tsq, in_name, clauses, params)
+    keyed, keys = filters(query, keyed=True)
+    hits, rows = _text_page(conn, query, tsq, in_name, keyed, keys)
     total, capped = min(hits, COUNT_CAP), hits > COUNT_CAP
     if total == 0:
         tokens = tokenize(query.q)
@@ -198,7 +213,7 @@ def run_search(conn: Conn, query: ModelQuery) -> SearchResult:
             return _substring(conn, query, tokens[0], clauses, params)
         return SearchResult((), 0, False, "fts")
     if query.sort == "relevance" and hits > RANK_CAP and len(rows) < query.limit:
-        rows += _others(conn, query, tsq, in_name, clauses, params, len(rows))
+        rows += _others(conn, query, tsq, in_name, keyed, keys, len(rows))
     return SearchResult(tuple(rows), total, capped, "fts")
 
 
