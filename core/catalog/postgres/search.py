@@ -46,9 +46,9 @@ _PAGE_COLUMNS = (
     "(SELECT array_agg(t.tag ORDER BY t.seq) FROM tags t WHERE t.model_id = m.id) AS tags_listed"
 )
 _FILTER_COLUMNS = ("type", "base_model", "location", "security", "file_format")
-# Migration 0002's second column of the words' index, written as it is there: a text query tests its
-# type, base model and favourite filters against it in the same index scan as the words.
-FILTER_KEYS = "ARRAY['t:' || s.type, 'b:' || s.base_model, 'f:' || s.favorite]"
+# Migrations 0002's and 0003's second column of the words' indexes, written as it is there: a text query
+# tests its type, base model and favourite filters against it in the same index scan as the words.
+FILTER_KEYS = "ARRAY['t:' || {a}type, 'b:' || {a}base_model, 'f:' || {a}favorite]"
 _FACETS = ("type", "base_model", "file_format", "security", "location")
 _RANK_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'"  # D, C, B, A: as SQLite's bm25 weights favour names
 # Relevance among few hits: in the name first, then by rank, then the shortest name (closest to the text).
@@ -73,26 +73,46 @@ def filters(query: ModelQuery, alias: str = "s.", *, keyed: bool = False) -> tup
     index then applies them; as columns, the planner would AND in a scan of their own index)."""
     clauses: list[str] = []
     params: list[object] = []
-    keys: list[str] = []
     for column in _FILTER_COLUMNS:
         value = getattr(query, column)
-        if value is not None and keyed and column in ("type", "base_model"):
-            keys.append(f"{column[0]}:{value}")
-        elif value is not None:
+        if value is not None and not (keyed and column in _KEYED):
             clauses.append(f"{alias}{column} = %s")
             params.append(value)
     if query.tag is not None:
         clauses.append("EXISTS (SELECT 1 FROM tags t WHERE t.model_id = s.id AND t.tag = %s)")
         params.append(query.tag)
-    if query.favorite is not None and keyed:
-        keys.append(f"f:{1 if query.favorite else 0}")
-    elif query.favorite is not None:
+    if query.favorite is not None and not keyed:
         clauses.append(f"{alias}favorite = %s")
         params.append(1 if query.favorite else 0)
-    if keys:
-        clauses.append(f"{FILTER_KEYS} @> %s::text[]")
+    keys = _keys(query)
+    if keyed and keys:
+        clauses.append(f"{FILTER_KEYS.format(a=alias)} @> %s::text[]")
         params.append(keys)
     return clauses, params
+
+
+_KEYED = ("type", "base_model", "favorite")
+
+
+def _keys(query: ModelQuery) -> list[str]:
+    """The query's type, base model and favourite filters as values of ``FILTER_KEYS``."""
+    keys = [f"{a[0]}:{getattr(query, a)}" for a in ("type", "base_model") if getattr(query, a) is not None]
+    if query.favorite is not None:
+        keys.append(f"f:{1 if query.favorite else 0}")
+    return keys
+
+
+def _hits(query: ModelQuery, tsq: str, where: str, matched: list[object]) -> tuple[str, list[object]]:
+    """A statement counting a text query's hits up to ``COUNT_CAP`` + 1 (as ``total``), and its
+    parameters: on 0003's narrow rows when they hold every filter of the query (``where`` and
+    ``matched``, its test on model_search, otherwise)."""
+    limit = f"LIMIT {COUNT_CAP + 1}"
+    if any(getattr(query, attr) is not None for attr in ("location", "security", "file_format", "tag")):
+        return f"SELECT count(*) AS total FROM (SELECT 1 FROM model_search s{where} {limit}) h", matched
+    keys = _keys(query)
+    tests = ["w.words @@ %s::tsquery", *([f"{FILTER_KEYS.format(a='w.')} @> %s::text[]"] if keys else [])]
+    counted = f"SELECT count(*) AS total FROM (SELECT 1 FROM model_words w{_where(tests)} {limit}) h"
+    return counted, [tsq, *([keys] if keys else [])]
 
 
 def _counted(conn: Conn, query: ModelQuery, column: str | None = None) -> list[tuple[Any, int]]:
@@ -167,8 +187,7 @@ def _text_page(
             "LIMIT %s OFFSET %s)"
         )
         paged = [*matched, *limits]
-    hits = f"SELECT count(*) AS total FROM (SELECT 1 FROM model_search s{where} LIMIT {COUNT_CAP + 1}) h"
-    return _counted_page(conn, hits, matched, page, paged)
+    return _counted_page(conn, *_hits(query, tsq, where, matched), page, paged)
 
 
 def _counted_page(

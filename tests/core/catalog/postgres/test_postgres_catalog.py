@@ -201,7 +201,14 @@ def test_the_catalog_comes_back_with_its_server_without_a_failed_request(
 
 
 def _counts_match_rows(db: PostgresDatabase) -> None:
+    """model_counts and model_words (0003), each kept by triggers, hold what the rows say."""
     with db.read() as conn:
+        derived = "SELECT rowid, type, base_model, favorite, strip(doc) AS words FROM model_search"
+        for missing in (
+            f"{derived} EXCEPT SELECT * FROM model_words",
+            f"SELECT * FROM model_words EXCEPT {derived}",
+        ):
+            assert conn.execute(missing).fetchall() == []
         kept = conn.execute(
             "SELECT type, base_model, location, security, file_format, favorite, n FROM model_counts "
             "WHERE n <> 0 ORDER BY 1, 2, 3, 4, 5, 6"
@@ -216,8 +223,9 @@ def _counts_match_rows(db: PostgresDatabase) -> None:
 def test_totals_without_text_stay_exact_through_every_change(
     db: PostgresDatabase, store: PostgresCatalog
 ) -> None:
-    """Totals and chip counts without text come from model_counts: adds, edits, favourites, moves to the
-    library, deletions (one, by location, all) and a bulk load keep them equal to the rows."""
+    """Totals and chip counts without text come from model_counts, text totals from model_words: adds,
+    edits, favourites, moves to the library, deletions (one, by location, all) and a bulk load keep both
+    equal to the rows."""
     models = [
         make_model(f"m{i}", type="lora" if i % 3 else "vae", base_model="sdxl" if i % 2 else "flux1")
         for i in range(30)
@@ -228,12 +236,17 @@ def test_totals_without_text_stay_exact_through_every_change(
     store.update(models[0].id, type="checkpoint", favorite=True)
     store.update(models[1].id, base_model="sd15", name="renamed")
     store.update(models[2].id, location="source")
+    store.update(models[4].id, used_at="2025-01-01T00:00:00+00:00")  # nothing counted changes
+    store.update(models[5].id, favorite=True)  # only the favourite
     store.delete(models[3].id)
     _counts_match_rows(db)
+    assert store.list(ModelQuery(q="renamed", base_model="sd15")).total == 1
+    assert store.list(ModelQuery(q="m", favorite=True, type="checkpoint")).total == 1  # m0
+    assert store.list(ModelQuery(q="m5", favorite=True)).total == 1
     assert store.list(ModelQuery(type="vae")).total == sum(1 for m in models[4:] if m.type == "vae") + (
         1 if models[2].type == "vae" else 0
     )
-    assert store.facets(ModelQuery()).favorites == 1
+    assert store.facets(ModelQuery()).favorites == 2
     assert store.delete_all(location="source") == 2
     _counts_match_rows(db)
     with store.bulk():
