@@ -8,6 +8,8 @@ The tables mirror the SQLite catalog's (core/catalog/migrations.py) with Postgre
 serves prefixes, and a trigram index on names for the substring fallback where the ``pg_trgm`` extension
 may be created. ``sources`` and ``source_files`` are the in-place
 folders' tables, here so that their writes share a transaction with the models' as they do in SQLite.
+Migrations 0002 on (schema_reads.py) add what reads are served from: the chips' filters inside the words'
+index, ``model_words`` for counting, each model's files and tags copied onto its row.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import psycopg
 
 from .database import Conn, PostgresDatabase
+from .schema_reads import COUNTED_WORDS, FILTERED_WORDS, LISTED
 
 # A fixed key of our own for pg_advisory_xact_lock: "model-library migrations".
 _MIGRATION_LOCK = 0x6D6C_6D69_6772
@@ -237,75 +240,11 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX IF NOT EXISTS model_search_name_trgm ON model_search USING gin (name_key gin_trgm_ops);
 """
 
-# The filters chips set (type, base model, favourite) as a second column of the words' index: a filtered
-# text query's index scan yields only the hits that pass them, so its count and page read those rows
-# alone ("wa" among SDXL models: 1,427 rows read instead of 9,591). An expression over the row's own
-# columns, so there is nothing to keep in step: a query written otherwise is only slower, never wrong.
-# search.py's ``FILTER_KEYS`` must stay this expression for the planner to match it (0003's too).
-_FILTERED_WORDS = """
-CREATE INDEX model_search_words ON model_search
-    USING gin (doc, (ARRAY['t:' || type, 'b:' || base_model, 'f:' || favorite]));
-DROP INDEX model_search_doc;
-"""
-
-# The words again, on narrow rows of their own, for counting: a text query's total (up to COUNT_CAP + 1
-# hits) reads each hit's row only to see that it is visible (a GIN index cannot tell), and what that
-# costs goes by pages. model_search's rows are wide (sort keys, filters, the weighted words); here only
-# the words without positions or weights (a count needs neither) and 0002's filters, half the pages: a
-# broad word counts about 40% faster. Statement triggers on model_search keep it, as model_counts is kept.
-_COUNTED_WORDS = """
-CREATE TABLE model_words (
-    rowid BIGINT PRIMARY KEY,
-    type TEXT NOT NULL,
-    base_model TEXT NOT NULL,
-    favorite SMALLINT NOT NULL,
-    words TSVECTOR NOT NULL
-);
-INSERT INTO model_words (rowid, type, base_model, favorite, words)
-    SELECT rowid, type, base_model, favorite, strip(doc) FROM model_search ORDER BY rowid;
-CREATE INDEX model_words_words ON model_words
-    USING gin (words, (ARRAY['t:' || type, 'b:' || base_model, 'f:' || favorite]));
-
-CREATE FUNCTION model_words_added() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO model_words AS w (rowid, type, base_model, favorite, words)
-    SELECT rowid, type, base_model, favorite, strip(doc) FROM added ORDER BY rowid
-    ON CONFLICT (rowid) DO UPDATE SET type = excluded.type, base_model = excluded.base_model,
-        favorite = excluded.favorite, words = excluded.words;
-    RETURN NULL;
-END
-$$;
-CREATE FUNCTION model_words_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    -- Only rows whose words or filters changed: a model used (used_at) rewrites nothing here.
-    UPDATE model_words AS w SET type = a.type, base_model = a.base_model, favorite = a.favorite,
-        words = strip(a.doc)
-    FROM added AS a JOIN removed AS r ON r.rowid = a.rowid
-    WHERE w.rowid = a.rowid
-        AND (a.type, a.base_model, a.favorite, a.doc)
-            IS DISTINCT FROM (r.type, r.base_model, r.favorite, r.doc);
-    RETURN NULL;
-END
-$$;
-CREATE FUNCTION model_words_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM model_words AS w USING removed AS r WHERE w.rowid = r.rowid;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER model_search_words_insert AFTER INSERT ON model_search
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION model_words_added();
-CREATE TRIGGER model_search_words_update AFTER UPDATE ON model_search
-    REFERENCING OLD TABLE AS removed NEW TABLE AS added
-    FOR EACH STATEMENT EXECUTE FUNCTION model_words_changed();
-CREATE TRIGGER model_search_words_delete AFTER DELETE ON model_search
-    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION model_words_removed();
-"""
-
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_initial", _INITIAL),
-    Migration("0002_filtered_words", _FILTERED_WORDS),
-    Migration("0003_counted_words", _COUNTED_WORDS),
+    Migration("0002_filtered_words", FILTERED_WORDS),
+    Migration("0003_counted_words", COUNTED_WORDS),
+    Migration("0004_listed_files_and_tags", LISTED),
 )
 
 
