@@ -9,9 +9,27 @@ from typing import Any
 from ...job_table import Row
 from .database import PostgresDatabase
 
+# The jobs of every machine (core/job_table.py): the SQLite catalog's jobs table, plus ``seq`` for order.
+JOBS_TABLE = """
+CREATE TABLE jobs (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY,
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    params_json TEXT NOT NULL DEFAULT '{}',
+    progress_json TEXT NOT NULL DEFAULT '{}',
+    result_json TEXT,
+    error_json TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX jobs_unfinished ON jobs (state) WHERE state IN ('queued', 'running');
+CREATE INDEX jobs_created ON jobs (created_at DESC, seq DESC);
+"""
+
 
 class PostgresJobTable:
-    """``JobTable`` on the ``jobs`` table of migration 0002 (as the SQLite one, ``seq`` orders ties)."""
+    """``JobTable`` on the ``jobs`` table of migration 0005 (as the SQLite one, ``seq`` orders ties)."""
 
     shared = True
 

@@ -121,7 +121,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "apps": ("core/links/registry.py",),
     "pending_lookups": ("core/records/pending.py",),
     # The runner's rows: the SQLite table, or (a shared catalog) every machine's in the catalog database.
-    "jobs": ("core/job_table.py", "core/catalog/postgres/jobs.py", "core/catalog/postgres/schema.py"),
+    "jobs": ("core/job_table.py", "core/catalog/postgres/jobs.py"),
     "http_cache": ("core/net/cache.py",),
 }
 CREATED = re.compile(r"\bCREATE\s+(?:VIRTUAL\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
