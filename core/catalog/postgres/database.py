@@ -11,10 +11,7 @@ constraints as the last word (a second insert of the same bytes is a ``Conflict`
 from __future__ import annotations
 
 import re
-import select
 import threading
-import time
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -67,26 +64,6 @@ def check_dsn(dsn: str) -> str:
     return dsn
 
 
-# When each pooled connection was last handed back (weak: the pool may drop a connection any time).
-_RETURNED: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = weakref.WeakKeyDictionary()
-# Past this idle time a connection is checked by a round trip whatever its socket shows.
-CHECK_IDLE_S = 10.0
-
-
-def _returned(conn: psycopg.Connection[Any]) -> None:
-    _RETURNED[conn] = time.monotonic()
-
-
-def _check(conn: psycopg.Connection[Any]) -> None:
-    """A round trip (``check_connection``) only for a connection idle for a while or whose socket holds
-    something: a server shutting down or ending a backend says so on the socket before closing it, so a
-    busy pool skips a round trip per request (a tenth of a page of search) and still never hands out one
-    the server ended; a connection a firewall dropped silently is found by its idle time."""
-    idle = time.monotonic() - _RETURNED.get(conn, 0.0)
-    if idle > CHECK_IDLE_S or select.select([conn.fileno()], [], [], 0)[0]:
-        ConnectionPool.check_connection(conn)
-
-
 class PostgresDatabase:
     """A pool of connections to one catalog database; rows come back as dicts."""
 
@@ -102,10 +79,9 @@ class PostgresDatabase:
             min_size=1,
             max_size=pool_size,
             kwargs={"row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_S},
-            # A pooled connection may have died idle (the server restarted, a firewall dropped it): it is
-            # checked before use and replaced, where it would fail the request that got it.
-            check=_check,
-            reset=_returned,
+            # A pooled connection may have died idle (the server restarted, a firewall dropped it): one
+            # round trip before each use replaces it, where it would fail the request that got it.
+            check=ConnectionPool.check_connection,
             open=False,
             name="model-library-catalog",
         )

@@ -376,22 +376,3 @@ def test_an_add_writes_each_model_row_once(db: PostgresDatabase, store: Postgres
         row = conn.execute("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'models'")
         assert row.fetchone() == {"n_tup_upd": 0}
     _counts_match_rows(db)
-
-
-def test_a_pooled_connection_is_checked_by_a_round_trip_only_when_idle_or_told_something(
-    db: PostgresDatabase,
-) -> None:
-    """A connection handed back a moment ago with nothing on its socket goes out as it is (the ended
-    backends of the test above are caught by what their socket says); one idle past CHECK_IDLE_S (a
-    firewall may have dropped it without a word) gets a round trip first."""
-    from comfyui_model_library.core.catalog.postgres import database
-
-    with db.read() as conn:
-        conn.execute("SELECT 1")
-    with mock.patch.object(database.ConnectionPool, "check_connection") as check:
-        with db.read() as conn:
-            conn.execute("SELECT 1")
-        assert not check.called
-        with mock.patch.object(database, "CHECK_IDLE_S", -1.0), db.read() as conn:
-            conn.execute("SELECT 1")
-        assert check.called
