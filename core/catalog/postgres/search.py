@@ -2,7 +2,11 @@
 SQLite catalog's (core/catalog/search.py), over ``model_search`` (schema.py: one narrow row per model,
 its ``doc`` tsvector under a GIN index for words and prefixes) and, when a single word finds nothing, a
 substring of names (trigram index where ``pg_trgm`` exists). A page is ordered on the narrow rows; only
-its own rows are read from ``models``.
+its own rows are read from ``models``, with their files and tags (0004's copies on the row).
+
+One statement per page, planned for its values each time: the total (a text query's counted on
+``model_words``, 0003, half the pages of ``model_search``) and the page chosen by it. The filters chips set
+are tested inside the words' indexes (``FILTER_KEYS``, 0002).
 
 Relevance: hits in the name first; among at most ``RANK_CAP`` hits, by ``ts_rank`` over the field weights
 then the shortest name (the closest to what was typed); past that, newest first, as SQLite's broad matches.
