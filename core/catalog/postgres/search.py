@@ -5,8 +5,8 @@ substring of names (trigram index where ``pg_trgm`` exists). A page is ordered o
 its own rows are read from ``models``, with their files and tags (0004's copies on the row).
 
 One statement per page, planned for its values each time: the total (a text query's counted on
-``model_words``, 0003, half the pages of ``model_search``) and the page chosen by it. The filters chips set
-are tested inside the words' indexes (``FILTER_KEYS``, 0002).
+``model_words``, 0003, half the pages of ``model_search``) and the page chosen by it. The filters the chips
+set are tested inside the words' indexes (``FILTER_KEYS``, 0002).
 
 Relevance: hits in the name first; among at most ``RANK_CAP`` hits, by ``ts_rank`` over the field weights
 then the shortest name (the closest to what was typed); past that, newest first, as SQLite's broad matches.
