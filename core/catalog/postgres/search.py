@@ -48,6 +48,7 @@ _FILTER_COLUMNS = ("type", "base_model", "location", "security", "file_format")
 # Migrations 0002's and 0003's second column of the words' indexes, written as it is there: a text query
 # tests its type, base model and favourite filters against it in the same index scan as the words.
 FILTER_KEYS = "ARRAY['t:' || {a}type, 'b:' || {a}base_model, 'f:' || {a}favorite]"
+_KEYED = ("type", "base_model", "favorite")
 _FACETS = ("type", "base_model", "file_format", "security", "location")
 _RANK_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'"  # D, C, B, A: as SQLite's bm25 weights favour names
 # Relevance among few hits: in the name first, then by rank, then the shortest name (closest to the text).
@@ -88,9 +89,6 @@ def filters(query: ModelQuery, alias: str = "s.", *, keyed: bool = False) -> tup
         clauses.append(f"{FILTER_KEYS.format(a=alias)} @> %s::text[]")
         params.append(keys)
     return clauses, params
-
-
-_KEYED = ("type", "base_model", "favorite")
 
 
 def _keys(query: ModelQuery) -> list[str]:
