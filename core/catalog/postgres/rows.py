@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from ...models import Model, ModelFile
 from ..rows import INSERT_MODEL, file_alias, model_from_row, unique
 from .database import Conn
@@ -38,9 +36,15 @@ def columns(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]
     return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
-def listed(model: Model) -> tuple[object, object]:
-    """The values of ``files_listed`` and ``tags_listed`` for a new row of ``model``."""
-    return Jsonb([[f.path, f.size, f.blake3, f.sha256] for f in model.files]), unique(model.tags)
+def listed(model: Model) -> tuple[list[str], list[str]]:
+    """The values of ``files_listed`` (path, size, blake3, sha256 of each file, flat) and ``tags_listed``
+    for a new row of ``model``."""
+    return [v for f in model.files for v in (f.path, str(f.size), f.blake3, f.sha256)], unique(model.tags)
+
+
+def _files(flat: Sequence[str]) -> list[ModelFile]:
+    """``files_listed`` -> ModelFiles."""
+    return [ModelFile(flat[i], int(flat[i + 1]), flat[i + 2], flat[i + 3]) for i in range(0, len(flat), 4)]
 
 
 def hydrate(rows: Sequence[Mapping[str, Any]], *, with_metadata: bool = True) -> list[Model]:
@@ -48,7 +52,7 @@ def hydrate(rows: Sequence[Mapping[str, Any]], *, with_metadata: bool = True) ->
     return [
         model_from_row(
             row,  # type: ignore[arg-type]
-            [ModelFile(*f) for f in row["files_listed"]],
+            _files(row["files_listed"]),
             list(row["tags_listed"]),
             with_metadata,
         )

@@ -2,7 +2,11 @@
 SQLite catalog's (core/catalog/search.py), over ``model_search`` (schema.py: one narrow row per model,
 its ``doc`` tsvector under a GIN index for words and prefixes) and, when a single word finds nothing, a
 substring of names (trigram index where ``pg_trgm`` exists). A page is ordered on the narrow rows; only
-its own rows are read from ``models``.
+its own rows are read from ``models``, with their files and tags (0004's copies on the row).
+
+One statement per page, planned for its values each time: the total (a text query's counted on
+``model_words``, 0003, half the pages of ``model_search``) and the page chosen by it. The filters the chips
+set are tested inside the words' indexes (``FILTER_KEYS``, 0002).
 
 Relevance: hits in the name first; among at most ``RANK_CAP`` hits, by ``ts_rank`` over the field weights
 then the shortest name (the closest to what was typed); past that, newest first, as SQLite's broad matches.
@@ -44,6 +48,7 @@ _FILTER_COLUMNS = ("type", "base_model", "location", "security", "file_format")
 # Migrations 0002's and 0003's second column of the words' indexes, written as it is there: a text query
 # tests its type, base model and favourite filters against it in the same index scan as the words.
 FILTER_KEYS = "ARRAY['t:' || {a}type, 'b:' || {a}base_model, 'f:' || {a}favorite]"
+_KEYED = ("type", "base_model", "favorite")
 _FACETS = ("type", "base_model", "file_format", "security", "location")
 _RANK_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'"  # D, C, B, A: as SQLite's bm25 weights favour names
 # Relevance among few hits: in the name first, then by rank, then the shortest name (closest to the text).
@@ -84,9 +89,6 @@ def filters(query: ModelQuery, alias: str = "s.", *, keyed: bool = False) -> tup
         clauses.append(f"{FILTER_KEYS.format(a=alias)} @> %s::text[]")
         params.append(keys)
     return clauses, params
-
-
-_KEYED = ("type", "base_model", "favorite")
 
 
 def _keys(query: ModelQuery) -> list[str]:
