@@ -8,6 +8,7 @@ never thrashed by parallel reads.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -114,17 +115,17 @@ class Importer:
         target = GroupTarget(self.config.root, self.db, self.repo, self.config.trash_dir, origin_kind, source)
 
         def stage_in(plan: PlannedModel, batch: Path) -> StagedModel:
-            with self.limiter.slot(plan.main_file):
-                return stage_model(
-                    plan,
-                    self.config.tmp_dir,
-                    move=False,
-                    hardlink=hardlink,
-                    roots=roots,
-                    progress=tracker.bytes_for(plan.name),
-                    cancelled=cancelled,
-                    batch=batch,
-                )
+            return stage_model(
+                plan,
+                self.config.tmp_dir,
+                move=False,
+                hardlink=hardlink,
+                roots=roots,
+                progress=tracker.bytes_for(plan.name),
+                cancelled=cancelled,
+                batch=batch,
+                read_slot=functools.partial(self.limiter.slot, plan.main_file),
+            )
 
         def one(plan: PlannedModel, turn: Callable[[], None]) -> ImportItem:
             return self._import_one(

@@ -15,6 +15,8 @@ import os
 import shutil
 import stat
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from ..formats.detect import Detection, detect_diffusers_folder, detect_many
 from ..formats.inspect import FileInfo, inspect_fd
 from ..io.copying import copy_and_hash
 from ..io.fileops import SourceStat, atomic_write_json, check_unchanged, fsync_dir, open_source
-from ..io.hashing import Digests, hash_fd
+from ..io.hashing import Digests, hash_fd, hash_read, read_small
 from ..io.paths import is_within, validate_relpath
 from ..models import Hashes, ModelFile
 from ..records.kinds import RecordError
@@ -36,6 +38,9 @@ from .stage_lock import STAGE_PREFIX, StageLock, new_stage_dir
 
 log = logging.getLogger(__name__)
 
+
+# What ``stage_model`` holds while it reads a source: its drive's slot (``DriveLimiter.slot``).
+ReadSlot = Callable[[], AbstractContextManager[object]]
 
 _SECURITY_RANK = {"safe": 0, "unknown": 1, "pickle": 2}
 
@@ -110,6 +115,7 @@ def stage_model(
     progress: ByteProgress | None = None,
     cancelled: CancelCheck | None = None,
     batch: Path | None = None,
+    read_slot: ReadSlot = nullcontext,
 ) -> StagedModel:
     """Stage ``plan`` under ``tmp_dir``. On any failure the stage is undone (moves put back) and re-raised.
 
@@ -117,6 +123,9 @@ def stage_model(
     O(1) and leaving the source untouched; adoption uses it so an original name never stops resolving.
     ``batch``: a group folder this process holds locked; the stage is made inside it, under the group's
     lock (taking a lock per stage costs more than committing a small model). Never with ``move``.
+    ``read_slot``: held while a source file is read (its drive's slot, ``io/drives.py``), not while the
+    bytes of a small file, read whole, are hashed or while folders are made, so the drive serves the next
+    read while this one is hashed.
     """
     # Links of a Diffusers folder or a set may lead anywhere inside it; a single file's only to a model.
     top = str(plan.origin) if plan.format in ("diffusion-folder", "sharded-set") else None
@@ -153,6 +162,7 @@ def stage_model(
                     roots=roots,
                     progress=progress,
                     cancelled=cancelled,
+                    read_slot=read_slot,
                 )
             )
         described = describe_staged(plan, stage, tuple(staged), files)
@@ -190,6 +200,7 @@ def _stage_file(
     roots: list[Path] | None,
     progress: ByteProgress | None,
     cancelled: CancelCheck | None,
+    read_slot: ReadSlot,
 ) -> StagedFile:
     is_link = stat.S_ISLNK(os.lstat(source).st_mode)
     if is_link and move:
@@ -204,17 +215,24 @@ def _stage_file(
             _check_opened(fd, real, roots)
         elif is_link:
             _check_opened(fd, real, [real])  # the target itself, not a folder swapped in on its way
-        info = _inspect(fd, src_stat.size, real.name, rel)
-        if move and src_stat.device == tmp_dev:
-            digests = _move_and_hash(fd, real, dest, stage, src_stat, progress, cancelled)
-            return StagedFile(rel, real, dest, digests, info, True)
-        if hardlink and src_stat.device == tmp_dev and _try_link(real, dest):
-            digests = hash_fd(fd, progress=progress, cancelled=cancelled)
-            check_unchanged(fd, real, src_stat)
-            return StagedFile(rel, real, dest, digests, info, False)
-        digests = copy_and_hash(fd, src_stat, dest, progress=progress, cancelled=cancelled, src_path=real)
+        with read_slot():
+            info = _inspect(fd, src_stat.size, real.name, rel)
+            if move and src_stat.device == tmp_dev:
+                digests = _move_and_hash(fd, real, dest, stage, src_stat, progress, cancelled)
+                return StagedFile(rel, real, dest, digests, info, True)
+            if not (hardlink and src_stat.device == tmp_dev and _try_link(real, dest)):
+                digests = copy_and_hash(
+                    fd, src_stat, dest, progress=progress, cancelled=cancelled, src_path=real
+                )
+                check_unchanged(fd, real, src_stat)
+                return StagedFile(rel, real, dest, digests, info, False, src_stat)
+            data = read_small(fd, cancelled)
+            if data is None:
+                digests = hash_fd(fd, progress=progress, cancelled=cancelled)
+        if data is not None:
+            digests = hash_read(data, progress)  # CPU only: the drive's slot is free for the next read
         check_unchanged(fd, real, src_stat)
-        return StagedFile(rel, real, dest, digests, info, False, src_stat)
+        return StagedFile(rel, real, dest, digests, info, False)
     finally:
         os.close(fd)
 

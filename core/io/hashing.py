@@ -152,8 +152,9 @@ def hash_fd(
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
     except (AttributeError, OSError):
         pass  # advisory only; not on every platform or file kind
-    if _remaining(fd) <= SMALL_FILE:
-        return _hash_small(fd, progress, cancelled)
+    data = read_small(fd, cancelled)
+    if data is not None:
+        return hash_read(data, progress)
     ring = _take_ring()
     try:
         return _hash_ring(fd, ring, progress, cancelled)
@@ -204,13 +205,24 @@ def _remaining(fd: int) -> int:
         return 1 << 62
 
 
-def _hash_small(fd: int, progress: ByteProgress | None, cancelled: CancelCheck | None) -> Digests:
+def read_small(fd: int, cancelled: CancelCheck | None = None) -> bytes | None:
+    """The rest of a small regular file (at most ``SMALL_FILE`` bytes when asked), read whole; None for
+    a larger one or a pipe (:func:`hash_fd` streams those). Hash the bytes with :func:`hash_read`.
+
+    Reading and hashing are two steps so a caller can hold a drive's slot (``io/drives.py``) for the read
+    alone: the hashing is CPU work that another file's read need not wait for."""
+    if _remaining(fd) > SMALL_FILE:
+        return None
     if cancelled is not None and cancelled():
         raise Cancelled("hashing was cancelled; nothing was changed")
     parts = []
     while chunk := os.read(fd, SMALL_FILE + 1):  # until EOF: the file may have grown since fstat
         parts.append(chunk)
-    data = b"".join(parts)
+    return b"".join(parts)
+
+
+def hash_read(data: bytes, progress: ByteProgress | None = None) -> Digests:
+    """Both digests of the bytes :func:`read_small` read, reporting them as read (``progress``)."""
     if progress is not None and data:
         progress(len(data))
     return hash_bytes(data)
