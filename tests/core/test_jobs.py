@@ -159,11 +159,13 @@ _OTHER_PROCESS = """
 import sys, threading
 from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.jobs import JobRunner
-runner = JobRunner(Database(sys.argv[1]), queues={"io": 1})
+db = Database(sys.argv[1])
+runner = JobRunner(db, queues={"io": 1})
 gate = threading.Event()
 blocking = runner.submit("download", lambda p, c: gate.wait(60), params={"repo_id": "a/b"}, resumable=True)
 plain = runner.submit("import", lambda p, c: None, params={"paths": ["/x"]})
-while runner.get(blocking.id).state != "running":
+# Running in memory first, in its row a moment later: the others read the row.
+while db.execute_read("SELECT state FROM jobs WHERE id = ?", (blocking.id,))[0][0] != "running":
     gate.wait(0.005)
 print(blocking.id, plain.id, flush=True)
 gate.wait(60)

@@ -31,11 +31,12 @@ from comfyui_model_library.core.catalog.postgres.jobs import PostgresJobTable
 from comfyui_model_library.core.jobs import JobRunner
 
 database = PostgresDatabase(sys.argv[1])
-runner = JobRunner(PostgresJobTable(database), queues={"io": 1}, lease_s=float(sys.argv[2]))
+table = PostgresJobTable(database)
+runner = JobRunner(table, queues={"io": 1}, lease_s=float(sys.argv[2]))
 if sys.argv[3] == "work":
     gate = threading.Event()
     job = runner.submit("download", lambda p, c: gate.wait(120), params={"repo_id": "a/b"}, resumable=True)
-    while runner.get(job.id).state != "running":
+    while table.find(job.id)["state"] != "running":  # in memory first, in its row a moment later
         gate.wait(0.005)
     print(job.id, flush=True)
     gate.wait(120)
