@@ -10,6 +10,7 @@ its lease in between keeps its job.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -17,6 +18,15 @@ from .catalog.db import Database
 
 # A row by column name: sqlite3.Row, or a dict from PostgreSQL.
 Row = Any
+
+
+def is_swept(error_json: str | None) -> bool:
+    """A job's error says another machine swept it (an error that is not JSON: not swept)."""
+    try:
+        error = json.loads(error_json or "null")
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(error, dict) and error.get("swept") is True
 
 
 class JobTable(Protocol):
@@ -91,10 +101,10 @@ class SqliteJobTable:
 
     def swept(self) -> list[tuple[str, str, str]]:
         rows = self.db.execute_read(
-            "SELECT id, params_json, error_json FROM jobs WHERE state = 'failed' "
-            "AND json_extract(error_json, '$.swept') = 1"
+            "SELECT id, params_json, error_json FROM jobs "
+            "WHERE state = 'failed' AND error_json LIKE '%swept%'"
         )
-        return [(str(r[0]), str(r[1] or ""), str(r[2])) for r in rows]
+        return [(str(r[0]), str(r[1] or ""), str(r[2])) for r in rows if is_swept(r[2])]
 
     def write(self, job_id: str, values: Sequence[Any], *, insert: bool, kind: str, created_at: str) -> None:
         with self.db.transaction() as conn:

@@ -285,7 +285,10 @@ class JobRunner:
     def _job_from_row(row: Any) -> Job:
         params = json.loads(row["params_json"] or "{}")
         params.pop("_owner", None)
-        error = json.loads(row["error_json"]) if row["error_json"] else None
+        try:
+            error = json.loads(row["error_json"]) if row["error_json"] else None
+        except (ValueError, RecursionError):  # a row some other writer left: shown as text
+            error = {"code": "failed", "message": str(row["error_json"])[:500]}
         if isinstance(error, dict):
             error.pop("swept", None)  # bookkeeping of the runners, not part of the error shown
         progress = json.loads(row["progress_json"] or "{}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...job_table import Row
+from ...job_table import Row, is_swept
 from .database import PostgresDatabase
 
 # The jobs of every machine (core/job_table.py): the SQLite catalog's jobs table, plus ``seq`` for order.
@@ -69,10 +69,15 @@ class PostgresJobTable:
     def swept(self) -> list[tuple[str, str, str]]:
         with self.db.read() as conn:
             rows = conn.execute(
-                "SELECT id, params_json, error_json FROM jobs WHERE state = 'failed' "
-                "AND error_json IS NOT NULL AND (error_json::jsonb ->> 'swept') = 'true'"
+                # Tested in Python, not by a ::jsonb cast: one error that is not JSON would fail the query.
+                "SELECT id, params_json, error_json FROM jobs "
+                "WHERE state = 'failed' AND error_json LIKE '%%swept%%'"
             )
-            return [(str(r["id"]), str(r["params_json"] or ""), str(r["error_json"])) for r in rows]
+            return [
+                (str(r["id"]), str(r["params_json"] or ""), str(r["error_json"]))
+                for r in rows
+                if is_swept(r["error_json"])
+            ]
 
     def write(self, job_id: str, values: Sequence[Any], *, insert: bool, kind: str, created_at: str) -> None:
         with self.db.transaction() as conn:

@@ -110,3 +110,18 @@ def test_a_live_machines_job_is_never_taken(postgres_dsn: str, db: PostgresDatab
         b.shutdown()
         a.kill()
         a.wait()
+
+
+def test_an_error_that_is_not_json_stops_no_machine_from_starting(db: PostgresDatabase) -> None:
+    """A row an older or broken writer left with an error that is not JSON: never taken for swept,
+    and the query for the swept ones still answers."""
+    with db.transaction() as conn:
+        conn.execute(
+            "INSERT INTO jobs (id, kind, state, error_json, created_at, updated_at) "
+            "VALUES ('old', 'import', 'failed', 'not json: swept', '2026', '2026')"
+        )
+    runner = JobRunner(PostgresJobTable(db))
+    try:
+        assert runner.interrupted() == [] and runner.get("old").state == "failed"
+    finally:
+        runner.shutdown()
