@@ -245,3 +245,35 @@ async def test_preview_saves_at_once_are_bounded_and_the_rest_refused_as_busy(
     assert statuses == [200, 200]
     again = await app_client.put(url, data=png((0, 0, 255)), headers=UP)
     assert again.status == 200
+
+
+async def test_slow_bodies_cannot_hold_the_preview_saves_forever(
+    app_client: Any, library: Library, model_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow loris: two bodies trickled a byte now and then would hold both places for as long as their
+    senders like (aiohttp sets no read timeout), and every later save would be refused as busy. A body
+    has a deadline once it holds a place: past it, 408, and the place is free again."""
+    monkeypatch.setattr(previews_routes, "SAVING_WAIT_S", 0.3)
+    monkeypatch.setattr(previews_routes, "SAVING_BODY_S", 0.5)
+    stop = asyncio.Event()
+
+    async def trickle() -> AsyncIterator[bytes]:
+        while not stop.is_set():
+            yield b"\x89"
+            await asyncio.sleep(0.05)
+
+    url = f"{V1}/models/{model_id}/preview"
+    before = snapshot(library.config.root, library=library)
+    lorises = [asyncio.create_task(app_client.put(url, data=trickle(), headers=UP)) for _ in range(2)]
+    try:
+        await asyncio.sleep(0.1)  # both hold a place
+        answers = [await asyncio.wait_for(task, 10) for task in lorises]
+        assert [a.status for a in answers] == [408, 408]
+        assert (await answers[0].json())["error"]["code"] == "body_timeout"
+        assert snapshot(library.config.root, library=library) == before
+        again = await app_client.put(url, data=png((0, 0, 255)), headers=UP)
+        assert again.status == 200
+    finally:
+        stop.set()
+        for task in lorises:
+            task.cancel()
