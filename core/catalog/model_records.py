@@ -38,6 +38,12 @@ class ModelRecords:
         self.root = Path(library_root)
         self.repo = repo
 
+    def locked(self, model_id: str) -> threading.Lock:
+        """The model's lock, for a removal: no record is written while its folder goes to the trash and
+        its row is deleted (a record written in between would make the folder anew). Not re-entrant:
+        nothing holding it may write the model's record."""
+        return _lock_for(model_id)
+
     def extras_path(self, model_id: str) -> Path:
         return self.root / EXTRAS_DIR / model_id / EXTRAS_NAME
 

@@ -8,12 +8,16 @@ import json
 import threading
 from pathlib import Path
 
+import pytest
+
 from comfyui_model_library.core.catalog.model_records import ModelRecords
 from comfyui_model_library.core.catalog.repository import ModelRepository
 from comfyui_model_library.core.catalog.sidecar import SIDECAR_NAME
+from comfyui_model_library.core.library import Library
 from comfyui_model_library.core.model_extras import Preview
 from comfyui_model_library.core.models import Model
 from comfyui_model_library.core.taxonomy import PreviewSource
+from tests.synth import write_safetensors
 
 from .conftest import make_model
 
@@ -134,3 +138,35 @@ def test_a_writer_reading_the_row_holds_the_record_until_it_has_written(
     pausing.other_done.set()
     first.join()
     assert _record(tmp_path, model)["notes"] == "second"
+
+
+def test_a_record_written_while_the_model_is_removed_does_not_bring_its_folder_back(
+    library: Library, incoming: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Removing moves the folder to the trash, then deletes the row. A record written in between (an
+    enrich job, a favourite set in that instant) read the row still there and wrote metadata.json into
+    a folder made anew: a model folder with no model file, which a rebuild takes for a model."""
+    from comfyui_model_library.core.services import catalog as catalog_service
+
+    [item] = library.imports.import_paths(
+        [write_safetensors(incoming / "m.safetensors", {"w": ("F16", (8,))}, {"seed": "1"})], lookup=False
+    )
+    assert item.model is not None
+    model = item.model
+    folder = library.config.root.joinpath(*model.rel_dir.split("/"))
+    moved = catalog_service.move_to_trash
+    writer: list[threading.Thread] = []
+
+    def move_then_write(*args: object) -> Path:
+        trashed = moved(*args)  # type: ignore[arg-type]
+        thread = threading.Thread(target=library.catalog._records.write, args=(model,))
+        writer.append(thread)
+        thread.start()
+        thread.join(0.5)  # it writes now, or waits for the removal to end
+        return trashed
+
+    monkeypatch.setattr(catalog_service, "move_to_trash", move_then_write)
+    library.catalog.remove_model(model.id)
+    writer[0].join(10)
+    assert not writer[0].is_alive()
+    assert not folder.exists()
