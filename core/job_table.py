@@ -8,6 +8,9 @@ optimistic: a row is changed only if its ``params_json`` is still the one read, 
 its lease in between keeps its job.
 """
 
+# SQL here is assembled only from fixed fragments (placeholders, column names); values are bound.
+# ruff: noqa: S608
+
 from __future__ import annotations
 
 import json
@@ -63,64 +66,87 @@ class JobTable(Protocol):
     def set_error(self, job_id: str, error_json: str) -> None: ...
 
 
-class SqliteJobTable:
-    """The jobs table of the library's SQLite file (shared only when the file itself is, on a share)."""
+class SqlJobTable:
+    """``JobTable`` on a ``jobs`` table, the same SQL in either dialect: a database with ``read()`` and
+    ``transaction()`` giving connections; ``MARK``, its placeholder; ``SAME``, its null-safe equality;
+    ``TIE``, the column ordering rows made the same instant."""
 
     shared = False
+    MARK = "?"
+    SAME = "IS"
+    TIE = "rowid"
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Any) -> None:
         self.db = db
 
     def unfinished(self) -> list[tuple[str, str]]:
-        rows = self.db.execute_read("SELECT id, params_json FROM jobs WHERE state IN ('queued', 'running')")
-        return [(str(r[0]), str(r[1] or "")) for r in rows]
+        with self.db.read() as conn:
+            rows = conn.execute("SELECT id, params_json FROM jobs WHERE state IN ('queued', 'running')")
+            return [(str(r["id"]), str(r["params_json"] or "")) for r in rows]
 
     def mark_failed(self, rows: Sequence[tuple[str, str]], error_json: str, now: str) -> list[str]:
         failed: list[str] = []
         if not rows:
             return failed
+        m = self.MARK
+        sql = (
+            f"UPDATE jobs SET state = 'failed', error_json = {m}, updated_at = {m} WHERE id = {m} "
+            f"AND state IN ('queued', 'running') AND params_json {self.SAME} {m}"
+        )
         with self.db.transaction() as conn:
             for job_id, params_json in rows:
-                cur = conn.execute(
-                    "UPDATE jobs SET state = 'failed', error_json = ?, updated_at = ? WHERE id = ? AND "
-                    "state IN ('queued', 'running') AND params_json IS ?",
-                    (error_json, now, job_id, params_json),
-                )
-                if cur.rowcount:
+                if conn.execute(sql, (error_json, now, job_id, params_json)).rowcount:
                     failed.append(job_id)
         return failed
 
     def recent(self, limit: int) -> list[Row]:
-        return list(
-            self.db.execute_read("SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,))
-        )
+        with self.db.read() as conn:
+            sql = f"SELECT * FROM jobs ORDER BY created_at DESC, {self.TIE} DESC LIMIT {self.MARK}"
+            return list(conn.execute(sql, (limit,)))
 
     def find(self, job_id: str) -> Row | None:
-        rows = self.db.execute_read("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        return rows[0] if rows else None
+        with self.db.read() as conn:
+            return conn.execute(f"SELECT * FROM jobs WHERE id = {self.MARK}", (job_id,)).fetchone()
 
     def swept(self) -> list[tuple[str, str, str]]:
-        rows = self.db.execute_read(
-            "SELECT id, params_json, error_json FROM jobs "
-            "WHERE state = 'failed' AND error_json LIKE '%swept%'"
-        )
-        return [(str(r[0]), str(r[1] or ""), str(r[2])) for r in rows if is_swept(r[2])]
+        # Tested in Python, not in SQL: one error that is not JSON would fail a JSON function or cast.
+        with self.db.read() as conn:
+            rows = conn.execute(
+                f"SELECT id, params_json, error_json FROM jobs WHERE state = 'failed' "
+                f"AND error_json LIKE {self.MARK}",
+                ("%swept%",),
+            )
+            return [
+                (str(r["id"]), str(r["params_json"] or ""), str(r["error_json"]))
+                for r in rows
+                if is_swept(r["error_json"])
+            ]
 
     def write(self, job_id: str, values: Sequence[Any], *, insert: bool, kind: str, created_at: str) -> None:
+        m = self.MARK
         with self.db.transaction() as conn:
             if insert:
                 conn.execute(
                     "INSERT INTO jobs (state, params_json, progress_json, result_json, error_json, "
-                    "updated_at, id, kind, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"updated_at, id, kind, created_at) VALUES ({', '.join([m] * 9)})",
                     (*values, job_id, kind, created_at),
                 )
             else:
                 conn.execute(
-                    "UPDATE jobs SET state = ?, params_json = ?, progress_json = ?, result_json = ?, "
-                    "error_json = ?, updated_at = ? WHERE id = ?",
+                    f"UPDATE jobs SET state = {m}, params_json = {m}, progress_json = {m}, "
+                    f"result_json = {m}, error_json = {m}, updated_at = {m} WHERE id = {m}",
                     (*values, job_id),
                 )
 
     def set_error(self, job_id: str, error_json: str) -> None:
         with self.db.transaction() as conn:
-            conn.execute("UPDATE jobs SET error_json = ? WHERE id = ?", (error_json, job_id))
+            conn.execute(
+                f"UPDATE jobs SET error_json = {self.MARK} WHERE id = {self.MARK}", (error_json, job_id)
+            )
+
+
+class SqliteJobTable(SqlJobTable):
+    """The jobs table of the library's SQLite file (shared only when the file itself is, on a share)."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)

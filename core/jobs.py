@@ -71,16 +71,24 @@ def _this_process() -> ProcessOwner:
     return ProcessOwner.current()
 
 
-def _owner_alive(params_json: str | None) -> bool:
-    """The job's row names a runner that still runs, here or in another process (rows written before
-    owners were kept name none: interrupted, as before)."""
+def _owner_of(params_json: str | None) -> tuple[ProcessOwner, dict[str, Any]] | None:
+    """The runner a job's row names as its owner, and what the row keeps of it (None for rows written
+    before owners were kept)."""
     try:
         data = json.loads(params_json or "{}").get("_owner")
     except (ValueError, AttributeError):
-        return False
+        return None
     owner = ProcessOwner.from_json(data)
-    if owner is None:
+    return (owner, data) if owner is not None else None
+
+
+def _owner_alive(params_json: str | None) -> bool:
+    """The job's row names a runner that still runs, here or in another process (rows written before
+    owners were kept name none: interrupted, as before)."""
+    found = _owner_of(params_json)
+    if found is None:
         return False
+    owner, data = found
     if owner == _this_process():
         return str(data.get("runner")) in _LIVE_RUNNERS
     if owner.host != _this_process().host and "lease_until" in data:
@@ -92,13 +100,8 @@ def _owner_alive(params_json: str | None) -> bool:
 
 
 def _owner_host(params_json: str | None) -> str | None:
-    """The host a job's row names as its owner (None for rows written before owners were kept)."""
-    try:
-        data = json.loads(params_json or "{}").get("_owner")
-    except (ValueError, AttributeError):
-        return None
-    owner = ProcessOwner.from_json(data)
-    return owner.host if owner is not None else None
+    found = _owner_of(params_json)
+    return found[0].host if found is not None else None
 
 
 _INTERRUPTED = {"code": "interrupted", "message": "The process stopped while this job ran."}
