@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from aiohttp import web
 
-from ..core.errors import Busy, InvalidInput
+from ..core.errors import BodyTimeout, Busy, InvalidInput
 from ..core.previews.store import PreviewFile
 from ._http import json_response, opt_str, query_int, read_capped, read_json, reject_unknown, run
 from ._router import Router
@@ -21,11 +21,6 @@ if TYPE_CHECKING:
     from ..core.library import Library
 
 T = TypeVar("T")
-
-
-class BodyTimeout(InvalidInput):
-    code = "body_timeout"
-    http_status = 408
 
 
 MAX_PREVIEW_UPLOAD = 32 * 1024 * 1024
