@@ -30,7 +30,6 @@ import functools
 import json
 import logging
 import secrets
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -515,7 +514,7 @@ class JobRunner:
             if self._table.shared:
                 try:
                     self._sweep()
-                except (ModelLibraryError, sqlite3.Error):
+                except Exception:  # a database's own error too: a dead renewer would let others sweep us
                     log.warning("could not look for other machines' interrupted jobs", exc_info=True)
 
     def _run(self, entry: _Entry, fn: JobFn | None) -> None:
@@ -594,8 +593,9 @@ class JobRunner:
         )
         try:
             self._table.write(job.id, values, insert=insert, kind=job.kind, created_at=job.created_at)
-        except (ModelLibraryError, sqlite3.Error):
+        except Exception:
             # A locked, broken or closed catalog must not kill a worker: the in-memory state stays right.
+            # Not only our errors and sqlite3's: a PostgreSQL driver's own (a statement timeout) too.
             log.warning("could not record job %s state %s", job.id, job.state, exc_info=True)
 
     # -- shutdown ------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from comfyui_model_library.core import jobs
 from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.catalog.migrations import migrate
 from comfyui_model_library.core.errors import Busy, Cancelled, InvalidModelFile, JobNotFound
+from comfyui_model_library.core.job_table import SqliteJobTable
 from comfyui_model_library.core.jobs import Job, JobRunner
 from comfyui_model_library.core.owner import ProcessOwner
 
@@ -303,3 +305,49 @@ def test_a_running_job_keeps_its_lease_ahead_without_progress(db: Database) -> N
     gate.set()
     wait_for(runner, job.id)
     runner.shutdown()
+
+
+class _FailingTable(SqliteJobTable):
+    """The real table, whose database fails with an error of its own driver (a PostgreSQL statement
+    timeout, a server's full disk: not every such error is one of ours) while ``failing`` is set."""
+
+    shared = True  # so the renewer also sweeps
+    failing = threading.Event()
+
+    def write(self, *args: Any, **kwargs: Any) -> None:
+        if self.failing.is_set():
+            raise RuntimeError("the database driver failed")
+        super().write(*args, **kwargs)
+
+    def unfinished(self) -> list[tuple[str, str]]:
+        if self.failing.is_set():
+            raise RuntimeError("the database driver failed")
+        return super().unfinished()
+
+
+def test_database_errors_kill_no_worker_and_no_renewer(db: Database) -> None:
+    table = _FailingTable(db)
+    runner = JobRunner(table, queues={"io": 1}, lease_s=0.15)
+    try:
+        table.failing.set()
+        failed_write = runner.submit("demo", lambda p, c: "first")
+        assert wait_for(runner, failed_write.id).result == "first"  # the state in memory stays right
+        time.sleep(0.3)  # the renewer sweeps (and fails) a few times
+        table.failing.clear()
+        gate = threading.Event()
+        later = runner.submit("download", lambda p, c: gate.wait(10))
+        while _row_state(db, later.id) != "running":
+            time.sleep(0.005)
+        first = _lease(db, later.id)
+        time.sleep(0.3)
+        assert _lease(db, later.id) > first, "the renewer still renews"
+        gate.set()
+        assert wait_for(runner, later.id).state == "done", "the worker still works"
+    finally:
+        table.failing.clear()
+        runner.shutdown()
+
+
+def _row_state(db: Database, job_id: str) -> str | None:
+    rows = db.execute_read("SELECT state FROM jobs WHERE id = ?", (job_id,))
+    return str(rows[0][0]) if rows else None
