@@ -5,7 +5,6 @@ adds of the same bytes, two first starts migrating), and a server that cannot be
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from unittest import mock
 
 import pytest
@@ -21,14 +20,6 @@ from comfyui_model_library.core.models import ModelFile, ModelQuery
 from tests.postgres_server import PostgresServer
 
 from ..conftest import make_model
-
-
-@pytest.fixture
-def db(postgres_dsn: str) -> Iterator[PostgresDatabase]:
-    database = PostgresDatabase(postgres_dsn)
-    migrate(database)
-    yield database
-    database.close()
 
 
 @pytest.fixture

@@ -10,14 +10,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from comfyui_model_library.core.catalog.postgres.database import PostgresDatabase
 from comfyui_model_library.core.catalog.postgres.jobs import PostgresJobTable
-from comfyui_model_library.core.catalog.postgres.schema import migrate
 from comfyui_model_library.core.jobs import JobRunner
 
 REPO = Path(__file__).resolve().parents[4]
@@ -44,14 +40,6 @@ else:  # started again: which of its jobs it takes for interrupted
     print(" ".join(j.id for j in runner.interrupted()) or "-", flush=True)
     runner.shutdown()
 """
-
-
-@pytest.fixture
-def db(postgres_dsn: str) -> Iterator[PostgresDatabase]:
-    database = PostgresDatabase(postgres_dsn)
-    migrate(database)
-    yield database
-    database.close()
 
 
 def _machine_a(dsn: str, what: str) -> subprocess.Popen[str]:
