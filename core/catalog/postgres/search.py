@@ -29,6 +29,7 @@ from ..search_terms import tokenize
 from ..store import Facets
 from .database import Conn
 from .documents import query as ts_query
+from .documents import words
 
 _ORDER_BY = {
     "name": "s.name_key, s.id",
@@ -166,34 +167,72 @@ def _text_page(
     get cost more than the count itself. So the page is a second pass, chosen by the count: sorted, the
     planner's (the sort's index walked or the hits sorted); by relevance, at most ``RANK_CAP`` hits ranked
     whole, or past that the hits in the name (``in_name``) newest first along the primary key, a few rows
-    read rather than thousands (``_others`` follows them when they run out)."""
+    read rather than thousands (``_others`` follows them when they run out). Words that likely find few
+    hits (``_likely_few``) are ranked first instead, and counted from the ranking when it held them all."""
     where = _where(["s.doc @@ %s::tsquery", *clauses])  # with ``in_name`` for the words: the name hits
     matched: list[object] = [tsq, *params]
     limits = (query.limit, query.offset)
-    if query.sort == "relevance":
-        page = (
-            f"CASE WHEN (SELECT total FROM n) <= {RANK_CAP} "
-            f"THEN ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {_RANKED} LIMIT %s OFFSET %s) "
-            f"ELSE ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY s.rowid DESC LIMIT %s OFFSET %s) "
-            "END"
-        )
-        paged = [*matched, in_name, tsq, *limits, in_name, *params, *limits]  # ORDER BY's after WHERE's
-    else:
+    count, counted = _hits(query, tsq, where, matched)
+    if query.sort != "relevance":
         page = (
             f"ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {_ORDER_BY[query.sort]} "
             "LIMIT %s OFFSET %s)"
         )
-        paged = [*matched, *limits]
-    return _counted_page(conn, *_hits(query, tsq, where, matched), page, paged)
+        return _counted_page(conn, count, counted, page, [*matched, *limits])
+    named = f"ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY s.rowid DESC LIMIT %s OFFSET %s)"
+    named_params = [in_name, *params, *limits]
+    if _likely_few(query.q):
+        # The hits with what ranks them, at most RANK_CAP + 1: all of them (their count too) when few.
+        ranked = (
+            f"r AS MATERIALIZED (SELECT s.rowid, (s.doc @@ %s::tsquery) AS named, "
+            f"ts_rank({_RANK_WEIGHTS}, s.doc, %s::tsquery) AS rank, s.name_length, s.name_key, s.id "
+            f"FROM model_search s{where} LIMIT {RANK_CAP + 1}), k AS (SELECT count(*) AS c FROM r), "
+        )
+        count = (
+            f"SELECT CASE WHEN (SELECT c FROM k) <= {RANK_CAP} THEN (SELECT c FROM k) "
+            f"ELSE ({count}) END AS total"
+        )
+        page = (
+            f"CASE WHEN (SELECT total FROM n) <= {RANK_CAP} THEN ARRAY(SELECT r.rowid FROM r "
+            "ORDER BY r.named DESC, r.rank DESC, r.name_length, r.name_key, r.id LIMIT %s OFFSET %s) "
+            f"ELSE {named} END"
+        )
+        ranking = [in_name, tsq, *matched, *counted]
+        return _counted_page(conn, count, ranking, page, [*limits, *named_params], before=ranked)
+    page = (
+        f"CASE WHEN (SELECT total FROM n) <= {RANK_CAP} "
+        f"THEN ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {_RANKED} LIMIT %s OFFSET %s) "
+        f"ELSE {named} END"
+    )
+    return _counted_page(conn, count, counted, page, [*matched, in_name, tsq, *limits, *named_params])
+
+
+def _likely_few(text: str) -> bool:
+    """Whether a text likely finds few hits (at most ``RANK_CAP``: ranked whole), so that ranking them
+    first costs less than counting them first: two words or more, none implied by another. The prefix
+    "li" of "lightning li" adds nothing, that is "lightning" alone: thousands of hits, counted first
+    (ranking the first RANK_CAP + 1 of them before finding out would be lost)."""
+    found = words(text)
+    terms = set(found[:-1])
+    if found and not any(term.startswith(found[-1]) for term in terms):
+        terms.add(found[-1])
+    return len(terms) > 1
 
 
 def _counted_page(
-    conn: Conn, count: str, count_params: Sequence[object], page: str, page_params: Sequence[object]
+    conn: Conn,
+    count: str,
+    count_params: Sequence[object],
+    page: str,
+    page_params: Sequence[object],
+    *,
+    before: str = "",
 ) -> tuple[int, list[dict[str, Any]]]:
     """``count`` (a statement giving ``total``, the CTE ``n`` the page may read) and the rows of
-    ``page`` (an array of rowids, in order) in one statement: one round trip, even for an empty page."""
+    ``page`` (an array of rowids, in order) in one statement: one round trip, even for an empty page.
+    ``before``: CTEs both may read, each ending with ", "."""
     rows = conn.execute(
-        f"WITH n AS ({count}) SELECT n.total, {_PAGE_COLUMNS} FROM n "
+        f"WITH {before}n AS ({count}) SELECT n.total, {_PAGE_COLUMNS} FROM n "
         f"LEFT JOIN LATERAL unnest({page}) WITH ORDINALITY AS p(rid, pos) ON true "
         "LEFT JOIN models m ON m.rowid = p.rid ORDER BY p.pos",
         (*count_params, *page_params),

@@ -96,6 +96,8 @@ queries = st.builds(
 @example(query=ModelQuery(q="f", favorite=True, limit=10, offset=5))
 @example(query=ModelQuery(q="an", base_model="sdxl", sort="-size", limit=10))
 @example(query=ModelQuery(q="neo", type="lora", favorite=False, sort="name", offset=3))
+@example(query=ModelQuery(q="flux lo", limit=30))  # two words: ranked first, more than RANK_CAP
+@example(query=ModelQuery(q="pony portr", type="vae", limit=30))  # two words, few: ranked whole
 @given(query=queries)
 def test_both_catalogs_answer_alike(
     stores: tuple[ModelRepository, PostgresCatalog], query: ModelQuery
@@ -134,3 +136,27 @@ def test_a_text_querys_filters_are_conditions_of_the_words_index(
     plan = "\n".join(row["QUERY PLAN"] for row in rows)
     assert "Bitmap Index Scan on model_search_words" in plan
     assert "Filter:" not in plan, plan
+
+
+@pytest.mark.parametrize("text", ["flux lo", "pony portr", "neon an", "anime anim", "sdxl refiner"])
+@pytest.mark.parametrize("offset", [0, 7])
+def test_ranking_first_pages_as_counting_first_does(
+    stores: tuple[ModelRepository, PostgresCatalog], text: str, offset: int
+) -> None:
+    """Words likely to find few hits are ranked before they are counted: the same total and the same
+    page, row for row, as counting them first, whether they were few (ranked whole) or not."""
+    _lite, pg = stores
+    for cap in (3, 12, 2_500):
+        query = ModelQuery(q=text, limit=10, offset=offset)
+        with mock.patch.object(pg_search, "RANK_CAP", cap):
+            with mock.patch.object(pg_search, "_likely_few", return_value=False):
+                counted = pg.list(query)
+            with mock.patch.object(pg_search, "_likely_few", return_value=True):
+                ranked = pg.list(query)
+        assert (ranked.total, _ids(ranked)) == (counted.total, _ids(counted))
+
+
+def test_words_likely_to_find_few_hits() -> None:
+    assert pg_search._likely_few("portrait flux") and pg_search._likely_few("Flux LoRA v2")
+    for one_word in ("juggernaut", "lightning li", "dev dev", "cyberpunk CYB", "  "):
+        assert not pg_search._likely_few(one_word), one_word
