@@ -55,7 +55,8 @@ class JobTable(Protocol):
 
     def swept(self) -> list[tuple[str, str, str]]:
         """(id, params_json, error_json) of the jobs another machine failed as interrupted, not yet
-        taken back by their owner (their error holds ``"swept": true``)."""
+        taken back by their owner (their error holds ``"swept": true``; a row whose error is not JSON is
+        none of them, and stops nothing)."""
         ...
 
     def write(self, job_id: str, values: Sequence[Any], *, insert: bool, kind: str, created_at: str) -> None:
@@ -63,7 +64,10 @@ class JobTable(Protocol):
         updated_at."""
         ...
 
-    def set_error(self, job_id: str, error_json: str) -> None: ...
+    def take_back(self, job_id: str, swept_error: str, error_json: str) -> bool:
+        """Give a swept job ``error_json`` if it is still failed with ``swept_error`` (as ``swept`` read
+        it); -> whether it was (another process of this machine may have taken it back first)."""
+        ...
 
 
 class SqlJobTable:
@@ -138,11 +142,14 @@ class SqlJobTable:
                     (*values, job_id),
                 )
 
-    def set_error(self, job_id: str, error_json: str) -> None:
+    def take_back(self, job_id: str, swept_error: str, error_json: str) -> bool:
         with self.db.transaction() as conn:
-            conn.execute(
-                f"UPDATE jobs SET error_json = {self.MARK} WHERE id = {self.MARK}", (error_json, job_id)
+            cur = conn.execute(
+                f"UPDATE jobs SET error_json = {self.MARK} WHERE id = {self.MARK} AND state = 'failed' "
+                f"AND error_json = {self.MARK}",
+                (error_json, job_id, swept_error),
             )
+            return bool(cur.rowcount)
 
 
 class SqliteJobTable(SqlJobTable):

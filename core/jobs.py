@@ -72,7 +72,7 @@ def _this_process() -> ProcessOwner:
 
 def _owner_of(params_json: str | None) -> tuple[ProcessOwner, dict[str, Any]] | None:
     """The runner a job's row names as its owner, and what the row keeps of it (None for rows written
-    before owners were kept)."""
+    before owners were kept, or not JSON)."""
     try:
         data = json.loads(params_json or "{}").get("_owner")
     except (ValueError, AttributeError):
@@ -81,16 +81,32 @@ def _owner_of(params_json: str | None) -> tuple[ProcessOwner, dict[str, Any]] | 
     return (owner, data) if owner is not None else None
 
 
-def _owner_alive(params_json: str | None) -> bool:
+def _machine_of(owner: ProcessOwner, data: dict[str, Any]) -> str:
+    """The machine a row's owner runs on: the library's name for it (``machine``; cloned VMs share host
+    names), else, in rows written before machines were named, its host name."""
+    machine = data.get("machine")
+    return machine if isinstance(machine, str) and machine else owner.host
+
+
+def _on_machine(owner: ProcessOwner, data: dict[str, Any], machine: str) -> bool:
+    """The row's owner runs on ``machine`` (this one): only then can its pid be asked of this system."""
+    if isinstance(data.get("machine"), str) and data["machine"]:
+        return bool(data["machine"] == machine) and owner.host == _this_process().host
+    return owner.host == _this_process().host
+
+
+def _owner_alive(params_json: str | None, machine: str) -> bool:
     """The job's row names a runner that still runs, here or in another process (rows written before
     owners were kept name none: interrupted, as before)."""
     found = _owner_of(params_json)
     if found is None:
         return False
     owner, data = found
-    if owner == _this_process():
+    if owner == _this_process() and _on_machine(owner, data, machine):
         return str(data.get("runner")) in _LIVE_RUNNERS
-    if owner.host != _this_process().host and "lease_until" in data:
+    if not _on_machine(owner, data, machine):
+        if "lease_until" not in data:
+            return True  # another machine, and no lease to tell: taken as running
         try:
             return float(data["lease_until"]) > time.time()  # its owner renews it while it runs
         except (TypeError, ValueError):
@@ -98,23 +114,32 @@ def _owner_alive(params_json: str | None) -> bool:
     return owner.alive()
 
 
-def _owner_host(params_json: str | None) -> str | None:
-    found = _owner_of(params_json)
-    return found[0].host if found is not None else None
-
-
 _INTERRUPTED = {"code": "interrupted", "message": "The process stopped while this job ran."}
 
 
-def _swept_error(host: str) -> str:
+def _swept_error(machine: str) -> str:
     return json.dumps(
         {
             "code": "interrupted",
-            "message": f"The machine {host!r} running this job stopped renewing it (it stopped, or lost "
+            "message": f"The machine {machine!r} running this job stopped renewing it (it stopped, or lost "
             "the network); that machine takes it up again when it starts.",
             "swept": True,
         }
     )
+
+
+def _json_value(text: str | None) -> Any:
+    """A column's JSON; None when empty or not JSON (a row some other writer damaged: every machine
+    sharing the table reads it, and none may fail to start over it)."""
+    try:
+        return json.loads(text) if text else None
+    except (ValueError, RecursionError):
+        return None
+
+
+def _json_dict(text: str | None) -> dict[str, Any]:
+    value = _json_value(text)
+    return value if isinstance(value, dict) else {}
 
 
 def _now() -> str:
@@ -172,6 +197,9 @@ class _Entry:
     cancel_event: threading.Event = field(default_factory=threading.Event)
     last_notify: float = 0.0
     last_persist: float = 0.0
+    # Held while a lease is renewed and while a finished state is written: a renewal taken from a
+    # snapshot of the running job never lands after the row says the job finished.
+    writing: threading.Lock = field(default_factory=threading.Lock)
 
 
 class FailedWithResult(Exception):
@@ -212,6 +240,7 @@ class JobRunner:
         max_queued: int = 100,
         notify_hz: float = 10.0,
         lease_s: float = LEASE_S,
+        machine: str | None = None,
     ) -> None:
         self._table: JobTable = SqliteJobTable(db) if isinstance(db, Database) else db
         self._queue_sizes = dict(queues or DEFAULT_QUEUES)
@@ -230,7 +259,10 @@ class JobRunner:
         self._stopping = False
         self._workers_started = False
         self._renewer_started = False
-        self._owner = {**_this_process().to_json(), "runner": secrets.token_hex(8)}
+        # This machine among those sharing the jobs' rows: the library's name for it (config.machine_name),
+        # else its host name.
+        self._machine = machine or _this_process().host
+        self._owner = {**_this_process().to_json(), "machine": self._machine, "runner": secrets.token_hex(8)}
         self._lease_s = lease_s
         self._interrupted = self._recover()
         _LIVE_RUNNERS.add(self._owner["runner"])
@@ -245,11 +277,10 @@ class JobRunner:
         Jobs another live process runs on the same library (ComfyUI beside ``serve``) are left to it:
         neither marked nor listed here."""
         now = _now()
-        here = _this_process().host
         unfinished = self._table.unfinished()
-        elsewhere = {job_id for job_id, params in unfinished if _owner_alive(params)}
+        elsewhere = {job_id for job_id, params in unfinished if _owner_alive(params, self._machine)}
         stale = [row for row in unfinished if row[0] not in elsewhere]
-        ours = [row for row in stale if _owner_host(row[1]) in (None, here)]
+        ours = [row for row in stale if self._mine(row[1]) is not False]
         failed = set(self._table.mark_failed(ours, json.dumps(_INTERRUPTED), now))
         self._sweep(stale)
         failed |= self._take_back()
@@ -261,39 +292,48 @@ class JobRunner:
             self._entries[job.id] = _Entry(job=job, fn=None, seq=self._seq)
         return [e.job for e in self._entries.values() if e.job.id in failed]
 
+    def _mine(self, params_json: str | None) -> bool | None:
+        """Whether a row's owner runs on this machine (None: the row names no owner)."""
+        found = _owner_of(params_json)
+        return None if found is None else _on_machine(*found, self._machine)
+
     def _sweep(self, unfinished: list[tuple[str, str]] | None = None) -> None:
         """Mark the unfinished jobs of other machines whose lease ran out as interrupted (``swept``)."""
-        here = _this_process().host
         rows = self._table.unfinished() if unfinished is None else unfinished
-        by_host: dict[str, list[tuple[str, str]]] = {}
+        by_machine: dict[str, list[tuple[str, str]]] = {}
         for job_id, params in rows:
-            host = _owner_host(params)
-            if host is not None and host != here and not _owner_alive(params):
-                by_host.setdefault(host, []).append((job_id, params))
-        for host, theirs in by_host.items():
-            self._table.mark_failed(theirs, _swept_error(host), _now())
+            found = _owner_of(params)
+            if found is None or _on_machine(*found, self._machine) or _owner_alive(params, self._machine):
+                continue
+            by_machine.setdefault(_machine_of(*found), []).append((job_id, params))
+        for machine, theirs in by_machine.items():
+            self._table.mark_failed(theirs, _swept_error(machine), _now())
 
     def _take_back(self) -> set[str]:
-        """This machine's jobs another machine swept while it was away: its interrupted jobs again."""
-        here = _this_process().host
+        """This machine's jobs another machine swept while it was away: its interrupted jobs again. Not
+        those of a process of this machine that still runs (paused, or cut off, past its lease): it
+        takes them up itself. Taken once: two processes starting at once do not both resume one."""
         taken: set[str] = set()
-        for job_id, params, _error in self._table.swept():
-            if _owner_host(params) == here:
-                self._table.set_error(job_id, json.dumps(_INTERRUPTED))
+        for job_id, params, error in self._table.swept():
+            mine = self._mine(params) and not _owner_alive(params, self._machine)
+            if mine and self._table.take_back(job_id, error, json.dumps(_INTERRUPTED)):
                 taken.add(job_id)
         return taken
 
     @staticmethod
     def _job_from_row(row: Any) -> Job:
-        params = json.loads(row["params_json"] or "{}")
+        params = _json_dict(row["params_json"])
         params.pop("_owner", None)
-        try:
-            error = json.loads(row["error_json"]) if row["error_json"] else None
-        except (ValueError, RecursionError):  # a row some other writer left: shown as text
-            error = {"code": "failed", "message": str(row["error_json"])[:500]}
-        if isinstance(error, dict):
-            error.pop("swept", None)  # bookkeeping of the runners, not part of the error shown
-        progress = json.loads(row["progress_json"] or "{}")
+        error: dict[str, str] | None = None
+        if row["error_json"]:  # {code, message} only: "swept" is the runners' bookkeeping
+            found = _json_value(row["error_json"])
+            if not isinstance(found, dict):  # a row some other writer left: shown as text
+                found = {"code": "failed", "message": str(row["error_json"])[:500]}
+            error = {
+                "code": str(found.get("code") or "internal_error"),
+                "message": str(found.get("message") or "The job failed."),
+            }
+        progress = _json_dict(row["progress_json"])
         return Job(
             id=row["id"],
             kind=row["kind"],
@@ -304,7 +344,7 @@ class JobRunner:
             queue=str(params.pop("_queue", "io")),
             resumable=bool(params.pop("_resumable", False)),
             params=params,
-            result=json.loads(row["result_json"]) if row["result_json"] else None,
+            result=_json_value(row["result_json"]),
             error=error,
             created_at=row["created_at"],
             updated_at=row["updated_at"],
@@ -510,7 +550,7 @@ class JobRunner:
                     e.job for e in self._entries.values() if e.fn is not None and not e.job.finished
                 ]
             for job in unfinished:
-                self._persist(job)
+                self._renew(job.id)
             if self._table.shared:
                 try:
                     self._sweep()
@@ -581,6 +621,33 @@ class JobRunner:
             del self._entries[entry.job.id]
 
     def _persist(self, job: Job, *, insert: bool = False) -> None:
+        """Write the job's row. A finished state is written under the entry's ``writing`` lock, as the
+        lease renewals are (``_renew``): a renewal never lands after it."""
+        if not job.finished:
+            self._write(job, insert=insert)
+            return
+        with self._lock:
+            entry = self._entries.get(job.id)
+        if entry is None:
+            self._write(job, insert=insert)
+            return
+        with entry.writing:
+            self._write(job, insert=insert)
+
+    def _renew(self, job_id: str) -> None:
+        """Renew a job's lease: its row written again from its latest state, unless it has finished
+        meanwhile (its final write is done, or waits for this one and comes after)."""
+        with self._lock:
+            entry = self._entries.get(job_id)
+        if entry is None:
+            return
+        with entry.writing:
+            with self._lock:
+                latest = entry.job
+            if not latest.finished:
+                self._write(latest, insert=False)
+
+    def _write(self, job: Job, *, insert: bool) -> None:
         owner = {**self._owner, "lease_until": round(time.time() + self._lease_s, 3)}
         params = {**job.params, "_queue": job.queue, "_resumable": job.resumable, "_owner": owner}
         values = (

@@ -86,6 +86,7 @@ class RouteContext:
                 open_job_table(library.repo, library.db),
                 queues=self._runner_options.queues,
                 max_queued=self._runner_options.max_queued,
+                machine=library.config.machine,
             )
             uploads = UploadStore(
                 Path(library.config.tmp_dir) / "uploads",

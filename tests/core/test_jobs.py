@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from comfyui_model_library.core import jobs
+from comfyui_model_library.core import jobs, owner
 from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.catalog.migrations import migrate
 from comfyui_model_library.core.errors import Busy, Cancelled, InvalidModelFile, JobNotFound
@@ -263,7 +263,7 @@ def test_another_machines_jobs_are_interrupted_only_once_their_lease_expired(
         with db.transaction() as conn:
             conn.execute(
                 "UPDATE jobs SET params_json = json_set(params_json, '$._owner.host', 'another-machine', "
-                "'$._owner.lease_until', ?)",
+                "'$._owner.machine', 'another-machine', '$._owner.lease_until', ?)",
                 (lease_until,),
             )
 
@@ -280,6 +280,7 @@ def test_another_machines_jobs_are_interrupted_only_once_their_lease_expired(
     later.shutdown()
     # That machine starts again: its jobs are its interrupted ones, to resume as if nobody had seen them.
     monkeypatch.setattr(jobs, "_this_process", lambda: ProcessOwner("another-machine", 1, 1.0))
+    monkeypatch.setattr(owner.socket, "gethostname", lambda: "another-machine")
     back = JobRunner(db)
     assert {j.id for j in back.interrupted()} == {blocking_id, plain_id}
     assert back.get(blocking_id).error == {
@@ -351,3 +352,34 @@ def test_database_errors_kill_no_worker_and_no_renewer(db: Database) -> None:
 def _row_state(db: Database, job_id: str) -> str | None:
     rows = db.execute_read("SELECT state FROM jobs WHERE id = ?", (job_id,))
     return str(rows[0][0]) if rows else None
+
+
+class _SlowRenewals(SqliteJobTable):
+    """The renewer's writes take a while (a catalog database across the network)."""
+
+    renewing = threading.Event()
+
+    def write(self, job_id: str, values: Any, *, insert: bool, kind: str, created_at: str) -> None:
+        if threading.current_thread().name == "model-library-leases" and values[0] == "running":
+            self.renewing.set()
+            time.sleep(0.4)
+        super().write(job_id, values, insert=insert, kind=kind, created_at=created_at)
+
+
+def test_a_lease_renewed_as_the_job_finishes_never_writes_it_back_running(db: Database) -> None:
+    """The renewer took a running job's snapshot, the job finished and its row said done, then the
+    renewal landed: the row said running again (with a fresh lease), for good. A restart (or, on a
+    shared catalog, another machine once the lease ran out) then took it for interrupted, and resumed a
+    finished download. The last write of a job's row is its latest state."""
+    table = _SlowRenewals(db)
+    runner = JobRunner(table, queues={"io": 1}, lease_s=0.3)
+    gate = threading.Event()
+    job = runner.submit("download", lambda p, c: gate.wait(10), resumable=True)
+    assert table.renewing.wait(10)
+    gate.set()
+    assert wait_for(runner, job.id).state == "done"
+    time.sleep(0.6)
+    [(state,)] = db.execute_read("SELECT state FROM jobs WHERE id = ?", (job.id,))
+    assert state == "done"
+    runner.shutdown()
+    assert JobRunner(db).interrupted() == []
