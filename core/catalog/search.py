@@ -240,47 +240,50 @@ def _broad_page(
     return rows
 
 
-def _trigrams(token: str) -> str | None:
-    """An expression for 0010's trigram index matching the names holding every three letters of
-    ``token`` (each quoted: a string, never syntax), or None when it is shorter than three."""
-    grams = dict.fromkeys(token[i : i + 3] for i in range(len(token) - 2))
-    return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams) or None
+def _trigram_phrase(token: str) -> str | None:
+    """An expression for the trigram index (0011: with positions) matching the names that hold ``token``
+    with case folded: its trigrams as one phrase, quoted (a string, never syntax). None when the token is
+    shorter than three letters."""
+    return '"' + token.replace('"', '""') + '"' if len(token) >= 3 else None
 
 
 def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -> SearchResult:
+    """The names holding ``token`` as LIKE finds them (the case of ASCII letters folded, no other)."""
     clauses, params = sql_filters(query, fts_driven=False)
     pattern = "%" + token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    conditions, values = ["m.name LIKE ? ESCAPE '\\'", *clauses], [pattern, *params]
-    order = ORDER_BY.get(query.sort, ORDER_BY["name"])
+    like, order = "m.name LIKE ? ESCAPE '\\'", ORDER_BY.get(query.sort, ORDER_BY["name"])
     sort = "name" if query.sort == "relevance" else query.sort
-    trigrams = _trigrams(token)
-    if trigrams is None:  # too short for the trigram index: every name is read
-        where = sql_where(conditions)
+    phrase = _trigram_phrase(token)
+    if phrase is None:  # too short for the trigram index: every name is read
+        where = sql_where([like, *clauses])
         count_sql, page_sql = f"SELECT 1 FROM models m{where}", f"SELECT m.rowid FROM models m{where}"
-        count_values = page_values = values
+        count_values = page_values = [pattern, *params]
     else:
-        # The trigram index's candidates (case folded: never fewer than LIKE's) are tested on 0008's
-        # narrow index, not the wide rows, and the count stops at the cap's worth of them.
-        count_sql = f"SELECT 1 FROM models_trigrams t JOIN {KEYS} ON m.rowid = t.rowid" + sql_where(
-            ["models_trigrams MATCH ?", *conditions]
+        # The index folds case beyond ASCII: for an ASCII token (almost every one) its hits are LIKE's
+        # and no name is read; other hits are tested by LIKE. Filters are tested on 0008's narrow index.
+        tests, values = (clauses, params) if token.isascii() else ([like, *clauses], [pattern, *params])
+        hits = "SELECT rowid FROM models_trigrams WHERE models_trigrams MATCH ?"
+        count_sql = (
+            f"SELECT 1 FROM models_trigrams t JOIN {KEYS} ON m.rowid = t.rowid"
+            + sql_where(["models_trigrams MATCH ?", *tests])
+            if tests
+            else hits
         )
-        count_values = [trigrams, *values]
+        count_values = [phrase, *values]
     (total,) = conn.execute(
         f"SELECT count(*) FROM ({count_sql} LIMIT {COUNT_CAP + 1})", count_values
     ).fetchone()
-    if trigrams is not None:
-        in_trigrams = "m.rowid IN (SELECT rowid FROM models_trigrams WHERE models_trigrams MATCH ?)"
+    if phrase is not None:
+        in_phrase = f"m.rowid IN ({hits})"
         if not (total > COUNT_CAP or _walks_sort_index(conn, int(total), query)):
-            page_sql = f"SELECT m.rowid FROM {KEYS}" + sql_where([in_trigrams, *conditions])
+            page_sql = f"SELECT m.rowid FROM {KEYS}" + sql_where([in_phrase, *tests])
             page_values = count_values
         elif sort.lstrip("-") == "name":  # many: the name index is walked, each name tested by LIKE
-            page_sql = f"SELECT m.rowid FROM models m INDEXED BY models_name_id{sql_where(conditions)}"
-            page_values = values
-        else:  # many, in another order: that index is walked through the candidates
+            page_sql = "SELECT m.rowid FROM models m INDEXED BY models_name_id" + sql_where([like, *clauses])
+            page_values = [pattern, *params]
+        else:  # many, in another order: that index is walked through the hits
             index = SORT_INDEX[sort.lstrip("-")]
-            page_sql = f"SELECT m.rowid FROM models m INDEXED BY {index}" + sql_where(
-                [in_trigrams, *conditions]
-            )
+            page_sql = f"SELECT m.rowid FROM models m INDEXED BY {index}" + sql_where([in_phrase, *tests])
             page_values = count_values
     rowids = conn.execute(
         f"{page_sql} ORDER BY {order} LIMIT ? OFFSET ?", (*page_values, query.limit, query.offset)

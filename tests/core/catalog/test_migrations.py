@@ -62,10 +62,12 @@ def test_a_catalog_of_the_previous_version_upgrades_with_its_rows_and_index(
     )
     assert [m.id for m in repo.list(ModelQuery(q="jugger")).items] == [old.id]
     assert [m.id for m in repo.list(ModelQuery(q="photo")).items] == [old.id]
+    assert [m.id for m in repo.list(ModelQuery(q="GGERNAU")).items] == [old.id]  # 0011's trigrams
     # 0009 counted the rows it found: a listing's total.
     assert repo.list(ModelQuery(type="lora", favorite=False)).total == 1
     repo.update(old.id, trigger_words=["zorblax"])
     assert [m.id for m in repo.list(ModelQuery(q="zorblax")).items] == [old.id]
     with db.read() as conn:
         conn.execute("INSERT INTO models_fts(models_fts) VALUES ('integrity-check')")
+        conn.execute("INSERT INTO models_trigrams(models_trigrams) VALUES ('integrity-check')")
     db.close()

@@ -259,6 +259,19 @@ def test_the_name_scan_finds_what_like_finds(
     _name_scan_matches(conn, ModelQuery(sort=sort, limit=5), token, walk)
 
 
+@pytest.mark.parametrize("filters", [{}, {"type": "lora"}])
+def test_a_piece_of_a_name_is_found_whole_not_by_its_trigrams_apart(
+    repo: ModelRepository, filters: dict[str, str]
+) -> None:
+    """"zorbqua" is found in "xzorbquax" and not in "zorb_orbqua", which holds each of its trigrams but
+    never the whole: the index answers alone (no name is read), so its phrase must be exact."""
+    whole, apart = make_model("xzorbquax"), make_model("zorb_orbqua")
+    repo.add_many([whole, apart, make_model("other")])
+    got = repo.list(ModelQuery(q="ZorbQua", **filters))  # type: ignore[arg-type]
+    assert ([m.name for m in got.items], got.total) == (["xzorbquax"], 1)
+    assert repo.list(ModelQuery(q="rbqu", sort="-size", **filters)).total == 2  # type: ignore[arg-type]
+
+
 @settings(max_examples=300, deadline=None)
 @given(data=st.data(), query=queries.map(lambda q: dataclasses.replace(q, q="")))
 def test_the_name_scan_through_trigrams_finds_what_like_finds(
