@@ -297,11 +297,35 @@ class Database:
         if held is not None:
             yield held
             return
+        with self._lent(wait=True) as conn:
+            assert conn is not None
+            yield conn
+
+    @contextmanager
+    def read_if_idle(self) -> Iterator[sqlite3.Connection | None]:
+        """``read()``'s connection only if the pool lends one at once, else None (and None once closed):
+        for reads the caller would as well do itself. Never waits: searches each holding a reader and
+        waiting for another would wait for ever."""
         with self._active_cv:
-            self._check_open()
-            self._active += 1
+            closed = self._closed
+            self._active += not closed
+        if closed:
+            yield None
+            return
+        with self._lent(wait=False, counted=True) as conn:
+            yield conn
+
+    @contextmanager
+    def _lent(self, *, wait: bool, counted: bool = False) -> Iterator[sqlite3.Connection | None]:
+        if not counted:
+            with self._active_cv:
+                self._check_open()
+                self._active += 1
         try:
-            conn = self._borrow()
+            conn = self._borrow(wait)
+            if conn is None:
+                yield None
+                return
             self._local.conn = conn
             try:
                 yield conn
@@ -317,9 +341,11 @@ class Database:
         if self._closed:
             raise CatalogError(f"The catalog {self.path} was closed (the library is shutting down).")
 
-    def _borrow(self) -> sqlite3.Connection:
+    def _borrow(self, wait: bool = True) -> sqlite3.Connection | None:
         with self._pool_cv:
             while not self._idle and self._readers >= MAX_READERS:
+                if not wait:
+                    return None
                 self._pool_cv.wait()
             if self._idle:
                 return self._idle.pop()

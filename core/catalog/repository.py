@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict
 from ..models import Model, ModelQuery, Page, utcnow
+from .aside import ReadsAside
 from .bulk import triggers_suspended
 from .changes import changes_of
 from .db import Database
@@ -64,6 +65,7 @@ class ModelRepository(ModelLookups):
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._aside = ReadsAside(db)
         self.in_place: InPlaceModels[sqlite3.Connection] = SqliteInPlaceModels(db)
 
     # -- writes ----------------------------------------------------------------------------------------
@@ -257,7 +259,8 @@ class ModelRepository(ModelLookups):
         started = time.perf_counter()
         with self.db.read() as conn:
             _ensure_read_cache(conn)
-            result = run_search(conn, query)
+            # Inside a write transaction another connection would not see its rows: no reads aside.
+            result = run_search(conn, query, None if conn.in_transaction else self._aside)
             items = hydrate(conn, result.rows, with_metadata=False)
         return Page(tuple(items), result.total, (time.perf_counter() - started) * 1000, result.total_capped)
 

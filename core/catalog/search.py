@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from ..errors import InvalidInput
 from ..models import SORT_KEYS, ModelQuery
+from .aside import Aside, Pending
 from .fts_hits import HITS, KEYS, NAME_FIRST, Fts, rows_of
 from .rows import LIST_COLUMNS
 from .search_terms import (
@@ -109,13 +110,14 @@ def validate_query(query: ModelQuery) -> None:
             raise InvalidInput(f"{attr} must be an integer {bounds}, not {value!r}.")
 
 
-def run_search(conn: sqlite3.Connection, query: ModelQuery) -> SearchResult:
-    """Validate ``query`` and run it: one page of ``models`` rows and the total."""
+def run_search(conn: sqlite3.Connection, query: ModelQuery, aside: Aside | None = None) -> SearchResult:
+    """Validate ``query`` and run it: one page of ``models`` rows and the total. ``aside``: where a read
+    the plan may need is started while the total is counted (another connection, another CPU)."""
     validate_query(query)
     match = build_match(query.q)
     if match is None:
         return _search_all(conn, query)
-    result = _search_fts(conn, query, match)
+    result = _search_fts(conn, query, match, aside)
     if result.total == 0:
         tokens = tokenize(query.q)
         if len(tokens) == 1 and len(tokens[0]) >= SUBSTRING_MIN_CHARS:
@@ -160,10 +162,18 @@ def _search_all(conn: sqlite3.Connection, query: ModelQuery) -> SearchResult:
     return SearchResult(tuple(rows), int(total), False, "all")
 
 
-def _search_fts(conn: sqlite3.Connection, query: ModelQuery, match: str) -> SearchResult:
+def _search_fts(
+    conn: sqlite3.Connection, query: ModelQuery, match: str, aside: Aside | None = None
+) -> SearchResult:
     clauses, params = sql_filters(query, fts_driven=True)
     prefilter, exact = index_filters(query)
     fts = Fts(conn, clauses, params, exact)
+    named: Pending[list[int]] | None = None
+    if aside is not None and prefilter and query.sort == "relevance":
+        # A broad match (the likelier the shorter the text) lists its name hits holding the filters
+        # (_broad_page): as dear as the count, both intersecting the filter's hits. Listed aside.
+        in_name = and_(f"name : ({match})", *prefilter)
+        named = aside.start(lambda other: _hits(other, in_name))
     if not clauses:
         hits, hits_capped = fts.count(match, COUNT_CAP, filtered=False)
         total, capped = hits, hits_capped
@@ -187,8 +197,13 @@ def _search_fts(conn: sqlite3.Connection, query: ModelQuery, match: str) -> Sear
     elif not hits_capped and hits <= RANK_CAP and _phrases_narrow(fts, match):
         rows = fts.page(match, "rank", query.limit, query.offset, prefiltered=False)
     else:
-        rows = _broad_page(fts, query, match, prefilter, exact)
+        rows = _broad_page(fts, query, match, prefilter, exact, named)
     return SearchResult(tuple(rows), total, capped, "fts")
+
+
+def _hits(conn: sqlite3.Connection, expr: str) -> list[int]:
+    """The first ``RANK_CAP + 1`` hits of ``expr``, in the index's order."""
+    return [r[0] for r in conn.execute(HITS.format(cap=RANK_CAP + 1), (expr,))]
 
 
 def _phrases_narrow(fts: Fts, match: str) -> bool:
@@ -202,7 +217,12 @@ def _phrases_narrow(fts: Fts, match: str) -> bool:
 
 
 def _broad_page(
-    fts: Fts, query: ModelQuery, match: str, prefilter: list[str], exact: bool
+    fts: Fts,
+    query: ModelQuery,
+    match: str,
+    prefilter: list[str],
+    exact: bool,
+    named_aside: Pending[list[int]] | None = None,
 ) -> list[sqlite3.Row]:
     """A page of a match too broad to rank by bm25: hits in the name first, shortest name first (the
     closest to what was typed) while they are few enough, then the other hits newest first.
@@ -224,7 +244,8 @@ def _broad_page(
             named_capped = len(hits) > RANK_CAP
             named = RANK_CAP if named_capped else len(hits)
         else:
-            hits = [r[0] for r in fts.conn.execute(HITS.format(cap=RANK_CAP + 1), (in_name,))]
+            listed = named_aside.take() if named_aside is not None else None
+            hits = listed if listed is not None else _hits(fts.conn, in_name)
             named_capped = len(hits) > RANK_CAP
             named = RANK_CAP if named_capped else fts.count_listed(hits, filtered=not exact)
         if named_capped:

@@ -1,0 +1,116 @@
+"""A broad filtered search lists its name hits on another pooled connection while it counts
+(core/catalog/aside.py): the same page and total as one connection gives, never a wait on the pool, and
+never a read that misses the rows of the transaction it runs in."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+
+import pytest
+
+from comfyui_model_library.core.catalog import search
+from comfyui_model_library.core.catalog.db import MAX_READERS, Database
+from comfyui_model_library.core.catalog.repository import ModelRepository
+from comfyui_model_library.core.catalog.search import run_search
+from comfyui_model_library.core.models import ModelQuery
+
+from .conftest import make_model
+
+
+@pytest.fixture
+def broad(repo: ModelRepository, monkeypatch: pytest.MonkeyPatch) -> ModelRepository:
+    """Name hits and other hits of "neon", most of them loras: too many to rank (RANK_CAP 4)."""
+    monkeypatch.setattr(search, "RANK_CAP", 4)
+    models = [make_model(f"neon_{'x' * i}", type="lora" if i % 3 else "vae") for i in range(12)]
+    models += [make_model(f"other{i}", tags=("neon",)) for i in range(6)]
+    repo.add_many(models)
+    return repo
+
+
+def _threads_listing_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the threads that list name hits, from now on."""
+    threads: list[str] = []
+    listed = search._hits
+
+    def spy(conn: object, expr: str) -> list[int]:
+        threads.append(threading.current_thread().name)
+        return listed(conn, expr)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(search, "_hits", spy)
+    return threads
+
+
+@pytest.mark.parametrize("offset", [0, 3, 8, 15])
+def test_the_page_and_total_are_those_of_one_connection(
+    broad: ModelRepository, db: Database, monkeypatch: pytest.MonkeyPatch, offset: int
+) -> None:
+    threads = _threads_listing_names(monkeypatch)
+    query = ModelQuery(q="neo", type="lora", limit=4, offset=offset)
+    page = broad.list(query)
+    with db.read() as conn:
+        alone = run_search(conn, query)
+    assert ([m.id for m in page.items], page.total) == ([r["id"] for r in alone.rows], alone.total)
+    assert page.total == 14 and len(page.items) == max(0, min(4, 14 - offset))
+    assert threads[0].startswith("model-library-search"), "listed beside the count"
+
+
+def test_a_search_never_waits_for_a_reader_the_pool_cannot_lend(
+    broad: ModelRepository, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every reader lent out: the name hits are listed on the search's own connection, at once."""
+    threads = _threads_listing_names(monkeypatch)
+    held, release = threading.Barrier(MAX_READERS), threading.Event()
+
+    def hold() -> None:
+        with db.read():
+            held.wait(timeout=10)
+            release.wait(timeout=30)
+
+    with ThreadPoolExecutor(MAX_READERS) as pool:
+        holders = [pool.submit(hold) for _ in range(MAX_READERS - 1)]
+        try:
+            with db.read():  # this thread's reader: the search below shares it
+                held.wait(timeout=10)
+                with db.read_if_idle() as none:
+                    assert none is None
+                page = broad.list(ModelQuery(q="neo", type="lora", limit=4))
+        finally:
+            release.set()
+        for holder in holders:
+            holder.result(timeout=10)
+    assert page.total == 14
+    assert "MainThread" in threads
+
+
+def test_searches_holding_every_reader_all_finish(broad: ModelRepository, db: Database) -> None:
+    """As many searches as readers, each holding one while it starts a read aside."""
+    start = threading.Barrier(MAX_READERS * 2)
+
+    def search_once(_: int) -> int:
+        start.wait(timeout=10)
+        return broad.list(ModelQuery(q="neo", type="lora", limit=4)).total
+
+    with ThreadPoolExecutor(MAX_READERS * 2) as pool:
+        totals = list(pool.map(search_once, range(MAX_READERS * 2), timeout=60))
+    assert totals == [14] * (MAX_READERS * 2)
+
+
+def test_inside_a_transaction_the_name_hits_are_its_own(
+    broad: ModelRepository, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another connection would not see rows not yet committed: no reads aside there."""
+    threads = _threads_listing_names(monkeypatch)
+    with ExitStack() as stack:
+        stack.enter_context(db.transaction())
+        broad.add(make_model("neon"))  # the shortest name hit: first on the page
+        page = broad.list(ModelQuery(q="neo", type="lora", limit=4))
+    assert page.items[0].name == "neon" and page.total == 15
+    assert threads == ["MainThread"]
+
+
+def test_a_closed_catalog_lends_no_reader(db: Database) -> None:
+    db.close()
+    with db.read_if_idle() as conn:
+        assert conn is None
