@@ -35,7 +35,7 @@ from ..errors import (
     InsufficientSpace,
 )
 from ..io.memory import trim_heap
-from .diagnose import Problem, diagnose, read_only_message, refuses_writes, space_message
+from .diagnose import Problem, diagnose, mapped_error, read_only_message, refuses_writes, space_message
 
 BUSY_TIMEOUT_MS = 10_000
 # Reader connections at most, whatever the number of threads (each keeps up to cache_size of pages).
@@ -51,25 +51,6 @@ def _quick_check(path: Path) -> tuple[str] | None:
         return (str(row[0]),) if row is not None else None
     finally:
         conn.close()
-
-
-def _mapped(exc: sqlite3.OperationalError, path: Path) -> Exception:
-    text = str(exc).lower()
-    if "locked" in text or "busy" in text:
-        return CatalogLocked(f"The catalog {path} is locked by another process; try again shortly.")
-    if diagnose(path, exc) is Problem.SPACE:
-        return InsufficientSpace(space_message(path, writing=True))
-    if any(word in text for word in _UNWRITABLE_WORDS):
-        return CatalogUnavailable(
-            f"The catalog {path} cannot be written ({exc}): its folder or drive is read-only or failing. "
-            "This change was not made. Make the library folder writable (a drive remounted read-only "
-            "after errors needs checking first) and try again; the catalog is not damaged: do not rebuild."
-        )
-    return exc
-
-
-# A write refused by the folder or the drive, not by the catalog's content (never a bug of ours).
-_UNWRITABLE_WORDS = ("readonly", "read-only", "disk i/o error", "unable to open")
 
 
 def _configure(conn: sqlite3.Connection) -> None:
@@ -269,7 +250,7 @@ class Database:
             except sqlite3.OperationalError as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-                raise _mapped(exc, self.path) from exc
+                raise mapped_error(exc, self.path) from exc
             except BaseException:
                 if conn.in_transaction:  # SQLite may have rolled back already (disk full, I/O error)
                     conn.execute("ROLLBACK")
@@ -280,7 +261,7 @@ class Database:
                 except sqlite3.OperationalError as exc:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
-                    raise _mapped(exc, self.path) from exc
+                    raise mapped_error(exc, self.path) from exc
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

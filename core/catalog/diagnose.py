@@ -16,6 +16,8 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from ..errors import CatalogLocked, CatalogUnavailable, InsufficientSpace
+
 # Below this much free space an I/O error while opening or writing the catalog is taken for a full disk.
 LOW_SPACE = 4 * 1024 * 1024
 # What a user is asked to free: room for the write-ahead log, its index and a few rebuilds' worth of pages.
@@ -124,3 +126,23 @@ def read_only_message(path: Path) -> str:
         "listing, searching and showing models keep working meanwhile. The catalog is not damaged: do "
         "not rebuild it."
     )
+
+
+def mapped_error(exc: sqlite3.OperationalError, path: Path) -> Exception:
+    """A SQLite error of the catalog ``path`` as the error telling the user what to do (else itself)."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return CatalogLocked(f"The catalog {path} is locked by another process; try again shortly.")
+    if diagnose(path, exc) is Problem.SPACE:
+        return InsufficientSpace(space_message(path, writing=True))
+    if any(word in text for word in _UNWRITABLE_WORDS):
+        return CatalogUnavailable(
+            f"The catalog {path} cannot be written ({exc}): its folder or drive is read-only or failing. "
+            "This change was not made. Make the library folder writable (a drive remounted read-only "
+            "after errors needs checking first) and try again; the catalog is not damaged: do not rebuild."
+        )
+    return exc
+
+
+# A write refused by the folder or the drive, not by the catalog's content (never a bug of ours).
+_UNWRITABLE_WORDS = ("readonly", "read-only", "disk i/o error", "unable to open")
