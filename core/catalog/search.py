@@ -169,11 +169,10 @@ def _search_fts(
     prefilter, exact = index_filters(query)
     fts = Fts(conn, clauses, params, exact)
     named: Pending[list[int]] | None = None
-    if aside is not None and prefilter and query.sort == "relevance":
-        # A broad match (the likelier the shorter the text) lists its name hits holding the filters
+    if aside is not None and (prefilter or fts.by_rowid) and query.sort == "relevance":
+        # A broad match (the likelier the shorter the text) lists its name hits passing the filters
         # (_broad_page): as dear as the count, both intersecting the filter's hits. Listed aside.
-        in_name = and_(f"name : ({match})", *prefilter)
-        named = aside.start(lambda other: _hits(other, in_name))
+        named = aside.start(lambda other: _named_hits(Fts(other, clauses, params, exact), match, prefilter))
     if not clauses:
         hits, hits_capped = fts.count(match, COUNT_CAP, filtered=False)
         total, capped = hits, hits_capped
@@ -204,6 +203,15 @@ def _search_fts(
 def _hits(conn: sqlite3.Connection, expr: str) -> list[int]:
     """The first ``RANK_CAP + 1`` hits of ``expr``, in the index's order."""
     return [r[0] for r in conn.execute(HITS.format(cap=RANK_CAP + 1), (expr,))]
+
+
+def _named_hits(fts: Fts, match: str, prefilter: list[str]) -> list[int]:
+    """The first ``RANK_CAP + 1`` name hits a filtered broad page lists: those holding the index-side
+    filters, or (favourites alone) those passing the rowid filter."""
+    in_name = and_(f"name : ({match})", *prefilter)
+    if fts.by_rowid and not prefilter:
+        return fts.passing(in_name, RANK_CAP + 1)
+    return _hits(fts.conn, in_name)
 
 
 def _phrases_narrow(fts: Fts, match: str) -> bool:
@@ -239,14 +247,12 @@ def _broad_page(
     else:
         # An index-side filter makes each pass over the index dear, and a rowid filter (favourites)
         # leaves few name hits: list them once, those passing a rowid filter only.
+        listed = named_aside.take() if named_aside is not None else None
+        hits = listed if listed is not None else _named_hits(fts, match, prefilter)
+        named_capped = len(hits) > RANK_CAP
         if fts.by_rowid and not prefilter:
-            hits = fts.passing(in_name, RANK_CAP + 1)
-            named_capped = len(hits) > RANK_CAP
             named = RANK_CAP if named_capped else len(hits)
         else:
-            listed = named_aside.take() if named_aside is not None else None
-            hits = listed if listed is not None else _hits(fts.conn, in_name)
-            named_capped = len(hits) > RANK_CAP
             named = RANK_CAP if named_capped else fts.count_listed(hits, filtered=not exact)
         if named_capped:
             rows = fts.page(in_name, "f.rowid DESC", query.limit, query.offset, prefiltered=True)

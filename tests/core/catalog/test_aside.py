@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,9 @@ from .conftest import make_model
 def broad(repo: ModelRepository, monkeypatch: pytest.MonkeyPatch) -> ModelRepository:
     """Name hits and other hits of "neon", most of them loras: too many to rank (RANK_CAP 4)."""
     monkeypatch.setattr(search, "RANK_CAP", 4)
-    models = [make_model(f"neon_{'x' * i}", type="lora" if i % 3 else "vae") for i in range(12)]
+    models = [
+        make_model(f"neon_{'x' * i}", type="lora" if i % 3 else "vae", favorite=i % 3 == 1) for i in range(12)
+    ]
     models += [make_model(f"other{i}", tags=("neon",)) for i in range(6)]
     repo.add_many(models)
     return repo
@@ -32,27 +35,33 @@ def broad(repo: ModelRepository, monkeypatch: pytest.MonkeyPatch) -> ModelReposi
 def _threads_listing_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of the threads that list name hits, from now on."""
     threads: list[str] = []
-    listed = search._hits
+    listed = search._named_hits
 
-    def spy(conn: object, expr: str) -> list[int]:
+    def spy(*args: Any) -> list[int]:
         threads.append(threading.current_thread().name)
-        return listed(conn, expr)  # type: ignore[arg-type]
+        return listed(*args)
 
-    monkeypatch.setattr(search, "_hits", spy)
+    monkeypatch.setattr(search, "_named_hits", spy)
     return threads
 
 
 @pytest.mark.parametrize("offset", [0, 3, 8, 15])
+@pytest.mark.parametrize(("filters", "total"), [({"type": "lora"}, 14), ({"favorite": True}, 4)])
 def test_the_page_and_total_are_those_of_one_connection(
-    broad: ModelRepository, db: Database, monkeypatch: pytest.MonkeyPatch, offset: int
+    broad: ModelRepository,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    offset: int,
+    filters: dict[str, object],
+    total: int,
 ) -> None:
     threads = _threads_listing_names(monkeypatch)
-    query = ModelQuery(q="neo", type="lora", limit=4, offset=offset)
+    query = ModelQuery(q="neo", limit=4, offset=offset, **filters)  # type: ignore[arg-type]
     page = broad.list(query)
     with db.read() as conn:
         alone = run_search(conn, query)
     assert ([m.id for m in page.items], page.total) == ([r["id"] for r in alone.rows], alone.total)
-    assert page.total == 14 and len(page.items) == max(0, min(4, 14 - offset))
+    assert page.total == total and len(page.items) == max(0, min(4, total - offset))
     assert threads[0].startswith("model-library-search"), "listed beside the count"
 
 

@@ -263,7 +263,7 @@ def test_the_name_scan_finds_what_like_finds(
 def test_a_piece_of_a_name_is_found_whole_not_by_its_trigrams_apart(
     repo: ModelRepository, filters: dict[str, str]
 ) -> None:
-    """"zorbqua" is found in "xzorbquax" and not in "zorb_orbqua", which holds each of its trigrams but
+    """ "zorbqua" is found in "xzorbquax" and not in "zorb_orbqua", which holds each of its trigrams but
     never the whole: the index answers alone (no name is read), so its phrase must be exact."""
     whole, apart = make_model("xzorbquax"), make_model("zorb_orbqua")
     repo.add_many([whole, apart, make_model("other")])
