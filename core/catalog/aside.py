@@ -27,6 +27,10 @@ class Pending(Protocol[T_co]):
         """The read's result, or None when it did not run (then the caller runs it)."""
         ...
 
+    def drop(self) -> None:
+        """Not needed after all: not run if not yet started (a flood of searches queues no backlog)."""
+        ...
+
 
 class Aside(Protocol):
     def start(self, read: Callable[[sqlite3.Connection], T]) -> Pending[T]: ...
@@ -40,6 +44,9 @@ class _Future(Generic[T]):
         if self._future.cancel():  # still queued behind other searches' reads: quicker done here
             return None
         return self._future.result()
+
+    def drop(self) -> None:
+        self._future.cancel()
 
 
 class ReadsAside:

@@ -197,6 +197,8 @@ def _search_fts(
         rows = fts.page(match, "rank", query.limit, query.offset, prefiltered=False)
     else:
         rows = _broad_page(fts, query, match, prefilter, exact, named)
+    if named is not None:
+        named.drop()  # taken, or not needed
     return SearchResult(tuple(rows), total, capped, "fts")
 
 

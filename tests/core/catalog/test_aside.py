@@ -123,3 +123,27 @@ def test_a_closed_catalog_lends_no_reader(db: Database) -> None:
     db.close()
     with db.read_if_idle() as conn:
         assert conn is None
+
+
+def test_a_read_not_needed_is_dropped_before_it_runs(
+    broad: ModelRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads aside wait in a queue: one its search did not need (a narrow match, ranked whole) never
+    runs later, so a flood of searches leaves no backlog of work behind."""
+    busy, release = threading.Barrier(3), threading.Event()
+
+    def block(_conn: object) -> None:
+        busy.wait(timeout=10)
+        release.wait(timeout=30)
+
+    blockers = [broad._aside.start(block) for _ in range(2)]  # both workers taken
+    busy.wait(timeout=10)
+    threads = _threads_listing_names(monkeypatch)
+    try:
+        page = broad.list(ModelQuery(q="xxxxxxxxxx", type="lora"))  # two hits: ranked whole
+    finally:
+        release.set()
+    for blocker in blockers:
+        blocker.take()
+    broad._aside.close()  # every queued read run or dropped by now
+    assert page.total == 2 and threads == []
