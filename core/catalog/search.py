@@ -269,6 +269,13 @@ def _broad_page(
     return rows
 
 
+# The trigram index folds case beyond ASCII, and two letters that are not ASCII fold to ASCII ones: the
+# long s (U+017F) to "s", the Kelvin sign (U+212A) to "k" (no other, as of SQLite 3.40). LIKE folds
+# ASCII only, so an ASCII token's phrase finds "Dream\u017fhaper" for "shaper" and LIKE does not: a
+# name tested by LIKE is first folded so, and every plan lists the names the phrase counts.
+_INDEX_FOLDED = "replace(replace(m.name, char(383), 's'), char(8490), 'k')"
+
+
 def _trigram_phrase(token: str) -> str | None:
     """An expression for the trigram index (0011: with positions) matching the names that hold ``token``
     with case folded: its trigrams as one phrase, quoted (a string, never syntax). None when the token is
@@ -277,7 +284,8 @@ def _trigram_phrase(token: str) -> str | None:
 
 
 def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -> SearchResult:
-    """The names holding ``token`` as LIKE finds them (the case of ASCII letters folded, no other)."""
+    """The names holding ``token`` as LIKE finds them (the case of ASCII letters folded, no other; for
+    an ASCII token, also the two letters the index folds to ASCII: ``_INDEX_FOLDED``)."""
     clauses, params = sql_filters(query, fts_driven=False)
     pattern = "%" + token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     like, order = "m.name LIKE ? ESCAPE '\\'", ORDER_BY.get(query.sort, ORDER_BY["name"])
@@ -308,7 +316,11 @@ def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -
             page_sql = f"SELECT m.rowid FROM {KEYS}" + sql_where([in_phrase, *tests])
             page_values = count_values
         elif sort.lstrip("-") == "name":  # many: the name index is walked, each name tested by LIKE
-            page_sql = "SELECT m.rowid FROM models m INDEXED BY models_name_id" + sql_where([like, *clauses])
+            # (for an ASCII token, on the name folded as the index folds it: the count's names)
+            walked = like if not token.isascii() else f"{_INDEX_FOLDED} LIKE ? ESCAPE '\\'"
+            page_sql = "SELECT m.rowid FROM models m INDEXED BY models_name_id" + sql_where(
+                [walked, *clauses]
+            )
             page_values = [pattern, *params]
         else:  # many, in another order: that index is walked through the hits
             index = SORT_INDEX[sort.lstrip("-")]

@@ -347,3 +347,40 @@ def test_each_filter_value_matches_its_own_rows_in_the_index(attr: str, vocabula
             assert found == [rowid], (value, clause)
         else:
             assert rowid in found, (value, clause)
+
+
+@pytest.mark.parametrize("walk", [False, True])
+@pytest.mark.parametrize("sort", ["relevance", "-size"])
+def test_a_piece_of_a_name_counts_the_names_its_pages_list(
+    repo: ModelRepository, monkeypatch: pytest.MonkeyPatch, walk: bool, sort: str
+) -> None:
+    """The trigram index folds the long s (U+017F) to "s" and the Kelvin sign (U+212A) to "k"; LIKE folds
+    neither. Whichever plan lists a page (the name index walked and tested, or the index's hits), its
+    names are the ones counted: every name the total counts is on some page."""
+    names = ["Dream\u017fhaper", "dreamshaperXL", "\u212aeshaper", "other"]
+    repo.add_many([make_model(name) for name in names])
+    monkeypatch.setattr(search, "_walks_sort_index", lambda *_args: walk)
+    for token in ("shaper", "KESHA"):
+        first = repo.list(ModelQuery(q=token, sort=sort, limit=1))
+        listed = [
+            m.name
+            for offset in range(4)
+            for m in repo.list(ModelQuery(q=token, sort=sort, limit=1, offset=offset)).items
+        ]
+        assert len(listed) == first.total, (token, listed, first.total)
+
+
+def test_the_trigram_index_folds_no_other_letter_to_ascii() -> None:
+    """search._INDEX_FOLDED names every letter the trigram tokenizer folds to an ASCII one: a newer
+    SQLite folding more would make an ASCII token's count and a walked page differ again."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(name, tokenize='trigram')")
+    points = [cp for cp in range(0x80, 0x20000) if not 0xD800 <= cp < 0xE000]
+    conn.executemany("INSERT INTO t (rowid, name) VALUES (?, ?)", [(cp, f"q{chr(cp)}z") for cp in points])
+    folded = {
+        (chr(cp), ch)
+        for ch in "abcdefghijklmnopqrstuvwxyz0123456789"
+        for (cp,) in conn.execute("SELECT rowid FROM t WHERE t MATCH ?", (f'"q{ch}z"',))
+    }
+    assert folded == {("\u017f", "s"), ("\u212a", "k")}
+    assert "char(383), 's'" in search._INDEX_FOLDED and "char(8490), 'k'" in search._INDEX_FOLDED
