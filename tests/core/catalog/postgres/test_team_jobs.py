@@ -291,6 +291,9 @@ def test_a_clone_sharing_the_machine_name_never_takes_the_others_running_job(
         here = JobRunner(PostgresJobTable(db), lease_s=LEASE_S, machine="ubuntu-c1c1c1")
         try:
             assert [j.id for j in here.interrupted()] == [], "the clone's job is running"
+            written = time.monotonic() + 10  # running in the clone's memory, its row next
+            while here.get(job_id).state == "queued" and time.monotonic() < written:
+                time.sleep(0.01)
             until = time.monotonic() + 2 * LEASE_S  # this one sweeps meanwhile; the clone renews
             while time.monotonic() < until:
                 assert here.get(job_id).state == "running"
