@@ -295,8 +295,15 @@ def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -
     like, order = "m.name LIKE ? ESCAPE '\\'", ORDER_BY.get(query.sort, ORDER_BY["name"])
     sort = "name" if query.sort == "relevance" else query.sort
     phrase = _trigram_phrase(token[:PHRASE_MAX_CHARS])
-    # LIKE on the name folded as the index folds it, for an ASCII token: what its phrase finds.
-    folded_like = like if not token.isascii() else f"{_INDEX_FOLDED} LIKE ? ESCAPE '\\'"
+    # LIKE on the name folded as the index folds it, for an ASCII token: what its phrase finds. Folded
+    # only when it holds one of the two letters: LIKE alone walks a name three times faster.
+    folded_like, folded_values = (like, [pattern])
+    if token.isascii():
+        folded_like = (
+            f"({like} OR (instr(m.name, char(383)) + instr(m.name, char(8490)) > 0 "
+            f"AND {_INDEX_FOLDED} LIKE ? ESCAPE '\\'))"
+        )
+        folded_values = [pattern, pattern]
     if phrase is None:  # too short for the trigram index: every name is read
         where = sql_where([like, *clauses])
         count_sql, page_sql = f"SELECT 1 FROM models m{where}", f"SELECT m.rowid FROM models m{where}"
@@ -306,7 +313,7 @@ def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -
         # and no name is read; other hits (and a long token's) are tested by LIKE. Filters are tested
         # on 0008's narrow index.
         exact = token.isascii() and len(token) <= PHRASE_MAX_CHARS
-        tests, values = (clauses, params) if exact else ([folded_like, *clauses], [pattern, *params])
+        tests, values = (clauses, params) if exact else ([folded_like, *clauses], [*folded_values, *params])
         hits = "SELECT rowid FROM models_trigrams WHERE models_trigrams MATCH ?"
         count_sql = (
             f"SELECT 1 FROM models_trigrams t JOIN {KEYS} ON m.rowid = t.rowid"
@@ -327,7 +334,7 @@ def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -
             page_sql = "SELECT m.rowid FROM models m INDEXED BY models_name_id" + sql_where(
                 [folded_like, *clauses]
             )
-            page_values = [pattern, *params]
+            page_values = [*folded_values, *params]
         else:  # many, in another order: that index is walked through the hits
             index = SORT_INDEX[sort.lstrip("-")]
             page_sql = f"SELECT m.rowid FROM models m INDEXED BY {index}" + sql_where([in_phrase, *tests])
