@@ -204,10 +204,21 @@ def _listed_match_rows(db: PostgresDatabase) -> None:
     assert stale == []
 
 
+def _names_match_rows(db: PostgresDatabase) -> None:
+    """0006's narrow copy of the names (substrings are counted on it), kept by triggers, is the rows'."""
+    with db.read() as conn:
+        for missing in (
+            "SELECT rowid, name_key FROM model_search EXCEPT SELECT rowid, name_key FROM model_names",
+            "SELECT rowid, name_key FROM model_names EXCEPT SELECT rowid, name_key FROM model_search",
+        ):
+            assert conn.execute(missing).fetchall() == []
+
+
 def _counts_match_rows(db: PostgresDatabase) -> None:
-    """model_counts, model_words (0003) and the copies of files and tags (0004), each kept by triggers,
-    hold what the rows say."""
+    """model_counts, model_words (0003), the copies of files and tags (0004) and of names (0006), each
+    kept by triggers, hold what the rows say."""
     _listed_match_rows(db)
+    _names_match_rows(db)
     with db.read() as conn:
         derived = "SELECT rowid, type, base_model, favorite, strip(doc) AS words FROM model_search"
         for missing in (
@@ -350,10 +361,11 @@ def test_migrating_a_catalog_copies_each_models_files_and_tags_onto_its_row(post
                 )
             for tag in model.tags:
                 conn.execute("INSERT INTO tags (model_id, tag) VALUES (%s, %s)", (model.id, tag))
-        assert migrate(db) == ["0004_listed_files_and_tags", "0005_jobs"]
+        assert migrate(db) == ["0004_listed_files_and_tags", "0005_jobs", "0006_counted_names"]
         got = PostgresCatalog(db).get(model.id)
         assert (got.files, got.tags) == (model.files, model.tags)
         _listed_match_rows(db)
+        _names_match_rows(db)  # 0006 copied the names a catalog already holds
     finally:
         db.close()
 
