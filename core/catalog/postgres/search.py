@@ -292,12 +292,20 @@ def _others(
 def _substring(
     conn: Conn, query: ModelQuery, token: str, clauses: list[str], params: list[object]
 ) -> SearchResult:
+    """Models whose name holds ``token``: the page and the total (up to ``COUNT_CAP`` + 1 hits) in one
+    statement. Without filters the hits are counted on 0006's narrow ``model_names`` (each hit's row is
+    read to test the name, a quarter of the pages); the page is the planner's (the name index walked
+    for a common piece, the trigram index for a rare one)."""
     pattern = "%" + token.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     where = _where(["s.name_key LIKE %s", *clauses])
     order = _ORDER_BY.get(query.sort, _ORDER_BY["name"])
-    rows = _page(conn, where, [pattern, *params], order, query)
-    total, capped = _capped_count(conn, where, [pattern, *params], COUNT_CAP)
-    return SearchResult(tuple(rows), total, capped, "substring")
+    source = "model_search s" if clauses else "model_names s"
+    limit = f"LIMIT {COUNT_CAP + 1}"
+    count = f"SELECT count(*) AS total FROM (SELECT 1 FROM {source}{where} {limit}) h"
+    page = f"ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {order} LIMIT %s OFFSET %s)"
+    matched = [pattern, *params]
+    hits, rows = _counted_page(conn, count, matched, page, [*matched, query.limit, query.offset])
+    return SearchResult(tuple(rows), min(hits, COUNT_CAP), hits > COUNT_CAP, "substring")
 
 
 def facets(conn: Conn, query: ModelQuery) -> Facets:
