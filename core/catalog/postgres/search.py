@@ -59,6 +59,15 @@ _RANKED = (
     "s.name_length, s.name_key, s.id"
 )
 
+# A substring's hits, when it is ASCII letters and digits (so it lies inside one run of them: 0007): the
+# models of the runs holding it, from name_words' primary key alone. Shorter pieces ("xl") are in so many
+# runs that testing each name (model_names) costs less.
+_WORDS_MIN_CHARS = 3
+_IN_WORDS = (
+    "SELECT count(*) AS total FROM (SELECT DISTINCT w.rowid FROM name_words w WHERE w.word = "
+    "ANY(ARRAY(SELECT v.word FROM name_vocab v WHERE v.word LIKE %s)) {limit}) h"
+)
+
 
 @dataclass(frozen=True)
 class SearchResult:
@@ -294,18 +303,22 @@ def _substring(
     conn: Conn, query: ModelQuery, token: str, clauses: list[str], params: list[object]
 ) -> SearchResult:
     """Models whose name holds ``token``: the page and the total (up to ``COUNT_CAP`` + 1 hits) in one
-    statement. Without filters the hits are counted on 0006's narrow ``model_names`` (each hit's row is
-    read to test the name, a quarter of the pages); the page is the planner's (the name index walked
-    for a common piece, the trigram index for a rare one)."""
+    statement. Without filters the hits are counted on 0007's runs of names (``_IN_WORDS``) when the
+    token is letters and digits, else on 0006's narrow ``model_names`` (each hit's row is read to test
+    the name, a quarter of the pages); the page is the planner's (the name index walked for a common
+    piece, the trigram index for a rare one)."""
     pattern = "%" + token.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     where = _where(["s.name_key LIKE %s", *clauses])
     order = _ORDER_BY.get(query.sort, _ORDER_BY["name"])
-    source = "model_search s" if clauses else "model_names s"
     limit = f"LIMIT {COUNT_CAP + 1}"
-    count = f"SELECT count(*) AS total FROM (SELECT 1 FROM {source}{where} {limit}) h"
-    page = f"ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {order} LIMIT %s OFFSET %s)"
     matched = [pattern, *params]
-    hits, rows = _counted_page(conn, count, matched, page, [*matched, query.limit, query.offset])
+    count, counted = f"SELECT count(*) AS total FROM (SELECT 1 FROM model_names s{where} {limit}) h", matched
+    if clauses:
+        count = count.replace("model_names s", "model_search s")
+    elif len(token) >= _WORDS_MIN_CHARS and token.isascii() and token.isalnum():
+        count, counted = _IN_WORDS.format(limit=limit), [pattern]
+    page = f"ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {order} LIMIT %s OFFSET %s)"
+    hits, rows = _counted_page(conn, count, counted, page, [*matched, query.limit, query.offset])
     return SearchResult(tuple(rows), min(hits, COUNT_CAP), hits > COUNT_CAP, "substring")
 
 
