@@ -1,9 +1,9 @@
 """Search on the PostgreSQL catalog: the same queries, filters, sorts, pages and capped totals as the
 SQLite catalog's (core/catalog/search.py), over ``model_search`` (schema.py: one narrow row per model,
 its ``doc`` tsvector under a GIN index for words and prefixes) and, when a single word finds nothing, a
-substring of names (trigram index where ``pg_trgm`` exists; counted on ``model_names``, 0006). A page
-is ordered on the narrow rows; only its own rows are read from ``models``, with their files and tags
-(0004's copies on the row).
+substring of names (trigram index where ``pg_trgm`` exists; counted on ``name_words``, 0007, or
+``model_names``, 0006). A page is ordered on the narrow rows; only its own rows are read from ``models``,
+with their files and tags (0004's copies on the row).
 
 One statement per page, planned for its values each time: the total (a text query's counted on
 ``model_words``, 0003, half the pages of ``model_search``) and the page chosen by it. The filters the chips
