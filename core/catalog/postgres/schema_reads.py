@@ -139,58 +139,14 @@ CREATE TRIGGER tags_listed_delete AFTER DELETE ON tags
     REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION models_tags_listed();
 """
 
-# The names again, on narrow rows of their own, for counting a substring's hits ("iffus": a piece from
-# inside a word, searched when the words find nothing): a trigram index cannot tell a hit from a row that
-# holds the same trigrams elsewhere, so each hit's row is read to test the name, and what that costs goes
-# by pages. Here a quarter of model_search's pages ("ightni", 2,414 hits: 891 pages read instead of
-# 1,833, the count about 30% faster). Its trigram index is made where model_search's is (schema.py's
-# _TRIGRAMS); without it the count scans these narrow rows. Statement triggers on model_search keep it.
-COUNTED_NAMES = """
-CREATE TABLE model_names (
-    rowid BIGINT PRIMARY KEY,
-    name_key TEXT COLLATE "C" NOT NULL
-);
-INSERT INTO model_names (rowid, name_key) SELECT rowid, name_key FROM model_search ORDER BY rowid;
-
-CREATE FUNCTION model_names_added() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO model_names AS n (rowid, name_key)
-    SELECT rowid, name_key FROM added ORDER BY rowid
-    ON CONFLICT (rowid) DO UPDATE SET name_key = excluded.name_key
-    WHERE n.name_key IS DISTINCT FROM excluded.name_key;
-    RETURN NULL;
-END
-$$;
-CREATE FUNCTION model_names_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    -- Only renamed rows: a model used or moved rewrites nothing here.
-    UPDATE model_names AS n SET name_key = a.name_key
-    FROM added AS a JOIN removed AS r ON r.rowid = a.rowid
-    WHERE n.rowid = a.rowid AND a.name_key IS DISTINCT FROM r.name_key;
-    RETURN NULL;
-END
-$$;
-CREATE FUNCTION model_names_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM model_names AS n USING removed AS r WHERE n.rowid = r.rowid;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER model_search_names_insert AFTER INSERT ON model_search
-    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION model_names_added();
-CREATE TRIGGER model_search_names_update AFTER UPDATE ON model_search
-    REFERENCING OLD TABLE AS removed NEW TABLE AS added
-    FOR EACH STATEMENT EXECUTE FUNCTION model_names_changed();
-CREATE TRIGGER model_search_names_delete AFTER DELETE ON model_search
-    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION model_names_removed();
-"""
-
 # Each name's runs of ASCII letters and digits ("juggernautxl_v9": juggernautxl, v9), one row per run and
-# model, and every run ever seen (``name_vocab``, a few thousand: stale runs match no model). A piece of
-# ASCII letters and digits lies inside one run, so its hits are the models of the runs that hold it: the
-# runs found among the few vocabulary rows, their models read from the primary key's index alone
-# ("ightni", 2,414 hits: about 100 index pages instead of 891 pages of model_names). Statement triggers
-# on model_names keep both.
+# model, and every run ever seen (``name_vocab``, a few thousand: stale runs match no model), for counting
+# a substring's hits ("iffus": a piece from inside a word, searched when the words find nothing). A
+# trigram index cannot tell a hit from a row holding the same trigrams elsewhere, so each hit's row was
+# read to test the name ("ightni", 2,414 hits: 1,833 pages of model_search). A piece of ASCII letters and
+# digits lies inside one run, so its hits are the models of the runs that hold it: those runs found among
+# the few vocabulary rows, their models read from name_words' primary key alone (about 100 index pages).
+# Statement triggers on model_search keep both (a renamed model's runs are rewritten, nothing else).
 NAME_WORDS = """
 CREATE FUNCTION name_runs(name TEXT) RETURNS SETOF TEXT LANGUAGE sql IMMUTABLE AS $$
     SELECT DISTINCT r FROM regexp_split_to_table(name, '[^abcdefghijklmnopqrstuvwxyz0123456789]+') AS r
@@ -204,17 +160,29 @@ CREATE TABLE name_words (
 CREATE INDEX name_words_rowid ON name_words (rowid);
 CREATE TABLE name_vocab (word TEXT COLLATE "C" PRIMARY KEY);
 INSERT INTO name_words (word, rowid)
-    SELECT r, n.rowid FROM model_names n, name_runs(n.name_key) AS r ORDER BY 1, 2;
+    SELECT r, s.rowid FROM model_search s, name_runs(s.name_key) AS r ORDER BY 1, 2;
 INSERT INTO name_vocab (word) SELECT DISTINCT word FROM name_words ORDER BY 1;
 
 CREATE FUNCTION name_words_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        DELETE FROM name_words AS w USING removed AS r WHERE w.rowid = r.rowid;
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO name_words (word, rowid) SELECT r, a.rowid FROM added AS a, name_runs(a.name_key) AS r
+        ON CONFLICT DO NOTHING;
+        INSERT INTO name_vocab (word) SELECT DISTINCT r FROM added AS a, name_runs(a.name_key) AS r
+        ON CONFLICT DO NOTHING;
+        RETURN NULL;
     END IF;
-    INSERT INTO name_words (word, rowid) SELECT r, a.rowid FROM added AS a, name_runs(a.name_key) AS r
+    -- Only renamed rows (a model used or moved rewrites nothing here): runs it lost, then runs it gained.
+    DELETE FROM name_words AS w USING added AS a, removed AS r
+    WHERE w.rowid = a.rowid AND r.rowid = a.rowid AND a.name_key IS DISTINCT FROM r.name_key
+        AND w.word NOT IN (SELECT name_runs(a.name_key));
+    INSERT INTO name_words (word, rowid)
+    SELECT n, a.rowid FROM added AS a JOIN removed AS r ON r.rowid = a.rowid, name_runs(a.name_key) AS n
+    WHERE a.name_key IS DISTINCT FROM r.name_key
     ON CONFLICT DO NOTHING;
-    INSERT INTO name_vocab (word) SELECT DISTINCT r FROM added AS a, name_runs(a.name_key) AS r
+    INSERT INTO name_vocab (word)
+    SELECT DISTINCT n FROM added AS a JOIN removed AS r ON r.rowid = a.rowid, name_runs(a.name_key) AS n
+    WHERE a.name_key IS DISTINCT FROM r.name_key
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END
@@ -225,11 +193,11 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER model_names_words_insert AFTER INSERT ON model_names
+CREATE TRIGGER model_search_name_words_insert AFTER INSERT ON model_search
     REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION name_words_added();
-CREATE TRIGGER model_names_words_update AFTER UPDATE ON model_names
+CREATE TRIGGER model_search_name_words_update AFTER UPDATE ON model_search
     REFERENCING OLD TABLE AS removed NEW TABLE AS added
     FOR EACH STATEMENT EXECUTE FUNCTION name_words_added();
-CREATE TRIGGER model_names_words_delete AFTER DELETE ON model_names
+CREATE TRIGGER model_search_name_words_delete AFTER DELETE ON model_search
     REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION name_words_removed();
 """

@@ -99,7 +99,7 @@ queries = st.builds(
 @example(query=ModelQuery(q="neo", type="lora", favorite=False, sort="name", offset=3))
 @example(query=ModelQuery(q="flux lo", limit=30))  # two words: ranked first, more than RANK_CAP
 @example(query=ModelQuery(q="pony portr", type="vae", limit=30))  # two words, few: ranked whole
-@example(query=ModelQuery(q="or", limit=30))  # substring hits past COUNT_CAP, counted on model_names
+@example(query=ModelQuery(q="or", limit=30))  # substring hits past COUNT_CAP, each name tested
 @example(query=ModelQuery(q="nim", sort="-size", offset=5))  # substring, counted on name_words
 @example(query=ModelQuery(q="ora", limit=5))  # ... past COUNT_CAP
 @example(query=ModelQuery(q="efin", type="lora", favorite=True))  # substring with filters
