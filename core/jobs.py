@@ -95,16 +95,37 @@ def _on_machine(owner: ProcessOwner, data: dict[str, Any], machine: str) -> bool
     return owner.host == _this_process().host
 
 
-def _owner_alive(params_json: str | None, machine: str) -> bool:
+def _boot_id() -> str | None:
+    """This system's boot: Linux draws a random id at each. None where there is none to read."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as fh:
+            return fh.read().strip() or None
+    except (OSError, ValueError):
+        return None
+
+
+def _asks_pid(owner: ProcessOwner, data: dict[str, Any], machine: str, boot: str | None) -> bool:
+    """Whether the row's owner is a process this system can be asked about: on this machine, and (when
+    ``boot`` is known) since this boot. A VM image made after the library ran holds its machine.json:
+    clones share the machine name, and only their boots tell them apart (a row of this machine before
+    a reboot is told by its lease too, long run out by then)."""
+    if not _on_machine(owner, data, machine):
+        return False
+    theirs = data.get("boot")
+    return boot is None or not isinstance(theirs, str) or not theirs or theirs == boot
+
+
+def _owner_alive(params_json: str | None, machine: str, boot: str | None = None) -> bool:
     """The job's row names a runner that still runs, here or in another process (rows written before
-    owners were kept name none: interrupted, as before)."""
+    owners were kept name none: interrupted, as before). ``boot``: this system's, on a shared table."""
     found = _owner_of(params_json)
     if found is None:
         return False
     owner, data = found
-    if owner == _this_process() and _on_machine(owner, data, machine):
+    local = _asks_pid(owner, data, machine, boot)
+    if owner == _this_process() and local:
         return str(data.get("runner")) in _LIVE_RUNNERS
-    if not _on_machine(owner, data, machine):
+    if not local:
         if "lease_until" not in data:
             return True  # another machine, and no lease to tell: taken as running
         try:
@@ -262,7 +283,12 @@ class JobRunner:
         # This machine among those sharing the jobs' rows: the library's name for it (config.machine_name),
         # else its host name.
         self._machine = machine or _this_process().host
+        boot = _boot_id()
         self._owner = {**_this_process().to_json(), "machine": self._machine, "runner": secrets.token_hex(8)}
+        if boot is not None:
+            self._owner["boot"] = boot
+        # Clones sharing a table (and a machine name) are told apart by their boots.
+        self._boot = boot if self._table.shared else None
         self._lease_s = lease_s
         self._interrupted = self._recover()
         _LIVE_RUNNERS.add(self._owner["runner"])
@@ -278,7 +304,7 @@ class JobRunner:
         neither marked nor listed here."""
         now = _now()
         unfinished = self._table.unfinished()
-        elsewhere = {job_id for job_id, params in unfinished if _owner_alive(params, self._machine)}
+        elsewhere = {job_id for job_id, params in unfinished if self._alive(params)}
         stale = [row for row in unfinished if row[0] not in elsewhere]
         ours = [row for row in stale if self._mine(row[1]) is not False]
         failed = set(self._table.mark_failed(ours, json.dumps(_INTERRUPTED), now))
@@ -292,6 +318,9 @@ class JobRunner:
             self._entries[job.id] = _Entry(job=job, fn=None, seq=self._seq)
         return [e.job for e in self._entries.values() if e.job.id in failed]
 
+    def _alive(self, params_json: str | None) -> bool:
+        return _owner_alive(params_json, self._machine, self._boot)
+
     def _mine(self, params_json: str | None) -> bool | None:
         """Whether a row's owner runs on this machine (None: the row names no owner)."""
         found = _owner_of(params_json)
@@ -303,7 +332,7 @@ class JobRunner:
         by_machine: dict[str, list[tuple[str, str]]] = {}
         for job_id, params in rows:
             found = _owner_of(params)
-            if found is None or _on_machine(*found, self._machine) or _owner_alive(params, self._machine):
+            if found is None or _asks_pid(*found, self._machine, self._boot) or self._alive(params):
                 continue
             by_machine.setdefault(_machine_of(*found), []).append((job_id, params))
         for machine, theirs in by_machine.items():
@@ -315,7 +344,7 @@ class JobRunner:
         takes them up itself. Taken once: two processes starting at once do not both resume one."""
         taken: set[str] = set()
         for job_id, params, error in self._table.swept():
-            mine = self._mine(params) and not _owner_alive(params, self._machine)
+            mine = self._mine(params) and not self._alive(params)
             if mine and self._table.take_back(job_id, error, json.dumps(_INTERRUPTED)):
                 taken.add(job_id)
         return taken

@@ -49,6 +49,14 @@ class _Future(Generic[T]):
         self._future.cancel()
 
 
+class _NotStarted(Generic[T]):
+    def take(self) -> T | None:
+        return None
+
+    def drop(self) -> None:
+        pass
+
+
 class ReadsAside:
     """``Aside`` on a catalog's reader pool, with threads made on first use (never at import)."""
 
@@ -59,9 +67,14 @@ class ReadsAside:
 
     def start(self, read: Callable[[sqlite3.Connection], T]) -> Pending[T]:
         with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="model-library-search")
-            return _Future(self._pool.submit(self._run, read))
+            try:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="model-library-search")
+                return _Future(self._pool.submit(self._run, read))
+            except RuntimeError:
+                # The interpreter is shutting down (the pool takes no more work), or no thread can be
+                # started: the search runs the read itself, as when no reader is idle.
+                return _NotStarted()
 
     def _run(self, read: Callable[[sqlite3.Connection], T]) -> T | None:
         with self._db.read_if_idle() as conn:

@@ -22,6 +22,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,6 +76,7 @@ class Database:
         self._idle: list[sqlite3.Connection] = []  # pooled readers not lent out
         self._readers = 0
         self._pool_cv = threading.Condition()
+        self._queue: deque[object] = deque()  # threads waiting for a reader, in their order
         self._active = 0  # reads in progress, so that close() waits for them
         self._active_cv = threading.Condition()
         self._all_lock = threading.Lock()
@@ -323,11 +325,20 @@ class Database:
             raise CatalogError(f"The catalog {self.path} was closed (the library is shutting down).")
 
     def _borrow(self, wait: bool = True) -> sqlite3.Connection | None:
+        """A reader, first come first served: a thread giving one back (it still holds the GIL) would
+        otherwise take it again at once, and a few busy threads keep the pool while others wait."""
         with self._pool_cv:
-            while not self._idle and self._readers >= MAX_READERS:
+            if self._queue or not (self._idle or self._readers < MAX_READERS):
                 if not wait:
                     return None
-                self._pool_cv.wait()
+                me = object()
+                self._queue.append(me)
+                try:
+                    while self._queue[0] is not me or not (self._idle or self._readers < MAX_READERS):
+                        self._pool_cv.wait()
+                finally:
+                    self._queue.remove(me)
+                    self._pool_cv.notify_all()  # the next in line may go too
             if self._idle:
                 return self._idle.pop()
             self._readers += 1
@@ -336,7 +347,7 @@ class Database:
         except BaseException:
             with self._pool_cv:
                 self._readers -= 1
-                self._pool_cv.notify()
+                self._pool_cv.notify_all()
             raise
 
     def _give_back(self, conn: sqlite3.Connection) -> None:
@@ -344,7 +355,7 @@ class Database:
             conn.execute("ROLLBACK")
         with self._pool_cv:
             self._idle.append(conn)
-            self._pool_cv.notify()
+            self._pool_cv.notify_all()  # the first in line, whichever thread was woken
 
     def _write_lock_owned(self) -> bool:
         return bool(self._write_lock._is_owned())  # type: ignore[attr-defined]

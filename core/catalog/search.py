@@ -269,6 +269,17 @@ def _broad_page(
     return rows
 
 
+# The trigram index folds case beyond ASCII, and two letters that are not ASCII fold to ASCII ones: the
+# long s (U+017F) to "s", the Kelvin sign (U+212A) to "k" (no other, as of SQLite 3.40). LIKE folds
+# ASCII only, so an ASCII token's phrase finds "Dream\u017fhaper" for "shaper" and LIKE does not: a
+# name tested by LIKE is first folded so, and every plan lists the names the phrase counts.
+_INDEX_FOLDED = "replace(replace(m.name, char(383), 's'), char(8490), 'k')"
+# Letters of a token its trigram phrase holds (10 trigrams). Each term of a phrase walks its trigram's
+# hits again: a 256-letter token of common trigrams ("000...0" beside names holding "000") was 254 walks
+# of each. Longer tokens are told apart by LIKE among the phrase's few hits.
+PHRASE_MAX_CHARS = 12
+
+
 def _trigram_phrase(token: str) -> str | None:
     """An expression for the trigram index (0011: with positions) matching the names that hold ``token``
     with case folded: its trigrams as one phrase, quoted (a string, never syntax). None when the token is
@@ -277,20 +288,25 @@ def _trigram_phrase(token: str) -> str | None:
 
 
 def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -> SearchResult:
-    """The names holding ``token`` as LIKE finds them (the case of ASCII letters folded, no other)."""
+    """The names holding ``token`` as LIKE finds them (the case of ASCII letters folded, no other; for
+    an ASCII token, also the two letters the index folds to ASCII: ``_INDEX_FOLDED``)."""
     clauses, params = sql_filters(query, fts_driven=False)
     pattern = "%" + token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     like, order = "m.name LIKE ? ESCAPE '\\'", ORDER_BY.get(query.sort, ORDER_BY["name"])
     sort = "name" if query.sort == "relevance" else query.sort
-    phrase = _trigram_phrase(token)
+    phrase = _trigram_phrase(token[:PHRASE_MAX_CHARS])
+    # LIKE on the name folded as the index folds it, for an ASCII token: what its phrase finds.
+    folded_like = like if not token.isascii() else f"{_INDEX_FOLDED} LIKE ? ESCAPE '\\'"
     if phrase is None:  # too short for the trigram index: every name is read
         where = sql_where([like, *clauses])
         count_sql, page_sql = f"SELECT 1 FROM models m{where}", f"SELECT m.rowid FROM models m{where}"
         count_values = page_values = [pattern, *params]
     else:
         # The index folds case beyond ASCII: for an ASCII token (almost every one) its hits are LIKE's
-        # and no name is read; other hits are tested by LIKE. Filters are tested on 0008's narrow index.
-        tests, values = (clauses, params) if token.isascii() else ([like, *clauses], [pattern, *params])
+        # and no name is read; other hits (and a long token's) are tested by LIKE. Filters are tested
+        # on 0008's narrow index.
+        exact = token.isascii() and len(token) <= PHRASE_MAX_CHARS
+        tests, values = (clauses, params) if exact else ([folded_like, *clauses], [pattern, *params])
         hits = "SELECT rowid FROM models_trigrams WHERE models_trigrams MATCH ?"
         count_sql = (
             f"SELECT 1 FROM models_trigrams t JOIN {KEYS} ON m.rowid = t.rowid"
@@ -308,7 +324,9 @@ def _search_substring(conn: sqlite3.Connection, query: ModelQuery, token: str) -
             page_sql = f"SELECT m.rowid FROM {KEYS}" + sql_where([in_phrase, *tests])
             page_values = count_values
         elif sort.lstrip("-") == "name":  # many: the name index is walked, each name tested by LIKE
-            page_sql = "SELECT m.rowid FROM models m INDEXED BY models_name_id" + sql_where([like, *clauses])
+            page_sql = "SELECT m.rowid FROM models m INDEXED BY models_name_id" + sql_where(
+                [folded_like, *clauses]
+            )
             page_values = [pattern, *params]
         else:  # many, in another order: that index is walked through the hits
             index = SORT_INDEX[sort.lstrip("-")]

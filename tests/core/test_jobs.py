@@ -294,13 +294,14 @@ def test_another_machines_jobs_are_interrupted_only_once_their_lease_expired(
 
 
 def test_a_running_job_keeps_its_lease_ahead_without_progress(db: Database) -> None:
-    runner = JobRunner(db, queues={"io": 1}, lease_s=0.3)
+    # Renewed every lease_s / 3: a second's lease holds under a loaded machine's scheduling delays.
+    runner = JobRunner(db, queues={"io": 1}, lease_s=1.0)
     gate = threading.Event()
     job = runner.submit("download", lambda p, c: gate.wait(10))  # no progress while it waits
     while runner.get(job.id).state != "running":
         time.sleep(0.005)
     first = _lease(db, job.id)
-    time.sleep(0.5)
+    time.sleep(0.8)
     renewed = _lease(db, job.id)
     assert renewed > first and renewed > time.time()
     gate.set()

@@ -4,6 +4,8 @@ never a read that misses the rows of the transaction it runs in."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -147,3 +149,39 @@ def test_a_read_not_needed_is_dropped_before_it_runs(
         blocker.take()
     broad._aside.close()  # every queued read run or dropped by now
     assert page.total == 2 and threads == []
+
+
+# A search still running when the interpreter shuts down (ComfyUI stopped while a request or a job
+# searches): the pool takes no more work then, and the search runs its read itself.
+LATE_SEARCH = r"""
+import sys, threading
+from comfyui_model_library.core.catalog.db import Database
+from comfyui_model_library.core.catalog.repository import ModelRepository
+from comfyui_model_library.core.models import ModelQuery
+
+db = Database(sys.argv[1])
+repo = ModelRepository(db)
+
+
+def late() -> None:
+    threading.main_thread().join()  # the interpreter is shutting down from here on
+    try:
+        page = repo.list(ModelQuery(q="neo", type="lora", limit=4))
+        print("total", page.total, flush=True)
+    except Exception as exc:
+        print("failed", type(exc).__name__, exc, flush=True)
+
+
+threading.Thread(target=late).start()
+"""
+
+
+def test_a_search_during_interpreter_shutdown_runs_its_reads_itself(
+    broad: ModelRepository, db: Database
+) -> None:
+    path = str(db.path)
+    db.close()
+    done = subprocess.run(
+        [sys.executable, "-c", LATE_SEARCH, path], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "total 14", done.stdout + done.stderr

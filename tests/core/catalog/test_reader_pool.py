@@ -97,3 +97,27 @@ def test_a_thread_waits_for_a_reader_when_all_are_lent(db: Database) -> None:
     assert got.wait(5)
     for thread in [*holders, waiter]:
         thread.join(5)
+
+
+def test_a_waiting_thread_gets_a_reader_before_one_that_just_gave_one_back(db: Database) -> None:
+    """More threads reading than readers (a flood of searches): a reader given back goes to the thread
+    that waited longest. Taken back at once by the thread giving it (it still holds the lock and the
+    GIL), four busy threads kept the readers for as long as they read, and the others waited."""
+    threads = MAX_READERS * 2
+    start, stop = threading.Barrier(threads), threading.Event()
+
+    def read(_: int) -> int:
+        start.wait(timeout=10)
+        reads = 0
+        while not stop.is_set():
+            with db.read() as conn:
+                conn.execute("SELECT count(*) FROM models").fetchone()
+            reads += 1
+        return reads
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = [pool.submit(read, i) for i in range(threads)]
+        stop.wait(1.0)
+        stop.set()
+        reads = [f.result(timeout=30) for f in futures]
+    assert min(reads) * 20 > max(reads), reads

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -347,3 +348,76 @@ def test_each_filter_value_matches_its_own_rows_in_the_index(attr: str, vocabula
             assert found == [rowid], (value, clause)
         else:
             assert rowid in found, (value, clause)
+
+
+@pytest.mark.parametrize("walk", [False, True])
+@pytest.mark.parametrize("sort", ["relevance", "-size"])
+def test_a_piece_of_a_name_counts_the_names_its_pages_list(
+    repo: ModelRepository, monkeypatch: pytest.MonkeyPatch, walk: bool, sort: str
+) -> None:
+    """The trigram index folds the long s (U+017F) to "s" and the Kelvin sign (U+212A) to "k"; LIKE folds
+    neither. Whichever plan lists a page (the name index walked and tested, or the index's hits), its
+    names are the ones counted: every name the total counts is on some page."""
+    names = ["Dream\u017fhaper", "dreamshaperXL", "\u212aeshaper", "other"]
+    repo.add_many([make_model(name) for name in names])
+    monkeypatch.setattr(search, "_walks_sort_index", lambda *_args: walk)
+    for token in ("shaper", "KESHA"):
+        first = repo.list(ModelQuery(q=token, sort=sort, limit=1))
+        listed = [
+            m.name
+            for offset in range(4)
+            for m in repo.list(ModelQuery(q=token, sort=sort, limit=1, offset=offset)).items
+        ]
+        assert len(listed) == first.total, (token, listed, first.total)
+
+
+def test_the_trigram_index_folds_no_other_letter_to_ascii() -> None:
+    """search._INDEX_FOLDED names every letter the trigram tokenizer folds to an ASCII one: a newer
+    SQLite folding more would make an ASCII token's count and a walked page differ again."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE t USING fts5(name, tokenize='trigram')")
+    points = [cp for cp in range(0x80, 0x20000) if not 0xD800 <= cp < 0xE000]
+    conn.executemany("INSERT INTO t (rowid, name) VALUES (?, ?)", [(cp, f"q{chr(cp)}z") for cp in points])
+    folded = {
+        (chr(cp), ch)
+        for ch in "abcdefghijklmnopqrstuvwxyz0123456789"
+        for (cp,) in conn.execute("SELECT rowid FROM t WHERE t MATCH ?", (f'"q{ch}z"',))
+    }
+    assert folded == {("\u017f", "s"), ("\u212a", "k")}
+    assert "char(383), 's'" in search._INDEX_FOLDED and "char(8490), 'k'" in search._INDEX_FOLDED
+
+
+def test_a_long_repetitive_piece_walks_the_trigram_index_for_its_start_only(repo: ModelRepository) -> None:
+    """A 256-letter token is 254 trigrams: as one phrase, each term walks the doclist of its trigram
+    again, so "000...0" against names that all hold "000" (training steps: "step12000") cost 254 walks
+    of the whole doclist (a quarter of a second at 20,000 names) for one unauthenticated request.
+    The phrase holds the token's start; LIKE decides the candidates of a longer token."""
+    repo.add_many([make_model(f"step{i:05d}000") for i in range(50)])
+    statements: list[str] = []
+    with repo.db.read() as conn:
+        conn.set_trace_callback(statements.append)
+        try:
+            assert run_search(conn, ModelQuery(q="0" * 256, limit=5)).total == 0
+        finally:
+            conn.set_trace_callback(None)
+    phrases = [p for s in statements if "models_trigrams MATCH" in s for p in re.findall(r"'\"(0+)\"'", s)]
+    assert phrases and {len(p) for p in phrases} == {search.PHRASE_MAX_CHARS}, statements
+
+
+@pytest.mark.parametrize("walk", [False, True])
+@pytest.mark.parametrize("sort", ["relevance", "-size"])
+def test_a_long_piece_of_a_name_is_found_whole(
+    repo: ModelRepository, monkeypatch: pytest.MonkeyPatch, walk: bool, sort: str
+) -> None:
+    """Past the phrase's letters, LIKE decides: a name holding the token's start but not the whole is
+    not counted, one holding it whole in another case (or with the index's long s) is."""
+    names = ["x" + "Ab" * 20, "ab" * 6 + "zz" + "ab" * 8, "Ab" * 3 + "a\u017f" + "ab" * 12, "other"]
+    repo.add_many([make_model(name) for name in names])
+    monkeypatch.setattr(search, "_walks_sort_index", lambda *_args: walk)
+    token = "ab" * 15 + "a"
+    first = repo.list(ModelQuery(q=token, sort=sort, limit=1))
+    listed = {
+        m.name for o in range(4) for m in repo.list(ModelQuery(q=token, sort=sort, limit=1, offset=o)).items
+    }
+    assert (first.total, listed) == (1, {names[0]})
+    assert repo.list(ModelQuery(q="AB" * 3 + "as" + "ab" * 12, sort=sort)).total == 1

@@ -257,3 +257,55 @@ def test_database_errors_kill_no_worker_and_no_renewer(db: PostgresDatabase) -> 
         assert runner.get(second.id).state == "done", "the worker still runs"
     finally:
         runner.shutdown()
+
+
+# The clone from an image made after the library ran: its machine.json (so its machine name) is this
+# machine's; its boot is its own.
+_CLONE_OF_IMAGE = _CLONE.replace(
+    "database = PostgresDatabase", 'jobs._boot_id = lambda: "boot-of-the-clone"\ndatabase = PostgresDatabase'
+)
+
+
+def test_a_clone_sharing_the_machine_name_never_takes_the_others_running_job(
+    postgres_dsn: str, db: PostgresDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A VM image made after the library first ran holds the state folder, machine.json with it: every
+    clone is "ubuntu" with one machine name. A clone starting took another's running job for one of
+    its own dead process's, failed it and resumed it (two machines writing one download, in one staging
+    folder on the share). Another boot's row is told by its lease; once that ran out (the clone is gone,
+    or this machine rebooted) the job is this machine's interrupted one, as before."""
+    from comfyui_model_library.core import jobs, owner
+    from comfyui_model_library.core.owner import ProcessOwner
+
+    clone = subprocess.Popen(
+        [sys.executable, "-c", _CLONE_OF_IMAGE, postgres_dsn, str(LEASE_S)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    assert clone.stdout is not None
+    job_id = clone.stdout.readline().strip()
+    monkeypatch.setattr(owner.socket, "gethostname", lambda: "ubuntu")
+    monkeypatch.setattr(jobs, "_this_process", lambda: ProcessOwner("ubuntu", 4_999_998, 1.0))
+    try:
+        here = JobRunner(PostgresJobTable(db), lease_s=LEASE_S, machine="ubuntu-c1c1c1")
+        try:
+            assert [j.id for j in here.interrupted()] == [], "the clone's job is running"
+            written = time.monotonic() + 10  # running in the clone's memory, its row next
+            while here.get(job_id).state == "queued" and time.monotonic() < written:
+                time.sleep(0.01)
+            until = time.monotonic() + 2 * LEASE_S  # this one sweeps meanwhile; the clone renews
+            while time.monotonic() < until:
+                assert here.get(job_id).state == "running"
+                time.sleep(0.05)
+        finally:
+            here.shutdown()
+    finally:
+        clone.kill()
+        clone.wait()
+    time.sleep(LEASE_S * 1.5)  # its lease runs out
+    again = JobRunner(PostgresJobTable(db), lease_s=LEASE_S, machine="ubuntu-c1c1c1")
+    try:
+        assert [j.id for j in again.interrupted()] == [job_id]
+    finally:
+        again.shutdown()
