@@ -9,7 +9,8 @@ serves prefixes, and a trigram index on names for the substring fallback where t
 may be created. ``sources`` and ``source_files`` are the in-place
 folders' tables, here so that their writes share a transaction with the models' as they do in SQLite.
 Migrations 0002 on (schema_reads.py) add what reads are served from: the chips' filters inside the words'
-index, ``model_words`` for counting, each model's files and tags copied onto its row.
+index, ``model_words`` for counting, each model's files and tags copied onto its row, ``name_words``
+for counting substrings.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import psycopg
 
 from .database import Conn, PostgresDatabase
 from .jobs import JOBS_TABLE
-from .schema_reads import COUNTED_WORDS, FILTERED_WORDS, LISTED
+from .schema_reads import COUNTED_WORDS, FILTERED_WORDS, LISTED, NAME_WORDS
 
 # A fixed key of our own for pg_advisory_xact_lock: "model-library migrations".
 _MIGRATION_LOCK = 0x6D6C_6D69_6772
@@ -239,6 +240,7 @@ CREATE INDEX source_files_inode ON source_files (device, inode);
 _TRIGRAMS = """
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX IF NOT EXISTS model_search_name_trgm ON model_search USING gin (name_key gin_trgm_ops);
+CREATE INDEX IF NOT EXISTS name_vocab_trgm ON name_vocab USING gin (word gin_trgm_ops);
 """
 
 
@@ -248,6 +250,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0003_counted_words", COUNTED_WORDS),
     Migration("0004_listed_files_and_tags", LISTED),
     Migration("0005_jobs", JOBS_TABLE),
+    Migration("0006_name_words", NAME_WORDS),
 )
 
 

@@ -138,3 +138,66 @@ CREATE TRIGGER tags_listed_update AFTER UPDATE ON tags
 CREATE TRIGGER tags_listed_delete AFTER DELETE ON tags
     REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION models_tags_listed();
 """
+
+# Each name's runs of ASCII letters and digits ("juggernautxl_v9": juggernautxl, v9), one row per run and
+# model, and every run ever seen (``name_vocab``, a few thousand: stale runs match no model), for counting
+# a substring's hits ("iffus": a piece from inside a word, searched when the words find nothing). A
+# trigram index cannot tell a hit from a row holding the same trigrams elsewhere, so each hit's row was
+# read to test the name ("ightni", 2,414 hits: 1,833 pages of model_search). A piece of ASCII letters and
+# digits lies inside one run, so its hits are the models of the runs that hold it: those runs found among
+# the few vocabulary rows, their models read from name_words' primary key alone (about 100 index pages).
+# Statement triggers on model_search keep both (a renamed model's runs are rewritten, nothing else).
+NAME_WORDS = """
+CREATE FUNCTION name_runs(name TEXT) RETURNS SETOF TEXT LANGUAGE sql IMMUTABLE AS $$
+    SELECT DISTINCT r FROM regexp_split_to_table(name, '[^abcdefghijklmnopqrstuvwxyz0123456789]+') AS r
+    WHERE r <> ''
+$$;
+CREATE TABLE name_words (
+    word TEXT COLLATE "C" NOT NULL,
+    rowid BIGINT NOT NULL,
+    PRIMARY KEY (word, rowid)
+);
+CREATE INDEX name_words_rowid ON name_words (rowid);
+CREATE TABLE name_vocab (word TEXT COLLATE "C" PRIMARY KEY);
+INSERT INTO name_words (word, rowid)
+    SELECT r, s.rowid FROM model_search s, name_runs(s.name_key) AS r ORDER BY 1, 2;
+INSERT INTO name_vocab (word) SELECT DISTINCT word FROM name_words ORDER BY 1;
+
+CREATE FUNCTION name_words_added() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO name_words (word, rowid) SELECT r, a.rowid FROM added AS a, name_runs(a.name_key) AS r
+        ON CONFLICT DO NOTHING;
+        INSERT INTO name_vocab (word) SELECT DISTINCT r FROM added AS a, name_runs(a.name_key) AS r
+        ON CONFLICT DO NOTHING;
+        RETURN NULL;
+    END IF;
+    -- Only renamed rows (a model used or moved rewrites nothing here): runs it lost, then runs it gained.
+    DELETE FROM name_words AS w USING added AS a, removed AS r
+    WHERE w.rowid = a.rowid AND r.rowid = a.rowid AND a.name_key IS DISTINCT FROM r.name_key
+        AND w.word NOT IN (SELECT name_runs(a.name_key));
+    INSERT INTO name_words (word, rowid)
+    SELECT n, a.rowid FROM added AS a JOIN removed AS r ON r.rowid = a.rowid, name_runs(a.name_key) AS n
+    WHERE a.name_key IS DISTINCT FROM r.name_key
+    ON CONFLICT DO NOTHING;
+    INSERT INTO name_vocab (word)
+    SELECT DISTINCT n FROM added AS a JOIN removed AS r ON r.rowid = a.rowid, name_runs(a.name_key) AS n
+    WHERE a.name_key IS DISTINCT FROM r.name_key
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$;
+CREATE FUNCTION name_words_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM name_words AS w USING removed AS r WHERE w.rowid = r.rowid;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER model_search_name_words_insert AFTER INSERT ON model_search
+    REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION name_words_added();
+CREATE TRIGGER model_search_name_words_update AFTER UPDATE ON model_search
+    REFERENCING OLD TABLE AS removed NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION name_words_added();
+CREATE TRIGGER model_search_name_words_delete AFTER DELETE ON model_search
+    REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION name_words_removed();
+"""

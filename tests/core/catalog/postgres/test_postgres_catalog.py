@@ -82,6 +82,19 @@ def test_a_word_inside_a_name_is_found_by_substring(store: PostgresCatalog) -> N
     assert [m.name for m in page.items] == ["juggernautXL_v9"] and page.total == 1
 
 
+def test_a_piece_of_letters_and_digits_counts_as_the_names_holding_it(store: PostgresCatalog) -> None:
+    """Counted on the runs of ASCII letters and digits of names (0006): a piece lies inside one run, next
+    to other characters or not, and a name holding it twice counts once."""
+    names = ["CaféNoirXL", "noirxl-v2", "ΣnoirΣ", "x_noi_r", "NOIRNOIR 2", "Straße-noir9", "other"]
+    store.add_many([make_model(name) for name in names])
+    for piece in ("oir", "oirx", "ois", "noir9", "irn"):
+        page = store.list(ModelQuery(q=piece, limit=50))
+        assert page.total == sum(piece in name.lower() for name in names), piece
+        assert sorted(m.name for m in page.items) == sorted(n for n in names if piece in n.lower())
+    store.update(store.list(ModelQuery(q="other")).items[0].id, name="renamed_noir")  # runs follow it
+    assert store.list(ModelQuery(q="oir", limit=50)).total == 6
+
+
 def test_relevance_puts_names_before_other_fields(store: PostgresCatalog) -> None:
     store.add_many(
         [
@@ -204,10 +217,22 @@ def _listed_match_rows(db: PostgresDatabase) -> None:
     assert stale == []
 
 
+def _names_match_rows(db: PostgresDatabase) -> None:
+    """0006's runs of letters and digits of each name (substrings are counted on them), kept by
+    triggers, are the rows'; every run is in the vocabulary."""
+    with db.read() as conn:
+        runs = "SELECT r, rowid FROM model_search, name_runs(name_key) AS r"
+        for missing in (f"{runs} EXCEPT SELECT * FROM name_words", f"SELECT * FROM name_words EXCEPT {runs}"):
+            assert conn.execute(missing).fetchall() == []
+        unknown = "SELECT word FROM name_words EXCEPT SELECT word FROM name_vocab"
+        assert conn.execute(unknown).fetchall() == []
+
+
 def _counts_match_rows(db: PostgresDatabase) -> None:
-    """model_counts, model_words (0003) and the copies of files and tags (0004), each kept by triggers,
-    hold what the rows say."""
+    """model_counts, model_words (0003), the copies of files and tags (0004) and of names (0006), each
+    kept by triggers, hold what the rows say."""
     _listed_match_rows(db)
+    _names_match_rows(db)
     with db.read() as conn:
         derived = "SELECT rowid, type, base_model, favorite, strip(doc) AS words FROM model_search"
         for missing in (
@@ -350,10 +375,15 @@ def test_migrating_a_catalog_copies_each_models_files_and_tags_onto_its_row(post
                 )
             for tag in model.tags:
                 conn.execute("INSERT INTO tags (model_id, tag) VALUES (%s, %s)", (model.id, tag))
-        assert migrate(db) == ["0004_listed_files_and_tags", "0005_jobs"]
+        assert migrate(db) == [
+            "0004_listed_files_and_tags",
+            "0005_jobs",
+            "0006_name_words",
+        ]
         got = PostgresCatalog(db).get(model.id)
         assert (got.files, got.tags) == (model.files, model.tags)
         _listed_match_rows(db)
+        _names_match_rows(db)  # 0006 copied the names a catalog already holds
     finally:
         db.close()
 

@@ -79,6 +79,7 @@ queries = st.builds(
         st.sampled_from(WORDS).map(lambda w: w[: max(1, len(w) - 3)]),
         st.sampled_from(WORDS),
         st.tuples(st.sampled_from(WORDS), st.sampled_from(WORDS)).map(lambda p: f"{p[0]} {p[1][:2]}"),
+        st.sampled_from(WORDS).map(lambda w: w[1:-1]),  # inside a word ("nim"): by substring
     ),
     type=st.none() | st.sampled_from(TYPES),
     base_model=st.none() | st.sampled_from(BASES),
@@ -98,6 +99,10 @@ queries = st.builds(
 @example(query=ModelQuery(q="neo", type="lora", favorite=False, sort="name", offset=3))
 @example(query=ModelQuery(q="flux lo", limit=30))  # two words: ranked first, more than RANK_CAP
 @example(query=ModelQuery(q="pony portr", type="vae", limit=30))  # two words, few: ranked whole
+@example(query=ModelQuery(q="or", limit=30))  # substring hits past COUNT_CAP, each name tested
+@example(query=ModelQuery(q="nim", sort="-size", offset=5))  # substring, counted on name_words
+@example(query=ModelQuery(q="ora", limit=5))  # ... past COUNT_CAP
+@example(query=ModelQuery(q="efin", type="lora", favorite=True))  # substring with filters
 @given(query=queries)
 def test_both_catalogs_answer_alike(
     stores: tuple[ModelRepository, PostgresCatalog], query: ModelQuery
