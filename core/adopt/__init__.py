@@ -34,7 +34,7 @@ from ..links.registry import AppRecord, AppRegistry, LinkRegistry
 from ..mapping.comfyui import ComfyInstall, read_install
 from ..models import ModelFile
 from ..types import CancelCheck, OnChanged, StageProgress, WriteCheck
-from .batch import adopt_batch
+from .batch import BATCH_BYTES, BATCH_MODELS, adopt_batch
 from .journal import AdoptJournal
 from .plan import AdoptPlan, AdoptUnit, duplicate_candidates, plan_install
 from .report import AdoptReport, Tally, UndoReport
@@ -121,7 +121,7 @@ class AdoptService:
             # Small single files are adopted in batches (one journal sync and one catalog transaction
             # for each step of a batch); the others alone, as a batch's steps would gain them nothing.
             sizes = [u.size if u.format == "single-file" else GROUP_MODEL_BYTES for u in plan.units]
-            for batched, part in segments(sizes, move=False):
+            for batched, part in segments(sizes, move=False, max_models=BATCH_MODELS, max_bytes=BATCH_BYTES):
                 units = [plan.units[i] for i in part]
                 if cancelled is not None and cancelled():
                     for unit in units:

@@ -1,19 +1,21 @@
-"""Adopting many small single-file units together: the steps of ``run.py``, each taken for the whole batch.
+"""Adopting many small single-file units together: the steps of ``run.py``, each taken for many units.
 
 Per unit a small file's adoption costs far more than hashing it: a journal sync per step, a catalog
-transaction, a folder fsync per link. A batch takes each step for all its units before the next step,
+transaction, a folder fsync per link. A batch takes each step for many units before the next step,
 so each step's journal rows commit in one transaction and each folder is fsynced once:
 
 1. one transaction writes every unit's journal row (``importing``);
-2. one importer run stores them all (the importer commits small models as a group, ``importer/group.py``);
+2. one importer run stores them all, committing them in groups (``importer/group.py``); as each group is
+   committed, while the next one is hashed (``importer/group_run.py``), its units take steps 3-5:
 3. each library file is checked against its original; one transaction moves the rows to ``linking``
    (and deletes the rows of units left alone);
 4. per original, a link is swapped over it; each folder holding originals is then fsynced once;
 5. one transaction registers every link and deletes every row.
 
-A crash at any point leaves, per unit, the row of the step it was in, exactly as a unit adopted alone
-would: ``recover_adopt`` rolls back ``importing`` rows (the originals are untouched; their bytes in the
-library are found again by BLAKE3 when adoption runs again) and finishes ``linking`` rows.
+So at any moment some units of a batch may be linked and others still ``importing``. A crash at any
+point leaves, per unit, the row of the step it was in, exactly as a unit adopted alone would:
+``recover_adopt`` rolls back ``importing`` rows (the originals are untouched; their bytes in the library
+are found again by BLAKE3 when adoption runs again) and finishes ``linking`` rows.
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ from .run import (
     link_files,
     verify,
 )
+
+# A batch ends at this many units or bytes: its journal rows, links and link records are written in one
+# transaction each. The importer commits a batch in smaller groups, each staged while the one before it
+# commits (``importer/group_run.py``).
+BATCH_MODELS = 1024
+BATCH_BYTES = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -69,10 +77,47 @@ def adopt_batch(ctx: AdoptContext, units: Sequence[AdoptUnit]) -> None:
             ctx.journal.adopts.write(unit.key, "importing", records[unit.key])
     for unit in live:
         ctx.stage("importing", unit.key)
-    items = _import_all(ctx, live)
-    ready, dropped = _check_all(ctx, live, records, items)
+    waiting = {u.import_path: u for u in live}
+
+    def committed(items: list[ImportItem]) -> None:
+        """Steps 3-5 for the units of a group the importer just committed (the next group stages)."""
+        by_path: dict[str, list[ImportItem]] = {}
+        for item in items:
+            by_path.setdefault(item.source_path, []).append(item)
+        done = [waiting.pop(path) for path in by_path if path in waiting]
+        _link_all(ctx, done, records, {u.key: by_path[u.import_path] for u in done})
+
+    try:
+        ctx.importer.run(
+            [u.import_path for u in live],
+            hardlink=True,
+            allow_pickle=True,
+            origin_kind="adopt",
+            cancelled=ctx.cancelled,
+            on_items=committed,
+        )
+    except ModelLibraryError as exc:
+        for unit in waiting.values():
+            ctx.tally.fail(unit.key, exc.message)
+        _link_all(ctx, [], records, {}, dropped=[u.key for u in waiting.values()])
+        return
+    rest = list(waiting.values())
+    if rest:  # units the importer gave no item for: ``imported`` reports them
+        _link_all(ctx, rest, records, {u.key: [] for u in rest})
+
+
+def _link_all(
+    ctx: AdoptContext,
+    units: list[AdoptUnit],
+    records: dict[str, AdoptRecord],
+    items: dict[str, list[ImportItem]],
+    dropped: Sequence[str] = (),
+) -> None:
+    """Steps 3-5 for ``units`` (the importer's ``items`` for each): check, link, register. ``dropped``:
+    keys of units that failed as a whole, whose rows go in the first transaction."""
+    ready, left = _check_all(ctx, units, records, items)
     with ctx.db.transaction():
-        for key in dropped:
+        for key in [*dropped, *left]:
             ctx.journal.adopts.delete(key)
         for r in ready:
             ctx.journal.adopts.write(r.unit.key, "linking", r.record)
@@ -86,6 +131,8 @@ def adopt_batch(ctx: AdoptContext, units: Sequence[AdoptUnit]) -> None:
         made, where = link_files(ctx, r.unit, r.model, list(r.targets), list(r.record.temps))
         linked.append((r, made))
         folders += where
+    if not linked:
+        return
     # Every swap durable before the catalog says the original is a link of ours.
     fsync_many(dirs=folders)
     with ctx.db.transaction():
@@ -94,26 +141,6 @@ def adopt_batch(ctx: AdoptContext, units: Sequence[AdoptUnit]) -> None:
             ctx.journal.adopts.delete(r.unit.key)
     for r, made in linked:
         count_adopted(ctx, r.unit, made, r.duplicate, list(r.targets))
-
-
-def _import_all(ctx: AdoptContext, units: list[AdoptUnit]) -> dict[str, list[ImportItem]]:
-    """What the importer answered for each unit's path (one run for the batch)."""
-    try:
-        items = ctx.importer.run(
-            [u.import_path for u in units],
-            hardlink=True,
-            allow_pickle=True,
-            origin_kind="adopt",
-            cancelled=ctx.cancelled,
-        )
-    except ModelLibraryError as exc:
-        for unit in units:
-            ctx.tally.fail(unit.key, exc.message)
-        return {}
-    by_path: dict[str, list[ImportItem]] = {}
-    for item in items:
-        by_path.setdefault(item.source_path, []).append(item)
-    return {u.key: by_path.get(u.import_path, []) for u in units}
 
 
 def _check_all(

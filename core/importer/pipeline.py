@@ -9,6 +9,7 @@ never thrashed by parallel reads.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -28,9 +29,12 @@ from ..io.paths import confine as confine_path
 from ..models import ImportItem, ModelSource
 from ..types import ByteProgress, CancelCheck, StageProgress
 from .commit import CommitResult, commit_staged
-from .group import GroupTarget, failed_item, import_group, pickle_refused, segments
+from .group import GroupTarget, failed_item, pickle_refused, segments
+from .group_run import import_groups
 from .plan import PlannedModel, plan_paths
 from .stage import StagedModel, stage_model, undo_stage
+
+ItemsDone = Callable[[list[ImportItem]], None]
 
 
 class _Progress:
@@ -80,7 +84,13 @@ class Importer:
         origin_kind: str = "import",
         source: ModelSource | None = None,
         name: str | None = None,
+        on_items: ItemsDone | None = None,
     ) -> list[ImportItem]:
+        """Import ``paths``; an item per model, in the order given.
+
+        ``on_items``: called (on this thread) with the items of each group or run as soon as they are
+        committed, while the next group is being staged: adoption links a group's originals then, so that
+        its work overlaps the next group's hashing instead of following all of it."""
         items: list[ImportItem] = []
         accepted: list[Path] = []
         for raw in paths:
@@ -105,6 +115,8 @@ class Importer:
             except ModelLibraryError as exc:
                 items.append(ImportItem(str(plan.origin), "failed", error=exc.message, error_code=exc.code))
         planned = checked
+        if on_items is not None and items:
+            on_items(list(items))
         if not planned:
             return items
         total = sum(_size(f) for p in planned for f in p.files)
@@ -143,21 +155,28 @@ class Importer:
             )
 
         sizes = [sum(_size(f) for f in p.files) for p in planned]
-        for grouped, part in segments(sizes, move=move):
-            plans = [planned[i] for i in part]
+
+        def done(new: list[ImportItem]) -> None:
+            items.extend(new)
+            if on_items is not None and new:
+                on_items(new)
+
+        # Consecutive groups run together, so that each stages while the one before it commits.
+        for grouped, run in itertools.groupby(segments(sizes, move=move), key=lambda s: s[0]):
+            parts = [[planned[i] for i in part] for _grouped, part in run]
             if grouped:
-                items.extend(
-                    import_group(
-                        plans,
-                        tmp_dir=self.config.tmp_dir,
-                        stage_one=stage_in,
-                        workers=workers,
-                        target=target,
-                        allow_pickle=allow_pickle,
-                    )
+                import_groups(
+                    parts,
+                    tmp_dir=self.config.tmp_dir,
+                    stage_one=stage_in,
+                    workers=workers,
+                    target=target,
+                    allow_pickle=allow_pickle,
+                    committed=done,
                 )
             else:
-                items.extend(_each(plans, one, workers))
+                for plans in parts:
+                    done(_each(plans, one, workers))
         release_buffers()
         tracker.stage("done")
         return items
