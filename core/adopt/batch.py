@@ -6,11 +6,12 @@ so each step's journal rows commit in one transaction and each folder is fsynced
 
 1. one transaction writes every unit's journal row (``importing``);
 2. one importer run stores them all, committing them in groups (``importer/group.py``); as each group is
-   committed, while the next one is hashed (``importer/group_run.py``), its units take steps 3-5:
+   committed, while the next one is hashed (``importer/group_run.py``), its units take steps 3-4:
 3. each library file is checked against its original; one transaction moves the rows to ``linking``
    (and deletes the rows of units left alone);
 4. per original, a link is swapped over it; each folder holding originals is then fsynced once;
-5. one transaction registers every link and deletes every row.
+5. once every group is linked, one transaction registers every link and deletes every row (a unit
+   linked but not registered yet is a ``linking`` row, which recovery finishes).
 
 So at any moment some units of a batch may be linked and others still ``importing``. A crash at any
 point leaves, per unit, the row of the step it was in, exactly as a unit adopted alone would:
@@ -78,6 +79,7 @@ def adopt_batch(ctx: AdoptContext, units: Sequence[AdoptUnit]) -> None:
     for unit in live:
         ctx.stage("importing", unit.key)
     waiting = {u.import_path: u for u in live}
+    linked: list[tuple[_Ready, list[LinkRecord]]] = []
 
     def committed(items: list[ImportItem]) -> None:
         """Steps 3-5 for the units of a group the importer just committed (the next group stages)."""
@@ -85,7 +87,7 @@ def adopt_batch(ctx: AdoptContext, units: Sequence[AdoptUnit]) -> None:
         for item in items:
             by_path.setdefault(item.source_path, []).append(item)
         done = [waiting.pop(path) for path in by_path if path in waiting]
-        _link_all(ctx, done, records, {u.key: by_path[u.import_path] for u in done})
+        linked.extend(_link_all(ctx, done, records, {u.key: by_path[u.import_path] for u in done}))
 
     try:
         ctx.importer.run(
@@ -100,10 +102,17 @@ def adopt_batch(ctx: AdoptContext, units: Sequence[AdoptUnit]) -> None:
         for unit in waiting.values():
             ctx.tally.fail(unit.key, exc.message)
         _link_all(ctx, [], records, {}, dropped=[u.key for u in waiting.values()])
-        return
-    rest = list(waiting.values())
-    if rest:  # units the importer gave no item for: ``imported`` reports them
-        _link_all(ctx, rest, records, {u.key: [] for u in rest})
+    else:
+        rest = list(waiting.values())
+        if rest:  # units the importer gave no item for: ``imported`` reports them
+            _link_all(ctx, rest, records, {u.key: [] for u in rest})
+    # Step 5 once for the batch: the link records are rewritten once, however many groups linked.
+    with ctx.db.transaction():
+        ctx.registry.register_many([rec for _r, made in linked for rec in made])
+        for r, _made in linked:
+            ctx.journal.adopts.delete(r.unit.key)
+    for r, made in linked:
+        count_adopted(ctx, r.unit, made, r.duplicate, list(r.targets))
 
 
 def _link_all(
@@ -112,9 +121,9 @@ def _link_all(
     records: dict[str, AdoptRecord],
     items: dict[str, list[ImportItem]],
     dropped: Sequence[str] = (),
-) -> None:
-    """Steps 3-5 for ``units`` (the importer's ``items`` for each): check, link, register. ``dropped``:
-    keys of units that failed as a whole, whose rows go in the first transaction."""
+) -> list[tuple[_Ready, list[LinkRecord]]]:
+    """Steps 3-4 for ``units`` (the importer's ``items`` for each): check, link, sync; the links made, to
+    register. ``dropped``: keys of units that failed as a whole, whose rows go in the first transaction."""
     ready, left = _check_all(ctx, units, records, items)
     with ctx.db.transaction():
         for key in [*dropped, *left]:
@@ -131,16 +140,10 @@ def _link_all(
         made, where = link_files(ctx, r.unit, r.model, list(r.targets), list(r.record.temps))
         linked.append((r, made))
         folders += where
-    if not linked:
-        return
     # Every swap durable before the catalog says the original is a link of ours.
-    fsync_many(dirs=folders)
-    with ctx.db.transaction():
-        ctx.registry.register_many([rec for _r, made in linked for rec in made])
-        for r, _made in linked:
-            ctx.journal.adopts.delete(r.unit.key)
-    for r, made in linked:
-        count_adopted(ctx, r.unit, made, r.duplicate, list(r.targets))
+    if folders:
+        fsync_many(dirs=folders)
+    return linked
 
 
 def _check_all(
