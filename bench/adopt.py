@@ -3,8 +3,13 @@
 Adoption costs O(1) per file (a hardlink into the library, a model folder and its metadata.json, a symlink
 swapped over the original) plus one hashing read (BLAKE3 and SHA-256 in two threads over the same buffer);
 small files are adopted in batches that share their journal syncs, catalog transactions and folder fsyncs
-(group commit), so these are not paid per file. Making a file, folder or link allocates an inode, which
-costs from 0.05 to 0.6 ms of kernel time on some VMs: at 1 MiB a file that alone decides the ratio. The
+(group commit), so these are not paid per file; each group of 256 is hashed while the one before it is
+committed and linked. Making a file, folder or link allocates an inode (about three per adopted file).
+On ext4 without a journal the allocator skips every free inode of the block group that was freed in the
+last minute (five while its table block is dirty) and looks each one up: in a folder where many files
+were just deleted (a busy /tmp, or this benchmark's previous round) an inode costs 0.3-0.7 ms of kernel
+time instead of ~0.02 ms, and at 1 MiB a file that alone decides the ratio. So the benchmark prints what
+a symlink costs in ``--dir`` before it starts; compare ratios measured at similar costs. The
 floor for any adoption that verifies content is one SHA-256 read of the same bytes. Each round makes a
 fresh install and library (untimed; the files sit in the page cache after writing, as in every row), then
 runs the rows in alternating order; medians are compared.
@@ -69,6 +74,18 @@ def write_install(root: Path, files: int, size: int) -> list[Path]:
     return paths
 
 
+def inode_ms(base: Path, count: int = 300) -> float:
+    """Milliseconds to make one symlink in a fresh folder under ``base`` (what a new inode costs there)."""
+    scratch = Path(tempfile.mkdtemp(prefix="adopt-bench-inodes-", dir=base))
+    try:
+        start = time.perf_counter()
+        for i in range(count):
+            os.symlink("target", scratch / f"l{i}")
+        return (time.perf_counter() - start) / count * 1000
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def sha256_pass(paths: list[Path]) -> None:
     buf = bytearray(READ_SIZE)
     view = memoryview(buf)
@@ -127,6 +144,7 @@ def main() -> int:
     size = parse_size(args.size)
     base = Path(args.dir or tempfile.gettempdir())
     samples: dict[str, list[float]] = {"sha256 pass": [], "dual hash": [], "adopt": []}
+    print(f"an inode (a symlink) costs {inode_ms(base):.3f} ms in {base}")
     one_round(base, min(args.files, 50), size, 0, {k: [] for k in samples})  # warm-up, unmeasured
     for r in range(args.rounds):
         result = one_round(base, args.files, size, r, samples)
