@@ -11,7 +11,8 @@ value, and what to do about it.
     │   ├── UnsafePath                            400 unsafe_path
     │   ├── InvalidModelFile                      422 invalid_model_file
     │   ├── InvalidConfig                         400 invalid_config
-    │   └── InvalidImage                          415 invalid_image
+    │   ├── InvalidImage                          415 invalid_image
+    │   └── BodyTimeout                           408 body_timeout
     ├── NotFound (LookupError)                    404 not_found
     │   ├── ModelNotFound                         404 model_not_found
     │   └── JobNotFound                           404 job_not_found
@@ -83,6 +84,13 @@ class InvalidImage(InvalidInput):
 
     code = "invalid_image"
     http_status = 415
+
+
+class BodyTimeout(InvalidInput):
+    """A request's body did not arrive in time (trickled to hold what the request holds): send it again."""
+
+    code = "body_timeout"
+    http_status = 408
 
 
 class NotFound(ModelLibraryError, LookupError):

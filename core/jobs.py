@@ -18,7 +18,10 @@ library) are left to it.
 Whether a runner on *another machine* is alive cannot be asked of the system, so each row also carries a
 lease (``lease_until``), renewed every ``lease_s / 3`` seconds while the job is unfinished: another
 machine takes the job as interrupted only once its lease has expired (a machine that was killed, or cut
-off for longer than the lease).
+off for longer than the lease). With a shared catalog the rows are every machine's (core/job_table.py),
+and each runner also sweeps the others' expired leases every ``lease_s / 3`` seconds. A job so taken
+is marked ``swept``: when its machine starts again, it takes its job back as its own interrupted job
+(and resumes it, if it can), as it would had nobody else seen it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ import functools
 import json
 import logging
 import secrets
-import sqlite3
 import threading
 import time
 from collections import deque
@@ -38,6 +40,7 @@ from typing import Any
 
 from .catalog.db import Database
 from .errors import Busy, Cancelled, InvalidInput, JobNotFound, ModelLibraryError
+from .job_table import JobTable, SqliteJobTable
 from .models import Progress
 from .owner import ProcessOwner
 from .taxonomy import JobState
@@ -67,24 +70,76 @@ def _this_process() -> ProcessOwner:
     return ProcessOwner.current()
 
 
-def _owner_alive(params_json: str | None) -> bool:
-    """The job's row names a runner that still runs, here or in another process (rows written before
-    owners were kept name none: interrupted, as before)."""
+def _owner_of(params_json: str | None) -> tuple[ProcessOwner, dict[str, Any]] | None:
+    """The runner a job's row names as its owner, and what the row keeps of it (None for rows written
+    before owners were kept, or not JSON)."""
     try:
         data = json.loads(params_json or "{}").get("_owner")
     except (ValueError, AttributeError):
-        return False
+        return None
     owner = ProcessOwner.from_json(data)
-    if owner is None:
+    return (owner, data) if owner is not None else None
+
+
+def _machine_of(owner: ProcessOwner, data: dict[str, Any]) -> str:
+    """The machine a row's owner runs on: the library's name for it (``machine``; cloned VMs share host
+    names), else, in rows written before machines were named, its host name."""
+    machine = data.get("machine")
+    return machine if isinstance(machine, str) and machine else owner.host
+
+
+def _on_machine(owner: ProcessOwner, data: dict[str, Any], machine: str) -> bool:
+    """The row's owner runs on ``machine`` (this one): only then can its pid be asked of this system."""
+    if isinstance(data.get("machine"), str) and data["machine"]:
+        return bool(data["machine"] == machine) and owner.host == _this_process().host
+    return owner.host == _this_process().host
+
+
+def _owner_alive(params_json: str | None, machine: str) -> bool:
+    """The job's row names a runner that still runs, here or in another process (rows written before
+    owners were kept name none: interrupted, as before)."""
+    found = _owner_of(params_json)
+    if found is None:
         return False
-    if owner == _this_process():
+    owner, data = found
+    if owner == _this_process() and _on_machine(owner, data, machine):
         return str(data.get("runner")) in _LIVE_RUNNERS
-    if owner.host != _this_process().host and "lease_until" in data:
+    if not _on_machine(owner, data, machine):
+        if "lease_until" not in data:
+            return True  # another machine, and no lease to tell: taken as running
         try:
             return float(data["lease_until"]) > time.time()  # its owner renews it while it runs
         except (TypeError, ValueError):
             return False
     return owner.alive()
+
+
+_INTERRUPTED = {"code": "interrupted", "message": "The process stopped while this job ran."}
+
+
+def _swept_error(machine: str) -> str:
+    return json.dumps(
+        {
+            "code": "interrupted",
+            "message": f"The machine {machine!r} running this job stopped renewing it (it stopped, or lost "
+            "the network); that machine takes it up again when it starts.",
+            "swept": True,
+        }
+    )
+
+
+def _json_value(text: str | None) -> Any:
+    """A column's JSON; None when empty or not JSON (a row some other writer damaged: every machine
+    sharing the table reads it, and none may fail to start over it)."""
+    try:
+        return json.loads(text) if text else None
+    except (ValueError, RecursionError):
+        return None
+
+
+def _json_dict(text: str | None) -> dict[str, Any]:
+    value = _json_value(text)
+    return value if isinstance(value, dict) else {}
 
 
 def _now() -> str:
@@ -142,6 +197,9 @@ class _Entry:
     cancel_event: threading.Event = field(default_factory=threading.Event)
     last_notify: float = 0.0
     last_persist: float = 0.0
+    # Held while a lease is renewed and while a finished state is written: a renewal taken from a
+    # snapshot of the running job never lands after the row says the job finished.
+    writing: threading.Lock = field(default_factory=threading.Lock)
 
 
 class FailedWithResult(Exception):
@@ -176,14 +234,15 @@ class JobRunner:
 
     def __init__(
         self,
-        db: Database,
+        db: Database | JobTable,
         *,
         queues: Mapping[str, int] | None = None,
         max_queued: int = 100,
         notify_hz: float = 10.0,
         lease_s: float = LEASE_S,
+        machine: str | None = None,
     ) -> None:
-        self._db = db
+        self._table: JobTable = SqliteJobTable(db) if isinstance(db, Database) else db
         self._queue_sizes = dict(queues or DEFAULT_QUEUES)
         for name, workers in self._queue_sizes.items():
             if workers < 1:
@@ -198,10 +257,18 @@ class JobRunner:
         self._listeners: list[JobListener] = []
         self._seq = 0
         self._stopping = False
-        self._owner = {**_this_process().to_json(), "runner": secrets.token_hex(8)}
+        self._workers_started = False
+        self._renewer_started = False
+        # This machine among those sharing the jobs' rows: the library's name for it (config.machine_name),
+        # else its host name.
+        self._machine = machine or _this_process().host
+        self._owner = {**_this_process().to_json(), "machine": self._machine, "runner": secrets.token_hex(8)}
         self._lease_s = lease_s
         self._interrupted = self._recover()
         _LIVE_RUNNERS.add(self._owner["runner"])
+        if self._table.shared:  # the others' leases are watched even while this machine runs nothing
+            with self._lock:
+                self._start_renewer()
 
     # -- start-up ------------------------------------------------------------------------------------
     def _recover(self) -> list[Job]:
@@ -210,34 +277,63 @@ class JobRunner:
         Jobs another live process runs on the same library (ComfyUI beside ``serve``) are left to it:
         neither marked nor listed here."""
         now = _now()
-        error = json.dumps({"code": "interrupted", "message": "The process stopped while this job ran."})
-        with self._db.transaction() as conn:
-            unfinished = conn.execute(
-                "SELECT id, params_json FROM jobs WHERE state IN ('queued', 'running')"
-            ).fetchall()
-            elsewhere = {row[0] for row in unfinished if _owner_alive(row[1])}
-            stale = [row[0] for row in unfinished if row[0] not in elsewhere]
-            conn.executemany(
-                "UPDATE jobs SET state = 'failed', error_json = ?, updated_at = ? WHERE id = ?",
-                [(error, now, job_id) for job_id in stale],
-            )
-        rows = self._db.execute_read(
-            "SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?", (KEEP_FINISHED,)
-        )
-        for row in reversed(rows):
+        unfinished = self._table.unfinished()
+        elsewhere = {job_id for job_id, params in unfinished if _owner_alive(params, self._machine)}
+        stale = [row for row in unfinished if row[0] not in elsewhere]
+        ours = [row for row in stale if self._mine(row[1]) is not False]
+        failed = set(self._table.mark_failed(ours, json.dumps(_INTERRUPTED), now))
+        self._sweep(stale)
+        failed |= self._take_back()
+        for row in reversed(self._table.recent(KEEP_FINISHED)):
             if row["id"] in elsewhere:
                 continue
             job = self._job_from_row(row)
             self._seq += 1
             self._entries[job.id] = _Entry(job=job, fn=None, seq=self._seq)
-        stale_set = set(stale)
-        return [e.job for e in self._entries.values() if e.job.id in stale_set]
+        return [e.job for e in self._entries.values() if e.job.id in failed]
+
+    def _mine(self, params_json: str | None) -> bool | None:
+        """Whether a row's owner runs on this machine (None: the row names no owner)."""
+        found = _owner_of(params_json)
+        return None if found is None else _on_machine(*found, self._machine)
+
+    def _sweep(self, unfinished: list[tuple[str, str]] | None = None) -> None:
+        """Mark the unfinished jobs of other machines whose lease ran out as interrupted (``swept``)."""
+        rows = self._table.unfinished() if unfinished is None else unfinished
+        by_machine: dict[str, list[tuple[str, str]]] = {}
+        for job_id, params in rows:
+            found = _owner_of(params)
+            if found is None or _on_machine(*found, self._machine) or _owner_alive(params, self._machine):
+                continue
+            by_machine.setdefault(_machine_of(*found), []).append((job_id, params))
+        for machine, theirs in by_machine.items():
+            self._table.mark_failed(theirs, _swept_error(machine), _now())
+
+    def _take_back(self) -> set[str]:
+        """This machine's jobs another machine swept while it was away: its interrupted jobs again. Not
+        those of a process of this machine that still runs (paused, or cut off, past its lease): it
+        takes them up itself. Taken once: two processes starting at once do not both resume one."""
+        taken: set[str] = set()
+        for job_id, params, error in self._table.swept():
+            mine = self._mine(params) and not _owner_alive(params, self._machine)
+            if mine and self._table.take_back(job_id, error, json.dumps(_INTERRUPTED)):
+                taken.add(job_id)
+        return taken
 
     @staticmethod
     def _job_from_row(row: Any) -> Job:
-        params = json.loads(row["params_json"] or "{}")
+        params = _json_dict(row["params_json"])
         params.pop("_owner", None)
-        progress = json.loads(row["progress_json"] or "{}")
+        error: dict[str, str] | None = None
+        if row["error_json"]:  # {code, message} only: "swept" is the runners' bookkeeping
+            found = _json_value(row["error_json"])
+            if not isinstance(found, dict):  # a row some other writer left: shown as text
+                found = {"code": "failed", "message": str(row["error_json"])[:500]}
+            error = {
+                "code": str(found.get("code") or "internal_error"),
+                "message": str(found.get("message") or "The job failed."),
+            }
+        progress = _json_dict(row["progress_json"])
         return Job(
             id=row["id"],
             kind=row["kind"],
@@ -248,8 +344,8 @@ class JobRunner:
             queue=str(params.pop("_queue", "io")),
             resumable=bool(params.pop("_resumable", False)),
             params=params,
-            result=json.loads(row["result_json"]) if row["result_json"] else None,
-            error=json.loads(row["error_json"]) if row["error_json"] else None,
+            result=_json_value(row["result_json"]),
+            error=error,
             created_at=row["created_at"],
             updated_at=row["updated_at"],
         )
@@ -386,10 +482,10 @@ class JobRunner:
             entry = self._entries.get(job_id)
             if entry is not None:
                 return entry.job
-        rows = self._db.execute_read("SELECT * FROM jobs WHERE id = ?", (job_id,))
-        if not rows:
+        row = self._table.find(job_id)
+        if row is None:
             raise JobNotFound(f"No job {job_id!r}; list jobs with GET /jobs.")
-        return self._job_from_row(rows[0])
+        return self._job_from_row(row)
 
     def list_jobs(self, *, limit: int = 100, states: Iterable[str] | None = None) -> list[Job]:
         """Newest first, at most ``limit``."""
@@ -406,11 +502,10 @@ class JobRunner:
     # -- workers -------------------------------------------------------------------------------------
     def _start_workers(self) -> None:
         """Start the worker threads on first use (caller holds the lock)."""
-        if self._threads:
+        if self._workers_started:
             return
-        renewer = threading.Thread(target=self._renew_leases, name="model-library-leases", daemon=True)
-        self._threads.append(renewer)
-        renewer.start()
+        self._workers_started = True
+        self._start_renewer()
         for queue, workers in self._queue_sizes.items():
             for n in range(workers):
                 thread = threading.Thread(
@@ -418,6 +513,15 @@ class JobRunner:
                 )
                 self._threads.append(thread)
                 thread.start()
+
+    def _start_renewer(self) -> None:
+        """Start the lease renewer (and sweeper) once (caller holds the lock)."""
+        if self._renewer_started:
+            return
+        self._renewer_started = True
+        renewer = threading.Thread(target=self._renew_leases, name="model-library-leases", daemon=True)
+        self._threads.append(renewer)
+        renewer.start()
 
     def _work(self, queue: str) -> None:
         while True:
@@ -446,7 +550,12 @@ class JobRunner:
                     e.job for e in self._entries.values() if e.fn is not None and not e.job.finished
                 ]
             for job in unfinished:
-                self._persist(job)
+                self._renew(job.id)
+            if self._table.shared:
+                try:
+                    self._sweep()
+                except Exception:  # a database's own error too: a dead renewer would let others sweep us
+                    log.warning("could not look for other machines' interrupted jobs", exc_info=True)
 
     def _run(self, entry: _Entry, fn: JobFn | None) -> None:
         def progress(done: int, total: int, stage: str) -> None:
@@ -512,6 +621,33 @@ class JobRunner:
             del self._entries[entry.job.id]
 
     def _persist(self, job: Job, *, insert: bool = False) -> None:
+        """Write the job's row. A finished state is written under the entry's ``writing`` lock, as the
+        lease renewals are (``_renew``): a renewal never lands after it."""
+        if not job.finished:
+            self._write(job, insert=insert)
+            return
+        with self._lock:
+            entry = self._entries.get(job.id)
+        if entry is None:
+            self._write(job, insert=insert)
+            return
+        with entry.writing:
+            self._write(job, insert=insert)
+
+    def _renew(self, job_id: str) -> None:
+        """Renew a job's lease: its row written again from its latest state, unless it has finished
+        meanwhile (its final write is done, or waits for this one and comes after)."""
+        with self._lock:
+            entry = self._entries.get(job_id)
+        if entry is None:
+            return
+        with entry.writing:
+            with self._lock:
+                latest = entry.job
+            if not latest.finished:
+                self._write(latest, insert=False)
+
+    def _write(self, job: Job, *, insert: bool) -> None:
         owner = {**self._owner, "lease_until": round(time.time() + self._lease_s, 3)}
         params = {**job.params, "_queue": job.queue, "_resumable": job.resumable, "_owner": owner}
         values = (
@@ -523,21 +659,10 @@ class JobRunner:
             job.updated_at,
         )
         try:
-            with self._db.transaction() as conn:
-                if insert:
-                    conn.execute(
-                        "INSERT INTO jobs (state, params_json, progress_json, result_json, error_json, "
-                        "updated_at, id, kind, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (*values, job.id, job.kind, job.created_at),
-                    )
-                else:
-                    conn.execute(
-                        "UPDATE jobs SET state = ?, params_json = ?, progress_json = ?, result_json = ?, "
-                        "error_json = ?, updated_at = ? WHERE id = ?",
-                        (*values, job.id),
-                    )
-        except (ModelLibraryError, sqlite3.Error):
+            self._table.write(job.id, values, insert=insert, kind=job.kind, created_at=job.created_at)
+        except Exception:
             # A locked, broken or closed catalog must not kill a worker: the in-memory state stays right.
+            # Not only our errors and sqlite3's: a PostgreSQL driver's own (a statement timeout) too.
             log.warning("could not record job %s state %s", job.id, job.state, exc_info=True)
 
     # -- shutdown ------------------------------------------------------------------------------------

@@ -394,7 +394,12 @@ class UploadStore:
         )
 
     def set_job(self, upload_id: str, job_id: str) -> None:
-        self._save(replace(self.get(upload_id), job_id=job_id))
+        """Note the import job of a finished upload. A quick job (a file that is no model fails at once)
+        may have ended and discarded the session already: then there is nothing left to note."""
+        try:
+            self._save(replace(self.get(upload_id), job_id=job_id))
+        except (NotFound, FileNotFoundError):
+            return
 
     def discard(self, upload_id: str) -> None:
         """Remove a session and its bytes (after its import, or when the user gives up). A member of a

@@ -77,14 +77,16 @@ class RouteContext:
         with self._lock:
             if self._parts is not None:
                 return self._parts
+            from ..core.catalog.backends import open_job_table
             from ..core.jobs import JobRunner
             from ..core.uploads import UploadStore
 
             library = self._get_library()
             runner = JobRunner(
-                library.db,
+                open_job_table(library.repo, library.db),
                 queues=self._runner_options.queues,
                 max_queued=self._runner_options.max_queued,
+                machine=library.config.machine,
             )
             uploads = UploadStore(
                 Path(library.config.tmp_dir) / "uploads",

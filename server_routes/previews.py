@@ -3,16 +3,34 @@ pixels we re-encoded), set and cleared."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, TypeVar
+
 from aiohttp import web
 
-from ..core.errors import InvalidInput
+from ..core.errors import BodyTimeout, Busy, InvalidInput
 from ..core.previews.store import PreviewFile
 from ._http import json_response, opt_str, query_int, read_capped, read_json, reject_unknown, run
 from ._router import Router
 from .guards import Policy
 from .models import _model_ref
 
+if TYPE_CHECKING:
+    from ..core.library import Library
+
+T = TypeVar("T")
+
+
 MAX_PREVIEW_UPLOAD = 32 * 1024 * 1024
+# Preview saves at once: each holds its body (up to 32 MiB) and decodes up to 40 megapixels (160 MB).
+# Strangers can send many at once; beyond these, a save waits a little, then is refused as busy.
+MAX_SAVING = 2
+SAVING_WAIT_S = 10.0
+# A save holding a place reads its body within this (32 MiB at 0.5 MB/s): a body trickled a byte now
+# and then (aiohttp sets no read timeout) would hold the place for as long as its sender likes.
+SAVING_BODY_S = 60.0
 SIZES = (256, 512)
 # Our bytes only (WebP we encoded): never sniffed as anything else, never a document.
 _IMAGE_HEADERS = {
@@ -57,6 +75,20 @@ def read_served(found: PreviewFile) -> bytes:
 
 def add_routes(router: Router) -> None:
     ctx = router.ctx
+    saving = asyncio.Semaphore(MAX_SAVING)
+
+    @asynccontextmanager
+    async def one_save() -> AsyncIterator[None]:
+        try:
+            await asyncio.wait_for(saving.acquire(), SAVING_WAIT_S)
+        except asyncio.TimeoutError:
+            raise Busy(
+                f"{MAX_SAVING} previews are being saved right now; set this one again in a moment."
+            ) from None
+        try:
+            yield
+        finally:
+            saving.release()
 
     async def get_preview(request: web.Request) -> web.StreamResponse:
         ref = _model_ref(request)
@@ -84,21 +116,33 @@ def add_routes(router: Router) -> None:
     async def put_preview(request: web.Request) -> web.Response:
         ref = _model_ref(request)
         library = await ctx.library()
+        async with one_save():  # the body is read only once a place is free
+            return await save_preview(request, ref, library)
+
+    async def body(read: Awaitable[T]) -> T:
+        try:
+            return await asyncio.wait_for(read, SAVING_BODY_S)
+        except asyncio.TimeoutError:
+            raise BodyTimeout(
+                f"the preview's body did not arrive within {SAVING_BODY_S:g} s; send it again"
+            ) from None
+
+    async def save_preview(request: web.Request, ref: str, library: Library) -> web.Response:
         if (request.content_type or "").lower() == "application/json":
-            body = await read_json(request)
-            reject_unknown(body, ("output", "gallery"))
-            if "gallery" in body:
-                index = body["gallery"]
+            fields = await body(read_json(request))
+            reject_unknown(fields, ("output", "gallery"))
+            if "gallery" in fields:
+                index = fields["gallery"]
                 if isinstance(index, bool) or not isinstance(index, int) or index < 0:
                     raise InvalidInput("gallery is the index of one of the model's gallery images")
                 model = await run(library.origins.use_gallery_image, ref, index)
                 return json_response(model.to_dict())
-            name = opt_str(body, "output", max_len=1024, required=True)
+            name = opt_str(fields, "output", max_len=1024, required=True)
             assert name is not None
             output_dir = ctx.output_dir()
             model = await run(library.previews.set_from_output, ref, name, output_dir)
         else:
-            data = await read_capped(request, MAX_PREVIEW_UPLOAD, "a preview image")
+            data = await body(read_capped(request, MAX_PREVIEW_UPLOAD, "a preview image"))
             model = await run(library.previews.set_image, ref, data)
         return json_response(model.to_dict())
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..config import LibraryConfig
 from ..errors import InvalidConfig
+from ..job_table import JobTable, SqliteJobTable
 from .db import Database
 from .repository import ModelRepository
 from .store import CatalogStore
@@ -54,6 +55,18 @@ def open_feed(
     store.closing.append(feed.close)
     feed.start()
     return feed.publish
+
+
+def open_job_table(store: CatalogStore[Any], db: Database) -> JobTable:
+    """Where the job runner keeps its rows: with a shared catalog, its database (every machine's jobs,
+    core/catalog/postgres/jobs.py); else the library's SQLite file."""
+    if type(store).__name__ == "PostgresCatalog":  # psycopg is imported only for a shared catalog
+        from .postgres.jobs import PostgresJobTable
+        from .postgres.store import PostgresCatalog
+
+        assert isinstance(store, PostgresCatalog)
+        return PostgresJobTable(store.db)
+    return SqliteJobTable(db)
 
 
 def close_store(store: CatalogStore[Any]) -> None:

@@ -40,6 +40,13 @@ def _ids(rowids: list[int]) -> str:
     return "[" + ",".join(map(str, rowids)) + "]"
 
 
+def _early(clauses: list[str], alias: str) -> list[str]:
+    """``clauses`` with those testing a hit's rowid alone (favourites) moved onto the FTS side's
+    ``alias``, so SQLite tests them before joining the hit's row. ``+``: offered to the FTS table as a
+    rowid constraint, the set would run the match once per favourite."""
+    return [c.replace("m.rowid ", f"+{alias}.rowid ", 1) if c.startswith("m.rowid ") else c for c in clauses]
+
+
 def _rowids_decide(clauses: list[str]) -> bool:
     """Whether the SQL filters test only a hit's rowid (favourites), so no row need be joined."""
     return all(c.startswith("m.rowid ") for c in clauses)
@@ -61,29 +68,40 @@ class Fts:
         if not (filtered and self.clauses):
             (hits,) = self.conn.execute(f"SELECT count(*) FROM ({hits_sql})", (expr,)).fetchone()
             return min(int(hits), cap), hits > cap
-        if _rowids_decide(self.clauses):
-            source = f"({hits_sql}) m"
-        else:
-            source = f"({hits_sql}) h JOIN {KEYS} ON m.rowid = h.rowid"
-        # Hits and those passing the filters in one pass over the index (each filter is 0 or 1); the
-        # filters' parameters come first, as their placeholders do.
         passing = " AND ".join(f"({c})" for c in self.clauses)
-        sql = f"SELECT count(*), coalesce(sum({passing}), 0) FROM {source}"
-        hits, total = self.conn.execute(sql, (*self.params, expr)).fetchone()
-        if hits <= cap or total >= cap:
-            return min(int(total), cap), hits > cap
-        # Fewer than ``cap`` of the first hits pass the filters (favourites among a broad word's hits):
-        # counting only those would say "none" of matches further on. Count on over every hit, until
-        # ``cap`` pass: dearer, but never a wrong total.
         every = "SELECT rowid FROM models_fts WHERE models_fts MATCH ?"
         if _rowids_decide(self.clauses):
+            # A rowid decides (favourites): one pass over every hit, stopping once ``cap`` pass, costs
+            # less than a first pass over ``cap`` hits that a sparse filter mostly sends on to this one.
             # ``+``: a rowid constraint offered to the FTS table would run the match once per favourite.
             source, passing = f"({every}) m", passing.replace("m.rowid ", "+m.rowid ")
         else:
+            # Hits and those passing the filters in one pass over the index (each filter is 0 or 1);
+            # the filters' parameters come first, as their placeholders do.
+            source = f"({hits_sql}) h JOIN {KEYS} ON m.rowid = h.rowid"
+            sql = f"SELECT count(*), coalesce(sum({passing}), 0) FROM {source}"
+            hits, total = self.conn.execute(sql, (*self.params, expr)).fetchone()
+            if hits <= cap or total >= cap:
+                return min(int(total), cap), hits > cap
+            # Fewer than ``cap`` of the first hits pass the filters: counting only those would say
+            # "none" of matches further on. Count on over every hit, until ``cap`` pass: dearer, but
+            # never a wrong total.
             source = f"({every}) h JOIN {KEYS} ON m.rowid = h.rowid"
         sql = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {passing} LIMIT {cap + 1})"
         (passed,) = self.conn.execute(sql, (expr, *self.params)).fetchone()
         return min(int(passed), cap), passed > cap
+
+    @property
+    def by_rowid(self) -> bool:
+        """Whether the SQL filters are a hit's rowid alone (favourites)."""
+        return bool(self.clauses) and _rowids_decide(self.clauses)
+
+    def passing(self, expr: str, limit: int) -> list[int]:
+        """The first ``limit`` hits of ``expr`` passing the SQL filters, which ``by_rowid`` must hold:
+        listed in one pass over the index, reading no row."""
+        where = sql_where(["models_fts MATCH ?", *_early(self.clauses, "f")])
+        sql = f"SELECT f.rowid FROM models_fts f{where} LIMIT {limit}"
+        return [r[0] for r in self.conn.execute(sql, (expr, *self.params))]
 
     def count_listed(self, rowids: list[int], *, filtered: bool) -> int:
         """``count`` of hits already listed (all of an expression's, at most ``RANK_CAP``)."""
@@ -113,19 +131,17 @@ class Fts:
         Sorting carries only (rowid, key); whole rows are read for the page alone, so wide rows
         never pass through the sorter."""
         clauses, params = self._filters(prefiltered)
+        by_rowid = _rowids_decide(clauses)  # (or no filter): then no row need be joined to filter
+        clauses = _early(clauses, "f")
         where = sql_where(["models_fts MATCH ?", *clauses])
-        if order == "f.rowid DESC" and _rowids_decide(clauses):
+        if order == "f.rowid DESC" and by_rowid:
             source = "models_fts f"  # the index alone answers: no row read at all
-            # ``+``: offered to the FTS table as a rowid constraint, the set would run the match once
-            # per favourite.
-            clauses = [c.replace("m.rowid ", "+f.rowid ", 1) for c in clauses]
-            where = sql_where(["models_fts MATCH ?", *clauses])
         else:
             source = (
                 f"models_fts f JOIN {KEYS if order in _KEYED_ORDERS else 'models m'} ON m.rowid = f.rowid"
             )
         if order == "rank":
-            source = "models_fts f" + (f" JOIN {KEYS} ON m.rowid = f.rowid" if clauses else "")
+            source = "models_fts f" + ("" if by_rowid else f" JOIN {KEYS} ON m.rowid = f.rowid")
             order = f"{_BM25}, f.rowid"
         sql = f"SELECT f.rowid FROM {source}{where} ORDER BY {order} LIMIT ? OFFSET ?"
         return self.rows([r[0] for r in self.conn.execute(sql, (expr, *params, limit, offset))])

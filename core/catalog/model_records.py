@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,12 @@ EXTRAS_DIR = "extras"
 EXTRAS_NAME = "extras.json"
 RECORD_VERSION = 1
 MAX_EXTRAS_BYTES = 4 * 1024 * 1024
+# One lock per model (striped: a bounded table), shared by every ModelRecords of the process.
+_LOCKS = tuple(threading.Lock() for _ in range(64))
+
+
+def _lock_for(model_id: str) -> threading.Lock:
+    return _LOCKS[zlib.crc32(model_id.encode()) % len(_LOCKS)]
 
 
 class ModelRecords:
@@ -30,11 +38,29 @@ class ModelRecords:
         self.root = Path(library_root)
         self.repo = repo
 
+    def locked(self, model_id: str) -> threading.Lock:
+        """The model's lock, for a removal: no record is written while its folder goes to the trash and
+        its row is deleted (a record written in between would make the folder anew). Not re-entrant:
+        nothing holding it may write the model's record."""
+        return _lock_for(model_id)
+
     def extras_path(self, model_id: str) -> Path:
         return self.root / EXTRAS_DIR / model_id / EXTRAS_NAME
 
     def write(self, model: Model, *, fetched: Mapping[str, Any] | None = None) -> None:
-        """Write ``model``'s record; ``fetched`` replaces what the sites said (else it is kept)."""
+        """Write ``model``'s record as the catalog has it now; ``fetched`` replaces what the sites said
+        (else it is kept).
+
+        Every writer updates the catalog row first, then the record. Two at once (an enrich job, a
+        preview the user sets in that instant) could each hold a copy read before the other's change,
+        and the last to write would drop the other's from the record: so the row is read again here,
+        under the model's lock, and the record always holds every change made before it was written."""
+        with _lock_for(model.id):
+            current = self.repo.find(model.id)
+            if current is not None:  # else removed meanwhile: its folder went to the trash
+                self._write(current, fetched)
+
+    def _write(self, model: Model, fetched: Mapping[str, Any] | None) -> None:
         if model.location == "library":
             folder = self.root.joinpath(*model.rel_dir.split("/"))
             write_sidecar(folder, model, origins=self.repo.origins(model.id), fetched=fetched)

@@ -211,15 +211,22 @@ def _broad_page(
     No bm25 here, so the index-side filters can narrow every step without costing a rarity scan."""
     in_name = and_(f"name : ({match})", *prefilter)
     rows: list[sqlite3.Row] = []
-    if not prefilter:  # the name hits again cost less than listing them
+    if not (prefilter or fts.by_rowid):  # the name hits again cost less than listing them
         named, named_capped = fts.count(in_name, RANK_CAP, filtered=not exact)
         if named_capped or query.offset < named:
             order = "f.rowid DESC" if named_capped else NAME_FIRST
             rows = fts.page(in_name, order, query.limit, query.offset, prefiltered=True)
-    else:  # an index-side filter makes each pass over the index dear: list the name hits once
-        hits = [r[0] for r in fts.conn.execute(HITS.format(cap=RANK_CAP + 1), (in_name,))]
-        named_capped = len(hits) > RANK_CAP
-        named = RANK_CAP if named_capped else fts.count_listed(hits, filtered=not exact)
+    else:
+        # An index-side filter makes each pass over the index dear, and a rowid filter (favourites)
+        # leaves few name hits: list them once, those passing a rowid filter only.
+        if fts.by_rowid and not prefilter:
+            hits = fts.passing(in_name, RANK_CAP + 1)
+            named_capped = len(hits) > RANK_CAP
+            named = RANK_CAP if named_capped else len(hits)
+        else:
+            hits = [r[0] for r in fts.conn.execute(HITS.format(cap=RANK_CAP + 1), (in_name,))]
+            named_capped = len(hits) > RANK_CAP
+            named = RANK_CAP if named_capped else fts.count_listed(hits, filtered=not exact)
         if named_capped:
             rows = fts.page(in_name, "f.rowid DESC", query.limit, query.offset, prefiltered=True)
         elif query.offset < named:

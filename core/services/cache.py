@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from ..errors import ModelLibraryError
 from ..models import Model, ModelFile
 
 log = logging.getLogger(__name__)
+MAX_REMEMBERED = 20_000  # model folders whose record's id is kept in memory
 
 
 class CacheService:
@@ -35,6 +37,9 @@ class CacheService:
         self.store: ContentCache | None = (
             ContentCache(config.cache_dir, config.cache_budget) if config.cache_dir is not None else None
         )
+        # metadata.json path -> (its size, mtime and inode when read, the model id it names): a lookup
+        # (also on ComfyUI's event loop) stats the record instead of reading and parsing it each time.
+        self._ids: dict[Path, tuple[tuple[int, int, int], str]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -67,11 +72,14 @@ class CacheService:
             if not str(folder).startswith(self._models.rstrip(os.sep)):
                 return None
             sidecar = folder / SIDECAR_NAME
-            if not sidecar.is_file():
-                continue
             try:
-                model_id = str(json.loads(sidecar.read_text(encoding="utf-8"))["id"])
-            except (OSError, ValueError, KeyError, TypeError):
+                st = sidecar.stat()
+            except OSError:
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            model_id = self._model_id(sidecar, (st.st_size, st.st_mtime_ns, st.st_ino))
+            if model_id is None:
                 return None
             model = self._repo.find(model_id)
             if model is None:
@@ -80,6 +88,19 @@ class CacheService:
             file = next((f for f in model.files if f.path == rel), None)
             return (model, file) if file is not None else None
         return None
+
+    def _model_id(self, sidecar: Path, key: tuple[int, int, int]) -> str | None:
+        known = self._ids.get(sidecar)
+        if known is not None and known[0] == key:
+            return known[1]
+        try:
+            model_id = str(json.loads(sidecar.read_text(encoding="utf-8"))["id"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if len(self._ids) >= MAX_REMEMBERED:
+            self._ids.clear()
+        self._ids[sidecar] = (key, model_id)
+        return model_id
 
     def prefetch(self, model_ids: Sequence[str]) -> dict[str, Any]:
         """Cache these models' files now (before a run). -> what was cached, and what was not and why."""

@@ -196,20 +196,21 @@ class CatalogService:
             )
         removed_links, not_ours = remove_model_links(self.db, model.id)
         trashed: str | None = None
-        if model.location == "library":
-            folder = self.model_dir(model)
-            if folder.exists():
-                trashed = str(move_to_trash(folder, self.config.trash_dir, model.id))
-        try:
-            with self.db.transaction() as conn:
-                self._sources.hide_model_files(conn, model.id)
-                self.repo.delete(model.id)
-        except BaseException:
-            if trashed is not None:  # the row stays (a full disk): so do its files, never a row without
-                os.replace(trashed, self.model_dir(model))  # a rename back on the same disk: no space
-            raise
-        if model.location != "library":
-            self._records.forget(model.id)  # its extras and preview: ours, in the library
+        with self._records.locked(model.id):  # a record written meanwhile would make the folder anew
+            if model.location == "library":
+                folder = self.model_dir(model)
+                if folder.exists():
+                    trashed = str(move_to_trash(folder, self.config.trash_dir, model.id))
+            try:
+                with self.db.transaction() as conn:
+                    self._sources.hide_model_files(conn, model.id)
+                    self.repo.delete(model.id)
+            except BaseException:
+                if trashed is not None:  # the row stays (a full disk): so do its files, never a row
+                    os.replace(trashed, self.model_dir(model))  # without: a rename back, no space needed
+                raise
+            if model.location != "library":
+                self._records.forget(model.id)  # its extras and preview: ours, in the library
         self._changed([model.id], "removed")
         report: dict[str, Any] = {
             "id": model.id,

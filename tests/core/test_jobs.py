@@ -7,13 +7,17 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from comfyui_model_library.core import jobs, owner
 from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.catalog.migrations import migrate
 from comfyui_model_library.core.errors import Busy, Cancelled, InvalidModelFile, JobNotFound
+from comfyui_model_library.core.job_table import SqliteJobTable
 from comfyui_model_library.core.jobs import Job, JobRunner
+from comfyui_model_library.core.owner import ProcessOwner
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -157,11 +161,13 @@ _OTHER_PROCESS = """
 import sys, threading
 from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.jobs import JobRunner
-runner = JobRunner(Database(sys.argv[1]), queues={"io": 1})
+db = Database(sys.argv[1])
+runner = JobRunner(db, queues={"io": 1})
 gate = threading.Event()
 blocking = runner.submit("download", lambda p, c: gate.wait(60), params={"repo_id": "a/b"}, resumable=True)
 plain = runner.submit("import", lambda p, c: None, params={"paths": ["/x"]})
-while runner.get(blocking.id).state != "running":
+# Running in memory first, in its row a moment later: the others read the row.
+while db.execute_read("SELECT state FROM jobs WHERE id = ?", (blocking.id,))[0][0] != "running":
     gate.wait(0.005)
 print(blocking.id, plain.id, flush=True)
 gate.wait(60)
@@ -244,7 +250,9 @@ def _lease(db: Database, job_id: str) -> float:
     return float(lease)
 
 
-def test_another_machines_jobs_are_interrupted_only_once_their_lease_expired(db: Database) -> None:
+def test_another_machines_jobs_are_interrupted_only_once_their_lease_expired(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A catalog several machines see: whether a runner elsewhere lives cannot be asked of this system,
     so its jobs count as running until their lease (renewed by their runner) has run out."""
     proc, blocking_id, plain_id = _runner_in_another_process(db)
@@ -255,7 +263,7 @@ def test_another_machines_jobs_are_interrupted_only_once_their_lease_expired(db:
         with db.transaction() as conn:
             conn.execute(
                 "UPDATE jobs SET params_json = json_set(params_json, '$._owner.host', 'another-machine', "
-                "'$._owner.lease_until', ?)",
+                "'$._owner.machine', 'another-machine', '$._owner.lease_until', ?)",
                 (lease_until,),
             )
 
@@ -265,12 +273,24 @@ def test_another_machines_jobs_are_interrupted_only_once_their_lease_expired(db:
     here.shutdown()
     owned_elsewhere(time.time() - 1)  # the lease ran out
     later = JobRunner(db)
-    assert {j.id for j in later.interrupted()} == {blocking_id, plain_id}
-    assert later.get(blocking_id).error == {
+    assert later.interrupted() == []  # not this machine's to resume
+    swept = later.get(blocking_id)
+    assert swept.state == "failed" and swept.error is not None and swept.error["code"] == "interrupted"
+    assert "'another-machine'" in swept.error["message"] and set(swept.error) == {"code", "message"}
+    later.shutdown()
+    # That machine starts again: its jobs are its interrupted ones, to resume as if nobody had seen them.
+    monkeypatch.setattr(jobs, "_this_process", lambda: ProcessOwner("another-machine", 1, 1.0))
+    monkeypatch.setattr(owner.socket, "gethostname", lambda: "another-machine")
+    back = JobRunner(db)
+    assert {j.id for j in back.interrupted()} == {blocking_id, plain_id}
+    assert back.get(blocking_id).error == {
         "code": "interrupted",
         "message": "The process stopped while this job ran.",
     }
-    later.shutdown()
+    back.shutdown()
+    again = JobRunner(db)
+    assert again.interrupted() == []  # taken back once
+    again.shutdown()
 
 
 def test_a_running_job_keeps_its_lease_ahead_without_progress(db: Database) -> None:
@@ -286,3 +306,80 @@ def test_a_running_job_keeps_its_lease_ahead_without_progress(db: Database) -> N
     gate.set()
     wait_for(runner, job.id)
     runner.shutdown()
+
+
+class _FailingTable(SqliteJobTable):
+    """The real table, whose database fails with an error of its own driver (a PostgreSQL statement
+    timeout, a server's full disk: not every such error is one of ours) while ``failing`` is set."""
+
+    shared = True  # so the renewer also sweeps
+    failing = threading.Event()
+
+    def write(self, *args: Any, **kwargs: Any) -> None:
+        if self.failing.is_set():
+            raise RuntimeError("the database driver failed")
+        super().write(*args, **kwargs)
+
+    def unfinished(self) -> list[tuple[str, str]]:
+        if self.failing.is_set():
+            raise RuntimeError("the database driver failed")
+        return super().unfinished()
+
+
+def test_database_errors_kill_no_worker_and_no_renewer(db: Database) -> None:
+    table = _FailingTable(db)
+    runner = JobRunner(table, queues={"io": 1}, lease_s=0.15)
+    try:
+        table.failing.set()
+        failed_write = runner.submit("demo", lambda p, c: "first")
+        assert wait_for(runner, failed_write.id).result == "first"  # the state in memory stays right
+        time.sleep(0.3)  # the renewer sweeps (and fails) a few times
+        table.failing.clear()
+        gate = threading.Event()
+        later = runner.submit("download", lambda p, c: gate.wait(10))
+        while _row_state(db, later.id) != "running":
+            time.sleep(0.005)
+        first = _lease(db, later.id)
+        time.sleep(0.3)
+        assert _lease(db, later.id) > first, "the renewer still renews"
+        gate.set()
+        assert wait_for(runner, later.id).state == "done", "the worker still works"
+    finally:
+        table.failing.clear()
+        runner.shutdown()
+
+
+def _row_state(db: Database, job_id: str) -> str | None:
+    rows = db.execute_read("SELECT state FROM jobs WHERE id = ?", (job_id,))
+    return str(rows[0][0]) if rows else None
+
+
+class _SlowRenewals(SqliteJobTable):
+    """The renewer's writes take a while (a catalog database across the network)."""
+
+    renewing = threading.Event()
+
+    def write(self, job_id: str, values: Any, *, insert: bool, kind: str, created_at: str) -> None:
+        if threading.current_thread().name == "model-library-leases" and values[0] == "running":
+            self.renewing.set()
+            time.sleep(0.4)
+        super().write(job_id, values, insert=insert, kind=kind, created_at=created_at)
+
+
+def test_a_lease_renewed_as_the_job_finishes_never_writes_it_back_running(db: Database) -> None:
+    """The renewer took a running job's snapshot, the job finished and its row said done, then the
+    renewal landed: the row said running again (with a fresh lease), for good. A restart (or, on a
+    shared catalog, another machine once the lease ran out) then took it for interrupted, and resumed a
+    finished download. The last write of a job's row is its latest state."""
+    table = _SlowRenewals(db)
+    runner = JobRunner(table, queues={"io": 1}, lease_s=0.3)
+    gate = threading.Event()
+    job = runner.submit("download", lambda p, c: gate.wait(10), resumable=True)
+    assert table.renewing.wait(10)
+    gate.set()
+    assert wait_for(runner, job.id).state == "done"
+    time.sleep(0.6)
+    [(state,)] = db.execute_read("SELECT state FROM jobs WHERE id = ?", (job.id,))
+    assert state == "done"
+    runner.shutdown()
+    assert JobRunner(db).interrupted() == []

@@ -326,3 +326,15 @@ def test_an_idle_reservation_stops_holding_space_and_is_checked_again_on_resume(
         writer.write(b"x")
     with pytest.raises(InsufficientSpace):
         store.create("third.safetensors", usable * 6 // 10, client="10.0.0.3")
+
+
+def test_an_import_that_ended_before_its_job_was_noted_leaves_nothing_behind(tmp_path: Path) -> None:
+    """A file that is no model fails its import at once: the job may discard the session before the
+    route notes the job's id on it. Noting it then is a no-op, not an error (it answered 500)."""
+    store = UploadStore(tmp_path / "uploads")
+    session = store.create("m.safetensors", len(DATA))
+    send(store, session.id, 0, DATA)
+    store.complete(session.id)
+    store.discard(session.id)  # the quick job's end
+    store.set_job(session.id, "job-1")
+    assert list((tmp_path / "uploads").iterdir()) == []

@@ -4,9 +4,11 @@ Each refused attack must also leave every file and row as it was."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from PIL import Image
 
 from comfyui_model_library.core.library import Library
 from comfyui_model_library.core.previews.store import image_name
+from comfyui_model_library.server_routes import previews as previews_routes
 from tests.server_routes.conftest import JSON_HEADERS, V1, model_file, snapshot
 
 UP = {"X-Model-Library": "1", "Content-Type": "application/octet-stream"}
@@ -213,3 +216,64 @@ async def test_delete_without_preview_and_unknown_models(app_client: Any, model_
         assert got.status in (400, 404), ref
         put = await app_client.put(f"{V1}/models/{ref}/preview", data=png(), headers=UP)
         assert put.status in (400, 404), ref
+
+
+async def test_preview_saves_at_once_are_bounded_and_the_rest_refused_as_busy(
+    app_client: Any, library: Library, model_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Red team #12: each save holds up to 32 MiB and decodes up to 40 megapixels. Three sent at once,
+    their bodies held back: two take the places, the third waits, then is refused before its body is
+    read; once the two finish, a save goes through again."""
+    monkeypatch.setattr(previews_routes, "SAVING_WAIT_S", 0.3)
+    release = asyncio.Event()
+    body = png()
+
+    async def held_back() -> AsyncIterator[bytes]:
+        yield body[:64]
+        await release.wait()
+        yield body[64:]
+
+    url = f"{V1}/models/{model_id}/preview"
+    sends = [asyncio.create_task(app_client.put(url, data=held_back(), headers=UP)) for _ in range(3)]
+    done, waiting = await asyncio.wait(sends, return_when=asyncio.FIRST_COMPLETED, timeout=10)
+    [refused] = done
+    answer = await refused.result().json()
+    assert refused.result().status == 429 and answer["error"]["code"] == "busy"
+    assert "in a moment" in answer["error"]["message"]
+    release.set()
+    statuses = [(await task).status for task in waiting]
+    assert statuses == [200, 200]
+    again = await app_client.put(url, data=png((0, 0, 255)), headers=UP)
+    assert again.status == 200
+
+
+async def test_slow_bodies_cannot_hold_the_preview_saves_forever(
+    app_client: Any, library: Library, model_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow loris: two bodies trickled a byte now and then would hold both places for as long as their
+    senders like (aiohttp sets no read timeout), and every later save would be refused as busy. A body
+    has a deadline once it holds a place: past it, 408, and the place is free again."""
+    monkeypatch.setattr(previews_routes, "SAVING_WAIT_S", 0.3)
+    monkeypatch.setattr(previews_routes, "SAVING_BODY_S", 0.5)
+    stop = asyncio.Event()
+
+    async def trickle() -> AsyncIterator[bytes]:
+        while not stop.is_set():
+            yield b"\x89"
+            await asyncio.sleep(0.05)
+
+    url = f"{V1}/models/{model_id}/preview"
+    before = snapshot(library.config.root, library=library)
+    lorises = [asyncio.create_task(app_client.put(url, data=trickle(), headers=UP)) for _ in range(2)]
+    try:
+        await asyncio.sleep(0.1)  # both hold a place
+        answers = [await asyncio.wait_for(task, 10) for task in lorises]
+        assert [a.status for a in answers] == [408, 408]
+        assert (await answers[0].json())["error"]["code"] == "body_timeout"
+        assert snapshot(library.config.root, library=library) == before
+        again = await app_client.put(url, data=png((0, 0, 255)), headers=UP)
+        assert again.status == 200
+    finally:
+        stop.set()
+        for task in lorises:
+            task.cancel()

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import pq
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -129,6 +130,10 @@ class PostgresDatabase:
         Re-entrant within one thread, as the SQLite catalog's: an inner ``transaction()`` or ``read()``
         joins the outer one (and sees its rows)."""
         held: Conn | None = getattr(self._local, "conn", None)
+        if held is not None and held.autocommit:  # inside a read(): its own transaction on that connection
+            with held.transaction():
+                yield held
+            return
         if held is not None:
             yield held
             return
@@ -141,18 +146,24 @@ class PostgresDatabase:
 
     @contextmanager
     def read(self) -> Iterator[Conn]:
-        """A connection for reads; inside a transaction on this thread, that transaction's."""
+        """A connection for reads; inside a transaction on this thread, that transaction's.
+
+        Outside one, each statement runs on its own (autocommit): at READ COMMITTED a transaction gives
+        each statement a fresh snapshot anyway, so its BEGIN and COMMIT were two round trips for nothing
+        (a page of search is one statement)."""
         held: Conn | None = getattr(self._local, "conn", None)
         if held is not None:
             yield held
             return
         with self.connection() as conn:
             self._local.conn = conn
+            conn.autocommit = True
             try:
-                with conn.transaction():
-                    yield conn
+                yield conn
             finally:
                 self._local.conn = None
+                if conn.info.transaction_status == pq.TransactionStatus.IDLE:  # else the pool drops it
+                    conn.autocommit = False  # as the pool hands connections out
 
     def close(self) -> None:
         self._pool.close()

@@ -1,5 +1,5 @@
-"""Model rows of the PostgreSQL catalog: hydration of a page (one query for all files, one for all tags,
-as in SQLite), the other names a model is found by, and its search words (``doc``, documents.py)."""
+"""Model rows of the PostgreSQL catalog: hydration (files and tags from the copies on each row, 0004), the
+other names a model is found by, and its search words (``doc``, documents.py)."""
 
 # SQL here is assembled only from fixed fragments (column names); values are bound.
 # ruff: noqa: S608
@@ -10,29 +10,54 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ...models import Model, ModelFile
-from ..rows import INSERT_MODEL, file_alias, model_from_row
+from ..rows import INSERT_MODEL, file_alias, model_from_row, unique
 from .database import Conn
 from .documents import DOC_FIELDS, documents
 
-INSERT = INSERT_MODEL.replace("?", "%s")
+# A new row with migration 0004's copies of its files and tags (``listed`` gives them, before
+# ``model_params``'s values).
+INSERT = (
+    INSERT_MODEL.replace("INSERT INTO models (", "INSERT INTO models (files_listed, tags_listed, ")
+    .replace("VALUES (", "VALUES (?, ?, ")
+    .replace("?", "%s")
+)
 _DOC_COLUMNS = ", ".join(DOC_FIELDS)
+# Files and tags of many models in one statement each (arrays, one per column): the triggers keeping
+# each row's copies (0004) then see every file and tag of a model at once, so an add rewrites no row.
+INSERT_FILES = (
+    "INSERT INTO model_files (model_id, path, size, blake3, sha256) "
+    "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[])"
+)
+INSERT_TAGS = "INSERT INTO tags (model_id, tag) SELECT * FROM unnest(%s::text[], %s::text[])"
 
 
-def hydrate(conn: Conn, rows: Sequence[Mapping[str, Any]], *, with_metadata: bool = True) -> list[Model]:
-    """Rows of ``models`` -> Models, files and tags in the order they were given."""
-    if not rows:
-        return []
-    ids = [row["id"] for row in rows]
-    files: dict[str, list[ModelFile]] = {i: [] for i in ids}
-    tags: dict[str, list[str]] = {i: [] for i in ids}
-    for f in conn.execute(
-        "SELECT model_id, path, size, blake3, sha256 FROM model_files WHERE model_id = ANY(%s) ORDER BY seq",
-        (ids,),
-    ):
-        files[f["model_id"]].append(ModelFile(f["path"], f["size"], f["blake3"], f["sha256"]))
-    for t in conn.execute("SELECT model_id, tag FROM tags WHERE model_id = ANY(%s) ORDER BY seq", (ids,)):
-        tags[t["model_id"]].append(t["tag"])
-    return [model_from_row(row, files[row["id"]], tags[row["id"]], with_metadata) for row in rows]  # type: ignore[arg-type]
+def columns(rows: Sequence[tuple[object, ...]], width: int) -> list[list[object]]:
+    """``rows`` as one list per column (the arrays of ``INSERT_FILES`` and ``INSERT_TAGS``)."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+def listed(model: Model) -> tuple[list[str], list[str]]:
+    """The values of ``files_listed`` (path, size, blake3, sha256 of each file, flat) and ``tags_listed``
+    for a new row of ``model``."""
+    return [v for f in model.files for v in (f.path, str(f.size), f.blake3, f.sha256)], unique(model.tags)
+
+
+def _files(flat: Sequence[str]) -> list[ModelFile]:
+    """``files_listed`` -> ModelFiles."""
+    return [ModelFile(flat[i], int(flat[i + 1]), flat[i + 2], flat[i + 3]) for i in range(0, len(flat), 4)]
+
+
+def hydrate(rows: Sequence[Mapping[str, Any]], *, with_metadata: bool = True) -> list[Model]:
+    """Rows of ``models`` (with 0004's ``files_listed`` and ``tags_listed``) -> Models, in that order."""
+    return [
+        model_from_row(
+            row,  # type: ignore[arg-type]
+            _files(row["files_listed"]),
+            list(row["tags_listed"]),
+            with_metadata,
+        )
+        for row in rows
+    ]
 
 
 _UPSERT_SEARCH = (

@@ -8,6 +8,8 @@ The tables mirror the SQLite catalog's (core/catalog/migrations.py) with Postgre
 serves prefixes, and a trigram index on names for the substring fallback where the ``pg_trgm`` extension
 may be created. ``sources`` and ``source_files`` are the in-place
 folders' tables, here so that their writes share a transaction with the models' as they do in SQLite.
+Migrations 0002 on (schema_reads.py) add what reads are served from: the chips' filters inside the words'
+index, ``model_words`` for counting, each model's files and tags copied onto its row.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass
 import psycopg
 
 from .database import Conn, PostgresDatabase
+from .jobs import JOBS_TABLE
+from .schema_reads import COUNTED_WORDS, FILTERED_WORDS, LISTED
 
 # A fixed key of our own for pg_advisory_xact_lock: "model-library migrations".
 _MIGRATION_LOCK = 0x6D6C_6D69_6772
@@ -237,7 +241,14 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE INDEX IF NOT EXISTS model_search_name_trgm ON model_search USING gin (name_key gin_trgm_ops);
 """
 
-MIGRATIONS: tuple[Migration, ...] = (Migration("0001_initial", _INITIAL),)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001_initial", _INITIAL),
+    Migration("0002_filtered_words", FILTERED_WORDS),
+    Migration("0003_counted_words", COUNTED_WORDS),
+    Migration("0004_listed_files_and_tags", LISTED),
+    Migration("0005_jobs", JOBS_TABLE),
+)
 
 
 def _statements(script: str) -> list[str]:

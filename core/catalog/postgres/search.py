@@ -2,7 +2,11 @@
 SQLite catalog's (core/catalog/search.py), over ``model_search`` (schema.py: one narrow row per model,
 its ``doc`` tsvector under a GIN index for words and prefixes) and, when a single word finds nothing, a
 substring of names (trigram index where ``pg_trgm`` exists). A page is ordered on the narrow rows; only
-its own rows are read from ``models``.
+its own rows are read from ``models``, with their files and tags (0004's copies on the row).
+
+One statement per page, planned for its values each time: the total (a text query's counted on
+``model_words``, 0003, half the pages of ``model_search``) and the page chosen by it. The filters the chips
+set are tested inside the words' indexes (``FILTER_KEYS``, 0002).
 
 Relevance: hits in the name first; among at most ``RANK_CAP`` hits, by ``ts_rank`` over the field weights
 then the shortest name (the closest to what was typed); past that, newest first, as SQLite's broad matches.
@@ -25,6 +29,7 @@ from ..search_terms import tokenize
 from ..store import Facets
 from .database import Conn
 from .documents import query as ts_query
+from .documents import words
 
 _ORDER_BY = {
     "name": "s.name_key, s.id",
@@ -38,8 +43,13 @@ _ORDER_BY = {
     "-used": "s.used_at DESC, s.id DESC",
     "used": "s.used_at, s.id",
 }
-_SORT_KEYS = "s.rowid, s.name_key, s.id, s.added_at, s.size, s.used_at, s.type"
+# A page's rows with their files and tags (0004's copies on the row: rows.hydrate reads them).
+_PAGE_COLUMNS = f"{LIST_COLUMNS}, m.files_listed, m.tags_listed"
 _FILTER_COLUMNS = ("type", "base_model", "location", "security", "file_format")
+# Migrations 0002's and 0003's second column of the words' indexes, written as it is there: a text query
+# tests its type, base model and favourite filters against it in the same index scan as the words.
+FILTER_KEYS = "ARRAY['t:' || {a}type, 'b:' || {a}base_model, 'f:' || {a}favorite]"
+_KEYED = ("type", "base_model", "favorite")
 _FACETS = ("type", "base_model", "file_format", "security", "location")
 _RANK_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'"  # D, C, B, A: as SQLite's bm25 weights favour names
 # Relevance among few hits: in the name first, then by rank, then the shortest name (closest to the text).
@@ -57,22 +67,50 @@ class SearchResult:
     strategy: str  # all | fts | substring
 
 
-def filters(query: ModelQuery, alias: str = "s.") -> tuple[list[str], list[object]]:
-    """The query's filters on ``model_search`` (``alias`` "s.") or on ``model_counts`` (alias "", no tag)."""
+def filters(query: ModelQuery, alias: str = "s.", *, keyed: bool = False) -> tuple[list[str], list[object]]:
+    """The query's filters on ``model_search`` (``alias`` "s.") or on ``model_counts`` (alias "", no tag).
+
+    ``keyed``: type, base model and favourite as one test of ``FILTER_KEYS``, for a text query (the words'
+    index then applies them; as columns, the planner would AND in a scan of their own index)."""
     clauses: list[str] = []
     params: list[object] = []
     for column in _FILTER_COLUMNS:
         value = getattr(query, column)
-        if value is not None:
+        if value is not None and not (keyed and column in _KEYED):
             clauses.append(f"{alias}{column} = %s")
             params.append(value)
     if query.tag is not None:
         clauses.append("EXISTS (SELECT 1 FROM tags t WHERE t.model_id = s.id AND t.tag = %s)")
         params.append(query.tag)
-    if query.favorite is not None:
+    if query.favorite is not None and not keyed:
         clauses.append(f"{alias}favorite = %s")
         params.append(1 if query.favorite else 0)
+    keys = _keys(query)
+    if keyed and keys:
+        clauses.append(f"{FILTER_KEYS.format(a=alias)} @> %s::text[]")
+        params.append(keys)
     return clauses, params
+
+
+def _keys(query: ModelQuery) -> list[str]:
+    """The query's type, base model and favourite filters as values of ``FILTER_KEYS``."""
+    keys = [f"{a[0]}:{getattr(query, a)}" for a in ("type", "base_model") if getattr(query, a) is not None]
+    if query.favorite is not None:
+        keys.append(f"f:{1 if query.favorite else 0}")
+    return keys
+
+
+def _hits(query: ModelQuery, tsq: str, where: str, matched: list[object]) -> tuple[str, list[object]]:
+    """A statement counting a text query's hits up to ``COUNT_CAP`` + 1 (as ``total``), and its
+    parameters: on 0003's narrow rows when they hold every filter of the query (``where`` and
+    ``matched``, its test on model_search, otherwise)."""
+    limit = f"LIMIT {COUNT_CAP + 1}"
+    if any(getattr(query, attr) is not None for attr in ("location", "security", "file_format", "tag")):
+        return f"SELECT count(*) AS total FROM (SELECT 1 FROM model_search s{where} {limit}) h", matched
+    keys = _keys(query)
+    tests = ["w.words @@ %s::tsquery", *([f"{FILTER_KEYS.format(a='w.')} @> %s::text[]"] if keys else [])]
+    counted = f"SELECT count(*) AS total FROM (SELECT 1 FROM model_words w{_where(tests)} {limit}) h"
+    return counted, [tsq, *([keys] if keys else [])]
 
 
 def _counted(conn: Conn, query: ModelQuery, column: str | None = None) -> list[tuple[Any, int]]:
@@ -98,7 +136,9 @@ def _where(clauses: Sequence[str]) -> str:
 
 def _capped_count(conn: Conn, where: str, params: Sequence[object], cap: int) -> tuple[int, bool]:
     row = conn.execute(
-        f"SELECT count(*) AS n FROM (SELECT 1 FROM model_search s{where} LIMIT {cap + 1}) h", params
+        f"SELECT count(*) AS n FROM (SELECT 1 FROM model_search s{where} LIMIT {cap + 1}) h",
+        params,
+        prepare=False,  # planned for its words or pattern each time, never a generic plan
     ).fetchone()
     hits = int(row["n"]) if row else 0
     return min(hits, cap), hits > cap
@@ -110,38 +150,96 @@ def _page(
     """The page's rows of ``models``, in the order the narrow rows gave, in one statement (the page's
     rowids ordered on ``model_search``, then only those rows read whole)."""
     return conn.execute(
-        f"SELECT {LIST_COLUMNS} FROM unnest(ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {order} "
-        "LIMIT %s OFFSET %s)) WITH ORDINALITY AS p(rid, pos) JOIN models m ON m.rowid = p.rid ORDER BY p.pos",
+        f"SELECT {_PAGE_COLUMNS} FROM unnest(ARRAY(SELECT s.rowid FROM model_search s{where} "
+        f"ORDER BY {order} LIMIT %s OFFSET %s)) WITH ORDINALITY AS p(rid, pos) "
+        "JOIN models m ON m.rowid = p.rid ORDER BY p.pos",
         (*params, query.limit, query.offset),
+        prepare=False,  # planned for its values each time ("lora" holds half the models, "vae" few)
     ).fetchall()
 
 
-def _hits_page(
-    conn: Conn,
-    where: str,
-    params: Sequence[object],
-    order: str,
-    order_params: Sequence[object],
-    query: ModelQuery,
-    whole: int,
+def _text_page(
+    conn: Conn, query: ModelQuery, tsq: str, in_name: str, clauses: list[str], params: list[object]
 ) -> tuple[int, list[dict[str, Any]]]:
-    """One pass over a text query's hits (at most ``COUNT_CAP`` + 1 of them, kept narrow): how many, and,
-    when they are at most ``whole``, the page in ``order`` read from them; else no rows (the caller pages
-    the whole match its own way). One statement: the count, the order and the page's rows."""
-    # Only what the order reads is kept per hit (the words only to rank them).
-    kept = "s.rowid, s.doc, s.name_length, s.name_key, s.id" if "s.doc" in order else _SORT_KEYS
+    """A text query's hits (at most ``COUNT_CAP`` + 1) and its page, in one statement.
+
+    The count keeps nothing of a hit: copying each hit's words for a ranking that thousands of hits never
+    get cost more than the count itself. So the page is a second pass, chosen by the count: sorted, the
+    planner's (the sort's index walked or the hits sorted); by relevance, at most ``RANK_CAP`` hits ranked
+    whole, or past that the hits in the name (``in_name``) newest first along the primary key, a few rows
+    read rather than thousands (``_others`` follows them when they run out). Words that likely find few
+    hits (``_likely_few``) are ranked first instead, and counted from the ranking when it held them all."""
+    where = _where(["s.doc @@ %s::tsquery", *clauses])  # with ``in_name`` for the words: the name hits
+    matched: list[object] = [tsq, *params]
+    limits = (query.limit, query.offset)
+    count, counted = _hits(query, tsq, where, matched)
+    if query.sort != "relevance":
+        page = (
+            f"ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {_ORDER_BY[query.sort]} "
+            "LIMIT %s OFFSET %s)"
+        )
+        return _counted_page(conn, count, counted, page, [*matched, *limits])
+    named = f"ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY s.rowid DESC LIMIT %s OFFSET %s)"
+    named_params = [in_name, *params, *limits]
+    if _likely_few(query.q):
+        # The hits with what ranks them, at most RANK_CAP + 1: all of them (their count too) when few.
+        ranked = (
+            f"r AS MATERIALIZED (SELECT s.rowid, (s.doc @@ %s::tsquery) AS named, "
+            f"ts_rank({_RANK_WEIGHTS}, s.doc, %s::tsquery) AS rank, s.name_length, s.name_key, s.id "
+            f"FROM model_search s{where} LIMIT {RANK_CAP + 1}), k AS (SELECT count(*) AS c FROM r), "
+        )
+        count = (
+            f"SELECT CASE WHEN (SELECT c FROM k) <= {RANK_CAP} THEN (SELECT c FROM k) "
+            f"ELSE ({count}) END AS total"
+        )
+        page = (
+            f"CASE WHEN (SELECT total FROM n) <= {RANK_CAP} THEN ARRAY(SELECT r.rowid FROM r "
+            "ORDER BY r.named DESC, r.rank DESC, r.name_length, r.name_key, r.id LIMIT %s OFFSET %s) "
+            f"ELSE {named} END"
+        )
+        ranking = [in_name, tsq, *matched, *counted]
+        return _counted_page(conn, count, ranking, page, [*limits, *named_params], before=ranked)
+    page = (
+        f"CASE WHEN (SELECT total FROM n) <= {RANK_CAP} "
+        f"THEN ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {_RANKED} LIMIT %s OFFSET %s) "
+        f"ELSE {named} END"
+    )
+    return _counted_page(conn, count, counted, page, [*matched, in_name, tsq, *limits, *named_params])
+
+
+def _likely_few(text: str) -> bool:
+    """Whether a text likely finds few hits (at most ``RANK_CAP``: ranked whole), so that ranking them
+    first costs less than counting them first: two words or more, none implied by another. The prefix
+    "li" of "lightning li" adds nothing, that is "lightning" alone: thousands of hits, counted first
+    (ranking the first RANK_CAP + 1 of them before finding out would be lost)."""
+    found = words(text)
+    terms = set(found[:-1])
+    if found and not any(term.startswith(found[-1]) for term in terms):
+        terms.add(found[-1])
+    return len(terms) > 1
+
+
+def _counted_page(
+    conn: Conn,
+    count: str,
+    count_params: Sequence[object],
+    page: str,
+    page_params: Sequence[object],
+    *,
+    before: str = "",
+) -> tuple[int, list[dict[str, Any]]]:
+    """``count`` (a statement giving ``total``, the CTE ``n`` the page may read) and the rows of
+    ``page`` (an array of rowids, in order) in one statement: one round trip, even for an empty page.
+    ``before``: CTEs both may read, each ending with ", "."""
     rows = conn.execute(
-        f"WITH hits AS MATERIALIZED (SELECT {kept} FROM model_search s{where} LIMIT {COUNT_CAP + 1}), "
-        "n AS (SELECT count(*) AS hits_total FROM hits), "
-        f"ids AS (SELECT ARRAY(SELECT s.rowid FROM hits s WHERE (SELECT hits_total FROM n) <= {whole} "
-        f"ORDER BY {order} LIMIT %s OFFSET %s) AS a) "
-        f"SELECT n.hits_total, {LIST_COLUMNS} FROM n CROSS JOIN ids "
-        "LEFT JOIN LATERAL unnest(ids.a) WITH ORDINALITY AS p(rid, pos) ON true "
+        f"WITH {before}n AS ({count}) SELECT n.total, {_PAGE_COLUMNS} FROM n "
+        f"LEFT JOIN LATERAL unnest({page}) WITH ORDINALITY AS p(rid, pos) ON true "
         "LEFT JOIN models m ON m.rowid = p.rid ORDER BY p.pos",
-        (*params, *order_params, query.limit, query.offset),
+        (*count_params, *page_params),
+        prepare=False,  # planned for its values each time: a generic plan scans for "s" as for "juggernaut"
     ).fetchall()
-    hits = int(rows[0]["hits_total"]) if rows else 0
-    return hits, [row for row in rows if row["id"] is not None]
+    total = int(rows[0]["total"]) if rows else 0
+    return total, [row for row in rows if row["id"] is not None]
 
 
 def run_search(conn: Conn, query: ModelQuery) -> SearchResult:
@@ -149,52 +247,46 @@ def run_search(conn: Conn, query: ModelQuery) -> SearchResult:
     validate_query(query)
     build_match(query.q)  # the same limits on words as the SQLite catalog
     clauses, params = filters(query)
-    tsq = ts_query(query.q)
-    if tsq is None:
+    tsq, in_name = ts_query(query.q), ts_query(query.q, weights="A")
+    if tsq is None or in_name is None:
         order = _ORDER_BY.get(query.sort, _ORDER_BY["name"])
-        rows = _page(conn, _where(clauses), params, order, query)
-        if query.tag is None:
-            total = _counted(conn, query)[0][1]
+        where = _where(clauses)
+        page = f"ARRAY(SELECT s.rowid FROM model_search s{where} ORDER BY {order} LIMIT %s OFFSET %s)"
+        if query.tag is None:  # exact, from the counts per filter combination
+            by_filters, counted = filters(query, alias="")
+            count = f"SELECT coalesce(sum(n), 0) AS total FROM model_counts{_where(by_filters)}"
         else:
-            row = conn.execute(
-                f"SELECT count(*) AS n FROM model_search s{_where(clauses)}", params
-            ).fetchone()
-            total = int(row["n"]) if row else 0
+            count, counted = f"SELECT count(*) AS total FROM model_search s{where}", params
+        total, rows = _counted_page(conn, count, counted, page, [*params, query.limit, query.offset])
         return SearchResult(tuple(rows), total, False, "all")
-    where = _where(["s.doc @@ %s::tsquery", *clauses])
-    matched: list[object] = [tsq, *params]
-    in_name = ts_query(query.q, weights="A")
-    if query.sort == "relevance":  # few hits ranked whole, from the same pass that counts them
-        hits, rows = _hits_page(conn, where, matched, _RANKED, [in_name, tsq], query, RANK_CAP)
-    else:  # sorted: every hit under the cap is in the pass, so its page comes from there too
-        hits, rows = _hits_page(conn, where, matched, _ORDER_BY[query.sort], [], query, COUNT_CAP)
+    keyed, keys = filters(query, keyed=True)
+    hits, rows = _text_page(conn, query, tsq, in_name, keyed, keys)
     total, capped = min(hits, COUNT_CAP), hits > COUNT_CAP
     if total == 0:
         tokens = tokenize(query.q)
         if len(tokens) == 1 and len(tokens[0]) >= SUBSTRING_MIN_CHARS:
             return _substring(conn, query, tokens[0], clauses, params)
         return SearchResult((), 0, False, "fts")
-    if query.sort == "relevance" and hits > RANK_CAP:
-        rows = _broad_page(conn, query, tsq, in_name, clauses, params)
-    elif query.sort != "relevance" and capped:
-        rows = _page(conn, where, matched, _ORDER_BY[query.sort], query)
+    if query.sort == "relevance" and hits > RANK_CAP and len(rows) < query.limit:
+        rows += _others(conn, query, tsq, in_name, keyed, keys, len(rows))
     return SearchResult(tuple(rows), total, capped, "fts")
 
 
-def _broad_page(
-    conn: Conn, query: ModelQuery, tsq: str, in_name: str | None, clauses: list[str], params: list[object]
+def _others(
+    conn: Conn,
+    query: ModelQuery,
+    tsq: str,
+    in_name: str,
+    clauses: list[str],
+    params: list[object],
+    have: int,
 ) -> list[dict[str, Any]]:
-    """A page of a match too broad to rank whole: hits in the name first, then the others, each newest
-    first, so that each part walks the primary key backwards and stops at the page's end instead of
-    sorting every hit (a few rows read for "j" rather than thousands)."""
-    named_where = _where(["s.doc @@ %s::tsquery", *clauses])
-    rows = _page(conn, named_where, [in_name, *params], "s.rowid DESC", query)
-    if len(rows) == query.limit:
-        return rows
-    named, _ = _capped_count(conn, named_where, [in_name, *params], COUNT_CAP)
-    rest = ModelQuery(limit=query.limit - len(rows), offset=max(0, query.offset - named))
+    """The rest of a broad match's page once its name hits ran out (``have`` of them on it): the other
+    hits, newest first, from where the name hits end."""
+    named, _ = _capped_count(conn, _where(["s.doc @@ %s::tsquery", *clauses]), [in_name, *params], COUNT_CAP)
+    rest = ModelQuery(limit=query.limit - have, offset=max(0, query.offset - named))
     others = _where(["s.doc @@ %s::tsquery", "NOT (s.doc @@ %s::tsquery)", *clauses])
-    return rows + _page(conn, others, [tsq, in_name, *params], "s.rowid DESC", rest)
+    return _page(conn, others, [tsq, in_name, *params], "s.rowid DESC", rest)
 
 
 def _substring(

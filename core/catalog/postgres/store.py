@@ -26,7 +26,7 @@ from ..refs import CANDIDATES, Lookups, like_pattern, not_found, resolve
 from ..rows import check_origin_kind, check_values, chunks, model_params, unique
 from ..store import CatalogStore, Facets, InPlaceModels, Origin
 from .database import Conn, PostgresDatabase
-from .rows import INSERT, hydrate, refresh_aliases, reindex
+from .rows import INSERT, INSERT_FILES, INSERT_TAGS, columns, hydrate, listed, refresh_aliases, reindex
 from .search import facet_values, facets, run_search
 
 _BULK_LOCK = 0x6D6C_6275_6C6B  # "mlbulk": one bulk load (a rebuild) at a time across machines
@@ -93,17 +93,13 @@ class PostgresCatalog(ModelLookups):
                     params = [model_params(m) for m in chunk]
                     _refuse_nul(chunk, params)  # before any statement: the transaction stays usable
                     with conn.cursor() as cursor:
-                        cursor.executemany(INSERT, params)
                         cursor.executemany(
-                            "INSERT INTO model_files (model_id, path, size, blake3, sha256) "
-                            "VALUES (%s, %s, %s, %s, %s)",
-                            [(m.id, f.path, f.size, f.blake3, f.sha256) for m in chunk for f in m.files],
-                        )
-                        cursor.executemany(
-                            "INSERT INTO tags (model_id, tag) VALUES (%s, %s)",
-                            [(m.id, tag) for m in chunk for tag in unique(m.tags)],
+                            INSERT, [(*listed(m), *p) for m, p in zip(chunk, params, strict=True)]
                         )
                         cursor.executemany(_INSERT_ORIGIN, rows)
+                    files = [(m.id, f.path, f.size, f.blake3, f.sha256) for m in chunk for f in m.files]
+                    conn.execute(INSERT_FILES, columns(files, 5))
+                    conn.execute(INSERT_TAGS, columns([(m.id, t) for m in chunk for t in unique(m.tags)], 2))
                     refresh_aliases(conn, {r[0] for r in rows})
                     self.index(conn, [m.id for m in chunk])
                     count += len(chunk)
@@ -176,11 +172,7 @@ class PostgresCatalog(ModelLookups):
                 raise not_found(model_id)
             if changes.tags is not None:
                 conn.execute("DELETE FROM tags WHERE model_id = %s", (model_id,))
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        "INSERT INTO tags (model_id, tag) VALUES (%s, %s)",
-                        [(model_id, t) for t in changes.tags],
-                    )
+                conn.execute(INSERT_TAGS, ([model_id] * len(changes.tags), changes.tags))
             if changes.searched:
                 self.index(conn, [model_id])
             return self.get(model_id)
@@ -253,9 +245,8 @@ class PostgresCatalog(ModelLookups):
                 ).fetchall()
                 if not rows:
                     return
-                models = hydrate(conn, rows)
             last = rows[-1]["rowid"]
-            yield from models
+            yield from hydrate(rows)
 
     def tag_counts(self) -> list[tuple[str, int]]:
         with self.db.read() as conn:
@@ -275,7 +266,7 @@ class PostgresCatalog(ModelLookups):
     def _select(self, where: str, params: tuple[object, ...]) -> list[Model]:
         with self.db.read() as conn:
             rows = conn.execute(f"SELECT * FROM models {where}", params).fetchall()
-            return hydrate(conn, rows)
+        return hydrate(rows)
 
     def close(self) -> None:
         """Close what listens on the server, then the connection pool (the library closes its store last)."""
@@ -288,7 +279,7 @@ class PostgresCatalog(ModelLookups):
         started = time.perf_counter()
         with self.db.read() as conn:
             result = run_search(conn, query)
-            items = hydrate(conn, result.rows, with_metadata=False)
+        items = hydrate(result.rows, with_metadata=False)
         return Page(tuple(items), result.total, (time.perf_counter() - started) * 1000, result.total_capped)
 
 

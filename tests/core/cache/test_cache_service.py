@@ -106,3 +106,24 @@ def test_each_machine_of_a_shared_library_fills_its_own_cache_once(tmp_path: Pat
         before = os.stat(first).st_ino
         assert b.cache.route(str(on_share)) == first and os.stat(first).st_ino == before  # not copied again
         assert a.cache.route(str(on_share)) == str(on_share)  # A has no cache: the share directly
+
+
+def test_a_record_rewritten_since_the_last_lookup_is_read_again(
+    cached_library: Library, tmp_path: Path
+) -> None:
+    """Lookups remember which model a folder's metadata.json names (ComfyUI asks often, also on its event
+    loop); a record replaced since is read again, never answered from memory."""
+    item = _import(cached_library, tmp_path / "incoming", "detail.safetensors")
+    assert item.model is not None
+    on_share = cached_library.catalog.model_file_path(item.model.id)
+    record = on_share.parent / "metadata.json"
+    cached = cached_library.cache.route(str(on_share))
+    assert Path(cached).is_relative_to(tmp_path / "fast-disk")
+    original = record.read_text(encoding="utf-8")
+    swapped = record.with_name("metadata.json.new")
+    swapped.write_text(original.replace(item.model.id, "0" * 16), encoding="utf-8")
+    swapped.replace(record)  # as every record is written: a new file renamed over the old
+    assert cached_library.cache.route(str(on_share)) == str(on_share)  # names no model of the catalog
+    swapped.write_text(original, encoding="utf-8")
+    swapped.replace(record)
+    assert cached_library.cache.route(str(on_share)) == cached

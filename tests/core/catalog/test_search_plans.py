@@ -163,6 +163,29 @@ def test_every_plan_gives_the_plain_plans_rows_order_and_total(
         assert result.total <= min(count_cap, len(expected))
 
 
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(query=ModelQuery(q="f", favorite=True), limit=4)  # favourites' name hits listed once
+@example(query=ModelQuery(q="p", favorite=False), limit=7)
+@given(
+    query=queries.map(lambda q: dataclasses.replace(q, sort="relevance", offset=0)).filter(lambda q: q.q),
+    limit=st.integers(1, 12),
+)
+def test_ranked_pages_of_a_broad_match_hold_every_hit_once(
+    conn: sqlite3.Connection, query: ModelQuery, limit: int
+) -> None:
+    """Page after page of a match too broad to rank whole (name hits first, then the others): every hit
+    comes exactly once, whatever the filters; a page starting off would repeat or skip hits."""
+    expected = _reference(conn, query)
+    pages: list[int] = []
+    with mock.patch.object(search, "RANK_CAP", 3):
+        for offset in range(0, len(expected) + limit, limit):
+            result = run_search(conn, dataclasses.replace(query, limit=limit, offset=offset))
+            assert result.total == len(expected) and not result.total_capped
+            pages += [row["rowid"] for row in result.rows]
+    assert result.strategy == "fts" or not expected
+    assert len(pages) == len(set(pages)) and set(pages) == set(expected)
+
+
 def test_a_sorted_page_of_a_broad_match_walks_the_sort_index(conn: sqlite3.Connection) -> None:
     """The fast path is taken where it should be (else the test above would compare a plan to itself)."""
     seen: list[str] = []
@@ -249,16 +272,18 @@ def test_the_name_scan_through_trigrams_finds_what_like_finds(
 
 
 @pytest.mark.parametrize(
-    "filters", [{"type": "lora"}, {"base_model": "sdxl"}, {"type": "lora", "tag": "neon"}]
+    "filters",
+    [{"type": "lora"}, {"base_model": "sdxl"}, {"type": "lora", "tag": "neon"}, {"favorite": True}],
 )
 def test_a_broad_filtered_match_lists_name_hits_shortest_first(
     repo: ModelRepository, monkeypatch: pytest.MonkeyPatch, filters: dict[str, str]
 ) -> None:
-    """The name hits listed once (an index-side filter) come in the order the index would give."""
+    """The name hits listed once (an index-side filter, or those passing a favourites filter) come in
+    the order the index would give, though more name hits than ``RANK_CAP`` fail the filters."""
     monkeypatch.setattr(search, "RANK_CAP", 4)
-    in_name = [make_model(f"neon_{'x' * i}", tags=("neon",)) for i in (2, 0, 1)]
-    others = [make_model(f"other{i}", tags=("neon",)) for i in range(6)]
-    wrong = [make_model("neon", type="vae", base_model="sd15", tags=("neon",))]
+    in_name = [make_model(f"neon_{'x' * i}", tags=("neon",), favorite=True) for i in (2, 0, 1)]
+    others = [make_model(f"other{i}", tags=("neon",), favorite=True) for i in range(6)]
+    wrong = [make_model(f"neon{'y' * i}", type="vae", base_model="sd15", tags=("neon",)) for i in range(3)]
     repo.add_many([*others, *in_name, *wrong])
     first = [m.name for m in repo.list(ModelQuery(q="neon", limit=3, **filters)).items]  # type: ignore[arg-type]
     assert first == ["neon_", "neon_x", "neon_xx"]

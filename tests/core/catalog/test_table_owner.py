@@ -120,7 +120,8 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "links": ("core/links/registry.py",),
     "apps": ("core/links/registry.py",),
     "pending_lookups": ("core/records/pending.py",),
-    "jobs": ("core/jobs.py",),
+    # The runner's rows: the SQLite table, or (a shared catalog) every machine's in the catalog database.
+    "jobs": ("core/job_table.py", "core/catalog/postgres/jobs.py"),
     "http_cache": ("core/net/cache.py",),
 }
 CREATED = re.compile(r"\bCREATE\s+(?:VIRTUAL\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)

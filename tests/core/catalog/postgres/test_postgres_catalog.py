@@ -5,27 +5,21 @@ adds of the same bytes, two first starts migrating), and a server that cannot be
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 
+from comfyui_model_library.core.catalog.postgres import schema
 from comfyui_model_library.core.catalog.postgres.database import PostgresDatabase, check_dsn, redacted
 from comfyui_model_library.core.catalog.postgres.documents import document, query
 from comfyui_model_library.core.catalog.postgres.schema import MIGRATIONS, migrate
 from comfyui_model_library.core.catalog.postgres.store import PostgresCatalog
+from comfyui_model_library.core.catalog.rows import INSERT_MODEL, model_params
 from comfyui_model_library.core.errors import CatalogUnavailable, Conflict, InvalidConfig, InvalidInput
-from comfyui_model_library.core.models import ModelQuery
+from comfyui_model_library.core.models import ModelFile, ModelQuery
 from tests.postgres_server import PostgresServer
 
 from ..conftest import make_model
-
-
-@pytest.fixture
-def db(postgres_dsn: str) -> Iterator[PostgresDatabase]:
-    database = PostgresDatabase(postgres_dsn)
-    migrate(database)
-    yield database
-    database.close()
 
 
 @pytest.fixture
@@ -200,8 +194,27 @@ def test_the_catalog_comes_back_with_its_server_without_a_failed_request(
         db.close()
 
 
-def _counts_match_rows(db: PostgresDatabase) -> None:
+def _listed_match_rows(db: PostgresDatabase) -> None:
+    """0004's copies of each model's files and tags, kept by triggers, are those rows."""
     with db.read() as conn:
+        stale = conn.execute(
+            "SELECT id FROM models WHERE files_listed IS DISTINCT FROM model_files_of(id) "
+            "OR tags_listed IS DISTINCT FROM model_tags_of(id)"
+        ).fetchall()
+    assert stale == []
+
+
+def _counts_match_rows(db: PostgresDatabase) -> None:
+    """model_counts, model_words (0003) and the copies of files and tags (0004), each kept by triggers,
+    hold what the rows say."""
+    _listed_match_rows(db)
+    with db.read() as conn:
+        derived = "SELECT rowid, type, base_model, favorite, strip(doc) AS words FROM model_search"
+        for missing in (
+            f"{derived} EXCEPT SELECT * FROM model_words",
+            f"SELECT * FROM model_words EXCEPT {derived}",
+        ):
+            assert conn.execute(missing).fetchall() == []
         kept = conn.execute(
             "SELECT type, base_model, location, security, file_format, favorite, n FROM model_counts "
             "WHERE n <> 0 ORDER BY 1, 2, 3, 4, 5, 6"
@@ -216,8 +229,9 @@ def _counts_match_rows(db: PostgresDatabase) -> None:
 def test_totals_without_text_stay_exact_through_every_change(
     db: PostgresDatabase, store: PostgresCatalog
 ) -> None:
-    """Totals and chip counts without text come from model_counts: adds, edits, favourites, moves to the
-    library, deletions (one, by location, all) and a bulk load keep them equal to the rows."""
+    """Totals and chip counts without text come from model_counts, text totals from model_words: adds,
+    edits, favourites, moves to the library, deletions (one, by location, all) and a bulk load keep both
+    equal to the rows."""
     models = [
         make_model(f"m{i}", type="lora" if i % 3 else "vae", base_model="sdxl" if i % 2 else "flux1")
         for i in range(30)
@@ -228,12 +242,20 @@ def test_totals_without_text_stay_exact_through_every_change(
     store.update(models[0].id, type="checkpoint", favorite=True)
     store.update(models[1].id, base_model="sd15", name="renamed")
     store.update(models[2].id, location="source")
+    store.update(models[4].id, used_at="2025-01-01T00:00:00+00:00")  # nothing counted changes
+    store.update(models[5].id, favorite=True)  # only the favourite
+    store.update(models[6].id, tags=["new", "style"])
+    store.update(models[7].id, tags=[])
     store.delete(models[3].id)
     _counts_match_rows(db)
+    assert store.list(ModelQuery(q="renamed", base_model="sd15")).total == 1
+    assert store.list(ModelQuery(q="m", favorite=True, type="checkpoint")).total == 1  # m0
+    assert store.list(ModelQuery(q="m5", favorite=True)).total == 1
+    assert store.list(ModelQuery(q="m6")).items[0].tags == ("new", "style")
     assert store.list(ModelQuery(type="vae")).total == sum(1 for m in models[4:] if m.type == "vae") + (
         1 if models[2].type == "vae" else 0
     )
-    assert store.facets(ModelQuery()).favorites == 1
+    assert store.facets(ModelQuery()).favorites == 2
     assert store.delete_all(location="source") == 2
     _counts_match_rows(db)
     with store.bulk():
@@ -288,3 +310,60 @@ def test_a_broad_match_pages_name_hits_first_and_every_hit_once(store: PostgresC
     assert len(seen) == len(set(seen)) == 2700
     assert all(name.startswith("alpha") for name in seen[:2000])
     assert seen[0] == "alpha 1999" and seen[2000] == "beta 699"  # newest first in each part
+
+
+def test_reads_run_on_their_own_and_a_write_inside_one_is_still_one_transaction(
+    db: PostgresDatabase,
+) -> None:
+    """read() runs each statement on its own (no BEGIN and COMMIT around a page of search); a
+    transaction() opened inside it is still one transaction, rolled back whole when it raises."""
+    with db.read() as conn:
+        assert conn.autocommit
+        with pytest.raises(RuntimeError), db.transaction() as tx:
+            tx.execute("INSERT INTO sources (path, added_at) VALUES ('/a', 'now')")
+            tx.execute("INSERT INTO sources (path, added_at) VALUES ('/b', 'now')")
+            raise RuntimeError("the second write failed")
+        assert conn.execute("SELECT count(*) AS n FROM sources").fetchone() == {"n": 0}
+    with db.transaction() as tx:
+        assert not tx.autocommit  # the pool's connections are handed out as they were
+
+
+def test_migrating_a_catalog_copies_each_models_files_and_tags_onto_its_row(postgres_dsn: str) -> None:
+    """0004 fills the copies of files and tags (a page reads them with its rows) for the models a catalog
+    already holds, in the order they were added."""
+    db = PostgresDatabase(postgres_dsn)
+    try:
+        with mock.patch.object(schema, "MIGRATIONS", MIGRATIONS[:3]):
+            migrate(db)
+        model = make_model(
+            "older",
+            tags=("zeta", "alpha"),
+            files=(ModelFile("b.gguf", 2, "b" * 64, "c" * 64), ModelFile("a.gguf", 1, "d" * 64, "e" * 64)),
+        )
+        with db.transaction() as conn:  # as the store wrote rows before 0004
+            conn.execute(INSERT_MODEL.replace("?", "%s"), model_params(model))
+            for f in model.files:
+                conn.execute(
+                    "INSERT INTO model_files (model_id, path, size, blake3, sha256) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    (model.id, f.path, f.size, f.blake3, f.sha256),
+                )
+            for tag in model.tags:
+                conn.execute("INSERT INTO tags (model_id, tag) VALUES (%s, %s)", (model.id, tag))
+        assert migrate(db) == ["0004_listed_files_and_tags", "0005_jobs"]
+        got = PostgresCatalog(db).get(model.id)
+        assert (got.files, got.tags) == (model.files, model.tags)
+        _listed_match_rows(db)
+    finally:
+        db.close()
+
+
+def test_an_add_writes_each_model_row_once(db: PostgresDatabase, store: PostgresCatalog) -> None:
+    """A model's files and tags go in with one statement each, so the triggers keeping the copies on its
+    row (0004) find it right and rewrite nothing (one row each time a tag went in was three rows)."""
+    files = (ModelFile("a.gguf", 1, "a" * 64, "b" * 64), ModelFile("b.gguf", 2, "c" * 64, "d" * 64))
+    with db.transaction() as conn:
+        store.add_many([make_model(f"m{i}", tags=("x", "y", "z"), files=files) for i in range(3)])
+        row = conn.execute("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'models'")
+        assert row.fetchone() == {"n_tup_upd": 0}
+    _counts_match_rows(db)
