@@ -261,3 +261,43 @@ def test_every_file_is_durable_before_the_catalog_names_it(tmp_path: Path) -> No
         }
     finally:
         library.close()
+
+
+@pytestmark_linux
+def test_a_syncfs_in_place_of_the_fsyncs_comes_after_every_file_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Enough files for one syncfs (``io/syncfs.py``) to sync a step's sidecars and folders: it runs once
+    every metadata.json of the group is written, on the library's filesystem, before the catalog names
+    any of them; the swaps over the originals are still durable before the links are registered."""
+    from comfyui_model_library.core.io import syncfs
+
+    count = syncfs.SYNCFS_MIN_PATHS  # a sidecar and a folder each: twice the least syncfs takes
+    install = make_install(tmp_path / "ComfyUI")
+    for i in range(count):
+        write_model(install / "models/loras" / f"m{i:03d}.safetensors", f"model-{i}", size=4096)
+    library = Library.open(load_config(tmp_path / "library"))
+    synced: list[tuple[int, int]] = []
+    real = syncfs._syncfs()
+
+    def recorded(fd: int) -> int:
+        written = len(list(library.config.tmp_dir.glob("*/stage-*/metadata.json")))
+        synced.append((os.fstat(fd).st_dev, written))
+        return real(fd) if real is not None else (os.sync() or 0)
+
+    monkeypatch.setattr(syncfs, "_loaded", recorded)
+    monkeypatch.setattr(syncfs, "dirty_bytes", lambda: 0)
+    try:
+        with _watched(library) as events:
+            report = service(library).adopt(install)
+        assert report.adopted == count and not report.failed, report.to_dict()
+        first_models = next(i for i, (k, what) in enumerate(events) if k == "commit" and "MODELS" in what)
+        assert synced, "a group this large is synced by syncfs"
+        device, written = synced[0]
+        assert written == count, "every metadata.json of the group was written before the sync"
+        assert device == os.stat(library.config.root).st_dev
+        assert not any(p.endswith("/metadata.json") for k, p in events[:first_models] if k == "fsync")
+        links = next(i for i, (k, what) in enumerate(events) if k == "commit" and "LINKS" in what)
+        assert str(install / "models" / "loras") in {p for k, p in events[first_models:links] if k == "fsync"}
+    finally:
+        library.close()
