@@ -133,9 +133,10 @@ def commit_group(staged: Sequence[StagedModel], target: GroupTarget) -> list[Com
     fresh: list[_Placed] = []
     later: list[int] = []
     seen: set[str] = set()
+    known = target.repo.by_blake3_many([s.hashes.blake3 for s in staged])  # one query for the group
     for i, s in enumerate(staged):
         digest = s.hashes.blake3
-        if digest in seen or target.repo.by_blake3(digest) is not None:
+        if digest in seen or digest in known:
             later.append(i)
         else:
             seen.add(digest)
