@@ -73,9 +73,7 @@ def adopt_batch(ctx: AdoptContext, units: Sequence[AdoptUnit]) -> None:
     if not live:
         return
     records = {u.key: AdoptRecord(ctx.install.id, u.files, u.folder, u.category) for u in live}
-    with ctx.db.transaction():
-        for unit in live:
-            ctx.journal.adopts.write(unit.key, "importing", records[unit.key])
+    ctx.journal.adopts.write_many((u.key, "importing", records[u.key]) for u in live)
     for unit in live:
         ctx.stage("importing", unit.key)
     waiting = {u.import_path: u for u in live}
@@ -109,8 +107,7 @@ def adopt_batch(ctx: AdoptContext, units: Sequence[AdoptUnit]) -> None:
     # Step 5 once for the batch: the link records are rewritten once, however many groups linked.
     with ctx.db.transaction():
         ctx.registry.register_many([rec for _r, made in linked for rec in made])
-        for r, _made in linked:
-            ctx.journal.adopts.delete(r.unit.key)
+        ctx.journal.adopts.delete_many(r.unit.key for r, _made in linked)
     for r, made in linked:
         count_adopted(ctx, r.unit, made, r.duplicate, list(r.targets))
 
@@ -126,10 +123,8 @@ def _link_all(
     register. ``dropped``: keys of units that failed as a whole, whose rows go in the first transaction."""
     ready, left = _check_all(ctx, units, records, items)
     with ctx.db.transaction():
-        for key in [*dropped, *left]:
-            ctx.journal.adopts.delete(key)
-        for r in ready:
-            ctx.journal.adopts.write(r.unit.key, "linking", r.record)
+        ctx.journal.adopts.delete_many([*dropped, *left])
+        ctx.journal.adopts.write_many((r.unit.key, "linking", r.record) for r in ready)
     for r in ready:
         ctx.stage("linking", r.unit.key)
     linked: list[tuple[_Ready, list[LinkRecord]]] = []

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..catalog.db import Database
+from ..catalog.journal import JournalTable
 from ..catalog.sidecar import SIDECAR_NAME, sidecar_bytes
 from ..catalog.store import CatalogStore
 from ..errors import Conflict, ModelLibraryError
@@ -180,9 +181,9 @@ def _place_all(
         files=[p.staged.files_dir / SIDECAR_NAME for p in fresh], dirs=[p.staged.files_dir for p in fresh]
     )
     with target.db.transaction():
-        for p in fresh:
-            placing_journal(target.db, p.staged).write(
-                p.staged.stage_dir.name, "placing", placing_of(p.staged, p.model.rel_dir)
+        for journal, some in _journals(target.db, fresh):
+            journal.write_many(
+                (p.staged.stage_dir.name, "placing", placing_of(p.staged, p.model.rel_dir)) for p in some
             )
     placed: list[_Placed] = []
     clashed: list[int] = []
@@ -219,8 +220,8 @@ def _register_all(placed: list[_Placed], target: GroupTarget) -> list[CommitResu
                 p.model.id: [(str(p.staged.plan.origin), target.origin_kind, utcnow())] for p in placed
             }
             repo.add_many([p.model for p in placed], origins=origins)
-            for p in placed:
-                placing_journal(db, p.staged).delete(p.staged.stage_dir.name)
+            for journal, some in _journals(db, placed):
+                journal.delete_many(p.staged.stage_dir.name for p in some)
     except Conflict:
         return [_register_one(p, target) for p in placed]
     except BaseException as exc:  # the rows stay: recovery commits the placed folders at the next open
@@ -244,6 +245,15 @@ def _register_one(p: _Placed, target: GroupTarget) -> CommitResult | BaseExcepti
         return exc
     shutil.rmtree(p.staged.stage_dir, ignore_errors=True)
     return CommitResult(p.model, False)
+
+
+def _journals(db: Database, placed: list[_Placed]) -> list[tuple[JournalTable, list[_Placed]]]:
+    """The models' ``Placing`` rows by the journal they go in (``commit.placing_journal``)."""
+    tables: dict[str, tuple[JournalTable, list[_Placed]]] = {}
+    for p in placed:
+        journal = placing_journal(db, p.staged)
+        tables.setdefault(journal.op, (journal, []))[1].append(p)
+    return list(tables.values())
 
 
 def _free_name(library_root: Path, base_rel: str, claimed: set[str]) -> str:
