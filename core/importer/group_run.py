@@ -58,12 +58,16 @@ def import_groups(
     target: GroupTarget,
     allow_pickle: bool,
     committed: Callable[[list[ImportItem]], None],
+    staging: Callable[[list[str]], None] | None = None,
 ) -> None:
     """Stage and commit ``groups`` in order (``workers`` models staging at a time). ``committed`` gets
-    each group's items (one per model) once it is committed, while the next group stages."""
+    each group's items (one per model) once it is committed, while the next group stages; ``staging``
+    gets each group's source paths just before its first model is staged."""
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="model-library-import") as pool:
 
         def start(plans: Sequence[PlannedModel]) -> _Staging:
+            if staging is not None:
+                staging([str(p.origin) for p in plans])
             batch, lock = new_stage_dir(tmp_dir)
 
             def stage(plan: PlannedModel) -> Outcome:

@@ -35,6 +35,7 @@ from .plan import PlannedModel, plan_paths
 from .stage import StagedModel, stage_model, undo_stage
 
 ItemsDone = Callable[[list[ImportItem]], None]
+Staging = Callable[[list[str]], None]  # the source paths of a group (or a run) about to be staged
 
 
 class _Progress:
@@ -85,12 +86,15 @@ class Importer:
         source: ModelSource | None = None,
         name: str | None = None,
         on_items: ItemsDone | None = None,
+        on_stage: Staging | None = None,
     ) -> list[ImportItem]:
         """Import ``paths``; an item per model, in the order given.
 
         ``on_items``: called (on this thread) with the items of each group or run as soon as they are
         committed, while the next group is being staged: adoption links a group's originals then, so that
-        its work overlaps the next group's hashing instead of following all of it."""
+        its work overlaps the next group's hashing instead of following all of it. ``on_stage``: called
+        (on this thread) with the source paths of each group or run just before it is staged; adoption
+        journals a group's originals then, not a whole run's before the first of them is read."""
         items: list[ImportItem] = []
         accepted: list[Path] = []
         for raw in paths:
@@ -173,9 +177,12 @@ class Importer:
                     target=target,
                     allow_pickle=allow_pickle,
                     committed=done,
+                    staging=on_stage,
                 )
             else:
                 for plans in parts:
+                    if on_stage is not None:
+                        on_stage([str(p.origin) for p in plans])
                     done(_each(plans, one, workers))
         release_buffers()
         tracker.stage("done")

@@ -50,15 +50,18 @@ def _install(tmp_path: Path, files: int = FILES) -> tuple[Path, dict[str, str]]:
     return install, hashes_of(paths)
 
 
-def _kill_child(root: Path, path: Path, mode: str, point: str, n: int, group: int = 0) -> bool:
+def _kill_child(
+    root: Path, path: Path, mode: str, point: str, n: int, group: int = 0, batch: int = 0
+) -> bool:
     """Run the child; True if it was killed at the point (False: it finished before reaching it).
-    ``group``: the models per importer group (several groups in flight), or the default."""
+    ``group``: the models per importer group (several groups in flight), or the default; ``batch``: the
+    units per adoption batch (several batches in one importer run), or the default."""
     # The parent's path first: the child runs the code under test, not another installed copy.
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, (os.environ.get("PYTHONPATH"), str(PROJECT)))),
     }
-    extra = [str(group)] if group else []
+    extra = [str(group), str(batch)] if batch else [str(group)] if group else []
     done = subprocess.run(
         [sys.executable, str(CHILD), str(root), str(path), mode, point, str(n), *extra],
         capture_output=True, text=True, env=env, timeout=120,
@@ -130,6 +133,39 @@ def test_kill_9_while_the_next_group_stages_then_run_again(tmp_path: Path, point
     root = tmp_path / "library"
     _library_with_a_model(tmp_path, root)
     assert _kill_child(root, install, "adopt", point, n, group=8), "the batch never reached the kill point"
+    _every_name_resolves(hashes)  # before any recovery
+
+    with Library.open(load_config(root)) as library:
+        _opened_without_rebuild(library)
+        _every_name_resolves(hashes)
+        check_library_invariants(root)
+        report = service(library).adopt(install)
+        assert not report.failed, report.to_dict()
+        _every_name_resolves(hashes)
+        for path in hashes:
+            assert os.path.islink(path) and points_into(Path(path), library.config.models_dir), path
+        assert len(adopt_links(library)) == len(hashes)
+        assert model_count(library) == _distinct(hashes) + 1
+        assert not library.db.execute_read("SELECT 1 FROM journal")
+        assert not list(install.rglob("*.mlib-tmp"))
+        assert not any(library.config.tmp_dir.glob("stage-*")), "a group's stage was left behind"
+        check_library_invariants(root)
+
+
+# Groups of 8 and batches of 10: 26 units are 3 batches in one importer run, a batch's links registered
+# (the link records rewritten: the 19th-28th, 37th-46th and 49th-54th os.replace) while the next group
+# stages; the kill lands inside a registration, in a swap of a later batch or between two steps.
+@pytest.mark.parametrize(
+    ("point", "n"),
+    [("rename", 17), ("symlink", 17), ("replace", 19), ("replace", 24), ("replace", 29), ("replace", 40)]
+    + [("replace", 50)]
+    + [("fsync_many", n) for n in (7, 9, 10)],
+)
+def test_kill_9_between_batches_of_one_run_then_run_again(tmp_path: Path, point: str, n: int) -> None:
+    install, hashes = _install(tmp_path)
+    root = tmp_path / "library"
+    _library_with_a_model(tmp_path, root)
+    assert _kill_child(root, install, "adopt", point, n, group=8, batch=10), "never reached the kill point"
     _every_name_resolves(hashes)  # before any recovery
 
     with Library.open(load_config(root)) as library:
