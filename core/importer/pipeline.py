@@ -112,9 +112,10 @@ class Importer:
         roots = self._roots() if confine else None
         checked: list[PlannedModel] = []
         own = self._own_folders()
+        folders: dict[Path, str] = {}  # each folder resolved once per run (thousands of files share a few)
         for plan in planned:
             try:
-                self._check_files(plan, roots, own)
+                self._check_files(plan, roots, own, folders)
                 checked.append(plan)
             except ModelLibraryError as exc:
                 items.append(ImportItem(str(plan.origin), "failed", error=exc.message, error_code=exc.code))
@@ -202,11 +203,13 @@ class Importer:
                 continue  # not made yet (or unreadable): nothing of ours can be in it
         return found
 
-    def _check_files(self, plan: PlannedModel, roots: list[Path] | None, own: list[str]) -> None:
+    def _check_files(
+        self, plan: PlannedModel, roots: list[Path] | None, own: list[str], folders: dict[Path, str]
+    ) -> None:
         """Every file of a plan (not only the named path: a walk meets symlinks) must be inside the import
         roots when confined, and none may already be one of the library's own files."""
         for f in plan.files:
-            real = confine_path(f, roots) if roots is not None else f.resolve()
+            real = confine_path(f, roots) if roots is not None else real_path(f, folders)
             if any(at_or_under(os.path.normcase(os.fspath(real)), r) for r in own):
                 raise InvalidInput(
                     f"{f} is already in the library ({real}); import files from outside the library."
@@ -341,6 +344,17 @@ def _remove_emptied_dirs(staged: StagedModel) -> None:
             os.rmdir(dirpath)  # only empty folders; never rmtree a user's folder
         except OSError:
             pass
+
+
+def real_path(path: Path, folders: dict[Path, str]) -> str:
+    """``os.path.realpath(path)``, its folder taken from ``folders`` (resolved and added there once): a
+    realpath walks every component of the path, one lstat each, for each of thousands of files."""
+    if path.name in ("", ".", "..") or os.path.islink(path):
+        return os.path.realpath(path)
+    parent = folders.get(path.parent)
+    if parent is None:
+        parent = folders[path.parent] = os.path.realpath(path.parent)
+    return os.path.join(parent, path.name)
 
 
 def _size(path: Path) -> int:
