@@ -49,10 +49,12 @@ from .run import (
 
 # A batch ends at this many units or bytes: its links are registered in one transaction, which rewrites
 # the install's link records (256 shard files holding every link of the install so far, so registering
-# N links in batches of B writes about N*N/2B entries: 55,000 for 10,000 links in batches of 1,024, and
-# 22,000 in batches of 4,096). The importer commits batches in smaller groups (``importer/group.py``).
-BATCH_MODELS = 4096
-BATCH_BYTES = 4 << 30
+# N links in batches of B writes about N*N/2B entries: 55,000 for 10,000 links in batches of 1,024; about
+# 300 ms for each rewrite at 10,000 links). Until then a linked unit is a ``linking`` row, which recovery
+# registers (all rows in one transaction). The importer commits batches in smaller groups
+# (``importer/group.py``).
+BATCH_MODELS = 16384
+BATCH_BYTES = 16 << 30
 
 
 @dataclass(frozen=True)
