@@ -3,11 +3,18 @@
 Adoption costs O(1) per file (a hardlink into the library, a model folder and its metadata.json, a symlink
 swapped over the original) plus one hashing read (BLAKE3 and SHA-256 in two threads over the same buffer);
 small files are adopted in batches that share their journal syncs, catalog transactions and folder fsyncs
-(group commit), so these are not paid per file. Making a file, folder or link allocates an inode, which
-costs from 0.05 to 0.6 ms of kernel time on some VMs: at 1 MiB a file that alone decides the ratio. The
-floor for any adoption that verifies content is one SHA-256 read of the same bytes. Each round makes a
-fresh install and library (untimed; the files sit in the page cache after writing, as in every row), then
-runs the rows in alternating order; medians are compared.
+(group commit), so these are not paid per file; each group of 256 is hashed while the one before it is
+committed and linked. Making a file, folder or link allocates an inode (about three per adopted file).
+On ext4 without a journal the allocator skips every free inode of the block group that was freed in the
+last minute (five while its table block is dirty) and looks each one up: in a folder where many files
+were just deleted (a busy /tmp, or this benchmark's previous round) an inode costs 0.3-0.7 ms of kernel
+time instead of ~0.02 ms, and at 1 MiB a file that alone decides the ratio. So the benchmark prints what
+a symlink costs in ``--dir`` before it starts and after the last round, and removes every round's files
+at the end rather than after the round (when they fit in half the free space), so a round does not pay
+for the deletions of the one before; compare ratios measured at similar costs. The floor for any
+adoption that verifies content is one SHA-256 read of the same bytes. Each round makes a fresh install
+and library (untimed; the files sit in the page cache after writing, as in every row), then runs the
+rows in alternating order; medians are compared.
 
     sha256 pass   one SHA-256 read of every file                      (the baseline)
     dual hash     hash_path: BLAKE3 + SHA-256, one read               (our hashing alone)
@@ -69,6 +76,17 @@ def write_install(root: Path, files: int, size: int) -> list[Path]:
     return paths
 
 
+def inode_ms(base: Path, kept: list[Path], count: int = 300) -> float:
+    """Milliseconds to make one symlink in a fresh folder under ``base`` (what a new inode costs there).
+    The folder is added to ``kept``, removed at the end (see ``main``)."""
+    scratch = Path(tempfile.mkdtemp(prefix="adopt-bench-inodes-", dir=base))
+    kept.append(scratch)
+    start = time.perf_counter()
+    for i in range(count):
+        os.symlink("target", scratch / f"l{i}")
+    return (time.perf_counter() - start) / count * 1000
+
+
 def sha256_pass(paths: list[Path]) -> None:
     buf = bytearray(READ_SIZE)
     view = memoryview(buf)
@@ -85,9 +103,12 @@ def dual_pass(paths: list[Path]) -> None:
 
 
 def one_round(
-    base: Path, files: int, size: int, order: int, samples: dict[str, list[float]]
+    base: Path, files: int, size: int, order: int, samples: dict[str, list[float]], kept: list[Path] | None
 ) -> dict[str, int]:
+    """One round; its folder is removed after it, or added to ``kept`` (removed at the end)."""
     work = Path(tempfile.mkdtemp(prefix="adopt-bench-", dir=base))
+    if kept is not None:
+        kept.append(work)
     try:
         install = work / "ComfyUI"
         paths = write_install(install, files, size)
@@ -112,7 +133,8 @@ def one_round(
         library.close()
         return result
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if kept is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> int:
@@ -127,10 +149,24 @@ def main() -> int:
     size = parse_size(args.size)
     base = Path(args.dir or tempfile.gettempdir())
     samples: dict[str, list[float]] = {"sha256 pass": [], "dual hash": [], "adopt": []}
-    one_round(base, min(args.files, 50), size, 0, {k: [] for k in samples})  # warm-up, unmeasured
-    for r in range(args.rounds):
-        result = one_round(base, args.files, size, r, samples)
-        assert result == {"adopted": args.files, "failed": 0}, result
+    # Every round's files are removed at the end, not after the round: inodes freed in the last minute
+    # make the next round's inodes cost 10-50 times more in the same folder (see above). Unless the
+    # rounds' files would not fit in half the free space.
+    keep = (args.rounds + 1) * args.files * (size + 4096) < shutil.disk_usage(base).free // 2
+    kept: list[Path] = []
+    try:
+        print(f"an inode (a symlink) costs {inode_ms(base, kept):.3f} ms in {base}")
+        rounds_kept = kept if keep else None
+        one_round(base, min(args.files, 50), size, 0, {k: [] for k in samples}, rounds_kept)  # warm-up
+        for r in range(args.rounds):
+            result = one_round(base, args.files, size, r, samples, rounds_kept)
+            assert result == {"adopted": args.files, "failed": 0}, result
+        after = inode_ms(base, kept)
+        note = "" if keep else " (each round's files removed after it: too large to keep)"
+        print(f"after the rounds an inode costs {after:.3f} ms{note}")
+    finally:
+        for folder in kept:
+            shutil.rmtree(folder, ignore_errors=True)
     total = args.files * size
     print(ratio_table(f"Adopt {args.files} files x {args.size} (one filesystem)", samples, "sha256 pass",
                       size_bytes=total))  # fmt: skip

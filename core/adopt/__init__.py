@@ -14,6 +14,7 @@ bytes. Crash-safe through the journal; undone per install.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +35,7 @@ from ..links.registry import AppRecord, AppRegistry, LinkRegistry
 from ..mapping.comfyui import ComfyInstall, read_install
 from ..models import ModelFile
 from ..types import CancelCheck, OnChanged, StageProgress, WriteCheck
-from .batch import adopt_batch
+from .batch import BATCH_BYTES, BATCH_MODELS, adopt_batches
 from .journal import AdoptJournal
 from .plan import AdoptPlan, AdoptUnit, duplicate_candidates, plan_install
 from .report import AdoptReport, Tally, UndoReport
@@ -43,6 +44,7 @@ from .undo import UndoContext, recover_undo, restore_link
 
 __all__ = ["AdoptPlan", "AdoptReport", "AdoptService", "AdoptUnit", "UndoReport"]
 
+_CANCELLED = "cancelled before it was adopted; run adopt again to continue"
 APP_MODE = "adopt"  # an apps row made by adoption alone (not mapped): mapping must not link into it
 
 
@@ -109,9 +111,13 @@ class AdoptService:
             recover_adopt(ctx)
             plan = self.plan(install.root)
             total = plan.total_bytes
-            done = 0
+            sizes_of = {u.key: u.size for u in plan.units}
+            done = progressed = 0  # bytes of units adopted so far; of units done with, adopted or not
 
             def stage(label: str, path: str) -> None:
+                nonlocal done
+                if label == "adopted":  # a unit of a batch run, whose other units may still be hashed
+                    done = min(total, done + sizes_of.get(path, 0))
                 if progress is not None:
                     progress(done, total, f"{label} {os.path.basename(path)}")
 
@@ -119,24 +125,27 @@ class AdoptService:
             if plan.units:
                 self._register_app(install)
             # Small single files are adopted in batches (one journal sync and one catalog transaction
-            # for each step of a batch); the others alone, as a batch's steps would gain them nothing.
+            # for each step of a batch), consecutive batches in one importer run; the others alone, as a
+            # batch's steps would gain them nothing.
             sizes = [u.size if u.format == "single-file" else GROUP_MODEL_BYTES for u in plan.units]
-            for batched, part in segments(sizes, move=False):
-                units = [plan.units[i] for i in part]
-                if cancelled is not None and cancelled():
-                    for unit in units:
-                        tally.skip(unit.key, "cancelled before it was adopted; run adopt again to continue")
-                    continue
+            parts = segments(sizes, move=False, max_models=BATCH_MODELS, max_bytes=BATCH_BYTES)
+            for batched, run in itertools.groupby(parts, key=lambda p: p[0]):
+                batches = [[plan.units[i] for i in part] for _batched, part in run]
                 if batched:
-                    adopt_batch(ctx, units)
-                    done += sum(u.size for u in units)
-                    continue
-                for unit in units:
                     if cancelled is not None and cancelled():
-                        tally.skip(unit.key, "cancelled before it was adopted; run adopt again to continue")
+                        for unit in itertools.chain.from_iterable(batches):
+                            tally.skip(unit.key, _CANCELLED)
+                        continue
+                    adopt_batches(ctx, batches)
+                    done = progressed + sum(u.size for units in batches for u in units)
+                    progressed = done
+                    continue
+                for unit in itertools.chain.from_iterable(batches):
+                    if cancelled is not None and cancelled():
+                        tally.skip(unit.key, _CANCELLED)
                         continue
                     adopt_unit(ctx, unit)
-                    done += unit.size
+                    done = progressed = progressed + unit.size
             if progress is not None:
                 progress(total, total, "done")
         return self._report(plan, tally)

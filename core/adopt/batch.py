@@ -1,19 +1,26 @@
-"""Adopting many small single-file units together: the steps of ``run.py``, each taken for the whole batch.
+"""Adopting many small single-file units together: the steps of ``run.py``, each taken for many units.
 
 Per unit a small file's adoption costs far more than hashing it: a journal sync per step, a catalog
-transaction, a folder fsync per link. A batch takes each step for all its units before the next step,
-so each step's journal rows commit in one transaction and each folder is fsynced once:
+transaction, a folder fsync per link. Units are therefore taken in batches (``BATCH_MODELS``), and each
+step is taken for many units before the next step, so each step's journal rows commit in one transaction
+and each folder is fsynced once. Consecutive batches go through one importer run, which commits them in
+groups (``importer/group.py``), each hashed while the one before it commits (``importer/group_run.py``):
 
-1. one transaction writes every unit's journal row (``importing``);
-2. one importer run stores them all (the importer commits small models as a group, ``importer/group.py``);
+1. as a group is about to be staged, one transaction writes its units' journal rows (``importing``);
+2. the importer stores the group; as soon as it is committed, while the next group is hashed, its units
+   take steps 3-4:
 3. each library file is checked against its original; one transaction moves the rows to ``linking``
    (and deletes the rows of units left alone);
 4. per original, a link is swapped over it; each folder holding originals is then fsynced once;
-5. one transaction registers every link and deletes every row.
+5. once every unit of a batch is linked (or left alone), one transaction registers the batch's links and
+   deletes their rows (a unit linked but not registered yet is a ``linking`` row, which recovery
+   finishes). This too happens while the next group is hashed, so one batch's end does not stall the
+   hashing of the next (the link records, 256 shard files, are rewritten once per batch).
 
-A crash at any point leaves, per unit, the row of the step it was in, exactly as a unit adopted alone
-would: ``recover_adopt`` rolls back ``importing`` rows (the originals are untouched; their bytes in the
-library are found again by BLAKE3 when adoption runs again) and finishes ``linking`` rows.
+So at any moment some units may be linked and others still ``importing`` or not begun. A crash at any
+point leaves, per unit, the row of the step it was in, exactly as a unit adopted alone would:
+``recover_adopt`` rolls back ``importing`` rows (the originals are untouched; their bytes in the library
+are found again by BLAKE3 when adoption runs again) and finishes ``linking`` rows.
 """
 
 from __future__ import annotations
@@ -40,6 +47,15 @@ from .run import (
     verify,
 )
 
+# A batch ends at this many units or bytes: its links are registered in one transaction, which rewrites
+# the install's link records (256 shard files holding every link of the install so far, so registering
+# N links in batches of B writes about N*N/2B entries: 55,000 for 10,000 links in batches of 1,024; about
+# 300 ms for each rewrite at 10,000 links). Until then a linked unit is a ``linking`` row, which recovery
+# registers (all rows in one transaction). The importer commits batches in smaller groups
+# (``importer/group.py``).
+BATCH_MODELS = 16384
+BATCH_BYTES = 16 << 30
+
 
 @dataclass(frozen=True)
 class _Ready:
@@ -52,33 +68,109 @@ class _Ready:
     targets: tuple[Path, ...]
 
 
-def adopt_batch(ctx: AdoptContext, units: Sequence[AdoptUnit]) -> None:
-    """Adopt ``units`` (small single-file units) as a batch; the report is tallied as for each alone."""
+Linked = list[tuple[_Ready, list[LinkRecord]]]
+
+
+def adopt_batches(ctx: AdoptContext, batches: Sequence[Sequence[AdoptUnit]]) -> None:
+    """Adopt consecutive ``batches`` of small single-file units in one importer run; the report is
+    tallied as for each unit alone."""
     live: list[AdoptUnit] = []
-    for unit in units:
-        changed = changed_file(unit)
-        if changed is not None:
-            ctx.tally.skip(changed, "changed since adoption was planned; left as it is (run adopt again)")
-        else:
-            live.append(unit)
+    batch_of: dict[str, int] = {}
+    for number, units in enumerate(batches):
+        for unit in units:
+            changed = changed_file(unit)
+            if changed is not None:
+                ctx.tally.skip(changed, "changed since adoption was planned; left as it is (run adopt again)")
+            else:
+                live.append(unit)
+                batch_of[unit.key] = number
     if not live:
         return
     records = {u.key: AdoptRecord(ctx.install.id, u.files, u.folder, u.category) for u in live}
-    with ctx.db.transaction():
-        for unit in live:
-            ctx.journal.adopts.write(unit.key, "importing", records[unit.key])
+    by_path = {u.import_path: u for u in live}
+    waiting = dict(by_path)  # units the importer has not answered for yet
+    unsettled = [0] * len(batches)  # per batch, its units not linked or left alone yet
     for unit in live:
-        ctx.stage("importing", unit.key)
-    items = _import_all(ctx, live)
-    ready, dropped = _check_all(ctx, live, records, items)
+        unsettled[batch_of[unit.key]] += 1
+    linked: list[Linked] = [[] for _ in batches]
+
+    def staging(paths: list[str]) -> None:
+        """Step 1 for a group about to be staged."""
+        units = [by_path[p] for p in paths if p in by_path]
+        ctx.journal.adopts.write_many((u.key, "importing", records[u.key]) for u in units)
+        for unit in units:
+            ctx.stage("importing", unit.key)
+
+    def settled(units: list[AdoptUnit], made: Linked) -> None:
+        """Units linked or left alone: a batch all of whose units are takes step 5."""
+        for pair in made:
+            linked[batch_of[pair[0].unit.key]].append(pair)
+        for unit in units:
+            number = batch_of[unit.key]
+            unsettled[number] -= 1
+            if not unsettled[number]:
+                _register(ctx, linked[number])
+                linked[number] = []
+
+    def committed(items: list[ImportItem]) -> None:
+        """Steps 3-5 for the units of a group the importer just committed (the next group stages)."""
+        answers: dict[str, list[ImportItem]] = {}
+        for item in items:
+            answers.setdefault(item.source_path, []).append(item)
+        done = [waiting.pop(path) for path in answers if path in waiting]
+        settled(done, _link_all(ctx, done, records, {u.key: answers[u.import_path] for u in done}))
+
+    try:
+        ctx.importer.run(
+            [u.import_path for u in live],
+            hardlink=True,
+            allow_pickle=True,
+            origin_kind="adopt",
+            cancelled=ctx.cancelled,
+            on_items=committed,
+            on_stage=staging,
+        )
+    except ModelLibraryError as exc:
+        rest = list(waiting.values())
+        for unit in rest:
+            ctx.tally.fail(unit.key, exc.message)
+        _link_all(ctx, [], records, {}, dropped=[u.key for u in rest])
+        for pairs in linked:  # linked before the error: registered (recovery would finish them anyway)
+            if pairs:
+                _register(ctx, pairs)
+    else:
+        rest = list(waiting.values())
+        if rest:  # units the importer gave no item for: ``imported`` reports them
+            settled(rest, _link_all(ctx, rest, records, {u.key: [] for u in rest}))
+
+
+def _register(ctx: AdoptContext, pairs: Linked) -> None:
+    """Step 5 for a batch: its links registered and their rows deleted, in one transaction."""
+    if not pairs:
+        return
     with ctx.db.transaction():
-        for key in dropped:
-            ctx.journal.adopts.delete(key)
-        for r in ready:
-            ctx.journal.adopts.write(r.unit.key, "linking", r.record)
+        ctx.registry.register_many([rec for _r, made in pairs for rec in made])
+        ctx.journal.adopts.delete_many(r.unit.key for r, _made in pairs)
+    for r, made in pairs:
+        count_adopted(ctx, r.unit, made, r.duplicate, list(r.targets))
+
+
+def _link_all(
+    ctx: AdoptContext,
+    units: list[AdoptUnit],
+    records: dict[str, AdoptRecord],
+    items: dict[str, list[ImportItem]],
+    dropped: Sequence[str] = (),
+) -> Linked:
+    """Steps 3-4 for ``units`` (the importer's ``items`` for each): check, link, sync; the links made, to
+    register. ``dropped``: keys of units that failed as a whole, whose rows go in the first transaction."""
+    ready, left = _check_all(ctx, units, records, items)
+    with ctx.db.transaction():
+        ctx.journal.adopts.delete_many([*dropped, *left])
+        ctx.journal.adopts.write_many((r.unit.key, "linking", r.record) for r in ready)
     for r in ready:
         ctx.stage("linking", r.unit.key)
-    linked: list[tuple[_Ready, list[LinkRecord]]] = []
+    linked: Linked = []
     folders: list[Path] = []
     for r in ready:
         if left_alone_if_changed(ctx, r.unit, r.model, r.duplicate):
@@ -87,33 +179,9 @@ def adopt_batch(ctx: AdoptContext, units: Sequence[AdoptUnit]) -> None:
         linked.append((r, made))
         folders += where
     # Every swap durable before the catalog says the original is a link of ours.
-    fsync_many(dirs=folders)
-    with ctx.db.transaction():
-        ctx.registry.register_many([rec for _r, made in linked for rec in made])
-        for r, _made in linked:
-            ctx.journal.adopts.delete(r.unit.key)
-    for r, made in linked:
-        count_adopted(ctx, r.unit, made, r.duplicate, list(r.targets))
-
-
-def _import_all(ctx: AdoptContext, units: list[AdoptUnit]) -> dict[str, list[ImportItem]]:
-    """What the importer answered for each unit's path (one run for the batch)."""
-    try:
-        items = ctx.importer.run(
-            [u.import_path for u in units],
-            hardlink=True,
-            allow_pickle=True,
-            origin_kind="adopt",
-            cancelled=ctx.cancelled,
-        )
-    except ModelLibraryError as exc:
-        for unit in units:
-            ctx.tally.fail(unit.key, exc.message)
-        return {}
-    by_path: dict[str, list[ImportItem]] = {}
-    for item in items:
-        by_path.setdefault(item.source_path, []).append(item)
-    return {u.key: by_path.get(u.import_path, []) for u in units}
+    if folders:
+        fsync_many(dirs=folders)
+    return linked
 
 
 def _check_all(

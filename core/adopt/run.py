@@ -318,6 +318,8 @@ def recover_adopt(ctx: AdoptContext) -> None:
     Originals still regular files are left for this run's plan, which adopts them again (the library
     de-duplicates, so nothing is stored twice).
     """
+    finished: list[LinkRecord] = []
+    keys: list[str] = []
     for entry in ctx.journal.adopt_entries(ctx.install.id):
         records: list[LinkRecord] = []
         data = entry.record
@@ -334,12 +336,17 @@ def recover_adopt(ctx: AdoptContext) -> None:
                     )  # fmt: skip
         for temp in data.temps:
             discard_temp(temp)
-        with ctx.db.transaction():
-            ctx.registry.register_many(records)
-            ctx.journal.adopts.delete(entry.key)
+        finished += records
+        keys.append(entry.key)
         ctx.tally.recovered.append(
             f"{entry.key}: {len(records)} link(s) finished" if records else f"{entry.key}: rolled back"
         )
+    # One transaction for every row: registering rewrites the install's link records, once here rather
+    # than once per row (a batch killed while linking leaves thousands of rows).
+    if keys:
+        with ctx.db.transaction():
+            ctx.registry.register_many(finished)
+            ctx.journal.adopts.delete_many(keys)
 
 
 def _folder_of(data: AdoptRecord, path: str) -> tuple[str, str]:

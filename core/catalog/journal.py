@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -104,6 +104,12 @@ def objects(d: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
+_UPSERT = (
+    "INSERT INTO journal(op, key, step, data_json, created_at) VALUES (?,?,?,?,?) "
+    "ON CONFLICT(op, key) DO UPDATE SET step=excluded.step, data_json=excluded.data_json"
+)
+
+
 class JournalTable:
     """The rows of one ``op``. ``write`` and ``delete`` run in their own transaction, or join the caller's."""
 
@@ -114,15 +120,24 @@ class JournalTable:
     def write(self, key: str, step: str, record: JournalRecord) -> None:
         """Insert or update one row, durably."""
         with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO journal(op, key, step, data_json, created_at) VALUES (?,?,?,?,?) "
-                "ON CONFLICT(op, key) DO UPDATE SET step=excluded.step, data_json=excluded.data_json",
-                (self.op, key, step, json.dumps(record.to_json()), utcnow()),
-            )
+            conn.execute(_UPSERT, (self.op, key, step, json.dumps(record.to_json()), utcnow()))
+
+    def write_many(self, rows: Iterable[tuple[str, str, JournalRecord]]) -> None:
+        """``write`` for many rows (key, step, record): one statement, one transaction (or the caller's)."""
+        now = utcnow()
+        params = [(self.op, key, step, json.dumps(record.to_json()), now) for key, step, record in rows]
+        if params:
+            with self.db.transaction() as conn:
+                conn.executemany(_UPSERT, params)
 
     def delete(self, key: str) -> None:
-        with self.db.transaction() as conn:
-            conn.execute("DELETE FROM journal WHERE op = ? AND key = ?", (self.op, key))
+        self.delete_many([key])
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        params = [(self.op, key) for key in keys]
+        if params:
+            with self.db.transaction() as conn:
+                conn.executemany("DELETE FROM journal WHERE op = ? AND key = ?", params)
 
     def count(self) -> int:
         return len(self.db.execute_read("SELECT 1 FROM journal WHERE op = ?", (self.op,)))

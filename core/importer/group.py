@@ -24,12 +24,12 @@ import errno
 import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..catalog.db import Database
+from ..catalog.journal import JournalTable
 from ..catalog.sidecar import SIDECAR_NAME, sidecar_bytes
 from ..catalog.store import CatalogStore
 from ..errors import Conflict, ModelLibraryError
@@ -38,25 +38,29 @@ from ..models import ImportItem, Model, ModelSource, utcnow
 from .commit import CommitResult, commit_staged, lost_race, new_model, placing_journal, placing_of
 from .plan import PlannedModel
 from .stage import StagedModel, undo_stage
-from .stage_lock import new_stage_dir
 
 # A model this size or larger commits alone: reading it costs far more than its commit.
 GROUP_MODEL_BYTES = 64 << 20
-# A group ends at this many models or bytes: a crash redoes at most one group's work, and its rows and
-# folders stay few enough for one transaction.
-GROUP_MAX_MODELS = 1024
-GROUP_MAX_BYTES = 1 << 30
+# A group ends at this many models or bytes: a crash redoes at most one group's work, its rows and
+# folders stay few enough for one transaction, and a run of many small models is several groups, each
+# staged while the one before it commits (``group_run.py``).
+GROUP_MAX_MODELS = 256
+GROUP_MAX_BYTES = 256 << 20
 
 
 StageOne = Callable[[PlannedModel, Path], StagedModel]  # stages a model inside the given group folder
 
 
-def segments(sizes: Sequence[int], *, move: bool) -> Iterator[tuple[bool, range]]:
+def segments(
+    sizes: Sequence[int], *, move: bool, max_models: int = 0, max_bytes: int = 0
+) -> Iterator[tuple[bool, range]]:
     """The models (by index, in the order given) split into groups and runs committed one at a time.
 
-    Consecutive small models form groups of at most ``GROUP_MAX_MODELS`` models and about
-    ``GROUP_MAX_BYTES`` bytes; a large model, a lone small one and every moved one commit alone as before
-    (a move is journalled per stage)."""
+    Consecutive small models form groups of at most ``max_models`` models and about ``max_bytes`` bytes
+    (``GROUP_MAX_MODELS``, ``GROUP_MAX_BYTES`` when not given); a large model, a lone small one and every
+    moved one commit alone as before (a move is journalled per stage)."""
+    max_models = max_models or GROUP_MAX_MODELS
+    max_bytes = max_bytes or GROUP_MAX_BYTES
     i, n = 0, len(sizes)
     while i < n:
         j = i
@@ -65,7 +69,7 @@ def segments(sizes: Sequence[int], *, move: bool) -> Iterator[tuple[bool, range]
         if j - i >= 2:
             start, total = i, 0
             for k in range(i, j):
-                if k > start and (k - start >= GROUP_MAX_MODELS or total + sizes[k] > GROUP_MAX_BYTES):
+                if k > start and (k - start >= max_models or total + sizes[k] > max_bytes):
                     yield True, range(start, k)
                     start, total = k, 0
                 total += sizes[k]
@@ -77,57 +81,6 @@ def segments(sizes: Sequence[int], *, move: bool) -> Iterator[tuple[bool, range]
             j += 1
         yield False, range(i, j)
         i = j
-
-
-def import_group(
-    plans: Sequence[PlannedModel],
-    *,
-    tmp_dir: Path,
-    stage_one: StageOne,
-    workers: int,
-    target: GroupTarget,
-    allow_pickle: bool,
-) -> list[ImportItem]:
-    """Stage ``plans`` inside one locked group folder (``workers`` at a time), then commit them together."""
-    batch, lock = new_stage_dir(tmp_dir)
-    try:
-
-        def stage(plan: PlannedModel) -> StagedModel | ImportItem:
-            try:
-                staged = stage_one(plan, batch)
-            except (ModelLibraryError, OSError) as exc:
-                return failed_item(plan, exc)
-            if staged.security == "pickle" and not allow_pickle:
-                undo_stage(staged.stage_dir, staged.files)
-                return pickle_refused(plan)
-            return staged
-
-        if workers <= 1 or len(plans) == 1:
-            outcomes = [stage(p) for p in plans]
-        else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="model-library-import") as pool:
-                outcomes = list(pool.map(stage, plans))
-        staged = [o for o in outcomes if isinstance(o, StagedModel)]
-        committed = iter(commit_group(staged, target))
-        items: list[ImportItem] = []
-        for plan, outcome in zip(plans, outcomes):
-            if isinstance(outcome, ImportItem):
-                items.append(outcome)
-                continue
-            result = next(committed)
-            if isinstance(result, CommitResult):
-                status = "duplicate" if result.duplicate else "imported"
-                items.append(
-                    ImportItem(str(plan.origin), status, model=result.model, warnings=outcome.warnings)
-                )
-            elif isinstance(result, (ModelLibraryError, OSError)):
-                items.append(failed_item(plan, result))
-            else:
-                raise result
-        return items
-    finally:
-        shutil.rmtree(batch, ignore_errors=True)  # what is left is ours: placed models' empty stages
-        lock.release()
 
 
 def failed_item(plan: PlannedModel, exc: ModelLibraryError | OSError) -> ImportItem:
@@ -181,9 +134,10 @@ def commit_group(staged: Sequence[StagedModel], target: GroupTarget) -> list[Com
     fresh: list[_Placed] = []
     later: list[int] = []
     seen: set[str] = set()
+    known = target.repo.by_blake3_many([s.hashes.blake3 for s in staged])  # one query for the group
     for i, s in enumerate(staged):
         digest = s.hashes.blake3
-        if digest in seen or target.repo.by_blake3(digest) is not None:
+        if digest in seen or digest in known:
             later.append(i)
         else:
             seen.add(digest)
@@ -227,9 +181,9 @@ def _place_all(
         files=[p.staged.files_dir / SIDECAR_NAME for p in fresh], dirs=[p.staged.files_dir for p in fresh]
     )
     with target.db.transaction():
-        for p in fresh:
-            placing_journal(target.db, p.staged).write(
-                p.staged.stage_dir.name, "placing", placing_of(p.staged, p.model.rel_dir)
+        for journal, some in _journals(target.db, fresh):
+            journal.write_many(
+                (p.staged.stage_dir.name, "placing", placing_of(p.staged, p.model.rel_dir)) for p in some
             )
     placed: list[_Placed] = []
     clashed: list[int] = []
@@ -266,8 +220,8 @@ def _register_all(placed: list[_Placed], target: GroupTarget) -> list[CommitResu
                 p.model.id: [(str(p.staged.plan.origin), target.origin_kind, utcnow())] for p in placed
             }
             repo.add_many([p.model for p in placed], origins=origins)
-            for p in placed:
-                placing_journal(db, p.staged).delete(p.staged.stage_dir.name)
+            for journal, some in _journals(db, placed):
+                journal.delete_many(p.staged.stage_dir.name for p in some)
     except Conflict:
         return [_register_one(p, target) for p in placed]
     except BaseException as exc:  # the rows stay: recovery commits the placed folders at the next open
@@ -291,6 +245,15 @@ def _register_one(p: _Placed, target: GroupTarget) -> CommitResult | BaseExcepti
         return exc
     shutil.rmtree(p.staged.stage_dir, ignore_errors=True)
     return CommitResult(p.model, False)
+
+
+def _journals(db: Database, placed: list[_Placed]) -> list[tuple[JournalTable, list[_Placed]]]:
+    """The models' ``Placing`` rows by the journal they go in (``commit.placing_journal``)."""
+    tables: dict[str, tuple[JournalTable, list[_Placed]]] = {}
+    for p in placed:
+        journal = placing_journal(db, p.staged)
+        tables.setdefault(journal.op, (journal, []))[1].append(p)
+    return list(tables.values())
 
 
 def _free_name(library_root: Path, base_rel: str, claimed: set[str]) -> str:

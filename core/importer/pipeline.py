@@ -9,6 +9,7 @@ never thrashed by parallel reads.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -28,9 +29,13 @@ from ..io.paths import confine as confine_path
 from ..models import ImportItem, ModelSource
 from ..types import ByteProgress, CancelCheck, StageProgress
 from .commit import CommitResult, commit_staged
-from .group import GroupTarget, failed_item, import_group, pickle_refused, segments
+from .group import GroupTarget, failed_item, pickle_refused, segments
+from .group_run import import_groups
 from .plan import PlannedModel, plan_paths
 from .stage import StagedModel, stage_model, undo_stage
+
+ItemsDone = Callable[[list[ImportItem]], None]
+Staging = Callable[[list[str]], None]  # the source paths of a group (or a run) about to be staged
 
 
 class _Progress:
@@ -80,7 +85,16 @@ class Importer:
         origin_kind: str = "import",
         source: ModelSource | None = None,
         name: str | None = None,
+        on_items: ItemsDone | None = None,
+        on_stage: Staging | None = None,
     ) -> list[ImportItem]:
+        """Import ``paths``; an item per model, in the order given.
+
+        ``on_items``: called (on this thread) with the items of each group or run as soon as they are
+        committed, while the next group is being staged: adoption links a group's originals then, so that
+        its work overlaps the next group's hashing instead of following all of it. ``on_stage``: called
+        (on this thread) with the source paths of each group or run just before it is staged; adoption
+        journals a group's originals then, not a whole run's before the first of them is read."""
         items: list[ImportItem] = []
         accepted: list[Path] = []
         for raw in paths:
@@ -98,13 +112,16 @@ class Importer:
         roots = self._roots() if confine else None
         checked: list[PlannedModel] = []
         own = self._own_folders()
+        folders: dict[Path, str] = {}  # each folder resolved once per run (thousands of files share a few)
         for plan in planned:
             try:
-                self._check_files(plan, roots, own)
+                self._check_files(plan, roots, own, folders)
                 checked.append(plan)
             except ModelLibraryError as exc:
                 items.append(ImportItem(str(plan.origin), "failed", error=exc.message, error_code=exc.code))
         planned = checked
+        if on_items is not None and items:
+            on_items(list(items))
         if not planned:
             return items
         total = sum(_size(f) for p in planned for f in p.files)
@@ -143,21 +160,31 @@ class Importer:
             )
 
         sizes = [sum(_size(f) for f in p.files) for p in planned]
-        for grouped, part in segments(sizes, move=move):
-            plans = [planned[i] for i in part]
+
+        def done(new: list[ImportItem]) -> None:
+            items.extend(new)
+            if on_items is not None and new:
+                on_items(new)
+
+        # Consecutive groups run together, so that each stages while the one before it commits.
+        for grouped, run in itertools.groupby(segments(sizes, move=move), key=lambda s: s[0]):
+            parts = [[planned[i] for i in part] for _grouped, part in run]
             if grouped:
-                items.extend(
-                    import_group(
-                        plans,
-                        tmp_dir=self.config.tmp_dir,
-                        stage_one=stage_in,
-                        workers=workers,
-                        target=target,
-                        allow_pickle=allow_pickle,
-                    )
+                import_groups(
+                    parts,
+                    tmp_dir=self.config.tmp_dir,
+                    stage_one=stage_in,
+                    workers=workers,
+                    target=target,
+                    allow_pickle=allow_pickle,
+                    committed=done,
+                    staging=on_stage,
                 )
             else:
-                items.extend(_each(plans, one, workers))
+                for plans in parts:
+                    if on_stage is not None:
+                        on_stage([str(p.origin) for p in plans])
+                    done(_each(plans, one, workers))
         release_buffers()
         tracker.stage("done")
         return items
@@ -176,11 +203,13 @@ class Importer:
                 continue  # not made yet (or unreadable): nothing of ours can be in it
         return found
 
-    def _check_files(self, plan: PlannedModel, roots: list[Path] | None, own: list[str]) -> None:
+    def _check_files(
+        self, plan: PlannedModel, roots: list[Path] | None, own: list[str], folders: dict[Path, str]
+    ) -> None:
         """Every file of a plan (not only the named path: a walk meets symlinks) must be inside the import
         roots when confined, and none may already be one of the library's own files."""
         for f in plan.files:
-            real = confine_path(f, roots) if roots is not None else f.resolve()
+            real = confine_path(f, roots) if roots is not None else real_path(f, folders)
             if any(at_or_under(os.path.normcase(os.fspath(real)), r) for r in own):
                 raise InvalidInput(
                     f"{f} is already in the library ({real}); import files from outside the library."
@@ -315,6 +344,17 @@ def _remove_emptied_dirs(staged: StagedModel) -> None:
             os.rmdir(dirpath)  # only empty folders; never rmtree a user's folder
         except OSError:
             pass
+
+
+def real_path(path: Path, folders: dict[Path, str]) -> str:
+    """``os.path.realpath(path)``, its folder taken from ``folders`` (resolved and added there once): a
+    realpath walks every component of the path, one lstat each, for each of thousands of files."""
+    if path.name in ("", ".", "..") or os.path.islink(path):
+        return os.path.realpath(path)
+    parent = folders.get(path.parent)
+    if parent is None:
+        parent = folders[path.parent] = os.path.realpath(path.parent)
+    return os.path.join(parent, path.name)
 
 
 def _size(path: Path) -> int:

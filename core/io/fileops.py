@@ -40,6 +40,7 @@ from ..errors import (
     StorageError,
     UnsafePath,
 )
+from .syncfs import SYNCFS_MIN_PATHS, sync_all_at
 
 O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -86,10 +87,15 @@ def fsync_many(files: Iterable[Path] = (), dirs: Iterable[Path] = ()) -> None:
 
     One fsync after another waits for one journal commit each; fsyncs issued together are folded by
     the filesystem into a few shared commits, so a group of N small files costs about what one does.
+    Where they are not (ext4 without a journal flushes the drive's cache once per fsync), many paths of
+    one filesystem are synced by one ``syncfs`` (:func:`.syncfs.sync_all_at`).
     A file that cannot be synced raises (its bytes may not be on disk); folders are as in ``fsync_dir``.
     """
-    jobs: list[tuple[Callable[[Path], None], Path]] = [(fsync_file, f) for f in dict.fromkeys(files)]
-    jobs += [(fsync_dir, d) for d in dict.fromkeys(dirs)]
+    file_list, dir_list = list(dict.fromkeys(files)), list(dict.fromkeys(dirs))
+    if len(file_list) + len(dir_list) >= SYNCFS_MIN_PATHS and sync_all_at(file_list, dir_list):
+        return
+    jobs: list[tuple[Callable[[Path], None], Path]] = [(fsync_file, f) for f in file_list]
+    jobs += [(fsync_dir, d) for d in dir_list]
     if len(jobs) <= 1:
         for fn, path in jobs:
             fn(path)

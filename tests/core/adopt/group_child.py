@@ -1,7 +1,7 @@
 """Run in a subprocess by the group-commit crash tests: adopt an install (or import a folder) and kill -9
 itself just before the N-th call of one system call or step, in the middle of a batch.
 
-Usage: python group_child.py LIBRARY_ROOT PATH adopt|import POINT N
+Usage: python group_child.py LIBRARY_ROOT PATH adopt|import POINT N [GROUP_MODELS [BATCH_MODELS]]
 
 POINT is ``rename`` (a staged model's folder moved into the library), ``replace`` (a link swapped over an
 original, or an atomic write), ``symlink`` (a link made at its temp name) or ``fsync_many`` (a batch's
@@ -37,6 +37,12 @@ def main() -> int:
     from comfyui_model_library.core.library import Library
 
     root, path, mode, point, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+    if len(sys.argv) > 6:  # small groups: several in one batch, each staged while the one before commits
+        group.GROUP_MAX_MODELS = int(sys.argv[6])
+    if len(sys.argv) > 7:  # small batches: several in one importer run, registered as each one ends
+        import comfyui_model_library.core.adopt as adopt_package
+
+        adopt_package.BATCH_MODELS = int(sys.argv[7])  # read there when the units are split
     library = Library.open(load_config(Path(root)))
     if point == "fsync_many":
         from comfyui_model_library.core.adopt import batch

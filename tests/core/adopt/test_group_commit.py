@@ -50,15 +50,20 @@ def _install(tmp_path: Path, files: int = FILES) -> tuple[Path, dict[str, str]]:
     return install, hashes_of(paths)
 
 
-def _kill_child(root: Path, path: Path, mode: str, point: str, n: int) -> bool:
-    """Run the child; True if it was killed at the point (False: it finished before reaching it)."""
+def _kill_child(
+    root: Path, path: Path, mode: str, point: str, n: int, group: int = 0, batch: int = 0
+) -> bool:
+    """Run the child; True if it was killed at the point (False: it finished before reaching it).
+    ``group``: the models per importer group (several groups in flight), or the default; ``batch``: the
+    units per adoption batch (several batches in one importer run), or the default."""
     # The parent's path first: the child runs the code under test, not another installed copy.
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, (os.environ.get("PYTHONPATH"), str(PROJECT)))),
     }
+    extra = [str(group), str(batch)] if batch else [str(group)] if group else []
     done = subprocess.run(
-        [sys.executable, str(CHILD), str(root), str(path), mode, point, str(n)],
+        [sys.executable, str(CHILD), str(root), str(path), mode, point, str(n), *extra],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert done.returncode in (0, -signal.SIGKILL), done.stderr
@@ -110,6 +115,70 @@ def test_kill_9_inside_an_adoption_batch_then_run_again(tmp_path: Path, point: s
             assert os.path.islink(path) and points_into(Path(path), library.config.models_dir), path
         assert len(adopt_links(library)) == len(hashes)
         assert model_count(library) == _distinct(hashes) + 1  # each model stored once (and the seed)
+        assert not library.db.execute_read("SELECT 1 FROM journal")
+        assert not list(install.rglob("*.mlib-tmp"))
+        assert not any(library.config.tmp_dir.glob("stage-*")), "a group's stage was left behind"
+        check_library_invariants(root)
+
+
+# Groups of 8: a batch of 26 units is 4 importer groups, each staged while the one before it commits and
+# its originals are linked; the kill lands in the 2nd or 3rd group (a later group half staged).
+@pytest.mark.parametrize(
+    ("point", "n"),
+    [("rename", 9), ("rename", 19), ("symlink", 8), ("symlink", 17), ("replace", 12), ("replace", 20)]
+    + [("fsync_many", n) for n in (4, 5, 6, 8)],
+)
+def test_kill_9_while_the_next_group_stages_then_run_again(tmp_path: Path, point: str, n: int) -> None:
+    install, hashes = _install(tmp_path)
+    root = tmp_path / "library"
+    _library_with_a_model(tmp_path, root)
+    assert _kill_child(root, install, "adopt", point, n, group=8), "the batch never reached the kill point"
+    _every_name_resolves(hashes)  # before any recovery
+
+    with Library.open(load_config(root)) as library:
+        _opened_without_rebuild(library)
+        _every_name_resolves(hashes)
+        check_library_invariants(root)
+        report = service(library).adopt(install)
+        assert not report.failed, report.to_dict()
+        _every_name_resolves(hashes)
+        for path in hashes:
+            assert os.path.islink(path) and points_into(Path(path), library.config.models_dir), path
+        assert len(adopt_links(library)) == len(hashes)
+        assert model_count(library) == _distinct(hashes) + 1
+        assert not library.db.execute_read("SELECT 1 FROM journal")
+        assert not list(install.rglob("*.mlib-tmp"))
+        assert not any(library.config.tmp_dir.glob("stage-*")), "a group's stage was left behind"
+        check_library_invariants(root)
+
+
+# Groups of 8 and batches of 10: 26 units are 3 batches in one importer run, a batch's links registered
+# (the link records rewritten: the 19th-28th, 37th-46th and 49th-54th os.replace) while the next group
+# stages; the kill lands inside a registration, in a swap of a later batch or between two steps.
+@pytest.mark.parametrize(
+    ("point", "n"),
+    [("rename", 17), ("symlink", 17), ("replace", 19), ("replace", 24), ("replace", 29), ("replace", 40)]
+    + [("replace", 50)]
+    + [("fsync_many", n) for n in (7, 9, 10)],
+)
+def test_kill_9_between_batches_of_one_run_then_run_again(tmp_path: Path, point: str, n: int) -> None:
+    install, hashes = _install(tmp_path)
+    root = tmp_path / "library"
+    _library_with_a_model(tmp_path, root)
+    assert _kill_child(root, install, "adopt", point, n, group=8, batch=10), "never reached the kill point"
+    _every_name_resolves(hashes)  # before any recovery
+
+    with Library.open(load_config(root)) as library:
+        _opened_without_rebuild(library)
+        _every_name_resolves(hashes)
+        check_library_invariants(root)
+        report = service(library).adopt(install)
+        assert not report.failed, report.to_dict()
+        _every_name_resolves(hashes)
+        for path in hashes:
+            assert os.path.islink(path) and points_into(Path(path), library.config.models_dir), path
+        assert len(adopt_links(library)) == len(hashes)
+        assert model_count(library) == _distinct(hashes) + 1
         assert not library.db.execute_read("SELECT 1 FROM journal")
         assert not list(install.rglob("*.mlib-tmp"))
         assert not any(library.config.tmp_dir.glob("stage-*")), "a group's stage was left behind"
@@ -226,5 +295,45 @@ def test_every_file_is_durable_before_the_catalog_names_it(tmp_path: Path) -> No
         assert str(install / "models" / "loras") in {
             p for kind, p in events[first_models:links] if kind == "fsync"
         }
+    finally:
+        library.close()
+
+
+@pytestmark_linux
+def test_a_syncfs_in_place_of_the_fsyncs_comes_after_every_file_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Enough files for one syncfs (``io/syncfs.py``) to sync a step's sidecars and folders: it runs once
+    every metadata.json of the group is written, on the library's filesystem, before the catalog names
+    any of them; the swaps over the originals are still durable before the links are registered."""
+    from comfyui_model_library.core.io import syncfs
+
+    count = syncfs.SYNCFS_MIN_PATHS  # a sidecar and a folder each: twice the least syncfs takes
+    install = make_install(tmp_path / "ComfyUI")
+    for i in range(count):
+        write_model(install / "models/loras" / f"m{i:03d}.safetensors", f"model-{i}", size=4096)
+    library = Library.open(load_config(tmp_path / "library"))
+    synced: list[tuple[int, int]] = []
+    real = syncfs._syncfs()
+
+    def recorded(fd: int) -> int:
+        written = len(list(library.config.tmp_dir.glob("*/stage-*/metadata.json")))
+        synced.append((os.fstat(fd).st_dev, written))
+        return real(fd) if real is not None else (os.sync() or 0)
+
+    monkeypatch.setattr(syncfs, "_loaded", recorded)
+    monkeypatch.setattr(syncfs, "dirty_bytes", lambda: 0)
+    try:
+        with _watched(library) as events:
+            report = service(library).adopt(install)
+        assert report.adopted == count and not report.failed, report.to_dict()
+        first_models = next(i for i, (k, what) in enumerate(events) if k == "commit" and "MODELS" in what)
+        assert synced, "a group this large is synced by syncfs"
+        device, written = synced[0]
+        assert written == count, "every metadata.json of the group was written before the sync"
+        assert device == os.stat(library.config.root).st_dev
+        assert not any(p.endswith("/metadata.json") for k, p in events[:first_models] if k == "fsync")
+        links = next(i for i, (k, what) in enumerate(events) if k == "commit" and "LINKS" in what)
+        assert str(install / "models" / "loras") in {p for k, p in events[first_models:links] if k == "fsync"}
     finally:
         library.close()

@@ -92,6 +92,9 @@ def test_lookups_by_hash(store: Store) -> None:
     store.add_many([model, other, make_model("third", files=(shared,))])
     assert store.by_blake3(model.hashes.blake3.upper()) == model
     assert store.by_blake3("9" * 64) is None
+    found = store.by_blake3_many([model.hashes.blake3.upper(), "9" * 64, other.hashes.blake3])
+    assert found == {model.hashes.blake3: model, other.hashes.blake3: other}
+    assert store.by_blake3_many([]) == {}
     assert store.by_sha256(model.hashes.sha256) == [model]
     assert sorted(m.name for m in store.by_file_hash("F" * 64)) == ["other", "third"]
 
