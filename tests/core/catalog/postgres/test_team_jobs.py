@@ -143,6 +143,19 @@ gate.wait(120)
 """
 
 
+def _start_clone(script: str, dsn: str, db: PostgresDatabase) -> tuple[subprocess.Popen[str], str]:
+    """A clone process running a job, once its row says running (its memory says so a moment before)."""
+    clone = subprocess.Popen(
+        [sys.executable, "-c", script, dsn, str(LEASE_S)], stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
+    assert clone.stdout is not None
+    job_id = clone.stdout.readline().strip()
+    table, written = PostgresJobTable(db), time.monotonic() + 10
+    while (table.find(job_id) or {"state": None})["state"] != "running" and time.monotonic() < written:
+        time.sleep(0.01)
+    return clone, job_id
+
+
 def test_a_clone_with_the_same_host_name_never_takes_the_others_running_job(
     postgres_dsn: str, db: PostgresDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -153,14 +166,7 @@ def test_a_clone_with_the_same_host_name_never_takes_the_others_running_job(
     from comfyui_model_library.core import jobs, owner
     from comfyui_model_library.core.owner import ProcessOwner
 
-    clone = subprocess.Popen(
-        [sys.executable, "-c", _CLONE, postgres_dsn, str(LEASE_S)],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-    )
-    assert clone.stdout is not None
-    job_id = clone.stdout.readline().strip()
+    clone, job_id = _start_clone(_CLONE, postgres_dsn, db)
     monkeypatch.setattr(owner.socket, "gethostname", lambda: "ubuntu")
     monkeypatch.setattr(jobs, "_this_process", lambda: ProcessOwner("ubuntu", 4_999_998, 1.0))
     here = JobRunner(PostgresJobTable(db), lease_s=LEASE_S, machine="ubuntu-a0a0a0")
@@ -277,23 +283,13 @@ def test_a_clone_sharing_the_machine_name_never_takes_the_others_running_job(
     from comfyui_model_library.core import jobs, owner
     from comfyui_model_library.core.owner import ProcessOwner
 
-    clone = subprocess.Popen(
-        [sys.executable, "-c", _CLONE_OF_IMAGE, postgres_dsn, str(LEASE_S)],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-    )
-    assert clone.stdout is not None
-    job_id = clone.stdout.readline().strip()
+    clone, job_id = _start_clone(_CLONE_OF_IMAGE, postgres_dsn, db)
     monkeypatch.setattr(owner.socket, "gethostname", lambda: "ubuntu")
     monkeypatch.setattr(jobs, "_this_process", lambda: ProcessOwner("ubuntu", 4_999_998, 1.0))
     try:
         here = JobRunner(PostgresJobTable(db), lease_s=LEASE_S, machine="ubuntu-c1c1c1")
         try:
             assert [j.id for j in here.interrupted()] == [], "the clone's job is running"
-            written = time.monotonic() + 10  # running in the clone's memory, its row next
-            while here.get(job_id).state == "queued" and time.monotonic() < written:
-                time.sleep(0.01)
             until = time.monotonic() + 2 * LEASE_S  # this one sweeps meanwhile; the clone renews
             while time.monotonic() < until:
                 assert here.get(job_id).state == "running"
