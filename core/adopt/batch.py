@@ -120,9 +120,11 @@ def adopt_batches(ctx: AdoptContext, batches: Sequence[Sequence[AdoptUnit]]) -> 
         done = [waiting.pop(path) for path in answers if path in waiting]
         settled(done, _link_all(ctx, done, records, {u.key: answers[u.import_path] for u in done}))
 
+    plans = [u.planned for u in live if u.planned is not None]
     try:
         ctx.importer.run(
             [u.import_path for u in live],
+            planned=plans if len(plans) == len(live) else None,  # planned already: not planned again
             hardlink=True,
             allow_pickle=True,
             origin_kind="adopt",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,8 @@ class AdoptUnit:
     """One model to adopt. ``files[i]`` becomes a link to the library's ``rel_paths[i]``.
 
     ``linked`` marks files that are already links into the library (a run interrupted halfway through a
-    multi-file model); the importer follows them, and they are not replaced again.
+    multi-file model); the importer follows them, and they are not replaced again. ``planned``: the model
+    as the plan found it, handed to the importer so that it is not planned again.
     """
 
     key: str  # the main file's path: the journal key
@@ -68,6 +69,7 @@ class AdoptUnit:
     linked: tuple[bool, ...]
     folder: str  # the model folder it was found in: the links' root
     category: str
+    planned: PlannedModel | None = field(default=None, compare=False, repr=False)
 
     @property
     def size(self) -> int:
@@ -183,6 +185,7 @@ def _unit(
         linked=tuple(linked),
         folder=str(folder.path),
         category=folder.category,
+        planned=model,
     )
 
 

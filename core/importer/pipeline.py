@@ -87,8 +87,13 @@ class Importer:
         name: str | None = None,
         on_items: ItemsDone | None = None,
         on_stage: Staging | None = None,
+        planned: Sequence[PlannedModel] | None = None,
     ) -> list[ImportItem]:
         """Import ``paths``; an item per model, in the order given.
+
+        ``planned``: the models of ``paths`` as their caller planned them already (adoption plans the
+        install first), imported instead of planning ``paths`` again; their files are checked as planned
+        ones are, and each is opened and checked again when it is staged.
 
         ``on_items``: called (on this thread) with the items of each group or run as soon as they are
         committed, while the next group is being staged: adoption links a group's originals then, so that
@@ -96,19 +101,8 @@ class Importer:
         (on this thread) with the source paths of each group or run just before it is staged; adoption
         journals a group's originals then, not a whole run's before the first of them is read."""
         items: list[ImportItem] = []
-        accepted: list[Path] = []
-        for raw in paths:
-            path = Path(os.fspath(raw)) if confine else Path(os.fspath(raw)).expanduser()  # HTTP: no '~'
-            try:
-                if confine:
-                    path = self._confined(path)
-                elif not path.is_absolute():
-                    path = path.absolute()
-                accepted.append(path)
-            except ModelLibraryError as exc:
-                items.append(ImportItem(str(raw), "failed", error=exc.message, error_code=exc.code))
-        planned, failures = plan_paths(accepted)
-        items.extend(ImportItem(str(f.path), "failed", error=f.reason, error_code=f.code) for f in failures)
+        if planned is None:
+            planned = self._plan(paths, items, confine=confine)
         roots = self._roots() if confine else None
         checked: list[PlannedModel] = []
         own = self._own_folders()
@@ -188,6 +182,25 @@ class Importer:
         release_buffers()
         tracker.stage("done")
         return items
+
+    def _plan(
+        self, paths: Sequence[str | os.PathLike[str]], items: list[ImportItem], *, confine: bool
+    ) -> list[PlannedModel]:
+        """The models of ``paths``; a failed item in ``items`` for each path refused or not planned."""
+        accepted: list[Path] = []
+        for raw in paths:
+            path = Path(os.fspath(raw)) if confine else Path(os.fspath(raw)).expanduser()  # HTTP: no '~'
+            try:
+                if confine:
+                    path = self._confined(path)
+                elif not path.is_absolute():
+                    path = path.absolute()
+                accepted.append(path)
+            except ModelLibraryError as exc:
+                items.append(ImportItem(str(raw), "failed", error=exc.message, error_code=exc.code))
+        planned, failures = plan_paths(accepted)
+        items.extend(ImportItem(str(f.path), "failed", error=f.reason, error_code=f.code) for f in failures)
+        return planned
 
     def _roots(self) -> list[Path]:
         return [r for r in self.config.all_import_roots() if r.exists()]
