@@ -174,10 +174,11 @@ def _link_all(
         ctx.stage("linking", r.unit.key)
     linked: Linked = []
     folders: list[Path] = []
+    real_folders: dict[str, str] = {}  # a group's originals lie in a few folders: each resolved once
     for r in ready:
         if left_alone_if_changed(ctx, r.unit, r.model, r.duplicate):
             continue
-        made, where = link_files(ctx, r.unit, r.model, list(r.targets), list(r.record.temps))
+        made, where = link_files(ctx, r.unit, r.model, list(r.targets), list(r.record.temps), real_folders)
         linked.append((r, made))
         folders += where
     # Every swap durable before the catalog says the original is a link of ours.

@@ -215,17 +215,23 @@ def verify(unit: AdoptUnit, targets: list[Path], model: Model) -> None:
 
 
 def link_files(
-    ctx: AdoptContext, unit: AdoptUnit, model: Model, targets: list[Path], temps: list[str]
+    ctx: AdoptContext,
+    unit: AdoptUnit,
+    model: Model,
+    targets: list[Path],
+    temps: list[str],
+    real_folders: dict[str, str] | None = None,
 ) -> tuple[list[LinkRecord], list[Path]]:
     """Swap a link over each original; the links made and the folders to fsync before registering them
-    (the caller syncs each folder once, however many originals it holds)."""
+    (the caller syncs each folder once, however many originals it holds). ``real_folders``: the real
+    paths of the originals' folders, found once for a batch of units (``LinkMaker.make_link_at``)."""
     records: list[LinkRecord] = []
     folders: list[Path] = []
     for state, rel, target, temp, linked in zip(unit.files, unit.rel_paths, targets, temps, unit.linked):
         if linked:
             continue
         try:
-            created = ctx.maker.make_link_at(target, temp, allow_copy=False)
+            created = ctx.maker.make_link_at(target, temp, allow_copy=False, real_folders=real_folders)
         except (OSError, ModelLibraryError) as exc:
             discard_temp(temp)
             message = exc.message if isinstance(exc, ModelLibraryError) else str(exc)

@@ -256,13 +256,23 @@ class LinkMaker:
 
     # -- creation ----------------------------------------------------------------------------------------
     def make_link_at(
-        self, target: StrPath, link: StrPath, *, allow_copy: bool = False, prefer_relative: bool = True
+        self,
+        target: StrPath,
+        link: StrPath,
+        *,
+        allow_copy: bool = False,
+        prefer_relative: bool = True,
+        real_folders: dict[str, str] | None = None,
     ) -> CreatedLink:
-        """Make a link at exactly ``link`` (which must not exist). Symlink, else hardlink, else copy."""
+        """Make a link at exactly ``link`` (which must not exist). Symlink, else hardlink, else copy.
+
+        ``real_folders``: the caller's cache of folders' real paths, for a batch of links made in a few
+        folders (a real path takes an lstat per component of the folder's path; a batch's folders do not
+        move while it is linked)."""
         target, link = os.fspath(target), os.fspath(link)
         folder = os.path.dirname(link)
         if not self.symlinks_refused_in(folder):
-            text, relative = self._symlink_text(target, folder, prefer_relative)
+            text, relative = self._symlink_text(target, folder, prefer_relative, real_folders)
             try:
                 self.ops.symlink(text if relative else self._p(text), self._p(link))
                 return CreatedLink("symlink", relative, None, None, target)
@@ -291,12 +301,19 @@ class LinkMaker:
             raise self._creation_error(link, exc) from exc
         return CreatedLink("copy", False, st.st_ino, st.st_dev, target)
 
-    def _symlink_text(self, target: str, folder: str, prefer_relative: bool) -> tuple[str, bool]:
+    def _symlink_text(
+        self, target: str, folder: str, prefer_relative: bool, real_folders: dict[str, str] | None = None
+    ) -> tuple[str, bool]:
         if prefer_relative:
             try:
                 # From the folder's real path: the kernel resolves a relative link from there, and a
                 # category folder is often a symlink to another disk (models/loras -> /mnt/big/loras).
-                start = folder if self.ops.is_windows else os.path.realpath(folder)
+                if self.ops.is_windows:
+                    start = folder
+                elif real_folders is None:
+                    start = os.path.realpath(folder)
+                elif (start := real_folders.get(folder, "")) == "":
+                    start = real_folders[folder] = os.path.realpath(folder)
                 return self.ops.relpath(target, start), True
             except ValueError:
                 pass  # another drive: only an absolute link can reach it

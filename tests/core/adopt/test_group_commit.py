@@ -337,3 +337,25 @@ def test_a_syncfs_in_place_of_the_fsyncs_comes_after_every_file_is_written(
         assert str(install / "models" / "loras") in {p for k, p in events[first_models:links] if k == "fsync"}
     finally:
         library.close()
+
+
+def test_links_in_a_symlinked_category_folder_resolve_from_its_real_folder(tmp_path: Path) -> None:
+    """models/loras is a symlink to a folder on another disk: a relative link is resolved by the kernel
+    from the real folder, so a batch's links must be written from there, in a real category folder beside
+    it too."""
+    install = make_install(tmp_path / "ComfyUI")
+    elsewhere = tmp_path / "big-disk" / "loras"  # not as deep as models/loras: a link text from there misses
+    elsewhere.mkdir(parents=True)
+    (install / "models/loras").rmdir()
+    os.symlink(elsewhere, install / "models/loras")
+    models = install / "models"
+    originals = [write_model(models / "loras" / f"l{i}.safetensors", f"l{i}") for i in range(6)]
+    originals += [write_model(models / "checkpoints" / f"c{i}.safetensors", f"c{i}") for i in range(4)]
+    before = hashes_of(originals)
+    with Library.open(load_config(tmp_path / "library")) as library:
+        report = service(library).adopt(install)
+        assert report.adopted == len(originals) and not report.failed, report.to_dict()
+        for path in originals:
+            assert path.is_symlink() and not os.path.isabs(os.readlink(path)), path
+            assert points_into(path, library.config.root), (path, os.readlink(path))
+        assert hashes_of(originals) == before

@@ -103,6 +103,24 @@ def test_relative_symlink_survives_moving_the_whole_tree(tmp_path: Path, target:
     assert moved_link.read_bytes() == b"weights"
 
 
+def test_links_made_through_a_symlinked_folder_are_written_from_its_real_path(
+    tmp_path: Path, target: Path
+) -> None:
+    """A batch resolves its folders once (``real_folders``): every link still resolves to its target when
+    the folder is reached through a symlink to a place of another depth."""
+    real = tmp_path / "other-disk" / "loras"
+    real.mkdir(parents=True)
+    seen = tmp_path / "ComfyUI" / "models" / "loras"
+    seen.parent.mkdir(parents=True)
+    os.symlink(real, seen)
+    cache: dict[str, str] = {}
+    for name in ("a.safetensors", "b.safetensors"):
+        made = LinkMaker().make_link_at(target, seen / name, real_folders=cache)
+        assert (made.kind, made.relative) == ("symlink", True)
+        assert os.path.realpath(seen / name) == str(target), os.readlink(seen / name)
+    assert cache == {str(seen): str(real)}
+
+
 def test_absolute_symlink_when_no_relative_path_exists(tmp_path: Path, target: Path) -> None:
     made = LinkMaker(OtherDrive()).create_link(target, tmp_path / "v" / "m.safetensors")
     assert (made.kind, made.relative) == ("symlink", False)
