@@ -227,7 +227,7 @@ def _register_all(placed: list[_Placed], target: GroupTarget) -> list[CommitResu
     except BaseException as exc:  # the rows stay: recovery commits the placed folders at the next open
         return [exc] * len(placed)
     for p in placed:
-        shutil.rmtree(p.staged.stage_dir, ignore_errors=True)
+        _drop_stage(p.staged)
     return [CommitResult(p.model, False) for p in placed]
 
 
@@ -243,8 +243,15 @@ def _register_one(p: _Placed, target: GroupTarget) -> CommitResult | BaseExcepti
             return won if won is not None else exc
     except BaseException as exc:
         return exc
-    shutil.rmtree(p.staged.stage_dir, ignore_errors=True)
+    _drop_stage(p.staged)
     return CommitResult(p.model, False)
+
+
+def _drop_stage(staged: StagedModel) -> None:
+    """Remove what is left of a placed model's stage: nothing for a grouped stage, which became the
+    model's folder (its group folder goes when the group ends)."""
+    if staged.batch is None:
+        shutil.rmtree(staged.stage_dir, ignore_errors=True)
 
 
 def _journals(db: Database, placed: list[_Placed]) -> list[tuple[JournalTable, list[_Placed]]]:
