@@ -29,6 +29,10 @@ from .plan import PlannedModel
 from .stage import StagedModel, undo_stage
 from .stage_lock import StageLock, new_stage_dir
 
+# Models a staging thread takes at a time: handed over one by one, each costs a thread wake-up or two,
+# and on a small VM a wake-up costs as much as staging a small file.
+STAGE_CHUNK = 16
+
 Outcome = StagedModel | ImportItem  # a staged model, or the failed item of one that was not staged
 
 
@@ -39,7 +43,7 @@ class _Staging:
     plans: Sequence[PlannedModel]
     batch: Path
     lock: StageLock
-    outcomes: tuple[Future[Outcome], ...]
+    outcomes: tuple[Future[list[Outcome]], ...]  # one per chunk of ``STAGE_CHUNK`` models, in order
 
     def close(self) -> None:
         """Wait for every stage, then remove the folder (what is left in it is ours) and free its lock."""
@@ -80,7 +84,11 @@ def import_groups(
                     return pickle_refused(plan)
                 return staged
 
-            return _Staging(plans, batch, lock, tuple(pool.submit(stage, p) for p in plans))
+            def stage_chunk(chunk: Sequence[PlannedModel]) -> list[Outcome]:
+                return [stage(plan) for plan in chunk]
+
+            chunks = [plans[i : i + STAGE_CHUNK] for i in range(0, len(plans), STAGE_CHUNK)]
+            return _Staging(plans, batch, lock, tuple(pool.submit(stage_chunk, c) for c in chunks))
 
         ahead: _Staging | None = None
         try:
@@ -91,7 +99,7 @@ def import_groups(
                     if index + 1 < len(groups):
                         # Queued behind this group's stages: the threads go on to it while this commits.
                         ahead = start(groups[index + 1])
-                    outcomes = [f.result() for f in current.outcomes]
+                    outcomes = [outcome for f in current.outcomes for outcome in f.result()]
                     group_items = _commit(current.plans, outcomes, target)
                 finally:
                     current.close()
