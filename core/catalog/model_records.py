@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io.fileops import atomic_write_bytes
+from ..io.jsonfmt import pretty_json
 from ..models import Model
 from .sidecar import SIDECAR_NAME, extras_record, read_fetched, strength_of, write_sidecar
 from .store import Catalog
@@ -77,9 +78,7 @@ class ModelRecords:
             "extras": extras_record(model),
             "fetched": dict(fetched),
         }
-        atomic_write_bytes(
-            path, (json.dumps(record, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
-        )
+        atomic_write_bytes(path, (pretty_json(record) + "\n").encode())
 
     def forget(self, model_id: str) -> None:
         """Delete what the library kept of a model catalogued in place (its files stay the user's)."""

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from ..errors import InvalidInput, InvalidModelFile, UnsafePath
 from ..io.fileops import atomic_write_bytes
+from ..io.jsonfmt import pretty_json
 from ..io.paths import validate_relpath
 from ..model_extras import About, Preview, SiteOrigin, UpdateInfo, clean_trigger_words
 from ..models import EDITABLE_FIELDS, Hashes, Model, ModelFile, ModelSource, model_id_from_blake3
@@ -94,10 +95,7 @@ def sidecar_bytes(
     model: Model, *, origins: Sequence[Origin] = (), fetched: Mapping[str, Any] | None = None
 ) -> bytes:
     """The bytes of ``metadata.json`` for ``model`` (``write_sidecar`` writes them atomically)."""
-    data = json.dumps(
-        sidecar_dict(model, origins=origins, fetched=fetched), ensure_ascii=False, indent=2, sort_keys=True
-    )
-    return (data + "\n").encode("utf-8")
+    return (pretty_json(sidecar_dict(model, origins=origins, fetched=fetched)) + "\n").encode("utf-8")
 
 
 def read_fetched(path: Path) -> dict[str, Any]:

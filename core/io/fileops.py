@@ -21,7 +21,6 @@ The rules every write in the library follows:
 from __future__ import annotations
 
 import errno
-import json
 import os
 import stat
 import tempfile
@@ -40,6 +39,7 @@ from ..errors import (
     StorageError,
     UnsafePath,
 )
+from .jsonfmt import pretty_json
 from .syncfs import SYNCFS_MIN_PATHS, sync_all_at
 
 O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -158,7 +158,7 @@ def atomic_write_many(files: Sequence[tuple[Path, bytes]]) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     """Write ``obj`` as pretty UTF-8 JSON, atomically (see :func:`atomic_write_bytes`)."""
-    text = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    text = pretty_json(obj) + "\n"
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
