@@ -23,6 +23,7 @@ user edits and import requests. Each is an attack surface:
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
@@ -30,15 +31,13 @@ from pathlib import Path, PurePosixPath
 from ..errors import InvalidInput, UnsafePath
 
 MAX_NAME_BYTES = 255
-_WINDOWS_FORBIDDEN = frozenset('<>:"|?*/\\')
+# Path separators, drive colons and <>:"|?* (Windows), and control characters: Unicode's Cc category,
+# which is exactly U+0000-U+001F and U+007F-U+009F (a stable set), so one C-speed class finds them all.
+_REFUSED_CHARS = re.compile('[<>:"|?*/\\\\\x00-\x1f\x7f-\x9f]')
 _RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
     + [f"{dev}{n}" for dev in ("COM", "LPT") for n in [*"0123456789", "¹", "²", "³"]]
 )
-
-
-def _is_control(ch: str) -> bool:
-    return ord(ch) < 0x20 or ord(ch) == 0x7F or unicodedata.category(ch) == "Cc"
 
 
 def _is_reserved(name: str) -> bool:
@@ -53,7 +52,7 @@ def validate_component(name: str) -> str:
         raise UnsafePath("the name is empty; give a file or folder name")
     if name in (".", ".."):
         raise UnsafePath(f"{shown} is not a file name; give a name without '.' or '..'")
-    bad = sorted({ch for ch in name if ch in _WINDOWS_FORBIDDEN or _is_control(ch)})
+    bad = sorted(set(_REFUSED_CHARS.findall(name)))
     if bad:
         listed = " ".join(repr(ch) for ch in bad)
         raise UnsafePath(
@@ -85,7 +84,7 @@ def sanitize_component(name: str, fallback: str = "model", max_bytes: int = 120)
     """
     max_bytes = max(1, min(max_bytes, MAX_NAME_BYTES))
     text = unicodedata.normalize("NFC", str(name))
-    text = "".join("_" if ch in _WINDOWS_FORBIDDEN or _is_control(ch) else ch for ch in text)
+    text = _REFUSED_CHARS.sub("_", text)
     text = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates cannot be written anywhere
     text = text.strip(". ")
     if _is_reserved(text):

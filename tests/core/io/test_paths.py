@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from comfyui_model_library.core.errors import InvalidInput, UnsafePath
+from comfyui_model_library.core.io import paths
 from comfyui_model_library.core.io.paths import (
     confine,
     is_within,
@@ -196,3 +198,14 @@ def test_unique_child_counts_up_before_the_extension(tmp_path: Path) -> None:
     assert len(unique_child(tmp_path, long).name.encode()) <= 255
     with pytest.raises(UnsafePath):
         unique_child(tmp_path, "../x")
+
+
+def test_the_refused_characters_are_the_windows_ones_and_every_control_character() -> None:
+    """One character class stands for <>:"|?*/\\ and Unicode's Cc category (a stable set): every code
+    point is judged as the category says, and a name holding one is refused or sanitized."""
+    every = "".join(map(chr, range(0x110000)))
+    expected = {ch for ch in every if ch in '<>:"|?*/\\' or unicodedata.category(ch) == "Cc"}
+    assert set(paths._REFUSED_CHARS.findall(every)) == expected
+    assert sanitize_component("a\x85b\x9fc") == "a_b_c"  # C1 controls, past ASCII
+    with pytest.raises(UnsafePath, match="contains"):
+        validate_component("a\u0085b")
