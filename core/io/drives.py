@@ -25,6 +25,7 @@ from ..errors import DestinationNotWritable, InsufficientSpace, InvalidInput
 SSD_CONCURRENCY = 2
 HDD_CONCURRENCY = 1
 UNKNOWN_CONCURRENCY = 2
+FOLDERS_KEPT = 4096  # folders whose drive a limiter remembers
 
 
 @dataclass(frozen=True)
@@ -120,14 +121,26 @@ class DriveLimiter:
         self._override = override
         self._lock = threading.Lock()
         self._slots: dict[int, threading.BoundedSemaphore] = {}
+        # A folder's files are on its drive (a file that is a mount point of its own gets its folder's
+        # slot: a slot orders reads, it guards nothing): thousands of small files of a few folders then
+        # cost no stat each.
+        self._by_folder: dict[str, threading.BoundedSemaphore] = {}
 
     def _semaphore(self, path: Path | str) -> threading.BoundedSemaphore:
+        folder = os.path.dirname(os.path.abspath(path))
+        with self._lock:
+            semaphore = self._by_folder.get(folder)
+        if semaphore is not None:
+            return semaphore
         info = drive_info(path)
         with self._lock:
             semaphore = self._slots.get(info.device)
             if semaphore is None:
                 semaphore = threading.BoundedSemaphore(self._override or info.concurrency)
                 self._slots[info.device] = semaphore
+            if len(self._by_folder) >= FOLDERS_KEPT:
+                self._by_folder.clear()
+            self._by_folder[folder] = semaphore
             return semaphore
 
     @contextmanager

@@ -51,6 +51,39 @@ def test_limiter_allows_the_set_number_per_drive(tmp_path: Path) -> None:
         DriveLimiter(override=0)
 
 
+def test_the_files_of_a_folder_share_its_drives_slot_found_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of small files of one folder cost one drive lookup; another drive's folder gets its own
+    slots (a tmpfs, where the machine has one)."""
+    from comfyui_model_library.core.io import drives
+
+    looked_up: list[str] = []
+    real = drives.drive_info
+    monkeypatch.setattr(drives, "drive_info", lambda path: looked_up.append(str(path)) or real(path))
+    limiter = DriveLimiter(override=1)
+    folder = tmp_path / "loras"
+    folder.mkdir()
+    for i in range(50):
+        with limiter.slot(folder / f"m{i}.safetensors"):
+            pass
+    assert looked_up == [str(folder / "m0.safetensors")]
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        return
+    held = threading.Event()
+    with limiter.slot(folder / "a.safetensors"):  # the only slot of tmp_path's drive is taken ...
+
+        def other_drive() -> None:
+            with limiter.slot(shm / "b.safetensors"):  # ... and another drive's is free
+                held.set()
+
+        thread = threading.Thread(target=other_drive)
+        thread.start()
+        assert held.wait(5), "a file on another drive waited for this drive's slot"
+        thread.join()
+
+
 def test_free_space_check_names_the_numbers(tmp_path: Path) -> None:
     check_free_space(tmp_path, 1, margin=0)
     with pytest.raises(InsufficientSpace, match=r"free [\d,]+ bytes and try again"):
