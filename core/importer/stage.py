@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import logging
 import os
 import shutil
 import stat
-import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -34,7 +34,7 @@ from ..types import ByteProgress, CancelCheck
 from .journal import MOVES_FILE, Move, Moves
 from .plan import MODEL_EXTENSIONS, PlannedModel, readable_link_target
 from .shards import shard_of
-from .stage_lock import STAGE_PREFIX, StageLock, new_stage_dir
+from .stage_lock import StageLock, new_stage_dir
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 ReadSlot = Callable[[], AbstractContextManager[object]]
 
 _SECURITY_RANK = {"safe": 0, "unknown": 1, "pickle": 2}
+_GROUPED_STAGES = itertools.count()  # numbers the stages made in group folders (next() is thread-safe)
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,8 @@ def stage_model(
     if batch is not None:
         if move:
             raise ValueError("moves are journalled per stage: a grouped stage never moves")
-        stage, lock = batch / f"{STAGE_PREFIX}{uuid.uuid4().hex}", None
+        # Unique: the group folder's name is a fresh UUID, the number this process's next.
+        stage, lock = batch / f"{batch.name}-{next(_GROUPED_STAGES)}", None
         files = stage
         stage.mkdir()
     else:
