@@ -118,10 +118,11 @@ class Importer:
             on_items(list(items))
         if not planned:
             return items
-        total = sum(_size(f) for p in planned for f in p.files)
-        tracker = _Progress(total, progress)
+        stats = [[_stat(f) for f in p.files] for p in planned]  # one stat a file: sizes, space, progress
+        sizes = [sum(st.st_size for st in found if st is not None) for found in stats]
+        tracker = _Progress(sum(sizes), progress)
         tracker.stage("planning")
-        self._preflight(planned, move=move or hardlink)
+        self._preflight(stats, move=move or hardlink)
         workers = self.config.io_concurrency or 2
         target = GroupTarget(self.config.root, self.db, self.repo, self.config.trash_dir, origin_kind, source)
 
@@ -152,8 +153,6 @@ class Importer:
                 name=name if len(planned) == 1 else None,
                 turn=turn,
             )
-
-        sizes = [sum(_size(f) for f in p.files) for p in planned]
 
         def done(new: list[ImportItem]) -> None:
             items.extend(new)
@@ -237,20 +236,18 @@ class Importer:
             )
         return confine_path(path, roots)
 
-    def _preflight(self, planned: Sequence[PlannedModel], *, move: bool) -> None:
-        """Fail before a byte is written: an unwritable library, or not enough free space for copies."""
+    def _preflight(self, stats: Sequence[Sequence[os.stat_result | None]], *, move: bool) -> None:
+        """Fail before a byte is written: an unwritable library, or not enough free space for copies.
+        ``stats``: each planned file's (None: gone), as ``run`` took them."""
         self.config.tmp_dir.mkdir(parents=True, exist_ok=True)
         check_writable(self.config.tmp_dir)
         tmp_dev = os.stat(self.config.tmp_dir).st_dev
-        needed = 0
-        for plan in planned:
-            for f in plan.files:
-                try:
-                    st = f.stat()
-                except OSError:
-                    continue
-                if not (move and st.st_dev == tmp_dev):
-                    needed += st.st_size
+        needed = sum(
+            st.st_size
+            for found in stats
+            for st in found
+            if st is not None and not (move and st.st_dev == tmp_dev)
+        )
         if needed:
             check_free_space(self.config.tmp_dir, needed, self.config.free_space_margin)
 
@@ -370,11 +367,11 @@ def real_path(path: Path, folders: dict[Path, str]) -> str:
     return os.path.join(parent, path.name)
 
 
-def _size(path: Path) -> int:
+def _stat(path: Path) -> os.stat_result | None:
     try:
-        return path.stat().st_size
+        return os.stat(path)
     except OSError:
-        return 0
+        return None
 
 
 class CommitOrder:
