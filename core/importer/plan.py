@@ -162,18 +162,22 @@ def _plan_folder(folder: Path) -> Iterator[PlannedModel | PlanFailure]:
                 yield PlanFailure(here / d, exc.message, exc.code)
         dirnames[:] = [d for d in dirnames if d not in diffusers]
         groups: dict[ShardKey, list[Path]] = {}
+        entries = _entries(here)
         for name in sorted(filenames, key=given_order):
             if name.startswith("."):
                 continue
             full = here / name
-            if is_model_file(name) and readable_link_target(str(full), str(folder)) is None:
+            entry = entries.get(name)
+            link = entry.is_symlink() if entry is not None else os.path.islink(full)
+            model_file = is_model_file(name)
+            if model_file and link and readable_link_target(str(full), str(folder)) is None:
                 yield PlanFailure(full, _link_refused(full), "unsafe_path")
                 continue
             shard = shard_of(name)
             if shard is not None:
                 stem, ext, _i, _t, style = shard
                 groups.setdefault(ShardKey(here, stem, ext, style), []).append(full)
-            elif is_model_file(name) and ((full.is_file() and not full.is_symlink()) or _is_file_link(full)):
+            elif model_file and (_is_file_link(full) if link else _is_regular(entry, full)):
                 yield PlannedModel("single-file", full, (full,), (name,), model_name_from_file(name))
         for key, members in groups.items():
             by_name = {m.name: m for m in members}
@@ -183,6 +187,26 @@ def _plan_folder(folder: Path) -> Iterator[PlannedModel | PlanFailure]:
             for name in singles:
                 full = by_name[name]
                 yield PlannedModel("single-file", full, (full,), (name,), model_name_from_file(name))
+
+
+def _entries(folder: Path) -> dict[str, os.DirEntry[str]]:
+    """A folder's entries by name. Their kinds come with the listing on most filesystems (``d_type``):
+    a folder of thousands of models is planned without three stats a file."""
+    try:
+        with os.scandir(folder) as found:
+            return {entry.name: entry for entry in found}
+    except OSError:
+        return {}
+
+
+def _is_regular(entry: os.DirEntry[str] | None, path: Path) -> bool:
+    """A regular file, not a link (``entry``: its listing, when the folder was listed)."""
+    if entry is not None:
+        try:
+            return entry.is_file(follow_symlinks=False)
+        except OSError:
+            return False
+    return path.is_file() and not path.is_symlink()
 
 
 def _is_file_link(path: Path) -> bool:

@@ -109,3 +109,21 @@ def test_a_library_copy_is_never_more_readable_than_its_source(
         os.umask(old)
     assert item.model is not None
     assert library.catalog.model_file_path(item.model.id).stat().st_mode & 0o777 == expected
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_folder_plans_its_regular_files_and_links_to_files_only(tmp_path: Path) -> None:
+    """A FIFO or a link to a folder named like a model is not a model: the folder's listing tells the
+    kinds (no stat a file), and only regular files and links to files are planned."""
+    from comfyui_model_library.core.importer.plan import plan_paths
+
+    folder = tmp_path / "loras"
+    folder.mkdir()
+    (folder / "real.safetensors").write_bytes(b"planning reads no content")
+    os.mkfifo(folder / "pipe.safetensors")
+    (tmp_path / "dir.safetensors").mkdir()
+    os.symlink(tmp_path / "dir.safetensors", folder / "to-dir.safetensors")
+    os.symlink(folder / "real.safetensors", folder / "to-real.safetensors")
+    planned, failures = plan_paths([folder])
+    assert sorted(p.files[0].name for p in planned) == ["real.safetensors", "to-real.safetensors"]
+    assert failures == []
