@@ -92,7 +92,7 @@ def inspect_fd(fd: int, size: int, name: str = "") -> FileInfo:
     elif fmt == "unknown" and size > len(head) and pickle_by_structure(_reader(fd), size):
         fmt = "pickle"  # a pickle whose start hides behind a long argument
     if fmt == "safetensors":
-        header = safetensors.read_header(fd, size)
+        header = safetensors.read_header(fd, size, head)
         tensors = {k: TensorInfo(d, s) for k, (d, s) in header.tensors.items()}
         metadata = keep_metadata(header.metadata)
         return FileInfo(

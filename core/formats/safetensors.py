@@ -124,9 +124,12 @@ def validate_bytes(data: bytes) -> SafetensorsHeader:
     return parse_header(data[8 : 8 + n], len(data))
 
 
-def read_header(fd: int, file_size: int) -> SafetensorsHeader:
-    """Validate the header of an open file with ``os.pread``: reads 8 + N bytes, never the tensor data."""
-    n = header_length(_pread_exact(fd, 8, 0), file_size)
+def read_header(fd: int, file_size: int, head: bytes = b"") -> SafetensorsHeader:
+    """Validate the header of an open file with ``os.pread``: reads 8 + N bytes, never the tensor data.
+    ``head``: the file's first bytes, read already (a small file's header is often all in them)."""
+    n = header_length(head[:8] if len(head) >= 8 else _pread_exact(fd, 8, 0), file_size)
+    if 8 + n <= len(head):
+        return parse_header(head[8 : 8 + n], file_size)
     return parse_header(_pread_exact(fd, n, 8), file_size)
 
 
