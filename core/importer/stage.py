@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 ReadSlot = Callable[[], AbstractContextManager[object]]
 
 _SECURITY_RANK = {"safe": 0, "unknown": 1, "pickle": 2}
+_DEVICES: dict[str, int] = {}  # temp folder -> its device (``_device_of``)
 _GROUPED_STAGES = itertools.count()  # numbers the stages made in group folders (next() is thread-safe)
 
 
@@ -143,7 +144,7 @@ def stage_model(
         files = stage / "files"
     staged: list[StagedFile] = []
     try:
-        tmp_dev = os.stat(tmp_dir).st_dev
+        tmp_dev = _device_of(tmp_dir)
         for source, rel in zip(plan.files, plan.rel_paths):
             if cancelled is not None and cancelled():
                 raise Cancelled(f"Import of {plan.origin} was cancelled; nothing was stored.")
@@ -174,6 +175,17 @@ def stage_model(
         if lock is not None:
             lock.release()
         raise
+
+
+def _device_of(folder: Path) -> int:
+    """The device of the library's temp folder, found once per process (thousands of small models are
+    staged there in a run; were the folder remounted meanwhile, a hard link would fall back to a copy, and a
+    move would fail and say so)."""
+    key = str(folder)
+    device = _DEVICES.get(key)
+    if device is None:
+        device = _DEVICES[key] = os.stat(folder).st_dev
+    return device
 
 
 def _link_target(source: Path, top: str | None) -> Path:
@@ -228,7 +240,7 @@ def _stage_file(
                 )
                 check_unchanged(fd, real, src_stat)
                 return StagedFile(rel, real, dest, digests, info, False, src_stat)
-            data = read_small(fd, cancelled)
+            data = read_small(fd, cancelled, src_stat.size)  # nothing read from the fd yet: at its start
             if data is None:
                 digests = hash_fd(fd, progress=progress, cancelled=cancelled)
         if data is not None:

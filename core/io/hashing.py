@@ -205,16 +205,21 @@ def _remaining(fd: int) -> int:
         return 1 << 62
 
 
-def read_small(fd: int, cancelled: CancelCheck | None = None) -> bytes | None:
+def read_small(fd: int, cancelled: CancelCheck | None = None, size: int | None = None) -> bytes | None:
     """The rest of a small regular file (at most ``SMALL_FILE`` bytes when asked), read whole; None for
     a larger one or a pipe (:func:`hash_fd` streams those). Hash the bytes with :func:`hash_read`.
+    ``size``: the file's size as its caller found it, the fd at its start (one read, no fstat).
 
     Reading and hashing are two steps so a caller can hold a drive's slot (``io/drives.py``) for the read
     alone: the hashing is CPU work that another file's read need not wait for."""
-    if _remaining(fd) > SMALL_FILE:
+    if (size if size is not None else _remaining(fd)) > SMALL_FILE:
         return None
     if cancelled is not None and cancelled():
         raise Cancelled("hashing was cancelled; nothing was changed")
+    if size is not None:
+        data = os.pread(fd, size + 1, 0)  # a byte more: a file grown since is read to its end below
+        if len(data) <= size:
+            return data
     parts = []
     while chunk := os.read(fd, SMALL_FILE + 1):  # until EOF: the file may have grown since fstat
         parts.append(chunk)

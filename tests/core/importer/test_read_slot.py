@@ -34,9 +34,9 @@ def test_a_small_file_is_read_in_its_slot_and_hashed_outside_it(
     read_in_slot: list[bool] = []
     hashed_in_slot: list[bool] = []
 
-    def read_small(fd: int, cancelled: object = None) -> bytes | None:
+    def read_small(fd: int, cancelled: object = None, size: int | None = None) -> bytes | None:
         read_in_slot.append(bool(held))
-        return hashing.read_small(fd)
+        return hashing.read_small(fd, None, size)
 
     def hash_read(data: bytes, progress: object = None) -> hashing.Digests:
         hashed_in_slot.append(bool(held))
@@ -63,3 +63,12 @@ def test_read_small_leaves_a_large_file_to_the_streaming_hash(tmp_path: Path) ->
     with open(big, "rb") as fh:
         assert hashing.read_small(fh.fileno()) is None
         assert hashing.hash_fd(fh.fileno()).sha256 == hashlib.sha256(big.read_bytes()).hexdigest()
+
+
+def test_read_small_of_a_known_size_reads_the_whole_file_even_one_grown_since(tmp_path: Path) -> None:
+    path = tmp_path / "m.bin"
+    path.write_bytes(b"\2" * 5000)
+    with open(path, "rb") as fh:
+        assert hashing.read_small(fh.fileno(), None, 5000) == b"\2" * 5000
+        assert hashing.read_small(fh.fileno(), None, 4000) == b"\2" * 5000  # grown since its stat
+        assert hashing.read_small(fh.fileno(), None, hashing.SMALL_FILE + 1) is None
