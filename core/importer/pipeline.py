@@ -122,7 +122,7 @@ class Importer:
         sizes = [sum(st.st_size for st in found if st is not None) for found in stats]
         tracker = _Progress(sum(sizes), progress)
         tracker.stage("planning")
-        self._preflight(stats, move=move or hardlink)
+        tmp_dev = self._preflight(stats, move=move or hardlink)  # found once a run, never kept longer
         workers = self.config.io_concurrency or 2
         target = GroupTarget(self.config.root, self.db, self.repo, self.config.trash_dir, origin_kind, source)
 
@@ -137,6 +137,7 @@ class Importer:
                 cancelled=cancelled,
                 batch=batch,
                 read_slot=functools.partial(self.limiter.slot, plan.main_file),
+                tmp_dev=tmp_dev,
             )
 
         def one(plan: PlannedModel, turn: Callable[[], None]) -> ImportItem:
@@ -236,9 +237,10 @@ class Importer:
             )
         return confine_path(path, roots)
 
-    def _preflight(self, stats: Sequence[Sequence[os.stat_result | None]], *, move: bool) -> None:
+    def _preflight(self, stats: Sequence[Sequence[os.stat_result | None]], *, move: bool) -> int:
         """Fail before a byte is written: an unwritable library, or not enough free space for copies.
-        ``stats``: each planned file's (None: gone), as ``run`` took them."""
+        ``stats``: each planned file's (None: gone), as ``run`` took them. Returns the temp folder's
+        device, which the run's stages use (the free space was judged by it)."""
         self.config.tmp_dir.mkdir(parents=True, exist_ok=True)
         check_writable(self.config.tmp_dir)
         tmp_dev = os.stat(self.config.tmp_dir).st_dev
@@ -250,6 +252,7 @@ class Importer:
         )
         if needed:
             check_free_space(self.config.tmp_dir, needed, self.config.free_space_margin)
+        return tmp_dev
 
     def _import_one(
         self,

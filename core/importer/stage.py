@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 ReadSlot = Callable[[], AbstractContextManager[object]]
 
 _SECURITY_RANK = {"safe": 0, "unknown": 1, "pickle": 2}
-_DEVICES: dict[str, int] = {}  # temp folder -> its device (``_device_of``)
 _GROUPED_STAGES = itertools.count()  # numbers the stages made in group folders (next() is thread-safe)
 
 
@@ -118,6 +117,7 @@ def stage_model(
     cancelled: CancelCheck | None = None,
     batch: Path | None = None,
     read_slot: ReadSlot = nullcontext,
+    tmp_dev: int | None = None,
 ) -> StagedModel:
     """Stage ``plan`` under ``tmp_dir``. On any failure the stage is undone (moves put back) and re-raised.
 
@@ -128,6 +128,9 @@ def stage_model(
     ``read_slot``: held while a source file is read (its drive's slot, ``io/drives.py``), not while the
     bytes of a small file, read whole, are hashed or while folders are made, so the drive serves the next
     read while this one is hashed.
+    ``tmp_dev``: the device of ``tmp_dir`` as the caller's run found it (a run stages thousands of small
+    models there); found here when not given. Never kept past a run: a drive plugged in again gets a new
+    device number, and a stale one would turn every later hard link or move into a copy.
     """
     # Links of a Diffusers folder or a set may lead anywhere inside it; a single file's only to a model.
     top = str(plan.origin) if plan.format in ("diffusion-folder", "sharded-set") else None
@@ -144,7 +147,8 @@ def stage_model(
         files = stage / "files"
     staged: list[StagedFile] = []
     try:
-        tmp_dev = _device_of(tmp_dir)
+        if tmp_dev is None:
+            tmp_dev = os.stat(tmp_dir).st_dev
         for source, rel in zip(plan.files, plan.rel_paths):
             if cancelled is not None and cancelled():
                 raise Cancelled(f"Import of {plan.origin} was cancelled; nothing was stored.")
@@ -175,17 +179,6 @@ def stage_model(
         if lock is not None:
             lock.release()
         raise
-
-
-def _device_of(folder: Path) -> int:
-    """The device of the library's temp folder, found once per process (thousands of small models are
-    staged there in a run; were the folder remounted meanwhile, a hard link would fall back to a copy, and a
-    move would fail and say so)."""
-    key = str(folder)
-    device = _DEVICES.get(key)
-    if device is None:
-        device = _DEVICES[key] = os.stat(folder).st_dev
-    return device
 
 
 def _link_target(source: Path, top: str | None) -> Path:

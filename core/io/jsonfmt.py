@@ -43,11 +43,13 @@ def _write(value: Any, newline: str, parts: list[str]) -> None:
             return
         inner = newline + _INDENT
         lead = "{" + inner
-        for key in sorted(value):  # raises TypeError for mixed key types, as json.dumps does
+        # json sorts items(), not keys: the same order, and a dict subclass's items() (not its []) is what
+        # it writes. Raises TypeError for mixed key types, as json.dumps does.
+        for key, item in sorted(value.items()):
             if not isinstance(key, str):
                 raise _Unusual  # json writes numbers and None as text keys
             parts.append(lead + encode_basestring(key) + ": ")
-            _write(value[key], inner, parts)
+            _write(item, inner, parts)
             lead = "," + inner
         parts.append(newline + "}")
     elif isinstance(value, (list, tuple)):

@@ -267,14 +267,21 @@ class LinkMaker:
         """Make a link at exactly ``link`` (which must not exist). Symlink, else hardlink, else copy.
 
         ``real_folders``: the caller's cache of folders' real paths, for a batch of links made in a few
-        folders (a real path takes an lstat per component of the folder's path; a batch's folders do not
-        move while it is linked)."""
+        folders (a real path takes an lstat per component of the folder's path). A link written from a
+        cached one is checked to land on ``target`` (two stats) and written again from a fresh real path
+        if not: a folder moved behind a symlink mid-batch keeps its inodes, so nothing else notices."""
         target, link = os.fspath(target), os.fspath(link)
         folder = os.path.dirname(link)
         if not self.symlinks_refused_in(folder):
+            cached = real_folders is not None and folder in real_folders
             text, relative = self._symlink_text(target, folder, prefer_relative, real_folders)
             try:
                 self.ops.symlink(text if relative else self._p(text), self._p(link))
+                if real_folders is not None and cached and relative and not self._lands_on(link, target):
+                    del real_folders[folder]  # the folder moved: its real path is found anew
+                    self.ops.unlink(self._p(link))
+                    text, relative = self._symlink_text(target, folder, prefer_relative, real_folders)
+                    self.ops.symlink(text if relative else self._p(text), self._p(link))
                 return CreatedLink("symlink", relative, None, None, target)
             except OSError as exc:
                 if not _symlink_refused(exc):
@@ -318,6 +325,13 @@ class LinkMaker:
             except ValueError:
                 pass  # another drive: only an absolute link can reach it
         return str(target), False
+
+    def _lands_on(self, link: str, target: str) -> bool:
+        try:
+            a, b = self.ops.stat(self._p(link)), self.ops.stat(self._p(target))
+        except OSError:
+            return False
+        return (a.st_ino, a.st_dev) == (b.st_ino, b.st_dev)
 
     @staticmethod
     def _creation_error(link: StrPath, exc: OSError) -> StorageError:

@@ -68,3 +68,20 @@ def test_what_json_refuses_is_refused_the_same_way() -> None:
         pretty_json({"a": 1, 2: "mixed keys do not sort"})
     with pytest.raises(TypeError, match="not JSON serializable"):
         pretty_json({"a": object()})
+
+
+class _Lazy(dict[str, Any]):
+    """A mapping whose items() is its truth (json.dumps writes items(), not [] of each key)."""
+
+    def __getitem__(self, key: str) -> Any:
+        return "what [] gives"
+
+
+class _Renamed(dict[str, Any]):
+    def items(self) -> Any:
+        return [("renamed", dict.__getitem__(self, "a"))]
+
+
+def test_a_dict_subclass_is_written_from_its_items_as_json_writes_it() -> None:
+    for value in (_Lazy(a=1, b=[2]), _Renamed(a=1), {"outer": _Lazy(z=True)}):
+        assert pretty_json(value) == _dumps(value)

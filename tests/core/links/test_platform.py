@@ -121,6 +121,25 @@ def test_links_made_through_a_symlinked_folder_are_written_from_its_real_path(
     assert cache == {str(seen): str(real)}
 
 
+def test_a_folder_moved_behind_a_symlink_mid_batch_still_gets_links_that_resolve(
+    tmp_path: Path, target: Path
+) -> None:
+    """A category folder moved elsewhere (same drive: its inodes, and so the originals' checks, unchanged)
+    and replaced by a symlink while a batch links: a real path cached before the move would write link
+    text that dangles from where the folder now is."""
+    seen = tmp_path / "ComfyUI" / "models" / "loras"
+    seen.mkdir(parents=True)
+    cache: dict[str, str] = {}
+    LinkMaker().make_link_at(target, seen / "a.safetensors", real_folders=cache)
+    moved = tmp_path / "disk" / "of" / "another" / "depth" / "loras"
+    moved.parent.mkdir(parents=True)
+    os.rename(seen, moved)
+    os.symlink(moved, seen)
+    made = LinkMaker().make_link_at(target, seen / "b.safetensors", real_folders=cache)
+    assert made.kind == "symlink"
+    assert os.path.realpath(seen / "b.safetensors") == str(target), os.readlink(seen / "b.safetensors")
+
+
 def test_absolute_symlink_when_no_relative_path_exists(tmp_path: Path, target: Path) -> None:
     made = LinkMaker(OtherDrive()).create_link(target, tmp_path / "v" / "m.safetensors")
     assert (made.kind, made.relative) == ("symlink", False)
