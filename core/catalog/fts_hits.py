@@ -13,8 +13,8 @@ from .rows import LIST_COLUMN_NAMES
 from .search_terms import ORDER_BY, SORT_INDEX, sql_where
 
 # bm25 weights in models_fts column order: name, tags_text, type, base_model, repo_id, notes, aliases,
-# trigger_text.
-_BM25 = "bm25(models_fts, 10.0, 5.0, 2.0, 2.0, 3.0, 1.0, 4.0, 4.0)"
+# trigger_text, search_flags (typed text never matches the flags).
+_BM25 = "bm25(models_fts, 10.0, 5.0, 2.0, 2.0, 3.0, 1.0, 4.0, 4.0, 0.0)"
 
 # 0008's narrow index by rowid: what a hit is filtered and ordered by, without reading its row.
 KEYS = "models m INDEXED BY models_search_keys"

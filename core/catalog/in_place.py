@@ -19,6 +19,7 @@ from ..models import utcnow
 from .bulk import insert_rows, triggers_suspended
 from .db import Database
 from .rows import refresh_aliases
+from .search_flags import INDEX_ROWS_AFTER
 from .settling import settle
 from .store import HeaderUpdate, HeldInPlace, ProvisionalFile, ProvisionalRow, Settled, Uninspected
 
@@ -55,13 +56,7 @@ class SqliteInPlaceModels:
                 rows,
             )
         # Writes are serialized, so every row above last_rowid is one of ours: index them at once.
-        tx.execute(
-            "INSERT INTO models_fts (rowid, name, tags_text, type, base_model, repo_id, notes, aliases, "
-            "trigger_text) SELECT rowid, name, tags_text, type, base_model, repo_id, notes, aliases, "
-            "trigger_text FROM models "
-            "WHERE rowid > ?",
-            (last_rowid,),
-        )
+        tx.execute(INDEX_ROWS_AFTER, (last_rowid,))
         tx.execute(
             "INSERT INTO models_trigrams (rowid, name) SELECT rowid, name FROM models WHERE rowid > ?",
             (last_rowid,),

@@ -26,6 +26,7 @@ from .schema_sql import (
     SOURCE_INSPECTED,
     TRIGRAM_POSITIONS,
 )
+from .search_flags import FAVOURITES_INDEXED
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ MIGRATIONS: Sequence[Migration] = (
     Migration("0009_model_counts", MODEL_COUNTS),
     Migration("0010_name_trigrams", NAME_TRIGRAMS),
     Migration("0011_trigram_positions", TRIGRAM_POSITIONS),
+    Migration("0012_favourites_in_search_index", FAVOURITES_INDEXED),
 )
 
 

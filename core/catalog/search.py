@@ -27,6 +27,7 @@ from ..models import SORT_KEYS, ModelQuery
 from .aside import Aside, Pending
 from .fts_hits import HITS, KEYS, NAME_FIRST, Fts, rows_of
 from .rows import LIST_COLUMNS
+from .search_flags import TEXT_COLUMNS, holds_mark
 from .search_terms import (
     FILTERS,
     ORDER_BY,
@@ -85,7 +86,8 @@ def build_match(text: str) -> str | None:
         )
     quoted = ['"' + token.replace('"', '""') + '"' for token in tokens]
     quoted[-1] += "*"
-    return " ".join(quoted)
+    # A word holding the flags' private-use mark is kept to the text columns (search_flags.py).
+    return " ".join(f"{TEXT_COLUMNS} : {q}" if holds_mark(t) else q for t, q in zip(tokens, quoted))
 
 
 def validate_query(query: ModelQuery) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from ..models import ModelQuery
 from ..taxonomy import BaseModelType, FileFormat, Location, ModelType, SecurityLevel
+from .search_flags import favourite_clause
 
 ORDER_BY = {
     "name": "m.name COLLATE NOCASE, m.id",
@@ -137,16 +138,18 @@ def _is_exact(value: str, allowed: Sequence[str]) -> bool:
 def index_filters(query: ModelQuery) -> tuple[list[str], bool]:
     """FTS clauses narrowing hits by the filters the index also holds, and whether they are exact.
 
-    Inexact ones (a tag, a favourite) still narrow the scan; the SQL filters on ``models`` decide.
-    Exact ones let the total come from the index alone.
+    Inexact ones (a tag) still narrow the scan; the SQL filters on ``models`` decide. Exact ones let
+    the total come from the index alone.
     """
     parts: list[str] = []
-    exact = all(getattr(query, a) is None for a in ("location", "security", "file_format", "favorite"))
+    exact = all(getattr(query, a) is None for a in ("location", "security", "file_format"))
     for attr, allowed in (("type", ModelType.values()), ("base_model", BaseModelType.values())):
         value = getattr(query, attr)
         if value is not None:
             parts.append(_column_phrase(attr, value, allowed))
             exact = exact and _is_exact(value, allowed)
+    if query.favorite is not None:
+        parts.append(favourite_clause(query.favorite))
     if query.tag is not None:
         exact = False
         if tokenize(query.tag):

@@ -67,6 +67,9 @@ def test_a_catalog_of_the_previous_version_upgrades_with_its_rows_and_index(
     assert repo.list(ModelQuery(type="lora", favorite=False)).total == 1
     repo.update(old.id, trigger_words=["zorblax"])
     assert [m.id for m in repo.list(ModelQuery(q="zorblax")).items] == [old.id]
+    assert [m.id for m in repo.list(ModelQuery(q="jugger", favorite=False)).items] == [old.id]  # 0012
+    repo.update(old.id, favorite=True)
+    assert [m.id for m in repo.list(ModelQuery(q="jugger", favorite=True)).items] == [old.id]
     with db.read() as conn:
         conn.execute("INSERT INTO models_fts(models_fts) VALUES ('integrity-check')")
         conn.execute("INSERT INTO models_trigrams(models_trigrams) VALUES ('integrity-check')")

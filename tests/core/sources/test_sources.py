@@ -51,6 +51,7 @@ def test_listing_is_complete_after_the_walk_without_hashing(library: Library, co
     assert (ckpt.type, ckpt.base_model, ckpt.location) == ("checkpoint", "sdxl", "source")
     assert not ckpt.hashed and ckpt.to_dict()["hashes"] == {"blake3": None, "sha256": None}
     assert library.catalog.list_models(ModelQuery(q="jugg")).total == 1
+    assert library.catalog.list_models(ModelQuery(q="jugg", favorite=False)).total == 1  # 0012's flag
     assert _tree_snapshot(comfy_models) == before, "nothing is written into a source"
     with library.db.transaction() as conn:  # the bulk-indexed rows are in the FTS index, exactly
         conn.execute("INSERT INTO models_fts(models_fts) VALUES('integrity-check')")
