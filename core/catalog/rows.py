@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..errors import CatalogCorrupt, InvalidInput
@@ -227,7 +227,11 @@ def hydrate(
     List pages leave out the header metadata (the largest field, shown only in a model's detail)."""
     if not rows:
         return []
-    ids = [row["id"] for row in rows]
+    # sqlite3.Row finds a column by name comparing it with each column's, case folded: reading a row
+    # that way cost a list page about a millisecond. A dict of each row is read for a tenth of that.
+    keys = rows[0].keys()
+    records = [dict(zip(keys, row, strict=True)) for row in rows]
+    ids = [record["id"] for record in records]
     files: dict[str, list[ModelFile]] = {i: [] for i in ids}
     tags: dict[str, list[str]] = {i: [] for i in ids}
     for chunk in chunks(ids, 900):
@@ -243,11 +247,11 @@ def hydrate(
             chunk,
         ):
             tags[t[0]].append(t[1])
-    return [model_from_row(row, files[row["id"]], tags[row["id"]], with_metadata) for row in rows]
+    return [model_from_row(r, files[r["id"]], tags[r["id"]], with_metadata) for r in records]
 
 
 def model_from_row(
-    row: sqlite3.Row, files: list[ModelFile], tags: list[str], with_metadata: bool = True
+    row: Mapping[str, Any], files: list[ModelFile], tags: list[str], with_metadata: bool = True
 ) -> Model:
     try:
         source = source_of(row["source_json"])
@@ -266,7 +270,7 @@ def model_from_row(
         raise CatalogCorrupt(
             f"The catalog row of model {row['id']} holds broken JSON ({exc}). Run `model-library rebuild`."
         ) from exc
-    return Model(
+    return Model.of_fields(
         id=row["id"],
         name=row["name"],
         type=row["type"],

@@ -51,7 +51,7 @@ def hydrate(rows: Sequence[Mapping[str, Any]], *, with_metadata: bool = True) ->
     """Rows of ``models`` (with 0004's ``files_listed`` and ``tags_listed``) -> Models, in that order."""
     return [
         model_from_row(
-            row,  # type: ignore[arg-type]
+            row,
             _files(row["files_listed"]),
             list(row["tags_listed"]),
             with_metadata,
