@@ -31,15 +31,6 @@ _KEYED_ORDERS = (
 )
 
 
-HITS = "SELECT rowid FROM models_fts WHERE models_fts MATCH ? LIMIT {cap}"
-# Rowids in hand, bound as one JSON array (one parameter, however many).
-_LISTED = "(SELECT value FROM json_each(?))"
-
-
-def _ids(rowids: list[int]) -> str:
-    return "[" + ",".join(map(str, rowids)) + "]"
-
-
 def _early(clauses: list[str], alias: str) -> list[str]:
     """``clauses`` with those testing a hit's rowid alone (favourites) moved onto the FTS side's
     ``alias``, so SQLite tests them before joining the hit's row. ``+``: offered to the FTS table as a
@@ -69,56 +60,48 @@ class Fts:
             (hits,) = self.conn.execute(f"SELECT count(*) FROM ({hits_sql})", (expr,)).fetchone()
             return min(int(hits), cap), hits > cap
         passing = " AND ".join(f"({c})" for c in self.clauses)
+        # Hits and those passing the filters in one pass over the index (each filter is 0 or 1); the
+        # filters' parameters come first, as their placeholders do.
+        source = f"({hits_sql}) h JOIN {KEYS} ON m.rowid = h.rowid"
+        sql = f"SELECT count(*), coalesce(sum({passing}), 0) FROM {source}"
+        hits, total = self.conn.execute(sql, (*self.params, expr)).fetchone()
+        if hits <= cap or total >= cap:
+            return min(int(total), cap), hits > cap
+        # Fewer than ``cap`` of the first hits pass the filters: counting only those would say "none"
+        # of matches further on. Count on over every hit, until ``cap`` pass: dearer, but never a wrong
+        # total.
         every = "SELECT rowid FROM models_fts WHERE models_fts MATCH ?"
-        if _rowids_decide(self.clauses):
-            # A rowid decides (favourites): one pass over every hit, stopping once ``cap`` pass, costs
-            # less than a first pass over ``cap`` hits that a sparse filter mostly sends on to this one.
-            # ``+``: a rowid constraint offered to the FTS table would run the match once per favourite.
-            source, passing = f"({every}) m", passing.replace("m.rowid ", "+m.rowid ")
-        else:
-            # Hits and those passing the filters in one pass over the index (each filter is 0 or 1);
-            # the filters' parameters come first, as their placeholders do.
-            source = f"({hits_sql}) h JOIN {KEYS} ON m.rowid = h.rowid"
-            sql = f"SELECT count(*), coalesce(sum({passing}), 0) FROM {source}"
-            hits, total = self.conn.execute(sql, (*self.params, expr)).fetchone()
-            if hits <= cap or total >= cap:
-                return min(int(total), cap), hits > cap
-            # Fewer than ``cap`` of the first hits pass the filters: counting only those would say
-            # "none" of matches further on. Count on over every hit, until ``cap`` pass: dearer, but
-            # never a wrong total.
-            source = f"({every}) h JOIN {KEYS} ON m.rowid = h.rowid"
+        source = f"({every}) h JOIN {KEYS} ON m.rowid = h.rowid"
         sql = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {passing} LIMIT {cap + 1})"
         (passed,) = self.conn.execute(sql, (expr, *self.params)).fetchone()
         return min(int(passed), cap), passed > cap
 
-    @property
-    def by_rowid(self) -> bool:
-        """Whether the SQL filters are a hit's rowid alone (favourites)."""
-        return bool(self.clauses) and _rowids_decide(self.clauses)
+    def page_named(self, expr: str, cap: int, limit: int, offset: int) -> tuple[list[int], int, int]:
+        """The first ``cap + 1`` hits of ``expr`` (one holding the index-side filters): how many there
+        are, how many pass the SQL filters, and a page of those passing, name first (none past ``cap``:
+        the caller pages those newest first, from the index).
 
-    def passing(self, expr: str, limit: int) -> list[int]:
-        """The first ``limit`` hits of ``expr`` passing the SQL filters, which ``by_rowid`` must hold:
-        listed in one pass over the index, reading no row."""
-        where = sql_where(["models_fts MATCH ?", *_early(self.clauses, "f")])
-        sql = f"SELECT f.rowid FROM models_fts f{where} LIMIT {limit}"
-        return [r[0] for r in self.conn.execute(sql, (expr, *self.params))]
-
-    def count_listed(self, rowids: list[int], *, filtered: bool) -> int:
-        """``count`` of hits already listed (all of an expression's, at most ``RANK_CAP``)."""
-        if not (filtered and self.clauses) or not rowids:
-            return len(rowids)
-        where = sql_where([f"m.rowid IN {_LISTED}", *self.clauses])
-        (n,) = self.conn.execute(
-            f"SELECT count(*) FROM {KEYS}{where}", (_ids(rowids), *self.params)
-        ).fetchone()
-        return int(n)
-
-    def page_listed(self, rowids: list[int], limit: int, offset: int) -> list[sqlite3.Row]:
-        """``page`` of listed hits (all of an expression holding the index-side filters), name first."""
+        One pass over the index: its hits are kept in a temporary table, counted and sorted there
+        (listing them into Python and back cost a millisecond more at two thousand hits). Past ``cap``
+        no row is read to sort them."""
         clauses, params = self._filters(prefiltered=True)
-        where = sql_where([f"m.rowid IN {_LISTED}", *clauses])
-        sql = f"SELECT m.rowid FROM {KEYS}{where} ORDER BY {NAME_FIRST} LIMIT ? OFFSET ?"
-        return self.rows([r[0] for r in self.conn.execute(sql, (_ids(rowids), *params, limit, offset))])
+        hits = f"SELECT rowid FROM models_fts WHERE models_fts MATCH ? LIMIT {cap + 1}"
+        joined = f"h JOIN {KEYS} ON m.rowid = h.rowid"
+        every = "(SELECT count(*) FROM h)"
+        passing = f"(SELECT count(*) FROM {joined}{sql_where(clauses)})" if clauses else every
+        # The counts, and the page joined to them: a page of nothing (past the end, or ``cap``: the
+        # test of the count is made once, before the loop) still gives the counts. A LEFT JOIN keeps
+        # the page inner, in its order.
+        page = (
+            f"SELECT m.rowid AS hit FROM {joined}{sql_where([f'{every} <= {cap}', *clauses])} "
+            f"ORDER BY {NAME_FIRST} LIMIT ? OFFSET ?"
+        )
+        sql = (
+            f"WITH h AS MATERIALIZED ({hits}) SELECT c.hits, c.passing, p.hit "
+            f"FROM (SELECT {every} AS hits, {passing} AS passing) c LEFT JOIN ({page}) p"
+        )
+        rows = self.conn.execute(sql, (expr, *params, *params, limit, offset)).fetchall()
+        return [r[2] for r in rows if r[2] is not None], int(rows[0][0]), int(rows[0][1])
 
     def _filters(self, prefiltered: bool) -> tuple[list[str], list[object]]:
         """The SQL filters still to apply to hits of an expression (``prefiltered``: one holding the

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from ..errors import InvalidInput
 from ..models import SORT_KEYS, ModelQuery
 from .aside import Aside, Pending
-from .fts_hits import HITS, KEYS, NAME_FIRST, Fts, rows_of
+from .fts_hits import KEYS, NAME_FIRST, Fts, rows_of
 from .rows import LIST_COLUMNS
 from .search_flags import TEXT_COLUMNS, holds_mark
 from .search_terms import (
@@ -170,11 +170,16 @@ def _search_fts(
     clauses, params = sql_filters(query, fts_driven=True)
     prefilter, exact = index_filters(query)
     fts = Fts(conn, clauses, params, exact)
-    named: Pending[list[int]] | None = None
-    if aside is not None and (prefilter or fts.by_rowid) and query.sort == "relevance":
-        # A broad match (the likelier the shorter the text) lists its name hits passing the filters
-        # (_broad_page): as dear as the count, both intersecting the filter's hits. Listed aside.
-        named = aside.start(lambda other: _named_hits(Fts(other, clauses, params, exact), match, prefilter))
+    named: Pending[tuple[list[int], int, int]] | None = None
+    if aside is not None and prefilter and query.sort == "relevance":
+        # A broad match (the likelier the shorter the text) pages its name hits holding the filters
+        # (_broad_page): as dear as the count, both intersecting the filter's hits. Paged aside.
+        in_name = and_(f"name : ({match})", *prefilter)
+        named = aside.start(
+            lambda other: Fts(other, clauses, params, exact).page_named(
+                in_name, RANK_CAP, query.limit, query.offset
+            )
+        )
     if not clauses:
         hits, hits_capped = fts.count(match, COUNT_CAP, filtered=False)
         total, capped = hits, hits_capped
@@ -204,20 +209,6 @@ def _search_fts(
     return SearchResult(tuple(rows), total, capped, "fts")
 
 
-def _hits(conn: sqlite3.Connection, expr: str) -> list[int]:
-    """The first ``RANK_CAP + 1`` hits of ``expr``, in the index's order."""
-    return [r[0] for r in conn.execute(HITS.format(cap=RANK_CAP + 1), (expr,))]
-
-
-def _named_hits(fts: Fts, match: str, prefilter: list[str]) -> list[int]:
-    """The first ``RANK_CAP + 1`` name hits a filtered broad page lists: those holding the index-side
-    filters, or (favourites alone) those passing the rowid filter."""
-    in_name = and_(f"name : ({match})", *prefilter)
-    if fts.by_rowid and not prefilter:
-        return fts.passing(in_name, RANK_CAP + 1)
-    return _hits(fts.conn, in_name)
-
-
 def _phrases_narrow(fts: Fts, match: str) -> bool:
     """bm25 first scans every hit of each word alone (for its rarity), so rank only when each is rare."""
     phrases = match.split(" ")  # tokens hold no spaces
@@ -234,7 +225,7 @@ def _broad_page(
     match: str,
     prefilter: list[str],
     exact: bool,
-    named_aside: Pending[list[int]] | None = None,
+    named_aside: Pending[tuple[list[int], int, int]] | None = None,
 ) -> list[sqlite3.Row]:
     """A page of a match too broad to rank by bm25: hits in the name first, shortest name first (the
     closest to what was typed) while they are few enough, then the other hits newest first.
@@ -243,25 +234,24 @@ def _broad_page(
     No bm25 here, so the index-side filters can narrow every step without costing a rarity scan."""
     in_name = and_(f"name : ({match})", *prefilter)
     rows: list[sqlite3.Row] = []
-    if not (prefilter or fts.by_rowid):  # the name hits again cost less than listing them
+    if not prefilter:  # the name hits again cost less than paging them in a table
         named, named_capped = fts.count(in_name, RANK_CAP, filtered=not exact)
         if named_capped or query.offset < named:
             order = "f.rowid DESC" if named_capped else NAME_FIRST
             rows = fts.page(in_name, order, query.limit, query.offset, prefiltered=True)
     else:
-        # An index-side filter makes each pass over the index dear, and a rowid filter (favourites)
-        # leaves few name hits: list them once, those passing a rowid filter only.
-        listed = named_aside.take() if named_aside is not None else None
-        hits = listed if listed is not None else _named_hits(fts, match, prefilter)
-        named_capped = len(hits) > RANK_CAP
-        if fts.by_rowid and not prefilter:
-            named = RANK_CAP if named_capped else len(hits)
-        else:
-            named = RANK_CAP if named_capped else fts.count_listed(hits, filtered=not exact)
-        if named_capped:
+        # An index-side filter makes each pass over the index dear: one pass pages the name hits and
+        # counts them (started aside while the total was counted, when it could be).
+        paged = named_aside.take() if named_aside is not None else None
+        if paged is None:
+            paged = fts.page_named(in_name, RANK_CAP, query.limit, query.offset)
+        listed, hits, named = paged
+        named_capped = hits > RANK_CAP
+        if named_capped:  # too many to sort: the newest first
+            named = RANK_CAP
             rows = fts.page(in_name, "f.rowid DESC", query.limit, query.offset, prefiltered=True)
-        elif query.offset < named:
-            rows = fts.page_listed(hits, query.limit, query.offset)
+        else:
+            rows = fts.rows(listed)
     if len(rows) < query.limit:
         if named_capped:  # past the end of the name hits (a deep page): where do the others start?
             named, _ = fts.count(in_name, COUNT_CAP, filtered=not exact)

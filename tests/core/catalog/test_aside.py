@@ -1,4 +1,4 @@
-"""A broad filtered search lists its name hits on another pooled connection while it counts
+"""A broad filtered search pages its name hits on another pooled connection while it counts
 (core/catalog/aside.py): the same page and total as one connection gives, never a wait on the pool, and
 never a read that misses the rows of the transaction it runs in."""
 
@@ -15,6 +15,7 @@ import pytest
 
 from comfyui_model_library.core.catalog import search
 from comfyui_model_library.core.catalog.db import MAX_READERS, Database
+from comfyui_model_library.core.catalog.fts_hits import Fts
 from comfyui_model_library.core.catalog.repository import ModelRepository
 from comfyui_model_library.core.catalog.search import run_search
 from comfyui_model_library.core.models import ModelQuery
@@ -37,13 +38,13 @@ def broad(repo: ModelRepository, monkeypatch: pytest.MonkeyPatch) -> ModelReposi
 def _threads_listing_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of the threads that list name hits, from now on."""
     threads: list[str] = []
-    listed = search._named_hits
+    paged = Fts.page_named
 
-    def spy(*args: Any) -> list[int]:
+    def spy(self: Fts, *args: Any) -> tuple[list[int], int, int]:
         threads.append(threading.current_thread().name)
-        return listed(*args)
+        return paged(self, *args)
 
-    monkeypatch.setattr(search, "_named_hits", spy)
+    monkeypatch.setattr(Fts, "page_named", spy)
     return threads
 
 

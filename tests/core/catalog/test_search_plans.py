@@ -421,3 +421,22 @@ def test_a_long_piece_of_a_name_is_found_whole(
     }
     assert (first.total, listed) == (1, {names[0]})
     assert repo.list(ModelQuery(q="AB" * 3 + "as" + "ab" * 12, sort=sort)).total == 1
+
+
+@pytest.mark.parametrize("filters", [{"type": "lora"}, {"type": "lora", "tag": "neon"}, {"favorite": True}])
+def test_more_name_hits_than_rank_cap_come_newest_first_page_after_page(
+    repo: ModelRepository, monkeypatch: pytest.MonkeyPatch, filters: dict[str, object]
+) -> None:
+    """Past ``RANK_CAP`` filtered name hits the page is the newest first: the start of it as the one
+    pass over the index lists it, the rest from the index again, with no hit twice or missed."""
+    monkeypatch.setattr(search, "RANK_CAP", 4)
+    named = [make_model(f"neon {i}", tags=("neon",), favorite=True) for i in range(9)]
+    wrong = [make_model(f"neon v{i}", type="vae", tags=("neon",)) for i in range(3)]
+    repo.add_many([*named[:4], *wrong, *named[4:]])  # rowids in this order
+    newest_first = [m.name for m in reversed(named)]
+    pages = [
+        [m.name for m in repo.list(ModelQuery(q="neon", limit=3, offset=o, **filters)).items]  # type: ignore[arg-type]
+        for o in range(0, 12, 3)
+    ]
+    assert pages[0] == newest_first[:3]
+    assert [n for page in pages for n in page] == newest_first
