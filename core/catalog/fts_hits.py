@@ -113,6 +113,10 @@ class Fts:
 
         Sorting carries only (rowid, key); whole rows are read for the page alone, so wide rows
         never pass through the sorter."""
+        return self.rows(self.page_ids(expr, order, limit, offset, prefiltered=prefiltered))
+
+    def page_ids(self, expr: str, order: str, limit: int, offset: int, *, prefiltered: bool) -> list[int]:
+        """``page``'s rowids."""
         clauses, params = self._filters(prefiltered)
         by_rowid = _rowids_decide(clauses)  # (or no filter): then no row need be joined to filter
         clauses = _early(clauses, "f")
@@ -127,7 +131,7 @@ class Fts:
             source = "models_fts f" + ("" if by_rowid else f" JOIN {KEYS} ON m.rowid = f.rowid")
             order = f"{_BM25}, f.rowid"
         sql = f"SELECT f.rowid FROM {source}{where} ORDER BY {order} LIMIT ? OFFSET ?"
-        return self.rows([r[0] for r in self.conn.execute(sql, (expr, *params, limit, offset))])
+        return [r[0] for r in self.conn.execute(sql, (expr, *params, limit, offset))]
 
     def walk(self, expr: str, sort: str, limit: int, offset: int) -> list[sqlite3.Row]:
         """One page of hits of ``expr`` (holding the index-side filters) in ``sort``'s order, for many
