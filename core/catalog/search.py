@@ -46,6 +46,8 @@ MAX_TAG_CHARS = 128
 COUNT_CAP = 10_000
 # Matches with more hits than this are not ranked whole (bm25 costs about a microsecond per hit).
 RANK_CAP = 2_500
+# A single word this short is likely to match too many models to rank (see _likely_broad).
+BROAD_WORD_CHARS = 5
 # Substring fallback: only for one token at least this long.
 SUBSTRING_MIN_CHARS = 2
 
@@ -171,7 +173,7 @@ def _search_fts(
     prefilter, exact = index_filters(query)
     fts = Fts(conn, clauses, params, exact)
     named: Pending[tuple[list[int], int, int]] | None = None
-    if aside is not None and prefilter and query.sort == "relevance":
+    if aside is not None and query.sort == "relevance" and (prefilter or _likely_broad(match)):
         # A broad match (the likelier the shorter the text) pages its name hits holding the filters
         # (_broad_page): as dear as the count, both intersecting the filter's hits. Paged aside. (Not
         # without a filter: there the pass costs little, and one wasted on a narrow match slowed
@@ -206,6 +208,11 @@ def _search_fts(
     if named is not None:
         named.drop()  # taken, or not needed
     return SearchResult(tuple(rows), total, capped, "fts")
+
+
+def _likely_broad(match: str) -> bool:
+    """One short word (a prefix being typed): the matches most likely too broad to rank."""
+    return " " not in match and len(match) <= BROAD_WORD_CHARS + 3  # the quotes and the star
 
 
 def _named_page(fts: Fts, query: ModelQuery, match: str, prefilter: list[str]) -> tuple[list[int], int, int]:

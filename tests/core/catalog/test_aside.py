@@ -15,7 +15,6 @@ import pytest
 
 from comfyui_model_library.core.catalog import search
 from comfyui_model_library.core.catalog.db import MAX_READERS, Database
-from comfyui_model_library.core.catalog.fts_hits import Fts
 from comfyui_model_library.core.catalog.repository import ModelRepository
 from comfyui_model_library.core.catalog.search import run_search
 from comfyui_model_library.core.models import ModelQuery
@@ -38,18 +37,20 @@ def broad(repo: ModelRepository, monkeypatch: pytest.MonkeyPatch) -> ModelReposi
 def _threads_listing_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of the threads that list name hits, from now on."""
     threads: list[str] = []
-    paged = Fts.page_named
+    paged = search._named_page
 
-    def spy(self: Fts, *args: Any) -> tuple[list[int], int, int]:
+    def spy(*args: Any) -> tuple[list[int], int, int]:
         threads.append(threading.current_thread().name)
-        return paged(self, *args)
+        return paged(*args)
 
-    monkeypatch.setattr(Fts, "page_named", spy)
+    monkeypatch.setattr(search, "_named_page", spy)
     return threads
 
 
 @pytest.mark.parametrize("offset", [0, 3, 8, 15])
-@pytest.mark.parametrize(("filters", "total"), [({"type": "lora"}, 14), ({"favorite": True}, 4)])
+@pytest.mark.parametrize(
+    ("filters", "total"), [({"type": "lora"}, 14), ({"favorite": True}, 4), ({}, 18)]
+)  # without a filter: one short word, likely broad
 def test_the_page_and_total_are_those_of_one_connection(
     broad: ModelRepository,
     db: Database,
