@@ -7,6 +7,7 @@ reading no more of each hit than its rowid and 0008's narrow index entry until t
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from .rows import LIST_COLUMN_NAMES
@@ -15,6 +16,9 @@ from .search_terms import ORDER_BY, SORT_INDEX, sql_where
 # bm25 weights in models_fts column order: name, tags_text, type, base_model, repo_id, notes, aliases,
 # trigger_text, search_flags (typed text never matches the flags).
 _BM25 = "bm25(models_fts, 10.0, 5.0, 2.0, 2.0, 3.0, 1.0, 4.0, 4.0, 0.0)"
+
+# Rowids in hand, bound as one JSON array (one parameter, however many).
+_LISTED = "(SELECT value FROM json_each(?))"
 
 # 0008's narrow index by rowid: what a hit is filtered and ordered by, without reading its row.
 KEYS = "models m INDEXED BY models_search_keys"
@@ -137,13 +141,30 @@ class Fts:
         """One page of hits of ``expr`` (holding the index-side filters) in ``sort``'s order, for many
         hits: their rowids become a set, and the sort's index is walked until the page is full. Only the
         rows the remaining SQL filters test (none, when the index decides) and the page's are read."""
+        return self.rows(self.walk_ids(expr, sort, limit, offset))
+
+    def walk_ids(
+        self, expr: str, sort: str, limit: int, offset: int, *, above: int = 0, upto: int | None = None
+    ) -> list[int]:
+        """``walk``'s rowids, of the hits with a rowid above ``above`` and up to ``upto``."""
         clauses, params = self._filters(prefiltered=True)
+        hits = "SELECT rowid FROM models_fts WHERE models_fts MATCH ? AND rowid > ?"
+        values: list[object] = [expr, above]
+        if upto is not None:
+            hits += " AND rowid <= ?"
+            values.append(upto)
         sql = (
             f"SELECT m.rowid FROM models m INDEXED BY {SORT_INDEX[sort.lstrip('-')]} WHERE "
-            + " AND ".join(["m.rowid IN (SELECT rowid FROM models_fts WHERE models_fts MATCH ?)", *clauses])
+            + " AND ".join([f"m.rowid IN ({hits})", *clauses])
             + f" ORDER BY {ORDER_BY[sort]} LIMIT ? OFFSET ?"
         )
-        return self.rows([r[0] for r in self.conn.execute(sql, (expr, *params, limit, offset))])
+        return [r[0] for r in self.conn.execute(sql, (*values, *params, limit, offset))]
+
+    def sorted_ids(self, rowids: list[int], sort: str, limit: int, offset: int) -> list[int]:
+        """A page of ``rowids`` in ``sort``'s order."""
+        listed = f"SELECT m.rowid FROM models m WHERE m.rowid IN {_LISTED}"
+        sql = f"{listed} ORDER BY {ORDER_BY[sort]} LIMIT ? OFFSET ?"
+        return [r[0] for r in self.conn.execute(sql, (json.dumps(rowids), limit, offset))]
 
     def rows(self, rowids: list[int]) -> list[sqlite3.Row]:
         return rows_of(self.conn, rowids)

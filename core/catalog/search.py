@@ -197,7 +197,9 @@ def _search_fts(
     elif query.sort != "relevance":
         # The index-side filters narrow the hits read (no bm25 here to pay a rarity scan for them).
         narrowed = and_(match, *prefilter)
-        if capped or _walks_sort_index(conn, total, query):
+        if capped:
+            rows = _walk_halves(fts, narrowed, query, aside)
+        elif _walks_sort_index(conn, total, query):
             rows = fts.walk(narrowed, query.sort, query.limit, query.offset)
         else:
             rows = fts.page(narrowed, ORDER_BY[query.sort], query.limit, query.offset, prefiltered=True)
@@ -208,6 +210,28 @@ def _search_fts(
     if named is not None:
         named.drop()  # taken, or not needed
     return SearchResult(tuple(rows), total, capped, "fts")
+
+
+def _walk_halves(fts: Fts, expr: str, query: ModelQuery, aside: Aside | None) -> list[sqlite3.Row]:
+    """``Fts.walk`` for a match of more than ``COUNT_CAP`` hits, the older and the newer half of the
+    rowids each on its own connection (the other aside): each half's page, then the page of both.
+
+    Walking costs about a tenth of a microsecond per hit, each put in a set (a two-letter prefix at a
+    million models: three hundred thousand hits, 70 ms); two CPUs halve it."""
+    if aside is None:
+        return fts.walk(expr, query.sort, query.limit, query.offset)
+    (last,) = fts.conn.execute("SELECT coalesce(max(rowid), 0) FROM models").fetchone()
+    need, middle = query.offset + query.limit, int(last) // 2
+
+    def older(conn: sqlite3.Connection) -> list[int]:
+        return Fts(conn, fts.clauses, fts.params, fts.exact).walk_ids(expr, query.sort, need, 0, upto=middle)
+
+    pending = aside.start(older)
+    newer = fts.walk_ids(expr, query.sort, need, 0, above=middle)
+    firsts = pending.take()
+    if firsts is None:  # not started aside: walked here
+        firsts = older(fts.conn)
+    return fts.rows(fts.sorted_ids(firsts + newer, query.sort, query.limit, query.offset))
 
 
 def _likely_broad(match: str) -> bool:

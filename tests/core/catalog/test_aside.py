@@ -15,6 +15,7 @@ import pytest
 
 from comfyui_model_library.core.catalog import search
 from comfyui_model_library.core.catalog.db import MAX_READERS, Database
+from comfyui_model_library.core.catalog.fts_hits import Fts
 from comfyui_model_library.core.catalog.repository import ModelRepository
 from comfyui_model_library.core.catalog.search import run_search
 from comfyui_model_library.core.models import ModelQuery
@@ -187,3 +188,28 @@ def test_a_search_during_interpreter_shutdown_runs_its_reads_itself(
         [sys.executable, "-c", LATE_SEARCH, path], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "total 14", done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("sort", ["name", "-name", "-size", "added", "-used"])
+@pytest.mark.parametrize("offset", [0, 5, 16])
+def test_a_sorted_match_of_too_many_hits_walks_its_halves_aside_to_the_same_page(
+    broad: ModelRepository, db: Database, monkeypatch: pytest.MonkeyPatch, sort: str, offset: int
+) -> None:
+    """Past COUNT_CAP hits a sorted page walks the older half of the rowids on another connection and
+    the newer half here: the page of both is the page one connection walks whole."""
+    monkeypatch.setattr(search, "COUNT_CAP", 3)
+    threads: list[str] = []
+    walked = Fts.walk_ids
+
+    def spy(self: Fts, *args: Any, **kwargs: Any) -> list[int]:
+        threads.append(threading.current_thread().name)
+        return walked(self, *args, **kwargs)
+
+    monkeypatch.setattr(Fts, "walk_ids", spy)
+    query = ModelQuery(q="neo", sort=sort, limit=4, offset=offset)
+    page = broad.list(query)
+    with db.read() as conn:
+        alone = run_search(conn, query)
+    assert [m.id for m in page.items] == [r["id"] for r in alone.rows]
+    assert len(page.items) == max(0, min(4, 18 - offset)) and page.total_capped
+    assert any(t.startswith("model-library-search") for t in threads), "one half walked aside"
