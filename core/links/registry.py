@@ -291,13 +291,7 @@ class LinkRegistry:
         for app_id in sorted({app for app, _ in wanted}, key=lambda a: a or ""):
             shards = sorted(shard for app, shard in wanted if app == app_id)
             for shard, rows in self._shard_rows(conn, app_id, shards):
-                entries = tuple(
-                    LinkEntry(
-                        model, file, link, kind, bool(rel), target, root, category, inode, dev, purpose, at
-                    )
-                    for model, file, link, kind, rel, target, root, category, inode, dev, purpose, at in rows
-                    if links_shard(model) == shard
-                )
+                entries = tuple(LinkEntry.of_row(row) for row in rows if links_shard(row[0]) == shard)
                 path = links_dir(folder, app_id) / f"{shard}.json"
                 if entries:
                     writes.append((path, LinksRecord(app_id, entries)))

@@ -95,10 +95,13 @@ def links_dir(folder: Path, app_id: str | None) -> Path:
     return folder / "links" / (file_key(app_id) if app_id else "_none")
 
 
+_SHARDS = frozenset(f"{n:02x}" for n in range(256))
+
+
 def links_shard(model_id: str | None) -> str:
     """Which links file an entry lives in: the first two hex digits of its model's id (256 files)."""
     head = (model_id or "")[:2].lower()
-    return head if len(head) == 2 and all(c in "0123456789abcdef" for c in head) else "__"
+    return head if head in _SHARDS else "__"
 
 
 def pending_lookups_path(folder: Path) -> Path:

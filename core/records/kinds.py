@@ -11,7 +11,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from ..taxonomy import LinkKind, LinkPurpose
@@ -248,6 +248,16 @@ class LinkEntry:
     created_at: str = ""
 
     @classmethod
+    def of_row(cls, row: tuple[Any, ...]) -> LinkEntry:
+        """An entry from a ``links`` row of its fields in order (``relative`` an integer): the frozen
+        ``__init__`` sets each of 12 fields through ``object.__setattr__``, and rewriting an install's
+        records builds one entry per link (10,000 after a large adoption)."""
+        entry = object.__new__(cls)
+        entry.__dict__.update(zip(_LINK_ENTRY_FIELDS, row, strict=True))
+        entry.__dict__["relative"] = bool(row[4])
+        return entry
+
+    @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> LinkEntry:
         kind = _str(d, "kind")
         if not LinkKind.has(kind):
@@ -269,6 +279,9 @@ class LinkEntry:
             purpose,
             _str(d, "created_at", ""),
         )
+
+
+_LINK_ENTRY_FIELDS = tuple(f.name for f in fields(LinkEntry))
 
 
 @dataclass(frozen=True)
