@@ -337,30 +337,9 @@ def test_a_link_entry_of_a_row_equals_the_one_built_field_by_field() -> None:
     from comfyui_model_library.core.records.files import links_shard
     from comfyui_model_library.core.records.kinds import LinkEntry
 
-    row = (
-        "ab12",
-        "m.safetensors",
-        "/c/m.safetensors",
-        "symlink",
-        1,
-        "/l/m",
-        "/c",
-        "loras",
-        7,
-        8,
-        "adopt",
-        "t",
-    )
-    built = LinkEntry("ab12", "m.safetensors", "/c/m.safetensors", "symlink", True, "/l/m", "/c", "loras", 7, 8,
-                      "adopt", "t")  # fmt: skip
+    row = ("ab12", "m.st", "/c/m.st", "symlink", 1, "/l/m", "/c", "loras", 7, 8, "adopt", "t")
+    built = LinkEntry("ab12", "m.st", "/c/m.st", "symlink", True, "/l/m", "/c", "loras", 7, 8, "adopt", "t")
     assert LinkEntry.of_row(row) == built and LinkEntry.of_row(row).relative is True
     assert LinkEntry.of_row((*row[:4], 0, *row[5:])).relative is False
-    assert [links_shard(m) for m in ("AB12", "ab", "a", "", None, "zz9", "0f")] == [
-        "ab",
-        "ab",
-        "__",
-        "__",
-        "__",
-        "__",
-        "0f",
-    ]
+    shards = [links_shard(m) for m in ("AB12", "ab", "a", "", None, "zz9", "0f")]
+    assert shards == ["ab", "ab", "__", "__", "__", "__", "0f"]
