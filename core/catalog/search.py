@@ -19,6 +19,7 @@ Counting every hit of a broad match costs as much as ranking it, so totals stop 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 
@@ -260,9 +261,14 @@ def _named_page(fts: Fts, query: ModelQuery, match: str, prefilter: list[str]) -
     return fts.page_ids(in_name, NAME_FIRST, query.limit, query.offset, prefiltered=True), named, named
 
 
+# One word of a match: a quoted token (quotes doubled inside), its prefix star, and the text columns it
+# is kept to when it holds the flags' mark (``{name tags_text ...} : "..."``, spaces inside).
+_PHRASE = re.compile(r'(?:\{[^}]*\} : )?"(?:[^"]|"")*"\*?')
+
+
 def _phrases_narrow(fts: Fts, match: str) -> bool:
     """bm25 first scans every hit of each word alone (for its rarity), so rank only when each is rare."""
-    phrases = match.split(" ")  # tokens hold no spaces
+    phrases = _PHRASE.findall(match)
     if len(phrases) == 1:
         return True
     if len(phrases) > 4:
