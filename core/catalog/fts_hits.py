@@ -94,15 +94,17 @@ class Fts:
         every = "(SELECT count(*) FROM h)"
         passing = f"(SELECT count(*) FROM {joined}{sql_where(clauses)})" if clauses else every
         # The counts, and the page joined to them: a page of nothing (past the end, or ``cap``: the
-        # test of the count is made once, before the loop) still gives the counts. A LEFT JOIN keeps
-        # the page inner, in its order.
+        # test of the count is made once, before the loop) still gives the counts. The join keeps no
+        # order SQLite promises: the page's keys come along and order it again (a page's few rows).
         page = (
-            f"SELECT m.rowid AS hit FROM {joined}{sql_where([f'{every} <= {cap}', *clauses])} "
+            f"SELECT m.rowid AS hit, length(m.name) AS k, m.name AS n, m.id AS i "
+            f"FROM {joined}{sql_where([f'{every} <= {cap}', *clauses])} "
             f"ORDER BY {NAME_FIRST} LIMIT ? OFFSET ?"
         )
         sql = (
             f"WITH h AS MATERIALIZED ({hits}) SELECT c.hits, c.passing, p.hit "
-            f"FROM (SELECT {every} AS hits, {passing} AS passing) c LEFT JOIN ({page}) p"
+            f"FROM (SELECT {every} AS hits, {passing} AS passing) c LEFT JOIN ({page}) p "
+            "ORDER BY p.k, p.n COLLATE NOCASE, p.i"
         )
         rows = self.conn.execute(sql, (expr, *params, *params, limit, offset)).fetchall()
         return [r[2] for r in rows if r[2] is not None], int(rows[0][0]), int(rows[0][1])

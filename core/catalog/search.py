@@ -19,6 +19,7 @@ Counting every hit of a broad match costs as much as ranking it, so totals stop 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 
@@ -46,6 +47,10 @@ MAX_TAG_CHARS = 128
 COUNT_CAP = 10_000
 # Matches with more hits than this are not ranked whole (bm25 costs about a microsecond per hit).
 RANK_CAP = 2_500
+# A sorted page walks a broad match's halves on two connections while the halves' pages hold at most this
+# many rows (offset + limit): deeper, each half lists every hit it passes into Python and the page of both
+# reads and sorts them all, dearer than one walk (100,000 models, offset 20,000: 33 -> 240 ms).
+HALVES_MAX_ROWS = 1_000
 # A single word this short is likely to match too many models to rank (see _likely_broad).
 BROAD_WORD_CHARS = 5
 # Substring fallback: only for one token at least this long.
@@ -214,11 +219,12 @@ def _search_fts(
 
 def _walk_halves(fts: Fts, expr: str, query: ModelQuery, aside: Aside | None) -> list[sqlite3.Row]:
     """``Fts.walk`` for a match of more than ``COUNT_CAP`` hits, the older and the newer half of the
-    rowids each on its own connection (the other aside): each half's page, then the page of both.
+    rowids each on its own connection (the other aside): each half's page, then the page of both (a
+    page deeper than ``HALVES_MAX_ROWS`` walks once).
 
     Walking costs about a tenth of a microsecond per hit, each put in a set (a two-letter prefix at a
     million models: three hundred thousand hits, 70 ms); two CPUs halve it."""
-    if aside is None:
+    if aside is None or query.offset + query.limit > HALVES_MAX_ROWS:
         return fts.walk(expr, query.sort, query.limit, query.offset)
     (last,) = fts.conn.execute("SELECT coalesce(max(rowid), 0) FROM models").fetchone()
     need, middle = query.offset + query.limit, int(last) // 2
@@ -255,9 +261,14 @@ def _named_page(fts: Fts, query: ModelQuery, match: str, prefilter: list[str]) -
     return fts.page_ids(in_name, NAME_FIRST, query.limit, query.offset, prefiltered=True), named, named
 
 
+# One word of a match: a quoted token (quotes doubled inside), its prefix star, and the text columns it
+# is kept to when it holds the flags' mark (``{name tags_text ...} : "..."``, spaces inside).
+_PHRASE = re.compile(r'(?:\{[^}]*\} : )?"(?:[^"]|"")*"\*?')
+
+
 def _phrases_narrow(fts: Fts, match: str) -> bool:
     """bm25 first scans every hit of each word alone (for its rarity), so rank only when each is rare."""
-    phrases = match.split(" ")  # tokens hold no spaces
+    phrases = _PHRASE.findall(match)
     if len(phrases) == 1:
         return True
     if len(phrases) > 4:

@@ -3,9 +3,15 @@ typed text."""
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from comfyui_model_library.core.catalog import search
 from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.catalog.repository import ModelRepository
+from comfyui_model_library.core.catalog.search import build_match, run_search
 from comfyui_model_library.core.catalog.search_flags import FAVOURITE, NOT_FAVOURITE
+from comfyui_model_library.core.catalog.search_terms import tokenize
 from comfyui_model_library.core.models import ModelQuery
 
 from .conftest import make_model
@@ -44,3 +50,26 @@ def test_typed_text_never_finds_a_model_for_being_a_favourite(repo: ModelReposit
     # A name holding the mark is still found by it (the text columns keep it).
     assert _names(repo, ModelQuery(q=f"x{FAVOURITE}y")) == [f"x{FAVOURITE}y"]
     assert _names(repo, ModelQuery(q=f"x{FAVOURITE[:2]}")) == [f"x{FAVOURITE}y"]
+
+
+def test_words_holding_the_mark_are_ranked_as_other_words_are(repo: ModelRepository, db: Database) -> None:
+    """A word kept to the text columns is written ``{name ...} : "word"``: the check that each word of a
+    match is rare enough to rank (search._phrases_narrow) must take it as one word, not as ten."""
+    repo.add_many([make_model(f"neon x{FAVOURITE}y"), make_model("neon"), make_model("other")])
+    ranked: list[str] = []
+    with db.read() as conn:
+        conn.set_trace_callback(ranked.append)
+        try:
+            got = run_search(conn, ModelQuery(q=f"neon x{FAVOURITE}y"))
+        finally:
+            conn.set_trace_callback(None)
+    assert [r["name"] for r in got.rows] == [f"neon x{FAVOURITE}y"]
+    assert any("bm25(" in s for s in ranked), "two rare words: ranked"
+
+
+@given(st.text(alphabet=st.sampled_from(f'ab "*:{{}}-^{FAVOURITE[0]}\u00e9\ue001'), max_size=40))
+def test_a_match_splits_into_one_phrase_per_typed_word(text: str) -> None:
+    match = build_match(text)
+    if match is not None:
+        phrases = search._PHRASE.findall(match)
+        assert " ".join(phrases) == match and len(phrases) == len(tokenize(text))

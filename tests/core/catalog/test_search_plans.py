@@ -440,3 +440,25 @@ def test_more_name_hits_than_rank_cap_come_newest_first_page_after_page(
     ]
     assert pages[0] == newest_first[:3]
     assert [n for page in pages for n in page] == newest_first
+
+
+@pytest.mark.parametrize("filters", [{"type": "lora"}, {"favorite": True}, {"type": "lora", "tag": "neon"}])
+def test_name_hits_come_shortest_first_whatever_order_sqlite_scans_in(
+    repo: ModelRepository, db: Database, monkeypatch: pytest.MonkeyPatch, filters: dict[str, object]
+) -> None:
+    """A page of name hits is read through a join with no ORDER BY of its own (``Fts.page_named``):
+    SQLite promises no order there. ``reverse_unordered_selects`` scans such selects backwards, as
+    another version's plan may: the page must still come shortest name first."""
+    monkeypatch.setattr(search, "RANK_CAP", 6)
+    repo.add_many(
+        [make_model(f"neon_{'x' * i}", tags=("neon",), favorite=True) for i in (3, 0, 2, 1)]
+        + [make_model(f"other{i}", tags=("neon",), favorite=True) for i in range(3)]
+    )
+    query = ModelQuery(q="neo", limit=5, **filters)  # type: ignore[arg-type]
+    with db.read() as conn:
+        conn.execute("PRAGMA reverse_unordered_selects = ON")
+        try:
+            names = [r["name"] for r in run_search(conn, query).rows]
+        finally:
+            conn.execute("PRAGMA reverse_unordered_selects = OFF")
+    assert names[:4] == ["neon_", "neon_x", "neon_xx", "neon_xxx"]
