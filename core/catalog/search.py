@@ -303,7 +303,10 @@ def _broad_page(
             named, _ = fts.count(in_name, COUNT_CAP, filtered=not exact)
         rest = and_(f"({match}) NOT (name : ({match}))", *prefilter)
         rest_offset = max(0, query.offset - named)
-        rows += fts.page(rest, "f.rowid DESC", query.limit - len(rows), rest_offset, prefiltered=True)
+        others = fts.page(rest, "f.rowid DESC", query.limit - len(rows), rest_offset, prefiltered=True)
+        # The name hits may come from another connection's read: a model renamed in between is both.
+        shown = {row["rowid"] for row in rows}
+        rows += [row for row in others if row["rowid"] not in shown]
     return rows
 
 

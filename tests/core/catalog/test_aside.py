@@ -239,3 +239,24 @@ def test_a_deep_sorted_page_walks_once_not_every_hit_of_both_halves(
     listed.clear()
     broad.list(ModelQuery(q="neo", sort="name", limit=2, offset=4))  # shallow: both halves walked
     assert len(listed) == 2
+
+
+def test_a_model_renamed_between_the_name_hits_and_the_rest_shows_once(
+    repo: ModelRepository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The name hits are read first (aside, or here), the other hits after: a model renamed in between
+    is a name hit in the first read and another hit in the second, and is listed once."""
+    monkeypatch.setattr(search, "RANK_CAP", 3)
+    models = [make_model(f"neon {i}", tags=("neon",)) for i in range(3)]
+    models += [make_model(f"other {i}", tags=("neon",)) for i in range(3)]
+    repo.add_many(models)
+    paged = search._named_page
+
+    def rename_after(*args: Any) -> tuple[list[int], int, int]:
+        page = paged(*args)
+        repo.update(models[0].id, name="renamed 0")  # still a hit (its tag), no longer in the name
+        return page
+
+    monkeypatch.setattr(search, "_named_page", rename_after)
+    ids = [m.id for m in repo.list(ModelQuery(q="neon", limit=10)).items]
+    assert sorted(ids) == sorted(m.id for m in models)
