@@ -129,14 +129,14 @@ class AdoptService:
             # batch's steps would gain them nothing.
             sizes = [u.size if u.format == "single-file" else GROUP_MODEL_BYTES for u in plan.units]
             parts = segments(sizes, move=False, max_models=BATCH_MODELS, max_bytes=BATCH_BYTES)
-            for batched, run in itertools.groupby(parts, key=lambda p: p[0]):
+            for number, (batched, run) in enumerate(itertools.groupby(parts, key=lambda p: p[0])):
                 batches = [[plan.units[i] for i in part] for _batched, part in run]
                 if batched:
                     if cancelled is not None and cancelled():
                         for unit in itertools.chain.from_iterable(batches):
                             tally.skip(unit.key, _CANCELLED)
                         continue
-                    adopt_batches(ctx, batches)
+                    adopt_batches(ctx, batches, fresh=number == 0)  # the first: planned a moment ago
                     done = progressed + sum(u.size for units in batches for u in units)
                     progressed = done
                     continue

@@ -71,14 +71,16 @@ class _Ready:
 Linked = list[tuple[_Ready, list[LinkRecord]]]
 
 
-def adopt_batches(ctx: AdoptContext, batches: Sequence[Sequence[AdoptUnit]]) -> None:
+def adopt_batches(ctx: AdoptContext, batches: Sequence[Sequence[AdoptUnit]], *, fresh: bool = False) -> None:
     """Adopt consecutive ``batches`` of small single-file units in one importer run; the report is
-    tallied as for each unit alone."""
+    tallied as for each unit alone. ``fresh``: planned just before (each file stat'd a moment ago), so
+    not checked again before staging (10,000 stats); each is still checked before its link replaces it,
+    and one changed in between is left alone (its new model forgotten)."""
     live: list[AdoptUnit] = []
     batch_of: dict[str, int] = {}
     for number, units in enumerate(batches):
         for unit in units:
-            changed = changed_file(unit)
+            changed = None if fresh else changed_file(unit)
             if changed is not None:
                 ctx.tally.skip(changed, "changed since adoption was planned; left as it is (run adopt again)")
             else:

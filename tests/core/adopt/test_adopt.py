@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -292,3 +293,37 @@ def test_not_comfyui_folder_is_refused_and_a_concurrent_run_is_busy(library: Lib
         with pytest.raises(Busy, match="Another adoption"):
             adopt.adopt(install)
     assert not os.path.islink(install / "models/loras/a.safetensors")
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_a_file_changing_between_planning_and_staging_is_left_alone(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, replace: bool
+) -> None:
+    """The first batch is not checked again after planning (it was stat'd a moment before): a file
+    changed in that moment is still left alone, by the check before its link replaces it."""
+    install = make_install(tmp_path / "ComfyUI")
+    target = write_model(install / "models/checkpoints/a.safetensors", "a")
+    other = write_model(install / "models/loras/b.safetensors", "b")
+    svc = service(library)
+    planned = svc.plan
+    change = ChangingOnStage("", [target], replace=replace)
+
+    def plan_then_change(root: Path) -> Any:
+        plan = planned(root)
+        change(0, 0, "")
+        return plan
+
+    monkeypatch.setattr(svc, "plan", plan_then_change)
+    report = svc.adopt(install)
+    assert change.fired
+    assert [s["path"] for s in report.skipped] == [str(target)]
+    assert not os.path.islink(target) and os.path.islink(other)
+    assert {r["link_path"] for r in adopt_links(library)} == {str(other)}
+    # Its new bytes were imported, then forgotten with it (they share its inode): only b's model stays.
+    assert model_count(library) == 1
+    check_library_invariants(library.config.root)
+    now = sha256_of(target)
+    monkeypatch.undo()
+    again = svc.adopt(install)
+    assert again.adopted == 1 and sha256_of(target) == now and os.path.islink(target)
+    check_library_invariants(library.config.root)
