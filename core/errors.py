@@ -183,6 +183,14 @@ class CatalogCorrupt(CatalogError):
     code = "catalog_corrupt"
 
 
+class CatalogTooNew(CatalogError):
+    """The catalog was upgraded by a newer version: this one would index rows the newer way only in part
+    (its triggers are the newer ones), so it does not open it rather than damage it."""
+
+    code = "catalog_too_new"
+    http_status = 503
+
+
 class NetworkError(ModelLibraryError, ConnectionError):
     code = "network_error"
     http_status = 502

@@ -86,7 +86,12 @@ class Library:
         opened = open_catalog(config.catalog_path, config.models_dir)
         db = opened.db
         if db.read_only:
-            if pending_migrations(db):
+            try:
+                pending = pending_migrations(db)
+            except BaseException:  # a newer version's catalog (CatalogTooNew)
+                db.close()
+                raise
+            if pending:
                 db.close()
                 raise InsufficientSpace(space_message(config.catalog_path, writing=False))
             library = cls(config, db)
@@ -98,7 +103,11 @@ class Library:
             ]
             log.warning("model-library: %s", library.recovered[0])
             return library
-        migrate(db)
+        try:
+            migrate(db)
+        except BaseException:  # a newer version's catalog (CatalogTooNew), a full disk: let it go
+            db.close()
+            raise
         ensure_identity(config.root)
         if config.shared:
             mark_shared(config.root)

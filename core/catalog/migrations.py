@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..errors import CatalogTooNew
 from .backup import backups_dir, take_backup
 from .db import Database
 from .schema_sql import (
@@ -57,6 +58,28 @@ def applied_migrations(conn: sqlite3.Connection) -> set[str]:
     return {row[0] for row in conn.execute("SELECT name FROM _migrations")}
 
 
+def refuse_newer(done: set[str], known: Sequence[str], where: str, restore_hint: str) -> None:
+    """Raise CatalogTooNew when the catalog at ``where`` holds upgrades this version does not know."""
+    unknown = sorted(done - set(known))
+    if unknown:
+        raise CatalogTooNew(
+            f"The catalog {where} was upgraded by a newer version of comfyui-model-library "
+            f"({', '.join(unknown)}), which this version does not know; it is left untouched. Update the "
+            f"node to the newer version again. {restore_hint}"
+        )
+
+
+def _refuse_newer_sqlite(db: Database, done: set[str]) -> None:
+    refuse_newer(
+        done,
+        [m.name for m in MIGRATIONS],
+        str(db.path),
+        f"To go back to this version instead, restore the backup taken before that upgrade from "
+        f"{backups_dir(db.path)} (catalog-...-before-<upgrade>.sqlite); later changes are then read again "
+        "from the models' metadata.json files by `model-library rebuild`.",
+    )
+
+
 def pending_migrations(db: Database) -> list[str]:
     """Names of the migrations not yet applied, read without writing (a read-only catalog)."""
     with db.read() as conn:
@@ -64,13 +87,16 @@ def pending_migrations(db: Database) -> list[str]:
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
         ).fetchone()
         done = {row[0] for row in conn.execute("SELECT name FROM _migrations")} if has_table else set()
+    _refuse_newer_sqlite(db, done)
     return [m.name for m in MIGRATIONS if m.name not in done]
 
 
 def migrate(db: Database) -> list[str]:
-    """Run pending migrations; return their names. Backs the database up first when it has data."""
+    """Run pending migrations; return their names. Backs the database up first when it has data.
+    A catalog upgraded by a newer version is refused (CatalogTooNew), never written."""
     with db.transaction() as conn:
         done = applied_migrations(conn)
+    _refuse_newer_sqlite(db, done)
     pending = [m for m in MIGRATIONS if m.name not in done]
     if not pending:
         return []

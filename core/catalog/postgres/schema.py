@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from ..migrations import refuse_newer
 from .database import Conn, PostgresDatabase
 from .jobs import JOBS_TABLE
 from .schema_reads import COUNTED_WORDS, FILTERED_WORDS, LISTED, NAME_WORDS
@@ -281,6 +282,12 @@ def migrate(db: PostgresDatabase) -> list[str]:
     with db.transaction() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
         done = applied(conn)
+        refuse_newer(
+            done,
+            [m.name for m in MIGRATIONS],
+            "on PostgreSQL",
+            "Every machine sharing it must run the same version: update this one.",
+        )
         for migration in MIGRATIONS:
             if migration.name in done:
                 continue

@@ -10,6 +10,9 @@ from comfyui_model_library.core.catalog import migrations
 from comfyui_model_library.core.catalog.backup import backups, backups_dir
 from comfyui_model_library.core.catalog.db import Database
 from comfyui_model_library.core.catalog.repository import ModelRepository
+from comfyui_model_library.core.config import LibraryConfig
+from comfyui_model_library.core.errors import CatalogTooNew
+from comfyui_model_library.core.library import Library
 from comfyui_model_library.core.models import ModelQuery
 
 from .conftest import make_model
@@ -74,3 +77,24 @@ def test_a_catalog_of_the_previous_version_upgrades_with_its_rows_and_index(
         conn.execute("INSERT INTO models_fts(models_fts) VALUES ('integrity-check')")
         conn.execute("INSERT INTO models_trigrams(models_trigrams) VALUES ('integrity-check')")
     db.close()
+
+
+def test_a_catalog_upgraded_by_a_newer_version_is_refused_and_left_untouched(
+    library_config: LibraryConfig,
+) -> None:
+    """Older code would index new rows its own way under the newer triggers (0012's flags: a damaged
+    words index): it refuses the catalog, says what to do, and neither writes nor sets it aside."""
+    Library.open(library_config).close()
+    path = library_config.catalog_path
+    db = Database(path)
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO _migrations (name, applied_at) VALUES ('0099_from_the_future', 'x')")
+    db.close()
+    before = sorted(p.name for p in path.parent.iterdir()), path.read_bytes()
+    with pytest.raises(CatalogTooNew, match=r"newer version .*0099_from_the_future.*\.backups"):
+        Library.open(library_config)
+    db = Database(path)
+    with pytest.raises(CatalogTooNew):
+        migrations.pending_migrations(db)  # the read-only open's check
+    db.close()
+    assert (sorted(p.name for p in path.parent.iterdir()), path.read_bytes()) == before

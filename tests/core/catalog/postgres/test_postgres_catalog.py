@@ -15,7 +15,13 @@ from comfyui_model_library.core.catalog.postgres.documents import document, quer
 from comfyui_model_library.core.catalog.postgres.schema import MIGRATIONS, migrate
 from comfyui_model_library.core.catalog.postgres.store import PostgresCatalog
 from comfyui_model_library.core.catalog.rows import INSERT_MODEL, model_params
-from comfyui_model_library.core.errors import CatalogUnavailable, Conflict, InvalidConfig, InvalidInput
+from comfyui_model_library.core.errors import (
+    CatalogTooNew,
+    CatalogUnavailable,
+    Conflict,
+    InvalidConfig,
+    InvalidInput,
+)
 from comfyui_model_library.core.models import ModelFile, ModelQuery
 from tests.postgres_server import PostgresServer
 
@@ -397,3 +403,15 @@ def test_an_add_writes_each_model_row_once(db: PostgresDatabase, store: Postgres
         row = conn.execute("SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'models'")
         assert row.fetchone() == {"n_tup_upd": 0}
     _counts_match_rows(db)
+
+
+def test_a_machine_older_than_the_shared_catalog_refuses_it(db: PostgresDatabase) -> None:
+    """A machine not updated yet, meeting a catalog another machine upgraded, does not open it."""
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO _migrations (name, applied_at) VALUES ('0099_from_the_future', 'x')")
+    try:
+        with pytest.raises(CatalogTooNew, match=r"newer version .*0099_from_the_future.*same version"):
+            migrate(db)
+    finally:
+        with db.transaction() as conn:
+            conn.execute("DELETE FROM _migrations WHERE name = '0099_from_the_future'")
