@@ -56,6 +56,10 @@ class Fts:
     ) -> None:
         self.conn, self.clauses, self.params, self.exact = conn, clauses, params, exact
 
+    def on(self, conn: sqlite3.Connection) -> Fts:
+        """The same query's pieces on another connection (a read aside)."""
+        return Fts(conn, self.clauses, self.params, self.exact)
+
     def count(self, expr: str, cap: int, *, filtered: bool) -> tuple[int, bool]:
         """Hits of ``expr`` up to ``cap`` (True when there are more). ``filtered`` applies the SQL filters
         to the first ``cap`` index hits only, so a count never costs more than ``cap`` row lookups."""

@@ -64,8 +64,8 @@ def refuse_newer(done: set[str], known: Sequence[str], where: str, restore_hint:
     if unknown:
         raise CatalogTooNew(
             f"The catalog {where} was upgraded by a newer version of comfyui-model-library "
-            f"({', '.join(unknown)}), which this version does not know; it is left untouched. Update the "
-            f"node to the newer version again. {restore_hint}"
+            f"({', '.join(unknown)}), which this version does not know; it is left untouched. Run the newer "
+            f"version of the node again. {restore_hint}"
         )
 
 

@@ -180,12 +180,10 @@ def _search_fts(
     named: Pending[tuple[list[int], int, int]] | None = None
     if aside is not None and query.sort == "relevance" and (prefilter or _likely_broad(match)):
         # A broad match (the likelier the shorter the text) pages its name hits holding the filters
-        # (_broad_page): as dear as the count, both intersecting the filter's hits. Paged aside. (Not
-        # without a filter: there the pass costs little, and one wasted on a narrow match slowed
-        # type-ahead's median by a sixth.)
-        named = aside.start(
-            lambda other: _named_page(Fts(other, clauses, params, exact), query, match, prefilter)
-        )
+        # (_broad_page) aside while the total is counted: with a filter both intersect its hits, as dear
+        # as each other. Without one only for one short word: a pass wasted on a narrow match (two
+        # words, a long one) slowed type-ahead's median by a sixth.
+        named = aside.start(lambda other: _named_page(fts.on(other), query, match, prefilter))
     if not clauses:
         hits, hits_capped = fts.count(match, COUNT_CAP, filtered=False)
         total, capped = hits, hits_capped
@@ -230,7 +228,7 @@ def _walk_halves(fts: Fts, expr: str, query: ModelQuery, aside: Aside | None) ->
     need, middle = query.offset + query.limit, int(last) // 2
 
     def older(conn: sqlite3.Connection) -> list[int]:
-        return Fts(conn, fts.clauses, fts.params, fts.exact).walk_ids(expr, query.sort, need, 0, upto=middle)
+        return fts.on(conn).walk_ids(expr, query.sort, need, 0, upto=middle)
 
     pending = aside.start(older)
     newer = fts.walk_ids(expr, query.sort, need, 0, above=middle)
