@@ -68,7 +68,18 @@ class _Ready:
     targets: tuple[Path, ...]
 
 
-Linked = list[tuple[_Ready, list[LinkRecord]]]
+@dataclass(frozen=True)
+class _Linked:
+    """A unit whose links were made, until its batch registers them: what the report needs of it (not
+    its model, which would otherwise live, and be scanned by the garbage collector, until then)."""
+
+    unit: AdoptUnit
+    duplicate: bool
+    targets: tuple[Path, ...]
+    links: list[LinkRecord]
+
+
+Linked = list[_Linked]
 
 
 def adopt_batches(ctx: AdoptContext, batches: Sequence[Sequence[AdoptUnit]], *, fresh: bool = False) -> None:
@@ -105,8 +116,8 @@ def adopt_batches(ctx: AdoptContext, batches: Sequence[Sequence[AdoptUnit]], *, 
 
     def settled(units: list[AdoptUnit], made: Linked) -> None:
         """Units linked or left alone: a batch all of whose units are takes step 5."""
-        for pair in made:
-            linked[batch_of[pair[0].unit.key]].append(pair)
+        for done in made:
+            linked[batch_of[done.unit.key]].append(done)
         for unit in units:
             number = batch_of[unit.key]
             unsettled[number] -= 1
@@ -139,24 +150,24 @@ def adopt_batches(ctx: AdoptContext, batches: Sequence[Sequence[AdoptUnit]], *, 
         for unit in rest:
             ctx.tally.fail(unit.key, exc.message)
         _link_all(ctx, [], records, {}, dropped=[u.key for u in rest])
-        for pairs in linked:  # linked before the error: registered (recovery would finish them anyway)
-            if pairs:
-                _register(ctx, pairs)
+        for done in linked:  # linked before the error: registered (recovery would finish them anyway)
+            if done:
+                _register(ctx, done)
     else:
         rest = list(waiting.values())
         if rest:  # units the importer gave no item for: ``imported`` reports them
             settled(rest, _link_all(ctx, rest, records, {u.key: [] for u in rest}))
 
 
-def _register(ctx: AdoptContext, pairs: Linked) -> None:
+def _register(ctx: AdoptContext, units: Linked) -> None:
     """Step 5 for a batch: its links registered and their rows deleted, in one transaction."""
-    if not pairs:
+    if not units:
         return
     with ctx.db.transaction():
-        ctx.registry.register_many([rec for _r, made in pairs for rec in made])
-        ctx.journal.adopts.delete_many(r.unit.key for r, _made in pairs)
-    for r, made in pairs:
-        count_adopted(ctx, r.unit, made, r.duplicate, list(r.targets))
+        ctx.registry.register_many([rec for u in units for rec in u.links])
+        ctx.journal.adopts.delete_many(u.unit.key for u in units)
+    for u in units:
+        count_adopted(ctx, u.unit, u.links, u.duplicate, list(u.targets))
 
 
 def _link_all(
@@ -181,7 +192,7 @@ def _link_all(
         if left_alone_if_changed(ctx, r.unit, r.model, r.duplicate):
             continue
         made, where = link_files(ctx, r.unit, r.model, list(r.targets), list(r.record.temps), real_folders)
-        linked.append((r, made))
+        linked.append(_Linked(r.unit, r.duplicate, r.targets, made))
         folders += where
     # Every swap durable before the catalog says the original is a link of ours.
     if folders:
@@ -218,7 +229,7 @@ def _check_all(
             ctx.tally.fail(unit.key, exc.message)
             continue
         temps = tuple(temp_name_for(f.path) for f in unit.files)
-        record = replace(records[unit.key], model_id=model.id, targets=tuple(str(t) for t in targets),
+        record = replace(records.pop(unit.key), model_id=model.id, targets=tuple(str(t) for t in targets),
                          temps=temps)  # fmt: skip
         ready.append(_Ready(unit, record, model, duplicate, tuple(targets)))
     return ready, dropped

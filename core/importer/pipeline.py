@@ -97,7 +97,9 @@ class Importer:
 
         ``on_items``: called (on this thread) with the items of each group or run as soon as they are
         committed, while the next group is being staged: adoption links a group's originals then, so that
-        its work overlaps the next group's hashing instead of following all of it. ``on_stage``: called
+        its work overlaps the next group's hashing instead of following all of it; the items go there only,
+        not also into the list returned (so a run of 10,000 models does not hold every model to its end,
+        which makes Python's garbage collector scan them again and again). ``on_stage``: called
         (on this thread) with the source paths of each group or run just before it is staged; adoption
         journals a group's originals then, not a whole run's before the first of them is read."""
         items: list[ImportItem] = []
@@ -116,6 +118,7 @@ class Importer:
         planned = checked
         if on_items is not None and items:
             on_items(list(items))
+            items.clear()
         if not planned:
             return items
         stats = [[_stat(f) for f in p.files] for p in planned]  # one stat a file: sizes, space, progress
@@ -156,8 +159,9 @@ class Importer:
             )
 
         def done(new: list[ImportItem]) -> None:
-            items.extend(new)
-            if on_items is not None and new:
+            if on_items is None:
+                items.extend(new)
+            elif new:
                 on_items(new)
 
         # Consecutive groups run together, so that each stages while the one before it commits.
