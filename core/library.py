@@ -87,13 +87,11 @@ class Library:
         db = opened.db
         if db.read_only:
             try:
-                pending = pending_migrations(db)
-            except BaseException:  # a newer version's catalog (CatalogTooNew)
+                if pending_migrations(db):  # raises CatalogTooNew for a newer version's catalog
+                    raise InsufficientSpace(space_message(config.catalog_path, writing=False))
+            except BaseException:
                 db.close()
                 raise
-            if pending:
-                db.close()
-                raise InsufficientSpace(space_message(config.catalog_path, writing=False))
             library = cls(config, db)
             full = db.read_only_problem is Problem.SPACE
             why = "is full" if full else "refuses writes (mounted read-only?)"
