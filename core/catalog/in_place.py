@@ -16,10 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from ..models import utcnow
-from .bulk import insert_rows, triggers_suspended
+from .bulk import insert_rows, models_indexed_at_end
 from .db import Database
 from .rows import refresh_aliases
-from .search_flags import INDEX_ROWS_AFTER
 from .settling import settle
 from .store import HeaderUpdate, HeldInPlace, ProvisionalFile, ProvisionalRow, Settled, Uninspected
 
@@ -45,9 +44,7 @@ class SqliteInPlaceModels:
     ) -> None:
         if not rows:
             return
-        (last_rowid,) = tx.execute("SELECT coalesce(max(rowid), 0) FROM models").fetchone()
-        # Indexed all at once below: row by row through the trigger cost several times as much.
-        with triggers_suspended(tx, ("models_ai", "models_trigrams_ai")):
+        with models_indexed_at_end(tx):  # row by row through the triggers cost several times as much
             insert_rows(
                 tx,
                 "INSERT INTO models (id, name, type, base_model, format, file_format, security, size, "
@@ -55,12 +52,6 @@ class SqliteInPlaceModels:
                 "(?, ?, ?, 'unknown', ?, ?, 'unknown', ?, 'source', ?, ?, '', 'ready', ?, ?)",
                 rows,
             )
-        # Writes are serialized, so every row above last_rowid is one of ours: index them at once.
-        tx.execute(INDEX_ROWS_AFTER, (last_rowid,))
-        tx.execute(
-            "INSERT INTO models_trigrams (rowid, name) SELECT rowid, name FROM models WHERE rowid > ?",
-            (last_rowid,),
-        )
         insert_rows(
             tx,
             "INSERT INTO model_files (model_id, path, size, blake3, sha256)",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Conflict
 from ..models import Model, ModelQuery, Page, utcnow
 from .aside import ReadsAside
-from .bulk import triggers_suspended
+from .bulk import insert_rows, models_indexed_at_end, triggers_suspended
 from .changes import changes_of
 from .db import Database
 from .facets import facet_counts
@@ -29,7 +29,8 @@ from .in_place import SqliteInPlaceModels
 from .lookups import ModelLookups
 from .refs import CANDIDATES, Lookups, like_pattern, not_found, resolve
 from .rows import (
-    INSERT_MODEL,
+    INSERT_MODEL_HEAD,
+    MODEL_ROW,
     check_origin_kind,
     check_values,
     chunks,
@@ -47,7 +48,10 @@ BULK_CACHE_KIB = 256 * 1024
 READ_CACHE_KIB = 8 * 1024
 
 
-_INSERT_ORIGIN = "INSERT OR IGNORE INTO model_origins (model_id, path, kind, recorded_at) VALUES (?, ?, ?, ?)"
+_INSERT_ORIGIN_HEAD = "INSERT OR IGNORE INTO model_origins (model_id, path, kind, recorded_at)"
+_INSERT_ORIGIN = f"{_INSERT_ORIGIN_HEAD} VALUES (?, ?, ?, ?)"
+# From this many models at once, ``add_many`` indexes them after inserting them, not row by row.
+INDEX_AT_END_MODELS = 16
 # All three: an update during a bulk load (aliases, say) must not touch index rows never written.
 _FTS_TRIGGERS = (
     "models_ai",
@@ -81,19 +85,29 @@ class ModelRepository(ModelLookups):
         with self.db.transaction() as conn:
             for chunk in chunks(models, 500):
                 self._check_new(conn, chunk)
-                conn.executemany(INSERT_MODEL, [model_params(m) for m in chunk])
-                conn.executemany(
-                    "INSERT INTO model_files (model_id, path, size, blake3, sha256) VALUES (?,?,?,?,?)",
+                params = [model_params(m) for m in chunk]
+                # A multi-row insert gives up the GIL once a statement, not once a row (``bulk.py``).
+                if len(chunk) >= INDEX_AT_END_MODELS:
+                    with models_indexed_at_end(conn):
+                        insert_rows(conn, INSERT_MODEL_HEAD, MODEL_ROW, params)
+                else:
+                    insert_rows(conn, INSERT_MODEL_HEAD, MODEL_ROW, params)
+                insert_rows(
+                    conn,
+                    "INSERT INTO model_files (model_id, path, size, blake3, sha256)",
+                    "(?, ?, ?, ?, ?)",
                     [(m.id, f.path, f.size, f.blake3, f.sha256) for m in chunk for f in m.files],
                 )
-                conn.executemany(
-                    "INSERT INTO tags (model_id, tag) VALUES (?, ?)",
+                insert_rows(
+                    conn,
+                    "INSERT INTO tags (model_id, tag)",
+                    "(?, ?)",
                     [(m.id, tag) for m in chunk for tag in unique(m.tags)],
                 )
                 rows = [(m.id, *o) for m in chunk for o in origins.get(m.id, ())]
                 for _model_id, _path, kind, _at in rows:
                     check_origin_kind(kind)
-                conn.executemany(_INSERT_ORIGIN, rows)
+                insert_rows(conn, _INSERT_ORIGIN_HEAD, "(?, ?, ?, ?)", rows)
                 if rows:
                     refresh_aliases(conn, {r[0] for r in rows})
                 count += len(chunk)

@@ -43,13 +43,14 @@ LIST_COLUMN_NAMES = (
 )
 LIST_COLUMNS = ", ".join("m." + c for c in LIST_COLUMN_NAMES.split(", "))
 
-INSERT_MODEL = (
+INSERT_MODEL_HEAD = (
     "INSERT INTO models (id, name, type, base_model, format, file_format, security, size, location, "
     "rel_dir, blake3, sha256, source_json, repo_id, tags_text, notes, manual_fields, metadata_json, "
     "warnings_json, state, added_at, updated_at, trigger_words_json, trigger_text, extras_json, "
-    "about_json, favorite, used_at) "
-    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    "about_json, favorite, used_at)"
 )
+MODEL_ROW = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+INSERT_MODEL = f"{INSERT_MODEL_HEAD} VALUES {MODEL_ROW}"
 _MODEL_SUFFIXES = (".safetensors", ".sft", ".gguf", ".ckpt", ".pt", ".pth", ".bin", ".pkl", ".onnx")
 
 
