@@ -8,6 +8,7 @@ a value built from plain strings (a catalog row, JSON) holds the members (see ``
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -62,9 +63,18 @@ _MODEL_FIELDS: _Fields = tuple(
 EDITABLE_FIELDS = ("name", "type", "base_model", "tags", "notes", "trigger_words")
 
 
+_now_text: tuple[int, str] = (-1, "")
+
+
 def utcnow() -> str:
-    """Now as ISO-8601 with a ``Z``-free explicit UTC offset, second precision."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    """Now as ISO-8601 with a ``Z``-free explicit UTC offset, second precision.
+
+    Made once a second (an adoption asks about five times for each of thousands of files)."""
+    global _now_text
+    second = int(time.time())
+    if second != _now_text[0]:
+        _now_text = (second, datetime.fromtimestamp(second, timezone.utc).isoformat())
+    return _now_text[1]
 
 
 # Source models are listed before they are hashed; until then their content hash is this placeholder.

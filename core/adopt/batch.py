@@ -66,6 +66,7 @@ class _Ready:
     model: Model
     duplicate: bool
     targets: tuple[Path, ...]
+    device: int  # the first library file's
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class _Linked:
     unit: AdoptUnit
     duplicate: bool
     targets: tuple[Path, ...]
+    device: int
     links: list[LinkRecord]
 
 
@@ -167,7 +169,7 @@ def _register(ctx: AdoptContext, units: Linked) -> None:
         ctx.registry.register_many([rec for u in units for rec in u.links])
         ctx.journal.adopts.delete_many(u.unit.key for u in units)
     for u in units:
-        count_adopted(ctx, u.unit, u.links, u.duplicate, list(u.targets))
+        count_adopted(ctx, u.unit, u.links, u.duplicate, list(u.targets), u.device)
 
 
 def _link_all(
@@ -192,7 +194,7 @@ def _link_all(
         if left_alone_if_changed(ctx, r.unit, r.model, r.duplicate):
             continue
         made, where = link_files(ctx, r.unit, r.model, list(r.targets), list(r.record.temps), real_folders)
-        linked.append(_Linked(r.unit, r.duplicate, r.targets, made))
+        linked.append(_Linked(r.unit, r.duplicate, r.targets, r.device, made))
         folders += where
     # Every swap durable before the catalog says the original is a link of ours.
     if folders:
@@ -223,7 +225,7 @@ def _check_all(
             continue
         try:
             targets = library_targets(ctx.config, model, unit)
-            verify(unit, targets, model)
+            device = verify(unit, targets, model)
         except ModelLibraryError as exc:
             dropped.append(unit.key)
             ctx.tally.fail(unit.key, exc.message)
@@ -231,5 +233,5 @@ def _check_all(
         temps = tuple(temp_name_for(f.path) for f in unit.files)
         record = replace(records.pop(unit.key), model_id=model.id, targets=tuple(str(t) for t in targets),
                          temps=temps)  # fmt: skip
-        ready.append(_Ready(unit, record, model, duplicate, tuple(targets)))
+        ready.append(_Ready(unit, record, model, duplicate, tuple(targets), device))
     return ready, dropped

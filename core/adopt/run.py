@@ -88,7 +88,7 @@ def adopt_unit(ctx: AdoptContext, unit: AdoptUnit) -> None:
         return
     try:
         targets = library_targets(ctx.config, model, unit)
-        verify(unit, targets, model)
+        device = verify(unit, targets, model)
     except ModelLibraryError as exc:
         ctx.journal.adopts.delete(unit.key)
         tally.fail(unit.key, exc.message)
@@ -104,13 +104,19 @@ def adopt_unit(ctx: AdoptContext, unit: AdoptUnit) -> None:
     with ctx.db.transaction():
         ctx.registry.register_many(records)
         ctx.journal.adopts.delete(unit.key)
-    count_adopted(ctx, unit, records, duplicate, targets)
+    count_adopted(ctx, unit, records, duplicate, targets, device)
 
 
 def count_adopted(
-    ctx: AdoptContext, unit: AdoptUnit, records: list[LinkRecord], duplicate: bool, targets: list[Path]
+    ctx: AdoptContext,
+    unit: AdoptUnit,
+    records: list[LinkRecord],
+    duplicate: bool,
+    targets: list[Path],
+    device: int,
 ) -> None:
-    """Once the unit's links are registered: what it adds to the report."""
+    """Once the unit's links are registered: what it adds to the report. ``device``: the first library
+    file's, as ``verify`` found it."""
     tally = ctx.tally
     if len(records) + sum(unit.linked) == len(unit.files):
         tally.adopted += 1
@@ -118,7 +124,7 @@ def count_adopted(
         if duplicate:
             tally.duplicates += 1
             tally.bytes_freed += _freed(ctx, unit, targets)
-        elif unit.files[0].device != os.stat(targets[0]).st_dev:
+        elif unit.files[0].device != device:
             tally.bytes_copied += unit.size
     ctx.stage("adopted", unit.key)
 
@@ -184,13 +190,15 @@ def library_targets(config: LibraryConfig, model: Model, unit: AdoptUnit) -> lis
     return [folder.joinpath(*rel.split("/")) for rel in unit.rel_paths]
 
 
-def verify(unit: AdoptUnit, targets: list[Path], model: Model) -> None:
-    """The library file must hold the original's bytes before the original's name points at it.
+def verify(unit: AdoptUnit, targets: list[Path], model: Model) -> int:
+    """The library file must hold the original's bytes before the original's name points at it; the
+    device of the first library file (the report counts the bytes of a model stored on another device).
 
     A hardlink (the same inode) is the original itself. Any other file (a duplicate found by the catalog's
     BLAKE3, or a copy) is read and hashed: the catalog's hash says what the bytes were, not what they are
     now (a file the user edited through a link or a hardlink keeps its size)."""
     expected = {f.path: f.blake3 for f in model.files}
+    devices: list[int] = []
     for state, rel, target in zip(unit.files, unit.rel_paths, targets):
         try:
             st = os.stat(target)
@@ -203,6 +211,7 @@ def verify(unit: AdoptUnit, targets: list[Path], model: Model) -> None:
                 f"the library file {target} does not match {state.path} (size {st.st_size:,} vs "
                 f"{state.size:,}); left as it is; run `model-library health`"
             )
+        devices.append(st.st_dev)
         if (st.st_dev, st.st_ino) == (state.device, state.inode):
             continue
         want = expected.get(rel) or (model.files[0].blake3 if len(model.files) == 1 else "")
@@ -212,6 +221,7 @@ def verify(unit: AdoptUnit, targets: list[Path], model: Model) -> None:
                 f"the library file {target} no longer holds the bytes recorded for it (changed behind our "
                 f"back); {state.path} left as it is; run `model-library health`"
             )
+    return devices[0]
 
 
 def link_files(

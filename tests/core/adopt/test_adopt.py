@@ -59,6 +59,7 @@ def test_two_installs_duplicates_stored_once_every_name_resolves(
     report_a = adopt.adopt(a)
     assert (report_a.planned, report_a.adopted, report_a.duplicates) == (3, 3, 1)
     assert report_a.links_created == 3 and not report_a.failed and not report_a.skipped
+    assert report_a.bytes_copied == 0  # one filesystem: every model a hardlink of its original
     report_b = adopt.adopt(b)
     assert (report_b.adopted, report_b.duplicates) == (2, 1)
 
@@ -202,6 +203,7 @@ def test_diffusers_folder_and_sharded_set_every_file_linked(library: Library, tm
     before = hashes_of(files)
     report = service(library).adopt(install)
     assert report.adopted == 2 and not report.failed, report.to_dict()
+    assert report.bytes_copied == 0  # models adopted one at a time: hardlinks too
     for path, digest in before.items():
         assert os.path.islink(path) and sha256_of(path) == digest, path
     check_library_invariants(library.config.root)

@@ -25,9 +25,26 @@ def _models(count: int, prefix: str = "m") -> list[Model]:
     for i in range(count):
         kind, base = KINDS[i % len(KINDS)]
         name = f"{prefix}{i:03d}_{'juggernaut' if i % 3 else 'dreamshaper'}"
-        models.append(make_model(name, type=kind, base_model=base, rel_dir=f"models/{kind}/{base}/{name}",
-                                 tags=("style", f"t{i % 5}"), notes=f"note {i}", favorite=i % 7 == 0))  # fmt: skip
+        models.append(
+            make_model(
+                name,
+                type=kind,
+                base_model=base,
+                rel_dir=f"models/{kind}/{base}/{name}",
+                tags=("style", f"t{i % 5}"),
+                notes=f"note {i}",
+                favorite=i % 7 == 0,
+            )
+        )
     return models
+
+
+_WORDS = "SELECT m.id FROM models_fts f JOIN models m ON m.rowid = f.rowid WHERE models_fts MATCH ?"
+_GRAMS = "SELECT m.id FROM models_trigrams t JOIN models m ON m.rowid = t.rowid WHERE models_trigrams MATCH ?"
+_TRUTH = (
+    "SELECT type, base_model, location, security, file_format, favorite, count(*) FROM models "
+    "GROUP BY 1, 2, 3, 4, 5, 6"
+)
 
 
 def _state(db: Database) -> dict[str, object]:
@@ -35,24 +52,14 @@ def _state(db: Database) -> dict[str, object]:
     with db.read() as conn:
         conn.execute("INSERT INTO models_fts(models_fts) VALUES ('integrity-check')")
         conn.execute("INSERT INTO models_trigrams(models_trigrams) VALUES ('integrity-check')")
-        words = {
-            q: sorted(r[0] for r in conn.execute(
-                "SELECT m.id FROM models_fts f JOIN models m ON m.rowid = f.rowid WHERE models_fts MATCH ?", (q,)
-            ))  # fmt: skip
-            for q in ("jugg*", "dreamshaper", "t3", "note", "lora", "sdxl", "m01*")
-        }
-        grams = {
-            q: sorted(r[0] for r in conn.execute(
-                "SELECT m.id FROM models_trigrams t JOIN models m ON m.rowid = t.rowid "
-                "WHERE models_trigrams MATCH ?", (q,)
-            ))  # fmt: skip
-            for q in ("gernau", "amsha", "012_")
-        }
+
+        def ids(sql: str, q: str) -> list[str]:
+            return sorted(r[0] for r in conn.execute(sql, (q,)))
+
+        words = {q: ids(_WORDS, q) for q in ("jugg*", "dreamshaper", "t3", "note", "lora", "sdxl", "m01*")}
+        grams = {q: ids(_GRAMS, q) for q in ("gernau", "amsha", "012_")}
         counts = sorted(tuple(r) for r in conn.execute("SELECT * FROM model_counts WHERE n > 0"))
-        truth = sorted(tuple(r) for r in conn.execute(
-            "SELECT type, base_model, location, security, file_format, favorite, count(*) FROM models "
-            "GROUP BY 1, 2, 3, 4, 5, 6"
-        ))  # fmt: skip
+        truth = sorted(tuple(r) for r in conn.execute(_TRUTH))
         triggers = sorted(r[0] for r in conn.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger'"))
     assert counts == truth
     return {"words": words, "grams": grams, "counts": counts, "triggers": triggers}

@@ -12,11 +12,13 @@ import pytest
 from comfyui_model_library.core.errors import LinkConflict, StorageError
 from comfyui_model_library.core.links.platform import (
     IO_REPARSE_TAG_MOUNT_POINT,
+    TEMP_MARK,
     LinkMaker,
     OsOps,
     inside_root,
     long_path,
     strip_long_prefix,
+    temp_name_for,
 )
 
 
@@ -280,3 +282,25 @@ def test_inside_root_allows_a_category_of_an_installs_models_folder_linked_to_an
     assert inside_root(root / "loras" / "sd15" / "x.safetensors", root)
     os.symlink(tmp_path / "Documents", big / "deeper")  # below the category, no further link passes
     assert not inside_root(root / "loras" / "deeper" / "x.safetensors", root)
+
+
+def test_temp_names_are_hidden_distinct_and_not_repeated_by_a_forked_child(tmp_path: Path) -> None:
+    link = tmp_path / "m.safetensors"
+    names = [temp_name_for(link) for _ in range(1000)]
+    assert len(set(names)) == 1000
+    assert all(Path(n).parent == tmp_path and Path(n).name.startswith(".m.safetensors.") for n in names)
+    assert all(n.endswith(TEMP_MARK) for n in names)
+    if not hasattr(os, "fork"):
+        return
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next name, then out without running the parent's cleanups
+        os.write(write, temp_name_for(link).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 4096).decode()
+    os.close(read)
+    mine = temp_name_for(link)
+    assert child not in names and child != mine
+    assert child.split(".")[-2][:8] != mine.split(".")[-2][:8]  # a random part of its own
