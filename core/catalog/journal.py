@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from ..models import utcnow
 from ..records.kinds import RecordError
+from .bulk import insert_rows
 from .db import Database
 
 log = logging.getLogger(__name__)
@@ -104,10 +105,10 @@ def objects(d: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
-_UPSERT = (
-    "INSERT INTO journal(op, key, step, data_json, created_at) VALUES (?,?,?,?,?) "
-    "ON CONFLICT(op, key) DO UPDATE SET step=excluded.step, data_json=excluded.data_json"
-)
+_INSERT_HEAD = "INSERT INTO journal(op, key, step, data_json, created_at)"
+_ON_CONFLICT = "ON CONFLICT(op, key) DO UPDATE SET step=excluded.step, data_json=excluded.data_json"
+_UPSERT = f"{_INSERT_HEAD} VALUES (?,?,?,?,?) {_ON_CONFLICT}"
+_KEYS_PER_DELETE = 500
 
 
 class JournalTable:
@@ -128,16 +129,23 @@ class JournalTable:
         params = [(self.op, key, step, json.dumps(record.to_json()), now) for key, step, record in rows]
         if params:
             with self.db.transaction() as conn:
-                conn.executemany(_UPSERT, params)
+                # Multi-row statements: a group's rows give up the GIL a few times, not once a row.
+                insert_rows(conn, _INSERT_HEAD, "(?,?,?,?,?)", params, _ON_CONFLICT)
 
     def delete(self, key: str) -> None:
         self.delete_many([key])
 
     def delete_many(self, keys: Iterable[str]) -> None:
-        params = [(self.op, key) for key in keys]
-        if params:
+        unique = list(dict.fromkeys(keys))
+        if unique:
             with self.db.transaction() as conn:
-                conn.executemany("DELETE FROM journal WHERE op = ? AND key = ?", params)
+                for start in range(0, len(unique), _KEYS_PER_DELETE):
+                    chunk = unique[start : start + _KEYS_PER_DELETE]
+                    marks = ",".join("?" * len(chunk))
+                    conn.execute(
+                        f"DELETE FROM journal WHERE op = ? AND key IN ({marks})",  # noqa: S608 - placeholders
+                        (self.op, *chunk),
+                    )
 
     def count(self) -> int:
         return len(self.db.execute_read("SELECT 1 FROM journal WHERE op = ?", (self.op,)))

@@ -96,3 +96,24 @@ def test_record_version_rules() -> None:
     for bad in ({"record": "other", "version": 2}, {"version": "2"}, {"version": 0}, {"version": True}):
         with pytest.raises(RecordError):
             record_version(bad, "note", 2)
+
+
+def test_many_rows_are_written_and_deleted_in_chunks_of_any_size(table: JournalTable) -> None:
+    other = JournalTable(table.db, "other")
+    other.write_many([("k1", "s", Note("not ours"))])
+    table.write_many((f"k{i}", "first", Note(f"n{i}")) for i in range(1200))
+    # A key given twice in one call keeps the last; an existing row is updated, not duplicated.
+    table.write_many([("k5", "second", Note("a")), ("k5", "third", Note("b")), ("k7", "second", Note("c"))])
+    entries = {e.key: (e.step, e.record.text) for e in table.entries(Note.from_json)}
+    assert len(entries) == 1200
+    assert (
+        entries["k5"] == ("third", "b")
+        and entries["k7"] == ("second", "c")
+        and entries["k8"] == ("first", "n8")
+    )
+    gone = [f"k{i}" for i in range(1100)] + ["k3", "k1099", "nowhere"]  # repeats and an unknown key
+    table.delete_many(gone)
+    assert sorted(e.key for e in table.entries(Note.from_json)) == sorted(f"k{i}" for i in range(1100, 1200))
+    assert [e.key for e in other.entries(Note.from_json)] == [
+        "k1"
+    ]  # another op's row with a deleted key stays
