@@ -32,7 +32,7 @@ from pathlib import Path
 from ..errors import ModelLibraryError
 from ..io.fileops import fsync_many
 from ..links.platform import temp_name_for
-from ..links.registry import LinkRecord
+from ..links.registry import LinkRecord, RecordsKey
 from ..models import ImportItem, Model
 from .journal import AdoptRecord
 from .plan import AdoptUnit
@@ -107,7 +107,8 @@ def adopt_batches(ctx: AdoptContext, batches: Sequence[Sequence[AdoptUnit]], *, 
     unsettled = [0] * len(batches)  # per batch, its units not linked or left alone yet
     for unit in live:
         unsettled[batch_of[unit.key]] += 1
-    linked: list[Linked] = [[] for _ in batches]
+    linked: list[Linked] = [[] for _ in batches]  # per batch, units whose links are in the table
+    shards: list[set[RecordsKey]] = [set() for _ in batches]  # per batch, records files to write
 
     def staging(paths: list[str]) -> None:
         """Step 1 for a group about to be staged."""
@@ -117,15 +118,25 @@ def adopt_batches(ctx: AdoptContext, batches: Sequence[Sequence[AdoptUnit]], *, 
             ctx.stage("importing", unit.key)
 
     def settled(units: list[AdoptUnit], made: Linked) -> None:
-        """Units linked or left alone: a batch all of whose units are takes step 5."""
+        """Units linked or left alone: their links go in the table (step 5); a batch all of whose units
+        are settled takes step 6."""
+        by_batch: dict[int, Linked] = {}
         for done in made:
-            linked[batch_of[done.unit.key]].append(done)
+            by_batch.setdefault(batch_of[done.unit.key], []).append(done)
+        if by_batch:
+            with ctx.db.transaction():
+                for number, done_here in by_batch.items():
+                    shards[number] |= ctx.registry.register_rows([r for u in done_here for r in u.links])
+            for number, done_here in by_batch.items():
+                linked[number] += done_here
+                for u in done_here:
+                    count_adopted(ctx, u.unit, u.links, u.duplicate, list(u.targets), u.device)
         for unit in units:
             number = batch_of[unit.key]
             unsettled[number] -= 1
             if not unsettled[number]:
-                _register(ctx, linked[number])
-                linked[number] = []
+                _finish(ctx, linked[number], shards[number])
+                linked[number], shards[number] = [], set()
 
     def committed(items: list[ImportItem]) -> None:
         """Steps 3-5 for the units of a group the importer just committed (the next group stages)."""
@@ -152,24 +163,24 @@ def adopt_batches(ctx: AdoptContext, batches: Sequence[Sequence[AdoptUnit]], *, 
         for unit in rest:
             ctx.tally.fail(unit.key, exc.message)
         _link_all(ctx, [], records, {}, dropped=[u.key for u in rest])
-        for done in linked:  # linked before the error: registered (recovery would finish them anyway)
+        for number, done in enumerate(linked):  # linked and registered before the error: finished
             if done:
-                _register(ctx, done)
+                _finish(ctx, done, shards[number])
     else:
         rest = list(waiting.values())
         if rest:  # units the importer gave no item for: ``imported`` reports them
             settled(rest, _link_all(ctx, rest, records, {u.key: [] for u in rest}))
 
 
-def _register(ctx: AdoptContext, units: Linked) -> None:
-    """Step 5 for a batch: its links registered and their rows deleted, in one transaction."""
+def _finish(ctx: AdoptContext, units: Linked, shards: set[RecordsKey]) -> None:
+    """Step 6 for a batch whose links are in the table: the install's records files holding them are
+    written and the units' rows deleted, in one transaction (until then recovery registers them again
+    from their ``linking`` rows and writes the install's records)."""
     if not units:
         return
     with ctx.db.transaction():
-        ctx.registry.register_many([rec for u in units for rec in u.links])
+        ctx.registry.save_records_of(shards)
         ctx.journal.adopts.delete_many(u.unit.key for u in units)
-    for u in units:
-        count_adopted(ctx, u.unit, u.links, u.duplicate, list(u.targets), u.device)
 
 
 def _link_all(

@@ -332,17 +332,33 @@ def recover_adopt(ctx: AdoptContext) -> None:
     """Finish what a killed run left: register originals already replaced by our link, drop temp names.
 
     Originals still regular files are left for this run's plan, which adopts them again (the library
-    de-duplicates, so nothing is stored twice).
+    de-duplicates, so nothing is stored twice). A batch registers each group's links in the table before
+    it writes the install's records files and deletes its rows (``batch.py``): a link the table has is
+    kept if it is still ours and taken out if not, and the install's records are written from the table.
     """
+    entries = ctx.journal.adopt_entries(ctx.install.id)
+    if not entries:
+        return
+    registered = ctx.registry.find_many(
+        [state.path for entry in entries if entry.step == "linking" for state in entry.record.files]
+    )
     finished: list[LinkRecord] = []
+    stale: list[str] = []
     keys: list[str] = []
-    for entry in ctx.journal.adopt_entries(ctx.install.id):
+    for entry in entries:
         records: list[LinkRecord] = []
+        kept = 0
         data = entry.record
         model = ctx.repo.find(data.model_id) if entry.step == "linking" else None
         if model is not None:
             for state, target in zip(data.files, data.targets):
-                if ctx.maker.is_our_link(state.path, target, "symlink"):
+                row = registered.get(state.path)
+                if row is not None and row.model_id == model.id and row.purpose == "adopt":
+                    if ctx.maker.is_our_link(state.path, row.target, row.kind, row.inode, row.device):
+                        kept += 1
+                    else:
+                        stale.append(state.path)
+                elif ctx.maker.is_our_link(state.path, target, "symlink"):
                     relative = not os.path.isabs(os.readlink(state.path))
                     folder, category = _folder_of(data, state.path)
                     records.append(
@@ -354,15 +370,17 @@ def recover_adopt(ctx: AdoptContext) -> None:
             discard_temp(temp)
         finished += records
         keys.append(entry.key)
+        done = len(records) + kept
         ctx.tally.recovered.append(
-            f"{entry.key}: {len(records)} link(s) finished" if records else f"{entry.key}: rolled back"
+            f"{entry.key}: {done} link(s) finished" if done else f"{entry.key}: rolled back"
         )
-    # One transaction for every row: registering rewrites the install's link records, once here rather
-    # than once per row (a batch killed while linking leaves thousands of rows).
-    if keys:
-        with ctx.db.transaction():
-            ctx.registry.register_many(finished)
-            ctx.journal.adopts.delete_many(keys)
+    # One transaction for every row, and the install's records written once from the table (a batch
+    # killed while linking leaves thousands of rows).
+    with ctx.db.transaction():
+        ctx.registry.register_rows(finished)
+        gone = ctx.registry.unregister_rows(stale)
+        ctx.registry.save_install_records(ctx.install.id, also=gone)
+        ctx.journal.adopts.delete_many(keys)
 
 
 def _folder_of(data: AdoptRecord, path: str) -> tuple[str, str]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..catalog.bulk import insert_rows
 from ..catalog.db import Database
 from ..models import utcnow
 from ..records.files import (
@@ -41,8 +42,9 @@ _LINK_COLUMNS = (
     "purpose, created_at"
 )
 
-_UPSERT_LINK = (
-    f"INSERT INTO links({_LINK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "  # noqa: S608 - constant columns
+_INSERT_LINK = f"INSERT INTO links({_LINK_COLUMNS})"
+_LINK_ROW = "(?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_ON_LINK_CONFLICT = (
     "ON CONFLICT(link_path) DO UPDATE SET model_id=excluded.model_id, file_path=excluded.file_path, "
     "kind=excluded.kind, relative=excluded.relative, target=excluded.target, "
     "inode=excluded.inode, device=excluded.device, app_id=excluded.app_id, "
@@ -140,6 +142,8 @@ class LinkRecord:
         }
 
 
+RecordsKey = tuple[str | None, str]  # (install, shard): one records file of links
+
 # Records files whose writing waits for the end of a ``records_at_end`` block, by catalog (one block at a
 # time per catalog: a mapping apply runs under the host's remap lock or a CLI command).
 _DEFERRED: dict[Path, set[tuple[str | None, str]]] = {}
@@ -156,11 +160,45 @@ class LinkRegistry:
         if not records:
             return 0
         with self.db.transaction() as conn:
+            self._save(conn, self.register_rows(records))
+        return len(records)
+
+    def register_rows(self, records: Sequence[LinkRecord]) -> set[RecordsKey]:
+        """``register_many``'s rows without its records files, in the caller's transaction (or one of its
+        own); returns the files the rows belong in, which the caller writes with ``save_records_of``.
+
+        Until then only the table knows these links, so the caller keeps what recovery needs to register
+        them again (adoption keeps its ``linking`` rows): a long adoption registers each group's links as
+        it goes, and writes the records files, which hold every link of the install, once at the end."""
+        if not records:
+            return set()
+        with self.db.transaction() as conn:
             keys = self._keys_of(conn, [r.link_path for r in records])
             keys |= {(r.app_id, links_shard(r.model_id)) for r in records}
-            conn.executemany(_UPSERT_LINK, [r._params() for r in records])
+            # Multi-row statements: a group's links give up the GIL a few times, not once a link.
+            insert_rows(conn, _INSERT_LINK, _LINK_ROW, [r._params() for r in records], _ON_LINK_CONFLICT)
+        return keys
+
+    def save_records_of(self, keys: Iterable[RecordsKey]) -> None:
+        """Write these records files from the table (what ``register_rows`` left to the caller)."""
+        with self.db.transaction() as conn:
             self._save(conn, keys)
-        return len(records)
+
+    def unregister_rows(self, link_paths: Sequence[str]) -> set[RecordsKey]:
+        """``unregister_many``'s rows without its records files (the files returned, as ``register_rows``)."""
+        if not link_paths:
+            return set()
+        with self.db.transaction() as conn:
+            keys = self._keys_of(conn, link_paths)
+            conn.executemany("DELETE FROM links WHERE link_path = ?", [(p,) for p in link_paths])
+        return keys
+
+    def save_install_records(self, app_id: str | None, also: Iterable[RecordsKey] = ()) -> None:
+        """Write every records file of one install from the table, and ``also`` these (a file whose last
+        link ``unregister_rows`` took is not among the install's any more): recovery after
+        ``register_rows``."""
+        with self.db.transaction() as conn:
+            self._save(conn, self._shards_of(conn, app_id) | set(also))
 
     def register(self, record: LinkRecord) -> None:
         self.register_many([record])

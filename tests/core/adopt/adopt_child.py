@@ -14,7 +14,12 @@ from pathlib import Path
 def main() -> int:
     from comfyui_model_library.core.adopt import AdoptService
     from comfyui_model_library.core.config import load_config
+    from comfyui_model_library.core.importer import group
     from comfyui_model_library.core.library import Library
+
+    # Groups of four: a batch spans several groups, so a kill can land after a group's links are in the
+    # table and before the batch writes the records files and deletes its rows.
+    group.GROUP_MAX_MODELS = 4
 
     root, install, mode, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     rng = random.Random(seed)

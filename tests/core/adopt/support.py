@@ -11,6 +11,8 @@ from typing import Any
 from comfyui_model_library.core.adopt import AdoptService
 from comfyui_model_library.core.library import Library
 from comfyui_model_library.core.links.platform import LinkMaker
+from comfyui_model_library.core.links.registry import LinkRegistry
+from comfyui_model_library.core.records.files import LinksRecord, read_all, records_dir
 from tests.synth import write_safetensors
 
 MODEL_DATA = 64 * 1024
@@ -71,3 +73,14 @@ def adopt_links(library: Library, app_id: str | None = None) -> list[Any]:
 def points_into(path: Path, folder: Path) -> bool:
     real = os.path.realpath(path)
     return real.startswith(os.path.realpath(folder) + os.sep)
+
+
+def records_match_table(library: Library) -> None:
+    """The links records files (what a rebuild reads) hold exactly the table's links."""
+    on_disk = {
+        (entry.link_path, entry.model_id, entry.kind)
+        for _path, record in read_all(records_dir(library.db.path) / "links", LinksRecord, depth=1)
+        for entry in record.links
+    }
+    in_table = {(r.link_path, r.model_id, r.kind) for r in LinkRegistry(library.db).all()}
+    assert on_disk == in_table, on_disk ^ in_table

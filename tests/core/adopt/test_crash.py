@@ -17,7 +17,16 @@ from comfyui_model_library.core.library import Library
 from tests.invariants import check_library_invariants
 from tests.synth import write_sharded_set
 
-from .support import adopt_links, hashes_of, make_install, points_into, service, sha256_of, write_model
+from .support import (
+    adopt_links,
+    hashes_of,
+    make_install,
+    points_into,
+    records_match_table,
+    service,
+    sha256_of,
+    write_model,
+)
 
 CHILD = Path(__file__).with_name("adopt_child.py")
 PROJECT = Path(__file__).resolve().parents[3]
@@ -94,6 +103,7 @@ def test_kill_9_during_adoption_then_run_again(tmp_path: Path, seed: int) -> Non
         for f in library.config.models_dir.rglob("*.safetensors"):
             assert f.stat().st_nlink == 1, f  # stored once, nothing shared with an old original
         assert not list(install.rglob("*.mlib-tmp"))
+        records_match_table(library)
         check_library_invariants(root)
 
 

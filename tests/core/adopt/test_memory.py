@@ -34,14 +34,14 @@ def test_models_of_committed_groups_are_let_go_before_the_batch_ends(
         write_model(install / "models" / "loras" / f"m{i:03d}.safetensors", f"model-{i}", size=4096)
     monkeypatch.setattr(group, "GROUP_MAX_MODELS", GROUP)
     alive_at_register: list[int] = []
-    register = batch._register
+    finish = batch._finish
 
-    def watched(ctx: batch.AdoptContext, units: batch.Linked) -> None:
+    def watched(ctx: batch.AdoptContext, units: batch.Linked, shards: set[batch.RecordsKey]) -> None:
         gc.collect()
         alive_at_register.append(_live_models())
-        register(ctx, units)
+        finish(ctx, units, shards)
 
-    monkeypatch.setattr(batch, "_register", watched)
+    monkeypatch.setattr(batch, "_finish", watched)
     library = Library.open(load_config(tmp_path / "library"))
     try:
         gc.collect()
@@ -49,7 +49,7 @@ def test_models_of_committed_groups_are_let_go_before_the_batch_ends(
         report = service(library).adopt(install)
         assert report.adopted == FILES and not report.failed
         assert model_count(library) == FILES
-        # One batch, registered after its last group: by then at most the groups in flight keep models.
+        # One batch, finished after its last group: by then at most the groups in flight keep models.
         assert len(alive_at_register) == 1
         assert alive_at_register[0] - before <= 2 * GROUP, alive_at_register
     finally:
