@@ -129,10 +129,11 @@ def plan_install(
         planned, failures = plan_paths([folder.path])
         skipped.extend({"path": str(f.path), "reason": f.reason} for f in failures)
         for model in planned:
-            if model.files[0].as_posix() in seen:
+            names = [os.fspath(p) for p in model.files]
+            if names[0] in seen:
                 continue
-            seen.update(p.as_posix() for p in model.files)
-            unit = _unit(model, folder, models_real, adopted, already, skipped)
+            seen.update(names)
+            unit = _unit(model, names, folder, models_real, adopted, already, skipped)
             if unit is not None:
                 units.append(unit)
     return AdoptPlan(install, tuple(folders), tuple(units), tuple(already), tuple(skipped))
@@ -140,45 +141,44 @@ def plan_install(
 
 def _unit(
     model: PlannedModel,
+    names: list[str],
     folder: ModelFolder,
     models_real: str,
     adopted: frozenset[str],
     already: list[str],
     skipped: list[dict[str, str]],
 ) -> AdoptUnit | None:
+    """``names``: the model's files as text (thousands of units: each path turned into text once)."""
     states: list[FileState] = []
     linked: list[bool] = []
-    for path in model.files:
+    for path in names:
         try:
             lst = os.lstat(path)
         except OSError as exc:
-            skipped.append(
-                {"path": str(path), "reason": f"cannot be read ({exc.strerror or exc}); left as it is"}
-            )
+            skipped.append({"path": path, "reason": f"cannot be read ({exc.strerror or exc}); left as it is"})
             return None
-        if str(path) in adopted:
+        if path in adopted:
             linked.append(True)
         elif stat.S_ISLNK(lst.st_mode):
             real = os.path.realpath(path)
             if not at_or_under(real, models_real):
-                skipped.append(
-                    {"path": str(path), "reason": f"a symbolic link to {real}; links are left as they are"}
-                )
+                reason = f"a symbolic link to {real}; links are left as they are"
+                skipped.append({"path": path, "reason": reason})
                 return None
             linked.append(True)
         elif stat.S_ISREG(lst.st_mode):
             linked.append(False)
         else:
-            skipped.append({"path": str(path), "reason": "not a regular file; left as it is"})
+            skipped.append({"path": path, "reason": "not a regular file; left as it is"})
             return None
         states.append(FileState.of(path, lst))
     if all(linked):
-        already.append(str(model.files[0]))
+        already.append(names[0])
         return None
-    import_path = model.origin if model.format == "diffusion-folder" else model.files[0]
+    import_path = os.fspath(model.origin) if model.format == "diffusion-folder" else names[0]
     return AdoptUnit(
-        key=str(model.files[0]),
-        import_path=str(import_path),
+        key=names[0],
+        import_path=import_path,
         format=model.format,
         files=tuple(states),
         rel_paths=model.rel_paths,

@@ -88,10 +88,12 @@ def _link_refused(path: Path) -> str:
 
 
 def is_model_file(name: str) -> bool:
-    lower = name.lower()
-    if shard_of(name) is not None:
-        return True
-    return os.path.splitext(lower)[1] in MODEL_EXTENSIONS
+    return _named_like_a_model(name, shard_of(name))
+
+
+def _named_like_a_model(name: str, shard: object) -> bool:
+    """``is_model_file`` with the name's ``shard_of`` found already."""
+    return shard is not None or os.path.splitext(name.lower())[1] in MODEL_EXTENSIONS
 
 
 def plan_paths(paths: Sequence[Path]) -> tuple[list[PlannedModel], list[PlanFailure]]:
@@ -99,16 +101,18 @@ def plan_paths(paths: Sequence[Path]) -> tuple[list[PlannedModel], list[PlanFail
     planned: list[PlannedModel] = []
     failures: list[PlanFailure] = []
     seen: set[Path] = set()
+    # One path's walk meets each file once: only several paths can name a file twice.
+    dedupe = len(paths) > 1
     for path in paths:
         try:
             for item in _plan_one(path):
                 if isinstance(item, PlanFailure):
                     failures.append(item)
                     continue
-                key = item.files[0]
-                if key in seen:
-                    continue
-                seen.update(item.files)
+                if dedupe:
+                    if item.files[0] in seen:
+                        continue
+                    seen.update(item.files)
                 planned.append(item)
         except InvalidInput as exc:
             failures.append(PlanFailure(path, exc.message, exc.code))
@@ -169,11 +173,11 @@ def _plan_folder(folder: Path) -> Iterator[PlannedModel | PlanFailure]:
             full = here / name
             entry = entries.get(name)
             link = entry.is_symlink() if entry is not None else os.path.islink(full)
-            model_file = is_model_file(name)
+            shard = shard_of(name)
+            model_file = _named_like_a_model(name, shard)
             if model_file and link and readable_link_target(str(full), str(folder)) is None:
                 yield PlanFailure(full, _link_refused(full), "unsafe_path")
                 continue
-            shard = shard_of(name)
             if shard is not None:
                 stem, ext, _i, _t, style = shard
                 groups.setdefault(ShardKey(here, stem, ext, style), []).append(full)
