@@ -8,14 +8,15 @@ groups (``importer/group.py``), each hashed while the one before it commits (``i
 
 1. as a group is about to be staged, one transaction writes its units' journal rows (``importing``);
 2. the importer stores the group; as soon as it is committed, while the next group is hashed, its units
-   take steps 3-4:
+   take steps 3-5:
 3. each library file is checked against its original; one transaction moves the rows to ``linking``
    (and deletes the rows of units left alone);
 4. per original, a link is swapped over it; each folder holding originals is then fsynced once;
-5. once every unit of a batch is linked (or left alone), one transaction registers the batch's links and
-   deletes their rows (a unit linked but not registered yet is a ``linking`` row, which recovery
-   finishes). This too happens while the next group is hashed, so one batch's end does not stall the
-   hashing of the next (the link records, 256 shard files, are rewritten once per batch).
+5. one transaction registers the group's links in the table (their rows stay ``linking``);
+6. once every unit of a batch is linked (or left alone), one transaction writes the install's link
+   records (256 shard files holding every link of the install: written once a batch, not once a group)
+   and deletes the batch's rows. A unit linked but not finished yet is a ``linking`` row, which recovery
+   finishes: it keeps a registered link still ours, takes out one that is not, and writes the records.
 
 So at any moment some units may be linked and others still ``importing`` or not begun. A crash at any
 point leaves, per unit, the row of the step it was in, exactly as a unit adopted alone would:
@@ -47,11 +48,11 @@ from .run import (
     verify,
 )
 
-# A batch ends at this many units or bytes: its links are registered in one transaction, which rewrites
-# the install's link records (256 shard files holding every link of the install so far, so registering
-# N links in batches of B writes about N*N/2B entries: 55,000 for 10,000 links in batches of 1,024; about
-# 300 ms for each rewrite at 10,000 links). Until then a linked unit is a ``linking`` row, which recovery
-# registers (all rows in one transaction). The importer commits batches in smaller groups
+# A batch ends at this many units or bytes: the install's link records are written then (256 shard files
+# holding every link of the install so far, so writing them for N links in batches of B writes about
+# N*N/2B entries: 55,000 for 10,000 links in batches of 1,024; about 0.2 s for each write at 10,000
+# links). Until then a linked unit's links are in the table and its row is ``linking``, which recovery
+# finishes (all rows in one transaction). The importer commits batches in smaller groups
 # (``importer/group.py``).
 BATCH_MODELS = 16384
 BATCH_BYTES = 16 << 30
@@ -139,7 +140,7 @@ def adopt_batches(ctx: AdoptContext, batches: Sequence[Sequence[AdoptUnit]], *, 
                 linked[number], shards[number] = [], set()
 
     def committed(items: list[ImportItem]) -> None:
-        """Steps 3-5 for the units of a group the importer just committed (the next group stages)."""
+        """Steps 3-6 for the units of a group the importer just committed (the next group stages)."""
         answers: dict[str, list[ImportItem]] = {}
         for item in items:
             answers.setdefault(item.source_path, []).append(item)
