@@ -67,26 +67,25 @@ def _variable_limit(conn: sqlite3.Connection) -> int:
 
 
 @contextmanager
-def triggers_suspended(conn: sqlite3.Connection, names: Sequence[str]) -> Iterator[None]:
+def triggers_suspended(conn: sqlite3.Connection, names: Sequence[str]) -> Iterator[frozenset[str]]:
     """Drop the named triggers for the block and recreate them as they were, inside the caller's
-    transaction: other connections never see them missing, and a rollback restores them too.
+    transaction: other connections never see them missing, and a rollback restores them too. Yields
+    the names (as asked) of those that existed: a trigger already dropped stays dropped.
 
     For bulk loads that index rows themselves afterwards: even a trigger whose WHEN is false costs
     about 10 us a row just to enter."""
-    marks = ", ".join("?" * len(names))
-    saved = [
-        row[0]
-        for row in conn.execute(
-            f"SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name IN ({marks})",  # noqa: S608
-            tuple(names),
-        )
+    wanted = {name.lower(): name for name in names}  # SQLite matches trigger names without case
+    found = [
+        (str(row[0]), str(row[1]))
+        for row in conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+        if str(row[0]).lower() in wanted
     ]
-    for name in names:
-        conn.execute(f'DROP TRIGGER IF EXISTS "{name}"')
+    for name, _sql in found:
+        conn.execute(f'DROP TRIGGER "{name}"')
     try:
-        yield
+        yield frozenset(wanted[name.lower()] for name, _sql in found)
     finally:
-        for sql in saved:
+        for _name, sql in found:
             conn.execute(sql)
 
 
@@ -102,20 +101,31 @@ _COUNT_ROWS_AFTER = (
     "WHERE rowid > ? GROUP BY type, base_model, location, security, file_format, favorite "
     "ON CONFLICT DO UPDATE SET n = n + excluded.n"
 )
+# Each insert trigger's work for every row above a rowid at once.
+_ROWS_AFTER = (
+    ("models_ai", INDEX_ROWS_AFTER),
+    ("models_trigrams_ai", _TRIGRAM_ROWS_AFTER),
+    ("model_counts_ai", _COUNT_ROWS_AFTER),
+)
 
 
 @contextmanager
 def models_indexed_at_end(conn: sqlite3.Connection) -> Iterator[None]:
     """Model rows inserted inside the block (only inserted: nothing may update or delete a model in it)
-    are indexed after it in three statements, as ``INSERT_TRIGGERS`` index one row.
+    are indexed after it, in one statement for each of ``INSERT_TRIGGERS`` that exists (one dropped
+    already, as a rebuild's ``bulk`` drops the words' ones, stays the caller's to make up for).
 
     Row by row, every FTS5 insert a trigger makes runs inside the row's statement savepoint, where FTS5
     writes out what it holds in memory: a few new index segments for every model. 256 models of an
     adoption's group cost about 150 us each that way, 55 us this way. Writes are serialized, so every
-    row above the highest rowid at the start is one of the block's."""
+    row above the highest rowid at the start is one of the block's. Rows inserted before an error in
+    the block are indexed too, should the caller's transaction commit them anyway."""
     (last_rowid,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM models").fetchone()
-    with triggers_suspended(conn, INSERT_TRIGGERS):
-        yield
-    conn.execute(INDEX_ROWS_AFTER, (last_rowid,))
-    conn.execute(_TRIGRAM_ROWS_AFTER, (last_rowid,))
-    conn.execute(_COUNT_ROWS_AFTER, (last_rowid,))
+    with triggers_suspended(conn, INSERT_TRIGGERS) as suspended:
+        try:
+            yield
+        finally:
+            if conn.in_transaction:  # not after an error that rolled the transaction back
+                for trigger, sql in _ROWS_AFTER:
+                    if trigger in suspended:
+                        conn.execute(sql, (last_rowid,))

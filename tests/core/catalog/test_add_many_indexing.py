@@ -117,3 +117,35 @@ def test_a_batch_that_conflicts_leaves_the_indexes_and_triggers_as_they_were(
     assert set(INSERT_TRIGGERS) <= {
         r[0] for r in db.execute_read("SELECT name FROM sqlite_master WHERE type = 'trigger'")
     }
+
+
+def test_a_trigger_named_in_another_case_is_put_back_as_it_was(db: Database, repo: ModelRepository) -> None:
+    with db.transaction() as conn:
+        (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'model_counts_ai'").fetchone()
+        conn.execute("DROP TRIGGER model_counts_ai")
+        conn.execute(sql.replace("model_counts_ai", "Model_Counts_AI", 1))
+    repo.add_many(_models(INDEX_AT_END_MODELS))
+    names = {r[0] for r in db.execute_read("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert "Model_Counts_AI" in names
+    repo.add(make_model("one_more"))  # counted by the trigger, row by row
+    _state(db)  # the counts still sum the rows
+
+
+def test_inside_a_bulk_load_only_the_triggers_still_there_are_made_up_for(
+    db: Database, repo: ModelRepository
+) -> None:
+    """``bulk`` drops the words' triggers and rebuilds their indexes at its end: a batch inside it must
+    not index the words as well (twice the work), only the counts whose trigger it suspended."""
+    statements: list[str] = []
+    with repo.bulk():
+        with db.transaction() as conn:
+            conn.set_trace_callback(statements.append)
+        try:
+            repo.add_many(_models(2 * INDEX_AT_END_MODELS))
+        finally:
+            with db.transaction() as conn:
+                conn.set_trace_callback(None)
+    indexing = [s for s in statements if s.startswith("INSERT INTO") and "SELECT" in s]
+    assert any("model_counts" in s for s in indexing)
+    assert not any("models_fts" in s or "models_trigrams" in s for s in indexing), indexing
+    _state(db)
