@@ -210,7 +210,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"model-library: {exc.message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("model-library: interrupted; nothing half-done was kept.", file=sys.stderr)
+        print(
+            "model-library: interrupted. What was done is kept; what was half-done is finished or rolled "
+            "back the next time the library opens (an adoption: the next time you adopt that install).",
+            file=sys.stderr,
+        )
         return 130
     except BrokenPipeError:
         # The reader (`| head`) went away: not an error of ours.

@@ -26,6 +26,7 @@ are found again by BLAKE3 when adoption runs again) and finishes ``linking`` row
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -47,6 +48,8 @@ from .run import (
     link_files,
     verify,
 )
+
+log = logging.getLogger(__name__)
 
 # A batch ends at this many units or bytes: the install's link records are written then (256 shard files
 # holding every link of the install so far, so writing them for N links in batches of B writes about
@@ -147,6 +150,13 @@ def adopt_batches(ctx: AdoptContext, batches: Sequence[Sequence[AdoptUnit]], *, 
         done = [waiting.pop(path) for path in answers if path in waiting]
         settled(done, _link_all(ctx, done, records, {u.key: answers[u.import_path] for u in done}))
 
+    def finish_linked() -> None:
+        """Step 6 for every batch whose links are in the table, whatever stopped the run."""
+        for number, done in enumerate(linked):
+            if done:
+                _finish(ctx, done, shards[number])
+                linked[number], shards[number] = [], set()
+
     plans = [u.planned for u in live if u.planned is not None]
     try:
         ctx.importer.run(
@@ -164,9 +174,15 @@ def adopt_batches(ctx: AdoptContext, batches: Sequence[Sequence[AdoptUnit]], *, 
         for unit in rest:
             ctx.tally.fail(unit.key, exc.message)
         _link_all(ctx, [], records, {}, dropped=[u.key for u in rest])
-        for number, done in enumerate(linked):  # linked and registered before the error: finished
-            if done:
-                _finish(ctx, done, shards[number])
+        finish_linked()  # linked and registered before the error
+    except BaseException:
+        # Interrupted, or a failure no step reported as the library's: what is in the table goes in the
+        # records files too (the rest is ``importing`` or ``linking`` rows, which recovery finishes).
+        try:
+            finish_linked()
+        except Exception:  # the first error is the one to raise; recovery finishes these
+            log.warning("model library: an interrupted adoption's links are left to recovery", exc_info=True)
+        raise
     else:
         rest = list(waiting.values())
         if rest:  # units the importer gave no item for: ``imported`` reports them

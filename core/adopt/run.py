@@ -377,9 +377,9 @@ def recover_adopt(ctx: AdoptContext) -> None:
     # One transaction for every row, and the install's records written once from the table (a batch
     # killed while linking leaves thousands of rows).
     with ctx.db.transaction():
-        ctx.registry.register_rows(finished)
-        gone = ctx.registry.unregister_rows(stale)
-        ctx.registry.save_install_records(ctx.install.id, also=gone)
+        # A row registered here may have moved a path from another model's (or install's) records file.
+        touched = ctx.registry.register_rows(finished) | ctx.registry.unregister_rows(stale)
+        ctx.registry.save_install_records(ctx.install.id, also=touched)
         ctx.journal.adopts.delete_many(keys)
 
 

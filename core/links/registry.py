@@ -180,9 +180,11 @@ class LinkRegistry:
         return keys
 
     def save_records_of(self, keys: Iterable[RecordsKey]) -> None:
-        """Write these records files from the table (what ``register_rows`` left to the caller)."""
+        """Write these records files from the table (what ``register_rows`` left to the caller), now:
+        not deferred to the end of another thread's ``records_at_end`` block, since the caller forgets
+        what it registered as soon as this returns."""
         with self.db.transaction() as conn:
-            self._save(conn, keys)
+            self._save(conn, keys, now=True)
 
     def unregister_rows(self, link_paths: Sequence[str]) -> set[RecordsKey]:
         """``unregister_many``'s rows without its records files (the files returned, as ``register_rows``)."""
@@ -198,7 +200,7 @@ class LinkRegistry:
         link ``unregister_rows`` took is not among the install's any more): recovery after
         ``register_rows``."""
         with self.db.transaction() as conn:
-            self._save(conn, self._shards_of(conn, app_id) | set(also))
+            self._save(conn, self._shards_of(conn, app_id) | set(also), now=True)
 
     def register(self, record: LinkRecord) -> None:
         self.register_many([record])
@@ -311,11 +313,12 @@ class LinkRegistry:
                 with self.db.transaction() as conn:
                     self._save(conn, keys)
 
-    def _save(self, conn: sqlite3.Connection, keys: Iterable[tuple[str | None, str]]) -> None:
-        """Rewrite the given shard files of each install from the table, as this transaction leaves it.
-        An install still in version 1's single file is written out whole, in shards, once."""
+    def _save(self, conn: sqlite3.Connection, keys: Iterable[RecordsKey], *, now: bool = False) -> None:
+        """Rewrite the given shard files of each install from the table, as this transaction leaves it
+        (at the end of a ``records_at_end`` block instead, unless ``now``). An install still in version
+        1's single file is written out whole, in shards, once."""
         with _DEFERRED_LOCK:
-            deferred = _DEFERRED.get(self.db.path)
+            deferred = None if now else _DEFERRED.get(self.db.path)
             if deferred is not None:
                 deferred.update(keys)
                 return

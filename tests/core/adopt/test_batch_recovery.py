@@ -14,7 +14,7 @@ from comfyui_model_library.core.adopt import batch
 from comfyui_model_library.core.config import load_config
 from comfyui_model_library.core.importer import group
 from comfyui_model_library.core.library import Library
-from comfyui_model_library.core.links.registry import LinkRegistry
+from comfyui_model_library.core.links.registry import LinkRecord, LinkRegistry
 from comfyui_model_library.core.records.files import LinksRecord, read_all, records_dir
 
 from .support import (
@@ -95,3 +95,83 @@ def test_a_run_stopped_before_its_batch_ends_is_finished_by_the_next(
         records_match_table(library)
         assert _records(library) == ours
         assert {r.link_path for r in LinkRegistry(library.db).all()} == ours
+
+
+def test_an_interrupted_run_writes_what_the_table_has_to_the_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install = make_install(tmp_path / "ComfyUI")
+    paths = [
+        write_model(install / "models" / "loras" / f"m{i:02d}.safetensors", f"m-{i}", size=4096)
+        for i in range(FILES)
+    ]
+    before = hashes_of(paths)
+    monkeypatch.setattr(group, "GROUP_MAX_MODELS", 4)
+    link_all, calls = batch._link_all, []
+
+    def interrupted(*args: object, **kwargs: object) -> batch.Linked:
+        calls.append(1)
+        if len(calls) == 2:  # Ctrl-C as the second group is about to be linked
+            raise KeyboardInterrupt
+        return link_all(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(batch, "_link_all", interrupted)
+    root = tmp_path / "library"
+    with Library.open(load_config(root)) as library:
+        with pytest.raises(KeyboardInterrupt):
+            service(library).adopt(install)
+        # The first group's links are in the table and in the records, and its rows are gone.
+        assert len(adopt_links(library)) == 4
+        records_match_table(library)
+        steps = [r["step"] for r in library.db.execute_read("SELECT step FROM journal WHERE op = 'adopt'")]
+        assert steps and set(steps) == {"importing"}
+    monkeypatch.undo()
+    with Library.open(load_config(root)) as library:
+        report = service(library).adopt(install)
+        assert not report.failed and report.adopted == FILES - 4
+        for path, digest in before.items():
+            assert os.path.islink(path) and sha256_of(path) == digest, path
+        records_match_table(library)
+        assert not library.db.execute_read("SELECT 1 FROM journal")
+
+
+def test_recovery_writes_the_records_a_registered_link_moved_out_of(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A path registered for another model (a direct-mode mapping link the user since replaced by a
+    model file of their own) is adopted; killed after the swap and before registering, recovery registers
+    it for the new model and must rewrite the records file of the model it belonged to as well."""
+    install = make_install(tmp_path / "ComfyUI")
+    root = tmp_path / "library"
+    path = install / "models" / "loras" / "p.safetensors"
+    with Library.open(load_config(root)) as library:
+        other = write_model(tmp_path / "elsewhere" / "a.safetensors", "model-a")
+        (item,) = library.importer.run([str(other)])
+        assert item.model is not None
+        adopt = service(library)
+        install_record = adopt.plan(install).install
+        adopt._register_app(install_record)
+        LinkRegistry(library.db).register(
+            LinkRecord(item.model.id, item.model.files[0].path, str(path), "symlink", False, "/nowhere",
+                       str(path.parent), install_record.id, "loras", None, None, "mapping", "2024")
+        )  # fmt: skip
+        write_model(path, "model-b")  # the user's own file where the mapping link was
+        digest = sha256_of(path)
+        register_rows = LinkRegistry.register_rows
+
+        def killed(self: LinkRegistry, records: list[LinkRecord]) -> set[object]:
+            if any(r.purpose == "adopt" for r in records):
+                raise Killed
+            return register_rows(self, records)  # type: ignore[return-value]
+
+        monkeypatch.setattr(LinkRegistry, "register_rows", killed)
+        with pytest.raises(Killed):
+            adopt.adopt(install)
+    monkeypatch.undo()
+    with Library.open(load_config(root)) as library:
+        report = service(library).adopt(install)
+        assert not report.failed and any("1 link(s) finished" in line for line in report.recovered)
+        (row,) = LinkRegistry(library.db).all()
+        assert row.link_path == str(path) and row.purpose == "adopt" and row.model_id != item.model.id
+        assert os.path.islink(path) and sha256_of(path) == digest
+        records_match_table(library)

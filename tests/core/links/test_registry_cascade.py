@@ -13,6 +13,7 @@ from comfyui_model_library.core.catalog.migrations import migrate
 from comfyui_model_library.core.links.cascade import remove_model_links
 from comfyui_model_library.core.links.platform import LinkMaker
 from comfyui_model_library.core.links.registry import AppRecord, AppRegistry, LinkRecord, LinkRegistry
+from comfyui_model_library.core.records.files import LinksRecord, read_all, records_dir
 
 
 @pytest.fixture
@@ -98,3 +99,24 @@ def test_cascade_removes_only_our_links(db: Database, tmp_path: Path) -> None:
     assert target.read_bytes() == b"weights"
     assert reg.by_model("m1") == []
     assert remove_model_links(db, "m1") == ([], [])  # idempotent: a retry after a crash is harmless
+
+
+def test_records_written_now_even_inside_another_records_at_end_block(tmp_path: Path) -> None:
+    """``save_records_of`` is for a caller that forgets what it registered once it returns (an
+    adoption's batch): it writes at once, not at the end of a mapping's ``records_at_end`` block."""
+    db = Database(tmp_path / "catalog.sqlite")
+    migrate(db)
+    try:
+        registry = LinkRegistry(db)
+        record = LinkRecord("0123456789abcdef", "a.safetensors", str(tmp_path / "i" / "a.safetensors"),
+                            "symlink", True, str(tmp_path / "lib" / "a.safetensors"), str(tmp_path / "i"),
+                            None, "loras", None, None, "adopt", "2026")  # fmt: skip
+        folder = records_dir(db.path) / "links"
+        with registry.records_at_end():
+            keys = registry.register_rows([record])
+            assert not read_all(folder, LinksRecord, depth=1)
+            registry.save_records_of(keys)
+            written = read_all(folder, LinksRecord, depth=1)
+            assert [e.link_path for _p, r in written for e in r.links] == [record.link_path]
+    finally:
+        db.close()
