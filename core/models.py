@@ -72,9 +72,11 @@ def utcnow() -> str:
     Made once a second (an adoption asks about five times for each of thousands of files)."""
     global _now_text
     second = int(time.time())
-    if second != _now_text[0]:
-        _now_text = (second, datetime.fromtimestamp(second, timezone.utc).isoformat())
-    return _now_text[1]
+    made, text = _now_text  # one read: another thread may replace it meanwhile
+    if second != made:
+        text = datetime.fromtimestamp(second, timezone.utc).isoformat()
+        _now_text = (second, text)
+    return text
 
 
 # Source models are listed before they are hashed; until then their content hash is this placeholder.

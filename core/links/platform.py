@@ -193,25 +193,25 @@ def _in_use(exc: OSError) -> bool:
     return _winerror(exc) in (WINERROR_SHARING_VIOLATION, WINERROR_LOCK_VIOLATION) or exc.errno == errno.EBUSY
 
 
-# Temporary names: a random part per process and a count (an adoption of 10,000 files asked the kernel
-# for random bytes 10,000 times, on the thread every other step waits for).
-_TEMP_PREFIX = secrets.token_hex(4)
-_temp_count = itertools.count(1)
+# Temporary names: eight hex digits as before, counted up from a random start per process (an adoption
+# of 10,000 files asked the kernel for random bytes 10,000 times, on the thread every other step waits
+# for); a forked child starts afresh.
+_temp_count = itertools.count(secrets.randbits(32))
 
 
-def _new_temp_prefix() -> None:
-    global _TEMP_PREFIX, _temp_count
-    _TEMP_PREFIX, _temp_count = secrets.token_hex(4), itertools.count(1)
+def _new_temp_count() -> None:
+    global _temp_count
+    _temp_count = itertools.count(secrets.randbits(32))
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_temp_prefix)  # a forked child must not repeat its parent's
+    os.register_at_fork(after_in_child=_new_temp_count)
 
 
 def temp_name_for(link: str | os.PathLike[str]) -> str:
     """A fresh temporary name beside ``link`` (hidden, never a model extension, so hosts ignore it)."""
     folder, name = os.path.split(os.fspath(link))
-    return os.path.join(folder, f".{name}.{_TEMP_PREFIX}{next(_temp_count):x}{TEMP_MARK}")
+    return os.path.join(folder, f".{name}.{next(_temp_count) & 0xFFFFFFFF:08x}{TEMP_MARK}")
 
 
 def inside_root(path: StrPath, root: StrPath) -> bool:
