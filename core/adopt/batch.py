@@ -219,9 +219,10 @@ def _link_all(
     folders: list[Path] = []
     real_folders: dict[str, str] = {}  # a group's originals lie in a few folders: each resolved once
     for r in ready:
-        if left_alone_if_changed(ctx, r.unit, r.model, r.duplicate):
-            continue
-        made, where = link_files(ctx, r.unit, r.model, list(r.targets), list(r.record.temps), real_folders)
+        # Checked just before its link replaces it (``link_files``), as a moment ago in ``_check_all``.
+        made, where = link_files(
+            ctx, r.unit, r.model, list(r.targets), list(r.record.temps), real_folders, duplicate=r.duplicate
+        )
         linked.append(_Linked(r.unit, r.duplicate, r.targets, r.device, made))
         folders += where
     # Every swap durable before the catalog says the original is a link of ours.

@@ -99,7 +99,7 @@ def adopt_unit(ctx: AdoptContext, unit: AdoptUnit) -> None:
     ctx.stage("linking", unit.key)
     if left_alone_if_changed(ctx, unit, model, duplicate):
         return
-    records, folders = link_files(ctx, unit, model, targets, temps)
+    records, folders = link_files(ctx, unit, model, targets, temps, duplicate=duplicate)
     fsync_many(dirs=folders)
     with ctx.db.transaction():
         ctx.registry.register_many(records)
@@ -231,10 +231,16 @@ def link_files(
     targets: list[Path],
     temps: list[str],
     real_folders: dict[str, str] | None = None,
+    *,
+    duplicate: bool,
 ) -> tuple[list[LinkRecord], list[Path]]:
     """Swap a link over each original; the links made and the folders to fsync before registering them
     (the caller syncs each folder once, however many originals it holds). ``real_folders``: the real
-    paths of the originals' folders, found once for a batch of units (``LinkMaker.make_link_at``)."""
+    paths of the originals' folders, found once for a batch of units (``LinkMaker.make_link_at``).
+
+    Each original is compared with its plan just before its link replaces it. One that changed is left
+    as it is; if nothing of the unit was linked yet, a new model sharing its inode is forgotten, as
+    ``left_alone_if_changed`` does (``duplicate``: the model was the library's already)."""
     records: list[LinkRecord] = []
     folders: list[Path] = []
     for state, rel, target, temp, linked in zip(unit.files, unit.rel_paths, targets, temps, unit.linked):
@@ -253,6 +259,8 @@ def link_files(
             current = None
         if current is None or not state.same_as(current):
             discard_temp(temp)
+            if not records:  # no original points at the model yet: it may go
+                _forget_if_shared(ctx, model, duplicate, unit)
             ctx.tally.skip(state.path, "changed during adoption; left as it is (run adopt again)")
             break
         try:

@@ -329,3 +329,34 @@ def test_a_file_changing_between_planning_and_staging_is_left_alone(
     again = svc.adopt(install)
     assert again.adopted == 1 and sha256_of(target) == now and os.path.islink(target)
     check_library_invariants(library.config.root)
+
+
+class ChangingAfterFirstSwap(LinkMaker):
+    """Rewrites ``victim`` in place right after the first original of a unit is swapped for its link."""
+
+    def __init__(self, victim: Path) -> None:
+        super().__init__()
+        self.victim, self.swaps = victim, 0
+
+    def commit(self, temp: Any, final: Any) -> None:  # type: ignore[override]
+        super().commit(temp, final)
+        self.swaps += 1
+        if self.swaps == 1:
+            write_model(self.victim, "rewritten", size=MODEL_DATA + 8)
+
+
+def test_a_shard_changing_after_another_was_linked_keeps_the_model_the_link_points_at(
+    library: Library, tmp_path: Path
+) -> None:
+    install = make_install(tmp_path / "ComfyUI")
+    shards = sorted(write_sharded_set(install / "models/diffusion_models", stem="flux", n=3))
+    victim = shards[1]
+    report = service(library, ChangingAfterFirstSwap(victim)).adopt(install)
+    assert [s["path"] for s in report.skipped] == [str(victim)], report.to_dict()
+    # The first shard is our link and its model stays (it is the bytes the link resolves to).
+    assert os.path.islink(shards[0]) and os.path.exists(shards[0])
+    assert not os.path.islink(victim) and not os.path.islink(shards[2])
+    assert model_count(library) == 1
+    # (Rewritten in place, the victim's bytes changed in the library's hardlinked copy too: `health`
+    # reports that model; the first shard's link must still resolve, which it does.)
+    assert sha256_of(shards[0]) == sha256_of(library.config.models_dir.rglob(shards[0].name).__next__())
