@@ -70,7 +70,7 @@ class _Ready:
     model: Model
     duplicate: bool
     targets: tuple[Path, ...]
-    device: int  # the first library file's
+    ids: list[tuple[int, int]]  # each library file's (st_dev, st_ino), as ``verify`` found them
 
 
 @dataclass(frozen=True)
@@ -221,9 +221,10 @@ def _link_all(
     for r in ready:
         # Checked just before its link replaces it (``link_files``), as a moment ago in ``_check_all``.
         made, where = link_files(
-            ctx, r.unit, r.model, list(r.targets), list(r.record.temps), real_folders, duplicate=r.duplicate
-        )
-        linked.append(_Linked(r.unit, r.duplicate, r.targets, r.device, made))
+            ctx, r.unit, r.model, list(r.targets), list(r.record.temps), real_folders,
+            duplicate=r.duplicate, target_ids=r.ids,
+        )  # fmt: skip
+        linked.append(_Linked(r.unit, r.duplicate, r.targets, r.ids[0][0], made))
         folders += where
     # Every swap durable before the catalog says the original is a link of ours.
     if folders:
@@ -254,7 +255,7 @@ def _check_all(
             continue
         try:
             targets = library_targets(ctx.config, model, unit)
-            device = verify(unit, targets, model)
+            ids = verify(unit, targets, model)
         except ModelLibraryError as exc:
             dropped.append(unit.key)
             ctx.tally.fail(unit.key, exc.message)
@@ -262,5 +263,5 @@ def _check_all(
         temps = tuple(temp_name_for(f.path) for f in unit.files)
         record = replace(records.pop(unit.key), model_id=model.id, targets=tuple(str(t) for t in targets),
                          temps=temps)  # fmt: skip
-        ready.append(_Ready(unit, record, model, duplicate, tuple(targets), device))
+        ready.append(_Ready(unit, record, model, duplicate, tuple(targets), ids))
     return ready, dropped

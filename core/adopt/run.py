@@ -88,7 +88,7 @@ def adopt_unit(ctx: AdoptContext, unit: AdoptUnit) -> None:
         return
     try:
         targets = library_targets(ctx.config, model, unit)
-        device = verify(unit, targets, model)
+        ids = verify(unit, targets, model)
     except ModelLibraryError as exc:
         ctx.journal.adopts.delete(unit.key)
         tally.fail(unit.key, exc.message)
@@ -99,12 +99,12 @@ def adopt_unit(ctx: AdoptContext, unit: AdoptUnit) -> None:
     ctx.stage("linking", unit.key)
     if left_alone_if_changed(ctx, unit, model, duplicate):
         return
-    records, folders = link_files(ctx, unit, model, targets, temps, duplicate=duplicate)
+    records, folders = link_files(ctx, unit, model, targets, temps, duplicate=duplicate, target_ids=ids)
     fsync_many(dirs=folders)
     with ctx.db.transaction():
         ctx.registry.register_many(records)
         ctx.journal.adopts.delete(unit.key)
-    count_adopted(ctx, unit, records, duplicate, targets, device)
+    count_adopted(ctx, unit, records, duplicate, targets, ids[0][0])
 
 
 def count_adopted(
@@ -190,15 +190,16 @@ def library_targets(config: LibraryConfig, model: Model, unit: AdoptUnit) -> lis
     return [folder.joinpath(*rel.split("/")) for rel in unit.rel_paths]
 
 
-def verify(unit: AdoptUnit, targets: list[Path], model: Model) -> int:
-    """The library file must hold the original's bytes before the original's name points at it; the
-    device of the first library file (the report counts the bytes of a model stored on another device).
+def verify(unit: AdoptUnit, targets: list[Path], model: Model) -> list[tuple[int, int]]:
+    """The library file must hold the original's bytes before the original's name points at it; each
+    library file's ``(st_dev, st_ino)`` (links are checked to land on it; the report counts the bytes of
+    a model stored on another device).
 
     A hardlink (the same inode) is the original itself. Any other file (a duplicate found by the catalog's
     BLAKE3, or a copy) is read and hashed: the catalog's hash says what the bytes were, not what they are
     now (a file the user edited through a link or a hardlink keeps its size)."""
     expected = {f.path: f.blake3 for f in model.files}
-    devices: list[int] = []
+    ids: list[tuple[int, int]] = []
     for state, rel, target in zip(unit.files, unit.rel_paths, targets):
         try:
             st = os.stat(target)
@@ -211,7 +212,7 @@ def verify(unit: AdoptUnit, targets: list[Path], model: Model) -> int:
                 f"the library file {target} does not match {state.path} (size {st.st_size:,} vs "
                 f"{state.size:,}); left as it is; run `model-library health`"
             )
-        devices.append(st.st_dev)
+        ids.append((st.st_dev, st.st_ino))
         if (st.st_dev, st.st_ino) == (state.device, state.inode):
             continue
         want = expected.get(rel) or (model.files[0].blake3 if len(model.files) == 1 else "")
@@ -221,7 +222,7 @@ def verify(unit: AdoptUnit, targets: list[Path], model: Model) -> int:
                 f"the library file {target} no longer holds the bytes recorded for it (changed behind our "
                 f"back); {state.path} left as it is; run `model-library health`"
             )
-    return devices[0]
+    return ids
 
 
 def link_files(
@@ -233,21 +234,28 @@ def link_files(
     real_folders: dict[str, str] | None = None,
     *,
     duplicate: bool,
+    target_ids: list[tuple[int, int]] | None = None,
 ) -> tuple[list[LinkRecord], list[Path]]:
     """Swap a link over each original; the links made and the folders to fsync before registering them
     (the caller syncs each folder once, however many originals it holds). ``real_folders``: the real
-    paths of the originals' folders, found once for a batch of units (``LinkMaker.make_link_at``).
+    paths of the originals' folders, found once for a batch of units (``LinkMaker.make_link_at``);
+    ``target_ids``: the library files' ``(st_dev, st_ino)`` as ``verify`` found them.
 
     Each original is compared with its plan just before its link replaces it. One that changed is left
     as it is; if nothing of the unit was linked yet, a new model sharing its inode is forgotten, as
     ``left_alone_if_changed`` does (``duplicate``: the model was the library's already)."""
     records: list[LinkRecord] = []
     folders: list[Path] = []
-    for state, rel, target, temp, linked in zip(unit.files, unit.rel_paths, targets, temps, unit.linked):
+    for index, (state, rel, target, temp, linked) in enumerate(
+        zip(unit.files, unit.rel_paths, targets, temps, unit.linked)
+    ):
         if linked:
             continue
+        target_id = target_ids[index] if target_ids is not None else None
         try:
-            created = ctx.maker.make_link_at(target, temp, allow_copy=False, real_folders=real_folders)
+            created = ctx.maker.make_link_at(
+                target, temp, allow_copy=False, real_folders=real_folders, target_id=target_id
+            )
         except (OSError, ModelLibraryError) as exc:
             discard_temp(temp)
             message = exc.message if isinstance(exc, ModelLibraryError) else str(exc)

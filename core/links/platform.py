@@ -279,13 +279,15 @@ class LinkMaker:
         allow_copy: bool = False,
         prefer_relative: bool = True,
         real_folders: dict[str, str] | None = None,
+        target_id: tuple[int, int] | None = None,
     ) -> CreatedLink:
         """Make a link at exactly ``link`` (which must not exist). Symlink, else hardlink, else copy.
 
         ``real_folders``: the caller's cache of folders' real paths, for a batch of links made in a few
         folders (a real path takes an lstat per component of the folder's path). A link written from a
-        cached one is checked to land on ``target`` (two stats) and written again from a fresh real path
-        if not: a folder moved behind a symlink mid-batch keeps its inodes, so nothing else notices."""
+        cached one is checked to land on ``target`` (two stats; one when the caller gives the target's
+        ``(st_dev, st_ino)`` as ``target_id``) and written again from a fresh real path if not: a folder
+        moved behind a symlink mid-batch keeps its inodes, so nothing else notices."""
         target, link = os.fspath(target), os.fspath(link)
         folder = os.path.dirname(link)
         if not self.symlinks_refused_in(folder):
@@ -293,7 +295,12 @@ class LinkMaker:
             text, relative = self._symlink_text(target, folder, prefer_relative, real_folders)
             try:
                 self.ops.symlink(text if relative else self._p(text), self._p(link))
-                if real_folders is not None and cached and relative and not self._lands_on(link, target):
+                if (
+                    real_folders is not None
+                    and cached
+                    and relative
+                    and not self._lands_on(link, target, target_id)
+                ):
                     del real_folders[folder]  # the folder moved: its real path is found anew
                     self.ops.unlink(self._p(link))
                     text, relative = self._symlink_text(target, folder, prefer_relative, real_folders)
@@ -342,12 +349,16 @@ class LinkMaker:
                 pass  # another drive: only an absolute link can reach it
         return str(target), False
 
-    def _lands_on(self, link: str, target: str) -> bool:
+    def _lands_on(self, link: str, target: str, target_id: tuple[int, int] | None = None) -> bool:
+        """``link`` resolves to ``target`` (``target_id``: its ``(st_dev, st_ino)``, known already)."""
         try:
-            a, b = self.ops.stat(self._p(link)), self.ops.stat(self._p(target))
+            landed = self.ops.stat(self._p(link))
+            if target_id is None:
+                st = self.ops.stat(self._p(target))
+                target_id = (st.st_dev, st.st_ino)
         except OSError:
             return False
-        return (a.st_ino, a.st_dev) == (b.st_ino, b.st_dev)
+        return (landed.st_dev, landed.st_ino) == target_id
 
     @staticmethod
     def _creation_error(link: StrPath, exc: OSError) -> StorageError:

@@ -123,12 +123,14 @@ def test_links_made_through_a_symlinked_folder_are_written_from_its_real_path(
     assert cache == {str(seen): str(real)}
 
 
+@pytest.mark.parametrize("known", [False, True])
 def test_a_folder_moved_behind_a_symlink_mid_batch_still_gets_links_that_resolve(
-    tmp_path: Path, target: Path
+    tmp_path: Path, target: Path, known: bool
 ) -> None:
     """A category folder moved elsewhere (same drive: its inodes, and so the originals' checks, unchanged)
     and replaced by a symlink while a batch links: a real path cached before the move would write link
-    text that dangles from where the folder now is."""
+    text that dangles from where the folder now is. ``known``: the caller gives the target's identity
+    (one stat fewer), as adoption does."""
     seen = tmp_path / "ComfyUI" / "models" / "loras"
     seen.mkdir(parents=True)
     cache: dict[str, str] = {}
@@ -137,7 +139,9 @@ def test_a_folder_moved_behind_a_symlink_mid_batch_still_gets_links_that_resolve
     moved.parent.mkdir(parents=True)
     os.rename(seen, moved)
     os.symlink(moved, seen)
-    made = LinkMaker().make_link_at(target, seen / "b.safetensors", real_folders=cache)
+    st = target.stat()
+    target_id = (st.st_dev, st.st_ino) if known else None
+    made = LinkMaker().make_link_at(target, seen / "b.safetensors", real_folders=cache, target_id=target_id)
     assert made.kind == "symlink"
     assert os.path.realpath(seen / "b.safetensors") == str(target), os.readlink(seen / "b.safetensors")
 
