@@ -26,6 +26,7 @@ from ..models import utcnow
 from ..records.kinds import RecordError
 from .bulk import insert_rows
 from .db import Database
+from .rows import chunks
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,7 @@ class JournalTable:
         unique = list(dict.fromkeys(keys))
         if unique:
             with self.db.transaction() as conn:
-                for start in range(0, len(unique), _KEYS_PER_DELETE):
-                    chunk = unique[start : start + _KEYS_PER_DELETE]
+                for chunk in chunks(unique, _KEYS_PER_DELETE):
                     marks = ",".join("?" * len(chunk))
                     conn.execute(
                         f"DELETE FROM journal WHERE op = ? AND key IN ({marks})",  # noqa: S608 - placeholders

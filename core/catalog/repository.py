@@ -15,7 +15,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict
@@ -86,11 +86,8 @@ class ModelRepository(ModelLookups):
             for chunk in chunks(models, 500):
                 self._check_new(conn, chunk)
                 params = [model_params(m) for m in chunk]
-                # A multi-row insert gives up the GIL once a statement, not once a row (``bulk.py``).
-                if len(chunk) >= INDEX_AT_END_MODELS:
-                    with models_indexed_at_end(conn):
-                        insert_rows(conn, INSERT_MODEL_HEAD, MODEL_ROW, params)
-                else:
+                indexing = models_indexed_at_end(conn) if len(chunk) >= INDEX_AT_END_MODELS else nullcontext()
+                with indexing:  # a multi-row insert gives up the GIL once a statement, not once a row
                     insert_rows(conn, INSERT_MODEL_HEAD, MODEL_ROW, params)
                 insert_rows(
                     conn,

@@ -206,14 +206,12 @@ class LinkRegistry:
         self.register_many([record])
 
     def unregister_many(self, link_paths: Iterable[str]) -> int:
-        rows = [(p,) for p in link_paths]
-        if not rows:
+        paths = list(link_paths)
+        if not paths:
             return 0
         with self.db.transaction() as conn:
-            keys = self._keys_of(conn, [p for (p,) in rows])
-            conn.executemany("DELETE FROM links WHERE link_path = ?", rows)
-            self._save(conn, keys)
-        return len(rows)
+            self._save(conn, self.unregister_rows(paths))
+        return len(paths)
 
     def unregister(self, link_path: str) -> None:
         self.unregister_many([link_path])

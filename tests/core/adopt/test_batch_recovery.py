@@ -40,16 +40,24 @@ def _records(library: Library) -> set[str]:
     return {e.link_path for _p, r in read_all(folder, LinksRecord, depth=1) for e in r.links}
 
 
-def test_a_run_stopped_before_its_batch_ends_is_finished_by_the_next(
+def _install_in_groups_of_four(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Path, list[Path], dict[str, str]]:
+    """An install of ``FILES`` small models, adopted in groups of four (three groups, each registered
+    as it settles); its folder, its files and their digests."""
     install = make_install(tmp_path / "ComfyUI")
     paths = [
         write_model(install / "models" / "loras" / f"m{i:02d}.safetensors", f"m-{i}", size=4096)
         for i in range(FILES)
     ]
-    before = hashes_of(paths)
-    monkeypatch.setattr(group, "GROUP_MAX_MODELS", 4)  # three groups, each registered as it settles
+    monkeypatch.setattr(group, "GROUP_MAX_MODELS", 4)
+    return install, paths, hashes_of(paths)
+
+
+def test_a_run_stopped_before_its_batch_ends_is_finished_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install, paths, before = _install_in_groups_of_four(tmp_path, monkeypatch)
 
     def killed(*_args: object) -> None:
         raise Killed
@@ -100,13 +108,7 @@ def test_a_run_stopped_before_its_batch_ends_is_finished_by_the_next(
 def test_an_interrupted_run_writes_what_the_table_has_to_the_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    install = make_install(tmp_path / "ComfyUI")
-    paths = [
-        write_model(install / "models" / "loras" / f"m{i:02d}.safetensors", f"m-{i}", size=4096)
-        for i in range(FILES)
-    ]
-    before = hashes_of(paths)
-    monkeypatch.setattr(group, "GROUP_MAX_MODELS", 4)
+    install, _paths, before = _install_in_groups_of_four(tmp_path, monkeypatch)
     link_all, calls = batch._link_all, []
 
     def interrupted(*args: object, **kwargs: object) -> batch.Linked:
